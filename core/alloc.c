@@ -1,0 +1,328 @@
+/* alloc.c - initialisation and the general (slow) paths; see alloc.h. */
+#define _GNU_SOURCE
+#include "core/alloc.h"
+
+#include "core/node_heap.h"
+#include "policy/binding.h"
+#include "policy/topology.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct region region;
+
+/* ---- initialisation ------------------------------------------------------ */
+
+#define MAX_TOTAL_RESERVATION ((size_t)1 << 44) /* 16 TiB of address space, all slots */
+#define MAX_SLOT_SHIFT        40                /* 1 TiB per node */
+#define MIN_SLOT_SHIFT        30                /* 1 GiB per node when address space is tight */
+
+static na_lock_t init_lock = NA_LOCK_INIT;
+static volatile int initialized;
+
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+
+/* Reserves one aligned region holding every slot, as large as the address space allows. */
+static int reserve_region(unsigned num_slots)
+{
+    unsigned shift = MAX_SLOT_SHIFT;
+    while (shift > MIN_SLOT_SHIFT && ((size_t)num_slots << shift) > MAX_TOTAL_RESERVATION)
+        shift--;
+    for (; shift >= MIN_SLOT_SHIFT; shift--) {
+        size_t size = (size_t)num_slots << shift;
+        char *raw = os_reserve(size + SEGMENT_SIZE);
+        if (!raw)
+            continue;
+        uintptr_t base = ((uintptr_t)raw + SEGMENT_MASK) & ~(uintptr_t)SEGMENT_MASK;
+        if (base > (uintptr_t)raw)
+            os_release(raw, base - (uintptr_t)raw);
+        os_release((char *)base + size, (uintptr_t)raw + SEGMENT_SIZE - base);
+        region.base = base;
+        region.slot_shift = shift;
+        region.num_slots = num_slots;
+        return 0;
+    }
+    return -1;
+}
+
+static bool init_once(void)
+{
+    size_classes_init();
+    topology_init();
+    current_node_init();
+    if (reserve_region((unsigned)topo.num_slots) < 0)
+        return false;
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        char *base = (char *)slot_base(slot);
+        int node = topo.slot_node[slot];
+        /* Policy first, pages later: nothing in the slot is touched before this. */
+        binding_bind_range(base, (size_t)1 << region.slot_shift, node);
+        if (os_commit(base, SEGMENT_SIZE) != 0)
+            return false;
+        node_heap_init(node_heap_of(slot), slot, node);
+    }
+    if (thread_cache_init() != 0)
+        return false;
+    /* Publishing the size makes the region (and the free fast path) live. */
+    __atomic_store_n(&region.size, (size_t)region.num_slots << region.slot_shift, __ATOMIC_RELEASE);
+    return true;
+}
+
+bool alloc_ensure_init(void)
+{
+    if (likely(__atomic_load_n(&initialized, __ATOMIC_ACQUIRE)))
+        return true;
+    bool first = false;
+    na_lock(&init_lock);
+    if (!initialized && init_once()) {
+        __atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
+        first = true;
+    }
+    na_unlock(&init_lock);
+    if (first)
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+    return initialized;
+}
+
+/* ---- fork: no lock may be held by a thread that the child lacks ---------- */
+
+static void for_each_lock(void (*op)(na_lock_t *))
+{
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        struct node_heap *heap = node_heap_of(slot);
+        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+            op(&heap->bins[cls].lock);
+        op(&heap->pages_lock);
+    }
+}
+
+static void fork_prepare(void)
+{
+    na_lock(&init_lock);
+    for_each_lock(na_lock);
+}
+
+static void fork_parent(void)
+{
+    for_each_lock(na_unlock);
+    na_unlock(&init_lock);
+}
+
+static void fork_child(void)
+{
+    for_each_lock(na_lock_reset);
+    na_lock_reset(&init_lock);
+}
+
+/* ---- error reports (no stdio: we may be inside malloc) ------------------- */
+
+static void report_pointer(const char *what, const void *ptr)
+{
+    char msg[96] = "numa-alloc: ";
+    size_t len = strlen(msg);
+    strcpy(msg + len, what);
+    len = strlen(msg);
+    memcpy(msg + len, ": 0x", 4);
+    len += 4;
+    uintptr_t v = (uintptr_t)ptr;
+    for (int shift = 60; shift >= 0; shift -= 4)
+        msg[len++] = "0123456789abcdef"[(v >> shift) & 15u];
+    msg[len++] = '\n';
+    msg[len] = '\0';
+    os_write_stderr(msg);
+}
+
+static void invalid_free(const char *what, const void *ptr)
+{
+    report_pointer(what, ptr);
+    abort();
+}
+
+/* ---- allocation ---------------------------------------------------------- */
+
+/* Smallest small class >= size whose blocks are all aligned to `alignment` (<= page). */
+static unsigned aligned_small_class(size_t size, size_t alignment)
+{
+    unsigned cls = size_class_of(size < alignment ? alignment : size);
+    while (cls <= NUM_SMALL_CLASSES && size_classes[cls].size % alignment != 0)
+        cls++;
+    return cls;
+}
+
+static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, bool zero)
+{
+    struct node_heap *heap = node_heap_of(slot);
+    bool zeroed = false;
+    void *ptr = NULL;
+    size_t align_pages = alignment > OS_PAGE_SIZE ? alignment / OS_PAGE_SIZE : 1;
+    if (size <= LARGE_MAX &&
+        large_size_of(size) / OS_PAGE_SIZE + align_pages - 1 <= SEGMENT_USABLE_PAGES) {
+        ptr = heap_alloc_large(heap, large_size_of(size), alignment, &zeroed);
+        size = large_size_of(size);
+    } else {
+        ptr = heap_alloc_huge(heap, size, alignment, &zeroed);
+    }
+    if (!ptr) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (zero && !zeroed)
+        memset(ptr, 0, size);
+    return ptr;
+}
+
+void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
+{
+    if (unlikely(size > PTRDIFF_MAX - SEGMENT_SIZE)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (unlikely(!alloc_ensure_init())) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size <= SMALL_MAX && alignment <= OS_PAGE_SIZE) {
+        unsigned cls = alignment <= 16 ? size_class_of(size) : aligned_small_class(size, alignment);
+        if (cls <= NUM_SMALL_CLASSES) {
+            void *ptr = alloc_small(slot, cls);
+            if (!ptr)
+                errno = ENOMEM;
+            else if (zero)
+                memset(ptr, 0, size);
+            return ptr;
+        }
+    }
+    if (size <= SMALL_MAX)
+        size = SMALL_MAX + 1; /* a large run is the smallest that honours the alignment */
+    return alloc_huge_or_large(slot, size, alignment, zero);
+}
+
+void *alloc_slow(size_t size)
+{
+    if (unlikely(!alloc_ensure_init())) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc_on_slot(current_slot(), size, 0, false);
+}
+
+/* ---- free ---------------------------------------------------------------- */
+
+void free_slow(void *ptr)
+{
+    if (!ptr)
+        return;
+    if (!region_contains(ptr)) {
+        /* Not ours (e.g. memory from before we were loaded): leave it alone. */
+        return;
+    }
+    struct segment *seg = segment_of(ptr);
+    struct node_heap *heap = node_heap_of(slot_of_ptr(ptr));
+    if (seg->magic != SEGMENT_MAGIC)
+        invalid_free("free(): invalid pointer", ptr);
+    if (seg->kind == SEG_HUGE) {
+        if (ptr != seg->huge_ptr)
+            invalid_free("free(): invalid pointer", ptr);
+        heap_free_huge(heap, seg);
+        return;
+    }
+    if (seg->kind != SEG_PAGES)
+        invalid_free("free(): double free or invalid pointer", ptr);
+    unsigned page = page_in_segment(ptr);
+    unsigned head = seg->page_head[page];
+    if (page < SEGMENT_HEADER_PAGES || head >= PAGES_PER_SEGMENT)
+        invalid_free("free(): invalid pointer", ptr);
+    struct span *span = &seg->spans[head];
+    if (span->state == SPAN_LARGE && ptr == span_start(seg, span) && head <= page &&
+        page < head + span->npages) {
+        heap_free_large(heap, seg, span);
+        return;
+    }
+    if (span->state == SPAN_FREE || span->state == SPAN_NONE)
+        invalid_free("free(): double free detected", ptr);
+    invalid_free("free(): invalid pointer", ptr);
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+size_t alloc_usable_size(const void *ptr)
+{
+    if (!ptr || !region_contains(ptr))
+        return 0;
+    struct segment *seg = segment_of(ptr);
+    unsigned cls = seg->page_class[page_in_segment(ptr)];
+    if (cls)
+        return size_classes[cls].size;
+    if (seg->magic != SEGMENT_MAGIC)
+        return 0;
+    if (seg->kind == SEG_HUGE)
+        return ptr == seg->huge_ptr ? seg->huge_size : 0;
+    if (seg->kind != SEG_PAGES || seg->page_head[page_in_segment(ptr)] >= PAGES_PER_SEGMENT)
+        return 0;
+    struct span *span = span_of_ptr(seg, ptr);
+    if (span->state != SPAN_LARGE || ptr != span_start(seg, span))
+        return 0;
+    return (size_t)span->npages << OS_PAGE_SHIFT;
+}
+
+int alloc_owner_slot(const void *ptr)
+{
+    return alloc_usable_size(ptr) ? (int)slot_of_ptr(ptr) : -1;
+}
+
+/* ---- realloc ------------------------------------------------------------- */
+
+/* True when a block of `usable` bytes already is the right home for `size` bytes. */
+static bool fits_in_place(size_t usable, size_t size)
+{
+    if (usable <= SMALL_MAX)
+        return size <= SMALL_MAX && size_classes[size_class_of(size)].size == usable;
+    if (usable <= LARGE_MAX)
+        return size > SMALL_MAX && size <= LARGE_MAX && large_size_of(size) == usable;
+    return false;
+}
+
+void *alloc_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return alloc_fast(size);
+    if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+        free_fast(ptr);
+        return NULL;
+    }
+    size_t usable = alloc_usable_size(ptr);
+    if (usable == 0) {
+        if (region_contains(ptr))
+            invalid_free("realloc(): invalid pointer", ptr);
+        report_pointer("realloc(): pointer not from numa-alloc, refused", ptr);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (fits_in_place(usable, size))
+        return ptr;
+    unsigned slot = slot_of_ptr(ptr);
+    struct segment *seg = segment_of(ptr);
+    if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
+        return ptr;
+    void *fresh = alloc_on_slot(slot, size, 0, false); /* realloc keeps the node */
+    if (!fresh)
+        return NULL;
+    memcpy(fresh, ptr, usable < size ? usable : size);
+    free_fast(ptr);
+    return fresh;
+}
+
+/* ---- trim ---------------------------------------------------------------- */
+
+bool alloc_trim(void)
+{
+    if (!initialized)
+        return false;
+    thread_cache_flush_all();
+    return purge_all();
+}

@@ -1,0 +1,95 @@
+/*
+ * alloc.h - the allocator's internal entry points, and its fast paths.
+ *
+ * malloc of a small size:  size -> class, thread's CPU -> slot (rseq),
+ *   pop the thread's bin for (slot, class). No lock, no atomic.
+ * free of a small block:   address -> segment header -> class byte,
+ *   address -> owning slot, push onto the thread's bin for (slot, class).
+ * Everything else (empty or full bins, large and huge objects, foreign
+ * pointers, first use) goes to the slow paths in alloc.c / thread_cache.c.
+ */
+#ifndef NUMA_ALLOC_ALLOC_H
+#define NUMA_ALLOC_ALLOC_H
+
+#include "core/layout.h"
+#include "core/size_class.h"
+#include "core/thread_cache.h"
+#include "policy/current_node.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+bool alloc_ensure_init(void);
+
+/* General paths: any size, explicit slot, alignment, zeroing. NULL + errno on failure. */
+void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero);
+void *alloc_slow(size_t size);
+void free_slow(void *ptr);
+void *alloc_realloc(void *ptr, size_t size);
+/* Usable bytes of a block of ours; 0 for NULL and foreign pointers. */
+size_t alloc_usable_size(const void *ptr);
+/* Slot owning ptr, or -1 when it is not a live block of ours. */
+int alloc_owner_slot(const void *ptr);
+/* malloc_trim: flush this thread's caches and purge every heap; true if memory was released. */
+bool alloc_trim(void);
+
+static inline void *alloc_small(unsigned slot, unsigned cls)
+{
+    struct node_cache *nc = thread_state.caches[slot];
+    if (likely(nc != NULL)) {
+        struct cache_bin *bin = &nc->bins[cls];
+        void *block = bin->head;
+        if (likely(block != NULL)) {
+            bin->head = *(void **)block;
+            bin->count--;
+            return block;
+        }
+    }
+    return thread_cache_alloc_slow(slot, cls);
+}
+
+/* A thread with a cache implies an initialised allocator, so the class tables are valid. */
+static inline void *alloc_fast(size_t size)
+{
+    if (likely(size <= SMALL_MAX)) {
+        struct node_cache *nc = thread_state.caches[current_slot()];
+        if (likely(nc != NULL)) {
+            struct cache_bin *bin = &nc->bins[size_class_of(size)];
+            void *block = bin->head;
+            if (likely(block != NULL)) {
+                bin->head = *(void **)block;
+                bin->count--;
+                return block;
+            }
+        }
+    }
+    return alloc_slow(size);
+}
+
+static inline void free_fast(void *ptr)
+{
+    if (likely(region_contains(ptr))) {
+        unsigned cls = segment_of(ptr)->page_class[page_in_segment(ptr)];
+        if (likely(cls != 0)) {
+            unsigned slot = slot_of_ptr(ptr);
+            struct node_cache *nc = thread_state.caches[slot];
+            if (likely(nc != NULL)) {
+                struct cache_bin *bin = &nc->bins[cls];
+                if (likely(bin->count < bin->max)) {
+                    *(void **)ptr = bin->head;
+                    bin->head = ptr;
+                    bin->count++;
+                    return;
+                }
+            }
+            thread_cache_free_slow(ptr, slot, cls);
+            return;
+        }
+    }
+    free_slow(ptr);
+}
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * huge.c - objects above LARGE_MAX: each gets its own run of segments.
+ *
+ * The first segment's page 0 holds the header (kind SEG_HUGE); the object
+ * starts at max(page, alignment) and only its own pages are ever touched,
+ * so the rest of the run costs address space, not memory. Freed runs stay
+ * committed and are reused before they are purged: a program that frees
+ * and allocates big buffers in a loop does not refault every page.
+ */
+#include "core/node_heap.h"
+
+#include <string.h>
+
+static size_t huge_offset(size_t alignment)
+{
+    return alignment > OS_PAGE_SIZE ? alignment : OS_PAGE_SIZE;
+}
+
+/* Segments needed for `bytes` at `offset`, or 0 if the size is impossible. */
+static size_t segments_for(size_t offset, size_t bytes)
+{
+    if (bytes > SIZE_MAX / 2 - offset)
+        return 0;
+    return (offset + bytes + SEGMENT_SIZE - 1) >> SEGMENT_SHIFT;
+}
+
+void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed)
+{
+    size_t offset = huge_offset(alignment);
+    bytes = (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+    size_t nsegments = segments_for(offset, bytes);
+    if (nsegments == 0)
+        return NULL;
+    na_lock(&heap->pages_lock);
+    struct segment *seg = segment_run_alloc(heap, nsegments, alignment);
+    if (seg) {
+        *zeroed = !seg->dirty;
+        memset(seg->page_class, 0, sizeof seg->page_class);
+        seg->magic = SEGMENT_MAGIC;
+        seg->kind = SEG_HUGE;
+        seg->slot = (uint16_t)heap->slot;
+        seg->nsegments = nsegments;
+        seg->huge_ptr = (char *)seg + offset;
+        seg->huge_size = bytes;
+        heap->active_bytes += nsegments * SEGMENT_SIZE;
+    }
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+    return seg ? seg->huge_ptr : NULL;
+}
+
+void heap_free_huge(struct node_heap *heap, struct segment *seg)
+{
+    na_lock(&heap->pages_lock);
+    heap->active_bytes -= seg->nsegments * SEGMENT_SIZE;
+    seg->huge_ptr = NULL;
+    segment_run_free(heap, seg, seg->nsegments, true);
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+}
+
+bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
+{
+    size_t offset = (size_t)((char *)seg->huge_ptr - (char *)seg);
+    bytes = (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+    size_t need = segments_for(offset, bytes);
+    if (need == 0)
+        return false;
+    bool done = false;
+    na_lock(&heap->pages_lock);
+    if (need <= seg->nsegments) {
+        size_t spare = seg->nsegments - need;
+        if (spare) { /* shrink: the tail segments become a free run */
+            segment_run_free(heap, (struct segment *)((char *)seg + need * SEGMENT_SIZE), spare,
+                             true);
+            heap->active_bytes -= spare * SEGMENT_SIZE;
+            seg->nsegments = need;
+        }
+        done = true;
+    } else {
+        size_t more = need - seg->nsegments;
+        if (segment_run_take_at(heap, (uintptr_t)seg + seg->nsegments * SEGMENT_SIZE, more)) {
+            heap->active_bytes += more * SEGMENT_SIZE;
+            seg->nsegments = need;
+            done = true;
+        }
+    }
+    if (done)
+        seg->huge_size = bytes;
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+    return done;
+}

@@ -1,0 +1,123 @@
+/*
+ * layout.h - how the address space is laid out, so that the owner of any
+ * pointer is found from its address alone.
+ *
+ *   region_base                       one reservation, PROT_NONE until committed
+ *   |-- slot 0 (node A) --|-- slot 1 (node B) --| ...   each 2^slot_shift bytes
+ *   slot: [node_heap][segment][segment]...              bound to its node (mbind)
+ *
+ * Invariants:
+ *  - ptr is ours  <=>  ptr - region_base < region_size.
+ *  - owning slot  =    (ptr - region_base) >> slot_shift; a block never moves.
+ *  - segment      =    ptr & ~(SEGMENT_SIZE - 1): a 4 MiB aligned unit whose
+ *    header describes its 4 KiB pages. No header precedes small objects.
+ *  - A SEG_PAGES segment is cut into spans (runs of pages): slabs of one
+ *    small class, large objects, or free runs. A SEG_HUGE segment starts a
+ *    run of segments holding one huge object.
+ *  - page_class[page] is the small class of the slab covering the page and
+ *    0 for every other page: free() reads only this byte on its fast path.
+ *  - page_head[page] is the first page of the span covering it, for every
+ *    page of a slab or large span and for the first and last page of a free
+ *    span. Only head descriptors (spans[page_head[page]]) are meaningful;
+ *    a descriptor that stops being a head gets state SPAN_NONE.
+ */
+#ifndef NUMA_ALLOC_LAYOUT_H
+#define NUMA_ALLOC_LAYOUT_H
+
+#include "core/os.h"
+
+#include <stdint.h>
+
+#define SEGMENT_SHIFT     22
+#define SEGMENT_SIZE      ((size_t)1 << SEGMENT_SHIFT)
+#define SEGMENT_MASK      (SEGMENT_SIZE - 1)
+#define PAGES_PER_SEGMENT (SEGMENT_SIZE >> OS_PAGE_SHIFT)
+
+enum span_state { SPAN_NONE = 0, SPAN_FREE, SPAN_SLAB, SPAN_LARGE };
+enum segment_kind { SEG_PAGES = 1, SEG_HUGE, SEG_FREE_RUN };
+
+#define SEGMENT_MAGIC 0x4e554d41u /* "NUMA" */
+
+/* A run of pages inside a SEG_PAGES segment; lives in the segment header. */
+struct span {
+    struct span *next, *prev;         /* bin's partial-slab list, or a free-run bin */
+    struct span *lru_next, *lru_prev; /* FREE and dirty: purge order, oldest first */
+    void *free_blocks;                /* SLAB: blocks given back to the slab */
+    uint64_t freed_ms;                /* FREE: when it became free (purge decay) */
+    uint32_t npages;
+    uint32_t used;      /* SLAB: blocks out in thread caches or in use */
+    uint32_t bump;      /* SLAB: blocks [bump, slab_blocks) never handed out */
+    uint8_t state;      /* enum span_state */
+    uint8_t cls;        /* SLAB: small class */
+    uint8_t dirty;      /* FREE: pages may be resident and non-zero */
+    uint8_t in_partial; /* SLAB: on its bin's partial list */
+};
+
+/*
+ * Segment header. For SEG_FREE_RUN (a run of free segments in the slot's
+ * address-ordered free list) only the fields up to `run_next` are used.
+ */
+struct segment {
+    uint32_t magic;
+    uint8_t kind;  /* enum segment_kind */
+    uint8_t dirty; /* SEG_FREE_RUN: pages beyond the header may be non-zero */
+    uint16_t slot;
+    size_t nsegments;                    /* length of the run this segment starts */
+    uint64_t freed_ms;                   /* SEG_FREE_RUN: purge decay */
+    struct segment *run_next, *run_prev; /* SEG_FREE_RUN list */
+    void *huge_ptr;                      /* SEG_HUGE: the object */
+    size_t huge_size;                    /* SEG_HUGE: its usable size */
+    uint8_t page_class[PAGES_PER_SEGMENT];
+    uint16_t page_head[PAGES_PER_SEGMENT];
+    struct span spans[PAGES_PER_SEGMENT];
+};
+
+#define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_SIZE - 1) >> OS_PAGE_SHIFT)
+#define SEGMENT_USABLE_PAGES (PAGES_PER_SEGMENT - SEGMENT_HEADER_PAGES)
+
+/* Process-wide layout, written once at initialisation. */
+struct region {
+    uintptr_t base;
+    size_t size; /* 0 until initialised: every pointer is then foreign */
+    unsigned slot_shift;
+    unsigned num_slots;
+};
+
+extern struct region region;
+
+static inline int region_contains(const void *p)
+{
+    return (uintptr_t)p - region.base < region.size;
+}
+
+static inline unsigned slot_of_ptr(const void *p)
+{
+    return (unsigned)(((uintptr_t)p - region.base) >> region.slot_shift);
+}
+
+static inline uintptr_t slot_base(unsigned slot)
+{
+    return region.base + ((uintptr_t)slot << region.slot_shift);
+}
+
+static inline struct segment *segment_of(const void *p)
+{
+    return (struct segment *)((uintptr_t)p & ~(uintptr_t)SEGMENT_MASK);
+}
+
+static inline unsigned page_in_segment(const void *p)
+{
+    return (unsigned)(((uintptr_t)p & SEGMENT_MASK) >> OS_PAGE_SHIFT);
+}
+
+static inline char *span_start(struct segment *seg, const struct span *span)
+{
+    return (char *)seg + ((size_t)(span - seg->spans) << OS_PAGE_SHIFT);
+}
+
+static inline struct span *span_of_ptr(struct segment *seg, const void *p)
+{
+    return &seg->spans[seg->page_head[page_in_segment(p)]];
+}
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * node_heap.c - small blocks (per-class bins of slabs) and large objects
+ * (page runs) of one node heap; see node_heap.h.
+ *
+ * A slab is a page run of size_classes[cls].slab_pages pages cut into
+ * blocks. Blocks never handed out are carved lazily ([bump, slab_blocks)),
+ * so a new slab touches only the pages it serves. Blocks given back are
+ * kept on the slab's own list: a slab whose blocks are all back is empty
+ * and returns its pages (keeping one spare per bin).
+ */
+#include "core/node_heap.h"
+
+#include <string.h>
+
+void node_heap_init(struct node_heap *heap, unsigned slot, int node)
+{
+    memset(heap, 0, sizeof *heap);
+    heap->node = node;
+    heap->slot = slot;
+    heap->next_purge_ms = UINT64_MAX;
+    heap->seg_next = slot_base(slot) + SEGMENT_SIZE;
+    heap->seg_end = slot_base(slot) + ((uintptr_t)1 << region.slot_shift);
+}
+
+static void partial_push(struct bin *bin, struct span *slab)
+{
+    slab->prev = NULL;
+    slab->next = bin->partial;
+    if (slab->next)
+        slab->next->prev = slab;
+    bin->partial = slab;
+    slab->in_partial = 1;
+}
+
+static void partial_remove(struct bin *bin, struct span *slab)
+{
+    if (slab->prev)
+        slab->prev->next = slab->next;
+    else
+        bin->partial = slab->next;
+    if (slab->next)
+        slab->next->prev = slab->prev;
+    slab->in_partial = 0;
+}
+
+static struct span *slab_create(struct node_heap *heap, unsigned cls)
+{
+    na_lock(&heap->pages_lock);
+    struct span *slab = page_run_alloc(heap, size_classes[cls].slab_pages, 1);
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+    if (!slab)
+        return NULL;
+    struct segment *seg = segment_of(slab);
+    unsigned first = (unsigned)(slab - seg->spans);
+    slab->state = SPAN_SLAB;
+    slab->cls = (uint8_t)cls;
+    memset(&seg->page_class[first], (int)cls, slab->npages);
+    return slab;
+}
+
+static void slab_destroy(struct node_heap *heap, struct span *slab)
+{
+    struct segment *seg = segment_of(slab);
+    memset(&seg->page_class[slab - seg->spans], 0, slab->npages);
+    na_lock(&heap->pages_lock);
+    page_run_free(heap, slab);
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+}
+
+/* Moves up to `want` blocks from a slab to the front of *list. */
+static unsigned slab_take(struct span *slab, unsigned want, void **list)
+{
+    const struct size_class_info *info = &size_classes[slab->cls];
+    unsigned taken = 0;
+    while (taken < want && slab->free_blocks) {
+        void *block = slab->free_blocks;
+        slab->free_blocks = *(void **)block;
+        *(void **)block = *list;
+        *list = block;
+        taken++;
+    }
+    if (taken < want && slab->bump < info->slab_blocks) {
+        char *start = span_start(segment_of(slab), slab);
+        while (taken < want && slab->bump < info->slab_blocks) {
+            void *block = start + (size_t)slab->bump++ * info->size;
+            *(void **)block = *list;
+            *list = block;
+            taken++;
+        }
+    }
+    slab->used += taken;
+    return taken;
+}
+
+unsigned heap_refill(struct node_heap *heap, unsigned cls, unsigned want, void **list)
+{
+    struct bin *bin = &heap->bins[cls];
+    unsigned got = 0;
+    na_lock(&bin->lock);
+    while (got < want) {
+        struct span *slab = bin->partial;
+        if (!slab) {
+            slab = bin->spare ? bin->spare : slab_create(heap, cls);
+            bin->spare = NULL;
+            if (!slab)
+                break;
+            partial_push(bin, slab);
+        }
+        got += slab_take(slab, want - got, list);
+        if (slab->used == size_classes[cls].slab_blocks)
+            partial_remove(bin, slab);
+    }
+    na_unlock(&bin->lock);
+    return got;
+}
+
+void heap_flush(struct node_heap *heap, unsigned cls, void *list)
+{
+    struct bin *bin = &heap->bins[cls];
+    na_lock(&bin->lock);
+    while (list) {
+        void *block = list;
+        list = *(void **)block;
+        struct segment *seg = segment_of(block);
+        struct span *slab = span_of_ptr(seg, block);
+        *(void **)block = slab->free_blocks;
+        slab->free_blocks = block;
+        if (--slab->used == 0) {
+            if (slab->in_partial)
+                partial_remove(bin, slab);
+            if (!bin->spare) {
+                bin->spare = slab;
+            } else {
+                slab_destroy(heap, slab);
+            }
+        } else if (!slab->in_partial) {
+            partial_push(bin, slab);
+        }
+    }
+    na_unlock(&bin->lock);
+}
+
+/* Gives back every bin's spare slab (malloc_trim). */
+void heap_release_spares(struct node_heap *heap)
+{
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        struct bin *bin = &heap->bins[cls];
+        na_lock(&bin->lock);
+        struct span *spare = bin->spare;
+        bin->spare = NULL;
+        if (spare)
+            slab_destroy(heap, spare);
+        na_unlock(&bin->lock);
+    }
+}
+
+void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed)
+{
+    size_t align_pages = alignment > OS_PAGE_SIZE ? alignment >> OS_PAGE_SHIFT : 1;
+    na_lock(&heap->pages_lock);
+    struct span *span = page_run_alloc(heap, bytes >> OS_PAGE_SHIFT, align_pages);
+    if (span) {
+        span->state = SPAN_LARGE;
+        *zeroed = !span->dirty;
+    }
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+    return span ? span_start(segment_of(span), span) : NULL;
+}
+
+void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *span)
+{
+    (void)seg;
+    na_lock(&heap->pages_lock);
+    page_run_free(heap, span);
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+}

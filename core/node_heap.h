@@ -1,0 +1,107 @@
+/*
+ * node_heap.h - the heap of one NUMA node (one slot).
+ *
+ * A node heap lives at the start of its slot, so its metadata sits on its
+ * node too. It hands out
+ *   - small blocks, in batches, to thread caches (per-class bins of slabs),
+ *   - large objects (runs of pages inside segments),
+ *   - huge objects (runs of whole segments),
+ * all carved from the slot's address space and therefore from its node.
+ *
+ * Locks: each bin has its own; `pages_lock` guards page runs, segments and
+ * purging. Order: bin lock, then pages_lock. Thread caches never lock.
+ *
+ * Invariants: every block, span and segment reachable from a node heap lies
+ * in that heap's slot. Nothing moves between heaps.
+ */
+#ifndef NUMA_ALLOC_NODE_HEAP_H
+#define NUMA_ALLOC_NODE_HEAP_H
+
+#include "core/layout.h"
+#include "core/lock.h"
+#include "core/size_class.h"
+
+#include <stdbool.h>
+
+/* One small class of one node: slabs with free blocks, and one spare empty slab. */
+struct bin {
+    na_lock_t lock;
+    struct span *partial; /* slabs with free blocks, most recently used first */
+    struct span *spare;   /* an empty slab kept to avoid slab churn */
+} __attribute__((aligned(64)));
+
+/* Free memory older than this is given back to the OS (decay). */
+#define PURGE_DELAY_MS 1000
+/* Above this much dirty memory a heap purges at once, oldest first, down to half. */
+#define DIRTY_LIMIT_MIN ((size_t)64 << 20)
+
+#define FREE_RUN_EXACT_BINS 64                        /* runs of 1..64 pages, one bin per length */
+#define FREE_RUN_BINS       (FREE_RUN_EXACT_BINS + 5) /* then one per doubling up to 1024 */
+
+struct node_heap {
+    int node;
+    unsigned slot;
+    struct bin bins[NUM_SMALL_CLASSES + 1];
+
+    na_lock_t pages_lock;
+    /* Free page runs inside SEG_PAGES segments, binned by length. */
+    struct span *free_runs[FREE_RUN_BINS];
+    uint64_t free_run_bitmap[2];
+    /* Dirty free runs (pages and segments share this clock), oldest first. */
+    struct span *dirty_oldest, *dirty_newest;
+    size_t dirty_bytes;     /* free but possibly resident: page runs and segment runs */
+    size_t active_bytes;    /* spans and huge objects in use */
+    uint64_t next_purge_ms; /* earliest time a decay purge is due */
+    /* Segments: bump allocation, then an address-ordered list of free runs. */
+    uintptr_t seg_next, seg_end;
+    struct segment *free_segments;
+};
+
+/*
+ * Heap of `slot`, in the slot's first segment, one page in: that segment's
+ * page 0 is never written, so its page_class bytes read 0 and its magic is
+ * not SEGMENT_MAGIC, which makes a stray free() into it fail cleanly.
+ */
+static inline struct node_heap *node_heap_of(unsigned slot)
+{
+    return (struct node_heap *)(slot_base(slot) + OS_PAGE_SIZE);
+}
+
+void node_heap_init(struct node_heap *heap, unsigned slot, int node);
+
+/* Small blocks. Refill links up to `want` blocks into a list; returns how many. */
+unsigned heap_refill(struct node_heap *heap, unsigned cls, unsigned want, void **list);
+/* Gives back a NULL-terminated list of blocks of class cls, all of this heap. */
+void heap_flush(struct node_heap *heap, unsigned cls, void *list);
+/* Gives back the empty slab each bin keeps (malloc_trim). */
+void heap_release_spares(struct node_heap *heap);
+
+/* Large objects (SMALL_MAX < bytes <= LARGE_MAX, whole pages). */
+void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed);
+void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *span);
+
+/* Huge objects: runs of segments. */
+void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed);
+void heap_free_huge(struct node_heap *heap, struct segment *seg);
+/* Grows or shrinks a huge object in place when its run allows; false to move it. */
+bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
+
+/* Page runs (page_runs.c), called with pages_lock held. */
+struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages);
+void page_run_free(struct node_heap *heap, struct span *span);
+void page_run_release_segment(struct node_heap *heap, struct span *span);
+
+/* Segment runs (segment.c), called with pages_lock held. */
+struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align);
+void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty);
+/* Takes nsegments of the free space starting exactly at `at` (to grow a huge object). */
+bool segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments);
+
+/* Purging (purge.c). Called with pages_lock held. */
+void purge_note_dirty(struct node_heap *heap, struct span *span);
+void purge_forget_dirty(struct node_heap *heap, struct span *span);
+void purge_maybe(struct node_heap *heap);
+/* Purges every dirty run of every heap now (malloc_trim). Takes the locks. */
+bool purge_all(void);
+
+#endif

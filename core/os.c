@@ -1,0 +1,112 @@
+/* os.c - raw system calls; see os.h. */
+#define _GNU_SOURCE
+#include "core/os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void *os_reserve(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void os_release(void *addr, size_t size)
+{
+    munmap(addr, size);
+}
+
+int os_commit(void *addr, size_t size)
+{
+    return mprotect(addr, size, PROT_READ | PROT_WRITE);
+}
+
+void os_purge(void *addr, size_t size)
+{
+    /* MADV_DONTNEED, not MADV_FREE: RSS must fall now, visibly, and the
+     * memory policy on the range survives, so refaults land on the same node. */
+    int saved = errno;
+    madvise(addr, size, MADV_DONTNEED);
+    errno = saved;
+}
+
+uint64_t os_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void os_futex_wait(volatile int *word, int expected)
+{
+    int saved = errno;
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+    errno = saved;
+}
+
+void os_futex_wake(volatile int *word, int count)
+{
+    int saved = errno;
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+    errno = saved;
+}
+
+long os_read_file(const char *path, char *buf, size_t size)
+{
+    int saved = errno;
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errno = saved;
+        return -1;
+    }
+    size_t used = 0;
+    while (used + 1 < size) {
+        long n = syscall(SYS_read, fd, buf + used, size - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    syscall(SYS_close, fd);
+    errno = saved;
+    return (long)used;
+}
+
+void os_write_stderr(const char *msg)
+{
+    int saved = errno;
+    size_t len = 0;
+    while (msg[len])
+        len++;
+    while (len > 0) {
+        long n = syscall(SYS_write, 2, msg, len);
+        if (n <= 0)
+            break;
+        msg += n;
+        len -= (size_t)n;
+    }
+    errno = saved;
+}
+
+size_t os_rss_bytes(void)
+{
+    char buf[128];
+    if (os_read_file("/proc/self/statm", buf, sizeof buf) <= 0)
+        return 0;
+    const char *s = buf;
+    while (*s && *s != ' ')
+        s++;
+    size_t pages = 0;
+    while (*s == ' ')
+        s++;
+    while (*s >= '0' && *s <= '9')
+        pages = pages * 10 + (size_t)(*s++ - '0');
+    return pages * OS_PAGE_SIZE;
+}

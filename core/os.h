@@ -1,0 +1,41 @@
+/*
+ * os.h - the operating-system layer: every system call the allocator makes.
+ *
+ * All calls go through syscall(2) or vDSO-backed libc functions that never
+ * allocate, so the allocator can run before libc is initialised and from
+ * inside its own malloc. Nothing here prints through stdio.
+ */
+#ifndef NUMA_ALLOC_OS_H
+#define NUMA_ALLOC_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OS_PAGE_SHIFT 12
+#define OS_PAGE_SIZE  ((size_t)1 << OS_PAGE_SHIFT)
+
+/* Reserves address space: PROT_NONE, not committed. NULL on failure. */
+void *os_reserve(size_t size);
+void os_release(void *addr, size_t size);
+/* Makes reserved pages readable and writable; 0 on success. */
+int os_commit(void *addr, size_t size);
+/* Gives resident pages back; the range stays mapped and reads as zero. */
+void os_purge(void *addr, size_t size);
+
+/* Milliseconds from a monotonic clock, cheap (vDSO, coarse). */
+uint64_t os_now_ms(void);
+
+/* Futex wait/wake on a 32-bit word (private to the process). */
+void os_futex_wait(volatile int *word, int expected);
+void os_futex_wake(volatile int *word, int count);
+
+/* Reads a whole small file into buf (NUL-terminated); bytes read or -1. */
+long os_read_file(const char *path, char *buf, size_t size);
+
+/* Writes a message to stderr with write(2); never allocates. */
+void os_write_stderr(const char *msg);
+
+/* Resident set size of the process in bytes (from /proc/self/statm). */
+size_t os_rss_bytes(void);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * page_runs.c - runs of pages inside SEG_PAGES segments: the memory of
+ * slabs and large objects. Free runs are binned by length (exact up to 64
+ * pages, one bin per doubling above), found through a bitmap, split on
+ * allocation and coalesced with both neighbours on free. Called with
+ * pages_lock held.
+ */
+#include "core/node_heap.h"
+
+#include <string.h>
+
+static unsigned free_bin_of(size_t npages)
+{
+    if (npages <= FREE_RUN_EXACT_BINS)
+        return (unsigned)npages - 1;
+    unsigned log = 63u - (unsigned)__builtin_clzl(npages);
+    return FREE_RUN_EXACT_BINS + log - 6;
+}
+
+static void bin_insert(struct node_heap *heap, struct span *span)
+{
+    unsigned bin = free_bin_of(span->npages);
+    span->prev = NULL;
+    span->next = heap->free_runs[bin];
+    if (span->next)
+        span->next->prev = span;
+    heap->free_runs[bin] = span;
+    heap->free_run_bitmap[bin / 64] |= (uint64_t)1 << (bin % 64);
+}
+
+static void bin_remove(struct node_heap *heap, struct span *span)
+{
+    unsigned bin = free_bin_of(span->npages);
+    if (span->prev)
+        span->prev->next = span->next;
+    else
+        heap->free_runs[bin] = span->next;
+    if (span->next)
+        span->next->prev = span->prev;
+    if (!heap->free_runs[bin])
+        heap->free_run_bitmap[bin / 64] &= ~((uint64_t)1 << (bin % 64));
+}
+
+/* Turns pages [first, first+npages) of seg into one free run. */
+static struct span *make_free_run(struct node_heap *heap, struct segment *seg, unsigned first,
+                                  unsigned npages, bool dirty, uint64_t freed_ms)
+{
+    struct span *span = &seg->spans[first];
+    span->state = SPAN_FREE;
+    span->npages = npages;
+    span->dirty = dirty;
+    span->freed_ms = freed_ms;
+    seg->page_head[first] = (uint16_t)first;
+    seg->page_head[first + npages - 1] = (uint16_t)first;
+    bin_insert(heap, span);
+    if (dirty)
+        purge_note_dirty(heap, span);
+    return span;
+}
+
+/* Takes a free run out of circulation (bins, dirty list). */
+static void take_free_run(struct node_heap *heap, struct span *span)
+{
+    bin_remove(heap, span);
+    if (span->dirty)
+        purge_forget_dirty(heap, span);
+}
+
+static struct span *find_free_run(struct node_heap *heap, size_t npages)
+{
+    for (unsigned bin = free_bin_of(npages); bin < FREE_RUN_BINS; bin++) {
+        uint64_t word = heap->free_run_bitmap[bin / 64] >> (bin % 64);
+        if (!word) {
+            bin = (bin / 64 + 1) * 64 - 1; /* nothing more in this word */
+            continue;
+        }
+        bin += (unsigned)__builtin_ctzl(word);
+        if (bin >= FREE_RUN_BINS)
+            break;
+        for (struct span *span = heap->free_runs[bin]; span; span = span->next)
+            if (span->npages >= npages)
+                return span;
+    }
+    return NULL;
+}
+
+/* A fresh SEG_PAGES segment: its usable pages form one free run. */
+static bool add_segment(struct node_heap *heap)
+{
+    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE);
+    if (!seg)
+        return false;
+    bool dirty = seg->dirty;
+    if (dirty) /* stale metadata from an earlier life */
+        memset(seg, 0, sizeof *seg);
+    seg->magic = SEGMENT_MAGIC;
+    seg->kind = SEG_PAGES;
+    seg->slot = (uint16_t)heap->slot;
+    seg->nsegments = 1;
+    make_free_run(heap, seg, SEGMENT_HEADER_PAGES, SEGMENT_USABLE_PAGES, dirty, os_now_ms());
+    return true;
+}
+
+struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages)
+{
+    size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
+    if (need > SEGMENT_USABLE_PAGES)
+        return NULL;
+    struct span *run = find_free_run(heap, need);
+    if (!run) {
+        if (!add_segment(heap))
+            return NULL;
+        run = find_free_run(heap, need);
+    }
+    struct segment *seg = segment_of(run);
+    unsigned first = (unsigned)(run - seg->spans), total = run->npages;
+    bool dirty = run->dirty;
+    uint64_t freed_ms = run->freed_ms;
+    take_free_run(heap, run);
+
+    unsigned lead = 0;
+    if (align_pages > 1) {
+        uintptr_t addr = (uintptr_t)span_start(seg, run);
+        uintptr_t align = align_pages << OS_PAGE_SHIFT;
+        lead = (unsigned)((((addr + align - 1) & ~(align - 1)) - addr) >> OS_PAGE_SHIFT);
+    }
+    unsigned tail = total - lead - (unsigned)npages;
+    run->state = SPAN_NONE;
+    if (lead)
+        make_free_run(heap, seg, first, lead, dirty, freed_ms);
+    if (tail)
+        make_free_run(heap, seg, first + lead + (unsigned)npages, tail, dirty, freed_ms);
+
+    first += lead;
+    struct span *span = &seg->spans[first];
+    memset(span, 0, sizeof *span);
+    span->npages = (uint32_t)npages;
+    span->dirty = dirty; /* tells the caller whether the pages may be non-zero */
+    for (unsigned page = first; page < first + npages; page++)
+        seg->page_head[page] = (uint16_t)first;
+    heap->active_bytes += npages << OS_PAGE_SHIFT;
+    return span;
+}
+
+void page_run_free(struct node_heap *heap, struct span *span)
+{
+    struct segment *seg = segment_of(span);
+    unsigned first = (unsigned)(span - seg->spans), npages = span->npages;
+    heap->active_bytes -= (size_t)npages << OS_PAGE_SHIFT;
+    span->state = SPAN_NONE;
+
+    if (first > SEGMENT_HEADER_PAGES) {
+        struct span *left = &seg->spans[seg->page_head[first - 1]];
+        if (left->state == SPAN_FREE) {
+            take_free_run(heap, left);
+            left->state = SPAN_NONE;
+            npages += left->npages;
+            first = (unsigned)(left - seg->spans);
+        }
+    }
+    if (first + npages < PAGES_PER_SEGMENT) {
+        struct span *right = &seg->spans[first + npages];
+        if (right->state == SPAN_FREE) {
+            take_free_run(heap, right);
+            right->state = SPAN_NONE;
+            npages += right->npages;
+        }
+    }
+    make_free_run(heap, seg, first, npages, true, os_now_ms());
+}
+
+/* Called by purging for a run that covers a whole segment: the segment goes back. */
+void page_run_release_segment(struct node_heap *heap, struct span *span)
+{
+    struct segment *seg = segment_of(span);
+    take_free_run(heap, span);
+    span->state = SPAN_NONE;
+    bool dirty = span->dirty;
+    if (dirty) /* keep page 0: it becomes the free run's header */
+        os_purge((char *)seg + OS_PAGE_SIZE, SEGMENT_SIZE - OS_PAGE_SIZE);
+    else
+        os_purge((char *)seg + OS_PAGE_SIZE, SEGMENT_HEADER_PAGES * OS_PAGE_SIZE - OS_PAGE_SIZE);
+    segment_run_free(heap, seg, 1, false);
+}

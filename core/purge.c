@@ -1,0 +1,107 @@
+/*
+ * purge.c - giving free memory back to the OS.
+ *
+ * Freed page runs and segment runs stay resident ("dirty") for a while so
+ * that a program which frees and reallocates does not refault every page
+ * (the page-fault storms of eager purging). They are purged with
+ * MADV_DONTNEED when older than PURGE_DELAY_MS, or at once, oldest first,
+ * when a heap's dirty memory passes its limit; malloc_trim purges all.
+ * Checks ride on the heap's own slow paths: there is no background thread.
+ * All functions except purge_all run with pages_lock held.
+ */
+#include "core/node_heap.h"
+
+void purge_note_dirty(struct node_heap *heap, struct span *span)
+{
+    span->lru_next = NULL;
+    span->lru_prev = heap->dirty_newest;
+    if (heap->dirty_newest)
+        heap->dirty_newest->lru_next = span;
+    else
+        heap->dirty_oldest = span;
+    heap->dirty_newest = span;
+    heap->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
+    if (span->freed_ms + PURGE_DELAY_MS < heap->next_purge_ms)
+        heap->next_purge_ms = span->freed_ms + PURGE_DELAY_MS;
+}
+
+void purge_forget_dirty(struct node_heap *heap, struct span *span)
+{
+    if (span->lru_prev)
+        span->lru_prev->lru_next = span->lru_next;
+    else
+        heap->dirty_oldest = span->lru_next;
+    if (span->lru_next)
+        span->lru_next->lru_prev = span->lru_prev;
+    else
+        heap->dirty_newest = span->lru_prev;
+    heap->dirty_bytes -= (size_t)span->npages << OS_PAGE_SHIFT;
+}
+
+static void purge_span(struct node_heap *heap, struct span *span)
+{
+    os_purge(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT);
+    purge_forget_dirty(heap, span);
+    span->dirty = 0;
+    if (span->npages == SEGMENT_USABLE_PAGES)
+        page_run_release_segment(heap, span);
+}
+
+static void purge_segment_run(struct node_heap *heap, struct segment *run)
+{
+    os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE);
+    heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
+    run->dirty = 0;
+}
+
+/*
+ * Purges runs freed at or before `cutoff_ms` (UINT64_MAX: all) until dirty
+ * memory is at most `target`. Returns the earliest freed_ms left dirty.
+ */
+static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t target)
+{
+    uint64_t oldest_left = UINT64_MAX;
+    for (struct segment *run = heap->free_segments; run; run = run->run_next) {
+        if (!run->dirty)
+            continue;
+        if (run->freed_ms <= cutoff_ms && heap->dirty_bytes > target)
+            purge_segment_run(heap, run);
+        else if (run->freed_ms < oldest_left)
+            oldest_left = run->freed_ms;
+    }
+    while (heap->dirty_oldest && heap->dirty_bytes > target &&
+           heap->dirty_oldest->freed_ms <= cutoff_ms)
+        purge_span(heap, heap->dirty_oldest);
+    if (heap->dirty_oldest && heap->dirty_oldest->freed_ms < oldest_left)
+        oldest_left = heap->dirty_oldest->freed_ms;
+    return oldest_left;
+}
+
+void purge_maybe(struct node_heap *heap)
+{
+    size_t limit = DIRTY_LIMIT_MIN + heap->active_bytes / 4;
+    if (heap->dirty_bytes > limit)
+        purge_runs(heap, UINT64_MAX, limit / 2);
+    if (heap->next_purge_ms == UINT64_MAX)
+        return;
+    uint64_t now = os_now_ms();
+    if (now < heap->next_purge_ms)
+        return;
+    uint64_t oldest = purge_runs(heap, now - PURGE_DELAY_MS, 0);
+    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + PURGE_DELAY_MS;
+}
+
+bool purge_all(void)
+{
+    bool released = false;
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        struct node_heap *heap = node_heap_of(slot);
+        heap_release_spares(heap);
+        na_lock(&heap->pages_lock);
+        released |= heap->dirty_bytes > 0;
+        purge_runs(heap, UINT64_MAX, 0);
+        heap->next_purge_ms = UINT64_MAX;
+        na_unlock(&heap->pages_lock);
+    }
+    return released;
+}

@@ -1,0 +1,148 @@
+/*
+ * segment.c - runs of whole segments in a slot: bump allocation from the
+ * slot's reserved space, then reuse of freed runs (address-ordered,
+ * first fit, coalesced on free). Called with pages_lock held.
+ *
+ * A free run is described by a header in its first segment
+ * (kind SEG_FREE_RUN); purging never releases that first page.
+ */
+#include "core/node_heap.h"
+
+#include <string.h>
+
+static void run_unlink(struct node_heap *heap, struct segment *run)
+{
+    if (run->run_prev)
+        run->run_prev->run_next = run->run_next;
+    else
+        heap->free_segments = run->run_next;
+    if (run->run_next)
+        run->run_next->run_prev = run->run_prev;
+    if (run->dirty)
+        heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
+}
+
+/* Writes a free-run header at `at` and links it after `prev` (NULL: at the front). */
+static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nsegments, bool dirty,
+                                uint64_t freed_ms, struct segment *prev)
+{
+    struct segment *run = (struct segment *)at;
+    run->magic = SEGMENT_MAGIC;
+    run->kind = SEG_FREE_RUN;
+    run->slot = (uint16_t)heap->slot;
+    run->nsegments = nsegments;
+    run->dirty = dirty;
+    run->freed_ms = freed_ms;
+    run->run_prev = prev;
+    run->run_next = prev ? prev->run_next : heap->free_segments;
+    if (run->run_next)
+        run->run_next->run_prev = run;
+    if (prev)
+        prev->run_next = run;
+    else
+        heap->free_segments = run;
+    if (dirty) {
+        heap->dirty_bytes += nsegments * SEGMENT_SIZE;
+        if (freed_ms + PURGE_DELAY_MS < heap->next_purge_ms)
+            heap->next_purge_ms = freed_ms + PURGE_DELAY_MS;
+    }
+    return run;
+}
+
+struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align)
+{
+    if (align < SEGMENT_SIZE)
+        align = SEGMENT_SIZE;
+    for (struct segment *run = heap->free_segments; run; run = run->run_next) {
+        uintptr_t start = ((uintptr_t)run + align - 1) & ~(uintptr_t)(align - 1);
+        size_t lead = (start - (uintptr_t)run) / SEGMENT_SIZE;
+        if (lead + nsegments > run->nsegments)
+            continue;
+        size_t tail = run->nsegments - lead - nsegments;
+        struct segment *prev = run->run_prev;
+        bool dirty = run->dirty;
+        uint64_t freed_ms = run->freed_ms;
+        run_unlink(heap, run);
+        if (lead)
+            prev = run_make(heap, (uintptr_t)run, lead, dirty, freed_ms, prev);
+        if (tail)
+            run_make(heap, start + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
+        struct segment *seg = (struct segment *)start;
+        /* A clean run is zero beyond its header page, which the caller rewrites. */
+        seg->dirty = dirty;
+        return seg;
+    }
+    uintptr_t start = (heap->seg_next + align - 1) & ~(uintptr_t)(align - 1);
+    if (start < heap->seg_next || start > heap->seg_end ||
+        nsegments > (heap->seg_end - start) / SEGMENT_SIZE)
+        return NULL;
+    if (os_commit((void *)heap->seg_next, start + nsegments * SEGMENT_SIZE - heap->seg_next) != 0)
+        return NULL;
+    if (start > heap->seg_next) {
+        uintptr_t gap = heap->seg_next;
+        heap->seg_next = start;
+        segment_run_free(heap, (struct segment *)gap, (start - gap) / SEGMENT_SIZE, false);
+    }
+    heap->seg_next = start + nsegments * SEGMENT_SIZE;
+    struct segment *seg = (struct segment *)start;
+    seg->dirty = 0;
+    return seg;
+}
+
+void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty)
+{
+    uintptr_t start = (uintptr_t)seg, end = start + nsegments * SEGMENT_SIZE;
+    uint64_t now = dirty ? os_now_ms() : 0;
+    struct segment *prev = NULL, *next = heap->free_segments;
+    while (next && (uintptr_t)next < start) {
+        prev = next;
+        next = next->run_next;
+    }
+    if (prev && (uintptr_t)prev + prev->nsegments * SEGMENT_SIZE == start) {
+        /* Merge into prev: our header page becomes interior. Keep a clean run clean. */
+        if (!dirty && !prev->dirty)
+            os_purge(seg, OS_PAGE_SIZE);
+        dirty |= prev->dirty;
+        if (prev->dirty && prev->freed_ms > now)
+            now = prev->freed_ms;
+        start = (uintptr_t)prev;
+        nsegments += prev->nsegments;
+        struct segment *before = prev->run_prev;
+        run_unlink(heap, prev);
+        prev = before;
+    }
+    if (next && (uintptr_t)next == end) {
+        if (!dirty && !next->dirty)
+            os_purge(next, OS_PAGE_SIZE);
+        dirty |= next->dirty;
+        if (next->dirty && next->freed_ms > now)
+            now = next->freed_ms;
+        nsegments += next->nsegments;
+        run_unlink(heap, next);
+    }
+    run_make(heap, start, nsegments, dirty, dirty ? now : 0, prev);
+}
+
+bool segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
+{
+    if (at == heap->seg_next) {
+        if (nsegments > (heap->seg_end - at) / SEGMENT_SIZE ||
+            os_commit((void *)at, nsegments * SEGMENT_SIZE) != 0)
+            return false;
+        heap->seg_next = at + nsegments * SEGMENT_SIZE;
+        return true;
+    }
+    struct segment *run = heap->free_segments;
+    while (run && (uintptr_t)run < at)
+        run = run->run_next;
+    if (!run || (uintptr_t)run != at || run->nsegments < nsegments)
+        return false;
+    size_t tail = run->nsegments - nsegments;
+    struct segment *prev = run->run_prev;
+    bool dirty = run->dirty;
+    uint64_t freed_ms = run->freed_ms;
+    run_unlink(heap, run);
+    if (tail)
+        run_make(heap, at + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
+    return true;
+}

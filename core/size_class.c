@@ -1,0 +1,46 @@
+/* size_class.c - the class tables; see size_class.h. */
+#include "core/size_class.h"
+
+#include "core/os.h"
+
+struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
+uint8_t size_class_lut[CLASS_LUT_MAX / 8 + 1];
+
+/* Pages per slab: enough for 8 blocks, with at most ~3% left over at the end. */
+static uint32_t choose_slab_pages(uint32_t size)
+{
+    uint32_t best = 1;
+    uint64_t best_waste_ppm = UINT64_MAX;
+    uint32_t first = (uint32_t)((8u * (uint64_t)size + OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
+    for (uint32_t pages = first ? first : 1; pages <= 64; pages++) {
+        uint64_t bytes = (uint64_t)pages * OS_PAGE_SIZE;
+        uint64_t waste_ppm = (bytes % size) * 1000000u / bytes;
+        if (waste_ppm <= 31250)
+            return pages;
+        if (waste_ppm < best_waste_ppm) {
+            best_waste_ppm = waste_ppm;
+            best = pages;
+        }
+    }
+    return best;
+}
+
+void size_classes_init(void)
+{
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        uint32_t size = cls == 1 ? 8 : cls <= 9 ? (cls - 1) * 16 : (uint32_t)size_of_log_class(cls);
+        struct size_class_info *info = &size_classes[cls];
+        info->size = size;
+        info->slab_pages = choose_slab_pages(size);
+        info->slab_blocks = (uint32_t)(info->slab_pages * OS_PAGE_SIZE / size);
+        uint32_t cache_max = 65536u / size;
+        info->cache_max = cache_max < 4 ? 4 : cache_max > 128 ? 128 : cache_max;
+    }
+    unsigned cls = 1;
+    for (size_t i = 0; i <= CLASS_LUT_MAX / 8; i++) {
+        size_t size = i * 8;
+        while (size_classes[cls].size < size)
+            cls++;
+        size_class_lut[i] = (uint8_t)cls;
+    }
+}

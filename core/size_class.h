@@ -1,0 +1,67 @@
+/*
+ * size_class.h - request sizes to size classes.
+ *
+ * Classes: 8, 16, 32, 48, ..., 128 (16-byte steps), then 8 classes per
+ * doubling: 2^k + j * 2^(k-3), j = 1..8. The waste of a request is thus
+ * under 16 bytes below 128 and under 1/9 (about 11%) above: within the
+ * 12.5% promised. The same spacing rounds "large" requests (page runs, up
+ * to LARGE_MAX) before they are rounded to whole pages.
+ *
+ * Class 0 means "not a small class"; small classes are 1..NUM_SMALL_CLASSES
+ * and are served from slabs through the thread caches.
+ */
+#ifndef NUMA_ALLOC_SIZE_CLASS_H
+#define NUMA_ALLOC_SIZE_CLASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NUM_SMALL_CLASSES 73
+#define SMALL_MAX         ((size_t)32 * 1024)
+#define LARGE_MAX         ((size_t)2 * 1024 * 1024)
+#define CLASS_LUT_MAX     1024
+
+struct size_class_info {
+    uint32_t size;        /* block size in bytes */
+    uint32_t slab_pages;  /* pages in one slab of this class */
+    uint32_t slab_blocks; /* blocks in one slab */
+    uint32_t cache_max;   /* most blocks one thread cache bin keeps */
+};
+
+extern struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
+extern uint8_t size_class_lut[CLASS_LUT_MAX / 8 + 1];
+
+void size_classes_init(void);
+
+/* Class of the 8-per-doubling scheme for size > 128 (index may exceed the small range). */
+static inline unsigned size_class_by_log(size_t size)
+{
+    size_t x = size - 1;
+    unsigned k = 63u - (unsigned)__builtin_clzl(x); /* 2^k < size <= 2^(k+1) */
+    unsigned j = (unsigned)(x >> (k - 3)) & 7u;
+    return 10u + (k - 7u) * 8u + j;
+}
+
+/* Size of class index `cls` of the 8-per-doubling scheme (cls >= 10). */
+static inline size_t size_of_log_class(unsigned cls)
+{
+    unsigned k = (cls - 10u) / 8u + 7u, j = (cls - 10u) % 8u;
+    return ((size_t)1 << k) + (size_t)(j + 1) * ((size_t)1 << (k - 3));
+}
+
+/* Small class for size <= SMALL_MAX; size 0 maps to the smallest class. */
+static inline unsigned size_class_of(size_t size)
+{
+    if (__builtin_expect(size <= CLASS_LUT_MAX, 1))
+        return size_class_lut[(size + 7) >> 3];
+    return size_class_by_log(size);
+}
+
+/* Bytes a large request (SMALL_MAX < size <= LARGE_MAX) occupies: class-rounded, whole pages. */
+static inline size_t large_size_of(size_t size)
+{
+    size_t rounded = size_of_log_class(size_class_by_log(size));
+    return (rounded + 4095u) & ~(size_t)4095u;
+}
+
+#endif

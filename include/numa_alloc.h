@@ -1,0 +1,61 @@
+/*
+ * numa_alloc.h - the public API of numa-alloc, a NUMA-aware malloc.
+ *
+ * Link with -lnumapreload (pkg-config numa-alloc) or preload libnumapreload.so:
+ * the library then serves the whole malloc family (malloc, free, calloc,
+ * realloc, posix_memalign, ...) from the heap of the node the calling thread
+ * runs on. The functions below add explicit placement on a chosen node.
+ *
+ * Every pointer returned here is released with plain free() and may be passed
+ * to realloc() (which keeps the block's node) and malloc_usable_size().
+ *
+ * None of these names collides with libnuma: a program may include <numa.h>,
+ * link -lnuma and use this library at the same time.
+ */
+#ifndef NUMA_ALLOC_H
+#define NUMA_ALLOC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NUMA_ALLOC_API          __attribute__((visibility("default")))
+#define NUMA_ALLOC_MALLOC_ATTRS __attribute__((malloc, warn_unused_result))
+#else
+#define NUMA_ALLOC_API
+#define NUMA_ALLOC_MALLOC_ATTRS
+#endif
+
+/*
+ * Allocates size bytes from the heap owned by NUMA node `node`.
+ * Returns NULL with errno = EINVAL when the node does not exist, has no
+ * memory, or is outside the process's allowed nodes (cpuset Mems_allowed),
+ * and NULL with errno = ENOMEM when size is impossible or memory is exhausted.
+ * A size of 0 returns a unique minimum-size block, as malloc(0) does.
+ */
+NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_malloc(int node, size_t size);
+
+/* As numa_malloc for count * size zeroed bytes; overflow -> NULL, ENOMEM. */
+NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_calloc(int node, size_t count, size_t size);
+
+/*
+ * As numa_malloc, aligned to `alignment`, which must be a power of two
+ * (otherwise NULL with errno = EINVAL).
+ */
+NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_aligned_alloc(int node, size_t alignment,
+                                                                size_t size);
+
+/*
+ * The node that owns the block containing `ptr`, found from the address
+ * alone; -1 for NULL and for memory that numa-alloc did not hand out.
+ */
+NUMA_ALLOC_API int numa_ptr_node(const void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NUMA_ALLOC_H */

@@ -1,0 +1,62 @@
+/* numa_api.c - the explicit placement API of include/numa_alloc.h. */
+#define _GNU_SOURCE
+#include "numa_alloc.h"
+
+#include "core/alloc.h"
+#include "policy/topology.h"
+
+#include <errno.h>
+
+/* Slot of `node`, or -1 with errno = EINVAL when the node cannot be used. */
+static int slot_for_node(int node)
+{
+    int slot = alloc_ensure_init() ? topology_slot_of_node(node) : -1;
+    if (slot < 0)
+        errno = EINVAL;
+    return slot;
+}
+
+void *numa_malloc(int node, size_t size)
+{
+    int slot = slot_for_node(node);
+    if (slot < 0)
+        return NULL;
+    if (likely(size <= SMALL_MAX)) {
+        void *ptr = alloc_small((unsigned)slot, size_class_of(size));
+        if (!ptr)
+            errno = ENOMEM;
+        return ptr;
+    }
+    return alloc_on_slot((unsigned)slot, size, 0, false);
+}
+
+void *numa_calloc(int node, size_t count, size_t size)
+{
+    size_t bytes;
+    int slot = slot_for_node(node);
+    if (slot < 0)
+        return NULL;
+    if (__builtin_mul_overflow(count, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc_on_slot((unsigned)slot, bytes, 0, true);
+}
+
+void *numa_aligned_alloc(int node, size_t alignment, size_t size)
+{
+    int slot = slot_for_node(node);
+    if (slot < 0)
+        return NULL;
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return alloc_on_slot((unsigned)slot, size, alignment, false);
+}
+
+int numa_ptr_node(const void *ptr)
+{
+    int slot = alloc_owner_slot(ptr);
+    return slot < 0 ? -1 : topo.slot_node[slot];
+}

@@ -1,0 +1,25 @@
+/* current_node.c - rseq discovery; see current_node.h. */
+#define _GNU_SOURCE
+#include "policy/current_node.h"
+
+#include <sched.h>
+
+/* Exported by ld.so since glibc 2.35; weak so that older glibc still links. */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+#define RSEQ_CPU_ID_OFFSET 4 /* struct rseq { u32 cpu_id_start; u32 cpu_id; ... } */
+
+ptrdiff_t current_rseq_cpu_offset;
+
+void current_node_init(void)
+{
+    if (&__rseq_size != NULL && &__rseq_offset != NULL && __rseq_size >= 8)
+        current_rseq_cpu_offset = __rseq_offset + RSEQ_CPU_ID_OFFSET;
+}
+
+int current_cpu_slow(void)
+{
+    int cpu = sched_getcpu();
+    return cpu < 0 ? 0 : cpu;
+}

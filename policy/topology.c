@@ -1,0 +1,228 @@
+/* topology.c - sysfs/procfs parsing without malloc; see topology.h. */
+#include "policy/topology.h"
+
+#include "core/os.h"
+
+#include <string.h>
+
+struct topology topo;
+
+#define NODE_DIR           "/sys/devices/system/node/"
+#define BITMAP_WORDS(bits) (((bits) + 63) / 64)
+
+typedef uint64_t node_bitmap[BITMAP_WORDS(TOPO_MAX_NODE_ID)];
+typedef uint64_t cpu_bitmap[BITMAP_WORDS(TOPO_MAX_CPUS)];
+
+static int test_bit(const uint64_t *map, unsigned bit)
+{
+    return (int)((map[bit / 64] >> (bit % 64)) & 1u);
+}
+
+static const char *parse_uint(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    if (*s < '0' || *s > '9')
+        return NULL;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10u + (unsigned)(*s++ - '0');
+    *out = v;
+    return s;
+}
+
+/* Parses the kernel's list format ("0-3,8,10-11") into a bitmap of `bits` bits. */
+static int parse_list(const char *s, uint64_t *map, unsigned bits)
+{
+    memset(map, 0, BITMAP_WORDS(bits) * sizeof(uint64_t));
+    while (*s == ' ' || *s == '\n')
+        s++;
+    while (*s && *s != '\n') {
+        unsigned lo, hi;
+        s = parse_uint(s, &lo);
+        if (!s)
+            return -1;
+        hi = lo;
+        if (*s == '-' && !(s = parse_uint(s + 1, &hi)))
+            return -1;
+        for (unsigned b = lo; b <= hi && b < bits; b++)
+            map[b / 64] |= (uint64_t)1 << (b % 64);
+        if (*s == ',')
+            s++;
+    }
+    return 0;
+}
+
+static int read_list(const char *path, uint64_t *map, unsigned bits)
+{
+    char buf[4096];
+    if (os_read_file(path, buf, sizeof buf) < 0)
+        return -1;
+    return parse_list(buf, map, bits);
+}
+
+/* Builds NODE_DIR "node<id>/<leaf>" into buf. */
+static void node_path(char *buf, int id, const char *leaf)
+{
+    char digits[12];
+    int n = 0;
+    unsigned v = (unsigned)id;
+    do {
+        digits[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    size_t len = sizeof(NODE_DIR "node") - 1;
+    memcpy(buf, NODE_DIR "node", len);
+    while (n)
+        buf[len++] = digits[--n];
+    buf[len++] = '/';
+    strcpy(buf + len, leaf);
+}
+
+/* Mems_allowed from /proc/self/status: comma-separated 32-bit hex words, most significant first. */
+static int read_mems_allowed(node_bitmap allowed)
+{
+    char buf[8192];
+    if (os_read_file("/proc/self/status", buf, sizeof buf) <= 0)
+        return -1;
+    const char *s = strstr(buf, "\nMems_allowed:");
+    if (!s)
+        return -1;
+    s += sizeof("\nMems_allowed:") - 1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+
+    uint32_t words[TOPO_MAX_NODE_ID / 32 + 1];
+    unsigned nwords = 0;
+    while (nwords < sizeof words / sizeof words[0]) {
+        uint32_t word = 0;
+        int digits = 0;
+        for (;; s++, digits++) {
+            unsigned d;
+            if (*s >= '0' && *s <= '9')
+                d = (unsigned)(*s - '0');
+            else if (*s >= 'a' && *s <= 'f')
+                d = (unsigned)(*s - 'a' + 10);
+            else
+                break;
+            word = (word << 4) | d;
+        }
+        if (!digits)
+            break;
+        words[nwords++] = word;
+        if (*s != ',')
+            break;
+        s++;
+    }
+    if (nwords == 0)
+        return -1;
+    memset(allowed, 0, sizeof(node_bitmap));
+    for (unsigned w = 0; w < nwords; w++) {
+        unsigned base = (nwords - 1 - w) * 32; /* the last word holds nodes 0..31 */
+        for (unsigned b = 0; b < 32 && base + b < TOPO_MAX_NODE_ID; b++)
+            if (words[w] & (1u << b))
+                allowed[(base + b) / 64] |= (uint64_t)1 << ((base + b) % 64);
+    }
+    return 0;
+}
+
+static void single_node_fallback(void)
+{
+    memset(&topo, 0, sizeof topo);
+    memset(topo.node_slot, 0xff, sizeof topo.node_slot);
+    topo.num_nodes = 1;
+    topo.num_slots = 1;
+    topo.num_cpus = TOPO_MAX_CPUS;
+    topo.has_cpu[0] = topo.has_memory[0] = topo.allowed[0] = 1;
+    topo.distance[0][0] = 10;
+    topo.slot_node[0] = 0;
+    topo.node_slot[0] = 0;
+}
+
+static void read_distances(void)
+{
+    char path[128], buf[1024];
+    for (int i = 0; i < topo.num_nodes; i++) {
+        for (int j = 0; j < topo.num_nodes; j++)
+            topo.distance[i][j] = i == j ? 10 : 20;
+        node_path(path, topo.node_id[i], "distance");
+        if (os_read_file(path, buf, sizeof buf) <= 0)
+            continue;
+        const char *s = buf;
+        for (int j = 0; j < topo.num_nodes; j++) {
+            unsigned d;
+            while (*s == ' ')
+                s++;
+            if (!(s = parse_uint(s, &d)))
+                break;
+            topo.distance[i][j] = (uint8_t)(d > 255 ? 255 : d);
+        }
+    }
+}
+
+/* The slot nearest (by distance) to node index `from`; ties go to the lower slot. */
+static int nearest_slot(int from)
+{
+    int best = 0, best_dist = 1 << 30;
+    for (int slot = 0; slot < topo.num_slots; slot++) {
+        int idx = 0;
+        while (topo.node_id[idx] != topo.slot_node[slot])
+            idx++;
+        int dist = topo.distance[from][idx];
+        if (dist < best_dist) {
+            best_dist = dist;
+            best = slot;
+        }
+    }
+    return best;
+}
+
+void topology_init(void)
+{
+    static node_bitmap online, memory, cpus, allowed;
+    static cpu_bitmap node_cpus;
+
+    if (read_list(NODE_DIR "online", online, TOPO_MAX_NODE_ID) < 0) {
+        single_node_fallback();
+        return;
+    }
+    int have_memory_file = read_list(NODE_DIR "has_memory", memory, TOPO_MAX_NODE_ID) == 0;
+    int have_cpu_file = read_list(NODE_DIR "has_cpu", cpus, TOPO_MAX_NODE_ID) == 0;
+    int have_allowed = read_mems_allowed(allowed) == 0;
+
+    memset(&topo, 0, sizeof topo);
+    memset(topo.node_slot, 0xff, sizeof topo.node_slot);
+    for (unsigned id = 0; id < TOPO_MAX_NODE_ID && topo.num_nodes < TOPO_MAX_NODES; id++) {
+        if (!test_bit(online, id))
+            continue;
+        int i = topo.num_nodes++;
+        topo.node_id[i] = (int)id;
+        topo.has_memory[i] = (uint8_t)(!have_memory_file || test_bit(memory, id));
+        topo.has_cpu[i] = (uint8_t)(!have_cpu_file || test_bit(cpus, id));
+        topo.allowed[i] = (uint8_t)(!have_allowed || test_bit(allowed, id));
+        if (topo.has_memory[i] && topo.allowed[i] && topo.num_slots < TOPO_MAX_SLOTS) {
+            topo.slot_node[topo.num_slots] = (int)id;
+            topo.node_slot[id] = (int16_t)topo.num_slots++;
+        }
+    }
+    if (topo.num_slots == 0) {
+        single_node_fallback();
+        return;
+    }
+    read_distances();
+
+    /* Each CPU allocates from the slot of its own node, or the nearest one. */
+    char path[128];
+    for (int i = 0; i < topo.num_nodes; i++) {
+        node_path(path, topo.node_id[i], "cpulist");
+        if (read_list(path, node_cpus, TOPO_MAX_CPUS) < 0)
+            continue;
+        int slot = topo.node_slot[topo.node_id[i]] >= 0 ? topo.node_slot[topo.node_id[i]]
+                                                        : nearest_slot(i);
+        for (unsigned cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
+            if (!test_bit(node_cpus, cpu))
+                continue;
+            topo.cpu_slot[cpu] = (uint8_t)slot;
+            if ((int)cpu + 1 > topo.num_cpus)
+                topo.num_cpus = (int)cpu + 1;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+/*
+ * topology.h - the machine's NUMA nodes, read once from sysfs and procfs.
+ *
+ * Node ids may be sparse (0, 2, 8, ...). Every online node gets a dense
+ * index; every node that has memory and is allowed to this process
+ * (cpuset Mems_allowed) also gets a "slot": the slot owns one region of
+ * address space and one node heap. CPU-less nodes get slots too (they are
+ * valid targets for explicit placement), memory-less nodes do not (their
+ * CPUs allocate from the nearest slot by SLIT distance).
+ *
+ * Parsing uses stack buffers and raw reads only: this runs inside malloc.
+ */
+#ifndef NUMA_ALLOC_TOPOLOGY_H
+#define NUMA_ALLOC_TOPOLOGY_H
+
+#include <stdint.h>
+
+#define TOPO_MAX_NODE_ID 1024 /* node ids 0..1023: Linux's MAX_NUMNODES limit */
+#define TOPO_MAX_NODES   64   /* online nodes supported */
+#define TOPO_MAX_SLOTS   64   /* nodes with memory, allowed to us */
+#define TOPO_MAX_CPUS    4096
+
+struct topology {
+    int num_nodes;               /* online nodes */
+    int num_slots;               /* nodes with memory we may use */
+    int num_cpus;                /* entries used in cpu_slot */
+    int node_id[TOPO_MAX_NODES]; /* dense index -> node id */
+    uint8_t has_cpu[TOPO_MAX_NODES];
+    uint8_t has_memory[TOPO_MAX_NODES];
+    uint8_t allowed[TOPO_MAX_NODES];                  /* in Mems_allowed */
+    uint8_t distance[TOPO_MAX_NODES][TOPO_MAX_NODES]; /* SLIT, 10 = local */
+    int slot_node[TOPO_MAX_SLOTS];                    /* slot -> node id */
+    int16_t node_slot[TOPO_MAX_NODE_ID];              /* node id -> slot, -1 if none */
+    uint8_t cpu_slot[TOPO_MAX_CPUS];                  /* cpu -> slot of its nearest memory */
+};
+
+extern struct topology topo;
+
+/* Fills `topo`; never fails: without sysfs NUMA information, one node 0. */
+void topology_init(void);
+
+/* Slot of node id `node`, or -1 if the node cannot be used. */
+static inline int topology_slot_of_node(int node)
+{
+    if (node < 0 || node >= TOPO_MAX_NODE_ID)
+        return -1;
+    return topo.node_slot[node];
+}
+
+#endif
