@@ -32,7 +32,12 @@ struct bin {
 
 /* Free memory older than this is given back to the OS (decay). */
 #define PURGE_DELAY_MS 1000
-/* Above this much dirty memory a heap purges at once, oldest first, down to half. */
+/*
+ * A heap whose dirty memory passes DIRTY_LIMIT_MIN + its active memory purges
+ * at once, oldest first, down to 3/4 of that: a burst cannot pile up more free
+ * than used memory, yet a steady free/allocate cycle of big buffers keeps
+ * reusing resident pages instead of refaulting them.
+ */
 #define DIRTY_LIMIT_MIN ((size_t)64 << 20)
 
 #define FREE_RUN_EXACT_BINS 64                        /* runs of 1..64 pages, one bin per length */

@@ -79,9 +79,9 @@ static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t ta
 
 void purge_maybe(struct node_heap *heap)
 {
-    size_t limit = DIRTY_LIMIT_MIN + heap->active_bytes / 4;
+    size_t limit = DIRTY_LIMIT_MIN + heap->active_bytes;
     if (heap->dirty_bytes > limit)
-        purge_runs(heap, UINT64_MAX, limit / 2);
+        purge_runs(heap, UINT64_MAX, limit / 4 * 3);
     if (heap->next_purge_ms == UINT64_MAX)
         return;
     uint64_t now = os_now_ms();

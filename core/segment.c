@@ -49,41 +49,81 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
     return run;
 }
 
+/* Carves [start, start + nsegments) out of free run `run`; the pieces around it stay free. */
+static struct segment *run_carve(struct node_heap *heap, struct segment *run, uintptr_t start,
+                                 size_t nsegments)
+{
+    size_t lead = (start - (uintptr_t)run) / SEGMENT_SIZE;
+    size_t tail = run->nsegments - lead - nsegments;
+    struct segment *prev = run->run_prev;
+    bool dirty = run->dirty;
+    uint64_t freed_ms = run->freed_ms;
+    run_unlink(heap, run);
+    if (lead)
+        prev = run_make(heap, (uintptr_t)run, lead, dirty, freed_ms, prev);
+    if (tail)
+        run_make(heap, start + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
+    struct segment *seg = (struct segment *)start;
+    /* A clean run is zero beyond its header page, which the caller rewrites. */
+    seg->dirty = dirty;
+    return seg;
+}
+
+static uintptr_t align_up(uintptr_t x, size_t align)
+{
+    return (x + align - 1) & ~(uintptr_t)(align - 1);
+}
+
+/* Extends the bump frontier by nsegments; 0 on success. */
+static int bump(struct node_heap *heap, size_t nsegments)
+{
+    if (nsegments > (heap->seg_end - heap->seg_next) / SEGMENT_SIZE ||
+        os_commit((void *)heap->seg_next, nsegments * SEGMENT_SIZE) != 0)
+        return -1;
+    heap->seg_next += nsegments * SEGMENT_SIZE;
+    return 0;
+}
+
+/*
+ * Best fit among the free runs (fewest segments wasted, then lowest address);
+ * failing that, the free run that ends at the bump frontier grows into fresh
+ * space, so its resident pages are reused (like glibc's top chunk); failing
+ * that, fresh space.
+ */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align)
 {
     if (align < SEGMENT_SIZE)
         align = SEGMENT_SIZE;
+    struct segment *best = NULL, *last = NULL;
+    size_t best_waste = SIZE_MAX;
     for (struct segment *run = heap->free_segments; run; run = run->run_next) {
-        uintptr_t start = ((uintptr_t)run + align - 1) & ~(uintptr_t)(align - 1);
+        last = run;
+        uintptr_t start = align_up((uintptr_t)run, align);
         size_t lead = (start - (uintptr_t)run) / SEGMENT_SIZE;
-        if (lead + nsegments > run->nsegments)
+        if (lead + nsegments > run->nsegments || run->nsegments - nsegments >= best_waste)
             continue;
-        size_t tail = run->nsegments - lead - nsegments;
-        struct segment *prev = run->run_prev;
-        bool dirty = run->dirty;
-        uint64_t freed_ms = run->freed_ms;
-        run_unlink(heap, run);
-        if (lead)
-            prev = run_make(heap, (uintptr_t)run, lead, dirty, freed_ms, prev);
-        if (tail)
-            run_make(heap, start + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
-        struct segment *seg = (struct segment *)start;
-        /* A clean run is zero beyond its header page, which the caller rewrites. */
-        seg->dirty = dirty;
-        return seg;
+        best = run;
+        best_waste = run->nsegments - nsegments;
     }
-    uintptr_t start = (heap->seg_next + align - 1) & ~(uintptr_t)(align - 1);
-    if (start < heap->seg_next || start > heap->seg_end ||
-        nsegments > (heap->seg_end - start) / SEGMENT_SIZE)
+    if (best)
+        return run_carve(heap, best, align_up((uintptr_t)best, align), nsegments);
+    if (last && (uintptr_t)last + last->nsegments * SEGMENT_SIZE == heap->seg_next &&
+        align_up((uintptr_t)last, align) == (uintptr_t)last &&
+        bump(heap, nsegments - last->nsegments) == 0) {
+        size_t grown = nsegments - last->nsegments; /* fresh: committed and zero */
+        if (last->dirty)
+            heap->dirty_bytes += grown * SEGMENT_SIZE;
+        last->nsegments = nsegments;
+        return run_carve(heap, last, (uintptr_t)last, nsegments);
+    }
+    uintptr_t start = align_up(heap->seg_next, align);
+    if (start < heap->seg_next || start > heap->seg_end)
         return NULL;
-    if (os_commit((void *)heap->seg_next, start + nsegments * SEGMENT_SIZE - heap->seg_next) != 0)
+    uintptr_t gap = heap->seg_next;
+    if (bump(heap, (start - gap) / SEGMENT_SIZE + nsegments) != 0)
         return NULL;
-    if (start > heap->seg_next) {
-        uintptr_t gap = heap->seg_next;
-        heap->seg_next = start;
+    if (start > gap)
         segment_run_free(heap, (struct segment *)gap, (start - gap) / SEGMENT_SIZE, false);
-    }
-    heap->seg_next = start + nsegments * SEGMENT_SIZE;
     struct segment *seg = (struct segment *)start;
     seg->dirty = 0;
     return seg;
@@ -125,24 +165,13 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
 
 bool segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
 {
-    if (at == heap->seg_next) {
-        if (nsegments > (heap->seg_end - at) / SEGMENT_SIZE ||
-            os_commit((void *)at, nsegments * SEGMENT_SIZE) != 0)
-            return false;
-        heap->seg_next = at + nsegments * SEGMENT_SIZE;
-        return true;
-    }
+    if (at == heap->seg_next)
+        return bump(heap, nsegments) == 0;
     struct segment *run = heap->free_segments;
     while (run && (uintptr_t)run < at)
         run = run->run_next;
     if (!run || (uintptr_t)run != at || run->nsegments < nsegments)
         return false;
-    size_t tail = run->nsegments - nsegments;
-    struct segment *prev = run->run_prev;
-    bool dirty = run->dirty;
-    uint64_t freed_ms = run->freed_ms;
-    run_unlink(heap, run);
-    if (tail)
-        run_make(heap, at + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
+    run_carve(heap, run, at, nsegments);
     return true;
 }

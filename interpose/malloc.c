@@ -19,10 +19,7 @@ static inline bool is_power_of_two(size_t x)
 
 NA_EXPORT void *malloc(size_t size)
 {
-    void *ptr = alloc_fast(size);
-    if (unlikely(!ptr))
-        errno = ENOMEM;
-    return ptr;
+    return alloc_fast(size); /* the slow paths set errno */
 }
 
 NA_EXPORT void free(void *ptr)
