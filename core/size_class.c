@@ -6,19 +6,19 @@
 struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
 uint8_t size_class_lut[CLASS_LUT_MAX / 8 + 1];
 
-/* Pages per slab: enough for 8 blocks, with at most ~3% left over at the end. */
+/* Pages per slab: enough for 8 blocks, with at most 1/32 left over at the end. */
 static uint32_t choose_slab_pages(uint32_t size)
 {
-    uint32_t best = 1;
-    uint64_t best_waste_ppm = UINT64_MAX;
     uint32_t first = (uint32_t)((8u * (uint64_t)size + OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
-    for (uint32_t pages = first ? first : 1; pages <= 64; pages++) {
-        uint64_t bytes = (uint64_t)pages * OS_PAGE_SIZE;
-        uint64_t waste_ppm = (bytes % size) * 1000000u / bytes;
-        if (waste_ppm <= 31250)
+    uint32_t best = first, pages = first;
+    uint64_t best_waste = 1, best_bytes = 0; /* an infinite fraction to start */
+    for (; pages <= 64; pages++) {
+        uint64_t bytes = (uint64_t)pages * OS_PAGE_SIZE, waste = bytes % size;
+        if (waste * 32 <= bytes)
             return pages;
-        if (waste_ppm < best_waste_ppm) {
-            best_waste_ppm = waste_ppm;
+        if (waste * best_bytes < best_waste * bytes) { /* smaller waste fraction */
+            best_waste = waste;
+            best_bytes = bytes;
             best = pages;
         }
     }
