@@ -187,7 +187,8 @@ void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
         return NULL;
     }
     if (size <= SMALL_MAX && alignment <= OS_PAGE_SIZE) {
-        unsigned cls = alignment <= 16 ? size_class_of(size) : aligned_small_class(size, alignment);
+        /* Every class but the 8-byte one is 16-byte aligned. */
+        unsigned cls = alignment <= 8 ? size_class_of(size) : aligned_small_class(size, alignment);
         if (cls <= NUM_SMALL_CLASSES) {
             void *ptr = alloc_small(slot, cls);
             if (!ptr)
@@ -270,9 +271,38 @@ size_t alloc_usable_size(const void *ptr)
     return (size_t)span->npages << OS_PAGE_SHIFT;
 }
 
+/* Does the live span or huge object described by seg's header contain ptr? */
+static bool header_covers(struct segment *seg, const void *ptr)
+{
+    if (seg->kind == SEG_HUGE)
+        return (const char *)ptr >= (const char *)seg->huge_ptr &&
+               (const char *)ptr < (const char *)seg->huge_ptr + seg->huge_size;
+    if (seg->kind != SEG_PAGES || segment_of(ptr) != seg)
+        return false;
+    unsigned page = page_in_segment(ptr), head = seg->page_head[page];
+    if (page < SEGMENT_HEADER_PAGES || head >= PAGES_PER_SEGMENT)
+        return false;
+    const struct span *span = &seg->spans[head];
+    return (span->state == SPAN_SLAB || span->state == SPAN_LARGE) && head <= page &&
+           page < head + span->npages;
+}
+
 int alloc_owner_slot(const void *ptr)
 {
-    return alloc_usable_size(ptr) ? (int)slot_of_ptr(ptr) : -1;
+    if (!region_contains(ptr))
+        return -1;
+    unsigned slot = slot_of_ptr(ptr);
+    uintptr_t first = slot_base(slot) + SEGMENT_SIZE;
+    uintptr_t end = __atomic_load_n(&node_heap_of(slot)->seg_next, __ATOMIC_RELAXED);
+    if ((uintptr_t)ptr < first || (uintptr_t)ptr >= end)
+        return -1; /* the heap itself, or address space never handed out */
+    /* Walk back over the interior segments of a huge object (their magic is cleared). */
+    for (uintptr_t at = (uintptr_t)segment_of(ptr); at >= first; at -= SEGMENT_SIZE) {
+        struct segment *seg = (struct segment *)at;
+        if (seg->magic == SEGMENT_MAGIC)
+            return header_covers(seg, ptr) ? (int)slot : -1;
+    }
+    return -1;
 }
 
 /* ---- realloc ------------------------------------------------------------- */

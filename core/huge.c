@@ -24,6 +24,20 @@ static size_t segments_for(size_t offset, size_t bytes)
     return (offset + bytes + SEGMENT_SIZE - 1) >> SEGMENT_SHIFT;
 }
 
+/*
+ * Segments [from, to) of a huge object's run are interior: a stale header
+ * left there by an earlier life must not look like a segment to a lookup
+ * that walks back from an interior pointer. Reading a clean page maps no memory.
+ */
+static void forget_interior_headers(struct segment *seg, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        struct segment *interior = (struct segment *)((char *)seg + i * SEGMENT_SIZE);
+        if (interior->magic != 0)
+            interior->magic = 0;
+    }
+}
+
 void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed)
 {
     size_t offset = huge_offset(alignment);
@@ -35,6 +49,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment);
     if (seg) {
         *zeroed = !seg->dirty;
+        forget_interior_headers(seg, 1, nsegments);
         memset(seg->page_class, 0, sizeof seg->page_class);
         seg->magic = SEGMENT_MAGIC;
         seg->kind = SEG_HUGE;
@@ -81,6 +96,7 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
         size_t more = need - seg->nsegments;
         if (segment_run_take_at(heap, (uintptr_t)seg + seg->nsegments * SEGMENT_SIZE, more)) {
             heap->active_bytes += more * SEGMENT_SIZE;
+            forget_interior_headers(seg, seg->nsegments, need);
             seg->nsegments = need;
             done = true;
         }

@@ -1,0 +1,124 @@
+/*
+ * test_calloc.c - calloc returns zeroed memory even when it reuses blocks
+ * that were dirtied and freed (small, large and huge sizes), and rejects
+ * count * size overflow with NULL / ENOMEM.
+ */
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <stdint.h>
+
+#include "numa_alloc.h"
+
+#define BATCH 32
+
+/*
+ * Round after round: malloc BATCH blocks of `size`, fill their whole usable
+ * size with 0xAA, free them, then calloc BATCH blocks of the same size
+ * (which reuse that memory) and check every usable byte is zero.
+ */
+static void dirty_then_calloc(size_t size, int rounds, size_t batch)
+{
+    void *blk[BATCH];
+    cr_assert_leq(batch, BATCH);
+    for (int r = 0; r < rounds; r++) {
+        for (size_t i = 0; i < batch; i++) {
+            blk[i] = test_launder(malloc(size));
+            cr_assert_not_null(blk[i], "malloc(%zu) returned NULL", size);
+            memset(blk[i], 0xAA, malloc_usable_size(blk[i]));
+        }
+        for (size_t i = 0; i < batch; i++)
+            free(blk[i]);
+        for (size_t i = 0; i < batch; i++) {
+            /* Alternate the factorisation of the byte count. */
+            void *p = (i % 2) ? calloc(1, size) : calloc(size, 1);
+            blk[i] = test_launder(p);
+            cr_assert_not_null(blk[i], "calloc(%zu) returned NULL", size);
+            /* The requested bytes must be zero; the rest of the usable
+             * size may be read by the caller too (it is its memory). */
+            long bad = test_bytes_check(blk[i], size, 0);
+            cr_assert_eq(bad, -1,
+                         "round %d: calloc(%zu) block #%zu (%p) has a non-zero byte at "
+                         "offset %ld",
+                         r, size, i, blk[i], bad);
+            /* Dirty it for the next round. */
+            memset(blk[i], 0xAA, malloc_usable_size(blk[i]));
+        }
+        for (size_t i = 0; i < batch; i++)
+            free(blk[i]);
+    }
+}
+
+Test(calloc, small_sizes_zeroed, .timeout = 60.)
+{
+    size_t classes[128];
+    size_t n = test_small_classes(classes, 128);
+    for (size_t i = 0; i < n; i++) {
+        dirty_then_calloc(classes[i], 8, BATCH);
+        dirty_then_calloc(classes[i] - (classes[i] > 8 ? 3 : 1), 4, BATCH);
+    }
+}
+
+Test(calloc, large_sizes_zeroed, .timeout = 60.)
+{
+    static const size_t sizes[] = {32769, 40000, 65536, 100000, 262144, 1000000, 2 * MiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        dirty_then_calloc(sizes[i], 6, 16);
+}
+
+Test(calloc, huge_sizes_zeroed, .timeout = 60.)
+{
+    static const size_t sizes[] = {2 * MiB + 1, 3 * MiB, 5 * MiB + 4097, 16 * MiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        dirty_then_calloc(sizes[i], 6, 4);
+}
+
+Test(calloc, numa_calloc_zeroed, .timeout = 60.)
+{
+    static unsigned char usable[TEST_MAX_NODES];
+    cr_assert_gt(test_usable_nodes(usable), 0);
+    static const size_t sizes[] = {16, 1000, 32768, 100000, 3 * MiB};
+    for (int node = 0; node < TEST_MAX_NODES; node++) {
+        if (!usable[node])
+            continue;
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            for (int r = 0; r < 8; r++) {
+                void *d = test_launder(numa_malloc(node, sizes[s]));
+                cr_assert_not_null(d);
+                memset(d, 0xAA, malloc_usable_size(d));
+                free(d);
+                void *z = test_launder(numa_calloc(node, sizes[s], 1));
+                cr_assert_not_null(z, "numa_calloc(%d, %zu, 1) returned NULL", node, sizes[s]);
+                cr_assert_eq(numa_ptr_node(z), node);
+                long bad = test_bytes_check(z, sizes[s], 0);
+                cr_assert_eq(bad, -1, "numa_calloc(%d, %zu, 1): non-zero byte at offset %ld", node,
+                             sizes[s], bad);
+                free(z);
+            }
+        }
+    }
+}
+
+Test(calloc, overflow_enomem)
+{
+    static const size_t cases[][2] = {
+        {SIZE_MAX / 2, 3},
+        {3, SIZE_MAX / 2},
+        {SIZE_MAX, SIZE_MAX},
+        {(SIZE_MAX >> 16) + 2, (size_t)1 << 16},
+        {(size_t)1 << 32, (size_t)1 << 32},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        errno = 0;
+        void *p = calloc(cases[i][0], cases[i][1]);
+        cr_assert_null(p, "calloc(%zu, %zu) = %p, expected NULL", cases[i][0], cases[i][1], p);
+        cr_assert_eq(errno, ENOMEM, "calloc(%zu, %zu): errno %d, expected ENOMEM", cases[i][0],
+                     cases[i][1], errno);
+    }
+    /* The allocator still works afterwards. */
+    void *p = test_launder(calloc(4, 4));
+    cr_assert_not_null(p);
+    cr_assert_eq(test_bytes_check(p, 16, 0), -1);
+    free(p);
+}

@@ -1,0 +1,97 @@
+/*
+ * test_class_blocks.c - alignment and usable size of every size class.
+ *
+ * For each small class (and a few large and huge sizes), many blocks are
+ * allocated side by side; each must be 16-byte aligned (8 for the 8-byte
+ * class), and its whole usable size must be writable without touching any
+ * neighbour: every block is filled with its own pattern over its full usable
+ * size, then every other block is memset over its full usable size, and all
+ * blocks are checked.
+ */
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <stdint.h>
+
+#include "numa_alloc.h"
+
+#define BLOCKS 96
+
+static void check_blocks_of_size(size_t size, size_t nblocks)
+{
+    void *blk[BLOCKS];
+    size_t use[BLOCKS];
+    size_t align = size <= 8 ? 8 : 16;
+    cr_assert_leq(nblocks, BLOCKS);
+
+    for (size_t i = 0; i < nblocks; i++) {
+        blk[i] = test_launder(malloc(size));
+        cr_assert_not_null(blk[i], "malloc(%zu) #%zu returned NULL", size, i);
+        cr_assert_eq((uintptr_t)blk[i] % align, 0, "malloc(%zu) = %p is not %zu-byte aligned", size,
+                     blk[i], align);
+        use[i] = malloc_usable_size(blk[i]);
+        cr_assert_geq(use[i], size, "malloc(%zu): usable size %zu", size, use[i]);
+        test_pattern_fill(blk[i], use[i], test_pattern_seed(size, i, use[i]));
+    }
+    /* Every block still holds its own pattern: no two blocks overlap and
+     * no block's usable size reaches into another. */
+    for (size_t i = 0; i < nblocks; i++) {
+        long bad = test_pattern_check(blk[i], use[i], test_pattern_seed(size, i, use[i]));
+        cr_assert_eq(bad, -1, "size %zu: block #%zu (%p, usable %zu) corrupted at offset %ld", size,
+                     i, blk[i], use[i], bad);
+    }
+    /* memset the full usable size of every other block. */
+    for (size_t i = 0; i < nblocks; i += 2)
+        memset(blk[i], 0xC5, use[i]);
+    for (size_t i = 0; i < nblocks; i++) {
+        long bad = (i % 2 == 0)
+                       ? test_bytes_check(blk[i], use[i], 0xC5)
+                       : test_pattern_check(blk[i], use[i], test_pattern_seed(size, i, use[i]));
+        cr_assert_eq(bad, -1,
+                     "size %zu: after memset of the even blocks, block #%zu (%p, usable %zu) "
+                     "differs at offset %ld",
+                     size, i, blk[i], use[i], bad);
+    }
+    /* Free in an interleaved order and reallocate: the recycled blocks
+     * must be as good as the fresh ones. */
+    for (size_t i = 1; i < nblocks; i += 2)
+        free(blk[i]);
+    for (size_t i = 1; i < nblocks; i += 2) {
+        blk[i] = test_launder(malloc(size));
+        cr_assert_not_null(blk[i]);
+        cr_assert_eq((uintptr_t)blk[i] % align, 0, "recycled malloc(%zu) = %p not aligned", size,
+                     blk[i]);
+        use[i] = malloc_usable_size(blk[i]);
+        cr_assert_geq(use[i], size);
+        memset(blk[i], 0x3A, use[i]);
+    }
+    for (size_t i = 0; i < nblocks; i++) {
+        long bad = test_bytes_check(blk[i], use[i], (i % 2 == 0) ? 0xC5 : 0x3A);
+        cr_assert_eq(bad, -1, "size %zu: block #%zu (%p) corrupted at offset %ld after reuse", size,
+                     i, blk[i], bad);
+    }
+    for (size_t i = 0; i < nblocks; i++)
+        free(blk[i]);
+}
+
+Test(class_blocks, every_small_class, .timeout = 60.)
+{
+    size_t classes[128];
+    size_t n = test_small_classes(classes, 128);
+    for (size_t i = 0; i < n; i++) {
+        /* The class size itself and the smallest request of the class. */
+        size_t lo = i == 0 ? 1 : classes[i - 1] + 1;
+        check_blocks_of_size(classes[i], BLOCKS);
+        check_blocks_of_size(lo, BLOCKS / 2);
+    }
+}
+
+Test(class_blocks, large_and_huge_sizes, .timeout = 60.)
+{
+    static const size_t sizes[] = {32769,       40000,          65536,      100000,
+                                   262144,      262144 + 4096,  1048576,    2 * MiB,
+                                   2 * MiB + 1, 3 * MiB + 1234, 8 * MiB - 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        check_blocks_of_size(sizes[i], sizes[i] > MiB ? 8 : 24);
+}

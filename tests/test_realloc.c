@@ -1,0 +1,149 @@
+/*
+ * test_realloc.c - realloc growing and shrinking across small, large and
+ * huge sizes keeps the content; realloc(NULL, n) behaves as malloc(n);
+ * realloc of a numa_malloc block keeps its node.
+ */
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <malloc.h>
+
+#include "numa_alloc.h"
+
+/* Small, large (page runs, > 32 KiB) and huge (> 2 MiB) sizes. */
+static const size_t ladder[] = {
+    1,     7,     8,     9,      24,  100,     128,         129,     1000,          4096,    20000,
+    32768, 32769, 40000, 200000, MiB, 2 * MiB, 2 * MiB + 1, 3 * MiB, 5 * MiB + 123, 16 * MiB};
+#define NLADDER (sizeof ladder / sizeof ladder[0])
+
+/*
+ * Reallocs `p` (holding the pattern for `seed` over `have` bytes) to `want`
+ * bytes, checks that min(have, want) bytes survived, then writes the pattern
+ * over the new usable size. Returns the new block.
+ */
+static void *step(void *p, size_t *have, size_t want, uint64_t seed, const char *what)
+{
+    void *q = test_launder(realloc(p, want));
+    cr_assert_not_null(q, "%s: realloc(%p, %zu) returned NULL", what, p, want);
+    size_t keep = *have < want ? *have : want;
+    long bad = test_pattern_check(q, keep, seed);
+    cr_assert_eq(bad, -1, "%s: realloc %zu -> %zu lost content at offset %ld", what, *have, want,
+                 bad);
+    size_t u = malloc_usable_size(q);
+    cr_assert_geq(u, want, "%s: realloc to %zu: usable %zu", what, want, u);
+    test_pattern_fill(q, u, seed);
+    *have = u;
+    return q;
+}
+
+static void ladder_up_and_down(void *p, uint64_t seed, int node)
+{
+    size_t have = malloc_usable_size(p);
+    test_pattern_fill(p, have, seed);
+    for (size_t i = 0; i < NLADDER; i++) {
+        p = step(p, &have, ladder[i], seed, "grow");
+        if (node >= 0)
+            cr_assert_eq(numa_ptr_node(p), node, "realloc to %zu moved the block to node %d",
+                         ladder[i], numa_ptr_node(p));
+    }
+    for (size_t i = NLADDER; i-- > 0;) {
+        p = step(p, &have, ladder[i], seed, "shrink");
+        if (node >= 0)
+            cr_assert_eq(numa_ptr_node(p), node, "realloc to %zu moved the block to node %d",
+                         ladder[i], numa_ptr_node(p));
+    }
+    free(p);
+}
+
+Test(realloc, ladder_keeps_content, .timeout = 60.)
+{
+    /* Start from each rung and walk the whole ladder up and down, so every
+     * kind of transition (small<->large<->huge, both directions) is hit. */
+    for (size_t i = 0; i < NLADDER; i++) {
+        void *p = test_launder(malloc(ladder[i]));
+        cr_assert_not_null(p);
+        ladder_up_and_down(p, test_pattern_seed(1, i, ladder[i]), -1);
+    }
+}
+
+Test(realloc, jumps_between_kinds, .timeout = 60.)
+{
+    /* Direct jumps between every pair of rungs, with other live blocks
+     * around whose content must not change. */
+    void *other[NLADDER];
+    for (size_t i = 0; i < NLADDER; i++) {
+        other[i] = test_launder(malloc(ladder[i]));
+        cr_assert_not_null(other[i]);
+        test_pattern_fill(other[i], ladder[i], test_pattern_seed(2, i, ladder[i]));
+    }
+    for (size_t a = 0; a < NLADDER; a++) {
+        for (size_t b = 0; b < NLADDER; b++) {
+            void *p = test_launder(malloc(ladder[a]));
+            cr_assert_not_null(p);
+            size_t have = ladder[a];
+            uint64_t seed = test_pattern_seed(3, a, b);
+            test_pattern_fill(p, have, seed);
+            p = step(p, &have, ladder[b], seed, "jump");
+            p = step(p, &have, ladder[a], seed, "jump back");
+            free(p);
+        }
+    }
+    for (size_t i = 0; i < NLADDER; i++) {
+        long bad = test_pattern_check(other[i], ladder[i], test_pattern_seed(2, i, ladder[i]));
+        cr_assert_eq(bad, -1, "unrelated block of %zu bytes corrupted at %ld", ladder[i], bad);
+        free(other[i]);
+    }
+}
+
+Test(realloc, small_steps_keep_content, .timeout = 60.)
+{
+    /* Byte-by-byte growth through all small classes, then shrinking. */
+    size_t have = 1;
+    void *p = test_launder(malloc(1));
+    cr_assert_not_null(p);
+    uint64_t seed = test_pattern_seed(4, 0, 0);
+    test_pattern_fill(p, 1, seed);
+    have = malloc_usable_size(p);
+    test_pattern_fill(p, have, seed);
+    for (size_t n = 2; n <= 40000; n += 1 + n / 64)
+        p = step(p, &have, n, seed, "step up");
+    for (size_t n = 40000; n >= 1; n -= 1 + n / 64)
+        p = step(p, &have, n, seed, "step down");
+    free(p);
+}
+
+Test(realloc, null_is_malloc)
+{
+    for (size_t i = 0; i < NLADDER; i++) {
+        size_t n = ladder[i];
+        void *r = test_launder(realloc(NULL, n));
+        cr_assert_not_null(r, "realloc(NULL, %zu) returned NULL", n);
+        void *m = test_launder(malloc(n));
+        cr_assert_not_null(m);
+        cr_assert_neq(r, m);
+        cr_assert_eq(malloc_usable_size(r), malloc_usable_size(m),
+                     "realloc(NULL, %zu) usable %zu, malloc(%zu) usable %zu", n,
+                     malloc_usable_size(r), n, malloc_usable_size(m));
+        cr_assert_eq(numa_ptr_node(r), numa_ptr_node(m));
+        cr_assert_neq(numa_ptr_node(r), -1, "realloc(NULL, %zu) is not a numa-alloc block", n);
+        memset(r, 0x11, malloc_usable_size(r));
+        free(r);
+        free(m);
+    }
+}
+
+Test(realloc, numa_malloc_block_keeps_node, .timeout = 60.)
+{
+    static unsigned char usable[TEST_MAX_NODES];
+    cr_assert_gt(test_usable_nodes(usable), 0);
+    for (int node = 0; node < TEST_MAX_NODES; node++) {
+        if (!usable[node])
+            continue;
+        for (size_t i = 0; i < NLADDER; i += 3) {
+            void *p = test_launder(numa_malloc(node, ladder[i]));
+            cr_assert_not_null(p, "numa_malloc(%d, %zu) returned NULL", node, ladder[i]);
+            cr_assert_eq(numa_ptr_node(p), node);
+            ladder_up_and_down(p, test_pattern_seed(5, (uint64_t)node, i), node);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+/*
+ * test_thread_churn.c - creating and exiting many threads does not grow RSS.
+ *
+ * 10,000 threads, BATCH at a time, each allocate a few hundred blocks of
+ * mixed sizes, free most of them and hand the rest to the main thread, which
+ * frees them after the thread has exited (so those frees land on blocks of a
+ * dead thread's cache/heap). RSS is measured after a warm-up of 500 threads
+ * and at the end; the growth must stay under 8 MiB.
+ */
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "numa_alloc.h"
+
+#define TOTAL_THREADS     10000
+#define WARMUP_THREADS    500
+#define BATCH             4
+#define BLOCKS_PER_THREAD 300
+#define HANDED_OVER       40 /* blocks per thread freed by the main thread */
+#define RSS_GROWTH_LIMIT  (8 * MiB)
+
+typedef struct {
+    unsigned seq;
+    void *handed[HANDED_OVER];
+    size_t handed_size[HANDED_OVER];
+    int failed;
+} churn_arg;
+
+static size_t churn_size(test_rng *rng)
+{
+    uint64_t r = test_rng_next(rng) % 100;
+    if (r < 75)
+        return test_rng_range(rng, 1, 512);
+    if (r < 95)
+        return test_rng_range(rng, 513, 16384);
+    if (r < 99)
+        return test_rng_range(rng, 16385, 128 * KiB);
+    return test_rng_range(rng, 128 * KiB + 1, 512 * KiB);
+}
+
+static void *churn_thread(void *p)
+{
+    churn_arg *a = p;
+    test_rng rng = {0xABCDull + a->seq};
+    void *blk[BLOCKS_PER_THREAD];
+    size_t sz[BLOCKS_PER_THREAD];
+    for (int i = 0; i < BLOCKS_PER_THREAD; i++) {
+        sz[i] = churn_size(&rng);
+        blk[i] = malloc(sz[i]);
+        if (!blk[i]) {
+            a->failed = 1;
+            sz[i] = 0;
+            continue;
+        }
+        /* Touch the first and last bytes (and a stamp the main thread
+         * verifies for the blocks it frees). */
+        memset(blk[i], (int)(a->seq + (unsigned)i), sz[i] < 64 ? sz[i] : 64);
+        ((unsigned char *)blk[i])[sz[i] - 1] = (unsigned char)(a->seq + (unsigned)i);
+    }
+    /* Free in a scattered order, keeping HANDED_OVER for the main thread. */
+    for (int i = 0; i < BLOCKS_PER_THREAD; i++) {
+        int j = (i * 7) % BLOCKS_PER_THREAD; /* 7 is coprime with 300 */
+        if (j < HANDED_OVER) {
+            a->handed[j] = blk[j];
+            a->handed_size[j] = sz[j];
+        } else {
+            free(blk[j]);
+        }
+    }
+    return NULL;
+}
+
+static void run_threads(unsigned first, unsigned count, churn_arg *args)
+{
+    for (unsigned t = 0; t < count; t += BATCH) {
+        pthread_t tid[BATCH];
+        unsigned n = count - t < BATCH ? count - t : BATCH;
+        for (unsigned k = 0; k < n; k++) {
+            memset(&args[k], 0, sizeof args[k]);
+            args[k].seq = first + t + k;
+            int r = pthread_create(&tid[k], NULL, churn_thread, &args[k]);
+            cr_assert_eq(r, 0, "pthread_create #%u failed: %d", first + t + k, r);
+        }
+        for (unsigned k = 0; k < n; k++)
+            pthread_join(tid[k], NULL);
+        /* The threads are gone: free what they handed over. */
+        for (unsigned k = 0; k < n; k++) {
+            cr_assert_eq(args[k].failed, 0, "thread #%u: malloc failed", args[k].seq);
+            for (int i = 0; i < HANDED_OVER; i++) {
+                unsigned char *b = args[k].handed[i];
+                size_t s = args[k].handed_size[i];
+                cr_assert_not_null(b);
+                cr_assert_eq(b[0], (unsigned char)(args[k].seq + (unsigned)i),
+                             "block handed over by thread #%u corrupted", args[k].seq);
+                cr_assert_eq(b[s - 1], (unsigned char)(args[k].seq + (unsigned)i));
+                free(b);
+            }
+        }
+    }
+}
+
+Test(thread_churn, rss_does_not_grow, .timeout = 120.)
+{
+    static churn_arg args[BATCH];
+    run_threads(0, WARMUP_THREADS, args);
+    size_t after_warmup = test_rss_bytes();
+    cr_assert_gt(after_warmup, 0, "cannot read /proc/self/statm");
+    double t0 = test_now_s();
+    run_threads(WARMUP_THREADS, TOTAL_THREADS - WARMUP_THREADS, args);
+    size_t at_end = test_rss_bytes();
+    double secs = test_now_s() - t0;
+    size_t growth = at_end > after_warmup ? at_end - after_warmup : 0;
+    cr_log_info("RSS after %d threads: %zu KiB, after %d threads: %zu KiB (%.1f s)", WARMUP_THREADS,
+                after_warmup / KiB, TOTAL_THREADS, at_end / KiB, secs);
+    cr_assert_lt(growth, RSS_GROWTH_LIMIT,
+                 "RSS grew by %zu KiB over %d thread lifetimes (limit %zu KiB): %zu -> %zu KiB",
+                 growth / KiB, TOTAL_THREADS - WARMUP_THREADS, RSS_GROWTH_LIMIT / KiB,
+                 after_warmup / KiB, at_end / KiB);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every numa-alloc check, in order:
+#   1. tools/install-deps.sh                              (a quick no-op when all is installed)
+#   2. cmake -S . -B build -DCMAKE_BUILD_TYPE=Release     (configure)
+#   3. cmake --build build -j 2                           (build library, tests, benchmarks)
+#   4. ctest --test-dir build --output-on-failure [ARGS]  (all tests; ARGS go to ctest, e.g. -L unit)
+#   5. tools/lint.sh                                      (cppcheck + clang-format)
+# Lint runs even when the tests fail, so one run reports everything. Exits non-zero
+# when any step fails. Environment: JOBS (build jobs, default 2), BUILD_DIR (default build).
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 1
+
+jobs=${JOBS:-2}
+build_dir=${BUILD_DIR:-build}
+ctest_args=("$@")
+
+steps=()
+results=()
+failed=0
+
+record() { # name result
+    steps+=("$1")
+    results+=("$2")
+    [[ $2 == FAIL ]] && failed=1
+    return 0
+}
+
+banner() {
+    printf '\n==== test.sh: %s ====\n' "$*"
+}
+
+run_step() { # name command...
+    local name=$1
+    shift
+    banner "$name: $*"
+    if "$@"; then
+        record "$name" PASS
+    else
+        echo "test.sh: step '$name' FAILED (exit $?)" >&2
+        record "$name" FAIL
+        return 1
+    fi
+}
+
+summary() {
+    banner "summary"
+    local i
+    for i in "${!steps[@]}"; do
+        printf '  %-10s %s\n' "${results[$i]}" "${steps[$i]}"
+    done
+    if ((failed)); then
+        echo "test.sh: FAILED"
+    else
+        echo "test.sh: all checks passed"
+    fi
+}
+
+start=$SECONDS
+deps_ok=0
+if run_step deps "$root/tools/install-deps.sh"; then
+    deps_ok=1
+    if run_step configure cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release; then
+        if run_step build cmake --build "$build_dir" -j "$jobs"; then
+            # --no-tests=error: a run that finds no tests (none registered, or a -L/-R
+            # filter that matches nothing) is a failure, not a silent pass.
+            run_step tests ctest --test-dir "$build_dir" --output-on-failure --no-tests=error \
+                "${ctest_args[@]}"
+        else
+            record tests SKIP
+        fi
+    else
+        record build SKIP
+        record tests SKIP
+    fi
+else
+    record configure SKIP
+    record build SKIP
+    record tests SKIP
+fi
+# Lint needs no build, only the tools: it runs even when configure, build or tests failed.
+if ((deps_ok)); then
+    run_step lint "$root/tools/lint.sh"
+else
+    record lint SKIP
+fi
+
+summary
+echo "test.sh: took $((SECONDS - start)) s"
+exit "$failed"
