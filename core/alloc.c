@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 
 #include "core/node_heap.h"
+#include "core/report.h"
 #include "policy/binding.h"
 #include "policy/topology.h"
 
@@ -119,30 +120,6 @@ static void fork_child(void)
     na_lock_reset(&init_lock);
 }
 
-/* ---- error reports (no stdio: we may be inside malloc) ------------------- */
-
-static void report_pointer(const char *what, const void *ptr)
-{
-    char msg[96] = "numa-alloc: ";
-    size_t len = strlen(msg);
-    strcpy(msg + len, what);
-    len = strlen(msg);
-    memcpy(msg + len, ": 0x", 4);
-    len += 4;
-    uintptr_t v = (uintptr_t)ptr;
-    for (int shift = 60; shift >= 0; shift -= 4)
-        msg[len++] = "0123456789abcdef"[(v >> shift) & 15u];
-    msg[len++] = '\n';
-    msg[len] = '\0';
-    os_write_stderr(msg);
-}
-
-static void invalid_free(const char *what, const void *ptr)
-{
-    report_pointer(what, ptr);
-    abort();
-}
-
 /* ---- allocation ---------------------------------------------------------- */
 
 /* Smallest small class >= size whose blocks are all aligned to `alignment` (<= page). */
@@ -187,8 +164,8 @@ void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
         return NULL;
     }
     if (size <= SMALL_MAX && alignment <= OS_PAGE_SIZE) {
-        /* Every class but the 8-byte one is 16-byte aligned. */
-        unsigned cls = alignment <= 8 ? size_class_of(size) : aligned_small_class(size, alignment);
+        /* Every class is 16-byte aligned. */
+        unsigned cls = alignment <= 16 ? size_class_of(size) : aligned_small_class(size, alignment);
         if (cls <= NUM_SMALL_CLASSES) {
             void *ptr = alloc_small(slot, cls);
             if (!ptr)
@@ -225,19 +202,19 @@ void free_slow(void *ptr)
     struct segment *seg = segment_of(ptr);
     struct node_heap *heap = node_heap_of(slot_of_ptr(ptr));
     if (seg->magic != SEGMENT_MAGIC)
-        invalid_free("free(): invalid pointer", ptr);
+        report_invalid_pointer("free(): invalid pointer", ptr);
     if (seg->kind == SEG_HUGE) {
         if (ptr != seg->huge_ptr)
-            invalid_free("free(): invalid pointer", ptr);
+            report_invalid_pointer("free(): invalid pointer", ptr);
         heap_free_huge(heap, seg);
         return;
     }
     if (seg->kind != SEG_PAGES)
-        invalid_free("free(): double free or invalid pointer", ptr);
+        report_invalid_pointer("free(): double free or invalid pointer", ptr);
     unsigned page = page_in_segment(ptr);
     unsigned head = seg->page_head[page];
     if (page < SEGMENT_HEADER_PAGES || head >= PAGES_PER_SEGMENT)
-        invalid_free("free(): invalid pointer", ptr);
+        report_invalid_pointer("free(): invalid pointer", ptr);
     struct span *span = &seg->spans[head];
     if (span->state == SPAN_LARGE && ptr == span_start(seg, span) && head <= page &&
         page < head + span->npages) {
@@ -245,8 +222,8 @@ void free_slow(void *ptr)
         return;
     }
     if (span->state == SPAN_FREE || span->state == SPAN_NONE)
-        invalid_free("free(): double free detected", ptr);
-    invalid_free("free(): invalid pointer", ptr);
+        report_invalid_pointer("free(): double free detected", ptr);
+    report_invalid_pointer("free(): invalid pointer", ptr);
 }
 
 /* ---- queries ------------------------------------------------------------- */
@@ -328,7 +305,7 @@ void *alloc_realloc(void *ptr, size_t size)
     size_t usable = alloc_usable_size(ptr);
     if (usable == 0) {
         if (region_contains(ptr))
-            invalid_free("realloc(): invalid pointer", ptr);
+            report_invalid_pointer("realloc(): invalid pointer", ptr);
         report_pointer("realloc(): pointer not from numa-alloc, refused", ptr);
         errno = ENOMEM;
         return NULL;

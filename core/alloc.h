@@ -41,12 +41,8 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
     struct node_cache *nc = thread_state.caches[slot];
     if (likely(nc != NULL)) {
         struct cache_bin *bin = &nc->bins[cls];
-        void *block = bin->head;
-        if (likely(block != NULL)) {
-            bin->head = *(void **)block;
-            bin->count--;
-            return block;
-        }
+        if (likely(bin->head != NULL))
+            return cache_bin_pop(bin);
     }
     return thread_cache_alloc_slow(slot, cls);
 }
@@ -58,12 +54,8 @@ static inline void *alloc_fast(size_t size)
         struct node_cache *nc = thread_state.caches[current_slot()];
         if (likely(nc != NULL)) {
             struct cache_bin *bin = &nc->bins[size_class_of(size)];
-            void *block = bin->head;
-            if (likely(block != NULL)) {
-                bin->head = *(void **)block;
-                bin->count--;
-                return block;
-            }
+            if (likely(bin->head != NULL))
+                return cache_bin_pop(bin);
         }
     }
     return alloc_slow(size);
@@ -78,10 +70,8 @@ static inline void free_fast(void *ptr)
             struct node_cache *nc = thread_state.caches[slot];
             if (likely(nc != NULL)) {
                 struct cache_bin *bin = &nc->bins[cls];
-                if (likely(bin->count < bin->max)) {
-                    *(void **)ptr = bin->head;
-                    bin->head = ptr;
-                    bin->count++;
+                if (likely(bin->count < bin->max && ((void **)ptr)[1] != (void *)free_block_key)) {
+                    cache_bin_push(bin, ptr);
                     return;
                 }
             }

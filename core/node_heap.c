@@ -9,6 +9,7 @@
  * and returns its pages (keeping one spare per bin).
  */
 #include "core/node_heap.h"
+#include "core/report.h"
 
 #include <string.h>
 
@@ -125,6 +126,10 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         list = *(void **)block;
         struct segment *seg = segment_of(block);
         struct span *slab = span_of_ptr(seg, block);
+        size_t offset = (size_t)((char *)block - span_start(seg, slab));
+        if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
+            offset % size_classes[cls].size != 0)
+            report_invalid_pointer("free(): invalid pointer or double free", block);
         *(void **)block = slab->free_blocks;
         slab->free_blocks = block;
         if (--slab->used == 0) {

@@ -4,7 +4,7 @@
 #include "core/os.h"
 
 struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
-uint8_t size_class_lut[CLASS_LUT_MAX / 8 + 1];
+uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
 
 /* Pages per slab: enough for 8 blocks, with at most 1/32 left over at the end. */
 static uint32_t choose_slab_pages(uint32_t size)
@@ -28,7 +28,7 @@ static uint32_t choose_slab_pages(uint32_t size)
 void size_classes_init(void)
 {
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        uint32_t size = cls == 1 ? 8 : cls <= 9 ? (cls - 1) * 16 : (uint32_t)size_of_log_class(cls);
+        uint32_t size = cls <= 8 ? cls * 16 : (uint32_t)size_of_log_class(cls);
         struct size_class_info *info = &size_classes[cls];
         info->size = size;
         info->slab_pages = choose_slab_pages(size);
@@ -37,8 +37,8 @@ void size_classes_init(void)
         info->cache_max = cache_max < 4 ? 4 : cache_max > 128 ? 128 : cache_max;
     }
     unsigned cls = 1;
-    for (size_t i = 0; i <= CLASS_LUT_MAX / 8; i++) {
-        size_t size = i * 8;
+    for (size_t i = 0; i <= CLASS_LUT_MAX / 16; i++) {
+        size_t size = i * 16;
         while (size_classes[cls].size < size)
             cls++;
         size_class_lut[i] = (uint8_t)cls;

@@ -1,8 +1,10 @@
 /*
  * size_class.h - request sizes to size classes.
  *
- * Classes: 8, 16, 32, 48, ..., 128 (16-byte steps), then 8 classes per
- * doubling: 2^k + j * 2^(k-3), j = 1..8. The waste of a request is thus
+ * Classes: 16, 32, 48, ..., 128 (16-byte steps), then 8 classes per
+ * doubling: 2^k + j * 2^(k-3), j = 1..8. Every block is 16-byte aligned, as
+ * glibc's are, and has room for the two words a free block carries (the
+ * cache link and the double-free key). The waste of a request is thus
  * under 16 bytes below 128 and under 1/9 (about 11%) above: within the
  * 12.5% promised. The same spacing rounds "large" requests (page runs, up
  * to LARGE_MAX) before they are rounded to whole pages.
@@ -16,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NUM_SMALL_CLASSES 73
+#define NUM_SMALL_CLASSES 72
 #define SMALL_MAX         ((size_t)32 * 1024)
 #define LARGE_MAX         ((size_t)2 * 1024 * 1024)
 #define CLASS_LUT_MAX     1024
@@ -29,7 +31,7 @@ struct size_class_info {
 };
 
 extern struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
-extern uint8_t size_class_lut[CLASS_LUT_MAX / 8 + 1];
+extern uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
 
 void size_classes_init(void);
 
@@ -39,13 +41,13 @@ static inline unsigned size_class_by_log(size_t size)
     size_t x = size - 1;
     unsigned k = 63u - (unsigned)__builtin_clzl(x); /* 2^k < size <= 2^(k+1) */
     unsigned j = (unsigned)(x >> (k - 3)) & 7u;
-    return 10u + (k - 7u) * 8u + j;
+    return 9u + (k - 7u) * 8u + j;
 }
 
-/* Size of class index `cls` of the 8-per-doubling scheme (cls >= 10). */
+/* Size of class index `cls` of the 8-per-doubling scheme (cls >= 9). */
 static inline size_t size_of_log_class(unsigned cls)
 {
-    unsigned k = (cls - 10u) / 8u + 7u, j = (cls - 10u) % 8u;
+    unsigned k = (cls - 9u) / 8u + 7u, j = (cls - 9u) % 8u;
     return ((size_t)1 << k) + (size_t)(j + 1) * ((size_t)1 << (k - 3));
 }
 
@@ -53,7 +55,7 @@ static inline size_t size_of_log_class(unsigned cls)
 static inline unsigned size_class_of(size_t size)
 {
     if (__builtin_expect(size <= CLASS_LUT_MAX, 1))
-        return size_class_lut[(size + 7) >> 3];
+        return size_class_lut[(size + 15) >> 4];
     return size_class_by_log(size);
 }
 

@@ -3,12 +3,16 @@
 
 #include "core/alloc.h"
 #include "core/node_heap.h"
+#include "core/report.h"
+
+#include <stdbool.h>
 
 #include <pthread.h>
 
 __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t thread_exit_key;
+uintptr_t free_block_key;
 
 static unsigned node_cache_class(void)
 {
@@ -65,9 +69,10 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
     struct node_cache *nc = cache_for(slot);
     if (!nc) {
         /* Before init failed or after the thread's exit hook: no cache, one block. */
-        void *block = NULL;
-        if (!alloc_ensure_init() || heap_refill(node_heap_of(slot), cls, 1, &block) != 1)
+        void **block = NULL;
+        if (!alloc_ensure_init() || heap_refill(node_heap_of(slot), cls, 1, (void **)&block) != 1)
             return NULL;
+        block[1] = NULL;
         return block;
     }
     struct cache_bin *bin = &nc->bins[cls];
@@ -80,15 +85,22 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         bin->head = list;
         bin->count = got;
     }
-    void *block = bin->head;
-    bin->head = *(void **)block;
-    bin->count--;
-    return block;
+    return cache_bin_pop(bin);
+}
+
+static bool bin_contains(const struct cache_bin *bin, const void *ptr)
+{
+    for (void *block = bin->head; block; block = *(void **)block)
+        if (block == ptr)
+            return true;
+    return false;
 }
 
 void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
 {
     struct node_cache *nc = cache_for(slot);
+    if (((void **)block)[1] == (void *)free_block_key && nc && bin_contains(&nc->bins[cls], block))
+        report_invalid_pointer("free(): double free detected", block);
     if (!nc) {
         *(void **)block = NULL;
         heap_flush(node_heap_of(slot), cls, block);
@@ -97,9 +109,7 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
     struct cache_bin *bin = &nc->bins[cls];
     if (bin->count >= bin->max)
         bin_flush(bin, slot, cls, bin->count - bin->max / 2);
-    *(void **)block = bin->head;
-    bin->head = block;
-    bin->count++;
+    cache_bin_push(bin, block);
 }
 
 static void node_cache_flush(struct node_cache *nc)
@@ -134,5 +144,8 @@ static void thread_exit_hook(void *arg)
 
 int thread_cache_init(void)
 {
+    /* Any value unlikely to be user data will do; mix in the address space layout. */
+    free_block_key =
+        ((uintptr_t)&free_block_key * 0x9e3779b97f4a7c15u) ^ os_now_ms() ^ 0x5a5aa5a5f00dcafeu;
     return pthread_key_create(&thread_exit_key, thread_exit_hook);
 }

@@ -40,6 +40,33 @@ struct thread_state {
 
 extern __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
 
+/*
+ * A free block carries the cache link in its first word and this per-process
+ * key in its second (every class is at least 16 bytes). free() of a block
+ * whose second word is the key is a double free unless the word is user data
+ * that happens to match; the slow path tells the two apart by searching the
+ * bin. Blocks handed out get the word cleared, so the check costs one load.
+ */
+extern uintptr_t free_block_key;
+
+static inline void *cache_bin_pop(struct cache_bin *bin)
+{
+    void **block = bin->head;
+    bin->head = block[0];
+    bin->count--;
+    block[1] = NULL;
+    return block;
+}
+
+static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
+{
+    void **block = ptr;
+    block[0] = bin->head;
+    block[1] = (void *)free_block_key;
+    bin->head = block;
+    bin->count++;
+}
+
 /* Slow paths of the inline fast paths in alloc.h. */
 void *thread_cache_alloc_slow(unsigned slot, unsigned cls);
 void thread_cache_free_slow(void *block, unsigned slot, unsigned cls);

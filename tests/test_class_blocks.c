@@ -2,7 +2,7 @@
  * test_class_blocks.c - alignment and usable size of every size class.
  *
  * For each small class (and a few large and huge sizes), many blocks are
- * allocated side by side; each must be 16-byte aligned (8 for the 8-byte
+ * allocated side by side; each must be 16-byte aligned (like glibc's; there is no 8-byte
  * class), and its whole usable size must be writable without touching any
  * neighbour: every block is filled with its own pattern over its full usable
  * size, then every other block is memset over its full usable size, and all
@@ -22,7 +22,7 @@ static void check_blocks_of_size(size_t size, size_t nblocks)
 {
     void *blk[BLOCKS];
     size_t use[BLOCKS];
-    size_t align = size <= 8 ? 8 : 16;
+    size_t align = 16;
     cr_assert_leq(nblocks, BLOCKS);
 
     for (size_t i = 0; i < nblocks; i++) {

@@ -119,7 +119,7 @@ Test(size_classes, exact_small_classes)
 {
     size_t classes[128];
     size_t n = test_small_classes(classes, 128);
-    cr_assert_eq(n, 9 + 8 * 8, "class table has %zu entries", n);
+    cr_assert_eq(n, 8 + 8 * 8, "class table has %zu entries", n);
     cr_assert_eq(classes[n - 1], TEST_SMALL_MAX);
     size_t prev = 0;
     for (size_t i = 0; i < n; i++) {

@@ -164,13 +164,13 @@ static inline long test_bytes_check(const void *p, size_t n, unsigned char byte)
 
 /*
  * Fills `out` with the small size classes of the design in increasing order:
- * 8, 16, 32, 48, ..., 128, then 8 classes per doubling up to 32768.
+ * 16, 32, 48, ..., 128, then 8 classes per doubling up to 32768.
  * Returns the number of classes (at most `cap`).
  */
 static inline size_t test_small_classes(size_t *out, size_t cap)
 {
     size_t n = 0;
-    static const size_t tiny[] = {8, 16, 32, 48, 64, 80, 96, 112, 128};
+    static const size_t tiny[] = {16, 32, 48, 64, 80, 96, 112, 128};
     for (size_t i = 0; i < sizeof tiny / sizeof tiny[0] && n < cap; i++)
         out[n++] = tiny[i];
     for (size_t base = 128; base < TEST_SMALL_MAX; base *= 2)
@@ -186,8 +186,6 @@ static inline size_t test_small_classes(size_t *out, size_t cap)
  */
 static inline size_t test_expected_usable(size_t size)
 {
-    if (size <= 8)
-        return 8;
     if (size <= 128)
         return (size + 15) & ~(size_t)15;
     if (size <= TEST_LARGE_MAX) {

@@ -1,0 +1,39 @@
+/* report.c - misuse reports; see report.h. */
+#include "core/report.h"
+
+#include "core/os.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void report_pointer(const char *what, const void *ptr)
+{
+    char msg[160] = "numa-alloc: ";
+    size_t len = strlen(msg), what_len = strlen(what);
+    if (what_len > sizeof msg - len - 24)
+        what_len = sizeof msg - len - 24;
+    memcpy(msg + len, what, what_len);
+    len += what_len;
+    memcpy(msg + len, ": 0x", 4);
+    len += 4;
+    uintptr_t v = (uintptr_t)ptr;
+    for (int shift = 60; shift >= 0; shift -= 4)
+        msg[len++] = "0123456789abcdef"[(v >> shift) & 15u];
+    msg[len++] = '\n';
+    msg[len] = '\0';
+    os_write_stderr(msg);
+}
+
+void report_invalid_pointer(const char *what, const void *ptr)
+{
+    report_pointer(what, ptr);
+    abort();
+}
+
+void report_warning(const char *msg)
+{
+    os_write_stderr("numa-alloc: ");
+    os_write_stderr(msg);
+    os_write_stderr("\n");
+}

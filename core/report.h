@@ -1,0 +1,17 @@
+/*
+ * report.h - messages about misuse (double free, invalid pointer), written
+ * with write(2): they may be raised from inside malloc, so no stdio.
+ */
+#ifndef NUMA_ALLOC_REPORT_H
+#define NUMA_ALLOC_REPORT_H
+
+/* "numa-alloc: <what>: 0x<ptr>" on stderr. */
+void report_pointer(const char *what, const void *ptr);
+
+/* The same, then abort(): like glibc, a corrupted heap must not run on. */
+void report_invalid_pointer(const char *what, const void *ptr) __attribute__((noreturn));
+
+/* "numa-alloc: <msg>" on stderr. */
+void report_warning(const char *msg);
+
+#endif
