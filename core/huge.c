@@ -58,6 +58,8 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
         seg->huge_ptr = (char *)seg + offset;
         seg->huge_size = bytes;
         heap->active_bytes += nsegments * SEGMENT_SIZE;
+        heap->huge_count++;
+        heap->huge_bytes += bytes;
     }
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
@@ -68,6 +70,8 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
 {
     na_lock(&heap->pages_lock);
     heap->active_bytes -= seg->nsegments * SEGMENT_SIZE;
+    heap->huge_count--;
+    heap->huge_bytes -= seg->huge_size;
     seg->huge_ptr = NULL;
     segment_run_free(heap, seg, seg->nsegments, true);
     purge_maybe(heap);
@@ -101,8 +105,10 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
             done = true;
         }
     }
-    if (done)
+    if (done) {
+        heap->huge_bytes += bytes - seg->huge_size;
         seg->huge_size = bytes;
+    }
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     return done;

@@ -183,3 +183,14 @@ void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *s
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
 }
+
+void heap_totals(struct node_heap *heap, struct heap_totals *out)
+{
+    na_lock(&heap->pages_lock);
+    out->committed = heap->seg_next - (slot_base(heap->slot) + SEGMENT_SIZE);
+    out->active = heap->active_bytes;
+    out->dirty = heap->dirty_bytes;
+    out->huge_count = heap->huge_count;
+    out->huge_bytes = heap->huge_bytes;
+    na_unlock(&heap->pages_lock);
+}

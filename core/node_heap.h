@@ -56,6 +56,8 @@ struct node_heap {
     struct span *dirty_oldest, *dirty_newest;
     size_t dirty_bytes;     /* free but possibly resident: page runs and segment runs */
     size_t active_bytes;    /* spans and huge objects in use */
+    size_t huge_count;      /* live huge objects */
+    size_t huge_bytes;      /* their usable bytes */
     uint64_t next_purge_ms; /* earliest time a decay purge is due */
     /* Segments: bump allocation, then an address-ordered list of free runs. */
     uintptr_t seg_next, seg_end;
@@ -108,5 +110,14 @@ void purge_forget_dirty(struct node_heap *heap, struct span *span);
 void purge_maybe(struct node_heap *heap);
 /* Purges every dirty run of every heap now (malloc_trim). Takes the locks. */
 bool purge_all(void);
+
+/* A consistent snapshot of one heap's totals, for mallinfo and malloc_stats. */
+struct heap_totals {
+    size_t committed; /* segment space made usable so far */
+    size_t active;    /* page runs and huge objects in use (slabs count whole) */
+    size_t dirty;     /* free, possibly resident, not yet purged */
+    size_t huge_count, huge_bytes;
+};
+void heap_totals(struct node_heap *heap, struct heap_totals *out);
 
 #endif
