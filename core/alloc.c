@@ -5,6 +5,8 @@
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "policy/binding.h"
+#include "policy/options.h"
+#include "policy/placement.h"
 #include "policy/topology.h"
 
 #include <errno.h>
@@ -55,6 +57,8 @@ static bool init_once(void)
 {
     size_classes_init();
     topology_init();
+    options_init();
+    placement_init();
     current_node_init();
     if (reserve_region((unsigned)topo.num_slots) < 0)
         return false;
@@ -88,6 +92,16 @@ bool alloc_ensure_init(void)
     if (first)
         pthread_atfork(fork_prepare, fork_parent, fork_child);
     return initialized;
+}
+
+/*
+ * Usually the first malloc initialises us, from whichever thread or library
+ * gets there first; this makes sure a program that never allocates still
+ * gets its warnings about bad NUMA_ALLOC_* values.
+ */
+__attribute__((constructor)) static void init_at_load(void)
+{
+    alloc_ensure_init();
 }
 
 /* ---- fork: no lock may be held by a thread that the child lacks ---------- */

@@ -30,8 +30,7 @@ struct bin {
     struct span *spare;   /* an empty slab kept to avoid slab churn */
 } __attribute__((aligned(64)));
 
-/* Free memory older than this is given back to the OS (decay). */
-#define PURGE_DELAY_MS 1000
+/* Free memory older than options.purge_delay_ms (default 1 s) is given back to the OS. */
 /*
  * A heap whose dirty memory passes DIRTY_LIMIT_MIN + its active memory purges
  * at once, oldest first, down to 3/4 of that: a burst cannot pile up more free

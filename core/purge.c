@@ -4,12 +4,13 @@
  * Freed page runs and segment runs stay resident ("dirty") for a while so
  * that a program which frees and reallocates does not refault every page
  * (the page-fault storms of eager purging). They are purged with
- * MADV_DONTNEED when older than PURGE_DELAY_MS, or at once, oldest first,
+ * MADV_DONTNEED when older than options.purge_delay_ms, or at once, oldest first,
  * when a heap's dirty memory passes its limit; malloc_trim purges all.
  * Checks ride on the heap's own slow paths: there is no background thread.
  * All functions except purge_all run with pages_lock held.
  */
 #include "core/node_heap.h"
+#include "policy/options.h"
 
 void purge_note_dirty(struct node_heap *heap, struct span *span)
 {
@@ -21,8 +22,8 @@ void purge_note_dirty(struct node_heap *heap, struct span *span)
         heap->dirty_oldest = span;
     heap->dirty_newest = span;
     heap->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
-    if (span->freed_ms + PURGE_DELAY_MS < heap->next_purge_ms)
-        heap->next_purge_ms = span->freed_ms + PURGE_DELAY_MS;
+    if (span->freed_ms + options.purge_delay_ms < heap->next_purge_ms)
+        heap->next_purge_ms = span->freed_ms + options.purge_delay_ms;
 }
 
 void purge_forget_dirty(struct node_heap *heap, struct span *span)
@@ -87,8 +88,8 @@ void purge_maybe(struct node_heap *heap)
     uint64_t now = os_now_ms();
     if (now < heap->next_purge_ms)
         return;
-    uint64_t oldest = purge_runs(heap, now - PURGE_DELAY_MS, 0);
-    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + PURGE_DELAY_MS;
+    uint64_t oldest = purge_runs(heap, now - options.purge_delay_ms, 0);
+    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + options.purge_delay_ms;
 }
 
 bool purge_all(void)

@@ -7,6 +7,7 @@
  * (kind SEG_FREE_RUN); purging never releases that first page.
  */
 #include "core/node_heap.h"
+#include "policy/options.h"
 
 #include <string.h>
 
@@ -43,8 +44,8 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
         heap->free_segments = run;
     if (dirty) {
         heap->dirty_bytes += nsegments * SEGMENT_SIZE;
-        if (freed_ms + PURGE_DELAY_MS < heap->next_purge_ms)
-            heap->next_purge_ms = freed_ms + PURGE_DELAY_MS;
+        if (freed_ms + options.purge_delay_ms < heap->next_purge_ms)
+            heap->next_purge_ms = freed_ms + options.purge_delay_ms;
     }
     return run;
 }

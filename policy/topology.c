@@ -190,6 +190,7 @@ void topology_init(void)
 
     memset(&topo, 0, sizeof topo);
     memset(topo.node_slot, 0xff, sizeof topo.node_slot);
+    memset(topo.cpu_node_index, 0xff, sizeof topo.cpu_node_index);
     for (unsigned id = 0; id < TOPO_MAX_NODE_ID && topo.num_nodes < TOPO_MAX_NODES; id++) {
         if (!test_bit(online, id))
             continue;
@@ -221,6 +222,7 @@ void topology_init(void)
             if (!test_bit(node_cpus, cpu))
                 continue;
             topo.cpu_slot[cpu] = (uint8_t)slot;
+            topo.cpu_node_index[cpu] = (uint8_t)i;
             if ((int)cpu + 1 > topo.num_cpus)
                 topo.num_cpus = (int)cpu + 1;
         }

@@ -31,7 +31,8 @@ struct topology {
     uint8_t distance[TOPO_MAX_NODES][TOPO_MAX_NODES]; /* SLIT, 10 = local */
     int slot_node[TOPO_MAX_SLOTS];                    /* slot -> node id */
     int16_t node_slot[TOPO_MAX_NODE_ID];              /* node id -> slot, -1 if none */
-    uint8_t cpu_slot[TOPO_MAX_CPUS];                  /* cpu -> slot of its nearest memory */
+    uint8_t cpu_slot[TOPO_MAX_CPUS];                  /* cpu -> slot it allocates from */
+    uint8_t cpu_node_index[TOPO_MAX_CPUS];            /* cpu -> dense node index, 0xff unknown */
 };
 
 extern struct topology topo;
