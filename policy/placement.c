@@ -73,6 +73,9 @@ static int nearest_chosen(int from, const uint8_t *chosen)
 
 void placement_init(void)
 {
+    if (options.stats[0])
+        report_warning("NUMA_ALLOC_STATS: statistics at exit are not implemented yet in this "
+                       "version; ignored");
     if (options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE) {
         report_warning("NUMA_ALLOC_POLICY: interleave policies are not implemented yet in this "
                        "version; using local");

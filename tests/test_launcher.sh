@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test_launcher.sh LAUNCHER - the numa-alloc launcher: help, errors, and that
+# the command really runs with the library preloaded and the variables set.
+set -uo pipefail
+launcher=$1
+failures=0 passes=0
+
+check() { # description, then a command that must succeed
+    local what=$1
+    shift
+    if "$@"; then
+        passes=$((passes + 1))
+    else
+        echo "FAIL: $what" >&2
+        failures=$((failures + 1))
+    fi
+}
+
+out=$("$launcher" --help) && [[ $out == *"Usage: numa-alloc"* ]]
+check "--help prints usage and exits 0" test $? -eq 0
+
+err=$("$launcher" --policy=bnid -- true 2>&1)
+check "a bad policy exits 2" test $? -eq 2
+check "a bad policy names the flag and the accepted values" \
+    grep -q "invalid --policy=bnid (accepted: local bind preferred)" <<<"$err"
+
+err=$("$launcher" --nodes=1-x -- true 2>&1)
+check "a bad node list exits 2" test $? -eq 2
+check "a bad node list is explained" grep -q "invalid --nodes=1-x" <<<"$err"
+
+err=$("$launcher" --frobnicate -- true 2>&1)
+check "an unknown flag exits 2" test $? -eq 2
+check "an unknown flag is named" grep -q "unknown option '--frobnicate'" <<<"$err"
+
+"$launcher" >/dev/null 2>&1
+check "no command exits 2" test $? -eq 2
+
+# The command runs with the library mapped and the variables exported.
+out=$("$launcher" --policy=bind --nodes=0 --fallback=none -- \
+    sh -c 'grep -c libnumapreload /proc/$$/maps; echo "$NUMA_ALLOC_POLICY $NUMA_ALLOC_NODES $NUMA_ALLOC_FALLBACK"')
+check "the command runs" test $? -eq 0
+check "the library is mapped into the command" test "$(head -n1 <<<"$out")" -gt 0
+check "the variables reach the command" test "$(tail -n1 <<<"$out")" = "bind 0 none"
+
+status=0
+"$launcher" -- sh -c 'exit 7' || status=$?
+check "the command's exit status comes back" test "$status" -eq 7
+
+echo "$passes passed, $failures failed"
+exit $((failures > 0))
