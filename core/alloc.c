@@ -66,7 +66,7 @@ static bool init_once(void)
         char *base = (char *)slot_base(slot);
         int node = topo.slot_node[slot];
         /* Policy first, pages later: nothing in the slot is touched before this. */
-        binding_bind_range(base, (size_t)1 << region.slot_shift, node);
+        binding_prefer_node(base, (size_t)1 << region.slot_shift, node);
         if (os_commit(base, SEGMENT_SIZE) != 0)
             return false;
         node_heap_init(node_heap_of(slot), slot, node);

@@ -47,6 +47,10 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
         return NULL;
     na_lock(&heap->pages_lock);
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment);
+    if (seg && !seg->dirty && !heap_commit_check(heap, seg, offset + bytes)) {
+        segment_run_free(heap, seg, nsegments, false); /* the node is exhausted */
+        seg = NULL;
+    }
     if (seg) {
         *zeroed = !seg->dirty;
         forget_interior_headers(seg, 1, nsegments);
@@ -98,7 +102,12 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
         done = true;
     } else {
         size_t more = need - seg->nsegments;
-        if (segment_run_take_at(heap, (uintptr_t)seg + seg->nsegments * SEGMENT_SIZE, more)) {
+        char *added = (char *)seg + seg->nsegments * SEGMENT_SIZE;
+        size_t touched = (size_t)((char *)seg + offset + bytes - added);
+        int taken = segment_run_take_at(heap, (uintptr_t)added, more);
+        if (taken == 0 && !heap_commit_check(heap, added, touched)) {
+            segment_run_free(heap, (struct segment *)added, more, false); /* node exhausted */
+        } else if (taken >= 0) {
             heap->active_bytes += more * SEGMENT_SIZE;
             forget_interior_headers(seg, seg->nsegments, need);
             seg->nsegments = need;

@@ -20,6 +20,7 @@
 #include "core/layout.h"
 #include "core/lock.h"
 #include "core/size_class.h"
+#include "policy/node_memory.h"
 
 #include <stdbool.h>
 
@@ -61,6 +62,8 @@ struct node_heap {
     /* Segments: bump allocation, then an address-ordered list of free runs. */
     uintptr_t seg_next, seg_end;
     struct segment *free_segments;
+    /* Whether the node can still supply untouched pages (exhaustion). */
+    struct node_memory memory;
 };
 
 /*
@@ -95,13 +98,18 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
 /* Page runs (page_runs.c), called with pages_lock held. */
 struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages);
 void page_run_free(struct node_heap *heap, struct span *span);
+/* Pages about to be handed out untouched: may they be? (node_memory_commit) */
+bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
 void page_run_release_segment(struct node_heap *heap, struct span *span);
 
 /* Segment runs (segment.c), called with pages_lock held. */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align);
 void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty);
-/* Takes nsegments of the free space starting exactly at `at` (to grow a huge object). */
-bool segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments);
+/*
+ * Takes nsegments of the free space starting exactly at `at` (to grow a huge
+ * object): -1 if not free, else 1 if the pages may be resident, 0 if not.
+ */
+int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments);
 
 /* Purging (purge.c). Called with pages_lock held. */
 void purge_note_dirty(struct node_heap *heap, struct span *span);

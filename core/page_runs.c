@@ -66,6 +66,8 @@ static void take_free_run(struct node_heap *heap, struct span *span)
         purge_forget_dirty(heap, span);
 }
 
+static void release_run(struct node_heap *heap, struct span *span, bool dirty);
+
 static struct span *find_free_run(struct node_heap *heap, size_t npages)
 {
     for (unsigned bin = free_bin_of(npages); bin < FREE_RUN_BINS; bin++) {
@@ -84,6 +86,11 @@ static struct span *find_free_run(struct node_heap *heap, size_t npages)
     return NULL;
 }
 
+bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes)
+{
+    return node_memory_commit(&heap->memory, heap->node, addr, bytes);
+}
+
 /* A fresh SEG_PAGES segment: its usable pages form one free run. */
 static bool add_segment(struct node_heap *heap)
 {
@@ -91,6 +98,10 @@ static bool add_segment(struct node_heap *heap)
     if (!seg)
         return false;
     bool dirty = seg->dirty;
+    if (!dirty && !heap_commit_check(heap, seg, SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT)) {
+        segment_run_free(heap, seg, 1, false);
+        return false;
+    }
     if (dirty) /* stale metadata from an earlier life */
         memset(seg, 0, sizeof *seg);
     seg->magic = SEGMENT_MAGIC;
@@ -139,13 +150,19 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     for (unsigned page = first; page < first + npages; page++)
         seg->page_head[page] = (uint16_t)first;
     heap->active_bytes += npages << OS_PAGE_SHIFT;
+    if (!dirty && !heap_commit_check(heap, span_start(seg, span), npages << OS_PAGE_SHIFT)) {
+        release_run(heap, span, false); /* the node is exhausted: nothing was kept */
+        return NULL;
+    }
     return span;
 }
 
-void page_run_free(struct node_heap *heap, struct span *span)
+/* Returns a span's pages to the free runs, coalescing; `dirty`: they may be resident. */
+static void release_run(struct node_heap *heap, struct span *span, bool dirty)
 {
     struct segment *seg = segment_of(span);
     unsigned first = (unsigned)(span - seg->spans), npages = span->npages;
+    uint64_t freed_ms = dirty ? os_now_ms() : 0;
     heap->active_bytes -= (size_t)npages << OS_PAGE_SHIFT;
     span->state = SPAN_NONE;
 
@@ -154,6 +171,8 @@ void page_run_free(struct node_heap *heap, struct span *span)
         if (left->state == SPAN_FREE) {
             take_free_run(heap, left);
             left->state = SPAN_NONE;
+            dirty |= left->dirty;
+            freed_ms = left->dirty && left->freed_ms > freed_ms ? left->freed_ms : freed_ms;
             npages += left->npages;
             first = (unsigned)(left - seg->spans);
         }
@@ -163,10 +182,17 @@ void page_run_free(struct node_heap *heap, struct span *span)
         if (right->state == SPAN_FREE) {
             take_free_run(heap, right);
             right->state = SPAN_NONE;
+            dirty |= right->dirty;
+            freed_ms = right->dirty && right->freed_ms > freed_ms ? right->freed_ms : freed_ms;
             npages += right->npages;
         }
     }
-    make_free_run(heap, seg, first, npages, true, os_now_ms());
+    make_free_run(heap, seg, first, npages, dirty, freed_ms);
+}
+
+void page_run_free(struct node_heap *heap, struct span *span)
+{
+    release_run(heap, span, true);
 }
 
 /* Called by purging for a run that covers a whole segment: the segment goes back. */

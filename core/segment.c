@@ -66,7 +66,8 @@ static struct segment *run_carve(struct node_heap *heap, struct segment *run, ui
         run_make(heap, start + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
     struct segment *seg = (struct segment *)start;
     /* A clean run is zero beyond its header page, which the caller rewrites. */
-    seg->dirty = dirty;
+    if (seg->dirty != dirty) /* a read of a clean page maps nothing; a write would */
+        seg->dirty = dirty;
     return seg;
 }
 
@@ -126,7 +127,8 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
     if (start > gap)
         segment_run_free(heap, (struct segment *)gap, (start - gap) / SEGMENT_SIZE, false);
     struct segment *seg = (struct segment *)start;
-    seg->dirty = 0;
+    if (seg->dirty != 0) /* fresh space reads 0: keep it untouched */
+        seg->dirty = 0;
     return seg;
 }
 
@@ -164,15 +166,14 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
     run_make(heap, start, nsegments, dirty, dirty ? now : 0, prev);
 }
 
-bool segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
+int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
 {
     if (at == heap->seg_next)
-        return bump(heap, nsegments) == 0;
+        return bump(heap, nsegments) == 0 ? 0 : -1;
     struct segment *run = heap->free_segments;
     while (run && (uintptr_t)run < at)
         run = run->run_next;
     if (!run || (uintptr_t)run != at || run->nsegments < nsegments)
-        return false;
-    run_carve(heap, run, at, nsegments);
-    return true;
+        return -1;
+    return run_carve(heap, run, at, nsegments)->dirty ? 1 : 0;
 }

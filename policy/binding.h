@@ -8,7 +8,12 @@
 
 #include <stddef.h>
 
-/* Binds [addr, addr+len) to `node` (MPOL_BIND) before any page is touched; 0 or -errno. */
-int binding_bind_range(void *addr, size_t len, int node);
+/*
+ * Sets [addr, addr+len) to prefer `node` (MPOL_PREFERRED) before any page is
+ * touched; 0 or -errno. Not MPOL_BIND: a full node would get the process
+ * OOM-killed at fault time. Exhaustion is found at commit time instead
+ * (node_memory.h), so no block is ever handed out on another node.
+ */
+int binding_prefer_node(void *addr, size_t len, int node);
 
 #endif

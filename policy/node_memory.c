@@ -1,0 +1,91 @@
+/* node_memory.c - exhaustion found at commit time; see node_memory.h. */
+#define _GNU_SOURCE
+#include "policy/node_memory.h"
+
+#include "core/os.h"
+#include "policy/verify.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Below this much free memory (plus the request) a node is "tight". */
+#define TIGHT_MARGIN ((uint64_t)32 << 20)
+/* Our estimate is re-read from sysfs at least this often while it matters. */
+#define REFRESH_MS 200
+
+uint64_t node_free_bytes(int node)
+{
+    char path[96] = "/sys/devices/system/node/node";
+    char digits[12];
+    int n = 0;
+    unsigned v = (unsigned)node;
+    do {
+        digits[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    size_t len = strlen(path);
+    while (n)
+        path[len++] = digits[--n];
+    strcpy(path + len, "/meminfo");
+
+    char buf[4096];
+    if (os_read_file(path, buf, sizeof buf) <= 0)
+        return UINT64_MAX;
+    const char *at = strstr(buf, "MemFree:");
+    if (!at)
+        return UINT64_MAX;
+    at += sizeof("MemFree:") - 1;
+    while (*at == ' ')
+        at++;
+    uint64_t kib = 0;
+    while (*at >= '0' && *at <= '9')
+        kib = kib * 10u + (uint64_t)(*at++ - '0');
+    return kib << 10;
+}
+
+/* Touches every page now and checks that each one is on `node`. */
+static bool populate_on_node(int node, void *addr, size_t bytes)
+{
+    int saved = errno;
+    if (madvise(addr, bytes, MADV_POPULATE_WRITE) != 0) {
+        /* Older kernels: write each page ourselves (they are fresh zero pages). */
+        for (size_t off = 0; off < bytes; off += OS_PAGE_SIZE)
+            ((volatile char *)addr)[off] = 0;
+    }
+    errno = saved;
+    struct page_census census = {0};
+    if (verify_pages(addr, bytes, node, 1, &census) != 0)
+        return true; /* the kernel will not say: trust the policy */
+    return census.misplaced == 0 && census.absent == 0;
+}
+
+static void refresh(struct node_memory *mem, int node, uint64_t now)
+{
+    mem->free_estimate = node_free_bytes(node);
+    mem->refreshed_ms = now;
+}
+
+bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t bytes)
+{
+    uint64_t now = os_now_ms();
+    bool fresh = now - mem->refreshed_ms < REFRESH_MS;
+    if (!fresh)
+        refresh(mem, node, now);
+    if (mem->free_estimate < bytes + TIGHT_MARGIN && fresh)
+        refresh(mem, node, now); /* others may have freed memory since */
+    if (mem->free_estimate >= bytes + TIGHT_MARGIN) {
+        mem->free_estimate -= bytes;
+        return true;
+    }
+    mem->tight_commits++;
+    if (populate_on_node(node, addr, bytes))
+        return true;
+    os_purge(addr, bytes); /* pages that went elsewhere must not stay ours */
+    mem->exhaustions++;
+    return false;
+}
