@@ -7,6 +7,7 @@
 #include "policy/binding.h"
 #include "policy/options.h"
 #include "policy/placement.h"
+#include "policy/binding.h"
 #include "policy/topology.h"
 
 #include <errno.h>
@@ -156,7 +157,7 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
         ptr = heap_alloc_large(heap, large_size_of(size), alignment, &zeroed);
         size = large_size_of(size);
     } else {
-        ptr = heap_alloc_huge(heap, size, alignment, &zeroed);
+        ptr = heap_alloc_huge(heap, size, alignment, &zeroed, NULL);
     }
     if (!ptr) {
         errno = ENOMEM;
@@ -194,13 +195,74 @@ void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
     return alloc_huge_or_large(slot, size, alignment, zero);
 }
 
-void *alloc_slow(size_t size)
+/* The slot the policy gives this allocation (interleave: the next in turn). */
+static unsigned policy_slot(void)
+{
+    unsigned slot = current_slot();
+    if (slot == PLACEMENT_PER_ALLOCATION)
+        slot = placement.sequence[thread_state.sequence_cursor++ % placement.sequence_len];
+    return slot;
+}
+
+/* alloc_on_slot, then, if the node could not supply it, the fallbacks in order. */
+static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, bool zero,
+                                 bool explicit_node)
+{
+    void *ptr = alloc_on_slot(slot, size, alignment, zero);
+    if (likely(ptr != NULL) || size > PTRDIFF_MAX - SEGMENT_SIZE)
+        return ptr;
+    uint8_t order[TOPO_MAX_SLOTS];
+    unsigned n = placement_fallbacks(slot, explicit_node, order);
+    for (unsigned i = 1; i < n; i++) {
+        ptr = alloc_on_slot(order[i], size, alignment, zero);
+        if (ptr) {
+            __atomic_fetch_add(&node_heap_of(slot)->fallbacks_out, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
+            return ptr;
+        }
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* Huge objects under an interleave policy: one object, its pages spread over the nodes. */
+static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zero)
+{
+    for (unsigned tries = 0; tries < region.num_slots; tries++) {
+        unsigned s = (slot + tries) % region.num_slots;
+        bool zeroed = false;
+        void *ptr =
+            heap_alloc_huge(node_heap_of(s), size, alignment, &zeroed, placement.page_weight);
+        if (ptr) {
+            if (zero && !zeroed)
+                memset(ptr, 0, size);
+            return ptr;
+        }
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+void *alloc_placed(size_t size, size_t alignment, bool zero)
 {
     if (unlikely(!alloc_ensure_init())) {
         errno = ENOMEM;
         return NULL;
     }
-    return alloc_on_slot(current_slot(), size, 0, false);
+    unsigned slot = policy_slot();
+    if (placement.per_allocation && size > LARGE_MAX && size <= PTRDIFF_MAX - SEGMENT_SIZE)
+        return alloc_spread(slot, size, alignment, zero);
+    return alloc_with_fallback(slot, size, alignment, zero, false);
+}
+
+void *alloc_on_node(unsigned slot, size_t size, size_t alignment, bool zero)
+{
+    return alloc_with_fallback(slot, size, alignment, zero, true);
+}
+
+void *alloc_slow(size_t size)
+{
+    return alloc_placed(size, 0, false);
 }
 
 /* ---- free ---------------------------------------------------------------- */
@@ -330,7 +392,9 @@ void *alloc_realloc(void *ptr, size_t size)
     struct segment *seg = segment_of(ptr);
     if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
         return ptr;
-    void *fresh = alloc_on_slot(slot, size, 0, false); /* realloc keeps the node */
+    /* realloc keeps the node, or the spread of a page-interleaved object */
+    void *fresh = seg->kind == SEG_HUGE && seg->interleaved ? alloc_placed(size, 0, false)
+                                                            : alloc_on_node(slot, size, 0, false);
     if (!fresh)
         return NULL;
     memcpy(fresh, ptr, usable < size ? usable : size);

@@ -24,8 +24,15 @@
 
 bool alloc_ensure_init(void);
 
-/* General paths: any size, explicit slot, alignment, zeroing. NULL + errno on failure. */
+/*
+ * General paths: any size, alignment, zeroing. NULL + errno on failure.
+ * alloc_on_slot: exactly that slot, no fallback.
+ * alloc_on_node: that slot, then the fallbacks (numa_malloc & co, realloc).
+ * alloc_placed:  the slot the policy gives the calling thread, then fallbacks.
+ */
 void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero);
+void *alloc_on_node(unsigned slot, size_t size, size_t alignment, bool zero);
+void *alloc_placed(size_t size, size_t alignment, bool zero);
 void *alloc_slow(size_t size);
 void free_slow(void *ptr);
 void *alloc_realloc(void *ptr, size_t size);

@@ -8,6 +8,7 @@
  * and allocates big buffers in a loop does not refault every page.
  */
 #include "core/node_heap.h"
+#include "policy/binding.h"
 
 #include <string.h>
 
@@ -38,7 +39,8 @@ static void forget_interior_headers(struct segment *seg, size_t from, size_t to)
     }
 }
 
-void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed)
+void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
+                      const uint8_t *spread)
 {
     size_t offset = huge_offset(alignment);
     bytes = (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
@@ -47,7 +49,17 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
         return NULL;
     na_lock(&heap->pages_lock);
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment);
-    if (seg && !seg->dirty && !heap_commit_check(heap, seg, offset + bytes)) {
+    if (seg && spread) {
+        /* Spread pages must be faulted afresh under their new policy. */
+        if (seg->dirty)
+            os_purge((char *)seg + OS_PAGE_SIZE, nsegments * SEGMENT_SIZE - OS_PAGE_SIZE);
+        seg->dirty = 0;
+        if (binding_spread((char *)seg + offset, bytes, spread) != 0) {
+            binding_prefer_node(seg, nsegments * SEGMENT_SIZE, heap->node);
+            segment_run_free(heap, seg, nsegments, false);
+            seg = NULL;
+        }
+    } else if (seg && !seg->dirty && !heap_commit_check(heap, seg, offset + bytes)) {
         segment_run_free(heap, seg, nsegments, false); /* the node is exhausted */
         seg = NULL;
     }
@@ -61,6 +73,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
         seg->nsegments = nsegments;
         seg->huge_ptr = (char *)seg + offset;
         seg->huge_size = bytes;
+        seg->interleaved = spread != NULL;
         heap->active_bytes += nsegments * SEGMENT_SIZE;
         heap->huge_count++;
         heap->huge_bytes += bytes;
@@ -77,7 +90,16 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     heap->huge_count--;
     heap->huge_bytes -= seg->huge_size;
     seg->huge_ptr = NULL;
-    segment_run_free(heap, seg, seg->nsegments, true);
+    if (seg->interleaved) {
+        /* Back to this node's policy; the spread pages must not be reused as ours. */
+        size_t len = seg->nsegments * SEGMENT_SIZE;
+        binding_prefer_node(seg, len, heap->node);
+        os_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE);
+        seg->interleaved = 0;
+        segment_run_free(heap, seg, seg->nsegments, false);
+    } else {
+        segment_run_free(heap, seg, seg->nsegments, true);
+    }
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
 }
@@ -89,6 +111,8 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
     size_t need = segments_for(offset, bytes);
     if (need == 0)
         return false;
+    if (seg->interleaved)
+        return false; /* keep the spread simple: a resized spread object moves */
     bool done = false;
     na_lock(&heap->pages_lock);
     if (need <= seg->nsegments) {

@@ -62,6 +62,7 @@ struct segment {
     uint8_t kind;  /* enum segment_kind */
     uint8_t dirty; /* SEG_FREE_RUN: pages beyond the header may be non-zero */
     uint16_t slot;
+    uint8_t interleaved;                 /* SEG_HUGE: pages spread over nodes (interleave) */
     size_t nsegments;                    /* length of the run this segment starts */
     uint64_t freed_ms;                   /* SEG_FREE_RUN: purge decay */
     struct segment *run_next, *run_prev; /* SEG_FREE_RUN list */

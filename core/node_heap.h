@@ -64,6 +64,8 @@ struct node_heap {
     struct segment *free_segments;
     /* Whether the node can still supply untouched pages (exhaustion). */
     struct node_memory memory;
+    uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */
+    uint64_t fallbacks_in;  /* requests for other nodes served here (atomic) */
 };
 
 /*
@@ -89,8 +91,12 @@ void heap_release_spares(struct node_heap *heap);
 void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed);
 void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *span);
 
-/* Huge objects: runs of segments. */
-void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed);
+/*
+ * Huge objects: runs of segments. `spread` (per-slot page weights, or NULL):
+ * the object's pages are spread over those nodes instead (interleave policy).
+ */
+void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
+                      const uint8_t *spread);
 void heap_free_huge(struct node_heap *heap, struct segment *seg);
 /* Grows or shrinks a huge object in place when its run allows; false to move it. */
 bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);

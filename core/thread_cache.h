@@ -34,8 +34,14 @@ struct node_cache {
 enum thread_status { THREAD_NEW = 0, THREAD_LIVE, THREAD_DEAD };
 
 struct thread_state {
-    struct node_cache *caches[TOPO_MAX_SLOTS]; /* NULL until the thread uses that node */
-    uint8_t status;                            /* enum thread_status */
+    /*
+     * NULL until the thread uses that node. The extra last entry stays NULL:
+     * it is the slot the cpu table names when the policy picks a slot per
+     * allocation (interleave), which sends every allocation to the slow path.
+     */
+    struct node_cache *caches[TOPO_MAX_SLOTS + 1];
+    uint32_t sequence_cursor; /* interleave: next position in placement.sequence */
+    uint8_t status;           /* enum thread_status */
 };
 
 extern __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));

@@ -41,11 +41,7 @@ NA_EXPORT void *calloc(size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (!alloc_ensure_init()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return alloc_on_slot(current_slot(), bytes, 0, true);
+    return alloc_placed(bytes, 0, true);
 }
 
 NA_EXPORT void *realloc(void *ptr, size_t size)
@@ -65,11 +61,7 @@ NA_EXPORT void *reallocarray(void *ptr, size_t count, size_t size)
 
 static void *aligned(size_t alignment, size_t size)
 {
-    if (!alloc_ensure_init()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return alloc_on_slot(current_slot(), size, alignment, false);
+    return alloc_placed(size, alignment, false);
 }
 
 NA_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)

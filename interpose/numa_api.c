@@ -23,11 +23,10 @@ void *numa_malloc(int node, size_t size)
         return NULL;
     if (likely(size <= SMALL_MAX)) {
         void *ptr = alloc_small((unsigned)slot, size_class_of(size));
-        if (!ptr)
-            errno = ENOMEM;
-        return ptr;
+        if (likely(ptr != NULL))
+            return ptr;
     }
-    return alloc_on_slot((unsigned)slot, size, 0, false);
+    return alloc_on_node((unsigned)slot, size, 0, false);
 }
 
 void *numa_calloc(int node, size_t count, size_t size)
@@ -40,7 +39,7 @@ void *numa_calloc(int node, size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return alloc_on_slot((unsigned)slot, bytes, 0, true);
+    return alloc_on_node((unsigned)slot, bytes, 0, true);
 }
 
 void *numa_aligned_alloc(int node, size_t alignment, size_t size)
@@ -52,7 +51,7 @@ void *numa_aligned_alloc(int node, size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return alloc_on_slot((unsigned)slot, size, alignment, false);
+    return alloc_on_node((unsigned)slot, size, alignment, false);
 }
 
 int numa_ptr_node(const void *ptr)

@@ -1,10 +1,12 @@
-/* placement.c - the policy folded into the cpu -> slot table; see placement.h. */
+/* placement.c - policies folded into tables; see placement.h. */
 #include "policy/placement.h"
 
 #include "core/report.h"
 #include "core/textbuf.h"
+#include "policy/node_memory.h"
 #include "policy/options.h"
-#include "policy/topology.h"
+
+struct placement placement;
 
 static int node_index(int node)
 {
@@ -14,40 +16,48 @@ static int node_index(int node)
     return -1;
 }
 
+static int slot_distance(int from_index, unsigned slot)
+{
+    return topo.distance[from_index][node_index(topo.slot_node[slot])];
+}
+
 static int in_bitmap(const uint64_t *map, int node)
 {
     return (int)((map[node / 64] >> (node % 64)) & 1u);
 }
 
 /*
- * Keeps the usable nodes of NUMA_ALLOC_NODES in `chosen` (slot flags);
- * warns once naming the others. Returns how many are usable.
+ * Marks in `chosen` the usable slots among the node ids of `map` (or of the
+ * non-zero weights); warns once naming the nodes that cannot be used.
+ * Returns how many slots were chosen.
  */
-static int choose_slots(uint8_t *chosen)
+static int choose_slots(const char *variable, const uint64_t *map, const uint8_t *weights, bool all,
+                        uint8_t *chosen)
 {
-    char buf[512];
+    char bad[256];
     struct textbuf tb;
-    tb_init(&tb, buf, sizeof buf);
+    tb_init(&tb, bad, sizeof bad);
     int usable = 0, unusable = 0;
     for (int node = 0; node < TOPO_MAX_NODE_ID; node++) {
-        if (!in_bitmap(options.nodes, node))
+        if (map ? !in_bitmap(map, node) : weights[node] == 0)
             continue;
         int slot = topology_slot_of_node(node);
         if (slot >= 0) {
             chosen[slot] = 1;
             usable++;
-        } else if (!options.nodes_all || node_index(node) >= 0) {
+        } else if (!all || node_index(node) >= 0) {
             /* ("all" names every possible id: only complain about nodes that exist) */
             tb_str(&tb, unusable++ ? "," : "");
             tb_u64(&tb, (uint64_t)node);
         }
     }
     if (unusable) {
-        char msg[640];
+        char msg[512];
         struct textbuf line;
         tb_init(&line, msg, sizeof msg);
-        tb_str(&line, "NUMA_ALLOC_NODES: node(s) ");
-        tb_str(&line, buf);
+        tb_str(&line, variable);
+        tb_str(&line, ": node(s) ");
+        tb_str(&line, bad);
         tb_str(&line, " not available (no such node, no memory, or not in this process's "
                       "Mems_allowed); ignored");
         report_warning(msg);
@@ -60,15 +70,54 @@ static int nearest_chosen(int from, const uint8_t *chosen)
 {
     int best = -1, best_dist = 1 << 30;
     for (int slot = 0; slot < topo.num_slots; slot++) {
-        if (!chosen[slot])
-            continue;
-        int dist = topo.distance[from][node_index(topo.slot_node[slot])];
-        if (dist < best_dist) {
-            best_dist = dist;
+        if (chosen[slot] && slot_distance(from, (unsigned)slot) < best_dist) {
+            best_dist = slot_distance(from, (unsigned)slot);
             best = slot;
         }
     }
     return best;
+}
+
+/* Every usable slot by distance from each slot's node (stable: ties by slot number). */
+static void sort_by_distance(void)
+{
+    for (int slot = 0; slot < topo.num_slots; slot++) {
+        int from = node_index(topo.slot_node[slot]);
+        uint8_t *order = placement.by_distance[slot];
+        for (int i = 0; i < topo.num_slots; i++)
+            order[i] = (uint8_t)i;
+        for (int i = 1; i < topo.num_slots; i++) {
+            uint8_t s = order[i];
+            int j = i;
+            while (j > 0 && slot_distance(from, order[j - 1]) > slot_distance(from, s)) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = s;
+        }
+    }
+}
+
+/* Interleave: the chosen slots in turn, each as often as its weight (1 without weights). */
+static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
+{
+    unsigned total = 0, len = 0;
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        total += chosen[slot] ? weight_of_slot[slot] : 0u;
+    /* Spread each slot's turns evenly (like the kernel's weighted interleave rounds). */
+    for (unsigned round = 0; len < total && len < PLACEMENT_SEQUENCE_MAX; round++)
+        for (int slot = 0; slot < topo.num_slots && len < PLACEMENT_SEQUENCE_MAX; slot++)
+            if (chosen[slot] && round < weight_of_slot[slot])
+                placement.sequence[len++] = (uint8_t)slot;
+    placement.sequence_len = len;
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        placement.page_weight[slot] = chosen[slot] ? weight_of_slot[slot] : 0;
+}
+
+static void fall_back_to_local(const char *why)
+{
+    report_warning(why);
+    options.policy = POLICY_LOCAL;
 }
 
 void placement_init(void)
@@ -76,31 +125,90 @@ void placement_init(void)
     if (options.stats[0])
         report_warning("NUMA_ALLOC_STATS: statistics at exit are not implemented yet in this "
                        "version; ignored");
-    if (options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE) {
-        report_warning("NUMA_ALLOC_POLICY: interleave policies are not implemented yet in this "
-                       "version; using local");
-        options.policy = POLICY_LOCAL;
-    }
+    sort_by_distance();
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        placement.candidate[slot] = 1;
+
     if (options.policy == POLICY_LOCAL) {
         if (options.nodes_given)
             report_warning("NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
         return;
     }
-    if (!options.nodes_given) {
-        report_warning("NUMA_ALLOC_POLICY=bind and =preferred need NUMA_ALLOC_NODES (e.g. 0-1); "
-                       "using local");
-        options.policy = POLICY_LOCAL;
-        return;
-    }
     uint8_t chosen[TOPO_MAX_SLOTS] = {0};
-    if (choose_slots(chosen) == 0) {
-        report_warning("NUMA_ALLOC_NODES names no usable node; using local");
-        options.policy = POLICY_LOCAL;
+    uint8_t weight_of_slot[TOPO_MAX_SLOTS];
+    for (int slot = 0; slot < TOPO_MAX_SLOTS; slot++)
+        weight_of_slot[slot] = 1;
+    int nchosen;
+    if (options.policy == POLICY_WEIGHTED_INTERLEAVE) {
+        if (!options.weights_given) {
+            fall_back_to_local("NUMA_ALLOC_POLICY=weighted-interleave needs NUMA_ALLOC_WEIGHTS "
+                               "(e.g. 0:3,1:1); using local");
+            return;
+        }
+        nchosen = choose_slots("NUMA_ALLOC_WEIGHTS", NULL, options.weights, false, chosen);
+        for (int slot = 0; slot < topo.num_slots; slot++)
+            weight_of_slot[slot] = options.weights[topo.slot_node[slot]];
+    } else if (options.nodes_given) {
+        nchosen = choose_slots("NUMA_ALLOC_NODES", options.nodes, NULL, options.nodes_all, chosen);
+    } else if (options.policy == POLICY_INTERLEAVE) {
+        nchosen = topo.num_slots; /* interleave over every usable node, like numactl -i all */
+        for (int slot = 0; slot < topo.num_slots; slot++)
+            chosen[slot] = 1;
+    } else {
+        fall_back_to_local("NUMA_ALLOC_POLICY=bind and =preferred need NUMA_ALLOC_NODES (e.g. "
+                           "0-1); using local");
         return;
     }
-    /* Every CPU allocates from the chosen node nearest to its own node. */
-    for (int cpu = 0; cpu < topo.num_cpus; cpu++) {
+    if (nchosen == 0) {
+        fall_back_to_local("the NUMA_ALLOC_* variables name no usable node; using local");
+        return;
+    }
+    if (options.policy == POLICY_BIND)
+        for (int slot = 0; slot < topo.num_slots; slot++)
+            placement.candidate[slot] = chosen[slot];
+
+    if (options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE) {
+        build_sequence(chosen, weight_of_slot);
+        placement.per_allocation = true;
+        for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++)
+            topo.cpu_slot[cpu] = PLACEMENT_PER_ALLOCATION;
+        return;
+    }
+    /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
+    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
         int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
         topo.cpu_slot[cpu] = (uint8_t)nearest_chosen(from, chosen);
     }
+}
+
+unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order)
+{
+    unsigned n = 0;
+    order[n++] = (uint8_t)slot;
+    if (options.fallback == FALLBACK_NONE)
+        return n;
+    for (int i = 0; i < topo.num_slots; i++) {
+        unsigned other = placement.by_distance[slot][i];
+        if (other != slot && (explicit_node || placement.candidate[other]))
+            order[n++] = (uint8_t)other;
+    }
+    if (options.fallback == FALLBACK_ANY) {
+        /* Most free memory first, among the fallbacks (the wanted slot stays first). */
+        uint64_t free_bytes[TOPO_MAX_SLOTS];
+        for (unsigned i = 1; i < n; i++)
+            free_bytes[i] = node_free_bytes(topo.slot_node[order[i]]);
+        for (unsigned i = 2; i < n; i++) {
+            uint8_t s = order[i];
+            uint64_t f = free_bytes[i];
+            unsigned j = i;
+            while (j > 1 && free_bytes[j - 1] < f) {
+                order[j] = order[j - 1];
+                free_bytes[j] = free_bytes[j - 1];
+                j--;
+            }
+            order[j] = s;
+            free_bytes[j] = f;
+        }
+    }
+    return n;
 }
