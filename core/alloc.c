@@ -154,7 +154,7 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
     size_t align_pages = alignment > OS_PAGE_SIZE ? alignment / OS_PAGE_SIZE : 1;
     if (size <= LARGE_MAX &&
         large_size_of(size) / OS_PAGE_SIZE + align_pages - 1 <= SEGMENT_USABLE_PAGES) {
-        ptr = heap_alloc_large(heap, large_size_of(size), alignment, &zeroed);
+        ptr = heap_alloc_large(heap, large_size_of(size), alignment, &zeroed, false);
         size = large_size_of(size);
     } else {
         ptr = heap_alloc_huge(heap, size, alignment, &zeroed, NULL);
@@ -392,9 +392,20 @@ void *alloc_realloc(void *ptr, size_t size)
     struct segment *seg = segment_of(ptr);
     if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
         return ptr;
+    void *fresh = NULL;
+    if (size > SMALL_MAX && size <= LARGE_MAX) {
+        if (usable > SMALL_MAX && usable <= LARGE_MAX &&
+            heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), large_size_of(size)))
+            return ptr;
+        /* A large object that grows by realloc will likely grow again: give it room. */
+        bool zeroed;
+        if (size > usable)
+            fresh = heap_alloc_large(node_heap_of(slot), large_size_of(size), 0, &zeroed, true);
+    }
     /* realloc keeps the node, or the spread of a page-interleaved object */
-    void *fresh = seg->kind == SEG_HUGE && seg->interleaved ? alloc_placed(size, 0, false)
-                                                            : alloc_on_node(slot, size, 0, false);
+    if (!fresh)
+        fresh = seg->kind == SEG_HUGE && seg->interleaved ? alloc_placed(size, 0, false)
+                                                          : alloc_on_node(slot, size, 0, false);
     if (!fresh)
         return NULL;
     memcpy(fresh, ptr, usable < size ? usable : size);

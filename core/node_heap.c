@@ -47,7 +47,7 @@ static void partial_remove(struct bin *bin, struct span *slab)
 static struct span *slab_create(struct node_heap *heap, unsigned cls)
 {
     na_lock(&heap->pages_lock);
-    struct span *slab = page_run_alloc(heap, size_classes[cls].slab_pages, 1);
+    struct span *slab = page_run_alloc(heap, size_classes[cls].slab_pages, 1, false);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     if (!slab)
@@ -161,11 +161,12 @@ void heap_release_spares(struct node_heap *heap)
     }
 }
 
-void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed)
+void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
+                       bool roomy)
 {
     size_t align_pages = alignment > OS_PAGE_SIZE ? alignment >> OS_PAGE_SHIFT : 1;
     na_lock(&heap->pages_lock);
-    struct span *span = page_run_alloc(heap, bytes >> OS_PAGE_SHIFT, align_pages);
+    struct span *span = page_run_alloc(heap, bytes >> OS_PAGE_SHIFT, align_pages, roomy);
     if (span) {
         span->state = SPAN_LARGE;
         *zeroed = !span->dirty;
@@ -173,6 +174,15 @@ void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, b
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     return span ? span_start(segment_of(span), span) : NULL;
+}
+
+bool heap_resize_large(struct node_heap *heap, struct span *span, size_t bytes)
+{
+    na_lock(&heap->pages_lock);
+    bool done = page_run_resize(heap, span, bytes >> OS_PAGE_SHIFT);
+    purge_maybe(heap);
+    na_unlock(&heap->pages_lock);
+    return done;
 }
 
 void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *span)

@@ -88,8 +88,11 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list);
 void heap_release_spares(struct node_heap *heap);
 
 /* Large objects (SMALL_MAX < bytes <= LARGE_MAX, whole pages). */
-void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed);
+void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
+                       bool roomy);
 void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *span);
+/* Grows (into a free run that follows) or shrinks a large object in place; false to move it. */
+bool heap_resize_large(struct node_heap *heap, struct span *span, size_t bytes);
 
 /*
  * Huge objects: runs of segments. `spread` (per-slot page weights, or NULL):
@@ -102,11 +105,13 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg);
 bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
 
 /* Page runs (page_runs.c), called with pages_lock held. */
-struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages);
+/* `roomy`: take the largest free run (room to grow in place) rather than the best fit. */
+struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy);
 void page_run_free(struct node_heap *heap, struct span *span);
 /* Pages about to be handed out untouched: may they be? (node_memory_commit) */
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
 void page_run_release_segment(struct node_heap *heap, struct span *span);
+bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages);
 
 /* Segment runs (segment.c), called with pages_lock held. */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align);

@@ -68,6 +68,16 @@ static void take_free_run(struct node_heap *heap, struct span *span)
 
 static void release_run(struct node_heap *heap, struct span *span, bool dirty);
 
+/* The largest free run (highest bin), for an object expected to grow in place. */
+static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
+{
+    for (unsigned bin = FREE_RUN_BINS; bin-- > free_bin_of(npages);)
+        for (struct span *span = heap->free_runs[bin]; span; span = span->next)
+            if (span->npages >= npages)
+                return span;
+    return NULL;
+}
+
 static struct span *find_free_run(struct node_heap *heap, size_t npages)
 {
     for (unsigned bin = free_bin_of(npages); bin < FREE_RUN_BINS; bin++) {
@@ -112,16 +122,16 @@ static bool add_segment(struct node_heap *heap)
     return true;
 }
 
-struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages)
+struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy)
 {
     size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
     if (need > SEGMENT_USABLE_PAGES)
         return NULL;
-    struct span *run = find_free_run(heap, need);
-    if (!run) {
-        if (!add_segment(heap))
+    struct span *run = roomy ? find_roomy_run(heap, need) : find_free_run(heap, need);
+    if (!run || (roomy && run->npages < 2 * need)) {
+        if (!add_segment(heap) && !run)
             return NULL;
-        run = find_free_run(heap, need);
+        run = roomy ? find_roomy_run(heap, need) : find_free_run(heap, need);
     }
     struct segment *seg = segment_of(run);
     unsigned first = (unsigned)(run - seg->spans), total = run->npages;
@@ -207,4 +217,43 @@ void page_run_release_segment(struct node_heap *heap, struct span *span)
     else
         os_purge((char *)seg + OS_PAGE_SIZE, SEGMENT_HEADER_PAGES * OS_PAGE_SIZE - OS_PAGE_SIZE);
     segment_run_free(heap, seg, 1, false);
+}
+
+bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
+{
+    struct segment *seg = segment_of(span);
+    unsigned first = (unsigned)(span - seg->spans), old = span->npages;
+    if (npages < old) { /* the tail becomes a free run, merged with what follows */
+        struct span *tail = &seg->spans[first + npages];
+        tail->npages = old - (unsigned)npages;
+        tail->state = SPAN_LARGE;
+        span->npages = (uint32_t)npages;
+        release_run(heap, tail, true);
+        return true;
+    }
+    unsigned extra = (unsigned)npages - old, next = first + old;
+    if (extra == 0)
+        return true;
+    if (next >= PAGES_PER_SEGMENT)
+        return false;
+    struct span *right = &seg->spans[next];
+    if (right->state != SPAN_FREE || right->npages < extra)
+        return false;
+    bool dirty = right->dirty;
+    uint64_t freed_ms = right->freed_ms;
+    unsigned rest = right->npages - extra;
+    take_free_run(heap, right);
+    right->state = SPAN_NONE;
+    if (!dirty &&
+        !heap_commit_check(heap, span_start(seg, right), (size_t)extra << OS_PAGE_SHIFT)) {
+        make_free_run(heap, seg, next, right->npages, false, 0); /* node exhausted */
+        return false;
+    }
+    if (rest)
+        make_free_run(heap, seg, next + extra, rest, dirty, freed_ms);
+    for (unsigned page = next; page < next + extra; page++)
+        seg->page_head[page] = (uint16_t)first;
+    span->npages = (uint32_t)npages;
+    heap->active_bytes += (size_t)extra << OS_PAGE_SHIFT;
+    return true;
 }

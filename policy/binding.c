@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,6 +40,11 @@ static int set_policy(void *addr, size_t len, int mode, const uint64_t *mask)
 
 int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
 {
+    /* Transparent huge pages would put 2 MiB at a time on one node (and khugepaged
+     * collapses interleaved ranges onto one): spread memory stays in 4 KiB pages. */
+    int saved = errno;
+    madvise(addr, len, MADV_NOHUGEPAGE);
+    errno = saved;
     uint64_t mask[TOPO_MAX_NODE_ID / 64] = {0};
     unsigned first_weight = 0;
     bool equal = true;

@@ -1,0 +1,1248 @@
+/*
+ * numa_bench.c - allocator benchmark for numa-alloc.
+ *
+ * The binary is NOT linked against any allocator: the allocator under test is
+ * chosen with LD_PRELOAD. Two modes:
+ *
+ *   numa_bench --run=WORKLOAD [--quick] [--threads=T]
+ *       Child mode: runs one workload once in this process and prints one
+ *       machine-readable line:
+ *         RESULT workload=W ns_per_op=X ops=N maxrss_kib=K malloc_from=PATH
+ *       If NUMA_BENCH_EXPECT is set ("glibc" or a .so path) the child checks,
+ *       via dladdr(malloc) and /proc/self/maps, that malloc really comes from
+ *       that allocator and exits 3 if not.
+ *
+ *   numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]
+ *                    [--lib=PATH] [--workloads=a,b,...]
+ *       Runner mode: re-executes /proc/self/exe once per (rep, workload,
+ *       allocator), interleaved (for each rep, for each workload, every
+ *       allocator in turn), takes medians over reps and prints a markdown
+ *       table (also written to FILE.md with --out).
+ *
+ * Every workload is deterministic: a seeded xorshift64* PRNG, fixed sizes.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NUMA_BENCH_DEFAULT_LIB
+#define NUMA_BENCH_DEFAULT_LIB "build/libnumapreload.so"
+#endif
+
+#define PAGE 4096u
+#define KIB  ((size_t)1 << 10)
+#define MIB  ((size_t)1 << 20)
+
+extern char **environ;
+
+/* ------------------------------------------------------------------------ */
+/* Shared helpers: PRNG, clock, page touching, sink.                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t s;
+} rng_t;
+
+static rng_t rng_seed(uint64_t seed)
+{
+    rng_t r = {seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull};
+    if (r.s == 0)
+        r.s = 1;
+    return r;
+}
+
+static inline uint64_t rng_next(rng_t *r) /* xorshift64* */
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+static inline size_t rng_below(rng_t *r, size_t n)
+{
+    return (size_t)(rng_next(r) % n);
+}
+
+/*
+ * A size in [lo, hi]. shape 1 = uniform; shape 3 = lo + (hi-lo)*u^3, which
+ * is skewed towards small sizes (median ~ lo + (hi-lo)/8).
+ */
+static inline size_t rng_size(rng_t *r, size_t lo, size_t hi, int shape)
+{
+    double u = (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+    double f = u;
+    for (int i = 1; i < shape; i++)
+        f *= u;
+    return lo + (size_t)((double)(hi - lo) * f + 0.5);
+}
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Keeps reads observable so nothing is optimised away. */
+static _Atomic uint64_t g_sink;
+
+static void sink_add(uint64_t v)
+{
+    atomic_fetch_add_explicit(&g_sink, v, memory_order_relaxed);
+}
+
+/*
+ * Writes to a fresh block: memset of the first `head` bytes, then one byte
+ * per 4 KiB page after that (per_page = 0: only the head).
+ */
+static inline void touch(void *p, size_t size, size_t head, int per_page)
+{
+    unsigned char *c = p;
+    size_t h = head < size ? head : size;
+    memset(c, 0x5a, h);
+    if (per_page)
+        for (size_t off = h; off < size; off += PAGE)
+            c[off] = (unsigned char)off;
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) {
+        fprintf(stderr, "numa_bench: malloc(%zu) failed\n", n);
+        exit(2);
+    }
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Thread harness: n threads, barrier-synchronised start, wall time measured */
+/* from the first thread's start to the last thread's end (setup and         */
+/* teardown of each thread are outside the timed region).                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct harness harness_t;
+typedef struct {
+    harness_t *h;
+    void (*setup)(void *arg);
+    void (*work)(void *arg);
+    void (*teardown)(void *arg);
+    void *arg;
+    uint64_t t0, t1;
+} hthread_t;
+
+struct harness {
+    pthread_barrier_t start;
+};
+
+static void *harness_thread(void *v)
+{
+    hthread_t *t = v;
+    if (t->setup)
+        t->setup(t->arg);
+    pthread_barrier_wait(&t->h->start);
+    t->t0 = now_ns();
+    t->work(t->arg);
+    t->t1 = now_ns();
+    if (t->teardown)
+        t->teardown(t->arg);
+    return NULL;
+}
+
+/* Runs the threads (thread 0 on the calling thread); returns wall ns. */
+static uint64_t harness_run(hthread_t *th, int n)
+{
+    harness_t h;
+    pthread_t tid[n > 0 ? n : 1];
+    pthread_barrier_init(&h.start, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++)
+        th[i].h = &h;
+    for (int i = 1; i < n; i++) {
+        int e = pthread_create(&tid[i], NULL, harness_thread, &th[i]);
+        if (e) {
+            fprintf(stderr, "numa_bench: pthread_create: %s\n", strerror(e));
+            exit(2);
+        }
+    }
+    harness_thread(&th[0]);
+    for (int i = 1; i < n; i++)
+        pthread_join(tid[i], NULL);
+    pthread_barrier_destroy(&h.start);
+    uint64_t t0 = UINT64_MAX, t1 = 0;
+    for (int i = 0; i < n; i++) {
+        if (th[i].t0 < t0)
+            t0 = th[i].t0;
+        if (th[i].t1 > t1)
+            t1 = th[i].t1;
+    }
+    return t1 - t0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Working-set churn: shared by small-churn-*, large and huge.               */
+/* A fixed number of live slots; each step frees a random slot and           */
+/* allocates a new random size into it, then touches it.                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    size_t live, steps, lo, hi;
+    int shape;    /* rng_size shape */
+    size_t head;  /* bytes memset at the start of each block */
+    int per_page; /* also touch one byte per page */
+    uint64_t seed;
+    void **slot;
+} churn_t;
+
+static void churn_fill(churn_t *c, rng_t *r)
+{
+    c->slot = xmalloc(c->live * sizeof *c->slot);
+    for (size_t i = 0; i < c->live; i++) {
+        size_t sz = rng_size(r, c->lo, c->hi, c->shape);
+        c->slot[i] = xmalloc(sz);
+        touch(c->slot[i], sz, c->head, c->per_page);
+    }
+}
+
+static void churn_setup(void *arg)
+{
+    churn_t *c = arg;
+    rng_t r = rng_seed(c->seed);
+    churn_fill(c, &r);
+    c->seed = r.s; /* continue the same stream in work() */
+}
+
+static void churn_work(void *arg)
+{
+    churn_t *c = arg;
+    rng_t r = {c->seed};
+    uint64_t acc = 0;
+    for (size_t s = 0; s < c->steps; s++) {
+        size_t i = rng_below(&r, c->live);
+        size_t sz = rng_size(&r, c->lo, c->hi, c->shape);
+        acc += *(unsigned char *)c->slot[i];
+        free(c->slot[i]);
+        void *p = xmalloc(sz);
+        touch(p, sz, c->head, c->per_page);
+        c->slot[i] = p;
+    }
+    sink_add(acc);
+}
+
+static void churn_teardown(void *arg)
+{
+    churn_t *c = arg;
+    for (size_t i = 0; i < c->live; i++)
+        free(c->slot[i]);
+    free(c->slot);
+    c->slot = NULL;
+}
+
+/* Runs `n` independent churn threads built from the template; ns per step per thread. */
+static double churn_run(const churn_t *tmpl, int n, uint64_t *ops)
+{
+    churn_t c[n];
+    hthread_t th[n];
+    for (int i = 0; i < n; i++) {
+        c[i] = *tmpl;
+        c[i].seed = tmpl->seed + (uint64_t)i * 1000003u;
+        th[i] = (hthread_t){
+            .setup = churn_setup, .work = churn_work, .teardown = churn_teardown, .arg = &c[i]};
+    }
+    uint64_t ns = harness_run(th, n);
+    *ops = tmpl->steps * (uint64_t)n;
+    return (double)ns / (double)tmpl->steps;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Producer-consumer: SPSC ring of batches per pair, cross-thread frees.     */
+/* ------------------------------------------------------------------------ */
+
+#define PC_BATCH 64
+#define PC_RING  64 /* batches in flight per pair (power of two) */
+
+typedef struct {
+    void *obj[PC_BATCH];
+} pc_batch_t;
+
+typedef struct {
+    _Alignas(64) _Atomic size_t head; /* written by the producer */
+    _Alignas(64) _Atomic size_t tail; /* written by the consumer */
+    _Alignas(64) pc_batch_t ring[PC_RING];
+    size_t batches;
+    uint64_t seed;
+} pc_pair_t;
+
+static void pc_produce(void *arg)
+{
+    pc_pair_t *q = arg;
+    rng_t r = rng_seed(q->seed);
+    for (size_t b = 0; b < q->batches; b++) {
+        size_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+        while (h - atomic_load_explicit(&q->tail, memory_order_acquire) >= PC_RING)
+            sched_yield();
+        pc_batch_t *bt = &q->ring[h % PC_RING];
+        for (int i = 0; i < PC_BATCH; i++) {
+            size_t sz = rng_size(&r, 16, 1024, 2);
+            bt->obj[i] = xmalloc(sz);
+            touch(bt->obj[i], sz, 16, 0);
+        }
+        atomic_store_explicit(&q->head, h + 1, memory_order_release);
+    }
+}
+
+static void pc_consume(void *arg)
+{
+    pc_pair_t *q = arg;
+    uint64_t acc = 0;
+    for (size_t b = 0; b < q->batches; b++) {
+        size_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        while (atomic_load_explicit(&q->head, memory_order_acquire) == t)
+            sched_yield();
+        pc_batch_t *bt = &q->ring[t % PC_RING];
+        for (int i = 0; i < PC_BATCH; i++) {
+            acc += *(unsigned char *)bt->obj[i];
+            free(bt->obj[i]);
+        }
+        atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+    }
+    sink_add(acc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* realloc-chain: grow a buffer 16 B -> 1 MiB by x1.5 steps, many times.     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    size_t chains;
+    uint64_t reallocs;
+} rc_t;
+
+static void rc_work(void *arg)
+{
+    rc_t *c = arg;
+    uint64_t n = 0, acc = 0;
+    for (size_t k = 0; k < c->chains; k++) {
+        size_t sz = 16;
+        unsigned char *p = xmalloc(sz);
+        memset(p, 1, sz);
+        while (sz < MIB) {
+            size_t nsz = sz + sz / 2;
+            if (nsz > MIB)
+                nsz = MIB;
+            unsigned char *q = realloc(p, nsz);
+            if (!q) {
+                fprintf(stderr, "numa_bench: realloc(%zu) failed\n", nsz);
+                exit(2);
+            }
+            acc += q[sz - 1]; /* old contents must survive */
+            for (size_t off = sz; off < nsz; off += PAGE)
+                q[off] = 1; /* write the grown part, one byte per page */
+            q[nsz - 1] = 1;
+            p = q;
+            sz = nsz;
+            n++;
+        }
+        free(p);
+    }
+    c->reallocs = n;
+    sink_add(acc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* current-node: the cost of finding the calling thread's CPU.               */
+/* ------------------------------------------------------------------------ */
+
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static inline const volatile uint32_t *rseq_cpu_id_ptr(void)
+{
+    if (&__rseq_size == NULL || &__rseq_offset == NULL || __rseq_size == 0)
+        return NULL;
+    const volatile uint32_t *p =
+        (const volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
+    if ((int32_t)*p < 0) /* -1: not registered yet, -2: registration failed */
+        return NULL;
+    for (int i = 0; i < 100; i++) /* sanity: agrees with the kernel (allowing migrations) */
+        if ((int)*p == sched_getcpu())
+            return p;
+    return NULL;
+}
+
+typedef struct {
+    double getcpu_ns, rseq_ns, syscall_ns;
+} cn_result_t;
+
+static cn_result_t current_node(size_t iters)
+{
+    cn_result_t res = {0, -1, 0};
+    uint64_t acc = 0, t0, t1;
+
+    t0 = now_ns();
+    for (size_t i = 0; i < iters; i++)
+        acc += (unsigned)sched_getcpu();
+    t1 = now_ns();
+    res.getcpu_ns = (double)(t1 - t0) / (double)iters;
+
+    const volatile uint32_t *p = rseq_cpu_id_ptr();
+    if (p) {
+        t0 = now_ns();
+        for (size_t i = 0; i < iters; i++)
+            acc += *p;
+        t1 = now_ns();
+        res.rseq_ns = (double)(t1 - t0) / (double)iters;
+    }
+
+    size_t sys_iters = iters / 1000 + 1; /* a real syscall is ~1000x slower */
+    t0 = now_ns();
+    for (size_t i = 0; i < sys_iters; i++) {
+        unsigned cpu = 0;
+        syscall(SYS_getcpu, &cpu, NULL, NULL);
+        acc += cpu;
+    }
+    t1 = now_ns();
+    res.syscall_ns = (double)(t1 - t0) / (double)sys_iters;
+    sink_add(acc);
+    return res;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workload table.                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int quick;
+    int threads;
+} params_t;
+
+/* Picks the full-size or the --quick count. */
+static size_t qsz(const params_t *p, size_t full, size_t quick)
+{
+    return p->quick ? quick : full;
+}
+
+static double wl_small_churn(const params_t *p, int nthreads, uint64_t *ops)
+{
+    churn_t t = {.live = qsz(p, 10000, 1000),
+                 .steps = qsz(p, 12000000, 20000),
+                 .lo = 8,
+                 .hi = 512,
+                 .shape = 3,
+                 .head = 16,
+                 .per_page = 0,
+                 .seed = 1};
+    return churn_run(&t, nthreads, ops);
+}
+
+static double wl_small_churn_1t(const params_t *p, uint64_t *ops)
+{
+    return wl_small_churn(p, 1, ops);
+}
+
+static double wl_small_churn_mt(const params_t *p, uint64_t *ops)
+{
+    return wl_small_churn(p, p->threads, ops);
+}
+
+static double wl_producer_consumer(const params_t *p, uint64_t *ops)
+{
+    int pairs = p->threads / 2 > 0 ? p->threads / 2 : 1;
+    size_t batches = qsz(p, 15000, 200);
+    pc_pair_t *q = aligned_alloc(64, sizeof(pc_pair_t) * (size_t)pairs);
+    hthread_t th[2 * pairs];
+    if (!q) {
+        fprintf(stderr, "numa_bench: aligned_alloc failed\n");
+        exit(2);
+    }
+    for (int i = 0; i < pairs; i++) {
+        memset(&q[i], 0, sizeof q[i]);
+        q[i].batches = batches;
+        q[i].seed = 7 + (uint64_t)i;
+        th[2 * i] = (hthread_t){.work = pc_produce, .arg = &q[i]};
+        th[2 * i + 1] = (hthread_t){.work = pc_consume, .arg = &q[i]};
+    }
+    uint64_t ns = harness_run(th, 2 * pairs);
+    free(q);
+    uint64_t per_pair = (uint64_t)batches * PC_BATCH;
+    *ops = per_pair * (uint64_t)pairs;
+    return (double)ns / (double)per_pair;
+}
+
+static double wl_large(const params_t *p, uint64_t *ops)
+{
+    churn_t t = {.live = 8,
+                 .steps = qsz(p, 2000, 200),
+                 .lo = 64 * KIB,
+                 .hi = 2 * MIB,
+                 .shape = 1,
+                 .head = 64,
+                 .per_page = 1,
+                 .seed = 3};
+    return churn_run(&t, 1, ops);
+}
+
+static double wl_huge(const params_t *p, uint64_t *ops)
+{
+    churn_t t = {.live = qsz(p, 20, 4),
+                 .steps = qsz(p, 60, 8),
+                 .lo = 5 * MIB,
+                 .hi = 25 * MIB,
+                 .shape = 1,
+                 .head = PAGE,
+                 .per_page = 1,
+                 .seed = 5};
+    return churn_run(&t, 1, ops);
+}
+
+static double wl_realloc_chain(const params_t *p, uint64_t *ops)
+{
+    rc_t c = {.chains = qsz(p, 120000, 50)};
+    hthread_t th = {.work = rc_work, .arg = &c};
+    uint64_t ns = harness_run(&th, 1);
+    *ops = c.reallocs;
+    return (double)ns / (double)c.reallocs;
+}
+
+typedef struct {
+    const char *name; /* "%d" is replaced by the thread count */
+    double (*fn)(const params_t *, uint64_t *ops);
+    const char *unit; /* what one "op" is */
+} workload_t;
+
+static const workload_t workloads[] = {
+    {"small-churn-1t", wl_small_churn_1t, "free+malloc pair (8..512 B, 10k live)"},
+    {"small-churn-%dt", wl_small_churn_mt, "free+malloc pair per thread (wall)"},
+    {"producer-consumer", wl_producer_consumer,
+     "object (16..1024 B) malloc'd in A, freed in B (wall, per pair)"},
+    {"large", wl_large, "free+malloc+touch (64 KiB..2 MiB, 8 live)"},
+    {"huge", wl_huge, "free+malloc+touch (5..25 MiB, 20 live)"},
+    {"realloc-chain", wl_realloc_chain, "realloc step (x1.5, 16 B..1 MiB)"},
+};
+#define NWORKLOADS   (sizeof workloads / sizeof workloads[0])
+#define CURRENT_NODE "current-node"
+
+static void workload_name(const workload_t *w, int threads, char *buf, size_t n)
+{
+    if (strstr(w->name, "%d"))
+        snprintf(buf, n, "small-churn-%dt", threads);
+    else
+        snprintf(buf, n, "%s", w->name);
+}
+
+/* Finds a workload by display name; a name like small-churn-4t sets threads. */
+static const workload_t *workload_find(const char *name, int *threads)
+{
+    for (size_t i = 0; i < NWORKLOADS; i++) {
+        const workload_t *w = &workloads[i];
+        char buf[64];
+        workload_name(w, *threads, buf, sizeof buf);
+        if (strcmp(buf, name) == 0)
+            return w;
+        int t;
+        char tail[4];
+        if (strstr(w->name, "%d") && sscanf(name, "small-churn-%dt%1s", &t, tail) == 1 && t > 1) {
+            *threads = t;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Child mode.                                                               */
+/* ------------------------------------------------------------------------ */
+
+static int maps_contains(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[4096];
+    int found = 0;
+    if (!f)
+        return 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, path) != NULL;
+    fclose(f);
+    return found;
+}
+
+/*
+ * Which object does malloc resolve to? Checked against NUMA_BENCH_EXPECT.
+ * Writes the object's path to `from`; returns 0 if it matches (or nothing
+ * is expected).
+ */
+static int check_allocator(char *from, size_t n)
+{
+    void *(*volatile m)(size_t) = malloc;
+    Dl_info info;
+    char real_from[PATH_MAX], real_exp[PATH_MAX];
+    if (!dladdr((void *)m, &info) || !info.dli_fname) {
+        snprintf(from, n, "unknown");
+        fprintf(stderr, "numa_bench: dladdr(malloc) failed\n");
+        return -1;
+    }
+    if (!realpath(info.dli_fname, real_from))
+        snprintf(real_from, sizeof real_from, "%s", info.dli_fname);
+    snprintf(from, n, "%s", real_from);
+
+    const char *exp = getenv("NUMA_BENCH_EXPECT");
+    if (!exp || !*exp)
+        return 0;
+    if (strcmp(exp, "glibc") == 0) {
+        const char *base = strrchr(real_from, '/');
+        base = base ? base + 1 : real_from;
+        if (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0)
+            return 0;
+        fprintf(stderr, "numa_bench: expected glibc malloc, but malloc comes from %s\n", real_from);
+        return -1;
+    }
+    if (!realpath(exp, real_exp)) {
+        fprintf(stderr, "numa_bench: expected allocator %s: %s\n", exp, strerror(errno));
+        return -1;
+    }
+    if (!maps_contains(real_exp)) {
+        fprintf(stderr, "numa_bench: %s is not mapped (check LD_PRELOAD)\n", real_exp);
+        return -1;
+    }
+    if (strcmp(real_exp, real_from) != 0) {
+        fprintf(stderr, "numa_bench: %s is mapped but malloc comes from %s\n", real_exp, real_from);
+        return -1;
+    }
+    return 0;
+}
+
+static int child_main(const char *name, const params_t *p0)
+{
+    params_t p = *p0;
+    char from[PATH_MAX];
+    int bad = check_allocator(from, sizeof from);
+    if (bad)
+        return 3;
+    /* A deadlocked allocator must not hang the runner. */
+    alarm(p.quick ? 60 : 300);
+
+    struct rusage ru;
+    if (strcmp(name, CURRENT_NODE) == 0) {
+        cn_result_t r = current_node(p.quick ? 100000 : 50000000);
+        getrusage(RUSAGE_SELF, &ru);
+        printf("RESULT workload=%s ns_per_op=%.3f rseq_ns=%.3f syscall_ns=%.3f "
+               "maxrss_kib=%ld malloc_from=%s\n",
+               name, r.getcpu_ns, r.rseq_ns, r.syscall_ns, ru.ru_maxrss, from);
+        return 0;
+    }
+    const workload_t *w = workload_find(name, &p.threads);
+    if (!w) {
+        fprintf(stderr, "numa_bench: unknown workload '%s'\n", name);
+        return 2;
+    }
+    uint64_t ops = 0;
+    double ns = w->fn(&p, &ops);
+    getrusage(RUSAGE_SELF, &ru);
+    printf("RESULT workload=%s ns_per_op=%.3f ops=%llu maxrss_kib=%ld malloc_from=%s\n", name, ns,
+           (unsigned long long)ops, ru.ru_maxrss, from);
+    fflush(stdout);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Runner mode.                                                              */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_ALLOCS 8
+#define MAX_REPS   101
+
+typedef struct {
+    const char *name;
+    char path[PATH_MAX]; /* "" = glibc (no preload) */
+} alloc_t;
+
+typedef struct {
+    int n;
+    double ns[MAX_REPS];
+    double rss_kib[MAX_REPS];
+    double extra1[MAX_REPS], extra2[MAX_REPS];
+    int failed;
+} cell_t;
+
+static int file_exists(const char *p)
+{
+    return access(p, R_OK) == 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+    if (n <= 0)
+        return NAN;
+    double tmp[MAX_REPS];
+    memcpy(tmp, v, sizeof(double) * (size_t)n);
+    qsort(tmp, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+/* Reads `key=` as a double from a RESULT line; NAN if absent. */
+static double field(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, " %s=", key);
+    const char *s = strstr(line, pat);
+    return s ? strtod(s + strlen(pat), NULL) : NAN;
+}
+
+/* Shell-ish rendering of the child command, for reproduction. */
+static void child_cmdline(char *buf, size_t n, const alloc_t *a, const char *exe,
+                          char *const argv[])
+{
+    int k = snprintf(buf, n, "NUMA_BENCH_EXPECT=%s ", a->path[0] ? a->path : "glibc");
+    if (a->path[0])
+        k += snprintf(buf + k, n - (size_t)k, "LD_PRELOAD=%s ", a->path);
+    k += snprintf(buf + k, n - (size_t)k, "%s", exe);
+    for (int i = 1; argv[i] && (size_t)k < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, " %s", argv[i]);
+}
+
+/*
+ * Runs one child; returns 0 and fills `line` with its RESULT line, or -1
+ * (after printing why and how to reproduce).
+ */
+static int run_child(const char *exe, const alloc_t *a, const char *wl, const params_t *p,
+                     char *line, size_t linesz)
+{
+    char arg_run[96], arg_thr[32];
+    snprintf(arg_run, sizeof arg_run, "--run=%s", wl);
+    snprintf(arg_thr, sizeof arg_thr, "--threads=%d", p->threads);
+    char *argv[] = {(char *)exe, arg_run, arg_thr, p->quick ? "--quick" : NULL, NULL};
+
+    /* Environment: ours minus LD_PRELOAD / NUMA_BENCH_EXPECT, plus the new ones. */
+    size_t ne = 0;
+    while (environ[ne])
+        ne++;
+    char **envp = xmalloc((ne + 3) * sizeof *envp);
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "NUMA_BENCH_EXPECT=", 18))
+            envp[k++] = environ[i];
+    char env_pre[PATH_MAX + 16], env_exp[PATH_MAX + 32];
+    snprintf(env_exp, sizeof env_exp, "NUMA_BENCH_EXPECT=%s", a->path[0] ? a->path : "glibc");
+    envp[k++] = env_exp;
+    if (a->path[0]) {
+        snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", a->path);
+        envp[k++] = env_pre;
+    }
+    envp[k] = NULL;
+
+    int fd[2];
+    if (pipe(fd)) {
+        perror("numa_bench: pipe");
+        exit(2);
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fd[0]);
+    posix_spawn_file_actions_addclose(&fa, fd[1]);
+    pid_t pid;
+    int e = posix_spawn(&pid, exe, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd[1]);
+    free(envp);
+    if (e) {
+        fprintf(stderr, "numa_bench: posix_spawn %s: %s\n", exe, strerror(e));
+        close(fd[0]);
+        return -1;
+    }
+
+    /* Keep the last 8 KiB of the child's stdout (the RESULT line is last). */
+    char out[8192], chunk[4096];
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(fd[0], chunk, sizeof chunk)) > 0 || (r < 0 && errno == EINTR)) {
+        if (r <= 0)
+            continue;
+        if (got + (size_t)r > sizeof out - 1) {
+            size_t drop = got + (size_t)r - (sizeof out - 1);
+            drop = drop < got ? drop : got;
+            memmove(out, out + drop, got - drop);
+            got -= drop;
+        }
+        memcpy(out + got, chunk, (size_t)r);
+        got += (size_t)r;
+    }
+    out[got] = 0;
+    close(fd[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+
+    char *res = strstr(out, "RESULT ");
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && res;
+    if (!ok) {
+        char cmd[PATH_MAX * 3];
+        child_cmdline(cmd, sizeof cmd, a, exe, argv);
+        if (WIFSIGNALED(st))
+            fprintf(stderr, "\nnuma_bench: FAIL %s/%s: killed by signal %d (%s)\n", a->name, wl,
+                    WTERMSIG(st), strsignal(WTERMSIG(st)));
+        else
+            fprintf(stderr, "\nnuma_bench: FAIL %s/%s: exit status %d%s\n", a->name, wl,
+                    WIFEXITED(st) ? WEXITSTATUS(st) : -1, res ? "" : ", no RESULT line");
+        fprintf(stderr, "  reproduce: %s\n", cmd);
+        if (got)
+            fprintf(stderr, "  stdout: %s\n", out);
+        return -1;
+    }
+    char *nl = strchr(res, '\n');
+    if (nl)
+        *nl = 0;
+    snprintf(line, linesz, "%s", res);
+    return 0;
+}
+
+/* ---- report ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} sbuf_t;
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (s->len + (size_t)n < s->cap) {
+            s->len += (size_t)n;
+            return;
+        }
+        s->cap = (s->cap + (size_t)n + 1) * 2;
+        s->buf = realloc(s->buf, s->cap);
+        if (!s->buf)
+            exit(2);
+    }
+}
+
+static void fmt_ns(char *b, size_t n, double v)
+{
+    if (isnan(v))
+        snprintf(b, n, "FAIL");
+    else if (v < 10)
+        snprintf(b, n, "%.2f", v);
+    else if (v < 1000)
+        snprintf(b, n, "%.1f", v);
+    else
+        snprintf(b, n, "%.0f", v);
+}
+
+static void read_cpu_model(char *buf, size_t n)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    snprintf(buf, n, "unknown");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ' || *c == '\t')
+                    c++;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(buf, n, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static int count_numa_nodes(void)
+{
+    int n = 0;
+    char p[64];
+    for (int i = 0; i < 1024; i++) {
+        snprintf(p, sizeof p, "/sys/devices/system/node/node%d", i);
+        if (access(p, F_OK) == 0)
+            n++;
+    }
+    return n;
+}
+
+static double loadavg1(void)
+{
+    double l[1];
+    return getloadavg(l, 1) == 1 ? l[0] : NAN;
+}
+
+static void report(sbuf_t *s, double load_before, const alloc_t *al, int na, int numa_idx,
+                   int jem_idx, const char **wl, int nw, cell_t cells[][MAX_ALLOCS],
+                   const cell_t *cn, const params_t *p, int reps, int argc, char **argv)
+{
+    char b[64];
+    sb_printf(s,
+              "Median of %d run%s; ns per operation (lower is better); each cell is a "
+              "fresh process with the allocator in LD_PRELOAD. Multi-thread workloads "
+              "use %d thread%s.\n\n",
+              reps, reps == 1 ? "" : "s", p->threads, p->threads == 1 ? "" : "s");
+    sb_printf(s, "| workload |");
+    for (int a = 0; a < na; a++)
+        sb_printf(s, " %s ns/op |", al[a].name);
+    sb_printf(s, " numa-alloc/glibc | numa-alloc/jemalloc |");
+    for (int a = 0; a < na; a++)
+        sb_printf(s, " %s peak RSS MiB |", al[a].name);
+    sb_printf(s, "\n|---|");
+    for (int a = 0; a < 2 * na + 2; a++)
+        sb_printf(s, "---:|");
+    sb_printf(s, "\n");
+
+    double lg = 0, lj = 0;
+    int ng = 0, nj = 0;
+    for (int w = 0; w < nw; w++) {
+        double med[MAX_ALLOCS];
+        sb_printf(s, "| %s |", wl[w]);
+        for (int a = 0; a < na; a++) {
+            med[a] = cells[w][a].failed ? NAN : median(cells[w][a].ns, cells[w][a].n);
+            fmt_ns(b, sizeof b, med[a]);
+            sb_printf(s, " %s |", b);
+        }
+        double rg = med[numa_idx] / med[0];
+        double rj = jem_idx >= 0 ? med[numa_idx] / med[jem_idx] : NAN;
+        if (!isnan(rg)) {
+            lg += log(rg);
+            ng++;
+            sb_printf(s, " %.2f |", rg);
+        } else {
+            sb_printf(s, " - |");
+        }
+        if (!isnan(rj)) {
+            lj += log(rj);
+            nj++;
+            sb_printf(s, " %.2f |", rj);
+        } else {
+            sb_printf(s, " - |");
+        }
+        for (int a = 0; a < na; a++) {
+            if (cells[w][a].failed)
+                sb_printf(s, " FAIL |");
+            else
+                sb_printf(s, " %.1f |", median(cells[w][a].rss_kib, cells[w][a].n) / 1024.0);
+        }
+        sb_printf(s, "\n");
+    }
+    sb_printf(s, "\nGeometric mean of the time ratios over %d workload%s: numa-alloc/glibc = ", ng,
+              ng == 1 ? "" : "s");
+    if (ng)
+        sb_printf(s, "%.3f", exp(lg / ng));
+    else
+        sb_printf(s, "-");
+    sb_printf(s, ", numa-alloc/jemalloc = ");
+    if (nj)
+        sb_printf(s, "%.3f", exp(lj / nj));
+    else
+        sb_printf(s, "-");
+    sb_printf(s, " (below 1 means numa-alloc is faster).\n\n");
+
+    if (reps > 1) {
+        sb_printf(s,
+                  "Run-to-run spread of the time, (max - min) / median over the %d runs, in "
+                  "%%:\n\n| workload |",
+                  reps);
+        for (int a = 0; a < na; a++)
+            sb_printf(s, " %s |", al[a].name);
+        sb_printf(s, "\n|---|");
+        for (int a = 0; a < na; a++)
+            sb_printf(s, "---:|");
+        sb_printf(s, "\n");
+        for (int w = 0; w < nw; w++) {
+            sb_printf(s, "| %s |", wl[w]);
+            for (int a = 0; a < na; a++) {
+                const cell_t *c = &cells[w][a];
+                double lo = INFINITY, hi = 0;
+                for (int i = 0; i < c->n; i++) {
+                    lo = fmin(lo, c->ns[i]);
+                    hi = fmax(hi, c->ns[i]);
+                }
+                if (c->failed || c->n == 0)
+                    sb_printf(s, " FAIL |");
+                else
+                    sb_printf(s, " %.0f |", 100.0 * (hi - lo) / median(c->ns, c->n));
+            }
+            sb_printf(s, "\n");
+        }
+        sb_printf(s, "\n");
+    }
+
+    sb_printf(s, "Allocators:\n\n");
+    for (int a = 0; a < na; a++)
+        sb_printf(s, "- %s: %s\n", al[a].name,
+                  al[a].path[0] ? al[a].path : "glibc malloc (no LD_PRELOAD)");
+
+    if (cn) {
+        sb_printf(s, "\nCurrent-node lookup (informational, glibc, no preload, median of %d):\n\n",
+                  cn->n);
+        if (cn->failed) {
+            sb_printf(s, "- FAIL\n");
+        } else {
+            double rs = median(cn->extra1, cn->n);
+            sb_printf(s, "| method | ns/call |\n|---|---:|\n");
+            sb_printf(s, "| sched_getcpu() | %.2f |\n", median(cn->ns, cn->n));
+            if (rs >= 0)
+                sb_printf(s, "| rseq cpu_id load (__rseq_offset) | %.2f |\n", rs);
+            else
+                sb_printf(s, "| rseq cpu_id load (__rseq_offset) | n/a (rseq not registered) |\n");
+            sb_printf(s, "| syscall(SYS_getcpu) | %.1f |\n", median(cn->extra2, cn->n));
+        }
+    }
+
+    struct utsname u;
+    uname(&u);
+    char cpu[256];
+    read_cpu_model(cpu, sizeof cpu);
+    sb_printf(s,
+              "\nMachine: %ld CPUs online, CPU \"%s\", %d NUMA node%s, kernel %s %s, glibc %s; "
+              "1-min load average %.2f before the runs, %.2f after.\n",
+              sysconf(_SC_NPROCESSORS_ONLN), cpu, count_numa_nodes(),
+              count_numa_nodes() == 1 ? "" : "s", u.sysname, u.release, gnu_get_libc_version(),
+              load_before, loadavg1());
+    sb_printf(s, "\nCommand:\n\n    ");
+    for (int i = 0; i < argc; i++)
+        sb_printf(s, "%s%s", i ? " " : "", argv[i]);
+    sb_printf(s, "\n");
+}
+
+static int runner_main(int argc, char **argv, const params_t *p, int reps, const char *lib,
+                       const char *out, const char *only)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        perror("numa_bench: readlink /proc/self/exe");
+        return 2;
+    }
+    exe[n] = 0;
+
+    alloc_t al[MAX_ALLOCS];
+    int na = 0;
+    al[na++] = (alloc_t){.name = "glibc"};
+    static const struct {
+        const char *name, *path;
+        int required;
+    } known[] = {
+        {"jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", 1},
+        {"numa-alloc", NULL, 1},
+        {"mimalloc", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", 0},
+        {"tcmalloc", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", 0},
+    };
+    int numa_idx = -1, jem_idx = -1;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const char *path = known[i].path ? known[i].path : lib;
+        if (!file_exists(path)) {
+            /* jemalloc is only required for real measurements. */
+            if (known[i].required && (!known[i].path || !p->quick)) {
+                fprintf(stderr, "numa_bench: %s library not found at %s%s\n", known[i].name, path,
+                        known[i].path ? "" : " (build the numapreload target or pass --lib=PATH)");
+                return 2;
+            }
+            fprintf(stderr, "numa_bench: note: %s not found at %s, column skipped\n", known[i].name,
+                    path);
+            continue;
+        }
+        alloc_t *a = &al[na];
+        a->name = known[i].name;
+        if (!realpath(path, a->path))
+            snprintf(a->path, sizeof a->path, "%s", path);
+        if (!strcmp(a->name, "numa-alloc"))
+            numa_idx = na;
+        if (!strcmp(a->name, "jemalloc"))
+            jem_idx = na;
+        na++;
+    }
+
+    /* Workload list (display names), optionally filtered by --workloads. */
+    char names[NWORKLOADS][64];
+    const char *wl[NWORKLOADS];
+    int nw = 0, want_cn = !only;
+    if (only && strstr(only, CURRENT_NODE))
+        want_cn = 1;
+    for (size_t i = 0; i < NWORKLOADS; i++) {
+        workload_name(&workloads[i], p->threads, names[nw], sizeof names[nw]);
+        if (only) {
+            /* match whole comma-separated items */
+            char tmp[1024];
+            snprintf(tmp, sizeof tmp, ",%s,", only);
+            char key[80];
+            snprintf(key, sizeof key, ",%s,", names[nw]);
+            if (!strstr(tmp, key))
+                continue;
+        }
+        wl[nw] = names[nw];
+        nw++;
+    }
+    if (!nw && !want_cn) {
+        fprintf(stderr, "numa_bench: --workloads matched nothing\n");
+        return 2;
+    }
+
+    static cell_t cells[NWORKLOADS][MAX_ALLOCS];
+    static cell_t cn;
+    memset(cells, 0, sizeof cells);
+    memset(&cn, 0, sizeof cn);
+    int failures = 0;
+    char line[1024];
+    int tty = isatty(STDERR_FILENO);
+    double load_before = loadavg1();
+
+    for (int r = 0; r < reps; r++) {
+        if (!tty)
+            fprintf(stderr, "numa_bench: rep %d/%d\n", r + 1, reps);
+        for (int w = 0; w < nw; w++) {
+            for (int a = 0; a < na; a++) {
+                if (tty)
+                    fprintf(stderr, "\r[rep %d/%d] %-20s %-12s", r + 1, reps, wl[w], al[a].name);
+                cell_t *c = &cells[w][a];
+                if (c->failed)
+                    continue;
+                if (run_child(exe, &al[a], wl[w], p, line, sizeof line)) {
+                    c->failed = 1;
+                    failures++;
+                    continue;
+                }
+                c->ns[c->n] = field(line, "ns_per_op");
+                c->rss_kib[c->n] = field(line, "maxrss_kib");
+                c->n++;
+            }
+        }
+        if (want_cn && !cn.failed) {
+            if (tty)
+                fprintf(stderr, "\r[rep %d/%d] %-20s %-12s", r + 1, reps, CURRENT_NODE, "glibc");
+            if (run_child(exe, &al[0], CURRENT_NODE, p, line, sizeof line)) {
+                cn.failed = 1;
+                failures++;
+            } else {
+                cn.ns[cn.n] = field(line, "ns_per_op");
+                cn.extra1[cn.n] = field(line, "rseq_ns");
+                cn.extra2[cn.n] = field(line, "syscall_ns");
+                cn.n++;
+            }
+        }
+    }
+    if (tty)
+        fprintf(stderr, "\r%60s\r", "");
+
+    sbuf_t s = {0};
+    report(&s, load_before, al, na, numa_idx, jem_idx, wl, nw, cells, want_cn ? &cn : NULL, p, reps,
+           argc, argv);
+    fputs(s.buf, stdout);
+    if (out) {
+        FILE *f = fopen(out, "w");
+        if (!f || fputs(s.buf, f) < 0 || fclose(f)) {
+            fprintf(stderr, "numa_bench: cannot write %s: %s\n", out, strerror(errno));
+            free(s.buf);
+            return 2;
+        }
+    }
+    free(s.buf);
+    if (failures) {
+        fprintf(stderr, "numa_bench: %d run%s FAILED (see above)\n", failures,
+                failures == 1 ? "" : "s");
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]\n"
+            "                        [--lib=PATH] [--workloads=a,b,...]\n"
+            "       numa_bench --run=WORKLOAD [--quick] [--threads=T]\n"
+            "       numa_bench --list\n"
+            "default --lib: %s\n",
+            NUMA_BENCH_DEFAULT_LIB);
+}
+
+int main(int argc, char **argv)
+{
+    params_t p = {.quick = 0, .threads = 2};
+    int all = 0, reps = -1;
+    const char *run = NULL, *lib = NUMA_BENCH_DEFAULT_LIB, *out = NULL, *only = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--all"))
+            all = 1;
+        else if (!strcmp(a, "--quick"))
+            p.quick = 1;
+        else if (!strncmp(a, "--reps=", 7))
+            reps = atoi(a + 7);
+        else if (!strncmp(a, "--threads=", 10))
+            p.threads = atoi(a + 10);
+        else if (!strncmp(a, "--out=", 6))
+            out = a + 6;
+        else if (!strncmp(a, "--lib=", 6))
+            lib = a + 6;
+        else if (!strncmp(a, "--run=", 6))
+            run = a + 6;
+        else if (!strncmp(a, "--workloads=", 12))
+            only = a + 12;
+        else if (!strcmp(a, "--list")) {
+            for (size_t w = 0; w < NWORKLOADS; w++) {
+                char b[64];
+                workload_name(&workloads[w], p.threads, b, sizeof b);
+                printf("%-20s %s\n", b, workloads[w].unit);
+            }
+            printf("%-20s %s\n", CURRENT_NODE,
+                   "sched_getcpu / rseq cpu_id / getcpu syscall (informational)");
+            return 0;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (p.threads < 1 || p.threads > 256) {
+        fprintf(stderr, "numa_bench: --threads must be 1..256\n");
+        return 2;
+    }
+    if (reps < 0)
+        reps = p.quick ? 1 : 5;
+    if (reps < 1 || reps > MAX_REPS) {
+        fprintf(stderr, "numa_bench: --reps must be 1..%d\n", MAX_REPS);
+        return 2;
+    }
+    if (run && !all)
+        return child_main(run, &p);
+    if (all && !run)
+        return runner_main(argc, argv, &p, reps, lib, out, only);
+    usage();
+    return 2;
+}

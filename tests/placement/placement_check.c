@@ -1,0 +1,478 @@
+/*
+ * placement_check.c - placement as the kernel sees it, for the multi-node guest.
+ *
+ * Every check allocates through numa-alloc (linked in), touches the memory,
+ * then asks the kernel where each page of each object lies (move_pages in
+ * query mode, through libnuma: independent of the allocator). Exit status 0
+ * when every expectation holds, 1 otherwise, with one line per finding.
+ *
+ *   placement_check explicit     numa_malloc on every node, from threads on every node
+ *   placement_check local        default policy, pinned threads: >= 99% on the thread's node
+ *   placement_check remote-free  node-A blocks freed on node B never reach node-B threads
+ *   placement_check bind N       every object on node N (run with NUMA_ALLOC_POLICY=bind ...)
+ *   placement_check nearest FROM EXPECT  bind to several nodes: a thread on FROM gets EXPECT
+ *   placement_check interleave   objects and a 64 MiB object's pages balanced within 10%
+ *   placement_check weighted W0 W1  node 0 : node 1 share of objects and pages = W0 : W1
+ *   placement_check exhaust NODE none|nearest  fill the small node NODE
+ *   placement_check migrate      a thread that moves allocates on its new node
+ *   placement_check cpuless NODE numa_malloc on a node without CPUs
+ */
+#define _GNU_SOURCE
+#include "numa_alloc.h"
+
+#include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PAGE      4096UL
+#define MAX_NODES 64
+
+static int failures;
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL %s:%d: ", __func__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* Writes every page of the object so that it exists, then counts its pages per node. */
+static void touch(void *p, size_t size)
+{
+    char *c = p;
+    for (size_t off = 0; off < size; off += PAGE)
+        c[off] = 1;
+    c[size - 1] = 1;
+}
+
+/*
+ * Nodes of the pages [p, p + size) into counts[node]; returns the number of
+ * pages whose node differs from `want` (or, with want < 0, 0).
+ */
+static size_t page_census(void *p, size_t size, int want, size_t *counts)
+{
+    uintptr_t first = (uintptr_t)p & ~(PAGE - 1), last = ((uintptr_t)p + size - 1) & ~(PAGE - 1);
+    size_t n = (last - first) / PAGE + 1, wrong = 0;
+    void **pages = malloc(n * sizeof *pages);
+    int *status = malloc(n * sizeof *status);
+    for (size_t i = 0; i < n; i++)
+        pages[i] = (void *)(first + i * PAGE);
+    if (numa_move_pages(0, n, pages, NULL, status, 0) != 0) {
+        printf("FAIL move_pages: %s\n", strerror(errno));
+        failures++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (status[i] >= 0 && status[i] < MAX_NODES && counts)
+            counts[status[i]]++;
+        if (want >= 0 && status[i] != want)
+            wrong++;
+    }
+    free(pages);
+    free(status);
+    return wrong;
+}
+
+static int nodes_with_cpus(int *out)
+{
+    int n = 0;
+    struct bitmask *cpus = numa_allocate_cpumask();
+    for (int node = 0; node <= numa_max_node(); node++)
+        if (numa_bitmask_isbitset(numa_all_nodes_ptr, node) && numa_node_to_cpus(node, cpus) == 0 &&
+            numa_bitmask_weight(cpus) > 0)
+            out[n++] = node;
+    numa_free_cpumask(cpus);
+    return n;
+}
+
+static int nodes_with_memory(int *out)
+{
+    int n = 0;
+    for (int node = 0; node <= numa_max_node(); node++) {
+        long long free_bytes;
+        if (numa_bitmask_isbitset(numa_all_nodes_ptr, node) &&
+            numa_node_size64(node, &free_bytes) > 0)
+            out[n++] = node;
+    }
+    return n;
+}
+
+static void pin_to_node(int node)
+{
+    if (numa_run_on_node(node) != 0) {
+        printf("FAIL cannot run on node %d: %s\n", node, strerror(errno));
+        exit(1);
+    }
+    sched_yield();
+}
+
+static const size_t mix[] = {24, 64, 200, 1000, 4096, 20000, 100000, 700000, 3 << 20};
+#define MIX (sizeof mix / sizeof mix[0])
+
+/* ---- explicit: numa_malloc(N) from a thread on node C, for every N and C ---- */
+
+struct explicit_job {
+    int cpu_node, mem_node;
+};
+
+static void *explicit_thread(void *arg)
+{
+    struct explicit_job *job = arg;
+    pin_to_node(job->cpu_node);
+    for (size_t i = 0; i < MIX; i++) {
+        for (int rep = 0; rep < 20; rep++) {
+            char *p = numa_malloc(job->mem_node, mix[i]);
+            EXPECT(p, "numa_malloc(%d, %zu) failed: %s", job->mem_node, mix[i], strerror(errno));
+            if (!p)
+                continue;
+            touch(p, mix[i]);
+            size_t wrong = page_census(p, mix[i], job->mem_node, NULL);
+            EXPECT(wrong == 0, "numa_malloc(%d, %zu) from node %d: %zu pages elsewhere",
+                   job->mem_node, mix[i], job->cpu_node, wrong);
+            EXPECT(numa_ptr_node(p) == job->mem_node, "numa_ptr_node says %d, want %d",
+                   numa_ptr_node(p), job->mem_node);
+            if (rep % 2)
+                free(p); /* half are freed and reused, half stay live */
+        }
+    }
+    return NULL;
+}
+
+static void check_explicit(void)
+{
+    int cpu_nodes[MAX_NODES], mem_nodes[MAX_NODES];
+    int ncpu = nodes_with_cpus(cpu_nodes), nmem = nodes_with_memory(mem_nodes);
+    for (int c = 0; c < ncpu; c++)
+        for (int m = 0; m < nmem; m++) {
+            struct explicit_job job = {cpu_nodes[c], mem_nodes[m]};
+            pthread_t t;
+            pthread_create(&t, NULL, explicit_thread, &job);
+            pthread_join(t, NULL);
+        }
+    printf("explicit: %d CPU nodes x %d memory nodes checked\n", ncpu, nmem);
+}
+
+/* ---- local: default policy with pinned threads ---- */
+
+struct local_job {
+    int node;
+    size_t objects, local_objects;
+};
+
+static void *local_thread(void *arg)
+{
+    struct local_job *job = arg;
+    pin_to_node(job->node);
+    enum { N = 4000 };
+    static __thread void *live[N];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            size_t size = mix[(i * 7 + round) % (MIX - 1)]; /* all but the 3 MiB one */
+            live[i] = malloc(size);
+            touch(live[i], size);
+            job->objects++;
+            if (page_census(live[i], size, job->node, NULL) == 0)
+                job->local_objects++;
+        }
+        for (int i = 0; i < N; i++)
+            free(live[i]);
+    }
+    return NULL;
+}
+
+static void check_local(void)
+{
+    int nodes[MAX_NODES];
+    int n = nodes_with_cpus(nodes);
+    struct local_job jobs[MAX_NODES];
+    pthread_t threads[MAX_NODES];
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (struct local_job){.node = nodes[i]};
+        pthread_create(&threads[i], NULL, local_thread, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+        double pct = 100.0 * (double)jobs[i].local_objects / (double)jobs[i].objects;
+        printf("local: node %d: %zu objects, %.2f%% with every page local\n", nodes[i],
+               jobs[i].objects, pct);
+        EXPECT(pct >= 99.0, "node %d: only %.2f%% local", nodes[i], pct);
+    }
+}
+
+/* ---- remote-free: blocks of node A freed by a thread on node B ---- */
+
+enum { REMOTE_BLOCKS = 20000 };
+static void *remote_blocks[REMOTE_BLOCKS];
+static int node_a, node_b;
+
+static void *remote_alloc_on_a(void *arg)
+{
+    (void)arg;
+    pin_to_node(node_a);
+    for (int i = 0; i < REMOTE_BLOCKS; i++) {
+        remote_blocks[i] = malloc(16 + (size_t)(i % 32) * 16);
+        memset(remote_blocks[i], 0xa, 16);
+    }
+    return NULL;
+}
+
+static void *remote_free_then_alloc_on_b(void *arg)
+{
+    (void)arg;
+    pin_to_node(node_b);
+    for (int i = 0; i < REMOTE_BLOCKS; i++)
+        free(remote_blocks[i]);
+    size_t on_a = 0, reused = 0;
+    for (int i = 0; i < REMOTE_BLOCKS; i++) {
+        char *p = malloc(16 + (size_t)(i % 32) * 16);
+        touch(p, 16);
+        if (numa_ptr_node(p) != node_b || page_census(p, 16, node_b, NULL) != 0)
+            on_a++;
+        for (int j = i % 97; j < REMOTE_BLOCKS; j += 97) /* a sample of old addresses */
+            if (remote_blocks[j] == p)
+                reused++;
+    }
+    printf("remote-free: %d node-%d blocks freed on node %d; node-%d thread then got %zu "
+           "blocks off its node, %zu old node-%d addresses\n",
+           REMOTE_BLOCKS, node_a, node_b, node_b, on_a, reused, node_a);
+    EXPECT(on_a == 0, "%zu blocks handed to a node-%d thread are not on node %d", on_a, node_b,
+           node_b);
+    EXPECT(reused == 0, "%zu node-%d blocks were handed to a node-%d thread", reused, node_a,
+           node_b);
+    return NULL;
+}
+
+static void check_remote_free(void)
+{
+    int nodes[MAX_NODES];
+    if (nodes_with_cpus(nodes) < 2) {
+        printf("FAIL remote-free needs two nodes with CPUs\n");
+        failures++;
+        return;
+    }
+    node_a = nodes[0];
+    node_b = nodes[1];
+    pthread_t t;
+    pthread_create(&t, NULL, remote_alloc_on_a, NULL);
+    pthread_join(t, NULL);
+    pthread_create(&t, NULL, remote_free_then_alloc_on_b, NULL);
+    pthread_join(t, NULL);
+}
+
+/* ---- policies: every object of threads on every node where the policy says ---- */
+
+static void *alloc_objects_on(int cpu_node, size_t count, size_t size, size_t *counts)
+{
+    pin_to_node(cpu_node);
+    for (size_t i = 0; i < count; i++) {
+        char *p = malloc(size);
+        touch(p, size);
+        page_census(p, size, -1, counts);
+        /* kept live: the point is where new memory comes from */
+    }
+    return NULL;
+}
+
+static void check_bind(int want)
+{
+    int nodes[MAX_NODES];
+    int n = nodes_with_cpus(nodes);
+    for (int i = 0; i < n; i++) {
+        size_t counts[MAX_NODES] = {0};
+        alloc_objects_on(nodes[i], 300, 20000, counts);
+        size_t total = 0;
+        for (int node = 0; node < MAX_NODES; node++)
+            total += counts[node];
+        printf("bind: thread on node %d: %zu of %zu pages on node %d\n", nodes[i], counts[want],
+               total, want);
+        EXPECT(counts[want] == total, "thread on node %d: %zu of %zu pages off node %d", nodes[i],
+               total - counts[want], total, want);
+    }
+}
+
+static void check_nearest(int from, int expect)
+{
+    size_t counts[MAX_NODES] = {0};
+    alloc_objects_on(from, 200, 8192, counts);
+    size_t total = 0;
+    for (int node = 0; node < MAX_NODES; node++)
+        total += counts[node];
+    printf("nearest: thread on node %d: %zu of %zu pages on node %d\n", from, counts[expect], total,
+           expect);
+    EXPECT(counts[expect] == total, "thread on node %d: want every page on node %d", from, expect);
+}
+
+/* Share of node 0 among nodes 0 and 1, for objects (by numa_ptr_node) and pages. */
+static void check_balance(double want_share, const char *label)
+{
+    size_t objects[MAX_NODES] = {0}, pages[MAX_NODES] = {0};
+    for (int i = 0; i < 400; i++) {
+        char *p = malloc(64 << 10);
+        touch(p, 64 << 10);
+        int node = numa_ptr_node(p);
+        if (node >= 0 && node < MAX_NODES)
+            objects[node]++;
+    }
+    char *big = malloc(64 << 20);
+    touch(big, 64 << 20);
+    page_census(big, 64 << 20, -1, pages);
+    double object_share = (double)objects[0] / (double)(objects[0] + objects[1]);
+    double page_share = (double)pages[0] / (double)(pages[0] + pages[1]);
+    printf("%s: 400 x 64 KiB: node0 %zu node1 %zu; 64 MiB: node0 %zu node1 %zu pages\n", label,
+           objects[0], objects[1], pages[0], pages[1]);
+    EXPECT(object_share > want_share - 0.1 * want_share &&
+               object_share < want_share + 0.1 * want_share,
+           "objects: node 0 share %.3f, want %.3f +-10%%", object_share, want_share);
+    EXPECT(page_share > want_share - 0.1 * want_share && page_share < want_share + 0.1 * want_share,
+           "pages: node 0 share %.3f, want %.3f +-10%%", page_share, want_share);
+    free(big);
+}
+
+/* ---- exhaustion of a small node ---- */
+
+static void check_exhaust(int node, const char *fallback)
+{
+    size_t chunk = 1 << 20, got = 0, elsewhere = 0, misplaced = 0;
+    void *held[4096];
+    size_t nheld = 0;
+    int first_failure_errno = 0;
+    long long node_size = numa_node_size64(node, NULL);
+    size_t limit = (size_t)node_size * 2 / chunk + 64; /* well past the node */
+    for (size_t i = 0; i < limit && nheld < 4096; i++) {
+        char *p = numa_malloc(node, chunk);
+        if (!p) {
+            first_failure_errno = errno;
+            break;
+        }
+        touch(p, chunk);
+        held[nheld++] = p;
+        int owner = numa_ptr_node(p);
+        if (owner == node)
+            got++;
+        else
+            elsewhere++;
+        if (page_census(p, chunk, owner, NULL) != 0)
+            misplaced++;
+    }
+    printf("exhaust(%s): %zu MiB on node %d, %zu MiB elsewhere, %zu misplaced, stopped with %s\n",
+           fallback, got, node, elsewhere, misplaced,
+           first_failure_errno ? strerror(first_failure_errno) : "no failure");
+    EXPECT(misplaced == 0, "%zu objects have pages off the node that owns them", misplaced);
+    EXPECT(got > 0, "nothing was placed on node %d", node);
+    if (strcmp(fallback, "none") == 0) {
+        EXPECT(first_failure_errno == ENOMEM, "fallback none must end with ENOMEM, got %s",
+               strerror(first_failure_errno));
+        EXPECT(elsewhere == 0, "fallback none placed %zu MiB elsewhere", elsewhere);
+    } else {
+        EXPECT(elsewhere > 0, "fallback nearest never went to another node");
+    }
+    for (size_t i = 0; i < nheld; i++)
+        free(held[i]);
+    /* The process is alive and can still allocate. */
+    void *after = malloc(1 << 20);
+    EXPECT(after != NULL, "malloc after exhaustion failed");
+    free(after);
+}
+
+/* ---- migration ---- */
+
+static void check_migrate(void)
+{
+    int nodes[MAX_NODES];
+    if (nodes_with_cpus(nodes) < 2) {
+        printf("FAIL migrate needs two nodes with CPUs\n");
+        failures++;
+        return;
+    }
+    enum { N = 2000 };
+    static void *old[N];
+    pin_to_node(nodes[0]);
+    for (int i = 0; i < N; i++) {
+        old[i] = malloc(64);
+        touch(old[i], 64);
+    }
+    for (int i = 0; i < N; i++)
+        free(old[i]); /* now cached for node nodes[0] in this thread */
+    pin_to_node(nodes[1]);
+    size_t off_node = 0, reused = 0;
+    for (int i = 0; i < N; i++) {
+        char *p = malloc(64);
+        touch(p, 64);
+        if (numa_ptr_node(p) != nodes[1] || page_census(p, 64, nodes[1], NULL))
+            off_node++;
+        for (int j = i % 37; j < N; j += 37)
+            if (old[j] == p)
+                reused++;
+    }
+    printf("migrate: after moving from node %d to %d: %zu of %d blocks off node %d, %zu reused\n",
+           nodes[0], nodes[1], off_node, N, nodes[1], reused);
+    EXPECT(off_node == 0, "%zu blocks off the new node", off_node);
+    EXPECT(reused == 0, "%zu blocks cached on the old node were handed out", reused);
+}
+
+static void check_cpuless(int node)
+{
+    for (size_t i = 0; i < MIX; i++) {
+        char *p = numa_malloc(node, mix[i]);
+        EXPECT(p, "numa_malloc(%d, %zu): %s", node, mix[i], strerror(errno));
+        if (!p)
+            continue;
+        touch(p, mix[i]);
+        EXPECT(page_census(p, mix[i], node, NULL) == 0, "numa_malloc(%d, %zu): pages elsewhere",
+               node, mix[i]);
+    }
+    /* local never picks a node without CPUs */
+    int cpu_nodes[MAX_NODES];
+    int n = nodes_with_cpus(cpu_nodes);
+    for (int i = 0; i < n; i++) {
+        pin_to_node(cpu_nodes[i]);
+        char *p = malloc(5000);
+        touch(p, 5000);
+        EXPECT(numa_ptr_node(p) != node, "local placement chose the CPU-less node %d", node);
+    }
+    printf("cpuless: node %d served numa_malloc; local never chose it\n", node);
+}
+
+int main(int argc, char **argv)
+{
+    if (numa_available() < 0 || argc < 2) {
+        fprintf(stderr, "usage: placement_check CHECK [ARGS] (needs NUMA)\n");
+        return 2;
+    }
+    const char *check = argv[1];
+    if (strcmp(check, "explicit") == 0)
+        check_explicit();
+    else if (strcmp(check, "local") == 0)
+        check_local();
+    else if (strcmp(check, "remote-free") == 0)
+        check_remote_free();
+    else if (strcmp(check, "bind") == 0 && argc == 3)
+        check_bind(atoi(argv[2]));
+    else if (strcmp(check, "nearest") == 0 && argc == 4)
+        check_nearest(atoi(argv[2]), atoi(argv[3]));
+    else if (strcmp(check, "interleave") == 0)
+        check_balance(0.5, "interleave");
+    else if (strcmp(check, "weighted") == 0 && argc == 4)
+        check_balance(atof(argv[2]) / (atof(argv[2]) + atof(argv[3])), "weighted");
+    else if (strcmp(check, "exhaust") == 0 && argc == 4)
+        check_exhaust(atoi(argv[2]), argv[3]);
+    else if (strcmp(check, "migrate") == 0)
+        check_migrate();
+    else if (strcmp(check, "cpuless") == 0 && argc == 3)
+        check_cpuless(atoi(argv[2]));
+    else {
+        fprintf(stderr, "placement_check: unknown check or arguments: %s\n", check);
+        return 2;
+    }
+    printf("%s: %s\n", check, failures ? "FAILED" : "ok");
+    return failures ? 1 : 0;
+}
