@@ -16,6 +16,7 @@
  *   placement_check exhaust NODE none|nearest  fill the small node NODE
  *   placement_check migrate      a thread that moves allocates on its new node
  *   placement_check cpuless NODE numa_malloc on a node without CPUs
+ *   placement_check cpuset NODE  NODE is outside the cpuset: EINVAL, and malloc avoids it
  */
 #define _GNU_SOURCE
 #include "numa_alloc.h"
@@ -442,6 +443,28 @@ static void check_cpuless(int node)
     printf("cpuless: node %d served numa_malloc; local never chose it\n", node);
 }
 
+static void check_cpuset(int node)
+{
+    errno = 0;
+    void *p = numa_malloc(node, 100);
+    EXPECT(p == NULL && errno == EINVAL, "numa_malloc(%d) outside the cpuset: %p, %s", node, p,
+           strerror(errno));
+    int cpu_nodes[MAX_NODES];
+    int n = nodes_with_cpus(cpu_nodes);
+    for (int i = 0; i < n; i++) {
+        pin_to_node(cpu_nodes[i]);
+        for (size_t k = 0; k < MIX; k++) {
+            char *q = malloc(mix[k]);
+            touch(q, mix[k]);
+            size_t counts[MAX_NODES] = {0};
+            page_census(q, mix[k], -1, counts);
+            EXPECT(counts[node] == 0 && numa_ptr_node(q) != node,
+                   "thread on node %d got memory on the forbidden node %d", cpu_nodes[i], node);
+        }
+    }
+    printf("cpuset: node %d refused (EINVAL) and never used\n", node);
+}
+
 int main(int argc, char **argv)
 {
     if (numa_available() < 0 || argc < 2) {
@@ -467,6 +490,8 @@ int main(int argc, char **argv)
         check_exhaust(atoi(argv[2]), argv[3]);
     else if (strcmp(check, "migrate") == 0)
         check_migrate();
+    else if (strcmp(check, "cpuset") == 0 && argc == 3)
+        check_cpuset(atoi(argv[2]));
     else if (strcmp(check, "cpuless") == 0 && argc == 3)
         check_cpuless(atoi(argv[2]));
     else {
