@@ -120,18 +120,21 @@ static void for_each_lock(void (*op)(na_lock_t *))
 static void fork_prepare(void)
 {
     na_lock(&init_lock);
+    thread_cache_fork_prepare();
     for_each_lock(na_lock);
 }
 
 static void fork_parent(void)
 {
     for_each_lock(na_unlock);
+    thread_cache_fork_parent();
     na_unlock(&init_lock);
 }
 
 static void fork_child(void)
 {
     for_each_lock(na_lock_reset);
+    thread_cache_after_fork_child();
     na_lock_reset(&init_lock);
 }
 
@@ -205,20 +208,37 @@ static unsigned policy_slot(void)
 }
 
 /* alloc_on_slot, then, if the node could not supply it, the fallbacks in order. */
+/* Counts an allocation made on a slow path (the fast paths count their own). */
+static void *counted(void *ptr, bool explicit_node)
+{
+    if (ptr) {
+        size_t usable = alloc_usable_size(ptr);
+        thread_cache_count_alloc(slot_of_ptr(ptr), usable > SMALL_MAX ? usable : 0, explicit_node);
+    }
+    return ptr;
+}
+
+/*
+ * `named_node`: the caller named the node (numa_malloc, realloc), so every
+ * usable node is a fallback candidate whatever the policy; `explicit_request`:
+ * count it as an explicit request (numa_malloc & co, not realloc).
+ */
 static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, bool zero,
-                                 bool explicit_node)
+                                 bool named_node, bool explicit_request)
 {
     void *ptr = alloc_on_slot(slot, size, alignment, zero);
     if (likely(ptr != NULL) || size > PTRDIFF_MAX - SEGMENT_SIZE)
-        return ptr;
+        return counted(ptr, explicit_request);
     uint8_t order[TOPO_MAX_SLOTS];
-    unsigned n = placement_fallbacks(slot, explicit_node, order);
+    unsigned n = placement_fallbacks(slot, named_node, order);
     for (unsigned i = 1; i < n; i++) {
         ptr = alloc_on_slot(order[i], size, alignment, zero);
         if (ptr) {
             __atomic_fetch_add(&node_heap_of(slot)->fallbacks_out, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
-            return ptr;
+            if (thread_state.status == THREAD_LIVE)
+                COUNT(thread_state.fallbacks, 1);
+            return counted(ptr, explicit_request);
         }
     }
     errno = ENOMEM;
@@ -236,7 +256,7 @@ static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zer
         if (ptr) {
             if (zero && !zeroed)
                 memset(ptr, 0, size);
-            return ptr;
+            return counted(ptr, false);
         }
     }
     errno = ENOMEM;
@@ -249,15 +269,23 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
         errno = ENOMEM;
         return NULL;
     }
+    struct cpu_route route = current_route();
+    if (route.home != thread_state.home)
+        thread_cache_moved(route.home);
     unsigned slot = policy_slot();
     if (placement.per_allocation && size > LARGE_MAX && size <= PTRDIFF_MAX - SEGMENT_SIZE)
         return alloc_spread(slot, size, alignment, zero);
-    return alloc_with_fallback(slot, size, alignment, zero, false);
+    return alloc_with_fallback(slot, size, alignment, zero, false, false);
 }
 
 void *alloc_on_node(unsigned slot, size_t size, size_t alignment, bool zero)
 {
-    return alloc_with_fallback(slot, size, alignment, zero, true);
+    return alloc_with_fallback(slot, size, alignment, zero, true, true);
+}
+
+static void *alloc_keeping_node(unsigned slot, size_t size)
+{
+    return alloc_with_fallback(slot, size, 0, false, true, false);
 }
 
 void *alloc_slow(size_t size)
@@ -282,6 +310,7 @@ void free_slow(void *ptr)
     if (seg->kind == SEG_HUGE) {
         if (ptr != seg->huge_ptr)
             report_invalid_pointer("free(): invalid pointer", ptr);
+        thread_cache_count_free(slot_of_ptr(ptr), seg->huge_size);
         heap_free_huge(heap, seg);
         return;
     }
@@ -294,6 +323,7 @@ void free_slow(void *ptr)
     struct span *span = &seg->spans[head];
     if (span->state == SPAN_LARGE && ptr == span_start(seg, span) && head <= page &&
         page < head + span->npages) {
+        thread_cache_count_free(slot_of_ptr(ptr), (size_t)span->npages << OS_PAGE_SHIFT);
         heap_free_large(heap, seg, span);
         return;
     }
@@ -405,7 +435,7 @@ void *alloc_realloc(void *ptr, size_t size)
     /* realloc keeps the node, or the spread of a page-interleaved object */
     if (!fresh)
         fresh = seg->kind == SEG_HUGE && seg->interleaved ? alloc_placed(size, 0, false)
-                                                          : alloc_on_node(slot, size, 0, false);
+                                                          : alloc_keeping_node(slot, size);
     if (!fresh)
         return NULL;
     memcpy(fresh, ptr, usable < size ? usable : size);

@@ -43,26 +43,38 @@ int alloc_owner_slot(const void *ptr);
 /* malloc_trim: flush this thread's caches and purge every heap; true if memory was released. */
 bool alloc_trim(void);
 
+/* From the thread's cache for `slot` (numa_malloc: no policy, no route). */
 static inline void *alloc_small(unsigned slot, unsigned cls)
 {
     struct node_cache *nc = thread_state.caches[slot];
     if (likely(nc != NULL)) {
         struct cache_bin *bin = &nc->bins[cls];
-        if (likely(bin->head != NULL))
+        if (likely(bin->head != NULL)) {
+            COUNT(bin->nalloc, 1);
             return cache_bin_pop(bin);
+        }
     }
     return thread_cache_alloc_slow(slot, cls);
 }
 
 /* A thread with a cache implies an initialised allocator, so the class tables are valid. */
+/*
+ * Every exit that is not a cache hit is a tail call to alloc_slow: no
+ * registers to save on the hit. A thread found on another node than at its
+ * last allocation also goes there (thread_cache_moved books the move).
+ */
 static inline void *alloc_fast(size_t size)
 {
     if (likely(size <= SMALL_MAX)) {
-        struct node_cache *nc = thread_state.caches[current_slot()];
-        if (likely(nc != NULL)) {
+        struct thread_state *ts = &thread_state;
+        struct cpu_route route = current_route();
+        struct node_cache *nc = ts->caches[route.slot];
+        if (likely(nc != NULL && route.home == ts->home)) {
             struct cache_bin *bin = &nc->bins[size_class_of(size)];
-            if (likely(bin->head != NULL))
+            if (likely(bin->head != NULL)) {
+                COUNT(bin->nalloc, 1);
                 return cache_bin_pop(bin);
+            }
         }
     }
     return alloc_slow(size);
@@ -78,6 +90,7 @@ static inline void free_fast(void *ptr)
             if (likely(nc != NULL)) {
                 struct cache_bin *bin = &nc->bins[cls];
                 if (likely(bin->count < bin->max && ((void **)ptr)[1] != (void *)free_block_key)) {
+                    COUNT(bin->nfree, 1);
                     cache_bin_push(bin, ptr);
                     return;
                 }

@@ -75,6 +75,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
         seg->huge_size = bytes;
         seg->interleaved = spread != NULL;
         heap->active_bytes += nsegments * SEGMENT_SIZE;
+        heap_note_peak(heap);
         heap->huge_count++;
         heap->huge_bytes += bytes;
     }
@@ -133,6 +134,7 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
             segment_run_free(heap, (struct segment *)added, more, false); /* node exhausted */
         } else if (taken >= 0) {
             heap->active_bytes += more * SEGMENT_SIZE;
+            heap_note_peak(heap);
             forget_interior_headers(seg, seg->nsegments, need);
             seg->nsegments = need;
             done = true;

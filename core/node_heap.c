@@ -202,5 +202,7 @@ void heap_totals(struct node_heap *heap, struct heap_totals *out)
     out->dirty = heap->dirty_bytes;
     out->huge_count = heap->huge_count;
     out->huge_bytes = heap->huge_bytes;
+    out->peak_active = heap->peak_active_bytes;
+    out->purged = heap->purged_bytes;
     na_unlock(&heap->pages_lock);
 }

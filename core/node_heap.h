@@ -54,11 +54,13 @@ struct node_heap {
     uint64_t free_run_bitmap[2];
     /* Dirty free runs (pages and segments share this clock), oldest first. */
     struct span *dirty_oldest, *dirty_newest;
-    size_t dirty_bytes;     /* free but possibly resident: page runs and segment runs */
-    size_t active_bytes;    /* spans and huge objects in use */
-    size_t huge_count;      /* live huge objects */
-    size_t huge_bytes;      /* their usable bytes */
-    uint64_t next_purge_ms; /* earliest time a decay purge is due */
+    size_t dirty_bytes;       /* free but possibly resident: page runs and segment runs */
+    size_t active_bytes;      /* spans and huge objects in use */
+    size_t peak_active_bytes; /* the most active_bytes ever was */
+    size_t purged_bytes;      /* given back to the OS so far */
+    size_t huge_count;        /* live huge objects */
+    size_t huge_bytes;        /* their usable bytes */
+    uint64_t next_purge_ms;   /* earliest time a decay purge is due */
     /* Segments: bump allocation, then an address-ordered list of free runs. */
     uintptr_t seg_next, seg_end;
     struct segment *free_segments;
@@ -67,6 +69,13 @@ struct node_heap {
     uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */
     uint64_t fallbacks_in;  /* requests for other nodes served here (atomic) */
 };
+
+/* Called with pages_lock held after active_bytes grew. */
+static inline void heap_note_peak(struct node_heap *heap)
+{
+    if (heap->active_bytes > heap->peak_active_bytes)
+        heap->peak_active_bytes = heap->active_bytes;
+}
 
 /*
  * Heap of `slot`, in the slot's first segment, one page in: that segment's
@@ -135,6 +144,7 @@ struct heap_totals {
     size_t active;    /* page runs and huge objects in use (slabs count whole) */
     size_t dirty;     /* free, possibly resident, not yet purged */
     size_t huge_count, huge_bytes;
+    size_t peak_active, purged;
 };
 void heap_totals(struct node_heap *heap, struct heap_totals *out);
 

@@ -160,6 +160,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     for (unsigned page = first; page < first + npages; page++)
         seg->page_head[page] = (uint16_t)first;
     heap->active_bytes += npages << OS_PAGE_SHIFT;
+    heap_note_peak(heap);
     if (!dirty && !heap_commit_check(heap, span_start(seg, span), npages << OS_PAGE_SHIFT)) {
         release_run(heap, span, false); /* the node is exhausted: nothing was kept */
         return NULL;
@@ -255,5 +256,6 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
         seg->page_head[page] = (uint16_t)first;
     span->npages = (uint32_t)npages;
     heap->active_bytes += (size_t)extra << OS_PAGE_SHIFT;
+    heap_note_peak(heap);
     return true;
 }

@@ -42,6 +42,7 @@ void purge_forget_dirty(struct node_heap *heap, struct span *span)
 static void purge_span(struct node_heap *heap, struct span *span)
 {
     os_purge(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT);
+    heap->purged_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
     purge_forget_dirty(heap, span);
     span->dirty = 0;
     if (span->npages == SEGMENT_USABLE_PAGES)
@@ -51,6 +52,7 @@ static void purge_span(struct node_heap *heap, struct span *span)
 static void purge_segment_run(struct node_heap *heap, struct segment *run)
 {
     os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE);
+    heap->purged_bytes += run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE;
     heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
     run->dirty = 0;
 }

@@ -1,18 +1,24 @@
 /*
- * textbuf.h - text formatting into a fixed buffer, without stdio or malloc
- * (reports written from inside the allocator). Output past the capacity is
- * dropped; `len` never exceeds `cap - 1` and the text stays NUL-terminated.
+ * textbuf.h - text formatting without stdio or malloc (reports written from
+ * inside the allocator). A textbuf fills a caller's buffer; with an fd it
+ * writes the buffer out whenever it fills (tb_flush writes the rest),
+ * without one it drops what does not fit. The text stays NUL-terminated.
  */
 #ifndef NUMA_ALLOC_TEXTBUF_H
 #define NUMA_ALLOC_TEXTBUF_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct textbuf {
     char *buf;
     size_t cap;
     size_t len;
+    int fd;     /* -1: keep in memory */
+    int failed; /* a write to fd failed */
 };
 
 static inline void tb_init(struct textbuf *tb, char *buf, size_t cap)
@@ -20,29 +26,94 @@ static inline void tb_init(struct textbuf *tb, char *buf, size_t cap)
     tb->buf = buf;
     tb->cap = cap;
     tb->len = 0;
+    tb->fd = -1;
+    tb->failed = 0;
     buf[0] = '\0';
+}
+
+static inline void tb_init_fd(struct textbuf *tb, char *buf, size_t cap, int fd)
+{
+    tb_init(tb, buf, cap);
+    tb->fd = fd;
+}
+
+static inline void tb_flush(struct textbuf *tb)
+{
+    if (tb->fd < 0)
+        return;
+    int saved = errno;
+    for (size_t done = 0; done < tb->len;) {
+        long n = syscall(SYS_write, tb->fd, tb->buf + done, tb->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            tb->failed = 1;
+            break;
+        }
+        done += (size_t)n;
+    }
+    errno = saved;
+    tb->len = 0;
+    tb->buf[0] = '\0';
 }
 
 static inline void tb_str(struct textbuf *tb, const char *s)
 {
-    while (*s && tb->len + 1 < tb->cap)
+    while (*s) {
+        if (tb->len + 1 >= tb->cap) {
+            if (tb->fd < 0)
+                break;
+            tb_flush(tb);
+        }
         tb->buf[tb->len++] = *s++;
+    }
     tb->buf[tb->len] = '\0';
 }
 
 static inline void tb_u64(struct textbuf *tb, uint64_t v)
 {
-    char digits[21];
-    int n = 0;
+    char out[21];
+    int n = 20;
+    out[n] = '\0';
     do {
-        digits[n++] = (char)('0' + v % 10u);
+        out[--n] = (char)('0' + v % 10u);
         v /= 10u;
     } while (v);
+    tb_str(tb, out + n);
+}
+
+static inline void tb_i64(struct textbuf *tb, int64_t v)
+{
+    if (v < 0) {
+        tb_str(tb, "-");
+        tb_u64(tb, (uint64_t)0 - (uint64_t)v);
+    } else {
+        tb_u64(tb, (uint64_t)v);
+    }
+}
+
+/* num/den with one decimal ("98.1"); "0.0" when den is 0. */
+static inline void tb_ratio1(struct textbuf *tb, uint64_t num, uint64_t den, uint64_t scale)
+{
+    uint64_t tenths = den ? (num * scale * 10u + den / 2u) / den : 0u;
+    tb_u64(tb, tenths / 10u);
+    char frac[3] = {'.', (char)('0' + tenths % 10u), '\0'};
+    tb_str(tb, frac);
+}
+
+/* Pads (text) to `width` columns, right-aligned. */
+static inline void tb_pad_u64(struct textbuf *tb, uint64_t v, int width)
+{
     char out[21];
-    for (int i = 0; i < n; i++)
-        out[i] = digits[n - 1 - i];
+    int n = 20;
     out[n] = '\0';
-    tb_str(tb, out);
+    do {
+        out[--n] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    for (int pad = width - (20 - n); pad > 0; pad--)
+        tb_str(tb, " ");
+    tb_str(tb, out + n);
 }
 
 #endif

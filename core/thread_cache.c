@@ -6,13 +6,21 @@
 #include "core/report.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t thread_exit_key;
 uintptr_t free_block_key;
+
+/* Live threads, for statistics; and what exited threads counted. */
+static na_lock_t registry_lock = NA_LOCK_INIT;
+static struct thread_state *registry;
+static struct retired_threads retired;
 
 static unsigned node_cache_class(void)
 {
@@ -26,11 +34,9 @@ static struct node_cache *node_cache_create(unsigned slot)
     if (heap_refill(node_heap_of(slot), node_cache_class(), 1, &block) != 1)
         return NULL;
     struct node_cache *nc = block;
-    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        nc->bins[cls].head = NULL;
-        nc->bins[cls].count = 0;
+    memset(nc, 0, sizeof *nc);
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
         nc->bins[cls].max = size_classes[cls].cache_max;
-    }
     nc->slot = slot;
     return nc;
 }
@@ -58,6 +64,15 @@ static struct node_cache *cache_for(unsigned slot)
         /* Any non-NULL value makes pthread call the exit hook for this thread. */
         pthread_setspecific(thread_exit_key, ts);
         ts->status = THREAD_LIVE;
+        ts->tid = (int)syscall(SYS_gettid);
+        ts->home = current_route().home;
+        na_lock(&registry_lock);
+        ts->prev = NULL;
+        ts->next = registry;
+        if (registry)
+            registry->prev = ts;
+        registry = ts;
+        na_unlock(&registry_lock);
     }
     if (!ts->caches[slot])
         ts->caches[slot] = node_cache_create(slot);
@@ -85,7 +100,56 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         bin->head = list;
         bin->count = got;
     }
+    COUNT(bin->nalloc, 1);
     return cache_bin_pop(bin);
+}
+
+uint64_t node_cache_allocs(const struct node_cache *nc)
+{
+    uint64_t n = nc->large_allocs;
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+        n += nc->bins[cls].nalloc;
+    return n;
+}
+
+uint64_t node_cache_frees(const struct node_cache *nc)
+{
+    uint64_t n = nc->large_frees;
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+        n += nc->bins[cls].nfree;
+    return n;
+}
+
+/* Books the counts since the last settling as local or remote for `home`. */
+static void settle(struct thread_state *ts, unsigned home)
+{
+    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
+        struct node_cache *nc = ts->caches[slot];
+        if (!nc)
+            continue;
+        uint64_t allocs = node_cache_allocs(nc), frees = node_cache_frees(nc);
+        if (slot != home) {
+            COUNT(nc->remote_allocs, allocs - nc->settled_allocs);
+            COUNT(nc->remote_frees, frees - nc->settled_frees);
+        }
+        COUNT(nc->settled_allocs, allocs - nc->settled_allocs);
+        COUNT(nc->settled_frees, frees - nc->settled_frees);
+    }
+}
+
+void thread_cache_moved(unsigned home)
+{
+    struct thread_state *ts = &thread_state;
+    if (ts->status == THREAD_LIVE) {
+        /* Under the registry lock: a reader sees the counts before or after, whole. */
+        na_lock(&registry_lock);
+        settle(ts, ts->home);
+        COUNT(ts->migrations, 1);
+        ts->home = (uint8_t)home;
+        na_unlock(&registry_lock);
+        return;
+    }
+    ts->home = (uint8_t)home;
 }
 
 static bool bin_contains(const struct cache_bin *bin, const void *ptr)
@@ -109,7 +173,57 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
     struct cache_bin *bin = &nc->bins[cls];
     if (bin->count >= bin->max)
         bin_flush(bin, slot, cls, bin->count - bin->max / 2);
+    COUNT(bin->nfree, 1);
     cache_bin_push(bin, block);
+}
+
+/* Adds one node cache's counters to another's (bins: nalloc and nfree only). */
+static void counters_add(struct node_cache *to, const struct node_cache *from)
+{
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        to->bins[cls].nalloc += from->bins[cls].nalloc;
+        to->bins[cls].nfree += from->bins[cls].nfree;
+    }
+    to->remote_allocs += from->remote_allocs;
+    to->remote_frees += from->remote_frees;
+    to->settled_allocs += from->settled_allocs;
+    to->settled_frees += from->settled_frees;
+    to->explicit_allocs += from->explicit_allocs;
+    to->large_allocs += from->large_allocs;
+    to->large_frees += from->large_frees;
+    to->large_bytes_alloc += from->large_bytes_alloc;
+    to->large_bytes_freed += from->large_bytes_freed;
+}
+
+void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
+                        struct retired_threads *out)
+{
+    na_lock(&registry_lock);
+    for (struct thread_state *ts = registry; ts; ts = ts->next)
+        visit(ts, arg);
+    *out = retired;
+    na_unlock(&registry_lock);
+}
+
+void thread_cache_fork_prepare(void)
+{
+    na_lock(&registry_lock);
+}
+
+void thread_cache_fork_parent(void)
+{
+    na_unlock(&registry_lock);
+}
+
+void thread_cache_after_fork_child(void)
+{
+    struct thread_state *self = &thread_state;
+    na_lock_reset(&registry_lock);
+    registry = NULL;
+    if (self->status == THREAD_LIVE) {
+        self->next = self->prev = NULL;
+        registry = self;
+    }
 }
 
 static void node_cache_flush(struct node_cache *nc)
@@ -126,9 +240,30 @@ void thread_cache_flush_all(void)
             node_cache_flush(ts->caches[slot]);
 }
 
+/* The thread's counters outlive it: merged into `retired`, and it leaves the registry. */
+static void retire_thread(struct thread_state *ts)
+{
+    na_lock(&registry_lock);
+    settle(ts, ts->home);
+    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++)
+        if (ts->caches[slot])
+            counters_add(&retired.per_slot[slot], ts->caches[slot]);
+    retired.threads++;
+    retired.migrations += ts->migrations;
+    retired.fallbacks += ts->fallbacks;
+    if (ts->prev)
+        ts->prev->next = ts->next;
+    else
+        registry = ts->next;
+    if (ts->next)
+        ts->next->prev = ts->prev;
+    na_unlock(&registry_lock);
+}
+
 static void thread_exit_hook(void *arg)
 {
     struct thread_state *ts = arg;
+    retire_thread(ts);
     /* From now on this thread allocates and frees without a cache. */
     ts->status = THREAD_DEAD;
     for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
@@ -148,4 +283,25 @@ int thread_cache_init(void)
     free_block_key =
         ((uintptr_t)&free_block_key * 0x9e3779b97f4a7c15u) ^ os_now_ms() ^ 0x5a5aa5a5f00dcafeu;
     return pthread_key_create(&thread_exit_key, thread_exit_hook);
+}
+
+void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node)
+{
+    struct node_cache *nc = cache_for(slot);
+    if (!nc)
+        return;
+    COUNT(nc->explicit_allocs, explicit_node && slot != thread_state.home);
+    if (bytes) {
+        COUNT(nc->large_allocs, 1);
+        COUNT(nc->large_bytes_alloc, bytes);
+    }
+}
+
+void thread_cache_count_free(unsigned slot, size_t bytes)
+{
+    struct node_cache *nc = cache_for(slot);
+    if (!nc)
+        return;
+    COUNT(nc->large_frees, 1);
+    COUNT(nc->large_bytes_freed, bytes);
 }

@@ -18,17 +18,44 @@
 #include "core/size_class.h"
 #include "policy/topology.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Counters are written by their own thread only, with plain (non-atomic)
+ * arithmetic stored through a relaxed atomic store: no read-modify-write
+ * instruction, yet a reader in another thread (statistics) sees whole values.
+ */
+#define COUNT(counter, n) __atomic_store_n(&(counter), (counter) + (n), __ATOMIC_RELAXED)
+
 struct cache_bin {
-    void *head;     /* free blocks, linked through their first word */
-    uint32_t count; /* blocks in the list */
-    uint32_t max;   /* bound: size_classes[cls].cache_max */
+    void *head;      /* free blocks, linked through their first word */
+    uint32_t count;  /* blocks in the list */
+    uint32_t max;    /* bound: size_classes[cls].cache_max */
+    uint64_t nalloc; /* blocks of this class this thread allocated on this node */
+    uint64_t nfree;  /* blocks of this class of this node this thread freed */
 };
 
+/*
+ * One thread's cache and counters for one node.
+ *
+ * Whether an allocation or a free is remote (the thread runs on another node
+ * than the block's) is not decided on the fast paths: it only changes when
+ * the thread moves, which malloc notices (thread_cache_moved). The counts
+ * since the last move are "unsettled": remote if this cache's node is not the
+ * thread's home. A move settles them (adds them to remote_* as needed).
+ */
 struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
     unsigned slot;
+    uint64_t remote_allocs;             /* settled allocations from this node while on another */
+    uint64_t remote_frees;              /* settled frees of this node's blocks while on another */
+    uint64_t settled_allocs;            /* allocations (all sizes) counted at the last settling */
+    uint64_t settled_frees;             /* frees likewise */
+    uint64_t explicit_allocs;           /* numa_malloc & co naming this node from another node */
+    uint64_t large_allocs, large_frees; /* objects above SMALL_MAX */
+    uint64_t large_bytes_alloc, large_bytes_freed;
 };
 
 enum thread_status { THREAD_NEW = 0, THREAD_LIVE, THREAD_DEAD };
@@ -42,6 +69,11 @@ struct thread_state {
     struct node_cache *caches[TOPO_MAX_SLOTS + 1];
     uint32_t sequence_cursor; /* interleave: next position in placement.sequence */
     uint8_t status;           /* enum thread_status */
+    uint8_t home;             /* slot of the node the thread last allocated on (cpu_route.home) */
+    int tid;
+    uint64_t migrations;              /* times the thread was found on another node than before */
+    uint64_t fallbacks;               /* allocations of this thread served by a fallback node */
+    struct thread_state *next, *prev; /* registry of live threads (statistics) */
 };
 
 extern __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
@@ -73,6 +105,9 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
     bin->count++;
 }
 
+/* The calling thread runs on another node than at its last allocation. */
+void thread_cache_moved(unsigned home);
+
 /* Slow paths of the inline fast paths in alloc.h. */
 void *thread_cache_alloc_slow(unsigned slot, unsigned cls);
 void thread_cache_free_slow(void *block, unsigned slot, unsigned cls);
@@ -82,5 +117,35 @@ void thread_cache_flush_all(void);
 
 /* Registers the thread-exit hook; called once from alloc_init. */
 int thread_cache_init(void);
+
+/*
+ * Statistics: calls visit(ts, arg) for every live thread under the registry
+ * lock (the thread cannot exit meanwhile), and returns the counters of
+ * threads that have exited, merged per slot into `retired` (an array of
+ * TOPO_MAX_SLOTS node caches whose bins count only nalloc/nfree).
+ */
+struct retired_threads {
+    struct node_cache per_slot[TOPO_MAX_SLOTS];
+    uint64_t threads, migrations, fallbacks;
+};
+/* Allocations and frees (all sizes) this cache has counted. */
+uint64_t node_cache_allocs(const struct node_cache *nc);
+uint64_t node_cache_frees(const struct node_cache *nc);
+
+void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
+                        struct retired_threads *retired);
+
+/* fork: the registry lock is held across it; in the child only the forking thread is left. */
+void thread_cache_fork_prepare(void);
+void thread_cache_fork_parent(void);
+void thread_cache_after_fork_child(void);
+
+/*
+ * Counting for the slow paths: an allocation of `bytes` (0: a small block,
+ * already counted by its bin) served from `slot`, `explicit_node` when the
+ * caller named the node; a free of a large or huge block of `slot`.
+ */
+void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node);
+void thread_cache_count_free(unsigned slot, size_t bytes);
 
 #endif

@@ -54,6 +54,14 @@ NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_aligned_alloc(int node, size_t
  */
 NUMA_ALLOC_API int numa_ptr_node(const void *ptr);
 
+/*
+ * Writes numa-alloc's statistics to file descriptor `fd`: JSON when `json`
+ * is non-zero (the schema is docs/stats.schema.json), a table otherwise.
+ * Includes verified placement (the kernel is asked where a sample of each
+ * node's pages lies). Returns 0, or -1 with errno. Never allocates.
+ */
+NUMA_ALLOC_API int numa_alloc_stats_write(int fd, int json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #include "numa_alloc.h"
 
 #include "core/alloc.h"
+#include "core/stats.h"
 #include "policy/topology.h"
 
 #include <errno.h>
@@ -23,8 +24,10 @@ void *numa_malloc(int node, size_t size)
         return NULL;
     if (likely(size <= SMALL_MAX)) {
         void *ptr = alloc_small((unsigned)slot, size_class_of(size));
-        if (likely(ptr != NULL))
+        if (likely(ptr != NULL)) {
+            thread_cache_count_alloc((unsigned)slot, 0, true);
             return ptr;
+        }
     }
     return alloc_on_node((unsigned)slot, size, 0, false);
 }
@@ -58,4 +61,13 @@ int numa_ptr_node(const void *ptr)
 {
     int slot = alloc_owner_slot(ptr);
     return slot < 0 ? -1 : topo.slot_node[slot];
+}
+
+int numa_alloc_stats_write(int fd, int json)
+{
+    if (!alloc_ensure_init()) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return stats_write(fd, json != 0, true);
 }

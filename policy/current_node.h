@@ -30,10 +30,15 @@ static inline int current_cpu(void)
     return current_cpu_slow();
 }
 
-static inline unsigned current_slot(void)
+static inline struct cpu_route current_route(void)
 {
     unsigned cpu = (unsigned)current_cpu();
-    return cpu < TOPO_MAX_CPUS ? topo.cpu_slot[cpu] : 0u;
+    return topo.cpu[cpu < TOPO_MAX_CPUS ? cpu : 0];
+}
+
+static inline unsigned current_slot(void)
+{
+    return current_route().slot;
 }
 
 #endif

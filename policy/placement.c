@@ -122,9 +122,6 @@ static void fall_back_to_local(const char *why)
 
 void placement_init(void)
 {
-    if (options.stats[0])
-        report_warning("NUMA_ALLOC_STATS: statistics at exit are not implemented yet in this "
-                       "version; ignored");
     sort_by_distance();
     for (int slot = 0; slot < topo.num_slots; slot++)
         placement.candidate[slot] = 1;
@@ -171,13 +168,13 @@ void placement_init(void)
         build_sequence(chosen, weight_of_slot);
         placement.per_allocation = true;
         for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++)
-            topo.cpu_slot[cpu] = PLACEMENT_PER_ALLOCATION;
+            topo.cpu[cpu].slot = PLACEMENT_PER_ALLOCATION;
         return;
     }
     /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
     for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
         int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
-        topo.cpu_slot[cpu] = (uint8_t)nearest_chosen(from, chosen);
+        topo.cpu[cpu].slot = (uint8_t)nearest_chosen(from, chosen);
     }
 }
 

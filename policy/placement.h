@@ -3,12 +3,12 @@
  * NUMA_ALLOC_NODES, NUMA_ALLOC_WEIGHTS and NUMA_ALLOC_FALLBACK.
  *
  * The policy is folded into tables at start-up so that the malloc fast path
- * stays one table load: topo.cpu_slot[cpu] is the slot a thread running on
+ * stays one table load: topo.cpu[cpu].slot is the slot a thread running on
  * `cpu` allocates from.
  *   local       the CPU's own node, or the nearest node with memory;
  *   bind        the nearest (SLIT distance) of the given nodes;
  *   preferred   the nearest of the given nodes;
- *   interleave, weighted-interleave: cpu_slot holds PLACEMENT_PER_ALLOCATION,
+ *   interleave, weighted-interleave: the table holds PLACEMENT_PER_ALLOCATION,
  *               a slot no thread has a cache for, so every allocation takes
  *               the slow path, which picks the next slot of the sequence;
  *               huge objects are page-interleaved instead.

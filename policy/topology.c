@@ -221,7 +221,10 @@ void topology_init(void)
         for (unsigned cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
             if (!test_bit(node_cpus, cpu))
                 continue;
-            topo.cpu_slot[cpu] = (uint8_t)slot;
+            topo.cpu[cpu].slot = (uint8_t)slot;
+            topo.cpu[cpu].home = topo.node_slot[topo.node_id[i]] >= 0
+                                     ? (uint8_t)topo.node_slot[topo.node_id[i]]
+                                     : CPU_HOME_NONE;
             topo.cpu_node_index[cpu] = (uint8_t)i;
             if ((int)cpu + 1 > topo.num_cpus)
                 topo.num_cpus = (int)cpu + 1;

@@ -20,10 +20,18 @@
 #define TOPO_MAX_SLOTS   64   /* nodes with memory, allowed to us */
 #define TOPO_MAX_CPUS    4096
 
+#define CPU_HOME_NONE 0xff /* the CPU's node has no memory (or none is allowed) */
+
+/* Where a thread running on a CPU allocates, and which node it is on: one 16-bit load. */
+struct cpu_route {
+    uint8_t slot; /* the slot the policy gives it (see placement.h) */
+    uint8_t home; /* the slot of the CPU's own node, or CPU_HOME_NONE */
+};
+
 struct topology {
     int num_nodes;               /* online nodes */
     int num_slots;               /* nodes with memory we may use */
-    int num_cpus;                /* entries used in cpu_slot */
+    int num_cpus;                /* entries used in cpu */
     int node_id[TOPO_MAX_NODES]; /* dense index -> node id */
     uint8_t has_cpu[TOPO_MAX_NODES];
     uint8_t has_memory[TOPO_MAX_NODES];
@@ -31,7 +39,7 @@ struct topology {
     uint8_t distance[TOPO_MAX_NODES][TOPO_MAX_NODES]; /* SLIT, 10 = local */
     int slot_node[TOPO_MAX_SLOTS];                    /* slot -> node id */
     int16_t node_slot[TOPO_MAX_NODE_ID];              /* node id -> slot, -1 if none */
-    uint8_t cpu_slot[TOPO_MAX_CPUS];                  /* cpu -> slot it allocates from */
+    struct cpu_route cpu[TOPO_MAX_CPUS];              /* cpu -> where its threads allocate */
     uint8_t cpu_node_index[TOPO_MAX_CPUS];            /* cpu -> dense node index, 0xff unknown */
 };
 

@@ -1,0 +1,409 @@
+/* stats.c - collecting and writing the statistics; see stats.h. */
+#define _GNU_SOURCE
+#include "core/stats.h"
+
+#include "core/lock.h"
+#include "core/node_heap.h"
+#include "core/textbuf.h"
+#include "core/thread_cache.h"
+#include "policy/options.h"
+#include "policy/placement.h"
+#include "policy/topology.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Pages asked about per node when verifying: bounded cost (~25 ms/GB for move_pages). */
+#define VERIFY_MAX_PAGES 16384
+
+/* ---- collecting ---------------------------------------------------------- */
+
+/* Counts of one node cache, with the unsettled ones booked as the thread's home says. */
+static void cache_counts(const struct node_cache *nc, unsigned home, struct thread_stats *t,
+                         struct node_stats *n)
+{
+    uint64_t allocs = nc->large_allocs, frees = nc->large_frees;
+    uint64_t bytes_alloc = nc->large_bytes_alloc, bytes_freed = nc->large_bytes_freed;
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        uint64_t nalloc = __atomic_load_n(&nc->bins[cls].nalloc, __ATOMIC_RELAXED);
+        uint64_t nfree = __atomic_load_n(&nc->bins[cls].nfree, __ATOMIC_RELAXED);
+        allocs += nalloc;
+        frees += nfree;
+        bytes_alloc += nalloc * size_classes[cls].size;
+        bytes_freed += nfree * size_classes[cls].size;
+    }
+    uint64_t remote_allocs = nc->remote_allocs, remote_frees = nc->remote_frees;
+    if (nc->slot != home) {
+        remote_allocs += allocs - nc->settled_allocs;
+        remote_frees += frees - nc->settled_frees;
+    }
+    t->allocs += allocs;
+    t->frees += frees;
+    t->bytes_allocated += bytes_alloc;
+    t->bytes_freed += bytes_freed;
+    t->remote_allocs += remote_allocs;
+    t->remote_frees += remote_frees;
+    n->allocs += allocs;
+    n->frees += frees;
+    n->bytes_allocated += bytes_alloc;
+    n->bytes_freed += bytes_freed;
+    n->remote_allocs += remote_allocs;
+    n->remote_frees += remote_frees;
+    n->explicit_allocs += nc->explicit_allocs;
+}
+
+static void add_thread(struct thread_stats *to, const struct thread_stats *from)
+{
+    to->allocs += from->allocs;
+    to->frees += from->frees;
+    to->bytes_allocated += from->bytes_allocated;
+    to->bytes_freed += from->bytes_freed;
+    to->remote_allocs += from->remote_allocs;
+    to->remote_frees += from->remote_frees;
+    to->migrations += from->migrations;
+    to->fallbacks += from->fallbacks;
+}
+
+static void visit_thread(const struct thread_state *ts, void *arg)
+{
+    struct stats_snapshot *snap = arg;
+    struct thread_stats t = {.tid = ts->tid,
+                             .node = ts->home < topo.num_slots ? topo.slot_node[ts->home] : -1,
+                             .migrations = ts->migrations,
+                             .fallbacks = ts->fallbacks};
+    for (unsigned slot = 0; slot < region.num_slots; slot++)
+        if (ts->caches[slot])
+            cache_counts(ts->caches[slot], ts->home, &t, &snap->nodes[slot]);
+    if (snap->num_threads < STATS_MAX_THREADS) {
+        snap->threads[snap->num_threads++] = t;
+    } else {
+        add_thread(&snap->others, &t);
+        snap->num_others++;
+    }
+}
+
+/* Asks the kernel where a sample of the slot's resident pages lie. */
+static void verify_slot(unsigned slot, struct page_census *census)
+{
+    struct node_heap *heap = node_heap_of(slot);
+    int node = topo.slot_node[slot];
+    na_lock(&heap->pages_lock);
+    uintptr_t first = slot_base(slot) + SEGMENT_SIZE, end = heap->seg_next;
+    size_t pages = (end - first) >> OS_PAGE_SHIFT;
+    size_t stride = pages / VERIFY_MAX_PAGES + 1;
+    for (uintptr_t at = first; at < end;) {
+        struct segment *seg = (struct segment *)at;
+        size_t nsegments = seg->nsegments ? seg->nsegments : 1;
+        /* Page-spread (interleaved) objects lie on several nodes by design. */
+        if (!(seg->kind == SEG_HUGE && seg->interleaved))
+            verify_pages(seg, nsegments * SEGMENT_SIZE, node, stride, census);
+        at += nsegments * SEGMENT_SIZE;
+    }
+    na_unlock(&heap->pages_lock);
+}
+
+void stats_collect(struct stats_snapshot *snap, bool verify)
+{
+    static struct retired_threads retired_copy; /* large: not on the stack */
+    struct retired_threads *retired = &retired_copy;
+    memset(snap, 0, sizeof *snap);
+    thread_cache_visit(visit_thread, snap, retired);
+    snap->num_exited = retired->threads;
+    snap->exited.migrations = retired->migrations;
+    snap->exited.fallbacks = retired->fallbacks;
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        cache_counts(&retired->per_slot[slot], retired->per_slot[slot].slot, &snap->exited,
+                     &snap->nodes[slot]);
+        struct node_heap *heap = node_heap_of(slot);
+        struct heap_totals totals;
+        heap_totals(heap, &totals);
+        struct node_stats *n = &snap->nodes[slot];
+        n->active_bytes = totals.active;
+        n->peak_active_bytes = totals.peak_active;
+        n->dirty_bytes = totals.dirty;
+        n->purged_bytes = totals.purged;
+        n->huge_objects = totals.huge_count;
+        n->huge_bytes = totals.huge_bytes;
+        n->fallbacks_in = __atomic_load_n(&heap->fallbacks_in, __ATOMIC_RELAXED);
+        n->fallbacks_out = __atomic_load_n(&heap->fallbacks_out, __ATOMIC_RELAXED);
+        n->tight_commits = heap->memory.tight_commits;
+        n->exhaustions = heap->memory.exhaustions;
+        if (verify)
+            verify_slot(slot, &n->verified);
+    }
+    snap->verified = verify;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static const char *const policy_names[] = {"local", "bind", "preferred", "interleave",
+                                           "weighted-interleave"};
+static const char *const fallback_names[] = {"nearest", "none", "any"};
+
+static void json_field(struct textbuf *tb, const char *name, uint64_t value, bool comma)
+{
+    tb_str(tb, "\"");
+    tb_str(tb, name);
+    tb_str(tb, "\": ");
+    tb_u64(tb, value);
+    if (comma)
+        tb_str(tb, ", ");
+}
+
+static void json_thread(struct textbuf *tb, const struct thread_stats *t)
+{
+    json_field(tb, "allocations", t->allocs, true);
+    json_field(tb, "frees", t->frees, true);
+    json_field(tb, "bytes_allocated", t->bytes_allocated, true);
+    json_field(tb, "bytes_freed", t->bytes_freed, true);
+    json_field(tb, "local_allocations", t->allocs - t->remote_allocs, true);
+    json_field(tb, "remote_allocations", t->remote_allocs, true);
+    json_field(tb, "remote_frees", t->remote_frees, true);
+    json_field(tb, "migrations", t->migrations, true);
+    json_field(tb, "fallbacks", t->fallbacks, false);
+}
+
+static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
+{
+    uint64_t all = 0, remote = 0;
+    tb_str(tb, "{\n");
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        const struct node_stats *n = &snap->nodes[slot];
+        all += n->allocs;
+        remote += n->remote_allocs;
+        tb_str(tb, "  \"node");
+        tb_u64(tb, (uint64_t)topo.slot_node[slot]);
+        tb_str(tb, "\": {\"allocated_mb\": ");
+        tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 20, 1);
+        tb_str(tb, ", \"local_pct\": ");
+        tb_ratio1(tb, n->allocs - n->remote_allocs, n->allocs ? n->allocs : 1, 100);
+        tb_str(tb, ",\n    ");
+        json_field(tb, "allocations", n->allocs, true);
+        json_field(tb, "frees", n->frees, true);
+        json_field(tb, "bytes_allocated", n->bytes_allocated, true);
+        json_field(tb, "bytes_freed", n->bytes_freed, true);
+        json_field(tb, "bytes_live", n->bytes_allocated - n->bytes_freed, true);
+        tb_str(tb, "\n    ");
+        json_field(tb, "local_allocations", n->allocs - n->remote_allocs, true);
+        json_field(tb, "remote_allocations", n->remote_allocs, true);
+        json_field(tb, "explicit_allocations", n->explicit_allocs, true);
+        json_field(tb, "remote_frees", n->remote_frees, true);
+        tb_str(tb, "\n    ");
+        json_field(tb, "fallbacks_in", n->fallbacks_in, true);
+        json_field(tb, "fallbacks_out", n->fallbacks_out, true);
+        json_field(tb, "tight_commits", n->tight_commits, true);
+        json_field(tb, "exhaustions", n->exhaustions, true);
+        tb_str(tb, "\n    ");
+        json_field(tb, "active_bytes", n->active_bytes, true);
+        json_field(tb, "peak_active_bytes", n->peak_active_bytes, true);
+        json_field(tb, "dirty_bytes", n->dirty_bytes, true);
+        json_field(tb, "purged_bytes", n->purged_bytes, true);
+        json_field(tb, "huge_objects", n->huge_objects, true);
+        json_field(tb, "huge_bytes", n->huge_bytes, false);
+        if (snap->verified) {
+            tb_str(tb, ",\n    \"verified\": {");
+            json_field(tb, "pages_checked", n->verified.checked, true);
+            json_field(tb, "on_node", n->verified.on_node, true);
+            json_field(tb, "misplaced", n->verified.misplaced, false);
+            tb_str(tb, "}");
+        }
+        tb_str(tb, "},\n");
+    }
+    tb_str(tb, "  \"remote_pct\": ");
+    tb_ratio1(tb, remote, all ? all : 1, 100);
+    tb_str(tb, ",\n  \"pid\": ");
+    tb_u64(tb, (uint64_t)syscall(SYS_getpid));
+    tb_str(tb, ",\n  \"policy\": {\"name\": \"");
+    tb_str(tb, policy_names[options.policy]);
+    tb_str(tb, "\", \"fallback\": \"");
+    tb_str(tb, fallback_names[options.fallback]);
+    tb_str(tb, "\", \"nodes\": [");
+    for (unsigned slot = 0, first = 1; slot < region.num_slots; slot++) {
+        if (!placement.candidate[slot])
+            continue;
+        tb_str(tb, first ? "" : ", ");
+        tb_u64(tb, (uint64_t)topo.slot_node[slot]);
+        first = 0;
+    }
+    tb_str(tb, "]},\n  \"topology\": {\"nodes\": [");
+    for (int i = 0; i < topo.num_nodes; i++) {
+        tb_str(tb, i ? ", " : "");
+        tb_str(tb, "{\"id\": ");
+        tb_u64(tb, (uint64_t)topo.node_id[i]);
+        tb_str(tb, topo.has_cpu[i] ? ", \"cpus\": true" : ", \"cpus\": false");
+        tb_str(tb, topo.has_memory[i] ? ", \"memory\": true" : ", \"memory\": false");
+        tb_str(tb, topo.allowed[i] ? ", \"allowed\": true}" : ", \"allowed\": false}");
+    }
+    tb_str(tb, "], \"distances\": [");
+    for (int i = 0; i < topo.num_nodes; i++) {
+        tb_str(tb, i ? ", [" : "[");
+        for (int j = 0; j < topo.num_nodes; j++) {
+            tb_str(tb, j ? ", " : "");
+            tb_u64(tb, topo.distance[i][j]);
+        }
+        tb_str(tb, "]");
+    }
+    tb_str(tb, "]},\n  \"threads\": [");
+    for (unsigned i = 0; i < snap->num_threads; i++) {
+        const struct thread_stats *t = &snap->threads[i];
+        tb_str(tb, i ? ",\n    {" : "\n    {");
+        json_field(tb, "tid", (uint64_t)t->tid, true);
+        tb_str(tb, "\"node\": ");
+        tb_i64(tb, t->node);
+        tb_str(tb, ", ");
+        json_thread(tb, t);
+        tb_str(tb, "}");
+    }
+    tb_str(tb, "],\n  \"more_threads\": {");
+    json_field(tb, "count", snap->num_others, true);
+    json_thread(tb, &snap->others);
+    tb_str(tb, "},\n  \"exited_threads\": {");
+    json_field(tb, "count", snap->num_exited, true);
+    json_thread(tb, &snap->exited);
+    tb_str(tb, "}\n}\n");
+}
+
+/* One row of the text table: a label, then one column per node. */
+static void text_row(struct textbuf *tb, const char *label, const struct stats_snapshot *snap,
+                     size_t offset)
+{
+    tb_str(tb, label);
+    for (size_t pad = strlen(label); pad < 22; pad++)
+        tb_str(tb, " ");
+    for (unsigned slot = 0; slot < region.num_slots; slot++)
+        tb_pad_u64(tb, *(const uint64_t *)((const char *)&snap->nodes[slot] + offset), 16);
+    tb_str(tb, "\n");
+}
+
+static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
+{
+    uint64_t all = 0, remote = 0;
+    tb_str(tb, "numa-alloc statistics: pid ");
+    tb_u64(tb, (uint64_t)syscall(SYS_getpid));
+    tb_str(tb, ", policy ");
+    tb_str(tb, policy_names[options.policy]);
+    tb_str(tb, ", fallback ");
+    tb_str(tb, fallback_names[options.fallback]);
+    tb_str(tb, "\n                      ");
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        char name[24] = "node";
+        struct textbuf nb;
+        tb_init(&nb, name + 4, sizeof name - 4);
+        tb_u64(&nb, (uint64_t)topo.slot_node[slot]);
+        for (size_t pad = strlen(name); pad < 16; pad++)
+            tb_str(tb, " ");
+        tb_str(tb, name);
+        all += snap->nodes[slot].allocs;
+        remote += snap->nodes[slot].remote_allocs;
+    }
+    tb_str(tb, "\n");
+#define ROW(label, field) text_row(tb, label, snap, offsetof(struct node_stats, field))
+    ROW("allocations", allocs);
+    ROW("frees", frees);
+    ROW("bytes allocated", bytes_allocated);
+    ROW("bytes freed", bytes_freed);
+    ROW("remote allocations", remote_allocs);
+    ROW("explicit allocations", explicit_allocs);
+    ROW("remote frees", remote_frees);
+    ROW("fallbacks in", fallbacks_in);
+    ROW("fallbacks out", fallbacks_out);
+    ROW("active bytes", active_bytes);
+    ROW("peak active bytes", peak_active_bytes);
+    ROW("dirty bytes", dirty_bytes);
+    ROW("purged bytes", purged_bytes);
+    ROW("huge objects", huge_objects);
+    if (snap->verified) {
+        ROW("pages verified", verified.checked);
+        ROW("pages misplaced", verified.misplaced);
+    }
+#undef ROW
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        const struct node_stats *n = &snap->nodes[slot];
+        tb_str(tb, "Node ");
+        tb_u64(tb, (uint64_t)topo.slot_node[slot]);
+        tb_str(tb, ": ");
+        tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 30, 1);
+        tb_str(tb, " GB allocated, ");
+        tb_ratio1(tb, n->allocs - n->remote_allocs, n->allocs ? n->allocs : 1, 100);
+        tb_str(tb, "% local\n");
+    }
+    tb_str(tb, "Remote allocations: ");
+    tb_ratio1(tb, remote, all ? all : 1, 100);
+    tb_str(tb, "%\nthreads: ");
+    tb_u64(tb, snap->num_threads + snap->num_others);
+    tb_str(tb, " live, ");
+    tb_u64(tb, snap->num_exited);
+    tb_str(tb, " exited; migrations ");
+    uint64_t migrations = snap->exited.migrations + snap->others.migrations;
+    for (unsigned i = 0; i < snap->num_threads; i++)
+        migrations += snap->threads[i].migrations;
+    tb_u64(tb, migrations);
+    tb_str(tb, "\n");
+}
+
+int stats_write(int fd, bool json, bool verify)
+{
+    static na_lock_t lock = NA_LOCK_INIT;
+    static struct stats_snapshot snap; /* one at a time: too big for a thread's stack */
+    static char buf[8192];
+    if (!region.size) {
+        errno = EINVAL;
+        return -1;
+    }
+    na_lock(&lock);
+    stats_collect(&snap, verify);
+    struct textbuf tb;
+    tb_init_fd(&tb, buf, sizeof buf, fd);
+    if (json)
+        write_json(&tb, &snap);
+    else
+        write_text(&tb, &snap);
+    tb_flush(&tb);
+    int failed = tb.failed;
+    na_unlock(&lock);
+    if (failed) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * NUMA_ALLOC_STATS at exit: a destructor of the library, so it runs on exit()
+ * and on return from main (not on _exit or a fatal signal). It writes with
+ * write(2) and takes no stdio lock: it cannot deadlock with the program's own
+ * use of stdio, as printing from atexit can.
+ */
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (!options.stats[0] || !region.size)
+        return;
+    int fd = 2;
+    if (strcmp(options.stats, "stderr") != 0) {
+        char path[OPTIONS_PATH_MAX + 24];
+        struct textbuf tb;
+        tb_init(&tb, path, sizeof path);
+        for (const char *c = options.stats; *c; c++) {
+            if (c[0] == '%' && c[1] == 'p') {
+                tb_u64(&tb, (uint64_t)syscall(SYS_getpid));
+                c++;
+            } else {
+                char one[2] = {*c, '\0'};
+                tb_str(&tb, one);
+            }
+        }
+        int saved = errno;
+        fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                          0644);
+        errno = saved;
+        if (fd < 0)
+            return;
+    }
+    stats_write(fd, options.stats_json, true);
+    if (fd != 2)
+        syscall(SYS_close, fd);
+}

@@ -1,0 +1,57 @@
+/*
+ * stats.h - the statistics: collected from the per-thread counters (merged
+ * when read), the node heaps, and the kernel (verified placement), and
+ * written as JSON or as a table without stdio or malloc.
+ *
+ * Definitions (docs/stats.md has the full list):
+ *   an allocation is *local* when it was served from the node the calling
+ *   thread was running on, *remote* otherwise (bind/preferred elsewhere,
+ *   interleave, explicit requests for another node, fallbacks, memory-less
+ *   CPU nodes); a free is remote when the freeing thread ran on another node
+ *   than the block's. Bytes of small blocks are counted at their class size,
+ *   large and huge objects at their usable size.
+ */
+#ifndef NUMA_ALLOC_STATS_H
+#define NUMA_ALLOC_STATS_H
+
+#include "policy/verify.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STATS_MAX_THREADS 256 /* listed one by one; the rest are summed */
+
+struct node_stats {
+    uint64_t allocs, frees, bytes_allocated, bytes_freed;
+    uint64_t remote_allocs, remote_frees, explicit_allocs;
+    uint64_t fallbacks_in, fallbacks_out;
+    uint64_t active_bytes, peak_active_bytes, dirty_bytes, purged_bytes;
+    uint64_t huge_objects, huge_bytes, tight_commits, exhaustions;
+    struct page_census verified;
+};
+
+struct thread_stats {
+    int tid;
+    int node; /* where it last allocated (-1: a node without memory) */
+    uint64_t allocs, frees, bytes_allocated, bytes_freed;
+    uint64_t remote_allocs, remote_frees, migrations, fallbacks;
+};
+
+struct stats_snapshot {
+    struct node_stats nodes[64];
+    struct thread_stats threads[STATS_MAX_THREADS];
+    unsigned num_threads;       /* listed */
+    struct thread_stats others; /* live threads beyond the list, summed */
+    unsigned num_others;
+    struct thread_stats exited; /* threads that have exited, summed */
+    uint64_t num_exited;
+    bool verified;
+};
+
+/* Collects everything; `verify`: also ask the kernel where a sample of pages lies. */
+void stats_collect(struct stats_snapshot *snap, bool verify);
+
+/* Writes a snapshot to fd; 0, or -1 with errno. */
+int stats_write(int fd, bool json, bool verify);
+
+#endif
