@@ -94,7 +94,7 @@ static const char *const allowed[] = {
     "memalign", "valloc", "pvalloc", "malloc_usable_size", "malloc_trim", "free_sized",
     "free_aligned_sized", "mallopt", "mallinfo", "mallinfo2", "malloc_stats", "malloc_info",
     /* the explicit API */
-    "numa_malloc", "numa_calloc", "numa_aligned_alloc", "numa_ptr_node",
+    "numa_malloc", "numa_calloc", "numa_aligned_alloc", "numa_ptr_node", "numa_alloc_stats_write",
     /* may be present in any shared object */
     "_init", "_fini", NULL};
 
