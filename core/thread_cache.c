@@ -160,9 +160,18 @@ static bool bin_contains(const struct cache_bin *bin, const void *ptr)
     return false;
 }
 
+/* Slow paths notice moves too, so frees after a move are booked where they happen. */
+static void notice_move(void)
+{
+    struct cpu_route route = current_route();
+    if (route.home != thread_state.home)
+        thread_cache_moved(route.home);
+}
+
 void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
 {
     struct node_cache *nc = cache_for(slot);
+    notice_move();
     if (((void **)block)[1] == (void *)free_block_key && nc && bin_contains(&nc->bins[cls], block))
         report_invalid_pointer("free(): double free detected", block);
     if (!nc) {

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define PAGE      4096UL
@@ -414,8 +415,21 @@ static void check_migrate(void)
             if (old[j] == p)
                 reused++;
     }
-    printf("migrate: after moving from node %d to %d: %zu of %d blocks off node %d, %zu reused\n",
-           nodes[0], nodes[1], off_node, N, nodes[1], reused);
+    /* The move is counted in the statistics (JSON of numa_alloc_stats_write). */
+    int fd = memfd_create("stats", 0);
+    EXPECT(fd >= 0 && numa_alloc_stats_write(fd, 1) == 0, "numa_alloc_stats_write failed");
+    static char json[1 << 16];
+    ssize_t len = pread(fd, json, sizeof json - 1, 0);
+    close(fd);
+    json[len > 0 ? len : 0] = '\0';
+    unsigned long migrations = 0;
+    const char *threads = strstr(json, "\"threads\"");
+    for (const char *at = threads; at && (at = strstr(at, "\"migrations\": "));)
+        migrations += strtoul(at += strlen("\"migrations\": "), NULL, 10);
+    printf("migrate: after moving from node %d to %d: %zu of %d blocks off node %d, %zu reused, "
+           "%lu migration(s) counted\n",
+           nodes[0], nodes[1], off_node, N, nodes[1], reused, migrations);
+    EXPECT(migrations >= 1, "the move was not counted: %s", json);
     EXPECT(off_node == 0, "%zu blocks off the new node", off_node);
     EXPECT(reused == 0, "%zu blocks cached on the old node were handed out", reused);
 }
