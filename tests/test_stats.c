@@ -1,0 +1,185 @@
+/*
+ * test_stats.c - the statistics count exactly what happened: N allocations
+ * of size S show up as N allocations and N * class-size bytes on the node,
+ * a thread's counts survive its exit, and NUMA_ALLOC_STATS writes at exit.
+ */
+#define _GNU_SOURCE
+#include "test_util.h"
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "numa_alloc.h"
+
+static char json[1 << 20];
+
+/* The statistics as JSON, through a memfd (nothing here allocates). */
+static const char *snapshot(void)
+{
+    int fd = memfd_create("stats", 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(numa_alloc_stats_write(fd, 1), 0);
+    ssize_t n = pread(fd, json, sizeof json - 1, 0);
+    close(fd);
+    cr_assert_gt(n, 0);
+    json[n] = '\0';
+    return json;
+}
+
+/* The number after "key": inside the object that starts at `section` (e.g. "\"node0\""). */
+static unsigned long long field(const char *text, const char *section, const char *key)
+{
+    const char *at = strstr(text, section);
+    cr_assert(at, "no %s in:\n%s", section, text);
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    at = strstr(at, pattern);
+    cr_assert(at, "no %s after %s", key, section);
+    return strtoull(at + strlen(pattern), NULL, 10);
+}
+
+struct counts {
+    unsigned long long allocs, frees, bytes_alloc, bytes_freed;
+};
+
+static struct counts node0(void)
+{
+    const char *s = snapshot();
+    return (struct counts){field(s, "\"node0\"", "allocations"), field(s, "\"node0\"", "frees"),
+                           field(s, "\"node0\"", "bytes_allocated"),
+                           field(s, "\"node0\"", "bytes_freed")};
+}
+
+Test(stats, exact_counts_of_small_blocks)
+{
+    static void *blocks[1000];
+    free(malloc(100)); /* this thread has its cache */
+    struct counts before = node0();
+    for (int i = 0; i < 1000; i++)
+        blocks[i] = malloc(100);
+    for (int i = 0; i < 400; i++)
+        free(blocks[i]);
+    struct counts after = node0();
+    cr_assert_eq(after.allocs - before.allocs, 1000);
+    cr_assert_eq(after.frees - before.frees, 400);
+    cr_assert_eq(after.bytes_alloc - before.bytes_alloc, 1000 * 112, "class of 100 B is 112 B");
+    cr_assert_eq(after.bytes_freed - before.bytes_freed, 400 * 112);
+    for (int i = 400; i < 1000; i++)
+        free(blocks[i]);
+}
+
+Test(stats, exact_counts_of_large_and_huge_objects)
+{
+    free(malloc(100));
+    struct counts before = node0();
+    void *large[10], *huge[3];
+    for (int i = 0; i < 10; i++)
+        large[i] = malloc(100000);
+    for (int i = 0; i < 3; i++)
+        huge[i] = malloc(5 * MiB);
+    size_t large_usable = malloc_usable_size(large[0]), huge_usable = malloc_usable_size(huge[0]);
+    cr_assert_eq(large_usable, 106496, "100000 B rounds to the 64K + 5 * 8K class");
+    cr_assert_eq(huge_usable, 5 * MiB);
+    for (int i = 0; i < 10; i++)
+        free(large[i]);
+    struct counts after = node0();
+    cr_assert_eq(after.allocs - before.allocs, 13);
+    cr_assert_eq(after.frees - before.frees, 10);
+    cr_assert_eq(after.bytes_alloc - before.bytes_alloc, 10 * large_usable + 3 * huge_usable);
+    cr_assert_eq(after.bytes_freed - before.bytes_freed, 10 * large_usable);
+    for (int i = 0; i < 3; i++)
+        free(huge[i]);
+}
+
+static void *short_lived(void *arg)
+{
+    (void)arg;
+    void *blocks[500];
+    for (int i = 0; i < 500; i++)
+        blocks[i] = malloc(48);
+    for (int i = 0; i < 200; i++)
+        free(blocks[i]);
+    return NULL; /* 300 blocks outlive the thread */
+}
+
+Test(stats, counts_survive_thread_exit)
+{
+    free(malloc(100));
+    const char *s = snapshot();
+    const char *exited = "\"exited_threads\"";
+    unsigned long long count = field(s, exited, "count"), allocs = field(s, exited, "allocations"),
+                       frees = field(s, exited, "frees"),
+                       bytes = field(s, exited, "bytes_allocated");
+    pthread_t t;
+    pthread_create(&t, NULL, short_lived, NULL);
+    pthread_join(t, NULL);
+    s = snapshot();
+    /* The thread's own counts, kept after it exited (pthread_create's own
+     * allocations, made by this thread, are not among them). */
+    cr_assert_eq(field(s, exited, "count"), count + 1);
+    cr_assert_eq(field(s, exited, "allocations") - allocs, 500);
+    cr_assert_eq(field(s, exited, "frees") - frees, 200);
+    cr_assert_eq(field(s, exited, "bytes_allocated") - bytes, 500 * 48);
+}
+
+Test(stats, json_has_the_seed_schema_and_verification)
+{
+    free(malloc(100));
+    const char *s = snapshot();
+    cr_assert(strstr(s, "\"node0\": {\"allocated_mb\": "), "%s", s);
+    cr_assert(strstr(s, "\"local_pct\": "), "%s", s);
+    cr_assert(strstr(s, "\"remote_pct\": "), "%s", s);
+    cr_assert_gt(field(s, "\"verified\"", "pages_checked"), 0, "placement was verified");
+    cr_assert_eq(field(s, "\"verified\"", "misplaced"), 0, "one node: nothing can be misplaced");
+}
+
+/* Runs the probe with the given environment; returns its exit status. */
+static int run_probe(const char *env)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "env %s %s >/dev/null 2>/tmp/numa-alloc-test-stats.err", env,
+             OPTIONS_PROBE_PATH);
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static size_t read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return n;
+}
+
+Test(stats, written_at_exit_to_a_file_with_the_pid)
+{
+    system("rm -f /tmp/numa-alloc-test-stats.*.json");
+    cr_assert_eq(run_probe("NUMA_ALLOC_STATS=/tmp/numa-alloc-test-stats.%p.json"), 0);
+    FILE *ls = popen("ls /tmp/numa-alloc-test-stats.*.json", "r");
+    char path[256] = {0};
+    cr_assert(fgets(path, sizeof path, ls), "no statistics file was written");
+    pclose(ls);
+    path[strcspn(path, "\n")] = '\0';
+    cr_assert(strstr(path, ".json") && !strstr(path, "%p"), "%%p must become the pid: %s", path);
+    static char text[1 << 16];
+    cr_assert_gt(read_file(path, text, sizeof text), 0);
+    cr_assert(strstr(text, "\"remote_pct\""), "%s", text);
+    cr_assert_geq(field(text, "\"node0\"", "allocations"), 2, "the probe's mallocs: %s", text);
+    unlink(path);
+}
+
+Test(stats, text_format_at_exit_on_stderr)
+{
+    cr_assert_eq(run_probe("NUMA_ALLOC_STATS=stderr NUMA_ALLOC_STATS_FORMAT=text"), 0);
+    static char text[1 << 16];
+    cr_assert_gt(read_file("/tmp/numa-alloc-test-stats.err", text, sizeof text), 0);
+    cr_assert(strstr(text, "Node 0: "), "%s", text);
+    cr_assert(strstr(text, "% local"), "%s", text);
+    cr_assert(strstr(text, "Remote allocations: "), "%s", text);
+    cr_assert(strstr(text, "pages verified"), "%s", text);
+}
