@@ -4,6 +4,7 @@
 
 #include "core/node_heap.h"
 #include "core/report.h"
+#include "core/stats.h"
 #include "policy/binding.h"
 #include "policy/options.h"
 #include "policy/placement.h"
@@ -269,6 +270,8 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
         errno = ENOMEM;
         return NULL;
     }
+    if (options.stats_live)
+        stats_live_tick();
     struct cpu_route route = current_route();
     if (route.home != thread_state.home)
         thread_cache_moved(route.home);

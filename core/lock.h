@@ -48,6 +48,13 @@ static inline void na_lock(na_lock_t *lock)
     }
 }
 
+/* Takes the lock only if it is free right now. */
+static inline int na_trylock(na_lock_t *lock)
+{
+    int c = 0;
+    return __atomic_compare_exchange_n(&lock->state, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
 static inline void na_unlock(na_lock_t *lock)
 {
     if (__atomic_exchange_n(&lock->state, 0, __ATOMIC_RELEASE) == 2)

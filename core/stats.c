@@ -3,6 +3,7 @@
 #include "core/stats.h"
 
 #include "core/lock.h"
+#include "core/os.h"
 #include "core/node_heap.h"
 #include "core/textbuf.h"
 #include "core/thread_cache.h"
@@ -345,16 +346,24 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, "\n");
 }
 
+static na_lock_t write_lock = NA_LOCK_INIT;
+static int stats_write_locked(int fd, bool json, bool verify);
+
 int stats_write(int fd, bool json, bool verify)
 {
-    static na_lock_t lock = NA_LOCK_INIT;
-    static struct stats_snapshot snap; /* one at a time: too big for a thread's stack */
-    static char buf[8192];
     if (!region.size) {
         errno = EINVAL;
         return -1;
     }
-    na_lock(&lock);
+    na_lock(&write_lock);
+    return stats_write_locked(fd, json, verify);
+}
+
+/* With write_lock held; releases it. */
+static int stats_write_locked(int fd, bool json, bool verify)
+{
+    static struct stats_snapshot snap; /* one at a time: too big for a thread's stack */
+    static char buf[8192];
     stats_collect(&snap, verify);
     struct textbuf tb;
     tb_init_fd(&tb, buf, sizeof buf, fd);
@@ -364,7 +373,7 @@ int stats_write(int fd, bool json, bool verify)
         write_text(&tb, &snap);
     tb_flush(&tb);
     int failed = tb.failed;
-    na_unlock(&lock);
+    na_unlock(&write_lock);
     if (failed) {
         errno = EIO;
         return -1;
@@ -406,4 +415,64 @@ __attribute__((destructor)) static void stats_at_exit(void)
     stats_write(fd, options.stats_json, true);
     if (fd != 2)
         syscall(SYS_close, fd);
+}
+
+/* ---- live statistics ------------------------------------------------------ */
+
+#define LIVE_INTERVAL_MS 250
+
+/* "/dev/shm/numa-alloc.<pid>.<ext>" */
+static void live_path(char *buf, size_t cap, const char *ext)
+{
+    struct textbuf tb;
+    tb_init(&tb, buf, cap);
+    tb_str(&tb, "/dev/shm/numa-alloc.");
+    tb_u64(&tb, (uint64_t)syscall(SYS_getpid));
+    tb_str(&tb, ".");
+    tb_str(&tb, ext);
+}
+
+/* Writes one format to a temporary file, then renames it: readers never see half. */
+static void publish_one(bool json)
+{
+    char path[96], tmp[104];
+    live_path(path, sizeof path, json ? "json" : "txt");
+    live_path(tmp, sizeof tmp, json ? "json.tmp" : "txt.tmp");
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                          0600); /* the same user only */
+    if (fd < 0)
+        return;
+    na_lock(&write_lock);
+    int rc = stats_write_locked(fd, json, false);
+    syscall(SYS_close, fd);
+    if (rc == 0)
+        syscall(SYS_rename, tmp, path);
+    else
+        syscall(SYS_unlink, tmp);
+}
+
+void stats_live_tick(void)
+{
+    static uint64_t next_ms;
+    static na_lock_t publishing = NA_LOCK_INIT;
+    uint64_t now = os_now_ms();
+    if (now < __atomic_load_n(&next_ms, __ATOMIC_RELAXED) || !na_trylock(&publishing))
+        return; /* not due, or another thread is at it: never wait for it */
+    int saved = errno;
+    __atomic_store_n(&next_ms, now + LIVE_INTERVAL_MS, __ATOMIC_RELAXED);
+    publish_one(true);
+    publish_one(false);
+    errno = saved;
+    na_unlock(&publishing);
+}
+
+__attribute__((destructor)) static void live_stats_at_exit(void)
+{
+    if (!options.stats_live || !region.size)
+        return;
+    char path[96];
+    live_path(path, sizeof path, "json");
+    syscall(SYS_unlink, path);
+    live_path(path, sizeof path, "txt");
+    syscall(SYS_unlink, path);
 }

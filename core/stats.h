@@ -54,4 +54,13 @@ void stats_collect(struct stats_snapshot *snap, bool verify);
 /* Writes a snapshot to fd; 0, or -1 with errno. */
 int stats_write(int fd, bool json, bool verify);
 
+/*
+ * Live statistics (NUMA_ALLOC_STATS_LIVE=1): at most every 250 ms, from the
+ * allocator's slow paths, the JSON and the table are rewritten to
+ * /dev/shm/numa-alloc.<pid>.json and .txt (mode 0600, replaced atomically,
+ * removed at exit), where `numa-alloc stat PID` reads them. Call only when
+ * options.stats_live is set, with no allocator lock held.
+ */
+void stats_live_tick(void);
+
 #endif

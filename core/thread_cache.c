@@ -4,6 +4,8 @@
 #include "core/alloc.h"
 #include "core/node_heap.h"
 #include "core/report.h"
+#include "core/stats.h"
+#include "policy/options.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -91,6 +93,8 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         return block;
     }
     struct cache_bin *bin = &nc->bins[cls];
+    if (options.stats_live)
+        stats_live_tick();
     if (!bin->head) {
         unsigned want = bin->max / 2 ? bin->max / 2 : 1;
         void *list = NULL;
@@ -172,6 +176,8 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
 {
     struct node_cache *nc = cache_for(slot);
     notice_move();
+    if (options.stats_live)
+        stats_live_tick();
     if (((void **)block)[1] == (void *)free_block_key && nc && bin_contains(&nc->bins[cls], block))
         report_invalid_pointer("free(): double free detected", block);
     if (!nc) {

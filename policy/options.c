@@ -169,6 +169,10 @@ void options_init(void)
     if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT")))
         options.stats_json =
             parse_keyword("NUMA_ALLOC_STATS_FORMAT", value, formats, "json, text", 1) != 0;
+    static const struct keyword switches[] = {{"1", 1}, {"0", 0}, {NULL, 0}};
+    if ((value = env_lookup("NUMA_ALLOC_STATS_LIVE")))
+        options.stats_live =
+            parse_keyword("NUMA_ALLOC_STATS_LIVE", value, switches, "0, 1", 0) != 0;
     if ((value = env_lookup("NUMA_ALLOC_PURGE_DELAY_MS"))) {
         unsigned long ms;
         const char *end = parse_uint(value, 3600000, &ms);

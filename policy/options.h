@@ -41,6 +41,7 @@ struct options {
     enum fallback_mode fallback;  /* NUMA_ALLOC_FALLBACK, default nearest */
     char stats[OPTIONS_PATH_MAX]; /* NUMA_ALLOC_STATS: "", "stderr" or a path */
     bool stats_json;              /* NUMA_ALLOC_STATS_FORMAT, default json */
+    bool stats_live;              /* NUMA_ALLOC_STATS_LIVE=1: publish for numa-alloc stat */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
 };
 

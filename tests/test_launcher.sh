@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# test_launcher.sh LAUNCHER - the numa-alloc launcher: help, errors, and that
-# the command really runs with the library preloaded and the variables set.
+# test_launcher.sh LAUNCHER LIVE_PROBE - the numa-alloc launcher: help, errors,
+# that the command really runs with the library preloaded and the variables
+# set, and 'numa-alloc stat PID' on a running program.
 set -uo pipefail
-launcher=$1
+launcher=$1 live_probe=$2
 failures=0 passes=0
 
 check() { # description, then a command that must succeed
@@ -45,6 +46,33 @@ check "the variables reach the command" test "$(tail -n1 <<<"$out")" = "bind 0 n
 status=0
 "$launcher" -- sh -c 'exit 7' || status=$?
 check "the command's exit status comes back" test "$status" -eq 7
+
+# Live statistics of a running program, read twice: the counts move on.
+"$launcher" --live -- "$live_probe" 4 &
+pid=$!
+sleep 1.5
+first=$("$launcher" stat "$pid")
+check "stat prints the table" grep -q "^allocations " <<<"$first"
+check "stat names the process" grep -q "pid $pid," <<<"$first"
+json=$("$launcher" stat "$pid" --json)
+check "stat --json prints the JSON" grep -q '"remote_pct"' <<<"$json"
+sleep 1
+second=$("$launcher" stat "$pid")
+allocs() { awk '/^allocations /{print $2}' <<<"$1"; }
+check "the counts are current" test "$(allocs "$second")" -gt "$(allocs "$first")"
+check "only the owner may read them" test "$(stat -c %a /dev/shm/numa-alloc.$pid.txt)" = 600
+wait "$pid"
+check "the files go away at exit" test ! -e "/dev/shm/numa-alloc.$pid.txt"
+err=$("$launcher" stat "$pid" 2>&1)
+check "stat of a finished process fails clearly" grep -q "no process $pid" <<<"$err"
+"$launcher" -- "$live_probe" 2 &
+pid=$!
+sleep 0.5
+err=$("$launcher" stat "$pid" 2>&1)
+check "stat of a process without --live explains" grep -q "publishes no live statistics" <<<"$err"
+wait "$pid"
+err=$("$launcher" stat 2>&1)
+check "stat without a pid is an error" grep -q "stat needs a process id" <<<"$err"
 
 echo "$passes passed, $failures failed"
 exit $((failures > 0))
