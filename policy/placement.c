@@ -39,7 +39,7 @@ static int choose_slots(const char *variable, const uint64_t *map, const uint8_t
     tb_init(&tb, bad, sizeof bad);
     int usable = 0, unusable = 0;
     for (int node = 0; node < TOPO_MAX_NODE_ID; node++) {
-        if (map ? !in_bitmap(map, node) : weights[node] == 0)
+        if (!in_bitmap(map, node))
             continue;
         int slot = topology_slot_of_node(node);
         if (slot >= 0) {
@@ -142,11 +142,15 @@ void placement_init(void)
                                "(e.g. 0:3,1:1); using local");
             return;
         }
-        nchosen = choose_slots("NUMA_ALLOC_WEIGHTS", NULL, options.weights, false, chosen);
+        uint64_t weighted[TOPO_MAX_NODE_ID / 64] = {0};
+        for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
+            if (options.weights[node])
+                weighted[node / 64] |= (uint64_t)1 << (node % 64);
+        nchosen = choose_slots("NUMA_ALLOC_WEIGHTS", weighted, false, chosen);
         for (int slot = 0; slot < topo.num_slots; slot++)
             weight_of_slot[slot] = options.weights[topo.slot_node[slot]];
     } else if (options.nodes_given) {
-        nchosen = choose_slots("NUMA_ALLOC_NODES", options.nodes, NULL, options.nodes_all, chosen);
+        nchosen = choose_slots("NUMA_ALLOC_NODES", options.nodes, options.nodes_all, chosen);
     } else if (options.policy == POLICY_INTERLEAVE) {
         nchosen = topo.num_slots; /* interleave over every usable node, like numactl -i all */
         for (int slot = 0; slot < topo.num_slots; slot++)
