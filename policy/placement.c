@@ -27,12 +27,10 @@ static int in_bitmap(const uint64_t *map, int node)
 }
 
 /*
- * Marks in `chosen` the usable slots among the node ids of `map` (or of the
- * non-zero weights); warns once naming the nodes that cannot be used.
- * Returns how many slots were chosen.
+ * Marks in `chosen` the usable slots among the node ids of `map`; warns once
+ * naming the nodes that cannot be used. Returns how many slots were chosen.
  */
-static int choose_slots(const char *variable, const uint64_t *map, const uint8_t *weights, bool all,
-                        uint8_t *chosen)
+static int choose_slots(const char *variable, const uint64_t *map, bool all, uint8_t *chosen)
 {
     char bad[256];
     struct textbuf tb;
