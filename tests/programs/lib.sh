@@ -14,8 +14,8 @@
 # How "loaded" is proven, for every preloaded command (na_prog):
 #   - LD_DEBUG=bindings, written per process to <work>/preload/lddebug/ld.<pid>
 #     (LD_DEBUG_OUTPUT, so the program's own output is untouched): every
-#     process that resolved `malloc' must have bound it to libnumapreload.so,
-#     and at least one must have;
+#     process that resolved `malloc' must have bound it to libnumapreload.so
+#     (and to no other shared object), and at least one must have;
 #   - for the commands run with na_prog_watched: /proc/<pid>/maps of the
 #     process (or of one of its descendants) is polled while it runs and must
 #     contain libnumapreload.so - and must NOT in the run without the preload
@@ -37,6 +37,7 @@ na_setup() {
         exit 1
     fi
     NA_LIB=$(realpath "$lib")
+    # shellcheck disable=SC2034 # for the run-*.sh scripts: their own files
     NA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
     NA_WORK=$(mktemp -d "${TMPDIR:-/tmp}/numa-alloc-$NA_NAME.XXXXXX")
     NA_START=$SECONDS
@@ -93,7 +94,8 @@ na_prog() {
 na_maps_of_tree() {
     local pid=$1 kid
     grep -F "$NA_LIB" "/proc/$pid/maps" 2>/dev/null || true
-    for kid in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+    # shellcheck disable=SC2013 # the files hold space-separated pids
+    for kid in $(cat /proc/"$pid"/task/*/children 2>/dev/null || true); do
         na_maps_of_tree "$kid"
     done
 }
@@ -101,7 +103,8 @@ na_maps_of_tree() {
 # na_prog_watched <command> [args...] : like na_prog, and polls /proc/<pid>/maps
 # of the command's process tree while it runs; a sighting is recorded in
 # $NA_OUT/maps. Returns the command's exit status. Stdin is inherited (a
-# background job would otherwise read /dev/null).
+# background job would otherwise read /dev/null). Only for commands that run
+# for a while (a second or more): the polling may miss a shorter one.
 na_prog_watched() {
     local pid rc=0 seen=""
     na_prog "$@" <&0 &
@@ -178,19 +181,36 @@ na_compare() {
 
 # na_prove_loaded : the preloaded run bound malloc to libnumapreload.so in its
 # processes, and the watched commands had it mapped (and the plain ones not).
+# A process "ran on numa-alloc" when some object of it (the program, libc, ...)
+# bound `malloc' to libnumapreload.so. No process may bind malloc to another
+# shared object (libc's malloc, another allocator). A binding to the program
+# itself is allowed: a non-PIE program (Debian's python3.11) that takes
+# malloc's address exports a canonical PLT entry, which jumps to whatever its
+# own PLT slot was bound to - shown by its own binding line.
 na_prove_loaded() {
-    local dir=$NA_WORK/preload/lddebug procs ours foreign
+    local dir=$NA_WORK/preload/lddebug procs ours foreign f without=()
     procs=$(find "$dir" -name 'ld.*' | wc -l)
     ((procs > 0)) || na_fail "no LD_DEBUG trace: no program was started with the preload"
-    # Files (= processes) that bound malloc to numa-alloc / to anything else.
-    ours=$(grep -lE "to $NA_LIB \[[0-9]+\]: normal symbol \`malloc'" "$dir"/ld.* | wc -l || true)
-    foreign=$(grep -E "normal symbol \`malloc'" "$dir"/ld.* | grep -vF "to $NA_LIB [" || true)
+    ours=0
+    for f in "$dir"/ld.*; do
+        if grep -qF "to $NA_LIB [0]: normal symbol \`malloc'" "$f"; then
+            ours=$((ours + 1))
+        elif grep -q "normal symbol \`malloc'" "$f"; then
+            without+=("$(grep -m1 "normal symbol \`malloc'" "$f")")
+        fi
+    done
+    if ((${#without[@]} > 0)); then
+        printf '%s\n' "${without[@]}" | head -n 5 >&2
+        na_fail "${#without[@]} process(es) of the preloaded run resolved malloc without $NA_LIB"
+    fi
+    foreign=$(grep -hE "to [^ ]+\.so(\.[0-9.]+)? \[[0-9]+\]: normal symbol \`malloc'" "$dir"/ld.* |
+        grep -vF "to $NA_LIB [" || true)
     if [[ -n $foreign ]]; then
         echo "$foreign" | head -n 5 >&2
-        na_fail "with LD_PRELOAD, malloc was bound to another library than $NA_LIB"
+        na_fail "with LD_PRELOAD, malloc was bound to another shared object than $NA_LIB"
     fi
     ((ours > 0)) || na_fail "no process of the preloaded run bound malloc to $NA_LIB"
-    na_log "LD_DEBUG=bindings: $ours of $procs started processes bound malloc to libnumapreload.so, none to another library"
+    na_log "LD_DEBUG=bindings: all $ours processes that resolved malloc bound it to libnumapreload.so ($procs traced)"
 
     if [[ -s $NA_WORK/preload/maps ]]; then
         local missing present

@@ -14,7 +14,7 @@ PRAGMA cache_size = -32000;
 CREATE TABLE t(id INTEGER PRIMARY KEY, grp INTEGER, val INTEGER, name TEXT, pad BLOB);
 WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 100000)
 INSERT INTO t(id, grp, val, name, pad)
-  SELECT i, i % 97, (i * 7919) % 100003, 'name-' || ((i * 31) % 50021) || '-' || hex(i),
+  SELECT i, i % 97, (i * 7919) % 100003, 'name-' || ((i * 31) % 50021) || '-' || hex((i * 31) % 50021 % 7),
          zeroblob(i % 200)
   FROM seq;
 CREATE INDEX t_grp_val ON t(grp, val);
@@ -28,7 +28,7 @@ SELECT count(*), sum(val) FROM t WHERE grp = 42 AND val BETWEEN 1000 AND 60000;
 SELECT count(*), sum(rn * (val % 1000)) FROM
   (SELECT val, row_number() OVER (ORDER BY name || val, id) AS rn FROM t);
 -- A join of the table with itself through the index.
-SELECT count(*), sum(a.val - b.val) FROM t a JOIN t b ON b.grp = a.grp AND b.val = a.val + 1;
+SELECT count(*), sum(b.val - a.val) FROM t a JOIN t b ON b.grp = a.grp AND b.val BETWEEN a.val + 1 AND a.val + 300;
 CREATE TABLE words AS SELECT group_concat(name, ' ') AS g FROM t WHERE id % 100 = 0;
 SELECT length(g), substr(g, 1, 60) FROM words;
 UPDATE t SET name = upper(name) || '#' || val, pad = randomblob(0) WHERE id % 3 = 0;
