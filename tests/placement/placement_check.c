@@ -17,6 +17,8 @@
  *   placement_check migrate      a thread that moves allocates on its new node
  *   placement_check cpuless NODE numa_malloc on a node without CPUs
  *   placement_check cpuset NODE  NODE is outside the cpuset: EINVAL, and malloc avoids it
+ *   placement_check hold MIB FILE  malloc and touch MIB MiB, create FILE, wait until it is
+ *                                  removed (for numastat -p from outside)
  */
 #define _GNU_SOURCE
 #include "numa_alloc.h"
@@ -479,6 +481,20 @@ static void check_cpuset(int node)
     printf("cpuset: node %d refused (EINVAL) and never used\n", node);
 }
 
+static void hold(size_t mib, const char *ready)
+{
+    for (size_t i = 0; i < mib; i++) {
+        char *p = malloc(1 << 20); /* kept: what numastat sees */
+        touch(p, 1 << 20);
+    }
+    FILE *f = fopen(ready, "w");
+    EXPECT(f != NULL, "cannot create %s", ready);
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 600 && access(ready, F_OK) == 0; i++)
+        usleep(100000);
+}
+
 int main(int argc, char **argv)
 {
     if (numa_available() < 0 || argc < 2) {
@@ -504,6 +520,8 @@ int main(int argc, char **argv)
         check_exhaust(atoi(argv[2]), argv[3]);
     else if (strcmp(check, "migrate") == 0)
         check_migrate();
+    else if (strcmp(check, "hold") == 0 && argc == 4)
+        hold((size_t)atol(argv[2]), argv[3]);
     else if (strcmp(check, "cpuset") == 0 && argc == 3)
         check_cpuset(atoi(argv[2]));
     else if (strcmp(check, "cpuless") == 0 && argc == 3)
