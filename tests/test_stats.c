@@ -183,3 +183,26 @@ Test(stats, text_format_at_exit_on_stderr)
     cr_assert(strstr(text, "Remote allocations: "), "%s", text);
     cr_assert(strstr(text, "pages verified"), "%s", text);
 }
+
+/* The table shows the numbers the JSON has. */
+Test(stats, text_and_json_agree)
+{
+    free(malloc(100));
+    unsigned long long allocs = field(snapshot(), "\"node0\"", "allocations");
+    unsigned long long bytes = field(json, "\"node0\"", "bytes_allocated");
+    int fd = memfd_create("text", 0);
+    cr_assert_eq(numa_alloc_stats_write(fd, 0), 0);
+    static char text[1 << 16];
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    unsigned long long table_allocs = 0, table_bytes = 0;
+    const char *row = strstr(text, "\nallocations ");
+    cr_assert(row, "%s", text);
+    table_allocs = strtoull(row + strlen("\nallocations "), NULL, 10);
+    row = strstr(text, "\nbytes allocated ");
+    cr_assert(row, "%s", text);
+    table_bytes = strtoull(row + strlen("\nbytes allocated "), NULL, 10);
+    cr_assert_eq(table_allocs, allocs, "text %llu, json %llu", table_allocs, allocs);
+    cr_assert_eq(table_bytes, bytes, "text %llu, json %llu", table_bytes, bytes);
+}
