@@ -403,6 +403,13 @@ static bool fits_in_place(size_t usable, size_t size)
     return false;
 }
 
+/* A block resized in place: its bytes change, the number of blocks does not. */
+static void *resized(void *ptr, unsigned slot, size_t old_usable)
+{
+    thread_cache_count_resize(slot, old_usable, alloc_usable_size(ptr));
+    return ptr;
+}
+
 void *alloc_realloc(void *ptr, size_t size)
 {
     if (!ptr)
@@ -424,16 +431,17 @@ void *alloc_realloc(void *ptr, size_t size)
     unsigned slot = slot_of_ptr(ptr);
     struct segment *seg = segment_of(ptr);
     if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
-        return ptr;
+        return resized(ptr, slot, usable);
     void *fresh = NULL;
     if (size > SMALL_MAX && size <= LARGE_MAX) {
         if (usable > SMALL_MAX && usable <= LARGE_MAX &&
             heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), large_size_of(size)))
-            return ptr;
+            return resized(ptr, slot, usable);
         /* A large object that grows by realloc will likely grow again: give it room. */
         bool zeroed;
         if (size > usable)
-            fresh = heap_alloc_large(node_heap_of(slot), large_size_of(size), 0, &zeroed, true);
+            fresh = counted(
+                heap_alloc_large(node_heap_of(slot), large_size_of(size), 0, &zeroed, true), false);
     }
     /* realloc keeps the node, or the spread of a page-interleaved object */
     if (!fresh)

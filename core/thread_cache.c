@@ -320,3 +320,14 @@ void thread_cache_count_free(unsigned slot, size_t bytes)
     COUNT(nc->large_frees, 1);
     COUNT(nc->large_bytes_freed, bytes);
 }
+
+void thread_cache_count_resize(unsigned slot, size_t old_bytes, size_t new_bytes)
+{
+    struct node_cache *nc = cache_for(slot);
+    if (!nc)
+        return;
+    if (new_bytes > old_bytes)
+        COUNT(nc->large_bytes_alloc, new_bytes - old_bytes);
+    else
+        COUNT(nc->large_bytes_freed, old_bytes - new_bytes);
+}

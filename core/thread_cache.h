@@ -147,5 +147,7 @@ void thread_cache_after_fork_child(void);
  */
 void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node);
 void thread_cache_count_free(unsigned slot, size_t bytes);
+/* A large or huge block of `slot` resized in place from old_bytes to new_bytes. */
+void thread_cache_count_resize(unsigned slot, size_t old_bytes, size_t new_bytes);
 
 #endif

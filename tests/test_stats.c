@@ -206,3 +206,21 @@ Test(stats, text_and_json_agree)
     cr_assert_eq(table_allocs, allocs, "text %llu, json %llu", table_allocs, allocs);
     cr_assert_eq(table_bytes, bytes, "text %llu, json %llu", table_bytes, bytes);
 }
+
+/* realloc in place changes bytes, not blocks: allocated - freed stays the live size. */
+Test(stats, realloc_in_place_keeps_bytes_balanced)
+{
+    free(malloc(100));
+    struct counts before = node0();
+    char *p = malloc(40000);
+    for (size_t size = 40000; size < 1500000; size += size / 3)
+        p = realloc(p, size); /* large objects grow in place where they can */
+    size_t usable = malloc_usable_size(p);
+    struct counts during = node0();
+    cr_assert_eq(during.bytes_alloc - before.bytes_alloc -
+                     (during.bytes_freed - before.bytes_freed),
+                 usable, "live bytes must be the block's usable size");
+    free(p);
+    struct counts after = node0();
+    cr_assert_eq(after.bytes_alloc - before.bytes_alloc, after.bytes_freed - before.bytes_freed);
+}

@@ -37,9 +37,10 @@ if [[ ! -f $lib ]]; then
     exit 1
 fi
 
-step "3/4 main job: LD_PRELOAD=$lib PYTHONMALLOC=malloc python3 (dict of 1e6 entries, sorts)"
+step "3/4 main job: numa-alloc --stats=stderr --stats-format=text -- python3 (dict of 1e6 entries, sorts)"
 echo "NUMA topology of this machine: $(numactl --hardware | head -n 1)"
-LD_PRELOAD="$lib" PYTHONMALLOC=malloc python3 - "$lib" <<'PY'
+PYTHONMALLOC=malloc "$build_dir/numa-alloc" --library="$lib" --stats=stderr --stats-format=text \
+    -- /usr/bin/python3 - "$lib" <<'PY'
 import collections
 import ctypes
 import os
@@ -97,11 +98,7 @@ if control != -1:
 print("OK: python ran on numa-alloc")
 PY
 
-step "4/4 example program"
-if [[ -x $build_dir/numa_alloc_example ]]; then
-    "$build_dir/numa_alloc_example"
-else
-    echo "(no $build_dir/numa_alloc_example in this build - skipped)"
-fi
+step "4/4 the demo: numa_alloc_demo --threads=2 --policy=local --seed=42 (placement verified page by page)"
+"$build_dir/tools/demo/numa_alloc_demo" --threads=2 --policy=local --seed=42 --total=64M
 
-printf '\nquickstart: OK - numa-alloc served python3 via LD_PRELOAD. Run all tests with tools/test.sh\n'
+printf '\nquickstart: OK - numa-alloc served python3 via LD_PRELOAD (statistics above). Run all tests with tools/test.sh\n'
