@@ -67,6 +67,8 @@ static void add_thread(struct thread_stats *to, const struct thread_stats *from)
     to->remote_frees += from->remote_frees;
     to->migrations += from->migrations;
     to->fallbacks += from->fallbacks;
+    if (from->peak_live_bytes > to->peak_live_bytes)
+        to->peak_live_bytes = from->peak_live_bytes;
 }
 
 static void visit_thread(const struct thread_state *ts, void *arg)
@@ -75,7 +77,8 @@ static void visit_thread(const struct thread_state *ts, void *arg)
     struct thread_stats t = {.tid = ts->tid,
                              .node = ts->home < topo.num_slots ? topo.slot_node[ts->home] : -1,
                              .migrations = ts->migrations,
-                             .fallbacks = ts->fallbacks};
+                             .fallbacks = ts->fallbacks,
+                             .peak_live_bytes = ts->peak_live_bytes};
     for (unsigned slot = 0; slot < region.num_slots; slot++)
         if (ts->caches[slot])
             cache_counts(ts->caches[slot], ts->home, &t, &snap->nodes[slot]);
@@ -116,6 +119,7 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     snap->num_exited = retired->threads;
     snap->exited.migrations = retired->migrations;
     snap->exited.fallbacks = retired->fallbacks;
+    snap->exited.peak_live_bytes = retired->peak_live_bytes;
     for (unsigned slot = 0; slot < region.num_slots; slot++) {
         cache_counts(&retired->per_slot[slot], retired->per_slot[slot].slot, &snap->exited,
                      &snap->nodes[slot]);
@@ -161,6 +165,8 @@ static void json_thread(struct textbuf *tb, const struct thread_stats *t)
     json_field(tb, "frees", t->frees, true);
     json_field(tb, "bytes_allocated", t->bytes_allocated, true);
     json_field(tb, "bytes_freed", t->bytes_freed, true);
+    json_field(tb, "bytes_live", t->bytes_allocated - t->bytes_freed, true);
+    json_field(tb, "peak_bytes_live", t->peak_live_bytes, true);
     json_field(tb, "local_allocations", t->allocs - t->remote_allocs, true);
     json_field(tb, "remote_allocations", t->remote_allocs, true);
     json_field(tb, "remote_frees", t->remote_frees, true);

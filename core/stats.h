@@ -35,6 +35,7 @@ struct thread_stats {
     int node; /* where it last allocated (-1: a node without memory) */
     uint64_t allocs, frees, bytes_allocated, bytes_freed;
     uint64_t remote_allocs, remote_frees, migrations, fallbacks;
+    uint64_t peak_live_bytes; /* sampled on the thread's slow paths; for sums: the largest */
 };
 
 struct stats_snapshot {

@@ -24,6 +24,8 @@ static na_lock_t registry_lock = NA_LOCK_INIT;
 static struct thread_state *registry;
 static struct retired_threads retired;
 
+static void sample_peak(struct thread_state *ts);
+
 static unsigned node_cache_class(void)
 {
     return size_class_of(sizeof(struct node_cache));
@@ -96,6 +98,7 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
     if (options.stats_live)
         stats_live_tick();
     if (!bin->head) {
+        sample_peak(&thread_state);
         unsigned want = bin->max / 2 ? bin->max / 2 : 1;
         void *list = NULL;
         unsigned got = heap_refill(node_heap_of(slot), cls, want, &list);
@@ -164,6 +167,26 @@ static bool bin_contains(const struct cache_bin *bin, const void *ptr)
     return false;
 }
 
+/*
+ * The thread's live bytes (allocated - freed, all its node caches), sampled on
+ * its refill and flush paths: the peak it records can miss a short-lived high
+ * by at most what its bins can hold.
+ */
+static void sample_peak(struct thread_state *ts)
+{
+    uint64_t live = 0;
+    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
+        const struct node_cache *nc = ts->caches[slot];
+        if (!nc)
+            continue;
+        live += nc->large_bytes_alloc - nc->large_bytes_freed;
+        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+            live += (nc->bins[cls].nalloc - nc->bins[cls].nfree) * size_classes[cls].size;
+    }
+    if ((int64_t)live > 0 && live > ts->peak_live_bytes)
+        COUNT(ts->peak_live_bytes, live - ts->peak_live_bytes);
+}
+
 /* Slow paths notice moves too, so frees after a move are booked where they happen. */
 static void notice_move(void)
 {
@@ -186,8 +209,10 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
         return;
     }
     struct cache_bin *bin = &nc->bins[cls];
-    if (bin->count >= bin->max)
+    if (bin->count >= bin->max) {
+        sample_peak(&thread_state);
         bin_flush(bin, slot, cls, bin->count - bin->max / 2);
+    }
     COUNT(bin->nfree, 1);
     cache_bin_push(bin, block);
 }
@@ -265,6 +290,9 @@ static void retire_thread(struct thread_state *ts)
             counters_add(&retired.per_slot[slot], ts->caches[slot]);
     retired.threads++;
     retired.migrations += ts->migrations;
+    sample_peak(ts);
+    if (ts->peak_live_bytes > retired.peak_live_bytes)
+        retired.peak_live_bytes = ts->peak_live_bytes;
     retired.fallbacks += ts->fallbacks;
     if (ts->prev)
         ts->prev->next = ts->next;

@@ -73,6 +73,7 @@ struct thread_state {
     int tid;
     uint64_t migrations;              /* times the thread was found on another node than before */
     uint64_t fallbacks;               /* allocations of this thread served by a fallback node */
+    uint64_t peak_live_bytes;         /* most bytes it had live, sampled on its slow paths */
     struct thread_state *next, *prev; /* registry of live threads (statistics) */
 };
 
@@ -127,6 +128,7 @@ int thread_cache_init(void);
 struct retired_threads {
     struct node_cache per_slot[TOPO_MAX_SLOTS];
     uint64_t threads, migrations, fallbacks;
+    uint64_t peak_live_bytes; /* the largest of the exited threads' peaks */
 };
 /* Allocations and frees (all sizes) this cache has counted. */
 uint64_t node_cache_allocs(const struct node_cache *nc);

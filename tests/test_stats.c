@@ -224,3 +224,25 @@ Test(stats, realloc_in_place_keeps_bytes_balanced)
     struct counts after = node0();
     cr_assert_eq(after.bytes_alloc - before.bytes_alloc, after.bytes_freed - before.bytes_freed);
 }
+
+static void *peak_then_nothing(void *arg)
+{
+    (void)arg;
+    static void *blocks[20000];
+    for (int i = 0; i < 20000; i++)
+        blocks[i] = malloc(100); /* 112-byte class: 2.24 MB live at the peak */
+    for (int i = 0; i < 20000; i++)
+        free(blocks[i]);
+    return NULL;
+}
+
+/* A thread's peak of live bytes is kept after its memory is freed and it exits. */
+Test(stats, thread_peak_of_live_bytes)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, peak_then_nothing, NULL);
+    pthread_join(t, NULL);
+    unsigned long long peak = field(snapshot(), "\"exited_threads\"", "peak_bytes_live");
+    cr_assert_geq(peak, 20000ULL * 112 * 9 / 10, "peak %llu", peak);
+    cr_assert_leq(peak, 20000ULL * 112 + 65536, "peak %llu", peak);
+}
