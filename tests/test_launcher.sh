@@ -48,7 +48,7 @@ status=0
 check "the command's exit status comes back" test "$status" -eq 7
 
 # Live statistics of a running program, read twice: the counts move on.
-"$launcher" --live -- "$live_probe" 4 &
+"$launcher" --live -- "$live_probe" 6 &
 pid=$!
 sleep 1.5
 first=$("$launcher" stat "$pid")
@@ -56,11 +56,11 @@ check "stat prints the table" grep -q "^allocations " <<<"$first"
 check "stat names the process" grep -q "pid $pid," <<<"$first"
 json=$("$launcher" stat "$pid" --json)
 check "stat --json prints the JSON" grep -q '"remote_pct"' <<<"$json"
-sleep 1
-second=$("$launcher" stat "$pid")
-allocs() { awk '/^allocations /{print $2}' <<<"$1"; }
-check "the counts are current" test "$(allocs "$second")" -gt "$(allocs "$first")"
 check "only the owner may read them" test "$(stat -c %a /dev/shm/numa-alloc.$pid.txt)" = 600
+second=$(timeout 2.5 "$launcher" stat "$pid" --watch 1)
+check "--watch refreshes" test "$(grep -c '^allocations ' <<<"$second")" -ge 2
+allocs() { awk '/^allocations /{v = $2} END {print v}' <<<"$1"; }
+check "the counts are current" test "$(allocs "$second")" -gt "$(allocs "$first")"
 wait "$pid"
 check "the files go away at exit" test ! -e "/dev/shm/numa-alloc.$pid.txt"
 err=$("$launcher" stat "$pid" 2>&1)
@@ -73,6 +73,8 @@ check "stat of a process without --live explains" grep -q "publishes no live sta
 wait "$pid"
 err=$("$launcher" stat 2>&1)
 check "stat without a pid is an error" grep -q "stat needs a process id" <<<"$err"
+err=$("$launcher" stat 1 --watch 0 2>&1)
+check "a bad --watch is explained" grep -q "invalid --watch 0" <<<"$err"
 
 echo "$passes passed, $failures failed"
 exit $((failures > 0))
