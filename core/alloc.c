@@ -112,8 +112,9 @@ static void for_each_lock(void (*op)(na_lock_t *))
 {
     for (unsigned slot = 0; slot < region.num_slots; slot++) {
         struct node_heap *heap = node_heap_of(slot);
-        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-            op(&heap->bins[cls].lock);
+        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+            for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+                op(&heap->bins[shard][cls].lock);
         op(&heap->pages_lock);
     }
 }

@@ -45,11 +45,14 @@ struct span {
     void *free_blocks;                /* SLAB: blocks given back to the slab */
     uint64_t freed_ms;                /* FREE: when it became free (purge decay) */
     uint32_t npages;
-    uint32_t used;      /* SLAB: blocks out in thread caches or in use */
-    uint32_t bump;      /* SLAB: blocks [bump, slab_blocks) never handed out */
-    uint8_t state;      /* enum span_state */
-    uint8_t cls;        /* SLAB: small class */
-    uint8_t dirty;      /* FREE: pages may be resident and non-zero */
+    uint32_t used; /* SLAB: blocks out in thread caches or in use */
+    uint32_t bump; /* SLAB: blocks [bump, slab_blocks) never handed out */
+    uint8_t state; /* enum span_state */
+    uint8_t cls;   /* SLAB: small class */
+    union {
+        uint8_t dirty; /* FREE: pages may be resident and non-zero */
+        uint8_t shard; /* SLAB: the shard of the node heap whose bin it belongs to */
+    };
     uint8_t in_partial; /* SLAB: on its bin's partial list */
 };
 

@@ -95,9 +95,10 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
     return taken;
 }
 
-unsigned heap_refill(struct node_heap *heap, unsigned cls, unsigned want, void **list)
+unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsigned want,
+                     void **list)
 {
-    struct bin *bin = &heap->bins[cls];
+    struct bin *bin = &heap->bins[shard & (HEAP_SHARDS - 1)][cls];
     unsigned got = 0;
     na_lock(&bin->lock);
     while (got < want) {
@@ -107,6 +108,7 @@ unsigned heap_refill(struct node_heap *heap, unsigned cls, unsigned want, void *
             bin->spare = NULL;
             if (!slab)
                 break;
+            slab->shard = (uint8_t)(shard & (HEAP_SHARDS - 1));
             partial_push(bin, slab);
         }
         got += slab_take(slab, want - got, list);
@@ -119,13 +121,20 @@ unsigned heap_refill(struct node_heap *heap, unsigned cls, unsigned want, void *
 
 void heap_flush(struct node_heap *heap, unsigned cls, void *list)
 {
-    struct bin *bin = &heap->bins[cls];
-    na_lock(&bin->lock);
+    struct bin *bin = NULL;
     while (list) {
         void *block = list;
         list = *(void **)block;
         struct segment *seg = segment_of(block);
         struct span *slab = span_of_ptr(seg, block);
+        /* Blocks go back to their slab's shard; a list rarely mixes shards. */
+        struct bin *home = &heap->bins[slab->shard & (HEAP_SHARDS - 1)][cls];
+        if (home != bin) {
+            if (bin)
+                na_unlock(&bin->lock);
+            bin = home;
+            na_lock(&bin->lock);
+        }
         size_t offset = (size_t)((char *)block - span_start(seg, slab));
         if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
             offset % size_classes[cls].size != 0)
@@ -144,14 +153,15 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
             partial_push(bin, slab);
         }
     }
-    na_unlock(&bin->lock);
+    if (bin)
+        na_unlock(&bin->lock);
 }
 
 /* Gives back every bin's spare slab (malloc_trim). */
 void heap_release_spares(struct node_heap *heap)
 {
-    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        struct bin *bin = &heap->bins[cls];
+    for (unsigned i = 0; i < HEAP_SHARDS * (NUM_SMALL_CLASSES + 1); i++) {
+        struct bin *bin = &heap->bins[0][0] + i;
         na_lock(&bin->lock);
         struct span *spare = bin->spare;
         bin->spare = NULL;

@@ -40,13 +40,21 @@ struct bin {
  */
 #define DIRTY_LIMIT_MIN ((size_t)64 << 20)
 
+#define HEAP_SHARDS 8 /* power of two */
+
 #define FREE_RUN_EXACT_BINS 64                        /* runs of 1..64 pages, one bin per length */
 #define FREE_RUN_BINS       (FREE_RUN_EXACT_BINS + 5) /* then one per doubling up to 1024 */
 
 struct node_heap {
     int node;
     unsigned slot;
-    struct bin bins[NUM_SMALL_CLASSES + 1];
+    /*
+     * Small-object bins, in shards: each thread refills from its own shard
+     * (thread_state.shard), so threads on one node mostly get blocks from
+     * different slabs: no cache lines shared between their objects (false
+     * sharing) and no lock shared between their refills.
+     */
+    struct bin bins[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
 
     na_lock_t pages_lock;
     /* Free page runs inside SEG_PAGES segments, binned by length. */
@@ -90,7 +98,8 @@ static inline struct node_heap *node_heap_of(unsigned slot)
 void node_heap_init(struct node_heap *heap, unsigned slot, int node);
 
 /* Small blocks. Refill links up to `want` blocks into a list; returns how many. */
-unsigned heap_refill(struct node_heap *heap, unsigned cls, unsigned want, void **list);
+unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsigned want,
+                     void **list);
 /* Gives back a NULL-terminated list of blocks of class cls, all of this heap. */
 void heap_flush(struct node_heap *heap, unsigned cls, void *list);
 /* Gives back the empty slab each bin keeps (malloc_trim). */

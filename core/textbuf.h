@@ -70,16 +70,22 @@ static inline void tb_str(struct textbuf *tb, const char *s)
     tb->buf[tb->len] = '\0';
 }
 
-static inline void tb_u64(struct textbuf *tb, uint64_t v)
+/* Writes v's decimal digits at the end of out[21]; returns where they start. */
+static inline char *tb_digits(char out[21], uint64_t v)
 {
-    char out[21];
     int n = 20;
     out[n] = '\0';
     do {
         out[--n] = (char)('0' + v % 10u);
         v /= 10u;
     } while (v);
-    tb_str(tb, out + n);
+    return out + n;
+}
+
+static inline void tb_u64(struct textbuf *tb, uint64_t v)
+{
+    char out[21];
+    tb_str(tb, tb_digits(out, v));
 }
 
 static inline void tb_i64(struct textbuf *tb, int64_t v)
@@ -101,19 +107,14 @@ static inline void tb_ratio1(struct textbuf *tb, uint64_t num, uint64_t den, uin
     tb_str(tb, frac);
 }
 
-/* Pads (text) to `width` columns, right-aligned. */
+/* v right-aligned in `width` columns. */
 static inline void tb_pad_u64(struct textbuf *tb, uint64_t v, int width)
 {
     char out[21];
-    int n = 20;
-    out[n] = '\0';
-    do {
-        out[--n] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    for (int pad = width - (20 - n); pad > 0; pad--)
+    const char *digits = tb_digits(out, v);
+    for (int pad = width - (int)(out + 20 - digits); pad > 0; pad--)
         tb_str(tb, " ");
-    tb_str(tb, out + n);
+    tb_str(tb, digits);
 }
 
 #endif

@@ -35,7 +35,7 @@ static unsigned node_cache_class(void)
 static struct node_cache *node_cache_create(unsigned slot)
 {
     void *block = NULL;
-    if (heap_refill(node_heap_of(slot), node_cache_class(), 1, &block) != 1)
+    if (heap_refill(node_heap_of(slot), thread_state.shard, node_cache_class(), 1, &block) != 1)
         return NULL;
     struct node_cache *nc = block;
     memset(nc, 0, sizeof *nc);
@@ -69,6 +69,8 @@ static struct node_cache *cache_for(unsigned slot)
         pthread_setspecific(thread_exit_key, ts);
         ts->status = THREAD_LIVE;
         ts->tid = (int)syscall(SYS_gettid);
+        static unsigned next_shard;
+        ts->shard = (uint8_t)(__atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED) % HEAP_SHARDS);
         ts->home = current_route().home;
         na_lock(&registry_lock);
         ts->prev = NULL;
@@ -89,7 +91,8 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
     if (!nc) {
         /* Before init failed or after the thread's exit hook: no cache, one block. */
         void **block = NULL;
-        if (!alloc_ensure_init() || heap_refill(node_heap_of(slot), cls, 1, (void **)&block) != 1)
+        if (!alloc_ensure_init() ||
+            heap_refill(node_heap_of(slot), thread_state.shard, cls, 1, (void **)&block) != 1)
             return NULL;
         block[1] = NULL;
         return block;
@@ -101,7 +104,7 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         sample_peak(&thread_state);
         unsigned want = bin->max / 2 ? bin->max / 2 : 1;
         void *list = NULL;
-        unsigned got = heap_refill(node_heap_of(slot), cls, want, &list);
+        unsigned got = heap_refill(node_heap_of(slot), thread_state.shard, cls, want, &list);
         if (got == 0)
             return NULL;
         bin->head = list;

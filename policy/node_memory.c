@@ -3,6 +3,7 @@
 #include "policy/node_memory.h"
 
 #include "core/os.h"
+#include "policy/topology.h"
 #include "policy/verify.h"
 
 #include <errno.h>
@@ -20,19 +21,8 @@
 
 uint64_t node_free_bytes(int node)
 {
-    char path[96] = "/sys/devices/system/node/node";
-    char digits[12];
-    int n = 0;
-    unsigned v = (unsigned)node;
-    do {
-        digits[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    size_t len = strlen(path);
-    while (n)
-        path[len++] = digits[--n];
-    strcpy(path + len, "/meminfo");
-
+    char path[96];
+    topology_node_path(path, node, "meminfo");
     char buf[4096];
     if (os_read_file(path, buf, sizeof buf) <= 0)
         return UINT64_MAX;

@@ -59,8 +59,7 @@ static int read_list(const char *path, uint64_t *map, unsigned bits)
     return parse_list(buf, map, bits);
 }
 
-/* Builds NODE_DIR "node<id>/<leaf>" into buf. */
-static void node_path(char *buf, int id, const char *leaf)
+void topology_node_path(char *buf, int id, const char *leaf)
 {
     char digits[12];
     int n = 0;
@@ -143,7 +142,7 @@ static void read_distances(void)
     for (int i = 0; i < topo.num_nodes; i++) {
         for (int j = 0; j < topo.num_nodes; j++)
             topo.distance[i][j] = i == j ? 10 : 20;
-        node_path(path, topo.node_id[i], "distance");
+        topology_node_path(path, topo.node_id[i], "distance");
         if (os_read_file(path, buf, sizeof buf) <= 0)
             continue;
         const char *s = buf;
@@ -213,7 +212,7 @@ void topology_init(void)
     /* Each CPU allocates from the slot of its own node, or the nearest one. */
     char path[128];
     for (int i = 0; i < topo.num_nodes; i++) {
-        node_path(path, topo.node_id[i], "cpulist");
+        topology_node_path(path, topo.node_id[i], "cpulist");
         if (read_list(path, node_cpus, TOPO_MAX_CPUS) < 0)
             continue;
         int slot = topo.node_slot[topo.node_id[i]] >= 0 ? topo.node_slot[topo.node_id[i]]

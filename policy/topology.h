@@ -48,6 +48,9 @@ extern struct topology topo;
 /* Fills `topo`; never fails: without sysfs NUMA information, one node 0. */
 void topology_init(void);
 
+/* "/sys/devices/system/node/node<id>/<leaf>" into buf (at least 64 bytes + leaf). */
+void topology_node_path(char *buf, int id, const char *leaf);
+
 /* Slot of node id `node`, or -1 if the node cannot be used. */
 static inline int topology_slot_of_node(int node)
 {
