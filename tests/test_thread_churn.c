@@ -17,7 +17,7 @@
 #include "numa_alloc.h"
 
 #define TOTAL_THREADS     10000
-#define WARMUP_THREADS    500
+#define WARMUP_THREADS    2000 /* all 8 bin shards have had their threads */
 #define BATCH             4
 #define BLOCKS_PER_THREAD 300
 #define HANDED_OVER       40 /* blocks per thread freed by the main thread */
