@@ -343,7 +343,7 @@ size_t alloc_usable_size(const void *ptr)
     if (!ptr || !region_contains(ptr))
         return 0;
     struct segment *seg = segment_of(ptr);
-    unsigned cls = seg->page_class[page_in_segment(ptr)];
+    unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
     if (cls)
         return size_classes[cls].size;
     if (seg->magic != SEGMENT_MAGIC)

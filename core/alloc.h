@@ -3,8 +3,9 @@
  *
  * malloc of a small size:  size -> class, thread's CPU -> slot (rseq),
  *   pop the thread's bin for (slot, class). No lock, no atomic.
- * free of a small block:   address -> segment header -> class byte,
- *   address -> owning slot, push onto the thread's bin for (slot, class).
+ * free of a small block:   address -> segment header -> page tag (class and
+ *   shard), address -> owning slot, push onto the thread's bin for (slot,
+ *   class) if the block's slab is of the thread's shard.
  * Everything else (empty or full bins, large and huge objects, foreign
  * pointers, first use) goes to the slow paths in alloc.c / thread_cache.c.
  */
@@ -83,19 +84,20 @@ static inline void *alloc_fast(size_t size)
 static inline void free_fast(void *ptr)
 {
     if (likely(region_contains(ptr))) {
-        unsigned cls = segment_of(ptr)->page_class[page_in_segment(ptr)];
-        if (likely(cls != 0)) {
+        unsigned tag = segment_of(ptr)->page_tag[page_in_segment(ptr)];
+        if (likely(tag != 0)) {
             unsigned slot = slot_of_ptr(ptr);
             struct node_cache *nc = thread_state.caches[slot];
             if (likely(nc != NULL)) {
-                struct cache_bin *bin = &nc->bins[cls];
-                if (likely(bin->count < bin->max && ((void **)ptr)[1] != (void *)free_block_key)) {
+                struct cache_bin *bin = &nc->bins[tag_class(tag)];
+                if (likely(bin->count < bin->max && tag_shard(tag) == thread_state.shard &&
+                           ((void **)ptr)[1] != (void *)free_block_key)) {
                     COUNT(bin->nfree, 1);
                     cache_bin_push(bin, ptr);
                     return;
                 }
             }
-            thread_cache_free_slow(ptr, slot, cls);
+            thread_cache_free_slow(ptr, slot, tag);
             return;
         }
     }

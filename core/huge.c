@@ -66,7 +66,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
     if (seg) {
         *zeroed = !seg->dirty;
         forget_interior_headers(seg, 1, nsegments);
-        memset(seg->page_class, 0, sizeof seg->page_class);
+        memset(seg->page_tag, 0, sizeof seg->page_tag);
         seg->magic = SEGMENT_MAGIC;
         seg->kind = SEG_HUGE;
         seg->slot = (uint16_t)heap->slot;

@@ -14,8 +14,11 @@
  *  - A SEG_PAGES segment is cut into spans (runs of pages): slabs of one
  *    small class, large objects, or free runs. A SEG_HUGE segment starts a
  *    run of segments holding one huge object.
- *  - page_class[page] is the small class of the slab covering the page and
- *    0 for every other page: free() reads only this byte on its fast path.
+ *  - page_tag[page] is PAGE_TAG(class, shard) of the slab covering the page
+ *    and 0 for every other page: free() reads only this word on its fast
+ *    path. The shard says which shard's bins the slab belongs to, so a free
+ *    by a thread of another shard can send the block home instead of reusing
+ *    it (passive false sharing: see thread_cache_free_slow).
  *  - page_head[page] is the first page of the span covering it, for every
  *    page of a slab or large span and for the first and last page of a free
  *    span. Only head descriptors (spans[page_head[page]]) are meaningful;
@@ -71,10 +74,23 @@ struct segment {
     struct segment *run_next, *run_prev; /* SEG_FREE_RUN list */
     void *huge_ptr;                      /* SEG_HUGE: the object */
     size_t huge_size;                    /* SEG_HUGE: its usable size */
-    uint8_t page_class[PAGES_PER_SEGMENT];
+    uint16_t page_tag[PAGES_PER_SEGMENT];
     uint16_t page_head[PAGES_PER_SEGMENT];
     struct span spans[PAGES_PER_SEGMENT];
 };
+
+/* A slab page's tag: its small class (1..255) and its bin shard. */
+#define PAGE_TAG(cls, shard) ((uint16_t)((unsigned)(cls) | (unsigned)(shard) << 8))
+
+static inline unsigned tag_class(unsigned tag)
+{
+    return tag & 0xffu;
+}
+
+static inline unsigned tag_shard(unsigned tag)
+{
+    return tag >> 8;
+}
 
 #define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_SIZE - 1) >> OS_PAGE_SHIFT)
 #define SEGMENT_USABLE_PAGES (PAGES_PER_SEGMENT - SEGMENT_HEADER_PAGES)

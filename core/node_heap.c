@@ -44,7 +44,7 @@ static void partial_remove(struct bin *bin, struct span *slab)
     slab->in_partial = 0;
 }
 
-static struct span *slab_create(struct node_heap *heap, unsigned cls)
+static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned shard)
 {
     na_lock(&heap->pages_lock);
     struct span *slab = page_run_alloc(heap, size_classes[cls].slab_pages, 1, false);
@@ -56,14 +56,17 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls)
     unsigned first = (unsigned)(slab - seg->spans);
     slab->state = SPAN_SLAB;
     slab->cls = (uint8_t)cls;
-    memset(&seg->page_class[first], (int)cls, slab->npages);
+    slab->shard = (uint8_t)shard;
+    for (unsigned page = first; page < first + slab->npages; page++)
+        seg->page_tag[page] = PAGE_TAG(cls, shard);
     return slab;
 }
 
 static void slab_destroy(struct node_heap *heap, struct span *slab)
 {
     struct segment *seg = segment_of(slab);
-    memset(&seg->page_class[slab - seg->spans], 0, slab->npages);
+    unsigned first = (unsigned)(slab - seg->spans);
+    memset(&seg->page_tag[first], 0, slab->npages * sizeof seg->page_tag[0]);
     na_lock(&heap->pages_lock);
     page_run_free(heap, slab);
     purge_maybe(heap);
@@ -98,17 +101,18 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
 unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsigned want,
                      void **list)
 {
-    struct bin *bin = &heap->bins[shard & (HEAP_SHARDS - 1)][cls];
+    shard &= HEAP_SHARDS - 1;
+    struct bin *bin = &heap->bins[shard][cls];
     unsigned got = 0;
     na_lock(&bin->lock);
     while (got < want) {
         struct span *slab = bin->partial;
         if (!slab) {
-            slab = bin->spare ? bin->spare : slab_create(heap, cls);
+            /* A spare slab was this bin's, so it is tagged with this shard. */
+            slab = bin->spare ? bin->spare : slab_create(heap, cls, shard);
             bin->spare = NULL;
             if (!slab)
                 break;
-            slab->shard = (uint8_t)(shard & (HEAP_SHARDS - 1));
             partial_push(bin, slab);
         }
         got += slab_take(slab, want - got, list);

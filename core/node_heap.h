@@ -87,7 +87,7 @@ static inline void heap_note_peak(struct node_heap *heap)
 
 /*
  * Heap of `slot`, in the slot's first segment, one page in: that segment's
- * page 0 is never written, so its page_class bytes read 0 and its magic is
+ * page 0 is never written, so its page_tag words read 0 and its magic is
  * not SEGMENT_MAGIC, which makes a stray free() into it fail cleanly.
  */
 static inline struct node_heap *node_heap_of(unsigned slot)

@@ -162,14 +162,6 @@ void thread_cache_moved(unsigned home)
     ts->home = (uint8_t)home;
 }
 
-static bool bin_contains(const struct cache_bin *bin, const void *ptr)
-{
-    for (void *block = bin->head; block; block = *(void **)block)
-        if (block == ptr)
-            return true;
-    return false;
-}
-
 /*
  * The thread's live bytes (allocated - freed, all its node caches), sampled on
  * its refill and flush paths: the peak it records can miss a short-lived high
@@ -198,13 +190,34 @@ static void notice_move(void)
         thread_cache_moved(route.home);
 }
 
-void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
+static bool list_contains(const void *head, const void *ptr)
 {
+    for (const void *block = head; block; block = *(void *const *)block)
+        if (block == ptr)
+            return true;
+    return false;
+}
+
+/* Gives an away list back to the heap (one locked pass per shard it holds). */
+static void away_flush(struct away_list *away, unsigned slot, unsigned cls)
+{
+    if (!away->head)
+        return;
+    void *list = away->head;
+    away->head = NULL;
+    away->count = 0;
+    heap_flush(node_heap_of(slot), cls, list);
+}
+
+void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
+{
+    unsigned cls = tag_class(tag);
     struct node_cache *nc = cache_for(slot);
     notice_move();
     if (options.stats_live)
         stats_live_tick();
-    if (((void **)block)[1] == (void *)free_block_key && nc && bin_contains(&nc->bins[cls], block))
+    if (((void **)block)[1] == (void *)free_block_key && nc &&
+        (list_contains(nc->bins[cls].head, block) || list_contains(nc->away[cls].head, block)))
         report_invalid_pointer("free(): double free detected", block);
     if (!nc) {
         *(void **)block = NULL;
@@ -212,11 +225,22 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned cls)
         return;
     }
     struct cache_bin *bin = &nc->bins[cls];
+    COUNT(bin->nfree, 1);
+    if (tag_shard(tag) != thread_state.shard) {
+        struct away_list *away = &nc->away[cls];
+        ((void **)block)[0] = away->head;
+        ((void **)block)[1] = (void *)free_block_key;
+        away->head = block;
+        if (++away->count >= (bin->max / 2 ? bin->max / 2 : 1)) {
+            sample_peak(&thread_state);
+            away_flush(away, slot, cls);
+        }
+        return;
+    }
     if (bin->count >= bin->max) {
         sample_peak(&thread_state);
         bin_flush(bin, slot, cls, bin->count - bin->max / 2);
     }
-    COUNT(bin->nfree, 1);
     cache_bin_push(bin, block);
 }
 
@@ -271,8 +295,10 @@ void thread_cache_after_fork_child(void)
 
 static void node_cache_flush(struct node_cache *nc)
 {
-    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
         bin_flush(&nc->bins[cls], nc->slot, cls, nc->bins[cls].count);
+        away_flush(&nc->away[cls], nc->slot, cls);
+    }
 }
 
 void thread_cache_flush_all(void)

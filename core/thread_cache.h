@@ -10,6 +10,8 @@
  * The fast paths touch only the calling thread's own bins: no lock, no
  * atomic instruction. Bins are bounded (cache_max per class); past the
  * bound half the bin goes back to the node heap in one locked batch.
+ * A bin only takes blocks of the thread's own shard of the node heap; the
+ * others wait in an away list and go back in batches (struct away_list).
  * When the thread exits, everything goes back and the node caches are freed.
  */
 #ifndef NUMA_ALLOC_THREAD_CACHE_H
@@ -46,8 +48,20 @@ struct cache_bin {
  * since the last move are "unsettled": remote if this cache's node is not the
  * thread's home. A move settles them (adds them to remote_* as needed).
  */
+/*
+ * Blocks this thread freed whose slab belongs to another shard (another
+ * thread group allocated them). They are not reused here: a block carved
+ * next to another thread's blocks would share its cache lines (passive
+ * false sharing). They go back to their slab in batches instead.
+ */
+struct away_list {
+    void *head; /* linked like a bin, marked free like a bin */
+    uint32_t count;
+};
+
 struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
+    struct away_list away[NUM_SMALL_CLASSES + 1];
     unsigned slot;
     uint64_t remote_allocs;             /* settled allocations from this node while on another */
     uint64_t remote_frees;              /* settled frees of this node's blocks while on another */
@@ -112,7 +126,7 @@ void thread_cache_moved(unsigned home);
 
 /* Slow paths of the inline fast paths in alloc.h. */
 void *thread_cache_alloc_slow(unsigned slot, unsigned cls);
-void thread_cache_free_slow(void *block, unsigned slot, unsigned cls);
+void thread_cache_free_slow(void *block, unsigned slot, unsigned tag);
 
 /* Returns every cached block of the calling thread to the node heaps. */
 void thread_cache_flush_all(void);

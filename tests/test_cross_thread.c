@@ -280,3 +280,62 @@ Test(cross_thread, free_on_other_thread_patterns_and_no_overlap, .timeout = 120.
     /* Every block was received and freed: the range set is empty. */
     cr_assert_null(ranges_root, "live ranges left after all frees");
 }
+
+/*
+ * Passive false sharing (Hoard's cache-scratch): blocks the main thread
+ * allocated back to back are freed by other threads, which then allocate the
+ * same size over and over. A thread that got one of those blocks back would
+ * write to a cache line the main thread's other blocks live in.
+ */
+#define SCRATCH_THREADS 4
+#define SCRATCH_ROUNDS  2000
+
+static char *scratch_blocks[SCRATCH_THREADS * 4];
+
+typedef struct {
+    int index;
+    void *shared_line_hit; /* first block this thread got within a main-thread line */
+} scratch_worker;
+
+static int same_line_as_main(const void *p)
+{
+    for (size_t i = 0; i < sizeof scratch_blocks / sizeof scratch_blocks[0]; i++)
+        if ((uintptr_t)p >> 6 == (uintptr_t)scratch_blocks[i] >> 6)
+            return 1;
+    return 0;
+}
+
+static void *scratch_main(void *arg)
+{
+    scratch_worker *w = arg;
+    free(scratch_blocks[w->index]);
+    for (int r = 0; r < SCRATCH_ROUNDS && !w->shared_line_hit; r++) {
+        char *p = malloc(16);
+        if (same_line_as_main(p))
+            w->shared_line_hit = p;
+        p[0] = (char)r;
+        free(p);
+    }
+    return NULL;
+}
+
+Test(cross_thread, freed_blocks_of_another_thread_are_not_reused_by_the_freeing_thread)
+{
+    for (size_t i = 0; i < sizeof scratch_blocks / sizeof scratch_blocks[0]; i++)
+        cr_assert_not_null(scratch_blocks[i] = malloc(16));
+    pthread_t tid[SCRATCH_THREADS];
+    scratch_worker w[SCRATCH_THREADS];
+    for (int i = 0; i < SCRATCH_THREADS; i++) {
+        w[i] = (scratch_worker){.index = i * 4, .shared_line_hit = NULL};
+        cr_assert_eq(pthread_create(&tid[i], NULL, scratch_main, &w[i]), 0);
+    }
+    for (int i = 0; i < SCRATCH_THREADS; i++)
+        pthread_join(tid[i], NULL);
+    for (int i = 0; i < SCRATCH_THREADS; i++)
+        cr_expect_null(w[i].shared_line_hit,
+                       "thread %d got %p, in a cache line of the main thread's blocks", i,
+                       w[i].shared_line_hit);
+    for (int i = 0; i < SCRATCH_THREADS; i++)
+        for (int k = 1; k < 4; k++)
+            free(scratch_blocks[i * 4 + k]);
+}
