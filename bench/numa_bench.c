@@ -13,11 +13,16 @@
  *       that allocator and exits 3 if not.
  *
  *   numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]
- *                    [--lib=PATH] [--workloads=a,b,...]
+ *                    [--lib=PATH] [--workloads=a,b,...] [--data=F.tsv] [--chart=F.png]
  *       Runner mode: re-executes /proc/self/exe once per (rep, workload,
  *       allocator), interleaved (for each rep, for each workload, every
  *       allocator in turn), takes medians over reps and prints a markdown
- *       table (also written to FILE.md with --out).
+ *       table (also written to FILE.md with --out), with ratios to glibc,
+ *       jemalloc, mimalloc and the best peer (the fastest of jemalloc,
+ *       mimalloc, tcmalloc) and their geometric means. --data writes the
+ *       medians as tab-separated text, --chart a PNG bar chart (gnuplot).
+ *       The peers are looked for in /usr/lib/x86_64-linux-gnu, or in
+ *       $NUMA_BENCH_PEER_DIR.
  *
  * Every workload is deterministic: a seeded xorshift64* PRNG, fixed sizes.
  *
@@ -53,6 +58,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Where the peers (jemalloc, mimalloc, tcmalloc) are; NUMA_BENCH_PEER_DIR overrides. */
+#define PEER_DIR_DEFAULT "/usr/lib/x86_64-linux-gnu"
 
 #ifndef NUMA_BENCH_DEFAULT_LIB
 #define NUMA_BENCH_DEFAULT_LIB "build/libnumapreload.so"
@@ -379,6 +387,262 @@ static void rc_work(void *arg)
 }
 
 /* ------------------------------------------------------------------------ */
+/* larson: a server-like pattern (Larson & Krishnan). T threads, T slot     */
+/* arrays of small objects; in round r thread i works on array (i + r) % T, */
+/* so the objects one thread allocated are freed by another in the next     */
+/* round. Each array carries its own PRNG: the sequence of requests does    */
+/* not depend on the scheduling.                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    void **slot;
+    rng_t r;
+} larson_arr_t;
+
+typedef struct {
+    larson_arr_t *arr;
+    pthread_barrier_t *round;
+    int idx, n;
+    size_t live, rounds, steps; /* steps per round */
+} larson_t;
+
+#define LARSON_LO 16
+#define LARSON_HI 256
+
+static void larson_setup(void *arg)
+{
+    larson_t *l = arg;
+    larson_arr_t *a = &l->arr[l->idx];
+    a->r = rng_seed(11 + (uint64_t)l->idx * 7919u);
+    a->slot = xmalloc(l->live * sizeof *a->slot);
+    for (size_t i = 0; i < l->live; i++) {
+        size_t sz = rng_size(&a->r, LARSON_LO, LARSON_HI, 1);
+        a->slot[i] = xmalloc(sz);
+        memset(a->slot[i], 0x5a, 8);
+    }
+}
+
+static void larson_work(void *arg)
+{
+    larson_t *l = arg;
+    uint64_t acc = 0;
+    for (size_t r = 0; r < l->rounds; r++) {
+        if (r)
+            pthread_barrier_wait(l->round);
+        larson_arr_t *a = &l->arr[((size_t)l->idx + r) % (size_t)l->n];
+        rng_t rr = a->r;
+        for (size_t s = 0; s < l->steps; s++) {
+            size_t i = rng_below(&rr, l->live);
+            size_t sz = rng_size(&rr, LARSON_LO, LARSON_HI, 1);
+            acc += *(unsigned char *)a->slot[i];
+            free(a->slot[i]);
+            unsigned char *p = xmalloc(sz);
+            memset(p, (int)(s & 0xff), 8);
+            a->slot[i] = p;
+        }
+        a->r = rr;
+    }
+    sink_add(acc);
+}
+
+static void larson_teardown(void *arg)
+{
+    larson_t *l = arg; /* the array this thread worked on in the last round */
+    larson_arr_t *a = &l->arr[((size_t)l->idx + l->rounds - 1) % (size_t)l->n];
+    for (size_t i = 0; i < l->live; i++)
+        free(a->slot[i]);
+    free(a->slot);
+}
+
+/* ------------------------------------------------------------------------ */
+/* cache-scratch (Hoard): passive false sharing. The main thread mallocs T  */
+/* small objects back to back and hands one to each thread; each frees it,  */
+/* then repeatedly mallocs an object of the same size, writes every byte    */
+/* many times and frees it. An allocator that hands a freed neighbour back  */
+/* to another thread puts two threads' writes in one cache line.            */
+/* ------------------------------------------------------------------------ */
+
+#define CS_SIZE 8
+
+typedef struct {
+    _Alignas(64) void *first; /* from the main thread */
+    size_t iters, writes;
+    uint64_t acc;
+} cs_t;
+
+static void cs_work(void *arg)
+{
+    cs_t *c = arg;
+    free(c->first);
+    uint64_t acc = 0;
+    for (size_t it = 0; it < c->iters; it++) {
+        volatile unsigned char *p = xmalloc(CS_SIZE);
+        for (size_t w = 0; w < c->writes; w++)
+            for (size_t j = 0; j < CS_SIZE; j++)
+                p[j] = (unsigned char)(p[j] + 1);
+        acc += p[0];
+        free((void *)p);
+    }
+    c->acc = acc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* short-threads: many short-lived threads. Rounds of T threads (create T,  */
+/* join T); each thread mallocs 256 objects of 8..2048 B, frees and         */
+/* reallocates a random half, frees all but 4, which the main thread frees  */
+/* after the join (objects outliving their thread).                          */
+/* ------------------------------------------------------------------------ */
+
+#define ST_OBJS 256
+#define ST_KEEP 4
+
+typedef struct {
+    uint64_t seed;
+    void *keep[ST_KEEP];
+    uint64_t acc;
+} st_t;
+
+static void *st_thread(void *arg)
+{
+    st_t *t = arg;
+    rng_t r = rng_seed(t->seed);
+    void *p[ST_OBJS];
+    uint64_t acc = 0;
+    for (int i = 0; i < ST_OBJS; i++) {
+        size_t sz = rng_size(&r, 8, 2048, 3);
+        p[i] = xmalloc(sz);
+        memset(p[i], i, sz < 16 ? sz : 16);
+    }
+    for (int k = 0; k < ST_OBJS / 2; k++) {
+        size_t i = rng_below(&r, ST_OBJS);
+        size_t sz = rng_size(&r, 8, 2048, 3);
+        acc += *(unsigned char *)p[i];
+        free(p[i]);
+        p[i] = xmalloc(sz);
+        memset(p[i], k, sz < 16 ? sz : 16);
+    }
+    for (int i = 0; i < ST_OBJS; i++) {
+        acc += *(unsigned char *)p[i];
+        if (i % (ST_OBJS / ST_KEEP) == 0)
+            t->keep[i / (ST_OBJS / ST_KEEP)] = p[i];
+        else
+            free(p[i]);
+    }
+    t->acc = acc;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* numa-shaped: each thread builds its own data, walks it, frees it.        */
+/* Per round: a chained hash table of 32..128 B nodes (also linked in       */
+/* insertion order) plus a 256 B..16 KiB array every 512 nodes; then WALKS  */
+/* passes, each a walk of the insertion-order list and a lookup of every    */
+/* key in insertion order (hash-chain chasing), summing payloads and the    */
+/* arrays; then everything is freed in bucket order. The time includes the  */
+/* walks: an allocator that keeps a thread's blocks together (and, on a     */
+/* NUMA machine, on its node) wins.                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct ns_node {
+    struct ns_node *next; /* in its bucket */
+    struct ns_node *all;  /* insertion order */
+    uint64_t key;
+    uint32_t size, pad;
+    unsigned char payload[]; /* size - 32 bytes */
+} ns_node_t;
+
+#define NS_LO          32
+#define NS_HI          128
+#define NS_ARRAY_EVERY 512
+#define NS_WALKS       4
+
+typedef struct {
+    size_t nodes, rounds;
+    uint64_t seed;
+    uint64_t acc;
+} ns_t;
+
+static inline size_t ns_bucket(uint64_t key, size_t nb)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & (nb - 1);
+}
+
+static void ns_work(void *arg)
+{
+    ns_t *t = arg;
+    size_t nb = 1;
+    while (nb * 4 < t->nodes)
+        nb <<= 1;
+    size_t narr = t->nodes / NS_ARRAY_EVERY + 1;
+    uint64_t acc = 0;
+    for (size_t round = 0; round < t->rounds; round++) {
+        uint64_t kseed = t->seed * 1000 + round;
+        rng_t kr = rng_seed(kseed), sr = rng_seed(kseed + 500);
+        ns_node_t **bucket = xmalloc(nb * sizeof *bucket);
+        memset(bucket, 0, nb * sizeof *bucket);
+        uint32_t **arr = xmalloc(narr * sizeof *arr);
+        size_t *arrlen = xmalloc(narr * sizeof *arrlen);
+        size_t na = 0;
+        ns_node_t *head = NULL, **tail = &head;
+        /* build */
+        for (size_t i = 0; i < t->nodes; i++) {
+            size_t sz = rng_size(&sr, NS_LO, NS_HI, 1);
+            ns_node_t *n = xmalloc(sz);
+            n->key = rng_next(&kr);
+            n->size = (uint32_t)sz;
+            n->pad = 0;
+            memset(n->payload, (int)(n->key & 0xff), sz - sizeof *n);
+            size_t b = ns_bucket(n->key, nb);
+            n->next = bucket[b];
+            bucket[b] = n;
+            n->all = NULL;
+            *tail = n;
+            tail = &n->all;
+            if (i % NS_ARRAY_EVERY == 0) {
+                size_t len = rng_size(&sr, 64, 4096, 1);
+                uint32_t *a = xmalloc(len * sizeof *a);
+                for (size_t k = 0; k < len; k++)
+                    a[k] = (uint32_t)(k * 2654435761u);
+                arr[na] = a;
+                arrlen[na++] = len;
+            }
+        }
+        /* walk */
+        for (int w = 0; w < NS_WALKS; w++) {
+            for (ns_node_t *n = head; n; n = n->all)
+                acc += n->key + (n->size > sizeof *n ? n->payload[n->size - sizeof *n - 1] : 0);
+            rng_t lr = rng_seed(kseed);
+            for (size_t i = 0; i < t->nodes; i++) {
+                uint64_t key = rng_next(&lr);
+                ns_node_t *n = bucket[ns_bucket(key, nb)];
+                while (n && n->key != key)
+                    n = n->next;
+                if (!n) {
+                    fprintf(stderr, "numa_bench: numa-shaped: key not found\n");
+                    exit(2);
+                }
+                acc += n->size > sizeof *n ? n->payload[0] : n->size;
+            }
+            for (size_t k = 0; k < na; k++)
+                for (size_t j = 0; j < arrlen[k]; j += 4)
+                    acc += arr[k][j];
+        }
+        /* free, in bucket order */
+        for (size_t b = 0; b < nb; b++)
+            for (ns_node_t *n = bucket[b], *next; n; n = next) {
+                next = n->next;
+                free(n);
+            }
+        for (size_t k = 0; k < na; k++)
+            free(arr[k]);
+        free(arrlen);
+        free(arr);
+        free(bucket);
+    }
+    t->acc = acc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* current-node: the cost of finding the calling thread's CPU.               */
 /* ------------------------------------------------------------------------ */
 
@@ -531,6 +795,109 @@ static double wl_realloc_chain(const params_t *p, uint64_t *ops)
     uint64_t ns = harness_run(&th, 1);
     *ops = c.reallocs;
     return (double)ns / (double)c.reallocs;
+}
+
+static double wl_larson(const params_t *p, uint64_t *ops)
+{
+    int n = p->threads;
+    larson_arr_t arr[n];
+    larson_t l[n];
+    hthread_t th[n];
+    pthread_barrier_t round;
+    size_t rounds = qsz(p, 40, 4), steps = qsz(p, 200000, 2000);
+    pthread_barrier_init(&round, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        l[i] = (larson_t){.arr = arr,
+                          .round = &round,
+                          .idx = i,
+                          .n = n,
+                          .live = qsz(p, 5000, 500),
+                          .rounds = rounds,
+                          .steps = steps};
+        th[i] = (hthread_t){
+            .setup = larson_setup, .work = larson_work, .teardown = larson_teardown, .arg = &l[i]};
+    }
+    uint64_t ns = harness_run(th, n);
+    pthread_barrier_destroy(&round);
+    uint64_t per_thread = (uint64_t)rounds * steps;
+    *ops = per_thread * (uint64_t)n;
+    return (double)ns / (double)per_thread;
+}
+
+static double wl_cache_scratch(const params_t *p, uint64_t *ops)
+{
+    int n = p->threads;
+    cs_t *c = aligned_alloc(64, sizeof(cs_t) * (size_t)n);
+    hthread_t th[n];
+    if (!c) {
+        fprintf(stderr, "numa_bench: aligned_alloc failed\n");
+        exit(2);
+    }
+    size_t iters = qsz(p, 400000, 2000);
+    for (int i = 0; i < n; i++) /* back to back, from the main thread */
+        c[i] = (cs_t){.first = xmalloc(CS_SIZE), .iters = iters, .writes = qsz(p, 100, 20)};
+    for (int i = 0; i < n; i++)
+        th[i] = (hthread_t){.work = cs_work, .arg = &c[i]};
+    uint64_t ns = harness_run(th, n);
+    for (int i = 0; i < n; i++)
+        sink_add(c[i].acc);
+    free(c);
+    *ops = iters * (uint64_t)n;
+    return (double)ns / (double)iters;
+}
+
+static double wl_short_threads(const params_t *p, uint64_t *ops)
+{
+    int n = p->threads;
+    size_t total = qsz(p, 4000, 64);
+    size_t rounds = (total + (size_t)n - 1) / (size_t)n;
+    st_t t[n];
+    pthread_t tid[n];
+    uint64_t t0 = now_ns();
+    for (size_t r = 0; r < rounds; r++) {
+        for (int i = 0; i < n; i++) {
+            t[i] = (st_t){.seed = 77 + r * (size_t)n + (size_t)i};
+            int e = pthread_create(&tid[i], NULL, st_thread, &t[i]);
+            if (e) {
+                fprintf(stderr, "numa_bench: pthread_create: %s\n", strerror(e));
+                exit(2);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            pthread_join(tid[i], NULL);
+            sink_add(t[i].acc);
+            for (int k = 0; k < ST_KEEP; k++)
+                free(t[i].keep[k]);
+        }
+    }
+    uint64_t ns = now_ns() - t0;
+    *ops = rounds * (uint64_t)n;
+    return (double)ns / (double)*ops;
+}
+
+/* Nodes per thread: 200k, fewer above 4 threads (at most 800k in all, ~100 MiB). */
+static size_t ns_nodes(const params_t *p)
+{
+    size_t per = 800000 / (size_t)p->threads;
+    return qsz(p, per < 200000 ? per : 200000, 5000);
+}
+
+static double wl_numa_shaped(const params_t *p, uint64_t *ops)
+{
+    int n = p->threads;
+    ns_t t[n];
+    hthread_t th[n];
+    size_t nodes = ns_nodes(p), rounds = qsz(p, 3, 1);
+    for (int i = 0; i < n; i++) {
+        t[i] = (ns_t){.nodes = nodes, .rounds = rounds, .seed = 31 + (uint64_t)i};
+        th[i] = (hthread_t){.work = ns_work, .arg = &t[i]};
+    }
+    uint64_t ns = harness_run(th, n);
+    for (int i = 0; i < n; i++)
+        sink_add(t[i].acc);
+    uint64_t per_thread = (uint64_t)nodes * rounds;
+    *ops = per_thread * (uint64_t)n;
+    return (double)ns / (double)per_thread;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -982,6 +1349,16 @@ static const workload_t workloads[] = {
     {"large", wl_large, "free+malloc+touch (64 KiB..2 MiB, 8 live)", 0},
     {"huge", wl_huge, "free+malloc+touch (5..25 MiB, 20 live)", 0},
     {"realloc-chain", wl_realloc_chain, "realloc step (x1.5, 16 B..1 MiB)", 0},
+    {"larson-%dt", wl_larson,
+     "free+malloc pair per thread (16..256 B, 5k live; arrays move to another thread each round) "
+     "(wall)",
+     0},
+    {"cache-scratch-%dt", wl_cache_scratch,
+     "malloc(8), 100 writes per byte, free; per thread (wall)", 0},
+    {"short-threads", wl_short_threads,
+     "thread lifetime: create, 384 mallocs (8..2048 B), exit, join", 0},
+    {"numa-shaped-%dt", wl_numa_shaped,
+     "node (32..128 B) built, walked 4x, looked up 4x, freed; per thread (wall)", 0},
     {"prog-python", wl_prog_python,
      "one run of python3 (PYTHONMALLOC=malloc): 40k dicts, sort, json dumps/loads", 1},
     {"prog-git", wl_prog_git,
@@ -996,28 +1373,41 @@ static const workload_t workloads[] = {
 #define NWORKLOADS   (sizeof workloads / sizeof workloads[0])
 #define CURRENT_NODE "current-node"
 
+/* The display name: "%d" in the table's name is replaced by the thread count. */
 static void workload_name(const workload_t *w, int threads, char *buf, size_t n)
 {
-    if (strstr(w->name, "%d"))
-        snprintf(buf, n, "small-churn-%dt", threads);
+    const char *d = strstr(w->name, "%d");
+    if (d)
+        snprintf(buf, n, "%.*s%d%s", (int)(d - w->name), w->name, threads, d + 2);
     else
         snprintf(buf, n, "%s", w->name);
 }
 
-/* Finds a workload by display name; a name like small-churn-4t sets threads. */
+/*
+ * Finds a workload by display name; a name like small-churn-4t or larson-8t
+ * sets the thread count (exact names, e.g. small-churn-1t, win).
+ */
 static const workload_t *workload_find(const char *name, int *threads)
 {
     for (size_t i = 0; i < NWORKLOADS; i++) {
-        const workload_t *w = &workloads[i];
         char buf[64];
-        workload_name(w, *threads, buf, sizeof buf);
+        workload_name(&workloads[i], *threads, buf, sizeof buf);
         if (strcmp(buf, name) == 0)
-            return w;
-        int t;
-        char tail[4];
-        if (strstr(w->name, "%d") && sscanf(name, "small-churn-%dt%1s", &t, tail) == 1 && t > 1) {
-            *threads = t;
-            return w;
+            return &workloads[i];
+    }
+    for (size_t i = 0; i < NWORKLOADS; i++) {
+        const char *d = strstr(workloads[i].name, "%d");
+        size_t pre = d ? (size_t)(d - workloads[i].name) : 0;
+        if (!d || strncmp(name, workloads[i].name, pre) != 0)
+            continue;
+        const char *s = name + pre;
+        if (*s < '1' || *s > '9')
+            continue;
+        char *end;
+        long t = strtol(s, &end, 10);
+        if (t >= 1 && t <= 256 && strcmp(end, d + 2) == 0) {
+            *threads = (int)t;
+            return &workloads[i];
         }
     }
     return NULL;
@@ -1366,104 +1756,193 @@ static int is_prog_name(const char *name)
     return strncmp(name, "prog-", 5) == 0;
 }
 
+/*
+ * The medians of one run of the suite, shared by the markdown report, the
+ * --data file and the --chart. Times are ns per op (prog-*: ns per run).
+ */
 typedef struct {
-    double lg, lj; /* sums of log(ratio) vs glibc and vs jemalloc */
-    int ng, nj;
+    const alloc_t *al;
+    int na, numa, jem, mim; /* indices into al; -1: absent */
+    const char **wl;
+    int nw;
+    double med[NWORKLOADS][MAX_ALLOCS], cpu[NWORKLOADS][MAX_ALLOCS], rss[NWORKLOADS][MAX_ALLOCS];
+    int best[NWORKLOADS]; /* the fastest peer, or -1 */
+} medians_t;
+
+/* The peers: every allocator but glibc and numa-alloc (jemalloc, mimalloc, tcmalloc). */
+static int is_peer(const medians_t *m, int a)
+{
+    return a != 0 && a != m->numa;
+}
+
+static void medians_fill(medians_t *m, cell_t cells[][MAX_ALLOCS])
+{
+    for (int w = 0; w < m->nw; w++) {
+        m->best[w] = -1;
+        for (int a = 0; a < m->na; a++) {
+            const cell_t *c = &cells[w][a];
+            int bad = c->failed || c->n == 0;
+            m->med[w][a] = bad ? NAN : median(c->ns, c->n);
+            m->cpu[w][a] = bad ? NAN : median(c->extra1, c->n);
+            m->rss[w][a] = bad ? NAN : median(c->rss_kib, c->n) / 1024.0;
+            if (is_peer(m, a) && !isnan(m->med[w][a]) &&
+                (m->best[w] < 0 || m->med[w][a] < m->med[w][m->best[w]]))
+                m->best[w] = a;
+        }
+    }
+}
+
+/* numa-alloc's time (or CPU time, or RSS) over allocator b's; NAN if either is missing. */
+static double ratio(const double *v, int numa, int b)
+{
+    return numa < 0 || b < 0 ? NAN : v[numa] / v[b];
+}
+
+/* Sums of log(ratio) for geometric means. */
+typedef struct {
+    double sum[5];
+    int n[5];
 } geo_t;
+
+enum { G_GLIBC, G_JEM, G_MIM, G_BEST, G_RSS_JEM };
+
+static void geo_add(geo_t *g, int k, double r)
+{
+    if (!isnan(r) && r > 0) {
+        g->sum[k] += log(r);
+        g->n[k]++;
+    }
+}
+
+static void geo_print(sbuf_t *s, const geo_t *g, int k)
+{
+    if (g->n[k])
+        sb_printf(s, "%.3f", exp(g->sum[k] / g->n[k]));
+    else
+        sb_printf(s, "-");
+}
 
 static void geo_line(sbuf_t *s, const char *one, const char *many, const geo_t *g)
 {
-    sb_printf(s, "Geometric mean of the time ratios over %d %s: numa-alloc/glibc = ", g->ng,
-              g->ng == 1 ? one : many);
-    if (g->ng)
-        sb_printf(s, "%.3f", exp(g->lg / g->ng));
-    else
-        sb_printf(s, "-");
-    sb_printf(s, ", numa-alloc/jemalloc = ");
-    if (g->nj)
-        sb_printf(s, "%.3f", exp(g->lj / g->nj));
-    else
-        sb_printf(s, "-");
+    static const char *const label[] = {"numa-alloc/glibc", "numa-alloc/jemalloc",
+                                        "numa-alloc/mimalloc", "numa-alloc/best peer"};
+    sb_printf(s, "Geometric mean of the time ratios over %d %s: ", g->n[G_GLIBC],
+              g->n[G_GLIBC] == 1 ? one : many);
+    for (int k = G_GLIBC; k <= G_BEST; k++) {
+        sb_printf(s, "%s%s = ", k ? ", " : "", label[k]);
+        geo_print(s, g, k);
+    }
     sb_printf(s, ".\n\n");
 }
 
-static void ratio_cell(sbuf_t *s, double r, double *sum, int *n)
+static void ratio_cell(sbuf_t *s, double r)
 {
-    if (isnan(r)) {
+    if (isnan(r))
         sb_printf(s, " - |");
-        return;
-    }
-    if (sum) {
-        *sum += log(r);
-        (*n)++;
-    }
-    sb_printf(s, " %.2f |", r);
+    else
+        sb_printf(s, " %.2f |", r);
 }
 
 /*
  * One results table: the allocator workloads (prog = 0, ns/op) or the real
  * programs (prog = 1, ms per run, plus CPU-time ratios).
  */
-static void report_table(sbuf_t *s, const alloc_t *al, int na, int numa_idx, int jem_idx,
-                         const char **wl, int nw, cell_t cells[][MAX_ALLOCS], int prog, geo_t *g)
+static void report_table(sbuf_t *s, const medians_t *m, int prog, geo_t *g)
 {
     char b[64];
     sb_printf(s, "| %s |", prog ? "program" : "workload");
-    for (int a = 0; a < na; a++)
-        sb_printf(s, " %s %s |", al[a].name, prog ? "ms/run" : "ns/op");
-    sb_printf(s, " numa-alloc/glibc | numa-alloc/jemalloc |");
+    for (int a = 0; a < m->na; a++)
+        sb_printf(s, " %s %s |", m->al[a].name, prog ? "ms/run" : "ns/op");
+    sb_printf(s, " numa-alloc/glibc | numa-alloc/jemalloc | numa-alloc/mimalloc | best peer | "
+                 "numa-alloc/best peer |");
     if (prog)
         sb_printf(s, " CPU numa-alloc/glibc | CPU numa-alloc/jemalloc |");
-    for (int a = 0; a < na; a++)
-        sb_printf(s, " %s peak RSS MiB |", al[a].name);
     sb_printf(s, "\n|---|");
-    for (int a = 0; a < 2 * na + 2 + 2 * prog; a++)
-        sb_printf(s, "---:|");
+    for (int a = 0; a < m->na + 5 + 2 * prog; a++)
+        sb_printf(s, "%s|", a == m->na + 3 ? "---" : "---:");
     sb_printf(s, "\n");
 
-    for (int w = 0; w < nw; w++) {
-        if (is_prog_name(wl[w]) != prog)
+    for (int w = 0; w < m->nw; w++) {
+        if (is_prog_name(m->wl[w]) != prog)
             continue;
-        double med[MAX_ALLOCS] = {0}, cpu[MAX_ALLOCS] = {0};
-        sb_printf(s, "| %s |", wl[w]);
-        for (int a = 0; a < na; a++) {
-            const cell_t *c = &cells[w][a];
-            med[a] = c->failed ? NAN : median(c->ns, c->n);
-            cpu[a] = c->failed ? NAN : median(c->extra1, c->n);
+        const double *med = m->med[w];
+        sb_printf(s, "| %s |", m->wl[w]);
+        for (int a = 0; a < m->na; a++) {
             fmt_ns(b, sizeof b, prog ? med[a] / 1e6 : med[a]);
             sb_printf(s, " %s |", b);
         }
-        ratio_cell(s, med[numa_idx] / med[0], &g->lg, &g->ng);
-        ratio_cell(s, jem_idx >= 0 ? med[numa_idx] / med[jem_idx] : NAN, &g->lj, &g->nj);
-        if (prog) {
-            ratio_cell(s, cpu[numa_idx] / cpu[0], NULL, NULL);
-            ratio_cell(s, jem_idx >= 0 ? cpu[numa_idx] / cpu[jem_idx] : NAN, NULL, NULL);
+        double r[4] = {ratio(med, m->numa, 0), ratio(med, m->numa, m->jem),
+                       ratio(med, m->numa, m->mim), ratio(med, m->numa, m->best[w])};
+        for (int k = 0; k < 4; k++) {
+            geo_add(g, k, r[k]);
+            if (k == G_BEST)
+                sb_printf(s, " %s |", m->best[w] >= 0 ? m->al[m->best[w]].name : "-");
+            ratio_cell(s, r[k]);
         }
-        for (int a = 0; a < na; a++) {
-            if (cells[w][a].failed)
-                sb_printf(s, " FAIL |");
-            else
-                sb_printf(s, " %.1f |", median(cells[w][a].rss_kib, cells[w][a].n) / 1024.0);
+        geo_add(g, G_RSS_JEM, ratio(m->rss[w], m->numa, m->jem));
+        if (prog) {
+            ratio_cell(s, ratio(m->cpu[w], m->numa, 0));
+            ratio_cell(s, ratio(m->cpu[w], m->numa, m->jem));
         }
         sb_printf(s, "\n");
     }
 }
 
-static void report(sbuf_t *s, double load_before, const alloc_t *al, int na, int numa_idx,
-                   int jem_idx, const char **wl, int nw, cell_t cells[][MAX_ALLOCS],
+/* Peak RSS of every workload (both tables), MiB. */
+static void report_rss(sbuf_t *s, const medians_t *m)
+{
+    sb_printf(s, "| workload |");
+    for (int a = 0; a < m->na; a++)
+        sb_printf(s, " %s |", m->al[a].name);
+    sb_printf(s, " numa-alloc/jemalloc |\n|---|");
+    for (int a = 0; a <= m->na; a++)
+        sb_printf(s, "---:|");
+    sb_printf(s, "\n");
+    for (int w = 0; w < m->nw; w++) {
+        sb_printf(s, "| %s |", m->wl[w]);
+        for (int a = 0; a < m->na; a++) {
+            if (isnan(m->rss[w][a]))
+                sb_printf(s, " FAIL |");
+            else
+                sb_printf(s, " %.1f |", m->rss[w][a]);
+        }
+        ratio_cell(s, ratio(m->rss[w], m->numa, m->jem));
+        sb_printf(s, "\n");
+    }
+}
+
+/* "jemalloc, mimalloc and tcmalloc": the peers present. */
+static void peer_list(sbuf_t *s, const medians_t *m)
+{
+    int np = 0, k = 0;
+    for (int a = 0; a < m->na; a++)
+        np += is_peer(m, a);
+    for (int a = 0; a < m->na; a++)
+        if (is_peer(m, a)) {
+            k++;
+            sb_printf(s, "%s%s", k == 1 ? "" : k == np ? " and " : ", ", m->al[a].name);
+        }
+    if (!np)
+        sb_printf(s, "(none present)");
+}
+
+static void report(sbuf_t *s, double load_before, const medians_t *m, cell_t cells[][MAX_ALLOCS],
                    const cell_t *cn, const params_t *p, int reps, int argc, char **argv)
 {
     sb_printf(s,
               "Median of %d run%s; ns per operation (lower is better); each cell is a "
               "fresh process with the allocator in LD_PRELOAD. Multi-thread workloads "
-              "use %d thread%s.\n\n",
+              "use %d thread%s. Ratios are numa-alloc's time over the other allocator's "
+              "(below 1: numa-alloc is faster); the best peer is the fastest of ",
               reps, reps == 1 ? "" : "s", p->threads, p->threads == 1 ? "" : "s");
+    peer_list(s, m);
+    sb_printf(s, " on that workload.\n\n");
     geo_t gm = {0}, gp = {0};
     int nmicro = 0, nprog = 0;
-    for (int w = 0; w < nw; w++)
-        is_prog_name(wl[w]) ? nprog++ : nmicro++;
+    for (int w = 0; w < m->nw; w++)
+        is_prog_name(m->wl[w]) ? nprog++ : nmicro++;
     if (nmicro)
-        report_table(s, al, na, numa_idx, jem_idx, wl, nw, cells, 0, &gm);
+        report_table(s, m, 0, &gm);
     if (nprog) {
         sb_printf(s,
                   "%sReal programs, run as subprocesses of a child with the allocator in "
@@ -1471,36 +1950,49 @@ static void report(sbuf_t *s, double load_before, const alloc_t *al, int na, int
                   "be the expected one). Median of %d run%s; milliseconds of wall time per run "
                   "of the program (for prog-git: the sum over its commands); the CPU columns "
                   "compare user + system CPU time instead, which the load of the machine "
-                  "disturbs less; peak RSS is the program's own (ru_maxrss from wait4; "
-                  "prog-git: the largest of its commands).\n\n",
+                  "disturbs less.\n\n",
                   nmicro ? "\n" : "", reps, reps == 1 ? "" : "s");
-        report_table(s, al, na, numa_idx, jem_idx, wl, nw, cells, 1, &gp);
+        report_table(s, m, 1, &gp);
     }
     sb_printf(s, "\n");
     if (nmicro)
         geo_line(s, "allocator workload", "allocator workloads", &gm);
     if (nprog)
         geo_line(s, "program", "programs", &gp);
-    if (nmicro && nprog) {
-        geo_t ga = {gm.lg + gp.lg, gm.lj + gp.lj, gm.ng + gp.ng, gm.nj + gp.nj};
-        geo_line(s, "workload", "workloads (both tables)", &ga);
+    geo_t ga = gm;
+    for (int k = 0; k < 5; k++) {
+        ga.sum[k] += gp.sum[k];
+        ga.n[k] += gp.n[k];
     }
+    if (nmicro && nprog)
+        geo_line(s, "workload", "workloads (both tables)", &ga);
     sb_printf(s, "(Below 1 means numa-alloc is faster.)\n\n");
+
+    sb_printf(s,
+              "Peak RSS in MiB, median of %d run%s (ru_maxrss of the child; prog-*: of the "
+              "program, for prog-git the largest of its commands):\n\n",
+              reps, reps == 1 ? "" : "s");
+    report_rss(s, m);
+    sb_printf(s,
+              "\nGeometric mean of the peak RSS ratios over %d workload%s: numa-alloc/jemalloc = ",
+              ga.n[G_RSS_JEM], ga.n[G_RSS_JEM] == 1 ? "" : "s");
+    geo_print(s, &ga, G_RSS_JEM);
+    sb_printf(s, ".\n\n");
 
     if (reps > 1) {
         sb_printf(s,
                   "Run-to-run spread of the time, (max - min) / median over the %d runs, in "
                   "%%:\n\n| workload |",
                   reps);
-        for (int a = 0; a < na; a++)
-            sb_printf(s, " %s |", al[a].name);
+        for (int a = 0; a < m->na; a++)
+            sb_printf(s, " %s |", m->al[a].name);
         sb_printf(s, "\n|---|");
-        for (int a = 0; a < na; a++)
+        for (int a = 0; a < m->na; a++)
             sb_printf(s, "---:|");
         sb_printf(s, "\n");
-        for (int w = 0; w < nw; w++) {
-            sb_printf(s, "| %s |", wl[w]);
-            for (int a = 0; a < na; a++) {
+        for (int w = 0; w < m->nw; w++) {
+            sb_printf(s, "| %s |", m->wl[w]);
+            for (int a = 0; a < m->na; a++) {
                 const cell_t *c = &cells[w][a];
                 double lo = INFINITY, hi = 0;
                 for (int i = 0; i < c->n; i++) {
@@ -1518,9 +2010,9 @@ static void report(sbuf_t *s, double load_before, const alloc_t *al, int na, int
     }
 
     sb_printf(s, "Allocators:\n\n");
-    for (int a = 0; a < na; a++)
-        sb_printf(s, "- %s: %s\n", al[a].name,
-                  al[a].path[0] ? al[a].path : "glibc malloc (no LD_PRELOAD)");
+    for (int a = 0; a < m->na; a++)
+        sb_printf(s, "- %s: %s\n", m->al[a].name,
+                  m->al[a].path[0] ? m->al[a].path : "glibc malloc (no LD_PRELOAD)");
 
     if (cn) {
         sb_printf(s, "\nCurrent-node lookup (informational, glibc, no preload, median of %d):\n\n",
@@ -1555,8 +2047,138 @@ static void report(sbuf_t *s, double load_before, const alloc_t *al, int na, int
     sb_printf(s, "\n");
 }
 
+/* ---- --data (tab-separated medians) and --chart (PNG via gnuplot) ---- */
+
+static void tsv_num(FILE *f, double v, int decimals)
+{
+    fputc('\t', f);
+    if (isnan(v))
+        fputc('-', f);
+    else
+        fprintf(f, "%.*f", decimals, v);
+}
+
+/*
+ * One line per workload: workload, unit, then per allocator (in the order of
+ * the report) the median time, the time over glibc's, then the best peer's
+ * name, then per allocator the time over the best peer's, then per allocator
+ * the peak RSS in MiB. "-" marks a missing value.
+ */
+static int write_data(const char *path, const medians_t *m)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "numa_bench: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "workload\tunit");
+    for (int a = 0; a < m->na; a++)
+        fprintf(f, "\t%s ns", m->al[a].name);
+    for (int a = 0; a < m->na; a++)
+        fprintf(f, "\t%s/glibc", m->al[a].name);
+    fprintf(f, "\tbest peer");
+    for (int a = 0; a < m->na; a++)
+        fprintf(f, "\t%s/best peer", m->al[a].name);
+    for (int a = 0; a < m->na; a++)
+        fprintf(f, "\t%s peak RSS MiB", m->al[a].name);
+    fprintf(f, "\n");
+    for (int w = 0; w < m->nw; w++) {
+        const double *med = m->med[w];
+        fprintf(f, "%s\t%s", m->wl[w], is_prog_name(m->wl[w]) ? "ns/run" : "ns/op");
+        for (int a = 0; a < m->na; a++)
+            tsv_num(f, med[a], 3);
+        for (int a = 0; a < m->na; a++)
+            tsv_num(f, med[a] / med[0], 4);
+        fprintf(f, "\t%s", m->best[w] >= 0 ? m->al[m->best[w]].name : "-");
+        for (int a = 0; a < m->na; a++)
+            tsv_num(f, m->best[w] >= 0 ? med[a] / med[m->best[w]] : NAN, 4);
+        for (int a = 0; a < m->na; a++)
+            tsv_num(f, m->rss[w][a], 1);
+        fprintf(f, "\n");
+    }
+    if (fclose(f)) {
+        fprintf(stderr, "numa_bench: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Draws the --data file `data` as a PNG bar chart with gnuplot: per
+ * workload, one bar per allocator but glibc, its time relative to glibc's
+ * (log scale; glibc is the dashed line at 1).
+ */
+static int make_chart(const char *png, const char *data, const medians_t *m, const params_t *p,
+                      int reps)
+{
+    if (strchr(png, '\'') || strchr(data, '\'')) {
+        fprintf(stderr, "numa_bench: --chart/--data paths must not contain a quote\n");
+        return -1;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char script[PATH_MAX];
+    snprintf(script, sizeof script, "%s/numa_bench-chart.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(script);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        fprintf(stderr, "numa_bench: cannot create %s: %s\n", script, strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "set terminal pngcairo size %d,640 font 'sans,10'\n"
+            "set output '%s'\n"
+            "set datafile separator '\\t'\n"
+            "set datafile missing '-'\n"
+            "set datafile columnheaders\n"
+            "set title 'numa\\_bench: time relative to glibc (lower is better), median of %d "
+            "run%s, %d thread%s%s'\n"
+            "set ylabel 'time / glibc time (log scale)'\n"
+            "set logscale y\n"
+            "set grid ytics mytics\n"
+            "set style data histograms\n"
+            "set style histogram clustered gap 1\n"
+            "set style fill solid 0.85 border -1\n"
+            "set boxwidth 0.9\n"
+            "set xtics rotate by -35 left nomirror\n"
+            "set key top left horizontal\n"
+            "set bmargin 8\n"
+            "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc 'black'\n"
+            "plot NaN with lines dt 2 lw 1.5 lc 'black' title 'glibc = 1', \\\n     ",
+            m->nw < 8 ? 1040 : 320 + 90 * m->nw, png, reps, reps == 1 ? "" : "s", p->threads,
+            p->threads == 1 ? "" : "s", p->quick ? " (--quick: smoke test)" : "");
+    for (int a = 1; a < m->na; a++) /* a/glibc is column 3 + na + a (1-based) */
+        fprintf(f, "%s'%s' using %d%s title '%s'", a > 1 ? ", \\\n     " : "", data, 3 + m->na + a,
+                a == 1 ? ":xtic(1)" : "", m->al[a].name);
+    fprintf(f, "\n");
+    if (fclose(f)) {
+        fprintf(stderr, "numa_bench: cannot write %s: %s\n", script, strerror(errno));
+        unlink(script);
+        return -1;
+    }
+    char *argv[] = {"gnuplot", script, NULL};
+    pid_t pid;
+    int st, e = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
+    if (e) {
+        fprintf(stderr,
+                "numa_bench: cannot run gnuplot: %s (Debian package gnuplot-nox, see "
+                "tools/packages.txt)\n",
+                strerror(e));
+        unlink(script);
+        return -1;
+    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "numa_bench: gnuplot failed; script kept: %s\n", script);
+        return -1;
+    }
+    unlink(script);
+    fprintf(stderr, "numa_bench: chart written to %s\n", png);
+    return 0;
+}
+
 static int runner_main(int argc, char **argv, const params_t *p, int reps, const char *lib,
-                       const char *out, const char *only)
+                       const char *out, const char *only, const char *data, const char *chart)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -1570,22 +2192,28 @@ static int runner_main(int argc, char **argv, const params_t *p, int reps, const
     int na = 0;
     al[na++] = (alloc_t){.name = "glibc"};
     static const struct {
-        const char *name, *path;
+        const char *name, *file; /* file: in the peer directory; NULL: --lib */
         int required;
     } known[] = {
-        {"jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", 1},
+        {"jemalloc", "libjemalloc.so.2", 1},
         {"numa-alloc", NULL, 1},
-        {"mimalloc", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", 0},
-        {"tcmalloc", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", 0},
+        {"mimalloc", "libmimalloc.so.2", 0},
+        {"tcmalloc", "libtcmalloc_minimal.so.4", 0},
     };
-    int numa_idx = -1, jem_idx = -1;
+    const char *peer_dir = getenv("NUMA_BENCH_PEER_DIR");
+    if (!peer_dir || !*peer_dir)
+        peer_dir = PEER_DIR_DEFAULT;
+    int numa_idx = -1, jem_idx = -1, mim_idx = -1;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        const char *path = known[i].path ? known[i].path : lib;
+        char peer[PATH_MAX];
+        snprintf(peer, sizeof peer, "%s/%s", peer_dir, known[i].file ? known[i].file : "");
+        const char *path = known[i].file ? peer : lib;
         if (!file_exists(path)) {
             /* jemalloc is only required for real measurements. */
-            if (known[i].required && (!known[i].path || !p->quick)) {
+            if (known[i].required && (!known[i].file || !p->quick)) {
                 fprintf(stderr, "numa_bench: %s library not found at %s%s\n", known[i].name, path,
-                        known[i].path ? "" : " (build the numapreload target or pass --lib=PATH)");
+                        known[i].file ? " (set NUMA_BENCH_PEER_DIR=DIR or pass --quick)"
+                                      : " (build the numapreload target or pass --lib=PATH)");
                 return 2;
             }
             fprintf(stderr, "numa_bench: note: %s not found at %s, column skipped\n", known[i].name,
@@ -1600,6 +2228,8 @@ static int runner_main(int argc, char **argv, const params_t *p, int reps, const
             numa_idx = na;
         if (!strcmp(a->name, "jemalloc"))
             jem_idx = na;
+        if (!strcmp(a->name, "mimalloc"))
+            mim_idx = na;
         na++;
     }
 
@@ -1676,8 +2306,11 @@ static int runner_main(int argc, char **argv, const params_t *p, int reps, const
         fprintf(stderr, "\r%60s\r", "");
 
     sbuf_t s = {0};
-    report(&s, load_before, al, na, numa_idx, jem_idx, wl, nw, cells, want_cn ? &cn : NULL, p, reps,
-           argc, argv);
+    static medians_t m;
+    m = (medians_t){
+        .al = al, .na = na, .numa = numa_idx, .jem = jem_idx, .mim = mim_idx, .wl = wl, .nw = nw};
+    medians_fill(&m, cells);
+    report(&s, load_before, &m, cells, want_cn ? &cn : NULL, p, reps, argc, argv);
     fputs(s.buf, stdout);
     if (out) {
         FILE *f = fopen(out, "w");
@@ -1688,6 +2321,31 @@ static int runner_main(int argc, char **argv, const params_t *p, int reps, const
         }
     }
     free(s.buf);
+    char tmp_data[PATH_MAX] = "";
+    if (chart && !data) { /* the chart needs a data file: a temporary one */
+        const char *tmp = getenv("TMPDIR");
+        snprintf(tmp_data, sizeof tmp_data, "%s/numa_bench-data.XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
+        int fd = mkstemp(tmp_data);
+        if (fd < 0) {
+            fprintf(stderr, "numa_bench: cannot create %s: %s\n", tmp_data, strerror(errno));
+            return 2;
+        }
+        close(fd);
+        data = tmp_data;
+    }
+    if (data && write_data(data, &m)) {
+        if (tmp_data[0])
+            unlink(tmp_data);
+        return 2;
+    }
+    if (chart) {
+        int bad = make_chart(chart, data, &m, p, reps);
+        if (tmp_data[0])
+            unlink(tmp_data);
+        if (bad)
+            return 2;
+    }
     if (failures) {
         fprintf(stderr, "numa_bench: %d run%s FAILED (see above)\n", failures,
                 failures == 1 ? "" : "s");
@@ -1703,10 +2361,16 @@ static void usage(void)
     fprintf(stderr,
             "usage: numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]\n"
             "                        [--lib=PATH] [--workloads=a,b,...]\n"
+            "                        [--data=FILE.tsv] [--chart=FILE.png]\n"
             "       numa_bench --run=WORKLOAD [--quick] [--threads=T]\n"
-            "       numa_bench --list\n"
-            "default --lib: %s\n",
-            NUMA_BENCH_DEFAULT_LIB);
+            "       numa_bench [--threads=T] --list\n"
+            "--threads=T: threads of the *-Tt workloads and of short-threads (default 2)\n"
+            "--data: the medians and ratios as tab-separated text; --chart: a PNG bar chart\n"
+            "  of the times relative to glibc, drawn by gnuplot (package gnuplot-nox)\n"
+            "default --lib: %s\n"
+            "environment: NUMA_BENCH_PEER_DIR=DIR: look for libjemalloc.so.2,\n"
+            "  libmimalloc.so.2 and libtcmalloc_minimal.so.4 in DIR (default %s)\n",
+            NUMA_BENCH_DEFAULT_LIB, PEER_DIR_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -1714,6 +2378,7 @@ int main(int argc, char **argv)
     params_t p = {.quick = 0, .threads = 2};
     int all = 0, reps = -1;
     const char *run = NULL, *lib = NUMA_BENCH_DEFAULT_LIB, *out = NULL, *only = NULL;
+    const char *data = NULL, *chart = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1733,6 +2398,10 @@ int main(int argc, char **argv)
             run = a + 6;
         else if (!strncmp(a, "--workloads=", 12))
             only = a + 12;
+        else if (!strncmp(a, "--data=", 7))
+            data = a + 7;
+        else if (!strncmp(a, "--chart=", 8))
+            chart = a + 8;
         else if (!strcmp(a, "--list")) {
             for (size_t w = 0; w < NWORKLOADS; w++) {
                 char b[64];
@@ -1760,7 +2429,7 @@ int main(int argc, char **argv)
     if (run && !all)
         return child_main(run, &p);
     if (all && !run)
-        return runner_main(argc, argv, &p, reps, lib, out, only);
+        return runner_main(argc, argv, &p, reps, lib, out, only, data, chart);
     usage();
     return 2;
 }
