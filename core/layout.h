@@ -45,19 +45,21 @@ enum segment_kind { SEG_PAGES = 1, SEG_HUGE, SEG_FREE_RUN };
 struct span {
     struct span *next, *prev;         /* bin's partial-slab list, or a free-run bin */
     struct span *lru_next, *lru_prev; /* FREE and dirty: purge order, oldest first */
-    void *free_blocks;                /* SLAB: blocks given back to the slab */
     uint64_t freed_ms;                /* FREE: when it became free (purge decay) */
     uint32_t npages;
-    uint32_t used; /* SLAB: blocks out in thread caches or in use */
-    uint32_t bump; /* SLAB: blocks [bump, slab_blocks) never handed out */
-    uint8_t state; /* enum span_state */
-    uint8_t cls;   /* SLAB: small class */
+    uint32_t used;     /* SLAB: blocks out in thread caches or in use */
+    uint32_t map_hint; /* SLAB: no free bit in the slab's free_map words before this one */
+    uint8_t state;     /* enum span_state */
+    uint8_t cls;       /* SLAB: small class */
     union {
         uint8_t dirty; /* FREE: pages may be resident and non-zero */
         uint8_t shard; /* SLAB: the shard of the node heap whose bin it belongs to */
     };
     uint8_t in_partial; /* SLAB: on its bin's partial list */
 };
+
+/* Bitmap words per page: enough for the smallest class (16 B: 256 blocks a page). */
+#define MAP_WORDS_PER_PAGE (OS_PAGE_SIZE / 16 / 64)
 
 /*
  * Segment header. For SEG_FREE_RUN (a run of free segments in the slot's
@@ -77,6 +79,15 @@ struct segment {
     uint16_t page_tag[PAGES_PER_SEGMENT];
     uint16_t page_head[PAGES_PER_SEGMENT];
     struct span spans[PAGES_PER_SEGMENT];
+    /*
+     * Which blocks of each slab are free in it (neither in use nor in a
+     * thread cache): for a slab whose first page is p, bit k of the words
+     * from free_map[p * MAP_WORDS_PER_PAGE] on is block k. A refill takes the
+     * lowest free blocks first, so blocks are reused in address order,
+     * whatever order they were freed in; a bit already set on a free is a
+     * double free. Words of pages that are not slab heads mean nothing.
+     */
+    uint64_t free_map[PAGES_PER_SEGMENT * MAP_WORDS_PER_PAGE];
 };
 
 /* A slab page's tag: its small class (1..255) and its bin shard. */

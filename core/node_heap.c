@@ -3,10 +3,11 @@
  * (page runs) of one node heap; see node_heap.h.
  *
  * A slab is a page run of size_classes[cls].slab_pages pages cut into
- * blocks. Blocks never handed out are carved lazily ([bump, slab_blocks)),
- * so a new slab touches only the pages it serves. Blocks given back are
- * kept on the slab's own list: a slab whose blocks are all back is empty
- * and returns its pages (keeping one spare per bin).
+ * blocks. Which blocks are free in the slab is a bitmap in the segment
+ * header (segment.free_map); refills take the lowest ones first, so a new
+ * slab touches only the pages it serves, and blocks are reused in address
+ * order. A slab whose blocks are all back is empty and returns its pages
+ * (keeping one spare per bin).
  */
 #include "core/node_heap.h"
 #include "core/report.h"
@@ -44,6 +45,11 @@ static void partial_remove(struct bin *bin, struct span *slab)
     slab->in_partial = 0;
 }
 
+static uint64_t *slab_map(struct segment *seg, const struct span *slab)
+{
+    return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
+}
+
 static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned shard)
 {
     na_lock(&heap->pages_lock);
@@ -57,6 +63,14 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
     slab->state = SPAN_SLAB;
     slab->cls = (uint8_t)cls;
     slab->shard = (uint8_t)shard;
+    slab->used = 0;
+    slab->map_hint = 0;
+    uint64_t *map = slab_map(seg, slab);
+    unsigned blocks = size_classes[cls].slab_blocks;
+    for (unsigned w = 0; w < blocks / 64; w++)
+        map[w] = ~(uint64_t)0;
+    if (blocks % 64)
+        map[blocks / 64] = ((uint64_t)1 << (blocks % 64)) - 1;
     for (unsigned page = first; page < first + slab->npages; page++)
         seg->page_tag[page] = PAGE_TAG(cls, shard);
     return slab;
@@ -73,27 +87,36 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
     na_unlock(&heap->pages_lock);
 }
 
-/* Moves up to `want` blocks from a slab to the front of *list. */
+/*
+ * Moves up to `want` blocks from a slab to the front of *list, lowest
+ * address first, in the order they will be handed out: consecutive
+ * allocations of a class lie next to each other (a walk in allocation order
+ * streams) and a slab's pages are touched only as they are needed.
+ */
 static unsigned slab_take(struct span *slab, unsigned want, void **list)
 {
     const struct size_class_info *info = &size_classes[slab->cls];
-    unsigned taken = 0;
-    while (taken < want && slab->free_blocks) {
-        void *block = slab->free_blocks;
-        slab->free_blocks = *(void **)block;
-        *(void **)block = *list;
-        *list = block;
-        taken++;
-    }
-    if (taken < want && slab->bump < info->slab_blocks) {
-        char *start = span_start(segment_of(slab), slab);
-        while (taken < want && slab->bump < info->slab_blocks) {
-            void *block = start + (size_t)slab->bump++ * info->size;
-            *(void **)block = *list;
-            *list = block;
+    struct segment *seg = segment_of(slab);
+    uint64_t *map = slab_map(seg, slab);
+    char *start = span_start(seg, slab);
+    unsigned words = (info->slab_blocks + 63) / 64, w = slab->map_hint, taken = 0;
+    void *first = NULL, **link = &first; /* the chain taken, and where its end links */
+    for (; w < words; w++) {
+        uint64_t bits = map[w];
+        while (bits && taken < want) {
+            char *block = start + (size_t)(w * 64 + (unsigned)__builtin_ctzll(bits)) * info->size;
+            bits &= bits - 1;
+            *link = block;
+            link = (void **)block;
             taken++;
         }
+        map[w] = bits;
+        if (taken == want)
+            break;
     }
+    slab->map_hint = w;
+    *link = *list;
+    *list = first;
     slab->used += taken;
     return taken;
 }
@@ -143,8 +166,13 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
             offset % size_classes[cls].size != 0)
             report_invalid_pointer("free(): invalid pointer or double free", block);
-        *(void **)block = slab->free_blocks;
-        slab->free_blocks = block;
+        size_t index = offset / size_classes[cls].size;
+        uint64_t *word = &slab_map(seg, slab)[index / 64], bit = (uint64_t)1 << (index % 64);
+        if (*word & bit)
+            report_invalid_pointer("free(): double free detected", block);
+        *word |= bit;
+        if (index / 64 < slab->map_hint)
+            slab->map_hint = (uint32_t)(index / 64);
         if (--slab->used == 0) {
             if (slab->in_partial)
                 partial_remove(bin, slab);

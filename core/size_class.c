@@ -6,10 +6,21 @@
 struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
 uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
 
-/* Pages per slab: enough for 8 blocks, with at most 1/32 left over at the end. */
+/*
+ * Pages per slab: at least SLAB_MIN_PAGES and 8 blocks, with at most 1/32
+ * left over at the end. Slabs are carved lazily, so a large slab costs no
+ * memory until its blocks are used; what it buys is that the blocks a thread
+ * allocates of one class lie in consecutive pages (a walk in allocation
+ * order is a stream the prefetchers follow across page boundaries) and that
+ * slabs are created and destroyed 16 times less often.
+ */
+#define SLAB_MIN_PAGES 16
+
 static uint32_t choose_slab_pages(uint32_t size)
 {
     uint32_t first = (uint32_t)((8u * (uint64_t)size + OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
+    if (first < SLAB_MIN_PAGES)
+        first = SLAB_MIN_PAGES;
     uint32_t best = first, pages = first;
     uint64_t best_waste = 1, best_bytes = 0; /* an infinite fraction to start */
     for (; pages <= 64; pages++) {

@@ -26,6 +26,23 @@ static struct retired_threads retired;
 
 static void sample_peak(struct thread_state *ts);
 
+/*
+ * Live threads per bin shard (under registry_lock). A new thread takes the
+ * shard with the fewest, so concurrent threads get different shards while
+ * there are enough, and a program that keeps starting short-lived threads
+ * keeps using the same few shards (and their slabs) instead of all of them.
+ */
+static uint32_t shard_threads[HEAP_SHARDS];
+
+static unsigned least_used_shard(void)
+{
+    unsigned best = 0;
+    for (unsigned shard = 1; shard < HEAP_SHARDS; shard++)
+        if (shard_threads[shard] < shard_threads[best])
+            best = shard;
+    return best;
+}
+
 static unsigned node_cache_class(void)
 {
     return size_class_of(sizeof(struct node_cache));
@@ -69,10 +86,10 @@ static struct node_cache *cache_for(unsigned slot)
         pthread_setspecific(thread_exit_key, ts);
         ts->status = THREAD_LIVE;
         ts->tid = (int)syscall(SYS_gettid);
-        static unsigned next_shard;
-        ts->shard = (uint8_t)(__atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED) % HEAP_SHARDS);
         ts->home = current_route().home;
         na_lock(&registry_lock);
+        ts->shard = (uint8_t)least_used_shard();
+        shard_threads[ts->shard]++;
         ts->prev = NULL;
         ts->next = registry;
         if (registry)
@@ -287,9 +304,11 @@ void thread_cache_after_fork_child(void)
     struct thread_state *self = &thread_state;
     na_lock_reset(&registry_lock);
     registry = NULL;
+    memset(shard_threads, 0, sizeof shard_threads);
     if (self->status == THREAD_LIVE) {
         self->next = self->prev = NULL;
         registry = self;
+        shard_threads[self->shard] = 1;
     }
 }
 
@@ -323,6 +342,7 @@ static void retire_thread(struct thread_state *ts)
     if (ts->peak_live_bytes > retired.peak_live_bytes)
         retired.peak_live_bytes = ts->peak_live_bytes;
     retired.fallbacks += ts->fallbacks;
+    shard_threads[ts->shard]--;
     if (ts->prev)
         ts->prev->next = ts->next;
     else

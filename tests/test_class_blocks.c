@@ -95,3 +95,48 @@ Test(class_blocks, large_and_huge_sizes, .timeout = 60.)
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_blocks_of_size(sizes[i], sizes[i] > MiB ? 8 : 24);
 }
+
+/*
+ * Blocks freed in random order come back lowest address first: a program
+ * that frees a structure and builds the next one gets it laid out in
+ * allocation order again (walks stream), not in the order it freed. One
+ * block per 64 stays live so that no slab empties (an empty slab would be
+ * carved afresh anyway); malloc_trim flushes this thread's cache to the heap.
+ */
+#define REUSE_BLOCKS 8192
+
+Test(class_blocks, freed_blocks_are_reused_in_address_order, .timeout = 60.)
+{
+    static char *blk[REUSE_BLOCKS], *again[REUSE_BLOCKS];
+    for (size_t i = 0; i < REUSE_BLOCKS; i++)
+        cr_assert_not_null(blk[i] = malloc(48));
+    uint64_t rng = 88172645463325252ull;
+    for (size_t i = REUSE_BLOCKS - 1; i > 0; i--) { /* shuffle */
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        size_t j = (size_t)(rng % (i + 1));
+        char *t = blk[i];
+        blk[i] = blk[j];
+        blk[j] = t;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < REUSE_BLOCKS; i++) {
+        if (i % 64 == 0)
+            blk[kept++] = blk[i];
+        else
+            free(blk[i]);
+    }
+    malloc_trim(0);
+    size_t n = REUSE_BLOCKS - kept, next_is_adjacent = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_not_null(again[i] = malloc(48));
+        if (i > 0 && again[i] > again[i - 1] && again[i] - again[i - 1] <= 2 * 48)
+            next_is_adjacent++;
+    }
+    cr_expect_geq(next_is_adjacent * 10, (n - 1) * 9,
+                  "only %zu of %zu consecutive allocations are the next block up", next_is_adjacent,
+                  n - 1);
+    for (size_t i = 0; i < n; i++)
+        free(again[i]);
+    for (size_t i = 0; i < kept; i++)
+        free(blk[i]);
+}
