@@ -44,7 +44,7 @@ void size_classes_init(void)
         info->size = size;
         info->slab_pages = choose_slab_pages(size);
         info->slab_blocks = (uint32_t)(info->slab_pages * OS_PAGE_SIZE / size);
-        uint32_t cache_max = 65536u / size;
+        uint32_t cache_max = 32768u / size;
         info->cache_max = cache_max < 4 ? 4 : cache_max > 128 ? 128 : cache_max;
     }
     unsigned cls = 1;

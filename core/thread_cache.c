@@ -27,6 +27,13 @@ static struct retired_threads retired;
 static void sample_peak(struct thread_state *ts);
 
 /*
+ * A bin's first refill asks for few blocks: a thread that allocates a
+ * handful of some class (short-lived threads, rare sizes) then holds and
+ * touches little memory; each further refill doubles, up to half the bin.
+ */
+#define CACHE_FIRST_FILL 4
+
+/*
  * Live threads per bin shard (under registry_lock). A new thread takes the
  * shard with the fewest, so concurrent threads get different shards while
  * there are enough, and a program that keeps starting short-lived threads
@@ -56,8 +63,11 @@ static struct node_cache *node_cache_create(unsigned slot)
         return NULL;
     struct node_cache *nc = block;
     memset(nc, 0, sizeof *nc);
-    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-        nc->bins[cls].max = size_classes[cls].cache_max;
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        struct cache_bin *bin = &nc->bins[cls];
+        bin->max = (uint16_t)size_classes[cls].cache_max;
+        bin->fill = bin->max / 2 < CACHE_FIRST_FILL ? (uint16_t)(bin->max / 2) : CACHE_FIRST_FILL;
+    }
     nc->slot = slot;
     return nc;
 }
@@ -119,7 +129,9 @@ void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         stats_live_tick();
     if (!bin->head) {
         sample_peak(&thread_state);
-        unsigned want = bin->max / 2 ? bin->max / 2 : 1;
+        unsigned want = bin->fill;
+        if (bin->fill < bin->max / 2) /* a class in steady use earns bigger refills */
+            bin->fill = (uint16_t)(bin->fill * 2 < bin->max / 2 ? bin->fill * 2 : bin->max / 2);
         void *list = NULL;
         unsigned got = heap_refill(node_heap_of(slot), thread_state.shard, cls, want, &list);
         if (got == 0)

@@ -34,7 +34,8 @@
 struct cache_bin {
     void *head;      /* free blocks, linked through their first word */
     uint32_t count;  /* blocks in the list */
-    uint32_t max;    /* bound: size_classes[cls].cache_max */
+    uint16_t max;    /* bound: size_classes[cls].cache_max */
+    uint16_t fill;   /* blocks the next refill asks for: doubles up to max / 2 */
     uint64_t nalloc; /* blocks of this class this thread allocated on this node */
     uint64_t nfree;  /* blocks of this class of this node this thread freed */
 };
