@@ -40,7 +40,7 @@ struct bin {
  */
 #define DIRTY_LIMIT_MIN ((size_t)64 << 20)
 
-#define HEAP_SHARDS 8 /* power of two */
+#define HEAP_SHARDS 32 /* power of two; at most 256 (the page tag keeps it in 8 bits) */
 
 #define FREE_RUN_EXACT_BINS 64                        /* runs of 1..64 pages, one bin per length */
 #define FREE_RUN_BINS       (FREE_RUN_EXACT_BINS + 5) /* then one per doubling up to 1024 */
