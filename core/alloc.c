@@ -395,12 +395,28 @@ int alloc_owner_slot(const void *ptr)
 /* ---- realloc ------------------------------------------------------------- */
 
 /* True when a block of `usable` bytes already is the right home for `size` bytes. */
-static bool fits_in_place(size_t usable, size_t size)
+/*
+ * A small block that realloc grows past this many bytes moves to a page run
+ * (with room after it), as large objects do: a block that grows by realloc
+ * tends to grow again, and a page run grows in place where a size-class
+ * block must be copied every step. It costs at most a page of slack.
+ */
+#define REALLOC_PAGE_RUN_MIN ((size_t)4096)
+
+/* Bytes of the page run realloc gives `size` bytes (small sizes in whole pages). */
+static size_t page_run_size_of(size_t size)
 {
-    if (usable <= SMALL_MAX)
+    return size > SMALL_MAX ? large_size_of(size)
+                            : (size + OS_PAGE_SIZE - 1) & ~(size_t)(OS_PAGE_SIZE - 1);
+}
+
+/* page_run: the block is a page run (large object, or a small size grown by realloc). */
+static bool fits_in_place(size_t usable, size_t size, bool page_run)
+{
+    if (!page_run && usable <= SMALL_MAX)
         return size <= SMALL_MAX && size_classes[size_class_of(size)].size == usable;
-    if (usable <= LARGE_MAX)
-        return size > SMALL_MAX && size <= LARGE_MAX && large_size_of(size) == usable;
+    if (page_run)
+        return size > REALLOC_PAGE_RUN_MIN && page_run_size_of(size) == usable;
     return false;
 }
 
@@ -427,22 +443,25 @@ void *alloc_realloc(void *ptr, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (fits_in_place(usable, size))
-        return ptr;
     unsigned slot = slot_of_ptr(ptr);
     struct segment *seg = segment_of(ptr);
+    bool page_run = usable <= LARGE_MAX && seg->page_tag[page_in_segment(ptr)] == 0;
+    if (fits_in_place(usable, size, page_run))
+        return ptr;
     if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
         return resized(ptr, slot, usable);
     void *fresh = NULL;
-    if (size > SMALL_MAX && size <= LARGE_MAX) {
-        if (usable > SMALL_MAX && usable <= LARGE_MAX &&
-            heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), large_size_of(size)))
+    if (size <= LARGE_MAX && (size > SMALL_MAX || (page_run && size > REALLOC_PAGE_RUN_MIN) ||
+                              (size > REALLOC_PAGE_RUN_MIN && size > usable))) {
+        if (page_run &&
+            heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), page_run_size_of(size)))
             return resized(ptr, slot, usable);
-        /* A large object that grows by realloc will likely grow again: give it room. */
+        /* A block that grows by realloc will likely grow again: give it room. */
         bool zeroed;
         if (size > usable)
             fresh = counted(
-                heap_alloc_large(node_heap_of(slot), large_size_of(size), 0, &zeroed, true), false);
+                heap_alloc_large(node_heap_of(slot), page_run_size_of(size), 0, &zeroed, true),
+                false);
     }
     /* realloc keeps the node, or the spread of a page-interleaved object */
     if (!fresh)

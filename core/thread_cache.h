@@ -69,7 +69,7 @@ struct node_cache {
     uint64_t settled_allocs;            /* allocations (all sizes) counted at the last settling */
     uint64_t settled_frees;             /* frees likewise */
     uint64_t explicit_allocs;           /* numa_malloc & co naming this node from another node */
-    uint64_t large_allocs, large_frees; /* objects above SMALL_MAX */
+    uint64_t large_allocs, large_frees; /* page runs and huge objects (not size classes) */
     uint64_t large_bytes_alloc, large_bytes_freed;
 };
 

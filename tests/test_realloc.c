@@ -147,3 +147,34 @@ Test(realloc, numa_malloc_block_keeps_node, .timeout = 60.)
         }
     }
 }
+
+/*
+ * A block that realloc grows past 4 KiB becomes a page run with room after
+ * it, so growing it further (still below the large threshold) happens in
+ * place instead of a copy per step: a chain of x1.25 steps from 5 KiB to
+ * 30 KiB must keep its address at least once, and keep its content always.
+ */
+Test(realloc, small_block_grown_past_a_page_grows_in_place, .timeout = 60.)
+{
+    size_t have = 0, size = 64, in_place = 0, steps = 0;
+    char *p = test_launder(malloc(size));
+    cr_assert_not_null(p);
+    have = malloc_usable_size(p);
+    test_pattern_fill(p, have, 77);
+    while (size < 30000) {
+        size += size / 4;
+        char *before = p;
+        p = step(p, &have, size, 77, "grow past a page");
+        if (size > 5000) {
+            steps++;
+            in_place += p == before;
+        }
+    }
+    cr_expect_gt(in_place, 0, "none of %zu realloc steps between 5 KiB and 30 KiB was in place",
+                 steps);
+    while (size > 16) { /* and back down, through page runs and size classes */
+        size /= 3;
+        p = step(p, &have, size, 77, "shrink");
+    }
+    free(p);
+}
