@@ -394,7 +394,6 @@ int alloc_owner_slot(const void *ptr)
 
 /* ---- realloc ------------------------------------------------------------- */
 
-/* True when a block of `usable` bytes already is the right home for `size` bytes. */
 /*
  * A small block that realloc grows past this many bytes moves to a page run
  * (with room after it), as large objects do: a block that grows by realloc
@@ -410,13 +409,17 @@ static size_t page_run_size_of(size_t size)
                             : (size + OS_PAGE_SIZE - 1) & ~(size_t)(OS_PAGE_SIZE - 1);
 }
 
-/* page_run: the block is a page run (large object, or a small size grown by realloc). */
+/*
+ * True when a block of `usable` bytes already is the right home for `size`
+ * bytes. page_run: the block is a page run (a large object, or a small size
+ * that realloc grew).
+ */
 static bool fits_in_place(size_t usable, size_t size, bool page_run)
 {
-    if (!page_run && usable <= SMALL_MAX)
-        return size <= SMALL_MAX && size_classes[size_class_of(size)].size == usable;
     if (page_run)
         return size > REALLOC_PAGE_RUN_MIN && page_run_size_of(size) == usable;
+    if (usable <= SMALL_MAX)
+        return size <= SMALL_MAX && size_classes[size_class_of(size)].size == usable;
     return false;
 }
 
@@ -451,8 +454,9 @@ void *alloc_realloc(void *ptr, size_t size)
     if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
         return resized(ptr, slot, usable);
     void *fresh = NULL;
-    if (size <= LARGE_MAX && (size > SMALL_MAX || (page_run && size > REALLOC_PAGE_RUN_MIN) ||
-                              (size > REALLOC_PAGE_RUN_MIN && size > usable))) {
+    bool wants_page_run =
+        size > SMALL_MAX || (size > REALLOC_PAGE_RUN_MIN && (page_run || size > usable));
+    if (size <= LARGE_MAX && wants_page_run) {
         if (page_run &&
             heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), page_run_size_of(size)))
             return resized(ptr, slot, usable);

@@ -163,10 +163,10 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
             na_lock(&bin->lock);
         }
         size_t offset = (size_t)((char *)block - span_start(seg, slab));
-        if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
-            offset % size_classes[cls].size != 0)
-            report_invalid_pointer("free(): invalid pointer or double free", block);
         size_t index = offset / size_classes[cls].size;
+        if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
+            offset % size_classes[cls].size != 0 || index >= size_classes[cls].slab_blocks)
+            report_invalid_pointer("free(): invalid pointer or double free", block);
         uint64_t *word = &slab_map(seg, slab)[index / 64], bit = (uint64_t)1 << (index % 64);
         if (*word & bit)
             report_invalid_pointer("free(): double free detected", block);
