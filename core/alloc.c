@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "core/alloc.h"
 
+#include "core/aligned_huge.h"
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "core/stats.h"
@@ -124,10 +125,12 @@ static void fork_prepare(void)
     na_lock(&init_lock);
     thread_cache_fork_prepare();
     for_each_lock(na_lock);
+    aligned_huge_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    aligned_huge_fork_parent();
     for_each_lock(na_unlock);
     thread_cache_fork_parent();
     na_unlock(&init_lock);
@@ -135,6 +138,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    aligned_huge_fork_child();
     for_each_lock(na_lock_reset);
     thread_cache_after_fork_child();
     na_lock_reset(&init_lock);
@@ -175,13 +179,16 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
 
 void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
 {
-    if (unlikely(size > PTRDIFF_MAX - SEGMENT_SIZE)) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    CONTRACT_ASSERT(request_within_limit(size, alignment));
     if (unlikely(!alloc_ensure_init())) {
         errno = ENOMEM;
         return NULL;
+    }
+    if (alignment >= ALIGNED_HUGE_MIN) { /* fresh mappings: zeroed */
+        void *ptr = aligned_huge_alloc(slot, size, alignment, NULL);
+        if (!ptr)
+            errno = ENOMEM;
+        return ptr;
     }
     if (size <= SMALL_MAX && alignment <= OS_PAGE_SIZE) {
         /* Every class is 16-byte aligned. */
@@ -209,13 +216,12 @@ static unsigned policy_slot(void)
     return slot;
 }
 
-/* alloc_on_slot, then, if the node could not supply it, the fallbacks in order. */
-/* Counts an allocation made on a slow path (the fast paths count their own). */
-static void *counted(void *ptr, bool explicit_node)
+/* Counts an allocation made on a slow path in `slot` (the fast paths count their own). */
+static void *counted(void *ptr, unsigned slot, bool explicit_node)
 {
     if (ptr) {
         size_t usable = alloc_usable_size(ptr);
-        thread_cache_count_alloc(slot_of_ptr(ptr), usable > SMALL_MAX ? usable : 0, explicit_node);
+        thread_cache_count_alloc(slot, usable > SMALL_MAX ? usable : 0, explicit_node);
     }
     return ptr;
 }
@@ -229,8 +235,8 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
                                  bool named_node, bool explicit_request)
 {
     void *ptr = alloc_on_slot(slot, size, alignment, zero);
-    if (likely(ptr != NULL) || size > PTRDIFF_MAX - SEGMENT_SIZE)
-        return counted(ptr, explicit_request);
+    if (likely(ptr != NULL))
+        return counted(ptr, slot, explicit_request);
     uint8_t order[TOPO_MAX_SLOTS];
     unsigned n = placement_fallbacks(slot, named_node, order);
     for (unsigned i = 1; i < n; i++) {
@@ -240,7 +246,7 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
             if (thread_state.status == THREAD_LIVE)
                 COUNT(thread_state.fallbacks, 1);
-            return counted(ptr, explicit_request);
+            return counted(ptr, order[i], explicit_request);
         }
     }
     errno = ENOMEM;
@@ -252,13 +258,14 @@ static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zer
 {
     for (unsigned tries = 0; tries < region.num_slots; tries++) {
         unsigned s = (slot + tries) % region.num_slots;
-        bool zeroed = false;
-        void *ptr =
-            heap_alloc_huge(node_heap_of(s), size, alignment, &zeroed, placement.page_weight);
+        bool zeroed = alignment >= ALIGNED_HUGE_MIN; /* a fresh mapping */
+        void *ptr = zeroed ? aligned_huge_alloc(s, size, alignment, placement.page_weight)
+                           : heap_alloc_huge(node_heap_of(s), size, alignment, &zeroed,
+                                             placement.page_weight);
         if (ptr) {
             if (zero && !zeroed)
                 memset(ptr, 0, size);
-            return counted(ptr, false);
+            return counted(ptr, s, false);
         }
     }
     errno = ENOMEM;
@@ -267,7 +274,7 @@ static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zer
 
 void *alloc_placed(size_t size, size_t alignment, bool zero)
 {
-    if (unlikely(!alloc_ensure_init())) {
+    if (unlikely(!request_within_limit(size, alignment) || !alloc_ensure_init())) {
         errno = ENOMEM;
         return NULL;
     }
@@ -277,13 +284,17 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
     if (route.home != thread_state.home)
         thread_cache_moved(route.home);
     unsigned slot = policy_slot();
-    if (placement.per_allocation && size > LARGE_MAX && size <= PTRDIFF_MAX - SEGMENT_SIZE)
+    if (placement.per_allocation && size > LARGE_MAX)
         return alloc_spread(slot, size, alignment, zero);
     return alloc_with_fallback(slot, size, alignment, zero, false, false);
 }
 
 void *alloc_on_node(unsigned slot, size_t size, size_t alignment, bool zero)
 {
+    if (unlikely(!request_within_limit(size, alignment))) {
+        errno = ENOMEM;
+        return NULL;
+    }
     return alloc_with_fallback(slot, size, alignment, zero, true, true);
 }
 
@@ -299,12 +310,26 @@ void *alloc_slow(size_t size)
 
 /* ---- free ---------------------------------------------------------------- */
 
+/*
+ * Outside the region: an object aligned to a segment or more (aligned_huge.h),
+ * or foreign memory (e.g. from before we were loaded), which is left alone.
+ */
+static void free_outside_region(void *ptr)
+{
+    struct aligned_huge obj;
+    int found = aligned_huge_free(ptr, &obj);
+    if (found < 0)
+        report_invalid_pointer("free(): invalid pointer", ptr);
+    if (found > 0)
+        thread_cache_count_free(obj.slot, obj.size);
+}
+
 void free_slow(void *ptr)
 {
     if (!ptr)
         return;
     if (!region_contains(ptr)) {
-        /* Not ours (e.g. memory from before we were loaded): leave it alone. */
+        free_outside_region(ptr);
         return;
     }
     struct segment *seg = segment_of(ptr);
@@ -340,8 +365,12 @@ void free_slow(void *ptr)
 
 size_t alloc_usable_size(const void *ptr)
 {
-    if (!ptr || !region_contains(ptr))
+    if (!ptr)
         return 0;
+    if (!region_contains(ptr)) {
+        struct aligned_huge obj;
+        return aligned_huge_find(ptr, &obj) && obj.start == (uintptr_t)ptr ? obj.size : 0;
+    }
     struct segment *seg = segment_of(ptr);
     unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
     if (cls)
@@ -376,8 +405,10 @@ static bool header_covers(struct segment *seg, const void *ptr)
 
 int alloc_owner_slot(const void *ptr)
 {
-    if (!region_contains(ptr))
-        return -1;
+    if (!region_contains(ptr)) {
+        struct aligned_huge obj;
+        return aligned_huge_find(ptr, &obj) ? (int)obj.slot : -1;
+    }
     unsigned slot = slot_of_ptr(ptr);
     uintptr_t first = slot_base(slot) + SEGMENT_SIZE;
     uintptr_t end = __atomic_load_n(&node_heap_of(slot)->seg_next, __ATOMIC_RELAXED);
@@ -405,6 +436,7 @@ int alloc_owner_slot(const void *ptr)
 /* Bytes of the page run realloc gives `size` bytes (small sizes in whole pages). */
 static size_t page_run_size_of(size_t size)
 {
+    CONTRACT_ASSERT(size <= ALLOC_MAX_REQUEST);
     return size > SMALL_MAX ? large_size_of(size)
                             : (size + OS_PAGE_SIZE - 1) & ~(size_t)(OS_PAGE_SIZE - 1);
 }
@@ -430,6 +462,35 @@ static void *resized(void *ptr, unsigned slot, size_t old_usable)
     return ptr;
 }
 
+/* realloc of an object aligned to a segment or more, or of foreign memory (refused). */
+static void *realloc_outside_region(void *ptr, size_t size)
+{
+    struct aligned_huge obj;
+    if (!aligned_huge_find(ptr, &obj)) {
+        report_pointer("realloc(): pointer not from numa-alloc, refused", ptr);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (obj.start != (uintptr_t)ptr)
+        report_invalid_pointer("realloc(): invalid pointer", ptr);
+    if (!request_within_limit(size, 0)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size <= obj.size) { /* in place, its tail pages returned */
+        size_t usable = aligned_huge_shrink(ptr, size);
+        if (usable)
+            return resized(ptr, obj.slot, obj.size);
+    }
+    /* As any block, it keeps its node (or its spread); realloc never promised the alignment. */
+    void *fresh = obj.spread ? alloc_placed(size, 0, false) : alloc_keeping_node(obj.slot, size);
+    if (!fresh)
+        return NULL;
+    memcpy(fresh, ptr, obj.size < size ? obj.size : size);
+    free_slow(ptr);
+    return fresh;
+}
+
 void *alloc_realloc(void *ptr, size_t size)
 {
     if (!ptr)
@@ -438,11 +499,12 @@ void *alloc_realloc(void *ptr, size_t size)
         free_fast(ptr);
         return NULL;
     }
+    if (!region_contains(ptr))
+        return realloc_outside_region(ptr, size);
     size_t usable = alloc_usable_size(ptr);
-    if (usable == 0) {
-        if (region_contains(ptr))
-            report_invalid_pointer("realloc(): invalid pointer", ptr);
-        report_pointer("realloc(): pointer not from numa-alloc, refused", ptr);
+    if (usable == 0)
+        report_invalid_pointer("realloc(): invalid pointer", ptr);
+    if (!request_within_limit(size, 0)) { /* glibc: NULL, ENOMEM, the block untouched */
         errno = ENOMEM;
         return NULL;
     }
@@ -465,7 +527,7 @@ void *alloc_realloc(void *ptr, size_t size)
         if (size > usable)
             fresh = counted(
                 heap_alloc_large(node_heap_of(slot), page_run_size_of(size), 0, &zeroed, true),
-                false);
+                slot, false);
     }
     /* realloc keeps the node, or the spread of a page-interleaved object */
     if (!fresh)

@@ -2,26 +2,40 @@
  * huge.c - objects above LARGE_MAX: each gets its own run of segments.
  *
  * The first segment's page 0 holds the header (kind SEG_HUGE); the object
- * starts at max(page, alignment) and only its own pages are ever touched,
+ * starts at max(page, alignment), inside that first segment (larger
+ * alignments are aligned_huge.c's), and only its own pages are ever touched,
  * so the rest of the run costs address space, not memory. Freed runs stay
  * committed and are reused before they are purged: a program that frees
  * and allocates big buffers in a loop does not refault every page.
  */
+#include "core/aligned_huge.h"
 #include "core/node_heap.h"
+#include "core/report.h"
 #include "policy/binding.h"
 
 #include <string.h>
 
+/* Where the object starts in its run: never on a segment boundary (see aligned_huge.h). */
 static size_t huge_offset(size_t alignment)
 {
+    CONTRACT_ASSERT(alignment < ALIGNED_HUGE_MIN);
     return alignment > OS_PAGE_SIZE ? alignment : OS_PAGE_SIZE;
 }
 
-/* Segments needed for `bytes` at `offset`, or 0 if the size is impossible. */
+/*
+ * `bytes` in whole pages. The entry points refuse requests above
+ * ALLOC_MAX_REQUEST, so neither this nor segments_for can wrap (a wrapped
+ * size once made realloc(p, SIZE_MAX) shrink p to 0 bytes in place).
+ */
+static size_t huge_pages_of(size_t bytes)
+{
+    CONTRACT_ASSERT(bytes <= ALLOC_MAX_REQUEST);
+    return (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+}
+
+/* Segments needed for `bytes` (whole pages) at `offset` within the first segment. */
 static size_t segments_for(size_t offset, size_t bytes)
 {
-    if (bytes > SIZE_MAX / 2 - offset)
-        return 0;
     return (offset + bytes + SEGMENT_SIZE - 1) >> SEGMENT_SHIFT;
 }
 
@@ -43,10 +57,8 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
                       const uint8_t *spread)
 {
     size_t offset = huge_offset(alignment);
-    bytes = (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+    bytes = huge_pages_of(bytes);
     size_t nsegments = segments_for(offset, bytes);
-    if (nsegments == 0)
-        return NULL;
     na_lock(&heap->pages_lock);
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment);
     if (seg && spread) {
@@ -108,10 +120,8 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
 bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
 {
     size_t offset = (size_t)((char *)seg->huge_ptr - (char *)seg);
-    bytes = (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+    bytes = huge_pages_of(bytes);
     size_t need = segments_for(offset, bytes);
-    if (need == 0)
-        return false;
     if (seg->interleaved)
         return false; /* keep the spread simple: a resized spread object moves */
     bool done = false;

@@ -7,7 +7,10 @@
  *   slot: [node_heap][segment][segment]...              bound to its node (mbind)
  *
  * Invariants:
- *  - ptr is ours  <=>  ptr - region_base < region_size.
+ *  - ptr is in the region  <=>  ptr - region_base < region_size. The only
+ *    blocks outside it are those aligned to a segment or more (their start
+ *    would be a segment boundary, read as a header): see aligned_huge.h.
+ *  - No block inside the region starts on a segment boundary.
  *  - owning slot  =    (ptr - region_base) >> slot_shift; a block never moves.
  *  - segment      =    ptr & ~(SEGMENT_SIZE - 1): a 4 MiB aligned unit whose
  *    header describes its 4 KiB pages. No header precedes small objects.

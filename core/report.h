@@ -5,6 +5,8 @@
 #ifndef NUMA_ALLOC_REPORT_H
 #define NUMA_ALLOC_REPORT_H
 
+#include <stdlib.h>
+
 /* "numa-alloc: <what>: 0x<ptr>" on stderr. */
 void report_pointer(const char *what, const void *ptr);
 
@@ -13,5 +15,18 @@ void report_invalid_pointer(const char *what, const void *ptr) __attribute__((no
 
 /* "numa-alloc: <msg>" on stderr. */
 void report_warning(const char *msg);
+
+/*
+ * An internal contract (a caller's duty, such as ALLOC_MAX_REQUEST) broken:
+ * a bug of ours, reported and aborted on rather than turned into memory
+ * corruption. For slow paths only; the check is one compare.
+ */
+#define CONTRACT_ASSERT(cond)                                                                      \
+    do {                                                                                           \
+        if (__builtin_expect(!(cond), 0)) {                                                        \
+            report_warning("internal error: " __FILE__ ": " #cond);                                \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 #endif

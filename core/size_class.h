@@ -23,6 +23,31 @@
 #define LARGE_MAX         ((size_t)2 * 1024 * 1024)
 #define CLASS_LUT_MAX     1024
 
+/*
+ * The largest request (size, and alignment) the allocator accepts: every
+ * larger one fails with NULL and ENOMEM before anything is rounded or
+ * touched (a block passed to realloc stays as it was), as glibc does above
+ * PTRDIFF_MAX.
+ *
+ * Why 2^62 and not glibc's PTRDIFF_MAX: headroom. Below it, size + alignment
+ * + a page + a segment is below 2^63, so no rounding in core/ can wrap (a
+ * wrapped size once shrank a huge object to 0 bytes in place) and every
+ * object stays within ptrdiff_t. Nothing between 2^62 and PTRDIFF_MAX could
+ * be served anyway (no address space has 2^57 bytes), so the outcome, NULL
+ * and ENOMEM, is glibc's for every size.
+ *
+ * Checked once per request where it enters core/: alloc_placed (malloc's
+ * slow path, calloc, the aligned family), alloc_on_node (numa_*) and
+ * alloc_realloc (realloc, reallocarray); the small fast paths cannot exceed
+ * it. Every function that rounds a size asserts it (CONTRACT_ASSERT).
+ */
+#define ALLOC_MAX_REQUEST ((size_t)1 << 62)
+
+static inline int request_within_limit(size_t size, size_t alignment)
+{
+    return size <= ALLOC_MAX_REQUEST && alignment <= ALLOC_MAX_REQUEST;
+}
+
 struct size_class_info {
     uint32_t size;        /* block size in bytes */
     uint32_t slab_pages;  /* pages in one slab of this class */

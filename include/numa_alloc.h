@@ -9,6 +9,20 @@
  * Every pointer returned here is released with plain free() and may be passed
  * to realloc() (which keeps the block's node) and malloc_usable_size().
  *
+ * Limits, for these functions and the whole malloc family alike:
+ *  - the largest request is 2^62 bytes; anything larger (up to SIZE_MAX, and
+ *    counts times sizes that overflow) fails with NULL and ENOMEM, and a
+ *    block passed to realloc stays as it was - glibc's outcome for every size;
+ *  - every power-of-two alignment works as far as the address space allows:
+ *    an alignment of 4 MiB or more gets a mapping of its own, which needs
+ *    size + alignment of free address space for a moment. Tested up to
+ *    1 GiB; 2^46 (64 TiB) succeeds on a 47-bit x86-64 address space.
+ *    Alignments above 2^62 fail with ENOMEM.
+ *  - memalign, aligned_alloc, valloc and pvalloc take any alignment as
+ *    glibc 2.36 does (<= 16: plain malloc; otherwise rounded up to a power
+ *    of two, at least 32; above 2^63: EINVAL); posix_memalign refuses with
+ *    EINVAL what is not a power of two multiple of sizeof(void *).
+ *
  * None of these names collides with libnuma: a program may include <numa.h>,
  * link -lnuma and use this library at the same time.
  */
@@ -43,7 +57,8 @@ NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_calloc(int node, size_t count,
 
 /*
  * As numa_malloc, aligned to `alignment`, which must be a power of two
- * (otherwise NULL with errno = EINVAL).
+ * (otherwise NULL with errno = EINVAL), 1 up to the address space's limit
+ * (see above: tested to 1 GiB). The block is on `node` whatever the alignment.
  */
 NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_aligned_alloc(int node, size_t alignment,
                                                                 size_t size);

@@ -59,18 +59,41 @@ NA_EXPORT void *reallocarray(void *ptr, size_t count, size_t size)
     return alloc_realloc(ptr, bytes);
 }
 
-static void *aligned(size_t alignment, size_t size)
+/*
+ * The aligned family, as glibc 2.36's _mid_memalign: an alignment malloc
+ * gives anyway (<= 16) is plain malloc; one that cannot be a power of two
+ * below 2^64 fails with EINVAL; any other is rounded up to a power of two,
+ * at least 32 (so memalign(24, n) is 32-aligned, not EINVAL). glibc 2.36's
+ * aligned_alloc is memalign itself, without C11's power-of-two check.
+ * Sizes or alignments too large fail with ENOMEM (ALLOC_MAX_REQUEST).
+ */
+#define MALLOC_ALIGNMENT      16
+#define MIN_ROUNDED_ALIGNMENT 32
+
+static void *memalign_as_glibc(size_t alignment, size_t size)
 {
+    if (alignment <= MALLOC_ALIGNMENT)
+        return alloc_fast(size);
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!is_power_of_two(alignment)) {
+        size_t rounded = MIN_ROUNDED_ALIGNMENT;
+        while (rounded < alignment)
+            rounded <<= 1; /* stops at 2^63 at most: no overflow */
+        alignment = rounded;
+    }
     return alloc_placed(size, alignment, false);
 }
 
+/* glibc: EINVAL unless a power of two multiple of sizeof(void *), errno untouched then;
+ * on ENOMEM errno is ENOMEM too, as glibc leaves it. */
 NA_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
 {
     if (!is_power_of_two(alignment) || alignment < sizeof(void *))
         return EINVAL;
-    int saved = errno;
-    void *ptr = aligned(alignment, size);
-    errno = saved;
+    void *ptr = memalign_as_glibc(alignment, size);
     if (!ptr)
         return ENOMEM;
     *out = ptr;
@@ -79,27 +102,20 @@ NA_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
 
 NA_EXPORT void *aligned_alloc(size_t alignment, size_t size)
 {
-    if (!is_power_of_two(alignment)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    return aligned(alignment, size);
+    return memalign_as_glibc(alignment, size);
 }
 
 NA_EXPORT void *memalign(size_t alignment, size_t size)
 {
-    if (!is_power_of_two(alignment)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    return aligned(alignment, size);
+    return memalign_as_glibc(alignment, size);
 }
 
 NA_EXPORT void *valloc(size_t size)
 {
-    return aligned(OS_PAGE_SIZE, size);
+    return memalign_as_glibc(OS_PAGE_SIZE, size);
 }
 
+/* valloc of the size rounded up to whole pages (at least one), which the usable size shows. */
 NA_EXPORT void *pvalloc(size_t size)
 {
     if (size > SIZE_MAX - OS_PAGE_SIZE) {
@@ -107,7 +123,7 @@ NA_EXPORT void *pvalloc(size_t size)
         return NULL;
     }
     size_t rounded = (size + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
-    return aligned(OS_PAGE_SIZE, rounded ? rounded : OS_PAGE_SIZE);
+    return memalign_as_glibc(OS_PAGE_SIZE, rounded ? rounded : OS_PAGE_SIZE);
 }
 
 NA_EXPORT size_t malloc_usable_size(void *ptr)
@@ -121,7 +137,12 @@ NA_EXPORT int malloc_trim(size_t pad)
     return alloc_trim() ? 1 : 0;
 }
 
-/* C23: the size and alignment are hints we do not need; the address tells all. */
+/*
+ * C23: the size and alignment are hints, never trusted: the address tells
+ * the block's size and node, so a wrong or impossible hint (even one above
+ * ALLOC_MAX_REQUEST) cannot free the wrong amount. The pointer is checked as
+ * free() checks it.
+ */
 NA_EXPORT void free_sized(void *ptr, size_t size)
 {
     (void)size;

@@ -1,4 +1,8 @@
-/* numa_api.c - the explicit placement API of include/numa_alloc.h. */
+/*
+ * numa_api.c - the explicit placement API of include/numa_alloc.h. Sizes and
+ * alignments above ALLOC_MAX_REQUEST are refused (ENOMEM) by alloc_on_node,
+ * where every call below that is not a small cache hit goes.
+ */
 #define _GNU_SOURCE
 #include "numa_alloc.h"
 

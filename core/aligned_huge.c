@@ -1,0 +1,233 @@
+/* aligned_huge.c - objects aligned to a segment or more, in their own mappings; see aligned_huge.h.
+ */
+#include "core/aligned_huge.h"
+
+#include "core/lock.h"
+#include "core/node_heap.h"
+#include "core/report.h"
+#include "core/size_class.h"
+#include "policy/binding.h"
+
+#include <string.h>
+
+#define FIRST_CAPACITY 64
+
+/*
+ * The live objects, sorted by start address. The table starts in static
+ * storage and moves to a mapping twice its size when full (never malloc).
+ * `live` mirrors `count` so that a foreign pointer is told apart without
+ * the lock while no object exists. All else is guarded by `lock`.
+ */
+static struct aligned_huge first_table[FIRST_CAPACITY];
+static struct {
+    na_lock_t lock;
+    struct aligned_huge *table;
+    size_t count, capacity;
+    size_t live; /* atomic */
+} registry = {NA_LOCK_INIT, first_table, 0, FIRST_CAPACITY, 0};
+
+static size_t round_to_pages(size_t bytes)
+{
+    CONTRACT_ASSERT(bytes <= ALLOC_MAX_REQUEST);
+    return bytes == 0 ? OS_PAGE_SIZE : (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+}
+
+/* Index of the first entry starting above `addr`. Called with the lock held. */
+static size_t first_above(uintptr_t addr)
+{
+    size_t lo = 0, hi = registry.count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (registry.table[mid].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Index of the entry containing `addr`, or -1. Called with the lock held. */
+static long containing(uintptr_t addr)
+{
+    size_t i = first_above(addr);
+    if (i == 0 || addr - registry.table[i - 1].start >= registry.table[i - 1].size)
+        return -1;
+    return (long)(i - 1);
+}
+
+/* Room for one more entry; false when no memory for a larger table. Lock held. */
+static bool make_room(void)
+{
+    if (registry.count < registry.capacity)
+        return true;
+    size_t capacity = registry.capacity * 2, bytes = capacity * sizeof(struct aligned_huge);
+    struct aligned_huge *table = os_reserve(bytes);
+    if (!table)
+        return false;
+    if (os_commit(table, bytes) != 0) {
+        os_release(table, bytes);
+        return false;
+    }
+    memcpy(table, registry.table, registry.count * sizeof *table);
+    if (registry.table != first_table)
+        os_release(registry.table, registry.capacity * sizeof *table);
+    registry.table = table;
+    registry.capacity = capacity;
+    return true;
+}
+
+static bool insert(const struct aligned_huge *obj)
+{
+    na_lock(&registry.lock);
+    bool room = make_room();
+    if (room) {
+        size_t i = first_above(obj->start);
+        memmove(&registry.table[i + 1], &registry.table[i],
+                (registry.count - i) * sizeof registry.table[0]);
+        registry.table[i] = *obj;
+        registry.count++;
+        __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
+    }
+    na_unlock(&registry.lock);
+    return room;
+}
+
+/* The node heap's totals of huge objects (statistics, mallinfo, its dirty limit). */
+static void account_added(unsigned slot, size_t bytes, size_t objects)
+{
+    struct node_heap *heap = node_heap_of(slot);
+    na_lock(&heap->pages_lock);
+    heap->active_bytes += bytes;
+    heap->huge_bytes += bytes;
+    heap->huge_count += objects;
+    heap_note_peak(heap);
+    na_unlock(&heap->pages_lock);
+}
+
+static void account_removed(unsigned slot, size_t bytes, size_t objects)
+{
+    struct node_heap *heap = node_heap_of(slot);
+    na_lock(&heap->pages_lock);
+    heap->active_bytes -= bytes;
+    heap->huge_bytes -= bytes;
+    heap->huge_count -= objects;
+    na_unlock(&heap->pages_lock);
+}
+
+/* Reserves `bytes` aligned to `alignment`: the reservation is cut down to them. */
+static char *reserve_aligned(size_t bytes, size_t alignment)
+{
+    size_t reach = bytes + alignment - OS_PAGE_SIZE; /* < 2^63: both <= ALLOC_MAX_REQUEST */
+    char *raw = os_reserve(reach);
+    if (!raw)
+        return NULL;
+    uintptr_t start = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    uintptr_t end = start + bytes, raw_end = (uintptr_t)raw + reach;
+    if (start > (uintptr_t)raw)
+        os_release(raw, start - (uintptr_t)raw);
+    if (raw_end > end)
+        os_release((void *)end, raw_end - end);
+    return (char *)start;
+}
+
+void *aligned_huge_alloc(unsigned slot, size_t size, size_t alignment, const uint8_t *spread)
+{
+    CONTRACT_ASSERT(alignment >= ALIGNED_HUGE_MIN && alignment <= ALLOC_MAX_REQUEST &&
+                    (alignment & (alignment - 1)) == 0);
+    size_t bytes = round_to_pages(size);
+    char *start = reserve_aligned(bytes, alignment);
+    if (!start)
+        return NULL;
+    struct node_heap *heap = node_heap_of(slot);
+    /*
+     * Policy first, pages later. A refused mbind (a sandbox) leaves first-touch
+     * placement, as it does for the slots; a refused spread falls back to the node.
+     */
+    if (!spread || binding_spread(start, bytes, spread) != 0)
+        (void)binding_prefer_node(start, bytes, heap->node);
+    bool usable = os_commit(start, bytes) == 0;
+    if (usable && !spread) {
+        na_lock(&heap->pages_lock);
+        usable = heap_commit_check(heap, start, bytes); /* false: the node is exhausted */
+        na_unlock(&heap->pages_lock);
+    }
+    struct aligned_huge obj = {(uintptr_t)start, bytes, slot, spread != NULL};
+    if (!usable || !insert(&obj)) {
+        os_release(start, bytes);
+        return NULL;
+    }
+    account_added(slot, bytes, 1);
+    return start;
+}
+
+bool aligned_huge_find(const void *ptr, struct aligned_huge *out)
+{
+    if (__atomic_load_n(&registry.live, __ATOMIC_RELAXED) == 0)
+        return false;
+    na_lock(&registry.lock);
+    long i = containing((uintptr_t)ptr);
+    if (i >= 0)
+        *out = registry.table[i];
+    na_unlock(&registry.lock);
+    return i >= 0;
+}
+
+int aligned_huge_free(const void *ptr, struct aligned_huge *out)
+{
+    if (__atomic_load_n(&registry.live, __ATOMIC_RELAXED) == 0)
+        return 0;
+    na_lock(&registry.lock);
+    long i = containing((uintptr_t)ptr);
+    int found = i < 0 ? 0 : registry.table[i].start == (uintptr_t)ptr ? 1 : -1;
+    if (found > 0) {
+        *out = registry.table[i];
+        registry.count--;
+        memmove(&registry.table[i], &registry.table[i + 1],
+                (registry.count - (size_t)i) * sizeof registry.table[0]);
+        __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
+    }
+    na_unlock(&registry.lock);
+    if (found > 0) {
+        os_release((void *)out->start, out->size);
+        account_removed(out->slot, out->size, 1);
+    }
+    return found;
+}
+
+size_t aligned_huge_shrink(const void *ptr, size_t size)
+{
+    size_t bytes = round_to_pages(size), old = 0;
+    unsigned slot = 0;
+    na_lock(&registry.lock);
+    long i = containing((uintptr_t)ptr);
+    if (i >= 0 && registry.table[i].start == (uintptr_t)ptr) {
+        struct aligned_huge *obj = &registry.table[i];
+        CONTRACT_ASSERT(bytes <= obj->size);
+        old = obj->size;
+        slot = obj->slot;
+        obj->size = bytes;
+    }
+    na_unlock(&registry.lock);
+    if (old == 0)
+        return 0;
+    if (old > bytes) { /* still mapped until here: no other mapping can take the tail meanwhile */
+        os_release((char *)ptr + bytes, old - bytes);
+        account_removed(slot, old - bytes, 0);
+    }
+    return bytes;
+}
+
+void aligned_huge_fork_prepare(void)
+{
+    na_lock(&registry.lock);
+}
+
+void aligned_huge_fork_parent(void)
+{
+    na_unlock(&registry.lock);
+}
+
+void aligned_huge_fork_child(void)
+{
+    na_lock_reset(&registry.lock);
+}

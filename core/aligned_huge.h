@@ -1,0 +1,77 @@
+/*
+ * aligned_huge.h - objects aligned to a segment (4 MiB) or more.
+ *
+ * Such an object cannot live in a slot. It would start on a segment
+ * boundary, so segment_of(ptr) == ptr: the free fast path, usable size and
+ * every lookup would read the object's first bytes (user data) as a segment
+ * header and page tags. So each gets its own mapping outside the region:
+ * an oversized PROT_NONE reservation trimmed to the alignment, bound to its
+ * node with mbind (MPOL_PREFERRED, or spread under the interleave policy)
+ * before any page is touched, checked against the node's free memory as slot
+ * pages are, and entered in a registry here. free_fast sends every pointer
+ * outside the region to free_slow, which asks the registry; so do realloc,
+ * malloc_usable_size and numa_ptr_node. Each object counts as a huge object
+ * of its node heap (statistics, mallinfo).
+ *
+ * Invariants:
+ *  - every pointer handed out here lies outside the region, so the page-tag
+ *    fast paths never see one;
+ *  - the registry holds exactly the live objects, sorted by address, never
+ *    overlapping; an object is [start, start + size), whole pages, all
+ *    mapped and readable.
+ *
+ * Costs: an mmap and munmap per object (alignments this large are rare:
+ * page-table-aware code, DMA buffers), the registry lock on their slow paths
+ * only, and one relaxed load when a foreign pointer is freed.
+ */
+#ifndef NUMA_ALLOC_ALIGNED_HUGE_H
+#define NUMA_ALLOC_ALIGNED_HUGE_H
+
+#include "core/layout.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Alignments from this one up are served here. */
+#define ALIGNED_HUGE_MIN SEGMENT_SIZE
+
+/* A registry entry: one live object. */
+struct aligned_huge {
+    uintptr_t start; /* the object, aligned as requested */
+    size_t size;     /* its usable bytes, whole pages, all mapped */
+    unsigned slot;   /* the node heap it is bound to and counted in */
+    bool spread;     /* pages spread over nodes (interleave policy) */
+};
+
+/*
+ * A zeroed object of `size` bytes (<= ALLOC_MAX_REQUEST) aligned to
+ * `alignment` (a power of two from ALIGNED_HUGE_MIN to ALLOC_MAX_REQUEST)
+ * for slot `slot`; `spread`: per-slot page weights (interleave) or NULL.
+ * NULL when the address space or the node cannot supply it.
+ */
+void *aligned_huge_alloc(unsigned slot, size_t size, size_t alignment, const uint8_t *spread);
+
+/* The live object containing ptr, copied to *out; false when there is none. */
+bool aligned_huge_find(const void *ptr, struct aligned_huge *out);
+
+/*
+ * Frees the object that starts at ptr and copies its entry to *out: 1.
+ * 0: no object contains ptr (foreign memory). -1: ptr lies inside an object
+ * but is not its start (nothing is done).
+ */
+int aligned_huge_free(const void *ptr, struct aligned_huge *out);
+
+/*
+ * Shrinks the object that starts at ptr to `size` (0 < size <= its usable
+ * size) in place, returning its tail pages; the new usable size, or 0 when
+ * ptr is no such object.
+ */
+size_t aligned_huge_shrink(const void *ptr, size_t size);
+
+/* fork: the registry lock is taken before and released (reset) after. */
+void aligned_huge_fork_prepare(void);
+void aligned_huge_fork_parent(void);
+void aligned_huge_fork_child(void);
+
+#endif
