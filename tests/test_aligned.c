@@ -3,7 +3,9 @@
  * numa_aligned_alloc for every power-of-two alignment from 8 to 1 MiB and
  * many sizes (small, large, huge, and around the alignment): the result is
  * aligned, its whole usable size is writable without disturbing the other
- * live blocks, free() releases it; bad alignments fail with EINVAL.
+ * live blocks, free() releases it; bad alignments fail with EINVAL where
+ * they must (numa_aligned_alloc, posix_memalign). aligned_alloc and memalign
+ * round an odd alignment up as glibc 2.36 does: test_contract.c.
  */
 #include "test_util.h"
 
@@ -143,12 +145,7 @@ Test(aligned, bad_alignment_einval)
     for (size_t i = 0; i < sizeof bad_align / sizeof bad_align[0]; i++) {
         size_t a = bad_align[i];
         errno = 0;
-        void *p = aligned_alloc(a, 64);
-        cr_assert_null(p, "aligned_alloc(%zu, 64) = %p, expected NULL", a, p);
-        cr_assert_eq(errno, EINVAL, "aligned_alloc(%zu, 64): errno %d, expected EINVAL", a, errno);
-
-        errno = 0;
-        p = numa_aligned_alloc(node, a, 64);
+        void *p = numa_aligned_alloc(node, a, 64);
         cr_assert_null(p, "numa_aligned_alloc(%d, %zu, 64) = %p, expected NULL", node, a, p);
         cr_assert_eq(errno, EINVAL, "numa_aligned_alloc(%d, %zu, 64): errno %d, expected EINVAL",
                      node, a, errno);
