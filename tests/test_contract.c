@@ -498,6 +498,16 @@ Test(contract, realloc_to_size_max_of_a_huge_block_fails_untouched)
 
 /* ---- finding 1: alignments of a segment (4 MiB) and more ------------------ */
 
+/* The node the kernel put the (touched) page holding `addr` on. */
+static int page_node(void *addr)
+{
+    void *page = (void *)((uintptr_t)addr & ~(uintptr_t)4095);
+    int status = -1;
+    long rc = syscall(SYS_move_pages, 0, 1UL, &page, NULL, &status, 0);
+    cr_assert_eq(rc, 0, "move_pages: %s", strerror(errno));
+    return status;
+}
+
 Test(contract, segment_aligned_objects_are_whole_blocks, .timeout = 60.)
 {
     static const size_t aligns[] = {4 * MiB, 8 * MiB, 64 * MiB, GiB};
@@ -533,6 +543,10 @@ Test(contract, segment_aligned_objects_are_whole_blocks, .timeout = 60.)
                 if (node >= 0)
                     cr_assert_eq(owner, node, "numa_aligned_alloc(%d, %zu, %zu): node %d", node,
                                  align, size, owner);
+                int first = page_node(p), last = page_node((char *)p + usable - 1);
+                cr_assert(first == owner && last == owner,
+                          "align %zu size %zu: pages on nodes %d and %d, numa_ptr_node says %d",
+                          align, size, first, last, owner);
                 free(p);
             }
         }
