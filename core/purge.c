@@ -87,19 +87,21 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
 static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t target)
 {
     uint64_t oldest_left = UINT64_MAX;
+    bool refused = false; /* a refusal ends the round: the next purge would be refused too */
     for (struct segment *run = heap->free_segments; run; run = run->run_next) {
         if (!run->dirty)
             continue;
-        if (run->freed_ms <= cutoff_ms && heap->dirty_bytes > target &&
-            purge_segment_run(heap, run))
-            continue;
+        if (!refused && run->freed_ms <= cutoff_ms && heap->dirty_bytes > target) {
+            if (purge_segment_run(heap, run))
+                continue;
+            refused = true;
+        }
         if (run->freed_ms < oldest_left)
             oldest_left = run->freed_ms;
     }
-    /* A refusal ends the round: the next span would be refused too. */
-    while (heap->dirty_oldest && heap->dirty_bytes > target &&
-           heap->dirty_oldest->freed_ms <= cutoff_ms && purge_span(heap, heap->dirty_oldest))
-        continue;
+    while (!refused && heap->dirty_oldest && heap->dirty_bytes > target &&
+           heap->dirty_oldest->freed_ms <= cutoff_ms)
+        refused = !purge_span(heap, heap->dirty_oldest);
     if (heap->dirty_oldest && heap->dirty_oldest->freed_ms < oldest_left)
         oldest_left = heap->dirty_oldest->freed_ms;
     return oldest_left;

@@ -235,7 +235,7 @@ static void text_placement(struct textbuf *tb, const struct stats_snapshot *snap
         tb_str(tb, "bound");
     }
     tb_str(tb, ", ");
-    tb_str(tb, verification);
+    tb_str(tb, snap->verified ? verification : "not verified (no census asked for)");
     if (verify_error) {
         tb_str(tb, " (move_pages ");
         tb_str(tb, errno_name(verify_error, name));
