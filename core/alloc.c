@@ -7,6 +7,7 @@
 #include "core/report.h"
 #include "core/stats.h"
 #include "policy/binding.h"
+#include "policy/capabilities.h"
 #include "policy/options.h"
 #include "policy/placement.h"
 #include "policy/binding.h"
@@ -74,6 +75,7 @@ static bool init_once(void)
             return false;
         node_heap_init(node_heap_of(slot), slot, node);
     }
+    capabilities_probe((void *)slot_base(0), (size_t)1 << region.slot_shift, topo.slot_node[0]);
     if (thread_cache_init() != 0)
         return false;
     /* Publishing the size makes the region (and the free fast path) live. */

@@ -12,6 +12,7 @@
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "policy/binding.h"
+#include "policy/capabilities.h"
 
 #include <string.h>
 
@@ -53,6 +54,28 @@ static void forget_interior_headers(struct segment *seg, size_t from, size_t to)
     }
 }
 
+/*
+ * Gives the object's pages in a fresh run the spread policy. False when the
+ * kernel refused (counted): the run is then an ordinary one of this node,
+ * first-touch where mbind is refused altogether.
+ */
+static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nsegments,
+                         size_t offset, size_t bytes, const uint8_t *spread)
+{
+    size_t len = nsegments * SEGMENT_SIZE;
+    if (seg->dirty) { /* spread pages must be faulted afresh under their new policy */
+        if (os_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) != 0) {
+            placement_fault_count(heap->node, FAULT_PURGE);
+            return false;
+        }
+        seg->dirty = 0;
+    }
+    if (binding_spread((char *)seg + offset, bytes, spread) == 0)
+        return true;
+    binding_prefer_node(seg, len, heap->node); /* undo what part of the spread took */
+    return false;
+}
+
 void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
                       const uint8_t *spread)
 {
@@ -61,17 +84,9 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
     size_t nsegments = segments_for(offset, bytes);
     na_lock(&heap->pages_lock);
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment);
-    if (seg && spread) {
-        /* Spread pages must be faulted afresh under their new policy. */
-        if (seg->dirty)
-            os_purge((char *)seg + OS_PAGE_SIZE, nsegments * SEGMENT_SIZE - OS_PAGE_SIZE);
-        seg->dirty = 0;
-        if (binding_spread((char *)seg + offset, bytes, spread) != 0) {
-            binding_prefer_node(seg, nsegments * SEGMENT_SIZE, heap->node);
-            segment_run_free(heap, seg, nsegments, false);
-            seg = NULL;
-        }
-    } else if (seg && !seg->dirty && !heap_commit_check(heap, seg, offset + bytes)) {
+    if (seg && spread && !spread_pages(heap, seg, nsegments, offset, bytes, spread))
+        spread = NULL; /* not spread, but served: a sandbox must not turn this into ENOMEM */
+    if (seg && !spread && !seg->dirty && !heap_commit_check(heap, seg, offset + bytes)) {
         segment_run_free(heap, seg, nsegments, false); /* the node is exhausted */
         seg = NULL;
     }
@@ -104,12 +119,15 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     heap->huge_bytes -= seg->huge_size;
     seg->huge_ptr = NULL;
     if (seg->interleaved) {
-        /* Back to this node's policy; the spread pages must not be reused as ours. */
+        /* Back to this node's policy; the spread pages must not be reused as ours.
+         * Refusals are counted: a run left spread, or pages left on other nodes. */
         size_t len = seg->nsegments * SEGMENT_SIZE;
         binding_prefer_node(seg, len, heap->node);
-        os_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE);
+        bool kept = os_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) != 0;
+        if (kept)
+            placement_fault_count(heap->node, FAULT_PURGE);
         seg->interleaved = 0;
-        segment_run_free(heap, seg, seg->nsegments, false);
+        segment_run_free(heap, seg, seg->nsegments, kept);
     } else {
         segment_run_free(heap, seg, seg->nsegments, true);
     }

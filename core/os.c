@@ -10,29 +10,40 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The convention: 0 or -errno of a libc call's result, errno restored to `saved`. */
+static int result(int rc, int saved)
+{
+    int err = rc == 0 ? 0 : -errno;
+    errno = saved;
+    return err;
+}
+
 void *os_reserve(size_t size)
 {
+    int saved = errno;
     void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = saved;
     return p == MAP_FAILED ? NULL : p;
 }
 
-void os_release(void *addr, size_t size)
+int os_release(void *addr, size_t size)
 {
-    munmap(addr, size);
+    int saved = errno;
+    return result(munmap(addr, size), saved);
 }
 
 int os_commit(void *addr, size_t size)
 {
-    return mprotect(addr, size, PROT_READ | PROT_WRITE);
+    int saved = errno;
+    return result(mprotect(addr, size, PROT_READ | PROT_WRITE), saved);
 }
 
-void os_purge(void *addr, size_t size)
+int os_purge(void *addr, size_t size)
 {
     /* MADV_DONTNEED, not MADV_FREE: RSS must fall now, visibly, and the
      * memory policy on the range survives, so refaults land on the same node. */
     int saved = errno;
-    madvise(addr, size, MADV_DONTNEED);
-    errno = saved;
+    return result(madvise(addr, size, MADV_DONTNEED), saved);
 }
 
 uint64_t os_now_ms(void)
@@ -61,8 +72,9 @@ long os_read_file(const char *path, char *buf, size_t size)
     int saved = errno;
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
+        int err = -errno;
         errno = saved;
-        return -1;
+        return err;
     }
     size_t used = 0;
     while (used + 1 < size) {
@@ -87,8 +99,10 @@ void os_write_stderr(const char *msg)
         len++;
     while (len > 0) {
         long n = syscall(SYS_write, 2, msg, len);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
-            break;
+            break; /* nowhere left to say it */
         msg += n;
         len -= (size_t)n;
     }

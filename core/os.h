@@ -4,6 +4,12 @@
  * All calls go through syscall(2) or vDSO-backed libc functions that never
  * allocate, so the allocator can run before libc is initialised and from
  * inside its own malloc. Nothing here prints through stdio.
+ *
+ * Errors (the convention of the os, binding and verify layers, see
+ * docs/architecture.md): a call that can fail returns 0 or -errno and leaves
+ * errno as it found it, so that a failure inside malloc never changes the
+ * program's errno; one that returns an address returns NULL instead. The
+ * caller decides what a failure means and counts one that changes placement.
  */
 #ifndef NUMA_ALLOC_OS_H
 #define NUMA_ALLOC_OS_H
@@ -16,20 +22,30 @@
 
 /* Reserves address space: PROT_NONE, not committed. NULL on failure. */
 void *os_reserve(size_t size);
-void os_release(void *addr, size_t size);
-/* Makes reserved pages readable and writable; 0 on success. */
+/* Unmaps; 0 or -errno (only a bad range can fail: nothing to do about it). */
+int os_release(void *addr, size_t size);
+/* Makes reserved pages readable and writable; 0 or -errno (ENOMEM: map count, overcommit). */
 int os_commit(void *addr, size_t size);
-/* Gives resident pages back; the range stays mapped and reads as zero. */
-void os_purge(void *addr, size_t size);
+/*
+ * Gives resident pages back; the range stays mapped and reads as zero, with
+ * its memory policy. 0 or -errno: on failure the pages stay resident with
+ * their contents (and on their node), so the caller must keep them dirty.
+ */
+int os_purge(void *addr, size_t size);
 
-/* Milliseconds from a monotonic clock, cheap (vDSO, coarse). */
+/* Milliseconds from a monotonic clock, cheap (vDSO, coarse; cannot fail for this clock). */
 uint64_t os_now_ms(void);
 
-/* Futex wait/wake on a 32-bit word (private to the process). */
+/*
+ * Futex wait/wake on a 32-bit word (private to the process). No result: the
+ * lock re-reads the word after every wait (EAGAIN, EINTR and a wake-up
+ * look the same to it), and a wake that finds no waiter is not an error.
+ */
 void os_futex_wait(volatile int *word, int expected);
 void os_futex_wake(volatile int *word, int count);
 
-/* Reads a whole small file into buf (NUL-terminated); bytes read or -1. */
+/* Reads a whole small file into buf (NUL-terminated); bytes read, or -errno if it cannot be opened.
+ */
 long os_read_file(const char *path, char *buf, size_t size);
 
 /* Writes a message to stderr with write(2); never allocates. */

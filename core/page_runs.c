@@ -6,6 +6,7 @@
  * pages_lock held.
  */
 #include "core/node_heap.h"
+#include "policy/capabilities.h"
 
 #include <string.h>
 
@@ -212,12 +213,13 @@ void page_run_release_segment(struct node_heap *heap, struct span *span)
     struct segment *seg = segment_of(span);
     take_free_run(heap, span);
     span->state = SPAN_NONE;
-    bool dirty = span->dirty;
-    if (dirty) /* keep page 0: it becomes the free run's header */
-        os_purge((char *)seg + OS_PAGE_SIZE, SEGMENT_SIZE - OS_PAGE_SIZE);
-    else
-        os_purge((char *)seg + OS_PAGE_SIZE, SEGMENT_HEADER_PAGES * OS_PAGE_SIZE - OS_PAGE_SIZE);
-    segment_run_free(heap, seg, 1, false);
+    /* Keep page 0: it becomes the free run's header. A clean run's header pages still hold
+     * our metadata. Refused (counted): the pages keep their contents, the run is dirty. */
+    size_t bytes = span->dirty ? SEGMENT_SIZE : SEGMENT_HEADER_PAGES * OS_PAGE_SIZE;
+    bool refused = os_purge((char *)seg + OS_PAGE_SIZE, bytes - OS_PAGE_SIZE) != 0;
+    if (refused)
+        placement_fault_count(heap->node, FAULT_PURGE);
+    segment_run_free(heap, seg, 1, refused);
 }
 
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)

@@ -10,6 +10,7 @@
  * All functions except purge_all run with pages_lock held.
  */
 #include "core/node_heap.h"
+#include "policy/capabilities.h"
 #include "policy/options.h"
 
 void purge_note_dirty(struct node_heap *heap, struct span *span)
@@ -39,22 +40,44 @@ void purge_forget_dirty(struct node_heap *heap, struct span *span)
     heap->dirty_bytes -= (size_t)span->npages << OS_PAGE_SHIFT;
 }
 
-static void purge_span(struct node_heap *heap, struct span *span)
+/*
+ * A purge the kernel refused (counted): the pages keep their contents, so the
+ * run stays dirty; its clock restarts, so it is tried again when next due.
+ */
+static void purge_refused(struct node_heap *heap, uint64_t *freed_ms)
 {
-    os_purge(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT);
+    placement_fault_count(heap->node, FAULT_PURGE);
+    *freed_ms = os_now_ms();
+}
+
+/* False when the kernel refused: the span stays dirty, now the youngest. */
+static bool purge_span(struct node_heap *heap, struct span *span)
+{
+    if (os_purge(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT) != 0) {
+        purge_forget_dirty(heap, span);
+        purge_refused(heap, &span->freed_ms);
+        purge_note_dirty(heap, span);
+        return false;
+    }
     heap->purged_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
     purge_forget_dirty(heap, span);
     span->dirty = 0;
     if (span->npages == SEGMENT_USABLE_PAGES)
         page_run_release_segment(heap, span);
+    return true;
 }
 
-static void purge_segment_run(struct node_heap *heap, struct segment *run)
+/* False when the kernel refused: the run stays dirty. */
+static bool purge_segment_run(struct node_heap *heap, struct segment *run)
 {
-    os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE);
+    if (os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE) != 0) {
+        purge_refused(heap, &run->freed_ms);
+        return false;
+    }
     heap->purged_bytes += run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE;
     heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
     run->dirty = 0;
+    return true;
 }
 
 /*
@@ -64,17 +87,21 @@ static void purge_segment_run(struct node_heap *heap, struct segment *run)
 static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t target)
 {
     uint64_t oldest_left = UINT64_MAX;
+    bool refused = false; /* a refusal ends the round: the next purge would be refused too */
     for (struct segment *run = heap->free_segments; run; run = run->run_next) {
         if (!run->dirty)
             continue;
-        if (run->freed_ms <= cutoff_ms && heap->dirty_bytes > target)
-            purge_segment_run(heap, run);
-        else if (run->freed_ms < oldest_left)
+        if (!refused && run->freed_ms <= cutoff_ms && heap->dirty_bytes > target) {
+            if (purge_segment_run(heap, run))
+                continue;
+            refused = true;
+        }
+        if (run->freed_ms < oldest_left)
             oldest_left = run->freed_ms;
     }
-    while (heap->dirty_oldest && heap->dirty_bytes > target &&
+    while (!refused && heap->dirty_oldest && heap->dirty_bytes > target &&
            heap->dirty_oldest->freed_ms <= cutoff_ms)
-        purge_span(heap, heap->dirty_oldest);
+        refused = !purge_span(heap, heap->dirty_oldest);
     if (heap->dirty_oldest && heap->dirty_oldest->freed_ms < oldest_left)
         oldest_left = heap->dirty_oldest->freed_ms;
     return oldest_left;

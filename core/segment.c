@@ -7,6 +7,7 @@
  * (kind SEG_FREE_RUN); purging never releases that first page.
  */
 #include "core/node_heap.h"
+#include "policy/capabilities.h"
 #include "policy/options.h"
 
 #include <string.h>
@@ -132,6 +133,18 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
     return seg;
 }
 
+/*
+ * A free run's header page that becomes interior must read as zero again for
+ * the merged run to stay clean; false when the kernel refused (counted).
+ */
+static bool header_zeroed(struct node_heap *heap, struct segment *header)
+{
+    if (os_purge(header, OS_PAGE_SIZE) == 0)
+        return true;
+    placement_fault_count(heap->node, FAULT_PURGE);
+    return false;
+}
+
 void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty)
 {
     uintptr_t start = (uintptr_t)seg, end = start + nsegments * SEGMENT_SIZE;
@@ -144,7 +157,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
     if (prev && (uintptr_t)prev + prev->nsegments * SEGMENT_SIZE == start) {
         /* Merge into prev: our header page becomes interior. Keep a clean run clean. */
         if (!dirty && !prev->dirty)
-            os_purge(seg, OS_PAGE_SIZE);
+            dirty = !header_zeroed(heap, seg);
         dirty |= prev->dirty;
         if (prev->dirty && prev->freed_ms > now)
             now = prev->freed_ms;
@@ -156,7 +169,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
     }
     if (next && (uintptr_t)next == end) {
         if (!dirty && !next->dirty)
-            os_purge(next, OS_PAGE_SIZE);
+            dirty = !header_zeroed(heap, next);
         dirty |= next->dirty;
         if (next->dirty && next->freed_ms > now)
             now = next->freed_ms;

@@ -7,6 +7,7 @@
 #include "core/node_heap.h"
 #include "core/textbuf.h"
 #include "core/thread_cache.h"
+#include "policy/capabilities.h"
 #include "policy/options.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
@@ -90,8 +91,8 @@ static void visit_thread(const struct thread_state *ts, void *arg)
     }
 }
 
-/* Asks the kernel where a sample of the slot's resident pages lie. */
-static void verify_slot(unsigned slot, struct page_census *census)
+/* Asks the kernel where a sample of the slot's resident pages lie; 0 or move_pages' -errno. */
+static int verify_slot(unsigned slot, struct page_census *census)
 {
     struct node_heap *heap = node_heap_of(slot);
     int node = topo.slot_node[slot];
@@ -99,15 +100,17 @@ static void verify_slot(unsigned slot, struct page_census *census)
     uintptr_t first = slot_base(slot) + SEGMENT_SIZE, end = heap->seg_next;
     size_t pages = (end - first) >> OS_PAGE_SHIFT;
     size_t stride = pages / VERIFY_MAX_PAGES + 1;
-    for (uintptr_t at = first; at < end;) {
+    int err = 0;
+    for (uintptr_t at = first; at < end && !err;) {
         struct segment *seg = (struct segment *)at;
         size_t nsegments = seg->nsegments ? seg->nsegments : 1;
         /* Page-spread (interleaved) objects lie on several nodes by design. */
         if (!(seg->kind == SEG_HUGE && seg->interleaved))
-            verify_pages(seg, nsegments * SEGMENT_SIZE, node, stride, census);
+            err = verify_pages(seg, nsegments * SEGMENT_SIZE, node, stride, census);
         at += nsegments * SEGMENT_SIZE;
     }
     na_unlock(&heap->pages_lock);
+    return err;
 }
 
 void stats_collect(struct stats_snapshot *snap, bool verify)
@@ -137,8 +140,13 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
         n->fallbacks_out = __atomic_load_n(&heap->fallbacks_out, __ATOMIC_RELAXED);
         n->tight_commits = heap->memory.tight_commits;
         n->exhaustions = heap->memory.exhaustions;
-        if (verify)
-            verify_slot(slot, &n->verified);
+        n->bind_failures = placement_faults_of(slot, FAULT_BIND);
+        n->purge_failures = placement_faults_of(slot, FAULT_PURGE);
+        n->verify_failures = placement_faults_of(slot, FAULT_VERIFY);
+        if (verify && placement_caps.verify_error)
+            n->verify_error = placement_caps.verify_error; /* refused at start: do not ask */
+        else if (verify)
+            n->verify_error = verify_slot(slot, &n->verified);
     }
     snap->verified = verify;
 }
@@ -158,6 +166,102 @@ static void json_field(struct textbuf *tb, const char *name, uint64_t value, boo
     if (comma)
         tb_str(tb, ", ");
 }
+
+/* ---- what placement the numbers rest on (docs/stats.md, "Placement") ------- */
+
+static bool census_taken(const struct stats_snapshot *snap, const struct node_stats *n)
+{
+    return snap->verified && n->verify_error == 0;
+}
+
+/*
+ * What a node's local_pct means: "verified" (memory bound to the node and
+ * every page the census found is there), "bound" (bound, but not shown:
+ * no census, nothing resident, or pages found elsewhere), "intended" (mbind
+ * refused: the count of the heap the allocator chose, pages are first-touch).
+ */
+static const char *local_basis(const struct stats_snapshot *snap, const struct node_stats *n)
+{
+    if (placement_caps.bind_error)
+        return "intended";
+    if (census_taken(snap, n) && n->verified.checked > 0 && n->verified.misplaced == 0)
+        return "verified";
+    return "bound";
+}
+
+/* "verified" (census taken on every node), "unverified" (refused), "not requested". */
+static const char *verification_state(const struct stats_snapshot *snap, int *error)
+{
+    *error = 0;
+    if (!snap->verified)
+        return "not requested";
+    for (unsigned slot = 0; slot < region.num_slots; slot++)
+        if (snap->nodes[slot].verify_error)
+            *error = snap->nodes[slot].verify_error;
+    return *error ? "unverified" : "verified";
+}
+
+static void json_placement(struct textbuf *tb, const struct stats_snapshot *snap)
+{
+    char name[16];
+    int verify_error;
+    const char *verification = verification_state(snap, &verify_error);
+    tb_str(tb, "  \"placement\": {\"binding\": \"");
+    tb_str(tb, placement_caps.bind_error ? "unbound" : "bound");
+    if (placement_caps.bind_error) {
+        tb_str(tb, "\", \"binding_error\": \"");
+        tb_str(tb, errno_name(placement_caps.bind_error, name));
+    }
+    tb_str(tb, "\", \"verification\": \"");
+    tb_str(tb, verification);
+    if (verify_error) {
+        tb_str(tb, "\", \"verification_error\": \"");
+        tb_str(tb, errno_name(verify_error, name));
+    }
+    tb_str(tb, "\"},\n");
+}
+
+static void text_placement(struct textbuf *tb, const struct stats_snapshot *snap)
+{
+    char name[16];
+    int verify_error;
+    const char *verification = verification_state(snap, &verify_error);
+    tb_str(tb, "placement: ");
+    if (placement_caps.bind_error) {
+        tb_str(tb, "unbound (mbind ");
+        tb_str(tb, errno_name(placement_caps.bind_error, name));
+        tb_str(tb, ": pages lie where first touched)");
+    } else {
+        tb_str(tb, "bound");
+    }
+    tb_str(tb, ", ");
+    tb_str(tb, snap->verified ? verification : "not verified (no census asked for)");
+    if (verify_error) {
+        tb_str(tb, " (move_pages ");
+        tb_str(tb, errno_name(verify_error, name));
+        tb_str(tb, ")");
+    }
+    tb_str(tb, "\n");
+}
+
+/* After "N% local": what that figure rests on, unless the census showed it. */
+static void text_local_basis(struct textbuf *tb, const struct stats_snapshot *snap,
+                             const struct node_stats *n)
+{
+    const char *basis = local_basis(snap, n);
+    if (basis[0] == 'i') {
+        tb_str(tb, census_taken(snap, n) ? " (intended: memory not bound)"
+                                         : " (intended: memory not bound, not verified)");
+    } else if (basis[0] == 'b' && census_taken(snap, n) && n->verified.misplaced) {
+        tb_str(tb, " (bound; ");
+        tb_u64(tb, n->verified.misplaced);
+        tb_str(tb, " pages found on another node)");
+    } else if (basis[0] == 'b') {
+        tb_str(tb, " (bound, not verified)");
+    }
+}
+
+/* ---- writing, continued -------------------------------------------------- */
 
 static void json_thread(struct textbuf *tb, const struct thread_stats *t)
 {
@@ -188,7 +292,9 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 20, 1);
         tb_str(tb, ", \"local_pct\": ");
         tb_ratio1(tb, n->allocs - n->remote_allocs, n->allocs ? n->allocs : 1, 100);
-        tb_str(tb, ",\n    ");
+        tb_str(tb, ", \"local_pct_basis\": \"");
+        tb_str(tb, local_basis(snap, n));
+        tb_str(tb, "\",\n    ");
         json_field(tb, "allocations", n->allocs, true);
         json_field(tb, "frees", n->frees, true);
         json_field(tb, "bytes_allocated", n->bytes_allocated, true);
@@ -205,13 +311,17 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         json_field(tb, "tight_commits", n->tight_commits, true);
         json_field(tb, "exhaustions", n->exhaustions, true);
         tb_str(tb, "\n    ");
+        json_field(tb, "bind_failures", n->bind_failures, true);
+        json_field(tb, "purge_failures", n->purge_failures, true);
+        json_field(tb, "verify_failures", n->verify_failures, true);
+        tb_str(tb, "\n    ");
         json_field(tb, "active_bytes", n->active_bytes, true);
         json_field(tb, "peak_active_bytes", n->peak_active_bytes, true);
         json_field(tb, "dirty_bytes", n->dirty_bytes, true);
         json_field(tb, "purged_bytes", n->purged_bytes, true);
         json_field(tb, "huge_objects", n->huge_objects, true);
         json_field(tb, "huge_bytes", n->huge_bytes, false);
-        if (snap->verified) {
+        if (census_taken(snap, n)) {
             tb_str(tb, ",\n    \"verified\": {");
             json_field(tb, "pages_checked", n->verified.checked, true);
             json_field(tb, "on_node", n->verified.on_node, true);
@@ -236,7 +346,9 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_u64(tb, (uint64_t)topo.slot_node[slot]);
         first = 0;
     }
-    tb_str(tb, "]},\n  \"topology\": {\"nodes\": [");
+    tb_str(tb, "]},\n");
+    json_placement(tb, snap);
+    tb_str(tb, "  \"topology\": {\"nodes\": [");
     for (int i = 0; i < topo.num_nodes; i++) {
         tb_str(tb, i ? ", " : "");
         tb_str(tb, "{\"id\": ");
@@ -295,7 +407,9 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, policy_names[options.policy]);
     tb_str(tb, ", fallback ");
     tb_str(tb, fallback_names[options.fallback]);
-    tb_str(tb, "\n                      ");
+    tb_str(tb, "\n");
+    text_placement(tb, snap);
+    tb_str(tb, "                      ");
     for (unsigned slot = 0; slot < region.num_slots; slot++) {
         char name[24] = "node";
         struct textbuf nb;
@@ -323,7 +437,12 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     ROW("dirty bytes", dirty_bytes);
     ROW("purged bytes", purged_bytes);
     ROW("huge objects", huge_objects);
-    if (snap->verified) {
+    ROW("bind failures", bind_failures);
+    ROW("purge failures", purge_failures);
+    ROW("verify failures", verify_failures);
+    int verify_error;
+    verification_state(snap, &verify_error);
+    if (snap->verified && !verify_error) {
         ROW("pages verified", verified.checked);
         ROW("pages misplaced", verified.misplaced);
     }
@@ -336,11 +455,13 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 30, 1);
         tb_str(tb, " GB allocated, ");
         tb_ratio1(tb, n->allocs - n->remote_allocs, n->allocs ? n->allocs : 1, 100);
-        tb_str(tb, "% local\n");
+        tb_str(tb, "% local");
+        text_local_basis(tb, snap, n);
+        tb_str(tb, "\n");
     }
     tb_str(tb, "Remote allocations: ");
     tb_ratio1(tb, remote, all ? all : 1, 100);
-    tb_str(tb, "%\nthreads: ");
+    tb_str(tb, placement_caps.bind_error ? "% (intended)\nthreads: " : "%\nthreads: ");
     tb_u64(tb, snap->num_threads + snap->num_others);
     tb_str(tb, " live, ");
     tb_u64(tb, snap->num_exited);

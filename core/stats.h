@@ -27,7 +27,9 @@ struct node_stats {
     uint64_t fallbacks_in, fallbacks_out;
     uint64_t active_bytes, peak_active_bytes, dirty_bytes, purged_bytes;
     uint64_t huge_objects, huge_bytes, tight_commits, exhaustions;
+    uint64_t bind_failures, purge_failures, verify_failures; /* capabilities.h */
     struct page_census verified;
+    int verify_error; /* 0: `verified` is the kernel's answer; else move_pages' -errno */
 };
 
 struct thread_stats {
@@ -46,7 +48,7 @@ struct stats_snapshot {
     unsigned num_others;
     struct thread_stats exited; /* threads that have exited, summed */
     uint64_t num_exited;
-    bool verified;
+    bool verified; /* a census was asked for (each node's verify_error says if it was had) */
 };
 
 /* Collects everything; `verify`: also ask the kernel where a sample of pages lies. */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "policy/binding.h"
 
+#include "policy/capabilities.h"
 #include "policy/topology.h"
 
 #include <errno.h>
@@ -13,39 +14,45 @@
 
 #define MPOL_PREFERRED_MODE  1
 #define MPOL_INTERLEAVE_MODE 3
+#define MPOL_F_ADDR_FLAG     2 /* get_mempolicy: the policy of an address */
 
-int binding_prefer_node(void *addr, size_t len, int node)
-{
-    uint64_t mask[TOPO_MAX_NODE_ID / 64] = {0};
-    if (node < 0 || node >= TOPO_MAX_NODE_ID)
-        return -EINVAL;
-    mask[node / 64] = (uint64_t)1 << (node % 64);
-    int saved = errno;
-    /* maxnode counts one more than the bits the kernel reads (mbind(2)). */
-    long rc = syscall(SYS_mbind, addr, len, MPOL_PREFERRED_MODE, mask,
-                      (unsigned long)TOPO_MAX_NODE_ID + 1, 0UL);
-    int err = rc == 0 ? 0 : -errno;
-    errno = saved;
-    return err;
-}
+/* The nodemask in the kernel's format: as many bits as node ids. */
+typedef uint64_t node_mask[TOPO_MAX_NODE_ID / 64];
 
+/* Raw mbind: 0 or -errno, errno preserved. */
 static int set_policy(void *addr, size_t len, int mode, const uint64_t *mask)
 {
     int saved = errno;
+    /* maxnode counts one more than the bits the kernel reads (mbind(2)). */
     long rc = syscall(SYS_mbind, addr, len, mode, mask, (unsigned long)TOPO_MAX_NODE_ID + 1, 0UL);
     int err = rc == 0 ? 0 : -errno;
     errno = saved;
     return err;
 }
 
+/* Counts a refused call against every node of `mask`: their memory has no policy there. */
+static void count_refusal(const uint64_t *mask)
+{
+    for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
+        if (mask[node / 64] >> (node % 64) & 1)
+            placement_fault_count(node, FAULT_BIND);
+}
+
+int binding_prefer_node(void *addr, size_t len, int node)
+{
+    node_mask mask = {0};
+    if (node < 0 || node >= TOPO_MAX_NODE_ID)
+        return -EINVAL;
+    mask[node / 64] = (uint64_t)1 << (node % 64);
+    int err = set_policy(addr, len, MPOL_PREFERRED_MODE, mask);
+    if (err)
+        count_refusal(mask);
+    return err;
+}
+
 int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
 {
-    /* Transparent huge pages would put 2 MiB at a time on one node (and khugepaged
-     * collapses interleaved ranges onto one): spread memory stays in 4 KiB pages. */
-    int saved = errno;
-    madvise(addr, len, MADV_NOHUGEPAGE);
-    errno = saved;
-    uint64_t mask[TOPO_MAX_NODE_ID / 64] = {0};
+    node_mask mask = {0};
     unsigned first_weight = 0;
     bool equal = true;
     for (int slot = 0; slot < topo.num_slots; slot++) {
@@ -57,8 +64,20 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
             equal = false;
         first_weight = page_weight[slot];
     }
+    /* Transparent huge pages would put 2 MiB at a time on one node (and khugepaged
+     * collapses interleaved ranges onto one): spread memory stays in 4 KiB pages.
+     * EINVAL: a kernel without THP, where there is nothing to prevent. */
+    int saved = errno;
+    int err = madvise(addr, len, MADV_NOHUGEPAGE) == 0 || errno == EINVAL ? 0 : -errno;
+    errno = saved;
+    if (!err && equal)
+        err = set_policy(addr, len, MPOL_INTERLEAVE_MODE, mask);
+    if (err) {
+        count_refusal(mask);
+        return err;
+    }
     if (equal)
-        return set_policy(addr, len, MPOL_INTERLEAVE_MODE, mask);
+        return 0;
     /* Chunks of at least 256 KiB, at most ~512 per object: a bounded number of VMAs. */
     size_t chunk = len / 512 > ((size_t)256 << 10) ? len / 512 : (size_t)256 << 10;
     chunk = (chunk + 4095) & ~(size_t)4095;
@@ -67,7 +86,7 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
         for (int slot = 0; slot < topo.num_slots && at < end; slot++) {
             for (unsigned w = 0; w < page_weight[slot] && at < end; w++) {
                 size_t n = (size_t)(end - at) < chunk ? (size_t)(end - at) : chunk;
-                int err = binding_prefer_node(at, n, topo.slot_node[slot]);
+                err = binding_prefer_node(at, n, topo.slot_node[slot]);
                 if (err)
                     return err;
                 at += n;
@@ -75,4 +94,26 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
         }
     }
     return 0;
+}
+
+int binding_probe(void *addr, size_t len, int node)
+{
+    node_mask mask = {0};
+    if (node < 0 || node >= TOPO_MAX_NODE_ID)
+        return -EINVAL;
+    mask[node / 64] = (uint64_t)1 << (node % 64);
+    int err = set_policy(addr, len, MPOL_PREFERRED_MODE, mask);
+    if (err)
+        return err;
+    node_mask read_back = {0};
+    int mode = -1, saved = errno;
+    long rc = syscall(SYS_get_mempolicy, &mode, read_back, (unsigned long)TOPO_MAX_NODE_ID + 1,
+                      addr, (unsigned long)MPOL_F_ADDR_FLAG);
+    errno = saved;
+    if (rc != 0)
+        return 0;
+    bool same = mode == MPOL_PREFERRED_MODE;
+    for (unsigned i = 0; i < TOPO_MAX_NODE_ID / 64; i++)
+        same = same && read_back[i] == mask[i];
+    return same ? 0 : -EOPNOTSUPP;
 }

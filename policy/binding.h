@@ -2,6 +2,11 @@
  * binding.h - memory policy on address ranges, through the raw mbind(2)
  * system call (libnuma's wrapper is not allowed inside the allocator, and it
  * exports the same name).
+ *
+ * Errors follow the os layer's convention (docs/architecture.md): 0 or
+ * -errno, errno preserved. Every refused call is also counted against the
+ * nodes it was for (placement_fault_count, FAULT_BIND): the range keeps
+ * whatever policy it had, or none (first-touch), and the caller goes on.
  */
 #ifndef NUMA_ALLOC_BINDING_H
 #define NUMA_ALLOC_BINDING_H
@@ -24,5 +29,14 @@ int binding_prefer_node(void *addr, size_t len, int node);
  * many chunks as its weight. Before any page is touched. 0 or -errno.
  */
 int binding_spread(void *addr, size_t len, const uint8_t *page_weight);
+
+/*
+ * The start-up probe's question (capabilities.h): does a preferred policy
+ * on [addr, addr+len) take? Sets it again (the same policy: nothing moves,
+ * nothing is counted) and reads it back with get_mempolicy. 0; the mbind
+ * -errno; or -EOPNOTSUPP when the call succeeded but the policy reads back
+ * otherwise. A refused get_mempolicy is no answer: mbind's word is taken.
+ */
+int binding_probe(void *addr, size_t len, int node);
 
 #endif

@@ -3,6 +3,7 @@
 #include "policy/node_memory.h"
 
 #include "core/os.h"
+#include "policy/capabilities.h"
 #include "policy/topology.h"
 #include "policy/verify.h"
 
@@ -49,8 +50,10 @@ static bool populate_on_node(int node, void *addr, size_t bytes)
     }
     errno = saved;
     struct page_census census = {0};
-    if (verify_pages(addr, bytes, node, 1, &census) != 0)
+    if (verify_pages(addr, bytes, node, 1, &census) != 0) {
+        placement_fault_count(node, FAULT_VERIFY);
         return true; /* the kernel will not say: trust the policy */
+    }
     return census.misplaced == 0 && census.absent == 0;
 }
 
@@ -62,6 +65,8 @@ static void refresh(struct node_memory *mem, int node, uint64_t now)
 
 bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t bytes)
 {
+    if (placement_caps.bind_error)
+        return true; /* unbound: pages go where they are first touched, there is no node to hold */
     uint64_t now = os_now_ms();
     bool fresh = now - mem->refreshed_ms < REFRESH_MS;
     if (!fresh)
@@ -73,9 +78,16 @@ bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t by
         return true;
     }
     mem->tight_commits++;
+    if (placement_caps.verify_error) {
+        /* Populating would only cost memory: nobody can say where the pages went. */
+        placement_fault_count(node, FAULT_VERIFY);
+        return true;
+    }
     if (populate_on_node(node, addr, bytes))
         return true;
-    os_purge(addr, bytes); /* pages that went elsewhere must not stay ours */
+    /* Pages that went elsewhere must not stay ours; if they cannot be given back they do. */
+    if (os_purge(addr, bytes) != 0)
+        placement_fault_count(node, FAULT_PURGE);
     mem->exhaustions++;
     return false;
 }

@@ -12,6 +12,9 @@
  *     the kernel where they went (move_pages). Any page elsewhere: give the
  *     range back and report the node exhausted, so that the configured
  *     fallback (or ENOMEM) applies instead of a misplaced block.
+ * Where the kernel refuses (capabilities.h): unbound, every commit is handed
+ * out (first-touch: no node to hold it to); unverified, a tight commit is
+ * handed out unchecked and counted (FAULT_VERIFY).
  */
 #ifndef NUMA_ALLOC_NODE_MEMORY_H
 #define NUMA_ALLOC_NODE_MEMORY_H

@@ -8,7 +8,7 @@
 #   bad-node                  --node=9: exit 1, stderr exactly "ERROR: node 9 not available"
 #   bad-args                  bad flags: exit 1 and one "ERROR: ..." line naming the problem
 #   alloc-failure             under `ulimit -v` the library's heap (1 GiB) runs out: exit 2
-#   help                      --help: exit 0, usage on stdout
+#   help                      --help: exit 0, usage on stdout, exit codes 3 and 4 documented
 #
 # To regenerate a golden file after a deliberate change of the size mix or the output:
 #   DEMO --threads=2 --seed=42 --total=32M --policy=local --verbose > golden/local_verbose.txt
@@ -128,6 +128,7 @@ help)
     check "exit 0" test "$rc" -eq 0
     check "usage on stdout" grep -q '^Usage: numa_alloc_demo' "$tmp/out"
     check "exit codes documented" grep -q '3 placement verification failure' "$tmp/out"
+    check "exit 4 documented" grep -q '4 placement not verified' "$tmp/out"
     ;;
 *)
     echo "unknown case $case" >&2
