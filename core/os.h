@@ -17,7 +17,10 @@
 /* Reserves address space: PROT_NONE, not committed. NULL on failure. */
 void *os_reserve(size_t size);
 void os_release(void *addr, size_t size);
-/* Makes reserved pages readable and writable; 0 on success. */
+/*
+ * Makes reserved pages readable and writable: 0, or -ENOMEM when the kernel
+ * refuses the commit (vm.overcommit_memory=2, RLIMIT_DATA). errno is kept.
+ */
 int os_commit(void *addr, size_t size);
 /* Gives resident pages back; the range stays mapped and reads as zero. */
 void os_purge(void *addr, size_t size);
@@ -37,5 +40,12 @@ void os_write_stderr(const char *msg);
 
 /* Resident set size of the process in bytes (from /proc/self/statm). */
 size_t os_rss_bytes(void);
+
+/* Address space the process maps now (VmSize, /proc/self/statm); 0 if unknown. */
+size_t os_address_space_used(void);
+/* RLIMIT_AS in bytes (soft limit); SIZE_MAX when unlimited. */
+size_t os_address_space_limit(void);
+/* vm.overcommit_memory: 0, 1 or 2 (2: every commit is charged); -1 if unknown. */
+int os_overcommit_mode(void);
 
 #endif
