@@ -13,6 +13,7 @@
 set -uo pipefail
 launcher=$1 lib=$2 probe=$3 schema=$4
 python=/usr/bin/python3 # Debian's (has jsonschema), not a pyenv shim
+export LC_ALL=C # no locale archive mapped into the limited address space
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 failures=0 passes=0
