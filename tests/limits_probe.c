@@ -7,11 +7,13 @@
  *                 VmSize in KiB without malloc; exits 3 if a malloc failed
  *   vmdata        the same with VmData
  *   basic         every entry point once: results, contents, alignment, usable size
+ *                 (numa_malloc too when the library is preloaded)
  *   fill MB       one block of MB megabytes (10^6), filled, checked, freed
  *   exhaust MIB   1 MiB blocks, then 64-byte blocks, until malloc returns NULL:
  *                 errno must be ENOMEM, at least MIB MiB must have come first,
  *                 and after freeing them malloc works again
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -104,7 +106,14 @@ static int basic(void)
     free(NULL);
     free(realloc(NULL, 10));
     malloc_trim(0);
-    printf("basic ok\n");
+    /* The explicit API, when numa-alloc is preloaded: served even after a failed start. */
+    void *(*numa_malloc)(int, size_t) = (void *(*)(int, size_t))dlsym(RTLD_DEFAULT, "numa_malloc");
+    if (numa_malloc) {
+        void *n = numa_malloc(0, 5000);
+        check_block(n, 5000, 16, "numa_malloc");
+        free(n);
+    }
+    printf("basic ok%s\n", numa_malloc ? " (numa_malloc too)" : "");
     return 0;
 }
 

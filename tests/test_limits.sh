@@ -140,7 +140,7 @@ check "glibc: python3 -c pass under ulimit -v $tight" test $? -eq 0
 export NUMA_ALLOC_POLICY=bogus NUMA_ALLOC_STATS_FORMAT=text
 run $tight preload "$probe" basic
 check "failed start: the program runs on glibc's malloc" test $? -eq 0
-check "failed start: every entry point works" grep -qx "basic ok" "$out/stdout"
+check "failed start: every entry point works" grep -qx "basic ok (numa_malloc too)" "$out/stdout"
 check "failed start: one line says why" \
     test "$(grep -c "^numa-alloc: not active: ulimit -v leaves .* too little" "$out/stderr")" -eq 1
 check "failed start: a bad variable's warning, once" \
