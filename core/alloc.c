@@ -3,9 +3,11 @@
 #include "core/alloc.h"
 
 #include "core/aligned_huge.h"
+#include "core/libc_heap.h"
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "core/stats.h"
+#include "core/textbuf.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
@@ -18,6 +20,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct region region;
 
@@ -25,36 +29,165 @@ struct region region;
 
 #define MAX_TOTAL_RESERVATION ((size_t)1 << 44) /* 16 TiB of address space, all slots */
 #define MAX_SLOT_SHIFT        40                /* 1 TiB per node */
-#define MIN_SLOT_SHIFT        30                /* 1 GiB per node when address space is tight */
+/*
+ * The smallest slot: the node heap's segment and three to allocate from.
+ * Two segments would do for the layout, but a heap that small fails
+ * programs that glibc runs in the same space (python3 -c pass peaks at
+ * 4 MiB): below this, not starting and leaving the program to glibc is better.
+ */
+#define MIN_SLOT_SIZE  (4 * SEGMENT_SIZE)
+#define MIN_SLOT_SHIFT (SEGMENT_SHIFT + 2)
+/*
+ * Under an address-space limit (RLIMIT_AS, ulimit -v) the heaps take this
+ * share of what the limit leaves: the rest is for what the program maps
+ * itself (thread stacks, files, shared libraries it loads, arenas of its
+ * own such as Python's). Under glibc both kinds share what is left as they
+ * come; we must split it before the program runs. Half each runs every
+ * program that needs at most half of it of either kind.
+ */
+#define LIMITED_SHARE_DIVISOR 2
+
+/*
+ * One attempt, ever: the first caller (the load-time constructor or the
+ * first allocation, whichever comes first) moves NOT_STARTED to RUNNING under
+ * init_lock and leaves READY or FAILED for good. Other threads wait on the
+ * lock. A call from inside the initialisation on the initialising thread
+ * (nothing in init_once allocates, so only a bug could make one) is told
+ * "not ready" instead of deadlocking. FAILED: nothing is reserved
+ * (region.size == 0, so no pointer is ours) and the C library's allocator
+ * serves every call (libc_heap.h).
+ */
+enum init_state { INIT_NOT_STARTED, INIT_RUNNING, INIT_READY, INIT_FAILED };
 
 static na_lock_t init_lock = NA_LOCK_INIT;
-static volatile int initialized;
+static int init_state;
+static int init_tid; /* the thread running init_once */
+/* FAILED: why, for the statistics (the one line on stderr says the same). */
+static char start_failure[160];
 
 static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 
-/* Reserves one aligned region holding every slot, as large as the address space allows. */
-static int reserve_region(unsigned num_slots)
+/* Slot layout of a reservation: slots of 2^shift bytes, the last maybe cut short. */
+struct region_plan {
+    unsigned shift;
+    size_t size; /* 0: the budget is too small for any layout */
+};
+
+/*
+ * The largest layout within `budget` bytes: the largest slot size (up to
+ * MAX_SLOT_SHIFT) for which every slot but the last is whole and the last
+ * still holds half a slot and at least MIN_SLOT_SIZE; the last gets the rest
+ * of the budget up to a whole slot. So one node uses all of a budget, not
+ * the power of two below it.
+ */
+static struct region_plan plan_region(size_t budget, unsigned num_slots)
 {
-    unsigned shift = MAX_SLOT_SHIFT;
-    while (shift > MIN_SLOT_SHIFT && ((size_t)num_slots << shift) > MAX_TOTAL_RESERVATION)
-        shift--;
-    for (; shift >= MIN_SLOT_SHIFT; shift--) {
-        size_t size = (size_t)num_slots << shift;
-        char *raw = os_reserve(size + SEGMENT_SIZE);
+    for (unsigned shift = MAX_SLOT_SHIFT; shift >= MIN_SLOT_SHIFT; shift--) {
+        size_t slot = (size_t)1 << shift, whole = (size_t)(num_slots - 1) << shift;
+        size_t last_min = slot / 2 > MIN_SLOT_SIZE ? slot / 2 : MIN_SLOT_SIZE;
+        if (whole > budget || budget - whole < last_min)
+            continue;
+        size_t last = budget - whole < slot ? budget - whole : slot;
+        return (struct region_plan){shift, whole + (last & ~SEGMENT_MASK)};
+    }
+    return (struct region_plan){0, 0};
+}
+
+/*
+ * Address space the reservation may take, alignment slack included: all we
+ * could want without a limit; under RLIMIT_AS our share of what is left.
+ */
+static size_t reservation_budget(size_t *left_under_limit)
+{
+    size_t limit = os_address_space_limit();
+    *left_under_limit = SIZE_MAX;
+    if (limit == SIZE_MAX)
+        return MAX_TOTAL_RESERVATION + SEGMENT_SIZE;
+    size_t used = os_address_space_used(); /* 0 if unknown: the mmap failures then tell */
+    *left_under_limit = limit > used ? limit - used : 0;
+    size_t share = *left_under_limit / LIMITED_SHARE_DIVISOR;
+    return share < MAX_TOTAL_RESERVATION + SEGMENT_SIZE ? share
+                                                        : MAX_TOTAL_RESERVATION + SEGMENT_SIZE;
+}
+
+/* Records why the start failed: what, then (if any) bytes in MiB rounded up, then rest. */
+static void note_failure(const char *what, size_t bytes, const char *rest)
+{
+    struct textbuf tb;
+    tb_init(&tb, start_failure, sizeof start_failure);
+    tb_str(&tb, what);
+    if (bytes) {
+        tb_u64(&tb, (bytes + ((size_t)1 << 20) - 1) >> 20);
+        tb_str(&tb, " MiB");
+    }
+    tb_str(&tb, rest);
+}
+
+/*
+ * Reserves one segment-aligned region holding every slot, as large as the
+ * address space (and its limit) allows, halving on refusal. region.size
+ * stays 0: publishing it is what makes the region live.
+ */
+static size_t reserve_region(unsigned num_slots)
+{
+    size_t left = SIZE_MAX;
+    size_t budget = reservation_budget(&left);
+    struct region_plan plan =
+        plan_region(budget > SEGMENT_SIZE ? budget - SEGMENT_SIZE : 0, num_slots);
+    for (; plan.size != 0; plan = plan_region(plan.size / 2, num_slots)) {
+        char *raw = os_reserve(plan.size + SEGMENT_SIZE);
         if (!raw)
             continue;
         uintptr_t base = ((uintptr_t)raw + SEGMENT_MASK) & ~(uintptr_t)SEGMENT_MASK;
         if (base > (uintptr_t)raw)
             os_release(raw, base - (uintptr_t)raw);
-        os_release((char *)base + size, (uintptr_t)raw + SEGMENT_SIZE - base);
+        os_release((char *)base + plan.size, (uintptr_t)raw + SEGMENT_SIZE - base);
         region.base = base;
-        region.slot_shift = shift;
+        region.slot_shift = plan.shift;
         region.num_slots = num_slots;
-        return 0;
+        return plan.size;
     }
-    return -1;
+    size_t least = (size_t)num_slots * MIN_SLOT_SIZE + SEGMENT_SIZE;
+    if (left != SIZE_MAX)
+        note_failure("ulimit -v leaves ", left,
+                     least * LIMITED_SHARE_DIVISOR > left
+                         ? " of address space, too little for the node heaps"
+                         : " of address space, and mmap refused the heaps' share of it");
+    else
+        note_failure("mmap refused even ", least, " of address space");
+    return 0;
+}
+
+/* Bytes of a slot's first segment that hold its node heap (the rest is never touched). */
+#define NODE_HEAP_COMMIT                                                                           \
+    ((OS_PAGE_SIZE + sizeof(struct node_heap) + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1))
+
+/* Sets up every node heap in the reserved region; false (start_failure says why) if refused. */
+static bool init_heaps(size_t reserved)
+{
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        char *base = (char *)slot_base(slot);
+        size_t len = (size_t)1 << region.slot_shift;
+        if (len > reserved - ((size_t)slot << region.slot_shift))
+            len = reserved - ((size_t)slot << region.slot_shift); /* the last slot, cut short */
+        int node = topo.slot_node[slot];
+        /* Policy first, pages later: nothing in the slot is touched before this. */
+        binding_prefer_node(base, len, node);
+        if (os_commit(base, NODE_HEAP_COMMIT) != 0) {
+            note_failure("the kernel refused to commit ", NODE_HEAP_COMMIT,
+                         os_overcommit_mode() == 2 ? " for a node heap (vm.overcommit_memory=2)"
+                                                   : " for a node heap (ulimit -d?)");
+            return false;
+        }
+        node_heap_init(node_heap_of(slot), slot, node, (uintptr_t)base + len);
+    }
+    if (thread_cache_init() != 0) {
+        note_failure("no pthread key left for the thread caches", 0, "");
+        return false;
+    }
+    return true;
 }
 
 static bool init_once(void)
@@ -64,39 +197,73 @@ static bool init_once(void)
     options_init();
     placement_init();
     current_node_init();
-    if (reserve_region((unsigned)topo.num_slots) < 0)
+    size_t reserved = reserve_region((unsigned)topo.num_slots);
+    if (reserved == 0)
         return false;
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
-        char *base = (char *)slot_base(slot);
-        int node = topo.slot_node[slot];
-        /* Policy first, pages later: nothing in the slot is touched before this. */
-        binding_prefer_node(base, (size_t)1 << region.slot_shift, node);
-        if (os_commit(base, SEGMENT_SIZE) != 0)
-            return false;
-        node_heap_init(node_heap_of(slot), slot, node);
+    if (!init_heaps(reserved)) {
+        os_release((void *)region.base, reserved);
+        region = (struct region){0};
+        return false;
     }
-    capabilities_probe((void *)slot_base(0), (size_t)1 << region.slot_shift, topo.slot_node[0]);
-    if (thread_cache_init() != 0)
-        return false;
+    /* Before the region goes live: what the kernel lets us do (a sandbox may refuse). */
+    size_t first_slot = (size_t)1 << region.slot_shift;
+    capabilities_probe((void *)slot_base(0), reserved < first_slot ? reserved : first_slot,
+                       topo.slot_node[0]);
     /* Publishing the size makes the region (and the free fast path) live. */
-    __atomic_store_n(&region.size, (size_t)region.num_slots << region.slot_shift, __ATOMIC_RELEASE);
+    __atomic_store_n(&region.size, reserved, __ATOMIC_RELEASE);
     return true;
+}
+
+/* The one line a failed start prints; the program runs on, on glibc's malloc. */
+static void report_start_failure(void)
+{
+    char line[sizeof start_failure + 80];
+    struct textbuf tb;
+    tb_init(&tb, line, sizeof line);
+    tb_str(&tb, "not active: ");
+    tb_str(&tb, start_failure);
+    tb_str(&tb, "; the C library's malloc serves this program");
+    report_warning(line);
 }
 
 bool alloc_ensure_init(void)
 {
-    if (likely(__atomic_load_n(&initialized, __ATOMIC_ACQUIRE)))
+    int state = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
+    if (likely(state == INIT_READY))
         return true;
+    if (state == INIT_FAILED)
+        return false;
+    int tid = (int)syscall(SYS_gettid);
+    if (state == INIT_RUNNING && __atomic_load_n(&init_tid, __ATOMIC_RELAXED) == tid)
+        return false; /* re-entered from init_once itself */
     bool first = false;
     na_lock(&init_lock);
-    if (!initialized && init_once()) {
-        __atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
+    if (init_state == INIT_NOT_STARTED) {
+        int saved = errno; /* the attempts' failed system calls are not the caller's */
+        __atomic_store_n(&init_tid, tid, __ATOMIC_RELAXED);
+        __atomic_store_n(&init_state, INIT_RUNNING, __ATOMIC_RELEASE);
+        state = init_once() ? INIT_READY : INIT_FAILED;
+        __atomic_store_n(&init_state, state, __ATOMIC_RELEASE);
+        errno = saved;
         first = true;
     }
+    state = init_state;
     na_unlock(&init_lock);
-    if (first)
+    if (first && state == INIT_READY)
         pthread_atfork(fork_prepare, fork_parent, fork_child);
-    return initialized;
+    if (first && state == INIT_FAILED)
+        report_start_failure();
+    return state == INIT_READY;
+}
+
+bool alloc_start_failed(void)
+{
+    return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_FAILED;
+}
+
+const char *alloc_start_failure(void)
+{
+    return alloc_start_failed() ? start_failure : NULL;
 }
 
 /*
@@ -274,12 +441,23 @@ static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zer
     return NULL;
 }
 
+/* Not initialised: the C library serves when the start failed (else: only a re-entry). */
+static void *alloc_not_ready(size_t size, size_t alignment, bool zero)
+{
+    if (alloc_start_failed())
+        return libc_heap_alloc(size, alignment, zero);
+    errno = ENOMEM;
+    return NULL;
+}
+
 void *alloc_placed(size_t size, size_t alignment, bool zero)
 {
-    if (unlikely(!request_within_limit(size, alignment) || !alloc_ensure_init())) {
+    if (unlikely(!request_within_limit(size, alignment))) {
         errno = ENOMEM;
         return NULL;
     }
+    if (unlikely(!alloc_ensure_init()))
+        return alloc_not_ready(size, alignment, zero);
     if (options.stats_live)
         stats_live_tick();
     struct cpu_route route = current_route();
@@ -297,6 +475,8 @@ void *alloc_on_node(unsigned slot, size_t size, size_t alignment, bool zero)
         errno = ENOMEM;
         return NULL;
     }
+    if (unlikely(!alloc_ensure_init()))
+        return alloc_not_ready(size, alignment, zero);
     return alloc_with_fallback(slot, size, alignment, zero, true, true);
 }
 
@@ -318,6 +498,10 @@ void *alloc_slow(size_t size)
  */
 static void free_outside_region(void *ptr)
 {
+    if (alloc_start_failed()) { /* every block is glibc's */
+        libc_heap_free(ptr);
+        return;
+    }
     struct aligned_huge obj;
     int found = aligned_huge_free(ptr, &obj);
     if (found < 0)
@@ -467,6 +651,8 @@ static void *resized(void *ptr, unsigned slot, size_t old_usable)
 /* realloc of an object aligned to a segment or more, or of foreign memory (refused). */
 static void *realloc_outside_region(void *ptr, size_t size)
 {
+    if (alloc_start_failed()) /* every block is glibc's */
+        return libc_heap_realloc(ptr, size);
     struct aligned_huge obj;
     if (!aligned_huge_find(ptr, &obj)) {
         report_pointer("realloc(): pointer not from numa-alloc, refused", ptr);
@@ -546,7 +732,7 @@ void *alloc_realloc(void *ptr, size_t size)
 
 bool alloc_trim(void)
 {
-    if (!initialized)
+    if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != INIT_READY)
         return false;
     thread_cache_flush_all();
     return purge_all();

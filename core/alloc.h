@@ -23,7 +23,15 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/*
+ * Initialises on first use (one attempt, ever); true when the allocator is
+ * ready. False for good when the start failed: then every call is the C
+ * library's (alloc_start_failed) and alloc_start_failure() says why.
+ */
 bool alloc_ensure_init(void);
+bool alloc_start_failed(void);
+/* Why the start failed, for the statistics; NULL unless it did. */
+const char *alloc_start_failure(void);
 
 /*
  * General paths: any size, alignment, zeroing. NULL + errno on failure.

@@ -14,14 +14,14 @@
 
 #include <string.h>
 
-void node_heap_init(struct node_heap *heap, unsigned slot, int node)
+void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t slot_end)
 {
     memset(heap, 0, sizeof *heap);
     heap->node = node;
     heap->slot = slot;
     heap->next_purge_ms = UINT64_MAX;
     heap->seg_next = slot_base(slot) + SEGMENT_SIZE;
-    heap->seg_end = slot_base(slot) + ((uintptr_t)1 << region.slot_shift);
+    heap->seg_end = slot_end;
 }
 
 static void partial_push(struct bin *bin, struct span *slab)

@@ -95,7 +95,8 @@ static inline struct node_heap *node_heap_of(unsigned slot)
     return (struct node_heap *)(slot_base(slot) + OS_PAGE_SIZE);
 }
 
-void node_heap_init(struct node_heap *heap, unsigned slot, int node);
+/* slot_end: where the slot's reserved space ends (the last slot may be cut short). */
+void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t slot_end);
 
 /* Small blocks. Refill links up to `want` blocks into a list; returns how many. */
 unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsigned want,

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,18 +110,51 @@ void os_write_stderr(const char *msg)
     errno = saved;
 }
 
-size_t os_rss_bytes(void)
+/* Field `index` (0: total size, 1: resident) of /proc/self/statm, in bytes; 0 if unknown. */
+static size_t statm_bytes(unsigned index)
 {
     char buf[128];
     if (os_read_file("/proc/self/statm", buf, sizeof buf) <= 0)
         return 0;
     const char *s = buf;
-    while (*s && *s != ' ')
-        s++;
+    for (; index > 0; index--) {
+        while (*s && *s != ' ')
+            s++;
+        while (*s == ' ')
+            s++;
+    }
     size_t pages = 0;
-    while (*s == ' ')
-        s++;
     while (*s >= '0' && *s <= '9')
         pages = pages * 10 + (size_t)(*s++ - '0');
     return pages * OS_PAGE_SIZE;
+}
+
+size_t os_rss_bytes(void)
+{
+    return statm_bytes(1);
+}
+
+size_t os_address_space_used(void)
+{
+    return statm_bytes(0);
+}
+
+size_t os_address_space_limit(void)
+{
+    struct rlimit limit;
+    int saved = errno;
+    long rc = syscall(SYS_prlimit64, 0, RLIMIT_AS, NULL, &limit);
+    errno = saved;
+    if (rc != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    return (size_t)limit.rlim_cur;
+}
+
+int os_overcommit_mode(void)
+{
+    char buf[16];
+    if (os_read_file("/proc/sys/vm/overcommit_memory", buf, sizeof buf) <= 0 || buf[0] < '0' ||
+        buf[0] > '2')
+        return -1;
+    return buf[0] - '0';
 }

@@ -24,7 +24,11 @@
 void *os_reserve(size_t size);
 /* Unmaps; 0 or -errno (only a bad range can fail: nothing to do about it). */
 int os_release(void *addr, size_t size);
-/* Makes reserved pages readable and writable; 0 or -errno (ENOMEM: map count, overcommit). */
+/*
+ * Makes reserved pages readable and writable; 0 or -errno: -ENOMEM when the
+ * kernel refuses the commit (map count, vm.overcommit_memory=2, RLIMIT_DATA);
+ * the caller's allocation fails, nothing else.
+ */
 int os_commit(void *addr, size_t size);
 /*
  * Gives resident pages back; the range stays mapped and reads as zero, with
@@ -53,5 +57,12 @@ void os_write_stderr(const char *msg);
 
 /* Resident set size of the process in bytes (from /proc/self/statm). */
 size_t os_rss_bytes(void);
+
+/* Address space the process maps now (VmSize, /proc/self/statm); 0 if unknown. */
+size_t os_address_space_used(void);
+/* RLIMIT_AS in bytes (soft limit); SIZE_MAX when unlimited. */
+size_t os_address_space_limit(void);
+/* vm.overcommit_memory: 0, 1 or 2 (2: every commit is charged); -1 if unknown. */
+int os_overcommit_mode(void);
 
 #endif

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "core/stats.h"
 
+#include "core/alloc.h"
 #include "core/lock.h"
 #include "core/os.h"
 #include "core/node_heap.h"
@@ -334,12 +335,20 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_ratio1(tb, remote, all ? all : 1, 100);
     tb_str(tb, ",\n  \"pid\": ");
     tb_u64(tb, (uint64_t)syscall(SYS_getpid));
+    /* The reasons are our own fixed words and numbers: nothing to escape. */
+    const char *inactive = alloc_start_failure();
+    tb_str(tb,
+           inactive ? ",\n  \"active\": false, \"inactive_reason\": \"" : ",\n  \"active\": true");
+    if (inactive) {
+        tb_str(tb, inactive);
+        tb_str(tb, "\"");
+    }
     tb_str(tb, ",\n  \"policy\": {\"name\": \"");
     tb_str(tb, policy_names[options.policy]);
     tb_str(tb, "\", \"fallback\": \"");
     tb_str(tb, fallback_names[options.fallback]);
     tb_str(tb, "\", \"nodes\": [");
-    for (unsigned slot = 0, first = 1; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0, first = 1; slot < (unsigned)topo.num_slots; slot++) {
         if (!placement.candidate[slot])
             continue;
         tb_str(tb, first ? "" : ", ");
@@ -407,6 +416,11 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, policy_names[options.policy]);
     tb_str(tb, ", fallback ");
     tb_str(tb, fallback_names[options.fallback]);
+    if (alloc_start_failure()) {
+        tb_str(tb, "\nnuma-alloc was not active: ");
+        tb_str(tb, alloc_start_failure());
+        tb_str(tb, "; the C library's malloc served this program");
+    }
     tb_str(tb, "\n");
     text_placement(tb, snap);
     tb_str(tb, "                      ");
@@ -478,7 +492,7 @@ static int stats_write_locked(int fd, bool json, bool verify);
 
 int stats_write(int fd, bool json, bool verify)
 {
-    if (!region.size) {
+    if (!region.size && !alloc_start_failed()) {
         errno = EINVAL;
         return -1;
     }
@@ -516,7 +530,7 @@ static int stats_write_locked(int fd, bool json, bool verify)
  */
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-    if (!options.stats[0] || !region.size)
+    if (!options.stats[0] || (!region.size && !alloc_start_failed()))
         return;
     int fd = 2;
     if (strcmp(options.stats, "stderr") != 0) {

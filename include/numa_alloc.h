@@ -49,6 +49,8 @@ extern "C" {
  * memory, or is outside the process's allowed nodes (cpuset Mems_allowed),
  * and NULL with errno = ENOMEM when size is impossible or memory is exhausted.
  * A size of 0 returns a unique minimum-size block, as malloc(0) does.
+ * If numa-alloc could not start (it says so on stderr), the C library's
+ * malloc serves these calls too, without placement (numa_ptr_node: -1).
  */
 NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_malloc(int node, size_t size);
 

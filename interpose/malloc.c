@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "core/alloc.h"
+#include "core/libc_heap.h"
 #include "interpose/export.h"
 
 #include <errno.h>
@@ -128,7 +129,10 @@ NA_EXPORT void *pvalloc(size_t size)
 
 NA_EXPORT size_t malloc_usable_size(void *ptr)
 {
-    return alloc_usable_size(ptr);
+    size_t usable = alloc_usable_size(ptr);
+    if (unlikely(usable == 0) && ptr && alloc_start_failed())
+        return libc_heap_usable_size(ptr); /* the start failed: a block of glibc's */
+    return usable;
 }
 
 NA_EXPORT int malloc_trim(size_t pad)

@@ -12,10 +12,15 @@
 
 #include <errno.h>
 
-/* Slot of `node`, or -1 with errno = EINVAL when the node cannot be used. */
+/*
+ * Slot of `node`, or -1 with errno = EINVAL when the node cannot be used.
+ * After a failed start the nodes are still known and the C library serves
+ * the request (alloc_on_node), without placement.
+ */
 static int slot_for_node(int node)
 {
-    int slot = alloc_ensure_init() ? topology_slot_of_node(node) : -1;
+    bool usable = alloc_ensure_init() || alloc_start_failed();
+    int slot = usable ? topology_slot_of_node(node) : -1;
     if (slot < 0)
         errno = EINVAL;
     return slot;
@@ -69,7 +74,7 @@ int numa_ptr_node(const void *ptr)
 
 int numa_alloc_stats_write(int fd, int json)
 {
-    if (!alloc_ensure_init()) {
+    if (!alloc_ensure_init() && !alloc_start_failed()) {
         errno = ENOMEM;
         return -1;
     }

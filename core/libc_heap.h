@@ -1,0 +1,21 @@
+/*
+ * libc_heap.h - the C library's own allocator, which serves the program when
+ * numa-alloc could not start (alloc_start_failed()). glibc exports its
+ * implementation under __libc_* names, so it is reached without dlsym (which
+ * may allocate). Its blocks are told apart from ours by address, like every
+ * foreign pointer: with nothing reserved, no pointer is ours.
+ */
+#ifndef NUMA_ALLOC_LIBC_HEAP_H
+#define NUMA_ALLOC_LIBC_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* malloc, calloc or memalign of glibc's, as `alignment` and `zero` ask. NULL + errno. */
+void *libc_heap_alloc(size_t size, size_t alignment, bool zero);
+void libc_heap_free(void *ptr);
+void *libc_heap_realloc(void *ptr, size_t size);
+/* malloc_usable_size of a block of glibc's. */
+size_t libc_heap_usable_size(const void *ptr);
+
+#endif

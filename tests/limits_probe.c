@@ -1,0 +1,206 @@
+/*
+ * limits_probe.c MODE [ARG] - the malloc family under address-space and data
+ * limits; run by test_limits.sh, with and without the preload (not linked
+ * with numapreload). Exits 0 and prints one line when MODE's checks hold.
+ *
+ *   vmsize        malloc(64) and free 100 times, then prints the process's
+ *                 VmSize in KiB without malloc; exits 3 if a malloc failed
+ *   vmdata        the same with VmData
+ *   basic         every entry point once: results, contents, alignment, usable size
+ *                 (numa_malloc too when the library is preloaded)
+ *   fill MB       one block of MB megabytes (10^6), filled, checked, freed
+ *   exhaust MIB   1 MiB blocks, then 64-byte blocks, until malloc returns NULL:
+ *                 errno must be ENOMEM, at least MIB MiB must have come first,
+ *                 and after freeing them malloc works again
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "limits_probe: FAIL: " __VA_ARGS__);                                       \
+        fputc('\n', stderr);                                                                       \
+        exit(1);                                                                                   \
+    } while (0)
+
+/*
+ * Tries malloc(64) 100 times, then prints a field of /proc/self/statm in KiB
+ * (0: address space, VmSize; 5: data, VmData) with read and write only, as
+ * malloc may not work; exits 3 if a malloc failed.
+ */
+static int statm_field(int index)
+{
+    int failed = 0;
+    for (int i = 0; i < 100; i++) {
+        void *p = malloc(64);
+        failed |= p == NULL;
+        free(p);
+    }
+    char buf[256] = {0}, line[32];
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+        return 1;
+    close(fd);
+    char *at = buf;
+    for (; index > 0; index--)
+        at = strchr(at, ' ') + 1;
+    int len = snprintf(line, sizeof line, "%ld\n", strtol(at, NULL, 10) * 4);
+    if (write(1, line, (size_t)len) != len)
+        return 1;
+    return failed ? 3 : 0;
+}
+
+static void check_block(void *p, size_t n, size_t alignment, const char *what)
+{
+    if (!p)
+        FAIL("%s(%zu) returned NULL: %s", what, n, strerror(errno));
+    if ((uintptr_t)p % alignment)
+        FAIL("%s: %p not aligned to %zu", what, p, alignment);
+    if (malloc_usable_size(p) < n)
+        FAIL("%s: usable size %zu < %zu", what, malloc_usable_size(p), n);
+    memset(p, 0x5a, n);
+}
+
+static int basic(void)
+{
+    void *p = malloc(100);
+    check_block(p, 100, 16, "malloc");
+    char *z = calloc(1000, 10);
+    check_block(z, 0, 16, "calloc");
+    for (size_t i = 0; i < 10000; i++)
+        if (z[i])
+            FAIL("calloc: byte %zu not zero", i);
+    char *r = realloc(p, 50000);
+    if (!r || r[0] != 0x5a || r[99] != 0x5a)
+        FAIL("realloc lost the contents");
+    check_block(r, 50000, 16, "realloc");
+    r = reallocarray(r, 100, 3);
+    check_block(r, 300, 16, "reallocarray");
+    void *a = NULL;
+    if (posix_memalign(&a, 256, 1000) != 0)
+        FAIL("posix_memalign failed");
+    check_block(a, 1000, 256, "posix_memalign");
+    void *b = aligned_alloc(4096, 8192);
+    check_block(b, 8192, 4096, "aligned_alloc");
+    void *m = memalign(64, 100);
+    check_block(m, 100, 64, "memalign");
+    void *v = valloc(10);
+    check_block(v, 10, 4096, "valloc");
+    void *big = malloc(3 << 20);
+    check_block(big, 3 << 20, 16, "malloc (3 MiB)");
+    if (realloc(z, 0) != NULL)
+        FAIL("realloc(p, 0) did not free");
+    free(r);
+    free(a);
+    free(b);
+    free(m);
+    free(v);
+    free(big);
+    free(NULL);
+    free(realloc(NULL, 10));
+    malloc_trim(0);
+    /* The explicit API, when numa-alloc is preloaded: served even after a failed start. */
+    void *(*numa_malloc)(int, size_t) = (void *(*)(int, size_t))dlsym(RTLD_DEFAULT, "numa_malloc");
+    if (numa_malloc) {
+        void *n = numa_malloc(0, 5000);
+        check_block(n, 5000, 16, "numa_malloc");
+        free(n);
+    }
+    printf("basic ok%s\n", numa_malloc ? " (numa_malloc too)" : "");
+    return 0;
+}
+
+static int fill(long mb)
+{
+    size_t n = (size_t)mb * 1000 * 1000;
+    unsigned char *p = malloc(n);
+    if (!p)
+        FAIL("malloc(%zu) returned NULL: %s", n, strerror(errno));
+    memset(p, 0xa5, n);
+    for (size_t i = 0; i < n; i += 4096)
+        if (p[i] != 0xa5)
+            FAIL("byte %zu lost", i);
+    free(p);
+    printf("filled %ld MB\n", mb);
+    return 0;
+}
+
+struct block {
+    struct block *next;
+};
+
+/* Takes blocks of `size` until NULL (or `max`); they stay linked from *list. */
+static size_t take_until_null(struct block **list, size_t size, size_t max)
+{
+    size_t n = 0;
+    errno = 0;
+    for (; n < max; n++) {
+        struct block *b = malloc(size);
+        if (!b)
+            break;
+        memset(b, 1, size < 4096 ? size : 4096); /* commits the first page at least */
+        b->next = *list;
+        *list = b;
+    }
+    if (n == max)
+        FAIL("%zu blocks of %zu bytes and still no NULL", n, size);
+    if (errno != ENOMEM)
+        FAIL("malloc(%zu) returned NULL with errno %d, not ENOMEM", size, errno);
+    return n;
+}
+
+static void release(struct block *list)
+{
+    while (list) {
+        struct block *next = list->next;
+        free(list);
+        list = next;
+    }
+}
+
+static int exhaust(long min_mib)
+{
+    struct block *large = NULL, *small = NULL;
+    size_t mib = take_until_null(&large, 1 << 20, (size_t)1 << 22);
+    if (mib < (size_t)min_mib)
+        FAIL("only %zu MiB before NULL (want %ld)", mib, min_mib);
+    errno = 0;
+    if (realloc(large, 64 << 20) != NULL || errno != ENOMEM)
+        FAIL("realloc at the limit did not fail with ENOMEM");
+    if (calloc(1, 64 << 20) != NULL || errno != ENOMEM)
+        FAIL("calloc at the limit did not fail with ENOMEM");
+    take_until_null(&small, 64, (size_t)1 << 26);
+    release(small);
+    release(large);
+    void *again = malloc(1 << 20);
+    if (!again)
+        FAIL("no memory after freeing everything");
+    free(again);
+    printf("exhausted after %zu MiB with ENOMEM\n", mib);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    long arg = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+    if (strcmp(mode, "vmsize") == 0)
+        return statm_field(0);
+    if (strcmp(mode, "vmdata") == 0)
+        return statm_field(5);
+    if (strcmp(mode, "basic") == 0)
+        return basic();
+    if (strcmp(mode, "fill") == 0)
+        return fill(arg);
+    if (strcmp(mode, "exhaust") == 0)
+        return exhaust(arg);
+    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB\n");
+    return 2;
+}

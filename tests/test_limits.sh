@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# test_limits.sh LAUNCHER LIBRARY PROBE SCHEMA - start-up under resource limits
+# (issue 10, findings 3, 5 and 10):
+#   - under `ulimit -v` (RLIMIT_AS) programs that need well under the limit run
+#     as they do on glibc: python3 -c pass and a 100 MB allocation under 300 MB,
+#     through the launcher and with LD_PRELOAD, on numa-alloc (the statistics
+#     say "active": true);
+#   - at the limit malloc returns NULL with ENOMEM, never a signal; likewise
+#     when the kernel refuses to commit (ulimit -d, as vm.overcommit_memory=2 does);
+#   - a start that cannot succeed (too little address space left) prints one
+#     line, and the program runs on glibc's malloc: every entry point works, a bad
+#     variable's warning is printed once, the statistics say "active": false.
+set -uo pipefail
+launcher=$1 lib=$2 probe=$3 schema=$4
+python=/usr/bin/python3 # Debian's (has jsonschema), not a pyenv shim
+export LC_ALL=C # no locale archive mapped into the limited address space
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+failures=0 passes=0
+
+check() { # description, then a command that must succeed
+    local what=$1
+    shift
+    if "$@"; then
+        passes=$((passes + 1))
+    else
+        echo "FAIL: $what" >&2
+        failures=$((failures + 1))
+    fi
+}
+
+# run KIB HOW CMD... - runs CMD under `ulimit -v KIB` (0: no limit), HOW = glibc,
+# preload or launcher; stdout to $out/stdout, stderr to $out/stderr, JSON
+# statistics (with numa-alloc) to $out/stats.json. Returns CMD's status (and
+# shows its output when that is not 0).
+run() {
+    local kib=$1 how=$2
+    shift 2
+    rm -f "$out/stats.json"
+    (
+        ((kib > 0)) && ulimit -v "$kib"
+        case $how in
+        glibc) exec "$@" ;;
+        preload) NUMA_ALLOC_STATS="$out/stats.json" LD_PRELOAD=$lib exec "$@" ;;
+        launcher) exec "$launcher" --stats="$out/stats.json" -- "$@" ;;
+        esac
+    ) >"$out/stdout" 2>"$out/stderr"
+    local status=$?
+    ((status == 0)) || show
+    return $status
+}
+
+active() { # the last run's statistics: numa-alloc was active and served allocations
+    "$python" -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+sys.exit(not (doc.get("active") is True and
+              sum(v["allocations"] for k, v in doc.items() if k.startswith("node")) > 0))
+' "$out/stats.json" 2>/dev/null
+}
+
+no_messages() { # the last run printed nothing of ours
+    ! grep -q "numa-alloc:" "$out/stderr"
+}
+
+show() { # the last run's output, after a failure
+    sed 's/^/  | /' "$out/stdout" "$out/stderr" | head -n 20 >&2
+}
+
+limit=300000 # KiB (ulimit -v counts KiB): 300 MB
+
+# The baseline: glibc runs all of it under the limit (else the test says nothing).
+run $limit glibc "$python" -c pass
+check "glibc: python3 -c pass under ulimit -v $limit" test $? -eq 0
+run $limit glibc "$probe" fill 100
+check "glibc: a 100 MB block under ulimit -v $limit" test $? -eq 0
+
+for how in preload launcher; do
+    run $limit $how "$python" -c pass
+    check "$how: python3 -c pass under ulimit -v $limit" test $? -eq 0
+    check "$how: python3 ran on numa-alloc" active
+    check "$how: python3 without messages" no_messages
+    run $limit $how "$probe" fill 100
+    check "$how: a 100 MB block, filled, under ulimit -v $limit" test $? -eq 0
+    check "$how: the 100 MB block came from numa-alloc" active
+    run $limit $how "$probe" exhaust 64
+    check "$how: malloc until NULL under ulimit -v $limit: ENOMEM, exit 0" test $? -eq 0
+    check "$how: the exhaustion was numa-alloc's" active
+done
+
+# Refused commits: RLIMIT_DATA makes mprotect(PROT_WRITE) fail with ENOMEM,
+# as the commit charge does under vm.overcommit_memory=2.
+(
+    ulimit -d 200000
+    NUMA_ALLOC_STATS="$out/stats.json" LD_PRELOAD=$lib exec "$probe" exhaust 32
+) >"$out/stdout" 2>"$out/stderr"
+check "preload: malloc until NULL under ulimit -d 200000: ENOMEM, exit 0" test $? -eq 0
+check "preload: the refused commits were numa-alloc's" active
+
+# A start that fails after the reservation: the node heaps' first commit is
+# refused (a data limit just above what the program and the library map at
+# load). Swept, as that depends on the libraries. No run may die of a signal
+# (malloc may return NULL: exit 3, as numa-alloc commits 4 MiB segments and
+# a failed start's glibc has the same limit). No run may hold more than one
+# reservation (the old code reserved again on every call: +1 TiB each), and a
+# failed start none (VmSize as under glibc).
+plain=$("$probe" vmsize)
+data=$("$probe" vmdata)
+failed_starts=0
+for ((kib = data; kib < data + 4096; kib += 32)); do
+    (
+        ulimit -d $kib
+        LD_PRELOAD=$lib exec "$probe" vmsize
+    ) >"$out/stdout" 2>"$out/stderr"
+    status=$?
+    ((status == 127)) && continue # the loader could not even map libc
+    vm=$(head -n1 "$out/stdout")
+    check "ulimit -d $kib: exit 0, or 3 for a NULL (exit $status)" test $status -eq 0 -o $status -eq 3
+    check "ulimit -d $kib: at most one reservation (VmSize $vm KiB)" \
+        test "${vm:-0}" -lt $((plain + (1 << 30) + 65536))
+    if grep -q "^numa-alloc: not active: the kernel refused to commit" "$out/stderr"; then
+        failed_starts=$((failed_starts + 1))
+        check "ulimit -d $kib: a failed start released its reservation ($vm KiB)" \
+            test "${vm:-0}" -lt $((plain + 16384))
+    elif ((failed_starts > 0)); then
+        break # past the limits at which the first commit fails
+    fi
+done
+check "some data limit made the first commit fail" test $failed_starts -gt 0
+
+# A start that cannot succeed: the limit leaves 24 MiB beyond what the probe maps
+# by itself, too little for the heaps' share (numa-alloc takes half of what is
+# left, and a node heap needs at least 16 MiB) but plenty for glibc.
+base=$("$probe" vmsize)
+tight=$((base + 24 * 1024))
+run $tight glibc "$probe" basic
+check "glibc: the probe runs under ulimit -v $tight" test $? -eq 0
+run $tight glibc "$python" -c pass
+check "glibc: python3 -c pass under ulimit -v $tight" test $? -eq 0
+export NUMA_ALLOC_POLICY=bogus NUMA_ALLOC_STATS_FORMAT=text
+run $tight preload "$probe" basic
+check "failed start: the program runs on glibc's malloc" test $? -eq 0
+check "failed start: every entry point works" grep -qx "basic ok (numa_malloc too)" "$out/stdout"
+check "failed start: one line says why" \
+    test "$(grep -c "^numa-alloc: not active: ulimit -v leaves .* too little" "$out/stderr")" -eq 1
+check "failed start: a bad variable's warning, once" \
+    test "$(grep -c "invalid NUMA_ALLOC_POLICY" "$out/stderr")" -eq 1
+check "failed start: nothing else from numa-alloc" \
+    test "$(grep -c "numa-alloc:" "$out/stderr")" -eq 2
+check "failed start: the statistics say numa-alloc was not active" \
+    grep -q "^numa-alloc was not active: ulimit -v leaves" "$out/stats.json"
+unset NUMA_ALLOC_POLICY NUMA_ALLOC_STATS_FORMAT
+run $tight preload "$python" -c pass
+check "failed start: python3 -c pass runs" test $? -eq 0
+"$python" - "$schema" "$out/stats.json" <<'PY'
+import json, sys
+import jsonschema
+doc = json.load(open(sys.argv[2]))
+jsonschema.validate(doc, json.load(open(sys.argv[1])))
+assert doc["active"] is False and "ulimit -v" in doc["inactive_reason"], doc
+assert not any(k.startswith("node") for k in doc), doc
+PY
+check "failed start: the JSON says active false and validates" test $? -eq 0
+run $tight launcher "$probe" basic
+check "failed start, launcher: the program runs" test $? -eq 0
+
+echo "$passes passed, $failures failed"
+exit $((failures > 0))
