@@ -207,6 +207,11 @@ static void json_placement(struct textbuf *tb, const struct stats_snapshot *snap
     char name[16];
     int verify_error;
     const char *verification = verification_state(snap, &verify_error);
+    if (alloc_start_failed()) { /* glibc served: nothing bound, nothing to verify */
+        tb_str(tb, "  \"placement\": {\"binding\": \"unbound\", \"binding_error\": \"not active\", "
+                   "\"verification\": \"unverified\", \"verification_error\": \"not active\"},\n");
+        return;
+    }
     tb_str(tb, "  \"placement\": {\"binding\": \"");
     tb_str(tb, placement_caps.bind_error ? "unbound" : "bound");
     if (placement_caps.bind_error) {
@@ -419,7 +424,9 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     if (alloc_start_failure()) {
         tb_str(tb, "\nnuma-alloc was not active: ");
         tb_str(tb, alloc_start_failure());
-        tb_str(tb, "; the C library's malloc served this program");
+        tb_str(tb, "; the C library's malloc served this program\n"
+                   "placement: none (nothing bound, nothing verified)\n");
+        return;
     }
     tb_str(tb, "\n");
     text_placement(tb, snap);

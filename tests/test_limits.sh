@@ -149,6 +149,8 @@ check "failed start: nothing else from numa-alloc" \
     test "$(grep -c "numa-alloc:" "$out/stderr")" -eq 2
 check "failed start: the statistics say numa-alloc was not active" \
     grep -q "^numa-alloc was not active: ulimit -v leaves" "$out/stats.json"
+check "failed start: the statistics claim no placement" \
+    grep -qx "placement: none (nothing bound, nothing verified)" "$out/stats.json"
 unset NUMA_ALLOC_POLICY NUMA_ALLOC_STATS_FORMAT
 run $tight preload "$python" -c pass
 check "failed start: python3 -c pass runs" test $? -eq 0
@@ -159,6 +161,7 @@ doc = json.load(open(sys.argv[2]))
 jsonschema.validate(doc, json.load(open(sys.argv[1])))
 assert doc["active"] is False and "ulimit -v" in doc["inactive_reason"], doc
 assert not any(k.startswith("node") for k in doc), doc
+assert doc["placement"]["binding"] == "unbound" and doc["placement"]["verification"] == "unverified", doc
 PY
 check "failed start: the JSON says active false and validates" test $? -eq 0
 run $tight launcher "$probe" basic
