@@ -311,6 +311,14 @@ void free_slow(void *ptr)
     struct node_heap *heap = node_heap_of(slot_of_ptr(ptr));
     if (seg->magic != SEGMENT_MAGIC)
         report_invalid_pointer("free(): invalid pointer", ptr);
+    unsigned tag = seg->page_tag[page_in_segment(ptr)];
+    if (tag != 0 && seg->kind == SEG_PAGES) {
+        /* free_fast sends a slab's pointer here when it is no block's start. */
+        if (!is_block_start(seg, ptr, tag_class(tag)))
+            report_invalid_pointer("free(): invalid pointer", ptr);
+        thread_cache_free_slow(ptr, slot_of_ptr(ptr), tag);
+        return;
+    }
     if (seg->kind == SEG_HUGE) {
         if (ptr != seg->huge_ptr)
             report_invalid_pointer("free(): invalid pointer", ptr);
@@ -343,11 +351,11 @@ size_t alloc_usable_size(const void *ptr)
     if (!ptr || !region_contains(ptr))
         return 0;
     struct segment *seg = segment_of(ptr);
-    unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
-    if (cls)
-        return size_classes[cls].size;
     if (seg->magic != SEGMENT_MAGIC)
         return 0;
+    unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
+    if (cls && seg->kind == SEG_PAGES)
+        return is_block_start(seg, ptr, cls) ? size_classes[cls].size : 0;
     if (seg->kind == SEG_HUGE)
         return ptr == seg->huge_ptr ? seg->huge_size : 0;
     if (seg->kind != SEG_PAGES || seg->page_head[page_in_segment(ptr)] >= PAGES_PER_SEGMENT)
@@ -448,7 +456,10 @@ void *alloc_realloc(void *ptr, size_t size)
     }
     unsigned slot = slot_of_ptr(ptr);
     struct segment *seg = segment_of(ptr);
-    bool page_run = usable <= LARGE_MAX && seg->page_tag[page_in_segment(ptr)] == 0;
+    unsigned tag = seg->page_tag[page_in_segment(ptr)];
+    if (tag != 0 && thread_cache_block_is_free(ptr, slot, tag_class(tag)))
+        report_invalid_pointer("realloc(): invalid pointer", ptr);
+    bool page_run = usable <= LARGE_MAX && tag == 0;
     if (fits_in_place(usable, size, page_run))
         return ptr;
     if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
