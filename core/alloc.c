@@ -119,8 +119,13 @@ static void for_each_lock(void (*op)(na_lock_t *))
     }
 }
 
+/*
+ * Every lock the library owns, in the order they nest: statistics (a writer
+ * then takes the registry and heap locks), init, registry, bins, pages.
+ */
 static void fork_prepare(void)
 {
+    stats_fork_prepare();
     na_lock(&init_lock);
     thread_cache_fork_prepare();
     for_each_lock(na_lock);
@@ -131,6 +136,7 @@ static void fork_parent(void)
     for_each_lock(na_unlock);
     thread_cache_fork_parent();
     na_unlock(&init_lock);
+    stats_fork_parent();
 }
 
 static void fork_child(void)
@@ -138,6 +144,7 @@ static void fork_child(void)
     for_each_lock(na_lock_reset);
     thread_cache_after_fork_child();
     na_lock_reset(&init_lock);
+    stats_fork_child();
 }
 
 /* ---- allocation ---------------------------------------------------------- */
