@@ -93,14 +93,6 @@ Test(misuse, realloc_of_interior_pointer_aborts_at_once)
     free(p);
 }
 
-Test(misuse, realloc_of_interior_pointer_of_large_block_aborts_at_once)
-{
-    char *p = malloc(200 * KiB);
-    cr_assert_geq(numa_ptr_node(p), 0);
-    expect_abort_at_once(realloc_to_128, p + 8192, "realloc(): invalid pointer");
-    free(p);
-}
-
 Test(misuse, realloc_of_freed_small_block_aborts_at_once)
 {
     char *p = malloc(64);
