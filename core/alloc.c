@@ -289,8 +289,13 @@ static void for_each_lock(void (*op)(na_lock_t *))
     }
 }
 
+/*
+ * Every lock the library owns, in the order they nest: statistics (a writer
+ * then takes the registry and heap locks), init, registry, bins, pages.
+ */
 static void fork_prepare(void)
 {
+    stats_fork_prepare();
     na_lock(&init_lock);
     thread_cache_fork_prepare();
     for_each_lock(na_lock);
@@ -303,6 +308,7 @@ static void fork_parent(void)
     for_each_lock(na_unlock);
     thread_cache_fork_parent();
     na_unlock(&init_lock);
+    stats_fork_parent();
 }
 
 static void fork_child(void)
@@ -311,6 +317,7 @@ static void fork_child(void)
     for_each_lock(na_lock_reset);
     thread_cache_after_fork_child();
     na_lock_reset(&init_lock);
+    stats_fork_child();
 }
 
 /* ---- allocation ---------------------------------------------------------- */
@@ -522,6 +529,14 @@ void free_slow(void *ptr)
     struct node_heap *heap = node_heap_of(slot_of_ptr(ptr));
     if (seg->magic != SEGMENT_MAGIC)
         report_invalid_pointer("free(): invalid pointer", ptr);
+    unsigned tag = seg->page_tag[page_in_segment(ptr)];
+    if (tag != 0 && seg->kind == SEG_PAGES) {
+        /* free_fast sends a slab's pointer here when it is no block's start. */
+        if (!is_block_start(seg, ptr, tag_class(tag)))
+            report_invalid_pointer("free(): invalid pointer", ptr);
+        thread_cache_free_slow(ptr, slot_of_ptr(ptr), tag);
+        return;
+    }
     if (seg->kind == SEG_HUGE) {
         if (ptr != seg->huge_ptr)
             report_invalid_pointer("free(): invalid pointer", ptr);
@@ -558,11 +573,11 @@ size_t alloc_usable_size(const void *ptr)
         return aligned_huge_find(ptr, &obj) && obj.start == (uintptr_t)ptr ? obj.size : 0;
     }
     struct segment *seg = segment_of(ptr);
-    unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
-    if (cls)
-        return size_classes[cls].size;
     if (seg->magic != SEGMENT_MAGIC)
         return 0;
+    unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
+    if (cls && seg->kind == SEG_PAGES)
+        return is_block_start(seg, ptr, cls) ? size_classes[cls].size : 0;
     if (seg->kind == SEG_HUGE)
         return ptr == seg->huge_ptr ? seg->huge_size : 0;
     if (seg->kind != SEG_PAGES || seg->page_head[page_in_segment(ptr)] >= PAGES_PER_SEGMENT)
@@ -698,7 +713,10 @@ void *alloc_realloc(void *ptr, size_t size)
     }
     unsigned slot = slot_of_ptr(ptr);
     struct segment *seg = segment_of(ptr);
-    bool page_run = usable <= LARGE_MAX && seg->page_tag[page_in_segment(ptr)] == 0;
+    unsigned tag = seg->page_tag[page_in_segment(ptr)];
+    if (tag != 0 && thread_cache_block_is_free(ptr, slot, tag_class(tag)))
+        report_invalid_pointer("realloc(): invalid pointer", ptr);
+    bool page_run = usable <= LARGE_MAX && tag == 0;
     if (fits_in_place(usable, size, page_run))
         return ptr;
     if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))

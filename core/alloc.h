@@ -4,8 +4,12 @@
  * malloc of a small size:  size -> class, thread's CPU -> slot (rseq),
  *   pop the thread's bin for (slot, class). No lock, no atomic.
  * free of a small block:   address -> segment header -> page tag (class and
- *   shard), address -> owning slot, push onto the thread's bin for (slot,
- *   class) if the block's slab is of the thread's shard.
+ *   shard); the address must be a block's start (is_block_start: a multiply
+ *   and a compare) and the block not marked free (free_block_key); address
+ *   -> owning slot, push onto the thread's bin for (slot, class) if the
+ *   block's slab is of the thread's shard. Anything else goes to free_slow,
+ *   which tells a large or huge block from an invalid pointer and aborts on
+ *   the latter: an interior pointer never enters a bin.
  * Everything else (empty or full bins, large and huge objects, foreign
  * pointers, first use) goes to the slow paths in alloc.c / thread_cache.c.
  */
@@ -45,7 +49,11 @@ void *alloc_placed(size_t size, size_t alignment, bool zero);
 void *alloc_slow(size_t size);
 void free_slow(void *ptr);
 void *alloc_realloc(void *ptr, size_t size);
-/* Usable bytes of a block of ours; 0 for NULL and foreign pointers. */
+/*
+ * Usable bytes of a block of ours; 0 for NULL, foreign pointers and pointers
+ * that are no block's start (interior, a slab's tail), where glibc's result
+ * is undefined: 0 is the answer no caller can overrun.
+ */
 size_t alloc_usable_size(const void *ptr);
 /* Slot owning ptr, or -1 when it is not a live block of ours. */
 int alloc_owner_slot(const void *ptr);
@@ -92,8 +100,9 @@ static inline void *alloc_fast(size_t size)
 static inline void free_fast(void *ptr)
 {
     if (likely(region_contains(ptr))) {
-        unsigned tag = segment_of(ptr)->page_tag[page_in_segment(ptr)];
-        if (likely(tag != 0)) {
+        struct segment *seg = segment_of(ptr);
+        unsigned tag = seg->page_tag[page_in_segment(ptr)];
+        if (likely(tag != 0 && is_block_start(seg, ptr, tag_class(tag)))) {
             unsigned slot = slot_of_ptr(ptr);
             struct node_cache *nc = thread_state.caches[slot];
             if (likely(nc != NULL)) {

@@ -31,6 +31,7 @@
 #define NUMA_ALLOC_LAYOUT_H
 
 #include "core/os.h"
+#include "core/size_class.h"
 
 #include <stdint.h>
 
@@ -152,6 +153,18 @@ static inline char *span_start(struct segment *seg, const struct span *span)
 static inline struct span *span_of_ptr(struct segment *seg, const void *p)
 {
     return &seg->spans[seg->page_head[page_in_segment(p)]];
+}
+
+/*
+ * Is p, on a page tagged with class `cls`, the start of one of its slab's
+ * blocks (not inside one, not in the slab's unused tail)? The slab starts
+ * at its head page (invariant above); no division (slab_block_index).
+ */
+static inline int is_block_start(struct segment *seg, const void *p, unsigned cls)
+{
+    uintptr_t slab =
+        (uintptr_t)seg + ((uintptr_t)seg->page_head[page_in_segment(p)] << OS_PAGE_SHIFT);
+    return slab_block_index(cls, (uintptr_t)p - slab) < slab_index_magic[cls & 0xffu].blocks;
 }
 
 #endif

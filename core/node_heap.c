@@ -189,6 +189,20 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         na_unlock(&bin->lock);
 }
 
+bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
+{
+    struct segment *seg = segment_of(block);
+    struct span *slab = span_of_ptr(seg, block);
+    struct bin *bin = &heap->bins[slab->shard & (HEAP_SHARDS - 1)][cls];
+    na_lock(&bin->lock);
+    uint64_t index = slab_block_index(cls, (uint64_t)((const char *)block - span_start(seg, slab)));
+    bool is_free = slab->state == SPAN_SLAB && slab->cls == cls &&
+                   index < size_classes[cls].slab_blocks &&
+                   (slab_map(seg, slab)[index / 64] >> (index % 64) & 1u);
+    na_unlock(&bin->lock);
+    return is_free;
+}
+
 /* Gives back every bin's spare slab (malloc_trim). */
 void heap_release_spares(struct node_heap *heap)
 {

@@ -103,6 +103,11 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
                      void **list);
 /* Gives back a NULL-terminated list of blocks of class cls, all of this heap. */
 void heap_flush(struct node_heap *heap, unsigned cls, void *list);
+/*
+ * Is the block (the start of a block of class cls, of this heap) free in its
+ * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its bin lock.
+ */
+bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block);
 /* Gives back the empty slab each bin keeps (malloc_trim). */
 void heap_release_spares(struct node_heap *heap);
 

@@ -5,6 +5,16 @@
 
 struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
 uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
+struct slab_index_magic slab_index_magic[256];
+
+/* odd^-1 mod 2^64 by Newton's iteration: each step doubles the correct low bits (3 to start). */
+static uint64_t odd_inverse(uint64_t odd)
+{
+    uint64_t inverse = odd;
+    for (int step = 0; step < 5; step++)
+        inverse *= 2 - odd * inverse;
+    return inverse;
+}
 
 /*
  * Pages per slab: at least SLAB_MIN_PAGES and 8 blocks, with at most 1/32
@@ -46,6 +56,10 @@ void size_classes_init(void)
         info->slab_blocks = (uint32_t)(info->slab_pages * OS_PAGE_SIZE / size);
         uint32_t cache_max = 32768u / size;
         info->cache_max = cache_max < 4 ? 4 : cache_max > 128 ? 128 : cache_max;
+        struct slab_index_magic *magic = &slab_index_magic[cls];
+        magic->shift = (uint32_t)__builtin_ctz(size);
+        magic->odd_inverse = odd_inverse(size >> magic->shift);
+        magic->blocks = info->slab_blocks;
     }
     unsigned cls = 1;
     for (size_t i = 0; i <= CLASS_LUT_MAX / 16; i++) {

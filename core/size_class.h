@@ -58,6 +58,33 @@ struct size_class_info {
 extern struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
 extern uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
 
+/*
+ * Which block of a slab an offset from the slab's start is, without a
+ * division, so that free can reject an interior pointer on its fast path.
+ * With size = odd << shift and odd * odd_inverse == 1 (mod 2^64),
+ * rotr(offset * odd_inverse, shift) is offset / size when size divides the
+ * offset, and otherwise at least 2^(64 - shift) / odd (a low bit rotated to
+ * the top, or a product that is no small multiple): far above any block
+ * count. So "index < blocks" alone says "the start of one of the slab's
+ * blocks". Indexed by a page tag's class byte: entries past the small
+ * classes have blocks == 0, so a corrupted tag is rejected too.
+ */
+struct slab_index_magic {
+    uint64_t odd_inverse;
+    uint32_t shift;
+    uint32_t blocks; /* size_classes[cls].slab_blocks; 0: no such class */
+};
+
+extern struct slab_index_magic slab_index_magic[256];
+
+/* The block index of `offset` in a slab of class `cls`; >= blocks when it is no block's start. */
+static inline uint64_t slab_block_index(unsigned cls, uint64_t offset)
+{
+    const struct slab_index_magic *m = &slab_index_magic[cls & 0xffu];
+    uint64_t x = offset * m->odd_inverse;
+    return x >> m->shift | x << (-m->shift & 63u);
+}
+
 void size_classes_init(void);
 
 /* Class of the 8-per-doubling scheme for size > 128 (index may exceed the small range). */

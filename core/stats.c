@@ -494,8 +494,29 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, "\n");
 }
 
+/* One writer at a time: the snapshot and its buffer are static (too big for a stack). */
 static na_lock_t write_lock = NA_LOCK_INIT;
+/* Held while a thread publishes live statistics; others skip their turn instead of waiting. */
+static na_lock_t publishing = NA_LOCK_INIT;
 static int stats_write_locked(int fd, bool json, bool verify);
+
+void stats_fork_prepare(void)
+{
+    na_lock(&publishing);
+    na_lock(&write_lock);
+}
+
+void stats_fork_parent(void)
+{
+    na_unlock(&write_lock);
+    na_unlock(&publishing);
+}
+
+void stats_fork_child(void)
+{
+    na_lock_reset(&write_lock);
+    na_lock_reset(&publishing);
+}
 
 int stats_write(int fd, bool json, bool verify)
 {
@@ -602,7 +623,6 @@ static void publish_one(bool json)
 void stats_live_tick(void)
 {
     static uint64_t next_ms;
-    static na_lock_t publishing = NA_LOCK_INIT;
     uint64_t now = os_now_ms();
     if (now < __atomic_load_n(&next_ms, __ATOMIC_RELAXED) || !na_trylock(&publishing))
         return; /* not due, or another thread is at it: never wait for it */

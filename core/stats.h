@@ -66,4 +66,13 @@ int stats_write(int fd, bool json, bool verify);
  */
 void stats_live_tick(void);
 
+/*
+ * fork: the statistics locks (live publishing, then writing) are held across
+ * it, taken before every allocator lock (a writer takes the registry and
+ * heap locks while it holds them); the child resets them.
+ */
+void stats_fork_prepare(void);
+void stats_fork_parent(void);
+void stats_fork_child(void);
+
 #endif

@@ -238,6 +238,18 @@ static void away_flush(struct away_list *away, unsigned slot, unsigned cls)
     heap_flush(node_heap_of(slot), cls, list);
 }
 
+bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
+{
+    if (((void **)block)[1] != (void *)free_block_key)
+        return false; /* handed out blocks have it cleared */
+    struct node_cache *nc = thread_state.caches[slot];
+    if (nc &&
+        (list_contains(nc->bins[cls].head, block) || list_contains(nc->away[cls].head, block)))
+        return true;
+    /* Flushed back to its slab (the key stays): the slab's bitmap knows. */
+    return heap_block_is_free(node_heap_of(slot), cls, block);
+}
+
 void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
 {
     unsigned cls = tag_class(tag);
@@ -245,8 +257,7 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
     notice_move();
     if (options.stats_live)
         stats_live_tick();
-    if (((void **)block)[1] == (void *)free_block_key && nc &&
-        (list_contains(nc->bins[cls].head, block) || list_contains(nc->away[cls].head, block)))
+    if (thread_cache_block_is_free(block, slot, cls))
         report_invalid_pointer("free(): double free detected", block);
     if (!nc) {
         *(void **)block = NULL;

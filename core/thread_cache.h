@@ -129,6 +129,13 @@ void thread_cache_moved(unsigned home);
 void *thread_cache_alloc_slow(unsigned slot, unsigned cls);
 void thread_cache_free_slow(void *block, unsigned slot, unsigned tag);
 
+/*
+ * Is this block of `slot` (a block's start, of class cls) known to be free:
+ * in this thread's cache or back in its slab? Blocks in other threads'
+ * caches cannot be seen. Cheap unless the block carries free_block_key.
+ */
+bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls);
+
 /* Returns every cached block of the calling thread to the node heaps. */
 void thread_cache_flush_all(void);
 

@@ -17,6 +17,12 @@
 
 /* Below this much free memory (plus the request) a node is "tight". */
 #define TIGHT_MARGIN ((uint64_t)32 << 20)
+/*
+ * Most a tight commit populates to find out where pages land: a sparse
+ * calloc of any size costs at most this much memory for the check. Above
+ * it the request is judged by the number: see node_memory_commit.
+ */
+#define TIGHT_SAMPLE ((size_t)16 << 20)
 /* Our estimate is re-read from sysfs at least this often while it matters. */
 #define REFRESH_MS 200
 
@@ -83,10 +89,31 @@ bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t by
         placement_fault_count(node, FAULT_VERIFY);
         return true;
     }
-    if (populate_on_node(node, addr, bytes))
-        return true;
+    /*
+     * Tight: populate a sample (the first TIGHT_SAMPLE bytes) and ask where
+     * it went. Any page elsewhere: the node cannot supply now. All on the
+     * node: the rest stays untouched and must fit in what the node still
+     * has free, read afresh after the sample (the kernel's own answer for the
+     * sample, the free count for the rest; populating the rest too would make
+     * a sparse array resident wholesale and could itself call the OOM killer
+     * on a machine short of memory).
+     */
+    size_t sample = bytes < TIGHT_SAMPLE ? bytes : TIGHT_SAMPLE;
+    if (mem->free_estimate < bytes - sample) { /* just read: cannot fit, nothing to try */
+        mem->exhaustions++;
+        return false;
+    }
+    if (populate_on_node(node, addr, sample)) {
+        if (sample == bytes)
+            return true;
+        refresh(mem, node, os_now_ms());
+        if (mem->free_estimate >= bytes - sample) {
+            mem->free_estimate -= bytes - sample;
+            return true;
+        }
+    }
     /* Pages that went elsewhere must not stay ours; if they cannot be given back they do. */
-    if (os_purge(addr, bytes) != 0)
+    if (os_purge(addr, sample) != 0)
         placement_fault_count(node, FAULT_PURGE);
     mem->exhaustions++;
     return false;

@@ -8,10 +8,13 @@
  * the page on another node. So before untouched pages are handed out:
  *   - plenty of free memory on the node (sysfs MemFree, re-read when our own
  *     estimate runs low or is old): hand them out, they will fault locally;
- *   - otherwise ("tight"): populate them now (MADV_POPULATE_WRITE) and ask
- *     the kernel where they went (move_pages). Any page elsewhere: give the
- *     range back and report the node exhausted, so that the configured
- *     fallback (or ENOMEM) applies instead of a misplaced block.
+ *   - otherwise ("tight"): populate a sample of them now (the first 16 MiB,
+ *     MADV_POPULATE_WRITE) and ask the kernel where it went (move_pages).
+ *     Any page elsewhere, or a rest beyond the sample that is larger than
+ *     the node's free memory read after it: give the sample back and report
+ *     the node exhausted, so that the configured fallback (or ENOMEM)
+ *     applies instead of a misplaced block. The rest is never populated by
+ *     the check: a sparse calloc stays sparse however tight the node.
  * Where the kernel refuses (capabilities.h): unbound, every commit is handed
  * out (first-touch: no node to hold it to); unverified, a tight commit is
  * handed out unchecked and counted (FAULT_VERIFY).

@@ -5,13 +5,186 @@
  * is reported and aborts (like glibc's "free(): double free detected"); a
  * pointer that was never ours (stack, static, mmap) is left alone and the
  * program goes on with its heap intact.
+ *
+ * The death tests that say "at once" run the bad call in a forked child that
+ * exits normally right after it: the abort must come from the call itself
+ * (before the memory could be handed out again), with glibc's message.
  */
 #include "test_util.h"
 #include <criterion/criterion.h>
 #include <malloc.h>
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "numa_alloc.h"
+
+/*
+ * Runs misuse(arg) in a child whose stderr is captured; the child must die
+ * of SIGABRT inside that call (it exits 0 if the call returns) and print
+ * `message`.
+ */
+static void expect_abort_at_once(void (*misuse)(void *), void *arg, const char *message)
+{
+    int out[2];
+    cr_assert_eq(pipe(out), 0);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        dup2(out[1], 2);
+        misuse(arg);
+        _exit(0);
+    }
+    close(out[1]);
+    char text[4096];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof text - 1 && (n = read(out[0], text + len, sizeof text - 1 - len)) > 0)
+        len += (size_t)n;
+    text[len] = '\0';
+    close(out[0]);
+    int status = 0;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "expected an abort in the bad call; child status %#x, stderr: \"%s\"", status, text);
+    cr_assert(strstr(text, message) != NULL, "expected \"%s\" on stderr, got \"%s\"", message,
+              text);
+}
+
+static void free_it(void *p)
+{
+    free(p);
+}
+
+static void realloc_to_128(void *p)
+{
+    test_launder(realloc(p, 128));
+}
+
+Test(misuse, interior_free_of_64_byte_block_aborts_at_once)
+{
+    char *p = malloc(64);
+    cr_assert_geq(numa_ptr_node(p), 0, "numa-alloc did not serve the block");
+    expect_abort_at_once(free_it, p + 16, "free(): invalid pointer");
+    /* In the parent the heap is intact: the next 64-byte block does not overlap p. */
+    char *q = malloc(64);
+    cr_assert(q + 64 <= p || q >= p + 64, "malloc(64) = %p overlaps the live block %p", q, p);
+    free(q);
+    free(p);
+}
+
+Test(misuse, interior_free_of_16_byte_block_aborts_at_once)
+{
+    char *p = malloc(16), *neighbour = malloc(16);
+    cr_assert_geq(numa_ptr_node(p), 0);
+    expect_abort_at_once(free_it, p + 8, "free(): invalid pointer");
+    free(neighbour);
+    free(p);
+}
+
+Test(misuse, realloc_of_interior_pointer_aborts_at_once)
+{
+    char *p = malloc(64);
+    cr_assert_geq(numa_ptr_node(p), 0);
+    expect_abort_at_once(realloc_to_128, p + 16, "realloc(): invalid pointer");
+    free(p);
+}
+
+Test(misuse, realloc_of_freed_small_block_aborts_at_once)
+{
+    char *p = malloc(64);
+    cr_assert_geq(numa_ptr_node(p), 0);
+    free(p);
+    expect_abort_at_once(realloc_to_128, p, "realloc(): invalid pointer");
+}
+
+/*
+ * Just past a slab's last block: 16 pages of 144-byte blocks leave a 16-byte
+ * tail at the slab's end. A block there would run into the next span.
+ */
+Test(misuse, free_of_a_slab_tail_aborts_at_once)
+{
+    enum { N = 1000 };
+    static char *blocks[N];
+    for (size_t i = 0; i < N; i++)
+        blocks[i] = malloc(144);
+    char *tail = NULL;
+    for (size_t i = 0; i < N && !tail; i++) {
+        char *t = blocks[i] + 144;
+        bool is_block = false;
+        for (size_t j = 0; j < N; j++)
+            is_block |= blocks[j] == t;
+        if (((uintptr_t)t + 16) % 4096 == 0 && !is_block)
+            tail = t;
+    }
+    cr_assert_not_null(tail, "no slab end among 1000 blocks of 144 bytes");
+    cr_assert_eq(malloc_usable_size(tail), 0);
+    expect_abort_at_once(free_it, tail, "free(): invalid pointer");
+    for (size_t i = 0; i < N; i++)
+        free(blocks[i]);
+}
+
+Test(misuse, usable_size_is_zero_inside_every_small_class)
+{
+    size_t classes[128];
+    size_t n = test_small_classes(classes, 128);
+    for (size_t i = 0; i < n; i++) {
+        size_t size = classes[i];
+        char *p = test_launder(malloc(size));
+        cr_assert_geq(numa_ptr_node(p), 0);
+        cr_assert_eq(malloc_usable_size(p), size);
+        for (size_t off = 1; off < size; off += off < 64 ? 1 : 61)
+            cr_assert_eq(malloc_usable_size(p + off), 0, "usable size of %p + %zu in a %zu block",
+                         (void *)p, off, size);
+        free(p);
+    }
+}
+
+static void double_free_after_trim(void *size)
+{
+    void *p = malloc((size_t)size);
+    if (numa_ptr_node(p) < 0)
+        _exit(3); /* not numa-alloc's: glibc would abort too */
+    free(p);
+    malloc_trim(0); /* p leaves the thread cache for its slab */
+    free(p);
+}
+
+Test(misuse, double_free_of_block_back_in_its_slab_aborts_at_once)
+{
+    expect_abort_at_once(double_free_after_trim, (void *)(size_t)48,
+                         "free(): double free detected");
+    expect_abort_at_once(double_free_after_trim, (void *)(size_t)3000,
+                         "free(): double free detected");
+}
+
+static void *allocate_and_free_in_a_thread(void *arg)
+{
+    void **out = arg;
+    *out = malloc(80);
+    if (numa_ptr_node(*out) < 0)
+        _exit(3); /* not numa-alloc's: glibc would abort too */
+    free(*out);
+    return NULL; /* the thread's exit returns its cached blocks to their slabs */
+}
+
+static void double_free_after_thread_exit(void *unused)
+{
+    (void)unused;
+    void *p = NULL;
+    pthread_t thread;
+    pthread_create(&thread, NULL, allocate_and_free_in_a_thread, &p);
+    pthread_join(thread, NULL);
+    free(p);
+}
+
+Test(misuse, double_free_after_the_freeing_thread_exited_aborts_at_once)
+{
+    expect_abort_at_once(double_free_after_thread_exit, NULL, "free(): double free detected");
+}
 
 /* Frees `p` twice with other traffic in between, as real double frees happen. */
 static void double_free(void *p)
@@ -29,20 +202,24 @@ Test(misuse, double_free_small_aborts, .signal = SIGABRT)
 
 Test(misuse, double_free_small_after_flush_aborts, .signal = SIGABRT)
 {
-    /* The first free's block leaves the thread cache before the second free. */
-    void *p = malloc(48);
-    free(p);
-    void *blocks[4096];
-    for (size_t i = 0; i < 4096; i++)
+    /*
+     * The first free's block leaves the thread cache in a flush before the
+     * second free: a thread cache flushes the most recently freed half of a
+     * full bin, so p is freed last, onto a bin of others that is one short
+     * of full, and the next free flushes it. No malloc in between may take p
+     * back. Only the slab's bitmap can tell then.
+     */
+    void *blocks[256];
+    for (size_t i = 0; i < 256; i++)
         blocks[i] = malloc(48);
-    for (size_t i = 0; i < 4096; i++)
+    void *p = malloc(48);
+    malloc_trim(0);                                   /* the bin starts empty */
+    size_t max = 32768 / 48 < 128 ? 32768 / 48 : 128; /* the design's bin bound for 48 bytes */
+    for (size_t i = 0; i < max - 1; i++)
         free(blocks[i]);
     free(p);
-    void *again[4096];
-    for (size_t i = 0; i < 4096; i++)
-        again[i] = malloc(48);
-    for (size_t i = 0; i < 4096; i++)
-        free(again[i]);
+    free(blocks[max - 1]); /* bin full: p is flushed to its slab */
+    free(p);
 }
 
 Test(misuse, double_free_large_aborts, .signal = SIGABRT)
@@ -69,10 +246,9 @@ Test(misuse, interior_free_huge_aborts, .signal = SIGABRT)
 
 Test(misuse, interior_free_small_aborts, .signal = SIGABRT)
 {
-    /* Detected when the thread cache gives the block back to its slab. */
+    /* Detected by free itself: the offset in the slab is no multiple of 96. */
     char *p = malloc(96);
     free(p + 16);
-    malloc_trim(0);
 }
 
 Test(misuse, foreign_pointers_are_left_alone)

@@ -14,6 +14,8 @@
  *   placement_check interleave   objects and a 64 MiB object's pages balanced within 10%
  *   placement_check weighted W0 W1  node 0 : node 1 share of objects and pages = W0 : W1
  *   placement_check exhaust NODE none|nearest  fill the small node NODE
+ *   placement_check tight-calloc NODE  big untouched callocs on the small node NODE (fallback
+ *                                none): the node check makes no more than a sample resident
  *   placement_check migrate      a thread that moves allocates on its new node
  *   placement_check cpuless NODE numa_malloc on a node without CPUs
  *   placement_check cpuset NODE  NODE is outside the cpuset: EINVAL, and malloc avoids it
@@ -387,6 +389,66 @@ static void check_exhaust(int node, const char *fallback)
     free(after);
 }
 
+/* ---- a tight node: the check populates a sample, never the whole request ---- */
+
+/* The process's peak resident set (VmHWM) in bytes. */
+static size_t peak_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kib = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %zu kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib << 10;
+}
+
+#define TIGHT_RSS_BOUND ((size_t)64 << 20)
+
+static void check_tight_calloc(int node)
+{
+    /* What the node has free, less 16 MiB: tight (within 32 MiB), yet it fits. */
+    long long free_bytes = 0;
+    numa_node_size64(node, &free_bytes);
+    size_t size = ((size_t)free_bytes - ((size_t)16 << 20)) & ~((size_t)(1 << 20) - 1);
+    size_t before = peak_rss_bytes();
+    char *sparse = numa_calloc(node, 1, size);
+    size_t grew = peak_rss_bytes() - before;
+    printf("tight-calloc: %zu MiB of %lld MiB free on node %d: %s, peak RSS grew %zu MiB\n",
+           size >> 20, free_bytes >> 20, node, sparse ? "served" : strerror(errno), grew >> 20);
+    EXPECT(sparse != NULL, "%zu MiB on node %d with %lld MiB free", size >> 20, node,
+           free_bytes >> 20);
+    EXPECT(grew < TIGHT_RSS_BOUND, "an untouched calloc of %zu MiB made %zu MiB resident",
+           size >> 20, grew >> 20);
+    if (sparse) {
+        EXPECT(numa_ptr_node(sparse) == node, "owned by node %d", numa_ptr_node(sparse));
+        /* Sparse use: one page per MiB, zero as calloc promised, and on the node. */
+        size_t wrong = 0, nonzero = 0;
+        for (size_t off = 0; off < size; off += 1 << 20) {
+            nonzero += sparse[off] != 0;
+            sparse[off] = 1;
+            wrong += page_census(sparse + off, 1, node, NULL);
+        }
+        EXPECT(nonzero == 0, "%zu pages of the calloc were not zero", nonzero);
+        EXPECT(wrong == 0, "%zu touched pages are off node %d", wrong, node);
+        free(sparse);
+    }
+
+    /* Far more than the node has: refused, without populating it first (measured second: VmHWM only
+     * grows). */
+    before = peak_rss_bytes();
+    errno = 0;
+    char *big = numa_calloc(node, 1, (size_t)512 << 20);
+    size_t grew_big = peak_rss_bytes() - before;
+    printf("tight-calloc: 512 MiB on node %d: %s, peak RSS grew %zu MiB\n", node,
+           big ? "served" : strerror(errno), grew_big >> 20);
+    EXPECT(big == NULL && errno == ENOMEM, "512 MiB on the small node %d with fallback none", node);
+    EXPECT(grew_big < TIGHT_RSS_BOUND, "refusing 512 MiB made %zu MiB resident", grew_big >> 20);
+    free(big);
+}
+
 /* ---- migration ---- */
 
 static void check_migrate(void)
@@ -518,6 +580,8 @@ int main(int argc, char **argv)
         check_balance(atof(argv[2]) / (atof(argv[2]) + atof(argv[3])), "weighted");
     else if (strcmp(check, "exhaust") == 0 && argc == 4)
         check_exhaust(atoi(argv[2]), argv[3]);
+    else if (strcmp(check, "tight-calloc") == 0 && argc == 3)
+        check_tight_calloc(atoi(argv[2]));
     else if (strcmp(check, "migrate") == 0)
         check_migrate();
     else if (strcmp(check, "hold") == 0 && argc == 4)
