@@ -81,6 +81,7 @@ struct node_heap {
 /* Called with pages_lock held after active_bytes grew. */
 static inline void heap_note_peak(struct node_heap *heap)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
     if (heap->active_bytes > heap->peak_active_bytes)
         heap->peak_active_bytes = heap->active_bytes;
 }
