@@ -168,13 +168,15 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         prev = before;
     }
     if (next && (uintptr_t)next == end) {
-        if (!dirty && !next->dirty)
-            os_purge(next, OS_PAGE_SIZE);
+        /* next's header becomes interior: purged only after it was read (and unlinked). */
+        bool purge_header = !dirty && !next->dirty;
         dirty |= next->dirty;
         if (next->dirty && next->freed_ms > now)
             now = next->freed_ms;
         nsegments += next->nsegments;
         run_unlink(heap, next);
+        if (purge_header)
+            os_purge(next, OS_PAGE_SIZE);
     }
     run_make(heap, start, nsegments, dirty, dirty ? now : 0, prev);
 }

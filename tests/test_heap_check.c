@@ -22,7 +22,8 @@ size_t numa_alloc_debug_check(void);
 
 #define LIVE 512
 
-/* One round of mixed traffic: allocates, frees half in random order, reallocs the rest. */
+/* One round of mixed traffic: allocates, frees half in random order, reallocs
+ * the rest. */
 static void mixed_round(test_rng *rng, void **live, size_t nlive)
 {
     for (size_t i = 0; i < nlive; i++) {
@@ -161,7 +162,8 @@ Test(heap_check, catches_a_broken_span_head, .signal = SIGABRT)
 
 Test(heap_check, catches_a_block_cached_twice, .signal = SIGABRT)
 {
-    /* Marks a live block as free in its slab while the thread still holds it out. */
+    /* Marks a live block as free in its slab while the thread still holds it out.
+     */
     void *p = malloc(48), *q = malloc(48);
     free(q); /* q is in this thread's cache: out of its slab */
     numa_alloc_debug_check();
@@ -171,5 +173,32 @@ Test(heap_check, catches_a_block_cached_twice, .signal = SIGABRT)
     seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE + index / 64] |= (uint64_t)1
                                                                                     << (index % 64);
     slab->used--;
+    numa_alloc_debug_check();
+}
+
+/*
+ * Regression (found by this check): a clean segment given back next to a
+ * clean free segment run purged that run's header before reading it, so the
+ * merged run lost the run's length and the free list lost its links (the
+ * segments after it were leaked, the walk found a segment without a header).
+ * Two large objects fill one fresh pages segment, a huge object follows it;
+ * both are freed and purged so that the segment, when it goes back, meets a
+ * clean run.
+ */
+Test(heap_check, clean_segment_merges_with_following_clean_run)
+{
+    malloc_trim(0);
+    char *a = malloc(1900 * KiB), *b = malloc(1900 * KiB), *huge = malloc(8 * MiB);
+    cr_assert(a && b && huge);
+    cr_assert_eq(segment_of(a), segment_of(b), "the two large objects share no segment");
+    cr_assert_eq((uintptr_t)segment_of(huge), (uintptr_t)segment_of(a) + SEGMENT_SIZE,
+                 "the huge object does not follow the pages segment");
+    a[0] = b[0] = huge[0] = 1;
+    free(huge);
+    malloc_trim(0); /* the huge run is now a clean free run */
+    numa_alloc_debug_check();
+    free(a);
+    free(b);
+    malloc_trim(0); /* the emptied pages segment goes back, clean, and merges */
     numa_alloc_debug_check();
 }
