@@ -362,9 +362,11 @@ static int worth_asking(size_t size, size_t align)
     /*
      * A request above the node's free memory makes the tight-node check
      * populate all of it (policy/node_memory.c, issue 10 finding 8): the
-     * process is OOM-killed instead of getting NULL. No probes until fixed.
+     * process is OOM-killed instead of getting NULL. Until that is fixed,
+     * only probes larger than any slot (1 TiB at most, docs/architecture.md)
+     * are made: they fail before anything is committed.
      */
-    return 0;
+    return size >= ((size_t)1 << 42);
 #else
     /* A probe of address space only: never written beyond two bytes. */
     return size > LIVE_CAP_BYTES || align > LIVE_CAP_BYTES;
