@@ -38,6 +38,7 @@ void report_warning(const char *msg)
     os_write_stderr("\n");
 }
 
+#ifdef NUMA_ALLOC_DEBUG /* NA_ASSERT's and the heap check's report: debug builds only */
 static char *append_decimal(char *out, unsigned long v)
 {
     char digits[24];
@@ -63,3 +64,4 @@ void report_assert_failed(const char *file, int line, const char *expr)
     os_write_stderr("\n");
     abort();
 }
+#endif
