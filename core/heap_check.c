@@ -27,18 +27,6 @@ struct tally {
     size_t free_page_runs, dirty_page_runs, partial_slabs, spare_slabs;
 };
 
-static uint64_t *slab_map(struct segment *seg, const struct span *slab)
-{
-    return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
-}
-
-static unsigned free_bin_of(size_t npages)
-{
-    if (npages <= FREE_RUN_EXACT_BINS)
-        return (unsigned)npages - 1;
-    return FREE_RUN_EXACT_BINS + (63u - (unsigned)__builtin_clzl(npages)) - 6;
-}
-
 /* used (blocks out) + bits set (blocks free in the slab) = slab_blocks; no bit past the end. */
 static void check_slab(struct node_heap *heap, struct segment *seg, struct span *slab,
                        struct tally *t)

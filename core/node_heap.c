@@ -50,11 +50,6 @@ static void partial_remove(struct bin *bin, struct span *slab)
     slab->in_partial = 0;
 }
 
-static uint64_t *slab_map(struct segment *seg, const struct span *slab)
-{
-    return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
-}
-
 /* Blocks whose bit is set in the slab's free_map: slab_blocks - used, always (NA_ASSERT only). */
 static inline unsigned slab_free_blocks(struct segment *seg, const struct span *slab)
 {

@@ -10,14 +10,6 @@
 
 #include <string.h>
 
-static unsigned free_bin_of(size_t npages)
-{
-    if (npages <= FREE_RUN_EXACT_BINS)
-        return (unsigned)npages - 1;
-    unsigned log = 63u - (unsigned)__builtin_clzl(npages);
-    return FREE_RUN_EXACT_BINS + log - 6;
-}
-
 static void bin_insert(struct node_heap *heap, struct span *span)
 {
     unsigned bin = free_bin_of(span->npages);
