@@ -9,6 +9,7 @@
  * and allocates big buffers in a loop does not refault every page.
  */
 #include "core/aligned_huge.h"
+#include "core/debug.h"
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "policy/binding.h"
@@ -114,6 +115,8 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
 void heap_free_huge(struct node_heap *heap, struct segment *seg)
 {
     na_lock(&heap->pages_lock);
+    NA_ASSERT(seg->magic == SEGMENT_MAGIC && seg->kind == SEG_HUGE && heap->huge_count > 0);
+    NA_ASSERT(heap->active_bytes >= seg->nsegments * SEGMENT_SIZE);
     heap->active_bytes -= seg->nsegments * SEGMENT_SIZE;
     heap->huge_count--;
     heap->huge_bytes -= seg->huge_size;

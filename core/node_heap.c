@@ -9,6 +9,7 @@
  * order. A slab whose blocks are all back is empty and returns its pages
  * (keeping one spare per bin).
  */
+#include "core/debug.h"
 #include "core/node_heap.h"
 #include "core/report.h"
 
@@ -26,6 +27,8 @@ void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t s
 
 static void partial_push(struct bin *bin, struct span *slab)
 {
+    NA_ASSERT_HELD(&bin->lock);
+    NA_ASSERT(slab->state == SPAN_SLAB && !slab->in_partial);
     slab->prev = NULL;
     slab->next = bin->partial;
     if (slab->next)
@@ -36,6 +39,8 @@ static void partial_push(struct bin *bin, struct span *slab)
 
 static void partial_remove(struct bin *bin, struct span *slab)
 {
+    NA_ASSERT_HELD(&bin->lock);
+    NA_ASSERT(slab->in_partial);
     if (slab->prev)
         slab->prev->next = slab->next;
     else
@@ -45,9 +50,14 @@ static void partial_remove(struct bin *bin, struct span *slab)
     slab->in_partial = 0;
 }
 
-static uint64_t *slab_map(struct segment *seg, const struct span *slab)
+/* Blocks whose bit is set in the slab's free_map: slab_blocks - used, always (NA_ASSERT only). */
+static inline unsigned slab_free_blocks(struct segment *seg, const struct span *slab)
 {
-    return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
+    const uint64_t *map = slab_map(seg, slab);
+    unsigned free_blocks = 0;
+    for (unsigned w = 0; w < (size_classes[slab->cls].slab_blocks + 63) / 64; w++)
+        free_blocks += (unsigned)__builtin_popcountll(map[w]);
+    return free_blocks;
 }
 
 static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned shard)
@@ -80,6 +90,8 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
 {
     struct segment *seg = segment_of(slab);
     unsigned first = (unsigned)(slab - seg->spans);
+    NA_ASSERT(slab->state == SPAN_SLAB && slab->used == 0 && !slab->in_partial);
+    NA_ASSERT(slab_free_blocks(seg, slab) == size_classes[slab->cls].slab_blocks);
     memset(&seg->page_tag[first], 0, slab->npages * sizeof seg->page_tag[0]);
     na_lock(&heap->pages_lock);
     page_run_free(heap, slab);
@@ -115,6 +127,7 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
             break;
     }
     slab->map_hint = w;
+    NA_ASSERT(slab->used + taken <= info->slab_blocks);
     *link = *list;
     *list = first;
     slab->used += taken;
@@ -170,10 +183,12 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         uint64_t *word = &slab_map(seg, slab)[index / 64], bit = (uint64_t)1 << (index % 64);
         if (*word & bit)
             report_invalid_pointer("free(): double free detected", block);
+        NA_ASSERT(seg->page_tag[page_in_segment(block)] == PAGE_TAG(cls, slab->shard));
         *word |= bit;
         if (index / 64 < slab->map_hint)
             slab->map_hint = (uint32_t)(index / 64);
         if (--slab->used == 0) {
+            NA_ASSERT(slab_free_blocks(seg, slab) == size_classes[cls].slab_blocks);
             if (slab->in_partial)
                 partial_remove(bin, slab);
             if (!bin->spare) {

@@ -45,6 +45,21 @@ struct bin {
 #define FREE_RUN_EXACT_BINS 64                        /* runs of 1..64 pages, one bin per length */
 #define FREE_RUN_BINS       (FREE_RUN_EXACT_BINS + 5) /* then one per doubling up to 1024 */
 
+/* The free-run bin of a run of npages: exact up to FREE_RUN_EXACT_BINS, then one per doubling. */
+static inline unsigned free_bin_of(size_t npages)
+{
+    if (npages <= FREE_RUN_EXACT_BINS)
+        return (unsigned)npages - 1;
+    unsigned log = 63u - (unsigned)__builtin_clzl(npages);
+    return FREE_RUN_EXACT_BINS + log - 6;
+}
+
+/* A slab's free-block bitmap (segment.free_map): bit k of these words is block k. */
+static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
+{
+    return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
+}
+
 struct node_heap {
     int node;
     unsigned slot;
@@ -81,6 +96,7 @@ struct node_heap {
 /* Called with pages_lock held after active_bytes grew. */
 static inline void heap_note_peak(struct node_heap *heap)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
     if (heap->active_bytes > heap->peak_active_bytes)
         heap->peak_active_bytes = heap->active_bytes;
 }

@@ -5,18 +5,11 @@
  * allocation and coalesced with both neighbours on free. Called with
  * pages_lock held.
  */
+#include "core/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 
 #include <string.h>
-
-static unsigned free_bin_of(size_t npages)
-{
-    if (npages <= FREE_RUN_EXACT_BINS)
-        return (unsigned)npages - 1;
-    unsigned log = 63u - (unsigned)__builtin_clzl(npages);
-    return FREE_RUN_EXACT_BINS + log - 6;
-}
 
 static void bin_insert(struct node_heap *heap, struct span *span)
 {
@@ -46,6 +39,7 @@ static void bin_remove(struct node_heap *heap, struct span *span)
 static struct span *make_free_run(struct node_heap *heap, struct segment *seg, unsigned first,
                                   unsigned npages, bool dirty, uint64_t freed_ms)
 {
+    NA_ASSERT(npages > 0 && first >= SEGMENT_HEADER_PAGES && first + npages <= PAGES_PER_SEGMENT);
     struct span *span = &seg->spans[first];
     span->state = SPAN_FREE;
     span->npages = npages;
@@ -99,6 +93,7 @@ static struct span *find_free_run(struct node_heap *heap, size_t npages)
 
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
     return node_memory_commit(&heap->memory, heap->node, addr, bytes);
 }
 
@@ -125,6 +120,7 @@ static bool add_segment(struct node_heap *heap)
 
 struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
     size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
     if (need > SEGMENT_USABLE_PAGES)
         return NULL;
@@ -136,6 +132,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     }
     struct segment *seg = segment_of(run);
     unsigned first = (unsigned)(run - seg->spans), total = run->npages;
+    NA_ASSERT(run->state == SPAN_FREE && run->npages >= need && seg->page_head[first] == first);
     bool dirty = run->dirty;
     uint64_t freed_ms = run->freed_ms;
     take_free_run(heap, run);
@@ -175,6 +172,12 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty)
     struct segment *seg = segment_of(span);
     unsigned first = (unsigned)(span - seg->spans), npages = span->npages;
     uint64_t freed_ms = dirty ? os_now_ms() : 0;
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(span->state != SPAN_FREE); /* SPAN_NONE: a run page_run_alloc gives back */
+    NA_ASSERT(seg->magic == SEGMENT_MAGIC && seg->kind == SEG_PAGES);
+    NA_ASSERT(heap->active_bytes >= (size_t)npages << OS_PAGE_SHIFT);
+    for (unsigned page = first; page < first + npages; page++) /* invariant 4: tags cleared first */
+        NA_ASSERT(seg->page_tag[page] == 0);
     heap->active_bytes -= (size_t)npages << OS_PAGE_SHIFT;
     span->state = SPAN_NONE;
 
@@ -200,6 +203,10 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty)
         }
     }
     make_free_run(heap, seg, first, npages, dirty, freed_ms);
+    /* Invariant 6: coalesced, so no free run touches this one. */
+    NA_ASSERT(first == SEGMENT_HEADER_PAGES ||
+              seg->spans[seg->page_head[first - 1]].state != SPAN_FREE);
+    NA_ASSERT(first + npages == PAGES_PER_SEGMENT || seg->spans[first + npages].state != SPAN_FREE);
 }
 
 void page_run_free(struct node_heap *heap, struct span *span)
@@ -211,6 +218,8 @@ void page_run_free(struct node_heap *heap, struct span *span)
 void page_run_release_segment(struct node_heap *heap, struct span *span)
 {
     struct segment *seg = segment_of(span);
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(span->state == SPAN_FREE && span->npages == SEGMENT_USABLE_PAGES);
     take_free_run(heap, span);
     span->state = SPAN_NONE;
     /* Keep page 0: it becomes the free run's header. A clean run's header pages still hold
@@ -226,6 +235,8 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
 {
     struct segment *seg = segment_of(span);
     unsigned first = (unsigned)(span - seg->spans), old = span->npages;
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(span->state == SPAN_LARGE && seg->page_head[first] == first && npages > 0);
     if (npages < old) { /* the tail becomes a free run, merged with what follows */
         struct span *tail = &seg->spans[first + npages];
         tail->npages = old - (unsigned)npages;

@@ -9,12 +9,15 @@
  * Checks ride on the heap's own slow paths: there is no background thread.
  * All functions except purge_all run with pages_lock held.
  */
+#include "core/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
 
 void purge_note_dirty(struct node_heap *heap, struct span *span)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(span->state == SPAN_FREE && span->dirty);
     span->lru_next = NULL;
     span->lru_prev = heap->dirty_newest;
     if (heap->dirty_newest)
@@ -29,6 +32,10 @@ void purge_note_dirty(struct node_heap *heap, struct span *span)
 
 void purge_forget_dirty(struct node_heap *heap, struct span *span)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
+    /* dirty_bytes is the sum of the dirty runs, so it covers this one. */
+    NA_ASSERT(span->state == SPAN_FREE && span->dirty);
+    NA_ASSERT(heap->dirty_bytes >= (size_t)span->npages << OS_PAGE_SHIFT);
     if (span->lru_prev)
         span->lru_prev->lru_next = span->lru_next;
     else
@@ -70,6 +77,8 @@ static bool purge_span(struct node_heap *heap, struct span *span)
 /* False when the kernel refused: the run stays dirty. */
 static bool purge_segment_run(struct node_heap *heap, struct segment *run)
 {
+    NA_ASSERT(run->kind == SEG_FREE_RUN && run->dirty);
+    NA_ASSERT(heap->dirty_bytes >= run->nsegments * SEGMENT_SIZE);
     if (os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE) != 0) {
         purge_refused(heap, &run->freed_ms);
         return false;
@@ -109,6 +118,7 @@ static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t ta
 
 void purge_maybe(struct node_heap *heap)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
     size_t limit = DIRTY_LIMIT_MIN + heap->active_bytes;
     if (heap->dirty_bytes > limit)
         purge_runs(heap, UINT64_MAX, limit / 4 * 3);

@@ -37,3 +37,31 @@ void report_warning(const char *msg)
     os_write_stderr(msg);
     os_write_stderr("\n");
 }
+
+#ifdef NUMA_ALLOC_DEBUG /* NA_ASSERT's and the heap check's report: debug builds only */
+static char *append_decimal(char *out, unsigned long v)
+{
+    char digits[24];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *out++ = digits[--n];
+    return out;
+}
+
+void report_assert_failed(const char *file, int line, const char *expr)
+{
+    char where[24];
+    *append_decimal(where, line > 0 ? (unsigned long)line : 0) = '\0';
+    os_write_stderr("numa-alloc: assertion failed: ");
+    os_write_stderr(file);
+    os_write_stderr(":");
+    os_write_stderr(where);
+    os_write_stderr(": ");
+    os_write_stderr(expr);
+    os_write_stderr("\n");
+    abort();
+}
+#endif

@@ -6,6 +6,7 @@
  * A free run is described by a header in its first segment
  * (kind SEG_FREE_RUN); purging never releases that first page.
  */
+#include "core/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
@@ -29,6 +30,13 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
                                 uint64_t freed_ms, struct segment *prev)
 {
     struct segment *run = (struct segment *)at;
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(at % SEGMENT_SIZE == 0 && nsegments > 0);
+    /* Address order, and invariant 6: free segment runs never touch (they are coalesced). */
+    NA_ASSERT(!prev || (uintptr_t)prev + prev->nsegments * SEGMENT_SIZE < at);
+    NA_ASSERT(!(prev ? prev->run_next : heap->free_segments) ||
+              at + nsegments * SEGMENT_SIZE <
+                  (uintptr_t)(prev ? prev->run_next : heap->free_segments));
     run->magic = SEGMENT_MAGIC;
     run->kind = SEG_FREE_RUN;
     run->slot = (uint16_t)heap->slot;
@@ -56,6 +64,8 @@ static struct segment *run_carve(struct node_heap *heap, struct segment *run, ui
                                  size_t nsegments)
 {
     size_t lead = (start - (uintptr_t)run) / SEGMENT_SIZE;
+    NA_ASSERT(run->magic == SEGMENT_MAGIC && run->kind == SEG_FREE_RUN);
+    NA_ASSERT(start >= (uintptr_t)run && lead + nsegments <= run->nsegments);
     size_t tail = run->nsegments - lead - nsegments;
     struct segment *prev = run->run_prev;
     bool dirty = run->dirty;
@@ -95,6 +105,7 @@ static int bump(struct node_heap *heap, size_t nsegments)
  */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
     if (align < SEGMENT_SIZE)
         align = SEGMENT_SIZE;
     struct segment *best = NULL, *last = NULL;
@@ -149,6 +160,8 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
 {
     uintptr_t start = (uintptr_t)seg, end = start + nsegments * SEGMENT_SIZE;
     uint64_t now = dirty ? os_now_ms() : 0;
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(start % SEGMENT_SIZE == 0 && nsegments > 0 && end <= heap->seg_next);
     struct segment *prev = NULL, *next = heap->free_segments;
     while (next && (uintptr_t)next < start) {
         prev = next;
@@ -168,19 +181,22 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         prev = before;
     }
     if (next && (uintptr_t)next == end) {
-        if (!dirty && !next->dirty)
-            dirty = !header_zeroed(heap, next);
+        /* next's header becomes interior: purged only after it was read (and unlinked). */
+        bool purge_header = !dirty && !next->dirty;
         dirty |= next->dirty;
         if (next->dirty && next->freed_ms > now)
             now = next->freed_ms;
         nsegments += next->nsegments;
         run_unlink(heap, next);
+        if (purge_header)
+            dirty = !header_zeroed(heap, next);
     }
     run_make(heap, start, nsegments, dirty, dirty ? now : 0, prev);
 }
 
 int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
 {
+    NA_ASSERT_HELD(&heap->pages_lock);
     if (at == heap->seg_next)
         return bump(heap, nsegments) == 0 ? 0 : -1;
     struct segment *run = heap->free_segments;

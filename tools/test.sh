@@ -4,9 +4,14 @@
 #   2. cmake -S . -B build -DCMAKE_BUILD_TYPE=Release     (configure)
 #   3. cmake --build build -j 2                           (build library, tests, benchmarks)
 #   4. ctest --test-dir build --output-on-failure [ARGS]  (all tests; ARGS go to ctest, e.g. -L unit)
-#   5. tools/lint.sh                                      (cppcheck + clang-format)
-# Lint runs even when the tests fail, so one run reports everything. Exits non-zero
-# when any step fails. Environment: JOBS (build jobs, default 2), BUILD_DIR (default build).
+#   5. the debug build: cmake -B build-debug -DNUMA_ALLOC_DEBUG=ON -DNUMA_ALLOC_SANITIZE=undefined
+#      (assertions, heap check, UBSan), built, then ctest -L unit and -L programs on it
+#   6. tools/fuzz.sh 60                                   (libFuzzer, 60 s, on a debug build)
+#   7. tools/lint.sh                                      (cppcheck + clang-format)
+# Each step runs even when an earlier one (other than deps) failed, so one run
+# reports everything. Exits non-zero when any step fails. Environment: JOBS (build
+# jobs, default 2), BUILD_DIR (default build), DEBUG_BUILD_DIR (default build-debug),
+# FUZZ_SECONDS (default 60; 0 skips the fuzzer, and the summary says SKIP).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,10 +19,13 @@ cd "$root" || exit 1
 
 jobs=${JOBS:-2}
 build_dir=${BUILD_DIR:-build}
+debug_dir=${DEBUG_BUILD_DIR:-build-debug}
+fuzz_seconds=${FUZZ_SECONDS:-60}
 ctest_args=("$@")
 
 steps=()
 results=()
+durations=()
 failed=0
 
 record() { # name result
@@ -32,13 +40,15 @@ banner() {
 }
 
 run_step() { # name command...
-    local name=$1
+    local name=$1 began=$SECONDS
     shift
     banner "$name: $*"
     if "$@"; then
+        durations[${#steps[@]}]="$((SECONDS - began)) s"
         record "$name" PASS
     else
         echo "test.sh: step '$name' FAILED (exit $?)" >&2
+        durations[${#steps[@]}]="$((SECONDS - began)) s"
         record "$name" FAIL
         return 1
     fi
@@ -48,7 +58,7 @@ summary() {
     banner "summary"
     local i
     for i in "${!steps[@]}"; do
-        printf '  %-10s %s\n' "${results[$i]}" "${steps[$i]}"
+        printf '  %-10s %-14s %s\n' "${results[$i]}" "${steps[$i]}" "${durations[$i]:-}"
     done
     if ((failed)); then
         echo "test.sh: FAILED"
@@ -78,6 +88,33 @@ else
     record configure SKIP
     record build SKIP
     record tests SKIP
+fi
+# The debug build: every invariant asserted, UBSan fatal; the unit and program
+# suites on it (not the guest tests or benchmarks: they test placement and speed,
+# which the Release build covers).
+if ((deps_ok)) &&
+    run_step debug-configure cmake -S . -B "$debug_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DNUMA_ALLOC_DEBUG=ON -DNUMA_ALLOC_SANITIZE=undefined; then
+    if run_step debug-build cmake --build "$debug_dir" -j "$jobs"; then
+        run_step debug-unit ctest --test-dir "$debug_dir" --output-on-failure --no-tests=error \
+            -j "$jobs" -L unit
+        run_step debug-programs ctest --test-dir "$debug_dir" --output-on-failure \
+            --no-tests=error -j "$jobs" -L programs
+    else
+        record debug-unit SKIP
+        record debug-programs SKIP
+    fi
+else
+    ((deps_ok)) || record debug-configure SKIP
+    record debug-build SKIP
+    record debug-unit SKIP
+    record debug-programs SKIP
+fi
+# The fuzzer builds its own copy of the allocator (clang, debug, UBSan).
+if ((deps_ok)) && ((fuzz_seconds > 0)); then
+    run_step fuzz "$root/tools/fuzz.sh" "$fuzz_seconds"
+else
+    record fuzz SKIP
 fi
 # Lint needs no build, only the tools: it runs even when configure, build or tests failed.
 if ((deps_ok)); then

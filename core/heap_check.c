@@ -1,0 +1,276 @@
+/* heap_check.c - the whole-heap consistency check; see heap_check.h. */
+#include "core/heap_check.h"
+
+#include "core/node_heap.h"
+#include "core/report.h"
+#include "core/thread_cache.h"
+
+static void check_failed(const char *what, const void *where, int line, const char *cond)
+    __attribute__((noreturn));
+
+static void check_failed(const char *what, const void *where, int line, const char *cond)
+{
+    report_pointer(what, where);
+    report_assert_failed("core/heap_check.c", line, cond);
+}
+
+/* `what` names the broken invariant, `where` the address of the structure that breaks it. */
+#define CHECK(cond, what, where)                                                                   \
+    ((cond) ? (void)0 : check_failed("heap check failed: " what, (where), __LINE__, #cond))
+
+/* What a walk of one heap adds up, compared with the heap's own totals at the end. */
+struct tally {
+    size_t segments;
+    size_t active_bytes; /* spans in use and huge runs */
+    size_t dirty_bytes;  /* dirty free page runs and dirty free segment runs */
+    size_t huge_count, huge_bytes;
+    size_t free_page_runs, dirty_page_runs, partial_slabs, spare_slabs;
+};
+
+/* used (blocks out) + bits set (blocks free in the slab) = slab_blocks; no bit past the end. */
+static void check_slab(struct node_heap *heap, struct segment *seg, struct span *slab,
+                       struct tally *t)
+{
+    CHECK(slab->cls >= 1 && slab->cls <= NUM_SMALL_CLASSES, "slab of no small class", slab);
+    const struct size_class_info *info = &size_classes[slab->cls];
+    CHECK(slab->npages == info->slab_pages, "slab length is not its class's", slab);
+    CHECK(slab->shard < HEAP_SHARDS, "slab shard out of range", slab);
+    const uint64_t *map = slab_map(seg, slab);
+    unsigned words = (info->slab_blocks + 63) / 64, free_blocks = 0;
+    for (unsigned w = 0; w < words; w++)
+        free_blocks += (unsigned)__builtin_popcountll(map[w]);
+    if (info->slab_blocks % 64)
+        CHECK((map[words - 1] >> (info->slab_blocks % 64)) == 0,
+              "free bit past the slab's last block", slab);
+    CHECK(slab->used + free_blocks == info->slab_blocks, "slab used count != blocks - free bits",
+          slab);
+    for (unsigned w = 0; w < slab->map_hint && w < words; w++)
+        CHECK(map[w] == 0, "free bit below the slab's map_hint", slab);
+    struct bin *bin = &heap->bins[slab->shard][slab->cls];
+    if (slab->in_partial) {
+        CHECK(slab->used < info->slab_blocks, "full slab on a partial list", slab);
+        t->partial_slabs++;
+    }
+    if (bin->spare == slab) {
+        CHECK(slab->used == 0 && !slab->in_partial, "spare slab in use or on a partial list", slab);
+        t->spare_slabs++;
+    } else {
+        CHECK(slab->used > 0, "empty slab that is not its bin's spare", slab);
+        CHECK(slab->in_partial == (slab->used < info->slab_blocks),
+              "slab with free blocks off its bin's partial list", slab);
+    }
+}
+
+/* Invariants 4, 5 and 6 of docs/architecture.md over one SEG_PAGES segment. */
+static void check_pages_segment(struct node_heap *heap, struct segment *seg, struct tally *t)
+{
+    for (unsigned page = 0; page < SEGMENT_HEADER_PAGES; page++)
+        CHECK(seg->page_tag[page] == 0, "header page with a tag", seg);
+    bool left_free = false;
+    for (unsigned page = SEGMENT_HEADER_PAGES; page < PAGES_PER_SEGMENT;) {
+        struct span *span = &seg->spans[page];
+        char *start = (char *)seg + ((size_t)page << OS_PAGE_SHIFT);
+        CHECK(span->state == SPAN_FREE || span->state == SPAN_SLAB || span->state == SPAN_LARGE,
+              "page that starts no span", start);
+        CHECK(span->npages >= 1 && span->npages <= PAGES_PER_SEGMENT - page,
+              "span length out of the segment", start);
+        CHECK(seg->page_head[page] == page, "span head page not its own head", start);
+        unsigned end = page + span->npages;
+        for (unsigned p = page + 1; p < end; p++)
+            CHECK(seg->spans[p].state == SPAN_NONE, "non-head span descriptor not SPAN_NONE",
+                  (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
+        unsigned tag = span->state == SPAN_SLAB ? PAGE_TAG(span->cls, span->shard) : 0;
+        for (unsigned p = page; p < end; p++)
+            CHECK(seg->page_tag[p] == tag, "page tag does not match its span",
+                  (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
+        if (span->state == SPAN_FREE) {
+            CHECK(!left_free, "two free page runs touch", start);
+            CHECK(seg->page_head[end - 1] == page, "free run's last page not headed", start);
+            t->free_page_runs++;
+            if (span->dirty) {
+                t->dirty_page_runs++;
+                t->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
+            }
+        } else {
+            for (unsigned p = page; p < end; p++)
+                CHECK(seg->page_head[p] == page, "page of a span not headed by it",
+                      (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
+            t->active_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
+            if (span->state == SPAN_SLAB)
+                check_slab(heap, seg, span, t);
+        }
+        left_free = span->state == SPAN_FREE;
+        page = end;
+    }
+}
+
+/* Segments from the slot's first to the bump frontier: every one starts a run or lies in one. */
+static void walk_segments(struct node_heap *heap, struct tally *t)
+{
+    uintptr_t at = slot_base(heap->slot) + SEGMENT_SIZE;
+    struct segment *next_free = heap->free_segments, *prev_free = NULL, *prev = NULL;
+    while (at < heap->seg_next) {
+        struct segment *seg = (struct segment *)at;
+        if (seg->magic != SEGMENT_MAGIC && prev) /* where the walk came from tells what overran */
+            report_pointer(prev->kind == SEG_HUGE ? "heap check: after the huge run at"
+                           : prev->kind == SEG_FREE_RUN
+                               ? "heap check: after the free segment run at"
+                               : "heap check: after the pages segment at",
+                           prev);
+        CHECK(seg->magic == SEGMENT_MAGIC, "segment without a header", seg);
+        CHECK(seg->slot == heap->slot, "segment of another slot", seg);
+        CHECK(seg->nsegments >= 1 && seg->nsegments <= (heap->seg_next - at) / SEGMENT_SIZE,
+              "segment run past the bump frontier", seg);
+        switch (seg->kind) {
+        case SEG_PAGES:
+            CHECK(seg->nsegments == 1, "pages segment longer than one", seg);
+            check_pages_segment(heap, seg, t);
+            break;
+        case SEG_HUGE: {
+            size_t offset = (size_t)((char *)seg->huge_ptr - (char *)seg);
+            CHECK(offset >= OS_PAGE_SIZE && offset < seg->nsegments * SEGMENT_SIZE &&
+                      seg->huge_size <= seg->nsegments * SEGMENT_SIZE - offset,
+                  "huge object outside its run", seg);
+            for (unsigned page = 0; page < PAGES_PER_SEGMENT; page++)
+                CHECK(seg->page_tag[page] == 0, "huge segment with a page tag", seg);
+            t->active_bytes += seg->nsegments * SEGMENT_SIZE;
+            t->huge_count++;
+            t->huge_bytes += seg->huge_size;
+            break;
+        }
+        case SEG_FREE_RUN:
+            CHECK(seg == next_free, "free segment run missing from the free list (or out of order)",
+                  seg);
+            CHECK(seg->run_prev == prev_free, "free segment list badly linked", seg);
+            CHECK(!prev_free || (uintptr_t)prev_free + prev_free->nsegments * SEGMENT_SIZE < at,
+                  "two free segment runs touch", seg);
+            if (seg->dirty)
+                t->dirty_bytes += seg->nsegments * SEGMENT_SIZE;
+            prev_free = seg;
+            next_free = seg->run_next;
+            break;
+        default:
+            CHECK(0, "segment of unknown kind", seg);
+        }
+        t->segments++;
+        prev = seg;
+        at += seg->nsegments * SEGMENT_SIZE;
+    }
+    CHECK(at == heap->seg_next, "segment runs overrun the bump frontier", (void *)at);
+    CHECK(next_free == NULL, "free segment list has runs beyond the frontier", next_free);
+}
+
+/* The bins of free page runs, the dirty list and the partial lists agree with the walk. */
+static void check_lists(struct node_heap *heap, const struct tally *t)
+{
+    size_t runs = 0, dirty_runs = 0, partial = 0;
+    for (unsigned b = 0; b < FREE_RUN_BINS; b++) {
+        bool bit = (heap->free_run_bitmap[b / 64] >> (b % 64)) & 1;
+        CHECK(bit == (heap->free_runs[b] != NULL), "free-run bitmap disagrees with its bin",
+              &heap->free_runs[b]);
+        for (struct span *span = heap->free_runs[b], *prev = NULL; span;
+             prev = span, span = span->next, runs++) {
+            CHECK(span->state == SPAN_FREE && free_bin_of(span->npages) == b,
+                  "span in the wrong free-run bin", span);
+            CHECK(span->prev == prev, "free-run bin badly linked", span);
+            CHECK(slot_of_ptr(span) == heap->slot, "free run of another slot in a bin", span);
+        }
+    }
+    CHECK(runs == t->free_page_runs, "free page runs in bins != free runs in segments", heap);
+    for (struct span *span = heap->dirty_oldest, *prev = NULL; span;
+         prev = span, span = span->lru_next, dirty_runs++) {
+        CHECK(span->state == SPAN_FREE && span->dirty, "clean or used span on the dirty list",
+              span);
+        CHECK(span->lru_prev == prev, "dirty list badly linked", span);
+        CHECK(span->lru_next || heap->dirty_newest == span, "dirty list's newest is not its end",
+              span);
+    }
+    CHECK(dirty_runs == t->dirty_page_runs, "dirty page runs listed != dirty runs in segments",
+          heap);
+    CHECK(heap->dirty_bytes == t->dirty_bytes, "dirty_bytes != sum of the dirty runs", heap);
+    CHECK(heap->active_bytes == t->active_bytes, "active_bytes != spans and huge runs in use",
+          heap);
+    CHECK(heap->huge_count == t->huge_count && heap->huge_bytes == t->huge_bytes,
+          "huge totals != huge segments", heap);
+    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++) {
+        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+            struct bin *bin = &heap->bins[shard][cls];
+            for (struct span *slab = bin->partial, *prev = NULL; slab;
+                 prev = slab, slab = slab->next, partial++) {
+                CHECK(slab->state == SPAN_SLAB && slab->cls == cls && slab->shard == shard &&
+                          slab->in_partial,
+                      "partial list holds a slab of another bin", slab);
+                CHECK(slab->prev == prev, "partial list badly linked", slab);
+            }
+            CHECK(!bin->spare || (bin->spare->state == SPAN_SLAB && bin->spare->cls == cls &&
+                                  bin->spare->shard == shard),
+                  "bin's spare is not a slab of the bin", bin->spare);
+        }
+    }
+    CHECK(partial == t->partial_slabs, "slabs on partial lists != slabs marked in_partial", heap);
+}
+
+/* A cached block is the start of a block of a live slab of its class, and out of its slab. */
+static void check_cached_block(unsigned slot, unsigned cls, void *block)
+{
+    CHECK(region_contains(block) && slot_of_ptr(block) == slot, "cached block of another node",
+          block);
+    struct segment *seg = segment_of(block);
+    CHECK(seg->magic == SEGMENT_MAGIC && seg->kind == SEG_PAGES, "cached block outside a slab",
+          block);
+    unsigned tag = seg->page_tag[page_in_segment(block)];
+    CHECK(tag_class(tag) == cls, "cached block in a bin of another class", block);
+    struct span *slab = span_of_ptr(seg, block);
+    CHECK(slab->state == SPAN_SLAB && slab->cls == cls, "cached block not in a slab", block);
+    size_t offset = (size_t)((char *)block - span_start(seg, slab));
+    CHECK(offset % size_classes[cls].size == 0, "cached block is not a block start (interior)",
+          block);
+    size_t index = offset / size_classes[cls].size;
+    CHECK(index < size_classes[cls].slab_blocks, "cached block past its slab", block);
+    CHECK(!((slab_map(seg, slab)[index / 64] >> (index % 64)) & 1),
+          "cached block also free in its slab (double free)", block);
+}
+
+/* The calling thread's own bins and away lists (other threads' caches are theirs alone). */
+static void check_own_cache(unsigned slot)
+{
+    struct node_cache *nc = thread_state.caches[slot];
+    if (!nc)
+        return;
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        uint32_t n = 0;
+        for (void *block = nc->bins[cls].head; block; block = *(void **)block) {
+            CHECK(n++ < nc->bins[cls].count, "cache bin longer than its count", block);
+            check_cached_block(slot, cls, block);
+        }
+        CHECK(n == nc->bins[cls].count, "cache bin shorter than its count", &nc->bins[cls]);
+        n = 0;
+        for (void *block = nc->away[cls].head; block; block = *(void **)block) {
+            CHECK(n++ < nc->away[cls].count, "away list longer than its count", block);
+            check_cached_block(slot, cls, block);
+        }
+    }
+}
+
+size_t heap_check_all(void)
+{
+    size_t segments = 0;
+    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+        struct node_heap *heap = node_heap_of(slot);
+        struct tally t = {0};
+        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++) /* lock order: bins, then pages */
+            for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+                na_lock(&heap->bins[shard][cls].lock);
+        na_lock(&heap->pages_lock);
+        CHECK(heap->slot == slot, "node heap of another slot", heap);
+        walk_segments(heap, &t);
+        check_lists(heap, &t);
+        check_own_cache(slot);
+        na_unlock(&heap->pages_lock);
+        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+            for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+                na_unlock(&heap->bins[shard][cls].lock);
+        segments += t.segments;
+    }
+    return segments;
+}

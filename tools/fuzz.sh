@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer target tests/fuzz/fuzz_malloc.c (docs/testing.md).
+#   tools/fuzz.sh [SECONDS] [extra libFuzzer flags...]
+# SECONDS: how long to fuzz (default 60). Builds with clang-14 in $FUZZ_BUILD_DIR
+# (default build-fuzz), fuzzes a scratch copy of tests/fuzz/corpus (the checked-in
+# seeds stay as they are; set FUZZ_CORPUS_DIR to keep a growing corpus of your
+# own), first replays tests/fuzz/crashes-found, and writes any crash input to
+# $FUZZ_ARTIFACTS (default $FUZZ_BUILD_DIR/artifacts). Exits non-zero on a crash.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+seconds=${1:-60}
+shift || true
+build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
+artifacts=${FUZZ_ARTIFACTS:-$build_dir/artifacts}
+cc=${FUZZ_CC:-$(command -v clang-14 || command -v clang || true)}
+if [[ -z $cc ]]; then
+    echo "fuzz.sh: clang not found (tools/packages.txt: clang-14, libclang-rt-14-dev)" >&2
+    exit 1
+fi
+
+cmake -S tests/fuzz -B "$build_dir" -DCMAKE_C_COMPILER="$cc" >/dev/null
+cmake --build "$build_dir" -j "${JOBS:-2}" --target fuzz_malloc
+
+corpus=${FUZZ_CORPUS_DIR:-}
+scratch=
+if [[ -z $corpus ]]; then
+    scratch=$(mktemp -d "${TMPDIR:-/tmp}/numa-alloc-fuzz.XXXXXX")
+    trap 'rm -rf "$scratch"' EXIT
+    corpus=$scratch
+fi
+mkdir -p "$corpus" "$artifacts"
+cp tests/fuzz/corpus/* "$corpus"/
+
+# The inputs found before must pass on this build (their bugs fixed, or still avoided).
+# Not finding 8's: with its bug present it takes all the machine's memory (see
+# tests/fuzz/crashes-found/README.md); replay it by hand once finding 8 is fixed.
+for input in tests/fuzz/crashes-found/finding-*; do
+    case $input in *finding-8-*) continue ;; esac
+    if ! "$build_dir/fuzz_malloc" "$input" >/dev/null 2>&1; then
+        echo "fuzz.sh: $input fails again:" >&2
+        "$build_dir/fuzz_malloc" "$input" >&2 || true
+        exit 1
+    fi
+done
+
+# -rss_limit_mb: the model caps live memory near 256 MiB; twice that plus the
+# allocator's retained memory stays far below 2 GiB.
+log=$artifacts/fuzz.log
+set +e
+"$build_dir/fuzz_malloc" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" "$corpus" >"$log" 2>&1
+status=$?
+set -e
+# The progress lines (one per new input) say little in a CI log; the rest is kept.
+grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$log" || true
+if ((status != 0)); then
+    echo "fuzz.sh: FAILED (exit $status); the input is in $artifacts/ (crash-*, oom-*, timeout-*)" >&2
+fi
+exit "$status"
