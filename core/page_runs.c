@@ -108,8 +108,13 @@ static bool add_segment(struct node_heap *heap)
         segment_run_free(heap, seg, 1, false);
         return false;
     }
-    if (dirty) /* stale metadata from an earlier life */
-        memset(seg, 0, sizeof *seg);
+    /*
+     * Stale metadata from an earlier life. A clean run is zero beyond its
+     * first page only: that page held the run's header, and before that
+     * whatever was there (a huge object's bytes when the run is the tail of
+     * one shrunk in place), which would read as page tags.
+     */
+    memset(seg, 0, dirty ? sizeof *seg : OS_PAGE_SIZE);
     seg->magic = SEGMENT_MAGIC;
     seg->kind = SEG_PAGES;
     seg->slot = (uint16_t)heap->slot;

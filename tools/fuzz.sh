@@ -47,11 +47,12 @@ for input in tests/fuzz/crashes-found/finding-*; do
 done
 
 # -rss_limit_mb: the model caps live memory near 256 MiB; twice that plus the
-# allocator's retained memory stays far below 2 GiB.
+# allocator's retained memory stays far below 2 GiB. -max_len: programs of up to
+# a few hundred operations (the seeds alone would keep inputs under 100 bytes).
 log=$artifacts/fuzz.log
 set +e
 "$build_dir/fuzz_malloc" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" "$corpus" >"$log" 2>&1
+    -max_len=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" "$corpus" >"$log" 2>&1
 status=$?
 set -e
 # The progress lines (one per new input) say little in a CI log; the rest is kept.

@@ -34,8 +34,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -798,10 +800,68 @@ static void run_op(struct input *in)
     }
 }
 
+/*
+ * A fatal signal inside the allocator (an assertion, the heap check, a misuse
+ * report) may come with its locks held: libFuzzer's crash handler allocates
+ * to write the input out and would hang on them. So when fuzzing with an
+ * -artifact_prefix (tools/fuzz.sh), this handler writes the input itself with
+ * write(2), to <prefix>crash-signal-<pid>, and dies of the signal.
+ */
+static const uint8_t *current_data;
+static size_t current_size;
+static char crash_path[4096];
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n <= 0)
+            return;
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void on_fatal_signal(int sig)
+{
+    int fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        write_all(fd, current_data, current_size);
+        close(fd);
+    }
+    static const char msg[] = "fuzz_malloc: fatal signal, the input is in ";
+    write_all(2, msg, sizeof msg - 1);
+    write_all(2, crash_path, strlen(crash_path));
+    write_all(2, "\n", 1);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* libFuzzer installs its handlers after LLVMFuzzerInitialize: ours replace them at the first input.
+ */
+static void install_crash_handler(void)
+{
+    static int installed;
+    if (installed || !crash_path[0])
+        return;
+    installed = 1;
+    static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sigaction(fatal[i], &sa, NULL);
+    }
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    (void)argc;
-    (void)argv;
+    static const char flag[] = "-artifact_prefix=";
+    for (int i = 1; i < *argc; i++)
+        if (strncmp((*argv)[i], flag, sizeof flag - 1) == 0)
+            snprintf(crash_path, sizeof crash_path, "%scrash-signal-%d",
+                     (*argv)[i] + sizeof flag - 1, (int)getpid());
     one_node = access("/sys/devices/system/node/node1", F_OK) != 0;
     trace = getenv("FUZZ_TRACE") != NULL;
     return 0;
@@ -810,6 +870,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct input in = {data, size, 0};
+    current_data = data;
+    current_size = size;
+    install_crash_handler();
     for (int n = 0; n < MAX_OPS && in.pos < in.size; n++)
         run_op(&in);
     for (int i = 0; i < MAX_LIVE; i++)
