@@ -73,6 +73,10 @@ bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t by
 {
     if (placement_caps.bind_error)
         return true; /* unbound: pages go where they are first touched, there is no node to hold */
+    if (topo.num_slots == 1)
+        return true; /* the only node the kernel may use: no page can land elsewhere, and
+                      * refusing would deny what glibc's malloc grants (a sparse array larger
+                      * than the node's free memory) */
     uint64_t now = os_now_ms();
     bool fresh = now - mem->refreshed_ms < REFRESH_MS;
     if (!fresh)

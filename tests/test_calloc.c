@@ -122,3 +122,57 @@ Test(calloc, overflow_enomem)
     cr_assert_eq(test_bytes_check(p, 16, 0), -1);
     free(p);
 }
+
+/* MemFree of `node` from sysfs, in bytes (0 if unreadable). */
+static size_t node_free_bytes(int node)
+{
+    char path[96], line[256];
+    snprintf(path, sizeof path, "/sys/devices/system/node/node%d/meminfo", node);
+    FILE *f = fopen(path, "r");
+    size_t kib = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, "MemFree:");
+        if (at) {
+            kib = strtoull(at + strlen("MemFree:"), NULL, 10);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return kib * KiB;
+}
+
+/*
+ * Issue 10, finding 8: on a machine with one usable node, an untouched calloc
+ * larger than the node's free memory is what glibc grants (overcommit) and
+ * keeps sparse. The tight-node check once populated all of it (an OOM kill),
+ * then refused it; with no other node a page could go to, it checks nothing.
+ */
+Test(calloc, sparse_beyond_free_memory_on_one_node, .timeout = 60.)
+{
+    unsigned char usable[TEST_MAX_NODES];
+    if (test_usable_nodes(usable) != 1)
+        cr_skip_test("needs exactly one usable node (multi-node: the guest's placement checks)");
+    int node = test_first_usable_node();
+    size_t free_bytes = node_free_bytes(node);
+    cr_assert_gt(free_bytes, 0, "MemFree of node %d unreadable", node);
+    /* Between the node's free and total memory: what heuristic overcommit grants. */
+    size_t total = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+    if (total < free_bytes + 64 * MiB)
+        cr_skip_test("node %d: %zu of %zu bytes free, no room above free memory", node, free_bytes,
+                     total);
+    size_t above = (total - free_bytes) / 2 < 256 * MiB ? (total - free_bytes) / 2 : 256 * MiB;
+    size_t size = free_bytes + above;
+    size_t rss_before = test_rss_bytes();
+    unsigned char *p = test_launder(calloc(size, 1));
+    cr_assert_not_null(p, "calloc(%zu) with %zu bytes free on the only node: NULL, errno %d", size,
+                       free_bytes, errno);
+    cr_assert_eq(p[0], 0);
+    cr_assert_eq(p[size - 1], 0);
+    p[0] = 1;
+    p[size - 1] = 1;
+    size_t grown = test_rss_bytes() - rss_before;
+    cr_assert_lt(grown, 64 * MiB, "an untouched calloc of %zu bytes made %zu bytes resident", size,
+                 grown);
+    free(p);
+}
