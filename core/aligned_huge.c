@@ -194,6 +194,19 @@ int aligned_huge_free(const void *ptr, struct aligned_huge *out)
     return found;
 }
 
+void aligned_huge_tally(unsigned slot, size_t *objects, size_t *bytes)
+{
+    *objects = *bytes = 0;
+    na_lock(&registry.lock);
+    for (size_t i = 0; i < registry.count; i++) {
+        if (registry.table[i].slot == slot) {
+            ++*objects;
+            *bytes += registry.table[i].size;
+        }
+    }
+    na_unlock(&registry.lock);
+}
+
 size_t aligned_huge_shrink(const void *ptr, size_t size)
 {
     size_t bytes = round_to_pages(size), old = 0;

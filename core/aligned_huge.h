@@ -69,6 +69,14 @@ int aligned_huge_free(const void *ptr, struct aligned_huge *out);
  */
 size_t aligned_huge_shrink(const void *ptr, size_t size);
 
+/*
+ * How many live objects of `slot` and their bytes: what its node heap counts
+ * for them (active and huge totals), for the heap check. Exact while no other
+ * thread allocates or frees such an object (the heap's totals are updated
+ * just after the registry).
+ */
+void aligned_huge_tally(unsigned slot, size_t *objects, size_t *bytes);
+
 /* fork: the registry lock is taken before and released (reset) after. */
 void aligned_huge_fork_prepare(void);
 void aligned_huge_fork_parent(void);

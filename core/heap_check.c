@@ -1,6 +1,7 @@
 /* heap_check.c - the whole-heap consistency check; see heap_check.h. */
 #include "core/heap_check.h"
 
+#include "core/aligned_huge.h"
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "core/thread_cache.h"
@@ -264,6 +265,11 @@ size_t heap_check_all(void)
         na_lock(&heap->pages_lock);
         CHECK(heap->slot == slot, "node heap of another slot", heap);
         walk_segments(heap, &t);
+        size_t aligned_objects, aligned_bytes; /* counted by this heap, mapped outside it */
+        aligned_huge_tally(slot, &aligned_objects, &aligned_bytes);
+        t.active_bytes += aligned_bytes;
+        t.huge_count += aligned_objects;
+        t.huge_bytes += aligned_bytes;
         check_lists(heap, &t);
         check_own_cache(slot);
         na_unlock(&heap->pages_lock);
