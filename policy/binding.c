@@ -38,14 +38,21 @@ static void count_refusal(const uint64_t *mask)
             placement_fault_count(node, FAULT_BIND);
 }
 
-int binding_prefer_node(void *addr, size_t len, int node)
+/* MPOL_PREFERRED for `node` on the range, its mask left in `mask`; 0 or -errno (nothing counted).
+ */
+static int prefer(void *addr, size_t len, int node, node_mask mask)
 {
-    node_mask mask = {0};
     if (node < 0 || node >= TOPO_MAX_NODE_ID)
         return -EINVAL;
     mask[node / 64] = (uint64_t)1 << (node % 64);
-    int err = set_policy(addr, len, MPOL_PREFERRED_MODE, mask);
-    if (err)
+    return set_policy(addr, len, MPOL_PREFERRED_MODE, mask);
+}
+
+int binding_prefer_node(void *addr, size_t len, int node)
+{
+    node_mask mask = {0};
+    int err = prefer(addr, len, node, mask);
+    if (err && err != -EINVAL)
         count_refusal(mask);
     return err;
 }
@@ -99,10 +106,7 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
 int binding_probe(void *addr, size_t len, int node)
 {
     node_mask mask = {0};
-    if (node < 0 || node >= TOPO_MAX_NODE_ID)
-        return -EINVAL;
-    mask[node / 64] = (uint64_t)1 << (node % 64);
-    int err = set_policy(addr, len, MPOL_PREFERRED_MODE, mask);
+    int err = prefer(addr, len, node, mask);
     if (err)
         return err;
     node_mask read_back = {0};
