@@ -341,6 +341,14 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
         large_size_of(size) / OS_PAGE_SIZE + align_pages - 1 <= SEGMENT_USABLE_PAGES) {
         ptr = heap_alloc_large(heap, large_size_of(size), alignment, &zeroed, false);
         size = large_size_of(size);
+    } else if (size > heap->seg_end - slot_base(slot) - 2 * SEGMENT_SIZE) {
+        /*
+         * More than the slot can ever hold (slots are small under ulimit -v,
+         * split among the nodes): a mapping of its own, bound to the node as
+         * the slot is, as objects aligned to a segment are. Fresh: zeroed.
+         */
+        ptr = aligned_huge_alloc(slot, size, ALIGNED_HUGE_MIN, NULL);
+        zeroed = true;
     } else {
         ptr = heap_alloc_huge(heap, size, alignment, &zeroed, NULL);
     }

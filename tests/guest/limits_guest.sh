@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# limits_guest.sh LIB PROBE - in the 2-node guest (tests/guest/guest-run): under
+# `ulimit -v 300000` the reservation is split between the nodes (64 MiB slots), so a
+# 100 MB block is larger than a slot; it must still be served, by numa-alloc (issue 10:
+# "a 100 MB allocation under 300 MB"), and python3 -c pass must run, as under glibc.
+set -u
+lib=$1 probe=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        echo "ok: $what"
+    else
+        echo "FAIL: $what"
+        fail=1
+    fi
+}
+active() { /usr/bin/python3 -c 'import json,sys; sys.exit(not json.load(open(sys.argv[1]))["active"])' "$tmp/stats.json"; }
+nodes=$(ls -d /sys/devices/system/node/node[0-9]* | wc -l)
+check "the guest has 2 nodes" test "$nodes" -eq 2
+(ulimit -v 300000 && NUMA_ALLOC_STATS=$tmp/stats.json LD_PRELOAD=$lib exec "$probe" fill 100) >"$tmp/out" 2>&1
+check "a 100 MB block under ulimit -v 300000 on 2 nodes" grep -qx "filled 100 MB" "$tmp/out"
+check "... served by numa-alloc" active
+(ulimit -v 300000 && NUMA_ALLOC_STATS=$tmp/stats.json LD_PRELOAD=$lib exec /usr/bin/python3 -c pass) >"$tmp/out" 2>&1
+check "python3 -c pass under ulimit -v 300000 on 2 nodes" test $? -eq 0
+check "... on numa-alloc" active
+cat "$tmp/out"
+exit "$fail"
