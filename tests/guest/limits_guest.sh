@@ -3,6 +3,7 @@
 # `ulimit -v 300000` the reservation is split between the nodes (64 MiB slots), so a
 # 100 MB block is larger than a slot; it must still be served, by numa-alloc (issue 10:
 # "a 100 MB allocation under 300 MB"), and python3 -c pass must run, as under glibc.
+# shellcheck disable=SC2317 # the helpers below are called through check
 set -u
 lib=$1 probe=$2
 tmp=$(mktemp -d)
