@@ -15,17 +15,8 @@ deny=$1 lib=$2 demo=$3 schema=$4
 python=/usr/bin/python3 # Debian's (python3-jsonschema), not a pyenv shim that forks
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-fail=0
-check() { # description, then a command that must succeed
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
+# shellcheck source=tests/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 warnings() { grep -c '^numa-alloc:' "$1"; }
 one_warning() { test "$(warnings "$1")" -eq 1 || { cat "$1"; false; }; }
 no_warning() { test "$(warnings "$1")" -eq 0 || { cat "$1"; false; }; }

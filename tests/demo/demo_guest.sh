@@ -14,17 +14,8 @@ demo=$1
 shift
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
+# shellcheck source=tests/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../check.sh"
 run() {
     "$demo" "$@" >"$tmp/out" 2>"$tmp/err"
     rc=$?

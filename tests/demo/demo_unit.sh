@@ -17,17 +17,8 @@ demo=$1 golden=$2 case=$3
 shift 3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { # description, then a command that must succeed
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
+# shellcheck source=tests/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../check.sh"
 run() { # run demo with args; stdout -> $tmp/out, stderr -> $tmp/err, status -> $rc
     "$demo" "$@" >"$tmp/out" 2>"$tmp/err"
     rc=$?

@@ -8,17 +8,8 @@ set -u
 lib=$1 probe=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
+# shellcheck source=tests/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../check.sh"
 active() { /usr/bin/python3 -c 'import json,sys; sys.exit(not json.load(open(sys.argv[1]))["active"])' "$tmp/stats.json"; }
 nodes=$(ls -d /sys/devices/system/node/node[0-9]* | wc -l)
 check "the guest has 2 nodes" test "$nodes" -eq 2

@@ -17,17 +17,8 @@ deny=$1 lib=$2 demo=$3
 python=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
+# shellcheck source=tests/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../check.sh"
 # JSON statistics FILE, then a Python expression over `doc` that must hold.
 holds() {
     "$python" -c 'import json, sys
