@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -92,22 +93,46 @@ long os_read_file(const char *path, char *buf, size_t size)
     return (long)used;
 }
 
+/*
+ * SIGPIPE is blocked around the write and, if the write raised it, taken back
+ * before the old mask returns: a reader that went away must not kill the
+ * host. (The signal is thread-directed, so the block and the drain act on
+ * exactly the one this write raised; one already pending is left alone.)
+ */
+int os_write_all(int fd, const void *buf, size_t len)
+{
+    const uint64_t pipe_bit = (uint64_t)1 << (SIGPIPE - 1); /* the kernel's sigset_t */
+    uint64_t old_mask = 0, pending = 0;
+    int saved = errno, err = 0;
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_bit, &old_mask, sizeof pipe_bit);
+    syscall(SYS_rt_sigpending, &pending, sizeof pending);
+    const char *at = buf;
+    while (len > 0) {
+        long n = syscall(SYS_write, fd, at, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            err = n < 0 ? -errno : -EIO;
+            break;
+        }
+        at += n;
+        len -= (size_t)n;
+    }
+    if (err == -EPIPE && !(pending & pipe_bit) && !(old_mask & pipe_bit)) {
+        struct timespec no_wait = {0, 0};
+        syscall(SYS_rt_sigtimedwait, &pipe_bit, NULL, &no_wait, sizeof pipe_bit);
+    }
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, NULL, sizeof old_mask);
+    errno = saved;
+    return err;
+}
+
 void os_write_stderr(const char *msg)
 {
-    int saved = errno;
     size_t len = 0;
     while (msg[len])
         len++;
-    while (len > 0) {
-        long n = syscall(SYS_write, 2, msg, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* nowhere left to say it */
-        msg += n;
-        len -= (size_t)n;
-    }
-    errno = saved;
+    os_write_all(2, msg, len); /* nowhere left to say it if this fails */
 }
 
 /* Field `index` (0: total size, 1: resident) of /proc/self/statm, in bytes; 0 if unknown. */

@@ -52,7 +52,13 @@ void os_futex_wake(volatile int *word, int count);
  */
 long os_read_file(const char *path, char *buf, size_t size);
 
-/* Writes a message to stderr with write(2); never allocates. */
+/*
+ * Writes all of buf to fd (write(2), retried on EINTR); 0 or -errno. Never
+ * raises SIGPIPE in the host: a closed pipe is -EPIPE and nothing else.
+ */
+int os_write_all(int fd, const void *buf, size_t len);
+
+/* Writes a message to stderr with os_write_all; never allocates. */
 void os_write_stderr(const char *msg);
 
 /* Resident set size of the process in bytes (from /proc/self/statm). */

@@ -7,6 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uint64_t failed_writes;
+
+void report_failed_write(void)
+{
+    __atomic_add_fetch(&failed_writes, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t report_failed_writes(void)
+{
+    return __atomic_load_n(&failed_writes, __ATOMIC_RELAXED);
+}
+
+/* One message, in one write so that lines from threads do not interleave. */
+static void say(const char *msg, size_t len)
+{
+    if (os_write_all(2, msg, len) != 0)
+        report_failed_write();
+}
+
 void report_pointer(const char *what, const void *ptr)
 {
     char msg[160] = "numa-alloc: ";
@@ -22,7 +41,7 @@ void report_pointer(const char *what, const void *ptr)
         msg[len++] = "0123456789abcdef"[(v >> shift) & 15u];
     msg[len++] = '\n';
     msg[len] = '\0';
-    os_write_stderr(msg);
+    say(msg, len);
 }
 
 void report_invalid_pointer(const char *what, const void *ptr)
@@ -33,9 +52,14 @@ void report_invalid_pointer(const char *what, const void *ptr)
 
 void report_warning(const char *msg)
 {
-    os_write_stderr("numa-alloc: ");
-    os_write_stderr(msg);
-    os_write_stderr("\n");
+    char line[640] = "numa-alloc: ";
+    size_t len = strlen(line), msg_len = strlen(msg);
+    if (msg_len > sizeof line - len - 2)
+        msg_len = sizeof line - len - 2;
+    memcpy(line + len, msg, msg_len);
+    len += msg_len;
+    line[len++] = '\n';
+    say(line, len);
 }
 
 #ifdef NUMA_ALLOC_DEBUG /* NA_ASSERT's and the heap check's report: debug builds only */

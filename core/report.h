@@ -5,6 +5,7 @@
 #ifndef NUMA_ALLOC_REPORT_H
 #define NUMA_ALLOC_REPORT_H
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* "numa-alloc: <what>: 0x<ptr>" on stderr. */
@@ -16,8 +17,16 @@ void report_invalid_pointer(const char *what, const void *ptr) __attribute__((no
 /* "numa-alloc: assertion failed: file:line: expr", then abort() (NA_ASSERT, core/debug.h). */
 void report_assert_failed(const char *file, int line, const char *expr) __attribute__((noreturn));
 
-/* "numa-alloc: <msg>" on stderr. */
+/* "numa-alloc: <msg>" on stderr, in one write (cut at 640 bytes). */
 void report_warning(const char *msg);
+
+/*
+ * Output of ours that could not be written (a message, the statistics, a
+ * live-statistics file): dropped quietly, never retried, never a signal;
+ * counted here and shown as output.failed_writes in the statistics.
+ */
+void report_failed_write(void);
+uint64_t report_failed_writes(void);
 
 /*
  * An internal contract (a caller's duty, such as ALLOC_MAX_REQUEST) broken:

@@ -6,6 +6,7 @@
 #include "core/lock.h"
 #include "core/os.h"
 #include "core/node_heap.h"
+#include "core/report.h"
 #include "core/textbuf.h"
 #include "core/thread_cache.h"
 #include "policy/capabilities.h"
@@ -348,6 +349,9 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, inactive);
         tb_str(tb, "\"");
     }
+    tb_str(tb, ",\n  \"output\": {\"failed_writes\": ");
+    tb_u64(tb, report_failed_writes());
+    tb_str(tb, "}");
     tb_str(tb, ",\n  \"policy\": {\"name\": \"");
     tb_str(tb, policy_names[options.policy]);
     tb_str(tb, "\", \"fallback\": \"");
@@ -542,6 +546,8 @@ static int stats_write_locked(int fd, bool json, bool verify)
         write_text(&tb, &snap);
     tb_flush(&tb);
     int failed = tb.failed;
+    if (failed)
+        report_failed_write();
     na_unlock(&write_lock);
     if (failed) {
         errno = EIO;

@@ -7,11 +7,10 @@
 #ifndef NUMA_ALLOC_TEXTBUF_H
 #define NUMA_ALLOC_TEXTBUF_H
 
-#include <errno.h>
+#include "core/os.h"
+
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 struct textbuf {
     char *buf;
@@ -41,18 +40,8 @@ static inline void tb_flush(struct textbuf *tb)
 {
     if (tb->fd < 0)
         return;
-    int saved = errno;
-    for (size_t done = 0; done < tb->len;) {
-        long n = syscall(SYS_write, tb->fd, tb->buf + done, tb->len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            tb->failed = 1;
-            break;
-        }
-        done += (size_t)n;
-    }
-    errno = saved;
+    if (!tb->failed && tb->len > 0 && os_write_all(tb->fd, tb->buf, tb->len) != 0)
+        tb->failed = 1; /* the rest is dropped too: a hole in the middle would mislead */
     tb->len = 0;
     tb->buf[0] = '\0';
 }
