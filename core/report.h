@@ -17,6 +17,12 @@ void report_invalid_pointer(const char *what, const void *ptr) __attribute__((no
 /* "numa-alloc: assertion failed: file:line: expr", then abort() (NA_ASSERT, core/debug.h). */
 void report_assert_failed(const char *file, int line, const char *expr) __attribute__((noreturn));
 
+/*
+ * The descriptor our messages and NUMA_ALLOC_STATS=stderr go to, or -1 when
+ * there is none. (For now fd 2; see report.c.)
+ */
+int report_output_fd(void);
+
 /* "numa-alloc: <msg>" on stderr, in one write (cut at 640 bytes). */
 void report_warning(const char *msg);
 

@@ -566,7 +566,7 @@ __attribute__((destructor)) static void stats_at_exit(void)
 {
     if (!options.stats[0] || (!region.size && !alloc_start_failed()))
         return;
-    int fd = 2;
+    int fd = report_output_fd();
     if (strcmp(options.stats, "stderr") != 0) {
         char path[OPTIONS_PATH_MAX + 24];
         struct textbuf tb;
@@ -588,7 +588,7 @@ __attribute__((destructor)) static void stats_at_exit(void)
             return;
     }
     stats_write(fd, options.stats_json, true);
-    if (fd != 2)
+    if (fd != report_output_fd())
         syscall(SYS_close, fd);
 }
 
