@@ -146,7 +146,7 @@ wait "$pid"
 # ---- d. what killed, aborted and exec'd programs leave, and who removes it ----
 # All started (and published) before any dies: a live start sweeps the dead.
 dead_pids=()
-for sig in KILL TERM INT; do
+for _ in KILL TERM INT; do
     start_live 20
     dead_pids+=("$pid")
 done
@@ -166,8 +166,8 @@ check "abort(): the probe aborted" test $? = 134
 for p in "${dead_pids[@]}"; do
     check "dead $p: stat says there is no process" grep -q "no process $p" <<<"$("$launcher" stat "$p" 2>&1)"
 done
-check "SIGKILL, SIGTERM, SIGINT, abort(): their lock files stay behind" \
-    test "$(ls "$dir"/*.lock 2>/dev/null | wc -l)" = 4
+locks=("$dir"/*.lock)
+check "SIGKILL, SIGTERM, SIGINT, abort(): their lock files stay behind" test "${#locks[@]}" = 4
 out=$("$launcher" stat --all 2>&1)
 check "stat --all removes them" grep -q "removed the stale live statistics of 4 process" <<<"$out"
 for p in "${dead_pids[@]}"; do
