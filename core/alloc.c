@@ -7,6 +7,7 @@
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "core/stats.h"
+#include "core/stats_live.h"
 #include "core/textbuf.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
@@ -211,6 +212,8 @@ static bool init_once(void)
                        topo.slot_node[0]);
     /* Publishing the size makes the region (and the free fast path) live. */
     __atomic_store_n(&region.size, reserved, __ATOMIC_RELEASE);
+    /* Only once we serve: a lock taken by a failed start would claim statistics forever. */
+    stats_live_init();
     return true;
 }
 
@@ -290,11 +293,13 @@ static void for_each_lock(void (*op)(na_lock_t *))
 }
 
 /*
- * Every lock the library owns, in the order they nest: statistics (a writer
- * then takes the registry and heap locks), init, registry, bins, pages.
+ * Every lock the library owns, in the order they nest: live publishing,
+ * statistics (a writer then takes the registry and heap locks), init,
+ * registry, bins, pages.
  */
 static void fork_prepare(void)
 {
+    stats_live_fork_prepare();
     stats_fork_prepare();
     na_lock(&init_lock);
     thread_cache_fork_prepare();
@@ -309,6 +314,7 @@ static void fork_parent(void)
     thread_cache_fork_parent();
     na_unlock(&init_lock);
     stats_fork_parent();
+    stats_live_fork_parent();
 }
 
 static void fork_child(void)
@@ -318,6 +324,7 @@ static void fork_child(void)
     thread_cache_after_fork_child();
     na_lock_reset(&init_lock);
     stats_fork_child();
+    stats_live_fork_child();
 }
 
 /* ---- allocation ---------------------------------------------------------- */

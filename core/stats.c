@@ -500,26 +500,21 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
 
 /* One writer at a time: the snapshot and its buffer are static (too big for a stack). */
 static na_lock_t write_lock = NA_LOCK_INIT;
-/* Held while a thread publishes live statistics; others skip their turn instead of waiting. */
-static na_lock_t publishing = NA_LOCK_INIT;
 static int stats_write_locked(int fd, bool json, bool verify);
 
 void stats_fork_prepare(void)
 {
-    na_lock(&publishing);
     na_lock(&write_lock);
 }
 
 void stats_fork_parent(void)
 {
     na_unlock(&write_lock);
-    na_unlock(&publishing);
 }
 
 void stats_fork_child(void)
 {
     na_lock_reset(&write_lock);
-    na_lock_reset(&publishing);
 }
 
 int stats_write(int fd, bool json, bool verify)
@@ -590,63 +585,4 @@ __attribute__((destructor)) static void stats_at_exit(void)
     stats_write(fd, options.stats_json, true);
     if (fd != report_output_fd())
         syscall(SYS_close, fd);
-}
-
-/* ---- live statistics ------------------------------------------------------ */
-
-#define LIVE_INTERVAL_MS 250
-
-/* "/dev/shm/numa-alloc.<pid>.<ext>" */
-static void live_path(char *buf, size_t cap, const char *ext)
-{
-    struct textbuf tb;
-    tb_init(&tb, buf, cap);
-    tb_str(&tb, "/dev/shm/numa-alloc.");
-    tb_u64(&tb, (uint64_t)syscall(SYS_getpid));
-    tb_str(&tb, ".");
-    tb_str(&tb, ext);
-}
-
-/* Writes one format to a temporary file, then renames it: readers never see half. */
-static void publish_one(bool json)
-{
-    char path[96], tmp[104];
-    live_path(path, sizeof path, json ? "json" : "txt");
-    live_path(tmp, sizeof tmp, json ? "json.tmp" : "txt.tmp");
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                          0600); /* the same user only */
-    if (fd < 0)
-        return;
-    na_lock(&write_lock);
-    int rc = stats_write_locked(fd, json, false);
-    syscall(SYS_close, fd);
-    if (rc == 0)
-        syscall(SYS_rename, tmp, path);
-    else
-        syscall(SYS_unlink, tmp);
-}
-
-void stats_live_tick(void)
-{
-    static uint64_t next_ms;
-    uint64_t now = os_now_ms();
-    if (now < __atomic_load_n(&next_ms, __ATOMIC_RELAXED) || !na_trylock(&publishing))
-        return; /* not due, or another thread is at it: never wait for it */
-    int saved = errno;
-    __atomic_store_n(&next_ms, now + LIVE_INTERVAL_MS, __ATOMIC_RELAXED);
-    publish_one(true);
-    publish_one(false);
-    errno = saved;
-    na_unlock(&publishing);
-}
-
-__attribute__((destructor)) static void live_stats_at_exit(void)
-{
-    if (!options.stats_live || !region.size)
-        return;
-    char path[96];
-    live_path(path, sizeof path, "json");
-    syscall(SYS_unlink, path);
-    live_path(path, sizeof path, "txt");
-    syscall(SYS_unlink, path);
 }

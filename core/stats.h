@@ -58,18 +58,9 @@ void stats_collect(struct stats_snapshot *snap, bool verify);
 int stats_write(int fd, bool json, bool verify);
 
 /*
- * Live statistics (NUMA_ALLOC_STATS_LIVE=1): at most every 250 ms, from the
- * allocator's slow paths, the JSON and the table are rewritten to
- * /dev/shm/numa-alloc.<pid>.json and .txt (mode 0600, replaced atomically,
- * removed at exit), where `numa-alloc stat PID` reads them. Call only when
- * options.stats_live is set, with no allocator lock held.
- */
-void stats_live_tick(void);
-
-/*
- * fork: the statistics locks (live publishing, then writing) are held across
- * it, taken before every allocator lock (a writer takes the registry and
- * heap locks while it holds them); the child resets them.
+ * fork: the writing lock is held across it, taken after the live publishing
+ * lock (stats_live.h) and before every allocator lock (a writer takes the
+ * registry and heap locks while it holds it); the child resets it.
  */
 void stats_fork_prepare(void);
 void stats_fork_parent(void);

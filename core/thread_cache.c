@@ -4,7 +4,7 @@
 #include "core/alloc.h"
 #include "core/node_heap.h"
 #include "core/report.h"
-#include "core/stats.h"
+#include "core/stats_live.h"
 #include "policy/options.h"
 
 #include <stdbool.h>

@@ -56,13 +56,13 @@ check "stat prints the table" grep -q "^allocations " <<<"$first"
 check "stat names the process" grep -q "pid $pid," <<<"$first"
 json=$("$launcher" stat "$pid" --json)
 check "stat --json prints the JSON" grep -q '"remote_pct"' <<<"$json"
-check "only the owner may read them" test "$(stat -c %a /dev/shm/numa-alloc.$pid.txt)" = 600
+check "only the owner may read them" test "$(stat -c %a "/dev/shm/numa-alloc-$(id -u)/$pid.txt")" = 600
 second=$(timeout 2.5 "$launcher" stat "$pid" --watch 1)
 check "--watch refreshes" test "$(grep -c '^allocations ' <<<"$second")" -ge 2
 allocs() { awk '/^allocations /{v = $2} END {print v}' <<<"$1"; }
 check "the counts are current" test "$(allocs "$second")" -gt "$(allocs "$first")"
 wait "$pid"
-check "the files go away at exit" test ! -e "/dev/shm/numa-alloc.$pid.txt"
+check "the files go away at exit" test ! -e "/dev/shm/numa-alloc-$(id -u)/$pid.txt"
 err=$("$launcher" stat "$pid" 2>&1)
 check "stat of a finished process fails clearly" grep -q "no process $pid" <<<"$err"
 "$launcher" -- "$live_probe" 2 &
