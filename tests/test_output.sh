@@ -125,11 +125,11 @@ one_line_naming() { # VARIABLE VAR=VALUE...
     local name=$1 out
     shift
     out=$(lines "$@")
-    test "$(grep -c . <<<"$out")" -eq 1 && grep -q "$name" <<<"$out" || {
+    if test "$(grep -c . <<<"$out")" -ne 1 || ! grep -q "$name" <<<"$out"; then
         echo "  $*:"
         echo "$out"
-        false
-    }
+        return 1
+    fi
 }
 for bad in NUMA_ALLOC_POLICY=bogus NUMA_ALLOC_NODES=bogus NUMA_ALLOC_WEIGHTS=bogus \
     NUMA_ALLOC_FALLBACK=bogus "NUMA_ALLOC_STATS=$long" NUMA_ALLOC_STATS_FORMAT=bogus \
