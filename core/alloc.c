@@ -193,6 +193,7 @@ static bool init_heaps(size_t reserved)
 
 static bool init_once(void)
 {
+    report_output_init(); /* before anything can warn: the options, a failed start */
     size_classes_init();
     topology_init();
     options_init();

@@ -98,6 +98,8 @@ long os_read_file(const char *path, char *buf, size_t size)
  * before the old mask returns: a reader that went away must not kill the
  * host. (The signal is thread-directed, so the block and the drain act on
  * exactly the one this write raised; one already pending is left alone.)
+ * Taken back also when the program itself had SIGPIPE blocked: left pending,
+ * ours would kill it, or reach its handler, when it unblocks the signal.
  */
 int os_write_all(int fd, const void *buf, size_t len)
 {
@@ -118,7 +120,7 @@ int os_write_all(int fd, const void *buf, size_t len)
         at += n;
         len -= (size_t)n;
     }
-    if (err == -EPIPE && !(pending & pipe_bit) && !(old_mask & pipe_bit)) {
+    if (err == -EPIPE && !(pending & pipe_bit)) {
         struct timespec no_wait = {0, 0};
         syscall(SYS_rt_sigtimedwait, &pipe_bit, NULL, &no_wait, sizeof pipe_bit);
     }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* "numa-alloc: <what>: 0x<ptr>" on stderr. */
+/* "numa-alloc: <what>: 0x<ptr>" on report_output_fd (the start-up stderr). */
 void report_pointer(const char *what, const void *ptr);
 
 /* The same, then abort(): like glibc, a corrupted heap must not run on. */
@@ -18,12 +18,24 @@ void report_invalid_pointer(const char *what, const void *ptr) __attribute__((no
 void report_assert_failed(const char *file, int line, const char *expr) __attribute__((noreturn));
 
 /*
- * The descriptor our messages and NUMA_ALLOC_STATS=stderr go to, or -1 when
- * there is none. (For now fd 2; see report.c.)
+ * Duplicates fd 2 (close-on-exec, at a high number) as the descriptor for
+ * our output and remembers what it refers to. Called first thing at
+ * start-up, so that even the warnings about options use it; again (the
+ * first time does the work) by report_output_fd if a message comes earlier.
+ */
+void report_output_init(void);
+
+/*
+ * The descriptor our messages and NUMA_ALLOC_STATS=stderr go to: fd 2 while
+ * it is a stderr (open, not close-on-exec: the start-up one or the program's
+ * redirection); once the program has closed it, our duplicate of the
+ * start-up stderr. -1 when there is none: fd 2 was not open at start-up, or
+ * both are gone (the duplicate's number now holds a file of the program's,
+ * which we must not write into).
  */
 int report_output_fd(void);
 
-/* "numa-alloc: <msg>" on stderr, in one write (cut at 640 bytes). */
+/* "numa-alloc: <msg>" on report_output_fd, in one write (cut at 640 bytes). */
 void report_warning(const char *msg);
 
 /*

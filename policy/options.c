@@ -34,8 +34,18 @@ static const char *env_lookup(const char *name)
     return NULL;
 }
 
-static void warn_value(const char *name, const char *value, const char *accepted,
-                       const char *outcome)
+/* Bit (1 << variable): that variable has had its warning line. Set once, never cleared. */
+static uint32_t warned;
+
+void options_warn(enum option_variable variable, const char *msg)
+{
+    uint32_t bit = (uint32_t)1 << variable;
+    if (!(__atomic_fetch_or(&warned, bit, __ATOMIC_RELAXED) & bit))
+        report_warning(msg);
+}
+
+static void warn_value(enum option_variable variable, const char *name, const char *value,
+                       const char *accepted, const char *outcome)
 {
     char buf[512];
     struct textbuf tb;
@@ -48,7 +58,7 @@ static void warn_value(const char *name, const char *value, const char *accepted
     tb_str(&tb, accepted);
     tb_str(&tb, "); ");
     tb_str(&tb, outcome);
-    report_warning(buf);
+    options_warn(variable, buf);
 }
 
 static const char *parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -106,19 +116,26 @@ struct keyword {
     int value;
 };
 
-/* Looks `value` up among `words`; warns and keeps the default if it is not there. */
-static int parse_keyword(const char *name, const char *value, const struct keyword *words,
-                         const char *accepted, int default_value)
+/* Looks `value` up among `words`; warns and keeps the default (words[0]) if it is not there. */
+static int parse_keyword(enum option_variable variable, const char *name, const char *value,
+                         const struct keyword *words, const char *accepted)
 {
     for (const struct keyword *k = words; k->word; k++)
         if (strcmp(value, k->word) == 0)
             return k->value;
-    warn_value(name, value, accepted, "using the default");
-    return default_value;
+    char outcome[64];
+    struct textbuf tb;
+    tb_init(&tb, outcome, sizeof outcome);
+    tb_str(&tb, "using ");
+    tb_str(&tb, words[0].word);
+    tb_str(&tb, " (the default)");
+    warn_value(variable, name, value, accepted, outcome);
+    return words[0].value;
 }
 
 void options_init(void)
 {
+    /* The default first: parse_keyword falls back to words[0]. */
     static const struct keyword policies[] = {
         {"local", POLICY_LOCAL},
         {"bind", POLICY_BIND},
@@ -134,18 +151,26 @@ void options_init(void)
         {NULL, 0},
     };
     static const struct keyword formats[] = {{"json", 1}, {"text", 0}, {NULL, 0}};
+    static const struct keyword switches[] = {{"0", 0}, {"1", 1}, {NULL, 0}};
     const char *value;
 
+    /* The policy first: what a bad NODES or WEIGHTS leads to depends on it. */
     if ((value = env_lookup("NUMA_ALLOC_POLICY")))
         options.policy = (enum placement_policy)parse_keyword(
-            "NUMA_ALLOC_POLICY", value, policies,
-            "local, bind, preferred, interleave, weighted-interleave", POLICY_LOCAL);
+            OPTION_POLICY, "NUMA_ALLOC_POLICY", value, policies,
+            "local, bind, preferred, interleave, weighted-interleave");
     if ((value = env_lookup("NUMA_ALLOC_NODES"))) {
         options.nodes_given = true;
         options.nodes_all = strcmp(value, "all") == 0;
         if (options_parse_node_list(value, options.nodes) != 0) {
-            warn_value("NUMA_ALLOC_NODES", value, "a node list such as 0-2,5 or all",
-                       "using all nodes");
+            /* placement.c would say "ignored" again under these policies: say it here, once. */
+            const char *outcome = options.policy == POLICY_LOCAL
+                                      ? "ignored under NUMA_ALLOC_POLICY=local"
+                                  : options.policy == POLICY_WEIGHTED_INTERLEAVE
+                                      ? "ignored under NUMA_ALLOC_POLICY=weighted-interleave"
+                                      : "using all nodes";
+            warn_value(OPTION_NODES, "NUMA_ALLOC_NODES", value, "a node list such as 0-2,5 or all",
+                       outcome);
             options_parse_node_list("all", options.nodes);
             options.nodes_all = true;
         }
@@ -153,33 +178,39 @@ void options_init(void)
     if ((value = env_lookup("NUMA_ALLOC_WEIGHTS"))) {
         options.weights_given = parse_weights(value, options.weights) == 0;
         if (!options.weights_given)
-            warn_value("NUMA_ALLOC_WEIGHTS", value,
-                       "node:weight pairs such as 0:3,1:1, weights 1-255", "using equal weights");
+            warn_value(OPTION_WEIGHTS, "NUMA_ALLOC_WEIGHTS", value,
+                       "node:weight pairs such as 0:3,1:1, weights 1-255",
+                       options.policy == POLICY_WEIGHTED_INTERLEAVE
+                           ? "NUMA_ALLOC_POLICY=weighted-interleave needs them: using local"
+                           : "ignored (only NUMA_ALLOC_POLICY=weighted-interleave uses them)");
     }
     if ((value = env_lookup("NUMA_ALLOC_FALLBACK")))
         options.fallback = (enum fallback_mode)parse_keyword(
-            "NUMA_ALLOC_FALLBACK", value, fallbacks, "none, nearest, any", FALLBACK_NEAREST);
+            OPTION_FALLBACK, "NUMA_ALLOC_FALLBACK", value, fallbacks, "none, nearest, any");
     if ((value = env_lookup("NUMA_ALLOC_STATS"))) {
-        if (strlen(value) < OPTIONS_PATH_MAX)
+        if (strlen(value) < OPTIONS_PATH_MAX) {
             strcpy(options.stats, value);
-        else
-            warn_value("NUMA_ALLOC_STATS", "...", "stderr or a path shorter than 256 bytes",
-                       "statistics are off");
+        } else {
+            char start[48]; /* the beginning of the value: enough to recognise it */
+            memcpy(start, value, 32);
+            memcpy(start + 32, "...", 4);
+            warn_value(OPTION_STATS, "NUMA_ALLOC_STATS", start,
+                       "stderr or a path shorter than 256 bytes", "statistics are off");
+        }
     }
     if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT")))
-        options.stats_json =
-            parse_keyword("NUMA_ALLOC_STATS_FORMAT", value, formats, "json, text", 1) != 0;
-    static const struct keyword switches[] = {{"1", 1}, {"0", 0}, {NULL, 0}};
+        options.stats_json = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value,
+                                           formats, "json, text") != 0;
     if ((value = env_lookup("NUMA_ALLOC_STATS_LIVE")))
         options.stats_live =
-            parse_keyword("NUMA_ALLOC_STATS_LIVE", value, switches, "0, 1", 0) != 0;
+            parse_keyword(OPTION_STATS_LIVE, "NUMA_ALLOC_STATS_LIVE", value, switches, "0, 1") != 0;
     if ((value = env_lookup("NUMA_ALLOC_PURGE_DELAY_MS"))) {
         unsigned long ms;
         const char *end = parse_uint(value, 3600000, &ms);
         if (end && *end == '\0')
             options.purge_delay_ms = (uint32_t)ms;
         else
-            warn_value("NUMA_ALLOC_PURGE_DELAY_MS", value, "milliseconds, 0 to 3600000",
-                       "using 1000");
+            warn_value(OPTION_PURGE_DELAY_MS, "NUMA_ALLOC_PURGE_DELAY_MS", value,
+                       "milliseconds, 0 to 3600000", "using 1000 (the default)");
     }
 }

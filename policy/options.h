@@ -3,9 +3,9 @@
  *
  * The environment is scanned from `environ` (or /proc/self/environ when libc
  * has not set it up yet) without allocating: no getenv-with-malloc, no stdio.
- * A value that does not parse gets one warning line on stderr naming the
- * variable and what it accepts, and the default is used: a typo never stops
- * the host program.
+ * A value that does not parse gets one warning line (options_warn) naming
+ * the variable, its value, what it accepts and what is used instead: a typo
+ * never stops the host program.
  */
 #ifndef NUMA_ALLOC_OPTIONS_H
 #define NUMA_ALLOC_OPTIONS_H
@@ -46,6 +46,27 @@ struct options {
 };
 
 extern struct options options;
+
+/* The variables, for options_warn. */
+enum option_variable {
+    OPTION_POLICY,
+    OPTION_NODES,
+    OPTION_WEIGHTS,
+    OPTION_FALLBACK,
+    OPTION_STATS,
+    OPTION_STATS_FORMAT,
+    OPTION_STATS_LIVE,
+    OPTION_PURGE_DELAY_MS,
+};
+
+/*
+ * One warning line about `variable` (which `msg` names, with its value and
+ * what is used instead), unless it has had one already: a bad variable gets
+ * one line, ever, however many places notice what it leads to (options.c
+ * parsing it, placement.c applying it). The first place to notice must
+ * therefore say the final outcome.
+ */
+void options_warn(enum option_variable variable, const char *msg);
 
 /* Reads the environment into `options`; warns about bad values. */
 void options_init(void);

@@ -1,7 +1,6 @@
 /* placement.c - policies folded into tables; see placement.h. */
 #include "policy/placement.h"
 
-#include "core/report.h"
 #include "core/textbuf.h"
 #include "policy/node_memory.h"
 #include "policy/options.h"
@@ -27,14 +26,12 @@ static int in_bitmap(const uint64_t *map, int node)
 }
 
 /*
- * Marks in `chosen` the usable slots among the node ids of `map`; warns once
- * naming the nodes that cannot be used. Returns how many slots were chosen.
+ * Marks in `chosen` the usable slots among the node ids of `map`. The nodes
+ * that cannot be used go to `bad` ("1,7"; "all" names every possible id:
+ * only those that exist are listed). Returns how many slots were chosen.
  */
-static int choose_slots(const char *variable, const uint64_t *map, bool all, uint8_t *chosen)
+static int choose_slots(const uint64_t *map, bool all, uint8_t *chosen, struct textbuf *bad)
 {
-    char bad[256];
-    struct textbuf tb;
-    tb_init(&tb, bad, sizeof bad);
     int usable = 0, unusable = 0;
     for (int node = 0; node < TOPO_MAX_NODE_ID; node++) {
         if (!in_bitmap(map, node))
@@ -44,23 +41,29 @@ static int choose_slots(const char *variable, const uint64_t *map, bool all, uin
             chosen[slot] = 1;
             usable++;
         } else if (!all || node_index(node) >= 0) {
-            /* ("all" names every possible id: only complain about nodes that exist) */
-            tb_str(&tb, unusable++ ? "," : "");
-            tb_u64(&tb, (uint64_t)node);
+            tb_str(bad, unusable++ ? "," : "");
+            tb_u64(bad, (uint64_t)node);
         }
     }
-    if (unusable) {
-        char msg[512];
-        struct textbuf line;
-        tb_init(&line, msg, sizeof msg);
-        tb_str(&line, variable);
-        tb_str(&line, ": node(s) ");
-        tb_str(&line, bad);
-        tb_str(&line, " not available (no such node, no memory, or not in this process's "
-                      "Mems_allowed); ignored");
-        report_warning(msg);
-    }
     return usable;
+}
+
+/*
+ * The one line about the nodes of `variable` that cannot be used, with what
+ * follows: the rest are used, or (none left) the policy falls back to local.
+ */
+static void warn_unusable(enum option_variable variable, const char *bad, int nchosen)
+{
+    char msg[512];
+    struct textbuf line;
+    tb_init(&line, msg, sizeof msg);
+    tb_str(&line, variable == OPTION_WEIGHTS ? "NUMA_ALLOC_WEIGHTS" : "NUMA_ALLOC_NODES");
+    tb_str(&line, ": node(s) ");
+    tb_str(&line, bad);
+    tb_str(&line, " not available (no such node, no memory, or not in this process's "
+                  "Mems_allowed); ");
+    tb_str(&line, nchosen ? "ignored" : "no usable node left: using NUMA_ALLOC_POLICY=local");
+    options_warn(variable, msg);
 }
 
 /* The chosen slot nearest to node index `from`. */
@@ -112,9 +115,9 @@ static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
         placement.page_weight[slot] = chosen[slot] ? weight_of_slot[slot] : 0;
 }
 
-static void fall_back_to_local(const char *why)
+static void fall_back_to_local(enum option_variable variable, const char *why)
 {
-    report_warning(why);
+    options_warn(variable, why);
     options.policy = POLICY_LOCAL;
 }
 
@@ -125,41 +128,52 @@ void placement_init(void)
         placement.candidate[slot] = 1;
 
     if (options.policy == POLICY_LOCAL) {
-        if (options.nodes_given)
-            report_warning("NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
+        if (options.nodes_given) /* (a bad NODES has had its line, saying the same) */
+            options_warn(OPTION_NODES, "NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
         return;
     }
     uint8_t chosen[TOPO_MAX_SLOTS] = {0};
     uint8_t weight_of_slot[TOPO_MAX_SLOTS];
     for (int slot = 0; slot < TOPO_MAX_SLOTS; slot++)
         weight_of_slot[slot] = 1;
+    char bad[256];
+    struct textbuf bad_nodes;
+    tb_init(&bad_nodes, bad, sizeof bad);
+    enum option_variable naming_nodes = OPTION_NODES;
     int nchosen;
     if (options.policy == POLICY_WEIGHTED_INTERLEAVE) {
         if (!options.weights_given) {
-            fall_back_to_local("NUMA_ALLOC_POLICY=weighted-interleave needs NUMA_ALLOC_WEIGHTS "
-                               "(e.g. 0:3,1:1); using local");
+            /* (bad WEIGHTS: their line has said this already) */
+            fall_back_to_local(OPTION_WEIGHTS, "NUMA_ALLOC_POLICY=weighted-interleave needs "
+                                               "NUMA_ALLOC_WEIGHTS (e.g. 0:3,1:1); using local");
             return;
         }
+        naming_nodes = OPTION_WEIGHTS;
         uint64_t weighted[TOPO_MAX_NODE_ID / 64] = {0};
         for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
             if (options.weights[node])
                 weighted[node / 64] |= (uint64_t)1 << (node % 64);
-        nchosen = choose_slots("NUMA_ALLOC_WEIGHTS", weighted, false, chosen);
+        nchosen = choose_slots(weighted, false, chosen, &bad_nodes);
         for (int slot = 0; slot < topo.num_slots; slot++)
             weight_of_slot[slot] = options.weights[topo.slot_node[slot]];
     } else if (options.nodes_given) {
-        nchosen = choose_slots("NUMA_ALLOC_NODES", options.nodes, options.nodes_all, chosen);
+        nchosen = choose_slots(options.nodes, options.nodes_all, chosen, &bad_nodes);
     } else if (options.policy == POLICY_INTERLEAVE) {
         nchosen = topo.num_slots; /* interleave over every usable node, like numactl -i all */
         for (int slot = 0; slot < topo.num_slots; slot++)
             chosen[slot] = 1;
     } else {
-        fall_back_to_local("NUMA_ALLOC_POLICY=bind and =preferred need NUMA_ALLOC_NODES (e.g. "
-                           "0-1); using local");
+        fall_back_to_local(OPTION_NODES, options.policy == POLICY_BIND
+                                             ? "NUMA_ALLOC_POLICY=bind needs NUMA_ALLOC_NODES "
+                                               "(e.g. 0-1); using local"
+                                             : "NUMA_ALLOC_POLICY=preferred needs "
+                                               "NUMA_ALLOC_NODES (e.g. 0-1); using local");
         return;
     }
-    if (nchosen == 0) {
-        fall_back_to_local("the NUMA_ALLOC_* variables name no usable node; using local");
+    if (bad[0])
+        warn_unusable(naming_nodes, bad, nchosen);
+    if (nchosen == 0) { /* (a list names a node, so warn_unusable has said so) */
+        options.policy = POLICY_LOCAL;
         return;
     }
     if (options.policy == POLICY_BIND)

@@ -1,7 +1,7 @@
 /*
  * test_options.c - NUMA_ALLOC_* variables: a bad value gets exactly one
- * warning line on stderr naming the variable and what it accepts, and the
- * program runs on with the default; good values give no warning.
+ * warning line on stderr naming the variable, what it accepts and what is
+ * used instead, and the program runs on; good values give no warning.
  */
 #include "test_util.h"
 #include <criterion/criterion.h>
@@ -65,7 +65,21 @@ Test(options, bad_weights_and_delay_warn)
 {
     expect_one_warning("NUMA_ALLOC_WEIGHTS=0:0", "NUMA_ALLOC_WEIGHTS", "node:weight");
     expect_one_warning("NUMA_ALLOC_PURGE_DELAY_MS=soon", "NUMA_ALLOC_PURGE_DELAY_MS",
-                       "milliseconds");
+                       "using 1000 (the default)");
+}
+
+/* The one line says what happens in the end, however many steps notice the variable. */
+Test(options, one_line_says_the_outcome)
+{
+    expect_one_warning("NUMA_ALLOC_POLICY=bnid", "NUMA_ALLOC_POLICY", "using local (the default)");
+    expect_one_warning("NUMA_ALLOC_NODES=0-x", "NUMA_ALLOC_NODES",
+                       "ignored under NUMA_ALLOC_POLICY=local");
+    expect_one_warning("NUMA_ALLOC_POLICY=bind NUMA_ALLOC_NODES=999", "NUMA_ALLOC_NODES",
+                       "no usable node left: using NUMA_ALLOC_POLICY=local");
+    expect_one_warning("NUMA_ALLOC_POLICY=weighted-interleave NUMA_ALLOC_WEIGHTS=1", "0:3,1:1",
+                       "weighted-interleave needs them: using local");
+    expect_one_warning("NUMA_ALLOC_WEIGHTS=1", "NUMA_ALLOC_WEIGHTS",
+                       "ignored (only NUMA_ALLOC_POLICY=weighted-interleave uses them)");
 }
 
 Test(options, good_values_are_silent)
