@@ -136,10 +136,13 @@ void options_init(void)
     static const struct keyword formats[] = {{"json", 1}, {"text", 0}, {NULL, 0}};
     const char *value;
 
-    if ((value = env_lookup("NUMA_ALLOC_POLICY")))
-        options.policy = (enum placement_policy)parse_keyword(
-            "NUMA_ALLOC_POLICY", value, policies,
-            "local, bind, preferred, interleave, weighted-interleave", POLICY_LOCAL);
+    if ((value = env_lookup("NUMA_ALLOC_POLICY"))) {
+        int policy = parse_keyword("NUMA_ALLOC_POLICY", value, policies,
+                                   "local, bind, preferred, interleave, weighted-interleave", -1);
+        options.policy_given = policy >= 0;
+        options.policy = policy >= 0 ? (enum placement_policy)policy : POLICY_LOCAL;
+        options.policy_source = policy >= 0 ? POLICY_SOURCE_ENVIRONMENT : POLICY_SOURCE_DEFAULT;
+    }
     if ((value = env_lookup("NUMA_ALLOC_NODES"))) {
         options.nodes_given = true;
         options.nodes_all = strcmp(value, "all") == 0;
@@ -152,13 +155,17 @@ void options_init(void)
     }
     if ((value = env_lookup("NUMA_ALLOC_WEIGHTS"))) {
         options.weights_given = parse_weights(value, options.weights) == 0;
+        options.weights_source = options.weights_given ? WEIGHTS_ENVIRONMENT : WEIGHTS_NONE;
         if (!options.weights_given)
             warn_value("NUMA_ALLOC_WEIGHTS", value,
                        "node:weight pairs such as 0:3,1:1, weights 1-255", "using equal weights");
     }
-    if ((value = env_lookup("NUMA_ALLOC_FALLBACK")))
-        options.fallback = (enum fallback_mode)parse_keyword(
-            "NUMA_ALLOC_FALLBACK", value, fallbacks, "none, nearest, any", FALLBACK_NEAREST);
+    if ((value = env_lookup("NUMA_ALLOC_FALLBACK"))) {
+        int fallback =
+            parse_keyword("NUMA_ALLOC_FALLBACK", value, fallbacks, "none, nearest, any", -1);
+        options.fallback_given = fallback >= 0;
+        options.fallback = fallback >= 0 ? (enum fallback_mode)fallback : FALLBACK_NEAREST;
+    }
     if ((value = env_lookup("NUMA_ALLOC_STATS"))) {
         if (strlen(value) < OPTIONS_PATH_MAX)
             strcpy(options.stats, value);

@@ -135,11 +135,7 @@ void placement_init(void)
         weight_of_slot[slot] = 1;
     int nchosen;
     if (options.policy == POLICY_WEIGHTED_INTERLEAVE) {
-        if (!options.weights_given) {
-            fall_back_to_local("NUMA_ALLOC_POLICY=weighted-interleave needs NUMA_ALLOC_WEIGHTS "
-                               "(e.g. 0:3,1:1); using local");
-            return;
-        }
+        /* (kernel_policy_apply gave it the kernel's or equal weights if it had none) */
         uint64_t weighted[TOPO_MAX_NODE_ID / 64] = {0};
         for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
             if (options.weights[node])
