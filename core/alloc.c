@@ -11,9 +11,9 @@
 #include "core/textbuf.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
+#include "policy/kernel_policy.h"
 #include "policy/options.h"
 #include "policy/placement.h"
-#include "policy/binding.h"
 #include "policy/topology.h"
 
 #include <errno.h>
@@ -197,6 +197,7 @@ static bool init_once(void)
     size_classes_init();
     topology_init();
     options_init();
+    kernel_policy_apply();
     placement_init();
     current_node_init();
     size_t reserved = reserve_region((unsigned)topo.num_slots);

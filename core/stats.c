@@ -10,6 +10,7 @@
 #include "core/textbuf.h"
 #include "core/thread_cache.h"
 #include "policy/capabilities.h"
+#include "policy/kernel_policy.h"
 #include "policy/options.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
@@ -158,6 +159,8 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
 static const char *const policy_names[] = {"local", "bind", "preferred", "interleave",
                                            "weighted-interleave"};
 static const char *const fallback_names[] = {"nearest", "none", "any"};
+static const char *const source_names[] = {"default", "environment", "inherited"};
+static const char *const weights_names[] = {"", "environment", "kernel", "equal"};
 
 static void json_field(struct textbuf *tb, const char *name, uint64_t value, bool comma)
 {
@@ -354,6 +357,16 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, "}");
     tb_str(tb, ",\n  \"policy\": {\"name\": \"");
     tb_str(tb, policy_names[options.policy]);
+    tb_str(tb, "\", \"source\": \"");
+    tb_str(tb, source_names[options.policy_source]);
+    if (inherited_policy.read_error || kernel_policy_inherited()) {
+        tb_str(tb, "\", \"inherited\": \""); /* numactl's words and node numbers */
+        tb_str(tb, inherited_policy.text);
+    }
+    if (options.weights_source != WEIGHTS_NONE) {
+        tb_str(tb, "\", \"weights\": \"");
+        tb_str(tb, weights_names[options.weights_source]);
+    }
     tb_str(tb, "\", \"fallback\": \"");
     tb_str(tb, fallback_names[options.fallback]);
     tb_str(tb, "\", \"nodes\": [");
@@ -423,6 +436,9 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_u64(tb, (uint64_t)syscall(SYS_getpid));
     tb_str(tb, ", policy ");
     tb_str(tb, policy_names[options.policy]);
+    tb_str(tb, " (");
+    tb_str(tb, source_names[options.policy_source]);
+    tb_str(tb, ")");
     tb_str(tb, ", fallback ");
     tb_str(tb, fallback_names[options.fallback]);
     if (alloc_start_failure()) {

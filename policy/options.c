@@ -116,6 +116,14 @@ struct keyword {
     int value;
 };
 
+static bool is_keyword(const struct keyword *words, const char *value)
+{
+    for (const struct keyword *k = words; k->word; k++)
+        if (strcmp(value, k->word) == 0)
+            return true;
+    return false;
+}
+
 /* Looks `value` up among `words`; warns and keeps the default (words[0]) if it is not there. */
 static int parse_keyword(enum option_variable variable, const char *name, const char *value,
                          const struct keyword *words, const char *accepted)
@@ -155,10 +163,14 @@ void options_init(void)
     const char *value;
 
     /* The policy first: what a bad NODES or WEIGHTS leads to depends on it. */
-    if ((value = env_lookup("NUMA_ALLOC_POLICY")))
+    if ((value = env_lookup("NUMA_ALLOC_POLICY"))) {
         options.policy = (enum placement_policy)parse_keyword(
             OPTION_POLICY, "NUMA_ALLOC_POLICY", value, policies,
             "local, bind, preferred, interleave, weighted-interleave");
+        options.policy_given = is_keyword(policies, value);
+        if (options.policy_given)
+            options.policy_source = POLICY_SOURCE_ENVIRONMENT;
+    }
     if ((value = env_lookup("NUMA_ALLOC_NODES"))) {
         options.nodes_given = true;
         options.nodes_all = strcmp(value, "all") == 0;
@@ -177,16 +189,19 @@ void options_init(void)
     }
     if ((value = env_lookup("NUMA_ALLOC_WEIGHTS"))) {
         options.weights_given = parse_weights(value, options.weights) == 0;
+        options.weights_source = options.weights_given ? WEIGHTS_ENVIRONMENT : WEIGHTS_NONE;
         if (!options.weights_given)
             warn_value(OPTION_WEIGHTS, "NUMA_ALLOC_WEIGHTS", value,
                        "node:weight pairs such as 0:3,1:1, weights 1-255",
                        options.policy == POLICY_WEIGHTED_INTERLEAVE
-                           ? "NUMA_ALLOC_POLICY=weighted-interleave needs them: using local"
+                           ? "using the kernel's weights, or 1 for every node"
                            : "ignored (only NUMA_ALLOC_POLICY=weighted-interleave uses them)");
     }
-    if ((value = env_lookup("NUMA_ALLOC_FALLBACK")))
+    if ((value = env_lookup("NUMA_ALLOC_FALLBACK"))) {
         options.fallback = (enum fallback_mode)parse_keyword(
             OPTION_FALLBACK, "NUMA_ALLOC_FALLBACK", value, fallbacks, "none, nearest, any");
+        options.fallback_given = is_keyword(fallbacks, value);
+    }
     if ((value = env_lookup("NUMA_ALLOC_STATS"))) {
         if (strlen(value) < OPTIONS_PATH_MAX) {
             strcpy(options.stats, value);

@@ -29,16 +29,35 @@ enum fallback_mode {
     FALLBACK_ANY,
 };
 
+/* Where the policy in force came from (the statistics say it). */
+enum policy_source {
+    POLICY_SOURCE_DEFAULT = 0, /* nothing set, nothing inherited: local */
+    POLICY_SOURCE_ENVIRONMENT, /* NUMA_ALLOC_POLICY */
+    POLICY_SOURCE_INHERITED,   /* the task policy numactl (or a parent) set: kernel_policy.h */
+};
+
+/* Where weighted interleave's weights came from. */
+enum weights_source {
+    WEIGHTS_NONE = 0,    /* not a weighted policy */
+    WEIGHTS_ENVIRONMENT, /* NUMA_ALLOC_WEIGHTS */
+    WEIGHTS_KERNEL,      /* /sys/kernel/mm/mempolicy/weighted_interleave */
+    WEIGHTS_EQUAL,       /* neither: every node 1 */
+};
+
 #define OPTIONS_PATH_MAX 256
 
 struct options {
-    enum placement_policy policy;          /* NUMA_ALLOC_POLICY, default local */
+    enum placement_policy policy; /* NUMA_ALLOC_POLICY, default local (or inherited) */
+    bool policy_given;            /* NUMA_ALLOC_POLICY set to a valid value */
+    enum policy_source policy_source;
     uint64_t nodes[TOPO_MAX_NODE_ID / 64]; /* NUMA_ALLOC_NODES as given (node ids) */
     bool nodes_given;
     bool nodes_all;                    /* NUMA_ALLOC_NODES=all */
     uint8_t weights[TOPO_MAX_NODE_ID]; /* NUMA_ALLOC_WEIGHTS, 0 = not given */
     bool weights_given;
+    enum weights_source weights_source;
     enum fallback_mode fallback;  /* NUMA_ALLOC_FALLBACK, default nearest */
+    bool fallback_given;          /* NUMA_ALLOC_FALLBACK set to a valid value */
     char stats[OPTIONS_PATH_MAX]; /* NUMA_ALLOC_STATS: "", "stderr" or a path */
     bool stats_json;              /* NUMA_ALLOC_STATS_FORMAT, default json */
     bool stats_live;              /* NUMA_ALLOC_STATS_LIVE=1: publish for numa-alloc stat */

@@ -142,12 +142,7 @@ void placement_init(void)
     enum option_variable naming_nodes = OPTION_NODES;
     int nchosen;
     if (options.policy == POLICY_WEIGHTED_INTERLEAVE) {
-        if (!options.weights_given) {
-            /* (bad WEIGHTS: their line has said this already) */
-            fall_back_to_local(OPTION_WEIGHTS, "NUMA_ALLOC_POLICY=weighted-interleave needs "
-                                               "NUMA_ALLOC_WEIGHTS (e.g. 0:3,1:1); using local");
-            return;
-        }
+        /* (kernel_policy_apply gave it the kernel's or equal weights if it had none) */
         naming_nodes = OPTION_WEIGHTS;
         uint64_t weighted[TOPO_MAX_NODE_ID / 64] = {0};
         for (int node = 0; node < TOPO_MAX_NODE_ID; node++)

@@ -77,7 +77,7 @@ Test(options, one_line_says_the_outcome)
     expect_one_warning("NUMA_ALLOC_POLICY=bind NUMA_ALLOC_NODES=999", "NUMA_ALLOC_NODES",
                        "no usable node left: using NUMA_ALLOC_POLICY=local");
     expect_one_warning("NUMA_ALLOC_POLICY=weighted-interleave NUMA_ALLOC_WEIGHTS=1", "0:3,1:1",
-                       "weighted-interleave needs them: using local");
+                       "using the kernel's weights, or 1 for every node");
     expect_one_warning("NUMA_ALLOC_WEIGHTS=1", "NUMA_ALLOC_WEIGHTS",
                        "ignored (only NUMA_ALLOC_POLICY=weighted-interleave uses them)");
 }

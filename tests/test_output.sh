@@ -148,8 +148,8 @@ check "POLICY=weighted-interleave WEIGHTS=bogus: one line" \
     one_line_naming NUMA_ALLOC_WEIGHTS NUMA_ALLOC_POLICY=weighted-interleave NUMA_ALLOC_WEIGHTS=bogus
 check "POLICY=weighted-interleave WEIGHTS=99:1: one line" \
     one_line_naming NUMA_ALLOC_WEIGHTS NUMA_ALLOC_POLICY=weighted-interleave NUMA_ALLOC_WEIGHTS=99:1
-check "POLICY=weighted-interleave without WEIGHTS: one line" \
-    one_line_naming NUMA_ALLOC_WEIGHTS NUMA_ALLOC_POLICY=weighted-interleave
+check "POLICY=weighted-interleave without WEIGHTS: no line (the kernel's or equal weights)" \
+    test -z "$(lines NUMA_ALLOC_POLICY=weighted-interleave)"
 check "POLICY=bind without NODES: one line" \
     one_line_naming NUMA_ALLOC_NODES NUMA_ALLOC_POLICY=bind
 two=$(lines NUMA_ALLOC_POLICY=bogus NUMA_ALLOC_NODES=bogus)

@@ -10,6 +10,9 @@
  *   placement_check local        default policy, pinned threads: >= 99% on the thread's node
  *   placement_check remote-free  node-A blocks freed on node B never reach node-B threads
  *   placement_check bind N       every object on node N (run with NUMA_ALLOC_POLICY=bind ...)
+ *   placement_check every N pinned|unpinned  every page of small, large and huge objects from
+ *                                threads on every CPU node (pinned), or from threads left where
+ *                                the scheduler (numactl --cpunodebind) puts them, on node N
  *   placement_check nearest FROM EXPECT  bind to several nodes: a thread on FROM gets EXPECT
  *   placement_check interleave   objects and a 64 MiB object's pages balanced within 10%
  *   placement_check weighted W0 W1  node 0 : node 1 share of objects and pages = W0 : W1
@@ -30,6 +33,7 @@
 #include <numaif.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +309,54 @@ static void check_bind(int want)
     }
 }
 
+struct every_job {
+    int cpu_node; /* -1: not pinned */
+    size_t counts[MAX_NODES];
+};
+
+static void *every_thread(void *arg)
+{
+    struct every_job *job = arg;
+    if (job->cpu_node >= 0)
+        pin_to_node(job->cpu_node);
+    for (int rep = 0; rep < 10; rep++)
+        for (size_t i = 0; i < MIX; i++) {
+            char *p = malloc(mix[i]);
+            EXPECT(p, "malloc(%zu) failed: %s", mix[i], strerror(errno));
+            if (!p)
+                continue;
+            touch(p, mix[i]);
+            page_census(p, mix[i], -1, job->counts);
+            if (rep % 2)
+                free(p); /* half freed and reused: reuse must not move them either */
+        }
+    return NULL;
+}
+
+static void check_every(int want, bool pinned)
+{
+    int nodes[MAX_NODES];
+    int n = pinned ? nodes_with_cpus(nodes) : 2;
+    struct every_job jobs[MAX_NODES];
+    pthread_t threads[MAX_NODES];
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (struct every_job){.cpu_node = pinned ? nodes[i] : -1};
+        pthread_create(&threads[i], NULL, every_thread, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+        size_t total = 0;
+        for (int node = 0; node < MAX_NODES; node++)
+            total += jobs[i].counts[node];
+        printf("every: thread %d (%s %d): %zu of %zu pages on node %d\n", i,
+               pinned ? "pinned to node" : "unpinned, cpu node", pinned ? nodes[i] : -1,
+               jobs[i].counts[want], total, want);
+        EXPECT(total > 0 && jobs[i].counts[want] == total,
+               "thread %d: %zu of %zu pages off node %d", i, total - jobs[i].counts[want], total,
+               want);
+    }
+}
+
 static void check_nearest(int from, int expect)
 {
     size_t counts[MAX_NODES] = {0};
@@ -572,6 +624,8 @@ int main(int argc, char **argv)
         check_remote_free();
     else if (strcmp(check, "bind") == 0 && argc == 3)
         check_bind(atoi(argv[2]));
+    else if (strcmp(check, "every") == 0 && argc == 4)
+        check_every(atoi(argv[2]), strcmp(argv[3], "pinned") == 0);
     else if (strcmp(check, "nearest") == 0 && argc == 4)
         check_nearest(atoi(argv[2]), atoi(argv[3]));
     else if (strcmp(check, "interleave") == 0)

@@ -1,0 +1,183 @@
+/* kernel_policy.c - the inherited task policy and the kernel's interleave weights; see
+ * kernel_policy.h. */
+#define _GNU_SOURCE
+#include "policy/kernel_policy.h"
+
+#include "core/os.h"
+#include "core/report.h"
+#include "core/textbuf.h"
+#include "policy/options.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* get_mempolicy ORs these into the mode (uapi/linux/mempolicy.h MPOL_MODE_FLAGS). */
+#define KMPOL_MODE_FLAGS ((1 << 15) | (1 << 14) | (1 << 13))
+
+struct inherited_policy inherited_policy;
+
+static bool node_in(const uint64_t *mask, int node)
+{
+    return (mask[node / 64] >> (node % 64)) & 1u;
+}
+
+static bool mask_empty(const uint64_t *mask)
+{
+    for (unsigned i = 0; i < TOPO_MAX_NODE_ID / 64; i++)
+        if (mask[i])
+            return false;
+    return true;
+}
+
+/* "0-1,3": numactl's way of writing a node mask. */
+static void node_list_text(struct textbuf *tb, const uint64_t *mask)
+{
+    bool first = true;
+    for (int node = 0; node < TOPO_MAX_NODE_ID; node++) {
+        if (!node_in(mask, node))
+            continue;
+        int last = node;
+        while (last + 1 < TOPO_MAX_NODE_ID && node_in(mask, last + 1))
+            last++;
+        tb_str(tb, first ? "" : ",");
+        tb_u64(tb, (uint64_t)node);
+        if (last > node) {
+            tb_str(tb, "-");
+            tb_u64(tb, (uint64_t)last);
+        }
+        first = false;
+        node = last;
+    }
+}
+
+/* Reads the calling thread's policy: the task policy at start-up, in the thread that starts us. */
+static void read_task_policy(void)
+{
+    struct inherited_policy *ip = &inherited_policy;
+    int mode = 0, saved = errno;
+    long rc = syscall(SYS_get_mempolicy, &mode, ip->nodes, (unsigned long)TOPO_MAX_NODE_ID + 1,
+                      NULL, 0UL);
+    ip->read_error = rc == 0 ? 0 : -errno;
+    errno = saved;
+    if (ip->read_error) {
+        memset(ip->nodes, 0, sizeof ip->nodes);
+        ip->mode = KMPOL_DEFAULT;
+        strcpy(ip->text, "unknown");
+        return;
+    }
+    ip->mode = mode & ~KMPOL_MODE_FLAGS;
+    /* MPOL_PREFERRED with no node is the old spelling of local allocation. */
+    if (ip->mode == KMPOL_PREFERRED && mask_empty(ip->nodes))
+        ip->mode = KMPOL_LOCAL;
+    static const char *const names[] = {
+        "default",        "preferred",          "bind", "interleave", "local",
+        "preferred-many", "weighted-interleave"};
+    struct textbuf tb;
+    tb_init(&tb, ip->text, sizeof ip->text);
+    tb_str(&tb, ip->mode >= 0 && ip->mode <= KMPOL_WEIGHTED_INTERLEAVE ? names[ip->mode] : "?");
+    if (kernel_policy_inherited()) {
+        tb_str(&tb, ":");
+        node_list_text(&tb, ip->nodes);
+    }
+}
+
+int kernel_policy_inherited(void)
+{
+    int mode = inherited_policy.mode;
+    return !inherited_policy.read_error && mode != KMPOL_DEFAULT && mode != KMPOL_LOCAL;
+}
+
+static void adopt(void)
+{
+    static const enum placement_policy as_ours[] = {
+        [KMPOL_PREFERRED] = POLICY_PREFERRED,
+        [KMPOL_BIND] = POLICY_BIND,
+        [KMPOL_INTERLEAVE] = POLICY_INTERLEAVE,
+        [KMPOL_PREFERRED_MANY] = POLICY_PREFERRED,
+        [KMPOL_WEIGHTED_INTERLEAVE] = POLICY_WEIGHTED_INTERLEAVE,
+    };
+    if (inherited_policy.mode < 0 || inherited_policy.mode > KMPOL_WEIGHTED_INTERLEAVE)
+        return; /* a mode newer than this library: keep ours, the statistics show it */
+    options.policy = as_ours[inherited_policy.mode];
+    options.policy_source = POLICY_SOURCE_INHERITED;
+    if (!options.nodes_given) {
+        memcpy(options.nodes, inherited_policy.nodes, sizeof options.nodes);
+        options.nodes_given = true;
+        options.nodes_all = false;
+    }
+    /* --membind is strict: the kernel OOM-kills rather than leave the set, we say ENOMEM. */
+    if (inherited_policy.mode == KMPOL_BIND && !options.fallback_given)
+        options.fallback = FALLBACK_NONE;
+}
+
+/* One line: which inherited policy a variable overrides, and how much of it. */
+static void report_override(const char *variable, const char *what)
+{
+    static const char *const policy_words[] = {"local", "bind", "preferred", "interleave",
+                                               "weighted-interleave"};
+    char line[384];
+    struct textbuf tb;
+    tb_init(&tb, line, sizeof line);
+    tb_str(&tb, variable);
+    tb_str(&tb, "=");
+    if (options.policy_given)
+        tb_str(&tb, policy_words[options.policy]);
+    else
+        node_list_text(&tb, options.nodes);
+    tb_str(&tb, " overrides ");
+    tb_str(&tb, what);
+    tb_str(&tb, "the memory policy this process inherited (numactl?): ");
+    tb_str(&tb, inherited_policy.text);
+    report_warning(line);
+}
+
+/* The kernel's weight for `node` (Linux 6.9+), or 0 where it has none. */
+static unsigned kernel_weight(int node)
+{
+    char path[96], buf[16];
+    struct textbuf tb;
+    tb_init(&tb, path, sizeof path);
+    tb_str(&tb, "/sys/kernel/mm/mempolicy/weighted_interleave/node");
+    tb_u64(&tb, (uint64_t)node);
+    if (os_read_file(path, buf, sizeof buf) <= 0)
+        return 0;
+    unsigned weight = 0;
+    for (const char *c = buf; *c >= '0' && *c <= '9' && weight <= 255; c++)
+        weight = weight * 10 + (unsigned)(*c - '0');
+    return weight <= 255 ? weight : 0;
+}
+
+/* Weighted interleave without NUMA_ALLOC_WEIGHTS: the kernel's weights, or 1 each. */
+static void fill_weights(void)
+{
+    bool any_kernel = false;
+    for (int slot = 0; slot < topo.num_slots; slot++) {
+        int node = topo.slot_node[slot];
+        if (options.nodes_given && !options.nodes_all && !node_in(options.nodes, node))
+            continue;
+        unsigned weight = kernel_weight(node);
+        any_kernel = any_kernel || weight > 0;
+        options.weights[node] = (uint8_t)(weight ? weight : 1);
+    }
+    options.weights_given = true;
+    options.weights_source = any_kernel ? WEIGHTS_KERNEL : WEIGHTS_EQUAL;
+}
+
+void kernel_policy_apply(void)
+{
+    read_task_policy();
+    if (kernel_policy_inherited()) {
+        if (options.policy_given) {
+            report_override("NUMA_ALLOC_POLICY", "");
+        } else {
+            if (options.nodes_given)
+                report_override("NUMA_ALLOC_NODES", "the nodes of ");
+            adopt();
+        }
+    }
+    if (options.policy == POLICY_WEIGHTED_INTERLEAVE && !options.weights_given)
+        fill_weights();
+}
