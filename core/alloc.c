@@ -198,7 +198,8 @@ static bool init_once(void)
     topology_init();
     options_init();
     kernel_policy_apply();
-    placement_init();
+    if (placement_init(start_failure, sizeof start_failure) != 0)
+        return false;
     current_node_init();
     size_t reserved = reserve_region((unsigned)topo.num_slots);
     if (reserved == 0)

@@ -121,7 +121,7 @@ static void fall_back_to_local(enum option_variable variable, const char *why)
     options.policy = POLICY_LOCAL;
 }
 
-void placement_init(void)
+int placement_init(char *why, size_t why_size)
 {
     sort_by_distance();
     for (int slot = 0; slot < topo.num_slots; slot++)
@@ -130,7 +130,7 @@ void placement_init(void)
     if (options.policy == POLICY_LOCAL) {
         if (options.nodes_given) /* (a bad NODES has had its line, saying the same) */
             options_warn(OPTION_NODES, "NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
-        return;
+        return 0;
     }
     uint8_t chosen[TOPO_MAX_SLOTS] = {0};
     uint8_t weight_of_slot[TOPO_MAX_SLOTS];
@@ -163,13 +163,24 @@ void placement_init(void)
                                                "(e.g. 0-1); using local"
                                              : "NUMA_ALLOC_POLICY=preferred needs "
                                                "NUMA_ALLOC_NODES (e.g. 0-1); using local");
-        return;
+        return 0;
+    }
+    if (nchosen == 0 && options.fallback == FALLBACK_NONE) {
+        /* Nothing to honour and no other node allowed: like numactl --membind=5, refuse,
+         * rather than serve local memory under a policy that says otherwise. */
+        struct textbuf reason;
+        tb_init(&reason, why, why_size);
+        tb_str(&reason, naming_nodes == OPTION_WEIGHTS ? "NUMA_ALLOC_WEIGHTS" : "NUMA_ALLOC_NODES");
+        tb_str(&reason, ": node(s) ");
+        tb_str(&reason, bad);
+        tb_str(&reason, " not available and NUMA_ALLOC_FALLBACK=none allows no other node");
+        return -1;
     }
     if (bad[0])
         warn_unusable(naming_nodes, bad, nchosen);
     if (nchosen == 0) { /* (a list names a node, so warn_unusable has said so) */
         options.policy = POLICY_LOCAL;
-        return;
+        return 0;
     }
     if (options.policy == POLICY_BIND)
         for (int slot = 0; slot < topo.num_slots; slot++)
@@ -180,13 +191,14 @@ void placement_init(void)
         placement.per_allocation = true;
         for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++)
             topo.cpu[cpu].slot = PLACEMENT_PER_ALLOCATION;
-        return;
+        return 0;
     }
     /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
     for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
         int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
         topo.cpu[cpu].slot = (uint8_t)nearest_chosen(from, chosen);
     }
+    return 0;
 }
 
 unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order)

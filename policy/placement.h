@@ -24,6 +24,7 @@
 #include "policy/topology.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PLACEMENT_PER_ALLOCATION TOPO_MAX_SLOTS
@@ -40,8 +41,12 @@ struct placement {
 
 extern struct placement placement;
 
-/* Applies `options` to the tables; warns about what it cannot honour. */
-void placement_init(void);
+/*
+ * Applies `options` to the tables; warns about what it cannot honour. -1
+ * (the reason in `why`) when it can honour nothing and the fallback allows
+ * no other node: the start then fails, loudly, and glibc serves.
+ */
+int placement_init(char *why, size_t why_size);
 
 /*
  * The slots to try, in order, for memory wanted on `slot`: `slot` first, then

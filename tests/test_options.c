@@ -68,6 +68,27 @@ Test(options, bad_weights_and_delay_warn)
                        "using 1000 (the default)");
 }
 
+/*
+ * A policy that can honour nothing, with no fallback allowed: an error the
+ * user sees (numactl --membind=5 refuses to run), not local memory under a
+ * bind policy. We do not stop the program: the start fails, one line says
+ * why, and the C library serves it (numa_ptr_node then knows no block: -1).
+ */
+Test(options, bind_to_no_usable_node_without_fallback_is_refused)
+{
+    char out[4096];
+    const char *env = "NUMA_ALLOC_POLICY=bind NUMA_ALLOC_NODES=999 NUMA_ALLOC_FALLBACK=none";
+    cr_assert_eq(run_probe(env, out, sizeof out), 0, "%s: the program must run on:\n%s", env, out);
+    cr_assert_eq(count_lines_with(out, "numa-alloc:"), 1, "%s: want one line:\n%s", env, out);
+    cr_assert(strstr(out, "numa-alloc: not active: NUMA_ALLOC_NODES: node(s) 999 not available and "
+                          "NUMA_ALLOC_FALLBACK=none allows no other node"),
+              "%s:\n%s", env, out);
+    cr_assert(strstr(out, "ok node=-1"), "%s: the C library must serve it:\n%s", env, out);
+    /* With a fallback allowed, the nearest node serves, after one line. */
+    expect_one_warning("NUMA_ALLOC_POLICY=bind NUMA_ALLOC_NODES=999 NUMA_ALLOC_FALLBACK=nearest",
+                       "NUMA_ALLOC_NODES", "not available");
+}
+
 /* The one line says what happens in the end, however many steps notice the variable. */
 Test(options, one_line_says_the_outcome)
 {
