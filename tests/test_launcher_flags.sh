@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_launcher_flags.sh LAUNCHER INSTALLED_LAUNCHER TEMPLATE LIBRARY VERSION -
+# test_launcher_flags.sh LAUNCHER INSTALLED_LAUNCHER TEMPLATE LIBRARY VERSION [CMAKE BUILD_DIR] -
 # the launcher's flags (numa-alloc issue 12): numactl's spellings and ours,
 # --opt VALUE and --opt=VALUE, -m 0 and -m0, each reaching the command's
 # environment; CPU binding (-N, -C); nodes that cannot serve refused before
@@ -10,9 +10,11 @@
 #   TEMPLATE            tools/numa-alloc.in, configured here for a fake prefix
 #   LIBRARY             libnumapreload.so
 #   VERSION             CMake's PROJECT_VERSION
+#   CMAKE BUILD_DIR     when given: cmake --install BUILD_DIR to two prefixes too
 # shellcheck disable=SC2317,SC2016 # helpers called through check; the commands' own $vars
 set -uo pipefail
 launcher=$(readlink -f "$1") installed=$2 template=$3 library=$4 version=$5
+cmake=${6:-} build_dir=${7:-}
 # shellcheck source=tests/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
@@ -261,6 +263,14 @@ for p in p1 p2; do
     check "prefix $p: --version names its library" \
         grep -qxF "library: $tmp/$p/lib/libnumapreload.so" <<<"$("$tmp/$p/bin/numa-alloc" --version)"
 done
+if [[ -n $cmake ]]; then
+    for p in i1 i2; do
+        "$cmake" --install "$build_dir" --prefix "$tmp/$p" >/dev/null
+        libdir=$(dirname "$(find "$tmp/$p" -name libnumapreload.so | head -n1)")
+        check "cmake --install --prefix $p: its launcher preloads its own library" \
+            test "$(maps_of "$tmp/$p/bin/numa-alloc")" = "$(readlink -f "$libdir/libnumapreload.so")"
+    done
+fi
 ln -s "$tmp/p2/bin/numa-alloc" "$tmp/link"
 check "a symbolic link to prefix p2's launcher preloads p2's library" \
     test "$(maps_of "$tmp/link")" = "$tmp/p2/lib/libnumapreload.so"
