@@ -138,15 +138,19 @@ for args in "-C$last_cpu" "-C $last_cpu" "--physcpubind=$last_cpu" "--physcpubin
     check "$args: the command runs on CPU $last_cpu only" test "$(head -n1 <<<"$out")" = "$last_cpu"
     check "$args: the library is still preloaded" test "$(tail -n1 <<<"$out")" -gt 0
 done
-# Node 0's CPUs that we may use, as Linux writes the list.
-node0_cpus=$(taskset -c "$(cat $node_dir/node0/cpulist)" \
-    sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
-for args in "-N0" "-N 0" "--cpunodebind=0" "--cpunodebind 0"; do
-    # shellcheck disable=SC2086
-    out=$(taskset -c "$last_cpu" "$launcher" $args -- sh -c \
-        'sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/self/status')
-    check "$args: the command runs on node 0's CPUs ($node0_cpus)" test "$out" = "$node0_cpus"
-done
+if [[ -r $node_dir/node0/cpulist ]]; then
+    # Node 0's CPUs that we may use, as Linux writes the list.
+    node0_cpus=$(taskset -c "$(cat $node_dir/node0/cpulist)" \
+        sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+    for args in "-N0" "-N 0" "--cpunodebind=0" "--cpunodebind 0"; do
+        # shellcheck disable=SC2086
+        out=$(taskset -c "$last_cpu" "$launcher" $args -- sh -c \
+            'sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/self/status')
+        check "$args: the command runs on node 0's CPUs ($node0_cpus)" test "$out" = "$node0_cpus"
+    done
+else
+    echo "skipped: -N (no NUMA node 0 in sysfs)"
+fi
 
 # --- errors: one line, exit 1, nothing run -----------------------------------
 # refused DESCRIPTION WORDS ARGS...: exit 1, one line naming WORDS, the command not run.
@@ -217,23 +221,27 @@ out=$("$launcher" --version)
 check "--version exits 0" test $? -eq 0
 check "--version names the version" test "$(head -n1 <<<"$out")" = "numa-alloc $version"
 check "--version names the library" grep -qxF "library: $library" <<<"$out"
-for flag in -H --hardware; do
-    out=$("$launcher" "$flag")
-    check "$flag exits 0" test $? -eq 0
-    cpus=$(awk -v RS=, -F- '{ if (NF == 2) for (c = $1; c <= $2; c++) printf "%s ", c; else if ($1 != "") printf "%s ", $1 + 0 }' \
-        "$node_dir/node0/cpulist" | sed 's/ $//')
-    check "$flag: node 0's CPUs ($cpus)" grep -qxF "node 0 cpus: $cpus" <<<"$out"
-    mb=$(awk '/MemTotal:/ {printf "%d", $4 / 1024}' "$node_dir/node0/meminfo")
-    check "$flag: node 0's memory ($mb MB)" grep -qxF "node 0 size: $mb MB" <<<"$out"
-    check "$flag: node 0's free memory" grep -qE "^node 0 free: [0-9]+ MB$" <<<"$out"
-    check "$flag: the distances" grep -qE "^ *0: +$(awk '{print $1}' "$node_dir/node0/distance")( |$)" <<<"$out"
-    for tier in /sys/devices/virtual/memory_tiering/memory_tier*; do
-        [[ -r $tier/nodelist ]] || continue
-        check "$flag: ${tier##*/}" grep -qF "memory tier ${tier##*memory_tier}: nodes" <<<"$out"
+if [[ -r $node_dir/node0/cpulist ]]; then
+    for flag in -H --hardware; do
+        out=$("$launcher" "$flag")
+        check "$flag exits 0" test $? -eq 0
+        cpus=$(awk -v RS=, -F- '{ if (NF == 2) for (c = $1; c <= $2; c++) printf "%s ", c; else if ($1 != "") printf "%s ", $1 + 0 }' \
+            "$node_dir/node0/cpulist" | sed 's/ $//')
+        check "$flag: node 0's CPUs ($cpus)" grep -qxF "node 0 cpus: $cpus" <<<"$out"
+        mb=$(awk '/MemTotal:/ {printf "%d", $4 / 1024}' "$node_dir/node0/meminfo")
+        check "$flag: node 0's memory ($mb MB)" grep -qxF "node 0 size: $mb MB" <<<"$out"
+        check "$flag: node 0's free memory" grep -qE "^node 0 free: [0-9]+ MB$" <<<"$out"
+        check "$flag: the distances" grep -qE "^ *0: +$(awk '{print $1}' "$node_dir/node0/distance")( |$)" <<<"$out"
+        for tier in /sys/devices/virtual/memory_tiering/memory_tier*; do
+            [[ -r $tier/nodelist ]] || continue
+            check "$flag: ${tier##*/}" grep -qF "memory tier ${tier##*memory_tier}: nodes" <<<"$out"
+        done
+        mems=$(sed -n 's/^Mems_allowed_list:[[:space:]]*//p' /proc/self/status)
+        check "$flag: the usable nodes" grep -qE "^usable here .*Mems_allowed_list $mems\): " <<<"$out"
     done
-    mems=$(sed -n 's/^Mems_allowed_list:[[:space:]]*//p' /proc/self/status)
-    check "$flag: the usable nodes" grep -qE "^usable here .*Mems_allowed_list $mems\): " <<<"$out"
-done
+else
+    echo "skipped: -H (no NUMA node 0 in sysfs)"
+fi
 
 # --- each prefix preloads its own library -------------------------------------
 # maps_of LAUNCHER: the libnumapreload.so mapped into its command.
