@@ -21,20 +21,20 @@ out=$("$launcher" --help) && [[ $out == *"Usage: numa-alloc"* ]]
 check "--help prints usage and exits 0" test $? -eq 0
 
 err=$("$launcher" --policy=bnid -- true 2>&1)
-check "a bad policy exits 2" test $? -eq 2
+check "a bad policy exits 1" test $? -eq 1
 check "a bad policy names the flag and the accepted values" \
-    grep -q "invalid --policy=bnid (accepted: local bind preferred)" <<<"$err"
+    grep -q "invalid --policy=bnid (accepted: local bind preferred interleave weighted-interleave)" <<<"$err"
 
 err=$("$launcher" --nodes=1-x -- true 2>&1)
-check "a bad node list exits 2" test $? -eq 2
+check "a bad node list exits 1" test $? -eq 1
 check "a bad node list is explained" grep -q "invalid --nodes=1-x" <<<"$err"
 
 err=$("$launcher" --frobnicate -- true 2>&1)
-check "an unknown flag exits 2" test $? -eq 2
+check "an unknown flag exits 1" test $? -eq 1
 check "an unknown flag is named" grep -q "unknown option '--frobnicate'" <<<"$err"
 
 "$launcher" >/dev/null 2>&1
-check "no command exits 2" test $? -eq 2
+check "no command exits 1" test $? -eq 1
 
 # The command runs with the library mapped and the variables exported.
 out=$("$launcher" --policy=bind --nodes=0 --fallback=none -- \
