@@ -7,6 +7,7 @@
 #include "core/node_heap.h"
 #include "core/report.h"
 #include "core/stats.h"
+#include "core/stats_file.h"
 #include "core/textbuf.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
@@ -195,6 +196,7 @@ static bool init_once(void)
     size_classes_init();
     topology_init();
     options_init();
+    stats_file_init(); /* the path made absolute before the program can chdir() */
     placement_init();
     current_node_init();
     size_t reserved = reserve_region((unsigned)topo.num_slots);

@@ -9,7 +9,7 @@
 
 extern char **environ;
 
-struct options options = {.purge_delay_ms = 1000, .stats_json = true};
+struct options options = {.purge_delay_ms = 1000, .stats_json = true, .stats_mode = 0600};
 
 #define ENVIRON_FILE_MAX 65536
 
@@ -163,12 +163,22 @@ void options_init(void)
         if (strlen(value) < OPTIONS_PATH_MAX)
             strcpy(options.stats, value);
         else
-            warn_value("NUMA_ALLOC_STATS", "...", "stderr or a path shorter than 256 bytes",
+            warn_value("NUMA_ALLOC_STATS", "...", "stderr or a path shorter than 4096 bytes",
                        "statistics are off");
     }
     if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT")))
         options.stats_json =
             parse_keyword("NUMA_ALLOC_STATS_FORMAT", value, formats, "json, text", 1) != 0;
+    if ((value = env_lookup("NUMA_ALLOC_STATS_MODE"))) {
+        unsigned long mode = 0;
+        const char *s = value;
+        while (*s >= '0' && *s <= '7' && mode <= 0666)
+            mode = mode * 8u + (unsigned long)(*s++ - '0');
+        if (s != value && *s == '\0' && (mode & ~0666ul) == 0)
+            options.stats_mode = (uint32_t)mode;
+        else
+            warn_value("NUMA_ALLOC_STATS_MODE", value, "an octal mode, 0 to 0666", "using 0600");
+    }
     static const struct keyword switches[] = {{"1", 1}, {"0", 0}, {NULL, 0}};
     if ((value = env_lookup("NUMA_ALLOC_STATS_LIVE")))
         options.stats_live =

@@ -29,7 +29,7 @@ enum fallback_mode {
     FALLBACK_ANY,
 };
 
-#define OPTIONS_PATH_MAX 256
+#define OPTIONS_PATH_MAX 4096 /* PATH_MAX: core/stats_file.c checks the real length */
 
 struct options {
     enum placement_policy policy;          /* NUMA_ALLOC_POLICY, default local */
@@ -41,6 +41,7 @@ struct options {
     enum fallback_mode fallback;  /* NUMA_ALLOC_FALLBACK, default nearest */
     char stats[OPTIONS_PATH_MAX]; /* NUMA_ALLOC_STATS: "", "stderr" or a path */
     bool stats_json;              /* NUMA_ALLOC_STATS_FORMAT, default json */
+    uint32_t stats_mode;          /* NUMA_ALLOC_STATS_MODE, 0 to 0666, default 0600 */
     bool stats_live;              /* NUMA_ALLOC_STATS_LIVE=1: publish for numa-alloc stat */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
 };
