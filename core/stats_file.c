@@ -13,11 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PID_DIGITS_MAX 10 /* what one %p can become */
@@ -274,6 +276,32 @@ static int rename_in(int dirfd, const char *from, const char *to)
 #endif
 }
 
+/*
+ * Writes the statistics into fd; false if that failed (counted). A write past
+ * RLIMIT_FSIZE raises SIGXFSZ in the writing thread, whose default action ends
+ * the program: it is blocked meanwhile, and taken back if ours raised it.
+ */
+static bool write_into(int fd)
+{
+    const uint64_t xfsz_bit = (uint64_t)1 << (SIGXFSZ - 1); /* the kernel's sigset_t */
+    uint64_t old_mask = 0, pending = 0;
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &xfsz_bit, &old_mask, sizeof xfsz_bit);
+    syscall(SYS_rt_sigpending, &pending, sizeof pending);
+    bool written = true;
+    if (options.stats_mode != 0600 && syscall(SYS_fchmod, fd, (mode_t)options.stats_mode) != 0) {
+        report_failed_write();
+        written = false;
+    }
+    if (written && stats_write(fd, options.stats_json, true) != 0)
+        written = false; /* counted by stats_write */
+    if (!(pending & xfsz_bit) && !(old_mask & xfsz_bit)) {
+        struct timespec no_wait = {0, 0};
+        syscall(SYS_rt_sigtimedwait, &xfsz_bit, NULL, &no_wait, sizeof xfsz_bit);
+    }
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, NULL, sizeof old_mask);
+    return written;
+}
+
 static void write_file(void)
 {
     static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
@@ -300,13 +328,7 @@ static void write_file(void)
         syscall(SYS_close, dirfd);
         return;
     }
-    bool written = true;
-    if (options.stats_mode != 0600 && syscall(SYS_fchmod, fd, (mode_t)options.stats_mode) != 0) {
-        report_failed_write();
-        written = false;
-    }
-    if (written && stats_write(fd, options.stats_json, true) != 0)
-        written = false; /* counted by stats_write */
+    bool written = write_into(fd);
     if (syscall(SYS_close, fd) != 0 && errno != EINTR && written) {
         report_failed_write(); /* a delayed write error (NFS, quota) */
         written = false;

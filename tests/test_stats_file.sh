@@ -16,7 +16,8 @@
 #      value: one line), an existing file of our own is replaced (a new inode);
 #   h. a forked child writes its own %p file;
 #   i. /dev/stderr is the stderr keyword: never reopened (and so never truncated);
-#   j. the launcher's --stats-mode (when LAUNCHER is given).
+#   j. the launcher's --stats-mode (when LAUNCHER is given);
+#   k. a write that fails (past ulimit -f) leaves nothing, says nothing, kills nothing.
 # shellcheck disable=SC2317 # the helpers below are called through check and held_$when
 # shellcheck disable=SC2016 # sh -c scripts take their arguments as $1, $2...
 set -uo pipefail
@@ -218,6 +219,14 @@ run /dev/stderr "$probe" exit 0
 check "i: /dev/stderr: the program's own output is kept" grep -q '^stats_file_probe: exiting' "$out/stderr"
 check "i: and the statistics follow it" grep -q '"remote_pct"' "$out/stderr"
 check "i: no line of ours" no_line "$out/stderr"
+
+# ---- k. a write that fails (RLIMIT_FSIZE: EFBIG, and SIGXFSZ, as a full disk would fail) --
+mkdir "$out/k"
+(ulimit -f 1 && run "$out/k/k.json" "$probe" exit 0 && exit "$status") # 1 KiB: less than the JSON
+status=$?
+check "k: a write past ulimit -f: exit status 0, not SIGXFSZ" test "$status" -eq 0
+check "k: no file, no temporary file" listing "$out/k"
+check "k: no line" no_line "$out/stderr"
 
 # ---- j. the launcher ----------------------------------------------------------------
 if [ -n "$launcher" ]; then
