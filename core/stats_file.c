@@ -35,11 +35,18 @@
  * TMP_SUFFIX_MAX fits NAME_MAX, so expand() and the temporary name never cut.
  * `refused_pid`: the process whose target start-up found unsafe (it said so
  * then, and writes nothing); a forked child, with another pid, tries its own.
+ * `dir_dev`, `dir_ino`: the directory checked at start-up, when its path has
+ * no %p (`dir_known`); at exit the directory opened must be that one, so that
+ * one swapped for a link elsewhere meanwhile (by a user who can write into
+ * its parent) cannot send the file there.
  */
 static struct {
     enum { TO_NOWHERE, TO_OUTPUT_FD, TO_FILE } kind;
     char pattern[PATH_MAX];
     long refused_pid;
+    bool dir_known;
+    dev_t dir_dev;
+    ino_t dir_ino;
 } target;
 
 /* One line about NUMA_ALLOC_STATS per process, ever (a child inherits it). */
@@ -229,6 +236,10 @@ void stats_file_init(void)
         goto out;
     }
     *slash = '/';
+    const char *name_at = strrchr(target.pattern, '/');
+    target.dir_known = !memmem(target.pattern, (size_t)(name_at - target.pattern), "%p", 2);
+    target.dir_dev = st.st_dev;
+    target.dir_ino = st.st_ino;
     const char *why;
     if (stat_nofollow(AT_FDCWD, path, &st) == 0 && (why = unsafe_target(&st))) {
         say(path, why, "; statistics will not be written");
@@ -314,6 +325,15 @@ static void write_file(void)
     *slash = '\0';
     int dirfd = (int)syscall(SYS_openat, AT_FDCWD, slash == path ? "/" : path,
                              O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (dirfd >= 0 && target.dir_known &&
+        (syscall(SYS_fstat, dirfd, &st) != 0 || st.st_dev != target.dir_dev ||
+         st.st_ino != target.dir_ino)) {
+        say("cannot write into ", slash == path ? "/" : path,
+            " (not the directory it was at start-up); statistics not written");
+        syscall(SYS_close, dirfd);
+        return;
+    }
     if (dirfd < 0) {
         say("cannot write into ", slash == path ? "/" : path, " (", reason(errno, name),
             "); statistics not written");
@@ -333,7 +353,6 @@ static void write_file(void)
         report_failed_write(); /* a delayed write error (NFS, quota) */
         written = false;
     }
-    struct stat st;
     const char *why = NULL;
     if (written && stat_nofollow(dirfd, file, &st) == 0)
         why = unsafe_target(&st);

@@ -6,6 +6,7 @@
 #   a. nobody plants DIR/numa.<pid>.json as a symbolic link to a root-only file,
 #      before the program starts (sh holds the pid, then execs the probe) or while
 #      it runs (the probe waits on a FIFO): the file is untouched, one line says so;
+#      nor when nobody swaps its own directory for a link to the file's directory;
 #   b. nobody's own 0666 file there receives nothing;
 #   c. a FIFO without a reader never blocks the exit; the exit status is the program's;
 #   d. a directory that does not exist, is not writable or is not a directory:
@@ -125,6 +126,19 @@ for when in start exit; do
     check "a/$when: the link is left, no temporary file" listing "$sticky" "numa.$pid.json"
     check "a/$when: it is still nobody's link" test -L "$sticky/numa.$pid.json"
 done
+
+# A directory of nobody's, swapped for a link to the root-only file's directory
+# while the program runs: the file must not land (or replace anything) there.
+rm -rf "${sticky:?}"/*
+as_nobody mkdir "$sticky/nobodys"
+held_exit "$sticky/nobodys/secret"
+as_nobody sh -c 'mv "$1" "$1.old" && ln -s "$2" "$1"' sh "$sticky/nobodys" "$out/private"
+release
+check "a/dir: exit status 0" test "$status" -eq 0
+check "a/dir: the root-only file in the directory linked to is unchanged" unchanged_secret
+check "a/dir: nothing else there" listing "$out/private" secret secret.orig
+check "a/dir: one line says why" \
+    one_line "$out/stderr" ".*cannot write into .*nobodys \(not the directory it was at start-up\); statistics not written"
 
 # ---- b. another user's own file ------------------------------------------------------
 for when in start exit; do
