@@ -8,6 +8,7 @@
 #include "core/report.h"
 #include "core/stats.h"
 #include "core/stats_live.h"
+#include "core/stats_file.h"
 #include "core/textbuf.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
@@ -198,6 +199,7 @@ static bool init_once(void)
     topology_init();
     options_init();
     kernel_policy_apply();
+    stats_file_init(); /* the path made absolute before the program can chdir() */
     if (placement_init(start_failure, sizeof start_failure) != 0)
         return false;
     current_node_init();

@@ -566,39 +566,3 @@ static int stats_write_locked(int fd, bool json, bool verify)
     }
     return 0;
 }
-
-/*
- * NUMA_ALLOC_STATS at exit: a destructor of the library, so it runs on exit()
- * and on return from main (not on _exit or a fatal signal). It writes with
- * write(2) and takes no stdio lock: it cannot deadlock with the program's own
- * use of stdio, as printing from atexit can.
- */
-__attribute__((destructor)) static void stats_at_exit(void)
-{
-    if (!options.stats[0] || (!region.size && !alloc_start_failed()))
-        return;
-    int fd = report_output_fd();
-    if (strcmp(options.stats, "stderr") != 0) {
-        char path[OPTIONS_PATH_MAX + 24];
-        struct textbuf tb;
-        tb_init(&tb, path, sizeof path);
-        for (const char *c = options.stats; *c; c++) {
-            if (c[0] == '%' && c[1] == 'p') {
-                tb_u64(&tb, (uint64_t)syscall(SYS_getpid));
-                c++;
-            } else {
-                char one[2] = {*c, '\0'};
-                tb_str(&tb, one);
-            }
-        }
-        int saved = errno;
-        fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                          0644);
-        errno = saved;
-        if (fd < 0)
-            return;
-    }
-    stats_write(fd, options.stats_json, true);
-    if (fd != report_output_fd())
-        syscall(SYS_close, fd);
-}

@@ -9,7 +9,7 @@
 
 extern char **environ;
 
-struct options options = {.purge_delay_ms = 1000, .stats_json = true};
+struct options options = {.purge_delay_ms = 1000, .stats_json = true, .stats_mode = 0600};
 
 #define ENVIRON_FILE_MAX 65536
 
@@ -210,12 +210,23 @@ void options_init(void)
             memcpy(start, value, 32);
             memcpy(start + 32, "...", 4);
             warn_value(OPTION_STATS, "NUMA_ALLOC_STATS", start,
-                       "stderr or a path shorter than 256 bytes", "statistics are off");
+                       "stderr or a path shorter than 4096 bytes", "statistics are off");
         }
     }
     if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT")))
         options.stats_json = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value,
                                            formats, "json, text") != 0;
+    if ((value = env_lookup("NUMA_ALLOC_STATS_MODE"))) {
+        unsigned long mode = 0;
+        const char *s = value;
+        while (*s >= '0' && *s <= '7' && mode <= 0666)
+            mode = mode * 8u + (unsigned long)(*s++ - '0');
+        if (s != value && *s == '\0' && (mode & ~0666ul) == 0)
+            options.stats_mode = (uint32_t)mode;
+        else
+            warn_value(OPTION_STATS_MODE, "NUMA_ALLOC_STATS_MODE", value,
+                       "an octal mode, 0 to 0666", "using 0600");
+    }
     if ((value = env_lookup("NUMA_ALLOC_STATS_LIVE")))
         options.stats_live =
             parse_keyword(OPTION_STATS_LIVE, "NUMA_ALLOC_STATS_LIVE", value, switches, "0, 1") != 0;

@@ -44,7 +44,7 @@ enum weights_source {
     WEIGHTS_EQUAL,       /* neither: every node 1 */
 };
 
-#define OPTIONS_PATH_MAX 256
+#define OPTIONS_PATH_MAX 4096 /* PATH_MAX: core/stats_file.c checks the real length */
 
 struct options {
     enum placement_policy policy; /* NUMA_ALLOC_POLICY, default local (or inherited) */
@@ -60,6 +60,7 @@ struct options {
     bool fallback_given;          /* NUMA_ALLOC_FALLBACK set to a valid value */
     char stats[OPTIONS_PATH_MAX]; /* NUMA_ALLOC_STATS: "", "stderr" or a path */
     bool stats_json;              /* NUMA_ALLOC_STATS_FORMAT, default json */
+    uint32_t stats_mode;          /* NUMA_ALLOC_STATS_MODE, 0 to 0666, default 0600 */
     bool stats_live;              /* NUMA_ALLOC_STATS_LIVE=1: publish for numa-alloc stat */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
 };
@@ -75,6 +76,7 @@ enum option_variable {
     OPTION_STATS,
     OPTION_STATS_FORMAT,
     OPTION_STATS_LIVE,
+    OPTION_STATS_MODE,
     OPTION_PURGE_DELAY_MS,
 };
 

@@ -9,7 +9,8 @@
  * forked during a write hangs in exit. Each child here must exit within
  * CHILD_TIMEOUT_S; a hang fails the test instead of hanging ctest.
  *
- * ctest runs this binary with NUMA_ALLOC_STATS=/dev/null.
+ * ctest runs this binary with NUMA_ALLOC_STATS=<build>/tests/test_fork.stats.json
+ * (a device such as /dev/null is refused, and nothing would be written).
  */
 #include "test_util.h"
 

@@ -1,0 +1,385 @@
+/* stats_file.c - NUMA_ALLOC_STATS written at exit, safely; see stats_file.h. */
+#define _GNU_SOURCE
+#include "core/stats_file.h"
+
+#include "core/alloc.h"
+#include "core/os.h"
+#include "core/report.h"
+#include "core/stats.h"
+#include "core/textbuf.h"
+#include "policy/capabilities.h"
+#include "policy/options.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PID_DIGITS_MAX 10 /* what one %p can become */
+/* ".<pid>.<16 hex digits>.tmp" after the final name */
+#define TMP_SUFFIX_MAX (1 + PID_DIGITS_MAX + 1 + 16 + 4)
+#define TMP_TRIES      8
+
+/*
+ * Where the statistics go, set once by stats_file_init() and only read after.
+ * Invariants for TO_FILE: `pattern` is absolute (starts with '/'); its longest
+ * expansion (each %p as PID_DIGITS_MAX digits) plus TMP_SUFFIX_MAX fits
+ * PATH_MAX with the NUL, and its last component's longest expansion plus
+ * TMP_SUFFIX_MAX fits NAME_MAX, so expand() and the temporary name never cut.
+ * `refused_pid`: the process whose target start-up found unsafe (it said so
+ * then, and writes nothing); a forked child, with another pid, tries its own.
+ * `dir_dev`, `dir_ino`: the directory checked at start-up, when its path has
+ * no %p (`dir_known`); at exit the directory opened must be that one, so that
+ * one swapped for a link elsewhere meanwhile (by a user who can write into
+ * its parent) cannot send the file there.
+ */
+static struct {
+    enum { TO_NOWHERE, TO_OUTPUT_FD, TO_FILE } kind;
+    char pattern[PATH_MAX];
+    long refused_pid;
+    bool dir_known;
+    dev_t dir_dev;
+    ino_t dir_ino;
+} target;
+
+/* "NUMA_ALLOC_STATS=<value>: <parts...>", once per process, ever (a child inherits that); the value is cut, the line must stay whole. */
+static void say_parts(const char *const *parts)
+{
+    char line[600];
+    struct textbuf tb;
+    tb_init(&tb, line, sizeof line);
+    tb_str(&tb, "NUMA_ALLOC_STATS=");
+    size_t len = strlen(options.stats);
+    if (len > 160) {
+        char head[161];
+        memcpy(head, options.stats, 160);
+        head[160] = '\0';
+        tb_str(&tb, head);
+        tb_str(&tb, "...");
+    } else {
+        tb_str(&tb, options.stats);
+    }
+    tb_str(&tb, ": ");
+    for (; *parts; parts++)
+        tb_str(&tb, *parts);
+    options_warn(OPTION_STATS, line); /* one line per variable, ever (a fork child too) */
+}
+#define say(...) say_parts((const char *const[]){__VA_ARGS__, NULL})
+
+/* Why a directory or file cannot be used, in words. */
+static const char *reason(int err, char buf[16])
+{
+    switch (err) {
+    case ENOENT:
+        return "no such directory";
+    case EACCES:
+    case EPERM:
+        return "permission denied";
+    case ENOTDIR:
+        return "not a directory";
+    case EROFS:
+        return "read-only file system";
+    case ENAMETOOLONG:
+        return "name too long";
+    case ELOOP:
+        return "too many symbolic links";
+    default:
+        return errno_name(err, buf);
+    }
+}
+
+/* Why an existing final name must not be replaced; NULL: a regular file of our own. */
+static const char *unsafe_target(const struct stat *st)
+{
+    if (S_ISLNK(st->st_mode))
+        return " is a symbolic link";
+    if (S_ISFIFO(st->st_mode))
+        return " is a FIFO";
+    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+        return " is a device";
+    if (S_ISDIR(st->st_mode))
+        return " is a directory";
+    if (!S_ISREG(st->st_mode))
+        return " is not a regular file";
+    if (st->st_uid != (uid_t)syscall(SYS_geteuid))
+        return " belongs to another user";
+    return NULL;
+}
+
+/* The pattern with %p as `pid` and %% as %, into out[PATH_MAX]; -1 if it would not fit. */
+static int expand(const char *pattern, long pid, char *out)
+{
+    struct textbuf tb;
+    tb_init(&tb, out, PATH_MAX);
+    for (const char *c = pattern; *c; c++) {
+        if (c[0] == '%' && c[1] == 'p') {
+            tb_u64(&tb, (uint64_t)pid);
+            c++;
+        } else {
+            char one[2] = {c[0], '\0'};
+            c += c[0] == '%' && c[1] == '%';
+            tb_str(&tb, one);
+        }
+        if (tb.len + 1 >= PATH_MAX)
+            return -1;
+    }
+    return 0;
+}
+
+/* The longest expansion of the whole pattern, and of its last component. */
+static void longest(const char *pattern, size_t *whole, size_t *last)
+{
+    *whole = *last = 0;
+    for (const char *c = pattern; *c; c++) {
+        size_t n = 1;
+        if (c[0] == '%' && (c[1] == 'p' || c[1] == '%'))
+            n = *++c == 'p' ? PID_DIGITS_MAX : 1;
+        *whole += n;
+        *last = *c == '/' ? 0 : *last + n;
+    }
+}
+
+static int stat_nofollow(int dirfd, const char *path, struct stat *st)
+{
+    return (int)syscall(SYS_newfstatat, dirfd, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+/* W_OK | X_OK for the effective ids; faccessat without flags where faccessat2 is refused. */
+static int dir_writable(const char *dir)
+{
+#ifdef SYS_faccessat2
+    if (syscall(SYS_faccessat2, AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+        return 0;
+    if (errno != ENOSYS && errno != EPERM) /* old seccomp profiles answer EPERM */
+        return -1;
+#endif
+    return (int)syscall(SYS_faccessat, AT_FDCWD, dir, W_OK | X_OK);
+}
+
+/* Makes options.stats absolute into target.pattern; false (said why) if it cannot. */
+static bool make_absolute(void)
+{
+    size_t len = strlen(options.stats), at = 0;
+    if (options.stats[0] != '/') {
+        long n = syscall(SYS_getcwd, target.pattern, sizeof target.pattern);
+        if (n <= 1 || target.pattern[0] != '/') {
+            char name[16];
+            say("a relative path, and the current directory is unknown (",
+                n < 0 ? reason(errno, name) : "unreachable", "); statistics are off");
+            return false;
+        }
+        at = (size_t)n - 1; /* n counts the NUL; the kernel's answer fits */
+        if (target.pattern[at - 1] != '/' && at + 1 < sizeof target.pattern)
+            target.pattern[at++] = '/';
+    }
+    if (at + len >= sizeof target.pattern) {
+        say("too long; statistics are off");
+        return false;
+    }
+    memcpy(target.pattern + at, options.stats, len + 1);
+    return true;
+}
+
+void stats_file_init(void)
+{
+    static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
+    if (!options.stats[0])
+        return;
+    if (strcmp(options.stats, "stderr") == 0 || strcmp(options.stats, "/dev/stderr") == 0) {
+        target.kind = TO_OUTPUT_FD;
+        return;
+    }
+    int saved = errno;
+    if (!make_absolute())
+        goto out;
+    size_t whole, last;
+    longest(target.pattern, &whole, &last);
+    if (whole + TMP_SUFFIX_MAX >= PATH_MAX || last + TMP_SUFFIX_MAX > NAME_MAX) {
+        say(whole + TMP_SUFFIX_MAX >= PATH_MAX ? "too long" : "file name too long",
+            " (with %p as 10 digits); statistics are off");
+        goto out;
+    }
+    if (last == 0) {
+        say("not a file name; statistics are off");
+        goto out;
+    }
+    long pid = syscall(SYS_getpid);
+    if (expand(target.pattern, pid, path) != 0)
+        goto out; /* cannot happen: the length was checked */
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    const char *dir = slash == path ? "/" : path;
+    struct stat st;
+    int err = 0;
+    if (syscall(SYS_newfstatat, AT_FDCWD, dir, &st, 0) != 0)
+        err = errno;
+    else if (!S_ISDIR(st.st_mode))
+        err = ENOTDIR;
+    else if (dir_writable(dir) != 0)
+        err = errno;
+    if (err) {
+        char name[16];
+        say("cannot write into ", dir, " (", reason(err, name), "); statistics are off");
+        goto out;
+    }
+    *slash = '/';
+    const char *name_at = strrchr(target.pattern, '/');
+    target.dir_known = !memmem(target.pattern, (size_t)(name_at - target.pattern), "%p", 2);
+    target.dir_dev = st.st_dev;
+    target.dir_ino = st.st_ino;
+    const char *why;
+    if (stat_nofollow(AT_FDCWD, path, &st) == 0 && (why = unsafe_target(&st))) {
+        say(path, why, "; statistics will not be written");
+        target.refused_pid = pid;
+    }
+    target.kind = TO_FILE;
+out:
+    errno = saved;
+}
+
+/* A fresh temporary file beside the final name: never a name that exists, never a link. */
+static int create_temp(int dirfd, const char *name, long pid, char tmp[NAME_MAX + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned attempt = 0; attempt < TMP_TRIES; attempt++) {
+        uint64_t r;
+        if (syscall(SYS_getrandom, &r, sizeof r, GRND_NONBLOCK) != (long)sizeof r)
+            r = (os_now_ms() * 0x9e3779b97f4a7c15ull) ^ (uintptr_t)&r ^ attempt;
+        struct textbuf tb;
+        tb_init(&tb, tmp, NAME_MAX + 1);
+        tb_str(&tb, name);
+        tb_str(&tb, ".");
+        tb_u64(&tb, (uint64_t)pid);
+        tb_str(&tb, ".");
+        char digits[17];
+        for (int i = 0; i < 16; i++)
+            digits[i] = hex[(r >> (4 * i)) & 15u];
+        digits[16] = '\0';
+        tb_str(&tb, digits);
+        tb_str(&tb, ".tmp");
+        int fd = (int)syscall(SYS_openat, dirfd, tmp,
+                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+static int rename_in(int dirfd, const char *from, const char *to)
+{
+#ifdef SYS_renameat
+    return (int)syscall(SYS_renameat, dirfd, from, dirfd, to);
+#else
+    return (int)syscall(SYS_renameat2, dirfd, from, dirfd, to, 0);
+#endif
+}
+
+/*
+ * Writes the statistics into fd; false if that failed (counted). A write past
+ * RLIMIT_FSIZE raises SIGXFSZ in the writing thread, whose default action ends
+ * the program: it is blocked meanwhile, and taken back if ours raised it.
+ */
+static bool write_into(int fd)
+{
+    const uint64_t xfsz_bit = (uint64_t)1 << (SIGXFSZ - 1); /* the kernel's sigset_t */
+    uint64_t old_mask = 0, pending = 0;
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &xfsz_bit, &old_mask, sizeof xfsz_bit);
+    syscall(SYS_rt_sigpending, &pending, sizeof pending);
+    bool written = true;
+    if (options.stats_mode != 0600 && syscall(SYS_fchmod, fd, (mode_t)options.stats_mode) != 0) {
+        report_failed_write();
+        written = false;
+    }
+    if (written && stats_write(fd, options.stats_json, true) != 0)
+        written = false; /* counted by stats_write */
+    if (!(pending & xfsz_bit) && !(old_mask & xfsz_bit)) {
+        struct timespec no_wait = {0, 0};
+        syscall(SYS_rt_sigtimedwait, &xfsz_bit, NULL, &no_wait, sizeof xfsz_bit);
+    }
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, NULL, sizeof old_mask);
+    return written;
+}
+
+static void write_file(void)
+{
+    static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
+    char name[16];
+    long pid = syscall(SYS_getpid);
+    if (pid == target.refused_pid || expand(target.pattern, pid, path) != 0)
+        return;
+    char *slash = strrchr(path, '/');
+    const char *file = slash + 1;
+    *slash = '\0';
+    int dirfd = (int)syscall(SYS_openat, AT_FDCWD, slash == path ? "/" : path,
+                             O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (dirfd >= 0 && target.dir_known &&
+        (syscall(SYS_fstat, dirfd, &st) != 0 || st.st_dev != target.dir_dev ||
+         st.st_ino != target.dir_ino)) {
+        say("cannot write into ", slash == path ? "/" : path,
+            " (not the directory it was at start-up); statistics not written");
+        syscall(SYS_close, dirfd);
+        return;
+    }
+    if (dirfd < 0) {
+        say("cannot write into ", slash == path ? "/" : path, " (", reason(errno, name),
+            "); statistics not written");
+        return;
+    }
+    *slash = '/';
+    int fd = create_temp(dirfd, file, pid, tmp);
+    if (fd < 0) {
+        report_failed_write();
+        say("cannot create a file beside ", path, " (", errno_name(errno, name),
+            "); statistics not written");
+        syscall(SYS_close, dirfd);
+        return;
+    }
+    bool written = write_into(fd);
+    if (syscall(SYS_close, fd) != 0 && errno != EINTR && written) {
+        report_failed_write(); /* a delayed write error (NFS, quota) */
+        written = false;
+    }
+    const char *why = NULL;
+    if (written && stat_nofollow(dirfd, file, &st) == 0)
+        why = unsafe_target(&st);
+    else if (written && errno != ENOENT)
+        why = " cannot be examined";
+    if (written && !why && rename_in(dirfd, tmp, file) != 0)
+        why = " cannot be replaced";
+    if (!written || why)
+        syscall(SYS_unlinkat, dirfd, tmp, 0);
+    if (why)
+        say(path, why, "; statistics not written");
+    syscall(SYS_close, dirfd);
+}
+
+/*
+ * A destructor of the library, so it runs on exit() and on return from main
+ * (not on _exit or a fatal signal). It writes with write(2) and takes no stdio
+ * lock: it cannot deadlock with the program's own use of stdio, as printing
+ * from atexit can.
+ */
+__attribute__((destructor)) static void stats_file_at_exit(void)
+{
+    if (target.kind == TO_NOWHERE || (!region.size && !alloc_start_failed()))
+        return;
+    int saved = errno;
+    if (target.kind == TO_OUTPUT_FD) {
+        int fd = report_output_fd();
+        if (fd < 0)
+            report_failed_write();
+        else
+            stats_write(fd, options.stats_json, true);
+    } else {
+        write_file();
+    }
+    errno = saved;
+}

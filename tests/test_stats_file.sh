@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# test_stats_file.sh LIB PROBE [LAUNCHER] - NUMA_ALLOC_STATS=PATH, the statistics
+# file written at exit (issue 11), by a process of root in a place another user
+# (nobody) can write to. Each case runs PROBE (tests/stats_file_probe.c) with LIB
+# preloaded:
+#   a. nobody plants DIR/numa.<pid>.json as a symbolic link to a root-only file,
+#      before the program starts (sh holds the pid, then execs the probe) or while
+#      it runs (the probe waits on a FIFO): the file is untouched, one line says so;
+#      nor when nobody swaps its own directory for a link to the file's directory;
+#   b. nobody's own 0666 file there receives nothing;
+#   c. a FIFO without a reader never blocks the exit; the exit status is the program's;
+#   d. a directory that does not exist, is not writable or is not a directory:
+#      one line at start-up naming the variable, the exit status unchanged;
+#   e. a relative path is resolved at start-up: a chdir() later does not move the file;
+#   f. a path too long once %p is expanded: one line, no truncated file;
+#   g. the file is 0600 whatever the umask, NUMA_ALLOC_STATS_MODE changes that (a bad
+#      value: one line), an existing file of our own is replaced (a new inode);
+#   h. a forked child writes its own %p file;
+#   i. /dev/stderr is the stderr keyword: never reopened (and so never truncated);
+#   j. the launcher's --stats-mode (when LAUNCHER is given);
+#   k. a write that fails (past ulimit -f) leaves nothing, says nothing, kills nothing.
+# shellcheck disable=SC2317 # the helpers below are called through check and held_$when
+# shellcheck disable=SC2016 # sh -c scripts take their arguments as $1, $2...
+set -uo pipefail
+lib=$(readlink -f "$1") probe=$(readlink -f "$2") launcher=${3:+$(readlink -f "$3")}
+python=/usr/bin/python3 # Debian's, not a pyenv shim
+out=$(mktemp -d)
+trap 'exec 3>&- 2>/dev/null; rm -rf "$out"' EXIT
+chmod 755 "$out" # nobody reaches the directories below, not the private one
+mkdir -m 1777 "$out/sticky"
+mkdir -m 700 "$out/private"
+secret=$out/private/secret
+printf 'root only\n' >"$secret"
+chmod 600 "$secret"
+cp -p "$secret" "$out/private/secret.orig"
+sticky=$out/sticky
+# shellcheck source=tests/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
+
+group=nogroup
+getent group nogroup >/dev/null || group=nobody
+as_nobody() { setpriv --reuid=nobody --regid="$group" --clear-groups "$@"; }
+
+warnings() { grep -c '^numa-alloc:' "$1"; }
+# one_line FILE REGEX: exactly one line of ours in FILE, and it matches REGEX.
+one_line() {
+    if test "$(warnings "$1")" -eq 1 && grep -Eq "^numa-alloc: $2" "$1"; then
+        return 0
+    fi
+    sed 's/^/  | /' "$1" | cut -c1-300
+    false
+}
+no_line() { test "$(warnings "$1")" -eq 0 || { sed 's/^/  | /' "$1"; false; }; }
+# first_line FILE: our line came at start-up, before the program's last words.
+at_start() { head -n 1 "$1" | grep -q '^numa-alloc:'; }
+# listing DIR NAMES...: DIR holds exactly NAMES (no temporary file left behind).
+listing() {
+    local dir=$1 expected=""
+    shift
+    (($# == 0)) || expected=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+    test "$(find "$dir" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')" = "$expected" ||
+        { find "$dir" -mindepth 1 -maxdepth 1 -printf '  | %M %u %f\n'; false; }
+}
+valid_json() { "$python" -c 'import json, sys; json.load(open(sys.argv[1]))' "$1"; }
+json_pid() { "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["pid"])' "$1"; }
+unchanged_secret() {
+    cmp -s "$secret" "$out/private/secret.orig" && test "$(stat -c %U:%a "$secret")" = root:600
+}
+
+# run STATS CMD...: the probe with LIB and NUMA_ALLOC_STATS=STATS; $status, $out/stderr.
+run() {
+    local stats=$1
+    shift
+    timeout 20 env LD_PRELOAD="$lib" NUMA_ALLOC_STATS="$stats" "$@" >"$out/stdout" 2>"$out/stderr"
+    status=$?
+}
+
+wait_for_pid() { # the file the held process writes its pid to
+    for _ in $(seq 300); do
+        [ -s "$1" ] && break
+        sleep 0.1
+    done
+    pid=$(cat "$1")
+}
+
+# held_start STATS: the probe (exit 0) with NUMA_ALLOC_STATS=STATS, held in sh
+# before it starts: exec keeps the pid (sh's own destructors do not run). Sets $pid.
+held_start() {
+    rm -f "$out/pid" "$out/go" && mkfifo "$out/go"
+    exec 3<>"$out/go" # never blocks; the held process waits for a line on it
+    timeout 20 env LD_PRELOAD="$lib" NUMA_ALLOC_STATS="$1" \
+        sh -c 'echo $$ >"$1"; read -r x <"$2"; exec "$3" exit 0' sh "$out/pid" "$out/go" "$probe" \
+        >"$out/stdout" 2>"$out/stderr" &
+    job=$!
+    wait_for_pid "$out/pid"
+}
+
+# held_exit STATS: the same, but the probe has started (its start-up checks are
+# done) and waits before it exits.
+held_exit() {
+    rm -f "$out/go" && mkfifo "$out/go"
+    exec 3<>"$out/go"
+    timeout 20 env LD_PRELOAD="$lib" NUMA_ALLOC_STATS="$1" "$probe" wait "$out/go" \
+        >"$out/stdout" 2>"$out/stderr" &
+    job=$!
+    wait_for_pid "$out/stdout"
+}
+
+release() {
+    echo go >&3
+    exec 3>&-
+    wait "$job"
+    status=$?
+}
+
+# ---- a. a symbolic link planted by another user ----------------------------------
+for when in start exit; do
+    rm -rf "${sticky:?}"/*
+    held_$when "$sticky/numa.%p.json"
+    as_nobody ln -s "$secret" "$sticky/numa.$pid.json"
+    release
+    check "a/$when: exit status 0" test "$status" -eq 0
+    check "a/$when: the root-only file behind nobody's link is unchanged" unchanged_secret
+    check "a/$when: one line says the statistics were not written" \
+        one_line "$out/stderr" ".*numa\.$pid\.json is a symbolic link; statistics (will )?not (be )?written"
+    check "a/$when: the link is left, no temporary file" listing "$sticky" "numa.$pid.json"
+    check "a/$when: it is still nobody's link" test -L "$sticky/numa.$pid.json"
+done
+
+# A directory of nobody's, swapped for a link to the root-only file's directory
+# while the program runs: the file must not land (or replace anything) there.
+rm -rf "${sticky:?}"/*
+as_nobody mkdir "$sticky/nobodys"
+held_exit "$sticky/nobodys/secret"
+as_nobody sh -c 'mv "$1" "$1.old" && ln -s "$2" "$1"' sh "$sticky/nobodys" "$out/private"
+release
+check "a/dir: exit status 0" test "$status" -eq 0
+check "a/dir: the root-only file in the directory linked to is unchanged" unchanged_secret
+check "a/dir: nothing else there" listing "$out/private" secret secret.orig
+check "a/dir: one line says why" \
+    one_line "$out/stderr" ".*cannot write into .*nobodys \(not the directory it was at start-up\); statistics not written"
+
+# ---- b. another user's own file ------------------------------------------------------
+for when in start exit; do
+    rm -rf "${sticky:?}"/*
+    held_$when "$sticky/numa.%p.json"
+    as_nobody sh -c 'umask 0 && : >"$1" && chmod 666 "$1"' sh "$sticky/numa.$pid.json"
+    release
+    check "b/$when: exit status 0" test "$status" -eq 0
+    check "b/$when: nobody's 0666 file receives nothing" \
+        test ! -s "$sticky/numa.$pid.json" -a "$(stat -c %U "$sticky/numa.$pid.json")" = nobody
+    check "b/$when: one line says why" \
+        one_line "$out/stderr" ".*numa\.$pid\.json belongs to another user; statistics (will )?not"
+    check "b/$when: no temporary file" listing "$sticky" "numa.$pid.json"
+done
+
+# ---- c. a FIFO without a reader ----------------------------------------------------
+mkfifo "$out/fifo"
+run "$out/fifo" "$probe" exit 7
+check "c: a FIFO never blocks the exit, the status is the program's (7)" test "$status" -eq 7
+check "c: one line says why" one_line "$out/stderr" ".*fifo is a FIFO; statistics will not be written"
+
+# ---- d. a directory that cannot be written into ----------------------------------
+run /nonexistent/dir/x.json "$probe" exit 5
+check "d: exit status unchanged (5)" test "$status" -eq 5
+check "d: one line naming the variable and the reason" one_line "$out/stderr" \
+    "NUMA_ALLOC_STATS=/nonexistent/dir/x.json: cannot write into /nonexistent/dir \(no such directory\); statistics are off"
+check "d: said at start-up" at_start "$out/stderr"
+run "$secret/x.json" "$probe" exit 0
+check "d: a file as the directory: one line" \
+    one_line "$out/stderr" "NUMA_ALLOC_STATS=.*: cannot write into .* \(not a directory\); statistics are off"
+run "$out/private/x.json" setpriv --reuid=nobody --regid="$group" --clear-groups "$probe" exit 0
+check "d: a directory nobody cannot write into, for nobody: one line" \
+    one_line "$out/stderr" "NUMA_ALLOC_STATS=.*: cannot write into .*private \(permission denied\); statistics are off"
+check "d: and no file" test ! -e "$out/private/x.json"
+
+# ---- e. a relative path, then chdir() ----------------------------------------------
+mkdir "$out/e-start" "$out/e-later"
+(cd "$out/e-start" && run e.json "$probe" chdir ../e-later && exit "$status")
+check "e: exit status 0" test $? -eq 0
+check "e: the file is where the program started" valid_json "$out/e-start/e.json"
+check "e: not where it went" test ! -e "$out/e-later/e.json"
+
+# ---- f. too long once %p is expanded -------------------------------------------------
+mkdir "$out/f"
+long=$out/f/
+long=$long$(head -c $((4090 - ${#long} - 2)) /dev/zero | tr '\0' a)%p
+run "$long" "$probe" exit 0
+check "f: a path of ${#long} bytes with %p: exit status 0" test "$status" -eq 0
+check "f: one line says it is too long" one_line "$out/stderr" "NUMA_ALLOC_STATS=.*too long.*statistics are off"
+check "f: no file at all" listing "$out/f"
+# A short value whose %p make a file name longer than NAME_MAX (once cut to fit a buffer).
+mkdir "$out/f/a-directory-name-long-enough-to-leave-no-room"
+many=$out/f/a-directory-name-long-enough-to-leave-no-room/
+while ((${#many} < 250)); do many=$many%p; done
+run "$many" "$probe" exit 0
+check "f: a name that %p make too long: one line" one_line "$out/stderr" "NUMA_ALLOC_STATS=.*too long.*statistics are off"
+check "f: no truncated file" listing "$out/f" a-directory-name-long-enough-to-leave-no-room
+check "f: nothing in the directory either" listing "$out/f/a-directory-name-long-enough-to-leave-no-room"
+
+# ---- g. the mode, and replacing our own file ------------------------------------------
+mkdir "$out/g"
+(umask 000 && run "$out/g/default.json" "$probe" exit 0 && exit "$status")
+check "g: umask 000: exit status 0" test $? -eq 0
+check "g: umask 000: the file is 0600, root's" test "$(stat -c %a:%U "$out/g/default.json")" = 600:root
+NUMA_ALLOC_STATS_MODE=0644 run "$out/g/shared.json" "$probe" exit 0
+check "g: NUMA_ALLOC_STATS_MODE=0644 gives 0644" test "$(stat -c %a "$out/g/shared.json")" = 644
+check "g: and no line" no_line "$out/stderr"
+NUMA_ALLOC_STATS_MODE=0755 run "$out/g/bad.json" "$probe" exit 0
+check "g: NUMA_ALLOC_STATS_MODE=0755 (execute bits): one line naming it" \
+    one_line "$out/stderr" "invalid NUMA_ALLOC_STATS_MODE=\"0755\""
+check "g: and the default mode" test "$(stat -c %a "$out/g/bad.json")" = 600
+printf 'old\n' >"$out/g/existing.json"
+chmod 600 "$out/g/existing.json"
+inode=$(stat -c %i "$out/g/existing.json")
+run "$out/g/existing.json" "$probe" exit 0
+check "g: an existing file of our own: no line" no_line "$out/stderr"
+check "g: it is replaced (a new inode)" test "$(stat -c %i "$out/g/existing.json")" != "$inode"
+check "g: with valid JSON" valid_json "$out/g/existing.json"
+check "g: no temporary file" listing "$out/g" default.json shared.json bad.json existing.json
+
+# ---- h. a forked child writes its own file -------------------------------------------
+mkdir "$out/h"
+run "$out/h/numa.%p.json" "$probe" fork
+check "h: exit status 0" test "$status" -eq 0
+read -r parent child <"$out/stdout"
+check "h: the parent's file has its pid" test "$(json_pid "$out/h/numa.$parent.json")" = "$parent"
+check "h: the child's file has its pid" test "$(json_pid "$out/h/numa.$child.json")" = "$child"
+check "h: no other file" listing "$out/h" "numa.$parent.json" "numa.$child.json"
+
+# ---- i. /dev/stderr is the keyword -------------------------------------------------
+run /dev/stderr "$probe" exit 0
+check "i: /dev/stderr: the program's own output is kept" grep -q '^stats_file_probe: exiting' "$out/stderr"
+check "i: and the statistics follow it" grep -q '"remote_pct"' "$out/stderr"
+check "i: no line of ours" no_line "$out/stderr"
+
+# ---- k. a write that fails (RLIMIT_FSIZE: EFBIG, and SIGXFSZ, as a full disk would fail) --
+mkdir "$out/k"
+(ulimit -f 1 && run "$out/k/k.json" "$probe" exit 0 && exit "$status") # 1 KiB: less than the JSON
+status=$?
+check "k: a write past ulimit -f: exit status 0, not SIGXFSZ" test "$status" -eq 0
+check "k: no file, no temporary file" listing "$out/k"
+check "k: no line" no_line "$out/stderr"
+
+# ---- j. the launcher ----------------------------------------------------------------
+if [ -n "$launcher" ]; then
+    "$launcher" --library="$lib" --stats="$out/j.json" --stats-mode=0640 -- "$probe" exit 0 2>/dev/null
+    check "j: --stats-mode=0640 gives 0640" test "$(stat -c %a "$out/j.json")" = 640
+    "$launcher" --stats-mode=0755 -- true 2>/dev/null
+    check "j: --stats-mode=0755 is refused" test $? -eq 1
+    check "j: --help names --stats-mode" sh -c '"$1" --help | grep -q -- --stats-mode=' sh "$launcher"
+fi
+
+exit "$fail"
