@@ -198,6 +198,9 @@ wait "$pid"
 # ---- e. fork ---------------------------------------------------------------
 start_live 4 fork
 parent=$pid
+# The launcher runs helpers (awk, readlink) before it execs the probe: only then are
+# the children of $parent the probe's.
+wait_for grep -qx live_probe "/proc/$parent/comm"
 forked() { child=$(cat "/proc/$parent/task/$parent/children" 2>/dev/null) && [ -n "$child" ]; }
 wait_for forked
 child=${child%% *}
