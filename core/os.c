@@ -94,19 +94,23 @@ long os_read_file(const char *path, char *buf, size_t size)
 }
 
 /*
- * SIGPIPE is blocked around the write and, if the write raised it, taken back
- * before the old mask returns: a reader that went away must not kill the
- * host. (The signal is thread-directed, so the block and the drain act on
- * exactly the one this write raised; one already pending is left alone.)
- * Taken back also when the program itself had SIGPIPE blocked: left pending,
- * ours would kill it, or reach its handler, when it unblocks the signal.
+ * The signals a write can raise: SIGPIPE (a pipe or socket whose reader went
+ * away) and SIGXFSZ (past RLIMIT_FSIZE, ulimit -f); both end the program by
+ * default. They are blocked around the write and, if the write raised one,
+ * taken back before the old mask returns. (They are thread-directed, so the
+ * block and the drain act on exactly the one this write raised; one already
+ * pending is left alone.) Taken back also when the program itself had them
+ * blocked: left pending, ours would kill it, or reach its handler, when it
+ * unblocks them.
  */
 int os_write_all(int fd, const void *buf, size_t len)
 {
     const uint64_t pipe_bit = (uint64_t)1 << (SIGPIPE - 1); /* the kernel's sigset_t */
+    const uint64_t fsize_bit = (uint64_t)1 << (SIGXFSZ - 1);
+    const uint64_t write_signals = pipe_bit | fsize_bit;
     uint64_t old_mask = 0, pending = 0;
     int saved = errno, err = 0;
-    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_bit, &old_mask, sizeof pipe_bit);
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &write_signals, &old_mask, sizeof write_signals);
     syscall(SYS_rt_sigpending, &pending, sizeof pending);
     const char *at = buf;
     while (len > 0) {
@@ -120,9 +124,10 @@ int os_write_all(int fd, const void *buf, size_t len)
         at += n;
         len -= (size_t)n;
     }
-    if (err == -EPIPE && !(pending & pipe_bit)) {
+    uint64_t raised = err == -EPIPE ? pipe_bit : err == -EFBIG ? fsize_bit : 0;
+    if (raised && !(pending & raised)) {
         struct timespec no_wait = {0, 0};
-        syscall(SYS_rt_sigtimedwait, &pipe_bit, NULL, &no_wait, sizeof pipe_bit);
+        syscall(SYS_rt_sigtimedwait, &raised, NULL, &no_wait, sizeof raised);
     }
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, NULL, sizeof old_mask);
     errno = saved;

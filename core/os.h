@@ -54,7 +54,8 @@ long os_read_file(const char *path, char *buf, size_t size);
 
 /*
  * Writes all of buf to fd (write(2), retried on EINTR); 0 or -errno. Never
- * raises SIGPIPE in the host: a closed pipe is -EPIPE and nothing else.
+ * raises a signal in the host: a closed pipe is -EPIPE, a file past ulimit -f
+ * -EFBIG, and nothing else.
  */
 int os_write_all(int fd, const void *buf, size_t len);
 

@@ -49,7 +49,8 @@ static struct {
     ino_t dir_ino;
 } target;
 
-/* "NUMA_ALLOC_STATS=<value>: <parts...>", once per process, ever (a child inherits that); the value is cut, the line must stay whole. */
+/* "NUMA_ALLOC_STATS=<value>: <parts...>", once per process, ever (a child inherits that); the value
+ * is cut, the line must stay whole. */
 static void say_parts(const char *const *parts)
 {
     char line[600];
@@ -282,29 +283,16 @@ static int rename_in(int dirfd, const char *from, const char *to)
 }
 
 /*
- * Writes the statistics into fd; false if that failed (counted). A write past
- * RLIMIT_FSIZE raises SIGXFSZ in the writing thread, whose default action ends
- * the program: it is blocked meanwhile, and taken back if ours raised it.
+ * Writes the statistics into fd; false if that failed (counted). (A write
+ * past RLIMIT_FSIZE would raise SIGXFSZ: os_write_all keeps it from the host.)
  */
 static bool write_into(int fd)
 {
-    const uint64_t xfsz_bit = (uint64_t)1 << (SIGXFSZ - 1); /* the kernel's sigset_t */
-    uint64_t old_mask = 0, pending = 0;
-    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &xfsz_bit, &old_mask, sizeof xfsz_bit);
-    syscall(SYS_rt_sigpending, &pending, sizeof pending);
-    bool written = true;
     if (options.stats_mode != 0600 && syscall(SYS_fchmod, fd, (mode_t)options.stats_mode) != 0) {
         report_failed_write();
-        written = false;
+        return false;
     }
-    if (written && stats_write(fd, options.stats_json, true) != 0)
-        written = false; /* counted by stats_write */
-    if (!(pending & xfsz_bit) && !(old_mask & xfsz_bit)) {
-        struct timespec no_wait = {0, 0};
-        syscall(SYS_rt_sigtimedwait, &xfsz_bit, NULL, &no_wait, sizeof xfsz_bit);
-    }
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, NULL, sizeof old_mask);
-    return written;
+    return stats_write(fd, options.stats_json, true) == 0; /* a failure is counted there */
 }
 
 static void write_file(void)

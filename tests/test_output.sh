@@ -63,6 +63,11 @@ check "negative control: a write of its own while blocked kills it at the unbloc
 check "stderr closed at start-up: statistics and warnings dropped, status survives" \
     status_is 3 "$(timeout 20 env LD_PRELOAD="$lib" NUMA_ALLOC_POLICY=bogus \
         NUMA_ALLOC_STATS=stderr "$probe" plain 3 2>&-; echo $?)"
+check "stderr a file past ulimit -f: no SIGXFSZ from a warning or the statistics, status survives" \
+    status_is 3 "$(ulimit -f 0; timeout 20 env LD_PRELOAD="$lib" NUMA_ALLOC_POLICY=bogus \
+        NUMA_ALLOC_STATS=stderr "$probe" plain 3 2>"$dir/fsize.err"; echo $?)"
+check "negative control: ulimit -f 0 kills a plain writer of that file with SIGXFSZ" \
+    status_is 153 "$(ulimit -f 0; sh -c 'echo x >&2' 2>"$dir/fsize2.err"; echo $?)"
 
 # ---- b: programs that close stderr at exit still get their statistics ---------------
 printf 'b\na\nc\n' >"$dir/input"
