@@ -96,6 +96,24 @@ static void sort_by_distance(void)
     }
 }
 
+/*
+ * What the policy asks for, settled once at start-up (with its warnings):
+ * placement_apply intersects it with the usable slots, then and at every
+ * cpuset change.
+ */
+enum wanted_kind { WANT_LOCAL, WANT_NEAREST, WANT_INTERLEAVE };
+static struct {
+    enum wanted_kind kind;
+    bool bind;                      /* candidates are the chosen slots only */
+    uint8_t chosen[TOPO_MAX_SLOTS]; /* the policy's slots (NEAREST, INTERLEAVE) */
+    uint8_t weight[TOPO_MAX_SLOTS]; /* interleave turns per slot */
+} wanted;
+
+static void store_u8(uint8_t *at, unsigned value)
+{
+    __atomic_store_n(at, (uint8_t)value, __ATOMIC_RELAXED);
+}
+
 /* Interleave: the chosen slots in turn, each as often as its weight (1 without weights). */
 static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
 {
@@ -106,10 +124,14 @@ static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
     for (unsigned round = 0; len < total && len < PLACEMENT_SEQUENCE_MAX; round++)
         for (int slot = 0; slot < topo.num_slots && len < PLACEMENT_SEQUENCE_MAX; slot++)
             if (chosen[slot] && round < weight_of_slot[slot])
-                placement.sequence[len++] = (uint8_t)slot;
-    placement.sequence_len = len;
-    for (int slot = 0; slot < topo.num_slots; slot++)
-        placement.page_weight[slot] = chosen[slot] ? weight_of_slot[slot] : 0;
+                store_u8(&placement.sequence[len++], (unsigned)slot);
+    /* Entries first, then the length (never 0: the caller chose at least one slot). */
+    __atomic_store_n(&placement.sequence_len, len, __ATOMIC_RELEASE);
+    /* Raised weights before lowered ones: a reader never sees every weight at 0. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int slot = 0; slot < topo.num_slots; slot++)
+            if ((pass == 0) == (chosen[slot] != 0))
+                store_u8(&placement.page_weight[slot], chosen[slot] ? weight_of_slot[slot] : 0u);
 }
 
 static void fall_back_to_local(const char *why)
@@ -118,21 +140,16 @@ static void fall_back_to_local(const char *why)
     options.policy = POLICY_LOCAL;
 }
 
-void placement_init(void)
+/* Settles `wanted` from the options; false: the policy is (or became) local. */
+static bool settle_policy(void)
 {
-    sort_by_distance();
-    for (int slot = 0; slot < topo.num_slots; slot++)
-        placement.candidate[slot] = 1;
-
     if (options.policy == POLICY_LOCAL) {
         if (options.nodes_given)
             report_warning("NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
-        return;
+        return false;
     }
-    uint8_t chosen[TOPO_MAX_SLOTS] = {0};
-    uint8_t weight_of_slot[TOPO_MAX_SLOTS];
     for (int slot = 0; slot < TOPO_MAX_SLOTS; slot++)
-        weight_of_slot[slot] = 1;
+        wanted.weight[slot] = 1;
     int nchosen;
     if (options.policy == POLICY_WEIGHTED_INTERLEAVE) {
         /* (kernel_policy_apply gave it the kernel's or equal weights if it had none) */
@@ -140,51 +157,107 @@ void placement_init(void)
         for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
             if (options.weights[node])
                 weighted[node / 64] |= (uint64_t)1 << (node % 64);
-        nchosen = choose_slots("NUMA_ALLOC_WEIGHTS", weighted, false, chosen);
+        nchosen = choose_slots("NUMA_ALLOC_WEIGHTS", weighted, false, wanted.chosen);
         for (int slot = 0; slot < topo.num_slots; slot++)
-            weight_of_slot[slot] = options.weights[topo.slot_node[slot]];
+            wanted.weight[slot] = options.weights[topo.slot_node[slot]];
     } else if (options.nodes_given) {
-        nchosen = choose_slots("NUMA_ALLOC_NODES", options.nodes, options.nodes_all, chosen);
+        nchosen = choose_slots("NUMA_ALLOC_NODES", options.nodes, options.nodes_all, wanted.chosen);
     } else if (options.policy == POLICY_INTERLEAVE) {
         nchosen = topo.num_slots; /* interleave over every usable node, like numactl -i all */
         for (int slot = 0; slot < topo.num_slots; slot++)
-            chosen[slot] = 1;
+            wanted.chosen[slot] = 1;
     } else {
         fall_back_to_local("NUMA_ALLOC_POLICY=bind and =preferred need NUMA_ALLOC_NODES (e.g. "
                            "0-1); using local");
-        return;
+        return false;
     }
     if (nchosen == 0) {
         fall_back_to_local("the NUMA_ALLOC_* variables name no usable node; using local");
-        return;
+        return false;
     }
-    if (options.policy == POLICY_BIND)
-        for (int slot = 0; slot < topo.num_slots; slot++)
-            placement.candidate[slot] = chosen[slot];
+    wanted.bind = options.policy == POLICY_BIND;
+    wanted.kind =
+        options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE
+            ? WANT_INTERLEAVE
+            : WANT_NEAREST;
+    return true;
+}
 
-    if (options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE) {
-        build_sequence(chosen, weight_of_slot);
+void placement_init(void)
+{
+    sort_by_distance();
+    wanted.kind = settle_policy() ? wanted.kind : WANT_LOCAL;
+    uint8_t all[TOPO_MAX_SLOTS] = {0};
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        all[slot] = 1;
+    placement_apply(all);
+}
+
+/* Local: the CPU's own slot when usable (as topology_init routed it), else the nearest usable. */
+static void route_local(const uint8_t *usable)
+{
+    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
+        struct cpu_route *route = &topo.cpu[cpu];
+        unsigned slot = route->home != CPU_HOME_NONE ? route->home : route->slot;
+        if (!usable[slot]) {
+            int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
+            slot = (unsigned)nearest_chosen(from, usable);
+        } else if (route->home == CPU_HOME_NONE && topo.cpu_node_index[cpu] < topo.num_nodes) {
+            /* a memory-less node's CPU: the nearest usable slot may have changed */
+            slot = (unsigned)nearest_chosen(topo.cpu_node_index[cpu], usable);
+        }
+        store_u8(&route->slot, slot);
+    }
+}
+
+void placement_apply(const uint8_t *usable)
+{
+    /* A slot that joins is marked before routes lead to it; one that left, after. */
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        if (usable[slot])
+            store_u8(&placement.slot_usable[slot], 1);
+    uint8_t chosen[TOPO_MAX_SLOTS] = {0};
+    int nchosen = 0;
+    for (int slot = 0; slot < topo.num_slots; slot++) {
+        chosen[slot] = (uint8_t)(usable[slot] && wanted.chosen[slot]);
+        nchosen += chosen[slot];
+    }
+    if (nchosen == 0) /* every node the policy named left: the nodes that are left serve */
+        for (int slot = 0; slot < topo.num_slots; slot++)
+            chosen[slot] = usable[slot];
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        store_u8(&placement.candidate[slot],
+                 wanted.kind != WANT_LOCAL && wanted.bind ? chosen[slot] : usable[slot]);
+
+    if (wanted.kind == WANT_LOCAL) {
+        route_local(usable);
+    } else if (wanted.kind == WANT_INTERLEAVE) {
+        build_sequence(chosen, wanted.weight);
         placement.per_allocation = true;
         for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++)
-            topo.cpu[cpu].slot = PLACEMENT_PER_ALLOCATION;
-        return;
+            store_u8(&topo.cpu[cpu].slot, PLACEMENT_PER_ALLOCATION);
+    } else {
+        /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
+        for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
+            int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
+            store_u8(&topo.cpu[cpu].slot, (unsigned)nearest_chosen(from, chosen));
+        }
     }
-    /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
-    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-        int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
-        topo.cpu[cpu].slot = (uint8_t)nearest_chosen(from, chosen);
-    }
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        if (!usable[slot])
+            store_u8(&placement.slot_usable[slot], 0);
 }
 
 unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order)
 {
     unsigned n = 0;
     order[n++] = (uint8_t)slot;
-    if (options.fallback == FALLBACK_NONE)
+    if (options.fallback == FALLBACK_NONE && placement_slot_usable(slot))
         return n;
     for (int i = 0; i < topo.num_slots; i++) {
         unsigned other = placement.by_distance[slot][i];
-        if (other != slot && (explicit_node || placement.candidate[other]))
+        if (other != slot && placement_slot_usable(other) &&
+            (explicit_node || __atomic_load_n(&placement.candidate[other], __ATOMIC_RELAXED)))
             order[n++] = (uint8_t)other;
     }
     if (options.fallback == FALLBACK_ANY) {
