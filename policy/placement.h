@@ -2,9 +2,10 @@
  * placement.h - which node heap serves an allocation, under NUMA_ALLOC_POLICY,
  * NUMA_ALLOC_NODES, NUMA_ALLOC_WEIGHTS and NUMA_ALLOC_FALLBACK.
  *
- * The policy is folded into tables at start-up so that the malloc fast path
- * stays one table load: topo.cpu[cpu].slot is the slot a thread running on
- * `cpu` allocates from.
+ * The policy is folded into tables at start-up (and again over the nodes
+ * still allowed when the cpuset changes: mems_watch.h) so that the malloc
+ * fast path stays one table load: topo.cpu[cpu].slot is the slot a thread
+ * running on `cpu` allocates from.
  *   local       the CPU's own node, or the nearest node with memory;
  *   bind        the nearest (SLIT distance) of the given nodes;
  *   preferred   the nearest of the given nodes;
