@@ -193,22 +193,19 @@ static bool init_heaps(size_t reserved)
 
 /*
  * mems_watch's callback: the slot's node is back in the cpuset. The kernel
- * may have remapped the slot's preferred node while it was gone, and a
- * cgroup v2 cpuset migrated its pages away: bind the slot and its own
- * mappings to the node again and bring those pages back (under an
- * interleave policy, where huge objects in the slot are spread on purpose,
- * the policy only: their pages stay where they are).
+ * remapped the slot's preferred node while it was gone (and does not map it
+ * back), and a cgroup v2 cpuset migrated its pages away: bind the slot and
+ * its own mappings to the node again and bring those pages back, so that
+ * no block is handed out as this node's memory from another node. (Huge
+ * objects spread by an interleave policy lost their spread to the change
+ * already: the kernel shrank their node set and migrated their pages.)
  */
 static void rebind_slot(unsigned slot)
 {
     char *base = (char *)slot_base(slot);
     size_t len = node_heap_of(slot)->seg_end - (uintptr_t)base;
-    int node = topo.slot_node[slot];
-    if (placement.per_allocation)
-        (void)binding_prefer_node(base, len, node);
-    else
-        (void)binding_prefer_node_again(base, len, node);
-    aligned_huge_rebind(slot, node);
+    (void)binding_prefer_node_again(base, len, topo.slot_node[slot]);
+    aligned_huge_rebind(slot, topo.slot_node[slot]);
 }
 
 static bool init_once(void)

@@ -372,8 +372,8 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, fallback_names[options.fallback]);
     tb_str(tb, "\", \"nodes\": [");
     for (unsigned slot = 0, first = 1; slot < (unsigned)topo.num_slots; slot++) {
-        if (!placement.candidate[slot])
-            continue;
+        if (!__atomic_load_n(&placement.candidate[slot], __ATOMIC_RELAXED))
+            continue; /* (rewritten when the cpuset changes) */
         tb_str(tb, first ? "" : ", ");
         tb_u64(tb, (uint64_t)topo.slot_node[slot]);
         first = 0;

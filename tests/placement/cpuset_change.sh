@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# cpuset_change.sh CHECK - run in the 2-node guest: start an allocating
+# cpuset_change.sh CHECK [POLICY] - run in the 2-node guest: start an allocating
 # process in a cgroup whose cpuset allows nodes 0-1, take node 1 out of
 # cpuset.mems while it runs, then put it back (as container orchestrators
-# resize a running container). `CHECK cpuset-change 1 DIR` checks each phase;
+# resize a running container). `CHECK cpuset-change 1 DIR POLICY` checks each
+# phase (POLICY: local, bind:B or interleave, as NUMA_ALLOC_POLICY says);
 # it says when it is ready for the next rewrite by creating DIR/ready and
 # DIR/shrunk.
 set -euo pipefail
 check=$1
+policy=${2:-local}
 cg=/sys/fs/cgroup
 mountpoint -q "$cg" || mount -t cgroup2 none "$cg"
 echo +cpuset >"$cg/cgroup.subtree_control"
+rmdir "$cg/changing" 2>/dev/null || true # left by an earlier run in this boot
 mkdir -p "$cg/changing"
 echo 0-1 >"$cg/changing/cpuset.mems"
 dir=$(mktemp -d /tmp/cpuset-change.XXXXXX)
@@ -34,7 +37,7 @@ wait_for() {
     return 1
 }
 
-"$check" cpuset-change 1 "$dir" &
+"$check" cpuset-change 1 "$dir" "$policy" &
 pid=$!
 status=0
 if wait_for "$dir/ready"; then

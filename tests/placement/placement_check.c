@@ -24,10 +24,12 @@
  *   placement_check cpuset NODE  NODE is outside the cpuset: EINVAL, and malloc avoids it
  *   placement_check hold MIB FILE  malloc and touch MIB MiB, create FILE, wait until it is
  *                                  removed (for numastat -p from outside)
- *   placement_check cpuset-change NODE DIR  NODE leaves the cpuset while threads allocate and
- *                                comes back (cpuset_change.sh rewrites cpuset.mems when DIR/ready
- *                                and DIR/shrunk appear): nothing new on NODE while it is out, all
- *                                of its threads' new memory on NODE again once it is back
+ *   placement_check cpuset-change NODE DIR [local|bind:B|interleave]  NODE leaves the cpuset
+ *                                while threads allocate and comes back (cpuset_change.sh rewrites
+ *                                cpuset.mems when DIR/ready and DIR/shrunk appear): nothing new on
+ *                                NODE while it is out; once it is back, new memory where the
+ *                                policy (run under it) puts it: the thread's node (local), B, or
+ *                                some on NODE again (interleave)
  */
 #define _GNU_SOURCE
 #include "numa_alloc.h"
@@ -609,8 +611,13 @@ struct change_worker {
     int cpu_node;
     void *keep; /* a block from before the change, grown by realloc after it */
     size_t off_node, foreign_owner, pages;
-    int want;
+    size_t
+        owned_by_leaving; /* want < 0 (interleave): objects of the node that left and came back */
+    int want;             /* the node of every page and object; -1: any */
 };
+
+static int change_leaving;
+static int change_policy_node = -1; /* bind:B: B; -1 local; -2 interleave */
 
 static pthread_barrier_t change_barrier;
 static volatile int change_phase; /* 0 before, 1 NODE out, 2 NODE back, 3 done */
@@ -627,7 +634,16 @@ static void change_batch(struct change_worker *w, bool check)
                 continue;
             }
             touch(p, mix[i]);
-            if (check) {
+            if (check && w->want < 0) {
+                /* interleave: any node, but an object up to 2 MiB lies on its owner's */
+                int owner = numa_ptr_node(p);
+                size_t counts[MAX_NODES] = {0};
+                size_t off = page_census(p, mix[i], owner, counts);
+                for (int n = 0; n < MAX_NODES; n++)
+                    w->pages += counts[n];
+                w->off_node += mix[i] <= (2u << 20) ? off : 0;
+                w->owned_by_leaving += owner == change_leaving;
+            } else if (check) {
                 size_t counts[MAX_NODES] = {0};
                 w->off_node += page_census(p, mix[i], w->want, counts);
                 for (int n = 0; n < MAX_NODES; n++)
@@ -643,7 +659,6 @@ static void *change_thread(void *arg)
 {
     struct change_worker *w = arg;
     pin_to_node(w->cpu_node);
-    w->want = w->cpu_node;
     change_batch(w, false);
     w->keep = malloc(20000);
     touch(w->keep, 20000);
@@ -651,7 +666,7 @@ static void *change_thread(void *arg)
         pthread_barrier_wait(&change_barrier); /* main set the phase and w->want */
         if (change_phase == 3)
             return NULL;
-        w->off_node = w->foreign_owner = w->pages = 0;
+        w->off_node = w->foreign_owner = w->pages = w->owned_by_leaving = 0;
         /*
          * One slow-path allocation on every thread: the change is noticed on
          * one of them, and applied when that call returns (a thread that
@@ -729,8 +744,13 @@ static void change_phase_run(struct change_worker *w, int n, int phase, int leav
                              const char *label)
 {
     change_phase = phase;
-    for (int i = 0; i < n; i++)
-        w[i].want = phase == 1 && w[i].cpu_node == leaving ? (leaving == 0 ? 1 : 0) : w[i].cpu_node;
+    int other = leaving == 0 ? 1 : 0;
+    for (int i = 0; i < n; i++) {
+        int want = change_policy_node == -1 ? w[i].cpu_node : change_policy_node;
+        if (phase == 1 && (want == leaving || want == -2))
+            want = other; /* everything on the node that is left */
+        w[i].want = want < 0 ? -1 : want;
+    }
     for (int b = 0; b < 3; b++) /* start, slow paths passed, batch done */
         pthread_barrier_wait(&change_barrier);
     for (int i = 0; i < n; i++) {
@@ -740,11 +760,22 @@ static void change_phase_run(struct change_worker *w, int n, int phase, int leav
         EXPECT(w[i].pages > 0 && w[i].off_node == 0 && w[i].foreign_owner == 0,
                "%s: thread on node %d: %zu pages off node %d, %zu objects of another node", label,
                w[i].cpu_node, w[i].off_node, w[i].want, w[i].foreign_owner);
+        if (w[i].want < 0) {
+            printf("cpuset-change %s: thread on node %d: %zu objects of node %d\n", label,
+                   w[i].cpu_node, w[i].owned_by_leaving, leaving);
+            EXPECT(w[i].owned_by_leaving > 0, "%s: thread on node %d: nothing on node %d", label,
+                   w[i].cpu_node, leaving);
+        }
     }
 }
 
-static void check_cpuset_change(int leaving, const char *dir)
+static void check_cpuset_change(int leaving, const char *dir, const char *policy)
 {
+    change_leaving = leaving;
+    if (strncmp(policy, "bind:", 5) == 0)
+        change_policy_node = atoi(policy + 5);
+    else if (strcmp(policy, "interleave") == 0)
+        change_policy_node = -2;
     int nodes[MAX_NODES];
     int n = nodes_with_cpus(nodes);
     if (n != 2 || leaving < 0 || leaving > 1) {
@@ -859,8 +890,8 @@ int main(int argc, char **argv)
         hold((size_t)atol(argv[2]), argv[3]);
     else if (strcmp(check, "cpuset") == 0 && argc == 3)
         check_cpuset(atoi(argv[2]));
-    else if (strcmp(check, "cpuset-change") == 0 && argc == 4)
-        check_cpuset_change(atoi(argv[2]), argv[3]);
+    else if (strcmp(check, "cpuset-change") == 0 && (argc == 4 || argc == 5))
+        check_cpuset_change(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : "local");
     else if (strcmp(check, "cpuless") == 0 && argc == 3)
         check_cpuless(atoi(argv[2]));
     else {
