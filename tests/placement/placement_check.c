@@ -816,6 +816,15 @@ static void check_cpuset_change(int leaving, const char *dir, const char *policy
                leaving, allowed);
         EXPECT(changes >= 1 && allowed == 0, "statistics: %lu change(s), node %d allowed %d",
                changes, leaving, allowed);
+        int fd = memfd_create("text", 0);
+        static char text[1 << 16];
+        ssize_t len = fd >= 0 && numa_alloc_stats_write(fd, 0) == 0
+                          ? pread(fd, text, sizeof text - 1, 0)
+                          : -1;
+        close(fd);
+        text[len > 0 ? len : 0] = '\0';
+        EXPECT(strstr(text, "cpuset: Mems_allowed changed "), "the table names no change: %s",
+               text);
     }
     make_file(dir, "shrunk"); /* the script writes the whole set back */
     if (wait_mems(full)) {
