@@ -230,6 +230,19 @@ size_t aligned_huge_shrink(const void *ptr, size_t size)
     return bytes;
 }
 
+void aligned_huge_rebind(unsigned slot, int node)
+{
+    if (__atomic_load_n(&registry.live, __ATOMIC_RELAXED) == 0)
+        return;
+    /* Under the lock every entry is mapped (frees unmap after removing it). */
+    na_lock(&registry.lock);
+    for (size_t i = 0; i < registry.count; i++)
+        if (registry.table[i].slot == slot && !registry.table[i].spread)
+            (void)binding_prefer_node_again((void *)registry.table[i].start, registry.table[i].size,
+                                            node);
+    na_unlock(&registry.lock);
+}
+
 void aligned_huge_fork_prepare(void)
 {
     na_lock(&registry.lock);

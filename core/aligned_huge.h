@@ -77,6 +77,12 @@ size_t aligned_huge_shrink(const void *ptr, size_t size);
  */
 void aligned_huge_tally(unsigned slot, size_t *objects, size_t *bytes);
 
+/*
+ * Binds every live object of `slot` that is not spread to `node` again
+ * (binding_prefer_node_again): its node came back into the cpuset.
+ */
+void aligned_huge_rebind(unsigned slot, int node);
+
 /* fork: the registry lock is taken before and released (reset) after. */
 void aligned_huge_fork_prepare(void);
 void aligned_huge_fork_parent(void);

@@ -13,6 +13,7 @@
 #include "policy/binding.h"
 #include "policy/capabilities.h"
 #include "policy/kernel_policy.h"
+#include "policy/mems_watch.h"
 #include "policy/options.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
@@ -192,6 +193,23 @@ static bool init_heaps(size_t reserved)
     return true;
 }
 
+/*
+ * mems_watch's callback: the slot's node is back in the cpuset. The kernel
+ * remapped the slot's preferred node while it was gone (and does not map it
+ * back), and a cgroup v2 cpuset migrated its pages away: bind the slot and
+ * its own mappings to the node again and bring those pages back, so that
+ * no block is handed out as this node's memory from another node. (Huge
+ * objects spread by an interleave policy lost their spread to the change
+ * already: the kernel shrank their node set and migrated their pages.)
+ */
+static void rebind_slot(unsigned slot)
+{
+    char *base = (char *)slot_base(slot);
+    size_t len = node_heap_of(slot)->seg_end - (uintptr_t)base;
+    (void)binding_prefer_node_again(base, len, topo.slot_node[slot]);
+    aligned_huge_rebind(slot, topo.slot_node[slot]);
+}
+
 static bool init_once(void)
 {
     report_output_init(); /* before anything can warn: the options, a failed start */
@@ -215,6 +233,7 @@ static bool init_once(void)
     size_t first_slot = (size_t)1 << region.slot_shift;
     capabilities_probe((void *)slot_base(0), reserved < first_slot ? reserved : first_slot,
                        topo.slot_node[0]);
+    mems_watch_init(rebind_slot);
     /* Publishing the size makes the region (and the free fast path) live. */
     __atomic_store_n(&region.size, reserved, __ATOMIC_RELEASE);
     /* Only once we serve: a lock taken by a failed start would claim statistics forever. */
@@ -307,6 +326,7 @@ static void fork_prepare(void)
     stats_live_fork_prepare();
     stats_fork_prepare();
     na_lock(&init_lock);
+    mems_watch_fork_prepare();
     thread_cache_fork_prepare();
     for_each_lock(na_lock);
     aligned_huge_fork_prepare();
@@ -317,6 +337,7 @@ static void fork_parent(void)
     aligned_huge_fork_parent();
     for_each_lock(na_unlock);
     thread_cache_fork_parent();
+    mems_watch_fork_parent();
     na_unlock(&init_lock);
     stats_fork_parent();
     stats_live_fork_parent();
@@ -327,6 +348,7 @@ static void fork_child(void)
     aligned_huge_fork_child();
     for_each_lock(na_lock_reset);
     thread_cache_after_fork_child();
+    mems_watch_fork_child();
     na_lock_reset(&init_lock);
     stats_fork_child();
     stats_live_fork_child();
@@ -407,8 +429,12 @@ void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
 static unsigned policy_slot(void)
 {
     unsigned slot = current_slot();
-    if (slot == PLACEMENT_PER_ALLOCATION)
-        slot = placement.sequence[thread_state.sequence_cursor++ % placement.sequence_len];
+    if (slot == PLACEMENT_PER_ALLOCATION) {
+        /* (the sequence may be rebuilt meanwhile: one length, never 0, and entries once each) */
+        unsigned len = __atomic_load_n(&placement.sequence_len, __ATOMIC_ACQUIRE);
+        slot = __atomic_load_n(&placement.sequence[thread_state.sequence_cursor++ % len],
+                               __ATOMIC_RELAXED);
+    }
     return slot;
 }
 
@@ -425,12 +451,13 @@ static void *counted(void *ptr, unsigned slot, bool explicit_node)
 /*
  * `named_node`: the caller named the node (numa_malloc, realloc), so every
  * usable node is a fallback candidate whatever the policy; `explicit_request`:
- * count it as an explicit request (numa_malloc & co, not realloc).
+ * count it as an explicit request (numa_malloc & co, not realloc). A slot
+ * whose node left the cpuset gets nothing: straight to the fallbacks.
  */
 static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, bool zero,
                                  bool named_node, bool explicit_request)
 {
-    void *ptr = alloc_on_slot(slot, size, alignment, zero);
+    void *ptr = placement_slot_usable(slot) ? alloc_on_slot(slot, size, alignment, zero) : NULL;
     if (likely(ptr != NULL))
         return counted(ptr, slot, explicit_request);
     uint8_t order[TOPO_MAX_SLOTS];
@@ -452,12 +479,17 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
 /* Huge objects under an interleave policy: one object, its pages spread over the nodes. */
 static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zero)
 {
+    /* One reading of the weights (a cpuset change may rewrite them meanwhile). */
+    uint8_t weight[TOPO_MAX_SLOTS];
+    for (unsigned s = 0; s < region.num_slots; s++)
+        weight[s] = __atomic_load_n(&placement.page_weight[s], __ATOMIC_RELAXED);
     for (unsigned tries = 0; tries < region.num_slots; tries++) {
         unsigned s = (slot + tries) % region.num_slots;
+        if (!placement_slot_usable(s))
+            continue;
         bool zeroed = alignment >= ALIGNED_HUGE_MIN; /* a fresh mapping */
-        void *ptr = zeroed ? aligned_huge_alloc(s, size, alignment, placement.page_weight)
-                           : heap_alloc_huge(node_heap_of(s), size, alignment, &zeroed,
-                                             placement.page_weight);
+        void *ptr = zeroed ? aligned_huge_alloc(s, size, alignment, weight)
+                           : heap_alloc_huge(node_heap_of(s), size, alignment, &zeroed, weight);
         if (ptr) {
             if (zero && !zeroed)
                 memset(ptr, 0, size);
@@ -487,6 +519,7 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
         return alloc_not_ready(size, alignment, zero);
     if (options.stats_live)
         stats_live_tick();
+    mems_watch_tick(); /* before the route is read: a change applies to this call */
     struct cpu_route route = current_route();
     if (route.home != thread_state.home)
         thread_cache_moved(route.home);
@@ -739,12 +772,15 @@ void *alloc_realloc(void *ptr, size_t size)
     bool page_run = usable <= LARGE_MAX && tag == 0;
     if (fits_in_place(usable, size, page_run))
         return ptr;
-    if (usable > LARGE_MAX && size > LARGE_MAX && heap_resize_huge(node_heap_of(slot), seg, size))
+    /* Its node left the cpuset: shrink in place, but new memory comes from elsewhere. */
+    bool may_grow_here = size <= usable || placement_slot_usable(slot);
+    if (usable > LARGE_MAX && size > LARGE_MAX && may_grow_here &&
+        heap_resize_huge(node_heap_of(slot), seg, size))
         return resized(ptr, slot, usable);
     void *fresh = NULL;
     bool wants_page_run =
         size > SMALL_MAX || (size > REALLOC_PAGE_RUN_MIN && (page_run || size > usable));
-    if (size <= LARGE_MAX && wants_page_run) {
+    if (size <= LARGE_MAX && wants_page_run && may_grow_here) {
         if (page_run &&
             heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), page_run_size_of(size)))
             return resized(ptr, slot, usable);

@@ -11,6 +11,7 @@
 #include "core/thread_cache.h"
 #include "policy/capabilities.h"
 #include "policy/kernel_policy.h"
+#include "policy/mems_watch.h"
 #include "policy/options.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
@@ -371,8 +372,8 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, fallback_names[options.fallback]);
     tb_str(tb, "\", \"nodes\": [");
     for (unsigned slot = 0, first = 1; slot < (unsigned)topo.num_slots; slot++) {
-        if (!placement.candidate[slot])
-            continue;
+        if (!__atomic_load_n(&placement.candidate[slot], __ATOMIC_RELAXED))
+            continue; /* (rewritten when the cpuset changes) */
         tb_str(tb, first ? "" : ", ");
         tb_u64(tb, (uint64_t)topo.slot_node[slot]);
         first = 0;
@@ -386,7 +387,8 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_u64(tb, (uint64_t)topo.node_id[i]);
         tb_str(tb, topo.has_cpu[i] ? ", \"cpus\": true" : ", \"cpus\": false");
         tb_str(tb, topo.has_memory[i] ? ", \"memory\": true" : ", \"memory\": false");
-        tb_str(tb, topo.allowed[i] ? ", \"allowed\": true}" : ", \"allowed\": false}");
+        tb_str(tb, __atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED) ? ", \"allowed\": true}"
+                                                                       : ", \"allowed\": false}");
     }
     tb_str(tb, "], \"distances\": [");
     for (int i = 0; i < topo.num_nodes; i++) {
@@ -397,7 +399,10 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         }
         tb_str(tb, "]");
     }
-    tb_str(tb, "]},\n  \"threads\": [");
+    tb_str(tb, "],\n    ");
+    json_field(tb, "mems_allowed_changes", mems_watch_changes(), true);
+    json_field(tb, "unserved_node_joins", mems_watch_unserved_joins(), false);
+    tb_str(tb, "},\n  \"threads\": [");
     for (unsigned i = 0; i < snap->num_threads; i++) {
         const struct thread_stats *t = &snap->threads[i];
         tb_str(tb, i ? ",\n    {" : "\n    {");
@@ -512,6 +517,24 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         migrations += snap->threads[i].migrations;
     tb_u64(tb, migrations);
     tb_str(tb, "\n");
+    if (mems_watch_changes()) {
+        tb_str(tb, "cpuset: Mems_allowed changed ");
+        tb_u64(tb, mems_watch_changes());
+        tb_str(tb, " time(s), now nodes ");
+        for (int i = 0, first = 1; i < topo.num_nodes; i++) {
+            if (!__atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED))
+                continue;
+            tb_str(tb, first ? "" : ",");
+            tb_u64(tb, (uint64_t)topo.node_id[i]);
+            first = 0;
+        }
+        if (mems_watch_unserved_joins()) {
+            tb_str(tb, "; ");
+            tb_u64(tb, mems_watch_unserved_joins());
+            tb_str(tb, " node(s) joined that have no heap (served after a restart)");
+        }
+        tb_str(tb, "\n");
+    }
 }
 
 /* One writer at a time: the snapshot and its buffer are static (too big for a stack). */

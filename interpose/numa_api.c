@@ -8,12 +8,14 @@
 
 #include "core/alloc.h"
 #include "core/stats.h"
+#include "policy/placement.h"
 #include "policy/topology.h"
 
 #include <errno.h>
 
 /*
- * Slot of `node`, or -1 with errno = EINVAL when the node cannot be used.
+ * Slot of `node`, or -1 with errno = EINVAL when the node cannot be used:
+ * outside the cpuset at start-up, or since it left it (policy/mems_watch.h).
  * After a failed start the nodes are still known and the C library serves
  * the request (alloc_on_node), without placement.
  */
@@ -21,8 +23,10 @@ static int slot_for_node(int node)
 {
     bool usable = alloc_ensure_init() || alloc_start_failed();
     int slot = usable ? topology_slot_of_node(node) : -1;
-    if (slot < 0)
+    if (slot < 0 || !placement_slot_usable((unsigned)slot)) {
         errno = EINVAL;
+        return -1;
+    }
     return slot;
 }
 

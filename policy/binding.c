@@ -15,19 +15,26 @@
 #define MPOL_PREFERRED_MODE  1
 #define MPOL_INTERLEAVE_MODE 3
 #define MPOL_F_ADDR_FLAG     2 /* get_mempolicy: the policy of an address */
+#define MPOL_MF_MOVE_FLAG    2 /* mbind: move the range's pages that lie elsewhere */
 
 /* The nodemask in the kernel's format: as many bits as node ids. */
 typedef uint64_t node_mask[TOPO_MAX_NODE_ID / 64];
 
 /* Raw mbind: 0 or -errno, errno preserved. */
-static int set_policy(void *addr, size_t len, int mode, const uint64_t *mask)
+static int set_policy_flags(void *addr, size_t len, int mode, const uint64_t *mask,
+                            unsigned long flags)
 {
     int saved = errno;
     /* maxnode counts one more than the bits the kernel reads (mbind(2)). */
-    long rc = syscall(SYS_mbind, addr, len, mode, mask, (unsigned long)TOPO_MAX_NODE_ID + 1, 0UL);
+    long rc = syscall(SYS_mbind, addr, len, mode, mask, (unsigned long)TOPO_MAX_NODE_ID + 1, flags);
     int err = rc == 0 ? 0 : -errno;
     errno = saved;
     return err;
+}
+
+static int set_policy(void *addr, size_t len, int mode, const uint64_t *mask)
+{
+    return set_policy_flags(addr, len, mode, mask, 0);
 }
 
 /* Counts a refused call against every node of `mask`: their memory has no policy there. */
@@ -53,6 +60,18 @@ int binding_prefer_node(void *addr, size_t len, int node)
     node_mask mask = {0};
     int err = prefer(addr, len, node, mask);
     if (err && err != -EINVAL)
+        count_refusal(mask);
+    return err;
+}
+
+int binding_prefer_node_again(void *addr, size_t len, int node)
+{
+    if (node < 0 || node >= TOPO_MAX_NODE_ID)
+        return -EINVAL;
+    node_mask mask = {0};
+    mask[node / 64] = (uint64_t)1 << (node % 64);
+    int err = set_policy_flags(addr, len, MPOL_PREFERRED_MODE, mask, MPOL_MF_MOVE_FLAG);
+    if (err)
         count_refusal(mask);
     return err;
 }

@@ -23,6 +23,16 @@
 int binding_prefer_node(void *addr, size_t len, int node);
 
 /*
+ * Sets [addr, addr+len) to prefer `node` again after a cpuset change, and
+ * moves the range's resident pages that lie elsewhere to it (MPOL_MF_MOVE):
+ * the kernel remaps a preferred node that leaves the cpuset (and does not
+ * map it back), and migrates the pages of a node that leaves a cgroup v2
+ * cpuset; both are undone here when the node returns. 0 or -errno, a
+ * refusal counted as for binding_prefer_node.
+ */
+int binding_prefer_node_again(void *addr, size_t len, int node);
+
+/*
  * Spreads the pages of [addr, addr+len) over the slots with a non-zero
  * weight in `page_weight` (indexed by slot): MPOL_INTERLEAVE when all weights
  * are equal, otherwise consecutive chunks preferring each node in turn, as

@@ -99,6 +99,24 @@ static void sort_by_distance(void)
     }
 }
 
+/*
+ * What the policy asks for, settled once at start-up (with its warnings):
+ * placement_apply intersects it with the usable slots, then and at every
+ * cpuset change.
+ */
+enum wanted_kind { WANT_LOCAL, WANT_NEAREST, WANT_INTERLEAVE };
+static struct {
+    enum wanted_kind kind;
+    bool bind;                      /* candidates are the chosen slots only */
+    uint8_t chosen[TOPO_MAX_SLOTS]; /* the policy's slots (NEAREST, INTERLEAVE) */
+    uint8_t weight[TOPO_MAX_SLOTS]; /* interleave turns per slot */
+} wanted;
+
+static void store_u8(uint8_t *at, unsigned value)
+{
+    __atomic_store_n(at, (uint8_t)value, __ATOMIC_RELAXED);
+}
+
 /* Interleave: the chosen slots in turn, each as often as its weight (1 without weights). */
 static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
 {
@@ -109,10 +127,14 @@ static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
     for (unsigned round = 0; len < total && len < PLACEMENT_SEQUENCE_MAX; round++)
         for (int slot = 0; slot < topo.num_slots && len < PLACEMENT_SEQUENCE_MAX; slot++)
             if (chosen[slot] && round < weight_of_slot[slot])
-                placement.sequence[len++] = (uint8_t)slot;
-    placement.sequence_len = len;
-    for (int slot = 0; slot < topo.num_slots; slot++)
-        placement.page_weight[slot] = chosen[slot] ? weight_of_slot[slot] : 0;
+                store_u8(&placement.sequence[len++], (unsigned)slot);
+    /* Entries first, then the length (never 0: the caller chose at least one slot). */
+    __atomic_store_n(&placement.sequence_len, len, __ATOMIC_RELEASE);
+    /* Raised weights before lowered ones: a reader never sees every weight at 0. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int slot = 0; slot < topo.num_slots; slot++)
+            if ((pass == 0) == (chosen[slot] != 0))
+                store_u8(&placement.page_weight[slot], chosen[slot] ? weight_of_slot[slot] : 0u);
 }
 
 static void fall_back_to_local(enum option_variable variable, const char *why)
@@ -121,21 +143,19 @@ static void fall_back_to_local(enum option_variable variable, const char *why)
     options.policy = POLICY_LOCAL;
 }
 
-int placement_init(char *why, size_t why_size)
+/*
+ * Settles `wanted` from the options: 1, or 0 when the policy is (or became)
+ * local, or -1 (why in `why`) when it can honour no node and no fallback is allowed.
+ */
+static int settle_policy(char *why, size_t why_size)
 {
-    sort_by_distance();
-    for (int slot = 0; slot < topo.num_slots; slot++)
-        placement.candidate[slot] = 1;
-
     if (options.policy == POLICY_LOCAL) {
         if (options.nodes_given) /* (a bad NODES has had its line, saying the same) */
             options_warn(OPTION_NODES, "NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
         return 0;
     }
-    uint8_t chosen[TOPO_MAX_SLOTS] = {0};
-    uint8_t weight_of_slot[TOPO_MAX_SLOTS];
     for (int slot = 0; slot < TOPO_MAX_SLOTS; slot++)
-        weight_of_slot[slot] = 1;
+        wanted.weight[slot] = 1;
     char bad[256];
     struct textbuf bad_nodes;
     tb_init(&bad_nodes, bad, sizeof bad);
@@ -148,15 +168,15 @@ int placement_init(char *why, size_t why_size)
         for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
             if (options.weights[node])
                 weighted[node / 64] |= (uint64_t)1 << (node % 64);
-        nchosen = choose_slots(weighted, false, chosen, &bad_nodes);
+        nchosen = choose_slots(weighted, false, wanted.chosen, &bad_nodes);
         for (int slot = 0; slot < topo.num_slots; slot++)
-            weight_of_slot[slot] = options.weights[topo.slot_node[slot]];
+            wanted.weight[slot] = options.weights[topo.slot_node[slot]];
     } else if (options.nodes_given) {
-        nchosen = choose_slots(options.nodes, options.nodes_all, chosen, &bad_nodes);
+        nchosen = choose_slots(options.nodes, options.nodes_all, wanted.chosen, &bad_nodes);
     } else if (options.policy == POLICY_INTERLEAVE) {
         nchosen = topo.num_slots; /* interleave over every usable node, like numactl -i all */
         for (int slot = 0; slot < topo.num_slots; slot++)
-            chosen[slot] = 1;
+            wanted.chosen[slot] = 1;
     } else {
         fall_back_to_local(OPTION_NODES, options.policy == POLICY_BIND
                                              ? "NUMA_ALLOC_POLICY=bind needs NUMA_ALLOC_NODES "
@@ -182,34 +202,93 @@ int placement_init(char *why, size_t why_size)
         options.policy = POLICY_LOCAL;
         return 0;
     }
-    if (options.policy == POLICY_BIND)
-        for (int slot = 0; slot < topo.num_slots; slot++)
-            placement.candidate[slot] = chosen[slot];
+    wanted.bind = options.policy == POLICY_BIND;
+    wanted.kind =
+        options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE
+            ? WANT_INTERLEAVE
+            : WANT_NEAREST;
+    return 1;
+}
 
-    if (options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE) {
-        build_sequence(chosen, weight_of_slot);
+int placement_init(char *why, size_t why_size)
+{
+    sort_by_distance();
+    int settled = settle_policy(why, why_size);
+    if (settled < 0)
+        return -1;
+    wanted.kind = settled ? wanted.kind : WANT_LOCAL;
+    uint8_t all[TOPO_MAX_SLOTS] = {0};
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        all[slot] = 1;
+    placement_apply(all);
+    return 0;
+}
+
+/* Local: the CPU's own slot when usable (as topology_init routed it), else the nearest usable. */
+static void route_local(const uint8_t *usable)
+{
+    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
+        struct cpu_route *route = &topo.cpu[cpu];
+        unsigned slot = route->home != CPU_HOME_NONE ? route->home : route->slot;
+        if (!usable[slot]) {
+            int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
+            slot = (unsigned)nearest_chosen(from, usable);
+        } else if (route->home == CPU_HOME_NONE && topo.cpu_node_index[cpu] < topo.num_nodes) {
+            /* a memory-less node's CPU: the nearest usable slot may have changed */
+            slot = (unsigned)nearest_chosen(topo.cpu_node_index[cpu], usable);
+        }
+        store_u8(&route->slot, slot);
+    }
+}
+
+void placement_apply(const uint8_t *usable)
+{
+    /* A slot that joins is marked before routes lead to it; one that left, after. */
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        if (usable[slot])
+            store_u8(&placement.slot_usable[slot], 1);
+    uint8_t chosen[TOPO_MAX_SLOTS] = {0};
+    int nchosen = 0;
+    for (int slot = 0; slot < topo.num_slots; slot++) {
+        chosen[slot] = (uint8_t)(usable[slot] && wanted.chosen[slot]);
+        nchosen += chosen[slot];
+    }
+    if (nchosen == 0) /* every node the policy named left: the nodes that are left serve */
+        for (int slot = 0; slot < topo.num_slots; slot++)
+            chosen[slot] = usable[slot];
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        store_u8(&placement.candidate[slot],
+                 wanted.kind != WANT_LOCAL && wanted.bind ? chosen[slot] : usable[slot]);
+
+    if (wanted.kind == WANT_LOCAL) {
+        route_local(usable);
+    } else if (wanted.kind == WANT_INTERLEAVE) {
+        build_sequence(chosen, wanted.weight);
         placement.per_allocation = true;
         for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++)
-            topo.cpu[cpu].slot = PLACEMENT_PER_ALLOCATION;
-        return 0;
+            store_u8(&topo.cpu[cpu].slot, PLACEMENT_PER_ALLOCATION);
+    } else {
+        /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
+        for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
+            int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
+            store_u8(&topo.cpu[cpu].slot, (unsigned)nearest_chosen(from, chosen));
+        }
     }
-    /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
-    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-        int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
-        topo.cpu[cpu].slot = (uint8_t)nearest_chosen(from, chosen);
-    }
-    return 0;
+    for (int slot = 0; slot < topo.num_slots; slot++)
+        if (!usable[slot])
+            store_u8(&placement.slot_usable[slot], 0);
 }
 
 unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order)
 {
     unsigned n = 0;
     order[n++] = (uint8_t)slot;
-    if (options.fallback == FALLBACK_NONE)
+    if (options.fallback == FALLBACK_NONE && placement_slot_usable(slot))
         return n;
     for (int i = 0; i < topo.num_slots; i++) {
         unsigned other = placement.by_distance[slot][i];
-        if (other != slot && (explicit_node || placement.candidate[other]))
+        if (other != slot && placement_slot_usable(other) &&
+            (explicit_node || __atomic_load_n(&placement.candidate[other], __ATOMIC_RELAXED)))
             order[n++] = (uint8_t)other;
     }
     if (options.fallback == FALLBACK_ANY) {

@@ -2,9 +2,10 @@
  * placement.h - which node heap serves an allocation, under NUMA_ALLOC_POLICY,
  * NUMA_ALLOC_NODES, NUMA_ALLOC_WEIGHTS and NUMA_ALLOC_FALLBACK.
  *
- * The policy is folded into tables at start-up so that the malloc fast path
- * stays one table load: topo.cpu[cpu].slot is the slot a thread running on
- * `cpu` allocates from.
+ * The policy is folded into tables at start-up (and again over the nodes
+ * still allowed when the cpuset changes: mems_watch.h) so that the malloc
+ * fast path stays one table load: topo.cpu[cpu].slot is the slot a thread
+ * running on `cpu` allocates from.
  *   local       the CPU's own node, or the nearest node with memory;
  *   bind        the nearest (SLIT distance) of the given nodes;
  *   preferred   the nearest of the given nodes;
@@ -30,8 +31,24 @@
 #define PLACEMENT_PER_ALLOCATION TOPO_MAX_SLOTS
 #define PLACEMENT_SEQUENCE_MAX   1024
 
+/*
+ * Built at start-up over every slot, and rebuilt over the usable ones when
+ * the cpuset changes (placement_apply, from policy/mems_watch.c, one thread
+ * at a time) while other threads read them without a lock:
+ *  - every array is written with relaxed atomic stores and read with relaxed
+ *    loads (or plain byte loads: topo.cpu[cpu].slot on the fast path);
+ *  - a reader may see a mix of the old and the new tables for a moment, so
+ *    whoever is about to allocate in a slot the tables gave it checks
+ *    slot_usable on the slow path (alloc_with_fallback), and a slot that is
+ *    not usable is never allocated in;
+ *  - sequence_len is never 0, and the entries below a new length are written
+ *    before it: a reader with either length reads a slot that was in the
+ *    sequence at some point;
+ *  - by_distance is fixed (distances do not change).
+ */
 struct placement {
     bool per_allocation;                                 /* an interleave policy is in force */
+    uint8_t slot_usable[TOPO_MAX_SLOTS];                 /* its node is in Mems_allowed now */
     uint8_t candidate[TOPO_MAX_SLOTS];                   /* may serve policy-placed memory */
     uint8_t by_distance[TOPO_MAX_SLOTS][TOPO_MAX_SLOTS]; /* slots, nearest first */
     uint8_t sequence[PLACEMENT_SEQUENCE_MAX];            /* interleave: slots in turn */
@@ -49,9 +66,26 @@ extern struct placement placement;
 int placement_init(char *why, size_t why_size);
 
 /*
+ * Rebuilds the tables for the slots marked in `usable` (at least one): the
+ * policy's nodes that are still usable serve as at start-up; when none of
+ * them is, every usable slot does. No warning: the policy was judged at
+ * start-up. One caller at a time.
+ */
+void placement_apply(const uint8_t *usable);
+
+/* May `slot` get new memory now (its node is in the cpuset)? */
+static inline bool placement_slot_usable(unsigned slot)
+{
+    return slot < TOPO_MAX_SLOTS && __atomic_load_n(&placement.slot_usable[slot], __ATOMIC_RELAXED);
+}
+
+/*
  * The slots to try, in order, for memory wanted on `slot`: `slot` first, then
- * its fallbacks. `explicit_node` (numa_malloc): every usable node is a
- * candidate whatever the policy. Returns the count written to `order`.
+ * its fallbacks, usable slots only. `explicit_node` (numa_malloc): every
+ * usable node is a candidate whatever the policy. When `slot` itself is not
+ * usable (its node left the cpuset) the fallbacks are listed whatever
+ * NUMA_ALLOC_FALLBACK says: `none` refuses a full node, not one that is gone.
+ * Returns the count written to `order`.
  */
 unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order);
 

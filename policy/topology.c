@@ -77,7 +77,7 @@ void topology_node_path(char *buf, int id, const char *leaf)
 }
 
 /* Mems_allowed from /proc/self/status: comma-separated 32-bit hex words, most significant first. */
-static int read_mems_allowed(node_bitmap allowed)
+int topology_read_mems_allowed(uint64_t *allowed)
 {
     char buf[8192];
     if (os_read_file("/proc/self/status", buf, sizeof buf) <= 0)
@@ -185,7 +185,7 @@ void topology_init(void)
     }
     int have_memory_file = read_list(NODE_DIR "has_memory", memory, TOPO_MAX_NODE_ID) == 0;
     int have_cpu_file = read_list(NODE_DIR "has_cpu", cpus, TOPO_MAX_NODE_ID) == 0;
-    int have_allowed = read_mems_allowed(allowed) == 0;
+    int have_allowed = topology_read_mems_allowed(allowed) == 0;
 
     memset(&topo, 0, sizeof topo);
     memset(topo.node_slot, 0xff, sizeof topo.node_slot);

@@ -35,7 +35,13 @@ struct topology {
     int node_id[TOPO_MAX_NODES]; /* dense index -> node id */
     uint8_t has_cpu[TOPO_MAX_NODES];
     uint8_t has_memory[TOPO_MAX_NODES];
-    uint8_t allowed[TOPO_MAX_NODES];                  /* in Mems_allowed */
+    /*
+     * In Mems_allowed now: set at start-up, then rewritten (relaxed byte
+     * stores, policy/mems_watch.c) when the cpuset changes. Slots stay those
+     * of the nodes allowed at start-up; placement.slot_usable says which of
+     * them may serve now.
+     */
+    uint8_t allowed[TOPO_MAX_NODES];
     uint8_t distance[TOPO_MAX_NODES][TOPO_MAX_NODES]; /* SLIT, 10 = local */
     int slot_node[TOPO_MAX_SLOTS];                    /* slot -> node id */
     int16_t node_slot[TOPO_MAX_NODE_ID];              /* node id -> slot, -1 if none */
@@ -47,6 +53,12 @@ extern struct topology topo;
 
 /* Fills `topo`; never fails: without sysfs NUMA information, one node 0. */
 void topology_init(void);
+
+/*
+ * This process's Mems_allowed (/proc/self/status) into `allowed`, a bitmap of
+ * TOPO_MAX_NODE_ID bits indexed by node id; 0, or -1 when it cannot be read.
+ */
+int topology_read_mems_allowed(uint64_t *allowed);
 
 /* "/sys/devices/system/node/node<id>/<leaf>" into buf (at least 64 bytes + leaf). */
 void topology_node_path(char *buf, int id, const char *leaf);

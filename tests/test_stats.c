@@ -246,3 +246,29 @@ Test(stats, thread_peak_of_live_bytes)
     cr_assert_geq(peak, 20000ULL * 112 * 9 / 10, "peak %llu", peak);
     cr_assert_leq(peak, 20000ULL * 112 + 65536, "peak %llu", peak);
 }
+
+/*
+ * The cpuset watch (policy/mems_watch.h) re-reads Mems_allowed on slow paths
+ * at most every 100 ms: here, where the cpuset never changes, several checks
+ * find nothing to count, and the topology says node 0 is allowed. (The
+ * change itself is checked in the 2-node guest: placement_cpuset_change.)
+ */
+Test(stats, unchanged_cpuset_counts_no_change)
+{
+    for (int i = 0; i < 4; i++) {
+        free(malloc(1 << 20)); /* a slow path: where the watch looks */
+        usleep(150 * 1000);    /* past the watch's interval, so each call checks */
+    }
+    const char *s = snapshot();
+    cr_assert_eq(field(s, "\"topology\"", "mems_allowed_changes"), 0, "%s", s);
+    cr_assert_eq(field(s, "\"topology\"", "unserved_node_joins"), 0, "%s", s);
+    cr_assert(strstr(s, "{\"id\": 0, \"cpus\": true, \"memory\": true, \"allowed\": true}"), "%s",
+              s);
+    int fd = memfd_create("text", 0);
+    cr_assert_eq(numa_alloc_stats_write(fd, 0), 0);
+    static char text[1 << 16];
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    cr_assert(!strstr(text, "cpuset:"), "the table names no change: %s", text);
+}

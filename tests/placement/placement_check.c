@@ -24,6 +24,12 @@
  *   placement_check cpuset NODE  NODE is outside the cpuset: EINVAL, and malloc avoids it
  *   placement_check hold MIB FILE  malloc and touch MIB MiB, create FILE, wait until it is
  *                                  removed (for numastat -p from outside)
+ *   placement_check cpuset-change NODE DIR [local|bind:B|interleave]  NODE leaves the cpuset
+ *                                while threads allocate and comes back (cpuset_change.sh rewrites
+ *                                cpuset.mems when DIR/ready and DIR/shrunk appear): nothing new on
+ *                                NODE while it is out; once it is back, new memory where the
+ *                                policy (run under it) puts it: the thread's node (local), B, or
+ *                                some on NODE again (interleave)
  */
 #define _GNU_SOURCE
 #include "numa_alloc.h"
@@ -595,6 +601,257 @@ static void check_cpuset(int node)
     printf("cpuset: node %d refused (EINVAL) and never used\n", node);
 }
 
+/* ---- cpuset-change: cpuset.mems rewritten under a running, allocating process ---- */
+
+/* policy/mems_watch.h: MEMS_WATCH_INTERVAL_MS, the documented bound. */
+#define WATCH_BOUND_MS 100
+
+struct change_worker {
+    pthread_t thread;
+    int cpu_node;
+    void *keep; /* a block from before the change, grown by realloc after it */
+    size_t off_node, foreign_owner, pages;
+    size_t
+        owned_by_leaving; /* want < 0 (interleave): objects of the node that left and came back */
+    int want;             /* the node of every page and object; -1: any */
+};
+
+static int change_leaving;
+static int change_policy_node = -1; /* bind:B: B; -1 local; -2 interleave */
+
+static pthread_barrier_t change_barrier;
+static volatile int change_phase; /* 0 before, 1 NODE out, 2 NODE back, 3 done */
+
+/* Allocates and touches small, large and huge objects; every page must be on job->want. */
+static void change_batch(struct change_worker *w, bool check)
+{
+    for (int rep = 0; rep < 6; rep++)
+        for (size_t i = 0; i < MIX; i++) {
+            char *p = malloc(mix[i]);
+            if (!p) {
+                printf("FAIL cpuset-change: malloc(%zu): %s\n", mix[i], strerror(errno));
+                failures++;
+                continue;
+            }
+            touch(p, mix[i]);
+            if (check && w->want < 0) {
+                /* interleave: any node, but an object up to 2 MiB lies on its owner's */
+                int owner = numa_ptr_node(p);
+                size_t counts[MAX_NODES] = {0};
+                size_t off = page_census(p, mix[i], owner, counts);
+                for (int n = 0; n < MAX_NODES; n++)
+                    w->pages += counts[n];
+                w->off_node += mix[i] <= (2u << 20) ? off : 0;
+                w->owned_by_leaving += owner == change_leaving;
+            } else if (check) {
+                size_t counts[MAX_NODES] = {0};
+                w->off_node += page_census(p, mix[i], w->want, counts);
+                for (int n = 0; n < MAX_NODES; n++)
+                    w->pages += counts[n];
+                w->foreign_owner += numa_ptr_node(p) != w->want;
+            }
+            if (rep % 2)
+                free(p); /* freed blocks are reused by the next phase */
+        }
+}
+
+static void *change_thread(void *arg)
+{
+    struct change_worker *w = arg;
+    pin_to_node(w->cpu_node);
+    change_batch(w, false);
+    w->keep = malloc(20000);
+    touch(w->keep, 20000);
+    for (;;) {
+        pthread_barrier_wait(&change_barrier); /* main set the phase and w->want */
+        if (change_phase == 3)
+            return NULL;
+        w->off_node = w->foreign_owner = w->pages = w->owned_by_leaving = 0;
+        /*
+         * One slow-path allocation on every thread: the change is noticed on
+         * one of them, and applied when that call returns (a thread that
+         * finds another one applying it goes on with the tables as they are).
+         */
+        free(malloc(100000));
+        pthread_barrier_wait(&change_barrier);
+        if (change_phase == 1 && w->keep) {
+            /* realloc keeps the node, unless the node left: then it moves */
+            w->keep = realloc(w->keep, 300000);
+            touch(w->keep, 300000);
+            w->foreign_owner += numa_ptr_node(w->keep) != w->want;
+            w->off_node += page_census(w->keep, 300000, w->want, NULL);
+        }
+        change_batch(w, true);
+        pthread_barrier_wait(&change_barrier);
+    }
+}
+
+/* Waits (bounded) until this process's Mems_allowed_list reads `want`. */
+static bool wait_mems(const char *want)
+{
+    char line[256];
+    for (int i = 0; i < 6000; i++) {
+        FILE *f = fopen("/proc/self/status", "r");
+        bool same = false;
+        while (f && fgets(line, sizeof line, f))
+            if (strncmp(line, "Mems_allowed_list:", 18) == 0) {
+                char *v = line + 18;
+                v += strspn(v, " \t");
+                v[strcspn(v, "\n")] = '\0';
+                same = strcmp(v, want) == 0;
+            }
+        if (f)
+            fclose(f);
+        if (same)
+            return true;
+        usleep(10000);
+    }
+    printf("FAIL cpuset-change: Mems_allowed_list never became %s\n", want);
+    failures++;
+    return false;
+}
+
+static void make_file(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    EXPECT(f != NULL, "cannot create %s", path);
+    if (f)
+        fclose(f);
+}
+
+/* The statistics' count of cpuset changes and whether `node` is allowed now. */
+static unsigned long stats_changes(int node, int *allowed)
+{
+    int fd = memfd_create("stats", 0);
+    EXPECT(fd >= 0 && numa_alloc_stats_write(fd, 1) == 0, "numa_alloc_stats_write failed");
+    static char json[1 << 16];
+    ssize_t len = pread(fd, json, sizeof json - 1, 0);
+    close(fd);
+    json[len > 0 ? len : 0] = '\0';
+    char key[64];
+    snprintf(key, sizeof key, "{\"id\": %d,", node);
+    const char *n = strstr(json, key);
+    const char *a = n ? strstr(n, "\"allowed\": ") : NULL;
+    *allowed = a ? strncmp(a + strlen("\"allowed\": "), "true", 4) == 0 : -1;
+    const char *c = strstr(json, "\"mems_allowed_changes\": ");
+    return c ? strtoul(c + strlen("\"mems_allowed_changes\": "), NULL, 10) : 0;
+}
+
+/* Runs one phase on every worker and reports what it found. */
+static void change_phase_run(struct change_worker *w, int n, int phase, int leaving,
+                             const char *label)
+{
+    change_phase = phase;
+    int other = leaving == 0 ? 1 : 0;
+    for (int i = 0; i < n; i++) {
+        int want = change_policy_node == -1 ? w[i].cpu_node : change_policy_node;
+        if (phase == 1 && (want == leaving || want == -2))
+            want = other; /* everything on the node that is left */
+        w[i].want = want < 0 ? -1 : want;
+    }
+    for (int b = 0; b < 3; b++) /* start, slow paths passed, batch done */
+        pthread_barrier_wait(&change_barrier);
+    for (int i = 0; i < n; i++) {
+        printf("cpuset-change %s: thread on node %d: %zu of %zu pages off node %d, %zu objects "
+               "owned by another node\n",
+               label, w[i].cpu_node, w[i].off_node, w[i].pages, w[i].want, w[i].foreign_owner);
+        EXPECT(w[i].pages > 0 && w[i].off_node == 0 && w[i].foreign_owner == 0,
+               "%s: thread on node %d: %zu pages off node %d, %zu objects of another node", label,
+               w[i].cpu_node, w[i].off_node, w[i].want, w[i].foreign_owner);
+        if (w[i].want < 0) {
+            printf("cpuset-change %s: thread on node %d: %zu objects of node %d\n", label,
+                   w[i].cpu_node, w[i].owned_by_leaving, leaving);
+            EXPECT(w[i].owned_by_leaving > 0, "%s: thread on node %d: nothing on node %d", label,
+                   w[i].cpu_node, leaving);
+        }
+    }
+}
+
+static void check_cpuset_change(int leaving, const char *dir, const char *policy)
+{
+    change_leaving = leaving;
+    if (strncmp(policy, "bind:", 5) == 0)
+        change_policy_node = atoi(policy + 5);
+    else if (strcmp(policy, "interleave") == 0)
+        change_policy_node = -2;
+    int nodes[MAX_NODES];
+    int n = nodes_with_cpus(nodes);
+    if (n != 2 || leaving < 0 || leaving > 1) {
+        printf("FAIL cpuset-change needs the 2node topology and NODE 0 or 1\n");
+        failures++;
+        return;
+    }
+    char full[16], left[16];
+    snprintf(full, sizeof full, "%d-%d", nodes[0], nodes[1]);
+    snprintf(left, sizeof left, "%d", leaving == 0 ? 1 : 0);
+    if (!wait_mems(full))
+        return;
+    struct change_worker w[MAX_NODES];
+    pthread_barrier_init(&change_barrier, NULL, (unsigned)n + 1);
+    for (int i = 0; i < n; i++) {
+        w[i] = (struct change_worker){.cpu_node = nodes[i]};
+        pthread_create(&w[i].thread, NULL, change_thread, &w[i]);
+    }
+    int allowed;
+    EXPECT(stats_changes(leaving, &allowed) == 0 && allowed == 1,
+           "before any change: statistics say %d change(s), node %d allowed %d",
+           (int)stats_changes(leaving, &allowed), leaving, allowed);
+
+    make_file(dir, "ready"); /* the script writes the smaller set into cpuset.mems */
+    if (wait_mems(left)) {
+        usleep(2 * WATCH_BOUND_MS * 1000);
+        change_phase_run(w, n, 1, leaving, "out");
+        errno = 0;
+        void *p = numa_malloc(leaving, 100);
+        EXPECT(p == NULL && errno == EINVAL, "numa_malloc(%d, 100) after it left: %p, %s", leaving,
+               p, strerror(errno));
+        errno = 0;
+        p = numa_malloc(leaving, 1 << 20);
+        EXPECT(p == NULL && errno == EINVAL, "numa_malloc(%d, 1 MiB) after it left: %p, %s",
+               leaving, p, strerror(errno));
+        unsigned long changes = stats_changes(leaving, &allowed);
+        printf("cpuset-change out: statistics: %lu change(s), node %d allowed: %d\n", changes,
+               leaving, allowed);
+        EXPECT(changes >= 1 && allowed == 0, "statistics: %lu change(s), node %d allowed %d",
+               changes, leaving, allowed);
+        int fd = memfd_create("text", 0);
+        static char text[1 << 16];
+        ssize_t len = fd >= 0 && numa_alloc_stats_write(fd, 0) == 0
+                          ? pread(fd, text, sizeof text - 1, 0)
+                          : -1;
+        close(fd);
+        text[len > 0 ? len : 0] = '\0';
+        EXPECT(strstr(text, "cpuset: Mems_allowed changed "), "the table names no change: %s",
+               text);
+    }
+    make_file(dir, "shrunk"); /* the script writes the whole set back */
+    if (wait_mems(full)) {
+        usleep(2 * WATCH_BOUND_MS * 1000);
+        change_phase_run(w, n, 2, leaving, "back");
+        for (size_t i = 0; i < MIX; i++) {
+            char *p = numa_malloc(leaving, mix[i]);
+            EXPECT(p != NULL, "numa_malloc(%d, %zu) once it is back: %s", leaving, mix[i],
+                   strerror(errno));
+            if (!p)
+                continue;
+            touch(p, mix[i]);
+            EXPECT(page_census(p, mix[i], leaving, NULL) == 0,
+                   "numa_malloc(%d, %zu) once it is back: pages elsewhere", leaving, mix[i]);
+        }
+        unsigned long changes = stats_changes(leaving, &allowed);
+        printf("cpuset-change back: statistics: %lu change(s), node %d allowed: %d\n", changes,
+               leaving, allowed);
+        EXPECT(changes >= 2 && allowed == 1, "statistics: %lu change(s), node %d allowed %d",
+               changes, leaving, allowed);
+    }
+    change_phase = 3;
+    pthread_barrier_wait(&change_barrier);
+    for (int i = 0; i < n; i++)
+        pthread_join(w[i].thread, NULL);
+}
+
 static void hold(size_t mib, const char *ready)
 {
     for (size_t i = 0; i < mib; i++) {
@@ -642,6 +899,8 @@ int main(int argc, char **argv)
         hold((size_t)atol(argv[2]), argv[3]);
     else if (strcmp(check, "cpuset") == 0 && argc == 3)
         check_cpuset(atoi(argv[2]));
+    else if (strcmp(check, "cpuset-change") == 0 && (argc == 4 || argc == 5))
+        check_cpuset_change(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : "local");
     else if (strcmp(check, "cpuless") == 0 && argc == 3)
         check_cpuless(atoi(argv[2]));
     else {
