@@ -189,7 +189,7 @@ static void warn_directory(const char *path, int err)
         tb_str(&tb, ")");
     }
     tb_str(&tb, "; live statistics are off");
-    report_warning(line);
+    options_warn(OPTION_STATS_LIVE, line);
 }
 
 /*

@@ -114,7 +114,7 @@ static void adopt(void)
 }
 
 /* One line: which inherited policy a variable overrides, and how much of it. */
-static void report_override(const char *variable, const char *what)
+static void report_override(enum option_variable id, const char *variable, const char *what)
 {
     static const char *const policy_words[] = {"local", "bind", "preferred", "interleave",
                                                "weighted-interleave"};
@@ -131,7 +131,7 @@ static void report_override(const char *variable, const char *what)
     tb_str(&tb, what);
     tb_str(&tb, "the memory policy this process inherited (numactl?): ");
     tb_str(&tb, inherited_policy.text);
-    report_warning(line);
+    options_warn(id, line);
 }
 
 /* The kernel's weight for `node` (Linux 6.9+), or 0 where it has none. */
@@ -171,10 +171,10 @@ void kernel_policy_apply(void)
     read_task_policy();
     if (kernel_policy_inherited()) {
         if (options.policy_given) {
-            report_override("NUMA_ALLOC_POLICY", "");
+            report_override(OPTION_POLICY, "NUMA_ALLOC_POLICY", "");
         } else {
             if (options.nodes_given)
-                report_override("NUMA_ALLOC_NODES", "the nodes of ");
+                report_override(OPTION_NODES, "NUMA_ALLOC_NODES", "the nodes of ");
             adopt();
         }
     }
