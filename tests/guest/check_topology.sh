@@ -4,7 +4,7 @@
 # if any check fails (2 on a usage error).
 #
 #   check_topology.sh --nodes=N [--cpus='0:0 1:1 2:'] [--mem-mb='0:1024 1:192']
-#                     [--distances='10 21;21 10'] [--slack=PCT]
+#                     [--distances='10 21;21 10'] [--tiers='0-1;2'] [--slack=PCT]
 #
 #   --nodes      number of nodes ("available: N nodes")
 #   --cpus       node:cpu-list pairs (cpu-list comma-separated, empty = no CPU)
@@ -12,12 +12,16 @@
 #                reservations): a size passes when it lies within [MiB*(100-PCT)/100, MiB]
 #                (--slack, default 20)
 #   --distances  the distance matrix, rows separated by ';'
+#   --tiers      the memory tiers (kernel 6.1+, /sys/devices/virtual/memory_tiering),
+#                fastest first: each tier's nodelist as sysfs writes it, separated
+#                by ';' ('0-1;2': nodes 0 and 1 share a tier, node 2 is in a slower one)
 set -uo pipefail
 
 nodes=
 cpus=
 mem=
 distances=
+tiers=
 slack=20
 for a in "$@"; do
     case $a in
@@ -25,6 +29,7 @@ for a in "$@"; do
     --cpus=*) cpus=${a#*=} ;;
     --mem-mb=*) mem=${a#*=} ;;
     --distances=*) distances=${a#*=} ;;
+    --tiers=*) tiers=${a#*=} ;;
     --slack=*) slack=${a#*=} ;;
     *)
         echo "check_topology: unknown argument $a" >&2
@@ -105,6 +110,26 @@ if [[ -n $distances ]]; then
         want+="${want:+;}${row[*]}"
     done
     check "distance matrix" "$want" "$matrix"
+fi
+
+if [[ -n $tiers ]]; then
+    # A larger N in memory_tierN is a larger abstract distance: a slower tier.
+    # Sorted by N with bash alone (no sort process, see above).
+    tier_dir=/sys/devices/virtual/memory_tiering
+    ids=()
+    for t in "$tier_dir"/memory_tier*; do
+        [[ -f $t/nodelist ]] || continue
+        id=${t##*/memory_tier}
+        for ((k = ${#ids[@]}; k > 0 && ids[k - 1] > id; k--)); do ids[k]=${ids[k - 1]}; done
+        ids[k]=$id
+    done
+    got=
+    for id in "${ids[@]}"; do
+        read -r list <"$tier_dir/memory_tier$id/nodelist"
+        echo "memory_tier$id: nodes $list"
+        got+="${got:+;}$list"
+    done
+    check "memory tiers, fastest first" "$tiers" "${got:-none ($tier_dir: kernel < 6.1?)}"
 fi
 
 if ((failed)); then

@@ -63,6 +63,22 @@ cpuless)
     run "node 2 has no CPU (sysfs)" 0 test -z "$cpulist"
     run "placement on every node, the CPU-less one included" 0 "$probe" --min-nodes=3
     run "probe can fail (node 2 memory, node 0 expected)" 1 "$probe" --node=2 --expect-node=0
+    # A CPU-less node present at boot is DRAM like the others: one tier.
+    run "memory tiers: one for all nodes" 0 "$topo" --tiers=0-2
+    ;;
+cxl)
+    run "topology" 0 "$topo" --nodes=3 --cpus='0:0 1:1 2:' --mem-mb='0:1024 1:1024 2:512' \
+        --distances='10 21 17;21 10 17;17 17 10'
+    # The point of this topology: node 2 (dax memory onlined by kmem) in a tier of
+    # its own, slower than the DRAM tier of nodes 0 and 1.
+    run "memory tiers: node 2 slower than nodes 0-1" 0 "$topo" --tiers='0-1;2'
+    run "tier check can fail (one tier expected)" 1 "$topo" --tiers=0-2
+    cpulist=x
+    read -r cpulist </sys/devices/system/node/node2/cpulist
+    run "node 2 has no CPU (sysfs)" 0 test -z "$cpulist"
+    run "placement on every node, the slow one included" 0 "$probe" --min-nodes=3
+    run "probe can fail (node 2 memory, node 0 expected)" 1 "$probe" --node=2 --expect-node=0
+    run "numactl --membind=2 runs a program" 0 numactl --membind=2 -- /bin/true
     ;;
 smallnode)
     # The small node must be 192 MiB, not more: allow 10% for the kernel's own use.
