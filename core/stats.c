@@ -387,8 +387,13 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_u64(tb, (uint64_t)topo.node_id[i]);
         tb_str(tb, topo.has_cpu[i] ? ", \"cpus\": true" : ", \"cpus\": false");
         tb_str(tb, topo.has_memory[i] ? ", \"memory\": true" : ", \"memory\": false");
-        tb_str(tb, __atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED) ? ", \"allowed\": true}"
-                                                                       : ", \"allowed\": false}");
+        tb_str(tb, __atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED) ? ", \"allowed\": true"
+                                                                       : ", \"allowed\": false");
+        if (topo.tier[i] >= 0) { /* memory tiers: Linux 6.1+ */
+            tb_str(tb, ", \"tier\": ");
+            tb_u64(tb, (uint64_t)topo.tier[i]);
+        }
+        tb_str(tb, "}");
     }
     tb_str(tb, "], \"distances\": [");
     for (int i = 0; i < topo.num_nodes; i++) {

@@ -79,7 +79,21 @@ static int nearest_chosen(int from, const uint8_t *chosen)
     return best;
 }
 
-/* Every usable slot by distance from each slot's node (stable: ties by slot number). */
+/*
+ * How far `slot` is, as a fallback, for memory wanted on node index `from`:
+ * first whether it lies in another memory tier (a CXL or other slower
+ * expander behind DRAM, or DRAM behind it), then the SLIT distance. Tiers
+ * come first because SLIT distances of a CPU-less expander are often smaller
+ * than those of the other socket (firmware reports latency, not bandwidth).
+ */
+static int fallback_rank(int from, unsigned slot)
+{
+    int tier_from = topo.tier[from], tier_to = topo.tier[node_index(topo.slot_node[slot])];
+    bool other_tier = tier_from >= 0 && tier_to >= 0 && tier_from != tier_to;
+    return (other_tier ? 256 : 0) + slot_distance(from, slot);
+}
+
+/* Every usable slot by fallback rank from each slot's node (stable: ties by slot number). */
 static void sort_by_distance(void)
 {
     for (int slot = 0; slot < topo.num_slots; slot++) {
@@ -90,7 +104,7 @@ static void sort_by_distance(void)
         for (int i = 1; i < topo.num_slots; i++) {
             uint8_t s = order[i];
             int j = i;
-            while (j > 0 && slot_distance(from, order[j - 1]) > slot_distance(from, s)) {
+            while (j > 0 && fallback_rank(from, order[j - 1]) > fallback_rank(from, s)) {
                 order[j] = order[j - 1];
                 j--;
             }

@@ -3,7 +3,11 @@
 
 #include "core/os.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct topology topo;
 
@@ -132,6 +136,7 @@ static void single_node_fallback(void)
     topo.num_cpus = TOPO_MAX_CPUS;
     topo.has_cpu[0] = topo.has_memory[0] = topo.allowed[0] = 1;
     topo.distance[0][0] = 10;
+    topo.tier[0] = -1;
     topo.slot_node[0] = 0;
     topo.node_slot[0] = 0;
 }
@@ -174,6 +179,51 @@ static int nearest_slot(int from)
     return best;
 }
 
+/*
+ * Memory tiers (Linux 6.1+): /sys/devices/virtual/memory_tiering/memory_tier<N>/nodelist.
+ * A lower N is a faster tier (DRAM is 4; memory onlined through dax kmem, such
+ * as CXL expanders and persistent memory, lies in higher ones). Directory
+ * entries are read with getdents64: no opendir, which allocates.
+ */
+#define TIER_DIR "/sys/devices/virtual/memory_tiering/"
+static void read_tiers(void)
+{
+    static node_bitmap members;
+    for (int i = 0; i < topo.num_nodes; i++)
+        topo.tier[i] = -1;
+    int saved = errno;
+    int dir = (int)syscall(SYS_openat, AT_FDCWD, TIER_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    errno = saved;
+    if (dir < 0)
+        return;
+    char entries[2048];
+    long n;
+    while ((n = syscall(SYS_getdents64, dir, entries, sizeof entries)) > 0) {
+        for (long at = 0; at < n;) {
+            const char *name = entries + at + 19;               /* struct linux_dirent64: d_name */
+            at += *(const unsigned short *)(entries + at + 16); /* d_reclen */
+            unsigned id;
+            const char *end;
+            if (strncmp(name, "memory_tier", 11) != 0 || !(end = parse_uint(name + 11, &id)) ||
+                *end != '\0')
+                continue;
+            char path[96] = TIER_DIR;
+            size_t len = strlen(path), name_len = strlen(name);
+            if (len + name_len + sizeof "/nodelist" > sizeof path)
+                continue;
+            memcpy(path + len, name, name_len);
+            memcpy(path + len + name_len, "/nodelist", sizeof "/nodelist");
+            if (read_list(path, members, TOPO_MAX_NODE_ID) < 0)
+                continue;
+            for (int i = 0; i < topo.num_nodes; i++)
+                if (test_bit(members, (unsigned)topo.node_id[i]))
+                    topo.tier[i] = (int)id;
+        }
+    }
+    syscall(SYS_close, dir);
+    errno = saved;
+}
+
 void topology_init(void)
 {
     static node_bitmap online, memory, cpus, allowed;
@@ -208,6 +258,7 @@ void topology_init(void)
         return;
     }
     read_distances();
+    read_tiers();
 
     /* Each CPU allocates from the slot of its own node, or the nearest one. */
     char path[128];

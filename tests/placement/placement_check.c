@@ -17,6 +17,8 @@
  *   placement_check interleave   objects and a 64 MiB object's pages balanced within 10%
  *   placement_check weighted W0 W1  node 0 : node 1 share of objects and pages = W0 : W1
  *   placement_check exhaust NODE none|nearest  fill the small node NODE
+ *   placement_check tier-fallback NODE WANT  fill NODE (fallback nearest): the rest goes to
+ *                                WANT, of the same memory tier, never to another tier
  *   placement_check tight-calloc NODE  big untouched callocs on the small node NODE (fallback
  *                                none): the node check makes no more than a sample resident
  *   placement_check migrate      a thread that moves allocates on its new node
@@ -445,6 +447,42 @@ static void check_exhaust(int node, const char *fallback)
     void *after = malloc(1 << 20);
     EXPECT(after != NULL, "malloc after exhaustion failed");
     free(after);
+}
+
+/*
+ * Fills NODE past its size with NUMA_ALLOC_FALLBACK=nearest: what does not fit
+ * must go to WANT (a node of the same memory tier), never to a node of another
+ * tier, even one the SLIT calls nearer (the cxl topology: 1-2 is 17, 1-0 21).
+ */
+static void check_tier_fallback(int node, int want)
+{
+    size_t chunk = 1 << 20, on_node = 0, on_want = 0, other = 0, misplaced = 0;
+    static void *held[4096];
+    size_t nheld = 0;
+    long long node_size = numa_node_size64(node, NULL);
+    size_t limit = (size_t)node_size / chunk + 128; /* 128 MiB past the node */
+    for (size_t i = 0; i < limit && nheld < 4096; i++) {
+        char *p = numa_malloc(node, chunk);
+        EXPECT(p != NULL, "numa_malloc(%d) failed after %zu MiB: %s", node, i, strerror(errno));
+        if (!p)
+            break;
+        touch(p, chunk);
+        held[nheld++] = p;
+        int owner = numa_ptr_node(p);
+        on_node += owner == node;
+        on_want += owner == want;
+        other += owner != node && owner != want;
+        if (page_census(p, chunk, owner, NULL) != 0)
+            misplaced++;
+    }
+    printf("tier-fallback: %zu MiB on node %d, %zu MiB on node %d (same tier), %zu MiB elsewhere, "
+           "%zu misplaced\n",
+           on_node, node, on_want, want, other, misplaced);
+    EXPECT(misplaced == 0, "%zu objects have pages off the node that owns them", misplaced);
+    EXPECT(on_node > 0 && on_want > 0, "want memory on node %d, then on node %d", node, want);
+    EXPECT(other == 0, "%zu MiB fell back to a node of another tier", other);
+    for (size_t i = 0; i < nheld; i++)
+        free(held[i]);
 }
 
 /* ---- a tight node: the check populates a sample, never the whole request ---- */
@@ -889,6 +927,8 @@ int main(int argc, char **argv)
         check_balance(0.5, "interleave");
     else if (strcmp(check, "weighted") == 0 && argc == 4)
         check_balance(atof(argv[2]) / (atof(argv[2]) + atof(argv[3])), "weighted");
+    else if (strcmp(check, "tier-fallback") == 0 && argc == 4)
+        check_tier_fallback(atoi(argv[2]), atoi(argv[3]));
     else if (strcmp(check, "exhaust") == 0 && argc == 4)
         check_exhaust(atoi(argv[2]), argv[3]);
     else if (strcmp(check, "tight-calloc") == 0 && argc == 3)
