@@ -262,7 +262,7 @@ Test(stats, unchanged_cpuset_counts_no_change)
     const char *s = snapshot();
     cr_assert_eq(field(s, "\"topology\"", "mems_allowed_changes"), 0, "%s", s);
     cr_assert_eq(field(s, "\"topology\"", "unserved_node_joins"), 0, "%s", s);
-    cr_assert(strstr(s, "{\"id\": 0, \"cpus\": true, \"memory\": true, \"allowed\": true}"), "%s",
+    cr_assert(strstr(s, "{\"id\": 0, \"cpus\": true, \"memory\": true, \"allowed\": true"), "%s",
               s);
     int fd = memfd_create("text", 0);
     cr_assert_eq(numa_alloc_stats_write(fd, 0), 0);
