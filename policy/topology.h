@@ -43,11 +43,11 @@ struct topology {
      */
     uint8_t allowed[TOPO_MAX_NODES];
     uint8_t distance[TOPO_MAX_NODES][TOPO_MAX_NODES]; /* SLIT, 10 = local */
-    int tier[TOPO_MAX_NODES]; /* memory tier id (memory_tier<N>, lower = faster), -1 unknown */
-    int slot_node[TOPO_MAX_SLOTS];                    /* slot -> node id */
-    int16_t node_slot[TOPO_MAX_NODE_ID];              /* node id -> slot, -1 if none */
-    struct cpu_route cpu[TOPO_MAX_CPUS];              /* cpu -> where its threads allocate */
-    uint8_t cpu_node_index[TOPO_MAX_CPUS];            /* cpu -> dense node index, 0xff unknown */
+    int tier[TOPO_MAX_NODES];      /* memory tier id (memory_tier<N>, lower = faster), -1 unknown */
+    int slot_node[TOPO_MAX_SLOTS]; /* slot -> node id */
+    int16_t node_slot[TOPO_MAX_NODE_ID];   /* node id -> slot, -1 if none */
+    struct cpu_route cpu[TOPO_MAX_CPUS];   /* cpu -> where its threads allocate */
+    uint8_t cpu_node_index[TOPO_MAX_CPUS]; /* cpu -> dense node index, 0xff unknown */
 };
 
 extern struct topology topo;
