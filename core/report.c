@@ -160,20 +160,18 @@ static void say(const char *msg, size_t len)
 
 void report_pointer(const char *what, const void *ptr)
 {
-    char msg[160] = "numa-alloc: ";
-    size_t len = strlen(msg), what_len = strlen(what);
-    if (what_len > sizeof msg - len - 24)
-        what_len = sizeof msg - len - 24;
-    memcpy(msg + len, what, what_len);
-    len += what_len;
+    char msg[160];
+    size_t len = strlen(what);
+    if (len > sizeof msg - 24)
+        len = sizeof msg - 24;
+    memcpy(msg, what, len);
     memcpy(msg + len, ": 0x", 4);
     len += 4;
     uintptr_t v = (uintptr_t)ptr;
     for (int shift = 60; shift >= 0; shift -= 4)
         msg[len++] = "0123456789abcdef"[(v >> shift) & 15u];
-    msg[len++] = '\n';
     msg[len] = '\0';
-    say(msg, len);
+    report_warning(msg);
 }
 
 void report_invalid_pointer(const char *what, const void *ptr)
