@@ -93,6 +93,9 @@ static int basic(void)
     check_block(m, 100, 64, "memalign");
     void *v = valloc(10);
     check_block(v, 10, 4096, "valloc");
+    /* pvalloc rounds up to whole pages: glibc's memalign(4096, 4097) has fewer */
+    void *pv = pvalloc(4097);
+    check_block(pv, 8192, 4096, "pvalloc");
     void *big = malloc(3 << 20);
     check_block(big, 3 << 20, 16, "malloc (3 MiB)");
     if (realloc(z, 0) != NULL)
@@ -102,6 +105,7 @@ static int basic(void)
     free(b);
     free(m);
     free(v);
+    free(pv);
     free(big);
     free(NULL);
     free(realloc(NULL, 10));

@@ -23,6 +23,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "numa_alloc.h"
@@ -345,6 +346,10 @@ static void sweep_case(enum entry e, int node, size_t align, size_t size, struct
     if (e == E_NUMA_MALLOC || e == E_NUMA_CALLOC || e == E_NUMA_ALIGNED)
         cr_expect_eq(numa_ptr_node(ours.ptr), node, "%s(node %d, align %zu, size %zu): node %d",
                      name, node, align, size, numa_ptr_node(ours.ptr));
+    else /* glibc's answers are the oracle, so a block of glibc's would pass all the rest */
+        cr_expect_geq(numa_ptr_node(ours.ptr), 0,
+                      "%s(align %zu, size %zu) = %p: not a block of numa-alloc's", name, align,
+                      size, ours.ptr);
     struct block b = {ours.ptr, usable, test_pattern_seed((uint64_t)e, align, size)};
     if (e == E_CALLOC || e == E_NUMA_CALLOC)
         for_each_checked_range(size, check_zero_range, &b); /* the request, not the slack */
@@ -673,4 +678,379 @@ Test(contract, memalign_rounds_odd_alignments_up)
         cr_assert_eq(errno, 77);
         cr_assert_null(p);
     }
+}
+
+/* ---- each entry point's contract, by value (issue 13) --------------------- */
+
+/*
+ * The sweep above takes glibc's answers as its oracle; these state the
+ * contract as numbers, so that a rule both could break (a wrapped product, a
+ * missing rounding) is caught whatever glibc says. Every block must be
+ * numa-alloc's (numa_ptr_node >= 0): run against plain glibc, these fail.
+ */
+
+/* C23 (glibc 2.39 and later declare them; this glibc may not). */
+void free_sized(void *ptr, size_t size);
+void free_aligned_sized(void *ptr, size_t alignment, size_t size);
+
+/* Keeps constant arguments from compile-time checks (-Walloc-size-larger-than). */
+static size_t opaque(size_t v)
+{
+    __asm__ volatile("" : "+r"(v));
+    return v;
+}
+
+/* p must be a block of numa-alloc's, `align`-aligned, with at least `need` usable bytes. */
+static void check_served(const void *p, size_t need, size_t align, const char *what, size_t arg)
+{
+    cr_assert_not_null(p, "%s(%zu) failed: errno %d", what, arg, errno);
+    cr_assert_eq((uintptr_t)p % align, 0, "%s(%zu) = %p: not %zu-aligned", what, arg, p, align);
+    size_t usable = malloc_usable_size((void *)p);
+    cr_assert_geq(usable, need, "%s(%zu): usable %zu < %zu", what, arg, usable, need);
+    cr_assert_geq(numa_ptr_node(p), 0, "%s(%zu) = %p: not a block of numa-alloc's", what, arg, p);
+}
+
+/* Pairs whose product overflows; what it wraps to is in the comment: a reallocarray or a
+ * calloc that multiplied without checking would serve a block of that size. */
+#define MAX_DIV(n) (SIZE_MAX / (n) + 2)
+static const struct {
+    size_t count, size;
+} overflowing[] = {
+    {MAX_DIV(16), 16},                        /* 16 */
+    {16, MAX_DIV(16)},                        /* 16 */
+    {MAX_DIV(4096), 4096},                    /* 4096 */
+    {MAX_DIV(40000), 40000},                  /* below 80000 */
+    {3, (SIZE_MAX / 3) + 2},                  /* 5 */
+    {SIZE_MAX, SIZE_MAX},                     /* 1 */
+    {(size_t)1 << 32, ((size_t)1 << 32) + 1}, /* 4 GiB */
+    {2, (size_t)1 << 63},                     /* 0 */
+    {(size_t)1 << 62, (size_t)1 << 62},       /* 0 */
+};
+#define NOVERFLOWING (sizeof overflowing / sizeof overflowing[0])
+
+/*
+ * While numa-alloc serves, every page-aligned block already is whole pages (a
+ * small class that is a multiple of the page, a page run, a huge object), so
+ * a pvalloc that forgot to round would show the same usable size here: the
+ * rounding itself is checked where glibc serves it, after a failed start
+ * (limits_probe basic, test_limits). This checks the promise either way.
+ */
+Test(contract, pvalloc_rounds_up_to_whole_pages)
+{
+    static const struct {
+        size_t size, pages;
+    } cases[] = {{0, 1},    {1, 1},      {4095, 1},   {4096, 1},         {4097, 2},
+                 {8193, 3}, {40000, 10}, {40961, 11}, {3 * MiB + 1, 769}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t size = cases[i].size, rounded = cases[i].pages * 4096;
+        char *p = test_launder(pvalloc(opaque(size)));
+        check_served(p, rounded, 4096, "pvalloc", size);
+        /* pvalloc promises the whole pages: they must be writable, and the block's own */
+        memset(p, 0xa5, rounded);
+        cr_assert_eq(numa_ptr_node(p + rounded - 1), numa_ptr_node(p));
+        free(p);
+    }
+    /* Sizes whose rounding to a page wraps, and the largest: ENOMEM, as glibc. */
+    static const size_t too_big[] = {SIZE_MAX - 4095, SIZE_MAX - 1, SIZE_MAX, PTRDIFF_MAX};
+    for (size_t i = 0; i < sizeof too_big / sizeof too_big[0]; i++) {
+        errno = 0;
+        void *p = test_launder(pvalloc(opaque(too_big[i])));
+        cr_assert_null(p, "pvalloc(%zu) = %p", too_big[i], p);
+        cr_assert_eq(errno, ENOMEM, "pvalloc(%zu): errno %d", too_big[i], errno);
+    }
+}
+
+Test(contract, valloc_is_page_aligned)
+{
+    static const size_t sizes[] = {0, 1, 100, 4096, 4097, 40000, 3 * MiB + 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *p = test_launder(valloc(opaque(sizes[i])));
+        check_served(p, sizes[i], 4096, "valloc", sizes[i]);
+        memset(p, 0x5a, sizes[i]);
+        free(p);
+    }
+    errno = 0;
+    cr_assert_null(test_launder(valloc(opaque(SIZE_MAX))));
+    cr_assert_eq(errno, ENOMEM);
+}
+
+/* reallocarray of a live block with an overflowing count x size: NULL, ENOMEM, and the block
+ * exactly as it was (size, node, bytes), still the caller's. */
+static void reallocarray_overflow_case(size_t start)
+{
+    char *p = test_launder(malloc(start));
+    check_served(p, start, 16, "malloc", start);
+    size_t usable = malloc_usable_size(p);
+    int node = numa_ptr_node(p);
+    uint64_t seed = test_pattern_seed(13, start, 0);
+    test_pattern_fill(p, start, seed);
+    for (size_t i = 0; i < NOVERFLOWING; i++) {
+        size_t count = opaque(overflowing[i].count), size = opaque(overflowing[i].size);
+        errno = 0;
+        void *q = test_launder(reallocarray(test_launder(p), count, size));
+        cr_assert_null(q,
+                       "reallocarray(%p (%zu bytes), %zu, %zu) = %p (usable %zu): the product "
+                       "overflows",
+                       p, start, count, size, q, q ? malloc_usable_size(q) : 0);
+        cr_assert_eq(errno, ENOMEM, "reallocarray(%zu, %zu): errno %d", count, size, errno);
+        cr_assert_eq(malloc_usable_size(p), usable, "a refused reallocarray resized the block");
+        cr_assert_eq(numa_ptr_node(p), node);
+        cr_assert_eq(test_pattern_check(p, start, seed), -1,
+                     "a refused reallocarray(%zu, %zu) changed the block", count, size);
+    }
+    /* and a product that fits is a realloc: content and node kept */
+    char *q = test_launder(reallocarray(p, opaque(3), opaque(start)));
+    check_served(q, 3 * start, 16, "reallocarray(3 x)", start);
+    cr_assert_eq(test_pattern_check(q, start, seed), -1, "reallocarray lost the content");
+    cr_assert_eq(numa_ptr_node(q), node);
+    free(q);
+}
+
+Test(contract, reallocarray_overflow_fails_and_leaves_the_block)
+{
+    static const size_t starts[] = {40, 5000, 100000, 3 * MiB};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+        reallocarray_overflow_case(starts[i]);
+    /* reallocarray(NULL, ...) is malloc of the product: no block for an overflow either */
+    for (size_t i = 0; i < NOVERFLOWING; i++) {
+        errno = 0;
+        void *q = test_launder(
+            reallocarray(NULL, opaque(overflowing[i].count), opaque(overflowing[i].size)));
+        cr_assert_null(q, "reallocarray(NULL, %zu, %zu) = %p", overflowing[i].count,
+                       overflowing[i].size, q);
+        cr_assert_eq(errno, ENOMEM);
+    }
+}
+
+Test(contract, calloc_overflow_fails)
+{
+    int node = test_first_usable_node();
+    cr_assert_geq(node, 0);
+    for (size_t i = 0; i < NOVERFLOWING; i++) {
+        size_t count = opaque(overflowing[i].count), size = opaque(overflowing[i].size);
+        errno = 0;
+        void *p = test_launder(calloc(count, size));
+        cr_assert_null(p, "calloc(%zu, %zu) = %p: the product overflows", count, size, p);
+        cr_assert_eq(errno, ENOMEM, "calloc(%zu, %zu): errno %d", count, size, errno);
+        errno = 0;
+        p = test_launder(numa_calloc(node, count, size));
+        cr_assert_null(p, "numa_calloc(%d, %zu, %zu) = %p", node, count, size, p);
+        cr_assert_eq(errno, ENOMEM);
+    }
+    /* A zero factor is no overflow: a minimum block, zeroed. */
+    void *p = test_launder(calloc(opaque(0), opaque(SIZE_MAX)));
+    check_served(p, 0, 16, "calloc(0, SIZE_MAX)", 0);
+    free(p);
+    char *z = test_launder(calloc(opaque(1000), opaque(41)));
+    check_served(z, 41000, 16, "calloc(1000, 41)", 41000);
+    cr_assert_eq(test_bytes_check(z, 41000, 0), -1);
+    free(z);
+}
+
+/* aligned_alloc is memalign in glibc 2.36: both follow its rules, by value. */
+Test(contract, aligned_alloc_and_memalign_alignment_rules, .timeout = 30.)
+{
+    static const struct {
+        size_t align, honoured; /* honoured: the alignment the block must have */
+    } good[] = {{0, 16},           {1, 16},      {3, 16},      {8, 16},      {16, 16},
+                {17, 32},          {24, 32},     {32, 32},     {33, 64},     {48, 64},
+                {100, 128},        {1000, 1024}, {4096, 4096}, {4097, 8192}, {3 * MiB, 4 * MiB},
+                {5 * MiB, 8 * MiB}};
+    static const size_t sizes[] = {1, 100, 5000, 100000};
+    /* above 2^63: no power of two can honour it */
+    static const size_t einval[] = {((size_t)1 << 63) + 1, ((size_t)1 << 63) + ((size_t)1 << 62),
+                                    SIZE_MAX - 1, SIZE_MAX};
+    for (int way = 0; way < 2; way++) {
+        const char *what = way ? "memalign" : "aligned_alloc";
+        for (size_t a = 0; a < sizeof good / sizeof good[0]; a++) {
+            for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+                size_t align = opaque(good[a].align), size = opaque(sizes[s]);
+                char *p = test_launder(way ? memalign(align, size) : aligned_alloc(align, size));
+                check_served(p, size, good[a].honoured, what, align);
+                memset(p, 0x33, size);
+                free(p);
+            }
+        }
+        for (size_t a = 0; a < sizeof einval / sizeof einval[0]; a++) {
+            size_t align = opaque(einval[a]);
+            errno = 0;
+            void *p = test_launder(way ? memalign(align, 16) : aligned_alloc(align, 16));
+            cr_assert_null(p, "%s(%zu, 16) = %p", what, align, p);
+            cr_assert_eq(errno, EINVAL, "%s(%zu, 16): errno %d, expected EINVAL", what, align,
+                         errno);
+        }
+        /* powers of two the address space cannot honour, and sizes past the limit: ENOMEM */
+        static const size_t nomem[][2] = {
+            {(size_t)1 << 63, 16}, {64, SIZE_MAX}, {4096, ((size_t)1 << 62) + 1}, {24, SIZE_MAX}};
+        for (size_t i = 0; i < sizeof nomem / sizeof nomem[0]; i++) {
+            size_t align = opaque(nomem[i][0]), size = opaque(nomem[i][1]);
+            errno = 0;
+            void *p = test_launder(way ? memalign(align, size) : aligned_alloc(align, size));
+            cr_assert_null(p, "%s(%zu, %zu) = %p", what, align, size, p);
+            cr_assert_eq(errno, ENOMEM, "%s(%zu, %zu): errno %d", what, align, size, errno);
+        }
+    }
+}
+
+#define OUT_UNTOUCHED ((void *)0x5ca1ab1e)
+
+Test(contract, posix_memalign_return_values)
+{
+    /* EINVAL: not a power-of-two multiple of sizeof(void *); errno and *out untouched
+     * (POSIX.1-2008 TC2: memptr is not modified on failure) */
+    static const size_t bad[] = {0,       1, 2, 4, 12, 24, 48, 1000, 4097, ((size_t)1 << 63) + 8,
+                                 SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        void *out = OUT_UNTOUCHED;
+        errno = SENTINEL_ERRNO;
+        int rc = posix_memalign(&out, opaque(bad[i]), opaque(64));
+        cr_assert_eq(rc, EINVAL, "posix_memalign(%zu, 64) = %d, expected EINVAL", bad[i], rc);
+        cr_assert_eq(errno, SENTINEL_ERRNO, "posix_memalign(%zu) changed errno", bad[i]);
+        cr_assert_eq(out, OUT_UNTOUCHED, "posix_memalign(%zu) wrote %p on failure", bad[i], out);
+    }
+    /* ENOMEM: returned, errno ENOMEM too (as glibc), *out untouched */
+    static const size_t nomem[][2] = {
+        {16, SIZE_MAX}, {4096, ((size_t)1 << 62) + 1}, {(size_t)1 << 63, 16}, {64, PTRDIFF_MAX}};
+    for (size_t i = 0; i < sizeof nomem / sizeof nomem[0]; i++) {
+        void *out = OUT_UNTOUCHED;
+        errno = 0;
+        int rc = posix_memalign(&out, opaque(nomem[i][0]), opaque(nomem[i][1]));
+        cr_assert_eq(rc, ENOMEM, "posix_memalign(%zu, %zu) = %d, expected ENOMEM", nomem[i][0],
+                     nomem[i][1], rc);
+        cr_assert_eq(errno, ENOMEM);
+        cr_assert_eq(out, OUT_UNTOUCHED, "posix_memalign(%zu, %zu) wrote %p on failure",
+                     nomem[i][0], nomem[i][1], out);
+    }
+    /* 0 and an aligned block of ours */
+    static const size_t good[] = {8, 16, 32, 256, 4096, 64 * KiB, 2 * MiB, 4 * MiB};
+    static const size_t sizes[] = {0, 1, 5000, 3 * MiB};
+    for (size_t a = 0; a < sizeof good / sizeof good[0]; a++) {
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            void *out = OUT_UNTOUCHED;
+            int rc = posix_memalign(&out, opaque(good[a]), opaque(sizes[s]));
+            cr_assert_eq(rc, 0, "posix_memalign(%zu, %zu) = %d", good[a], sizes[s], rc);
+            check_served(out, sizes[s], good[a] < 16 ? 16 : good[a], "posix_memalign", good[a]);
+            memset(out, 0x44, sizes[s]);
+            free(out);
+        }
+    }
+}
+
+/* Huge objects (and objects aligned to a segment) are counted in mallinfo2's hblks and
+ * hblkhd, page runs in uordblks: a free_sized that did not free, or freed the wrong
+ * amount, shows there. */
+static void check_freed(struct mallinfo2 before, const char *what, size_t hint)
+{
+    struct mallinfo2 after = mallinfo2();
+    cr_assert_eq(after.hblks, before.hblks, "%s(hint %zu): %zu huge objects, %zu before", what,
+                 hint, after.hblks, before.hblks);
+    cr_assert_eq(after.hblkhd, before.hblkhd, "%s(hint %zu): %zu huge bytes, %zu before", what,
+                 hint, after.hblkhd, before.hblkhd);
+    cr_assert_eq(after.uordblks, before.uordblks, "%s(hint %zu): %zu bytes in use, %zu before",
+                 what, hint, after.uordblks, before.uordblks);
+}
+
+Test(contract, free_sized_and_free_aligned_sized_ignore_their_hints)
+{
+    static const size_t sizes[] = {100000, 3 * MiB + 5, 9 * MiB};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t size = sizes[s];
+        /* the right size, then wrong ones: 0, smaller, larger, impossible */
+        size_t hints[] = {size, 0, size / 2, size * 3, SIZE_MAX};
+        for (size_t h = 0; h < sizeof hints / sizeof hints[0]; h++) {
+            struct mallinfo2 before = mallinfo2();
+            void *p = test_launder(malloc(opaque(size)));
+            check_served(p, size, 16, "malloc", size);
+            memset(p, 1, size);
+            free_sized(p, opaque(hints[h]));
+            check_freed(before, "free_sized", hints[h]);
+
+            before = mallinfo2();
+            size_t align = h % 2 ? 4 * MiB : 4096; /* a mapping of its own, a slot's block */
+            p = test_launder(aligned_alloc(opaque(align), opaque(size)));
+            check_served(p, size, align, "aligned_alloc", size);
+            memset(p, 2, size);
+            size_t wrong_align = h == 0 ? align : align * 2;
+            free_aligned_sized(p, opaque(wrong_align), opaque(hints[h]));
+            check_freed(before, "free_aligned_sized", hints[h]);
+        }
+    }
+    /* A small block goes back to its thread cache: the next request of its class gets it. */
+    static const size_t small[] = {16, 100, 5000, 32768};
+    for (size_t s = 0; s < sizeof small / sizeof small[0]; s++) {
+        void *p = test_launder(malloc(opaque(small[s])));
+        check_served(p, small[s], 16, "malloc", small[s]);
+        free_sized(p, opaque(small[s] * 7 + 1));
+        void *again = test_launder(malloc(opaque(small[s])));
+        cr_assert_eq(again, p, "free_sized(%p, wrong size) did not free the %zu-byte block", p,
+                     small[s]);
+        free_aligned_sized(again, opaque(64), opaque(1));
+        void *third = test_launder(malloc(opaque(small[s])));
+        cr_assert_eq(third, p, "free_aligned_sized did not free the %zu-byte block", small[s]);
+        free_sized(third, opaque(small[s]));
+    }
+    free_sized(NULL, 10); /* as free(NULL) */
+    free_aligned_sized(NULL, 64, 10);
+}
+
+/* Runs realloc(ptr, size) with fd 2 sent to a memory file; returns what was written there. */
+static void *realloc_capturing_stderr(void *ptr, size_t size, int *err, char *said, size_t cap)
+{
+    int mem = memfd_create("stderr", 0);
+    cr_assert_geq(mem, 0);
+    int saved = dup(2);
+    cr_assert_geq(saved, 0);
+    cr_assert_eq(dup2(mem, 2), 2);
+    errno = 0;
+    void *q = test_launder(realloc(test_launder(ptr), opaque(size)));
+    *err = errno;
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(mem, said, cap - 1, 0);
+    said[n > 0 ? n : 0] = '\0';
+    close(mem);
+    return q;
+}
+
+/*
+ * README, "Limits of preloading": realloc() of memory numa-alloc did not hand
+ * out is refused with a message and NULL/ENOMEM (free() of it is ignored:
+ * test_misuse). The memory stays as it was, and the owner's.
+ */
+Test(contract, realloc_of_foreign_memory_is_refused)
+{
+    load_libc();
+    char said[512];
+    int err;
+    /* a mapping of the program's own */
+    char *mapped = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(mapped, MAP_FAILED);
+    test_pattern_fill(mapped, 8192, 77);
+    cr_assert_eq(numa_ptr_node(mapped), -1);
+    void *q = realloc_capturing_stderr(mapped, 100, &err, said, sizeof said);
+    cr_assert_null(q, "realloc of an mmap'd page = %p", q);
+    cr_assert_eq(err, ENOMEM, "realloc of an mmap'd page: errno %d", err);
+    cr_assert_eq(test_pattern_check(mapped, 8192, 77), -1, "the mapping was changed");
+    char want[128]; /* one line, the address in 16 hex digits */
+    snprintf(want, sizeof want,
+             "numa-alloc: realloc(): pointer not from numa-alloc, refused: 0x%016lx\n",
+             (unsigned long)(uintptr_t)mapped);
+    cr_assert_str_eq(said, want, "stderr: \"%s\", expected \"%s\"", said, want);
+    cr_assert_eq(munmap(mapped, 8192), 0);
+
+    /* a block of the C library's heap (as one from before the library was loaded) */
+    char *theirs = test_launder(libc.malloc(300));
+    cr_assert_not_null(theirs);
+    cr_assert_eq(numa_ptr_node(theirs), -1);
+    test_pattern_fill(theirs, 300, 78);
+    static const size_t sizes[] = {1, 300, 5000, 3 * MiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        q = realloc_capturing_stderr(theirs, sizes[i], &err, said, sizeof said);
+        cr_assert_null(q, "realloc(glibc block, %zu) = %p", sizes[i], q);
+        cr_assert_eq(err, ENOMEM);
+        cr_assert(strstr(said, "realloc(): pointer not from numa-alloc, refused") != NULL,
+                  "stderr: \"%s\"", said);
+        cr_assert_eq(test_pattern_check(theirs, 300, 78), -1, "the glibc block was changed");
+    }
+    libc.free(theirs); /* still glibc's: its own free takes it back */
 }

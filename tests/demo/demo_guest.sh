@@ -2,9 +2,11 @@
 # demo_guest.sh DEMO CASE... - numa_alloc_demo on a multi-node guest (tests/guest/guest-run).
 # Runs in the guest; several cases per boot. Exit 0 when every check holds.
 #
-#   local       2node: --policy=local, 2 threads (one per node): exit 0, both nodes >= 99% local
+#   local       2node: --policy=local, 2 threads (one per node): exit 0, stdout equals what
+#               demo_oracle.py computes (each thread's bytes on its node, 100% local)
 #   interleave  2node: --policy=interleave: each node holds 35-65% of the bytes, exit 0
-#   bind        2node: --policy=bind --node=1: every byte on node 1, exit 0
+#   bind        2node: --policy=bind --node=1: every byte on node 1, exit 0, stdout equals
+#               the oracle's (thread 0's bytes, on node 0's CPU, are node 1's remote share)
 #   misplace    2node: pages moved by `migratepages PID 0 1` while the demo waits
 #               (--pause-before-verify): exit 3 and "ERROR: N pages misplaced"
 #   exhaust     smallnode: --policy=bind --node=1 --total=400M, NUMA_ALLOC_FALLBACK=none:
@@ -12,6 +14,7 @@
 set -u
 demo=$1
 shift
+oracle=$(dirname "${BASH_SOURCE[0]}")/demo_oracle.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/check.sh
@@ -22,6 +25,12 @@ run() {
     echo "\$ numa_alloc_demo $*"
     cat "$tmp/out" "$tmp/err"
     echo "exit $rc"
+}
+# same_as_oracle FLAGS...: the last run's stdout is what demo_oracle.py computes for FLAGS
+# (README.md); the oracle reads the guest's topology from sysfs as the demo does.
+# shellcheck disable=SC2317 # called through check
+same_as_oracle() {
+    python3 "$oracle" "$@" >"$tmp/expect" && diff -u "$tmp/expect" "$tmp/out"
 }
 # Fills pct[N] ("% local") and bytes[N] from the output.
 parse() {
@@ -49,6 +58,8 @@ for case in "$@"; do
         check "node 1 >= 99% local" test "${pct[1]:-0}" -ge 990
         check "both nodes hold bytes" test "${bytes[0]:-0}" -gt 0 -a "${bytes[1]:-0}" -gt 0
         check "Remote allocations: 0.x%" grep -q '^Remote allocations: 0\.[0-9]%$' "$tmp/out"
+        check "stdout equals the oracle's" \
+            same_as_oracle --threads=2 --policy=local --seed=42 --total=24M --verbose
         ;;
     interleave)
         run --threads=2 --policy=interleave --seed=42 --total=24M --verbose
@@ -66,6 +77,8 @@ for case in "$@"; do
         check "exit 0" test "$rc" -eq 0
         check "node 0 holds no byte" test "${bytes[0]:-1}" -eq 0
         check "node 1 holds every byte" test "${bytes[1]:-0}" -gt 0
+        check "stdout equals the oracle's" \
+            same_as_oracle --threads=2 --policy=bind --node=1 --seed=42 --total=8M --verbose
         ;;
     misplace)
         "$demo" --threads=2 --policy=local --seed=42 --total=8M --pause-before-verify \

@@ -12,7 +12,9 @@
  *     library reads its environment once, when it is loaded.
  *  3. Starts N threads, pinned round-robin over the nodes that have CPUs
  *     (libnuma). Each draws a deterministic mix of sizes (xorshift64*,
- *     seeded from --seed and its index) until its share of --total is
+ *     seeded from --seed and its index; the stream is specified in
+ *     tests/demo/README.md, and tests/demo/demo_oracle.py predicts this
+ *     program's stdout from it) until its share of --total is
  *     spent, allocates each block through the library (malloc, calloc,
  *     posix_memalign; with --policy=local --node=N: numa_malloc, numa_calloc,
  *     numa_aligned_alloc on N) and writes every page of it. A NULL is an
