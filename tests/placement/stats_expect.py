@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""stats_expect.py DIR - the statistics by value, for value_check (tests/placement).
+"""stats_expect.py DIR... - the statistics by value, for value_check (tests/placement).
 
 DIR/before.json and DIR/after.json are numa_alloc_stats_write's JSON taken
 around a known piece of work; DIR/expect.txt says what that work must have
@@ -13,7 +13,9 @@ local_pct = local / allocations (one decimal, rounded half up), and the
 top-level remote_pct.
 
 Parsed with Python's json module: independent of the library's writer.
-Prints one line per finding; exit status 0 when all hold, 1 otherwise.
+Several DIRs in one call: under the guest's emulated CPUs, starting Python
+costs seconds (run it with -S). Prints one line per finding; exit status 0
+when all hold in every DIR, 1 otherwise.
 """
 import json
 import sys
@@ -35,8 +37,7 @@ def lookup(doc, key):
     return doc[parts[0]][parts[1]]
 
 
-def main():
-    directory = sys.argv[1]
+def check(directory):
     with open(f"{directory}/before.json", encoding="utf-8") as f:
         before = json.load(f)
     with open(f"{directory}/after.json", encoding="utf-8") as f:
@@ -50,13 +51,13 @@ def main():
             try:
                 got = lookup(after, key) - lookup(before, key)
             except KeyError as e:
-                print(f"FAIL {key}: {e}")
+                print(f"FAIL {directory}: {key}: {e}")
                 failures += 1
                 continue
             ok = got == want if op == "==" else got >= want
             checked += 1
             if not ok:
-                print(f"FAIL {key}: grew by {got}, want {op} {want}")
+                print(f"FAIL {directory}: {key}: grew by {got}, want {op} {want}")
                 failures += 1
 
     nodes = {k: v for k, v in after.items() if k.startswith("node") and k[4:].isdigit()}
@@ -71,17 +72,27 @@ def main():
         for what, got, want in derived:
             checked += 1
             if got != want:
-                print(f"FAIL {name}.{what}: {got}, want {want}")
+                print(f"FAIL {directory}: {name}.{what}: {got}, want {want}")
                 failures += 1
     checked += 1
     if after["remote_pct"] != tenths(all_remote, all_allocs):
-        print(f"FAIL remote_pct: {after['remote_pct']}, want {tenths(all_remote, all_allocs)}")
+        print(f"FAIL {directory}: remote_pct: {after['remote_pct']}, want {tenths(all_remote, all_allocs)}")
         failures += 1
     for name, n in sorted(nodes.items()):
-        print(f"stats_expect: {name}: {n['allocations']} allocations, {n['local_pct']}% local, "
+        print(f"stats_expect: {directory}: {name}: {n['allocations']} allocations, {n['local_pct']}% local, "
               f"{n['remote_frees']} remote frees, fallbacks in/out "
               f"{n['fallbacks_in']}/{n['fallbacks_out']}")
-    print(f"stats_expect: {checked} values checked, {'FAILED' if failures else 'ok'}")
+    print(f"stats_expect: {directory}: {checked} values checked, {'FAILED' if failures else 'ok'}")
+    return failures
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: stats_expect.py DIR...", file=sys.stderr)
+        return 2
+    failures = 0
+    for directory in sys.argv[1:]:
+        failures += check(directory)
     return 1 if failures else 0
 
 
