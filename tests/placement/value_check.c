@@ -1,0 +1,531 @@
+/*
+ * value_check.c - values that can only be wrong on several nodes, checked in the
+ * multi-node guest (tests/guest/guest-run): the statistics by value, realloc and
+ * the numa_* calls keeping a block's node, what each fallback mode chooses, and
+ * the rebinding of a freed page-interleaved huge object. Pages are asked of the
+ * kernel (move_pages through libnuma), independent of the allocator.
+ *
+ * The statistics checks write numa_alloc_stats_write's JSON before and after a
+ * known piece of work (DIR/before.json, DIR/after.json) and what the work must
+ * have added (DIR/expect.txt: `KEY OP VALUE` lines, KEY nodeN.field or
+ * thread.TID.field, OP == or >=, the difference after - before); stats_expect.py
+ * compares them. Differences, because the program's own start-up (libnuma, stdio)
+ * allocates too: nothing but the known work runs between the two snapshots, and
+ * writing a snapshot never allocates. Exit status 0 when every expectation
+ * holds, 1 otherwise, one line per finding.
+ *
+ *   value_check stats DIR       two threads pinned to nodes 0 and 1 allocate known
+ *                               blocks (small, large, huge, numa_malloc on the other
+ *                               node) and free some of the other thread's
+ *   value_check keep-node       blocks on node 1 (numa_malloc, numa_calloc,
+ *                               numa_aligned_alloc; malloc, calloc, aligned_alloc,
+ *                               posix_memalign, memalign, valloc from a node-1 thread),
+ *                               grown and shrunk by realloc from a node-0 thread
+ *                               through every size class: every page stays on node 1
+ *   value_check rebind          (NUMA_ALLOC_POLICY=interleave) a freed spread huge
+ *                               object's range, reused by numa_malloc on its owner:
+ *                               every page on the owner
+ *   value_check fill explicit|policy NODE EXPECT DIR
+ *                               a thread on NODE fills NODE with 1 MiB objects
+ *                               (numa_malloc(NODE) or malloc) until 32 fell back:
+ *                               every fallback on node EXPECT, or with EXPECT -1 the
+ *                               fill ends in ENOMEM with no fallback; the statistics
+ *                               count the fallbacks (out, in, per thread) and the
+ *                               exhaustion
+ */
+#define _GNU_SOURCE
+#include "numa_alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <numa.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PAGE       4096UL
+#define MAX_NODES  64
+#define MAX_PAGES  4096 /* 16 MiB per census call */
+#define EXPECT_MAX 64
+
+static int failures;
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL %s:%d: ", __func__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static void touch(void *p, size_t size)
+{
+    char *c = p;
+    for (size_t off = 0; off < size; off += PAGE)
+        c[off] = 1;
+    c[size - 1] = 1;
+}
+
+/*
+ * Nodes of the pages of [p, p + size) into counts[node] (may be NULL); returns
+ * how many are not on `want` (want < 0: 0). Static arrays: it never allocates,
+ * so it can run while a node is full or between two snapshots.
+ */
+static size_t census(const void *p, size_t size, int want, size_t *counts)
+{
+    static void *pages[MAX_PAGES];
+    static int status[MAX_PAGES];
+    uintptr_t first = (uintptr_t)p & ~(PAGE - 1), end = (uintptr_t)p + size;
+    size_t wrong = 0;
+    for (uintptr_t at = first; at < end;) {
+        size_t n = 0;
+        for (; n < MAX_PAGES && at < end; n++, at += PAGE)
+            pages[n] = (void *)at;
+        if (numa_move_pages(0, n, pages, NULL, status, 0) != 0) {
+            failures++;
+            return n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (counts && status[i] >= 0 && status[i] < MAX_NODES)
+                counts[status[i]]++;
+            wrong += want >= 0 && status[i] != want;
+        }
+    }
+    return wrong;
+}
+
+static void pin_to_node(int node)
+{
+    if (numa_run_on_node(node) != 0) {
+        printf("FAIL cannot run on node %d: %s\n", node, strerror(errno));
+        exit(1);
+    }
+    sched_yield();
+    /* The thread's home node is set by a malloc on it (volatile: the compiler drops a
+     * free(malloc()) pair). */
+    void *volatile first = malloc(16);
+    free(first);
+}
+
+static long gettid_(void)
+{
+    return syscall(SYS_gettid);
+}
+
+/* ---- statistics snapshots and what the work between them must add ---- */
+
+static const char *stats_dir;
+
+static void snapshot(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.json", stats_dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || numa_alloc_stats_write(fd, 1) != 0) {
+        printf("FAIL cannot write the statistics to %s: %s\n", path, strerror(errno));
+        failures++;
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+struct expectation {
+    char key[64];
+    const char *op;
+    unsigned long value;
+};
+static struct expectation expected[EXPECT_MAX];
+static int nexpected;
+
+static void expect_node(int node, const char *field, const char *op, unsigned long value)
+{
+    struct expectation *e = &expected[nexpected++];
+    snprintf(e->key, sizeof e->key, "node%d.%s", node, field);
+    e->op = op;
+    e->value = value;
+}
+
+static void expect_thread(long tid, const char *field, unsigned long value)
+{
+    struct expectation *e = &expected[nexpected++];
+    snprintf(e->key, sizeof e->key, "thread.%ld.%s", tid, field);
+    e->op = "==";
+    e->value = value;
+}
+
+static void write_expectations(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/expect.txt", stats_dir);
+    FILE *f = fopen(path, "w");
+    EXPECT(f != NULL, "cannot create %s", path);
+    if (!f)
+        return;
+    for (int i = 0; i < nexpected; i++)
+        fprintf(f, "%s %s %lu\n", expected[i].key, expected[i].op, expected[i].value);
+    fclose(f);
+}
+
+/* ---- stats: known work on known nodes ---- */
+
+enum {
+    SMALL = 1000,    /* per thread: malloc(48) */
+    LARGE = 10,      /* malloc(100000) */
+    HUGE = 3,        /* malloc(3 MiB) */
+    EXPLICIT = 200,  /* numa_malloc(other node, 64), freed by the allocating thread */
+    OWN_NODE = 50,   /* numa_malloc(own node, 64): local, not explicit */
+    OWN_FREES = 100, /* small blocks freed by the thread that allocated them */
+    CROSS_SMALL = 300,
+    CROSS_LARGE = 5,
+    CROSS_HUGE = 1 /* freed by the other thread */
+};
+
+struct stats_worker {
+    int node, other;
+    long tid;
+    void *small[SMALL], *large[LARGE], *huge[HUGE], *explicit_blocks[EXPLICIT];
+    void *own_node[OWN_NODE];
+    size_t off_node; /* blocks not where they should be (numa_ptr_node) */
+};
+
+static struct stats_worker workers[2];
+static pthread_barrier_t stats_barrier;
+
+static void *stats_thread(void *arg)
+{
+    struct stats_worker *w = arg, *peer = &workers[w == &workers[0] ? 1 : 0];
+    pin_to_node(w->node);
+    w->tid = gettid_();
+    pthread_barrier_wait(&stats_barrier);
+    if (w == &workers[0])
+        snapshot("before");
+    pthread_barrier_wait(&stats_barrier);
+
+    /* Nothing but the counted work until the "after" snapshot: no stdio. */
+    for (int i = 0; i < SMALL; i++)
+        w->small[i] = malloc(48);
+    for (int i = 0; i < LARGE; i++)
+        w->large[i] = malloc(100000);
+    for (int i = 0; i < HUGE; i++)
+        w->huge[i] = malloc(3 << 20);
+    for (int i = 0; i < EXPLICIT; i++)
+        w->explicit_blocks[i] = numa_malloc(w->other, 64);
+    for (int i = 0; i < OWN_NODE; i++)
+        w->own_node[i] = numa_malloc(w->node, 64);
+    pthread_barrier_wait(&stats_barrier);
+
+    for (int i = 0; i < OWN_FREES; i++)
+        free(w->small[SMALL - 1 - i]);
+    for (int i = 0; i < EXPLICIT; i++)
+        free(w->explicit_blocks[i]);
+    for (int i = 0; i < CROSS_SMALL; i++)
+        free(peer->small[i]);
+    for (int i = 0; i < CROSS_LARGE; i++)
+        free(peer->large[i]);
+    for (int i = 0; i < CROSS_HUGE; i++)
+        free(peer->huge[i]);
+    pthread_barrier_wait(&stats_barrier);
+    if (w == &workers[0])
+        snapshot("after");
+    pthread_barrier_wait(&stats_barrier);
+    return NULL;
+}
+
+static void check_stats(void)
+{
+    pthread_barrier_init(&stats_barrier, NULL, 2);
+    workers[0] = (struct stats_worker){.node = 0, .other = 1};
+    workers[1] = (struct stats_worker){.node = 1, .other = 0};
+    printf("stats: two threads on nodes 0 and 1\n"); /* stdout's buffer exists from here */
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, stats_thread, &workers[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+
+    /* Where the blocks were served, by the allocator's own answer: checked apart. */
+    for (int i = 0; i < 2; i++) {
+        struct stats_worker *w = &workers[i];
+        for (int k = CROSS_SMALL; k < SMALL - OWN_FREES; k++) /* neither freed */
+            w->off_node += numa_ptr_node(w->small[k]) != w->node;
+        for (int k = CROSS_LARGE; k < LARGE; k++)
+            w->off_node += numa_ptr_node(w->large[k]) != w->node;
+        for (int k = CROSS_HUGE; k < HUGE; k++)
+            w->off_node += numa_ptr_node(w->huge[k]) != w->node;
+        for (int k = 0; k < OWN_NODE; k++)
+            w->off_node += numa_ptr_node(w->own_node[k]) != w->node;
+        EXPECT(w->off_node == 0, "thread on node %d: %zu blocks off its node", w->node,
+               w->off_node);
+    }
+    /* Usable sizes (the statistics count small blocks by class size, the same). */
+    size_t small_usable = 0, large_usable = 0, huge_usable = 0, explicit_usable = 0;
+    {
+        void *p = malloc(48), *q = malloc(100000), *r = malloc(3 << 20), *s = numa_malloc(1, 64);
+        small_usable = malloc_usable_size(p);
+        large_usable = malloc_usable_size(q);
+        huge_usable = malloc_usable_size(r);
+        explicit_usable = malloc_usable_size(s);
+        free(p), free(q), free(r), free(s);
+    }
+
+    unsigned long own = SMALL + LARGE + HUGE + OWN_NODE;
+    unsigned long cross = CROSS_SMALL + CROSS_LARGE + CROSS_HUGE;
+    for (int node = 0; node < 2; node++) {
+        struct stats_worker *w = &workers[node];
+        /* the node's heap served its thread's blocks and the other thread's numa_malloc */
+        expect_node(node, "allocations", "==", own + EXPLICIT);
+        expect_node(node, "local_allocations", "==", own);
+        expect_node(node, "remote_allocations", "==", EXPLICIT);
+        expect_node(node, "explicit_allocations", "==", EXPLICIT);
+        expect_node(node, "frees", "==", OWN_FREES + EXPLICIT + cross);
+        expect_node(node, "remote_frees", "==", EXPLICIT + cross);
+        expect_node(node, "bytes_allocated", "==",
+                    SMALL * small_usable + LARGE * large_usable + HUGE * huge_usable +
+                        (EXPLICIT + OWN_NODE) * explicit_usable);
+        expect_node(node, "bytes_freed", "==",
+                    (OWN_FREES + CROSS_SMALL) * small_usable + CROSS_LARGE * large_usable +
+                        CROSS_HUGE * huge_usable + EXPLICIT * explicit_usable);
+        expect_node(node, "fallbacks_in", "==", 0);
+        expect_node(node, "fallbacks_out", "==", 0);
+        /* the thread: its own blocks local, the numa_malloc on the other node remote */
+        expect_thread(w->tid, "allocations", own + EXPLICIT);
+        expect_thread(w->tid, "local_allocations", own);
+        expect_thread(w->tid, "remote_allocations", EXPLICIT);
+        expect_thread(w->tid, "frees", OWN_FREES + EXPLICIT + cross);
+        expect_thread(w->tid, "remote_frees", EXPLICIT + cross);
+        expect_thread(w->tid, "migrations", 0);
+        expect_thread(w->tid, "fallbacks", 0);
+    }
+    write_expectations();
+    printf("stats: per thread %d small, %d large, %d huge, %d numa_malloc on its node, %d on the "
+           "other node; %lu freed across; %d expectations written\n",
+           SMALL, LARGE, HUGE, OWN_NODE, EXPLICIT, cross, nexpected);
+}
+
+/* ---- keep-node: realloc and the numa_* calls keep a block on node 1 ---- */
+
+static const size_t chain[] = {24, 200, 3000, 20000, 100000, 700000, 3u << 20, 9u << 20, 50000, 40};
+#define CHAIN (sizeof chain / sizeof chain[0])
+
+enum { KEEP_BLOCKS = 16 };
+struct kept {
+    const char *how;
+    void *p;
+    size_t size;
+};
+static struct kept kept[KEEP_BLOCKS];
+static int nkept;
+
+static void keep(const char *how, void *p, size_t size)
+{
+    EXPECT(p != NULL, "%s failed: %s", how, strerror(errno));
+    if (!p)
+        return;
+    memset(p, 0x5a, size);
+    kept[nkept++] = (struct kept){how, p, size};
+}
+
+/* A thread on node 1 allocates by policy (local): node 1. */
+static void *keep_on_node1(void *arg)
+{
+    (void)arg;
+    pin_to_node(1);
+    void *p = NULL;
+    keep("malloc(24) on node 1", malloc(24), 24);
+    keep("calloc(1000, 100) on node 1", calloc(1000, 100), 100000);
+    keep("aligned_alloc(256, 512) on node 1", aligned_alloc(256, 512), 512);
+    keep("posix_memalign(4096, 8192) on node 1", posix_memalign(&p, 4096, 8192) == 0 ? p : NULL,
+         8192);
+    keep("memalign(2 MiB, 100000) on node 1", memalign(2u << 20, 100000), 100000);
+    keep("valloc(5000) on node 1", valloc(5000), 5000);
+    return NULL;
+}
+
+static void check_keep_node(void)
+{
+    pin_to_node(0);
+    keep("numa_malloc(1, 24)", numa_malloc(1, 24), 24);
+    keep("numa_calloc(1, 1, 24)", numa_calloc(1, 1, 24), 24);
+    keep("numa_calloc(1, 100, 1000)", numa_calloc(1, 100, 1000), 100000);
+    keep("numa_calloc(1, 1, 5 MiB)", numa_calloc(1, 1, 5u << 20), 5u << 20);
+    keep("numa_aligned_alloc(1, 64, 24)", numa_aligned_alloc(1, 64, 24), 24);
+    keep("numa_aligned_alloc(1, 4096, 10000)", numa_aligned_alloc(1, 4096, 10000), 10000);
+    keep("numa_aligned_alloc(1, 1 MiB, 3 MiB)", numa_aligned_alloc(1, 1u << 20, 3u << 20),
+         3u << 20);
+    keep("numa_aligned_alloc(1, 4 MiB, 5 MiB)", numa_aligned_alloc(1, 4u << 20, 5u << 20),
+         5u << 20);
+    pthread_t t;
+    pthread_create(&t, NULL, keep_on_node1, NULL);
+    pthread_join(t, NULL);
+
+    /* From node 0 now: every step keeps the block on node 1 (local policy says node 0). */
+    size_t steps = 0;
+    for (int b = 0; b < nkept; b++) {
+        struct kept *k = &kept[b];
+        char *p = k->p;
+        size_t size = k->size;
+        EXPECT(numa_ptr_node(p) == 1 && census(p, size, 1, NULL) == 0,
+               "%s: not on node 1 (numa_ptr_node %d)", k->how, numa_ptr_node(p));
+        for (size_t c = 0; c < CHAIN; c++) {
+            char *q = realloc(p, chain[c]);
+            EXPECT(q != NULL, "%s: realloc to %zu failed: %s", k->how, chain[c], strerror(errno));
+            if (!q)
+                break;
+            size_t kept_bytes = size < chain[c] ? size : chain[c];
+            EXPECT(q[0] == 0x5a && q[kept_bytes - 1] == 0x5a, "%s: realloc to %zu lost the data",
+                   k->how, chain[c]);
+            memset(q, 0x5a, chain[c]);
+            size_t counts[MAX_NODES] = {0};
+            size_t wrong = census(q, chain[c], 1, counts);
+            EXPECT(numa_ptr_node(q) == 1 && wrong == 0,
+                   "%s: realloc to %zu from node 0: numa_ptr_node %d, %zu of %zu pages off node 1 "
+                   "(%zu on node 0)",
+                   k->how, chain[c], numa_ptr_node(q), wrong, counts[0] + counts[1], counts[0]);
+            p = q;
+            size = chain[c];
+            steps++;
+        }
+        free(p);
+    }
+    printf("keep-node: %d blocks on node 1, %zu reallocs from node 0 (24 B .. 9 MiB .. 40 B)\n",
+           nkept, steps);
+}
+
+/* ---- rebind: a freed spread huge object is given back to its owner ---- */
+
+static void check_rebind(void)
+{
+    pin_to_node(0);
+    const size_t size = 8u << 20;
+    for (int round = 0; round < 2; round++) {
+        char *p = malloc(size);
+        EXPECT(p != NULL, "malloc(8 MiB): %s", strerror(errno));
+        if (!p)
+            return;
+        touch(p, size);
+        int owner = numa_ptr_node(p);
+        size_t counts[MAX_NODES] = {0};
+        census(p, size, -1, counts);
+        printf("rebind: round %d: 8 MiB object of node %d spread %zu:%zu pages over nodes 0:1\n",
+               round, owner, counts[0], counts[1]);
+        EXPECT(owner >= 0 && counts[0] > 0 && counts[1] > 0,
+               "the object was not spread (run under NUMA_ALLOC_POLICY=interleave)");
+        uintptr_t old = (uintptr_t)p;
+        free(p);
+        char *q = numa_malloc(owner, size);
+        EXPECT(q != NULL, "numa_malloc(%d, 8 MiB): %s", owner, strerror(errno));
+        if (!q)
+            return;
+        bool reused = (uintptr_t)q < old + size && old < (uintptr_t)q + size;
+        EXPECT(reused, "numa_malloc(%d) did not reuse the freed range: nothing to check", owner);
+        touch(q, size);
+        size_t after[MAX_NODES] = {0};
+        size_t wrong = census(q, size, owner, after);
+        printf("rebind: round %d: numa_malloc(%d, 8 MiB) %s the range: %zu of %zu pages off "
+               "node %d\n",
+               round, owner, reused ? "reused" : "did not reuse", wrong, after[0] + after[1],
+               owner);
+        EXPECT(wrong == 0, "%zu pages of the reused range are off node %d", wrong, owner);
+        free(q);
+    }
+}
+
+/* ---- fill: what a full node falls back to, and what the statistics count ---- */
+
+static void check_fill(bool explicit_call, int node, int expect, const char *dir)
+{
+    stats_dir = dir;
+    pin_to_node(node);
+    long tid = gettid_();
+    const size_t chunk = 1u << 20;
+    static void *held[8192];
+    size_t nheld = 0, on_node = 0, fallen = 0, misplaced = 0, elsewhere[MAX_NODES] = {0};
+    int err = 0;
+    long long node_size = numa_node_size64(node, NULL);
+    size_t limit = (size_t)node_size * 2 / chunk + 64;
+    printf("fill: %s 1 MiB objects on node %d from a thread there\n",
+           explicit_call ? "numa_malloc" : "malloc", node);
+    snapshot("before");
+    /* No stdio and no other allocation until the "after" snapshot. */
+    for (size_t i = 0; i < limit && nheld < 8192 && fallen < 32; i++) {
+        char *p = explicit_call ? numa_malloc(node, chunk) : malloc(chunk);
+        if (!p) {
+            err = errno;
+            break;
+        }
+        touch(p, chunk);
+        held[nheld++] = p;
+        int owner = numa_ptr_node(p);
+        if (owner == node) {
+            on_node++;
+        } else {
+            fallen++;
+            if (owner >= 0 && owner < MAX_NODES)
+                elsewhere[owner]++;
+        }
+        misplaced += census(p, chunk, owner, NULL) != 0;
+    }
+    snapshot("after");
+    printf("fill: %zu MiB on node %d, then %zu fell back:", on_node, node, fallen);
+    for (int n = 0; n < MAX_NODES; n++)
+        if (elsewhere[n])
+            printf(" %zu to node %d", elsewhere[n], n);
+    printf("; stopped with %s\n", err ? strerror(err) : "no failure");
+    EXPECT(on_node > 0, "nothing on node %d", node);
+    EXPECT(misplaced == 0, "%zu objects have pages off the node that owns them", misplaced);
+    expect_node(node, "exhaustions", ">=", 1);
+    expect_node(node, "fallbacks_in", "==", 0);
+    expect_node(node, "explicit_allocations", "==", 0); /* named by a thread on it */
+    expect_thread(tid, "fallbacks", fallen);
+    if (expect < 0) {
+        EXPECT(err == ENOMEM && fallen == 0, "want ENOMEM and no fallback: %zu fell back, %s",
+               fallen, err ? strerror(err) : "no failure");
+        expect_node(node, "fallbacks_out", "==", 0);
+    } else {
+        EXPECT(fallen == 32 && elsewhere[expect] == fallen,
+               "want 32 fallbacks, every one on node %d: %zu of %zu there", expect,
+               elsewhere[expect], fallen);
+        expect_node(node, "fallbacks_out", "==", fallen);
+        for (int n = 0; n <= numa_max_node(); n++)
+            if (n != node && numa_bitmask_isbitset(numa_all_nodes_ptr, n))
+                expect_node(n, "fallbacks_in", "==", elsewhere[n]);
+    }
+    write_expectations();
+    for (size_t i = 0; i < nheld; i++)
+        free(held[i]);
+}
+
+int main(int argc, char **argv)
+{
+    if (numa_available() < 0 || argc < 2) {
+        fprintf(stderr, "usage: value_check CHECK [ARGS] (needs NUMA)\n");
+        return 2;
+    }
+    const char *check = argv[1];
+    if (strcmp(check, "stats") == 0 && argc == 3) {
+        stats_dir = argv[2];
+        check_stats();
+    } else if (strcmp(check, "keep-node") == 0 && argc == 2) {
+        check_keep_node();
+    } else if (strcmp(check, "rebind") == 0 && argc == 2) {
+        check_rebind();
+    } else if (strcmp(check, "fill") == 0 && argc == 6 &&
+               (strcmp(argv[2], "explicit") == 0 || strcmp(argv[2], "policy") == 0)) {
+        check_fill(strcmp(argv[2], "explicit") == 0, atoi(argv[3]), atoi(argv[4]), argv[5]);
+    } else {
+        fprintf(stderr, "value_check: unknown check or arguments: %s\n", check);
+        return 2;
+    }
+    printf("%s: %s\n", check, failures ? "FAILED" : "ok");
+    return failures ? 1 : 0;
+}
