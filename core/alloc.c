@@ -469,7 +469,7 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
             if (thread_state.status == THREAD_LIVE)
                 COUNT(thread_state.fallbacks, 1);
-            return counted(ptr, order[i], explicit_request);
+            return counted(ptr, order[i], false); /* not the node it named: not explicit */
         }
     }
     errno = ENOMEM;
