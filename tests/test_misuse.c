@@ -66,6 +66,14 @@ static void realloc_to_128(void *p)
     test_launder(realloc(p, 128));
 }
 
+/* The block must be ours: glibc would abort too. */
+static void *ours(size_t size)
+{
+    void *p = malloc(size);
+    test_assert_ours(p);
+    return p;
+}
+
 Test(misuse, interior_free_of_64_byte_block_aborts_at_once)
 {
     char *p = malloc(64);
@@ -112,7 +120,7 @@ Test(misuse, free_of_a_slab_tail_aborts_at_once)
     enum { N = 1000 };
     static char *blocks[N];
     for (size_t i = 0; i < N; i++)
-        blocks[i] = malloc(144);
+        blocks[i] = ours(144);
     char *tail = NULL;
     for (size_t i = 0; i < N && !tail; i++) {
         char *t = blocks[i] + 144;
@@ -272,14 +280,6 @@ static void double_free(void *p)
     void *other = malloc(24);
     free(other);
     free(p);
-}
-
-/* The block must be ours: glibc would abort too. */
-static void *ours(size_t size)
-{
-    void *p = malloc(size);
-    test_assert_ours(p);
-    return p;
 }
 
 Test(misuse, double_free_small_aborts, .signal = SIGABRT)
