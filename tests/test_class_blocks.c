@@ -6,7 +6,8 @@
  * class), and its whole usable size must be writable without touching any
  * neighbour: every block is filled with its own pattern over its full usable
  * size, then every other block is memset over its full usable size, and all
- * blocks are checked.
+ * blocks are checked. Every block must be numa-alloc's (numa_ptr_node), so
+ * that the test cannot pass on another malloc.
  */
 #include "test_util.h"
 
@@ -28,6 +29,7 @@ static void check_blocks_of_size(size_t size, size_t nblocks)
     for (size_t i = 0; i < nblocks; i++) {
         blk[i] = test_launder(malloc(size));
         cr_assert_not_null(blk[i], "malloc(%zu) #%zu returned NULL", size, i);
+        test_assert_ours(blk[i]);
         cr_assert_eq((uintptr_t)blk[i] % align, 0, "malloc(%zu) = %p is not %zu-byte aligned", size,
                      blk[i], align);
         use[i] = malloc_usable_size(blk[i]);
@@ -60,6 +62,7 @@ static void check_blocks_of_size(size_t size, size_t nblocks)
     for (size_t i = 1; i < nblocks; i += 2) {
         blk[i] = test_launder(malloc(size));
         cr_assert_not_null(blk[i]);
+        test_assert_ours(blk[i]);
         cr_assert_eq((uintptr_t)blk[i] % align, 0, "recycled malloc(%zu) = %p not aligned", size,
                      blk[i]);
         use[i] = malloc_usable_size(blk[i]);
@@ -108,8 +111,10 @@ Test(class_blocks, large_and_huge_sizes, .timeout = 60.)
 Test(class_blocks, freed_blocks_are_reused_in_address_order, .timeout = 60.)
 {
     static char *blk[REUSE_BLOCKS], *again[REUSE_BLOCKS];
-    for (size_t i = 0; i < REUSE_BLOCKS; i++)
+    for (size_t i = 0; i < REUSE_BLOCKS; i++) {
         cr_assert_not_null(blk[i] = malloc(48));
+        test_assert_ours(blk[i]);
+    }
     uint64_t rng = 88172645463325252ull;
     for (size_t i = REUSE_BLOCKS - 1; i > 0; i--) { /* shuffle */
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
@@ -129,6 +134,7 @@ Test(class_blocks, freed_blocks_are_reused_in_address_order, .timeout = 60.)
     size_t n = REUSE_BLOCKS - kept, next_is_adjacent = 0;
     for (size_t i = 0; i < n; i++) {
         cr_assert_not_null(again[i] = malloc(48));
+        test_assert_ours(again[i]);
         if (i > 0 && again[i] > again[i - 1] && again[i] - again[i - 1] <= 2 * 48)
             next_is_adjacent++;
     }

@@ -6,7 +6,8 @@
  * and pass them through a queue to the next thread, which checks that the
  * pattern is intact and frees them. Every live block is also kept in a
  * global ordered set of [start, end) ranges: inserting a range that overlaps
- * a live one (two live blocks sharing memory) fails the test.
+ * a live one (two live blocks sharing memory) fails the test, and so does a
+ * block numa-alloc did not serve (numa_ptr_node).
  */
 #include "test_util.h"
 
@@ -207,6 +208,8 @@ static int produce(worker *w, test_rng *rng, uint32_t index, msg *out)
     void *p = malloc(size);
     if (!p)
         FAIL(w, "thread %u: malloc(%zu) failed", w->id, size);
+    if (numa_ptr_node(p) < 0)
+        FAIL(w, "thread %u: malloc(%zu) = %p was not served by numa-alloc", w->id, size, p);
     size_t u = malloc_usable_size(p);
     if (u < size)
         FAIL(w, "thread %u: malloc(%zu) usable %zu", w->id, size, u);
@@ -321,8 +324,10 @@ static void *scratch_main(void *arg)
 
 Test(cross_thread, freed_blocks_of_another_thread_are_not_reused_by_the_freeing_thread)
 {
-    for (size_t i = 0; i < sizeof scratch_blocks / sizeof scratch_blocks[0]; i++)
+    for (size_t i = 0; i < sizeof scratch_blocks / sizeof scratch_blocks[0]; i++) {
         cr_assert_not_null(scratch_blocks[i] = malloc(16));
+        test_assert_ours(scratch_blocks[i]);
+    }
     pthread_t tid[SCRATCH_THREADS];
     scratch_worker w[SCRATCH_THREADS];
     for (int i = 0; i < SCRATCH_THREADS; i++) {

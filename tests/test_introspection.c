@@ -7,17 +7,31 @@
 #include <criterion/redirect.h>
 #include <malloc.h>
 
+/*
+ * Tuning glibc neither fails nor hands the program back to glibc: after the
+ * calls, small, large and huge blocks (above the 1 MiB mmap threshold set
+ * here) are still numa-alloc's.
+ */
 Test(introspection, mallopt_accepts_glibc_tunables)
 {
     cr_assert_eq(mallopt(M_MMAP_THRESHOLD, 1 << 20), 1);
     cr_assert_eq(mallopt(M_ARENA_MAX, 2), 1);
     cr_assert_eq(mallopt(M_TRIM_THRESHOLD, -1), 1);
-    free(malloc(100)); /* still works */
+    static const size_t sizes[] = {100, 200 * KiB, 3 * MiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *p = test_launder(malloc(sizes[i]));
+        cr_assert_not_null(p);
+        test_assert_ours(p);
+        memset(p, 1, sizes[i]);
+        free(p);
+    }
 }
 
 Test(introspection, mallinfo2_follows_huge_and_large_objects)
 {
-    free(malloc(64)); /* initialise */
+    void *first = malloc(64); /* initialise */
+    test_assert_ours(first);
+    free(first);
     struct mallinfo2 before = mallinfo2();
     char *huge = malloc(10 * MiB);
     char *large = malloc(512 * KiB);

@@ -25,7 +25,9 @@
 /*
  * Runs misuse(arg) in a child whose stderr is captured; the child must die
  * of SIGABRT inside that call (it exits 0 if the call returns) and print
- * `message`.
+ * `message`. Other exits are the misuse's own: 3, numa-alloc did not serve
+ * the block; 4, its slab was given back before the second free (so the test
+ * did not reach the check it is about); 5 and 6, its threads or pipes failed.
  */
 static void expect_abort_at_once(void (*misuse)(void *), void *arg, const char *message)
 {
@@ -62,6 +64,14 @@ static void free_it(void *p)
 static void realloc_to_128(void *p)
 {
     test_launder(realloc(p, 128));
+}
+
+/* The block must be ours: glibc would abort too. */
+static void *ours(size_t size)
+{
+    void *p = malloc(size);
+    test_assert_ours(p);
+    return p;
 }
 
 Test(misuse, interior_free_of_64_byte_block_aborts_at_once)
@@ -110,7 +120,7 @@ Test(misuse, free_of_a_slab_tail_aborts_at_once)
     enum { N = 1000 };
     static char *blocks[N];
     for (size_t i = 0; i < N; i++)
-        blocks[i] = malloc(144);
+        blocks[i] = ours(144);
     char *tail = NULL;
     for (size_t i = 0; i < N && !tail; i++) {
         char *t = blocks[i] + 144;
@@ -143,13 +153,43 @@ Test(misuse, usable_size_is_zero_inside_every_small_class)
     }
 }
 
+/*
+ * The double frees below are caught after the block left the thread's cache,
+ * so only its slab can tell (thread_cache_block_is_free's bitmap check, or
+ * heap_flush's when the second copy reaches the slab). Each keeps KEEP live
+ * blocks of the class around it, so that its slab stays a slab with the
+ * block's bit set (an emptied slab may be given back, and then free_slow's
+ * span check would catch it instead); the child checks that it did stay
+ * (malloc_usable_size still sees the class) and exits 4 if not.
+ */
+#define KEEP 64
+
+static void *keepers[KEEP];
+
+/* Allocates KEEP blocks of `size`; returns the middle one, whose neighbours stay live. */
+static void *block_among_keepers(size_t size)
+{
+    for (size_t i = 0; i < KEEP; i++)
+        keepers[i] = malloc(size);
+    if (numa_ptr_node(keepers[KEEP / 2]) < 0)
+        _exit(3); /* not numa-alloc's: glibc would abort too */
+    return keepers[KEEP / 2];
+}
+
+/* p, freed, must still be a block of a live slab: its usable size is its class's. */
+static void expect_slab_kept(void *p, size_t usable)
+{
+    if (malloc_usable_size(p) != usable)
+        _exit(4);
+}
+
 static void double_free_after_trim(void *size)
 {
-    void *p = malloc((size_t)size);
-    if (numa_ptr_node(p) < 0)
-        _exit(3); /* not numa-alloc's: glibc would abort too */
+    void *p = block_among_keepers((size_t)size);
+    size_t usable = malloc_usable_size(p);
     free(p);
     malloc_trim(0); /* p leaves the thread cache for its slab */
+    expect_slab_kept(p, usable);
     free(p);
 }
 
@@ -161,29 +201,76 @@ Test(misuse, double_free_of_block_back_in_its_slab_aborts_at_once)
                          "free(): double free detected");
 }
 
-static void *allocate_and_free_in_a_thread(void *arg)
+static void *free_in_a_thread(void *p)
 {
-    void **out = arg;
-    *out = malloc(80);
-    if (numa_ptr_node(*out) < 0)
-        _exit(3); /* not numa-alloc's: glibc would abort too */
-    free(*out);
+    free(p);
     return NULL; /* the thread's exit returns its cached blocks to their slabs */
 }
 
 static void double_free_after_thread_exit(void *unused)
 {
     (void)unused;
-    void *p = NULL;
+    void *p = block_among_keepers(80);
+    size_t usable = malloc_usable_size(p);
     pthread_t thread;
-    pthread_create(&thread, NULL, allocate_and_free_in_a_thread, &p);
+    pthread_create(&thread, NULL, free_in_a_thread, p);
     pthread_join(thread, NULL);
+    expect_slab_kept(p, usable);
     free(p);
 }
 
 Test(misuse, double_free_after_the_freeing_thread_exited_aborts_at_once)
 {
     expect_abort_at_once(double_free_after_thread_exit, NULL, "free(): double free detected");
+}
+
+/*
+ * The first free's copy sits in another thread's cache, where no check can
+ * see it, when the second free comes: that one is taken. Both copies then go
+ * back to the slab (the thread exits, this thread trims), and the second to
+ * arrive finds its bit already set: heap_flush must abort, or the slab would
+ * count the block free twice and hand it out twice.
+ */
+struct holder {
+    void *p;
+    int go[2]; /* the main thread writes a byte when the holder may exit */
+    int freed[2];
+};
+
+static void *free_and_hold(void *arg)
+{
+    struct holder *h = arg;
+    char c = 0;
+    free(h->p);
+    if (write(h->freed[1], &c, 1) != 1 || read(h->go[0], &c, 1) != 1)
+        _exit(5);
+    return NULL;
+}
+
+static void double_free_held_by_another_thread(void *unused)
+{
+    (void)unused;
+    static struct holder h;
+    h.p = block_among_keepers(48);
+    size_t usable = malloc_usable_size(h.p);
+    char c = 0;
+    if (pipe(h.go) != 0 || pipe(h.freed) != 0)
+        _exit(6);
+    pthread_t thread;
+    pthread_create(&thread, NULL, free_and_hold, &h);
+    if (read(h.freed[0], &c, 1) != 1)
+        _exit(5);
+    free(h.p); /* the other copy is in the holder's cache: not seen */
+    if (write(h.go[1], &c, 1) != 1)
+        _exit(5);
+    pthread_join(thread, NULL); /* the holder's copy goes back to the slab */
+    expect_slab_kept(h.p, usable);
+    malloc_trim(0); /* and this one follows it */
+}
+
+Test(misuse, double_free_reaching_the_slab_twice_aborts_at_once)
+{
+    expect_abort_at_once(double_free_held_by_another_thread, NULL, "free(): double free detected");
 }
 
 /* Frees `p` twice with other traffic in between, as real double frees happen. */
@@ -197,57 +284,65 @@ static void double_free(void *p)
 
 Test(misuse, double_free_small_aborts, .signal = SIGABRT)
 {
-    double_free(malloc(32));
+    double_free(ours(32));
 }
 
-Test(misuse, double_free_small_after_flush_aborts, .signal = SIGABRT)
+/*
+ * The first free's block leaves the thread cache in a flush before the
+ * second free: a thread cache flushes the most recently freed half of a
+ * full bin, so p is freed last, onto a bin of others that is one short of
+ * full, and the next free flushes it. No malloc in between may take p back.
+ * Only the slab's bitmap can tell then.
+ */
+static void double_free_after_bin_flush(void *unused)
 {
-    /*
-     * The first free's block leaves the thread cache in a flush before the
-     * second free: a thread cache flushes the most recently freed half of a
-     * full bin, so p is freed last, onto a bin of others that is one short
-     * of full, and the next free flushes it. No malloc in between may take p
-     * back. Only the slab's bitmap can tell then.
-     */
-    void *blocks[256];
+    (void)unused;
+    static void *blocks[256];
     for (size_t i = 0; i < 256; i++)
         blocks[i] = malloc(48);
-    void *p = malloc(48);
+    void *p = block_among_keepers(48);
+    size_t usable = malloc_usable_size(p);
     malloc_trim(0);                                   /* the bin starts empty */
     size_t max = 32768 / 48 < 128 ? 32768 / 48 : 128; /* the design's bin bound for 48 bytes */
     for (size_t i = 0; i < max - 1; i++)
         free(blocks[i]);
     free(p);
     free(blocks[max - 1]); /* bin full: p is flushed to its slab */
+    expect_slab_kept(p, usable);
     free(p);
+}
+
+Test(misuse, double_free_small_after_flush_aborts_at_once)
+{
+    expect_abort_at_once(double_free_after_bin_flush, NULL, "free(): double free detected");
 }
 
 Test(misuse, double_free_large_aborts, .signal = SIGABRT)
 {
-    double_free(malloc(100 * KiB));
+    double_free(ours(100 * KiB));
 }
 
 Test(misuse, double_free_huge_aborts, .signal = SIGABRT)
 {
-    double_free(malloc(8 * MiB));
+    double_free(ours(8 * MiB));
 }
 
 Test(misuse, interior_free_large_aborts, .signal = SIGABRT)
 {
-    char *p = malloc(200 * KiB);
+    char *p = ours(200 * KiB);
     free(p + 8192);
 }
 
 Test(misuse, interior_free_huge_aborts, .signal = SIGABRT)
 {
-    char *p = malloc(9 * MiB);
+    char *p = ours(9 * MiB);
     free(p + 5 * MiB);
 }
 
 Test(misuse, interior_free_small_aborts, .signal = SIGABRT)
 {
     /* Detected by free itself: the offset in the slab is no multiple of 96. */
-    char *p = malloc(96);
+    char *p = ours(96);
     free(p + 16);
 }
 
@@ -258,7 +353,7 @@ Test(misuse, foreign_pointers_are_left_alone)
     char *mapped = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(mapped, MAP_FAILED);
     mapped[0] = 42;
-    char *live = malloc(64);
+    char *live = ours(64);
     memset(live, 7, 64);
     free(in_bss);
     free(on_stack);
@@ -275,10 +370,10 @@ Test(misuse, key_lookalike_user_data_is_not_a_double_free)
 {
     /* User data may hold anything in the second word: a freshly allocated block
      * whose second word equals the one of a freed block must free normally. */
-    void **freed = malloc(32);
+    void **freed = ours(32);
     free(freed);
     void *lookalike = freed[1];
-    void **p = malloc(32);
+    void **p = ours(32);
     p[1] = lookalike;
     free(p);
     free(malloc(32));

@@ -5,6 +5,12 @@
  * blocks, then freed. With malloc_trim(0) the RSS must fall at once by at
  * least 75% of what the allocation added; without it, the time decay must do
  * the same about 1 s after the last free, on later allocator activity.
+ *
+ * NUMA_ALLOC_PURGE_DELAY_MS is in milliseconds: with the dirty limit out of
+ * the way (32 MiB freed, under the 64 MiB limit) the freed memory must stay
+ * resident for the delay and be purged soon after it, on the slow paths
+ * (docs/architecture.md, *Back to the OS*). ctest runs that test twice: with
+ * the default (1000) and as test_purge_delay_ms with 200.
  */
 #include "test_util.h"
 
@@ -42,11 +48,15 @@ static void fill_and_free(workload *w)
         for (int k = 0; k < (int)(NSMALL / NLARGE) && i < NSMALL; k++, i++) {
             w->small[i] = test_launder(malloc(SMALL_SIZE));
             cr_assert_not_null(w->small[i], "malloc(%zu) #%zu failed", (size_t)SMALL_SIZE, i);
+            if (i == 0)
+                test_assert_ours(w->small[i]);
             memset(w->small[i], 0x5C, SMALL_SIZE);
         }
         if (j < NLARGE) {
             w->large[j] = test_launder(malloc(LARGE_SIZE));
             cr_assert_not_null(w->large[j], "malloc(%zu) #%zu failed", (size_t)LARGE_SIZE, j);
+            if (j == 0)
+                test_assert_ours(w->large[j]);
             memset(w->large[j], 0x6D, LARGE_SIZE);
             j++;
         }
@@ -98,4 +108,92 @@ Test(purge, decay_returns_memory, .timeout = 60.)
         free(p);
     }
     check_dropped(&w, test_rss_bytes(), "1.5 s after free, then malloc/free");
+}
+
+/* ---- the purge delay -------------------------------------------------- */
+
+#define DELAY_SIZE  (256 * KiB)
+#define DELAY_TOTAL (32 * MiB) /* half the dirty limit: only the delay can purge it */
+#define DELAY_N     (DELAY_TOTAL / DELAY_SIZE)
+#define DELAY_WAIT  5.0 /* seconds we wait for a purge due after 0.1 to 1 s */
+
+static char stats_buf[1 << 20];
+
+/* purged_bytes and dirty_bytes of node `node`'s heap, now. */
+static void purge_counts(int node, long long *purged, long long *dirty)
+{
+    char section[32];
+    snprintf(section, sizeof section, "\"node%d\"", node);
+    const char *json = test_stats_json(stats_buf, sizeof stats_buf);
+    cr_assert_not_null(json, "numa_alloc_stats_write failed");
+    *purged = test_stats_field(json, section, "purged_bytes");
+    *dirty = test_stats_field(json, section, "dirty_bytes");
+    cr_assert(*purged >= 0 && *dirty >= 0, "no purged_bytes/dirty_bytes in %s of:\n%s", section,
+              json);
+}
+
+/* A slow path of the heap (a page run taken and given back): where due purges happen. */
+static void page_run_slow_path(void)
+{
+    void *p = test_launder(malloc(100000));
+    cr_assert_not_null(p);
+    free(p);
+}
+
+Test(purge, delay_is_in_milliseconds, .timeout = 60.)
+{
+    const char *env = getenv("NUMA_ALLOC_PURGE_DELAY_MS");
+    long delay_ms = env ? strtol(env, NULL, 10) : 1000;
+    cr_assert(delay_ms >= 100 && delay_ms <= 1000,
+              "this test wants NUMA_ALLOC_PURGE_DELAY_MS between 100 and 1000, not %ld", delay_ms);
+    double delay = (double)delay_ms / 1000;
+
+    static void *blk[DELAY_N];
+    for (size_t i = 0; i < DELAY_N; i++) {
+        blk[i] = test_launder(malloc(DELAY_SIZE));
+        cr_assert_not_null(blk[i]);
+        memset(blk[i], 0x7E, DELAY_SIZE);
+    }
+    int node = numa_ptr_node(blk[0]);
+    cr_assert_geq(node, 0, "%p was not served by numa-alloc", blk[0]);
+    long long purged0, dirty0, purged, dirty;
+    purge_counts(node, &purged0, &dirty0);
+
+    double first_free = test_now_s();
+    for (size_t i = 0; i < DELAY_N; i++)
+        free(blk[i]);
+    /* A quarter of the delay later, a slow path: nothing is due yet. */
+    test_sleep_ms(delay_ms / 4);
+    page_run_slow_path();
+    purge_counts(node, &purged, &dirty);
+    double early = test_now_s() - first_free;
+    cr_log_info("%.3f s after the first free: dirty %lld KiB, purged %lld KiB", early, dirty / 1024,
+                (purged - purged0) / 1024);
+    /* Only when the machine did not stall us past the delay: then the purge was too early. */
+    if (early < delay * 0.9) {
+        cr_assert_lt(purged - purged0, (long long)DELAY_TOTAL / 4,
+                     "%lld KiB purged %.3f s after the free, before the %ld ms delay",
+                     (purged - purged0) / 1024, early, delay_ms);
+        cr_assert_geq(dirty, (long long)DELAY_TOTAL * 3 / 4,
+                      "only %lld KiB dirty %.3f s after freeing %zu KiB (delay %ld ms)",
+                      dirty / 1024, early, DELAY_TOTAL / KiB, delay_ms);
+    }
+
+    /* Then slow paths every 10 ms until the freed memory is purged. */
+    double seen = 0;
+    do {
+        test_sleep_ms(10);
+        page_run_slow_path();
+        purge_counts(node, &purged, &dirty);
+        seen = test_now_s() - first_free;
+    } while (purged - purged0 < (long long)DELAY_TOTAL * 3 / 4 && seen < DELAY_WAIT);
+    cr_log_info("purged %lld KiB after %.3f s (delay %ld ms)", (purged - purged0) / 1024, seen,
+                delay_ms);
+    cr_assert_geq(purged - purged0, (long long)DELAY_TOTAL * 3 / 4,
+                  "%.1f s after freeing %zu KiB (delay %ld ms) only %lld KiB purged, %lld KiB "
+                  "dirty",
+                  seen, DELAY_TOTAL / KiB, delay_ms, (purged - purged0) / 1024, dirty / 1024);
+    /* Not before the delay (10 ms: the library's clock is CLOCK_MONOTONIC_COARSE). */
+    cr_assert_geq(seen, delay - 0.010,
+                  "purged %.3f s after the first free, before the %ld ms delay", seen, delay_ms);
 }

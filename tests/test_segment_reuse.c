@@ -18,15 +18,18 @@ Test(segment_reuse, pages_segment_from_a_shrunk_huge_tail_has_clean_tags)
     size_t big = 10 * MiB;
     char *huge = malloc(big);
     cr_assert(huge != NULL);
+    test_assert_ours(huge);
     memset(huge, 0x01, big); /* every interior segment's first page: 0x0101 as a tag */
     char *shrunk = realloc(huge, 3 * MiB);
     cr_assert(shrunk != NULL);
+    test_assert_ours(shrunk);
     malloc_trim(0); /* the tail run is purged: clean but for its first page */
     enum { N = 64 };
     static char *large[N];
     for (int i = 0; i < N; i++) { /* 64 x 100 KiB: fresh pages segments, from that run */
         large[i] = malloc(100 * KiB);
         cr_assert(large[i] != NULL);
+        test_assert_ours(large[i]);
         cr_assert_geq(malloc_usable_size(large[i]), 100 * KiB,
                       "large block %d (%p): usable size %zu", i, (void *)large[i],
                       malloc_usable_size(large[i]));

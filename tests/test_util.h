@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "numa_alloc.h"
+
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
@@ -337,6 +339,51 @@ static inline double test_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- numa-alloc served it -------------------------------------------- */
+
+/*
+ * Asserts that numa-alloc served `p`: numa_ptr_node knows the block. A test
+ * built against another malloc (numa_ptr_node is then -1 for everything, see
+ * numa_alloc.h) fails here instead of passing on that malloc's behaviour.
+ * Criterion's assertions must run on the test's own thread.
+ */
+#define test_assert_ours(p)                                                                        \
+    cr_assert_geq(numa_ptr_node(p), 0, "%p was not served by numa-alloc (numa_ptr_node %d)",       \
+                  (const void *)(p), numa_ptr_node(p))
+
+/*
+ * The statistics as JSON (numa_alloc_stats_write through a memfd, so reading
+ * them allocates nothing) into buf; NULL if they cannot be had.
+ */
+static inline const char *test_stats_json(char *buf, size_t cap)
+{
+    int fd = (int)syscall(SYS_memfd_create, "stats", 0);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = -1;
+    if (numa_alloc_stats_write(fd, 1) == 0)
+        n = pread(fd, buf, cap - 1, 0);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return buf;
+}
+
+/*
+ * The number after "key": in the object that starts at `section` (e.g.
+ * "\"node0\""), or -1 when either is missing.
+ */
+static inline long long test_stats_field(const char *json, const char *section, const char *key)
+{
+    const char *at = json ? strstr(json, section) : NULL;
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    if (!at || !(at = strstr(at, pattern)))
+        return -1;
+    return strtoll(at + strlen(pattern), NULL, 10);
 }
 
 #endif /* NUMA_ALLOC_TEST_UTIL_H */
