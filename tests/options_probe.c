@@ -11,6 +11,7 @@
  *          live statistics file (<pid>.json) exists by then, "live=no" if not,
  *          and " pid=N".
  */
+#define _GNU_SOURCE /* memfd_create */
 #include "numa_alloc.h"
 
 #include <stdio.h>
