@@ -16,16 +16,29 @@
 static char json[1 << 20];
 
 /* The statistics as JSON, through a memfd (nothing here allocates). */
-static const char *snapshot(void)
+/* The statistics written into `buf` (json or the table); `buf` returned. */
+static const char *stats_into(char *buf, size_t cap, int as_json)
 {
     int fd = memfd_create("stats", 0);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(numa_alloc_stats_write(fd, 1), 0);
-    ssize_t n = pread(fd, json, sizeof json - 1, 0);
+    cr_assert_eq(numa_alloc_stats_write(fd, as_json), 0);
+    ssize_t n = pread(fd, buf, cap - 1, 0);
     close(fd);
     cr_assert_gt(n, 0);
-    json[n] = '\0';
-    return json;
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *snapshot(void)
+{
+    return stats_into(json, sizeof json, 1);
+}
+
+/* The text table. */
+static const char *table(void)
+{
+    static char text[1 << 16];
+    return stats_into(text, sizeof text, 0);
 }
 
 /* The number after "key": inside the object that starts at `section` (e.g. "\"node0\""). */
@@ -190,12 +203,7 @@ Test(stats, text_and_json_agree)
     free(malloc(100));
     unsigned long long allocs = field(snapshot(), "\"node0\"", "allocations");
     unsigned long long bytes = field(json, "\"node0\"", "bytes_allocated");
-    int fd = memfd_create("text", 0);
-    cr_assert_eq(numa_alloc_stats_write(fd, 0), 0);
-    static char text[1 << 16];
-    ssize_t n = pread(fd, text, sizeof text - 1, 0);
-    close(fd);
-    text[n > 0 ? n : 0] = '\0';
+    const char *text = table();
     unsigned long long table_allocs = 0, table_bytes = 0;
     const char *row = strstr(text, "\nallocations ");
     cr_assert(row, "%s", text);
@@ -264,11 +272,6 @@ Test(stats, unchanged_cpuset_counts_no_change)
     cr_assert_eq(field(s, "\"topology\"", "unserved_node_joins"), 0, "%s", s);
     cr_assert(strstr(s, "{\"id\": 0, \"cpus\": true, \"memory\": true, \"allowed\": true"), "%s",
               s);
-    int fd = memfd_create("text", 0);
-    cr_assert_eq(numa_alloc_stats_write(fd, 0), 0);
-    static char text[1 << 16];
-    ssize_t n = pread(fd, text, sizeof text - 1, 0);
-    close(fd);
-    text[n > 0 ? n : 0] = '\0';
+    const char *text = table();
     cr_assert(!strstr(text, "cpuset:"), "the table names no change: %s", text);
 }

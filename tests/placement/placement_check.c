@@ -36,6 +36,8 @@
 #define _GNU_SOURCE
 #include "numa_alloc.h"
 
+#include "guest_check.h"
+
 #include <errno.h>
 #include <numa.h>
 #include <numaif.h>
@@ -48,57 +50,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#define PAGE      4096UL
-#define MAX_NODES 64
-
-static int failures;
-
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __func__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-/* Writes every page of the object so that it exists, then counts its pages per node. */
-static void touch(void *p, size_t size)
-{
-    char *c = p;
-    for (size_t off = 0; off < size; off += PAGE)
-        c[off] = 1;
-    c[size - 1] = 1;
-}
-
-/*
- * Nodes of the pages [p, p + size) into counts[node]; returns the number of
- * pages whose node differs from `want` (or, with want < 0, 0).
- */
-static size_t page_census(void *p, size_t size, int want, size_t *counts)
-{
-    uintptr_t first = (uintptr_t)p & ~(PAGE - 1), last = ((uintptr_t)p + size - 1) & ~(PAGE - 1);
-    size_t n = (last - first) / PAGE + 1, wrong = 0;
-    void **pages = malloc(n * sizeof *pages);
-    int *status = malloc(n * sizeof *status);
-    for (size_t i = 0; i < n; i++)
-        pages[i] = (void *)(first + i * PAGE);
-    if (numa_move_pages(0, n, pages, NULL, status, 0) != 0) {
-        printf("FAIL move_pages: %s\n", strerror(errno));
-        failures++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (status[i] >= 0 && status[i] < MAX_NODES && counts)
-            counts[status[i]]++;
-        if (want >= 0 && status[i] != want)
-            wrong++;
-    }
-    free(pages);
-    free(status);
-    return wrong;
-}
 
 static int nodes_with_cpus(int *out)
 {
@@ -126,11 +77,7 @@ static int nodes_with_memory(int *out)
 
 static void pin_to_node(int node)
 {
-    if (numa_run_on_node(node) != 0) {
-        printf("FAIL cannot run on node %d: %s\n", node, strerror(errno));
-        exit(1);
-    }
-    sched_yield();
+    run_on_node(node);
 }
 
 static const size_t mix[] = {24, 64, 200, 1000, 4096, 20000, 100000, 700000, 3 << 20};
@@ -284,6 +231,19 @@ static void check_remote_free(void)
     pthread_join(t, NULL);
     pthread_create(&t, NULL, remote_free_then_alloc_on_b, NULL);
     pthread_join(t, NULL);
+}
+
+/* The statistics as JSON (numa_alloc_stats_write into a memfd); one caller at a time. */
+static const char *stats_json(void)
+{
+    static char json[1 << 16];
+    int fd = memfd_create("stats", 0);
+    EXPECT(fd >= 0 && numa_alloc_stats_write(fd, 1) == 0, "numa_alloc_stats_write failed");
+    ssize_t len = fd >= 0 ? pread(fd, json, sizeof json - 1, 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    json[len > 0 ? len : 0] = '\0';
+    return json;
 }
 
 /* ---- policies: every object of threads on every node where the policy says ---- */
@@ -576,12 +536,7 @@ static void check_migrate(void)
                 reused++;
     }
     /* The move is counted in the statistics (JSON of numa_alloc_stats_write). */
-    int fd = memfd_create("stats", 0);
-    EXPECT(fd >= 0 && numa_alloc_stats_write(fd, 1) == 0, "numa_alloc_stats_write failed");
-    static char json[1 << 16];
-    ssize_t len = pread(fd, json, sizeof json - 1, 0);
-    close(fd);
-    json[len > 0 ? len : 0] = '\0';
+    const char *json = stats_json();
     unsigned long migrations = 0;
     const char *threads = strstr(json, "\"threads\"");
     for (const char *at = threads; at && (at = strstr(at, "\"migrations\": "));)
@@ -762,12 +717,7 @@ static void make_file(const char *dir, const char *name)
 /* The statistics' count of cpuset changes and whether `node` is allowed now. */
 static unsigned long stats_changes(int node, int *allowed)
 {
-    int fd = memfd_create("stats", 0);
-    EXPECT(fd >= 0 && numa_alloc_stats_write(fd, 1) == 0, "numa_alloc_stats_write failed");
-    static char json[1 << 16];
-    ssize_t len = pread(fd, json, sizeof json - 1, 0);
-    close(fd);
-    json[len > 0 ? len : 0] = '\0';
+    const char *json = stats_json();
     char key[64];
     snprintf(key, sizeof key, "{\"id\": %d,", node);
     const char *n = strstr(json, key);

@@ -36,6 +36,8 @@
 #define _GNU_SOURCE
 #include "numa_alloc.h"
 
+#include "guest_check.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -51,66 +53,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PAGE       4096UL
-#define MAX_NODES  64
-#define MAX_PAGES  4096 /* 16 MiB per census call */
 #define EXPECT_MAX 64
-
-static int failures;
-
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __func__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-static void touch(void *p, size_t size)
-{
-    char *c = p;
-    for (size_t off = 0; off < size; off += PAGE)
-        c[off] = 1;
-    c[size - 1] = 1;
-}
-
-/*
- * Nodes of the pages of [p, p + size) into counts[node] (may be NULL); returns
- * how many are not on `want` (want < 0: 0). Static arrays: it never allocates,
- * so it can run while a node is full or between two snapshots.
- */
-static size_t census(const void *p, size_t size, int want, size_t *counts)
-{
-    static void *pages[MAX_PAGES];
-    static int status[MAX_PAGES];
-    uintptr_t first = (uintptr_t)p & ~(PAGE - 1), end = (uintptr_t)p + size;
-    size_t wrong = 0;
-    for (uintptr_t at = first; at < end;) {
-        size_t n = 0;
-        for (; n < MAX_PAGES && at < end; n++, at += PAGE)
-            pages[n] = (void *)at;
-        if (numa_move_pages(0, n, pages, NULL, status, 0) != 0) {
-            failures++;
-            return n;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (counts && status[i] >= 0 && status[i] < MAX_NODES)
-                counts[status[i]]++;
-            wrong += want >= 0 && status[i] != want;
-        }
-    }
-    return wrong;
-}
 
 static void pin_to_node(int node)
 {
-    if (numa_run_on_node(node) != 0) {
-        printf("FAIL cannot run on node %d: %s\n", node, strerror(errno));
-        exit(1);
-    }
-    sched_yield();
+    run_on_node(node);
     /* The thread's home node is set by a malloc on it (volatile: the compiler drops a
      * free(malloc()) pair). */
     void *volatile first = malloc(16);
@@ -374,7 +321,7 @@ static void check_keep_node(void)
         struct kept *k = &kept[b];
         char *p = k->p;
         size_t size = k->size;
-        EXPECT(numa_ptr_node(p) == 1 && census(p, size, 1, NULL) == 0,
+        EXPECT(numa_ptr_node(p) == 1 && page_census(p, size, 1, NULL) == 0,
                "%s: not on node 1 (numa_ptr_node %d)", k->how, numa_ptr_node(p));
         for (size_t c = 0; c < CHAIN; c++) {
             char *q = realloc(p, chain[c]);
@@ -386,7 +333,7 @@ static void check_keep_node(void)
                    k->how, chain[c]);
             memset(q, 0x5a, chain[c]);
             size_t counts[MAX_NODES] = {0};
-            size_t wrong = census(q, chain[c], 1, counts);
+            size_t wrong = page_census(q, chain[c], 1, counts);
             EXPECT(numa_ptr_node(q) == 1 && wrong == 0,
                    "%s: realloc to %zu from node 0: numa_ptr_node %d, %zu of %zu pages off node 1 "
                    "(%zu on node 0)",
@@ -415,7 +362,7 @@ static void check_rebind(void)
         touch(p, size);
         int owner = numa_ptr_node(p);
         size_t counts[MAX_NODES] = {0};
-        census(p, size, -1, counts);
+        page_census(p, size, -1, counts);
         printf("rebind: round %d: 8 MiB object of node %d spread %zu:%zu pages over nodes 0:1\n",
                round, owner, counts[0], counts[1]);
         EXPECT(owner >= 0 && counts[0] > 0 && counts[1] > 0,
@@ -430,7 +377,7 @@ static void check_rebind(void)
         EXPECT(reused, "numa_malloc(%d) did not reuse the freed range: nothing to check", owner);
         touch(q, size);
         size_t after[MAX_NODES] = {0};
-        size_t wrong = census(q, size, owner, after);
+        size_t wrong = page_census(q, size, owner, after);
         printf("rebind: round %d: numa_malloc(%d, 8 MiB) %s the range: %zu of %zu pages off "
                "node %d\n",
                round, owner, reused ? "reused" : "did not reuse", wrong, after[0] + after[1],
@@ -473,7 +420,7 @@ static void check_fill(bool explicit_call, int node, int expect, const char *dir
             if (owner >= 0 && owner < MAX_NODES)
                 elsewhere[owner]++;
         }
-        misplaced += census(p, chunk, owner, NULL) != 0;
+        misplaced += page_census(p, chunk, owner, NULL) != 0;
     }
     snapshot("after");
     printf("fill: %zu MiB on node %d, then %zu fell back:", on_node, node, fallen);

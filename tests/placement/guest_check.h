@@ -1,0 +1,84 @@
+/*
+ * guest_check.h - what the guest's placement programs (placement_check.c,
+ * value_check.c) share: a failure counter with its EXPECT, touching an
+ * object's pages, and asking the kernel where they lie (move_pages in query
+ * mode, through libnuma: independent of the allocator).
+ */
+#ifndef NUMA_ALLOC_GUEST_CHECK_H
+#define NUMA_ALLOC_GUEST_CHECK_H
+
+#include <errno.h>
+#include <numa.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE      4096UL
+#define MAX_NODES 64
+
+static int failures;
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL %s:%d: ", __func__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);                                    \
+        }                                                                                          \
+    } while (0)
+
+/* Writes every page of the object, so that each exists. */
+static inline void touch(void *p, size_t size)
+{
+    char *c = p;
+    for (size_t off = 0; off < size; off += PAGE)
+        c[off] = 1;
+    c[size - 1] = 1;
+}
+
+#define CENSUS_BATCH 512 /* pages per move_pages call: on the stack, so it never allocates */
+
+/*
+ * Nodes of the pages of [p, p + size) into counts[node] (counts may be NULL);
+ * returns how many are not on `want` (want < 0: 0). It never allocates, so it
+ * can run while a node is full or between two statistics snapshots, and from
+ * any thread.
+ */
+static inline size_t page_census(const void *p, size_t size, int want, size_t *counts)
+{
+    void *pages[CENSUS_BATCH];
+    int status[CENSUS_BATCH];
+    uintptr_t at = (uintptr_t)p & ~(PAGE - 1), end = (uintptr_t)p + size;
+    size_t wrong = 0;
+    while (at < end) {
+        size_t n = 0;
+        for (; n < CENSUS_BATCH && at < end; n++, at += PAGE)
+            pages[n] = (void *)at;
+        if (numa_move_pages(0, n, pages, NULL, status, 0) != 0) {
+            printf("FAIL move_pages: %s\n", strerror(errno));
+            __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
+            return wrong + n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (counts && status[i] >= 0 && status[i] < MAX_NODES)
+                counts[status[i]]++;
+            wrong += want >= 0 && status[i] != want;
+        }
+    }
+    return wrong;
+}
+
+/* Moves the calling thread onto node's CPUs; a failure ends the program (the check is void). */
+static inline void run_on_node(int node)
+{
+    if (numa_run_on_node(node) != 0) {
+        printf("FAIL cannot run on node %d: %s\n", node, strerror(errno));
+        exit(1);
+    }
+    sched_yield();
+}
+
+#endif
