@@ -4,18 +4,8 @@
 # set, and 'numa-alloc stat PID' on a running program.
 set -uo pipefail
 launcher=$1 live_probe=$2
-failures=0 passes=0
-
-check() { # description, then a command that must succeed
-    local what=$1
-    shift
-    if "$@"; then
-        passes=$((passes + 1))
-    else
-        echo "FAIL: $what" >&2
-        failures=$((failures + 1))
-    fi
-}
+# shellcheck source=tests/check.sh
+source "$(dirname "$0")/check.sh"
 
 out=$("$launcher" --help) && [[ $out == *"Usage: numa-alloc"* ]]
 check "--help prints usage and exits 0" test $? -eq 0
@@ -76,5 +66,4 @@ check "stat without a pid is an error" grep -q "stat needs a process id" <<<"$er
 err=$("$launcher" stat 1 --watch 0 2>&1)
 check "a bad --watch is explained" grep -q "invalid --watch 0" <<<"$err"
 
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+exit $fail

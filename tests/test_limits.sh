@@ -16,18 +16,8 @@ python=/usr/bin/python3 # Debian's (has jsonschema), not a pyenv shim
 export LC_ALL=C # no locale archive mapped into the limited address space
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-failures=0 passes=0
-
-check() { # description, then a command that must succeed
-    local what=$1
-    shift
-    if "$@"; then
-        passes=$((passes + 1))
-    else
-        echo "FAIL: $what" >&2
-        failures=$((failures + 1))
-    fi
-}
+# shellcheck source=tests/check.sh
+source "$(dirname "$0")/check.sh"
 
 # run KIB HOW CMD... - runs CMD under `ulimit -v KIB` (0: no limit), HOW = glibc,
 # preload or launcher; stdout to $out/stdout, stderr to $out/stderr, JSON
@@ -167,5 +157,4 @@ check "failed start: the JSON says active false and validates" test $? -eq 0
 run $tight launcher "$probe" basic
 check "failed start, launcher: the program runs" test $? -eq 0
 
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+exit $fail
