@@ -87,6 +87,22 @@ check "nobody's 0777 $dir: the warning explains" \
     grep -q "NUMA_ALLOC_STATS_LIVE=1: $dir is not a directory of this user with mode 0700 (owner $(id -u nobody), mode 0777); live statistics are off" "$work/a2.err"
 rm -rf "$dir"
 
+# Our own directory, but others may enter it (0755) or write in it (group 0770):
+# refused too, since the mode is part of the trust (the checks of the owner alone
+# would pass).
+for mode in 770 755; do
+    rm -rf "$dir"
+    mkdir -m "$mode" "$dir"
+    chmod "$mode" "$dir" # whatever the umask
+    start_gated "$work/a4.$mode.err" "$launcher" --live -- "$probe" 1
+    touch "$work/go"
+    wait "$pid"
+    check "our own $dir with mode 0$mode: nothing written in it" test -z "$(ls -A "$dir")"
+    check "our own $dir with mode 0$mode: the warning explains" \
+        grep -q "NUMA_ALLOC_STATS_LIVE=1: $dir is not a directory of this user with mode 0700 (owner 0, mode 0$mode); live statistics are off" "$work/a4.$mode.err"
+done
+rm -rf "$dir"
+
 as_nobody mkdir -m 777 /dev/shm/numa-alloc-test-nobody
 as_nobody ln -s /dev/shm/numa-alloc-test-nobody "$dir"
 start_gated "$work/a3.err" "$launcher" --live -- "$probe" 1

@@ -197,3 +197,69 @@ Test(purge, delay_is_in_milliseconds, .timeout = 60.)
     cr_assert_geq(seen, delay - 0.010,
                   "purged %.3f s after the first free, before the %ld ms delay", seen, delay_ms);
 }
+
+/* ---- a clean segment run merged into a dirty one ------------------------ */
+
+#define SEGMENT (4 * MiB) /* core/layout.h's SEGMENT_SIZE */
+
+/*
+ * When purging gives a whole pages segment back, it becomes a clean free run
+ * (its pages read zero). If the run just before it in the heap is dirty (a
+ * huge object freed moments ago, too young to purge), the two merge, and the
+ * merged run must stay dirty: a huge calloc carved from it must clear the
+ * old object's bytes. (Mutant segment-merge-loses-dirty: the merged run was
+ * recorded as clean and calloc returned the old bytes.)
+ */
+Test(purge, clean_segment_merged_into_a_dirty_run_stays_dirty, .timeout = 60.)
+{
+    const char *env = getenv("NUMA_ALLOC_PURGE_DELAY_MS");
+    long delay_ms = env ? strtol(env, NULL, 10) : 1000;
+    cr_assert(delay_ms >= 100 && delay_ms <= 1000,
+              "this test wants NUMA_ALLOC_PURGE_DELAY_MS between 100 and 1000, not %ld", delay_ms);
+
+    /* The dirty run: a huge object, the last segments taken from fresh space. */
+    size_t huge_size = 6 * MiB;
+    unsigned char *huge = test_launder(malloc(huge_size));
+    cr_assert_not_null(huge);
+    test_assert_ours(huge);
+    memset(huge, 0x5A, huge_size);
+    uintptr_t after_huge = ((uintptr_t)huge + huge_size + SEGMENT - 1) & ~(uintptr_t)(SEGMENT - 1);
+
+    /* The clean run to be: large objects until one lands in a pages segment
+     * right after the huge object (the next segment taken from fresh space). */
+    enum { MAX_LARGE = 64 };
+    void *large[MAX_LARGE];
+    int nlarge = 0;
+    bool next_to_huge = false;
+    while (nlarge < MAX_LARGE && !next_to_huge) {
+        large[nlarge] = test_launder(malloc(MiB));
+        cr_assert_not_null(large[nlarge]);
+        memset(large[nlarge], 0x6B, MiB);
+        next_to_huge = ((uintptr_t)large[nlarge] & ~(uintptr_t)(SEGMENT - 1)) == after_huge;
+        nlarge++;
+    }
+    cr_assert(next_to_huge,
+              "no pages segment was made right after the huge object (%p, %zu bytes) in %d "
+              "large blocks: the layout this test relies on changed",
+              (void *)huge, huge_size, MAX_LARGE);
+    for (int i = 0; i < nlarge; i++)
+        free(large[i]);
+
+    /* Once the large blocks are due for purging, free the huge object: it is
+     * young (dirty), the purge on that free gives the pages segment back clean,
+     * and the two runs merge. */
+    test_sleep_ms(delay_ms + delay_ms / 2);
+    free(huge);
+
+    /* The merged run is the best fit for the same huge size again. */
+    unsigned char *again = test_launder(calloc(1, huge_size));
+    cr_assert_not_null(again);
+    cr_assert_eq((void *)again, (void *)huge,
+                 "calloc(%zu) did not reuse the freed huge object's run (%p, not %p): the "
+                 "layout this test relies on changed",
+                 huge_size, (void *)again, (void *)huge);
+    long bad = test_bytes_check(again, huge_size, 0);
+    cr_assert_eq(bad, -1, "calloc(%zu) over a merged dirty run has old bytes at offset %ld",
+                 huge_size, bad);
+    free(again);
+}
