@@ -589,7 +589,7 @@ static int stats_write_locked(int fd, bool json, bool verify)
         report_failed_write();
     na_unlock(&write_lock);
     if (failed) {
-        errno = EIO;
+        errno = failed; /* the cause (EPIPE, ENOSPC, EBADF...), as write(2) gave it */
         return -1;
     }
     return 0;

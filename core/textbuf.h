@@ -17,7 +17,7 @@ struct textbuf {
     size_t cap;
     size_t len;
     int fd;     /* -1: keep in memory */
-    int failed; /* a write to fd failed */
+    int failed; /* a write to fd failed: the errno of the first failure (EIO for a 0-byte write) */
 };
 
 static inline void tb_init(struct textbuf *tb, char *buf, size_t cap)
@@ -40,8 +40,9 @@ static inline void tb_flush(struct textbuf *tb)
 {
     if (tb->fd < 0)
         return;
-    if (!tb->failed && tb->len > 0 && os_write_all(tb->fd, tb->buf, tb->len) != 0)
-        tb->failed = 1; /* the rest is dropped too: a hole in the middle would mislead */
+    int err = 0;
+    if (!tb->failed && tb->len > 0 && (err = os_write_all(tb->fd, tb->buf, tb->len)) != 0)
+        tb->failed = -err; /* the rest is dropped too: a hole in the middle would mislead */
     tb->len = 0;
     tb->buf[0] = '\0';
 }

@@ -75,7 +75,9 @@ NUMA_ALLOC_API int numa_ptr_node(const void *ptr);
  * Writes numa-alloc's statistics to file descriptor `fd`: JSON when `json`
  * is non-zero (the schema is docs/stats.schema.json), a table otherwise.
  * Includes verified placement (the kernel is asked where a sample of each
- * node's pages lies). Returns 0, or -1 with errno. Never allocates.
+ * node's pages lies). Returns 0, or -1 with errno: write(2)'s own (EPIPE
+ * for a pipe nobody reads, never a SIGPIPE; ENOSPC, EBADF...), EIO when a
+ * write wrote nothing. Never allocates.
  */
 NUMA_ALLOC_API int numa_alloc_stats_write(int fd, int json);
 

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "test_util.h"
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -274,4 +275,28 @@ Test(stats, unchanged_cpuset_counts_no_change)
               s);
     const char *text = table();
     cr_assert(!strstr(text, "cpuset:"), "the table names no change: %s", text);
+}
+
+/*
+ * A failed write reports write(2)'s own cause, as the header promises: EPIPE
+ * for a pipe nobody reads (and no SIGPIPE: its default would kill this test),
+ * EBADF for a descriptor not open for writing. Found by the fuzzer's
+ * statistics check: every failure used to read EIO.
+ */
+Test(stats, a_failed_write_gives_the_cause_in_errno)
+{
+    int ends[2];
+    cr_assert_eq(pipe(ends), 0);
+    close(ends[0]);
+    errno = 0;
+    cr_assert_eq(numa_alloc_stats_write(ends[1], 1), -1);
+    cr_assert_eq(errno, EPIPE, "closed pipe: errno %d, not EPIPE", errno);
+    close(ends[1]);
+
+    int ro = open("/dev/null", O_RDONLY);
+    cr_assert_geq(ro, 0);
+    errno = 0;
+    cr_assert_eq(numa_alloc_stats_write(ro, 0), -1);
+    cr_assert_eq(errno, EBADF, "read-only descriptor: errno %d, not EBADF", errno);
+    close(ro);
 }

@@ -21,7 +21,10 @@
  *     alignment glibc rejects (posix_memalign returns it), never a failure
  *     for a request the cap allows;
  *   - numa_ptr_node of every block is a node (0 on a one-node machine);
- *   - numa_alloc_debug_check() (whole heap) at the end of every input.
+ *   - numa_alloc_debug_check() (whole heap) at the end of every input, and
+ *     with the statistics (a whole document into a file, EPIPE and no
+ *     SIGPIPE into a closed pipe, mallinfo2 in use >= the live blocks)
+ *     as an operation;
  * Live memory is capped at LIVE_CAP_BYTES: a request above what is left
  * under the cap is only made when it must fail (above PTRDIFF_MAX) or as a
  * "probe" that is freed at once and never written beyond two bytes, so the
@@ -40,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -444,6 +448,55 @@ static void churn_thread(int slot)
     pthread_join(t, NULL);
 }
 
+/* ---- statistics --------------------------------------------------------- */
+
+#ifndef FUZZ_GLIBC_MODEL
+/*
+ * The statistics of whatever state the heap is in: numa_alloc_stats_write
+ * succeeds into a file and gives a whole document; into a pipe nobody reads
+ * it fails with EPIPE and leaves no SIGPIPE behind (the program's own
+ * disposition must never see our writes: docs/stats.md); mallinfo2 counts
+ * every live block of the model as in use.
+ */
+static void check_statistics(int json)
+{
+    int fd = memfd_create("fuzz-stats", MFD_CLOEXEC);
+    if (fd < 0)
+        FAIL("memfd_create failed (errno %d)", errno);
+    if (numa_alloc_stats_write(fd, json) != 0)
+        FAIL("numa_alloc_stats_write(file, json=%d) failed (errno %d)", json, errno);
+    static char doc[1 << 16];
+    ssize_t n = pread(fd, doc, sizeof doc - 1, 0);
+    close(fd);
+    if (n <= 0)
+        FAIL("numa_alloc_stats_write(file, json=%d) wrote nothing", json);
+    doc[n] = 0;
+    if (json && (doc[0] != '{' || n < 2 || strcmp(doc + n - 2, "}\n") != 0))
+        FAIL("the JSON statistics are not one object: %.80s ... %s", doc,
+             doc + (n > 40 ? n - 40 : 0));
+
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0)
+        FAIL("pipe2 failed (errno %d)", errno);
+    close(ends[0]);
+    errno = 0;
+    if (numa_alloc_stats_write(ends[1], json) != -1 || errno != EPIPE)
+        FAIL("numa_alloc_stats_write to a closed pipe: not -1 with EPIPE (errno %d)", errno);
+    close(ends[1]);
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE))
+        FAIL("a statistics write to a closed pipe left SIGPIPE pending");
+
+    size_t model = 0;
+    for (int i = 0; i < MAX_LIVE; i++)
+        model += live[i].ptr ? live[i].usable : 0;
+    struct mallinfo2 info = mallinfo2();
+    if (info.uordblks < model)
+        FAIL("mallinfo2: %zu bytes in use, but the live blocks hold %zu", info.uordblks, model);
+}
+#endif
+
 /* ---- operations --------------------------------------------------------- */
 
 enum op {
@@ -754,9 +807,10 @@ static void run_op(struct input *in)
     case OP_TRIM:
         malloc_trim(bytes(in, 1));
         return;
-    case OP_HEAP_CHECK:
+    case OP_HEAP_CHECK: /* the slot byte's parity picks JSON or text statistics */
 #ifndef FUZZ_GLIBC_MODEL
         numa_alloc_debug_check();
+        check_statistics(slot & 1);
 #endif
         return;
     case NUM_OPS:
