@@ -3,13 +3,15 @@
  * (so each run asks for the same sizes in the same order), the monotonic
  * clock, page touching, the sink that keeps reads observable, xmalloc, and
  * the thread harness (barrier-synchronised start; wall time from the first
- * thread's start to the last thread's end). The PRNG, the clock, touch() and
- * xmalloc() are static inline here because the workloads call them inside
- * the timed loops: a call into another file would be measured as well.
+ * thread's start to the last thread's end). The PRNG, the clock, touch(),
+ * sink_add() and xmalloc() are static inline here because the workloads call
+ * them inside the timed region: a call into another file would be measured as
+ * well, and the workloads compile to the same code as when they were one file.
  */
 #ifndef NUMA_BENCH_HARNESS_H
 #define NUMA_BENCH_HARNESS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,8 +68,13 @@ static inline uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Keeps reads observable so nothing is optimised away. */
-void sink_add(uint64_t v);
+/* Keeps reads observable so nothing is optimised away (defined in harness.c). */
+extern _Atomic uint64_t g_sink;
+
+static inline void sink_add(uint64_t v)
+{
+    atomic_fetch_add_explicit(&g_sink, v, memory_order_relaxed);
+}
 
 /*
  * Writes to a fresh block: memset of the first `head` bytes, then one byte

@@ -37,6 +37,10 @@ static double median(const double *v, int n)
     return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
+/*
+ * The report as it grows: buf holds len bytes of text and a NUL in cap bytes;
+ * {0} is empty (buf is NULL until the first sb_printf).
+ */
 typedef struct {
     char *buf;
     size_t len, cap;

@@ -2,9 +2,10 @@
  * workloads_synthetic.c - the allocation patterns numa_bench times inside its
  * own process: working-set churn (small, large, huge), producer-consumer,
  * realloc chains, larson, cache-scratch, short-lived threads, a NUMA-shaped
- * build-walk-free, and the current-node lookup. Each returns ns per op of one
- * thread and the total ops; sizes and seeds are fixed, so every allocator
- * gets the same requests in the same order.
+ * build-walk-free, and the current-node lookup. Each wl_* function returns ns
+ * per op (per thread, in wall time, for the multi-thread ones) and the total
+ * ops; sizes and seeds are fixed, so every allocator gets the same requests in
+ * the same order.
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -495,6 +496,10 @@ cn_result_t current_node(size_t iters)
     sink_add(acc);
     return res;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The entries of the table (workloads.c): sizes, seeds and thread counts.   */
+/* ------------------------------------------------------------------------ */
 
 static double wl_small_churn(const params_t *p, int nthreads, uint64_t *ops)
 {
