@@ -15,6 +15,10 @@
 #   --tests REGEX     run only the tests whose names match REGEX (ctest -R); the guest
 #                     label is still left out unless --guest is given
 #   --jobs N          ctest -j N and build -j N (default 2)
+#   --first-kill      stop a mutant's tests at its first failing test (ctest
+#                     --stop-on-failure), with the tests in the order CMake defines them
+#                     (the unit tests first): a killed mutant costs seconds, and the
+#                     report names the test that killed it first, not all of them
 #   --workdir DIR     scratch directory (default ${TMPDIR:-/tmp}/numa-alloc-mutate); it is
 #                     kept afterwards (logs/, the builds); a later run with the same DIR
 #                     reuses its builds (incremental) but always copies the tree afresh
@@ -54,7 +58,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 self=${BASH_SOURCE[0]}
 
-list_only=0 check_only=0 guest=0 tests_regex='' jobs=2 workdir='' use_head=0 build_only=0 baseline=1
+first_kill=0 list_only=0 check_only=0 guest=0 tests_regex='' jobs=2 workdir='' use_head=0 build_only=0 baseline=1
 mutants_file=$root/tools/mutants.txt
 summary=''
 patterns=()
@@ -72,6 +76,7 @@ while (($#)); do
     --list) list_only=1 ;;
     --check) check_only=1 ;;
     --guest) guest=1 ;;
+    --first-kill) first_kill=1 ;;
     --tests)
         (($# >= 2)) || die "--tests needs a regular expression"
         tests_regex=$2
@@ -347,13 +352,18 @@ ctest_selection=()
 [[ -n $tests_regex ]] && ctest_selection+=(-R "$tests_regex")
 declare -A baseline_failed=()
 
-run_tests() { # flavor log -> sets failed_tests; returns 0 (ran) or 1 (ctest error)
+run_tests() { # flavor log [stop] -> sets failed_tests; returns 0 (ran) or 1 (ctest error)
     local dir exclude=() rc
     dir=$(build_dir "$1")
     local failed_log=$dir/Testing/Temporary/LastTestsFailed.log
     rm -f "$failed_log"
+    if [[ ${3:-} == stop ]]; then
+        # Without the cost data ctest runs the tests in CMake's order, the unit tests first.
+        rm -f "$dir/Testing/Temporary/CTestCostData.txt"
+        exclude+=(--stop-on-failure)
+    fi
     if [[ -n ${baseline_failed[$1]:-} ]]; then
-        exclude=(-E "^(${baseline_failed[$1]})\$")
+        exclude+=(-E "^(${baseline_failed[$1]})\$")
     fi
     run_child ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" \
         "${ctest_selection[@]}" "${exclude[@]}" >>"$2" 2>&1
@@ -455,7 +465,9 @@ run_mutant() { # index
         return
     fi
     began=$SECONDS
-    if ! run_tests "$flavor" "$log"; then
+    local stop=''
+    ((first_kill)) && stop=stop
+    if ! run_tests "$flavor" "$log" "$stop"; then
         test_s[i]=$((SECONDS - began))
         status[i]=ERROR
         restore
