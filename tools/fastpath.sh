@@ -5,7 +5,8 @@
 # What is counted: the instructions of the exported function (malloc, free,
 # calloc) as objdump disassembles it, nop padding left out, plus those of every
 # piece the compiler split off it (a symbol with a '.': malloc.cold,
-# free.part.0, alloc_fast.constprop.0, ...) that it jumps to or calls. Why the
+# free.part.0, alloc_fast.constprop.0, ...; not an alias of a whole function,
+# foo.localalias) that it jumps to or calls. Why the
 # whole function and not the path of a cache hit: the slow paths are functions
 # of their own (NA_NOINLINE, most in other files; base/compiler.h), so what is
 # left in malloc and free IS the fast path plus its branches to those calls.
@@ -40,7 +41,8 @@ if ! "$objdump" -t "$lib" | grep ' F .text' >/dev/null; then
     exit 1
 fi
 
-# Prints "function total own pieces ret" for each function named on the command line.
+# Prints "function total own pieces returns" for each function named on the command line
+# (total -1: not in the library).
 count() {
     "$objdump" -d --no-show-raw-insn "$lib" | awk -v want="$*" '
         /^[0-9a-f]+ <[^>]+>:$/ {
@@ -58,14 +60,14 @@ count() {
             # A direct jump or call: its target symbol, before any +offset.
             if (op ~ /^(j|call)/ && match(text, /<[^>+]+/)) {
                 t = substr(text, RSTART + 1, RLENGTH - 1)
-                if (t != sym && t ~ /\./ && t !~ /@/) to[sym] = to[sym] " " t
+                if (t != sym && t ~ /\./ && t !~ /@|\.localalias$/) to[sym] = to[sym] " " t
             }
         }
         END {
             nf = split(want, fs, " ")
             for (f = 1; f <= nf; f++) {
                 fn = fs[f]
-                if (!(fn in n)) { print fn, -1, 0, "", 0; continue }
+                if (!(fn in n)) { print fn, -1, 0, "-", 0; continue }
                 delete seen; seen[fn] = 1; queue[1] = fn; qn = 1; total = 0; pieces = ""; returns = 0
                 for (q = 1; q <= qn; q++) {
                     s = queue[q]; total += n[s]; returns += (s in ret)
@@ -82,7 +84,9 @@ count() {
 names=()
 for entry in "${limits[@]}"; do names+=("${entry%%:*}"); done
 fail=0
+reported=0
 while read -r fn total own pieces returns; do
+    reported=$((reported + 1))
     limit=
     for entry in "${limits[@]}"; do [[ ${entry%%:*} == "$fn" ]] && limit=${entry#*:}; done
     if ((total < 0)); then
@@ -103,6 +107,10 @@ while read -r fn total own pieces returns; do
         echo "ok: $line"
     fi
 done < <(count "${names[@]}")
+if ((reported != ${#names[@]})); then
+    echo "FAIL: $objdump -d $lib: ${reported} of ${#names[@]} functions read"
+    fail=1
+fi
 
 if [[ -n $skip ]]; then
     echo "fastpath: limits not checked: $skip (they hold for the Release build, GCC, x86-64)"
