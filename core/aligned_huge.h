@@ -27,6 +27,7 @@
 #ifndef NUMA_ALLOC_ALIGNED_HUGE_H
 #define NUMA_ALLOC_ALIGNED_HUGE_H
 
+#include "base/compiler.h"
 #include "core/layout.h"
 
 #include <stdbool.h>
@@ -50,7 +51,8 @@ struct aligned_huge {
  * for slot `slot`; `spread`: per-slot page weights (interleave) or NULL.
  * NULL when the address space or the node cannot supply it.
  */
-void *aligned_huge_alloc(unsigned slot, size_t size, size_t alignment, const uint8_t *spread);
+NA_COLD void *aligned_huge_alloc(unsigned slot, size_t size, size_t alignment,
+                                 const uint8_t *spread);
 
 /* The live object containing ptr, copied to *out; false when there is none. */
 bool aligned_huge_find(const void *ptr, struct aligned_huge *out);
@@ -60,14 +62,14 @@ bool aligned_huge_find(const void *ptr, struct aligned_huge *out);
  * 0: no object contains ptr (foreign memory). -1: ptr lies inside an object
  * but is not its start (nothing is done).
  */
-int aligned_huge_free(const void *ptr, struct aligned_huge *out);
+NA_COLD int aligned_huge_free(const void *ptr, struct aligned_huge *out);
 
 /*
  * Shrinks the object that starts at ptr to `size` (0 < size <= its usable
  * size) in place, returning its tail pages; the new usable size, or 0 when
  * ptr is no such object.
  */
-size_t aligned_huge_shrink(const void *ptr, size_t size);
+NA_COLD size_t aligned_huge_shrink(const void *ptr, size_t size);
 
 /*
  * How many live objects of `slot` and their bytes: what its node heap counts

@@ -68,9 +68,9 @@ static int init_tid; /* the thread running init_once */
 /* FAILED: why, for the statistics (the one line on stderr says the same). */
 static char start_failure[160];
 
-static void fork_prepare(void);
-static void fork_parent(void);
-static void fork_child(void);
+static NA_COLD void fork_prepare(void);
+static NA_COLD void fork_parent(void);
+static NA_COLD void fork_child(void);
 
 /* Slot layout of a reservation: slots of 2^shift bytes, the last maybe cut short. */
 struct region_plan {
@@ -210,7 +210,7 @@ static void rebind_slot(unsigned slot)
     aligned_huge_rebind(slot, topo.slot_node[slot]);
 }
 
-static bool init_once(void)
+static NA_NOINLINE NA_COLD bool init_once(void)
 {
     report_output_init(); /* before anything can warn: the options, a failed start */
     size_classes_init();
@@ -242,7 +242,7 @@ static bool init_once(void)
 }
 
 /* The one line a failed start prints; the program runs on, on glibc's malloc. */
-static void report_start_failure(void)
+static NA_NOINLINE NA_COLD void report_start_failure(void)
 {
     char line[sizeof start_failure + 80];
     struct textbuf tb;
@@ -448,22 +448,14 @@ static void *counted(void *ptr, unsigned slot, bool explicit_node)
     return ptr;
 }
 
-/*
- * `named_node`: the caller named the node (numa_malloc, realloc), so every
- * usable node is a fallback candidate whatever the policy; `explicit_request`:
- * count it as an explicit request (numa_malloc & co, not realloc). A slot
- * whose node left the cpuset gets nothing: straight to the fallbacks.
- */
-static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, bool zero,
-                                 bool named_node, bool explicit_request)
+/* `slot` could not serve: the other nodes in fallback order (cold: a node out of memory). */
+static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size_t alignment,
+                                                bool zero, bool named_node)
 {
-    void *ptr = placement_slot_usable(slot) ? alloc_on_slot(slot, size, alignment, zero) : NULL;
-    if (likely(ptr != NULL))
-        return counted(ptr, slot, explicit_request);
     uint8_t order[TOPO_MAX_SLOTS];
     unsigned n = placement_fallbacks(slot, named_node, order);
     for (unsigned i = 1; i < n; i++) {
-        ptr = alloc_on_slot(order[i], size, alignment, zero);
+        void *ptr = alloc_on_slot(order[i], size, alignment, zero);
         if (ptr) {
             __atomic_fetch_add(&node_heap_of(slot)->fallbacks_out, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
@@ -476,8 +468,24 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
     return NULL;
 }
 
+/*
+ * `named_node`: the caller named the node (numa_malloc, realloc), so every
+ * usable node is a fallback candidate whatever the policy; `explicit_request`:
+ * count it as an explicit request (numa_malloc & co, not realloc). A slot
+ * whose node left the cpuset gets nothing: straight to the fallbacks.
+ */
+static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, bool zero,
+                                 bool named_node, bool explicit_request)
+{
+    void *ptr = placement_slot_usable(slot) ? alloc_on_slot(slot, size, alignment, zero) : NULL;
+    if (likely(ptr != NULL))
+        return counted(ptr, slot, explicit_request);
+    return alloc_fallback(slot, size, alignment, zero, named_node);
+}
+
 /* Huge objects under an interleave policy: one object, its pages spread over the nodes. */
-static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zero)
+static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t alignment,
+                                              bool zero)
 {
     /* One reading of the weights (a cpuset change may rewrite them meanwhile). */
     uint8_t weight[TOPO_MAX_SLOTS];
@@ -501,7 +509,7 @@ static void *alloc_spread(unsigned slot, size_t size, size_t alignment, bool zer
 }
 
 /* Not initialised: the C library serves when the start failed (else: only a re-entry). */
-static void *alloc_not_ready(size_t size, size_t alignment, bool zero)
+static NA_NOINLINE NA_COLD void *alloc_not_ready(size_t size, size_t alignment, bool zero)
 {
     if (alloc_start_failed())
         return libc_heap_alloc(size, alignment, zero);
@@ -545,7 +553,7 @@ static void *alloc_keeping_node(unsigned slot, size_t size)
     return alloc_with_fallback(slot, size, 0, false, true, false);
 }
 
-void *alloc_slow(size_t size)
+NA_NOINLINE NA_COLD void *alloc_slow(size_t size)
 {
     return alloc_placed(size, 0, false);
 }
@@ -556,7 +564,7 @@ void *alloc_slow(size_t size)
  * Outside the region: an object aligned to a segment or more (aligned_huge.h),
  * or foreign memory (e.g. from before we were loaded), which is left alone.
  */
-static void free_outside_region(void *ptr)
+static NA_NOINLINE NA_COLD void free_outside_region(void *ptr)
 {
     if (alloc_start_failed()) { /* every block is glibc's */
         libc_heap_free(ptr);
@@ -570,7 +578,7 @@ static void free_outside_region(void *ptr)
         thread_cache_count_free(obj.slot, obj.size);
 }
 
-void free_slow(void *ptr)
+NA_NOINLINE NA_COLD void free_slow(void *ptr)
 {
     if (!ptr)
         return;
@@ -717,7 +725,7 @@ static void *resized(void *ptr, unsigned slot, size_t old_usable)
 }
 
 /* realloc of an object aligned to a segment or more, or of foreign memory (refused). */
-static void *realloc_outside_region(void *ptr, size_t size)
+static NA_NOINLINE NA_COLD void *realloc_outside_region(void *ptr, size_t size)
 {
     if (alloc_start_failed()) /* every block is glibc's */
         return libc_heap_realloc(ptr, size);

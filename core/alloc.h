@@ -16,6 +16,7 @@
 #ifndef NUMA_ALLOC_ALLOC_H
 #define NUMA_ALLOC_ALLOC_H
 
+#include "base/compiler.h"
 #include "core/layout.h"
 #include "core/size_class.h"
 #include "core/thread_cache.h"
@@ -23,9 +24,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 /*
  * Initialises on first use (one attempt, ever); true when the allocator is
@@ -46,6 +44,7 @@ const char *alloc_start_failure(void);
 void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero);
 void *alloc_on_node(unsigned slot, size_t size, size_t alignment, bool zero);
 void *alloc_placed(size_t size, size_t alignment, bool zero);
+/* The fast paths' exits, cold where they are defined (base/compiler.h). */
 void *alloc_slow(size_t size);
 void free_slow(void *ptr);
 void *alloc_realloc(void *ptr, size_t size);

@@ -8,14 +8,16 @@
 #ifndef NUMA_ALLOC_LIBC_HEAP_H
 #define NUMA_ALLOC_LIBC_HEAP_H
 
+#include "base/compiler.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
 /* malloc, calloc or memalign of glibc's, as `alignment` and `zero` ask. NULL + errno. */
-void *libc_heap_alloc(size_t size, size_t alignment, bool zero);
-void libc_heap_free(void *ptr);
-void *libc_heap_realloc(void *ptr, size_t size);
+NA_COLD void *libc_heap_alloc(size_t size, size_t alignment, bool zero);
+NA_COLD void libc_heap_free(void *ptr);
+NA_COLD void *libc_heap_realloc(void *ptr, size_t size);
 /* malloc_usable_size of a block of glibc's. */
-size_t libc_heap_usable_size(const void *ptr);
+NA_COLD size_t libc_heap_usable_size(const void *ptr);
 
 #endif

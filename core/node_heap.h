@@ -17,6 +17,7 @@
 #ifndef NUMA_ALLOC_NODE_HEAP_H
 #define NUMA_ALLOC_NODE_HEAP_H
 
+#include "base/compiler.h"
 #include "core/layout.h"
 #include "core/lock.h"
 #include "core/size_class.h"
@@ -138,11 +139,11 @@ bool heap_resize_large(struct node_heap *heap, struct span *span, size_t bytes);
  * Huge objects: runs of segments. `spread` (per-slot page weights, or NULL):
  * the object's pages are spread over those nodes instead (interleave policy).
  */
-void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
-                      const uint8_t *spread);
-void heap_free_huge(struct node_heap *heap, struct segment *seg);
+NA_COLD void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
+                              const uint8_t *spread);
+NA_COLD void heap_free_huge(struct node_heap *heap, struct segment *seg);
 /* Grows or shrinks a huge object in place when its run allows; false to move it. */
-bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
+NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
 
 /* Page runs (page_runs.c), called with pages_lock held. */
 /* `roomy`: take the largest free run (room to grow in place) rather than the best fit. */

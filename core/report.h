@@ -5,17 +5,20 @@
 #ifndef NUMA_ALLOC_REPORT_H
 #define NUMA_ALLOC_REPORT_H
 
+#include "base/compiler.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 
 /* "numa-alloc: <what>: 0x<ptr>" on report_output_fd (the start-up stderr). */
-void report_pointer(const char *what, const void *ptr);
+NA_COLD void report_pointer(const char *what, const void *ptr);
 
 /* The same, then abort(): like glibc, a corrupted heap must not run on. */
-void report_invalid_pointer(const char *what, const void *ptr) __attribute__((noreturn));
+NA_COLD void report_invalid_pointer(const char *what, const void *ptr) __attribute__((noreturn));
 
 /* "numa-alloc: assertion failed: file:line: expr", then abort() (NA_ASSERT, core/debug.h). */
-void report_assert_failed(const char *file, int line, const char *expr) __attribute__((noreturn));
+NA_COLD void report_assert_failed(const char *file, int line, const char *expr)
+    __attribute__((noreturn));
 
 /*
  * Duplicates fd 2 (close-on-exec, at a high number) as the descriptor for
@@ -36,7 +39,7 @@ void report_output_init(void);
 int report_output_fd(void);
 
 /* "numa-alloc: <msg>" on report_output_fd, in one write (cut at 640 bytes). */
-void report_warning(const char *msg);
+NA_COLD void report_warning(const char *msg);
 
 /*
  * Output of ours that could not be written (a message, the statistics, a

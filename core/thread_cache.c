@@ -56,7 +56,7 @@ static unsigned node_cache_class(void)
 }
 
 /* The node cache lives in its own node's heap, like the blocks it holds. */
-static struct node_cache *node_cache_create(unsigned slot)
+static NA_NOINLINE NA_COLD struct node_cache *node_cache_create(unsigned slot)
 {
     void *block = NULL;
     if (heap_refill(node_heap_of(slot), thread_state.shard, node_cache_class(), 1, &block) != 1)
@@ -112,7 +112,7 @@ static struct node_cache *cache_for(unsigned slot)
     return ts->caches[slot];
 }
 
-void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
+NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
 {
     struct node_cache *nc = cache_for(slot);
     if (!nc) {
@@ -250,7 +250,7 @@ bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
     return heap_block_is_free(node_heap_of(slot), cls, block);
 }
 
-void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
+NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
 {
     unsigned cls = tag_class(tag);
     struct node_cache *nc = cache_for(slot);
@@ -352,7 +352,7 @@ void thread_cache_flush_all(void)
 }
 
 /* The thread's counters outlive it: merged into `retired`, and it leaves the registry. */
-static void retire_thread(struct thread_state *ts)
+static NA_COLD void retire_thread(struct thread_state *ts)
 {
     na_lock(&registry_lock);
     settle(ts, ts->home);
@@ -375,7 +375,7 @@ static void retire_thread(struct thread_state *ts)
     na_unlock(&registry_lock);
 }
 
-static void thread_exit_hook(void *arg)
+static NA_COLD void thread_exit_hook(void *arg)
 {
     struct thread_state *ts = arg;
     retire_thread(ts);

@@ -17,6 +17,7 @@
 #ifndef NUMA_ALLOC_THREAD_CACHE_H
 #define NUMA_ALLOC_THREAD_CACHE_H
 
+#include "base/compiler.h"
 #include "core/size_class.h"
 #include "policy/topology.h"
 
@@ -123,9 +124,9 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 }
 
 /* The calling thread runs on another node than at its last allocation. */
-void thread_cache_moved(unsigned home);
+NA_NOINLINE NA_COLD void thread_cache_moved(unsigned home);
 
-/* Slow paths of the inline fast paths in alloc.h. */
+/* Slow paths of the inline fast paths in alloc.h, cold where defined (base/compiler.h). */
 void *thread_cache_alloc_slow(unsigned slot, unsigned cls);
 void thread_cache_free_slow(void *block, unsigned slot, unsigned tag);
 

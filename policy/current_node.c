@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "policy/current_node.h"
 
+#include "base/compiler.h"
+
 #include <sched.h>
 
 /* Exported by ld.so since glibc 2.35; weak so that older glibc still links. */
@@ -18,7 +20,8 @@ void current_node_init(void)
         current_rseq_cpu_offset = __rseq_offset + RSEQ_CPU_ID_OFFSET;
 }
 
-int current_cpu_slow(void)
+/* Without rseq only (glibc 2.35+ registers it): cold, out of malloc (base/compiler.h). */
+NA_NOINLINE NA_COLD int current_cpu_slow(void)
 {
     int cpu = sched_getcpu();
     return cpu < 0 ? 0 : cpu;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks for numa-alloc:
-#   1. cppcheck (warning, performance, portability) over core/ policy/ interpose/ include/
-#   2. clang-format --dry-run --Werror over every .c/.h in core policy interpose include tests bench tools
+#   1. cppcheck (warning, performance, portability) over base/ core/ policy/ interpose/ include/
+#   2. clang-format --dry-run --Werror over every .c/.h in base core policy interpose include tests bench tools
 # Both run even when the first fails; exits non-zero when either reports anything.
 # Suppress a cppcheck finding inline (// cppcheck-suppress <id>) or, if it must be
 # global, in .cppcheck-suppressions at the repository root.
@@ -31,7 +31,7 @@ for tool in cppcheck clang-format; do
 done
 
 # --- cppcheck -----------------------------------------------------------------
-check_dirs=(core policy interpose include tools/demo)
+check_dirs=(base core policy interpose include tools/demo)
 mapfile -d '' -t cc_files < <(list_sources "${check_dirs[@]}")
 if ((${#cc_files[@]} == 0)); then
     echo "lint: cppcheck: no C sources in ${check_dirs[*]} - skipped"
@@ -59,7 +59,7 @@ else
 fi
 
 # --- clang-format ---------------------------------------------------------------
-fmt_dirs=(core policy interpose include tests bench tools)
+fmt_dirs=(base core policy interpose include tests bench tools)
 mapfile -d '' -t fmt_files < <(list_sources "${fmt_dirs[@]}")
 if ((${#fmt_files[@]} == 0)); then
     echo "lint: clang-format: no .c/.h files in ${fmt_dirs[*]} - skipped"

@@ -1,0 +1,29 @@
+/*
+ * compiler.h - branch hints and the attributes that keep the fast paths small.
+ *
+ * The fast paths (alloc_fast and free_fast in core/alloc.h) are inline in the
+ * exported malloc and free; whatever they do not serve leaves through one
+ * call to a slow path. A slow path is NA_NOINLINE so that its body never
+ * grows its caller (a static helper with one caller, or any function under
+ * -flto, where GCC otherwise inlines alloc_slow and current_cpu_slow into
+ * malloc), and NA_COLD so that it is optimised for size and placed away from
+ * the hot code, and calls to it count as unlikely.
+ *
+ * The fast paths' own exits (alloc_slow, free_slow, thread_cache_*_slow,
+ * current_cpu_slow) are marked where they are defined, not where they are
+ * declared: a cold declaration seen by malloc.c makes GCC split malloc and
+ * free into a hot part and a .cold part, and free's hit path then saved and
+ * restored %rbx on every call. The fast paths' branches carry likely()
+ * already. tools/fastpath.sh checks the size of malloc and free in the
+ * built library (docs/architecture.md).
+ */
+#ifndef NUMA_ALLOC_COMPILER_H
+#define NUMA_ALLOC_COMPILER_H
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define NA_NOINLINE __attribute__((noinline))
+#define NA_COLD     __attribute__((cold))
+
+#endif
