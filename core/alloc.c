@@ -2,14 +2,14 @@
 #define _GNU_SOURCE
 #include "core/alloc.h"
 
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "core/aligned_huge.h"
 #include "core/libc_heap.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 #include "core/stats.h"
 #include "core/stats_live.h"
 #include "core/stats_file.h"
-#include "core/textbuf.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
 #include "policy/kernel_policy.h"

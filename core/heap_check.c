@@ -1,9 +1,9 @@
 /* heap_check.c - the whole-heap consistency check; see heap_check.h. */
 #include "core/heap_check.h"
 
+#include "base/report.h"
 #include "core/aligned_huge.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 #include "core/thread_cache.h"
 
 static void check_failed(const char *what, const void *where, int line, const char *cond)

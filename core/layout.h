@@ -30,7 +30,7 @@
 #ifndef NUMA_ALLOC_LAYOUT_H
 #define NUMA_ALLOC_LAYOUT_H
 
-#include "core/os.h"
+#include "base/os.h"
 #include "core/size_class.h"
 
 #include <stdint.h>

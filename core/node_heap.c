@@ -9,9 +9,9 @@
  * order. A slab whose blocks are all back is empty and returns its pages
  * (keeping one spare per bin).
  */
-#include "core/debug.h"
+#include "base/debug.h"
+#include "base/report.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 
 #include <string.h>
 

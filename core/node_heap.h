@@ -18,8 +18,8 @@
 #define NUMA_ALLOC_NODE_HEAP_H
 
 #include "base/compiler.h"
+#include "base/lock.h"
 #include "core/layout.h"
-#include "core/lock.h"
 #include "core/size_class.h"
 #include "policy/node_memory.h"
 

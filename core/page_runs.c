@@ -5,7 +5,7 @@
  * allocation and coalesced with both neighbours on free. Called with
  * pages_lock held.
  */
-#include "core/debug.h"
+#include "base/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 

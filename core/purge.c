@@ -9,7 +9,7 @@
  * Checks ride on the heap's own slow paths: there is no background thread.
  * All functions except purge_all run with pages_lock held.
  */
-#include "core/debug.h"
+#include "base/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"

@@ -6,7 +6,7 @@
  * A free run is described by a header in its first segment
  * (kind SEG_FREE_RUN); purging never releases that first page.
  */
-#include "core/debug.h"
+#include "base/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"

@@ -1,9 +1,9 @@
 /* thread_cache.c - cache creation, refill, flush and thread exit; see thread_cache.h. */
 #include "core/thread_cache.h"
 
+#include "base/report.h"
 #include "core/alloc.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 #include "core/stats_live.h"
 #include "policy/options.h"
 

@@ -3,9 +3,9 @@
 #define _GNU_SOURCE
 #include "policy/kernel_policy.h"
 
-#include "core/os.h"
-#include "core/report.h"
-#include "core/textbuf.h"
+#include "base/os.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "policy/options.h"
 
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* mems_watch.c - cpuset changes at run time; see mems_watch.h. */
 #include "policy/mems_watch.h"
 
-#include "core/lock.h"
-#include "core/os.h"
+#include "base/lock.h"
+#include "base/os.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
 

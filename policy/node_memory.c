@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "policy/node_memory.h"
 
-#include "core/os.h"
+#include "base/os.h"
 #include "policy/capabilities.h"
 #include "policy/topology.h"
 #include "policy/verify.h"

@@ -1,9 +1,9 @@
 /* options.c - NUMA_ALLOC_* environment variables; see options.h. */
 #include "policy/options.h"
 
-#include "core/os.h"
-#include "core/report.h"
-#include "core/textbuf.h"
+#include "base/os.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* placement.c - policies folded into tables; see placement.h. */
 #include "policy/placement.h"
 
-#include "core/textbuf.h"
+#include "base/textbuf.h"
 #include "policy/node_memory.h"
 #include "policy/options.h"
 

@@ -1,7 +1,7 @@
 /* topology.c - sysfs/procfs parsing without malloc; see topology.h. */
 #include "policy/topology.h"
 
-#include "core/os.h"
+#include "base/os.h"
 
 #include <errno.h>
 #include <fcntl.h>

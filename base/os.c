@@ -1,6 +1,6 @@
 /* os.c - raw system calls; see os.h. */
 #define _GNU_SOURCE
-#include "core/os.h"
+#include "base/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
