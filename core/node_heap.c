@@ -29,11 +29,7 @@ static void partial_push(struct bin *bin, struct span *slab)
 {
     NA_ASSERT_HELD(&bin->lock);
     NA_ASSERT(slab->state == SPAN_SLAB && !slab->in_partial);
-    slab->prev = NULL;
-    slab->next = bin->partial;
-    if (slab->next)
-        slab->next->prev = slab;
-    bin->partial = slab;
+    list_push_front(&bin->partial, &slab->link);
     slab->in_partial = 1;
 }
 
@@ -41,12 +37,7 @@ static void partial_remove(struct bin *bin, struct span *slab)
 {
     NA_ASSERT_HELD(&bin->lock);
     NA_ASSERT(slab->in_partial);
-    if (slab->prev)
-        slab->prev->next = slab->next;
-    else
-        bin->partial = slab->next;
-    if (slab->next)
-        slab->next->prev = slab->prev;
+    list_remove(&bin->partial, &slab->link);
     slab->in_partial = 0;
 }
 
@@ -142,7 +133,7 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
     unsigned got = 0;
     na_lock(&bin->lock);
     while (got < want) {
-        struct span *slab = bin->partial;
+        struct span *slab = list_entry(bin->partial.first, struct span, link);
         if (!slab) {
             /* A spare slab was this bin's, so it is tagged with this shard. */
             slab = bin->spare ? bin->spare : slab_create(heap, cls, shard);

@@ -21,7 +21,7 @@ uintptr_t free_block_key;
 
 /* Live threads, for statistics; and what exited threads counted. */
 static na_lock_t registry_lock = NA_LOCK_INIT;
-static struct thread_state *registry;
+static struct list registry; /* thread_state.registry_link */
 static struct retired_threads retired;
 
 static void sample_peak(struct thread_state *ts);
@@ -100,11 +100,7 @@ static struct node_cache *cache_for(unsigned slot)
         na_lock(&registry_lock);
         ts->shard = (uint8_t)least_used_shard();
         shard_threads[ts->shard]++;
-        ts->prev = NULL;
-        ts->next = registry;
-        if (registry)
-            registry->prev = ts;
-        registry = ts;
+        list_push_front(&registry, &ts->registry_link);
         na_unlock(&registry_lock);
     }
     if (!ts->caches[slot])
@@ -306,8 +302,8 @@ void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg),
                         struct retired_threads *out)
 {
     na_lock(&registry_lock);
-    for (struct thread_state *ts = registry; ts; ts = ts->next)
-        visit(ts, arg);
+    struct thread_state *ts;
+    list_for_each_entry(ts, &registry, struct thread_state, registry_link) visit(ts, arg);
     *out = retired;
     na_unlock(&registry_lock);
 }
@@ -326,11 +322,10 @@ void thread_cache_after_fork_child(void)
 {
     struct thread_state *self = &thread_state;
     na_lock_reset(&registry_lock);
-    registry = NULL;
+    registry = (struct list){NULL, NULL};
     memset(shard_threads, 0, sizeof shard_threads);
     if (self->status == THREAD_LIVE) {
-        self->next = self->prev = NULL;
-        registry = self;
+        list_push_front(&registry, &self->registry_link);
         shard_threads[self->shard] = 1;
     }
 }
@@ -366,12 +361,7 @@ static NA_COLD void retire_thread(struct thread_state *ts)
         retired.peak_live_bytes = ts->peak_live_bytes;
     retired.fallbacks += ts->fallbacks;
     shard_threads[ts->shard]--;
-    if (ts->prev)
-        ts->prev->next = ts->next;
-    else
-        registry = ts->next;
-    if (ts->next)
-        ts->next->prev = ts->prev;
+    list_remove(&registry, &ts->registry_link);
     na_unlock(&registry_lock);
 }
 
