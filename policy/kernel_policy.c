@@ -4,6 +4,7 @@
 #include "policy/kernel_policy.h"
 
 #include "base/os.h"
+#include "base/parse.h"
 #include "base/report.h"
 #include "base/textbuf.h"
 #include "policy/options.h"
@@ -144,10 +145,8 @@ static unsigned kernel_weight(int node)
     tb_u64(&tb, (uint64_t)node);
     if (os_read_file(path, buf, sizeof buf) <= 0)
         return 0;
-    unsigned weight = 0;
-    for (const char *c = buf; *c >= '0' && *c <= '9' && weight <= 255; c++)
-        weight = weight * 10 + (unsigned)(*c - '0');
-    return weight <= 255 ? weight : 0;
+    uint64_t weight;
+    return parse_decimal(buf, 255, &weight) ? (unsigned)weight : 0;
 }
 
 /* Weighted interleave without NUMA_ALLOC_WEIGHTS: the kernel's weights, or 1 each. */

@@ -2,9 +2,11 @@
 #include "policy/topology.h"
 
 #include "base/os.h"
+#include "base/parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,16 +24,8 @@ static int test_bit(const uint64_t *map, unsigned bit)
     return (int)((map[bit / 64] >> (bit % 64)) & 1u);
 }
 
-static const char *parse_uint(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    if (*s < '0' || *s > '9')
-        return NULL;
-    while (*s >= '0' && *s <= '9')
-        v = v * 10u + (unsigned)(*s++ - '0');
-    *out = v;
-    return s;
-}
+/* The kernel's numbers (ids, distances) fit an unsigned; a larger one is refused, not wrapped. */
+#define SYSFS_NUMBER_MAX UINT_MAX
 
 /* Parses the kernel's list format ("0-3,8,10-11") into a bitmap of `bits` bits. */
 static int parse_list(const char *s, uint64_t *map, unsigned bits)
@@ -40,14 +34,14 @@ static int parse_list(const char *s, uint64_t *map, unsigned bits)
     while (*s == ' ' || *s == '\n')
         s++;
     while (*s && *s != '\n') {
-        unsigned lo, hi;
-        s = parse_uint(s, &lo);
+        uint64_t lo, hi;
+        s = parse_decimal(s, SYSFS_NUMBER_MAX, &lo);
         if (!s)
             return -1;
         hi = lo;
-        if (*s == '-' && !(s = parse_uint(s + 1, &hi)))
+        if (*s == '-' && !(s = parse_decimal(s + 1, SYSFS_NUMBER_MAX, &hi)))
             return -1;
-        for (unsigned b = lo; b <= hi && b < bits; b++)
+        for (uint64_t b = lo; b <= hi && b < bits; b++)
             map[b / 64] |= (uint64_t)1 << (b % 64);
         if (*s == ',')
             s++;
@@ -152,10 +146,10 @@ static void read_distances(void)
             continue;
         const char *s = buf;
         for (int j = 0; j < topo.num_nodes; j++) {
-            unsigned d;
+            uint64_t d;
             while (*s == ' ')
                 s++;
-            if (!(s = parse_uint(s, &d)))
+            if (!(s = parse_decimal(s, SYSFS_NUMBER_MAX, &d)))
                 break;
             topo.distance[i][j] = (uint8_t)(d > 255 ? 255 : d);
         }
@@ -202,10 +196,10 @@ static void read_tiers(void)
         for (long at = 0; at < n;) {
             const char *name = entries + at + 19;               /* struct linux_dirent64: d_name */
             at += *(const unsigned short *)(entries + at + 16); /* d_reclen */
-            unsigned id;
+            uint64_t id;
             const char *end;
-            if (strncmp(name, "memory_tier", 11) != 0 || !(end = parse_uint(name + 11, &id)) ||
-                *end != '\0')
+            if (strncmp(name, "memory_tier", 11) != 0 ||
+                !(end = parse_decimal(name + 11, SYSFS_NUMBER_MAX, &id)) || *end != '\0')
                 continue;
             char path[96] = TIER_DIR;
             size_t len = strlen(path), name_len = strlen(name);
