@@ -1,6 +1,7 @@
 /* heap_check.c - the whole-heap consistency check; see heap_check.h. */
 #include "core/heap_check.h"
 
+#include "base/bitmap.h"
 #include "base/report.h"
 #include "core/aligned_huge.h"
 #include "core/node_heap.h"
@@ -169,7 +170,7 @@ static void check_lists(struct node_heap *heap, const struct tally *t)
     size_t runs = 0, dirty_runs = 0, partial = 0;
     struct span *span;
     for (unsigned b = 0; b < FREE_RUN_BINS; b++) {
-        bool bit = (heap->free_run_bitmap[b / 64] >> (b % 64)) & 1;
+        bool bit = bitmap_test(heap->free_run_bitmap, b);
         CHECK(bit == !list_empty(&heap->free_runs[b]), "free-run bitmap disagrees with its bin",
               &heap->free_runs[b]);
         CHECK(list_well_linked(&heap->free_runs[b]), "free-run bin badly linked",
@@ -234,7 +235,7 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
           block);
     size_t index = offset / size_classes[cls].size;
     CHECK(index < size_classes[cls].slab_blocks, "cached block past its slab", block);
-    CHECK(!((slab_map(seg, slab)[index / 64] >> (index % 64)) & 1),
+    CHECK(!bitmap_test(slab_map(seg, slab), index),
           "cached block also free in its slab (double free)", block);
 }
 

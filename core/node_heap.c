@@ -9,6 +9,7 @@
  * order. A slab whose blocks are all back is empty and returns its pages
  * (keeping one spare per bin).
  */
+#include "base/bitmap.h"
 #include "base/debug.h"
 #include "base/report.h"
 #include "core/node_heap.h"
@@ -171,11 +172,11 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
             offset % size_classes[cls].size != 0 || index >= size_classes[cls].slab_blocks)
             report_invalid_pointer("free(): invalid pointer or double free", block);
-        uint64_t *word = &slab_map(seg, slab)[index / 64], bit = (uint64_t)1 << (index % 64);
-        if (*word & bit)
+        uint64_t *map = slab_map(seg, slab);
+        if (bitmap_test(map, index))
             report_invalid_pointer("free(): double free detected", block);
         NA_ASSERT(seg->page_tag[page_in_segment(block)] == PAGE_TAG(cls, slab->shard));
-        *word |= bit;
+        bitmap_set(map, index);
         if (index / 64 < slab->map_hint)
             slab->map_hint = (uint32_t)(index / 64);
         if (--slab->used == 0) {
@@ -203,8 +204,7 @@ bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
     na_lock(&bin->lock);
     uint64_t index = slab_block_index(cls, (uint64_t)((const char *)block - span_start(seg, slab)));
     bool is_free = slab->state == SPAN_SLAB && slab->cls == cls &&
-                   index < size_classes[cls].slab_blocks &&
-                   (slab_map(seg, slab)[index / 64] >> (index % 64) & 1u);
+                   index < size_classes[cls].slab_blocks && bitmap_test(slab_map(seg, slab), index);
     na_unlock(&bin->lock);
     return is_free;
 }

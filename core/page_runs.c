@@ -5,6 +5,7 @@
  * allocation and coalesced with both neighbours on free. Called with
  * pages_lock held.
  */
+#include "base/bitmap.h"
 #include "base/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
@@ -15,7 +16,7 @@ static void bin_insert(struct node_heap *heap, struct span *span)
 {
     unsigned bin = free_bin_of(span->npages);
     list_push_front(&heap->free_runs[bin], &span->link);
-    heap->free_run_bitmap[bin / 64] |= (uint64_t)1 << (bin % 64);
+    bitmap_set(heap->free_run_bitmap, bin);
 }
 
 static void bin_remove(struct node_heap *heap, struct span *span)
@@ -23,7 +24,7 @@ static void bin_remove(struct node_heap *heap, struct span *span)
     unsigned bin = free_bin_of(span->npages);
     list_remove(&heap->free_runs[bin], &span->link);
     if (list_empty(&heap->free_runs[bin]))
-        heap->free_run_bitmap[bin / 64] &= ~((uint64_t)1 << (bin % 64));
+        bitmap_clear(heap->free_run_bitmap, bin);
 }
 
 /* Turns pages [first, first+npages) of seg into one free run. */

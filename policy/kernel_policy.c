@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "policy/kernel_policy.h"
 
+#include "base/bitmap.h"
 #include "base/os.h"
 #include "base/parse.h"
 #include "base/report.h"
@@ -20,11 +21,6 @@
 
 struct inherited_policy inherited_policy;
 
-static bool node_in(const uint64_t *mask, int node)
-{
-    return (mask[node / 64] >> (node % 64)) & 1u;
-}
-
 static bool mask_empty(const uint64_t *mask)
 {
     for (unsigned i = 0; i < TOPO_MAX_NODE_ID / 64; i++)
@@ -38,10 +34,10 @@ static void node_list_text(struct textbuf *tb, const uint64_t *mask)
 {
     bool first = true;
     for (int node = 0; node < TOPO_MAX_NODE_ID; node++) {
-        if (!node_in(mask, node))
+        if (!bitmap_test(mask, (size_t)node))
             continue;
         int last = node;
-        while (last + 1 < TOPO_MAX_NODE_ID && node_in(mask, last + 1))
+        while (last + 1 < TOPO_MAX_NODE_ID && bitmap_test(mask, (size_t)last + 1))
             last++;
         tb_str(tb, first ? "" : ",");
         tb_u64(tb, (uint64_t)node);
@@ -155,7 +151,7 @@ static void fill_weights(void)
     bool any_kernel = false;
     for (int slot = 0; slot < topo.num_slots; slot++) {
         int node = topo.slot_node[slot];
-        if (options.nodes_given && !options.nodes_all && !node_in(options.nodes, node))
+        if (options.nodes_given && !options.nodes_all && !bitmap_test(options.nodes, (size_t)node))
             continue;
         unsigned weight = kernel_weight(node);
         any_kernel = any_kernel || weight > 0;

@@ -1,6 +1,7 @@
 /* options.c - NUMA_ALLOC_* environment variables; see options.h. */
 #include "policy/options.h"
 
+#include "base/bitmap.h"
 #include "base/os.h"
 #include "base/parse.h"
 #include "base/report.h"
@@ -78,7 +79,7 @@ int options_parse_node_list(const char *text, uint64_t *bitmap)
         if (*s == '-' && (!(s = parse_decimal(s + 1, TOPO_MAX_NODE_ID - 1, &hi)) || hi < lo))
             return -1;
         for (uint64_t node = lo; node <= hi; node++)
-            bitmap[node / 64] |= (uint64_t)1 << (node % 64);
+            bitmap_set(bitmap, node);
     } while (*s == ',' && *++s);
     return *s == '\0' ? 0 : -1;
 }

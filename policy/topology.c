@@ -1,6 +1,7 @@
 /* topology.c - sysfs/procfs parsing without malloc; see topology.h. */
 #include "policy/topology.h"
 
+#include "base/bitmap.h"
 #include "base/os.h"
 #include "base/parse.h"
 
@@ -13,16 +14,10 @@
 
 struct topology topo;
 
-#define NODE_DIR           "/sys/devices/system/node/"
-#define BITMAP_WORDS(bits) (((bits) + 63) / 64)
+#define NODE_DIR "/sys/devices/system/node/"
 
 typedef uint64_t node_bitmap[BITMAP_WORDS(TOPO_MAX_NODE_ID)];
 typedef uint64_t cpu_bitmap[BITMAP_WORDS(TOPO_MAX_CPUS)];
-
-static int test_bit(const uint64_t *map, unsigned bit)
-{
-    return (int)((map[bit / 64] >> (bit % 64)) & 1u);
-}
 
 /* The kernel's numbers (ids, distances) fit an unsigned; a larger one is refused, not wrapped. */
 #define SYSFS_NUMBER_MAX UINT_MAX
@@ -42,7 +37,7 @@ static int parse_list(const char *s, uint64_t *map, unsigned bits)
         if (*s == '-' && !(s = parse_decimal(s + 1, SYSFS_NUMBER_MAX, &hi)))
             return -1;
         for (uint64_t b = lo; b <= hi && b < bits; b++)
-            map[b / 64] |= (uint64_t)1 << (b % 64);
+            bitmap_set(map, b);
         if (*s == ',')
             s++;
     }
@@ -116,7 +111,7 @@ int topology_read_mems_allowed(uint64_t *allowed)
         unsigned base = (nwords - 1 - w) * 32; /* the last word holds nodes 0..31 */
         for (unsigned b = 0; b < 32 && base + b < TOPO_MAX_NODE_ID; b++)
             if (words[w] & (1u << b))
-                allowed[(base + b) / 64] |= (uint64_t)1 << ((base + b) % 64);
+                bitmap_set(allowed, base + b);
     }
     return 0;
 }
@@ -210,7 +205,7 @@ static void read_tiers(void)
             if (read_list(path, members, TOPO_MAX_NODE_ID) < 0)
                 continue;
             for (int i = 0; i < topo.num_nodes; i++)
-                if (test_bit(members, (unsigned)topo.node_id[i]))
+                if (bitmap_test(members, (unsigned)topo.node_id[i]))
                     topo.tier[i] = (int)id;
         }
     }
@@ -235,13 +230,13 @@ void topology_init(void)
     memset(topo.node_slot, 0xff, sizeof topo.node_slot);
     memset(topo.cpu_node_index, 0xff, sizeof topo.cpu_node_index);
     for (unsigned id = 0; id < TOPO_MAX_NODE_ID && topo.num_nodes < TOPO_MAX_NODES; id++) {
-        if (!test_bit(online, id))
+        if (!bitmap_test(online, id))
             continue;
         int i = topo.num_nodes++;
         topo.node_id[i] = (int)id;
-        topo.has_memory[i] = (uint8_t)(!have_memory_file || test_bit(memory, id));
-        topo.has_cpu[i] = (uint8_t)(!have_cpu_file || test_bit(cpus, id));
-        topo.allowed[i] = (uint8_t)(!have_allowed || test_bit(allowed, id));
+        topo.has_memory[i] = (uint8_t)(!have_memory_file || bitmap_test(memory, id));
+        topo.has_cpu[i] = (uint8_t)(!have_cpu_file || bitmap_test(cpus, id));
+        topo.allowed[i] = (uint8_t)(!have_allowed || bitmap_test(allowed, id));
         if (topo.has_memory[i] && topo.allowed[i] && topo.num_slots < TOPO_MAX_SLOTS) {
             topo.slot_node[topo.num_slots] = (int)id;
             topo.node_slot[id] = (int16_t)topo.num_slots++;
@@ -263,7 +258,7 @@ void topology_init(void)
         int slot = topo.node_slot[topo.node_id[i]] >= 0 ? topo.node_slot[topo.node_id[i]]
                                                         : nearest_slot(i);
         for (unsigned cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-            if (!test_bit(node_cpus, cpu))
+            if (!bitmap_test(node_cpus, cpu))
                 continue;
             topo.cpu[cpu].slot = (uint8_t)slot;
             topo.cpu[cpu].home = topo.node_slot[topo.node_id[i]] >= 0
