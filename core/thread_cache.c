@@ -2,10 +2,8 @@
 #include "core/thread_cache.h"
 
 #include "base/report.h"
-#include "core/alloc.h"
 #include "core/node_heap.h"
-#include "core/stats_live.h"
-#include "policy/options.h"
+#include "policy/current_node.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -89,7 +87,7 @@ static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32
 static struct node_cache *cache_for(unsigned slot)
 {
     struct thread_state *ts = &thread_state;
-    if (ts->status == THREAD_DEAD || !alloc_ensure_init())
+    if (ts->status == THREAD_DEAD)
         return NULL;
     if (ts->status == THREAD_NEW) {
         /* Any non-NULL value makes pthread call the exit hook for this thread. */
@@ -112,17 +110,14 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
 {
     struct node_cache *nc = cache_for(slot);
     if (!nc) {
-        /* Before init failed or after the thread's exit hook: no cache, one block. */
+        /* After the thread's exit hook (or no memory for a cache): no cache, one block. */
         void **block = NULL;
-        if (!alloc_ensure_init() ||
-            heap_refill(node_heap_of(slot), thread_state.shard, cls, 1, (void **)&block) != 1)
+        if (heap_refill(node_heap_of(slot), thread_state.shard, cls, 1, (void **)&block) != 1)
             return NULL;
         block[1] = NULL;
         return block;
     }
     struct cache_bin *bin = &nc->bins[cls];
-    if (options.stats_live)
-        stats_live_tick();
     if (!bin->head) {
         sample_peak(&thread_state);
         unsigned want = bin->fill;
@@ -251,8 +246,6 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     unsigned cls = tag_class(tag);
     struct node_cache *nc = cache_for(slot);
     notice_move();
-    if (options.stats_live)
-        stats_live_tick();
     if (thread_cache_block_is_free(block, slot, cls))
         report_invalid_pointer("free(): double free detected", block);
     if (!nc) {

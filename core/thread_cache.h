@@ -127,7 +127,12 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 /* The calling thread runs on another node than at its last allocation. */
 NA_NOINLINE NA_COLD void thread_cache_moved(unsigned home);
 
-/* Slow paths of the inline fast paths in alloc.h, cold where defined (base/compiler.h). */
+/*
+ * Slow paths of the inline fast paths in alloc.h, cold where defined
+ * (base/compiler.h), reached through alloc_small_slow and free_small_slow
+ * (alloc.c), which start the allocator and tick the live statistics first:
+ * everything in this file runs on a started allocator.
+ */
 void *thread_cache_alloc_slow(unsigned slot, unsigned cls);
 void thread_cache_free_slow(void *block, unsigned slot, unsigned tag);
 
