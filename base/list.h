@@ -95,6 +95,6 @@ static inline void *list_container(const struct list_node *n, size_t offset)
 /* pos: a `type *` that walks the list l from first to last through `member`. */
 #define list_for_each_entry(pos, l, type, member)                                                  \
     for (pos = list_entry((l)->first, type, member); pos;                                          \
-         pos = list_entry(pos->member.next, type, member))
+         pos = list_entry((pos)->member.next, type, member))
 
 #endif
