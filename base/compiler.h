@@ -9,7 +9,7 @@
  * malloc), and NA_COLD so that it is optimised for size and placed away from
  * the hot code, and calls to it count as unlikely.
  *
- * The fast paths' own exits (alloc_slow, free_slow, thread_cache_*_slow,
+ * The fast paths' own exits (alloc_slow, free_slow, alloc_small_slow, free_small_slow,
  * current_cpu_slow) are marked where they are defined, not where they are
  * declared: a cold declaration seen by malloc.c makes GCC split malloc and
  * free into a hot part and a .cold part, and free's hit path then saved and

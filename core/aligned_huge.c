@@ -2,9 +2,9 @@
  */
 #include "core/aligned_huge.h"
 
-#include "core/lock.h"
+#include "base/lock.h"
+#include "base/report.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 #include "core/size_class.h"
 #include "policy/binding.h"
 

@@ -2,14 +2,14 @@
 #define _GNU_SOURCE
 #include "core/alloc.h"
 
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "core/aligned_huge.h"
 #include "core/libc_heap.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 #include "core/stats.h"
 #include "core/stats_live.h"
 #include "core/stats_file.h"
-#include "core/textbuf.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
 #include "policy/kernel_policy.h"
@@ -558,6 +558,15 @@ NA_NOINLINE NA_COLD void *alloc_slow(size_t size)
     return alloc_placed(size, 0, false);
 }
 
+NA_NOINLINE NA_COLD void *alloc_small_slow(unsigned slot, unsigned cls)
+{
+    if (unlikely(!alloc_ensure_init()))
+        return NULL; /* numa_malloc after a failed start: the caller falls back */
+    if (options.stats_live)
+        stats_live_tick();
+    return thread_cache_alloc_slow(slot, cls);
+}
+
 /* ---- free ---------------------------------------------------------------- */
 
 /*
@@ -578,6 +587,13 @@ static NA_NOINLINE NA_COLD void free_outside_region(void *ptr)
         thread_cache_count_free(obj.slot, obj.size);
 }
 
+NA_NOINLINE NA_COLD void free_small_slow(void *ptr, unsigned slot, unsigned tag)
+{
+    if (options.stats_live)
+        stats_live_tick();
+    thread_cache_free_slow(ptr, slot, tag);
+}
+
 NA_NOINLINE NA_COLD void free_slow(void *ptr)
 {
     if (!ptr)
@@ -595,7 +611,7 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
         /* free_fast sends a slab's pointer here when it is no block's start. */
         if (!is_block_start(seg, ptr, tag_class(tag)))
             report_invalid_pointer("free(): invalid pointer", ptr);
-        thread_cache_free_slow(ptr, slot_of_ptr(ptr), tag);
+        free_small_slow(ptr, slot_of_ptr(ptr), tag);
         return;
     }
     if (seg->kind == SEG_HUGE) {

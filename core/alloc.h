@@ -11,7 +11,8 @@
  *   which tells a large or huge block from an invalid pointer and aborts on
  *   the latter: an interior pointer never enters a bin.
  * Everything else (empty or full bins, large and huge objects, foreign
- * pointers, first use) goes to the slow paths in alloc.c / thread_cache.c.
+ * pointers, first use) goes to the slow paths in alloc.c, which call into
+ * thread_cache.c for the small blocks.
  */
 #ifndef NUMA_ALLOC_ALLOC_H
 #define NUMA_ALLOC_ALLOC_H
@@ -47,6 +48,14 @@ void *alloc_placed(size_t size, size_t alignment, bool zero);
 /* The fast paths' exits, cold where they are defined (base/compiler.h). */
 void *alloc_slow(size_t size);
 void free_slow(void *ptr);
+/*
+ * The small blocks' slow paths (a miss in the thread's bin, a free the bin
+ * does not take): start the allocator (alloc), tick the live statistics,
+ * then the thread cache's slow path. A pointer in the region implies a
+ * started allocator (init_once publishes region.size last).
+ */
+void *alloc_small_slow(unsigned slot, unsigned cls);
+void free_small_slow(void *ptr, unsigned slot, unsigned tag);
 void *alloc_realloc(void *ptr, size_t size);
 /*
  * Usable bytes of a block of ours; 0 for NULL, foreign pointers and pointers
@@ -70,7 +79,7 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
             return cache_bin_pop(bin);
         }
     }
-    return thread_cache_alloc_slow(slot, cls);
+    return alloc_small_slow(slot, cls);
 }
 
 /* A thread with a cache implies an initialised allocator, so the class tables are valid. */
@@ -113,7 +122,7 @@ static inline void free_fast(void *ptr)
                     return;
                 }
             }
-            thread_cache_free_slow(ptr, slot, tag);
+            free_small_slow(ptr, slot, tag);
             return;
         }
     }

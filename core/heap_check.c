@@ -1,9 +1,10 @@
 /* heap_check.c - the whole-heap consistency check; see heap_check.h. */
 #include "core/heap_check.h"
 
+#include "base/bitmap.h"
+#include "base/report.h"
 #include "core/aligned_huge.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 #include "core/thread_cache.h"
 
 static void check_failed(const char *what, const void *where, int line, const char *cond)
@@ -109,7 +110,10 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
 static void walk_segments(struct node_heap *heap, struct tally *t)
 {
     uintptr_t at = slot_base(heap->slot) + SEGMENT_SIZE;
-    struct segment *next_free = heap->free_segments, *prev_free = NULL, *prev = NULL;
+    CHECK(list_well_linked(&heap->free_segments), "free segment list badly linked",
+          &heap->free_segments);
+    struct segment *next_free = list_entry(heap->free_segments.first, struct segment, run_link);
+    struct segment *prev_free = NULL, *prev = NULL;
     while (at < heap->seg_next) {
         struct segment *seg = (struct segment *)at;
         if (seg->magic != SEGMENT_MAGIC && prev) /* where the walk came from tells what overran */
@@ -142,13 +146,12 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
         case SEG_FREE_RUN:
             CHECK(seg == next_free, "free segment run missing from the free list (or out of order)",
                   seg);
-            CHECK(seg->run_prev == prev_free, "free segment list badly linked", seg);
             CHECK(!prev_free || (uintptr_t)prev_free + prev_free->nsegments * SEGMENT_SIZE < at,
                   "two free segment runs touch", seg);
             if (seg->dirty)
                 t->dirty_bytes += seg->nsegments * SEGMENT_SIZE;
             prev_free = seg;
-            next_free = seg->run_next;
+            next_free = list_entry(seg->run_link.next, struct segment, run_link);
             break;
         default:
             CHECK(0, "segment of unknown kind", seg);
@@ -165,26 +168,28 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
 static void check_lists(struct node_heap *heap, const struct tally *t)
 {
     size_t runs = 0, dirty_runs = 0, partial = 0;
+    struct span *span;
     for (unsigned b = 0; b < FREE_RUN_BINS; b++) {
-        bool bit = (heap->free_run_bitmap[b / 64] >> (b % 64)) & 1;
-        CHECK(bit == (heap->free_runs[b] != NULL), "free-run bitmap disagrees with its bin",
+        bool bit = bitmap_test(heap->free_run_bitmap, b);
+        CHECK(bit == !list_empty(&heap->free_runs[b]), "free-run bitmap disagrees with its bin",
               &heap->free_runs[b]);
-        for (struct span *span = heap->free_runs[b], *prev = NULL; span;
-             prev = span, span = span->next, runs++) {
+        CHECK(list_well_linked(&heap->free_runs[b]), "free-run bin badly linked",
+              &heap->free_runs[b]);
+        list_for_each_entry(span, &heap->free_runs[b], struct span, link)
+        {
             CHECK(span->state == SPAN_FREE && free_bin_of(span->npages) == b,
                   "span in the wrong free-run bin", span);
-            CHECK(span->prev == prev, "free-run bin badly linked", span);
             CHECK(slot_of_ptr(span) == heap->slot, "free run of another slot in a bin", span);
+            runs++;
         }
     }
     CHECK(runs == t->free_page_runs, "free page runs in bins != free runs in segments", heap);
-    for (struct span *span = heap->dirty_oldest, *prev = NULL; span;
-         prev = span, span = span->lru_next, dirty_runs++) {
+    CHECK(list_well_linked(&heap->dirty_runs), "dirty list badly linked", &heap->dirty_runs);
+    list_for_each_entry(span, &heap->dirty_runs, struct span, lru)
+    {
         CHECK(span->state == SPAN_FREE && span->dirty, "clean or used span on the dirty list",
               span);
-        CHECK(span->lru_prev == prev, "dirty list badly linked", span);
-        CHECK(span->lru_next || heap->dirty_newest == span, "dirty list's newest is not its end",
-              span);
+        dirty_runs++;
     }
     CHECK(dirty_runs == t->dirty_page_runs, "dirty page runs listed != dirty runs in segments",
           heap);
@@ -196,12 +201,14 @@ static void check_lists(struct node_heap *heap, const struct tally *t)
     for (unsigned shard = 0; shard < HEAP_SHARDS; shard++) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             struct bin *bin = &heap->bins[shard][cls];
-            for (struct span *slab = bin->partial, *prev = NULL; slab;
-                 prev = slab, slab = slab->next, partial++) {
+            CHECK(list_well_linked(&bin->partial), "partial list badly linked", bin);
+            struct span *slab;
+            list_for_each_entry(slab, &bin->partial, struct span, link)
+            {
                 CHECK(slab->state == SPAN_SLAB && slab->cls == cls && slab->shard == shard &&
                           slab->in_partial,
                       "partial list holds a slab of another bin", slab);
-                CHECK(slab->prev == prev, "partial list badly linked", slab);
+                partial++;
             }
             CHECK(!bin->spare || (bin->spare->state == SPAN_SLAB && bin->spare->cls == cls &&
                                   bin->spare->shard == shard),
@@ -228,7 +235,7 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
           block);
     size_t index = offset / size_classes[cls].size;
     CHECK(index < size_classes[cls].slab_blocks, "cached block past its slab", block);
-    CHECK(!((slab_map(seg, slab)[index / 64] >> (index % 64)) & 1),
+    CHECK(!bitmap_test(slab_map(seg, slab), index),
           "cached block also free in its slab (double free)", block);
 }
 

@@ -8,10 +8,10 @@
  * committed and are reused before they are purged: a program that frees
  * and allocates big buffers in a loop does not refault every page.
  */
+#include "base/debug.h"
+#include "base/report.h"
 #include "core/aligned_huge.h"
-#include "core/debug.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
 

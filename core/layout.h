@@ -30,7 +30,8 @@
 #ifndef NUMA_ALLOC_LAYOUT_H
 #define NUMA_ALLOC_LAYOUT_H
 
-#include "core/os.h"
+#include "base/list.h"
+#include "base/os.h"
 #include "core/size_class.h"
 
 #include <stdint.h>
@@ -47,9 +48,9 @@ enum segment_kind { SEG_PAGES = 1, SEG_HUGE, SEG_FREE_RUN };
 
 /* A run of pages inside a SEG_PAGES segment; lives in the segment header. */
 struct span {
-    struct span *next, *prev;         /* bin's partial-slab list, or a free-run bin */
-    struct span *lru_next, *lru_prev; /* FREE and dirty: purge order, oldest first */
-    uint64_t freed_ms;                /* FREE: when it became free (purge decay) */
+    struct list_node link; /* SLAB: its bin's partial list (in_partial); FREE: a free-run bin */
+    struct list_node lru;  /* FREE and dirty: node_heap.dirty_runs, oldest first */
+    uint64_t freed_ms;     /* FREE: when it became free (purge decay) */
     uint32_t npages;
     uint32_t used;     /* SLAB: blocks out in thread caches or in use */
     uint32_t map_hint; /* SLAB: no free bit in the slab's free_map words before this one */
@@ -67,19 +68,19 @@ struct span {
 
 /*
  * Segment header. For SEG_FREE_RUN (a run of free segments in the slot's
- * address-ordered free list) only the fields up to `run_next` are used.
+ * address-ordered free list) only the fields up to `run_link` are used.
  */
 struct segment {
     uint32_t magic;
     uint8_t kind;  /* enum segment_kind */
     uint8_t dirty; /* SEG_FREE_RUN: pages beyond the header may be non-zero */
     uint16_t slot;
-    uint8_t interleaved;                 /* SEG_HUGE: pages spread over nodes (interleave) */
-    size_t nsegments;                    /* length of the run this segment starts */
-    uint64_t freed_ms;                   /* SEG_FREE_RUN: purge decay */
-    struct segment *run_next, *run_prev; /* SEG_FREE_RUN list */
-    void *huge_ptr;                      /* SEG_HUGE: the object */
-    size_t huge_size;                    /* SEG_HUGE: its usable size */
+    uint8_t interleaved;       /* SEG_HUGE: pages spread over nodes (interleave) */
+    size_t nsegments;          /* length of the run this segment starts */
+    uint64_t freed_ms;         /* SEG_FREE_RUN: purge decay */
+    struct list_node run_link; /* SEG_FREE_RUN: node_heap.free_segments */
+    void *huge_ptr;            /* SEG_HUGE: the object */
+    size_t huge_size;          /* SEG_HUGE: its usable size */
     uint16_t page_tag[PAGES_PER_SEGMENT];
     uint16_t page_head[PAGES_PER_SEGMENT];
     struct span spans[PAGES_PER_SEGMENT];

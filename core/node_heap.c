@@ -9,9 +9,10 @@
  * order. A slab whose blocks are all back is empty and returns its pages
  * (keeping one spare per bin).
  */
-#include "core/debug.h"
+#include "base/bitmap.h"
+#include "base/debug.h"
+#include "base/report.h"
 #include "core/node_heap.h"
-#include "core/report.h"
 
 #include <string.h>
 
@@ -29,11 +30,7 @@ static void partial_push(struct bin *bin, struct span *slab)
 {
     NA_ASSERT_HELD(&bin->lock);
     NA_ASSERT(slab->state == SPAN_SLAB && !slab->in_partial);
-    slab->prev = NULL;
-    slab->next = bin->partial;
-    if (slab->next)
-        slab->next->prev = slab;
-    bin->partial = slab;
+    list_push_front(&bin->partial, &slab->link);
     slab->in_partial = 1;
 }
 
@@ -41,12 +38,7 @@ static void partial_remove(struct bin *bin, struct span *slab)
 {
     NA_ASSERT_HELD(&bin->lock);
     NA_ASSERT(slab->in_partial);
-    if (slab->prev)
-        slab->prev->next = slab->next;
-    else
-        bin->partial = slab->next;
-    if (slab->next)
-        slab->next->prev = slab->prev;
+    list_remove(&bin->partial, &slab->link);
     slab->in_partial = 0;
 }
 
@@ -142,7 +134,7 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
     unsigned got = 0;
     na_lock(&bin->lock);
     while (got < want) {
-        struct span *slab = bin->partial;
+        struct span *slab = list_entry(bin->partial.first, struct span, link);
         if (!slab) {
             /* A spare slab was this bin's, so it is tagged with this shard. */
             slab = bin->spare ? bin->spare : slab_create(heap, cls, shard);
@@ -180,11 +172,11 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
             offset % size_classes[cls].size != 0 || index >= size_classes[cls].slab_blocks)
             report_invalid_pointer("free(): invalid pointer or double free", block);
-        uint64_t *word = &slab_map(seg, slab)[index / 64], bit = (uint64_t)1 << (index % 64);
-        if (*word & bit)
+        uint64_t *map = slab_map(seg, slab);
+        if (bitmap_test(map, index))
             report_invalid_pointer("free(): double free detected", block);
         NA_ASSERT(seg->page_tag[page_in_segment(block)] == PAGE_TAG(cls, slab->shard));
-        *word |= bit;
+        bitmap_set(map, index);
         if (index / 64 < slab->map_hint)
             slab->map_hint = (uint32_t)(index / 64);
         if (--slab->used == 0) {
@@ -212,8 +204,7 @@ bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
     na_lock(&bin->lock);
     uint64_t index = slab_block_index(cls, (uint64_t)((const char *)block - span_start(seg, slab)));
     bool is_free = slab->state == SPAN_SLAB && slab->cls == cls &&
-                   index < size_classes[cls].slab_blocks &&
-                   (slab_map(seg, slab)[index / 64] >> (index % 64) & 1u);
+                   index < size_classes[cls].slab_blocks && bitmap_test(slab_map(seg, slab), index);
     na_unlock(&bin->lock);
     return is_free;
 }

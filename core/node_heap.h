@@ -18,8 +18,8 @@
 #define NUMA_ALLOC_NODE_HEAP_H
 
 #include "base/compiler.h"
+#include "base/lock.h"
 #include "core/layout.h"
-#include "core/lock.h"
 #include "core/size_class.h"
 #include "policy/node_memory.h"
 
@@ -28,8 +28,8 @@
 /* One small class of one node: slabs with free blocks, and one spare empty slab. */
 struct bin {
     na_lock_t lock;
-    struct span *partial; /* slabs with free blocks, most recently used first */
-    struct span *spare;   /* an empty slab kept to avoid slab churn */
+    struct list partial; /* slabs with free blocks (span.link), most recently used first */
+    struct span *spare;  /* an empty slab kept to avoid slab churn */
 } __attribute__((aligned(64)));
 
 /* Free memory older than options.purge_delay_ms (default 1 s) is given back to the OS. */
@@ -74,10 +74,10 @@ struct node_heap {
 
     na_lock_t pages_lock;
     /* Free page runs inside SEG_PAGES segments, binned by length. */
-    struct span *free_runs[FREE_RUN_BINS];
+    struct list free_runs[FREE_RUN_BINS]; /* span.link, most recently freed first */
     uint64_t free_run_bitmap[2];
-    /* Dirty free runs (pages and segments share this clock), oldest first. */
-    struct span *dirty_oldest, *dirty_newest;
+    /* Dirty free page runs (span.lru), oldest first; dirty segment runs are on free_segments. */
+    struct list dirty_runs;
     size_t dirty_bytes;       /* free but possibly resident: page runs and segment runs */
     size_t active_bytes;      /* spans and huge objects in use */
     size_t peak_active_bytes; /* the most active_bytes ever was */
@@ -87,7 +87,7 @@ struct node_heap {
     uint64_t next_purge_ms;   /* earliest time a decay purge is due */
     /* Segments: bump allocation, then an address-ordered list of free runs. */
     uintptr_t seg_next, seg_end;
-    struct segment *free_segments;
+    struct list free_segments; /* free segment runs (segment.run_link), by address */
     /* Whether the node can still supply untouched pages (exhaustion). */
     struct node_memory memory;
     uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */

@@ -5,7 +5,8 @@
  * allocation and coalesced with both neighbours on free. Called with
  * pages_lock held.
  */
-#include "core/debug.h"
+#include "base/bitmap.h"
+#include "base/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 
@@ -14,25 +15,16 @@
 static void bin_insert(struct node_heap *heap, struct span *span)
 {
     unsigned bin = free_bin_of(span->npages);
-    span->prev = NULL;
-    span->next = heap->free_runs[bin];
-    if (span->next)
-        span->next->prev = span;
-    heap->free_runs[bin] = span;
-    heap->free_run_bitmap[bin / 64] |= (uint64_t)1 << (bin % 64);
+    list_push_front(&heap->free_runs[bin], &span->link);
+    bitmap_set(heap->free_run_bitmap, bin);
 }
 
 static void bin_remove(struct node_heap *heap, struct span *span)
 {
     unsigned bin = free_bin_of(span->npages);
-    if (span->prev)
-        span->prev->next = span->next;
-    else
-        heap->free_runs[bin] = span->next;
-    if (span->next)
-        span->next->prev = span->prev;
-    if (!heap->free_runs[bin])
-        heap->free_run_bitmap[bin / 64] &= ~((uint64_t)1 << (bin % 64));
+    list_remove(&heap->free_runs[bin], &span->link);
+    if (list_empty(&heap->free_runs[bin]))
+        bitmap_clear(heap->free_run_bitmap, bin);
 }
 
 /* Turns pages [first, first+npages) of seg into one free run. */
@@ -66,15 +58,16 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty);
 /* The largest free run (highest bin), for an object expected to grow in place. */
 static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
 {
+    struct span *span;
     for (unsigned bin = FREE_RUN_BINS; bin-- > free_bin_of(npages);)
-        for (struct span *span = heap->free_runs[bin]; span; span = span->next)
-            if (span->npages >= npages)
-                return span;
+        list_for_each_entry(span, &heap->free_runs[bin], struct span,
+                            link) if (span->npages >= npages) return span;
     return NULL;
 }
 
 static struct span *find_free_run(struct node_heap *heap, size_t npages)
 {
+    struct span *span;
     for (unsigned bin = free_bin_of(npages); bin < FREE_RUN_BINS; bin++) {
         uint64_t word = heap->free_run_bitmap[bin / 64] >> (bin % 64);
         if (!word) {
@@ -84,9 +77,8 @@ static struct span *find_free_run(struct node_heap *heap, size_t npages)
         bin += (unsigned)__builtin_ctzl(word);
         if (bin >= FREE_RUN_BINS)
             break;
-        for (struct span *span = heap->free_runs[bin]; span; span = span->next)
-            if (span->npages >= npages)
-                return span;
+        list_for_each_entry(span, &heap->free_runs[bin], struct span,
+                            link) if (span->npages >= npages) return span;
     }
     return NULL;
 }

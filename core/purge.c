@@ -9,7 +9,7 @@
  * Checks ride on the heap's own slow paths: there is no background thread.
  * All functions except purge_all run with pages_lock held.
  */
-#include "core/debug.h"
+#include "base/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
@@ -18,13 +18,7 @@ void purge_note_dirty(struct node_heap *heap, struct span *span)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(span->state == SPAN_FREE && span->dirty);
-    span->lru_next = NULL;
-    span->lru_prev = heap->dirty_newest;
-    if (heap->dirty_newest)
-        heap->dirty_newest->lru_next = span;
-    else
-        heap->dirty_oldest = span;
-    heap->dirty_newest = span;
+    list_push_back(&heap->dirty_runs, &span->lru);
     heap->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
     if (span->freed_ms + options.purge_delay_ms < heap->next_purge_ms)
         heap->next_purge_ms = span->freed_ms + options.purge_delay_ms;
@@ -36,14 +30,7 @@ void purge_forget_dirty(struct node_heap *heap, struct span *span)
     /* dirty_bytes is the sum of the dirty runs, so it covers this one. */
     NA_ASSERT(span->state == SPAN_FREE && span->dirty);
     NA_ASSERT(heap->dirty_bytes >= (size_t)span->npages << OS_PAGE_SHIFT);
-    if (span->lru_prev)
-        span->lru_prev->lru_next = span->lru_next;
-    else
-        heap->dirty_oldest = span->lru_next;
-    if (span->lru_next)
-        span->lru_next->lru_prev = span->lru_prev;
-    else
-        heap->dirty_newest = span->lru_prev;
+    list_remove(&heap->dirty_runs, &span->lru);
     heap->dirty_bytes -= (size_t)span->npages << OS_PAGE_SHIFT;
 }
 
@@ -89,6 +76,11 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
     return true;
 }
 
+static struct span *dirty_oldest(struct node_heap *heap)
+{
+    return list_entry(heap->dirty_runs.first, struct span, lru);
+}
+
 /*
  * Purges runs freed at or before `cutoff_ms` (UINT64_MAX: all) until dirty
  * memory is at most `target`. Returns the earliest freed_ms left dirty.
@@ -97,7 +89,9 @@ static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t ta
 {
     uint64_t oldest_left = UINT64_MAX;
     bool refused = false; /* a refusal ends the round: the next purge would be refused too */
-    for (struct segment *run = heap->free_segments; run; run = run->run_next) {
+    struct segment *run;
+    list_for_each_entry(run, &heap->free_segments, struct segment, run_link)
+    {
         if (!run->dirty)
             continue;
         if (!refused && run->freed_ms <= cutoff_ms && heap->dirty_bytes > target) {
@@ -108,11 +102,12 @@ static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t ta
         if (run->freed_ms < oldest_left)
             oldest_left = run->freed_ms;
     }
-    while (!refused && heap->dirty_oldest && heap->dirty_bytes > target &&
-           heap->dirty_oldest->freed_ms <= cutoff_ms)
-        refused = !purge_span(heap, heap->dirty_oldest);
-    if (heap->dirty_oldest && heap->dirty_oldest->freed_ms < oldest_left)
-        oldest_left = heap->dirty_oldest->freed_ms;
+    struct span *oldest;
+    while (!refused && (oldest = dirty_oldest(heap)) && heap->dirty_bytes > target &&
+           oldest->freed_ms <= cutoff_ms)
+        refused = !purge_span(heap, oldest);
+    if ((oldest = dirty_oldest(heap)) && oldest->freed_ms < oldest_left)
+        oldest_left = oldest->freed_ms;
     return oldest_left;
 }
 

@@ -1,26 +1,37 @@
 /*
  * segment.c - runs of whole segments in a slot: bump allocation from the
  * slot's reserved space, then reuse of freed runs (address-ordered,
- * first fit, coalesced on free). Called with pages_lock held.
+ * best fit, coalesced on free). Called with pages_lock held.
  *
  * A free run is described by a header in its first segment
  * (kind SEG_FREE_RUN); purging never releases that first page.
  */
-#include "core/debug.h"
+#include "base/debug.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
 
 #include <string.h>
 
+/* The free run after or before `run` in address order; NULL at the ends. */
+static struct segment *run_next(struct segment *run)
+{
+    return list_entry(run->run_link.next, struct segment, run_link);
+}
+
+static struct segment *run_prev(struct segment *run)
+{
+    return list_entry(run->run_link.prev, struct segment, run_link);
+}
+
+static struct segment *first_run(struct node_heap *heap)
+{
+    return list_entry(heap->free_segments.first, struct segment, run_link);
+}
+
 static void run_unlink(struct node_heap *heap, struct segment *run)
 {
-    if (run->run_prev)
-        run->run_prev->run_next = run->run_next;
-    else
-        heap->free_segments = run->run_next;
-    if (run->run_next)
-        run->run_next->run_prev = run->run_prev;
+    list_remove(&heap->free_segments, &run->run_link);
     if (run->dirty)
         heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
 }
@@ -34,23 +45,15 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
     NA_ASSERT(at % SEGMENT_SIZE == 0 && nsegments > 0);
     /* Address order, and invariant 6: free segment runs never touch (they are coalesced). */
     NA_ASSERT(!prev || (uintptr_t)prev + prev->nsegments * SEGMENT_SIZE < at);
-    NA_ASSERT(!(prev ? prev->run_next : heap->free_segments) ||
-              at + nsegments * SEGMENT_SIZE <
-                  (uintptr_t)(prev ? prev->run_next : heap->free_segments));
+    NA_ASSERT(!(prev ? run_next(prev) : first_run(heap)) ||
+              at + nsegments * SEGMENT_SIZE < (uintptr_t)(prev ? run_next(prev) : first_run(heap)));
     run->magic = SEGMENT_MAGIC;
     run->kind = SEG_FREE_RUN;
     run->slot = (uint16_t)heap->slot;
     run->nsegments = nsegments;
     run->dirty = dirty;
     run->freed_ms = freed_ms;
-    run->run_prev = prev;
-    run->run_next = prev ? prev->run_next : heap->free_segments;
-    if (run->run_next)
-        run->run_next->run_prev = run;
-    if (prev)
-        prev->run_next = run;
-    else
-        heap->free_segments = run;
+    list_insert_after(&heap->free_segments, prev ? &prev->run_link : NULL, &run->run_link);
     if (dirty) {
         heap->dirty_bytes += nsegments * SEGMENT_SIZE;
         if (freed_ms + options.purge_delay_ms < heap->next_purge_ms)
@@ -67,7 +70,7 @@ static struct segment *run_carve(struct node_heap *heap, struct segment *run, ui
     NA_ASSERT(run->magic == SEGMENT_MAGIC && run->kind == SEG_FREE_RUN);
     NA_ASSERT(start >= (uintptr_t)run && lead + nsegments <= run->nsegments);
     size_t tail = run->nsegments - lead - nsegments;
-    struct segment *prev = run->run_prev;
+    struct segment *prev = run_prev(run);
     bool dirty = run->dirty;
     uint64_t freed_ms = run->freed_ms;
     run_unlink(heap, run);
@@ -108,10 +111,11 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
     NA_ASSERT_HELD(&heap->pages_lock);
     if (align < SEGMENT_SIZE)
         align = SEGMENT_SIZE;
-    struct segment *best = NULL, *last = NULL;
+    struct segment *best = NULL, *run;
+    struct segment *last = list_entry(heap->free_segments.last, struct segment, run_link);
     size_t best_waste = SIZE_MAX;
-    for (struct segment *run = heap->free_segments; run; run = run->run_next) {
-        last = run;
+    list_for_each_entry(run, &heap->free_segments, struct segment, run_link)
+    {
         uintptr_t start = align_up((uintptr_t)run, align);
         size_t lead = (start - (uintptr_t)run) / SEGMENT_SIZE;
         if (lead + nsegments > run->nsegments || run->nsegments - nsegments >= best_waste)
@@ -162,10 +166,10 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
     uint64_t now = dirty ? os_now_ms() : 0;
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(start % SEGMENT_SIZE == 0 && nsegments > 0 && end <= heap->seg_next);
-    struct segment *prev = NULL, *next = heap->free_segments;
+    struct segment *prev = NULL, *next = first_run(heap);
     while (next && (uintptr_t)next < start) {
         prev = next;
-        next = next->run_next;
+        next = run_next(next);
     }
     if (prev && (uintptr_t)prev + prev->nsegments * SEGMENT_SIZE == start) {
         /* Merge into prev: our header page becomes interior. Keep a clean run clean. */
@@ -176,7 +180,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
             now = prev->freed_ms;
         start = (uintptr_t)prev;
         nsegments += prev->nsegments;
-        struct segment *before = prev->run_prev;
+        struct segment *before = run_prev(prev);
         run_unlink(heap, prev);
         prev = before;
     }
@@ -199,9 +203,9 @@ int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
     NA_ASSERT_HELD(&heap->pages_lock);
     if (at == heap->seg_next)
         return bump(heap, nsegments) == 0 ? 0 : -1;
-    struct segment *run = heap->free_segments;
+    struct segment *run = first_run(heap);
     while (run && (uintptr_t)run < at)
-        run = run->run_next;
+        run = run_next(run);
     if (!run || (uintptr_t)run != at || run->nsegments < nsegments)
         return -1;
     return run_carve(heap, run, at, nsegments)->dirty ? 1 : 0;

@@ -1,7 +1,7 @@
 /* size_class.c - the class tables; see size_class.h. */
 #include "core/size_class.h"
 
-#include "core/os.h"
+#include "base/os.h"
 
 struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
 uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];

@@ -2,12 +2,12 @@
 #define _GNU_SOURCE
 #include "core/stats.h"
 
+#include "base/lock.h"
+#include "base/os.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "core/alloc.h"
-#include "core/lock.h"
-#include "core/os.h"
 #include "core/node_heap.h"
-#include "core/report.h"
-#include "core/textbuf.h"
 #include "core/thread_cache.h"
 #include "policy/capabilities.h"
 #include "policy/kernel_policy.h"

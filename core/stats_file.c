@@ -2,11 +2,11 @@
 #define _GNU_SOURCE
 #include "core/stats_file.h"
 
+#include "base/os.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "core/alloc.h"
-#include "core/os.h"
-#include "core/report.h"
 #include "core/stats.h"
-#include "core/textbuf.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
 

@@ -2,18 +2,20 @@
 #define _GNU_SOURCE
 #include "core/stats_live.h"
 
+#include "base/lock.h"
+#include "base/os.h"
+#include "base/parse.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "core/alloc.h"
-#include "core/lock.h"
-#include "core/os.h"
-#include "core/report.h"
 #include "core/stats.h"
-#include "core/textbuf.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,12 +103,12 @@ static void sweep_lock(int pid, const char *name, bool data_too)
 /* One directory entry: "<pid>.<ext>"; anything else is not ours and is left alone. */
 static void sweep_entry(const char *name)
 {
-    int pid = 0, digits = 0;
-    const char *c = name;
-    for (; *c >= '0' && *c <= '9' && digits < 10; c++, digits++)
-        pid = pid * 10 + (*c - '0');
-    if (digits == 0 || digits == 10 || pid <= 0 || *c != '.')
+    uint64_t number;
+    const char *c = parse_decimal(name, INT_MAX, &number);
+    /* At most 9 digits (leading zeros count): what a pid is written with, always an int. */
+    if (!c || c - name > 9 || number == 0 || *c != '.')
         return;
+    int pid = (int)number;
     const char *ext = c + 1;
     if (strcmp(ext, "lock") == 0) {
         sweep_lock(pid, name, true);

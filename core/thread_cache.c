@@ -1,11 +1,9 @@
 /* thread_cache.c - cache creation, refill, flush and thread exit; see thread_cache.h. */
 #include "core/thread_cache.h"
 
-#include "core/alloc.h"
+#include "base/report.h"
 #include "core/node_heap.h"
-#include "core/report.h"
-#include "core/stats_live.h"
-#include "policy/options.h"
+#include "policy/current_node.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -21,7 +19,7 @@ uintptr_t free_block_key;
 
 /* Live threads, for statistics; and what exited threads counted. */
 static na_lock_t registry_lock = NA_LOCK_INIT;
-static struct thread_state *registry;
+static struct list registry; /* thread_state.registry_link */
 static struct retired_threads retired;
 
 static void sample_peak(struct thread_state *ts);
@@ -89,7 +87,7 @@ static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32
 static struct node_cache *cache_for(unsigned slot)
 {
     struct thread_state *ts = &thread_state;
-    if (ts->status == THREAD_DEAD || !alloc_ensure_init())
+    if (ts->status == THREAD_DEAD)
         return NULL;
     if (ts->status == THREAD_NEW) {
         /* Any non-NULL value makes pthread call the exit hook for this thread. */
@@ -100,11 +98,7 @@ static struct node_cache *cache_for(unsigned slot)
         na_lock(&registry_lock);
         ts->shard = (uint8_t)least_used_shard();
         shard_threads[ts->shard]++;
-        ts->prev = NULL;
-        ts->next = registry;
-        if (registry)
-            registry->prev = ts;
-        registry = ts;
+        list_push_front(&registry, &ts->registry_link);
         na_unlock(&registry_lock);
     }
     if (!ts->caches[slot])
@@ -116,17 +110,14 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
 {
     struct node_cache *nc = cache_for(slot);
     if (!nc) {
-        /* Before init failed or after the thread's exit hook: no cache, one block. */
+        /* After the thread's exit hook (or no memory for a cache): no cache, one block. */
         void **block = NULL;
-        if (!alloc_ensure_init() ||
-            heap_refill(node_heap_of(slot), thread_state.shard, cls, 1, (void **)&block) != 1)
+        if (heap_refill(node_heap_of(slot), thread_state.shard, cls, 1, (void **)&block) != 1)
             return NULL;
         block[1] = NULL;
         return block;
     }
     struct cache_bin *bin = &nc->bins[cls];
-    if (options.stats_live)
-        stats_live_tick();
     if (!bin->head) {
         sample_peak(&thread_state);
         unsigned want = bin->fill;
@@ -255,8 +246,6 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     unsigned cls = tag_class(tag);
     struct node_cache *nc = cache_for(slot);
     notice_move();
-    if (options.stats_live)
-        stats_live_tick();
     if (thread_cache_block_is_free(block, slot, cls))
         report_invalid_pointer("free(): double free detected", block);
     if (!nc) {
@@ -306,8 +295,8 @@ void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg),
                         struct retired_threads *out)
 {
     na_lock(&registry_lock);
-    for (struct thread_state *ts = registry; ts; ts = ts->next)
-        visit(ts, arg);
+    struct thread_state *ts;
+    list_for_each_entry(ts, &registry, struct thread_state, registry_link) visit(ts, arg);
     *out = retired;
     na_unlock(&registry_lock);
 }
@@ -326,11 +315,10 @@ void thread_cache_after_fork_child(void)
 {
     struct thread_state *self = &thread_state;
     na_lock_reset(&registry_lock);
-    registry = NULL;
+    registry = (struct list){NULL, NULL};
     memset(shard_threads, 0, sizeof shard_threads);
     if (self->status == THREAD_LIVE) {
-        self->next = self->prev = NULL;
-        registry = self;
+        list_push_front(&registry, &self->registry_link);
         shard_threads[self->shard] = 1;
     }
 }
@@ -366,12 +354,7 @@ static NA_COLD void retire_thread(struct thread_state *ts)
         retired.peak_live_bytes = ts->peak_live_bytes;
     retired.fallbacks += ts->fallbacks;
     shard_threads[ts->shard]--;
-    if (ts->prev)
-        ts->prev->next = ts->next;
-    else
-        registry = ts->next;
-    if (ts->next)
-        ts->next->prev = ts->prev;
+    list_remove(&registry, &ts->registry_link);
     na_unlock(&registry_lock);
 }
 

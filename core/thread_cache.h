@@ -18,6 +18,7 @@
 #define NUMA_ALLOC_THREAD_CACHE_H
 
 #include "base/compiler.h"
+#include "base/list.h"
 #include "core/size_class.h"
 #include "policy/topology.h"
 
@@ -88,10 +89,10 @@ struct thread_state {
     uint8_t home;             /* slot of the node the thread last allocated on (cpu_route.home) */
     uint8_t shard;            /* which shard of the node heaps' bins it refills from */
     int tid;
-    uint64_t migrations;              /* times the thread was found on another node than before */
-    uint64_t fallbacks;               /* allocations of this thread served by a fallback node */
-    uint64_t peak_live_bytes;         /* most bytes it had live, sampled on its slow paths */
-    struct thread_state *next, *prev; /* registry of live threads (statistics) */
+    uint64_t migrations;            /* times the thread was found on another node than before */
+    uint64_t fallbacks;             /* allocations of this thread served by a fallback node */
+    uint64_t peak_live_bytes;       /* most bytes it had live, sampled on its slow paths */
+    struct list_node registry_link; /* the registry of live threads (statistics) */
 };
 
 extern __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
@@ -126,7 +127,12 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 /* The calling thread runs on another node than at its last allocation. */
 NA_NOINLINE NA_COLD void thread_cache_moved(unsigned home);
 
-/* Slow paths of the inline fast paths in alloc.h, cold where defined (base/compiler.h). */
+/*
+ * Slow paths of the inline fast paths in alloc.h, cold where defined
+ * (base/compiler.h), reached through alloc_small_slow and free_small_slow
+ * (alloc.c), which start the allocator and tick the live statistics first:
+ * everything in this file runs on a started allocator.
+ */
 void *thread_cache_alloc_slow(unsigned slot, unsigned cls);
 void thread_cache_free_slow(void *block, unsigned slot, unsigned tag);
 

@@ -8,10 +8,10 @@
  * Fields without a counterpart here are 0.
  */
 #define _GNU_SOURCE
+#include "base/os.h"
+#include "base/textbuf.h"
 #include "core/alloc.h"
 #include "core/node_heap.h"
-#include "core/os.h"
-#include "core/textbuf.h"
 #include "interpose/export.h"
 #include "policy/topology.h"
 

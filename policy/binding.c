@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "policy/binding.h"
 
+#include "base/bitmap.h"
 #include "policy/capabilities.h"
 #include "policy/topology.h"
 
@@ -41,7 +42,7 @@ static int set_policy(void *addr, size_t len, int mode, const uint64_t *mask)
 static void count_refusal(const uint64_t *mask)
 {
     for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
-        if (mask[node / 64] >> (node % 64) & 1)
+        if (bitmap_test(mask, (size_t)node))
             placement_fault_count(node, FAULT_BIND);
 }
 
@@ -51,7 +52,7 @@ static int prefer(void *addr, size_t len, int node, node_mask mask)
 {
     if (node < 0 || node >= TOPO_MAX_NODE_ID)
         return -EINVAL;
-    mask[node / 64] = (uint64_t)1 << (node % 64);
+    bitmap_set(mask, (size_t)node); /* the only bit: the mask comes zeroed */
     return set_policy(addr, len, MPOL_PREFERRED_MODE, mask);
 }
 
@@ -69,7 +70,7 @@ int binding_prefer_node_again(void *addr, size_t len, int node)
     if (node < 0 || node >= TOPO_MAX_NODE_ID)
         return -EINVAL;
     node_mask mask = {0};
-    mask[node / 64] = (uint64_t)1 << (node % 64);
+    bitmap_set(mask, (size_t)node);
     int err = set_policy_flags(addr, len, MPOL_PREFERRED_MODE, mask, MPOL_MF_MOVE_FLAG);
     if (err)
         count_refusal(mask);
@@ -85,7 +86,7 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
         if (!page_weight[slot])
             continue;
         int node = topo.slot_node[slot];
-        mask[node / 64] |= (uint64_t)1 << (node % 64);
+        bitmap_set(mask, (size_t)node);
         if (first_weight && page_weight[slot] != first_weight)
             equal = false;
         first_weight = page_weight[slot];

@@ -2,9 +2,9 @@
 #define _GNU_SOURCE
 #include "policy/capabilities.h"
 
-#include "core/os.h"
-#include "core/report.h"
-#include "core/textbuf.h"
+#include "base/os.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "policy/binding.h"
 #include "policy/topology.h"
 #include "policy/verify.h"

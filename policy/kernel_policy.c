@@ -3,9 +3,11 @@
 #define _GNU_SOURCE
 #include "policy/kernel_policy.h"
 
-#include "core/os.h"
-#include "core/report.h"
-#include "core/textbuf.h"
+#include "base/bitmap.h"
+#include "base/os.h"
+#include "base/parse.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 #include "policy/options.h"
 
 #include <errno.h>
@@ -18,11 +20,6 @@
 #define KMPOL_MODE_FLAGS ((1 << 15) | (1 << 14) | (1 << 13))
 
 struct inherited_policy inherited_policy;
-
-static bool node_in(const uint64_t *mask, int node)
-{
-    return (mask[node / 64] >> (node % 64)) & 1u;
-}
 
 static bool mask_empty(const uint64_t *mask)
 {
@@ -37,10 +34,10 @@ static void node_list_text(struct textbuf *tb, const uint64_t *mask)
 {
     bool first = true;
     for (int node = 0; node < TOPO_MAX_NODE_ID; node++) {
-        if (!node_in(mask, node))
+        if (!bitmap_test(mask, (size_t)node))
             continue;
         int last = node;
-        while (last + 1 < TOPO_MAX_NODE_ID && node_in(mask, last + 1))
+        while (last + 1 < TOPO_MAX_NODE_ID && bitmap_test(mask, (size_t)last + 1))
             last++;
         tb_str(tb, first ? "" : ",");
         tb_u64(tb, (uint64_t)node);
@@ -144,10 +141,8 @@ static unsigned kernel_weight(int node)
     tb_u64(&tb, (uint64_t)node);
     if (os_read_file(path, buf, sizeof buf) <= 0)
         return 0;
-    unsigned weight = 0;
-    for (const char *c = buf; *c >= '0' && *c <= '9' && weight <= 255; c++)
-        weight = weight * 10 + (unsigned)(*c - '0');
-    return weight <= 255 ? weight : 0;
+    uint64_t weight;
+    return parse_decimal(buf, 255, &weight) ? (unsigned)weight : 0;
 }
 
 /* Weighted interleave without NUMA_ALLOC_WEIGHTS: the kernel's weights, or 1 each. */
@@ -156,7 +151,7 @@ static void fill_weights(void)
     bool any_kernel = false;
     for (int slot = 0; slot < topo.num_slots; slot++) {
         int node = topo.slot_node[slot];
-        if (options.nodes_given && !options.nodes_all && !node_in(options.nodes, node))
+        if (options.nodes_given && !options.nodes_all && !bitmap_test(options.nodes, (size_t)node))
             continue;
         unsigned weight = kernel_weight(node);
         any_kernel = any_kernel || weight > 0;

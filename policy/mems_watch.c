@@ -1,8 +1,9 @@
 /* mems_watch.c - cpuset changes at run time; see mems_watch.h. */
 #include "policy/mems_watch.h"
 
-#include "core/lock.h"
-#include "core/os.h"
+#include "base/bitmap.h"
+#include "base/lock.h"
+#include "base/os.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
 
@@ -32,17 +33,12 @@ void mems_watch_init(void (*rebind)(unsigned slot))
     watch.next_check_ms = os_now_ms() + MEMS_WATCH_INTERVAL_MS;
 }
 
-static bool in_mask(const uint64_t *mask, int node)
-{
-    return (mask[node / 64] >> (node % 64)) & 1u;
-}
-
 /* Acts on a new Mems_allowed (the watch lock held). */
 static void apply(const uint64_t *mask)
 {
     bool changed = false;
     for (int i = 0; i < topo.num_nodes; i++) {
-        uint8_t now = in_mask(mask, topo.node_id[i]) ? 1 : 0;
+        uint8_t now = bitmap_test(mask, (size_t)topo.node_id[i]) ? 1 : 0;
         if (now == __atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED))
             continue;
         changed = true;
@@ -57,7 +53,7 @@ static void apply(const uint64_t *mask)
     uint8_t usable[TOPO_MAX_SLOTS] = {0};
     int left = 0;
     for (int slot = 0; slot < topo.num_slots; slot++) {
-        usable[slot] = in_mask(mask, topo.slot_node[slot]) ? 1 : 0;
+        usable[slot] = bitmap_test(mask, (size_t)topo.slot_node[slot]) ? 1 : 0;
         left += usable[slot];
     }
     if (left == 0)

@@ -2,7 +2,8 @@
 #define _GNU_SOURCE
 #include "policy/node_memory.h"
 
-#include "core/os.h"
+#include "base/os.h"
+#include "base/parse.h"
 #include "policy/capabilities.h"
 #include "policy/topology.h"
 #include "policy/verify.h"
@@ -39,9 +40,9 @@ uint64_t node_free_bytes(int node)
     at += sizeof("MemFree:") - 1;
     while (*at == ' ')
         at++;
-    uint64_t kib = 0;
-    while (*at >= '0' && *at <= '9')
-        kib = kib * 10u + (uint64_t)(*at++ - '0');
+    uint64_t kib;
+    if (!parse_decimal(at, UINT64_MAX >> 10, &kib))
+        kib = 0; /* no number: read as a full node, as ever */
     return kib << 10;
 }
 

@@ -1,9 +1,11 @@
 /* options.c - NUMA_ALLOC_* environment variables; see options.h. */
 #include "policy/options.h"
 
-#include "core/os.h"
-#include "core/report.h"
-#include "core/textbuf.h"
+#include "base/bitmap.h"
+#include "base/os.h"
+#include "base/parse.h"
+#include "base/report.h"
+#include "base/textbuf.h"
 
 #include <string.h>
 
@@ -61,20 +63,6 @@ static void warn_value(enum option_variable variable, const char *name, const ch
     options_warn(variable, buf);
 }
 
-static const char *parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    unsigned long v = 0;
-    if (*s < '0' || *s > '9')
-        return NULL;
-    while (*s >= '0' && *s <= '9') {
-        v = v * 10u + (unsigned long)(*s++ - '0');
-        if (v > max)
-            return NULL;
-    }
-    *out = v;
-    return s;
-}
-
 int options_parse_node_list(const char *text, uint64_t *bitmap)
 {
     memset(bitmap, 0, TOPO_MAX_NODE_ID / 8);
@@ -84,14 +72,14 @@ int options_parse_node_list(const char *text, uint64_t *bitmap)
     }
     const char *s = text;
     do {
-        unsigned long lo, hi;
-        if (!(s = parse_uint(s, TOPO_MAX_NODE_ID - 1, &lo)))
+        uint64_t lo, hi;
+        if (!(s = parse_decimal(s, TOPO_MAX_NODE_ID - 1, &lo)))
             return -1;
         hi = lo;
-        if (*s == '-' && (!(s = parse_uint(s + 1, TOPO_MAX_NODE_ID - 1, &hi)) || hi < lo))
+        if (*s == '-' && (!(s = parse_decimal(s + 1, TOPO_MAX_NODE_ID - 1, &hi)) || hi < lo))
             return -1;
-        for (unsigned long node = lo; node <= hi; node++)
-            bitmap[node / 64] |= (uint64_t)1 << (node % 64);
+        for (uint64_t node = lo; node <= hi; node++)
+            bitmap_set(bitmap, node);
     } while (*s == ',' && *++s);
     return *s == '\0' ? 0 : -1;
 }
@@ -102,9 +90,9 @@ static int parse_weights(const char *text, uint8_t *weights)
     memset(weights, 0, TOPO_MAX_NODE_ID);
     const char *s = text;
     do {
-        unsigned long node, weight;
-        if (!(s = parse_uint(s, TOPO_MAX_NODE_ID - 1, &node)) || *s++ != ':' ||
-            !(s = parse_uint(s, 255, &weight)) || weight == 0)
+        uint64_t node, weight;
+        if (!(s = parse_decimal(s, TOPO_MAX_NODE_ID - 1, &node)) || *s++ != ':' ||
+            !(s = parse_decimal(s, 255, &weight)) || weight == 0)
             return -1;
         weights[node] = (uint8_t)weight;
     } while (*s == ',' && *++s);
@@ -231,8 +219,8 @@ void options_init(void)
         options.stats_live =
             parse_keyword(OPTION_STATS_LIVE, "NUMA_ALLOC_STATS_LIVE", value, switches, "0, 1") != 0;
     if ((value = env_lookup("NUMA_ALLOC_PURGE_DELAY_MS"))) {
-        unsigned long ms;
-        const char *end = parse_uint(value, 3600000, &ms);
+        uint64_t ms;
+        const char *end = parse_decimal(value, 3600000, &ms);
         if (end && *end == '\0')
             options.purge_delay_ms = (uint32_t)ms;
         else

@@ -1,7 +1,8 @@
 /* placement.c - policies folded into tables; see placement.h. */
 #include "policy/placement.h"
 
-#include "core/textbuf.h"
+#include "base/bitmap.h"
+#include "base/textbuf.h"
 #include "policy/node_memory.h"
 #include "policy/options.h"
 
@@ -20,11 +21,6 @@ static int slot_distance(int from_index, unsigned slot)
     return topo.distance[from_index][node_index(topo.slot_node[slot])];
 }
 
-static int in_bitmap(const uint64_t *map, int node)
-{
-    return (int)((map[node / 64] >> (node % 64)) & 1u);
-}
-
 /*
  * Marks in `chosen` the usable slots among the node ids of `map`. The nodes
  * that cannot be used go to `bad` ("1,7"; "all" names every possible id:
@@ -34,7 +30,7 @@ static int choose_slots(const uint64_t *map, bool all, uint8_t *chosen, struct t
 {
     int usable = 0, unusable = 0;
     for (int node = 0; node < TOPO_MAX_NODE_ID; node++) {
-        if (!in_bitmap(map, node))
+        if (!bitmap_test(map, (size_t)node))
             continue;
         int slot = topology_slot_of_node(node);
         if (slot >= 0) {
@@ -181,7 +177,7 @@ static int settle_policy(char *why, size_t why_size)
         uint64_t weighted[TOPO_MAX_NODE_ID / 64] = {0};
         for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
             if (options.weights[node])
-                weighted[node / 64] |= (uint64_t)1 << (node % 64);
+                bitmap_set(weighted, (size_t)node);
         nchosen = choose_slots(weighted, false, wanted.chosen, &bad_nodes);
         for (int slot = 0; slot < topo.num_slots; slot++)
             wanted.weight[slot] = options.weights[topo.slot_node[slot]];

@@ -1,37 +1,26 @@
 /* topology.c - sysfs/procfs parsing without malloc; see topology.h. */
 #include "policy/topology.h"
 
-#include "core/os.h"
+#include "base/bitmap.h"
+#include "base/os.h"
+#include "base/parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 struct topology topo;
 
-#define NODE_DIR           "/sys/devices/system/node/"
-#define BITMAP_WORDS(bits) (((bits) + 63) / 64)
+#define NODE_DIR "/sys/devices/system/node/"
 
 typedef uint64_t node_bitmap[BITMAP_WORDS(TOPO_MAX_NODE_ID)];
 typedef uint64_t cpu_bitmap[BITMAP_WORDS(TOPO_MAX_CPUS)];
 
-static int test_bit(const uint64_t *map, unsigned bit)
-{
-    return (int)((map[bit / 64] >> (bit % 64)) & 1u);
-}
-
-static const char *parse_uint(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    if (*s < '0' || *s > '9')
-        return NULL;
-    while (*s >= '0' && *s <= '9')
-        v = v * 10u + (unsigned)(*s++ - '0');
-    *out = v;
-    return s;
-}
+/* The kernel's numbers (ids, distances) fit an unsigned; a larger one is refused, not wrapped. */
+#define SYSFS_NUMBER_MAX UINT_MAX
 
 /* Parses the kernel's list format ("0-3,8,10-11") into a bitmap of `bits` bits. */
 static int parse_list(const char *s, uint64_t *map, unsigned bits)
@@ -40,15 +29,15 @@ static int parse_list(const char *s, uint64_t *map, unsigned bits)
     while (*s == ' ' || *s == '\n')
         s++;
     while (*s && *s != '\n') {
-        unsigned lo, hi;
-        s = parse_uint(s, &lo);
+        uint64_t lo, hi;
+        s = parse_decimal(s, SYSFS_NUMBER_MAX, &lo);
         if (!s)
             return -1;
         hi = lo;
-        if (*s == '-' && !(s = parse_uint(s + 1, &hi)))
+        if (*s == '-' && !(s = parse_decimal(s + 1, SYSFS_NUMBER_MAX, &hi)))
             return -1;
-        for (unsigned b = lo; b <= hi && b < bits; b++)
-            map[b / 64] |= (uint64_t)1 << (b % 64);
+        for (uint64_t b = lo; b <= hi && b < bits; b++)
+            bitmap_set(map, b);
         if (*s == ',')
             s++;
     }
@@ -122,7 +111,7 @@ int topology_read_mems_allowed(uint64_t *allowed)
         unsigned base = (nwords - 1 - w) * 32; /* the last word holds nodes 0..31 */
         for (unsigned b = 0; b < 32 && base + b < TOPO_MAX_NODE_ID; b++)
             if (words[w] & (1u << b))
-                allowed[(base + b) / 64] |= (uint64_t)1 << ((base + b) % 64);
+                bitmap_set(allowed, base + b);
     }
     return 0;
 }
@@ -152,10 +141,10 @@ static void read_distances(void)
             continue;
         const char *s = buf;
         for (int j = 0; j < topo.num_nodes; j++) {
-            unsigned d;
+            uint64_t d;
             while (*s == ' ')
                 s++;
-            if (!(s = parse_uint(s, &d)))
+            if (!(s = parse_decimal(s, SYSFS_NUMBER_MAX, &d)))
                 break;
             topo.distance[i][j] = (uint8_t)(d > 255 ? 255 : d);
         }
@@ -202,10 +191,10 @@ static void read_tiers(void)
         for (long at = 0; at < n;) {
             const char *name = entries + at + 19;               /* struct linux_dirent64: d_name */
             at += *(const unsigned short *)(entries + at + 16); /* d_reclen */
-            unsigned id;
+            uint64_t id;
             const char *end;
-            if (strncmp(name, "memory_tier", 11) != 0 || !(end = parse_uint(name + 11, &id)) ||
-                *end != '\0')
+            if (strncmp(name, "memory_tier", 11) != 0 ||
+                !(end = parse_decimal(name + 11, SYSFS_NUMBER_MAX, &id)) || *end != '\0')
                 continue;
             char path[96] = TIER_DIR;
             size_t len = strlen(path), name_len = strlen(name);
@@ -216,7 +205,7 @@ static void read_tiers(void)
             if (read_list(path, members, TOPO_MAX_NODE_ID) < 0)
                 continue;
             for (int i = 0; i < topo.num_nodes; i++)
-                if (test_bit(members, (unsigned)topo.node_id[i]))
+                if (bitmap_test(members, (unsigned)topo.node_id[i]))
                     topo.tier[i] = (int)id;
         }
     }
@@ -241,13 +230,13 @@ void topology_init(void)
     memset(topo.node_slot, 0xff, sizeof topo.node_slot);
     memset(topo.cpu_node_index, 0xff, sizeof topo.cpu_node_index);
     for (unsigned id = 0; id < TOPO_MAX_NODE_ID && topo.num_nodes < TOPO_MAX_NODES; id++) {
-        if (!test_bit(online, id))
+        if (!bitmap_test(online, id))
             continue;
         int i = topo.num_nodes++;
         topo.node_id[i] = (int)id;
-        topo.has_memory[i] = (uint8_t)(!have_memory_file || test_bit(memory, id));
-        topo.has_cpu[i] = (uint8_t)(!have_cpu_file || test_bit(cpus, id));
-        topo.allowed[i] = (uint8_t)(!have_allowed || test_bit(allowed, id));
+        topo.has_memory[i] = (uint8_t)(!have_memory_file || bitmap_test(memory, id));
+        topo.has_cpu[i] = (uint8_t)(!have_cpu_file || bitmap_test(cpus, id));
+        topo.allowed[i] = (uint8_t)(!have_allowed || bitmap_test(allowed, id));
         if (topo.has_memory[i] && topo.allowed[i] && topo.num_slots < TOPO_MAX_SLOTS) {
             topo.slot_node[topo.num_slots] = (int)id;
             topo.node_slot[id] = (int16_t)topo.num_slots++;
@@ -269,7 +258,7 @@ void topology_init(void)
         int slot = topo.node_slot[topo.node_id[i]] >= 0 ? topo.node_slot[topo.node_id[i]]
                                                         : nearest_slot(i);
         for (unsigned cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-            if (!test_bit(node_cpus, cpu))
+            if (!bitmap_test(node_cpus, cpu))
                 continue;
             topo.cpu[cpu].slot = (uint8_t)slot;
             topo.cpu[cpu].home = topo.node_slot[topo.node_id[i]] >= 0

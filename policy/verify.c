@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "policy/verify.h"
 
-#include "core/os.h"
+#include "base/os.h"
 
 #include <errno.h>
 #include <stdint.h>

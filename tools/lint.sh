@@ -2,7 +2,9 @@
 # Static checks for numa-alloc:
 #   1. cppcheck (warning, performance, portability) over base/ core/ policy/ interpose/ include/
 #   2. clang-format --dry-run --Werror over every .c/.h in base core policy interpose include tests bench tools
-# Both run even when the first fails; exits non-zero when either reports anything.
+#   3. the include order of the library's layers (docs/architecture.md, "Layers"): a file of
+#      base/ policy/ core/ interpose/ includes headers of its own layer and of those below it
+# All run even when one fails; exits non-zero when any reports anything.
 # Suppress a cppcheck finding inline (// cppcheck-suppress <id>) or, if it must be
 # global, in .cppcheck-suppressions at the repository root.
 set -uo pipefail
@@ -76,6 +78,52 @@ else
         echo "lint: fix with: clang-format -i ${bad[*]}" >&2
         failed=1
     fi
+fi
+
+# --- layers -------------------------------------------------------------------
+# Bottom first. A quoted include (or an angle one naming a layer) must name a layer at or
+# below the including file's own; the public header ("numa_alloc.h", include/) belongs to
+# the top layer. Anything else in quotes is no layer's, and refused too.
+layers=(base policy core interpose)
+layer_rank() { # layer -> its index in layers, or nothing
+    local i
+    for i in "${!layers[@]}"; do
+        [[ ${layers[i]} == "$1" ]] && echo "$i" && return
+    done
+}
+top=$((${#layers[@]} - 1))
+mapfile -d '' -t layer_files < <(list_sources "${layers[@]}")
+include_re='^[[:space:]]*#[[:space:]]*include[[:space:]]*([<"])([^">]*)[">]'
+violations=0
+for f in "${layer_files[@]}"; do
+    own=${f%%/*}
+    own_rank=$(layer_rank "$own")
+    lineno=0
+    while IFS= read -r line || [[ -n $line ]]; do
+        lineno=$((lineno + 1))
+        [[ $line =~ $include_re ]] || continue
+        quote=${BASH_REMATCH[1]} target=${BASH_REMATCH[2]}
+        rank=''
+        if [[ $target == */* ]]; then
+            rank=$(layer_rank "${target%%/*}")
+        elif [[ $target == numa_alloc.h ]]; then
+            rank=$top
+        fi
+        if [[ -z $rank ]]; then
+            [[ $quote == '<' ]] && continue # a system header
+            echo "lint: $f:$lineno: includes \"$target\", which is in no layer (${layers[*]})" >&2
+            violations=$((violations + 1))
+        elif ((rank > own_rank)); then
+            echo "lint: $f:$lineno: includes $target: $own/ may include only ${layers[*]:0:own_rank+1} (layers, bottom first: ${layers[*]})" >&2
+            violations=$((violations + 1))
+        fi
+    done <"$f"
+done
+if ((violations == 0)); then
+    echo "lint: layers: OK (${#layer_files[@]} files include only their own layer and those below)"
+else
+    echo "lint: layers: FAILED, $violations include(s) against the layer order (docs/architecture.md, \"Layers\")" >&2
+    failed=1
 fi
 
 if ((failed)); then

@@ -229,12 +229,12 @@ if ((check_only)); then
         esac
     done
     # Every library source needs a mutant.
-    for f in "$root"/core/*.c "$root"/policy/*.c "$root"/interpose/*.c; do
+    for f in "$root"/base/*.c "$root"/core/*.c "$root"/policy/*.c "$root"/interpose/*.c; do
         f=${f#"$root"/}
         [[ " ${files[*]} " == *" $f "* ]] || { echo "mutate: no mutant in $f" >&2 && bad=1; }
     done
     ((bad)) && exit 2
-    echo "mutate: ${#selected[@]} mutants apply; every file of core/, policy/, interpose/ has one"
+    echo "mutate: ${#selected[@]} mutants apply; every file of base/, core/, policy/, interpose/ has one"
     exit 0
 fi
 

@@ -16,7 +16,7 @@ NA_COLD void report_pointer(const char *what, const void *ptr);
 /* The same, then abort(): like glibc, a corrupted heap must not run on. */
 NA_COLD void report_invalid_pointer(const char *what, const void *ptr) __attribute__((noreturn));
 
-/* "numa-alloc: assertion failed: file:line: expr", then abort() (NA_ASSERT, core/debug.h). */
+/* "numa-alloc: assertion failed: file:line: expr", then abort() (NA_ASSERT, base/debug.h). */
 NA_COLD void report_assert_failed(const char *file, int line, const char *expr)
     __attribute__((noreturn));
 

@@ -12,7 +12,7 @@
 #ifndef NUMA_ALLOC_DEBUG_H
 #define NUMA_ALLOC_DEBUG_H
 
-#include "core/report.h"
+#include "base/report.h"
 
 #ifdef NUMA_ALLOC_DEBUG
 #define NA_ASSERT(expr)                                                                            \

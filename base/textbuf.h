@@ -7,7 +7,7 @@
 #ifndef NUMA_ALLOC_TEXTBUF_H
 #define NUMA_ALLOC_TEXTBUF_H
 
-#include "core/os.h"
+#include "base/os.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,8 @@
 /* os.c - raw system calls; see os.h. */
 #define _GNU_SOURCE
-#include "core/os.h"
+#include "base/os.h"
+
+#include "base/parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,10 +157,10 @@ static size_t statm_bytes(unsigned index)
         while (*s == ' ')
             s++;
     }
-    size_t pages = 0;
-    while (*s >= '0' && *s <= '9')
-        pages = pages * 10 + (size_t)(*s++ - '0');
-    return pages * OS_PAGE_SIZE;
+    uint64_t pages;
+    if (!parse_decimal(s, SIZE_MAX / OS_PAGE_SIZE, &pages))
+        return 0;
+    return (size_t)pages * OS_PAGE_SIZE;
 }
 
 size_t os_rss_bytes(void)

@@ -14,8 +14,8 @@
 #ifndef NUMA_ALLOC_LOCK_H
 #define NUMA_ALLOC_LOCK_H
 
-#include "core/debug.h"
-#include "core/os.h"
+#include "base/debug.h"
+#include "base/os.h"
 
 #ifdef NUMA_ALLOC_DEBUG
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* report.c - misuse reports; see report.h. */
-#include "core/report.h"
+#include "base/report.h"
 
-#include "core/os.h"
+#include "base/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
