@@ -2,6 +2,7 @@
 #include "policy/placement.h"
 
 #include "base/bitmap.h"
+#include "base/debug.h"
 #include "base/textbuf.h"
 #include "policy/node_memory.h"
 #include "policy/options.h"
@@ -251,6 +252,44 @@ static void route_local(const uint8_t *usable)
     }
 }
 
+/*
+ * Debug builds: the tables placement_apply just built keep the promises of
+ * struct placement (placement.h) for the slots in `usable`: routes, candidates
+ * and the interleave sequence lead only to usable slots, and each
+ * by_distance row holds every slot once, in fallback order.
+ */
+static void assert_tables(const uint8_t *usable)
+{
+    int nusable = 0, ncandidates = 0;
+    for (int slot = 0; slot < topo.num_slots; slot++) {
+        nusable += usable[slot] != 0;
+        ncandidates += placement.candidate[slot] != 0;
+        NA_ASSERT(!placement.candidate[slot] || usable[slot]);
+        NA_ASSERT(!placement.page_weight[slot] || usable[slot]);
+        NA_ASSERT(!placement.slot_usable[slot] == !usable[slot]);
+        uint8_t seen[TOPO_MAX_SLOTS] = {0};
+        int from = node_index(topo.slot_node[slot]);
+        for (int i = 0; i < topo.num_slots; i++) {
+            unsigned other = placement.by_distance[slot][i];
+            NA_ASSERT(other < (unsigned)topo.num_slots && !seen[other]);
+            seen[other] = 1;
+            NA_ASSERT(i == 0 || fallback_rank(from, placement.by_distance[slot][i - 1]) <=
+                                    fallback_rank(from, other));
+        }
+    }
+    NA_ASSERT(nusable > 0 && ncandidates > 0);
+    if (placement.per_allocation) {
+        NA_ASSERT(placement.sequence_len > 0 && placement.sequence_len <= PLACEMENT_SEQUENCE_MAX);
+        for (unsigned i = 0; i < placement.sequence_len; i++)
+            NA_ASSERT(placement.sequence[i] < topo.num_slots && usable[placement.sequence[i]]);
+    }
+    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
+        unsigned slot = topo.cpu[cpu].slot;
+        NA_ASSERT(placement.per_allocation ? slot == PLACEMENT_PER_ALLOCATION
+                                           : slot < (unsigned)topo.num_slots && usable[slot]);
+    }
+}
+
 void placement_apply(const uint8_t *usable)
 {
     /* A slot that joins is marked before routes lead to it; one that left, after. */
@@ -287,6 +326,7 @@ void placement_apply(const uint8_t *usable)
     for (int slot = 0; slot < topo.num_slots; slot++)
         if (!usable[slot])
             store_u8(&placement.slot_usable[slot], 0);
+    assert_tables(usable);
 }
 
 unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order)

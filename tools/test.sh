@@ -5,7 +5,8 @@
 #   3. cmake --build build -j 2                           (build library, tests, benchmarks)
 #   4. ctest --test-dir build --output-on-failure [ARGS]  (all tests; ARGS go to ctest, e.g. -L unit)
 #   5. the debug build: cmake -B build-debug -DNUMA_ALLOC_DEBUG=ON -DNUMA_ALLOC_SANITIZE=undefined
-#      (assertions, heap check, UBSan), built, then ctest -L unit and -L programs on it
+#      (assertions, heap check, UBSan), built, then ctest -L unit and -L programs on it,
+#      and the guest tests that rebuild the placement tables (4 nodes, tiers, cpuset changes)
 #   6. tools/fuzz.sh 60                                   (libFuzzer, 60 s, on a debug build)
 #   7. tools/lint.sh                                      (cppcheck + clang-format)
 # Each step runs even when an earlier one (other than deps) failed, so one run
@@ -90,7 +91,9 @@ else
     record tests SKIP
 fi
 # The debug build: every invariant asserted, UBSan fatal; the unit and program
-# suites on it (not the guest tests or benchmarks: they test placement and speed,
+# suites on it, and the three guest tests whose topologies and cpuset changes
+# exercise the placement tables' assertions (policy/placement.c), which one node
+# cannot (the other guest tests and the benchmarks test placement and speed,
 # which the Release build covers).
 if ((deps_ok)) &&
     run_step debug-configure cmake -S . -B "$debug_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -100,15 +103,20 @@ if ((deps_ok)) &&
             -j "$jobs" -L unit
         run_step debug-programs ctest --test-dir "$debug_dir" --output-on-failure \
             --no-tests=error -j "$jobs" -L programs
+        run_step debug-guest ctest --test-dir "$debug_dir" --output-on-failure \
+            --no-tests=error -j "$jobs" -L guest \
+            -R '^(placement_four_nodes_distance|placement_tier_fallback|placement_cpuset_change)$'
     else
         record debug-unit SKIP
         record debug-programs SKIP
+        record debug-guest SKIP
     fi
 else
     ((deps_ok)) || record debug-configure SKIP
     record debug-build SKIP
     record debug-unit SKIP
     record debug-programs SKIP
+    record debug-guest SKIP
 fi
 # The fuzzer builds its own copy of the allocator (clang, debug, UBSan).
 if ((deps_ok)) && ((fuzz_seconds > 0)); then
