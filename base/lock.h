@@ -1,7 +1,7 @@
 /*
  * lock.h - a futex mutex that never allocates.
  *
- * Used only off the fast path (node heap bins, page runs, metadata).
+ * Used only off the fast path (node heap class_slabs, page runs, metadata).
  * pthread mutexes would do, but this one can be reset in a fork child and
  * used before libc's start-up has finished. State: 0 free, 1 held,
  * 2 held with waiters (Drepper, "Futexes Are Tricky", mutex3).

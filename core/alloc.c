@@ -311,7 +311,7 @@ static void for_each_lock(void (*op)(na_lock_t *))
         struct node_heap *heap = node_heap_of(slot);
         for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-                op(&heap->bins[shard][cls].lock);
+                op(&heap->class_slabs[shard][cls].lock);
         op(&heap->pages_lock);
     }
 }
@@ -319,7 +319,7 @@ static void for_each_lock(void (*op)(na_lock_t *))
 /*
  * Every lock the library owns, in the order they nest: live publishing,
  * statistics (a writer then takes the registry and heap locks), init,
- * registry, bins, pages.
+ * registry, class_slabs, pages.
  */
 static void fork_prepare(void)
 {

@@ -19,7 +19,7 @@
  *    run of segments holding one huge object.
  *  - page_tag[page] is PAGE_TAG(class, shard) of the slab covering the page
  *    and 0 for every other page: free() reads only this word on its fast
- *    path. The shard says which shard's bins the slab belongs to, so a free
+ *    path. The shard says which shard of the node heap the slab belongs to, so a free
  *    by a thread of another shard can send the block home instead of reusing
  *    it (passive false sharing: see thread_cache_free_slow).
  *  - page_head[page] is the first page of the span covering it, for every
@@ -48,9 +48,10 @@ enum segment_kind { SEG_PAGES = 1, SEG_HUGE, SEG_FREE_RUN };
 
 /* A run of pages inside a SEG_PAGES segment; lives in the segment header. */
 struct span {
-    struct list_node link; /* SLAB: its bin's partial list (in_partial); FREE: a free-run bin */
-    struct list_node lru;  /* FREE and dirty: node_heap.dirty_runs, oldest first */
-    uint64_t freed_ms;     /* FREE: when it became free (purge decay) */
+    struct list_node
+        link; /* SLAB: its class_slabs' partial list (in_partial); FREE: a free-run list */
+    struct list_node lru; /* FREE and dirty: node_heap.dirty_runs, oldest first */
+    uint64_t freed_ms;    /* FREE: when it became free (purge decay) */
     uint32_t npages;
     uint32_t used;     /* SLAB: blocks out in thread caches or in use */
     uint32_t map_hint; /* SLAB: no free bit in the slab's free_map words before this one */
@@ -58,9 +59,9 @@ struct span {
     uint8_t cls;       /* SLAB: small class */
     union {
         uint8_t dirty; /* FREE: pages may be resident and non-zero */
-        uint8_t shard; /* SLAB: the shard of the node heap whose bin it belongs to */
+        uint8_t shard; /* SLAB: the node heap's shard whose class_slabs it belongs to */
     };
-    uint8_t in_partial; /* SLAB: on its bin's partial list */
+    uint8_t in_partial; /* SLAB: on its class_slabs' partial list */
 };
 
 /* Bitmap words per page: enough for the smallest class (16 B: 256 blocks a page). */
@@ -95,7 +96,7 @@ struct segment {
     uint64_t free_map[PAGES_PER_SEGMENT * MAP_WORDS_PER_PAGE];
 };
 
-/* A slab page's tag: its small class (1..255) and its bin shard. */
+/* A slab page's tag: its small class (1..255) and its node heap shard. */
 #define PAGE_TAG(cls, shard) ((uint16_t)((unsigned)(cls) | (unsigned)(shard) << 8))
 
 static inline unsigned tag_class(unsigned tag)

@@ -1,5 +1,5 @@
 /*
- * node_heap.c - small blocks (per-class bins of slabs) and large objects
+ * node_heap.c - small blocks (each class's slabs, struct class_slabs) and large objects
  * (page runs) of one node heap; see node_heap.h.
  *
  * A slab is a page run of size_classes[cls].slab_pages pages cut into
@@ -7,7 +7,7 @@
  * header (segment.free_map); refills take the lowest ones first, so a new
  * slab touches only the pages it serves, and blocks are reused in address
  * order. A slab whose blocks are all back is empty and returns its pages
- * (keeping one spare per bin).
+ * (keeping one spare per class_slabs).
  */
 #include "base/bitmap.h"
 #include "base/debug.h"
@@ -26,19 +26,19 @@ void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t s
     heap->seg_end = slot_end;
 }
 
-static void partial_push(struct bin *bin, struct span *slab)
+static void partial_push(struct class_slabs *slabs, struct span *slab)
 {
-    NA_ASSERT_HELD(&bin->lock);
+    NA_ASSERT_HELD(&slabs->lock);
     NA_ASSERT(slab->state == SPAN_SLAB && !slab->in_partial);
-    list_push_front(&bin->partial, &slab->link);
+    list_push_front(&slabs->partial, &slab->link);
     slab->in_partial = 1;
 }
 
-static void partial_remove(struct bin *bin, struct span *slab)
+static void partial_remove(struct class_slabs *slabs, struct span *slab)
 {
-    NA_ASSERT_HELD(&bin->lock);
+    NA_ASSERT_HELD(&slabs->lock);
     NA_ASSERT(slab->in_partial);
-    list_remove(&bin->partial, &slab->link);
+    list_remove(&slabs->partial, &slab->link);
     slab->in_partial = 0;
 }
 
@@ -130,42 +130,42 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
                      void **list)
 {
     shard &= HEAP_SHARDS - 1;
-    struct bin *bin = &heap->bins[shard][cls];
+    struct class_slabs *slabs = &heap->class_slabs[shard][cls];
     unsigned got = 0;
-    na_lock(&bin->lock);
+    na_lock(&slabs->lock);
     while (got < want) {
-        struct span *slab = list_entry(bin->partial.first, struct span, link);
+        struct span *slab = list_entry(slabs->partial.first, struct span, link);
         if (!slab) {
-            /* A spare slab was this bin's, so it is tagged with this shard. */
-            slab = bin->spare ? bin->spare : slab_create(heap, cls, shard);
-            bin->spare = NULL;
+            /* A spare slab was these class_slabs', so it is tagged with this shard. */
+            slab = slabs->spare ? slabs->spare : slab_create(heap, cls, shard);
+            slabs->spare = NULL;
             if (!slab)
                 break;
-            partial_push(bin, slab);
+            partial_push(slabs, slab);
         }
         got += slab_take(slab, want - got, list);
         if (slab->used == size_classes[cls].slab_blocks)
-            partial_remove(bin, slab);
+            partial_remove(slabs, slab);
     }
-    na_unlock(&bin->lock);
+    na_unlock(&slabs->lock);
     return got;
 }
 
 void heap_flush(struct node_heap *heap, unsigned cls, void *list)
 {
-    struct bin *bin = NULL;
+    struct class_slabs *slabs = NULL;
     while (list) {
         void *block = list;
         list = *(void **)block;
         struct segment *seg = segment_of(block);
         struct span *slab = span_of_ptr(seg, block);
         /* Blocks go back to their slab's shard; a list rarely mixes shards. */
-        struct bin *home = &heap->bins[slab->shard & (HEAP_SHARDS - 1)][cls];
-        if (home != bin) {
-            if (bin)
-                na_unlock(&bin->lock);
-            bin = home;
-            na_lock(&bin->lock);
+        struct class_slabs *home = &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls];
+        if (home != slabs) {
+            if (slabs)
+                na_unlock(&slabs->lock);
+            slabs = home;
+            na_lock(&slabs->lock);
         }
         size_t offset = (size_t)((char *)block - span_start(seg, slab));
         size_t index = offset / size_classes[cls].size;
@@ -182,44 +182,44 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         if (--slab->used == 0) {
             NA_ASSERT(slab_free_blocks(seg, slab) == size_classes[cls].slab_blocks);
             if (slab->in_partial)
-                partial_remove(bin, slab);
-            if (!bin->spare) {
-                bin->spare = slab;
+                partial_remove(slabs, slab);
+            if (!slabs->spare) {
+                slabs->spare = slab;
             } else {
                 slab_destroy(heap, slab);
             }
         } else if (!slab->in_partial) {
-            partial_push(bin, slab);
+            partial_push(slabs, slab);
         }
     }
-    if (bin)
-        na_unlock(&bin->lock);
+    if (slabs)
+        na_unlock(&slabs->lock);
 }
 
 bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
 {
     struct segment *seg = segment_of(block);
     struct span *slab = span_of_ptr(seg, block);
-    struct bin *bin = &heap->bins[slab->shard & (HEAP_SHARDS - 1)][cls];
-    na_lock(&bin->lock);
+    struct class_slabs *slabs = &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls];
+    na_lock(&slabs->lock);
     uint64_t index = slab_block_index(cls, (uint64_t)((const char *)block - span_start(seg, slab)));
     bool is_free = slab->state == SPAN_SLAB && slab->cls == cls &&
                    index < size_classes[cls].slab_blocks && bitmap_test(slab_map(seg, slab), index);
-    na_unlock(&bin->lock);
+    na_unlock(&slabs->lock);
     return is_free;
 }
 
-/* Gives back every bin's spare slab (malloc_trim). */
+/* Gives back the spare slab of every class_slabs (malloc_trim). */
 void heap_release_spares(struct node_heap *heap)
 {
     for (unsigned i = 0; i < HEAP_SHARDS * (NUM_SMALL_CLASSES + 1); i++) {
-        struct bin *bin = &heap->bins[0][0] + i;
-        na_lock(&bin->lock);
-        struct span *spare = bin->spare;
-        bin->spare = NULL;
+        struct class_slabs *slabs = &heap->class_slabs[0][0] + i;
+        na_lock(&slabs->lock);
+        struct span *spare = slabs->spare;
+        slabs->spare = NULL;
         if (spare)
             slab_destroy(heap, spare);
-        na_unlock(&bin->lock);
+        na_unlock(&slabs->lock);
     }
 }
 

@@ -3,13 +3,13 @@
  *
  * A node heap lives at the start of its slot, so its metadata sits on its
  * node too. It hands out
- *   - small blocks, in batches, to thread caches (per-class bins of slabs),
+ *   - small blocks, in batches, to thread caches (each class's slabs),
  *   - large objects (runs of pages inside segments),
  *   - huge objects (runs of whole segments),
  * all carved from the slot's address space and therefore from its node.
  *
- * Locks: each bin has its own; `pages_lock` guards page runs, segments and
- * purging. Order: bin lock, then pages_lock. Thread caches never lock.
+ * Locks: each class_slabs has its own; `pages_lock` guards page runs,
+ * segments and purging. Order: class_slabs lock, then pages_lock. Thread caches never lock.
  *
  * Invariants: every block, span and segment reachable from a node heap lies
  * in that heap's slot. Nothing moves between heaps.
@@ -26,7 +26,7 @@
 #include <stdbool.h>
 
 /* One small class of one node: slabs with free blocks, and one spare empty slab. */
-struct bin {
+struct class_slabs {
     na_lock_t lock;
     struct list partial; /* slabs with free blocks (span.link), most recently used first */
     struct span *spare;  /* an empty slab kept to avoid slab churn */
@@ -43,16 +43,16 @@ struct bin {
 
 #define HEAP_SHARDS 32 /* power of two; at most 256 (the page tag keeps it in 8 bits) */
 
-#define FREE_RUN_EXACT_BINS 64                        /* runs of 1..64 pages, one bin per length */
-#define FREE_RUN_BINS       (FREE_RUN_EXACT_BINS + 5) /* then one per doubling up to 1024 */
+#define FREE_RUN_EXACT_LISTS 64 /* runs of 1..64 pages, one list per length */
+#define FREE_RUN_LISTS       (FREE_RUN_EXACT_LISTS + 5) /* then one per doubling up to 1024 */
 
-/* The free-run bin of a run of npages: exact up to FREE_RUN_EXACT_BINS, then one per doubling. */
-static inline unsigned free_bin_of(size_t npages)
+/* The free-run list of a run of npages: exact up to FREE_RUN_EXACT_LISTS, then one per doubling. */
+static inline unsigned free_run_list_of(size_t npages)
 {
-    if (npages <= FREE_RUN_EXACT_BINS)
+    if (npages <= FREE_RUN_EXACT_LISTS)
         return (unsigned)npages - 1;
     unsigned log = 63u - (unsigned)__builtin_clzl(npages);
-    return FREE_RUN_EXACT_BINS + log - 6;
+    return FREE_RUN_EXACT_LISTS + log - 6;
 }
 
 /* A slab's free-block bitmap (segment.free_map): bit k of these words is block k. */
@@ -65,16 +65,16 @@ struct node_heap {
     int node;
     unsigned slot;
     /*
-     * Small-object bins, in shards: each thread refills from its own shard
+     * Small-object slabs, in shards: each thread refills from its own shard
      * (thread_state.shard), so threads on one node mostly get blocks from
      * different slabs: no cache lines shared between their objects (false
      * sharing) and no lock shared between their refills.
      */
-    struct bin bins[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
+    struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
 
     na_lock_t pages_lock;
-    /* Free page runs inside SEG_PAGES segments, binned by length. */
-    struct list free_runs[FREE_RUN_BINS]; /* span.link, most recently freed first */
+    /* Free page runs inside SEG_PAGES segments, listed by length. */
+    struct list free_runs[FREE_RUN_LISTS]; /* span.link, most recently freed first */
     uint64_t free_run_bitmap[2];
     /* Dirty free page runs (span.lru), oldest first; dirty segment runs are on free_segments. */
     struct list dirty_runs;
@@ -122,10 +122,10 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
 void heap_flush(struct node_heap *heap, unsigned cls, void *list);
 /*
  * Is the block (the start of a block of class cls, of this heap) free in its
- * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its bin lock.
+ * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its class_slabs lock.
  */
 bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block);
-/* Gives back the empty slab each bin keeps (malloc_trim). */
+/* Gives back the empty slab each class_slabs keeps (malloc_trim). */
 void heap_release_spares(struct node_heap *heap);
 
 /* Large objects (SMALL_MAX < bytes <= LARGE_MAX, whole pages). */

@@ -87,7 +87,7 @@ struct thread_state {
     uint32_t sequence_cursor; /* interleave: next position in placement.sequence */
     uint8_t status;           /* enum thread_status */
     uint8_t home;             /* slot of the node the thread last allocated on (cpu_route.home) */
-    uint8_t shard;            /* which shard of the node heaps' bins it refills from */
+    uint8_t shard;            /* which shard of the node heaps it refills from */
     int tid;
     uint64_t migrations;            /* times the thread was found on another node than before */
     uint64_t fallbacks;             /* allocations of this thread served by a fallback node */
