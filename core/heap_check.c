@@ -34,7 +34,7 @@ static void check_slab(struct node_heap *heap, struct segment *seg, struct span 
                        struct tally *t)
 {
     CHECK(slab->cls >= 1 && slab->cls <= NUM_SMALL_CLASSES, "slab of no small class", slab);
-    const struct size_class_info *info = &size_classes[slab->cls];
+    const struct size_class_info *info = &na_size_classes[slab->cls];
     CHECK(slab->npages == info->slab_pages, "slab length is not its class's", slab);
     CHECK(slab->shard < HEAP_SHARDS, "slab shard out of range", slab);
     const uint64_t *map = slab_map(seg, slab);
@@ -231,10 +231,10 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
     struct span *slab = span_of_ptr(seg, block);
     CHECK(slab->state == SPAN_SLAB && slab->cls == cls, "cached block not in a slab", block);
     size_t offset = (size_t)((char *)block - span_start(seg, slab));
-    CHECK(offset % size_classes[cls].size == 0, "cached block is not a block start (interior)",
+    CHECK(offset % na_size_classes[cls].size == 0, "cached block is not a block start (interior)",
           block);
-    size_t index = offset / size_classes[cls].size;
-    CHECK(index < size_classes[cls].slab_blocks, "cached block past its slab", block);
+    size_t index = offset / na_size_classes[cls].size;
+    CHECK(index < na_size_classes[cls].slab_blocks, "cached block past its slab", block);
     CHECK(!bitmap_test(slab_map(seg, slab), index),
           "cached block also free in its slab (double free)", block);
 }
@@ -242,7 +242,7 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
 /* The calling thread's own bins and away lists (other threads' caches are theirs alone). */
 static void check_own_cache(unsigned slot)
 {
-    struct node_cache *nc = thread_state.caches[slot];
+    struct node_cache *nc = na_thread_state.caches[slot];
     if (!nc)
         return;
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
@@ -263,7 +263,7 @@ static void check_own_cache(unsigned slot)
 size_t heap_check_all(void)
 {
     size_t segments = 0;
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct node_heap *heap = node_heap_of(slot);
         struct tally t = {0};
         /* lock order: class_slabs, then pages */

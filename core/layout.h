@@ -120,21 +120,21 @@ struct region {
     unsigned num_slots;
 };
 
-extern struct region region;
+extern struct region na_region;
 
 static inline int region_contains(const void *p)
 {
-    return (uintptr_t)p - region.base < region.size;
+    return (uintptr_t)p - na_region.base < na_region.size;
 }
 
 static inline unsigned slot_of_ptr(const void *p)
 {
-    return (unsigned)(((uintptr_t)p - region.base) >> region.slot_shift);
+    return (unsigned)(((uintptr_t)p - na_region.base) >> na_region.slot_shift);
 }
 
 static inline uintptr_t slot_base(unsigned slot)
 {
-    return region.base + ((uintptr_t)slot << region.slot_shift);
+    return na_region.base + ((uintptr_t)slot << na_region.slot_shift);
 }
 
 static inline struct segment *segment_of(const void *p)
@@ -166,7 +166,7 @@ static inline int is_block_start(struct segment *seg, const void *p, unsigned cl
 {
     uintptr_t slab =
         (uintptr_t)seg + ((uintptr_t)seg->page_head[page_in_segment(p)] << OS_PAGE_SHIFT);
-    return slab_block_index(cls, (uintptr_t)p - slab) < slab_index_magic[cls & 0xffu].blocks;
+    return slab_block_index(cls, (uintptr_t)p - slab) < na_slab_index_magic[cls & 0xffu].blocks;
 }
 
 #endif

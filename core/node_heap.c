@@ -2,7 +2,7 @@
  * node_heap.c - small blocks (each class's slabs, struct class_slabs) and large objects
  * (page runs) of one node heap; see node_heap.h.
  *
- * A slab is a page run of size_classes[cls].slab_pages pages cut into
+ * A slab is a page run of na_size_classes[cls].slab_pages pages cut into
  * blocks. Which blocks are free in the slab is a bitmap in the segment
  * header (segment.free_map); refills take the lowest ones first, so a new
  * slab touches only the pages it serves, and blocks are reused in address
@@ -47,7 +47,7 @@ static inline unsigned slab_free_blocks(struct segment *seg, const struct span *
 {
     const uint64_t *map = slab_map(seg, slab);
     unsigned free_blocks = 0;
-    for (unsigned w = 0; w < (size_classes[slab->cls].slab_blocks + 63) / 64; w++)
+    for (unsigned w = 0; w < (na_size_classes[slab->cls].slab_blocks + 63) / 64; w++)
         free_blocks += (unsigned)__builtin_popcountll(map[w]);
     return free_blocks;
 }
@@ -55,7 +55,7 @@ static inline unsigned slab_free_blocks(struct segment *seg, const struct span *
 static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned shard)
 {
     na_lock(&heap->pages_lock);
-    struct span *slab = page_run_alloc(heap, size_classes[cls].slab_pages, 1, false);
+    struct span *slab = page_run_alloc(heap, na_size_classes[cls].slab_pages, 1, false);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     if (!slab)
@@ -68,7 +68,7 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
     slab->used = 0;
     slab->map_hint = 0;
     uint64_t *map = slab_map(seg, slab);
-    unsigned blocks = size_classes[cls].slab_blocks;
+    unsigned blocks = na_size_classes[cls].slab_blocks;
     for (unsigned w = 0; w < blocks / 64; w++)
         map[w] = ~(uint64_t)0;
     if (blocks % 64)
@@ -83,7 +83,7 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
     struct segment *seg = segment_of(slab);
     unsigned first = (unsigned)(slab - seg->spans);
     NA_ASSERT(slab->state == SPAN_SLAB && slab->used == 0 && !slab->in_partial);
-    NA_ASSERT(slab_free_blocks(seg, slab) == size_classes[slab->cls].slab_blocks);
+    NA_ASSERT(slab_free_blocks(seg, slab) == na_size_classes[slab->cls].slab_blocks);
     memset(&seg->page_tag[first], 0, slab->npages * sizeof seg->page_tag[0]);
     na_lock(&heap->pages_lock);
     page_run_free(heap, slab);
@@ -99,7 +99,7 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
  */
 static unsigned slab_take(struct span *slab, unsigned want, void **list)
 {
-    const struct size_class_info *info = &size_classes[slab->cls];
+    const struct size_class_info *info = &na_size_classes[slab->cls];
     struct segment *seg = segment_of(slab);
     uint64_t *map = slab_map(seg, slab);
     char *start = span_start(seg, slab);
@@ -144,7 +144,7 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
             partial_push(slabs, slab);
         }
         got += slab_take(slab, want - got, list);
-        if (slab->used == size_classes[cls].slab_blocks)
+        if (slab->used == na_size_classes[cls].slab_blocks)
             partial_remove(slabs, slab);
     }
     na_unlock(&slabs->lock);
@@ -168,9 +168,9 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
             na_lock(&slabs->lock);
         }
         size_t offset = (size_t)((char *)block - span_start(seg, slab));
-        size_t index = offset / size_classes[cls].size;
+        size_t index = offset / na_size_classes[cls].size;
         if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
-            offset % size_classes[cls].size != 0 || index >= size_classes[cls].slab_blocks)
+            offset % na_size_classes[cls].size != 0 || index >= na_size_classes[cls].slab_blocks)
             report_invalid_pointer("free(): invalid pointer or double free", block);
         uint64_t *map = slab_map(seg, slab);
         if (bitmap_test(map, index))
@@ -180,7 +180,7 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
         if (index / 64 < slab->map_hint)
             slab->map_hint = (uint32_t)(index / 64);
         if (--slab->used == 0) {
-            NA_ASSERT(slab_free_blocks(seg, slab) == size_classes[cls].slab_blocks);
+            NA_ASSERT(slab_free_blocks(seg, slab) == na_size_classes[cls].slab_blocks);
             if (slab->in_partial)
                 partial_remove(slabs, slab);
             if (!slabs->spare) {
@@ -204,7 +204,8 @@ bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
     na_lock(&slabs->lock);
     uint64_t index = slab_block_index(cls, (uint64_t)((const char *)block - span_start(seg, slab)));
     bool is_free = slab->state == SPAN_SLAB && slab->cls == cls &&
-                   index < size_classes[cls].slab_blocks && bitmap_test(slab_map(seg, slab), index);
+                   index < na_size_classes[cls].slab_blocks &&
+                   bitmap_test(slab_map(seg, slab), index);
     na_unlock(&slabs->lock);
     return is_free;
 }

@@ -32,7 +32,7 @@ struct class_slabs {
     struct span *spare;  /* an empty slab kept to avoid slab churn */
 } __attribute__((aligned(64)));
 
-/* Free memory older than options.purge_delay_ms (default 1 s) is given back to the OS. */
+/* Free memory older than na_options.purge_delay_ms (default 1 s) is given back to the OS. */
 /*
  * A heap whose dirty memory passes DIRTY_LIMIT_MIN + its active memory purges
  * at once, oldest first, down to 3/4 of that: a burst cannot pile up more free
@@ -66,7 +66,7 @@ struct node_heap {
     unsigned slot;
     /*
      * Small-object slabs, in shards: each thread refills from its own shard
-     * (thread_state.shard), so threads on one node mostly get blocks from
+     * (na_thread_state.shard), so threads on one node mostly get blocks from
      * different slabs: no cache lines shared between their objects (false
      * sharing) and no lock shared between their refills.
      */

@@ -56,8 +56,8 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
     list_insert_after(&heap->free_segments, prev ? &prev->run_link : NULL, &run->run_link);
     if (dirty) {
         heap->dirty_bytes += nsegments * SEGMENT_SIZE;
-        if (freed_ms + options.purge_delay_ms < heap->next_purge_ms)
-            heap->next_purge_ms = freed_ms + options.purge_delay_ms;
+        if (freed_ms + na_options.purge_delay_ms < heap->next_purge_ms)
+            heap->next_purge_ms = freed_ms + na_options.purge_delay_ms;
     }
     return run;
 }

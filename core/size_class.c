@@ -3,9 +3,9 @@
 
 #include "base/os.h"
 
-struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
-uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
-struct slab_index_magic slab_index_magic[256];
+struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
+uint8_t na_size_class_lut[CLASS_LUT_MAX / 16 + 1];
+struct slab_index_magic na_slab_index_magic[256];
 
 /* odd^-1 mod 2^64 by Newton's iteration: each step doubles the correct low bits (3 to start). */
 static uint64_t odd_inverse(uint64_t odd)
@@ -50,13 +50,13 @@ void size_classes_init(void)
 {
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
         uint32_t size = cls <= 8 ? cls * 16 : (uint32_t)size_of_log_class(cls);
-        struct size_class_info *info = &size_classes[cls];
+        struct size_class_info *info = &na_size_classes[cls];
         info->size = size;
         info->slab_pages = choose_slab_pages(size);
         info->slab_blocks = (uint32_t)(info->slab_pages * OS_PAGE_SIZE / size);
         uint32_t cache_max = 32768u / size;
         info->cache_max = cache_max < 4 ? 4 : cache_max > 128 ? 128 : cache_max;
-        struct slab_index_magic *magic = &slab_index_magic[cls];
+        struct slab_index_magic *magic = &na_slab_index_magic[cls];
         magic->shift = (uint32_t)__builtin_ctz(size);
         magic->odd_inverse = odd_inverse(size >> magic->shift);
         magic->blocks = info->slab_blocks;
@@ -64,8 +64,8 @@ void size_classes_init(void)
     unsigned cls = 1;
     for (size_t i = 0; i <= CLASS_LUT_MAX / 16; i++) {
         size_t size = i * 16;
-        while (size_classes[cls].size < size)
+        while (na_size_classes[cls].size < size)
             cls++;
-        size_class_lut[i] = (uint8_t)cls;
+        na_size_class_lut[i] = (uint8_t)cls;
     }
 }

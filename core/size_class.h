@@ -55,8 +55,8 @@ struct size_class_info {
     uint32_t cache_max;   /* most blocks one thread cache bin keeps */
 };
 
-extern struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
-extern uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
+extern struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
+extern uint8_t na_size_class_lut[CLASS_LUT_MAX / 16 + 1];
 
 /*
  * Which block of a slab an offset from the slab's start is, without a
@@ -72,15 +72,15 @@ extern uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
 struct slab_index_magic {
     uint64_t odd_inverse;
     uint32_t shift;
-    uint32_t blocks; /* size_classes[cls].slab_blocks; 0: no such class */
+    uint32_t blocks; /* na_size_classes[cls].slab_blocks; 0: no such class */
 };
 
-extern struct slab_index_magic slab_index_magic[256];
+extern struct slab_index_magic na_slab_index_magic[256];
 
 /* The block index of `offset` in a slab of class `cls`; >= blocks when it is no block's start. */
 static inline uint64_t slab_block_index(unsigned cls, uint64_t offset)
 {
-    const struct slab_index_magic *m = &slab_index_magic[cls & 0xffu];
+    const struct slab_index_magic *m = &na_slab_index_magic[cls & 0xffu];
     uint64_t x = offset * m->odd_inverse;
     return x >> m->shift | x << (-m->shift & 63u);
 }
@@ -107,7 +107,7 @@ static inline size_t size_of_log_class(unsigned cls)
 static inline unsigned size_class_of(size_t size)
 {
     if (__builtin_expect(size <= CLASS_LUT_MAX, 1))
-        return size_class_lut[(size + 15) >> 4];
+        return na_size_class_lut[(size + 15) >> 4];
     return size_class_by_log(size);
 }
 

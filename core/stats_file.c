@@ -57,15 +57,15 @@ static void say_parts(const char *const *parts)
     struct textbuf tb;
     tb_init(&tb, line, sizeof line);
     tb_str(&tb, "NUMA_ALLOC_STATS=");
-    size_t len = strlen(options.stats);
+    size_t len = strlen(na_options.stats);
     if (len > 160) {
         char head[161];
-        memcpy(head, options.stats, 160);
+        memcpy(head, na_options.stats, 160);
         head[160] = '\0';
         tb_str(&tb, head);
         tb_str(&tb, "...");
     } else {
-        tb_str(&tb, options.stats);
+        tb_str(&tb, na_options.stats);
     }
     tb_str(&tb, ": ");
     for (; *parts; parts++)
@@ -164,11 +164,11 @@ static int dir_writable(const char *dir)
     return (int)syscall(SYS_faccessat, AT_FDCWD, dir, W_OK | X_OK);
 }
 
-/* Makes options.stats absolute into target.pattern; false (said why) if it cannot. */
+/* Makes na_options.stats absolute into target.pattern; false (said why) if it cannot. */
 static bool make_absolute(void)
 {
-    size_t len = strlen(options.stats), at = 0;
-    if (options.stats[0] != '/') {
+    size_t len = strlen(na_options.stats), at = 0;
+    if (na_options.stats[0] != '/') {
         long n = syscall(SYS_getcwd, target.pattern, sizeof target.pattern);
         if (n <= 1 || target.pattern[0] != '/') {
             char name[16];
@@ -184,16 +184,16 @@ static bool make_absolute(void)
         say("too long; statistics are off");
         return false;
     }
-    memcpy(target.pattern + at, options.stats, len + 1);
+    memcpy(target.pattern + at, na_options.stats, len + 1);
     return true;
 }
 
 void stats_file_init(void)
 {
     static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
-    if (!options.stats[0])
+    if (!na_options.stats[0])
         return;
-    if (strcmp(options.stats, "stderr") == 0 || strcmp(options.stats, "/dev/stderr") == 0) {
+    if (strcmp(na_options.stats, "stderr") == 0 || strcmp(na_options.stats, "/dev/stderr") == 0) {
         target.kind = TO_OUTPUT_FD;
         return;
     }
@@ -288,11 +288,12 @@ static int rename_in(int dirfd, const char *from, const char *to)
  */
 static bool write_into(int fd)
 {
-    if (options.stats_mode != 0600 && syscall(SYS_fchmod, fd, (mode_t)options.stats_mode) != 0) {
+    if (na_options.stats_mode != 0600 &&
+        syscall(SYS_fchmod, fd, (mode_t)na_options.stats_mode) != 0) {
         report_failed_write();
         return false;
     }
-    return stats_write(fd, options.stats_json, true) == 0; /* a failure is counted there */
+    return stats_write(fd, na_options.stats_json, true) == 0; /* a failure is counted there */
 }
 
 static void write_file(void)
@@ -357,7 +358,7 @@ static void write_file(void)
  */
 __attribute__((destructor)) static void stats_file_at_exit(void)
 {
-    if (target.kind == TO_NOWHERE || (!region.size && !alloc_start_failed()))
+    if (target.kind == TO_NOWHERE || (!na_region.size && !alloc_start_failed()))
         return;
     int saved = errno;
     if (target.kind == TO_OUTPUT_FD) {
@@ -365,7 +366,7 @@ __attribute__((destructor)) static void stats_file_at_exit(void)
         if (fd < 0)
             report_failed_write();
         else
-            stats_write(fd, options.stats_json, true);
+            stats_write(fd, na_options.stats_json, true);
     } else {
         write_file();
     }

@@ -251,7 +251,7 @@ static bool take_lock(void)
 
 void stats_live_init(void)
 {
-    if (!options.stats_live)
+    if (!na_options.stats_live)
         return;
     int saved = errno;
     int fd = open_directory();

@@ -36,7 +36,7 @@
 struct cache_bin {
     void *head;      /* free blocks, linked through their first word */
     uint32_t count;  /* blocks in the list */
-    uint16_t max;    /* bound: size_classes[cls].cache_max */
+    uint16_t max;    /* bound: na_size_classes[cls].cache_max */
     uint16_t fill;   /* blocks the next refill asks for: doubles up to max / 2 */
     uint64_t nalloc; /* blocks of this class this thread allocated on this node */
     uint64_t nfree;  /* blocks of this class of this node this thread freed */
@@ -84,7 +84,7 @@ struct thread_state {
      * allocation (interleave), which sends every allocation to the slow path.
      */
     struct node_cache *caches[TOPO_MAX_SLOTS + 1];
-    uint32_t sequence_cursor; /* interleave: next position in placement.sequence */
+    uint32_t sequence_cursor; /* interleave: next position in na_placement.sequence */
     uint8_t status;           /* enum thread_status */
     uint8_t home;             /* slot of the node the thread last allocated on (cpu_route.home) */
     uint8_t shard;            /* which shard of the node heaps it refills from */
@@ -95,7 +95,7 @@ struct thread_state {
     struct list_node registry_link; /* the registry of live threads (statistics) */
 };
 
-extern __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
+extern __thread struct thread_state na_thread_state __attribute__((tls_model("initial-exec")));
 
 /*
  * A free block carries the cache link in its first word and this per-process
@@ -104,7 +104,7 @@ extern __thread struct thread_state thread_state __attribute__((tls_model("initi
  * that happens to match; the slow path tells the two apart by searching the
  * bin. Blocks handed out get the word cleared, so the check costs one load.
  */
-extern uintptr_t free_block_key;
+extern uintptr_t na_free_block_key;
 
 static inline void *cache_bin_pop(struct cache_bin *bin)
 {
@@ -119,7 +119,7 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 {
     void **block = ptr;
     block[0] = bin->head;
-    block[1] = (void *)free_block_key;
+    block[1] = (void *)na_free_block_key;
     bin->head = block;
     bin->count++;
 }

@@ -82,10 +82,10 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
     node_mask mask = {0};
     unsigned first_weight = 0;
     bool equal = true;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
         if (!page_weight[slot])
             continue;
-        int node = topo.slot_node[slot];
+        int node = na_topo.slot_node[slot];
         bitmap_set(mask, (size_t)node);
         if (first_weight && page_weight[slot] != first_weight)
             equal = false;
@@ -110,10 +110,10 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
     chunk = (chunk + 4095) & ~(size_t)4095;
     char *at = addr, *end = (char *)addr + len;
     while (at < end) {
-        for (int slot = 0; slot < topo.num_slots && at < end; slot++) {
+        for (int slot = 0; slot < na_topo.num_slots && at < end; slot++) {
             for (unsigned w = 0; w < page_weight[slot] && at < end; w++) {
                 size_t n = (size_t)(end - at) < chunk ? (size_t)(end - at) : chunk;
-                err = binding_prefer_node(at, n, topo.slot_node[slot]);
+                err = binding_prefer_node(at, n, na_topo.slot_node[slot]);
                 if (err)
                     return err;
                 at += n;

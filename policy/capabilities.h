@@ -27,7 +27,7 @@ struct placement_caps {
     int verify_error; /* 0: move_pages answers queries; else its -errno */
 };
 
-extern struct placement_caps placement_caps;
+extern struct placement_caps na_placement_caps;
 
 /*
  * Asks, once, whether mbind and move_pages work: mbind is tried again on
