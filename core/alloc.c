@@ -439,7 +439,7 @@ static unsigned policy_slot(void)
 }
 
 /* Counts an allocation made on a slow path in `slot` (the fast paths count their own). */
-static void *counted(void *ptr, unsigned slot, bool explicit_node)
+static void *count_slow_alloc(void *ptr, unsigned slot, bool explicit_node)
 {
     if (ptr) {
         size_t usable = alloc_usable_size(ptr);
@@ -461,7 +461,7 @@ static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
             if (na_thread_state.status == THREAD_LIVE)
                 COUNT(na_thread_state.fallbacks, 1);
-            return counted(ptr, order[i], false); /* not the node it named: not explicit */
+            return count_slow_alloc(ptr, order[i], false); /* not the node it named: not explicit */
         }
     }
     errno = ENOMEM;
@@ -479,7 +479,7 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
 {
     void *ptr = placement_slot_usable(slot) ? alloc_on_slot(slot, size, alignment, zero) : NULL;
     if (likely(ptr != NULL))
-        return counted(ptr, slot, explicit_request);
+        return count_slow_alloc(ptr, slot, explicit_request);
     return alloc_fallback(slot, size, alignment, zero, named_node);
 }
 
@@ -501,7 +501,7 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
         if (ptr) {
             if (zero && !zeroed)
                 memset(ptr, 0, size);
-            return counted(ptr, s, false);
+            return count_slow_alloc(ptr, s, false);
         }
     }
     errno = ENOMEM;
@@ -530,7 +530,7 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
     mems_watch_tick(); /* before the route is read: a change applies to this call */
     struct cpu_route route = current_route();
     if (route.home != na_thread_state.home)
-        thread_cache_moved(route.home);
+        thread_cache_note_move(route.home);
     unsigned slot = policy_slot();
     if (na_placement.per_allocation && size > LARGE_MAX)
         return alloc_spread(slot, size, alignment, zero);
@@ -733,8 +733,8 @@ static bool fits_in_place(size_t usable, size_t size, bool page_run)
     return false;
 }
 
-/* A block resized in place: its bytes change, the number of blocks does not. */
-static void *resized(void *ptr, unsigned slot, size_t old_usable)
+/* Counts a resize in place: the bytes change, the number of blocks does not. */
+static void *count_resize_in_place(void *ptr, unsigned slot, size_t old_usable)
 {
     thread_cache_count_resize(slot, old_usable, alloc_usable_size(ptr));
     return ptr;
@@ -760,7 +760,7 @@ static NA_NOINLINE NA_COLD void *realloc_outside_region(void *ptr, size_t size)
     if (size <= obj.size) { /* in place, its tail pages returned */
         size_t usable = aligned_huge_shrink(ptr, size);
         if (usable)
-            return resized(ptr, obj.slot, obj.size);
+            return count_resize_in_place(ptr, obj.slot, obj.size);
     }
     /* As any block, it keeps its node (or its spread); realloc never promised the alignment. */
     void *fresh = obj.spread ? alloc_placed(size, 0, false) : alloc_keeping_node(obj.slot, size);
@@ -800,18 +800,18 @@ void *alloc_realloc(void *ptr, size_t size)
     bool may_grow_here = size <= usable || placement_slot_usable(slot);
     if (usable > LARGE_MAX && size > LARGE_MAX && may_grow_here &&
         heap_resize_huge(node_heap_of(slot), seg, size))
-        return resized(ptr, slot, usable);
+        return count_resize_in_place(ptr, slot, usable);
     void *fresh = NULL;
     bool wants_page_run =
         size > SMALL_MAX || (size > REALLOC_PAGE_RUN_MIN && (page_run || size > usable));
     if (size <= LARGE_MAX && wants_page_run && may_grow_here) {
         if (page_run &&
             heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), page_run_size_of(size)))
-            return resized(ptr, slot, usable);
+            return count_resize_in_place(ptr, slot, usable);
         /* A block that grows by realloc will likely grow again: give it room. */
         bool zeroed;
         if (size > usable)
-            fresh = counted(
+            fresh = count_slow_alloc(
                 heap_alloc_large(node_heap_of(slot), page_run_size_of(size), 0, &zeroed, true),
                 slot, false);
     }

@@ -86,7 +86,7 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
 /*
  * Every exit that is not a cache hit is a tail call to alloc_slow: no
  * registers to save on the hit. A thread found on another node than at its
- * last allocation also goes there (thread_cache_moved books the move).
+ * last allocation also goes there (thread_cache_note_move books the move).
  */
 static inline void *alloc_fast(size_t size)
 {

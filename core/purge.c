@@ -35,10 +35,10 @@ void purge_forget_dirty(struct node_heap *heap, struct span *span)
 }
 
 /*
- * A purge the kernel refused (counted): the pages keep their contents, so the
+ * Counts a purge the kernel refused: the pages keep their contents, so the
  * run stays dirty; its clock restarts, so it is tried again when next due.
  */
-static void purge_refused(struct node_heap *heap, uint64_t *freed_ms)
+static void note_refused_purge(struct node_heap *heap, uint64_t *freed_ms)
 {
     placement_fault_count(heap->node, FAULT_PURGE);
     *freed_ms = os_now_ms();
@@ -49,7 +49,7 @@ static bool purge_span(struct node_heap *heap, struct span *span)
 {
     if (os_purge(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT) != 0) {
         purge_forget_dirty(heap, span);
-        purge_refused(heap, &span->freed_ms);
+        note_refused_purge(heap, &span->freed_ms);
         purge_note_dirty(heap, span);
         return false;
     }
@@ -67,7 +67,7 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
     NA_ASSERT(run->kind == SEG_FREE_RUN && run->dirty);
     NA_ASSERT(heap->dirty_bytes >= run->nsegments * SEGMENT_SIZE);
     if (os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE) != 0) {
-        purge_refused(heap, &run->freed_ms);
+        note_refused_purge(heap, &run->freed_ms);
         return false;
     }
     heap->purged_bytes += run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE;

@@ -152,7 +152,7 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
  * A free run's header page that becomes interior must read as zero again for
  * the merged run to stay clean; false when the kernel refused (counted).
  */
-static bool header_zeroed(struct node_heap *heap, struct segment *header)
+static bool zero_header(struct node_heap *heap, struct segment *header)
 {
     if (os_purge(header, OS_PAGE_SIZE) == 0)
         return true;
@@ -174,7 +174,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
     if (prev && (uintptr_t)prev + prev->nsegments * SEGMENT_SIZE == start) {
         /* Merge into prev: our header page becomes interior. Keep a clean run clean. */
         if (!dirty && !prev->dirty)
-            dirty = !header_zeroed(heap, seg);
+            dirty = !zero_header(heap, seg);
         dirty |= prev->dirty;
         if (prev->dirty && prev->freed_ms > now)
             now = prev->freed_ms;
@@ -193,7 +193,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         nsegments += next->nsegments;
         run_unlink(heap, next);
         if (purge_header)
-            dirty = !header_zeroed(heap, next);
+            dirty = !zero_header(heap, next);
     }
     run_make(heap, start, nsegments, dirty, dirty ? now : 0, prev);
 }

@@ -167,7 +167,7 @@ static void settle(struct thread_state *ts, unsigned home)
     }
 }
 
-void thread_cache_moved(unsigned home)
+void thread_cache_note_move(unsigned home)
 {
     struct thread_state *ts = &na_thread_state;
     if (ts->status == THREAD_LIVE) {
@@ -207,7 +207,7 @@ static void notice_move(void)
 {
     struct cpu_route route = current_route();
     if (route.home != na_thread_state.home)
-        thread_cache_moved(route.home);
+        thread_cache_note_move(route.home);
 }
 
 static bool list_contains(const void *head, const void *ptr)

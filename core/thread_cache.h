@@ -47,7 +47,7 @@ struct cache_bin {
  *
  * Whether an allocation or a free is remote (the thread runs on another node
  * than the block's) is not decided on the fast paths: it only changes when
- * the thread moves, which malloc notices (thread_cache_moved). The counts
+ * the thread moves, which malloc notices (thread_cache_note_move). The counts
  * since the last move are "unsettled": remote if this cache's node is not the
  * thread's home. A move settles them (adds them to remote_* as needed).
  */
@@ -125,7 +125,7 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 }
 
 /* The calling thread runs on another node than at its last allocation. */
-NA_NOINLINE NA_COLD void thread_cache_moved(unsigned home);
+NA_NOINLINE NA_COLD void thread_cache_note_move(unsigned home);
 
 /*
  * Slow paths of the inline fast paths in alloc.h, cold where defined

@@ -63,7 +63,7 @@ static void warn_unusable(enum option_variable variable, const char *bad, int nc
 }
 
 /* The chosen slot nearest to node index `from`. */
-static int nearest_chosen(int from, const uint8_t *chosen)
+static int find_nearest_chosen(int from, const uint8_t *chosen)
 {
     int best = -1, best_dist = 1 << 30;
     for (int slot = 0; slot < na_topo.num_slots; slot++) {
@@ -243,11 +243,11 @@ static void route_local(const uint8_t *usable)
         if (!usable[slot]) {
             int from =
                 na_topo.cpu_node_index[cpu] < na_topo.num_nodes ? na_topo.cpu_node_index[cpu] : 0;
-            slot = (unsigned)nearest_chosen(from, usable);
+            slot = (unsigned)find_nearest_chosen(from, usable);
         } else if (route->home == CPU_HOME_NONE &&
                    na_topo.cpu_node_index[cpu] < na_topo.num_nodes) {
             /* a memory-less node's CPU: the nearest usable slot may have changed */
-            slot = (unsigned)nearest_chosen(na_topo.cpu_node_index[cpu], usable);
+            slot = (unsigned)find_nearest_chosen(na_topo.cpu_node_index[cpu], usable);
         }
         store_u8(&route->slot, slot);
     }
@@ -284,7 +284,7 @@ void placement_apply(const uint8_t *usable)
         for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
             int from =
                 na_topo.cpu_node_index[cpu] < na_topo.num_nodes ? na_topo.cpu_node_index[cpu] : 0;
-            store_u8(&na_topo.cpu[cpu].slot, (unsigned)nearest_chosen(from, chosen));
+            store_u8(&na_topo.cpu[cpu].slot, (unsigned)find_nearest_chosen(from, chosen));
         }
     }
     for (int slot = 0; slot < na_topo.num_slots; slot++)
