@@ -60,6 +60,9 @@ static inline int na_lock_held(const na_lock_t *lock)
         0                                                                                          \
     }
 
+/* Spins before a contended na_lock sleeps on the futex (a tuning number). */
+#define NA_LOCK_SPINS 64
+
 static inline void na_lock(na_lock_t *lock)
 {
     int c = 0;
@@ -67,7 +70,7 @@ static inline void na_lock(na_lock_t *lock)
         na_lock_set_owner(lock, 1);
         return;
     }
-    for (int spin = 0; spin < 64 && c == 1; spin++) {
+    for (int spin = 0; spin < NA_LOCK_SPINS && c == 1; spin++) {
         na_cpu_relax();
         c = 0;
         if (__atomic_compare_exchange_n(&lock->state, &c, 1, 0, __ATOMIC_ACQUIRE,

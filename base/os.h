@@ -19,6 +19,13 @@
 
 #define OS_PAGE_SHIFT 12
 #define OS_PAGE_SIZE  ((size_t)1 << OS_PAGE_SHIFT)
+#define OS_PAGE_MASK  (OS_PAGE_SIZE - 1) /* the offset bits of an address in its page */
+
+/* Bytes rounded up to whole pages (the caller keeps bytes below SIZE_MAX - OS_PAGE_MASK). */
+static inline size_t os_page_round_up(size_t bytes)
+{
+    return (bytes + OS_PAGE_MASK) & ~OS_PAGE_MASK;
+}
 
 /* Reserves address space: PROT_NONE, not committed. NULL on failure. */
 void *os_reserve(size_t size);

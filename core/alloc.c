@@ -164,8 +164,7 @@ static size_t reserve_region(unsigned num_slots)
 }
 
 /* Bytes of a slot's first segment that hold its node heap (the rest is never touched). */
-#define NODE_HEAP_COMMIT                                                                           \
-    ((OS_PAGE_SIZE + sizeof(struct node_heap) + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1))
+#define NODE_HEAP_COMMIT ((OS_PAGE_SIZE + sizeof(struct node_heap) + OS_PAGE_MASK) & ~OS_PAGE_MASK)
 
 /* Sets up every node heap in the reserved region; false (start_failure says why) if refused. */
 static bool init_heaps(size_t reserved)
@@ -709,14 +708,13 @@ int alloc_owner_slot(const void *ptr)
  * tends to grow again, and a page run grows in place where a size-class
  * block must be copied every step. It costs at most a page of slack.
  */
-#define REALLOC_PAGE_RUN_MIN ((size_t)4096)
+#define REALLOC_PAGE_RUN_MIN OS_PAGE_SIZE
 
 /* Bytes of the page run realloc gives `size` bytes (small sizes in whole pages). */
 static size_t page_run_size_of(size_t size)
 {
     CONTRACT_ASSERT(size <= ALLOC_MAX_REQUEST);
-    return size > SMALL_MAX ? large_size_of(size)
-                            : (size + OS_PAGE_SIZE - 1) & ~(size_t)(OS_PAGE_SIZE - 1);
+    return size > SMALL_MAX ? large_size_of(size) : os_page_round_up(size);
 }
 
 /*

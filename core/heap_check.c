@@ -38,11 +38,11 @@ static void check_slab(struct node_heap *heap, struct segment *seg, struct span 
     CHECK(slab->npages == info->slab_pages, "slab length is not its class's", slab);
     CHECK(slab->shard < HEAP_SHARDS, "slab shard out of range", slab);
     const uint64_t *map = slab_map(seg, slab);
-    unsigned words = (info->slab_blocks + 63) / 64, free_blocks = 0;
+    unsigned words = BITMAP_WORDS(info->slab_blocks), free_blocks = 0;
     for (unsigned w = 0; w < words; w++)
         free_blocks += (unsigned)__builtin_popcountll(map[w]);
-    if (info->slab_blocks % 64)
-        CHECK((map[words - 1] >> (info->slab_blocks % 64)) == 0,
+    if (info->slab_blocks % BITMAP_WORD_BITS)
+        CHECK((map[words - 1] >> (info->slab_blocks % BITMAP_WORD_BITS)) == 0,
               "free bit past the slab's last block", slab);
     CHECK(slab->used + free_blocks == info->slab_blocks, "slab used count != blocks - free bits",
           slab);

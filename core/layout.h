@@ -30,6 +30,7 @@
 #ifndef NUMA_ALLOC_LAYOUT_H
 #define NUMA_ALLOC_LAYOUT_H
 
+#include "base/bitmap.h"
 #include "base/list.h"
 #include "base/os.h"
 #include "core/size_class.h"
@@ -65,7 +66,7 @@ struct span {
 };
 
 /* Bitmap words per page: enough for the smallest class (16 B: 256 blocks a page). */
-#define MAP_WORDS_PER_PAGE (OS_PAGE_SIZE / 16 / 64)
+#define MAP_WORDS_PER_PAGE (OS_PAGE_SIZE / CLASS_STEP / BITMAP_WORD_BITS)
 
 /*
  * Segment header. For SEG_FREE_RUN (a run of free segments in the slot's
@@ -97,19 +98,23 @@ struct segment {
 };
 
 /* A slab page's tag: its small class (1..255) and its node heap shard. */
-#define PAGE_TAG(cls, shard) ((uint16_t)((unsigned)(cls) | (unsigned)(shard) << 8))
+#define PAGE_TAG_SHARD_SHIFT 8 /* the class in the low byte, the shard above */
+#define PAGE_TAG_CLASS_MASK  ((1u << PAGE_TAG_SHARD_SHIFT) - 1)
+#define PAGE_TAG(cls, shard)                                                                       \
+    ((uint16_t)((unsigned)(cls) | (unsigned)(shard) << PAGE_TAG_SHARD_SHIFT))
+_Static_assert(SLAB_INDEX_MAGIC_ENTRIES == PAGE_TAG_CLASS_MASK + 1, "a magic per class byte");
 
 static inline unsigned tag_class(unsigned tag)
 {
-    return tag & 0xffu;
+    return tag & PAGE_TAG_CLASS_MASK;
 }
 
 static inline unsigned tag_shard(unsigned tag)
 {
-    return tag >> 8;
+    return tag >> PAGE_TAG_SHARD_SHIFT;
 }
 
-#define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_SIZE - 1) >> OS_PAGE_SHIFT)
+#define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_MASK) >> OS_PAGE_SHIFT)
 #define SEGMENT_USABLE_PAGES (PAGES_PER_SEGMENT - SEGMENT_HEADER_PAGES)
 
 /* Process-wide layout, written once at initialisation. */

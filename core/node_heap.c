@@ -47,7 +47,7 @@ static inline unsigned slab_free_blocks(struct segment *seg, const struct span *
 {
     const uint64_t *map = slab_map(seg, slab);
     unsigned free_blocks = 0;
-    for (unsigned w = 0; w < (na_size_classes[slab->cls].slab_blocks + 63) / 64; w++)
+    for (unsigned w = 0; w < BITMAP_WORDS(na_size_classes[slab->cls].slab_blocks); w++)
         free_blocks += (unsigned)__builtin_popcountll(map[w]);
     return free_blocks;
 }
@@ -69,9 +69,9 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
     slab->map_hint = 0;
     uint64_t *map = slab_map(seg, slab);
     unsigned blocks = na_size_classes[cls].slab_blocks;
-    for (unsigned w = 0; w < blocks / 64; w++)
+    for (unsigned w = 0; w < blocks / BITMAP_WORD_BITS; w++)
         map[w] = ~(uint64_t)0;
-    if (blocks % 64)
+    if (blocks % BITMAP_WORD_BITS)
         map[blocks / 64] = ((uint64_t)1 << (blocks % 64)) - 1;
     for (unsigned page = first; page < first + slab->npages; page++)
         seg->page_tag[page] = PAGE_TAG(cls, shard);
@@ -103,12 +103,13 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
     struct segment *seg = segment_of(slab);
     uint64_t *map = slab_map(seg, slab);
     char *start = span_start(seg, slab);
-    unsigned words = (info->slab_blocks + 63) / 64, w = slab->map_hint, taken = 0;
+    unsigned words = BITMAP_WORDS(info->slab_blocks), w = slab->map_hint, taken = 0;
     void *first = NULL, **link = &first; /* the chain taken, and where its end links */
     for (; w < words; w++) {
         uint64_t bits = map[w];
         while (bits && taken < want) {
-            char *block = start + (size_t)(w * 64 + (unsigned)__builtin_ctzll(bits)) * info->size;
+            char *block = start + (size_t)(w * BITMAP_WORD_BITS + (unsigned)__builtin_ctzll(bits)) *
+                                      info->size;
             bits &= bits - 1;
             *link = block;
             link = (void **)block;
@@ -177,7 +178,7 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
             report_invalid_pointer("free(): double free detected", block);
         NA_ASSERT(seg->page_tag[page_in_segment(block)] == PAGE_TAG(cls, slab->shard));
         bitmap_set(map, index);
-        if (index / 64 < slab->map_hint)
+        if (index / BITMAP_WORD_BITS < slab->map_hint)
             slab->map_hint = (uint32_t)(index / 64);
         if (--slab->used == 0) {
             NA_ASSERT(slab_free_blocks(seg, slab) == na_size_classes[cls].slab_blocks);

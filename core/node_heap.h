@@ -17,6 +17,7 @@
 #ifndef NUMA_ALLOC_NODE_HEAP_H
 #define NUMA_ALLOC_NODE_HEAP_H
 
+#include "base/bitmap.h"
 #include "base/compiler.h"
 #include "base/lock.h"
 #include "core/layout.h"
@@ -30,7 +31,7 @@ struct class_slabs {
     na_lock_t lock;
     struct list partial; /* slabs with free blocks (span.link), most recently used first */
     struct span *spare;  /* an empty slab kept to avoid slab churn */
-} __attribute__((aligned(64)));
+} __attribute__((aligned(NA_CACHE_LINE)));
 
 /* Free memory older than na_options.purge_delay_ms (default 1 s) is given back to the OS. */
 /*
@@ -43,16 +44,18 @@ struct class_slabs {
 
 #define HEAP_SHARDS 32 /* power of two; at most 256 (the page tag keeps it in 8 bits) */
 
-#define FREE_RUN_EXACT_LISTS 64 /* runs of 1..64 pages, one list per length */
-#define FREE_RUN_LISTS       (FREE_RUN_EXACT_LISTS + 5) /* then one per doubling up to 1024 */
+#define FREE_RUN_EXACT_SHIFT 6
+#define FREE_RUN_EXACT_LISTS                                                                       \
+    (1u << FREE_RUN_EXACT_SHIFT)                  /* runs of 1..64 pages, one list per length */
+#define FREE_RUN_LISTS (FREE_RUN_EXACT_LISTS + 5) /* then one per doubling up to 1024 */
 
 /* The free-run list of a run of npages: exact up to FREE_RUN_EXACT_LISTS, then one per doubling. */
 static inline unsigned free_run_list_of(size_t npages)
 {
     if (npages <= FREE_RUN_EXACT_LISTS)
         return (unsigned)npages - 1;
-    unsigned log = 63u - (unsigned)__builtin_clzl(npages);
-    return FREE_RUN_EXACT_LISTS + log - 6;
+    unsigned log = BITMAP_WORD_BITS - 1u - (unsigned)__builtin_clzl(npages);
+    return FREE_RUN_EXACT_LISTS + log - FREE_RUN_EXACT_SHIFT;
 }
 
 /* A slab's free-block bitmap (segment.free_map): bit k of these words is block k. */
@@ -75,7 +78,7 @@ struct node_heap {
     na_lock_t pages_lock;
     /* Free page runs inside SEG_PAGES segments, listed by length. */
     struct list free_runs[FREE_RUN_LISTS]; /* span.link, most recently freed first */
-    uint64_t free_run_bitmap[2];
+    uint64_t free_run_bitmap[BITMAP_WORDS(FREE_RUN_LISTS)];
     /* Dirty free page runs (span.lru), oldest first; dirty segment runs are on free_segments. */
     struct list dirty_runs;
     size_t dirty_bytes;       /* free but possibly resident: page runs and segment runs */

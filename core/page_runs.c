@@ -69,9 +69,10 @@ static struct span *find_free_run(struct node_heap *heap, size_t npages)
 {
     struct span *span;
     for (unsigned idx = free_run_list_of(npages); idx < FREE_RUN_LISTS; idx++) {
-        uint64_t word = heap->free_run_bitmap[idx / 64] >> (idx % 64);
+        uint64_t word = heap->free_run_bitmap[idx / BITMAP_WORD_BITS] >> (idx % BITMAP_WORD_BITS);
         if (!word) {
-            idx = (idx / 64 + 1) * 64 - 1; /* nothing more in this word */
+            idx =
+                (idx / BITMAP_WORD_BITS + 1) * BITMAP_WORD_BITS - 1; /* nothing more in this word */
             continue;
         }
         idx += (unsigned)__builtin_ctzl(word);

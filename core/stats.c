@@ -210,7 +210,7 @@ static const char *verification_state(const struct stats_snapshot *snap, int *er
 
 static void json_placement(struct textbuf *tb, const struct stats_snapshot *snap)
 {
-    char name[16];
+    char name[ERRNO_NAME_SIZE];
     int verify_error;
     const char *verification = verification_state(snap, &verify_error);
     if (alloc_start_failed()) { /* glibc served: nothing bound, nothing to verify */
@@ -235,7 +235,7 @@ static void json_placement(struct textbuf *tb, const struct stats_snapshot *snap
 
 static void text_placement(struct textbuf *tb, const struct stats_snapshot *snap)
 {
-    char name[16];
+    char name[ERRNO_NAME_SIZE];
     int verify_error;
     const char *verification = verification_state(snap, &verify_error);
     tb_str(tb, "placement: ");

@@ -22,9 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PID_DIGITS_MAX 10 /* what one %p can become */
+#define PID_DIGITS_MAX    10 /* what one %p can become */
+#define TMP_RANDOM_DIGITS 16 /* hex digits of 64 random bits */
 /* ".<pid>.<16 hex digits>.tmp" after the final name */
-#define TMP_SUFFIX_MAX (1 + PID_DIGITS_MAX + 1 + 16 + 4)
+#define TMP_SUFFIX_MAX (1 + PID_DIGITS_MAX + 1 + TMP_RANDOM_DIGITS + 4)
 #define TMP_TRIES      8
 
 /*
@@ -75,7 +76,7 @@ static void say_parts(const char *const *parts)
 #define say(...) say_parts((const char *const[]){__VA_ARGS__, NULL})
 
 /* Why a directory or file cannot be used, in words. */
-static const char *reason(int err, char buf[16])
+static const char *reason(int err, char buf[ERRNO_NAME_SIZE])
 {
     switch (err) {
     case ENOENT:
@@ -171,7 +172,7 @@ static bool make_absolute(void)
     if (na_options.stats[0] != '/') {
         long n = syscall(SYS_getcwd, target.pattern, sizeof target.pattern);
         if (n <= 1 || target.pattern[0] != '/') {
-            char name[16];
+            char name[ERRNO_NAME_SIZE];
             say("a relative path, and the current directory is unknown (",
                 n < 0 ? reason(errno, name) : "unreachable", "); statistics are off");
             return false;
@@ -226,7 +227,7 @@ void stats_file_init(void)
     else if (dir_writable(dir) != 0)
         err = errno;
     if (err) {
-        char name[16];
+        char name[ERRNO_NAME_SIZE];
         say("cannot write into ", dir, " (", reason(err, name), "); statistics are off");
         goto out;
     }
@@ -259,10 +260,10 @@ static int create_temp(int dirfd, const char *name, long pid, char tmp[NAME_MAX 
         tb_str(&tb, ".");
         tb_u64(&tb, (uint64_t)pid);
         tb_str(&tb, ".");
-        char digits[17];
-        for (int i = 0; i < 16; i++)
+        char digits[TMP_RANDOM_DIGITS + 1];
+        for (int i = 0; i < TMP_RANDOM_DIGITS; i++)
             digits[i] = hex[(r >> (4 * i)) & 15u];
-        digits[16] = '\0';
+        digits[TMP_RANDOM_DIGITS] = '\0';
         tb_str(&tb, digits);
         tb_str(&tb, ".tmp");
         int fd = (int)syscall(SYS_openat, dirfd, tmp,
@@ -299,7 +300,7 @@ static bool write_into(int fd)
 static void write_file(void)
 {
     static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
-    char name[16];
+    char name[ERRNO_NAME_SIZE];
     long pid = syscall(SYS_getpid);
     if (pid == target.refused_pid || expand(target.pattern, pid, path) != 0)
         return;

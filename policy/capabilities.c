@@ -29,7 +29,7 @@ uint64_t placement_faults_of(unsigned slot, enum placement_fault kind)
     return slot < TOPO_MAX_SLOTS ? __atomic_load_n(&fault_counts[slot][kind], __ATOMIC_RELAXED) : 0;
 }
 
-const char *errno_name(int err, char buf[16])
+const char *errno_name(int err, char buf[ERRNO_NAME_SIZE])
 {
     static const struct {
         int err;
@@ -43,7 +43,7 @@ const char *errno_name(int err, char buf[16])
         if (names[i].err == err)
             return names[i].name;
     struct textbuf tb;
-    tb_init(&tb, buf, 16);
+    tb_init(&tb, buf, ERRNO_NAME_SIZE);
     tb_str(&tb, "errno ");
     tb_u64(&tb, (uint64_t)err);
     return buf;
@@ -59,7 +59,7 @@ static bool kernel_without_numa(void)
 /* "mbind refused (EPERM): memory is not bound, placement is first-touch; ..." */
 static void warn_what_is_lost(void)
 {
-    char line[256], name[16];
+    char line[256], name[ERRNO_NAME_SIZE];
     struct textbuf tb;
     tb_init(&tb, line, sizeof line);
     if (na_placement_caps.bind_error == -EOPNOTSUPP) {

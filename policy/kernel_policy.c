@@ -23,7 +23,7 @@ struct inherited_policy na_inherited_policy;
 
 static bool mask_empty(const uint64_t *mask)
 {
-    for (unsigned i = 0; i < TOPO_MAX_NODE_ID / 64; i++)
+    for (unsigned i = 0; i < BITMAP_WORDS(TOPO_MAX_NODE_ID); i++)
         if (mask[i])
             return false;
     return true;

@@ -65,9 +65,9 @@ static void warn_value(enum option_variable variable, const char *name, const ch
 
 int options_parse_node_list(const char *text, uint64_t *bitmap)
 {
-    memset(bitmap, 0, TOPO_MAX_NODE_ID / 8);
+    memset(bitmap, 0, BITMAP_WORDS(TOPO_MAX_NODE_ID) * sizeof *bitmap);
     if (strcmp(text, "all") == 0) {
-        memset(bitmap, 0xff, TOPO_MAX_NODE_ID / 8);
+        memset(bitmap, 0xff, BITMAP_WORDS(TOPO_MAX_NODE_ID) * sizeof *bitmap);
         return 0;
     }
     const char *s = text;
@@ -194,9 +194,10 @@ void options_init(void)
         if (strlen(value) < OPTIONS_PATH_MAX) {
             strcpy(na_options.stats, value);
         } else {
-            char start[48]; /* the beginning of the value: enough to recognise it */
-            memcpy(start, value, 32);
-            memcpy(start + 32, "...", 4);
+            enum { SHOWN = 32 }; /* the beginning of the value: enough to recognise it */
+            char start[SHOWN + sizeof "..."];
+            memcpy(start, value, SHOWN);
+            memcpy(start + SHOWN, "...", sizeof "...");
             warn_value(OPTION_STATS, "NUMA_ALLOC_STATS", start,
                        "stderr or a path shorter than 4096 bytes", "statistics are off");
         }

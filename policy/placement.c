@@ -82,11 +82,13 @@ static int find_nearest_chosen(int from, const uint8_t *chosen)
  * come first because SLIT distances of a CPU-less expander are often smaller
  * than those of the other socket (firmware reports latency, not bandwidth).
  */
+#define TIER_RANK 256 /* above every SLIT distance (one byte) */
+
 static int fallback_rank(int from, unsigned slot)
 {
     int tier_from = na_topo.tier[from], tier_to = na_topo.tier[node_index(na_topo.slot_node[slot])];
     bool other_tier = tier_from >= 0 && tier_to >= 0 && tier_from != tier_to;
-    return (other_tier ? 256 : 0) + slot_distance(from, slot);
+    return (other_tier ? TIER_RANK : 0) + slot_distance(from, slot);
 }
 
 /* Every usable slot by fallback rank from each slot's node (stable: ties by slot number). */

@@ -70,6 +70,8 @@ void topology_node_path(char *buf, int id, const char *leaf)
 }
 
 /* Mems_allowed from /proc/self/status: comma-separated 32-bit hex words, most significant first. */
+#define MEMS_WORD_BITS 32
+
 int topology_read_mems_allowed(uint64_t *allowed)
 {
     char buf[8192];
@@ -82,7 +84,7 @@ int topology_read_mems_allowed(uint64_t *allowed)
     while (*s == ' ' || *s == '\t')
         s++;
 
-    uint32_t words[TOPO_MAX_NODE_ID / 32 + 1];
+    uint32_t words[TOPO_MAX_NODE_ID / MEMS_WORD_BITS + 1];
     unsigned nwords = 0;
     while (nwords < sizeof words / sizeof words[0]) {
         uint32_t word = 0;
@@ -108,8 +110,8 @@ int topology_read_mems_allowed(uint64_t *allowed)
         return -1;
     memset(allowed, 0, sizeof(node_bitmap));
     for (unsigned w = 0; w < nwords; w++) {
-        unsigned base = (nwords - 1 - w) * 32; /* the last word holds nodes 0..31 */
-        for (unsigned b = 0; b < 32 && base + b < TOPO_MAX_NODE_ID; b++)
+        unsigned base = (nwords - 1 - w) * MEMS_WORD_BITS; /* the last word holds nodes 0..31 */
+        for (unsigned b = 0; b < MEMS_WORD_BITS && base + b < TOPO_MAX_NODE_ID; b++)
             if (words[w] & (1u << b))
                 bitmap_set(allowed, base + b);
     }
