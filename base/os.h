@@ -78,5 +78,7 @@ size_t os_address_space_used(void);
 size_t os_address_space_limit(void);
 /* vm.overcommit_memory: 0, 1 or 2 (2: every commit is charged); -1 if unknown. */
 int os_overcommit_mode(void);
+/* The kernel's page size (the auxiliary vector's AT_PAGESZ); 0 if unknown. */
+size_t os_page_size(void);
 
 #endif

@@ -209,6 +209,25 @@ static void rebind_slot(unsigned slot)
     aligned_huge_rebind(slot, na_topo.slot_node[slot]);
 }
 
+/*
+ * The layout (page tags, slab bitmaps, segment headers, every page round-up)
+ * is built for OS_PAGE_SIZE pages: on a kernel with other pages (arm64 and
+ * ppc64 can have 16 or 64 KiB) the start fails. False: start_failure says why.
+ */
+static bool check_page_size(void)
+{
+    size_t page = os_page_size();
+    if (page == OS_PAGE_SIZE || page == 0) /* 0: no auxiliary vector entry; assume ours */
+        return true;
+    struct textbuf tb;
+    tb_init(&tb, start_failure, sizeof start_failure);
+    tb_str(&tb, "the kernel's pages are ");
+    tb_u64(&tb, page);
+    tb_str(&tb, " bytes, this build needs ");
+    tb_u64(&tb, OS_PAGE_SIZE);
+    return false;
+}
+
 static NA_NOINLINE NA_COLD bool init_once(void)
 {
     report_output_init(); /* before anything can warn: the options, a failed start */
@@ -220,6 +239,8 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     if (placement_init(start_failure, sizeof start_failure) != 0)
         return false;
     current_node_init();
+    if (!check_page_size()) /* before anything is mapped; the statistics say why */
+        return false;
     size_t reserved = reserve_region((unsigned)na_topo.num_slots);
     if (reserved == 0)
         return false;
