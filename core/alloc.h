@@ -82,11 +82,12 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
     return alloc_small_slow(slot, cls);
 }
 
-/* A thread with a cache implies an initialised allocator, so the class tables are valid. */
 /*
- * Every exit that is not a cache hit is a tail call to alloc_slow: no
- * registers to save on the hit. A thread found on another node than at its
- * last allocation also goes there (thread_cache_note_move books the move).
+ * A thread with a cache implies an initialised allocator, so the class
+ * tables are valid. Every exit that is not a cache hit is a tail call to
+ * alloc_slow: no registers to save on the hit. A thread found on another
+ * node than at its last allocation also goes there (thread_cache_note_move
+ * books the move).
  */
 static inline void *alloc_fast(size_t size)
 {

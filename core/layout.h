@@ -2,16 +2,16 @@
  * layout.h - how the address space is laid out, so that the owner of any
  * pointer is found from its address alone.
  *
- *   region_base                       one reservation, PROT_NONE until committed
+ *   na_region.base                    one reservation, PROT_NONE until committed
  *   |-- slot 0 (node A) --|-- slot 1 (node B) --| ...   each 2^slot_shift bytes
  *   slot: [node_heap][segment][segment]...              bound to its node (mbind)
  *
  * Invariants:
- *  - ptr is in the region  <=>  ptr - region_base < region_size. The only
+ *  - ptr is in the region  <=>  ptr - na_region.base < na_region.size. The only
  *    blocks outside it are those aligned to a segment or more (their start
  *    would be a segment boundary, read as a header): see aligned_huge.h.
  *  - No block inside the region starts on a segment boundary.
- *  - owning slot  =    (ptr - region_base) >> slot_shift; a block never moves.
+ *  - owning slot  =    (ptr - na_region.base) >> slot_shift; a block never moves.
  *  - segment      =    ptr & ~(SEGMENT_SIZE - 1): a 4 MiB aligned unit whose
  *    header describes its 4 KiB pages. No header precedes small objects.
  *  - A SEG_PAGES segment is cut into spans (runs of pages): slabs of one
@@ -19,9 +19,9 @@
  *    run of segments holding one huge object.
  *  - page_tag[page] is PAGE_TAG(class, shard) of the slab covering the page
  *    and 0 for every other page: free() reads only this word on its fast
- *    path. The shard says which shard of the node heap the slab belongs to, so a free
- *    by a thread of another shard can send the block home instead of reusing
- *    it (passive false sharing: see thread_cache_free_slow).
+ *    path. The shard says which shard of the node heap the slab belongs to,
+ *    so a free by a thread of another shard can send the block home instead
+ *    of reusing it (passive false sharing: see thread_cache_free_slow).
  *  - page_head[page] is the first page of the span covering it, for every
  *    page of a slab or large span and for the first and last page of a free
  *    span. Only head descriptors (spans[page_head[page]]) are meaningful;
@@ -70,7 +70,8 @@ struct span {
 
 /*
  * Segment header. For SEG_FREE_RUN (a run of free segments in the slot's
- * address-ordered free list) only the fields up to `run_link` are used.
+ * address-ordered free list) only the fields up to `run_link` are used, and
+ * purging never releases the header's page.
  */
 struct segment {
     uint32_t magic;

@@ -1,13 +1,12 @@
 /*
- * node_heap.c - small blocks (each class's slabs, struct class_slabs) and large objects
- * (page runs) of one node heap; see node_heap.h.
+ * node_heap.c - small blocks (each class's slabs, struct class_slabs) and
+ * large objects (page runs) of one node heap; see node_heap.h.
  *
  * A slab is a page run of na_size_classes[cls].slab_pages pages cut into
- * blocks. Which blocks are free in the slab is a bitmap in the segment
- * header (segment.free_map); refills take the lowest ones first, so a new
- * slab touches only the pages it serves, and blocks are reused in address
- * order. A slab whose blocks are all back is empty and returns its pages
- * (keeping one spare per class_slabs).
+ * blocks, its free ones in the segment header's bitmap (segment.free_map,
+ * core/layout.h), so a new slab touches only the pages it serves. A slab
+ * whose blocks are all back is empty and returns its pages (keeping one
+ * spare per class_slabs).
  */
 #include "base/bitmap.h"
 #include "base/debug.h"

@@ -33,12 +33,12 @@ struct class_slabs {
     struct span *spare;  /* an empty slab kept to avoid slab churn */
 } __attribute__((aligned(NA_CACHE_LINE)));
 
-/* Free memory older than na_options.purge_delay_ms (default 1 s) is given back to the OS. */
 /*
- * A heap whose dirty memory passes DIRTY_LIMIT_MIN + its active memory purges
- * at once, oldest first, down to 3/4 of that: a burst cannot pile up more free
- * than used memory, yet a steady free/allocate cycle of big buffers keeps
- * reusing resident pages instead of refaulting them.
+ * Besides purging by age (purge.c), a heap whose dirty memory passes
+ * DIRTY_LIMIT_MIN + its active memory purges at once, oldest first, down to
+ * 3/4 of that: a burst cannot pile up more free than used memory, yet a
+ * steady free/allocate cycle of big buffers keeps reusing resident pages
+ * instead of refaulting them.
  */
 #define DIRTY_LIMIT_MIN ((size_t)64 << 20)
 
@@ -76,9 +76,9 @@ struct node_heap {
     struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
 
     na_lock_t pages_lock;
-    /* Free page runs inside SEG_PAGES segments, listed by length. */
+    /* Free page runs inside SEG_PAGES segments, listed by length (free_run_list_of). */
     struct list free_runs[FREE_RUN_LISTS]; /* span.link, most recently freed first */
-    uint64_t free_run_bitmap[BITMAP_WORDS(FREE_RUN_LISTS)];
+    uint64_t free_run_bitmap[BITMAP_WORDS(FREE_RUN_LISTS)]; /* bit i: free_runs[i] not empty */
     /* Dirty free page runs (span.lru), oldest first; dirty segment runs are on free_segments. */
     struct list dirty_runs;
     size_t dirty_bytes;       /* free but possibly resident: page runs and segment runs */
@@ -148,8 +148,10 @@ NA_COLD void heap_free_huge(struct node_heap *heap, struct segment *seg);
 /* Grows or shrinks a huge object in place when its run allows; false to move it. */
 NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
 
-/* Page runs (page_runs.c), called with pages_lock held. */
-/* `roomy`: take the largest free run (room to grow in place) rather than the best fit. */
+/*
+ * Page runs (page_runs.c), called with pages_lock held. `roomy`: take the
+ * largest free run (room to grow in place) rather than the best fit.
+ */
 struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy);
 void page_run_free(struct node_heap *heap, struct span *span);
 /* Pages about to be handed out untouched: may they be? (node_memory_commit) */

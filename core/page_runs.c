@@ -1,9 +1,8 @@
 /*
  * page_runs.c - runs of pages inside SEG_PAGES segments: the memory of
- * slabs and large objects. Free runs are listed by length (one list per
- * length up to 64 pages, one per doubling above), found through a bitmap, split on
- * allocation and coalesced with both neighbours on free. Called with
- * pages_lock held.
+ * slabs and large objects. Free runs are found by length (node_heap.free_runs
+ * and its bitmap), split on allocation and coalesced with both neighbours on
+ * free. Called with pages_lock held.
  */
 #include "base/bitmap.h"
 #include "base/debug.h"

@@ -1,10 +1,8 @@
 /*
  * segment.c - runs of whole segments in a slot: bump allocation from the
  * slot's reserved space, then reuse of freed runs (address-ordered,
- * best fit, coalesced on free). Called with pages_lock held.
- *
- * A free run is described by a header in its first segment
- * (kind SEG_FREE_RUN); purging never releases that first page.
+ * best fit, coalesced on free; a free run is a SEG_FREE_RUN header in its
+ * first segment, core/layout.h). Called with pages_lock held.
  */
 #include "base/debug.h"
 #include "core/node_heap.h"

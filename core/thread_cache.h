@@ -43,15 +43,6 @@ struct cache_bin {
 };
 
 /*
- * One thread's cache and counters for one node.
- *
- * Whether an allocation or a free is remote (the thread runs on another node
- * than the block's) is not decided on the fast paths: it only changes when
- * the thread moves, which malloc notices (thread_cache_note_move). The counts
- * since the last move are "unsettled": remote if this cache's node is not the
- * thread's home. A move settles them (adds them to remote_* as needed).
- */
-/*
  * Blocks this thread freed whose slab belongs to another shard (another
  * thread group allocated them). They are not reused here: a block carved
  * next to another thread's blocks would share its cache lines (passive
@@ -62,6 +53,15 @@ struct away_list {
     uint32_t count;
 };
 
+/*
+ * One thread's cache and counters for one node.
+ *
+ * Whether an allocation or a free is remote (the thread runs on another node
+ * than the block's) is not decided on the fast paths: it only changes when
+ * the thread moves, which malloc notices (thread_cache_note_move). The counts
+ * since the last move are "unsettled": remote if this cache's node is not the
+ * thread's home. A move settles them (adds them to remote_* as needed).
+ */
 struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
     struct away_list away[NUM_SMALL_CLASSES + 1];
@@ -139,22 +139,17 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned tag);
 /*
  * Is this block of `slot` (a block's start, of class cls) known to be free:
  * in this thread's cache or back in its slab? Blocks in other threads'
- * caches cannot be seen. Cheap unless the block carries free_block_key.
+ * caches cannot be seen. Cheap unless the block carries na_free_block_key.
  */
 bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls);
 
 /* Returns every cached block of the calling thread to the node heaps. */
 void thread_cache_flush_all(void);
 
-/* Registers the thread-exit hook; called once from alloc_init. */
+/* Registers the thread-exit hook; called once, from the allocator's start (alloc.c). */
 int thread_cache_init(void);
 
-/*
- * Statistics: calls visit(ts, arg) for every live thread under the registry
- * lock (the thread cannot exit meanwhile), and returns the counters of
- * threads that have exited, merged per slot into `retired` (an array of
- * TOPO_MAX_SLOTS node caches whose bins count only nalloc/nfree).
- */
+/* The counters of threads that have exited, merged per slot (bins count only nalloc/nfree). */
 struct retired_threads {
     struct node_cache per_slot[TOPO_MAX_SLOTS];
     uint64_t threads, migrations, fallbacks;
@@ -164,6 +159,11 @@ struct retired_threads {
 uint64_t node_cache_allocs(const struct node_cache *nc);
 uint64_t node_cache_frees(const struct node_cache *nc);
 
+/*
+ * Statistics: calls visit(ts, arg) for every live thread under the registry
+ * lock (the thread cannot exit meanwhile), and returns the counters of
+ * threads that have exited in `retired`.
+ */
 void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
                         struct retired_threads *retired);
 
