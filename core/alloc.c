@@ -219,12 +219,12 @@ static bool check_page_size(void)
     size_t page = os_page_size();
     if (page == OS_PAGE_SIZE || page == 0) /* 0: no auxiliary vector entry; assume ours */
         return true;
+    _Static_assert(OS_PAGE_SIZE == 4096, "the message names the page size");
     struct textbuf tb;
     tb_init(&tb, start_failure, sizeof start_failure);
     tb_str(&tb, "the kernel's pages are ");
     tb_u64(&tb, page);
-    tb_str(&tb, " bytes, this build needs ");
-    tb_u64(&tb, OS_PAGE_SIZE);
+    tb_str(&tb, " bytes, this build needs 4096");
     return false;
 }
 
