@@ -11,22 +11,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define BITMAP_WORD_BITS 64 /* bits in one word of a map */
+
 /* Words in a map of `bits` bits. */
-#define BITMAP_WORDS(bits) (((bits) + 63) / 64)
+#define BITMAP_WORDS(bits) (((bits) + BITMAP_WORD_BITS - 1) / BITMAP_WORD_BITS)
 
 static inline bool bitmap_test(const uint64_t *map, size_t bit)
 {
-    return (map[bit / 64] >> (bit % 64)) & 1u;
+    return (map[bit / BITMAP_WORD_BITS] >> (bit % BITMAP_WORD_BITS)) & 1u;
 }
 
 static inline void bitmap_set(uint64_t *map, size_t bit)
 {
-    map[bit / 64] |= (uint64_t)1 << (bit % 64);
+    map[bit / BITMAP_WORD_BITS] |= (uint64_t)1 << (bit % BITMAP_WORD_BITS);
 }
 
 static inline void bitmap_clear(uint64_t *map, size_t bit)
 {
-    map[bit / 64] &= ~((uint64_t)1 << (bit % 64));
+    map[bit / BITMAP_WORD_BITS] &= ~((uint64_t)1 << (bit % BITMAP_WORD_BITS));
 }
 
 #endif

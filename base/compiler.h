@@ -26,4 +26,7 @@
 #define NA_NOINLINE __attribute__((noinline))
 #define NA_COLD     __attribute__((cold))
 
+/* A cache line: what one lock's or one counter's neighbours should not share. */
+#define NA_CACHE_LINE 64
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * lock.h - a futex mutex that never allocates.
  *
- * Used only off the fast path (node heap bins, page runs, metadata).
+ * Used only off the fast path (node heap class_slabs, page runs, metadata).
  * pthread mutexes would do, but this one can be reset in a fork child and
  * used before libc's start-up has finished. State: 0 free, 1 held,
  * 2 held with waiters (Drepper, "Futexes Are Tricky", mutex3).
@@ -60,6 +60,9 @@ static inline int na_lock_held(const na_lock_t *lock)
         0                                                                                          \
     }
 
+/* Spins before a contended na_lock sleeps on the futex (a tuning number). */
+#define NA_LOCK_SPINS 64
+
 static inline void na_lock(na_lock_t *lock)
 {
     int c = 0;
@@ -67,7 +70,7 @@ static inline void na_lock(na_lock_t *lock)
         na_lock_set_owner(lock, 1);
         return;
     }
-    for (int spin = 0; spin < 64 && c == 1; spin++) {
+    for (int spin = 0; spin < NA_LOCK_SPINS && c == 1; spin++) {
         na_cpu_relax();
         c = 0;
         if (__atomic_compare_exchange_n(&lock->state, &c, 1, 0, __ATOMIC_ACQUIRE,

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -191,4 +192,9 @@ int os_overcommit_mode(void)
         buf[0] > '2')
         return -1;
     return buf[0] - '0';
+}
+
+size_t os_page_size(void)
+{
+    return (size_t)getauxval(AT_PAGESZ);
 }

@@ -19,6 +19,13 @@
 
 #define OS_PAGE_SHIFT 12
 #define OS_PAGE_SIZE  ((size_t)1 << OS_PAGE_SHIFT)
+#define OS_PAGE_MASK  (OS_PAGE_SIZE - 1) /* the offset bits of an address in its page */
+
+/* Bytes rounded up to whole pages (the caller keeps bytes below SIZE_MAX - OS_PAGE_MASK). */
+static inline size_t os_page_round_up(size_t bytes)
+{
+    return (bytes + OS_PAGE_MASK) & ~OS_PAGE_MASK;
+}
 
 /* Reserves address space: PROT_NONE, not committed. NULL on failure. */
 void *os_reserve(size_t size);
@@ -71,5 +78,7 @@ size_t os_address_space_used(void);
 size_t os_address_space_limit(void);
 /* vm.overcommit_memory: 0, 1 or 2 (2: every commit is charged); -1 if unknown. */
 int os_overcommit_mode(void);
+/* The kernel's page size (the auxiliary vector's AT_PAGESZ); 0 if unknown. */
+size_t os_page_size(void);
 
 #endif

@@ -29,7 +29,7 @@ static struct {
 static size_t round_to_pages(size_t bytes)
 {
     CONTRACT_ASSERT(bytes <= ALLOC_MAX_REQUEST);
-    return bytes == 0 ? OS_PAGE_SIZE : (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+    return bytes == 0 ? OS_PAGE_SIZE : os_page_round_up(bytes);
 }
 
 /* Index of the first entry starting above `addr`. Called with the lock held. */

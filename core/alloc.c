@@ -26,7 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct region region;
+struct region na_region;
 
 /* ---- initialisation ------------------------------------------------------ */
 
@@ -57,7 +57,7 @@ struct region region;
  * lock. A call from inside the initialisation on the initialising thread
  * (nothing in init_once allocates, so only a bug could make one) is told
  * "not ready" instead of deadlocking. FAILED: nothing is reserved
- * (region.size == 0, so no pointer is ours) and the C library's allocator
+ * (na_region.size == 0, so no pointer is ours) and the C library's allocator
  * serves every call (libc_heap.h).
  */
 enum init_state { INIT_NOT_STARTED, INIT_RUNNING, INIT_READY, INIT_FAILED };
@@ -130,7 +130,7 @@ static void note_failure(const char *what, size_t bytes, const char *rest)
 
 /*
  * Reserves one segment-aligned region holding every slot, as large as the
- * address space (and its limit) allows, halving on refusal. region.size
+ * address space (and its limit) allows, halving on refusal. na_region.size
  * stays 0: publishing it is what makes the region live.
  */
 static size_t reserve_region(unsigned num_slots)
@@ -147,9 +147,9 @@ static size_t reserve_region(unsigned num_slots)
         if (base > (uintptr_t)raw)
             os_release(raw, base - (uintptr_t)raw);
         os_release((char *)base + plan.size, (uintptr_t)raw + SEGMENT_SIZE - base);
-        region.base = base;
-        region.slot_shift = plan.shift;
-        region.num_slots = num_slots;
+        na_region.base = base;
+        na_region.slot_shift = plan.shift;
+        na_region.num_slots = num_slots;
         return plan.size;
     }
     size_t least = (size_t)num_slots * MIN_SLOT_SIZE + SEGMENT_SIZE;
@@ -164,18 +164,17 @@ static size_t reserve_region(unsigned num_slots)
 }
 
 /* Bytes of a slot's first segment that hold its node heap (the rest is never touched). */
-#define NODE_HEAP_COMMIT                                                                           \
-    ((OS_PAGE_SIZE + sizeof(struct node_heap) + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1))
+#define NODE_HEAP_COMMIT ((OS_PAGE_SIZE + sizeof(struct node_heap) + OS_PAGE_MASK) & ~OS_PAGE_MASK)
 
 /* Sets up every node heap in the reserved region; false (start_failure says why) if refused. */
 static bool init_heaps(size_t reserved)
 {
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         char *base = (char *)slot_base(slot);
-        size_t len = (size_t)1 << region.slot_shift;
-        if (len > reserved - ((size_t)slot << region.slot_shift))
-            len = reserved - ((size_t)slot << region.slot_shift); /* the last slot, cut short */
-        int node = topo.slot_node[slot];
+        size_t len = (size_t)1 << na_region.slot_shift;
+        if (len > reserved - ((size_t)slot << na_region.slot_shift))
+            len = reserved - ((size_t)slot << na_region.slot_shift); /* the last slot, cut short */
+        int node = na_topo.slot_node[slot];
         /* Policy first, pages later: nothing in the slot is touched before this. */
         binding_prefer_node(base, len, node);
         if (os_commit(base, NODE_HEAP_COMMIT) != 0) {
@@ -206,8 +205,27 @@ static void rebind_slot(unsigned slot)
 {
     char *base = (char *)slot_base(slot);
     size_t len = node_heap_of(slot)->seg_end - (uintptr_t)base;
-    (void)binding_prefer_node_again(base, len, topo.slot_node[slot]);
-    aligned_huge_rebind(slot, topo.slot_node[slot]);
+    (void)binding_prefer_node_again(base, len, na_topo.slot_node[slot]);
+    aligned_huge_rebind(slot, na_topo.slot_node[slot]);
+}
+
+/*
+ * The layout (page tags, slab bitmaps, segment headers, every page round-up)
+ * is built for OS_PAGE_SIZE pages: on a kernel with other pages (arm64 and
+ * ppc64 can have 16 or 64 KiB) the start fails. False: start_failure says why.
+ */
+static bool check_page_size(void)
+{
+    size_t page = os_page_size();
+    if (page == OS_PAGE_SIZE || page == 0) /* 0: no auxiliary vector entry; assume ours */
+        return true;
+    _Static_assert(OS_PAGE_SIZE == 4096, "the message names the page size");
+    struct textbuf tb;
+    tb_init(&tb, start_failure, sizeof start_failure);
+    tb_str(&tb, "the kernel's pages are ");
+    tb_u64(&tb, page);
+    tb_str(&tb, " bytes, this build needs 4096");
+    return false;
 }
 
 static NA_NOINLINE NA_COLD bool init_once(void)
@@ -221,21 +239,23 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     if (placement_init(start_failure, sizeof start_failure) != 0)
         return false;
     current_node_init();
-    size_t reserved = reserve_region((unsigned)topo.num_slots);
+    if (!check_page_size()) /* before anything is mapped; the statistics say why */
+        return false;
+    size_t reserved = reserve_region((unsigned)na_topo.num_slots);
     if (reserved == 0)
         return false;
     if (!init_heaps(reserved)) {
-        os_release((void *)region.base, reserved);
-        region = (struct region){0};
+        os_release((void *)na_region.base, reserved);
+        na_region = (struct region){0};
         return false;
     }
     /* Before the region goes live: what the kernel lets us do (a sandbox may refuse). */
-    size_t first_slot = (size_t)1 << region.slot_shift;
+    size_t first_slot = (size_t)1 << na_region.slot_shift;
     capabilities_probe((void *)slot_base(0), reserved < first_slot ? reserved : first_slot,
-                       topo.slot_node[0]);
+                       na_topo.slot_node[0]);
     mems_watch_init(rebind_slot);
     /* Publishing the size makes the region (and the free fast path) live. */
-    __atomic_store_n(&region.size, reserved, __ATOMIC_RELEASE);
+    __atomic_store_n(&na_region.size, reserved, __ATOMIC_RELEASE);
     /* Only once we serve: a lock taken by a failed start would claim statistics forever. */
     stats_live_init();
     return true;
@@ -307,11 +327,11 @@ __attribute__((constructor)) static void init_at_load(void)
 
 static void for_each_lock(void (*op)(na_lock_t *))
 {
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct node_heap *heap = node_heap_of(slot);
         for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-                op(&heap->bins[shard][cls].lock);
+                op(&heap->class_slabs[shard][cls].lock);
         op(&heap->pages_lock);
     }
 }
@@ -319,7 +339,7 @@ static void for_each_lock(void (*op)(na_lock_t *))
 /*
  * Every lock the library owns, in the order they nest: live publishing,
  * statistics (a writer then takes the registry and heap locks), init,
- * registry, bins, pages.
+ * registry, class_slabs, pages.
  */
 static void fork_prepare(void)
 {
@@ -360,7 +380,7 @@ static void fork_child(void)
 static unsigned aligned_small_class(size_t size, size_t alignment)
 {
     unsigned cls = size_class_of(size < alignment ? alignment : size);
-    while (cls <= NUM_SMALL_CLASSES && size_classes[cls].size % alignment != 0)
+    while (cls <= NUM_SMALL_CLASSES && na_size_classes[cls].size % alignment != 0)
         cls++;
     return cls;
 }
@@ -431,15 +451,15 @@ static unsigned policy_slot(void)
     unsigned slot = current_slot();
     if (slot == PLACEMENT_PER_ALLOCATION) {
         /* (the sequence may be rebuilt meanwhile: one length, never 0, and entries once each) */
-        unsigned len = __atomic_load_n(&placement.sequence_len, __ATOMIC_ACQUIRE);
-        slot = __atomic_load_n(&placement.sequence[thread_state.sequence_cursor++ % len],
+        unsigned len = __atomic_load_n(&na_placement.sequence_len, __ATOMIC_ACQUIRE);
+        slot = __atomic_load_n(&na_placement.sequence[na_thread_state.sequence_cursor++ % len],
                                __ATOMIC_RELAXED);
     }
     return slot;
 }
 
 /* Counts an allocation made on a slow path in `slot` (the fast paths count their own). */
-static void *counted(void *ptr, unsigned slot, bool explicit_node)
+static void *count_slow_alloc(void *ptr, unsigned slot, bool explicit_node)
 {
     if (ptr) {
         size_t usable = alloc_usable_size(ptr);
@@ -459,9 +479,9 @@ static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size
         if (ptr) {
             __atomic_fetch_add(&node_heap_of(slot)->fallbacks_out, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
-            if (thread_state.status == THREAD_LIVE)
-                COUNT(thread_state.fallbacks, 1);
-            return counted(ptr, order[i], false); /* not the node it named: not explicit */
+            if (na_thread_state.status == THREAD_LIVE)
+                COUNT(na_thread_state.fallbacks, 1);
+            return count_slow_alloc(ptr, order[i], false); /* not the node it named: not explicit */
         }
     }
     errno = ENOMEM;
@@ -479,7 +499,7 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
 {
     void *ptr = placement_slot_usable(slot) ? alloc_on_slot(slot, size, alignment, zero) : NULL;
     if (likely(ptr != NULL))
-        return counted(ptr, slot, explicit_request);
+        return count_slow_alloc(ptr, slot, explicit_request);
     return alloc_fallback(slot, size, alignment, zero, named_node);
 }
 
@@ -489,10 +509,10 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
 {
     /* One reading of the weights (a cpuset change may rewrite them meanwhile). */
     uint8_t weight[TOPO_MAX_SLOTS];
-    for (unsigned s = 0; s < region.num_slots; s++)
-        weight[s] = __atomic_load_n(&placement.page_weight[s], __ATOMIC_RELAXED);
-    for (unsigned tries = 0; tries < region.num_slots; tries++) {
-        unsigned s = (slot + tries) % region.num_slots;
+    for (unsigned s = 0; s < na_region.num_slots; s++)
+        weight[s] = __atomic_load_n(&na_placement.page_weight[s], __ATOMIC_RELAXED);
+    for (unsigned tries = 0; tries < na_region.num_slots; tries++) {
+        unsigned s = (slot + tries) % na_region.num_slots;
         if (!placement_slot_usable(s))
             continue;
         bool zeroed = alignment >= ALIGNED_HUGE_MIN; /* a fresh mapping */
@@ -501,7 +521,7 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
         if (ptr) {
             if (zero && !zeroed)
                 memset(ptr, 0, size);
-            return counted(ptr, s, false);
+            return count_slow_alloc(ptr, s, false);
         }
     }
     errno = ENOMEM;
@@ -525,14 +545,14 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
     }
     if (unlikely(!alloc_ensure_init()))
         return alloc_not_ready(size, alignment, zero);
-    if (options.stats_live)
+    if (na_options.stats_live)
         stats_live_tick();
     mems_watch_tick(); /* before the route is read: a change applies to this call */
     struct cpu_route route = current_route();
-    if (route.home != thread_state.home)
-        thread_cache_moved(route.home);
+    if (route.home != na_thread_state.home)
+        thread_cache_note_move(route.home);
     unsigned slot = policy_slot();
-    if (placement.per_allocation && size > LARGE_MAX)
+    if (na_placement.per_allocation && size > LARGE_MAX)
         return alloc_spread(slot, size, alignment, zero);
     return alloc_with_fallback(slot, size, alignment, zero, false, false);
 }
@@ -562,7 +582,7 @@ NA_NOINLINE NA_COLD void *alloc_small_slow(unsigned slot, unsigned cls)
 {
     if (unlikely(!alloc_ensure_init()))
         return NULL; /* numa_malloc after a failed start: the caller falls back */
-    if (options.stats_live)
+    if (na_options.stats_live)
         stats_live_tick();
     return thread_cache_alloc_slow(slot, cls);
 }
@@ -589,7 +609,7 @@ static NA_NOINLINE NA_COLD void free_outside_region(void *ptr)
 
 NA_NOINLINE NA_COLD void free_small_slow(void *ptr, unsigned slot, unsigned tag)
 {
-    if (options.stats_live)
+    if (na_options.stats_live)
         stats_live_tick();
     thread_cache_free_slow(ptr, slot, tag);
 }
@@ -654,7 +674,7 @@ size_t alloc_usable_size(const void *ptr)
         return 0;
     unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
     if (cls && seg->kind == SEG_PAGES)
-        return is_block_start(seg, ptr, cls) ? size_classes[cls].size : 0;
+        return is_block_start(seg, ptr, cls) ? na_size_classes[cls].size : 0;
     if (seg->kind == SEG_HUGE)
         return ptr == seg->huge_ptr ? seg->huge_size : 0;
     if (seg->kind != SEG_PAGES || seg->page_head[page_in_segment(ptr)] >= PAGES_PER_SEGMENT)
@@ -709,14 +729,13 @@ int alloc_owner_slot(const void *ptr)
  * tends to grow again, and a page run grows in place where a size-class
  * block must be copied every step. It costs at most a page of slack.
  */
-#define REALLOC_PAGE_RUN_MIN ((size_t)4096)
+#define REALLOC_PAGE_RUN_MIN OS_PAGE_SIZE
 
 /* Bytes of the page run realloc gives `size` bytes (small sizes in whole pages). */
 static size_t page_run_size_of(size_t size)
 {
     CONTRACT_ASSERT(size <= ALLOC_MAX_REQUEST);
-    return size > SMALL_MAX ? large_size_of(size)
-                            : (size + OS_PAGE_SIZE - 1) & ~(size_t)(OS_PAGE_SIZE - 1);
+    return size > SMALL_MAX ? large_size_of(size) : os_page_round_up(size);
 }
 
 /*
@@ -729,12 +748,12 @@ static bool fits_in_place(size_t usable, size_t size, bool page_run)
     if (page_run)
         return size > REALLOC_PAGE_RUN_MIN && page_run_size_of(size) == usable;
     if (usable <= SMALL_MAX)
-        return size <= SMALL_MAX && size_classes[size_class_of(size)].size == usable;
+        return size <= SMALL_MAX && na_size_classes[size_class_of(size)].size == usable;
     return false;
 }
 
-/* A block resized in place: its bytes change, the number of blocks does not. */
-static void *resized(void *ptr, unsigned slot, size_t old_usable)
+/* Counts a resize in place: the bytes change, the number of blocks does not. */
+static void *count_resize_in_place(void *ptr, unsigned slot, size_t old_usable)
 {
     thread_cache_count_resize(slot, old_usable, alloc_usable_size(ptr));
     return ptr;
@@ -760,7 +779,7 @@ static NA_NOINLINE NA_COLD void *realloc_outside_region(void *ptr, size_t size)
     if (size <= obj.size) { /* in place, its tail pages returned */
         size_t usable = aligned_huge_shrink(ptr, size);
         if (usable)
-            return resized(ptr, obj.slot, obj.size);
+            return count_resize_in_place(ptr, obj.slot, obj.size);
     }
     /* As any block, it keeps its node (or its spread); realloc never promised the alignment. */
     void *fresh = obj.spread ? alloc_placed(size, 0, false) : alloc_keeping_node(obj.slot, size);
@@ -800,18 +819,18 @@ void *alloc_realloc(void *ptr, size_t size)
     bool may_grow_here = size <= usable || placement_slot_usable(slot);
     if (usable > LARGE_MAX && size > LARGE_MAX && may_grow_here &&
         heap_resize_huge(node_heap_of(slot), seg, size))
-        return resized(ptr, slot, usable);
+        return count_resize_in_place(ptr, slot, usable);
     void *fresh = NULL;
     bool wants_page_run =
         size > SMALL_MAX || (size > REALLOC_PAGE_RUN_MIN && (page_run || size > usable));
     if (size <= LARGE_MAX && wants_page_run && may_grow_here) {
         if (page_run &&
             heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), page_run_size_of(size)))
-            return resized(ptr, slot, usable);
+            return count_resize_in_place(ptr, slot, usable);
         /* A block that grows by realloc will likely grow again: give it room. */
         bool zeroed;
         if (size > usable)
-            fresh = counted(
+            fresh = count_slow_alloc(
                 heap_alloc_large(node_heap_of(slot), page_run_size_of(size), 0, &zeroed, true),
                 slot, false);
     }

@@ -5,7 +5,7 @@
  *   pop the thread's bin for (slot, class). No lock, no atomic.
  * free of a small block:   address -> segment header -> page tag (class and
  *   shard); the address must be a block's start (is_block_start: a multiply
- *   and a compare) and the block not marked free (free_block_key); address
+ *   and a compare) and the block not marked free (na_free_block_key); address
  *   -> owning slot, push onto the thread's bin for (slot, class) if the
  *   block's slab is of the thread's shard. Anything else goes to free_slow,
  *   which tells a large or huge block from an invalid pointer and aborts on
@@ -52,7 +52,7 @@ void free_slow(void *ptr);
  * The small blocks' slow paths (a miss in the thread's bin, a free the bin
  * does not take): start the allocator (alloc), tick the live statistics,
  * then the thread cache's slow path. A pointer in the region implies a
- * started allocator (init_once publishes region.size last).
+ * started allocator (init_once publishes na_region.size last).
  */
 void *alloc_small_slow(unsigned slot, unsigned cls);
 void free_small_slow(void *ptr, unsigned slot, unsigned tag);
@@ -71,7 +71,7 @@ bool alloc_trim(void);
 /* From the thread's cache for `slot` (numa_malloc: no policy, no route). */
 static inline void *alloc_small(unsigned slot, unsigned cls)
 {
-    struct node_cache *nc = thread_state.caches[slot];
+    struct node_cache *nc = na_thread_state.caches[slot];
     if (likely(nc != NULL)) {
         struct cache_bin *bin = &nc->bins[cls];
         if (likely(bin->head != NULL)) {
@@ -82,16 +82,17 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
     return alloc_small_slow(slot, cls);
 }
 
-/* A thread with a cache implies an initialised allocator, so the class tables are valid. */
 /*
- * Every exit that is not a cache hit is a tail call to alloc_slow: no
- * registers to save on the hit. A thread found on another node than at its
- * last allocation also goes there (thread_cache_moved books the move).
+ * A thread with a cache implies an initialised allocator, so the class
+ * tables are valid. Every exit that is not a cache hit is a tail call to
+ * alloc_slow: no registers to save on the hit. A thread found on another
+ * node than at its last allocation also goes there (thread_cache_note_move
+ * books the move).
  */
 static inline void *alloc_fast(size_t size)
 {
     if (likely(size <= SMALL_MAX)) {
-        struct thread_state *ts = &thread_state;
+        struct thread_state *ts = &na_thread_state;
         struct cpu_route route = current_route();
         struct node_cache *nc = ts->caches[route.slot];
         if (likely(nc != NULL && route.home == ts->home)) {
@@ -112,11 +113,11 @@ static inline void free_fast(void *ptr)
         unsigned tag = seg->page_tag[page_in_segment(ptr)];
         if (likely(tag != 0 && is_block_start(seg, ptr, tag_class(tag)))) {
             unsigned slot = slot_of_ptr(ptr);
-            struct node_cache *nc = thread_state.caches[slot];
+            struct node_cache *nc = na_thread_state.caches[slot];
             if (likely(nc != NULL)) {
                 struct cache_bin *bin = &nc->bins[tag_class(tag)];
-                if (likely(bin->count < bin->max && tag_shard(tag) == thread_state.shard &&
-                           ((void **)ptr)[1] != (void *)free_block_key)) {
+                if (likely(bin->count < bin->max && tag_shard(tag) == na_thread_state.shard &&
+                           ((void **)ptr)[1] != (void *)na_free_block_key)) {
                     COUNT(bin->nfree, 1);
                     cache_bin_push(bin, ptr);
                     return;

@@ -34,32 +34,32 @@ static void check_slab(struct node_heap *heap, struct segment *seg, struct span 
                        struct tally *t)
 {
     CHECK(slab->cls >= 1 && slab->cls <= NUM_SMALL_CLASSES, "slab of no small class", slab);
-    const struct size_class_info *info = &size_classes[slab->cls];
+    const struct size_class_info *info = &na_size_classes[slab->cls];
     CHECK(slab->npages == info->slab_pages, "slab length is not its class's", slab);
     CHECK(slab->shard < HEAP_SHARDS, "slab shard out of range", slab);
     const uint64_t *map = slab_map(seg, slab);
-    unsigned words = (info->slab_blocks + 63) / 64, free_blocks = 0;
+    unsigned words = BITMAP_WORDS(info->slab_blocks), free_blocks = 0;
     for (unsigned w = 0; w < words; w++)
         free_blocks += (unsigned)__builtin_popcountll(map[w]);
-    if (info->slab_blocks % 64)
-        CHECK((map[words - 1] >> (info->slab_blocks % 64)) == 0,
+    if (info->slab_blocks % BITMAP_WORD_BITS)
+        CHECK((map[words - 1] >> (info->slab_blocks % BITMAP_WORD_BITS)) == 0,
               "free bit past the slab's last block", slab);
     CHECK(slab->used + free_blocks == info->slab_blocks, "slab used count != blocks - free bits",
           slab);
     for (unsigned w = 0; w < slab->map_hint && w < words; w++)
         CHECK(map[w] == 0, "free bit below the slab's map_hint", slab);
-    struct bin *bin = &heap->bins[slab->shard][slab->cls];
+    struct class_slabs *slabs = &heap->class_slabs[slab->shard][slab->cls];
     if (slab->in_partial) {
         CHECK(slab->used < info->slab_blocks, "full slab on a partial list", slab);
         t->partial_slabs++;
     }
-    if (bin->spare == slab) {
+    if (slabs->spare == slab) {
         CHECK(slab->used == 0 && !slab->in_partial, "spare slab in use or on a partial list", slab);
         t->spare_slabs++;
     } else {
-        CHECK(slab->used > 0, "empty slab that is not its bin's spare", slab);
+        CHECK(slab->used > 0, "empty slab that is not its class_slabs' spare", slab);
         CHECK(slab->in_partial == (slab->used < info->slab_blocks),
-              "slab with free blocks off its bin's partial list", slab);
+              "slab with free blocks off its partial list", slab);
     }
 }
 
@@ -164,26 +164,26 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
     CHECK(next_free == NULL, "free segment list has runs beyond the frontier", next_free);
 }
 
-/* The bins of free page runs, the dirty list and the partial lists agree with the walk. */
+/* The free page run lists, the dirty list and the partial lists agree with the walk. */
 static void check_lists(struct node_heap *heap, const struct tally *t)
 {
     size_t runs = 0, dirty_runs = 0, partial = 0;
     struct span *span;
-    for (unsigned b = 0; b < FREE_RUN_BINS; b++) {
+    for (unsigned b = 0; b < FREE_RUN_LISTS; b++) {
         bool bit = bitmap_test(heap->free_run_bitmap, b);
-        CHECK(bit == !list_empty(&heap->free_runs[b]), "free-run bitmap disagrees with its bin",
+        CHECK(bit == !list_empty(&heap->free_runs[b]), "free-run bitmap disagrees with its list",
               &heap->free_runs[b]);
-        CHECK(list_well_linked(&heap->free_runs[b]), "free-run bin badly linked",
+        CHECK(list_well_linked(&heap->free_runs[b]), "free-run list badly linked",
               &heap->free_runs[b]);
         list_for_each_entry(span, &heap->free_runs[b], struct span, link)
         {
-            CHECK(span->state == SPAN_FREE && free_bin_of(span->npages) == b,
-                  "span in the wrong free-run bin", span);
-            CHECK(slot_of_ptr(span) == heap->slot, "free run of another slot in a bin", span);
+            CHECK(span->state == SPAN_FREE && free_run_list_of(span->npages) == b,
+                  "span in the wrong free-run list", span);
+            CHECK(slot_of_ptr(span) == heap->slot, "free run of another slot in a list", span);
             runs++;
         }
     }
-    CHECK(runs == t->free_page_runs, "free page runs in bins != free runs in segments", heap);
+    CHECK(runs == t->free_page_runs, "free page runs listed != free runs in segments", heap);
     CHECK(list_well_linked(&heap->dirty_runs), "dirty list badly linked", &heap->dirty_runs);
     list_for_each_entry(span, &heap->dirty_runs, struct span, lru)
     {
@@ -200,19 +200,19 @@ static void check_lists(struct node_heap *heap, const struct tally *t)
           "huge totals != huge segments", heap);
     for (unsigned shard = 0; shard < HEAP_SHARDS; shard++) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-            struct bin *bin = &heap->bins[shard][cls];
-            CHECK(list_well_linked(&bin->partial), "partial list badly linked", bin);
+            struct class_slabs *slabs = &heap->class_slabs[shard][cls];
+            CHECK(list_well_linked(&slabs->partial), "partial list badly linked", slabs);
             struct span *slab;
-            list_for_each_entry(slab, &bin->partial, struct span, link)
+            list_for_each_entry(slab, &slabs->partial, struct span, link)
             {
                 CHECK(slab->state == SPAN_SLAB && slab->cls == cls && slab->shard == shard &&
                           slab->in_partial,
-                      "partial list holds a slab of another bin", slab);
+                      "partial list holds a slab of another class or shard", slab);
                 partial++;
             }
-            CHECK(!bin->spare || (bin->spare->state == SPAN_SLAB && bin->spare->cls == cls &&
-                                  bin->spare->shard == shard),
-                  "bin's spare is not a slab of the bin", bin->spare);
+            CHECK(!slabs->spare || (slabs->spare->state == SPAN_SLAB && slabs->spare->cls == cls &&
+                                    slabs->spare->shard == shard),
+                  "spare is not a slab of its class and shard", slabs->spare);
         }
     }
     CHECK(partial == t->partial_slabs, "slabs on partial lists != slabs marked in_partial", heap);
@@ -231,10 +231,10 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
     struct span *slab = span_of_ptr(seg, block);
     CHECK(slab->state == SPAN_SLAB && slab->cls == cls, "cached block not in a slab", block);
     size_t offset = (size_t)((char *)block - span_start(seg, slab));
-    CHECK(offset % size_classes[cls].size == 0, "cached block is not a block start (interior)",
+    CHECK(offset % na_size_classes[cls].size == 0, "cached block is not a block start (interior)",
           block);
-    size_t index = offset / size_classes[cls].size;
-    CHECK(index < size_classes[cls].slab_blocks, "cached block past its slab", block);
+    size_t index = offset / na_size_classes[cls].size;
+    CHECK(index < na_size_classes[cls].slab_blocks, "cached block past its slab", block);
     CHECK(!bitmap_test(slab_map(seg, slab), index),
           "cached block also free in its slab (double free)", block);
 }
@@ -242,7 +242,7 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
 /* The calling thread's own bins and away lists (other threads' caches are theirs alone). */
 static void check_own_cache(unsigned slot)
 {
-    struct node_cache *nc = thread_state.caches[slot];
+    struct node_cache *nc = na_thread_state.caches[slot];
     if (!nc)
         return;
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
@@ -263,12 +263,13 @@ static void check_own_cache(unsigned slot)
 size_t heap_check_all(void)
 {
     size_t segments = 0;
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct node_heap *heap = node_heap_of(slot);
         struct tally t = {0};
-        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++) /* lock order: bins, then pages */
+        /* lock order: class_slabs, then pages */
+        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-                na_lock(&heap->bins[shard][cls].lock);
+                na_lock(&heap->class_slabs[shard][cls].lock);
         na_lock(&heap->pages_lock);
         CHECK(heap->slot == slot, "node heap of another slot", heap);
         walk_segments(heap, &t);
@@ -282,7 +283,7 @@ size_t heap_check_all(void)
         na_unlock(&heap->pages_lock);
         for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-                na_unlock(&heap->bins[shard][cls].lock);
+                na_unlock(&heap->class_slabs[shard][cls].lock);
         segments += t.segments;
     }
     return segments;

@@ -3,8 +3,8 @@
  *
  * heap_check_all walks every node heap: its segments from the slot's first
  * to the bump frontier, every span of every SEG_PAGES segment, every slab's
- * bitmap, the free-run bins, the dirty list, the free segment runs, the bins'
- * partial lists and spares, and the calling thread's own caches, and checks
+ * bitmap, the free-run lists, the dirty list, the free segment runs, the
+ * class_slabs' partial lists and spares, and the calling thread's own caches, and checks
  * the invariants of core/layout.h, core/node_heap.h and docs/architecture.md
  * against each other. On the first violation it prints what is wrong, where
  * (the address) and which check (file:line), and aborts. It takes every lock

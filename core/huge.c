@@ -32,7 +32,7 @@ static size_t huge_offset(size_t alignment)
 static size_t huge_pages_of(size_t bytes)
 {
     CONTRACT_ASSERT(bytes <= ALLOC_MAX_REQUEST);
-    return (bytes + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+    return os_page_round_up(bytes);
 }
 
 /* Segments needed for `bytes` (whole pages) at `offset` within the first segment. */

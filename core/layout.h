@@ -2,16 +2,16 @@
  * layout.h - how the address space is laid out, so that the owner of any
  * pointer is found from its address alone.
  *
- *   region_base                       one reservation, PROT_NONE until committed
+ *   na_region.base                    one reservation, PROT_NONE until committed
  *   |-- slot 0 (node A) --|-- slot 1 (node B) --| ...   each 2^slot_shift bytes
  *   slot: [node_heap][segment][segment]...              bound to its node (mbind)
  *
  * Invariants:
- *  - ptr is in the region  <=>  ptr - region_base < region_size. The only
+ *  - ptr is in the region  <=>  ptr - na_region.base < na_region.size. The only
  *    blocks outside it are those aligned to a segment or more (their start
  *    would be a segment boundary, read as a header): see aligned_huge.h.
  *  - No block inside the region starts on a segment boundary.
- *  - owning slot  =    (ptr - region_base) >> slot_shift; a block never moves.
+ *  - owning slot  =    (ptr - na_region.base) >> slot_shift; a block never moves.
  *  - segment      =    ptr & ~(SEGMENT_SIZE - 1): a 4 MiB aligned unit whose
  *    header describes its 4 KiB pages. No header precedes small objects.
  *  - A SEG_PAGES segment is cut into spans (runs of pages): slabs of one
@@ -19,9 +19,9 @@
  *    run of segments holding one huge object.
  *  - page_tag[page] is PAGE_TAG(class, shard) of the slab covering the page
  *    and 0 for every other page: free() reads only this word on its fast
- *    path. The shard says which shard's bins the slab belongs to, so a free
- *    by a thread of another shard can send the block home instead of reusing
- *    it (passive false sharing: see thread_cache_free_slow).
+ *    path. The shard says which shard of the node heap the slab belongs to,
+ *    so a free by a thread of another shard can send the block home instead
+ *    of reusing it (passive false sharing: see thread_cache_free_slow).
  *  - page_head[page] is the first page of the span covering it, for every
  *    page of a slab or large span and for the first and last page of a free
  *    span. Only head descriptors (spans[page_head[page]]) are meaningful;
@@ -30,6 +30,7 @@
 #ifndef NUMA_ALLOC_LAYOUT_H
 #define NUMA_ALLOC_LAYOUT_H
 
+#include "base/bitmap.h"
 #include "base/list.h"
 #include "base/os.h"
 #include "core/size_class.h"
@@ -48,9 +49,10 @@ enum segment_kind { SEG_PAGES = 1, SEG_HUGE, SEG_FREE_RUN };
 
 /* A run of pages inside a SEG_PAGES segment; lives in the segment header. */
 struct span {
-    struct list_node link; /* SLAB: its bin's partial list (in_partial); FREE: a free-run bin */
-    struct list_node lru;  /* FREE and dirty: node_heap.dirty_runs, oldest first */
-    uint64_t freed_ms;     /* FREE: when it became free (purge decay) */
+    struct list_node
+        link; /* SLAB: its class_slabs' partial list (in_partial); FREE: a free-run list */
+    struct list_node lru; /* FREE and dirty: node_heap.dirty_runs, oldest first */
+    uint64_t freed_ms;    /* FREE: when it became free (purge decay) */
     uint32_t npages;
     uint32_t used;     /* SLAB: blocks out in thread caches or in use */
     uint32_t map_hint; /* SLAB: no free bit in the slab's free_map words before this one */
@@ -58,17 +60,18 @@ struct span {
     uint8_t cls;       /* SLAB: small class */
     union {
         uint8_t dirty; /* FREE: pages may be resident and non-zero */
-        uint8_t shard; /* SLAB: the shard of the node heap whose bin it belongs to */
+        uint8_t shard; /* SLAB: the node heap's shard whose class_slabs it belongs to */
     };
-    uint8_t in_partial; /* SLAB: on its bin's partial list */
+    uint8_t in_partial; /* SLAB: on its class_slabs' partial list */
 };
 
 /* Bitmap words per page: enough for the smallest class (16 B: 256 blocks a page). */
-#define MAP_WORDS_PER_PAGE (OS_PAGE_SIZE / 16 / 64)
+#define MAP_WORDS_PER_PAGE (OS_PAGE_SIZE / CLASS_STEP / BITMAP_WORD_BITS)
 
 /*
  * Segment header. For SEG_FREE_RUN (a run of free segments in the slot's
- * address-ordered free list) only the fields up to `run_link` are used.
+ * address-ordered free list) only the fields up to `run_link` are used, and
+ * purging never releases the header's page.
  */
 struct segment {
     uint32_t magic;
@@ -95,20 +98,24 @@ struct segment {
     uint64_t free_map[PAGES_PER_SEGMENT * MAP_WORDS_PER_PAGE];
 };
 
-/* A slab page's tag: its small class (1..255) and its bin shard. */
-#define PAGE_TAG(cls, shard) ((uint16_t)((unsigned)(cls) | (unsigned)(shard) << 8))
+/* A slab page's tag: its small class (1..255) and its node heap shard. */
+#define PAGE_TAG_SHARD_SHIFT 8 /* the class in the low byte, the shard above */
+#define PAGE_TAG_CLASS_MASK  ((1u << PAGE_TAG_SHARD_SHIFT) - 1)
+#define PAGE_TAG(cls, shard)                                                                       \
+    ((uint16_t)((unsigned)(cls) | (unsigned)(shard) << PAGE_TAG_SHARD_SHIFT))
+_Static_assert(SLAB_INDEX_MAGIC_ENTRIES == PAGE_TAG_CLASS_MASK + 1, "a magic per class byte");
 
 static inline unsigned tag_class(unsigned tag)
 {
-    return tag & 0xffu;
+    return tag & PAGE_TAG_CLASS_MASK;
 }
 
 static inline unsigned tag_shard(unsigned tag)
 {
-    return tag >> 8;
+    return tag >> PAGE_TAG_SHARD_SHIFT;
 }
 
-#define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_SIZE - 1) >> OS_PAGE_SHIFT)
+#define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_MASK) >> OS_PAGE_SHIFT)
 #define SEGMENT_USABLE_PAGES (PAGES_PER_SEGMENT - SEGMENT_HEADER_PAGES)
 
 /* Process-wide layout, written once at initialisation. */
@@ -119,21 +126,21 @@ struct region {
     unsigned num_slots;
 };
 
-extern struct region region;
+extern struct region na_region;
 
 static inline int region_contains(const void *p)
 {
-    return (uintptr_t)p - region.base < region.size;
+    return (uintptr_t)p - na_region.base < na_region.size;
 }
 
 static inline unsigned slot_of_ptr(const void *p)
 {
-    return (unsigned)(((uintptr_t)p - region.base) >> region.slot_shift);
+    return (unsigned)(((uintptr_t)p - na_region.base) >> na_region.slot_shift);
 }
 
 static inline uintptr_t slot_base(unsigned slot)
 {
-    return region.base + ((uintptr_t)slot << region.slot_shift);
+    return na_region.base + ((uintptr_t)slot << na_region.slot_shift);
 }
 
 static inline struct segment *segment_of(const void *p)
@@ -165,7 +172,7 @@ static inline int is_block_start(struct segment *seg, const void *p, unsigned cl
 {
     uintptr_t slab =
         (uintptr_t)seg + ((uintptr_t)seg->page_head[page_in_segment(p)] << OS_PAGE_SHIFT);
-    return slab_block_index(cls, (uintptr_t)p - slab) < slab_index_magic[cls & 0xffu].blocks;
+    return slab_block_index(cls, (uintptr_t)p - slab) < na_slab_index_magic[cls & 0xffu].blocks;
 }
 
 #endif

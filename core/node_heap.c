@@ -1,13 +1,12 @@
 /*
- * node_heap.c - small blocks (per-class bins of slabs) and large objects
- * (page runs) of one node heap; see node_heap.h.
+ * node_heap.c - small blocks (each class's slabs, struct class_slabs) and
+ * large objects (page runs) of one node heap; see node_heap.h.
  *
- * A slab is a page run of size_classes[cls].slab_pages pages cut into
- * blocks. Which blocks are free in the slab is a bitmap in the segment
- * header (segment.free_map); refills take the lowest ones first, so a new
- * slab touches only the pages it serves, and blocks are reused in address
- * order. A slab whose blocks are all back is empty and returns its pages
- * (keeping one spare per bin).
+ * A slab is a page run of na_size_classes[cls].slab_pages pages cut into
+ * blocks, its free ones in the segment header's bitmap (segment.free_map,
+ * core/layout.h), so a new slab touches only the pages it serves. A slab
+ * whose blocks are all back is empty and returns its pages (keeping one
+ * spare per class_slabs).
  */
 #include "base/bitmap.h"
 #include "base/debug.h"
@@ -26,19 +25,19 @@ void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t s
     heap->seg_end = slot_end;
 }
 
-static void partial_push(struct bin *bin, struct span *slab)
+static void partial_push(struct class_slabs *slabs, struct span *slab)
 {
-    NA_ASSERT_HELD(&bin->lock);
+    NA_ASSERT_HELD(&slabs->lock);
     NA_ASSERT(slab->state == SPAN_SLAB && !slab->in_partial);
-    list_push_front(&bin->partial, &slab->link);
+    list_push_front(&slabs->partial, &slab->link);
     slab->in_partial = 1;
 }
 
-static void partial_remove(struct bin *bin, struct span *slab)
+static void partial_remove(struct class_slabs *slabs, struct span *slab)
 {
-    NA_ASSERT_HELD(&bin->lock);
+    NA_ASSERT_HELD(&slabs->lock);
     NA_ASSERT(slab->in_partial);
-    list_remove(&bin->partial, &slab->link);
+    list_remove(&slabs->partial, &slab->link);
     slab->in_partial = 0;
 }
 
@@ -47,7 +46,7 @@ static inline unsigned slab_free_blocks(struct segment *seg, const struct span *
 {
     const uint64_t *map = slab_map(seg, slab);
     unsigned free_blocks = 0;
-    for (unsigned w = 0; w < (size_classes[slab->cls].slab_blocks + 63) / 64; w++)
+    for (unsigned w = 0; w < BITMAP_WORDS(na_size_classes[slab->cls].slab_blocks); w++)
         free_blocks += (unsigned)__builtin_popcountll(map[w]);
     return free_blocks;
 }
@@ -55,7 +54,7 @@ static inline unsigned slab_free_blocks(struct segment *seg, const struct span *
 static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned shard)
 {
     na_lock(&heap->pages_lock);
-    struct span *slab = page_run_alloc(heap, size_classes[cls].slab_pages, 1, false);
+    struct span *slab = page_run_alloc(heap, na_size_classes[cls].slab_pages, 1, false);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     if (!slab)
@@ -68,10 +67,10 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
     slab->used = 0;
     slab->map_hint = 0;
     uint64_t *map = slab_map(seg, slab);
-    unsigned blocks = size_classes[cls].slab_blocks;
-    for (unsigned w = 0; w < blocks / 64; w++)
+    unsigned blocks = na_size_classes[cls].slab_blocks;
+    for (unsigned w = 0; w < blocks / BITMAP_WORD_BITS; w++)
         map[w] = ~(uint64_t)0;
-    if (blocks % 64)
+    if (blocks % BITMAP_WORD_BITS)
         map[blocks / 64] = ((uint64_t)1 << (blocks % 64)) - 1;
     for (unsigned page = first; page < first + slab->npages; page++)
         seg->page_tag[page] = PAGE_TAG(cls, shard);
@@ -83,7 +82,7 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
     struct segment *seg = segment_of(slab);
     unsigned first = (unsigned)(slab - seg->spans);
     NA_ASSERT(slab->state == SPAN_SLAB && slab->used == 0 && !slab->in_partial);
-    NA_ASSERT(slab_free_blocks(seg, slab) == size_classes[slab->cls].slab_blocks);
+    NA_ASSERT(slab_free_blocks(seg, slab) == na_size_classes[slab->cls].slab_blocks);
     memset(&seg->page_tag[first], 0, slab->npages * sizeof seg->page_tag[0]);
     na_lock(&heap->pages_lock);
     page_run_free(heap, slab);
@@ -99,16 +98,17 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
  */
 static unsigned slab_take(struct span *slab, unsigned want, void **list)
 {
-    const struct size_class_info *info = &size_classes[slab->cls];
+    const struct size_class_info *info = &na_size_classes[slab->cls];
     struct segment *seg = segment_of(slab);
     uint64_t *map = slab_map(seg, slab);
     char *start = span_start(seg, slab);
-    unsigned words = (info->slab_blocks + 63) / 64, w = slab->map_hint, taken = 0;
+    unsigned words = BITMAP_WORDS(info->slab_blocks), w = slab->map_hint, taken = 0;
     void *first = NULL, **link = &first; /* the chain taken, and where its end links */
     for (; w < words; w++) {
         uint64_t bits = map[w];
         while (bits && taken < want) {
-            char *block = start + (size_t)(w * 64 + (unsigned)__builtin_ctzll(bits)) * info->size;
+            char *block = start + (size_t)(w * BITMAP_WORD_BITS + (unsigned)__builtin_ctzll(bits)) *
+                                      info->size;
             bits &= bits - 1;
             *link = block;
             link = (void **)block;
@@ -130,96 +130,97 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
                      void **list)
 {
     shard &= HEAP_SHARDS - 1;
-    struct bin *bin = &heap->bins[shard][cls];
+    struct class_slabs *slabs = &heap->class_slabs[shard][cls];
     unsigned got = 0;
-    na_lock(&bin->lock);
+    na_lock(&slabs->lock);
     while (got < want) {
-        struct span *slab = list_entry(bin->partial.first, struct span, link);
+        struct span *slab = list_entry(slabs->partial.first, struct span, link);
         if (!slab) {
-            /* A spare slab was this bin's, so it is tagged with this shard. */
-            slab = bin->spare ? bin->spare : slab_create(heap, cls, shard);
-            bin->spare = NULL;
+            /* A spare slab was these class_slabs', so it is tagged with this shard. */
+            slab = slabs->spare ? slabs->spare : slab_create(heap, cls, shard);
+            slabs->spare = NULL;
             if (!slab)
                 break;
-            partial_push(bin, slab);
+            partial_push(slabs, slab);
         }
         got += slab_take(slab, want - got, list);
-        if (slab->used == size_classes[cls].slab_blocks)
-            partial_remove(bin, slab);
+        if (slab->used == na_size_classes[cls].slab_blocks)
+            partial_remove(slabs, slab);
     }
-    na_unlock(&bin->lock);
+    na_unlock(&slabs->lock);
     return got;
 }
 
 void heap_flush(struct node_heap *heap, unsigned cls, void *list)
 {
-    struct bin *bin = NULL;
+    struct class_slabs *slabs = NULL;
     while (list) {
         void *block = list;
         list = *(void **)block;
         struct segment *seg = segment_of(block);
         struct span *slab = span_of_ptr(seg, block);
         /* Blocks go back to their slab's shard; a list rarely mixes shards. */
-        struct bin *home = &heap->bins[slab->shard & (HEAP_SHARDS - 1)][cls];
-        if (home != bin) {
-            if (bin)
-                na_unlock(&bin->lock);
-            bin = home;
-            na_lock(&bin->lock);
+        struct class_slabs *home = &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls];
+        if (home != slabs) {
+            if (slabs)
+                na_unlock(&slabs->lock);
+            slabs = home;
+            na_lock(&slabs->lock);
         }
         size_t offset = (size_t)((char *)block - span_start(seg, slab));
-        size_t index = offset / size_classes[cls].size;
+        size_t index = offset / na_size_classes[cls].size;
         if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
-            offset % size_classes[cls].size != 0 || index >= size_classes[cls].slab_blocks)
+            offset % na_size_classes[cls].size != 0 || index >= na_size_classes[cls].slab_blocks)
             report_invalid_pointer("free(): invalid pointer or double free", block);
         uint64_t *map = slab_map(seg, slab);
         if (bitmap_test(map, index))
             report_invalid_pointer("free(): double free detected", block);
         NA_ASSERT(seg->page_tag[page_in_segment(block)] == PAGE_TAG(cls, slab->shard));
         bitmap_set(map, index);
-        if (index / 64 < slab->map_hint)
+        if (index / BITMAP_WORD_BITS < slab->map_hint)
             slab->map_hint = (uint32_t)(index / 64);
         if (--slab->used == 0) {
-            NA_ASSERT(slab_free_blocks(seg, slab) == size_classes[cls].slab_blocks);
+            NA_ASSERT(slab_free_blocks(seg, slab) == na_size_classes[cls].slab_blocks);
             if (slab->in_partial)
-                partial_remove(bin, slab);
-            if (!bin->spare) {
-                bin->spare = slab;
+                partial_remove(slabs, slab);
+            if (!slabs->spare) {
+                slabs->spare = slab;
             } else {
                 slab_destroy(heap, slab);
             }
         } else if (!slab->in_partial) {
-            partial_push(bin, slab);
+            partial_push(slabs, slab);
         }
     }
-    if (bin)
-        na_unlock(&bin->lock);
+    if (slabs)
+        na_unlock(&slabs->lock);
 }
 
 bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
 {
     struct segment *seg = segment_of(block);
     struct span *slab = span_of_ptr(seg, block);
-    struct bin *bin = &heap->bins[slab->shard & (HEAP_SHARDS - 1)][cls];
-    na_lock(&bin->lock);
+    struct class_slabs *slabs = &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls];
+    na_lock(&slabs->lock);
     uint64_t index = slab_block_index(cls, (uint64_t)((const char *)block - span_start(seg, slab)));
     bool is_free = slab->state == SPAN_SLAB && slab->cls == cls &&
-                   index < size_classes[cls].slab_blocks && bitmap_test(slab_map(seg, slab), index);
-    na_unlock(&bin->lock);
+                   index < na_size_classes[cls].slab_blocks &&
+                   bitmap_test(slab_map(seg, slab), index);
+    na_unlock(&slabs->lock);
     return is_free;
 }
 
-/* Gives back every bin's spare slab (malloc_trim). */
+/* Gives back the spare slab of every class_slabs (malloc_trim). */
 void heap_release_spares(struct node_heap *heap)
 {
     for (unsigned i = 0; i < HEAP_SHARDS * (NUM_SMALL_CLASSES + 1); i++) {
-        struct bin *bin = &heap->bins[0][0] + i;
-        na_lock(&bin->lock);
-        struct span *spare = bin->spare;
-        bin->spare = NULL;
+        struct class_slabs *slabs = &heap->class_slabs[0][0] + i;
+        na_lock(&slabs->lock);
+        struct span *spare = slabs->spare;
+        slabs->spare = NULL;
         if (spare)
             slab_destroy(heap, spare);
-        na_unlock(&bin->lock);
+        na_unlock(&slabs->lock);
     }
 }
 

@@ -3,13 +3,13 @@
  *
  * A node heap lives at the start of its slot, so its metadata sits on its
  * node too. It hands out
- *   - small blocks, in batches, to thread caches (per-class bins of slabs),
+ *   - small blocks, in batches, to thread caches (each class's slabs),
  *   - large objects (runs of pages inside segments),
  *   - huge objects (runs of whole segments),
  * all carved from the slot's address space and therefore from its node.
  *
- * Locks: each bin has its own; `pages_lock` guards page runs, segments and
- * purging. Order: bin lock, then pages_lock. Thread caches never lock.
+ * Locks: each class_slabs has its own; `pages_lock` guards page runs,
+ * segments and purging. Order: class_slabs lock, then pages_lock. Thread caches never lock.
  *
  * Invariants: every block, span and segment reachable from a node heap lies
  * in that heap's slot. Nothing moves between heaps.
@@ -17,6 +17,7 @@
 #ifndef NUMA_ALLOC_NODE_HEAP_H
 #define NUMA_ALLOC_NODE_HEAP_H
 
+#include "base/bitmap.h"
 #include "base/compiler.h"
 #include "base/lock.h"
 #include "core/layout.h"
@@ -26,33 +27,35 @@
 #include <stdbool.h>
 
 /* One small class of one node: slabs with free blocks, and one spare empty slab. */
-struct bin {
+struct class_slabs {
     na_lock_t lock;
     struct list partial; /* slabs with free blocks (span.link), most recently used first */
     struct span *spare;  /* an empty slab kept to avoid slab churn */
-} __attribute__((aligned(64)));
+} __attribute__((aligned(NA_CACHE_LINE)));
 
-/* Free memory older than options.purge_delay_ms (default 1 s) is given back to the OS. */
 /*
- * A heap whose dirty memory passes DIRTY_LIMIT_MIN + its active memory purges
- * at once, oldest first, down to 3/4 of that: a burst cannot pile up more free
- * than used memory, yet a steady free/allocate cycle of big buffers keeps
- * reusing resident pages instead of refaulting them.
+ * Besides purging by age (purge.c), a heap whose dirty memory passes
+ * DIRTY_LIMIT_MIN + its active memory purges at once, oldest first, down to
+ * 3/4 of that: a burst cannot pile up more free than used memory, yet a
+ * steady free/allocate cycle of big buffers keeps reusing resident pages
+ * instead of refaulting them.
  */
 #define DIRTY_LIMIT_MIN ((size_t)64 << 20)
 
 #define HEAP_SHARDS 32 /* power of two; at most 256 (the page tag keeps it in 8 bits) */
 
-#define FREE_RUN_EXACT_BINS 64                        /* runs of 1..64 pages, one bin per length */
-#define FREE_RUN_BINS       (FREE_RUN_EXACT_BINS + 5) /* then one per doubling up to 1024 */
+#define FREE_RUN_EXACT_SHIFT 6
+#define FREE_RUN_EXACT_LISTS                                                                       \
+    (1u << FREE_RUN_EXACT_SHIFT)                  /* runs of 1..64 pages, one list per length */
+#define FREE_RUN_LISTS (FREE_RUN_EXACT_LISTS + 5) /* then one per doubling up to 1024 */
 
-/* The free-run bin of a run of npages: exact up to FREE_RUN_EXACT_BINS, then one per doubling. */
-static inline unsigned free_bin_of(size_t npages)
+/* The free-run list of a run of npages: exact up to FREE_RUN_EXACT_LISTS, then one per doubling. */
+static inline unsigned free_run_list_of(size_t npages)
 {
-    if (npages <= FREE_RUN_EXACT_BINS)
+    if (npages <= FREE_RUN_EXACT_LISTS)
         return (unsigned)npages - 1;
-    unsigned log = 63u - (unsigned)__builtin_clzl(npages);
-    return FREE_RUN_EXACT_BINS + log - 6;
+    unsigned log = BITMAP_WORD_BITS - 1u - (unsigned)__builtin_clzl(npages);
+    return FREE_RUN_EXACT_LISTS + log - FREE_RUN_EXACT_SHIFT;
 }
 
 /* A slab's free-block bitmap (segment.free_map): bit k of these words is block k. */
@@ -65,17 +68,17 @@ struct node_heap {
     int node;
     unsigned slot;
     /*
-     * Small-object bins, in shards: each thread refills from its own shard
-     * (thread_state.shard), so threads on one node mostly get blocks from
+     * Small-object slabs, in shards: each thread refills from its own shard
+     * (na_thread_state.shard), so threads on one node mostly get blocks from
      * different slabs: no cache lines shared between their objects (false
      * sharing) and no lock shared between their refills.
      */
-    struct bin bins[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
+    struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
 
     na_lock_t pages_lock;
-    /* Free page runs inside SEG_PAGES segments, binned by length. */
-    struct list free_runs[FREE_RUN_BINS]; /* span.link, most recently freed first */
-    uint64_t free_run_bitmap[2];
+    /* Free page runs inside SEG_PAGES segments, listed by length (free_run_list_of). */
+    struct list free_runs[FREE_RUN_LISTS]; /* span.link, most recently freed first */
+    uint64_t free_run_bitmap[BITMAP_WORDS(FREE_RUN_LISTS)]; /* bit i: free_runs[i] not empty */
     /* Dirty free page runs (span.lru), oldest first; dirty segment runs are on free_segments. */
     struct list dirty_runs;
     size_t dirty_bytes;       /* free but possibly resident: page runs and segment runs */
@@ -122,10 +125,10 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
 void heap_flush(struct node_heap *heap, unsigned cls, void *list);
 /*
  * Is the block (the start of a block of class cls, of this heap) free in its
- * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its bin lock.
+ * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its class_slabs lock.
  */
 bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block);
-/* Gives back the empty slab each bin keeps (malloc_trim). */
+/* Gives back the empty slab each class_slabs keeps (malloc_trim). */
 void heap_release_spares(struct node_heap *heap);
 
 /* Large objects (SMALL_MAX < bytes <= LARGE_MAX, whole pages). */
@@ -145,8 +148,10 @@ NA_COLD void heap_free_huge(struct node_heap *heap, struct segment *seg);
 /* Grows or shrinks a huge object in place when its run allows; false to move it. */
 NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
 
-/* Page runs (page_runs.c), called with pages_lock held. */
-/* `roomy`: take the largest free run (room to grow in place) rather than the best fit. */
+/*
+ * Page runs (page_runs.c), called with pages_lock held. `roomy`: take the
+ * largest free run (room to grow in place) rather than the best fit.
+ */
 struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy);
 void page_run_free(struct node_heap *heap, struct span *span);
 /* Pages about to be handed out untouched: may they be? (node_memory_commit) */

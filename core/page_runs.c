@@ -1,9 +1,8 @@
 /*
  * page_runs.c - runs of pages inside SEG_PAGES segments: the memory of
- * slabs and large objects. Free runs are binned by length (exact up to 64
- * pages, one bin per doubling above), found through a bitmap, split on
- * allocation and coalesced with both neighbours on free. Called with
- * pages_lock held.
+ * slabs and large objects. Free runs are found by length (node_heap.free_runs
+ * and its bitmap), split on allocation and coalesced with both neighbours on
+ * free. Called with pages_lock held.
  */
 #include "base/bitmap.h"
 #include "base/debug.h"
@@ -14,17 +13,17 @@
 
 static void bin_insert(struct node_heap *heap, struct span *span)
 {
-    unsigned bin = free_bin_of(span->npages);
-    list_push_front(&heap->free_runs[bin], &span->link);
-    bitmap_set(heap->free_run_bitmap, bin);
+    unsigned idx = free_run_list_of(span->npages);
+    list_push_front(&heap->free_runs[idx], &span->link);
+    bitmap_set(heap->free_run_bitmap, idx);
 }
 
 static void bin_remove(struct node_heap *heap, struct span *span)
 {
-    unsigned bin = free_bin_of(span->npages);
-    list_remove(&heap->free_runs[bin], &span->link);
-    if (list_empty(&heap->free_runs[bin]))
-        bitmap_clear(heap->free_run_bitmap, bin);
+    unsigned idx = free_run_list_of(span->npages);
+    list_remove(&heap->free_runs[idx], &span->link);
+    if (list_empty(&heap->free_runs[idx]))
+        bitmap_clear(heap->free_run_bitmap, idx);
 }
 
 /* Turns pages [first, first+npages) of seg into one free run. */
@@ -45,7 +44,7 @@ static struct span *make_free_run(struct node_heap *heap, struct segment *seg, u
     return span;
 }
 
-/* Takes a free run out of circulation (bins, dirty list). */
+/* Takes a free run out of circulation (free-run list, dirty list). */
 static void take_free_run(struct node_heap *heap, struct span *span)
 {
     bin_remove(heap, span);
@@ -55,12 +54,12 @@ static void take_free_run(struct node_heap *heap, struct span *span)
 
 static void release_run(struct node_heap *heap, struct span *span, bool dirty);
 
-/* The largest free run (highest bin), for an object expected to grow in place. */
+/* The largest free run (highest list), for an object expected to grow in place. */
 static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
 {
     struct span *span;
-    for (unsigned bin = FREE_RUN_BINS; bin-- > free_bin_of(npages);)
-        list_for_each_entry(span, &heap->free_runs[bin], struct span,
+    for (unsigned idx = FREE_RUN_LISTS; idx-- > free_run_list_of(npages);)
+        list_for_each_entry(span, &heap->free_runs[idx], struct span,
                             link) if (span->npages >= npages) return span;
     return NULL;
 }
@@ -68,16 +67,17 @@ static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
 static struct span *find_free_run(struct node_heap *heap, size_t npages)
 {
     struct span *span;
-    for (unsigned bin = free_bin_of(npages); bin < FREE_RUN_BINS; bin++) {
-        uint64_t word = heap->free_run_bitmap[bin / 64] >> (bin % 64);
+    for (unsigned idx = free_run_list_of(npages); idx < FREE_RUN_LISTS; idx++) {
+        uint64_t word = heap->free_run_bitmap[idx / BITMAP_WORD_BITS] >> (idx % BITMAP_WORD_BITS);
         if (!word) {
-            bin = (bin / 64 + 1) * 64 - 1; /* nothing more in this word */
+            idx =
+                (idx / BITMAP_WORD_BITS + 1) * BITMAP_WORD_BITS - 1; /* nothing more in this word */
             continue;
         }
-        bin += (unsigned)__builtin_ctzl(word);
-        if (bin >= FREE_RUN_BINS)
+        idx += (unsigned)__builtin_ctzl(word);
+        if (idx >= FREE_RUN_LISTS)
             break;
-        list_for_each_entry(span, &heap->free_runs[bin], struct span,
+        list_for_each_entry(span, &heap->free_runs[idx], struct span,
                             link) if (span->npages >= npages) return span;
     }
     return NULL;

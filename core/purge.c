@@ -4,7 +4,7 @@
  * Freed page runs and segment runs stay resident ("dirty") for a while so
  * that a program which frees and reallocates does not refault every page
  * (the page-fault storms of eager purging). They are purged with
- * MADV_DONTNEED when older than options.purge_delay_ms, or at once, oldest first,
+ * MADV_DONTNEED when older than na_options.purge_delay_ms, or at once, oldest first,
  * when a heap's dirty memory passes its limit; malloc_trim purges all.
  * Checks ride on the heap's own slow paths: there is no background thread.
  * All functions except purge_all run with pages_lock held.
@@ -20,8 +20,8 @@ void purge_note_dirty(struct node_heap *heap, struct span *span)
     NA_ASSERT(span->state == SPAN_FREE && span->dirty);
     list_push_back(&heap->dirty_runs, &span->lru);
     heap->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
-    if (span->freed_ms + options.purge_delay_ms < heap->next_purge_ms)
-        heap->next_purge_ms = span->freed_ms + options.purge_delay_ms;
+    if (span->freed_ms + na_options.purge_delay_ms < heap->next_purge_ms)
+        heap->next_purge_ms = span->freed_ms + na_options.purge_delay_ms;
 }
 
 void purge_forget_dirty(struct node_heap *heap, struct span *span)
@@ -35,10 +35,10 @@ void purge_forget_dirty(struct node_heap *heap, struct span *span)
 }
 
 /*
- * A purge the kernel refused (counted): the pages keep their contents, so the
+ * Counts a purge the kernel refused: the pages keep their contents, so the
  * run stays dirty; its clock restarts, so it is tried again when next due.
  */
-static void purge_refused(struct node_heap *heap, uint64_t *freed_ms)
+static void note_refused_purge(struct node_heap *heap, uint64_t *freed_ms)
 {
     placement_fault_count(heap->node, FAULT_PURGE);
     *freed_ms = os_now_ms();
@@ -49,7 +49,7 @@ static bool purge_span(struct node_heap *heap, struct span *span)
 {
     if (os_purge(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT) != 0) {
         purge_forget_dirty(heap, span);
-        purge_refused(heap, &span->freed_ms);
+        note_refused_purge(heap, &span->freed_ms);
         purge_note_dirty(heap, span);
         return false;
     }
@@ -67,7 +67,7 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
     NA_ASSERT(run->kind == SEG_FREE_RUN && run->dirty);
     NA_ASSERT(heap->dirty_bytes >= run->nsegments * SEGMENT_SIZE);
     if (os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE) != 0) {
-        purge_refused(heap, &run->freed_ms);
+        note_refused_purge(heap, &run->freed_ms);
         return false;
     }
     heap->purged_bytes += run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE;
@@ -122,14 +122,14 @@ void purge_maybe(struct node_heap *heap)
     uint64_t now = os_now_ms();
     if (now < heap->next_purge_ms)
         return;
-    uint64_t oldest = purge_runs(heap, now - options.purge_delay_ms, 0);
-    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + options.purge_delay_ms;
+    uint64_t oldest = purge_runs(heap, now - na_options.purge_delay_ms, 0);
+    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + na_options.purge_delay_ms;
 }
 
 bool purge_all(void)
 {
     bool released = false;
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct node_heap *heap = node_heap_of(slot);
         heap_release_spares(heap);
         na_lock(&heap->pages_lock);

@@ -1,10 +1,8 @@
 /*
  * segment.c - runs of whole segments in a slot: bump allocation from the
  * slot's reserved space, then reuse of freed runs (address-ordered,
- * best fit, coalesced on free). Called with pages_lock held.
- *
- * A free run is described by a header in its first segment
- * (kind SEG_FREE_RUN); purging never releases that first page.
+ * best fit, coalesced on free; a free run is a SEG_FREE_RUN header in its
+ * first segment, core/layout.h). Called with pages_lock held.
  */
 #include "base/debug.h"
 #include "core/node_heap.h"
@@ -56,8 +54,8 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
     list_insert_after(&heap->free_segments, prev ? &prev->run_link : NULL, &run->run_link);
     if (dirty) {
         heap->dirty_bytes += nsegments * SEGMENT_SIZE;
-        if (freed_ms + options.purge_delay_ms < heap->next_purge_ms)
-            heap->next_purge_ms = freed_ms + options.purge_delay_ms;
+        if (freed_ms + na_options.purge_delay_ms < heap->next_purge_ms)
+            heap->next_purge_ms = freed_ms + na_options.purge_delay_ms;
     }
     return run;
 }
@@ -152,7 +150,7 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
  * A free run's header page that becomes interior must read as zero again for
  * the merged run to stay clean; false when the kernel refused (counted).
  */
-static bool header_zeroed(struct node_heap *heap, struct segment *header)
+static bool zero_header(struct node_heap *heap, struct segment *header)
 {
     if (os_purge(header, OS_PAGE_SIZE) == 0)
         return true;
@@ -174,7 +172,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
     if (prev && (uintptr_t)prev + prev->nsegments * SEGMENT_SIZE == start) {
         /* Merge into prev: our header page becomes interior. Keep a clean run clean. */
         if (!dirty && !prev->dirty)
-            dirty = !header_zeroed(heap, seg);
+            dirty = !zero_header(heap, seg);
         dirty |= prev->dirty;
         if (prev->dirty && prev->freed_ms > now)
             now = prev->freed_ms;
@@ -193,7 +191,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         nsegments += next->nsegments;
         run_unlink(heap, next);
         if (purge_header)
-            dirty = !header_zeroed(heap, next);
+            dirty = !zero_header(heap, next);
     }
     run_make(heap, start, nsegments, dirty, dirty ? now : 0, prev);
 }

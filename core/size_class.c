@@ -3,9 +3,9 @@
 
 #include "base/os.h"
 
-struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
-uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
-struct slab_index_magic slab_index_magic[256];
+struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
+uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1];
+struct slab_index_magic na_slab_index_magic[SLAB_INDEX_MAGIC_ENTRIES];
 
 /* odd^-1 mod 2^64 by Newton's iteration: each step doubles the correct low bits (3 to start). */
 static uint64_t odd_inverse(uint64_t odd)
@@ -24,18 +24,26 @@ static uint64_t odd_inverse(uint64_t odd)
  * order is a stream the prefetchers follow across page boundaries) and that
  * slabs are created and destroyed 16 times less often.
  */
-#define SLAB_MIN_PAGES 16
+#define SLAB_MIN_PAGES     16
+#define SLAB_MAX_PAGES     64 /* where the search for a better fit stops */
+#define SLAB_MIN_BLOCKS    8
+#define SLAB_WASTE_DIVISOR 32 /* leftover at most 1/32 of the slab */
+
+/* A thread cache's bound per class: CACHE_BYTES of blocks, within these. */
+#define CACHE_BYTES      32768u
+#define CACHE_BLOCKS_MIN 4u
+#define CACHE_BLOCKS_MAX 128u
 
 static uint32_t choose_slab_pages(uint32_t size)
 {
-    uint32_t first = (uint32_t)((8u * (uint64_t)size + OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
+    uint32_t first = (uint32_t)((SLAB_MIN_BLOCKS * (uint64_t)size + OS_PAGE_MASK) / OS_PAGE_SIZE);
     if (first < SLAB_MIN_PAGES)
         first = SLAB_MIN_PAGES;
     uint32_t best = first, pages = first;
     uint64_t best_waste = 1, best_bytes = 0; /* an infinite fraction to start */
-    for (; pages <= 64; pages++) {
+    for (; pages <= SLAB_MAX_PAGES; pages++) {
         uint64_t bytes = (uint64_t)pages * OS_PAGE_SIZE, waste = bytes % size;
-        if (waste * 32 <= bytes)
+        if (waste * SLAB_WASTE_DIVISOR <= bytes)
             return pages;
         if (waste * best_bytes < best_waste * bytes) { /* smaller waste fraction */
             best_waste = waste;
@@ -49,23 +57,25 @@ static uint32_t choose_slab_pages(uint32_t size)
 void size_classes_init(void)
 {
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        uint32_t size = cls <= 8 ? cls * 16 : (uint32_t)size_of_log_class(cls);
-        struct size_class_info *info = &size_classes[cls];
+        uint32_t size = cls <= 8 ? cls * CLASS_STEP : (uint32_t)size_of_log_class(cls);
+        struct size_class_info *info = &na_size_classes[cls];
         info->size = size;
         info->slab_pages = choose_slab_pages(size);
         info->slab_blocks = (uint32_t)(info->slab_pages * OS_PAGE_SIZE / size);
-        uint32_t cache_max = 32768u / size;
-        info->cache_max = cache_max < 4 ? 4 : cache_max > 128 ? 128 : cache_max;
-        struct slab_index_magic *magic = &slab_index_magic[cls];
+        uint32_t cache_max = CACHE_BYTES / size;
+        info->cache_max = cache_max < CACHE_BLOCKS_MIN   ? CACHE_BLOCKS_MIN
+                          : cache_max > CACHE_BLOCKS_MAX ? CACHE_BLOCKS_MAX
+                                                         : cache_max;
+        struct slab_index_magic *magic = &na_slab_index_magic[cls];
         magic->shift = (uint32_t)__builtin_ctz(size);
         magic->odd_inverse = odd_inverse(size >> magic->shift);
         magic->blocks = info->slab_blocks;
     }
     unsigned cls = 1;
-    for (size_t i = 0; i <= CLASS_LUT_MAX / 16; i++) {
-        size_t size = i * 16;
-        while (size_classes[cls].size < size)
+    for (size_t i = 0; i <= CLASS_LUT_MAX / CLASS_STEP; i++) {
+        size_t size = i * CLASS_STEP;
+        while (na_size_classes[cls].size < size)
             cls++;
-        size_class_lut[i] = (uint8_t)cls;
+        na_size_class_lut[i] = (uint8_t)cls;
     }
 }

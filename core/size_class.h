@@ -15,6 +15,8 @@
 #ifndef NUMA_ALLOC_SIZE_CLASS_H
 #define NUMA_ALLOC_SIZE_CLASS_H
 
+#include "base/os.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +24,8 @@
 #define SMALL_MAX         ((size_t)32 * 1024)
 #define LARGE_MAX         ((size_t)2 * 1024 * 1024)
 #define CLASS_LUT_MAX     1024
+#define CLASS_STEP_SHIFT  4
+#define CLASS_STEP        (1u << CLASS_STEP_SHIFT) /* the smallest class, the step up to 128 */
 
 /*
  * The largest request (size, and alignment) the allocator accepts: every
@@ -55,8 +59,8 @@ struct size_class_info {
     uint32_t cache_max;   /* most blocks one thread cache bin keeps */
 };
 
-extern struct size_class_info size_classes[NUM_SMALL_CLASSES + 1];
-extern uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
+extern struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
+extern uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1];
 
 /*
  * Which block of a slab an offset from the slab's start is, without a
@@ -72,15 +76,17 @@ extern uint8_t size_class_lut[CLASS_LUT_MAX / 16 + 1];
 struct slab_index_magic {
     uint64_t odd_inverse;
     uint32_t shift;
-    uint32_t blocks; /* size_classes[cls].slab_blocks; 0: no such class */
+    uint32_t blocks; /* na_size_classes[cls].slab_blocks; 0: no such class */
 };
 
-extern struct slab_index_magic slab_index_magic[256];
+/* One entry per value of a page tag's class byte (core/layout.h). */
+#define SLAB_INDEX_MAGIC_ENTRIES 256
+extern struct slab_index_magic na_slab_index_magic[SLAB_INDEX_MAGIC_ENTRIES];
 
 /* The block index of `offset` in a slab of class `cls`; >= blocks when it is no block's start. */
 static inline uint64_t slab_block_index(unsigned cls, uint64_t offset)
 {
-    const struct slab_index_magic *m = &slab_index_magic[cls & 0xffu];
+    const struct slab_index_magic *m = &na_slab_index_magic[cls & 0xffu];
     uint64_t x = offset * m->odd_inverse;
     return x >> m->shift | x << (-m->shift & 63u);
 }
@@ -107,7 +113,7 @@ static inline size_t size_of_log_class(unsigned cls)
 static inline unsigned size_class_of(size_t size)
 {
     if (__builtin_expect(size <= CLASS_LUT_MAX, 1))
-        return size_class_lut[(size + 15) >> 4];
+        return na_size_class_lut[(size + CLASS_STEP - 1) >> CLASS_STEP_SHIFT];
     return size_class_by_log(size);
 }
 
@@ -115,7 +121,7 @@ static inline unsigned size_class_of(size_t size)
 static inline size_t large_size_of(size_t size)
 {
     size_t rounded = size_of_log_class(size_class_by_log(size));
-    return (rounded + 4095u) & ~(size_t)4095u;
+    return os_page_round_up(rounded);
 }
 
 #endif

@@ -39,8 +39,8 @@ static void cache_counts(const struct node_cache *nc, unsigned home, struct thre
         uint64_t nfree = __atomic_load_n(&nc->bins[cls].nfree, __ATOMIC_RELAXED);
         allocs += nalloc;
         frees += nfree;
-        bytes_alloc += nalloc * size_classes[cls].size;
-        bytes_freed += nfree * size_classes[cls].size;
+        bytes_alloc += nalloc * na_size_classes[cls].size;
+        bytes_freed += nfree * na_size_classes[cls].size;
     }
     uint64_t remote_allocs = nc->remote_allocs, remote_frees = nc->remote_frees;
     if (nc->slot != home) {
@@ -80,11 +80,12 @@ static void visit_thread(const struct thread_state *ts, void *arg)
 {
     struct stats_snapshot *snap = arg;
     struct thread_stats t = {.tid = ts->tid,
-                             .node = ts->home < topo.num_slots ? topo.slot_node[ts->home] : -1,
+                             .node =
+                                 ts->home < na_topo.num_slots ? na_topo.slot_node[ts->home] : -1,
                              .migrations = ts->migrations,
                              .fallbacks = ts->fallbacks,
                              .peak_live_bytes = ts->peak_live_bytes};
-    for (unsigned slot = 0; slot < region.num_slots; slot++)
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
         if (ts->caches[slot])
             cache_counts(ts->caches[slot], ts->home, &t, &snap->nodes[slot]);
     if (snap->num_threads < STATS_MAX_THREADS) {
@@ -99,7 +100,7 @@ static void visit_thread(const struct thread_state *ts, void *arg)
 static int verify_slot(unsigned slot, struct page_census *census)
 {
     struct node_heap *heap = node_heap_of(slot);
-    int node = topo.slot_node[slot];
+    int node = na_topo.slot_node[slot];
     na_lock(&heap->pages_lock);
     uintptr_t first = slot_base(slot) + SEGMENT_SIZE, end = heap->seg_next;
     size_t pages = (end - first) >> OS_PAGE_SHIFT;
@@ -127,7 +128,7 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     snap->exited.migrations = retired->migrations;
     snap->exited.fallbacks = retired->fallbacks;
     snap->exited.peak_live_bytes = retired->peak_live_bytes;
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         cache_counts(&retired->per_slot[slot], retired->per_slot[slot].slot, &snap->exited,
                      &snap->nodes[slot]);
         struct node_heap *heap = node_heap_of(slot);
@@ -147,8 +148,8 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
         n->bind_failures = placement_faults_of(slot, FAULT_BIND);
         n->purge_failures = placement_faults_of(slot, FAULT_PURGE);
         n->verify_failures = placement_faults_of(slot, FAULT_VERIFY);
-        if (verify && placement_caps.verify_error)
-            n->verify_error = placement_caps.verify_error; /* refused at start: do not ask */
+        if (verify && na_placement_caps.verify_error)
+            n->verify_error = na_placement_caps.verify_error; /* refused at start: do not ask */
         else if (verify)
             n->verify_error = verify_slot(slot, &n->verified);
     }
@@ -188,7 +189,7 @@ static bool census_taken(const struct stats_snapshot *snap, const struct node_st
  */
 static const char *local_basis(const struct stats_snapshot *snap, const struct node_stats *n)
 {
-    if (placement_caps.bind_error)
+    if (na_placement_caps.bind_error)
         return "intended";
     if (census_taken(snap, n) && n->verified.checked > 0 && n->verified.misplaced == 0)
         return "verified";
@@ -201,7 +202,7 @@ static const char *verification_state(const struct stats_snapshot *snap, int *er
     *error = 0;
     if (!snap->verified)
         return "not requested";
-    for (unsigned slot = 0; slot < region.num_slots; slot++)
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
         if (snap->nodes[slot].verify_error)
             *error = snap->nodes[slot].verify_error;
     return *error ? "unverified" : "verified";
@@ -209,7 +210,7 @@ static const char *verification_state(const struct stats_snapshot *snap, int *er
 
 static void json_placement(struct textbuf *tb, const struct stats_snapshot *snap)
 {
-    char name[16];
+    char name[ERRNO_NAME_SIZE];
     int verify_error;
     const char *verification = verification_state(snap, &verify_error);
     if (alloc_start_failed()) { /* glibc served: nothing bound, nothing to verify */
@@ -218,10 +219,10 @@ static void json_placement(struct textbuf *tb, const struct stats_snapshot *snap
         return;
     }
     tb_str(tb, "  \"placement\": {\"binding\": \"");
-    tb_str(tb, placement_caps.bind_error ? "unbound" : "bound");
-    if (placement_caps.bind_error) {
+    tb_str(tb, na_placement_caps.bind_error ? "unbound" : "bound");
+    if (na_placement_caps.bind_error) {
         tb_str(tb, "\", \"binding_error\": \"");
-        tb_str(tb, errno_name(placement_caps.bind_error, name));
+        tb_str(tb, errno_name(na_placement_caps.bind_error, name));
     }
     tb_str(tb, "\", \"verification\": \"");
     tb_str(tb, verification);
@@ -234,13 +235,13 @@ static void json_placement(struct textbuf *tb, const struct stats_snapshot *snap
 
 static void text_placement(struct textbuf *tb, const struct stats_snapshot *snap)
 {
-    char name[16];
+    char name[ERRNO_NAME_SIZE];
     int verify_error;
     const char *verification = verification_state(snap, &verify_error);
     tb_str(tb, "placement: ");
-    if (placement_caps.bind_error) {
+    if (na_placement_caps.bind_error) {
         tb_str(tb, "unbound (mbind ");
-        tb_str(tb, errno_name(placement_caps.bind_error, name));
+        tb_str(tb, errno_name(na_placement_caps.bind_error, name));
         tb_str(tb, ": pages lie where first touched)");
     } else {
         tb_str(tb, "bound");
@@ -293,12 +294,12 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
 {
     uint64_t all = 0, remote = 0;
     tb_str(tb, "{\n");
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         const struct node_stats *n = &snap->nodes[slot];
         all += n->allocs;
         remote += n->remote_allocs;
         tb_str(tb, "  \"node");
-        tb_u64(tb, (uint64_t)topo.slot_node[slot]);
+        tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, "\": {\"allocated_mb\": ");
         tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 20, 1);
         tb_str(tb, ", \"local_pct\": ");
@@ -357,50 +358,50 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_u64(tb, report_failed_writes());
     tb_str(tb, "}");
     tb_str(tb, ",\n  \"policy\": {\"name\": \"");
-    tb_str(tb, policy_names[options.policy]);
+    tb_str(tb, policy_names[na_options.policy]);
     tb_str(tb, "\", \"source\": \"");
-    tb_str(tb, source_names[options.policy_source]);
-    if (inherited_policy.read_error || kernel_policy_inherited()) {
+    tb_str(tb, source_names[na_options.policy_source]);
+    if (na_inherited_policy.read_error || kernel_policy_inherited()) {
         tb_str(tb, "\", \"inherited\": \""); /* numactl's words and node numbers */
-        tb_str(tb, inherited_policy.text);
+        tb_str(tb, na_inherited_policy.text);
     }
-    if (options.weights_source != WEIGHTS_NONE) {
+    if (na_options.weights_source != WEIGHTS_NONE) {
         tb_str(tb, "\", \"weights\": \"");
-        tb_str(tb, weights_names[options.weights_source]);
+        tb_str(tb, weights_names[na_options.weights_source]);
     }
     tb_str(tb, "\", \"fallback\": \"");
-    tb_str(tb, fallback_names[options.fallback]);
+    tb_str(tb, fallback_names[na_options.fallback]);
     tb_str(tb, "\", \"nodes\": [");
-    for (unsigned slot = 0, first = 1; slot < (unsigned)topo.num_slots; slot++) {
-        if (!__atomic_load_n(&placement.candidate[slot], __ATOMIC_RELAXED))
+    for (unsigned slot = 0, first = 1; slot < (unsigned)na_topo.num_slots; slot++) {
+        if (!__atomic_load_n(&na_placement.candidate[slot], __ATOMIC_RELAXED))
             continue; /* (rewritten when the cpuset changes) */
         tb_str(tb, first ? "" : ", ");
-        tb_u64(tb, (uint64_t)topo.slot_node[slot]);
+        tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         first = 0;
     }
     tb_str(tb, "]},\n");
     json_placement(tb, snap);
     tb_str(tb, "  \"topology\": {\"nodes\": [");
-    for (int i = 0; i < topo.num_nodes; i++) {
+    for (int i = 0; i < na_topo.num_nodes; i++) {
         tb_str(tb, i ? ", " : "");
         tb_str(tb, "{\"id\": ");
-        tb_u64(tb, (uint64_t)topo.node_id[i]);
-        tb_str(tb, topo.has_cpu[i] ? ", \"cpus\": true" : ", \"cpus\": false");
-        tb_str(tb, topo.has_memory[i] ? ", \"memory\": true" : ", \"memory\": false");
-        tb_str(tb, __atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED) ? ", \"allowed\": true"
-                                                                       : ", \"allowed\": false");
-        if (topo.tier[i] >= 0) { /* memory tiers: Linux 6.1+ */
+        tb_u64(tb, (uint64_t)na_topo.node_id[i]);
+        tb_str(tb, na_topo.has_cpu[i] ? ", \"cpus\": true" : ", \"cpus\": false");
+        tb_str(tb, na_topo.has_memory[i] ? ", \"memory\": true" : ", \"memory\": false");
+        tb_str(tb, __atomic_load_n(&na_topo.allowed[i], __ATOMIC_RELAXED) ? ", \"allowed\": true"
+                                                                          : ", \"allowed\": false");
+        if (na_topo.tier[i] >= 0) { /* memory tiers: Linux 6.1+ */
             tb_str(tb, ", \"tier\": ");
-            tb_u64(tb, (uint64_t)topo.tier[i]);
+            tb_u64(tb, (uint64_t)na_topo.tier[i]);
         }
         tb_str(tb, "}");
     }
     tb_str(tb, "], \"distances\": [");
-    for (int i = 0; i < topo.num_nodes; i++) {
+    for (int i = 0; i < na_topo.num_nodes; i++) {
         tb_str(tb, i ? ", [" : "[");
-        for (int j = 0; j < topo.num_nodes; j++) {
+        for (int j = 0; j < na_topo.num_nodes; j++) {
             tb_str(tb, j ? ", " : "");
-            tb_u64(tb, topo.distance[i][j]);
+            tb_u64(tb, na_topo.distance[i][j]);
         }
         tb_str(tb, "]");
     }
@@ -434,7 +435,7 @@ static void text_row(struct textbuf *tb, const char *label, const struct stats_s
     tb_str(tb, label);
     for (size_t pad = strlen(label); pad < 22; pad++)
         tb_str(tb, " ");
-    for (unsigned slot = 0; slot < region.num_slots; slot++)
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
         tb_pad_u64(tb, *(const uint64_t *)((const char *)&snap->nodes[slot] + offset), 16);
     tb_str(tb, "\n");
 }
@@ -445,12 +446,12 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, "numa-alloc statistics: pid ");
     tb_u64(tb, (uint64_t)syscall(SYS_getpid));
     tb_str(tb, ", policy ");
-    tb_str(tb, policy_names[options.policy]);
+    tb_str(tb, policy_names[na_options.policy]);
     tb_str(tb, " (");
-    tb_str(tb, source_names[options.policy_source]);
+    tb_str(tb, source_names[na_options.policy_source]);
     tb_str(tb, ")");
     tb_str(tb, ", fallback ");
-    tb_str(tb, fallback_names[options.fallback]);
+    tb_str(tb, fallback_names[na_options.fallback]);
     if (alloc_start_failure()) {
         tb_str(tb, "\nnuma-alloc was not active: ");
         tb_str(tb, alloc_start_failure());
@@ -461,11 +462,11 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, "\n");
     text_placement(tb, snap);
     tb_str(tb, "                      ");
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         char name[24] = "node";
         struct textbuf nb;
         tb_init(&nb, name + 4, sizeof name - 4);
-        tb_u64(&nb, (uint64_t)topo.slot_node[slot]);
+        tb_u64(&nb, (uint64_t)na_topo.slot_node[slot]);
         for (size_t pad = strlen(name); pad < 16; pad++)
             tb_str(tb, " ");
         tb_str(tb, name);
@@ -498,10 +499,10 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         ROW("pages misplaced", verified.misplaced);
     }
 #undef ROW
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         const struct node_stats *n = &snap->nodes[slot];
         tb_str(tb, "Node ");
-        tb_u64(tb, (uint64_t)topo.slot_node[slot]);
+        tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, ": ");
         tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 30, 1);
         tb_str(tb, " GB allocated, ");
@@ -512,7 +513,7 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     }
     tb_str(tb, "Remote allocations: ");
     tb_ratio1(tb, remote, all ? all : 1, 100);
-    tb_str(tb, placement_caps.bind_error ? "% (intended)\nthreads: " : "%\nthreads: ");
+    tb_str(tb, na_placement_caps.bind_error ? "% (intended)\nthreads: " : "%\nthreads: ");
     tb_u64(tb, snap->num_threads + snap->num_others);
     tb_str(tb, " live, ");
     tb_u64(tb, snap->num_exited);
@@ -526,11 +527,11 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, "cpuset: Mems_allowed changed ");
         tb_u64(tb, mems_watch_changes());
         tb_str(tb, " time(s), now nodes ");
-        for (int i = 0, first = 1; i < topo.num_nodes; i++) {
-            if (!__atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED))
+        for (int i = 0, first = 1; i < na_topo.num_nodes; i++) {
+            if (!__atomic_load_n(&na_topo.allowed[i], __ATOMIC_RELAXED))
                 continue;
             tb_str(tb, first ? "" : ",");
-            tb_u64(tb, (uint64_t)topo.node_id[i]);
+            tb_u64(tb, (uint64_t)na_topo.node_id[i]);
             first = 0;
         }
         if (mems_watch_unserved_joins()) {
@@ -563,7 +564,7 @@ void stats_fork_child(void)
 
 int stats_write(int fd, bool json, bool verify)
 {
-    if (!region.size && !alloc_start_failed()) {
+    if (!na_region.size && !alloc_start_failed()) {
         errno = EINVAL;
         return -1;
     }

@@ -14,6 +14,7 @@
 #ifndef NUMA_ALLOC_STATS_H
 #define NUMA_ALLOC_STATS_H
 
+#include "policy/topology.h"
 #include "policy/verify.h"
 
 #include <stdbool.h>
@@ -41,7 +42,7 @@ struct thread_stats {
 };
 
 struct stats_snapshot {
-    struct node_stats nodes[64];
+    struct node_stats nodes[TOPO_MAX_SLOTS]; /* by slot */
     struct thread_stats threads[STATS_MAX_THREADS];
     unsigned num_threads;       /* listed */
     struct thread_stats others; /* live threads beyond the list, summed */

@@ -22,9 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PID_DIGITS_MAX 10 /* what one %p can become */
+#define PID_DIGITS_MAX    10 /* what one %p can become */
+#define TMP_RANDOM_DIGITS 16 /* hex digits of 64 random bits */
 /* ".<pid>.<16 hex digits>.tmp" after the final name */
-#define TMP_SUFFIX_MAX (1 + PID_DIGITS_MAX + 1 + 16 + 4)
+#define TMP_SUFFIX_MAX (1 + PID_DIGITS_MAX + 1 + TMP_RANDOM_DIGITS + 4)
 #define TMP_TRIES      8
 
 /*
@@ -57,15 +58,15 @@ static void say_parts(const char *const *parts)
     struct textbuf tb;
     tb_init(&tb, line, sizeof line);
     tb_str(&tb, "NUMA_ALLOC_STATS=");
-    size_t len = strlen(options.stats);
+    size_t len = strlen(na_options.stats);
     if (len > 160) {
         char head[161];
-        memcpy(head, options.stats, 160);
+        memcpy(head, na_options.stats, 160);
         head[160] = '\0';
         tb_str(&tb, head);
         tb_str(&tb, "...");
     } else {
-        tb_str(&tb, options.stats);
+        tb_str(&tb, na_options.stats);
     }
     tb_str(&tb, ": ");
     for (; *parts; parts++)
@@ -75,7 +76,7 @@ static void say_parts(const char *const *parts)
 #define say(...) say_parts((const char *const[]){__VA_ARGS__, NULL})
 
 /* Why a directory or file cannot be used, in words. */
-static const char *reason(int err, char buf[16])
+static const char *reason(int err, char buf[ERRNO_NAME_SIZE])
 {
     switch (err) {
     case ENOENT:
@@ -164,14 +165,14 @@ static int dir_writable(const char *dir)
     return (int)syscall(SYS_faccessat, AT_FDCWD, dir, W_OK | X_OK);
 }
 
-/* Makes options.stats absolute into target.pattern; false (said why) if it cannot. */
+/* Makes na_options.stats absolute into target.pattern; false (said why) if it cannot. */
 static bool make_absolute(void)
 {
-    size_t len = strlen(options.stats), at = 0;
-    if (options.stats[0] != '/') {
+    size_t len = strlen(na_options.stats), at = 0;
+    if (na_options.stats[0] != '/') {
         long n = syscall(SYS_getcwd, target.pattern, sizeof target.pattern);
         if (n <= 1 || target.pattern[0] != '/') {
-            char name[16];
+            char name[ERRNO_NAME_SIZE];
             say("a relative path, and the current directory is unknown (",
                 n < 0 ? reason(errno, name) : "unreachable", "); statistics are off");
             return false;
@@ -184,16 +185,16 @@ static bool make_absolute(void)
         say("too long; statistics are off");
         return false;
     }
-    memcpy(target.pattern + at, options.stats, len + 1);
+    memcpy(target.pattern + at, na_options.stats, len + 1);
     return true;
 }
 
 void stats_file_init(void)
 {
     static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
-    if (!options.stats[0])
+    if (!na_options.stats[0])
         return;
-    if (strcmp(options.stats, "stderr") == 0 || strcmp(options.stats, "/dev/stderr") == 0) {
+    if (strcmp(na_options.stats, "stderr") == 0 || strcmp(na_options.stats, "/dev/stderr") == 0) {
         target.kind = TO_OUTPUT_FD;
         return;
     }
@@ -226,7 +227,7 @@ void stats_file_init(void)
     else if (dir_writable(dir) != 0)
         err = errno;
     if (err) {
-        char name[16];
+        char name[ERRNO_NAME_SIZE];
         say("cannot write into ", dir, " (", reason(err, name), "); statistics are off");
         goto out;
     }
@@ -259,10 +260,10 @@ static int create_temp(int dirfd, const char *name, long pid, char tmp[NAME_MAX 
         tb_str(&tb, ".");
         tb_u64(&tb, (uint64_t)pid);
         tb_str(&tb, ".");
-        char digits[17];
-        for (int i = 0; i < 16; i++)
+        char digits[TMP_RANDOM_DIGITS + 1];
+        for (int i = 0; i < TMP_RANDOM_DIGITS; i++)
             digits[i] = hex[(r >> (4 * i)) & 15u];
-        digits[16] = '\0';
+        digits[TMP_RANDOM_DIGITS] = '\0';
         tb_str(&tb, digits);
         tb_str(&tb, ".tmp");
         int fd = (int)syscall(SYS_openat, dirfd, tmp,
@@ -288,17 +289,18 @@ static int rename_in(int dirfd, const char *from, const char *to)
  */
 static bool write_into(int fd)
 {
-    if (options.stats_mode != 0600 && syscall(SYS_fchmod, fd, (mode_t)options.stats_mode) != 0) {
+    if (na_options.stats_mode != 0600 &&
+        syscall(SYS_fchmod, fd, (mode_t)na_options.stats_mode) != 0) {
         report_failed_write();
         return false;
     }
-    return stats_write(fd, options.stats_json, true) == 0; /* a failure is counted there */
+    return stats_write(fd, na_options.stats_json, true) == 0; /* a failure is counted there */
 }
 
 static void write_file(void)
 {
     static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
-    char name[16];
+    char name[ERRNO_NAME_SIZE];
     long pid = syscall(SYS_getpid);
     if (pid == target.refused_pid || expand(target.pattern, pid, path) != 0)
         return;
@@ -357,7 +359,7 @@ static void write_file(void)
  */
 __attribute__((destructor)) static void stats_file_at_exit(void)
 {
-    if (target.kind == TO_NOWHERE || (!region.size && !alloc_start_failed()))
+    if (target.kind == TO_NOWHERE || (!na_region.size && !alloc_start_failed()))
         return;
     int saved = errno;
     if (target.kind == TO_OUTPUT_FD) {
@@ -365,7 +367,7 @@ __attribute__((destructor)) static void stats_file_at_exit(void)
         if (fd < 0)
             report_failed_write();
         else
-            stats_write(fd, options.stats_json, true);
+            stats_write(fd, na_options.stats_json, true);
     } else {
         write_file();
     }

@@ -21,7 +21,7 @@
 #ifndef NUMA_ALLOC_STATS_FILE_H
 #define NUMA_ALLOC_STATS_FILE_H
 
-/* Checks options.stats and prepares the exit; call once, after options_init(). */
+/* Checks na_options.stats and prepares the exit; call once, after options_init(). */
 void stats_file_init(void);
 
 #endif

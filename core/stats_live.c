@@ -166,7 +166,7 @@ static void tb_octal(struct textbuf *tb, unsigned mode)
 /* The one line saying why live statistics are off. */
 static void warn_directory(const char *path, int err)
 {
-    char line[200], name[16];
+    char line[200], name[ERRNO_NAME_SIZE];
     struct textbuf tb;
     struct stat st;
     tb_init(&tb, line, sizeof line);
@@ -251,7 +251,7 @@ static bool take_lock(void)
 
 void stats_live_init(void)
 {
-    if (!options.stats_live)
+    if (!na_options.stats_live)
         return;
     int saved = errno;
     int fd = open_directory();

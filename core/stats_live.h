@@ -20,13 +20,13 @@
 /*
  * Opens (creating it if need be) and checks the directory, sweeps stale
  * files, takes this process's lock. Once, from the allocator's start-up,
- * after options_init; does nothing unless options.stats_live.
+ * after options_init; does nothing unless na_options.stats_live.
  */
 void stats_live_init(void);
 
 /*
  * Publishes when due (every 250 ms at most) and no other thread is at it;
- * never waits. Call only when options.stats_live is set, with no allocator
+ * never waits. Call only when na_options.stats_live is set, with no allocator
  * lock held.
  */
 void stats_live_tick(void);

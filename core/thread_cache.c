@@ -12,10 +12,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-__thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
+__thread struct thread_state na_thread_state __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t thread_exit_key;
-uintptr_t free_block_key;
+uintptr_t na_free_block_key;
 
 /* Live threads, for statistics; and what exited threads counted. */
 static na_lock_t registry_lock = NA_LOCK_INIT;
@@ -57,13 +57,13 @@ static unsigned node_cache_class(void)
 static NA_NOINLINE NA_COLD struct node_cache *node_cache_create(unsigned slot)
 {
     void *block = NULL;
-    if (heap_refill(node_heap_of(slot), thread_state.shard, node_cache_class(), 1, &block) != 1)
+    if (heap_refill(node_heap_of(slot), na_thread_state.shard, node_cache_class(), 1, &block) != 1)
         return NULL;
     struct node_cache *nc = block;
     memset(nc, 0, sizeof *nc);
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
         struct cache_bin *bin = &nc->bins[cls];
-        bin->max = (uint16_t)size_classes[cls].cache_max;
+        bin->max = (uint16_t)na_size_classes[cls].cache_max;
         bin->fill = bin->max / 2 < CACHE_FIRST_FILL ? (uint16_t)(bin->max / 2) : CACHE_FIRST_FILL;
     }
     nc->slot = slot;
@@ -86,7 +86,7 @@ static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32
 
 static struct node_cache *cache_for(unsigned slot)
 {
-    struct thread_state *ts = &thread_state;
+    struct thread_state *ts = &na_thread_state;
     if (ts->status == THREAD_DEAD)
         return NULL;
     if (ts->status == THREAD_NEW) {
@@ -112,19 +112,19 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
     if (!nc) {
         /* After the thread's exit hook (or no memory for a cache): no cache, one block. */
         void **block = NULL;
-        if (heap_refill(node_heap_of(slot), thread_state.shard, cls, 1, (void **)&block) != 1)
+        if (heap_refill(node_heap_of(slot), na_thread_state.shard, cls, 1, (void **)&block) != 1)
             return NULL;
         block[1] = NULL;
         return block;
     }
     struct cache_bin *bin = &nc->bins[cls];
     if (!bin->head) {
-        sample_peak(&thread_state);
+        sample_peak(&na_thread_state);
         unsigned want = bin->fill;
         if (bin->fill < bin->max / 2) /* a class in steady use earns bigger refills */
             bin->fill = (uint16_t)(bin->fill * 2 < bin->max / 2 ? bin->fill * 2 : bin->max / 2);
         void *list = NULL;
-        unsigned got = heap_refill(node_heap_of(slot), thread_state.shard, cls, want, &list);
+        unsigned got = heap_refill(node_heap_of(slot), na_thread_state.shard, cls, want, &list);
         if (got == 0)
             return NULL;
         bin->head = list;
@@ -167,9 +167,9 @@ static void settle(struct thread_state *ts, unsigned home)
     }
 }
 
-void thread_cache_moved(unsigned home)
+void thread_cache_note_move(unsigned home)
 {
-    struct thread_state *ts = &thread_state;
+    struct thread_state *ts = &na_thread_state;
     if (ts->status == THREAD_LIVE) {
         /* Under the registry lock: a reader sees the counts before or after, whole. */
         na_lock(&registry_lock);
@@ -196,7 +196,7 @@ static void sample_peak(struct thread_state *ts)
             continue;
         live += nc->large_bytes_alloc - nc->large_bytes_freed;
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-            live += (nc->bins[cls].nalloc - nc->bins[cls].nfree) * size_classes[cls].size;
+            live += (nc->bins[cls].nalloc - nc->bins[cls].nfree) * na_size_classes[cls].size;
     }
     if ((int64_t)live > 0 && live > ts->peak_live_bytes)
         COUNT(ts->peak_live_bytes, live - ts->peak_live_bytes);
@@ -206,8 +206,8 @@ static void sample_peak(struct thread_state *ts)
 static void notice_move(void)
 {
     struct cpu_route route = current_route();
-    if (route.home != thread_state.home)
-        thread_cache_moved(route.home);
+    if (route.home != na_thread_state.home)
+        thread_cache_note_move(route.home);
 }
 
 static bool list_contains(const void *head, const void *ptr)
@@ -231,9 +231,9 @@ static void away_flush(struct away_list *away, unsigned slot, unsigned cls)
 
 bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
 {
-    if (((void **)block)[1] != (void *)free_block_key)
+    if (((void **)block)[1] != (void *)na_free_block_key)
         return false; /* handed out blocks have it cleared */
-    struct node_cache *nc = thread_state.caches[slot];
+    struct node_cache *nc = na_thread_state.caches[slot];
     if (nc &&
         (list_contains(nc->bins[cls].head, block) || list_contains(nc->away[cls].head, block)))
         return true;
@@ -255,19 +255,19 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     }
     struct cache_bin *bin = &nc->bins[cls];
     COUNT(bin->nfree, 1);
-    if (tag_shard(tag) != thread_state.shard) {
+    if (tag_shard(tag) != na_thread_state.shard) {
         struct away_list *away = &nc->away[cls];
         ((void **)block)[0] = away->head;
-        ((void **)block)[1] = (void *)free_block_key;
+        ((void **)block)[1] = (void *)na_free_block_key;
         away->head = block;
         if (++away->count >= (bin->max / 2 ? bin->max / 2 : 1)) {
-            sample_peak(&thread_state);
+            sample_peak(&na_thread_state);
             away_flush(away, slot, cls);
         }
         return;
     }
     if (bin->count >= bin->max) {
-        sample_peak(&thread_state);
+        sample_peak(&na_thread_state);
         bin_flush(bin, slot, cls, bin->count - bin->max / 2);
     }
     cache_bin_push(bin, block);
@@ -313,7 +313,7 @@ void thread_cache_fork_parent(void)
 
 void thread_cache_after_fork_child(void)
 {
-    struct thread_state *self = &thread_state;
+    struct thread_state *self = &na_thread_state;
     na_lock_reset(&registry_lock);
     registry = (struct list){NULL, NULL};
     memset(shard_threads, 0, sizeof shard_threads);
@@ -333,7 +333,7 @@ static void node_cache_flush(struct node_cache *nc)
 
 void thread_cache_flush_all(void)
 {
-    struct thread_state *ts = &thread_state;
+    struct thread_state *ts = &na_thread_state;
     for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++)
         if (ts->caches[slot])
             node_cache_flush(ts->caches[slot]);
@@ -378,8 +378,8 @@ static NA_COLD void thread_exit_hook(void *arg)
 int thread_cache_init(void)
 {
     /* Any value unlikely to be user data will do; mix in the address space layout. */
-    free_block_key =
-        ((uintptr_t)&free_block_key * 0x9e3779b97f4a7c15u) ^ os_now_ms() ^ 0x5a5aa5a5f00dcafeu;
+    na_free_block_key =
+        ((uintptr_t)&na_free_block_key * 0x9e3779b97f4a7c15u) ^ os_now_ms() ^ 0x5a5aa5a5f00dcafeu;
     return pthread_key_create(&thread_exit_key, thread_exit_hook);
 }
 
@@ -388,7 +388,7 @@ void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node)
     struct node_cache *nc = cache_for(slot);
     if (!nc)
         return;
-    COUNT(nc->explicit_allocs, explicit_node && slot != thread_state.home);
+    COUNT(nc->explicit_allocs, explicit_node && slot != na_thread_state.home);
     if (bytes) {
         COUNT(nc->large_allocs, 1);
         COUNT(nc->large_bytes_alloc, bytes);

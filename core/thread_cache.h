@@ -36,21 +36,12 @@
 struct cache_bin {
     void *head;      /* free blocks, linked through their first word */
     uint32_t count;  /* blocks in the list */
-    uint16_t max;    /* bound: size_classes[cls].cache_max */
+    uint16_t max;    /* bound: na_size_classes[cls].cache_max */
     uint16_t fill;   /* blocks the next refill asks for: doubles up to max / 2 */
     uint64_t nalloc; /* blocks of this class this thread allocated on this node */
     uint64_t nfree;  /* blocks of this class of this node this thread freed */
 };
 
-/*
- * One thread's cache and counters for one node.
- *
- * Whether an allocation or a free is remote (the thread runs on another node
- * than the block's) is not decided on the fast paths: it only changes when
- * the thread moves, which malloc notices (thread_cache_moved). The counts
- * since the last move are "unsettled": remote if this cache's node is not the
- * thread's home. A move settles them (adds them to remote_* as needed).
- */
 /*
  * Blocks this thread freed whose slab belongs to another shard (another
  * thread group allocated them). They are not reused here: a block carved
@@ -62,6 +53,15 @@ struct away_list {
     uint32_t count;
 };
 
+/*
+ * One thread's cache and counters for one node.
+ *
+ * Whether an allocation or a free is remote (the thread runs on another node
+ * than the block's) is not decided on the fast paths: it only changes when
+ * the thread moves, which malloc notices (thread_cache_note_move). The counts
+ * since the last move are "unsettled": remote if this cache's node is not the
+ * thread's home. A move settles them (adds them to remote_* as needed).
+ */
 struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
     struct away_list away[NUM_SMALL_CLASSES + 1];
@@ -84,10 +84,10 @@ struct thread_state {
      * allocation (interleave), which sends every allocation to the slow path.
      */
     struct node_cache *caches[TOPO_MAX_SLOTS + 1];
-    uint32_t sequence_cursor; /* interleave: next position in placement.sequence */
+    uint32_t sequence_cursor; /* interleave: next position in na_placement.sequence */
     uint8_t status;           /* enum thread_status */
     uint8_t home;             /* slot of the node the thread last allocated on (cpu_route.home) */
-    uint8_t shard;            /* which shard of the node heaps' bins it refills from */
+    uint8_t shard;            /* which shard of the node heaps it refills from */
     int tid;
     uint64_t migrations;            /* times the thread was found on another node than before */
     uint64_t fallbacks;             /* allocations of this thread served by a fallback node */
@@ -95,7 +95,7 @@ struct thread_state {
     struct list_node registry_link; /* the registry of live threads (statistics) */
 };
 
-extern __thread struct thread_state thread_state __attribute__((tls_model("initial-exec")));
+extern __thread struct thread_state na_thread_state __attribute__((tls_model("initial-exec")));
 
 /*
  * A free block carries the cache link in its first word and this per-process
@@ -104,7 +104,7 @@ extern __thread struct thread_state thread_state __attribute__((tls_model("initi
  * that happens to match; the slow path tells the two apart by searching the
  * bin. Blocks handed out get the word cleared, so the check costs one load.
  */
-extern uintptr_t free_block_key;
+extern uintptr_t na_free_block_key;
 
 static inline void *cache_bin_pop(struct cache_bin *bin)
 {
@@ -119,13 +119,13 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 {
     void **block = ptr;
     block[0] = bin->head;
-    block[1] = (void *)free_block_key;
+    block[1] = (void *)na_free_block_key;
     bin->head = block;
     bin->count++;
 }
 
 /* The calling thread runs on another node than at its last allocation. */
-NA_NOINLINE NA_COLD void thread_cache_moved(unsigned home);
+NA_NOINLINE NA_COLD void thread_cache_note_move(unsigned home);
 
 /*
  * Slow paths of the inline fast paths in alloc.h, cold where defined
@@ -139,22 +139,17 @@ void thread_cache_free_slow(void *block, unsigned slot, unsigned tag);
 /*
  * Is this block of `slot` (a block's start, of class cls) known to be free:
  * in this thread's cache or back in its slab? Blocks in other threads'
- * caches cannot be seen. Cheap unless the block carries free_block_key.
+ * caches cannot be seen. Cheap unless the block carries na_free_block_key.
  */
 bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls);
 
 /* Returns every cached block of the calling thread to the node heaps. */
 void thread_cache_flush_all(void);
 
-/* Registers the thread-exit hook; called once from alloc_init. */
+/* Registers the thread-exit hook; called once, from the allocator's start (alloc.c). */
 int thread_cache_init(void);
 
-/*
- * Statistics: calls visit(ts, arg) for every live thread under the registry
- * lock (the thread cannot exit meanwhile), and returns the counters of
- * threads that have exited, merged per slot into `retired` (an array of
- * TOPO_MAX_SLOTS node caches whose bins count only nalloc/nfree).
- */
+/* The counters of threads that have exited, merged per slot (bins count only nalloc/nfree). */
 struct retired_threads {
     struct node_cache per_slot[TOPO_MAX_SLOTS];
     uint64_t threads, migrations, fallbacks;
@@ -164,6 +159,11 @@ struct retired_threads {
 uint64_t node_cache_allocs(const struct node_cache *nc);
 uint64_t node_cache_frees(const struct node_cache *nc);
 
+/*
+ * Statistics: calls visit(ts, arg) for every live thread under the registry
+ * lock (the thread cannot exit meanwhile), and returns the counters of
+ * threads that have exited in `retired`.
+ */
 void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
                         struct retired_threads *retired);
 

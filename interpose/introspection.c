@@ -23,7 +23,7 @@
 static void sum_totals(struct heap_totals *sum)
 {
     *sum = (struct heap_totals){0};
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct heap_totals t;
         heap_totals(node_heap_of(slot), &t);
         sum->committed += t.committed;
@@ -83,13 +83,13 @@ NA_EXPORT void malloc_stats(void)
     struct textbuf tb;
     tb_init(&tb, buf, sizeof buf);
     struct heap_totals sum = {0};
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct heap_totals t;
         heap_totals(node_heap_of(slot), &t);
         tb_str(&tb, "Arena ");
         tb_u64(&tb, slot);
         tb_str(&tb, " (node ");
-        tb_u64(&tb, (uint64_t)topo.slot_node[slot]);
+        tb_u64(&tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(&tb, "):\nsystem bytes     = ");
         tb_u64(&tb, t.committed);
         tb_str(&tb, "\nin use bytes     = ");
@@ -133,13 +133,13 @@ NA_EXPORT int malloc_info(int options, FILE *stream)
     tb_init(&tb, buf, sizeof buf);
     tb_str(&tb, "<malloc version=\"1\" allocator=\"numa-alloc\">\n");
     struct heap_totals sum = {0};
-    for (unsigned slot = 0; slot < region.num_slots; slot++) {
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct heap_totals t;
         heap_totals(node_heap_of(slot), &t);
         tb_str(&tb, "<heap nr=\"");
         tb_u64(&tb, slot);
         tb_str(&tb, "\" node=\"");
-        tb_u64(&tb, (uint64_t)topo.slot_node[slot]);
+        tb_u64(&tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(&tb, "\">\n");
         xml_size(&tb, "rest", t.dirty);
         xml_size(&tb, "mmap", t.huge_bytes);

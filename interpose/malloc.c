@@ -5,6 +5,7 @@
  * the fast paths in core/alloc.h.
  */
 #define _GNU_SOURCE
+#include "base/os.h"
 #include "core/alloc.h"
 #include "core/libc_heap.h"
 #include "interpose/export.h"
@@ -123,7 +124,7 @@ NA_EXPORT void *pvalloc(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    size_t rounded = (size + OS_PAGE_SIZE - 1) & ~(OS_PAGE_SIZE - 1);
+    size_t rounded = os_page_round_up(size);
     return memalign_as_glibc(OS_PAGE_SIZE, rounded ? rounded : OS_PAGE_SIZE);
 }
 

@@ -73,7 +73,7 @@ void *numa_aligned_alloc(int node, size_t alignment, size_t size)
 int numa_ptr_node(const void *ptr)
 {
     int slot = alloc_owner_slot(ptr);
-    return slot < 0 ? -1 : topo.slot_node[slot];
+    return slot < 0 ? -1 : na_topo.slot_node[slot];
 }
 
 int numa_alloc_stats_write(int fd, int json)

@@ -3,6 +3,7 @@
 #include "policy/binding.h"
 
 #include "base/bitmap.h"
+#include "base/os.h"
 #include "policy/capabilities.h"
 #include "policy/topology.h"
 
@@ -82,10 +83,10 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
     node_mask mask = {0};
     unsigned first_weight = 0;
     bool equal = true;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
         if (!page_weight[slot])
             continue;
-        int node = topo.slot_node[slot];
+        int node = na_topo.slot_node[slot];
         bitmap_set(mask, (size_t)node);
         if (first_weight && page_weight[slot] != first_weight)
             equal = false;
@@ -107,13 +108,13 @@ int binding_spread(void *addr, size_t len, const uint8_t *page_weight)
         return 0;
     /* Chunks of at least 256 KiB, at most ~512 per object: a bounded number of VMAs. */
     size_t chunk = len / 512 > ((size_t)256 << 10) ? len / 512 : (size_t)256 << 10;
-    chunk = (chunk + 4095) & ~(size_t)4095;
+    chunk = os_page_round_up(chunk);
     char *at = addr, *end = (char *)addr + len;
     while (at < end) {
-        for (int slot = 0; slot < topo.num_slots && at < end; slot++) {
+        for (int slot = 0; slot < na_topo.num_slots && at < end; slot++) {
             for (unsigned w = 0; w < page_weight[slot] && at < end; w++) {
                 size_t n = (size_t)(end - at) < chunk ? (size_t)(end - at) : chunk;
-                err = binding_prefer_node(at, n, topo.slot_node[slot]);
+                err = binding_prefer_node(at, n, na_topo.slot_node[slot]);
                 if (err)
                     return err;
                 at += n;
@@ -137,7 +138,7 @@ int binding_probe(void *addr, size_t len, int node)
     if (rc != 0)
         return 0;
     bool same = mode == MPOL_PREFERRED_MODE;
-    for (unsigned i = 0; i < TOPO_MAX_NODE_ID / 64; i++)
+    for (unsigned i = 0; i < BITMAP_WORDS(TOPO_MAX_NODE_ID); i++)
         same = same && read_back[i] == mask[i];
     return same ? 0 : -EOPNOTSUPP;
 }

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
-struct placement_caps placement_caps;
+struct placement_caps na_placement_caps;
 
 /* Indexed by slot; bumped with relaxed atomics from any path, summed by the statistics. */
 static uint64_t fault_counts[TOPO_MAX_SLOTS][PLACEMENT_FAULT_KINDS];
@@ -29,7 +29,7 @@ uint64_t placement_faults_of(unsigned slot, enum placement_fault kind)
     return slot < TOPO_MAX_SLOTS ? __atomic_load_n(&fault_counts[slot][kind], __ATOMIC_RELAXED) : 0;
 }
 
-const char *errno_name(int err, char buf[16])
+const char *errno_name(int err, char buf[ERRNO_NAME_SIZE])
 {
     static const struct {
         int err;
@@ -43,7 +43,7 @@ const char *errno_name(int err, char buf[16])
         if (names[i].err == err)
             return names[i].name;
     struct textbuf tb;
-    tb_init(&tb, buf, 16);
+    tb_init(&tb, buf, ERRNO_NAME_SIZE);
     tb_str(&tb, "errno ");
     tb_u64(&tb, (uint64_t)err);
     return buf;
@@ -59,20 +59,21 @@ static bool kernel_without_numa(void)
 /* "mbind refused (EPERM): memory is not bound, placement is first-touch; ..." */
 static void warn_what_is_lost(void)
 {
-    char line[256], name[16];
+    char line[256], name[ERRNO_NAME_SIZE];
     struct textbuf tb;
     tb_init(&tb, line, sizeof line);
-    if (placement_caps.bind_error == -EOPNOTSUPP) {
+    if (na_placement_caps.bind_error == -EOPNOTSUPP) {
         tb_str(&tb, "mbind had no effect (get_mempolicy reads another policy back): ");
         tb_str(&tb, "memory is not bound, placement is first-touch");
-    } else if (placement_caps.bind_error) {
+    } else if (na_placement_caps.bind_error) {
         tb_str(&tb, "mbind refused (");
-        tb_str(&tb, errno_name(placement_caps.bind_error, name));
+        tb_str(&tb, errno_name(na_placement_caps.bind_error, name));
         tb_str(&tb, "): memory is not bound, placement is first-touch");
     }
-    if (placement_caps.verify_error) {
-        tb_str(&tb, placement_caps.bind_error ? "; move_pages refused (" : "move_pages refused (");
-        tb_str(&tb, errno_name(placement_caps.verify_error, name));
+    if (na_placement_caps.verify_error) {
+        tb_str(&tb,
+               na_placement_caps.bind_error ? "; move_pages refused (" : "move_pages refused (");
+        tb_str(&tb, errno_name(na_placement_caps.verify_error, name));
         tb_str(&tb, "): placement cannot be verified");
     }
     report_warning(line);
@@ -80,11 +81,11 @@ static void warn_what_is_lost(void)
 
 void capabilities_probe(void *slot, size_t len, int node)
 {
-    placement_caps.bind_error = binding_probe(slot, len, node);
+    na_placement_caps.bind_error = binding_probe(slot, len, node);
     struct page_census census = {0};
-    placement_caps.verify_error = verify_pages(slot, OS_PAGE_SIZE, node, 1, &census);
-    bool nothing_lost = !placement_caps.bind_error && !placement_caps.verify_error;
-    bool no_numa_at_all = placement_caps.bind_error == -ENOSYS && kernel_without_numa();
+    na_placement_caps.verify_error = verify_pages(slot, OS_PAGE_SIZE, node, 1, &census);
+    bool nothing_lost = !na_placement_caps.bind_error && !na_placement_caps.verify_error;
+    bool no_numa_at_all = na_placement_caps.bind_error == -ENOSYS && kernel_without_numa();
     if (!nothing_lost && !no_numa_at_all)
         warn_what_is_lost();
 }

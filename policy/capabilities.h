@@ -27,7 +27,7 @@ struct placement_caps {
     int verify_error; /* 0: move_pages answers queries; else its -errno */
 };
 
-extern struct placement_caps placement_caps;
+extern struct placement_caps na_placement_caps;
 
 /*
  * Asks, once, whether mbind and move_pages work: mbind is tried again on
@@ -52,7 +52,8 @@ void placement_fault_count(int node, enum placement_fault kind);
 /* Failures of `kind` so far for the node of `slot`. */
 uint64_t placement_faults_of(unsigned slot, enum placement_fault kind);
 
-/* "EPERM", "ENOSYS", ... for -errno or errno; "errno N" for the rest. */
-const char *errno_name(int err, char buf[16]);
+/* "EPERM", "ENOSYS", ... for -errno or errno; "errno N" for the rest, in buf. */
+#define ERRNO_NAME_SIZE 16 /* "errno 2147483647" and its NUL */
+const char *errno_name(int err, char buf[ERRNO_NAME_SIZE]);
 
 #endif

@@ -14,14 +14,14 @@
 #include <stddef.h>
 
 /* Offset of rseq's cpu_id from the thread pointer, or 0 when rseq is unusable. */
-extern ptrdiff_t current_rseq_cpu_offset;
+extern ptrdiff_t na_current_rseq_cpu_offset;
 
 int current_cpu_slow(void);
 void current_node_init(void);
 
 static inline int current_cpu(void)
 {
-    ptrdiff_t off = current_rseq_cpu_offset;
+    ptrdiff_t off = na_current_rseq_cpu_offset;
     if (__builtin_expect(off != 0, 1)) {
         int cpu = *(volatile int *)((char *)__builtin_thread_pointer() + off);
         if (__builtin_expect(cpu >= 0, 1))
@@ -33,7 +33,7 @@ static inline int current_cpu(void)
 static inline struct cpu_route current_route(void)
 {
     unsigned cpu = (unsigned)current_cpu();
-    return topo.cpu[cpu < TOPO_MAX_CPUS ? cpu : 0];
+    return na_topo.cpu[cpu < TOPO_MAX_CPUS ? cpu : 0];
 }
 
 static inline unsigned current_slot(void)

@@ -19,11 +19,11 @@
 /* get_mempolicy ORs these into the mode (uapi/linux/mempolicy.h MPOL_MODE_FLAGS). */
 #define KMPOL_MODE_FLAGS ((1 << 15) | (1 << 14) | (1 << 13))
 
-struct inherited_policy inherited_policy;
+struct inherited_policy na_inherited_policy;
 
 static bool mask_empty(const uint64_t *mask)
 {
-    for (unsigned i = 0; i < TOPO_MAX_NODE_ID / 64; i++)
+    for (unsigned i = 0; i < BITMAP_WORDS(TOPO_MAX_NODE_ID); i++)
         if (mask[i])
             return false;
     return true;
@@ -53,7 +53,7 @@ static void node_list_text(struct textbuf *tb, const uint64_t *mask)
 /* Reads the calling thread's policy: the task policy at start-up, in the thread that starts us. */
 static void read_task_policy(void)
 {
-    struct inherited_policy *ip = &inherited_policy;
+    struct inherited_policy *ip = &na_inherited_policy;
     int mode = 0, saved = errno;
     long rc = syscall(SYS_get_mempolicy, &mode, ip->nodes, (unsigned long)TOPO_MAX_NODE_ID + 1,
                       NULL, 0UL);
@@ -83,8 +83,8 @@ static void read_task_policy(void)
 
 int kernel_policy_inherited(void)
 {
-    int mode = inherited_policy.mode;
-    return !inherited_policy.read_error && mode != KMPOL_DEFAULT && mode != KMPOL_LOCAL;
+    int mode = na_inherited_policy.mode;
+    return !na_inherited_policy.read_error && mode != KMPOL_DEFAULT && mode != KMPOL_LOCAL;
 }
 
 static void adopt(void)
@@ -96,18 +96,18 @@ static void adopt(void)
         [KMPOL_PREFERRED_MANY] = POLICY_PREFERRED,
         [KMPOL_WEIGHTED_INTERLEAVE] = POLICY_WEIGHTED_INTERLEAVE,
     };
-    if (inherited_policy.mode < 0 || inherited_policy.mode > KMPOL_WEIGHTED_INTERLEAVE)
+    if (na_inherited_policy.mode < 0 || na_inherited_policy.mode > KMPOL_WEIGHTED_INTERLEAVE)
         return; /* a mode newer than this library: keep ours, the statistics show it */
-    options.policy = as_ours[inherited_policy.mode];
-    options.policy_source = POLICY_SOURCE_INHERITED;
-    if (!options.nodes_given) {
-        memcpy(options.nodes, inherited_policy.nodes, sizeof options.nodes);
-        options.nodes_given = true;
-        options.nodes_all = false;
+    na_options.policy = as_ours[na_inherited_policy.mode];
+    na_options.policy_source = POLICY_SOURCE_INHERITED;
+    if (!na_options.nodes_given) {
+        memcpy(na_options.nodes, na_inherited_policy.nodes, sizeof na_options.nodes);
+        na_options.nodes_given = true;
+        na_options.nodes_all = false;
     }
     /* --membind is strict: the kernel OOM-kills rather than leave the set, we say ENOMEM. */
-    if (inherited_policy.mode == KMPOL_BIND && !options.fallback_given)
-        options.fallback = FALLBACK_NONE;
+    if (na_inherited_policy.mode == KMPOL_BIND && !na_options.fallback_given)
+        na_options.fallback = FALLBACK_NONE;
 }
 
 /* One line: which inherited policy a variable overrides, and how much of it. */
@@ -120,14 +120,14 @@ static void report_override(enum option_variable id, const char *variable, const
     tb_init(&tb, line, sizeof line);
     tb_str(&tb, variable);
     tb_str(&tb, "=");
-    if (options.policy_given)
-        tb_str(&tb, policy_words[options.policy]);
+    if (na_options.policy_given)
+        tb_str(&tb, policy_words[na_options.policy]);
     else
-        node_list_text(&tb, options.nodes);
+        node_list_text(&tb, na_options.nodes);
     tb_str(&tb, " overrides ");
     tb_str(&tb, what);
     tb_str(&tb, "the memory policy this process inherited (numactl?): ");
-    tb_str(&tb, inherited_policy.text);
+    tb_str(&tb, na_inherited_policy.text);
     options_warn(id, line);
 }
 
@@ -149,30 +149,31 @@ static unsigned kernel_weight(int node)
 static void fill_weights(void)
 {
     bool any_kernel = false;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
-        int node = topo.slot_node[slot];
-        if (options.nodes_given && !options.nodes_all && !bitmap_test(options.nodes, (size_t)node))
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
+        int node = na_topo.slot_node[slot];
+        if (na_options.nodes_given && !na_options.nodes_all &&
+            !bitmap_test(na_options.nodes, (size_t)node))
             continue;
         unsigned weight = kernel_weight(node);
         any_kernel = any_kernel || weight > 0;
-        options.weights[node] = (uint8_t)(weight ? weight : 1);
+        na_options.weights[node] = (uint8_t)(weight ? weight : 1);
     }
-    options.weights_given = true;
-    options.weights_source = any_kernel ? WEIGHTS_KERNEL : WEIGHTS_EQUAL;
+    na_options.weights_given = true;
+    na_options.weights_source = any_kernel ? WEIGHTS_KERNEL : WEIGHTS_EQUAL;
 }
 
 void kernel_policy_apply(void)
 {
     read_task_policy();
     if (kernel_policy_inherited()) {
-        if (options.policy_given) {
+        if (na_options.policy_given) {
             report_override(OPTION_POLICY, "NUMA_ALLOC_POLICY", "");
         } else {
-            if (options.nodes_given)
+            if (na_options.nodes_given)
                 report_override(OPTION_NODES, "NUMA_ALLOC_NODES", "the nodes of ");
             adopt();
         }
     }
-    if (options.policy == POLICY_WEIGHTED_INTERLEAVE && !options.weights_given)
+    if (na_options.policy == POLICY_WEIGHTED_INTERLEAVE && !na_options.weights_given)
         fill_weights();
 }

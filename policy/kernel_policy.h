@@ -1,6 +1,6 @@
 /*
  * kernel_policy.h - what the kernel already knows about where this process's
- * memory should go, folded into `options` before the placement tables are
+ * memory should go, folded into `na_options` before the placement tables are
  * built:
  *   - the task memory policy it was started under (numactl --membind,
  *     --preferred, --preferred-many, --interleave, --weighted-interleave,
@@ -41,7 +41,7 @@ struct inherited_policy {
     char text[96]; /* numactl's words: "interleave:0-1", "bind:1", "default" */
 };
 
-extern struct inherited_policy inherited_policy;
+extern struct inherited_policy na_inherited_policy;
 
 /*
  * Reads the task policy and applies it (or reports what overrides it), then

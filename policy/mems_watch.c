@@ -13,7 +13,7 @@
 
 /*
  * `lock` is taken with a try-lock on the slow paths (one checker at a time,
- * nobody waits) and guards `rebind` and the writes to topo.allowed and the
+ * nobody waits) and guards `rebind` and the writes to na_topo.allowed and the
  * placement tables. `next_check_ms` and the counters are relaxed atomics.
  * `watching`: Mems_allowed was readable at start-up (else nothing is done).
  */
@@ -37,14 +37,14 @@ void mems_watch_init(void (*rebind)(unsigned slot))
 static void apply(const uint64_t *mask)
 {
     bool changed = false;
-    for (int i = 0; i < topo.num_nodes; i++) {
-        uint8_t now = bitmap_test(mask, (size_t)topo.node_id[i]) ? 1 : 0;
-        if (now == __atomic_load_n(&topo.allowed[i], __ATOMIC_RELAXED))
+    for (int i = 0; i < na_topo.num_nodes; i++) {
+        uint8_t now = bitmap_test(mask, (size_t)na_topo.node_id[i]) ? 1 : 0;
+        if (now == __atomic_load_n(&na_topo.allowed[i], __ATOMIC_RELAXED))
             continue;
         changed = true;
-        if (now && topo.has_memory[i] && topology_slot_of_node(topo.node_id[i]) < 0)
+        if (now && na_topo.has_memory[i] && topology_slot_of_node(na_topo.node_id[i]) < 0)
             __atomic_fetch_add(&watch.unserved_joins, 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&topo.allowed[i], now, __ATOMIC_RELAXED);
+        __atomic_store_n(&na_topo.allowed[i], now, __ATOMIC_RELAXED);
     }
     if (!changed)
         return;
@@ -52,13 +52,13 @@ static void apply(const uint64_t *mask)
 
     uint8_t usable[TOPO_MAX_SLOTS] = {0};
     int left = 0;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
-        usable[slot] = bitmap_test(mask, (size_t)topo.slot_node[slot]) ? 1 : 0;
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
+        usable[slot] = bitmap_test(mask, (size_t)na_topo.slot_node[slot]) ? 1 : 0;
         left += usable[slot];
     }
     if (left == 0)
         return; /* nothing could serve: keep the tables (and the kernel's fallback) */
-    for (int slot = 0; slot < topo.num_slots; slot++)
+    for (int slot = 0; slot < na_topo.num_slots; slot++)
         if (usable[slot] && !placement_slot_usable((unsigned)slot) && watch.rebind)
             watch.rebind((unsigned)slot); /* before any route leads to it */
     placement_apply(usable);

@@ -8,7 +8,7 @@
  * when a check is due and no other thread is checking (a try-lock: nobody
  * waits), re-reads Mems_allowed from /proc/self/status. On a change:
  *  - it is counted (mems_watch_changes, the statistics);
- *  - topo.allowed[] shows the new set;
+ *  - na_topo.allowed[] shows the new set;
  *  - a slot whose node left gets no new memory: placement_apply routes
  *    every CPU, the interleave sequence and the fallbacks over the slots
  *    that are left, and alloc_with_fallback sends what still names it

@@ -72,9 +72,9 @@ static void refresh(struct node_memory *mem, int node, uint64_t now)
 
 bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t bytes)
 {
-    if (placement_caps.bind_error)
+    if (na_placement_caps.bind_error)
         return true; /* unbound: pages go where they are first touched, there is no node to hold */
-    if (topo.num_slots == 1)
+    if (na_topo.num_slots == 1)
         return true; /* the only node the kernel may use: no page can land elsewhere, and
                       * refusing would deny what glibc's malloc grants (a sparse array larger
                       * than the node's free memory) */
@@ -89,7 +89,7 @@ bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t by
         return true;
     }
     mem->tight_commits++;
-    if (placement_caps.verify_error) {
+    if (na_placement_caps.verify_error) {
         /* Populating would only cost memory: nobody can say where the pages went. */
         placement_fault_count(node, FAULT_VERIFY);
         return true;

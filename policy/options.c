@@ -11,7 +11,7 @@
 
 extern char **environ;
 
-struct options options = {.purge_delay_ms = 1000, .stats_json = true, .stats_mode = 0600};
+struct options na_options = {.purge_delay_ms = 1000, .stats_json = true, .stats_mode = 0600};
 
 #define ENVIRON_FILE_MAX 65536
 
@@ -65,9 +65,9 @@ static void warn_value(enum option_variable variable, const char *name, const ch
 
 int options_parse_node_list(const char *text, uint64_t *bitmap)
 {
-    memset(bitmap, 0, TOPO_MAX_NODE_ID / 8);
+    memset(bitmap, 0, BITMAP_WORDS(TOPO_MAX_NODE_ID) * sizeof *bitmap);
     if (strcmp(text, "all") == 0) {
-        memset(bitmap, 0xff, TOPO_MAX_NODE_ID / 8);
+        memset(bitmap, 0xff, BITMAP_WORDS(TOPO_MAX_NODE_ID) * sizeof *bitmap);
         return 0;
     }
     const char *s = text;
@@ -152,77 +152,78 @@ void options_init(void)
 
     /* The policy first: what a bad NODES or WEIGHTS leads to depends on it. */
     if ((value = env_lookup("NUMA_ALLOC_POLICY"))) {
-        options.policy = (enum placement_policy)parse_keyword(
+        na_options.policy = (enum placement_policy)parse_keyword(
             OPTION_POLICY, "NUMA_ALLOC_POLICY", value, policies,
             "local, bind, preferred, interleave, weighted-interleave");
-        options.policy_given = is_keyword(policies, value);
-        if (options.policy_given)
-            options.policy_source = POLICY_SOURCE_ENVIRONMENT;
+        na_options.policy_given = is_keyword(policies, value);
+        if (na_options.policy_given)
+            na_options.policy_source = POLICY_SOURCE_ENVIRONMENT;
     }
     if ((value = env_lookup("NUMA_ALLOC_NODES"))) {
-        options.nodes_given = true;
-        options.nodes_all = strcmp(value, "all") == 0;
-        if (options_parse_node_list(value, options.nodes) != 0) {
+        na_options.nodes_given = true;
+        na_options.nodes_all = strcmp(value, "all") == 0;
+        if (options_parse_node_list(value, na_options.nodes) != 0) {
             /* placement.c would say "ignored" again under these policies: say it here, once. */
-            const char *outcome = options.policy == POLICY_LOCAL
+            const char *outcome = na_options.policy == POLICY_LOCAL
                                       ? "ignored under NUMA_ALLOC_POLICY=local"
-                                  : options.policy == POLICY_WEIGHTED_INTERLEAVE
+                                  : na_options.policy == POLICY_WEIGHTED_INTERLEAVE
                                       ? "ignored under NUMA_ALLOC_POLICY=weighted-interleave"
                                       : "using all nodes";
             warn_value(OPTION_NODES, "NUMA_ALLOC_NODES", value, "a node list such as 0-2,5 or all",
                        outcome);
-            options_parse_node_list("all", options.nodes);
-            options.nodes_all = true;
+            options_parse_node_list("all", na_options.nodes);
+            na_options.nodes_all = true;
         }
     }
     if ((value = env_lookup("NUMA_ALLOC_WEIGHTS"))) {
-        options.weights_given = parse_weights(value, options.weights) == 0;
-        options.weights_source = options.weights_given ? WEIGHTS_ENVIRONMENT : WEIGHTS_NONE;
-        if (!options.weights_given)
+        na_options.weights_given = parse_weights(value, na_options.weights) == 0;
+        na_options.weights_source = na_options.weights_given ? WEIGHTS_ENVIRONMENT : WEIGHTS_NONE;
+        if (!na_options.weights_given)
             warn_value(OPTION_WEIGHTS, "NUMA_ALLOC_WEIGHTS", value,
                        "node:weight pairs such as 0:3,1:1, weights 1-255",
-                       options.policy == POLICY_WEIGHTED_INTERLEAVE
+                       na_options.policy == POLICY_WEIGHTED_INTERLEAVE
                            ? "using the kernel's weights, or 1 for every node"
                            : "ignored (only NUMA_ALLOC_POLICY=weighted-interleave uses them)");
     }
     if ((value = env_lookup("NUMA_ALLOC_FALLBACK"))) {
-        options.fallback = (enum fallback_mode)parse_keyword(
+        na_options.fallback = (enum fallback_mode)parse_keyword(
             OPTION_FALLBACK, "NUMA_ALLOC_FALLBACK", value, fallbacks, "none, nearest, any");
-        options.fallback_given = is_keyword(fallbacks, value);
+        na_options.fallback_given = is_keyword(fallbacks, value);
     }
     if ((value = env_lookup("NUMA_ALLOC_STATS"))) {
         if (strlen(value) < OPTIONS_PATH_MAX) {
-            strcpy(options.stats, value);
+            strcpy(na_options.stats, value);
         } else {
-            char start[48]; /* the beginning of the value: enough to recognise it */
-            memcpy(start, value, 32);
-            memcpy(start + 32, "...", 4);
+            enum { SHOWN = 32 }; /* the beginning of the value: enough to recognise it */
+            char start[SHOWN + sizeof "..."];
+            memcpy(start, value, SHOWN);
+            memcpy(start + SHOWN, "...", sizeof "...");
             warn_value(OPTION_STATS, "NUMA_ALLOC_STATS", start,
                        "stderr or a path shorter than 4096 bytes", "statistics are off");
         }
     }
     if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT")))
-        options.stats_json = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value,
-                                           formats, "json, text") != 0;
+        na_options.stats_json = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value,
+                                              formats, "json, text") != 0;
     if ((value = env_lookup("NUMA_ALLOC_STATS_MODE"))) {
         unsigned long mode = 0;
         const char *s = value;
         while (*s >= '0' && *s <= '7' && mode <= 0666)
             mode = mode * 8u + (unsigned long)(*s++ - '0');
         if (s != value && *s == '\0' && (mode & ~0666ul) == 0)
-            options.stats_mode = (uint32_t)mode;
+            na_options.stats_mode = (uint32_t)mode;
         else
             warn_value(OPTION_STATS_MODE, "NUMA_ALLOC_STATS_MODE", value,
                        "an octal mode, 0 to 0666", "using 0600");
     }
     if ((value = env_lookup("NUMA_ALLOC_STATS_LIVE")))
-        options.stats_live =
+        na_options.stats_live =
             parse_keyword(OPTION_STATS_LIVE, "NUMA_ALLOC_STATS_LIVE", value, switches, "0, 1") != 0;
     if ((value = env_lookup("NUMA_ALLOC_PURGE_DELAY_MS"))) {
         uint64_t ms;
         const char *end = parse_decimal(value, 3600000, &ms);
         if (end && *end == '\0')
-            options.purge_delay_ms = (uint32_t)ms;
+            na_options.purge_delay_ms = (uint32_t)ms;
         else
             warn_value(OPTION_PURGE_DELAY_MS, "NUMA_ALLOC_PURGE_DELAY_MS", value,
                        "milliseconds, 0 to 3600000", "using 1000 (the default)");

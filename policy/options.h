@@ -65,7 +65,7 @@ struct options {
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
 };
 
-extern struct options options;
+extern struct options na_options;
 
 /* The variables, for options_warn. */
 enum option_variable {

@@ -7,19 +7,19 @@
 #include "policy/node_memory.h"
 #include "policy/options.h"
 
-struct placement placement;
+struct placement na_placement;
 
 static int node_index(int node)
 {
-    for (int i = 0; i < topo.num_nodes; i++)
-        if (topo.node_id[i] == node)
+    for (int i = 0; i < na_topo.num_nodes; i++)
+        if (na_topo.node_id[i] == node)
             return i;
     return -1;
 }
 
 static int slot_distance(int from_index, unsigned slot)
 {
-    return topo.distance[from_index][node_index(topo.slot_node[slot])];
+    return na_topo.distance[from_index][node_index(na_topo.slot_node[slot])];
 }
 
 /*
@@ -64,10 +64,10 @@ static void warn_unusable(enum option_variable variable, const char *bad, int nc
 }
 
 /* The chosen slot nearest to node index `from`. */
-static int nearest_chosen(int from, const uint8_t *chosen)
+static int find_nearest_chosen(int from, const uint8_t *chosen)
 {
     int best = -1, best_dist = 1 << 30;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
         if (chosen[slot] && slot_distance(from, (unsigned)slot) < best_dist) {
             best_dist = slot_distance(from, (unsigned)slot);
             best = slot;
@@ -83,22 +83,24 @@ static int nearest_chosen(int from, const uint8_t *chosen)
  * come first because SLIT distances of a CPU-less expander are often smaller
  * than those of the other socket (firmware reports latency, not bandwidth).
  */
+#define TIER_RANK 256 /* above every SLIT distance (one byte) */
+
 static int fallback_rank(int from, unsigned slot)
 {
-    int tier_from = topo.tier[from], tier_to = topo.tier[node_index(topo.slot_node[slot])];
+    int tier_from = na_topo.tier[from], tier_to = na_topo.tier[node_index(na_topo.slot_node[slot])];
     bool other_tier = tier_from >= 0 && tier_to >= 0 && tier_from != tier_to;
-    return (other_tier ? 256 : 0) + slot_distance(from, slot);
+    return (other_tier ? TIER_RANK : 0) + slot_distance(from, slot);
 }
 
 /* Every usable slot by fallback rank from each slot's node (stable: ties by slot number). */
 static void sort_by_distance(void)
 {
-    for (int slot = 0; slot < topo.num_slots; slot++) {
-        int from = node_index(topo.slot_node[slot]);
-        uint8_t *order = placement.by_distance[slot];
-        for (int i = 0; i < topo.num_slots; i++)
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
+        int from = node_index(na_topo.slot_node[slot]);
+        uint8_t *order = na_placement.by_distance[slot];
+        for (int i = 0; i < na_topo.num_slots; i++)
             order[i] = (uint8_t)i;
-        for (int i = 1; i < topo.num_slots; i++) {
+        for (int i = 1; i < na_topo.num_slots; i++) {
             uint8_t s = order[i];
             int j = i;
             while (j > 0 && fallback_rank(from, order[j - 1]) > fallback_rank(from, s)) {
@@ -132,26 +134,26 @@ static void store_u8(uint8_t *at, unsigned value)
 static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
 {
     unsigned total = 0, len = 0;
-    for (int slot = 0; slot < topo.num_slots; slot++)
+    for (int slot = 0; slot < na_topo.num_slots; slot++)
         total += chosen[slot] ? weight_of_slot[slot] : 0u;
     /* Spread each slot's turns evenly (like the kernel's weighted interleave rounds). */
     for (unsigned round = 0; len < total && len < PLACEMENT_SEQUENCE_MAX; round++)
-        for (int slot = 0; slot < topo.num_slots && len < PLACEMENT_SEQUENCE_MAX; slot++)
+        for (int slot = 0; slot < na_topo.num_slots && len < PLACEMENT_SEQUENCE_MAX; slot++)
             if (chosen[slot] && round < weight_of_slot[slot])
-                store_u8(&placement.sequence[len++], (unsigned)slot);
+                store_u8(&na_placement.sequence[len++], (unsigned)slot);
     /* Entries first, then the length (never 0: the caller chose at least one slot). */
-    __atomic_store_n(&placement.sequence_len, len, __ATOMIC_RELEASE);
+    __atomic_store_n(&na_placement.sequence_len, len, __ATOMIC_RELEASE);
     /* Raised weights before lowered ones: a reader never sees every weight at 0. */
     for (int pass = 0; pass < 2; pass++)
-        for (int slot = 0; slot < topo.num_slots; slot++)
+        for (int slot = 0; slot < na_topo.num_slots; slot++)
             if ((pass == 0) == (chosen[slot] != 0))
-                store_u8(&placement.page_weight[slot], chosen[slot] ? weight_of_slot[slot] : 0u);
+                store_u8(&na_placement.page_weight[slot], chosen[slot] ? weight_of_slot[slot] : 0u);
 }
 
 static void fall_back_to_local(enum option_variable variable, const char *why)
 {
     options_warn(variable, why);
-    options.policy = POLICY_LOCAL;
+    na_options.policy = POLICY_LOCAL;
 }
 
 /*
@@ -160,8 +162,8 @@ static void fall_back_to_local(enum option_variable variable, const char *why)
  */
 static int settle_policy(char *why, size_t why_size)
 {
-    if (options.policy == POLICY_LOCAL) {
-        if (options.nodes_given) /* (a bad NODES has had its line, saying the same) */
+    if (na_options.policy == POLICY_LOCAL) {
+        if (na_options.nodes_given) /* (a bad NODES has had its line, saying the same) */
             options_warn(OPTION_NODES, "NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
         return 0;
     }
@@ -172,31 +174,31 @@ static int settle_policy(char *why, size_t why_size)
     tb_init(&bad_nodes, bad, sizeof bad);
     enum option_variable naming_nodes = OPTION_NODES;
     int nchosen;
-    if (options.policy == POLICY_WEIGHTED_INTERLEAVE) {
+    if (na_options.policy == POLICY_WEIGHTED_INTERLEAVE) {
         /* (kernel_policy_apply gave it the kernel's or equal weights if it had none) */
         naming_nodes = OPTION_WEIGHTS;
         uint64_t weighted[TOPO_MAX_NODE_ID / 64] = {0};
         for (int node = 0; node < TOPO_MAX_NODE_ID; node++)
-            if (options.weights[node])
+            if (na_options.weights[node])
                 bitmap_set(weighted, (size_t)node);
         nchosen = choose_slots(weighted, false, wanted.chosen, &bad_nodes);
-        for (int slot = 0; slot < topo.num_slots; slot++)
-            wanted.weight[slot] = options.weights[topo.slot_node[slot]];
-    } else if (options.nodes_given) {
-        nchosen = choose_slots(options.nodes, options.nodes_all, wanted.chosen, &bad_nodes);
-    } else if (options.policy == POLICY_INTERLEAVE) {
-        nchosen = topo.num_slots; /* interleave over every usable node, like numactl -i all */
-        for (int slot = 0; slot < topo.num_slots; slot++)
+        for (int slot = 0; slot < na_topo.num_slots; slot++)
+            wanted.weight[slot] = na_options.weights[na_topo.slot_node[slot]];
+    } else if (na_options.nodes_given) {
+        nchosen = choose_slots(na_options.nodes, na_options.nodes_all, wanted.chosen, &bad_nodes);
+    } else if (na_options.policy == POLICY_INTERLEAVE) {
+        nchosen = na_topo.num_slots; /* interleave over every usable node, like numactl -i all */
+        for (int slot = 0; slot < na_topo.num_slots; slot++)
             wanted.chosen[slot] = 1;
     } else {
-        fall_back_to_local(OPTION_NODES, options.policy == POLICY_BIND
+        fall_back_to_local(OPTION_NODES, na_options.policy == POLICY_BIND
                                              ? "NUMA_ALLOC_POLICY=bind needs NUMA_ALLOC_NODES "
                                                "(e.g. 0-1); using local"
                                              : "NUMA_ALLOC_POLICY=preferred needs "
                                                "NUMA_ALLOC_NODES (e.g. 0-1); using local");
         return 0;
     }
-    if (nchosen == 0 && options.fallback == FALLBACK_NONE) {
+    if (nchosen == 0 && na_options.fallback == FALLBACK_NONE) {
         /* Nothing to honour and no other node allowed: like numactl --membind=5, refuse,
          * rather than serve local memory under a policy that says otherwise. */
         struct textbuf reason;
@@ -210,12 +212,12 @@ static int settle_policy(char *why, size_t why_size)
     if (bad[0])
         warn_unusable(naming_nodes, bad, nchosen);
     if (nchosen == 0) { /* (a list names a node, so warn_unusable has said so) */
-        options.policy = POLICY_LOCAL;
+        na_options.policy = POLICY_LOCAL;
         return 0;
     }
-    wanted.bind = options.policy == POLICY_BIND;
+    wanted.bind = na_options.policy == POLICY_BIND;
     wanted.kind =
-        options.policy == POLICY_INTERLEAVE || options.policy == POLICY_WEIGHTED_INTERLEAVE
+        na_options.policy == POLICY_INTERLEAVE || na_options.policy == POLICY_WEIGHTED_INTERLEAVE
             ? WANT_INTERLEAVE
             : WANT_NEAREST;
     return 1;
@@ -229,7 +231,7 @@ int placement_init(char *why, size_t why_size)
         return -1;
     wanted.kind = settled ? wanted.kind : WANT_LOCAL;
     uint8_t all[TOPO_MAX_SLOTS] = {0};
-    for (int slot = 0; slot < topo.num_slots; slot++)
+    for (int slot = 0; slot < na_topo.num_slots; slot++)
         all[slot] = 1;
     placement_apply(all);
     return 0;
@@ -239,14 +241,16 @@ int placement_init(char *why, size_t why_size)
 static void route_local(const uint8_t *usable)
 {
     for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-        struct cpu_route *route = &topo.cpu[cpu];
+        struct cpu_route *route = &na_topo.cpu[cpu];
         unsigned slot = route->home != CPU_HOME_NONE ? route->home : route->slot;
         if (!usable[slot]) {
-            int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
-            slot = (unsigned)nearest_chosen(from, usable);
-        } else if (route->home == CPU_HOME_NONE && topo.cpu_node_index[cpu] < topo.num_nodes) {
+            int from =
+                na_topo.cpu_node_index[cpu] < na_topo.num_nodes ? na_topo.cpu_node_index[cpu] : 0;
+            slot = (unsigned)find_nearest_chosen(from, usable);
+        } else if (route->home == CPU_HOME_NONE &&
+                   na_topo.cpu_node_index[cpu] < na_topo.num_nodes) {
             /* a memory-less node's CPU: the nearest usable slot may have changed */
-            slot = (unsigned)nearest_chosen(topo.cpu_node_index[cpu], usable);
+            slot = (unsigned)find_nearest_chosen(na_topo.cpu_node_index[cpu], usable);
         }
         store_u8(&route->slot, slot);
     }
@@ -261,71 +265,74 @@ static void route_local(const uint8_t *usable)
 static void assert_tables(const uint8_t *usable)
 {
     int nusable = 0, ncandidates = 0;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
         nusable += usable[slot] != 0;
-        ncandidates += placement.candidate[slot] != 0;
-        NA_ASSERT(!placement.candidate[slot] || usable[slot]);
-        NA_ASSERT(!placement.page_weight[slot] || usable[slot]);
-        NA_ASSERT(!placement.slot_usable[slot] == !usable[slot]);
+        ncandidates += na_placement.candidate[slot] != 0;
+        NA_ASSERT(!na_placement.candidate[slot] || usable[slot]);
+        NA_ASSERT(!na_placement.page_weight[slot] || usable[slot]);
+        NA_ASSERT(!na_placement.slot_usable[slot] == !usable[slot]);
         uint8_t seen[TOPO_MAX_SLOTS] = {0};
-        int from = node_index(topo.slot_node[slot]);
-        for (int i = 0; i < topo.num_slots; i++) {
-            unsigned other = placement.by_distance[slot][i];
-            NA_ASSERT(other < (unsigned)topo.num_slots && !seen[other]);
+        int from = node_index(na_topo.slot_node[slot]);
+        for (int i = 0; i < na_topo.num_slots; i++) {
+            unsigned other = na_placement.by_distance[slot][i];
+            NA_ASSERT(other < (unsigned)na_topo.num_slots && !seen[other]);
             seen[other] = 1;
-            NA_ASSERT(i == 0 || fallback_rank(from, placement.by_distance[slot][i - 1]) <=
+            NA_ASSERT(i == 0 || fallback_rank(from, na_placement.by_distance[slot][i - 1]) <=
                                     fallback_rank(from, other));
         }
     }
     NA_ASSERT(nusable > 0 && ncandidates > 0);
-    if (placement.per_allocation) {
-        NA_ASSERT(placement.sequence_len > 0 && placement.sequence_len <= PLACEMENT_SEQUENCE_MAX);
-        for (unsigned i = 0; i < placement.sequence_len; i++)
-            NA_ASSERT(placement.sequence[i] < topo.num_slots && usable[placement.sequence[i]]);
+    if (na_placement.per_allocation) {
+        NA_ASSERT(na_placement.sequence_len > 0 &&
+                  na_placement.sequence_len <= PLACEMENT_SEQUENCE_MAX);
+        for (unsigned i = 0; i < na_placement.sequence_len; i++)
+            NA_ASSERT(na_placement.sequence[i] < na_topo.num_slots &&
+                      usable[na_placement.sequence[i]]);
     }
     for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-        unsigned slot = topo.cpu[cpu].slot;
-        NA_ASSERT(placement.per_allocation ? slot == PLACEMENT_PER_ALLOCATION
-                                           : slot < (unsigned)topo.num_slots && usable[slot]);
+        unsigned slot = na_topo.cpu[cpu].slot;
+        NA_ASSERT(na_placement.per_allocation ? slot == PLACEMENT_PER_ALLOCATION
+                                              : slot < (unsigned)na_topo.num_slots && usable[slot]);
     }
 }
 
 void placement_apply(const uint8_t *usable)
 {
     /* A slot that joins is marked before routes lead to it; one that left, after. */
-    for (int slot = 0; slot < topo.num_slots; slot++)
+    for (int slot = 0; slot < na_topo.num_slots; slot++)
         if (usable[slot])
-            store_u8(&placement.slot_usable[slot], 1);
+            store_u8(&na_placement.slot_usable[slot], 1);
     uint8_t chosen[TOPO_MAX_SLOTS] = {0};
     int nchosen = 0;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
         chosen[slot] = (uint8_t)(usable[slot] && wanted.chosen[slot]);
         nchosen += chosen[slot];
     }
     if (nchosen == 0) /* every node the policy named left: the nodes that are left serve */
-        for (int slot = 0; slot < topo.num_slots; slot++)
+        for (int slot = 0; slot < na_topo.num_slots; slot++)
             chosen[slot] = usable[slot];
-    for (int slot = 0; slot < topo.num_slots; slot++)
-        store_u8(&placement.candidate[slot],
+    for (int slot = 0; slot < na_topo.num_slots; slot++)
+        store_u8(&na_placement.candidate[slot],
                  wanted.kind != WANT_LOCAL && wanted.bind ? chosen[slot] : usable[slot]);
 
     if (wanted.kind == WANT_LOCAL) {
         route_local(usable);
     } else if (wanted.kind == WANT_INTERLEAVE) {
         build_sequence(chosen, wanted.weight);
-        placement.per_allocation = true;
+        na_placement.per_allocation = true;
         for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++)
-            store_u8(&topo.cpu[cpu].slot, PLACEMENT_PER_ALLOCATION);
+            store_u8(&na_topo.cpu[cpu].slot, PLACEMENT_PER_ALLOCATION);
     } else {
         /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
         for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-            int from = topo.cpu_node_index[cpu] < topo.num_nodes ? topo.cpu_node_index[cpu] : 0;
-            store_u8(&topo.cpu[cpu].slot, (unsigned)nearest_chosen(from, chosen));
+            int from =
+                na_topo.cpu_node_index[cpu] < na_topo.num_nodes ? na_topo.cpu_node_index[cpu] : 0;
+            store_u8(&na_topo.cpu[cpu].slot, (unsigned)find_nearest_chosen(from, chosen));
         }
     }
-    for (int slot = 0; slot < topo.num_slots; slot++)
+    for (int slot = 0; slot < na_topo.num_slots; slot++)
         if (!usable[slot])
-            store_u8(&placement.slot_usable[slot], 0);
+            store_u8(&na_placement.slot_usable[slot], 0);
     assert_tables(usable);
 }
 
@@ -333,19 +340,19 @@ unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order)
 {
     unsigned n = 0;
     order[n++] = (uint8_t)slot;
-    if (options.fallback == FALLBACK_NONE && placement_slot_usable(slot))
+    if (na_options.fallback == FALLBACK_NONE && placement_slot_usable(slot))
         return n;
-    for (int i = 0; i < topo.num_slots; i++) {
-        unsigned other = placement.by_distance[slot][i];
+    for (int i = 0; i < na_topo.num_slots; i++) {
+        unsigned other = na_placement.by_distance[slot][i];
         if (other != slot && placement_slot_usable(other) &&
-            (explicit_node || __atomic_load_n(&placement.candidate[other], __ATOMIC_RELAXED)))
+            (explicit_node || __atomic_load_n(&na_placement.candidate[other], __ATOMIC_RELAXED)))
             order[n++] = (uint8_t)other;
     }
-    if (options.fallback == FALLBACK_ANY) {
+    if (na_options.fallback == FALLBACK_ANY) {
         /* Most free memory first, among the fallbacks (the wanted slot stays first). */
         uint64_t free_bytes[TOPO_MAX_SLOTS];
         for (unsigned i = 1; i < n; i++)
-            free_bytes[i] = node_free_bytes(topo.slot_node[order[i]]);
+            free_bytes[i] = node_free_bytes(na_topo.slot_node[order[i]]);
         for (unsigned i = 2; i < n; i++) {
             uint8_t s = order[i];
             uint64_t f = free_bytes[i];

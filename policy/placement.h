@@ -56,7 +56,7 @@ struct placement {
     uint8_t page_weight[TOPO_MAX_SLOTS]; /* huge objects: pages per slot per round */
 };
 
-extern struct placement placement;
+extern struct placement na_placement;
 
 /*
  * Applies `options` to the tables; warns about what it cannot honour. -1
@@ -76,7 +76,8 @@ void placement_apply(const uint8_t *usable);
 /* May `slot` get new memory now (its node is in the cpuset)? */
 static inline bool placement_slot_usable(unsigned slot)
 {
-    return slot < TOPO_MAX_SLOTS && __atomic_load_n(&placement.slot_usable[slot], __ATOMIC_RELAXED);
+    return slot < TOPO_MAX_SLOTS &&
+           __atomic_load_n(&na_placement.slot_usable[slot], __ATOMIC_RELAXED);
 }
 
 /*

@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct topology topo;
+struct topology na_topo;
 
 #define NODE_DIR "/sys/devices/system/node/"
 
@@ -70,6 +70,8 @@ void topology_node_path(char *buf, int id, const char *leaf)
 }
 
 /* Mems_allowed from /proc/self/status: comma-separated 32-bit hex words, most significant first. */
+#define MEMS_WORD_BITS 32
+
 int topology_read_mems_allowed(uint64_t *allowed)
 {
     char buf[8192];
@@ -82,7 +84,7 @@ int topology_read_mems_allowed(uint64_t *allowed)
     while (*s == ' ' || *s == '\t')
         s++;
 
-    uint32_t words[TOPO_MAX_NODE_ID / 32 + 1];
+    uint32_t words[TOPO_MAX_NODE_ID / MEMS_WORD_BITS + 1];
     unsigned nwords = 0;
     while (nwords < sizeof words / sizeof words[0]) {
         uint32_t word = 0;
@@ -108,8 +110,8 @@ int topology_read_mems_allowed(uint64_t *allowed)
         return -1;
     memset(allowed, 0, sizeof(node_bitmap));
     for (unsigned w = 0; w < nwords; w++) {
-        unsigned base = (nwords - 1 - w) * 32; /* the last word holds nodes 0..31 */
-        for (unsigned b = 0; b < 32 && base + b < TOPO_MAX_NODE_ID; b++)
+        unsigned base = (nwords - 1 - w) * MEMS_WORD_BITS; /* the last word holds nodes 0..31 */
+        for (unsigned b = 0; b < MEMS_WORD_BITS && base + b < TOPO_MAX_NODE_ID; b++)
             if (words[w] & (1u << b))
                 bitmap_set(allowed, base + b);
     }
@@ -118,35 +120,35 @@ int topology_read_mems_allowed(uint64_t *allowed)
 
 static void single_node_fallback(void)
 {
-    memset(&topo, 0, sizeof topo);
-    memset(topo.node_slot, 0xff, sizeof topo.node_slot);
-    topo.num_nodes = 1;
-    topo.num_slots = 1;
-    topo.num_cpus = TOPO_MAX_CPUS;
-    topo.has_cpu[0] = topo.has_memory[0] = topo.allowed[0] = 1;
-    topo.distance[0][0] = 10;
-    topo.tier[0] = -1;
-    topo.slot_node[0] = 0;
-    topo.node_slot[0] = 0;
+    memset(&na_topo, 0, sizeof na_topo);
+    memset(na_topo.node_slot, 0xff, sizeof na_topo.node_slot);
+    na_topo.num_nodes = 1;
+    na_topo.num_slots = 1;
+    na_topo.num_cpus = TOPO_MAX_CPUS;
+    na_topo.has_cpu[0] = na_topo.has_memory[0] = na_topo.allowed[0] = 1;
+    na_topo.distance[0][0] = 10;
+    na_topo.tier[0] = -1;
+    na_topo.slot_node[0] = 0;
+    na_topo.node_slot[0] = 0;
 }
 
 static void read_distances(void)
 {
     char path[128], buf[1024];
-    for (int i = 0; i < topo.num_nodes; i++) {
-        for (int j = 0; j < topo.num_nodes; j++)
-            topo.distance[i][j] = i == j ? 10 : 20;
-        topology_node_path(path, topo.node_id[i], "distance");
+    for (int i = 0; i < na_topo.num_nodes; i++) {
+        for (int j = 0; j < na_topo.num_nodes; j++)
+            na_topo.distance[i][j] = i == j ? 10 : 20;
+        topology_node_path(path, na_topo.node_id[i], "distance");
         if (os_read_file(path, buf, sizeof buf) <= 0)
             continue;
         const char *s = buf;
-        for (int j = 0; j < topo.num_nodes; j++) {
+        for (int j = 0; j < na_topo.num_nodes; j++) {
             uint64_t d;
             while (*s == ' ')
                 s++;
             if (!(s = parse_decimal(s, SYSFS_NUMBER_MAX, &d)))
                 break;
-            topo.distance[i][j] = (uint8_t)(d > 255 ? 255 : d);
+            na_topo.distance[i][j] = (uint8_t)(d > 255 ? 255 : d);
         }
     }
 }
@@ -155,11 +157,11 @@ static void read_distances(void)
 static int nearest_slot(int from)
 {
     int best = 0, best_dist = 1 << 30;
-    for (int slot = 0; slot < topo.num_slots; slot++) {
+    for (int slot = 0; slot < na_topo.num_slots; slot++) {
         int idx = 0;
-        while (topo.node_id[idx] != topo.slot_node[slot])
+        while (na_topo.node_id[idx] != na_topo.slot_node[slot])
             idx++;
-        int dist = topo.distance[from][idx];
+        int dist = na_topo.distance[from][idx];
         if (dist < best_dist) {
             best_dist = dist;
             best = slot;
@@ -178,8 +180,8 @@ static int nearest_slot(int from)
 static void read_tiers(void)
 {
     static node_bitmap members;
-    for (int i = 0; i < topo.num_nodes; i++)
-        topo.tier[i] = -1;
+    for (int i = 0; i < na_topo.num_nodes; i++)
+        na_topo.tier[i] = -1;
     int saved = errno;
     int dir = (int)syscall(SYS_openat, AT_FDCWD, TIER_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     errno = saved;
@@ -204,9 +206,9 @@ static void read_tiers(void)
             memcpy(path + len + name_len, "/nodelist", sizeof "/nodelist");
             if (read_list(path, members, TOPO_MAX_NODE_ID) < 0)
                 continue;
-            for (int i = 0; i < topo.num_nodes; i++)
-                if (bitmap_test(members, (unsigned)topo.node_id[i]))
-                    topo.tier[i] = (int)id;
+            for (int i = 0; i < na_topo.num_nodes; i++)
+                if (bitmap_test(members, (unsigned)na_topo.node_id[i]))
+                    na_topo.tier[i] = (int)id;
         }
     }
     syscall(SYS_close, dir);
@@ -226,23 +228,23 @@ void topology_init(void)
     int have_cpu_file = read_list(NODE_DIR "has_cpu", cpus, TOPO_MAX_NODE_ID) == 0;
     int have_allowed = topology_read_mems_allowed(allowed) == 0;
 
-    memset(&topo, 0, sizeof topo);
-    memset(topo.node_slot, 0xff, sizeof topo.node_slot);
-    memset(topo.cpu_node_index, 0xff, sizeof topo.cpu_node_index);
-    for (unsigned id = 0; id < TOPO_MAX_NODE_ID && topo.num_nodes < TOPO_MAX_NODES; id++) {
+    memset(&na_topo, 0, sizeof na_topo);
+    memset(na_topo.node_slot, 0xff, sizeof na_topo.node_slot);
+    memset(na_topo.cpu_node_index, 0xff, sizeof na_topo.cpu_node_index);
+    for (unsigned id = 0; id < TOPO_MAX_NODE_ID && na_topo.num_nodes < TOPO_MAX_NODES; id++) {
         if (!bitmap_test(online, id))
             continue;
-        int i = topo.num_nodes++;
-        topo.node_id[i] = (int)id;
-        topo.has_memory[i] = (uint8_t)(!have_memory_file || bitmap_test(memory, id));
-        topo.has_cpu[i] = (uint8_t)(!have_cpu_file || bitmap_test(cpus, id));
-        topo.allowed[i] = (uint8_t)(!have_allowed || bitmap_test(allowed, id));
-        if (topo.has_memory[i] && topo.allowed[i] && topo.num_slots < TOPO_MAX_SLOTS) {
-            topo.slot_node[topo.num_slots] = (int)id;
-            topo.node_slot[id] = (int16_t)topo.num_slots++;
+        int i = na_topo.num_nodes++;
+        na_topo.node_id[i] = (int)id;
+        na_topo.has_memory[i] = (uint8_t)(!have_memory_file || bitmap_test(memory, id));
+        na_topo.has_cpu[i] = (uint8_t)(!have_cpu_file || bitmap_test(cpus, id));
+        na_topo.allowed[i] = (uint8_t)(!have_allowed || bitmap_test(allowed, id));
+        if (na_topo.has_memory[i] && na_topo.allowed[i] && na_topo.num_slots < TOPO_MAX_SLOTS) {
+            na_topo.slot_node[na_topo.num_slots] = (int)id;
+            na_topo.node_slot[id] = (int16_t)na_topo.num_slots++;
         }
     }
-    if (topo.num_slots == 0) {
+    if (na_topo.num_slots == 0) {
         single_node_fallback();
         return;
     }
@@ -251,22 +253,23 @@ void topology_init(void)
 
     /* Each CPU allocates from the slot of its own node, or the nearest one. */
     char path[128];
-    for (int i = 0; i < topo.num_nodes; i++) {
-        topology_node_path(path, topo.node_id[i], "cpulist");
+    for (int i = 0; i < na_topo.num_nodes; i++) {
+        topology_node_path(path, na_topo.node_id[i], "cpulist");
         if (read_list(path, node_cpus, TOPO_MAX_CPUS) < 0)
             continue;
-        int slot = topo.node_slot[topo.node_id[i]] >= 0 ? topo.node_slot[topo.node_id[i]]
-                                                        : nearest_slot(i);
+        int slot = na_topo.node_slot[na_topo.node_id[i]] >= 0
+                       ? na_topo.node_slot[na_topo.node_id[i]]
+                       : nearest_slot(i);
         for (unsigned cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
             if (!bitmap_test(node_cpus, cpu))
                 continue;
-            topo.cpu[cpu].slot = (uint8_t)slot;
-            topo.cpu[cpu].home = topo.node_slot[topo.node_id[i]] >= 0
-                                     ? (uint8_t)topo.node_slot[topo.node_id[i]]
-                                     : CPU_HOME_NONE;
-            topo.cpu_node_index[cpu] = (uint8_t)i;
-            if ((int)cpu + 1 > topo.num_cpus)
-                topo.num_cpus = (int)cpu + 1;
+            na_topo.cpu[cpu].slot = (uint8_t)slot;
+            na_topo.cpu[cpu].home = na_topo.node_slot[na_topo.node_id[i]] >= 0
+                                        ? (uint8_t)na_topo.node_slot[na_topo.node_id[i]]
+                                        : CPU_HOME_NONE;
+            na_topo.cpu_node_index[cpu] = (uint8_t)i;
+            if ((int)cpu + 1 > na_topo.num_cpus)
+                na_topo.num_cpus = (int)cpu + 1;
         }
     }
 }

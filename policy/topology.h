@@ -38,7 +38,7 @@ struct topology {
     /*
      * In Mems_allowed now: set at start-up, then rewritten (relaxed byte
      * stores, policy/mems_watch.c) when the cpuset changes. Slots stay those
-     * of the nodes allowed at start-up; placement.slot_usable says which of
+     * of the nodes allowed at start-up; na_placement.slot_usable says which of
      * them may serve now.
      */
     uint8_t allowed[TOPO_MAX_NODES];
@@ -50,9 +50,9 @@ struct topology {
     uint8_t cpu_node_index[TOPO_MAX_CPUS]; /* cpu -> dense node index, 0xff unknown */
 };
 
-extern struct topology topo;
+extern struct topology na_topo;
 
-/* Fills `topo`; never fails: without sysfs NUMA information, one node 0. */
+/* Fills `na_topo`; never fails: without sysfs NUMA information, one node 0. */
 void topology_init(void);
 
 /*
@@ -69,7 +69,7 @@ static inline int topology_slot_of_node(int node)
 {
     if (node < 0 || node >= TOPO_MAX_NODE_ID)
         return -1;
-    return topo.node_slot[node];
+    return na_topo.node_slot[node];
 }
 
 #endif
