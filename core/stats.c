@@ -153,6 +153,15 @@ static void write_percent(struct textbuf *tb, uint64_t part, uint64_t all)
     tb_ratio1(tb, part, all ? all : 1, 100);
 }
 
+/* What a node served, in `unit`s, then `between`, then the local share in percent. */
+static void write_size_and_local_pct(struct textbuf *tb, const struct node_stats *n, uint64_t unit,
+                                     const char *between)
+{
+    tb_ratio1(tb, n->counts.bytes_allocated, unit, 1);
+    tb_str(tb, between);
+    write_percent(tb, n->counts.allocs - n->counts.remote_allocs, n->counts.allocs);
+}
+
 /* ---- what placement the numbers rest on (docs/stats.md, "Placement") ------- */
 
 static bool census_taken(const struct stats_snapshot *snap, const struct node_stats *n)
@@ -280,9 +289,7 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, "  \"node");
         tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, "\": {\"allocated_mb\": ");
-        tb_ratio1(tb, n->counts.bytes_allocated, (uint64_t)1 << 20, 1);
-        tb_str(tb, ", \"local_pct\": ");
-        write_percent(tb, n->counts.allocs - n->counts.remote_allocs, n->counts.allocs);
+        write_size_and_local_pct(tb, n, (uint64_t)1 << 20, ", \"local_pct\": ");
         tb_str(tb, ", \"local_pct_basis\": \"");
         tb_str(tb, local_basis(snap, n));
         tb_str(tb, "\",\n    ");
@@ -483,9 +490,7 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, "Node ");
         tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, ": ");
-        tb_ratio1(tb, n->counts.bytes_allocated, (uint64_t)1 << 30, 1);
-        tb_str(tb, " GB allocated, ");
-        write_percent(tb, n->counts.allocs - n->counts.remote_allocs, n->counts.allocs);
+        write_size_and_local_pct(tb, n, (uint64_t)1 << 30, " GB allocated, ");
         tb_str(tb, "% local");
         text_local_basis(tb, snap, n);
         tb_str(tb, "\n");
