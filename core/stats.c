@@ -531,19 +531,9 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
 static na_lock_t write_lock = NA_LOCK_INIT;
 static int stats_write_locked(int fd, bool json, bool verify);
 
-void stats_fork_prepare(void)
+na_lock_t *stats_lock(void)
 {
-    na_lock(&write_lock);
-}
-
-void stats_fork_parent(void)
-{
-    na_unlock(&write_lock);
-}
-
-void stats_fork_child(void)
-{
-    na_lock_reset(&write_lock);
+    return &write_lock;
 }
 
 int stats_write(int fd, bool json, bool verify)

@@ -14,6 +14,7 @@
 #ifndef NUMA_ALLOC_STATS_H
 #define NUMA_ALLOC_STATS_H
 
+#include "base/lock.h"
 #include "core/thread_cache.h"
 #include "policy/topology.h"
 #include "policy/verify.h"
@@ -60,12 +61,10 @@ void stats_collect(struct stats_snapshot *snap, bool verify);
 int stats_write(int fd, bool json, bool verify);
 
 /*
- * fork: the writing lock is held across it, taken after the live publishing
- * lock (stats_live.h) and before every allocator lock (a writer takes the
- * registry and heap locks while it holds it); the child resets it.
+ * The writing lock, for fork only: held across it, taken after the live
+ * publishing lock (stats_live.h) and before every allocator lock (a writer
+ * takes the registry and heap locks while it holds it); the child resets it.
  */
-void stats_fork_prepare(void);
-void stats_fork_parent(void);
-void stats_fork_child(void);
+na_lock_t *stats_lock(void);
 
 #endif
