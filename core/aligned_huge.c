@@ -243,17 +243,7 @@ void aligned_huge_rebind(unsigned slot, int node)
     na_unlock(&registry.lock);
 }
 
-void aligned_huge_fork_prepare(void)
+na_lock_t *aligned_huge_lock(void)
 {
-    na_lock(&registry.lock);
-}
-
-void aligned_huge_fork_parent(void)
-{
-    na_unlock(&registry.lock);
-}
-
-void aligned_huge_fork_child(void)
-{
-    na_lock_reset(&registry.lock);
+    return &registry.lock;
 }

@@ -28,6 +28,7 @@
 #define NUMA_ALLOC_ALIGNED_HUGE_H
 
 #include "base/compiler.h"
+#include "base/lock.h"
 #include "core/layout.h"
 
 #include <stdbool.h>
@@ -85,9 +86,7 @@ void aligned_huge_tally(unsigned slot, size_t *objects, size_t *bytes);
  */
 void aligned_huge_rebind(unsigned slot, int node);
 
-/* fork: the registry lock is taken before and released (reset) after. */
-void aligned_huge_fork_prepare(void);
-void aligned_huge_fork_parent(void);
-void aligned_huge_fork_child(void);
+/* The registry lock, for fork only: held across it (core/alloc.c), reset in the child. */
+na_lock_t *aligned_huge_lock(void);
 
 #endif

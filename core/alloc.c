@@ -337,40 +337,41 @@ static void for_each_lock(void (*op)(na_lock_t *))
 }
 
 /*
- * Every lock the library owns, in the order they nest: live publishing,
+ * Every lock the library owns, taken in the order they nest: live publishing,
  * statistics (a writer then takes the registry and heap locks), init,
- * registry, class_slabs, pages.
+ * cpuset watch, registry, class_slabs, pages, segment-aligned objects.
+ * The parent releases them and the child resets them in the reverse order.
  */
 static void fork_prepare(void)
 {
     stats_live_fork_prepare();
-    stats_fork_prepare();
+    na_lock(stats_lock());
     na_lock(&init_lock);
-    mems_watch_fork_prepare();
+    na_lock(mems_watch_lock());
     thread_cache_fork_prepare();
     for_each_lock(na_lock);
-    aligned_huge_fork_prepare();
+    na_lock(aligned_huge_lock());
 }
 
 static void fork_parent(void)
 {
-    aligned_huge_fork_parent();
+    na_unlock(aligned_huge_lock());
     for_each_lock(na_unlock);
     thread_cache_fork_parent();
-    mems_watch_fork_parent();
+    na_unlock(mems_watch_lock());
     na_unlock(&init_lock);
-    stats_fork_parent();
+    na_unlock(stats_lock());
     stats_live_fork_parent();
 }
 
 static void fork_child(void)
 {
-    aligned_huge_fork_child();
+    na_lock_reset(aligned_huge_lock());
     for_each_lock(na_lock_reset);
     thread_cache_after_fork_child();
-    mems_watch_fork_child();
+    na_lock_reset(mems_watch_lock());
     na_lock_reset(&init_lock);
-    stats_fork_child();
+    na_lock_reset(stats_lock());
     stats_live_fork_child();
 }
 

@@ -163,6 +163,24 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     return span;
 }
 
+/*
+ * If a released run's neighbour is free, takes it out of circulation to be
+ * merged: the merged run is dirty if either part is, and its freed_ms is the
+ * latest of its dirty parts' (purging waits for the youngest).
+ */
+static bool absorb_free_run(struct node_heap *heap, struct span *neighbour, bool *dirty,
+                            uint64_t *freed_ms)
+{
+    if (neighbour->state != SPAN_FREE)
+        return false;
+    take_free_run(heap, neighbour);
+    neighbour->state = SPAN_NONE;
+    *dirty |= neighbour->dirty;
+    if (neighbour->dirty && neighbour->freed_ms > *freed_ms)
+        *freed_ms = neighbour->freed_ms;
+    return true;
+}
+
 /* Returns a span's pages to the free runs, coalescing; `dirty`: they may be resident. */
 static void release_run(struct node_heap *heap, struct span *span, bool dirty)
 {
@@ -180,24 +198,15 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty)
 
     if (first > SEGMENT_HEADER_PAGES) {
         struct span *left = &seg->spans[seg->page_head[first - 1]];
-        if (left->state == SPAN_FREE) {
-            take_free_run(heap, left);
-            left->state = SPAN_NONE;
-            dirty |= left->dirty;
-            freed_ms = left->dirty && left->freed_ms > freed_ms ? left->freed_ms : freed_ms;
+        if (absorb_free_run(heap, left, &dirty, &freed_ms)) {
             npages += left->npages;
             first = (unsigned)(left - seg->spans);
         }
     }
     if (first + npages < PAGES_PER_SEGMENT) {
         struct span *right = &seg->spans[first + npages];
-        if (right->state == SPAN_FREE) {
-            take_free_run(heap, right);
-            right->state = SPAN_NONE;
-            dirty |= right->dirty;
-            freed_ms = right->dirty && right->freed_ms > freed_ms ? right->freed_ms : freed_ms;
+        if (absorb_free_run(heap, right, &dirty, &freed_ms))
             npages += right->npages;
-        }
     }
     make_free_run(heap, seg, first, npages, dirty, freed_ms);
     /* Invariant 6: coalesced, so no free run touches this one. */

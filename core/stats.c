@@ -32,44 +32,16 @@
 static void cache_counts(const struct node_cache *nc, unsigned home, struct thread_stats *t,
                          struct node_stats *n)
 {
-    uint64_t allocs = nc->large_allocs, frees = nc->large_frees;
-    uint64_t bytes_alloc = nc->large_bytes_alloc, bytes_freed = nc->large_bytes_freed;
-    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        uint64_t nalloc = __atomic_load_n(&nc->bins[cls].nalloc, __ATOMIC_RELAXED);
-        uint64_t nfree = __atomic_load_n(&nc->bins[cls].nfree, __ATOMIC_RELAXED);
-        allocs += nalloc;
-        frees += nfree;
-        bytes_alloc += nalloc * na_size_classes[cls].size;
-        bytes_freed += nfree * na_size_classes[cls].size;
-    }
-    uint64_t remote_allocs = nc->remote_allocs, remote_frees = nc->remote_frees;
-    if (nc->slot != home) {
-        remote_allocs += allocs - nc->settled_allocs;
-        remote_frees += frees - nc->settled_frees;
-    }
-    t->allocs += allocs;
-    t->frees += frees;
-    t->bytes_allocated += bytes_alloc;
-    t->bytes_freed += bytes_freed;
-    t->remote_allocs += remote_allocs;
-    t->remote_frees += remote_frees;
-    n->allocs += allocs;
-    n->frees += frees;
-    n->bytes_allocated += bytes_alloc;
-    n->bytes_freed += bytes_freed;
-    n->remote_allocs += remote_allocs;
-    n->remote_frees += remote_frees;
+    struct alloc_counts counts;
+    node_cache_counts(nc, home, &counts);
+    alloc_counts_add(&t->counts, &counts);
+    alloc_counts_add(&n->counts, &counts);
     n->explicit_allocs += nc->explicit_allocs;
 }
 
 static void add_thread(struct thread_stats *to, const struct thread_stats *from)
 {
-    to->allocs += from->allocs;
-    to->frees += from->frees;
-    to->bytes_allocated += from->bytes_allocated;
-    to->bytes_freed += from->bytes_freed;
-    to->remote_allocs += from->remote_allocs;
-    to->remote_frees += from->remote_frees;
+    alloc_counts_add(&to->counts, &from->counts);
     to->migrations += from->migrations;
     to->fallbacks += from->fallbacks;
     if (from->peak_live_bytes > to->peak_live_bytes)
@@ -129,12 +101,13 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     snap->exited.fallbacks = retired->fallbacks;
     snap->exited.peak_live_bytes = retired->peak_live_bytes;
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        cache_counts(&retired->per_slot[slot], retired->per_slot[slot].slot, &snap->exited,
-                     &snap->nodes[slot]);
+        struct node_stats *n = &snap->nodes[slot];
+        alloc_counts_add(&snap->exited.counts, &retired->per_slot[slot]);
+        alloc_counts_add(&n->counts, &retired->per_slot[slot]);
+        n->explicit_allocs += retired->explicit_allocs[slot];
         struct node_heap *heap = node_heap_of(slot);
         struct heap_totals totals;
         heap_totals(heap, &totals);
-        struct node_stats *n = &snap->nodes[slot];
         n->active_bytes = totals.active;
         n->peak_active_bytes = totals.peak_active;
         n->dirty_bytes = totals.dirty;
@@ -172,6 +145,21 @@ static void json_field(struct textbuf *tb, const char *name, uint64_t value, boo
     tb_u64(tb, value);
     if (comma)
         tb_str(tb, ", ");
+}
+
+/* part / all in percent, one decimal; 0.0 of nothing. */
+static void write_percent(struct textbuf *tb, uint64_t part, uint64_t all)
+{
+    tb_ratio1(tb, part, all ? all : 1, 100);
+}
+
+/* What a node served, in `unit`s, then `between`, then the local share in percent. */
+static void write_size_and_local_pct(struct textbuf *tb, const struct node_stats *n, uint64_t unit,
+                                     const char *between)
+{
+    tb_ratio1(tb, n->counts.bytes_allocated, unit, 1);
+    tb_str(tb, between);
+    write_percent(tb, n->counts.allocs - n->counts.remote_allocs, n->counts.allocs);
 }
 
 /* ---- what placement the numbers rest on (docs/stats.md, "Placement") ------- */
@@ -277,15 +265,15 @@ static void text_local_basis(struct textbuf *tb, const struct stats_snapshot *sn
 
 static void json_thread(struct textbuf *tb, const struct thread_stats *t)
 {
-    json_field(tb, "allocations", t->allocs, true);
-    json_field(tb, "frees", t->frees, true);
-    json_field(tb, "bytes_allocated", t->bytes_allocated, true);
-    json_field(tb, "bytes_freed", t->bytes_freed, true);
-    json_field(tb, "bytes_live", t->bytes_allocated - t->bytes_freed, true);
+    json_field(tb, "allocations", t->counts.allocs, true);
+    json_field(tb, "frees", t->counts.frees, true);
+    json_field(tb, "bytes_allocated", t->counts.bytes_allocated, true);
+    json_field(tb, "bytes_freed", t->counts.bytes_freed, true);
+    json_field(tb, "bytes_live", t->counts.bytes_allocated - t->counts.bytes_freed, true);
     json_field(tb, "peak_bytes_live", t->peak_live_bytes, true);
-    json_field(tb, "local_allocations", t->allocs - t->remote_allocs, true);
-    json_field(tb, "remote_allocations", t->remote_allocs, true);
-    json_field(tb, "remote_frees", t->remote_frees, true);
+    json_field(tb, "local_allocations", t->counts.allocs - t->counts.remote_allocs, true);
+    json_field(tb, "remote_allocations", t->counts.remote_allocs, true);
+    json_field(tb, "remote_frees", t->counts.remote_frees, true);
     json_field(tb, "migrations", t->migrations, true);
     json_field(tb, "fallbacks", t->fallbacks, false);
 }
@@ -296,27 +284,25 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, "{\n");
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         const struct node_stats *n = &snap->nodes[slot];
-        all += n->allocs;
-        remote += n->remote_allocs;
+        all += n->counts.allocs;
+        remote += n->counts.remote_allocs;
         tb_str(tb, "  \"node");
         tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, "\": {\"allocated_mb\": ");
-        tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 20, 1);
-        tb_str(tb, ", \"local_pct\": ");
-        tb_ratio1(tb, n->allocs - n->remote_allocs, n->allocs ? n->allocs : 1, 100);
+        write_size_and_local_pct(tb, n, (uint64_t)1 << 20, ", \"local_pct\": ");
         tb_str(tb, ", \"local_pct_basis\": \"");
         tb_str(tb, local_basis(snap, n));
         tb_str(tb, "\",\n    ");
-        json_field(tb, "allocations", n->allocs, true);
-        json_field(tb, "frees", n->frees, true);
-        json_field(tb, "bytes_allocated", n->bytes_allocated, true);
-        json_field(tb, "bytes_freed", n->bytes_freed, true);
-        json_field(tb, "bytes_live", n->bytes_allocated - n->bytes_freed, true);
+        json_field(tb, "allocations", n->counts.allocs, true);
+        json_field(tb, "frees", n->counts.frees, true);
+        json_field(tb, "bytes_allocated", n->counts.bytes_allocated, true);
+        json_field(tb, "bytes_freed", n->counts.bytes_freed, true);
+        json_field(tb, "bytes_live", n->counts.bytes_allocated - n->counts.bytes_freed, true);
         tb_str(tb, "\n    ");
-        json_field(tb, "local_allocations", n->allocs - n->remote_allocs, true);
-        json_field(tb, "remote_allocations", n->remote_allocs, true);
+        json_field(tb, "local_allocations", n->counts.allocs - n->counts.remote_allocs, true);
+        json_field(tb, "remote_allocations", n->counts.remote_allocs, true);
         json_field(tb, "explicit_allocations", n->explicit_allocs, true);
-        json_field(tb, "remote_frees", n->remote_frees, true);
+        json_field(tb, "remote_frees", n->counts.remote_frees, true);
         tb_str(tb, "\n    ");
         json_field(tb, "fallbacks_in", n->fallbacks_in, true);
         json_field(tb, "fallbacks_out", n->fallbacks_out, true);
@@ -343,7 +329,7 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, "},\n");
     }
     tb_str(tb, "  \"remote_pct\": ");
-    tb_ratio1(tb, remote, all ? all : 1, 100);
+    write_percent(tb, remote, all);
     tb_str(tb, ",\n  \"pid\": ");
     tb_u64(tb, (uint64_t)syscall(SYS_getpid));
     /* The reasons are our own fixed words and numbers: nothing to escape. */
@@ -470,18 +456,18 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         for (size_t pad = strlen(name); pad < 16; pad++)
             tb_str(tb, " ");
         tb_str(tb, name);
-        all += snap->nodes[slot].allocs;
-        remote += snap->nodes[slot].remote_allocs;
+        all += snap->nodes[slot].counts.allocs;
+        remote += snap->nodes[slot].counts.remote_allocs;
     }
     tb_str(tb, "\n");
 #define ROW(label, field) text_row(tb, label, snap, offsetof(struct node_stats, field))
-    ROW("allocations", allocs);
-    ROW("frees", frees);
-    ROW("bytes allocated", bytes_allocated);
-    ROW("bytes freed", bytes_freed);
-    ROW("remote allocations", remote_allocs);
+    ROW("allocations", counts.allocs);
+    ROW("frees", counts.frees);
+    ROW("bytes allocated", counts.bytes_allocated);
+    ROW("bytes freed", counts.bytes_freed);
+    ROW("remote allocations", counts.remote_allocs);
     ROW("explicit allocations", explicit_allocs);
-    ROW("remote frees", remote_frees);
+    ROW("remote frees", counts.remote_frees);
     ROW("fallbacks in", fallbacks_in);
     ROW("fallbacks out", fallbacks_out);
     ROW("active bytes", active_bytes);
@@ -504,15 +490,13 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, "Node ");
         tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, ": ");
-        tb_ratio1(tb, n->bytes_allocated, (uint64_t)1 << 30, 1);
-        tb_str(tb, " GB allocated, ");
-        tb_ratio1(tb, n->allocs - n->remote_allocs, n->allocs ? n->allocs : 1, 100);
+        write_size_and_local_pct(tb, n, (uint64_t)1 << 30, " GB allocated, ");
         tb_str(tb, "% local");
         text_local_basis(tb, snap, n);
         tb_str(tb, "\n");
     }
     tb_str(tb, "Remote allocations: ");
-    tb_ratio1(tb, remote, all ? all : 1, 100);
+    write_percent(tb, remote, all);
     tb_str(tb, na_placement_caps.bind_error ? "% (intended)\nthreads: " : "%\nthreads: ");
     tb_u64(tb, snap->num_threads + snap->num_others);
     tb_str(tb, " live, ");
@@ -547,19 +531,9 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
 static na_lock_t write_lock = NA_LOCK_INIT;
 static int stats_write_locked(int fd, bool json, bool verify);
 
-void stats_fork_prepare(void)
+na_lock_t *stats_lock(void)
 {
-    na_lock(&write_lock);
-}
-
-void stats_fork_parent(void)
-{
-    na_unlock(&write_lock);
-}
-
-void stats_fork_child(void)
-{
-    na_lock_reset(&write_lock);
+    return &write_lock;
 }
 
 int stats_write(int fd, bool json, bool verify)

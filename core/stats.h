@@ -14,6 +14,8 @@
 #ifndef NUMA_ALLOC_STATS_H
 #define NUMA_ALLOC_STATS_H
 
+#include "base/lock.h"
+#include "core/thread_cache.h"
 #include "policy/topology.h"
 #include "policy/verify.h"
 
@@ -23,8 +25,8 @@
 #define STATS_MAX_THREADS 256 /* listed one by one; the rest are summed */
 
 struct node_stats {
-    uint64_t allocs, frees, bytes_allocated, bytes_freed;
-    uint64_t remote_allocs, remote_frees, explicit_allocs;
+    struct alloc_counts counts; /* of every thread, live or exited */
+    uint64_t explicit_allocs;
     uint64_t fallbacks_in, fallbacks_out;
     uint64_t active_bytes, peak_active_bytes, dirty_bytes, purged_bytes;
     uint64_t huge_objects, huge_bytes, tight_commits, exhaustions;
@@ -35,9 +37,9 @@ struct node_stats {
 
 struct thread_stats {
     int tid;
-    int node; /* where it last allocated (-1: a node without memory) */
-    uint64_t allocs, frees, bytes_allocated, bytes_freed;
-    uint64_t remote_allocs, remote_frees, migrations, fallbacks;
+    int node;                   /* where it last allocated (-1: a node without memory) */
+    struct alloc_counts counts; /* on every node */
+    uint64_t migrations, fallbacks;
     uint64_t peak_live_bytes; /* sampled on the thread's slow paths; for sums: the largest */
 };
 
@@ -59,12 +61,10 @@ void stats_collect(struct stats_snapshot *snap, bool verify);
 int stats_write(int fd, bool json, bool verify);
 
 /*
- * fork: the writing lock is held across it, taken after the live publishing
- * lock (stats_live.h) and before every allocator lock (a writer takes the
- * registry and heap locks while it holds it); the child resets it.
+ * The writing lock, for fork only: held across it, taken after the live
+ * publishing lock (stats_live.h) and before every allocator lock (a writer
+ * takes the registry and heap locks while it holds it); the child resets it.
  */
-void stats_fork_prepare(void);
-void stats_fork_parent(void);
-void stats_fork_child(void);
+na_lock_t *stats_lock(void);
 
 #endif

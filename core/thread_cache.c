@@ -273,22 +273,36 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     cache_bin_push(bin, block);
 }
 
-/* Adds one node cache's counters to another's (bins: nalloc and nfree only). */
-static void counters_add(struct node_cache *to, const struct node_cache *from)
+void alloc_counts_add(struct alloc_counts *to, const struct alloc_counts *from)
 {
-    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        to->bins[cls].nalloc += from->bins[cls].nalloc;
-        to->bins[cls].nfree += from->bins[cls].nfree;
-    }
+    to->allocs += from->allocs;
+    to->frees += from->frees;
+    to->bytes_allocated += from->bytes_allocated;
+    to->bytes_freed += from->bytes_freed;
     to->remote_allocs += from->remote_allocs;
     to->remote_frees += from->remote_frees;
-    to->settled_allocs += from->settled_allocs;
-    to->settled_frees += from->settled_frees;
-    to->explicit_allocs += from->explicit_allocs;
-    to->large_allocs += from->large_allocs;
-    to->large_frees += from->large_frees;
-    to->large_bytes_alloc += from->large_bytes_alloc;
-    to->large_bytes_freed += from->large_bytes_freed;
+}
+
+void node_cache_counts(const struct node_cache *nc, unsigned home, struct alloc_counts *out)
+{
+    *out = (struct alloc_counts){.allocs = nc->large_allocs,
+                                 .frees = nc->large_frees,
+                                 .bytes_allocated = nc->large_bytes_alloc,
+                                 .bytes_freed = nc->large_bytes_freed,
+                                 .remote_allocs = nc->remote_allocs,
+                                 .remote_frees = nc->remote_frees};
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        uint64_t nalloc = __atomic_load_n(&nc->bins[cls].nalloc, __ATOMIC_RELAXED);
+        uint64_t nfree = __atomic_load_n(&nc->bins[cls].nfree, __ATOMIC_RELAXED);
+        out->allocs += nalloc;
+        out->frees += nfree;
+        out->bytes_allocated += nalloc * na_size_classes[cls].size;
+        out->bytes_freed += nfree * na_size_classes[cls].size;
+    }
+    if (nc->slot != home) {
+        out->remote_allocs += out->allocs - nc->settled_allocs;
+        out->remote_frees += out->frees - nc->settled_frees;
+    }
 }
 
 void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
@@ -344,9 +358,15 @@ static NA_COLD void retire_thread(struct thread_state *ts)
 {
     na_lock(&registry_lock);
     settle(ts, ts->home);
-    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++)
-        if (ts->caches[slot])
-            counters_add(&retired.per_slot[slot], ts->caches[slot]);
+    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
+        const struct node_cache *nc = ts->caches[slot];
+        if (!nc)
+            continue;
+        struct alloc_counts counts;
+        node_cache_counts(nc, ts->home, &counts); /* all settled just now */
+        alloc_counts_add(&retired.per_slot[slot], &counts);
+        retired.explicit_allocs[slot] += nc->explicit_allocs;
+    }
     retired.threads++;
     retired.migrations += ts->migrations;
     sample_peak(ts);

@@ -149,9 +149,29 @@ void thread_cache_flush_all(void);
 /* Registers the thread-exit hook; called once, from the allocator's start (alloc.c). */
 int thread_cache_init(void);
 
-/* The counters of threads that have exited, merged per slot (bins count only nalloc/nfree). */
+/*
+ * What threads counted on a node, as the statistics book it (core/stats.h
+ * defines local and remote): allocations and frees of every size, their
+ * bytes (small blocks at their class size), and the remote ones among them.
+ */
+struct alloc_counts {
+    uint64_t allocs, frees, bytes_allocated, bytes_freed;
+    uint64_t remote_allocs, remote_frees;
+};
+
+void alloc_counts_add(struct alloc_counts *to, const struct alloc_counts *from);
+
+/*
+ * A node cache's counts; the unsettled ones are booked as remote unless the
+ * cache is of `home`. Another thread may read them while the cache's own
+ * thread counts on: each is read whole (COUNT).
+ */
+void node_cache_counts(const struct node_cache *nc, unsigned home, struct alloc_counts *out);
+
+/* The counts of threads that have exited, merged per slot. */
 struct retired_threads {
-    struct node_cache per_slot[TOPO_MAX_SLOTS];
+    struct alloc_counts per_slot[TOPO_MAX_SLOTS];
+    uint64_t explicit_allocs[TOPO_MAX_SLOTS]; /* struct node_cache's, by slot */
     uint64_t threads, migrations, fallbacks;
     uint64_t peak_live_bytes; /* the largest of the exited threads' peaks */
 };
@@ -161,7 +181,7 @@ uint64_t node_cache_frees(const struct node_cache *nc);
 
 /*
  * Statistics: calls visit(ts, arg) for every live thread under the registry
- * lock (the thread cannot exit meanwhile), and returns the counters of
+ * lock (the thread cannot exit meanwhile), and returns the counts of
  * threads that have exited in `retired`.
  */
 void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,

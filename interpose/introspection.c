@@ -20,18 +20,35 @@
 #include <stdio.h>
 #include <unistd.h>
 
+/* Reads a node heap's totals into t and adds the ones glibc's extras report to sum. */
+static void read_totals(unsigned slot, struct heap_totals *t, struct heap_totals *sum)
+{
+    heap_totals(node_heap_of(slot), t);
+    sum->committed += t->committed;
+    sum->active += t->active;
+    sum->dirty += t->dirty;
+    sum->huge_count += t->huge_count;
+    sum->huge_bytes += t->huge_bytes;
+}
+
 static void sum_totals(struct heap_totals *sum)
 {
     *sum = (struct heap_totals){0};
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct heap_totals t;
-        heap_totals(node_heap_of(slot), &t);
-        sum->committed += t.committed;
-        sum->active += t.active;
-        sum->dirty += t.dirty;
-        sum->huge_count += t.huge_count;
-        sum->huge_bytes += t.huge_bytes;
+        read_totals(slot, &t, sum);
     }
+}
+
+/* A heap's heading in glibc's words: before, the slot (glibc's arena), between, the node, after. */
+static void heap_heading(struct textbuf *tb, unsigned slot, const char *before, const char *between,
+                         const char *after)
+{
+    tb_str(tb, before);
+    tb_u64(tb, slot);
+    tb_str(tb, between);
+    tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
+    tb_str(tb, after);
 }
 
 /*
@@ -85,20 +102,12 @@ NA_EXPORT void malloc_stats(void)
     struct heap_totals sum = {0};
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct heap_totals t;
-        heap_totals(node_heap_of(slot), &t);
-        tb_str(&tb, "Arena ");
-        tb_u64(&tb, slot);
-        tb_str(&tb, " (node ");
-        tb_u64(&tb, (uint64_t)na_topo.slot_node[slot]);
-        tb_str(&tb, "):\nsystem bytes     = ");
+        read_totals(slot, &t, &sum);
+        heap_heading(&tb, slot, "Arena ", " (node ", "):\nsystem bytes     = ");
         tb_u64(&tb, t.committed);
         tb_str(&tb, "\nin use bytes     = ");
         tb_u64(&tb, t.active);
         tb_str(&tb, "\n");
-        sum.committed += t.committed;
-        sum.active += t.active;
-        sum.huge_count += t.huge_count;
-        sum.huge_bytes += t.huge_bytes;
     }
     tb_str(&tb, "Total (incl. mmap):\nsystem bytes     = ");
     tb_u64(&tb, sum.committed);
@@ -135,12 +144,8 @@ NA_EXPORT int malloc_info(int options, FILE *stream)
     struct heap_totals sum = {0};
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct heap_totals t;
-        heap_totals(node_heap_of(slot), &t);
-        tb_str(&tb, "<heap nr=\"");
-        tb_u64(&tb, slot);
-        tb_str(&tb, "\" node=\"");
-        tb_u64(&tb, (uint64_t)na_topo.slot_node[slot]);
-        tb_str(&tb, "\">\n");
+        read_totals(slot, &t, &sum);
+        heap_heading(&tb, slot, "<heap nr=\"", "\" node=\"", "\">\n");
         xml_size(&tb, "rest", t.dirty);
         xml_size(&tb, "mmap", t.huge_bytes);
         tb_str(&tb, "<system type=\"current\" size=\"");
@@ -148,10 +153,6 @@ NA_EXPORT int malloc_info(int options, FILE *stream)
         tb_str(&tb, "\"/>\n<aspace type=\"total\" size=\"");
         tb_u64(&tb, t.active);
         tb_str(&tb, "\"/>\n</heap>\n");
-        sum.committed += t.committed;
-        sum.dirty += t.dirty;
-        sum.huge_count += t.huge_count;
-        sum.huge_bytes += t.huge_bytes;
     }
     xml_size(&tb, "rest", sum.dirty);
     xml_size(&tb, "mmap", sum.huge_bytes);

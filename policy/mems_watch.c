@@ -95,17 +95,7 @@ uint64_t mems_watch_unserved_joins(void)
     return __atomic_load_n(&watch.unserved_joins, __ATOMIC_RELAXED);
 }
 
-void mems_watch_fork_prepare(void)
+na_lock_t *mems_watch_lock(void)
 {
-    na_lock(&watch.lock);
-}
-
-void mems_watch_fork_parent(void)
-{
-    na_unlock(&watch.lock);
-}
-
-void mems_watch_fork_child(void)
-{
-    na_lock_reset(&watch.lock);
+    return &watch.lock;
 }

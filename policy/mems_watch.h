@@ -25,6 +25,8 @@
 #ifndef NUMA_ALLOC_MEMS_WATCH_H
 #define NUMA_ALLOC_MEMS_WATCH_H
 
+#include "base/lock.h"
+
 #include <stdint.h>
 
 /* The documented bound: a change is acted on this long after it, on the next slow path. */
@@ -47,9 +49,7 @@ uint64_t mems_watch_changes(void);
 /* Nodes with memory that joined the set without a slot (not served until restart). */
 uint64_t mems_watch_unserved_joins(void);
 
-/* fork: the watch lock is held across it (before the init lock), reset in the child. */
-void mems_watch_fork_prepare(void);
-void mems_watch_fork_parent(void);
-void mems_watch_fork_child(void);
+/* The watch lock, for fork only: held across it (core/alloc.c), reset in the child. */
+na_lock_t *mems_watch_lock(void);
 
 #endif
