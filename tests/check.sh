@@ -1,6 +1,6 @@
 # check.sh - sourced by the shell tests. `check DESCRIPTION COMMAND...` runs the
-# command and prints "ok: DESCRIPTION", or "FAIL: DESCRIPTION" and sets fail=1; a
-# test ends with `exit $fail`.
+# command and prints "ok: DESCRIPTION", or "FAIL: DESCRIPTION", sets fail=1 and
+# returns 1 (so a test may say more on a failure); a test ends with `exit $fail`.
 # shellcheck shell=bash disable=SC2034 # fail is read by the test that sources this
 fail=0
 check() {
@@ -11,5 +11,6 @@ check() {
     else
         echo "FAIL: $what"
         fail=1
+        return 1
     fi
 }
