@@ -252,6 +252,7 @@ static void check_own_cache(unsigned slot)
             check_cached_block(slot, cls, block);
         }
         CHECK(n == nc->bins[cls].count, "cache bin shorter than its count", &nc->bins[cls]);
+        CHECK(n <= nc->bins[cls].max, "cache bin above its bound", &nc->bins[cls]);
         n = 0;
         for (void *block = nc->away[cls].head; block; block = *(void **)block) {
             CHECK(n++ < nc->away[cls].count, "away list longer than its count", block);

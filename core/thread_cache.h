@@ -18,6 +18,7 @@
 #define NUMA_ALLOC_THREAD_CACHE_H
 
 #include "base/compiler.h"
+#include "base/debug.h"
 #include "base/list.h"
 #include "core/size_class.h"
 #include "policy/topology.h"
@@ -35,7 +36,7 @@
 
 struct cache_bin {
     void *head;      /* free blocks, linked through their first word */
-    uint32_t count;  /* blocks in the list */
+    uint32_t count;  /* blocks in the list; never above max (a free at max flushes first) */
     uint16_t max;    /* bound: na_size_classes[cls].cache_max */
     uint16_t fill;   /* blocks the next refill asks for: doubles up to max / 2 */
     uint64_t nalloc; /* blocks of this class this thread allocated on this node */
@@ -117,6 +118,7 @@ static inline void *cache_bin_pop(struct cache_bin *bin)
 
 static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 {
+    NA_ASSERT(bin->count < bin->max);
     void **block = ptr;
     block[0] = bin->head;
     block[1] = (void *)na_free_block_key;
