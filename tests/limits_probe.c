@@ -70,6 +70,19 @@ static void check_block(void *p, size_t n, size_t alignment, const char *what)
 
 static int basic(void)
 {
+    /* calloc over a freed, dirtied block (the C library reuses it) still reads zero; above
+     * 32 KiB, where calloc is not a malloc and a memset of ours but the C library's calloc. */
+    enum { REUSED = 100000 };
+    char *dirty = malloc(REUSED), *guard = malloc(16);
+    check_block(dirty, REUSED, 16, "malloc");
+    free(dirty);
+    char *again = calloc(REUSED, 1);
+    check_block(again, 0, 16, "calloc");
+    for (size_t i = 0; i < REUSED; i++)
+        if (again[i])
+            FAIL("calloc over a freed block: byte %zu not zero", i);
+    free(again);
+    free(guard);
     void *p = malloc(100);
     check_block(p, 100, 16, "malloc");
     char *z = calloc(1000, 10);
