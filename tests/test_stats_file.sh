@@ -98,7 +98,9 @@ held_start() {
 # held_exit STATS: the same, but the probe has started (its start-up checks are
 # done) and waits before it exits.
 held_exit() {
-    rm -f "$out/go" && mkfifo "$out/go"
+    # The last run's output must go first: its stdout would pass for this probe's start
+    # before the background job truncates it (a race seen under load).
+    rm -f "$out/go" "$out/stdout" && mkfifo "$out/go"
     exec 3<>"$out/go"
     timeout 20 env LD_PRELOAD="$lib" NUMA_ALLOC_STATS="$1" "$probe" wait "$out/go" \
         >"$out/stdout" 2>"$out/stderr" &
