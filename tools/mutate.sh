@@ -295,16 +295,32 @@ if [[ -f $workdir/current && -d $src ]]; then
 fi
 
 copy_tree() {
+    local fresh=$workdir/src.new f
+    rm -rf "$fresh"
+    mkdir -p "$fresh" || die "cannot create $fresh"
+    copy_into "$fresh"
+    # A file whose content differs from the last copy's is given the time of now: the
+    # reused builds were made from the last copy, perhaps after this file's own time
+    # (a merge or a checkout keeps no order with them), and must not keep its old object.
+    if [[ -d $src ]]; then
+        while IFS= read -r -d '' f; do
+            cmp -s "$fresh/$f" "$src/$f" || touch "$fresh/$f"
+        done < <(cd "$fresh" && find . -type f -print0)
+    fi
     rm -rf "$src"
-    mkdir -p "$src" || die "cannot create $src"
+    mv "$fresh" "$src" || die "cannot move $fresh to $src"
+}
+
+copy_into() { # dir
+    local src=$1
     if ((use_head)); then
         git -C "$root" archive --format=tar HEAD | tar -C "$src" -xf - ||
             die "git archive HEAD failed"
         source_desc="HEAD $(git -C "$root" rev-parse --short HEAD)"
     else
         # Tracked and untracked files git does not ignore; a tracked file deleted in the
-        # working tree is skipped (--ignore-failed-read). Times are kept, so a reused
-        # build recompiles only what changed.
+        # working tree is skipped (--ignore-failed-read). Times are kept (and changed
+        # files touched, above), so a reused build recompiles only what changed.
         (cd "$root" && git ls-files -z -co --exclude-standard |
             tar --null -T - --ignore-failed-read -cf - 2>/dev/null) |
             tar -C "$src" -xf - || die "copying the working tree failed"
