@@ -144,6 +144,14 @@ Test(heap_check, catches_a_slab_count_off_by_one, .signal = SIGABRT)
     numa_alloc_debug_check();
 }
 
+Test(heap_check, catches_a_slab_that_lost_a_block, .signal = SIGABRT)
+{
+    void *p = malloc(64);
+    numa_alloc_debug_check();
+    slab_of(p)->used--; /* a block neither out nor free: lost */
+    numa_alloc_debug_check();
+}
+
 Test(heap_check, catches_a_wrong_page_tag, .signal = SIGABRT)
 {
     void *p = malloc(100 * KiB); /* a large object: its pages carry tag 0 */
