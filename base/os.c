@@ -9,7 +9,9 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/auxv.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -56,6 +58,23 @@ uint64_t os_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t os_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void os_program_name(char out[OS_COMM_SIZE])
+{
+    int saved = errno;
+    memset(out, 0, OS_COMM_SIZE);
+    if (syscall(SYS_prctl, PR_GET_NAME, out, 0, 0, 0) != 0)
+        out[0] = '\0';
+    out[OS_COMM_SIZE - 1] = '\0';
+    errno = saved;
 }
 
 void os_futex_wait(volatile int *word, int expected)

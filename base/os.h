@@ -47,6 +47,19 @@ int os_purge(void *addr, size_t size);
 /* Milliseconds from a monotonic clock, cheap (vDSO, coarse; cannot fail for this clock). */
 uint64_t os_now_ms(void);
 
+/* Milliseconds since the epoch (CLOCK_REALTIME): the wall clock, for timestamps people read. */
+uint64_t os_wall_ms(void);
+
+#define OS_COMM_SIZE 16 /* the kernel's TASK_COMM_LEN: 15 bytes and the NUL */
+
+/*
+ * The program's name as the kernel keeps it (comm: /proc/self/comm, what ps,
+ * pidof and core_pattern's %e show): the executable's base name at exec, cut
+ * to 15 bytes, unless the program renamed itself (PR_SET_NAME, any bytes but
+ * NUL). "" if the kernel would not say.
+ */
+void os_program_name(char out[OS_COMM_SIZE]);
+
 /*
  * Futex wait/wake on a 32-bit word (private to the process). No result: the
  * lock re-reads the word after every wait (EAGAIN, EINTR and a wake-up

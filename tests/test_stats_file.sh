@@ -18,7 +18,10 @@
 #   h. a forked child writes its own %p file;
 #   i. /dev/stderr is the stderr keyword: never reopened (and so never truncated);
 #   j. the launcher's --stats-mode (when LAUNCHER is given);
-#   k. a write that fails (past ulimit -f) leaves nothing, says nothing, kills nothing.
+#   k. a write that fails (past ulimit -f) leaves nothing, says nothing, kills nothing;
+#   l. %e (the program's name, made a safe file name) and %t (its start, in seconds):
+#      files named with them, a fork child's own, an exec'd program's name, the length
+#      check counting %e as 15 characters and %t as 20 digits.
 # shellcheck disable=SC2317 # the helpers below are called through check and held_$when
 # shellcheck disable=SC2016 # sh -c scripts take their arguments as $1, $2...
 set -uo pipefail
@@ -243,6 +246,43 @@ status=$?
 check "k: a write past ulimit -f: exit status 0, not SIGXFSZ" test "$status" -eq 0
 check "k: no file, no temporary file" listing "$out/k"
 check "k: no line" no_line "$out/stderr"
+
+# ---- l. %e and %t -------------------------------------------------------------------
+mkdir "$out/l" "$out/l/fork" "$out/l/exec" "$out/l/names" "$out/l/long"
+before=$(date +%s)
+run "$out/l/%e.%t.%p.json" "$probe" exit 0
+after=$(date +%s)
+check "l: exit status 0" test "$status" -eq 0
+name=$(find "$out/l" -maxdepth 1 -type f -printf '%f\n')
+# comm keeps 15 bytes of "stats_file_probe"
+started=$(echo "$name" | sed -n 's/^stats_file_prob\.\([0-9]*\)\.[0-9]*\.json$/\1/p')
+check "l: %e.%t.%p: one file named after the program ($name)" test -n "$started"
+check "l: %t is the start, in seconds since the epoch" \
+    test "${started:-0}" -ge "$before" -a "${started:-0}" -le "$after"
+check "l: %p is the pid" test "$(json_pid "$out/l/$name")" = "$(echo "$name" | cut -d. -f3)"
+run "$out/l/fork/%e.%p.json" "$probe" fork
+read -r parent child <"$out/stdout"
+check "l: a fork child with %e.%p writes its own file" \
+    listing "$out/l/fork" "stats_file_prob.$parent.json" "stats_file_prob.$child.json"
+check "l: the child's file is the child's" \
+    test "$(json_pid "$out/l/fork/stats_file_prob.$child.json")" = "$child"
+cp "$probe" "$out/other+name"
+run "$out/l/exec/%e.%p.json" "$probe" exec "$out/other+name" exit 0
+read -r pid <"$out/stdout"
+check "l: exec into another program: that program's name" listing "$out/l/exec" "other+name.$pid.json"
+run "$out/l/names/%e.json" "$probe" name 'a/b c*'
+check "l: a '/', a space, a '*' in the name become '_'" listing "$out/l/names" "a_b_c_.json"
+run "$out/l/names/%e" "$probe" name ..
+check "l: a name of dots only becomes '_'s" listing "$out/l/names" "a_b_c_.json" __
+check "l: no line" no_line "$out/stderr"
+# The file name's limit: NAME_MAX (255) less the temporary suffix (32), with %e as 15, %t as 20.
+fits=$(head -c 188 /dev/zero | tr '\0' a)
+run "$out/l/long/$fits%e%t" "$probe" exit 0
+check "l: a name that fits with %e as 15 and %t as 20: written" test "$(find "$out/l/long" -type f | wc -l)" -eq 1
+check "l: and no line" no_line "$out/stderr"
+run "$out/l/long/b$fits%e%t" "$probe" exit 0
+check "l: one byte more: one line" one_line "$out/stderr" "NUMA_ALLOC_STATS=.*file name too long.*%e as 15.*%t as 20.*statistics are off"
+check "l: and no file" test "$(find "$out/l/long" -type f | wc -l)" -eq 1
 
 # ---- j. the launcher ----------------------------------------------------------------
 if [ -n "$launcher" ]; then
