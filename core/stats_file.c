@@ -39,6 +39,8 @@
  * TMP_SUFFIX_MAX fits NAME_MAX, so expand() and the temporary name never cut.
  * `refused_pid`: the process whose target start-up found unsafe (it said so
  * then, and writes nothing); a forked child, with another pid, tries its own.
+ * `top_pid`: under NUMA_ALLOC_STATS_SCOPE=top, the one process that writes
+ * (0: none here); a fork child has another pid, so it never does.
  * `started_s`: %t, the wall-clock second this process started (the library's
  * start-up, or the fork that made it), whatever the target.
  * `dir_dev`, `dir_ino`: the directory checked at start-up, when its path has
@@ -51,6 +53,7 @@ static struct {
     char pattern[PATH_MAX];
     long refused_pid;
     uint64_t started_s;
+    long top_pid;
     bool dir_known;
     dev_t dir_dev;
     ino_t dir_ino;
@@ -240,12 +243,32 @@ static bool make_absolute(void)
     return true;
 }
 
+/*
+ * NUMA_ALLOC_STATS_SCOPE=top without the launcher's NUMA_ALLOC_STATS_TOP_PID:
+ * this process is the top unless its parent process runs numa-alloc too (it
+ * maps the file our code came from). A fork child is not the top either: it
+ * inherits `top_pid`, its parent's. Said without allocating; a parent whose
+ * maps cannot be read (another user's) counts as not running numa-alloc.
+ */
+static long find_top_pid(long pid)
+{
+    if (na_options.stats_top_pid)
+        return na_options.stats_top_pid;
+    char id[OS_FILE_ID_SIZE];
+    if (!os_mapped_file_of((const void *)&find_top_pid, id))
+        return pid; /* cannot tell what to look for: write, as scope all would */
+    return os_process_maps(syscall(SYS_getppid), id) == 1 ? 0 : pid;
+}
+
 void stats_file_init(void)
 {
     static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
     target.started_s = os_wall_ms() / 1000;
     if (!na_options.stats[0])
         return;
+    if (na_options.stats_scope == STATS_SCOPE_TOP &&
+        (target.top_pid = find_top_pid(syscall(SYS_getpid))) != syscall(SYS_getpid))
+        return; /* not the top: nothing to check, nothing to write (fork children neither) */
     if (strcmp(na_options.stats, "stderr") == 0 || strcmp(na_options.stats, "/dev/stderr") == 0) {
         target.kind = TO_OUTPUT_FD;
         return;
@@ -418,6 +441,8 @@ __attribute__((destructor)) static void stats_file_at_exit(void)
 {
     if (target.kind == TO_NOWHERE || (!na_region.size && !alloc_start_failed()))
         return;
+    if (na_options.stats_scope == STATS_SCOPE_TOP && syscall(SYS_getpid) != target.top_pid)
+        return; /* a fork child of the top process */
     int saved = errno;
     if (target.kind == TO_OUTPUT_FD) {
         int fd = report_output_fd();
