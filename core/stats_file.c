@@ -44,9 +44,9 @@
  * `started_s`: %t, the wall-clock second this process started (the library's
  * start-up, or the fork that made it), whatever the target.
  * `dir_dev`, `dir_ino`: the directory checked at start-up, when its path has
- * no %p, %e or %t (`dir_known`); at exit the directory opened must be that one, so that
- * one swapped for a link elsewhere meanwhile (by a user who can write into
- * its parent) cannot send the file there.
+ * no %p, %e or %t (`dir_known`); at exit the directory opened must be that
+ * one, so that one swapped for a link elsewhere meanwhile (by a user who can
+ * write into its parent) cannot send the file there.
  */
 static struct {
     enum { TO_NOWHERE, TO_OUTPUT_FD, TO_FILE } kind;
