@@ -189,6 +189,15 @@ uint64_t node_cache_frees(const struct node_cache *nc);
 void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
                         struct retired_threads *retired);
 
+/*
+ * Bytes of live blocks per slot (allocated less freed, of every thread, live
+ * or exited): small blocks at their class size, large and huge ones at their
+ * usable size, so the sum of malloc_usable_size() of the blocks in use. Each
+ * thread's counters are read whole but not frozen: what other threads do
+ * meanwhile may or may not be seen; the calling thread's own work is exact.
+ */
+void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS]);
+
 /* fork: the registry lock is held across it; in the child only the forking thread is left. */
 void thread_cache_fork_prepare(void);
 void thread_cache_fork_parent(void);
