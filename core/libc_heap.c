@@ -1,21 +1,86 @@
 /* libc_heap.c - glibc's allocator, for when numa-alloc could not start; see libc_heap.h. */
+#define _GNU_SOURCE
 #include "core/libc_heap.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
-/* glibc's implementations of the malloc family (GLIBC_2.2.5, x86-64). */
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t count, size_t size);
-extern void *__libc_realloc(void *ptr, size_t size);
-extern void *__libc_memalign(size_t alignment, size_t size);
-extern void __libc_free(void *ptr);
+/*
+ * glibc's implementations of the malloc family (GLIBC_2.2.5, x86-64). Weak:
+ * in a static program (libnumapreload.a) a strong reference would pull in
+ * libc.a's malloc.o, whose malloc, free... clash with ours; a weak one is
+ * left unresolved (NULL), and the blocks then come from mmap_heap below.
+ */
+extern void *__libc_malloc(size_t size) __attribute__((weak));
+extern void *__libc_calloc(size_t count, size_t size) __attribute__((weak));
+extern void *__libc_realloc(void *ptr, size_t size) __attribute__((weak));
+extern void *__libc_memalign(size_t alignment, size_t size) __attribute__((weak));
+extern void __libc_free(void *ptr) __attribute__((weak));
 
 /* glibc's blocks are at least this aligned (MALLOC_ALIGNMENT on x86-64). */
 #define LIBC_MIN_ALIGNMENT 16
 
+static bool have_libc_heap(void)
+{
+    return &__libc_malloc != NULL && &__libc_calloc != NULL && &__libc_realloc != NULL &&
+           &__libc_memalign != NULL && &__libc_free != NULL;
+}
+
+/*
+ * The static program's last resort: a mapping per block, the two words
+ * before the block holding the mapping's start and length. Slow and a page
+ * per block at least, but correct at any page size and under any limit
+ * that leaves room for the blocks themselves: only a failed start uses it.
+ */
+struct mmap_block {
+    void *base;
+    size_t length;
+};
+
+static struct mmap_block *mmap_header(const void *ptr)
+{
+    return (struct mmap_block *)ptr - 1;
+}
+
+static void *mmap_heap_alloc(size_t size, size_t alignment)
+{
+    if (alignment < LIBC_MIN_ALIGNMENT)
+        alignment = LIBC_MIN_ALIGNMENT;
+    size_t extra = sizeof(struct mmap_block) + alignment;
+    if (size > SIZE_MAX / 4 || alignment > SIZE_MAX / 4) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t length = size + extra;
+    void *base = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t start =
+        ((uintptr_t)base + sizeof(struct mmap_block) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    *mmap_header((void *)start) = (struct mmap_block){base, length};
+    return (void *)start; /* fresh anonymous memory: already zero */
+}
+
+static size_t mmap_heap_usable_size(const void *ptr)
+{
+    const struct mmap_block *block = mmap_header(ptr);
+    return (size_t)((const char *)block->base + block->length - (const char *)ptr);
+}
+
+static void mmap_heap_free(void *ptr)
+{
+    struct mmap_block block = *mmap_header(ptr);
+    munmap(block.base, block.length);
+}
+
 void *libc_heap_alloc(size_t size, size_t alignment, bool zero)
 {
+    if (!have_libc_heap())
+        return mmap_heap_alloc(size, alignment);
     if (alignment <= LIBC_MIN_ALIGNMENT)
         return zero ? __libc_calloc(1, size) : __libc_malloc(size);
     void *ptr = __libc_memalign(alignment, size);
@@ -26,12 +91,31 @@ void *libc_heap_alloc(size_t size, size_t alignment, bool zero)
 
 void libc_heap_free(void *ptr)
 {
-    __libc_free(ptr);
+    if (have_libc_heap())
+        __libc_free(ptr);
+    else if (ptr)
+        mmap_heap_free(ptr);
 }
 
 void *libc_heap_realloc(void *ptr, size_t size)
 {
-    return __libc_realloc(ptr, size);
+    if (have_libc_heap())
+        return __libc_realloc(ptr, size);
+    if (!ptr)
+        return mmap_heap_alloc(size, 0);
+    if (size == 0) {
+        mmap_heap_free(ptr);
+        return NULL;
+    }
+    size_t old = mmap_heap_usable_size(ptr);
+    if (size <= old)
+        return ptr;
+    void *moved = mmap_heap_alloc(size, 0);
+    if (moved) {
+        memcpy(moved, ptr, old);
+        mmap_heap_free(ptr);
+    }
+    return moved;
 }
 
 /*
@@ -50,6 +134,8 @@ size_t libc_heap_usable_size(const void *ptr)
 {
     if (!ptr)
         return 0;
+    if (!have_libc_heap())
+        return mmap_heap_usable_size(ptr);
     size_t header = ((const size_t *)ptr)[-1];
     size_t chunk = header & ~CHUNK_FLAG_BITS;
     if (header & CHUNK_IS_MMAPPED)

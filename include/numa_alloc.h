@@ -72,6 +72,18 @@ NUMA_ALLOC_API NUMA_ALLOC_MALLOC_ATTRS void *numa_aligned_alloc(int node, size_t
 NUMA_ALLOC_API int numa_ptr_node(const void *ptr);
 
 /*
+ * The version of this header; numa_alloc_version() gives the library's, which
+ * may be another when the program runs with another library than it was
+ * built with (the same major version: the SONAME, libnumapreload.so.0).
+ */
+#define NUMA_ALLOC_VERSION_MAJOR 0
+#define NUMA_ALLOC_VERSION_MINOR 1
+#define NUMA_ALLOC_VERSION_PATCH 0
+
+/* The library's version, "MAJOR.MINOR.PATCH". Running libnumapreload.so prints it too. */
+NUMA_ALLOC_API const char *numa_alloc_version(void);
+
+/*
  * Writes numa-alloc's statistics to file descriptor `fd`: JSON when `json`
  * is non-zero (the schema is docs/stats.schema.json), a table otherwise.
  * Includes verified placement (the kernel is asked where a sample of each

@@ -221,6 +221,26 @@ out=$("$launcher" --version)
 check "--version exits 0" test $? -eq 0
 check "--version names the version" test "$(head -n1 <<<"$out")" = "numa-alloc $version"
 check "--version names the library" grep -qxF "library: $library" <<<"$out"
+check "--version: the library's own version" grep -qxF "library version: $version" <<<"$out"
+# The library's version is asked of the library: one of another version says so.
+mkdir -p "$tmp/other"
+LC_ALL=C sed "s/numa-alloc library $version/numa-alloc library 9.8.7/" "$library" >"$tmp/other/lib.so"
+out=$("$launcher" --library="$tmp/other/lib.so" --version)
+check "--version --library=(another version): exit 0" test $? -eq 0
+check "--version --library=(another version): says which, and that it differs" \
+    grep -qxF "library version: 9.8.7 (not this launcher's $version)" <<<"$out"
+chmod -x "$tmp/other/lib.so"
+check "--version: the library needs no execute bit" \
+    grep -qxF "library version: 9.8.7 (not this launcher's $version)" \
+    <<<"$("$launcher" --library="$tmp/other/lib.so" --version)"
+echo 'not a library' >"$tmp/other/junk.so"
+check "--version --library=(not numa-alloc): unknown" \
+    grep -qx "library version: unknown (the library does not say: .*)" \
+    <<<"$("$launcher" --library="$tmp/other/junk.so" --version)"
+out=$("$launcher" --library="$tmp/other/missing.so" --version)
+check "--version --library=(missing): exit 0" test $? -eq 0
+check "--version --library=(missing): not found" grep -qxF "library: $tmp/other/missing.so (not found)" <<<"$out"
+check "--version --library=(missing): no version" grep -qxF "library version: unknown (no library)" <<<"$out"
 if [[ -r $node_dir/node0/cpulist ]]; then
     for flag in -H --hardware; do
         out=$("$launcher" "$flag")
@@ -258,6 +278,7 @@ for p in p1 p2; do
     sed -e "s|@NUMA_ALLOC_LIB@|$tmp/p0/lib/libnumapreload.so|" \
         -e "s|@NUMA_ALLOC_LIB_BESIDE@|../lib/libnumapreload.so|" \
         -e "s|@CMAKE_INSTALL_LIBDIR@|lib|" -e "s|@PROJECT_VERSION@|$version|" \
+        -e "s|@NUMA_ALLOC_INTERP@||" \
         "$template" >"$tmp/$p/bin/numa-alloc"
     chmod +x "$tmp/$p/bin/numa-alloc"
     cp "$library" "$tmp/$p/lib/libnumapreload.so"
@@ -270,6 +291,8 @@ for p in p1 p2; do
         test "$(maps_of "$tmp/$p/cmake/bin/numa-alloc")" = "$tmp/$p/cmake/lib/libnumapreload.so"
     check "prefix $p: --version names its library" \
         grep -qxF "library: $tmp/$p/lib/libnumapreload.so" <<<"$("$tmp/$p/bin/numa-alloc" --version)"
+    check "prefix $p: --version runs its library without a known loader" \
+        grep -qxF "library version: $version" <<<"$("$tmp/$p/bin/numa-alloc" --version)"
 done
 if [[ -n $cmake ]]; then
     for p in i1 i2; do

@@ -95,6 +95,7 @@ static const char *const allowed[] = {
     "free_aligned_sized", "mallopt", "mallinfo", "mallinfo2", "malloc_stats", "malloc_info",
     /* the explicit API */
     "numa_malloc", "numa_calloc", "numa_aligned_alloc", "numa_ptr_node", "numa_alloc_stats_write",
+    "numa_alloc_version",
 #ifdef NUMA_ALLOC_DEBUG
     "numa_alloc_debug_check", /* debug builds only: the whole-heap check for tests */
 #endif
