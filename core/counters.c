@@ -7,6 +7,7 @@
 #include "policy/capabilities.h"
 #include "policy/topology.h"
 
+#include <errno.h>
 #include <string.h>
 
 struct node_pass {
@@ -76,8 +77,10 @@ int counters_node(int slot, struct node_stats *out)
 {
     struct node_pass pass = {.slot = slot, .out = out};
     memset(out, 0, sizeof *out);
-    if (thread_cache_walk(visit_node, visit_node_retired, &pass) < 0)
+    if (thread_cache_walk(visit_node, visit_node_retired, &pass) < 0) {
+        errno = EAGAIN;
         return -1;
+    }
     for (unsigned s = 0; s < na_region.num_slots; s++)
         if (in_pass(&pass, s))
             add_heap(s, out);
@@ -140,8 +143,10 @@ int counters_threads(void (*emit)(const struct thread_stats *t, void *arg), void
                      uint64_t *exited)
 {
     struct thread_pass pass = {.emit = emit, .arg = arg};
-    if (thread_cache_walk(visit_thread, visit_thread_retired, &pass) < 0)
+    if (thread_cache_walk(visit_thread, visit_thread_retired, &pass) < 0) {
+        errno = EAGAIN;
         return -1;
+    }
     *exited = pass.exited;
     return pass.live;
 }

@@ -18,8 +18,9 @@
 /*
  * The counts of one slot (slot < na_region.num_slots), or of every slot
  * summed (COUNTERS_ALL_SLOTS; peaks are then the sum of the nodes' peaks),
- * without a census (`verified` stays 0). 0, or -1 when the calling thread
- * holds the registry lock (a signal handler interrupted it there).
+ * without a census (`verified` stays 0). 0, or -1 with errno = EAGAIN when
+ * the calling thread holds the registry lock (a signal handler interrupted
+ * it there).
  */
 #define COUNTERS_ALL_SLOTS (-1)
 int counters_node(int slot, struct node_stats *out);

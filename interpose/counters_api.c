@@ -115,13 +115,17 @@ static void thread_public(const struct thread_stats *t, struct numa_alloc_thread
     out->fallbacks = t->fallbacks;
 }
 
+/* -1 with errno = err. */
+static int fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
 /* 0 when the allocator serves (starting it if need be); else -1, ENOTSUP. */
 static int ensure_active(void)
 {
-    if (alloc_ensure_init())
-        return 0;
-    errno = ENOTSUP;
-    return -1;
+    return alloc_ensure_init() ? 0 : fail(ENOTSUP);
 }
 
 /* The slot of node id `digits` (a plain decimal number), or -1. */
@@ -142,17 +146,11 @@ static int slot_of_digits(const char *digits, size_t len)
 static int read_node_field(int slot, const char *field, uint64_t *value)
 {
     const struct field *f = find_field(node_fields, field);
-    if (!f) {
-        errno = ENOENT;
-        return -1;
-    }
-    if (ensure_active() < 0)
-        return -1;
+    if (!f)
+        return fail(ENOENT);
     struct node_stats n;
-    if (counters_node(slot, &n) < 0) {
-        errno = EAGAIN;
+    if (ensure_active() < 0 || counters_node(slot, &n) < 0)
         return -1;
-    }
     struct numa_alloc_node_counters pub;
     node_public(&n, 0, &pub);
     memcpy(value, (const char *)&pub + f->offset, sizeof *value);
@@ -168,18 +166,12 @@ static void count_only(const struct thread_stats *t, void *arg)
 static int read_threads(const char *what, uint64_t *value)
 {
     bool live = strcmp(what, "live") == 0;
-    if (!live && strcmp(what, "exited") != 0) {
-        errno = ENOENT;
-        return -1;
-    }
-    if (ensure_active() < 0)
-        return -1;
+    if (!live && strcmp(what, "exited") != 0)
+        return fail(ENOENT);
     uint64_t exited;
-    int n = counters_threads(count_only, NULL, &exited);
-    if (n < 0) {
-        errno = EAGAIN;
+    int n = ensure_active() < 0 ? -1 : counters_threads(count_only, NULL, &exited);
+    if (n < 0)
         return -1;
-    }
     *value = live ? (uint64_t)n : exited;
     return 0;
 }
@@ -188,21 +180,17 @@ static int read_current_thread(const char *field, uint64_t *value)
 {
     struct numa_alloc_thread_counters pub;
     struct thread_stats t;
-    if (strcmp(field, "tid") == 0 || strcmp(field, "node") == 0) {
-        if (ensure_active() < 0)
-            return -1;
-        counters_current_thread(&t);
-        *value = (uint64_t)(int64_t)(field[0] == 't' ? t.tid : t.node);
-        return 0;
-    }
+    bool id = strcmp(field, "tid") == 0 || strcmp(field, "node") == 0;
     const struct field *f = find_field(thread_fields, field);
-    if (!f) {
-        errno = ENOENT;
-        return -1;
-    }
+    if (!id && !f)
+        return fail(ENOENT);
     if (ensure_active() < 0)
         return -1;
     counters_current_thread(&t);
+    if (id) { /* ints in the structure: widened, -1 as 2^64-1 */
+        *value = (uint64_t)(int64_t)(field[0] == 't' ? t.tid : t.node);
+        return 0;
+    }
     thread_public(&t, &pub);
     memcpy(value, (const char *)&pub + f->offset, sizeof *value);
     return 0;
@@ -220,10 +208,8 @@ static bool prefixed(const char *name, const char *prefix, const char **rest)
 NUMA_ALLOC_API int numa_alloc_counter(const char *name, uint64_t *value)
 {
     const char *rest;
-    if (!name || !value) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (!name || !value)
+        return fail(EINVAL);
     if (strcmp(name, "active") == 0) {
         *value = alloc_ensure_init();
         return 0;
@@ -244,17 +230,14 @@ NUMA_ALLOC_API int numa_alloc_counter(const char *name, uint64_t *value)
                 return read_node_field(slot, dot + 1, value);
         }
     }
-    errno = ENOENT;
-    return -1;
+    return fail(ENOENT);
 }
 
 /* Checks a snapshot's arguments; 0 when they hold and the allocator serves. */
 static int snapshot_args(const void *out, size_t max, size_t struct_size, size_t first_size)
 {
-    if ((!out && max > 0) || struct_size < first_size) {
-        errno = EINVAL;
-        return -1;
-    }
+    if ((!out && max > 0) || struct_size < first_size)
+        return fail(EINVAL);
     return ensure_active();
 }
 
@@ -275,10 +258,8 @@ NUMA_ALLOC_API int numa_alloc_snapshot_nodes(struct numa_alloc_node_counters *ou
     for (unsigned slot = 0; slot < slots && slot < max; slot++) {
         struct node_stats n;
         struct numa_alloc_node_counters pub;
-        if (counters_node((int)slot, &n) < 0) {
-            errno = EAGAIN;
+        if (counters_node((int)slot, &n) < 0)
             return -1;
-        }
         node_public(&n, na_topo.slot_node[slot], &pub);
         put_entry(out, slot, struct_size, &pub, sizeof pub);
     }
@@ -308,10 +289,5 @@ NUMA_ALLOC_API int numa_alloc_snapshot_threads(struct numa_alloc_thread_counters
         return -1;
     struct thread_fill fill = {.out = out, .max = max, .struct_size = struct_size};
     uint64_t exited;
-    int live = counters_threads(fill_thread, &fill, &exited);
-    if (live < 0) {
-        errno = EAGAIN;
-        return -1;
-    }
-    return live;
+    return counters_threads(fill_thread, &fill, &exited);
 }
