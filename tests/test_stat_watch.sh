@@ -171,5 +171,7 @@ check "an unknown format is refused" grep -q "invalid --format=yaml (accepted: j
 NUMA_ALLOC_STATS="$work/exit.om" NUMA_ALLOC_STATS_FORMAT=openmetrics LD_PRELOAD=$library "$probe" 1
 check "NUMA_ALLOC_STATS_FORMAT=openmetrics: the exit file parses (strict)" \
     "$python" -c 'import sys; from prometheus_client.openmetrics.parser import text_string_to_metric_families as p; f = {x.name for x in p(open(sys.argv[1]).read())}; sys.exit("numa_alloc_verified_pages" not in f)' "$work/exit.om"
+"$launcher" --stats="$work/launcher.om" --stats-format=openmetrics -- "$probe" 1
+check "numa-alloc --stats-format=openmetrics: the same form" grep -qx "# TYPE numa_alloc_allocations counter" "$work/launcher.om"
 check "the live processes wrote no message" test ! -s "$work/stderr"
 exit $fail
