@@ -171,6 +171,10 @@ check "an unknown format is refused" grep -q "invalid --format=yaml (accepted: j
 NUMA_ALLOC_STATS="$work/exit.om" NUMA_ALLOC_STATS_FORMAT=openmetrics LD_PRELOAD=$library "$probe" 1
 check "NUMA_ALLOC_STATS_FORMAT=openmetrics: the exit file parses (strict)" \
     "$python" -c 'import sys; from prometheus_client.openmetrics.parser import text_string_to_metric_families as p; f = {x.name for x in p(open(sys.argv[1]).read())}; sys.exit("numa_alloc_verified_pages" not in f)' "$work/exit.om"
+NUMA_ALLOC_POLICY=bind NUMA_ALLOC_NODES=999 NUMA_ALLOC_FALLBACK=none NUMA_ALLOC_STATS="$work/failed.om" \
+    NUMA_ALLOC_STATS_FORMAT=openmetrics LD_PRELOAD=$library "$probe" 0 2>/dev/null
+check "a failed start: the exit file parses and says numa-alloc was not active" \
+    "$python" -c 'import sys; from prometheus_client.openmetrics.parser import text_string_to_metric_families as p; f = {x.name: x for x in p(open(sys.argv[1]).read())}; sys.exit(f["numa_alloc_active"].samples[0].value != 0)' "$work/failed.om"
 "$launcher" --stats="$work/launcher.om" --stats-format=openmetrics -- "$probe" 1
 check "numa-alloc --stats-format=openmetrics: the same form" grep -qx "# TYPE numa_alloc_allocations counter" "$work/launcher.om"
 check "the live processes wrote no message" test ! -s "$work/stderr"
