@@ -3,13 +3,16 @@
 #include "base/os.h"
 
 #include "base/parse.h"
+#include "base/textbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/auxv.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -56,6 +59,142 @@ uint64_t os_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t os_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void os_program_name(char out[OS_COMM_SIZE])
+{
+    int saved = errno;
+    memset(out, 0, OS_COMM_SIZE);
+    if (syscall(SYS_prctl, PR_GET_NAME, out, 0, 0, 0) != 0)
+        out[0] = '\0';
+    out[OS_COMM_SIZE - 1] = '\0';
+    errno = saved;
+}
+
+/*
+ * Calls line(text, arg) on each line of a file (its first 255 bytes; maps
+ * puts what we need first) until one returns true. 1: one did; 0: none did;
+ * -1: the file cannot be opened or read. Reads with a fixed buffer: no
+ * allocation, however long the file.
+ */
+static int each_line(const char *path, bool (*line)(const char *text, void *arg), void *arg)
+{
+    char buf[4096], text[256];
+    size_t len = 0;
+    bool cut = false;
+    int found = 0;
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        long n = syscall(SYS_read, fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            found = -1;
+        if (n <= 0)
+            break;
+        for (long i = 0; i < n && !found; i++) {
+            if (buf[i] != '\n') {
+                cut |= len + 1 >= sizeof text;
+                if (!cut)
+                    text[len++] = buf[i];
+                continue;
+            }
+            text[len] = '\0';
+            found = line(text, arg);
+            len = 0;
+            cut = false;
+        }
+        if (found)
+            break;
+    }
+    syscall(SYS_close, fd);
+    return found;
+}
+
+/* The "major:minor inode" fields of a maps line ("start-end perms offset dev inode path"). */
+static const char *maps_file_id(const char *text)
+{
+    for (int field = 0; field < 3 && text; field++)
+        if ((text = strchr(text, ' ')))
+            text++;
+    return text;
+}
+
+/* The length of the "dev inode" at id: up to the blank after the inode. */
+static size_t file_id_len(const char *id)
+{
+    const char *blank = strchr(id, ' ');
+    if (!blank)
+        return 0;
+    blank = strchr(blank + 1, ' ');
+    return blank ? (size_t)(blank - id) : strlen(id);
+}
+
+struct find_addr {
+    uintptr_t addr;
+    char *id;
+};
+
+static bool line_holds_addr(const char *text, void *arg)
+{
+    struct find_addr *find = arg;
+    uint64_t start = 0, end = 0;
+    const char *c = text;
+    for (; (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'); c++)
+        start = start * 16 + (uint64_t)(*c <= '9' ? *c - '0' : *c - 'a' + 10);
+    if (*c++ != '-')
+        return false;
+    for (; (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'); c++)
+        end = end * 16 + (uint64_t)(*c <= '9' ? *c - '0' : *c - 'a' + 10);
+    if (find->addr < start || find->addr >= end)
+        return false;
+    const char *id = maps_file_id(text);
+    size_t len = id ? file_id_len(id) : 0;
+    if (len == 0 || len >= OS_FILE_ID_SIZE)
+        return false;
+    memcpy(find->id, id, len);
+    find->id[len] = '\0';
+    return true;
+}
+
+bool os_mapped_file_of(const void *addr, char id[OS_FILE_ID_SIZE])
+{
+    int saved = errno;
+    struct find_addr find = {(uintptr_t)addr, id};
+    int found = each_line("/proc/self/maps", line_holds_addr, &find);
+    errno = saved;
+    /* An inode of 0: anonymous memory, not a file. */
+    return found == 1 && !(strlen(id) >= 2 && strcmp(id + strlen(id) - 2, " 0") == 0);
+}
+
+static bool line_maps_file(const char *text, void *arg)
+{
+    const char *want = arg, *id = maps_file_id(text);
+    size_t len = id ? file_id_len(id) : 0;
+    return len == strlen(want) && memcmp(id, want, len) == 0;
+}
+
+int os_process_maps(long pid, const char *id)
+{
+    int saved = errno;
+    char path[40];
+    struct textbuf tb;
+    tb_init(&tb, path, sizeof path);
+    tb_str(&tb, "/proc/");
+    tb_u64(&tb, (uint64_t)pid);
+    tb_str(&tb, "/maps");
+    int found = each_line(path, line_maps_file, (void *)id);
+    errno = saved;
+    return found;
 }
 
 void os_futex_wait(volatile int *word, int expected)

@@ -14,6 +14,7 @@
 #ifndef NUMA_ALLOC_OS_H
 #define NUMA_ALLOC_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,30 @@ int os_purge(void *addr, size_t size);
 
 /* Milliseconds from a monotonic clock, cheap (vDSO, coarse; cannot fail for this clock). */
 uint64_t os_now_ms(void);
+
+/* Milliseconds since the epoch (CLOCK_REALTIME): the wall clock, for timestamps people read. */
+uint64_t os_wall_ms(void);
+
+#define OS_COMM_SIZE 16 /* the kernel's TASK_COMM_LEN: 15 bytes and the NUL */
+
+/*
+ * The program's name as the kernel keeps it (comm: /proc/self/comm, what ps,
+ * pidof and core_pattern's %e show): the executable's base name at exec, cut
+ * to 15 bytes, unless the program renamed itself (PR_SET_NAME, any bytes but
+ * NUL). "" if the kernel would not say.
+ */
+void os_program_name(char out[OS_COMM_SIZE]);
+
+#define OS_FILE_ID_SIZE 48 /* "major:minor inode" as /proc/PID/maps writes them */
+
+/*
+ * The file the code at `addr` was mapped from, as /proc/self/maps names it
+ * ("fd:01 1234567"), into id; false if unknown (not a file, maps unreadable).
+ */
+bool os_mapped_file_of(const void *addr, char id[OS_FILE_ID_SIZE]);
+
+/* 1: process pid maps the file `id` (os_mapped_file_of); 0: it does not; -1: cannot tell. */
+int os_process_maps(long pid, const char *id);
 
 /*
  * Futex wait/wake on a 32-bit word (private to the process). No result: the

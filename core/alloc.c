@@ -372,6 +372,7 @@ static void fork_child(void)
     na_lock_reset(mems_watch_lock());
     na_lock_reset(&init_lock);
     na_lock_reset(stats_lock());
+    stats_file_fork_child();
     stats_live_fork_child();
 }
 

@@ -26,6 +26,19 @@
 /* Pages asked about per node when verifying: bounded cost (~25 ms/GB for move_pages). */
 #define VERIFY_MAX_PAGES 16384
 
+/*
+ * The JSON's "format": raised when a key is removed or renamed or a value
+ * changes its meaning or type; keys added beside the others keep it.
+ */
+#define STATS_FORMAT 1
+
+/* /proc/self/cmdline shown at most: more is cut and marked ("args_truncated"). */
+#define ARGS_MAX 4096
+
+#ifndef NA_VERSION_STRING /* set by CMake; a build outside it (the fuzzer's) has none */
+#define NA_VERSION_STRING "unknown"
+#endif
+
 /* ---- collecting ---------------------------------------------------------- */
 
 /* Counts of one node cache, with the unsettled ones booked as the thread's home says. */
@@ -95,6 +108,7 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     static struct retired_threads retired_copy; /* large: not on the stack */
     struct retired_threads *retired = &retired_copy;
     memset(snap, 0, sizeof *snap);
+    snap->time_ms = os_wall_ms();
     thread_cache_visit(visit_thread, snap, retired);
     snap->num_exited = retired->threads;
     snap->exited.migrations = retired->migrations;
@@ -160,6 +174,164 @@ static void write_size_and_local_pct(struct textbuf *tb, const struct node_stats
     tb_ratio1(tb, n->counts.bytes_allocated, unit, 1);
     tb_str(tb, between);
     write_percent(tb, n->counts.allocs - n->counts.remote_allocs, n->counts.allocs);
+}
+
+/* A size people read: exact bytes below 1 KiB, else the largest unit (1024-based) that keeps at
+ * least 1.0 of it, with one decimal, so the number always shows two significant digits or more. */
+static void text_size(struct textbuf *tb, uint64_t bytes)
+{
+    static const char *const units[] = {" B", " KB", " MB", " GB", " TB"};
+    unsigned unit = 0;
+    while (unit < 4 && bytes >= (uint64_t)1 << (10 * (unit + 1)))
+        unit++;
+    if (unit == 0)
+        tb_u64(tb, bytes);
+    else
+        tb_ratio1(tb, bytes, (uint64_t)1 << (10 * unit), 1);
+    tb_str(tb, units[unit]);
+}
+
+/* ---- who, when, what (the header of both forms) -------------------------- */
+
+/* Days since 1970-01-01 as a civil date (proleptic Gregorian; H. Hinnant's algorithm). */
+static void civil_date(uint64_t days, uint64_t *year, unsigned *month, unsigned *day)
+{
+    uint64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    *day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
+static void two_digits(struct textbuf *tb, uint64_t v, const char *after)
+{
+    char out[4] = {(char)('0' + v / 10 % 10), (char)('0' + v % 10), '\0', '\0'};
+    tb_str(tb, out);
+    tb_str(tb, after);
+}
+
+/* RFC 3339 in UTC with milliseconds: 2026-11-30T10:31:51.123Z (no locale, no time zone file). */
+static void rfc3339(struct textbuf *tb, uint64_t ms)
+{
+    uint64_t s = ms / 1000, year;
+    unsigned month, day;
+    civil_date(s / 86400, &year, &month, &day);
+    tb_u64(tb, year);
+    tb_str(tb, "-");
+    two_digits(tb, month, "-");
+    two_digits(tb, day, "T");
+    two_digits(tb, s % 86400 / 3600, ":");
+    two_digits(tb, s % 3600 / 60, ":");
+    two_digits(tb, s % 60, ".");
+    char frac[4] = {(char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
+                    (char)('0' + ms % 10), '\0'};
+    tb_str(tb, frac);
+    tb_str(tb, "Z");
+}
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0 (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF). */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        lo = s[0] == 0xe0 ? 0xa0 : lo;
+        hi = s[0] == 0xed ? 0x9f : hi;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        lo = s[0] == 0xf0 ? 0x90 : lo;
+        hi = s[0] == 0xf4 ? 0x8f : hi;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/*
+ * Any bytes as a JSON string, quotes included: valid UTF-8 as it is, `"`,
+ * `\` and control characters escaped, every byte that is not part of valid
+ * UTF-8 as U+FFFD (JSON text must be Unicode).
+ */
+static void json_string(struct textbuf *tb, const char *bytes, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)bytes;
+    tb_str(tb, "\"");
+    for (size_t i = 0; i < n;) {
+        char out[8] = {0};
+        size_t len = 1;
+        if (s[i] == '"' || s[i] == '\\') {
+            out[0] = '\\';
+            out[1] = (char)s[i];
+        } else if (s[i] == '\n' || s[i] == '\t') {
+            out[0] = '\\';
+            out[1] = s[i] == '\n' ? 'n' : 't';
+        } else if (s[i] < 0x20) {
+            memcpy(out, "\\u00", 4);
+            out[4] = hex[s[i] >> 4];
+            out[5] = hex[s[i] & 15];
+        } else if (s[i] < 0x80) {
+            out[0] = (char)s[i];
+        } else if ((len = utf8_sequence(s + i, n - i)) != 0) {
+            memcpy(out, s + i, len);
+        } else {
+            memcpy(out, "\\ufffd", 6);
+            len = 1;
+        }
+        tb_str(tb, out);
+        i += len;
+    }
+    tb_str(tb, "\"");
+}
+
+/* The command line (argv) as a JSON array, from /proc/self/cmdline as it is now (what ps shows). */
+static void json_args(struct textbuf *tb)
+{
+    static char cmdline[ARGS_MAX + 2]; /* under the writing lock; one more byte tells a cut */
+    long n = os_read_file("/proc/self/cmdline", cmdline, sizeof cmdline);
+    bool cut = n > ARGS_MAX;
+    size_t len = n < 0 ? 0 : cut ? ARGS_MAX : (size_t)n;
+    tb_str(tb, "\"args\": [");
+    for (size_t at = 0; at < len;) {
+        size_t arg = strnlen(cmdline + at, len - at);
+        tb_str(tb, at ? ", " : "");
+        json_string(tb, cmdline + at, arg);
+        at += arg + 1;
+    }
+    tb_str(tb, cut ? "], \"args_truncated\": true" : "], \"args_truncated\": false");
+}
+
+/* "format", "version", "time", "time_unix", "pid", "program", "args": one line of the JSON. */
+static void json_identity(struct textbuf *tb, uint64_t now_ms)
+{
+    char name[OS_COMM_SIZE];
+    os_program_name(name);
+    tb_str(tb, "  \"format\": ");
+    tb_u64(tb, STATS_FORMAT);
+    tb_str(tb, ", \"version\": \"" NA_VERSION_STRING "\", \"time\": \"");
+    rfc3339(tb, now_ms);
+    tb_str(tb, "\", \"time_unix\": ");
+    tb_u64(tb, now_ms / 1000);
+    char frac[5] = {'.', (char)('0' + now_ms % 1000 / 100), (char)('0' + now_ms % 100 / 10),
+                    (char)('0' + now_ms % 10), '\0'};
+    tb_str(tb, frac);
+    tb_str(tb, ",\n  \"pid\": ");
+    tb_u64(tb, (uint64_t)syscall(SYS_getpid));
+    tb_str(tb, ", \"program\": ");
+    json_string(tb, name, strlen(name));
+    tb_str(tb, ", ");
+    json_args(tb);
+    tb_str(tb, ",\n");
 }
 
 /* ---- what placement the numbers rest on (docs/stats.md, "Placement") ------- */
@@ -282,6 +454,7 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
 {
     uint64_t all = 0, remote = 0;
     tb_str(tb, "{\n");
+    json_identity(tb, snap->time_ms);
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         const struct node_stats *n = &snap->nodes[slot];
         all += n->counts.allocs;
@@ -330,12 +503,9 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     }
     tb_str(tb, "  \"remote_pct\": ");
     write_percent(tb, remote, all);
-    tb_str(tb, ",\n  \"pid\": ");
-    tb_u64(tb, (uint64_t)syscall(SYS_getpid));
     /* The reasons are our own fixed words and numbers: nothing to escape. */
     const char *inactive = alloc_start_failure();
-    tb_str(tb,
-           inactive ? ",\n  \"active\": false, \"inactive_reason\": \"" : ",\n  \"active\": true");
+    tb_str(tb, inactive ? ", \"active\": false, \"inactive_reason\": \"" : ", \"active\": true");
     if (inactive) {
         tb_str(tb, inactive);
         tb_str(tb, "\"");
@@ -429,7 +599,15 @@ static void text_row(struct textbuf *tb, const char *label, const struct stats_s
 static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
 {
     uint64_t all = 0, remote = 0;
-    tb_str(tb, "numa-alloc statistics: pid ");
+    char name[OS_COMM_SIZE];
+    os_program_name(name);
+    tb_str(tb, "numa-alloc " NA_VERSION_STRING ", ");
+    rfc3339(tb, snap->time_ms);
+    tb_str(tb, ", program ");
+    for (char *c = name; *c; c++) /* comm may hold any byte: keep the line one line */
+        *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+    tb_str(tb, name); /* the kernel's comm: at most 15 bytes, as ps shows it */
+    tb_str(tb, "\nnuma-alloc statistics: pid ");
     tb_u64(tb, (uint64_t)syscall(SYS_getpid));
     tb_str(tb, ", policy ");
     tb_str(tb, policy_names[na_options.policy]);
@@ -490,7 +668,9 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, "Node ");
         tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, ": ");
-        write_size_and_local_pct(tb, n, (uint64_t)1 << 30, " GB allocated, ");
+        text_size(tb, n->counts.bytes_allocated);
+        tb_str(tb, " allocated, ");
+        write_percent(tb, n->counts.allocs - n->counts.remote_allocs, n->counts.allocs);
         tb_str(tb, "% local");
         text_local_basis(tb, snap, n);
         tb_str(tb, "\n");

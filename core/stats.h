@@ -51,7 +51,8 @@ struct stats_snapshot {
     unsigned num_others;
     struct thread_stats exited; /* threads that have exited, summed */
     uint64_t num_exited;
-    bool verified; /* a census was asked for (each node's verify_error says if it was had) */
+    bool verified;    /* a census was asked for (each node's verify_error says if it was had) */
+    uint64_t time_ms; /* when it was collected: ms since the epoch (CLOCK_REALTIME) */
 };
 
 /* Collects everything; `verify`: also ask the kernel where a sample of pages lies. */

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #define PID_DIGITS_MAX    10 /* what one %p can become */
+#define NAME_CHARS_MAX    15 /* what one %e can become: comm's limit (TASK_COMM_LEN - 1) */
+#define TIME_DIGITS_MAX   20 /* what one %t can become: any uint64_t */
 #define TMP_RANDOM_DIGITS 16 /* hex digits of 64 random bits */
 /* ".<pid>.<16 hex digits>.tmp" after the final name */
 #define TMP_SUFFIX_MAX (1 + PID_DIGITS_MAX + 1 + TMP_RANDOM_DIGITS + 4)
@@ -32,20 +34,27 @@
 /*
  * Where the statistics go, set once by stats_file_init() and only read after.
  * Invariants for TO_FILE: `pattern` is absolute (starts with '/'); its longest
- * expansion (each %p as PID_DIGITS_MAX digits) plus TMP_SUFFIX_MAX fits
+ * expansion (each %p as PID_DIGITS_MAX digits, %e NAME_CHARS_MAX, %t
+ * TIME_DIGITS_MAX) plus TMP_SUFFIX_MAX fits
  * PATH_MAX with the NUL, and its last component's longest expansion plus
  * TMP_SUFFIX_MAX fits NAME_MAX, so expand() and the temporary name never cut.
  * `refused_pid`: the process whose target start-up found unsafe (it said so
  * then, and writes nothing); a forked child, with another pid, tries its own.
+ * `top_pid`: under NUMA_ALLOC_STATS_SCOPE=top, the one process that writes
+ * (0: none here); a fork child has another pid, so it never does.
+ * `started_s`: %t, the wall-clock second this process started (the library's
+ * start-up, or the fork that made it), whatever the target.
  * `dir_dev`, `dir_ino`: the directory checked at start-up, when its path has
- * no %p (`dir_known`); at exit the directory opened must be that one, so that
- * one swapped for a link elsewhere meanwhile (by a user who can write into
- * its parent) cannot send the file there.
+ * no %p, %e or %t (`dir_known`); at exit the directory opened must be that
+ * one, so that one swapped for a link elsewhere meanwhile (by a user who can
+ * write into its parent) cannot send the file there.
  */
 static struct {
     enum { TO_NOWHERE, TO_OUTPUT_FD, TO_FILE } kind;
     char pattern[PATH_MAX];
     long refused_pid;
+    uint64_t started_s;
+    long top_pid;
     bool dir_known;
     dev_t dir_dev;
     ino_t dir_ino;
@@ -116,14 +125,44 @@ static const char *unsafe_target(const struct stat *st)
     return NULL;
 }
 
-/* The pattern with %p as `pid` and %% as %, into out[PATH_MAX]; -1 if it would not fit. */
+/*
+ * %e: the program's name (comm) as a safe file name: letters, digits and
+ * `.` `_` `-` `+` are kept, every other byte (a `/`, a space, a byte of a
+ * UTF-8 character) becomes `_`, as does a name made only of dots (`.`, `..`
+ * would name a directory) and an empty one.
+ */
+static void program_file_name(char out[OS_COMM_SIZE])
+{
+    os_program_name(out);
+    bool only_dots = true;
+    for (char *c = out; *c; c++) {
+        bool safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-' || *c == '+';
+        *c = safe ? *c : '_';
+        only_dots &= *c == '.';
+    }
+    if (only_dots) {
+        size_t len = strlen(out);
+        memset(out, '_', len ? len : 1);
+    }
+}
+
+/*
+ * The pattern with %p as `pid`, %e as the program's name, %t as the start
+ * second and %% as %, into out[PATH_MAX]; -1 if it would not fit.
+ */
 static int expand(const char *pattern, long pid, char *out)
 {
+    char name[OS_COMM_SIZE];
+    program_file_name(name);
     struct textbuf tb;
     tb_init(&tb, out, PATH_MAX);
     for (const char *c = pattern; *c; c++) {
-        if (c[0] == '%' && c[1] == 'p') {
-            tb_u64(&tb, (uint64_t)pid);
+        if (c[0] == '%' && (c[1] == 'p' || c[1] == 't')) {
+            tb_u64(&tb, c[1] == 'p' ? (uint64_t)pid : target.started_s);
+            c++;
+        } else if (c[0] == '%' && c[1] == 'e') {
+            tb_str(&tb, name);
             c++;
         } else {
             char one[2] = {c[0], '\0'};
@@ -136,14 +175,29 @@ static int expand(const char *pattern, long pid, char *out)
     return 0;
 }
 
-/* The longest expansion of the whole pattern, and of its last component. */
-static void longest(const char *pattern, size_t *whole, size_t *last)
+/*
+ * The longest expansion of the whole pattern, and of its last component;
+ * `varies`: whether a %p, %e or %t lies before the last component (the
+ * directory may then differ between start-up and exit, or in a fork child).
+ */
+static void longest(const char *pattern, size_t *whole, size_t *last, bool *varies)
 {
+    bool in_last = false; /* the component being read holds a %p, %e or %t */
     *whole = *last = 0;
+    *varies = false;
     for (const char *c = pattern; *c; c++) {
         size_t n = 1;
-        if (c[0] == '%' && (c[1] == 'p' || c[1] == '%'))
-            n = *++c == 'p' ? PID_DIGITS_MAX : 1;
+        if (c[0] == '%' && (c[1] == 'p' || c[1] == 'e' || c[1] == 't' || c[1] == '%')) {
+            c++;
+            n = *c == 'p'   ? PID_DIGITS_MAX
+                : *c == 'e' ? NAME_CHARS_MAX
+                : *c == 't' ? TIME_DIGITS_MAX
+                            : 1;
+            in_last |= *c != '%';
+        } else if (*c == '/') {
+            *varies |= in_last;
+            in_last = false;
+        }
         *whole += n;
         *last = *c == '/' ? 0 : *last + n;
     }
@@ -190,11 +244,32 @@ static bool make_absolute(void)
     return true;
 }
 
+/*
+ * NUMA_ALLOC_STATS_SCOPE=top without the launcher's NUMA_ALLOC_STATS_TOP_PID:
+ * this process is the top unless its parent process runs numa-alloc too (it
+ * maps the file our code came from). A fork child is not the top either: it
+ * inherits `top_pid`, its parent's. Said without allocating; a parent whose
+ * maps cannot be read (another user's) counts as not running numa-alloc.
+ */
+static long find_top_pid(long pid)
+{
+    if (na_options.stats_top_pid)
+        return na_options.stats_top_pid;
+    char id[OS_FILE_ID_SIZE];
+    if (!os_mapped_file_of((const void *)&find_top_pid, id))
+        return pid; /* cannot tell what to look for: write, as scope all would */
+    return os_process_maps(syscall(SYS_getppid), id) == 1 ? 0 : pid;
+}
+
 void stats_file_init(void)
 {
     static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
+    target.started_s = os_wall_ms() / 1000;
     if (!na_options.stats[0])
         return;
+    if (na_options.stats_scope == STATS_SCOPE_TOP &&
+        (target.top_pid = find_top_pid(syscall(SYS_getpid))) != syscall(SYS_getpid))
+        return; /* not the top: nothing to check, nothing to write (fork children neither) */
     if (strcmp(na_options.stats, "stderr") == 0 || strcmp(na_options.stats, "/dev/stderr") == 0) {
         target.kind = TO_OUTPUT_FD;
         return;
@@ -203,10 +278,11 @@ void stats_file_init(void)
     if (!make_absolute())
         goto out;
     size_t whole, last;
-    longest(target.pattern, &whole, &last);
+    bool varies;
+    longest(target.pattern, &whole, &last, &varies);
     if (whole + TMP_SUFFIX_MAX >= PATH_MAX || last + TMP_SUFFIX_MAX > NAME_MAX) {
         say(whole + TMP_SUFFIX_MAX >= PATH_MAX ? "too long" : "file name too long",
-            " (with %p as 10 digits); statistics are off");
+            " (with %p as 10 digits, %e as 15 characters, %t as 20 digits); statistics are off");
         goto out;
     }
     if (last == 0) {
@@ -233,8 +309,7 @@ void stats_file_init(void)
         goto out;
     }
     *slash = '/';
-    const char *name_at = strrchr(target.pattern, '/');
-    target.dir_known = !memmem(target.pattern, (size_t)(name_at - target.pattern), "%p", 2);
+    target.dir_known = !varies;
     target.dir_dev = st.st_dev;
     target.dir_ino = st.st_ino;
     const char *why;
@@ -360,10 +435,17 @@ static void write_file(void)
  * lock: it cannot deadlock with the program's own use of stdio, as printing
  * from atexit can.
  */
+void stats_file_fork_child(void)
+{
+    target.started_s = os_wall_ms() / 1000;
+}
+
 __attribute__((destructor)) static void stats_file_at_exit(void)
 {
     if (target.kind == TO_NOWHERE || (!na_region.size && !alloc_start_failed()))
         return;
+    if (na_options.stats_scope == STATS_SCOPE_TOP && syscall(SYS_getpid) != target.top_pid)
+        return; /* a fork child of the top process */
     int saved = errno;
     if (target.kind == TO_OUTPUT_FD) {
         int fd = report_output_fd();

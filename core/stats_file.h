@@ -15,13 +15,18 @@
  *   - every refusal is one warning line per process at most; nothing here
  *     changes errno, the exit status or the signals of the program.
  * `%p` in the path is the pid at exit (a forked child writes its own file),
- * `%%` a percent sign. "stderr" (or "/dev/stderr") writes to
- * report_output_fd() instead.
+ * `%e` the program's name at exit (comm, made a safe file name), `%t` the
+ * second (since the epoch) the process started: the library's start-up, or
+ * the fork that made it; `%%` a percent sign, as in core_pattern. "stderr" (or "/dev/stderr")
+ * writes to report_output_fd() instead.
  */
 #ifndef NUMA_ALLOC_STATS_FILE_H
 #define NUMA_ALLOC_STATS_FILE_H
 
 /* Checks na_options.stats and prepares the exit; call once, after options_init(). */
 void stats_file_init(void);
+
+/* fork: the child is a new process, with its own start time (%t). */
+void stats_file_fork_child(void);
 
 #endif

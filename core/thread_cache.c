@@ -349,6 +349,26 @@ int thread_cache_walk(void (*visit)(const struct thread_state *ts, void *arg),
     return 0;
 }
 
+void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS])
+{
+    registry_take();
+    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++)
+        live[slot] = retired.per_slot[slot].bytes_allocated - retired.per_slot[slot].bytes_freed;
+    struct thread_state *ts;
+    list_for_each_entry(ts, &registry, struct thread_state, registry_link)
+    {
+        for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
+            if (!ts->caches[slot])
+                continue;
+            struct alloc_counts counts;
+            node_cache_counts(ts->caches[slot], ts->home, &counts);
+            /* Modulo 2^64: a thread may free more than it allocated; the sum is right. */
+            live[slot] += counts.bytes_allocated - counts.bytes_freed;
+        }
+    }
+    registry_drop();
+}
+
 void thread_cache_fork_prepare(void)
 {
     registry_take();

@@ -191,6 +191,15 @@ void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg),
                         struct retired_threads *retired);
 
 /*
+ * Bytes of live blocks per slot (allocated less freed, of every thread, live
+ * or exited): small blocks at their class size, large and huge ones at their
+ * usable size, so the sum of malloc_usable_size() of the blocks in use. Each
+ * thread's counters are read whole but not frozen: what other threads do
+ * meanwhile may or may not be seen; the calling thread's own work is exact.
+ */
+void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS]);
+
+/*
  * As thread_cache_visit, then visit_retired(retired, arg), all under the
  * registry lock, copying nothing (usable from a small signal stack). -1,
  * visiting nothing, when the calling thread takes or holds that lock

@@ -1,17 +1,28 @@
 /*
  * introspection.c - glibc's malloc extras: mallopt, mallinfo, mallinfo2,
- * malloc_stats, malloc_info. Their figures come from the node heaps:
- *   arena    = segment space committed, all nodes
- *   uordblks = bytes in page runs and huge objects in use (a slab counts whole)
- *   fordblks = free bytes still resident (not yet purged)
- *   hblks, hblkhd = huge objects (> 2 MiB), their count and bytes
- * Fields without a counterpart here are 0.
+ * malloc_stats, malloc_info, with glibc's meanings (mallinfo(3)), our huge
+ * objects (above 2 MiB) standing for glibc's mmapped chunks:
+ *   uordblks = bytes of the small and large blocks the program holds: the
+ *              sum of their malloc_usable_size() (counted on every malloc and
+ *              free, per thread: exact for what the calling thread did, the
+ *              other threads' latest operations may or may not be seen)
+ *   hblks, hblkhd = huge objects: their count, and their usable bytes
+ *   fordblks = free space the heaps hold for small and large blocks: free
+ *              blocks in slabs and thread caches, free page runs not yet
+ *              given back to the kernel
+ *   arena    = uordblks + fordblks: what the heaps hold from the kernel for
+ *              them (purged pages are not held)
+ *   keepcost = the free page runs malloc_trim(0) would give back now
+ * so, as in glibc, uordblks + hblkhd is what the program holds, arena +
+ * hblkhd what the allocator holds. ordblks, smblks, usmblks, fsmblks: 0 (no
+ * counterpart; glibc's usmblks is 0 too).
  */
 #define _GNU_SOURCE
 #include "base/os.h"
 #include "base/textbuf.h"
 #include "core/alloc.h"
 #include "core/node_heap.h"
+#include "core/thread_cache.h"
 #include "interpose/export.h"
 #include "policy/topology.h"
 
@@ -20,23 +31,49 @@
 #include <stdio.h>
 #include <unistd.h>
 
-/* Reads a node heap's totals into t and adds the ones glibc's extras report to sum. */
-static void read_totals(unsigned slot, struct heap_totals *t, struct heap_totals *sum)
+/* One heap's figures, in mallinfo2's words. */
+struct usage {
+    size_t in_use;     /* uordblks */
+    size_t free;       /* fordblks */
+    size_t system;     /* arena */
+    size_t releasable; /* keepcost */
+    size_t huge_count; /* hblks */
+    size_t huge_bytes; /* hblkhd */
+};
+
+/*
+ * A slot's usage from its heap's totals and the bytes the threads hold there
+ * (`live`, huge objects included). Read at slightly different moments while
+ * other threads work: a difference that would go below 0 is 0.
+ */
+static void usage_of(unsigned slot, uint64_t live, struct usage *u, struct usage *sum)
 {
-    heap_totals(node_heap_of(slot), t);
-    sum->committed += t->committed;
-    sum->active += t->active;
-    sum->dirty += t->dirty;
-    sum->huge_count += t->huge_count;
-    sum->huge_bytes += t->huge_bytes;
+    struct heap_totals t;
+    heap_totals(node_heap_of(slot), &t);
+    size_t held = t.active > t.huge_bytes ? t.active - t.huge_bytes : 0; /* slabs, page runs */
+    u->huge_count = t.huge_count;
+    u->huge_bytes = t.huge_bytes;
+    u->in_use = live > t.huge_bytes ? (size_t)live - t.huge_bytes : 0;
+    u->free = (held > u->in_use ? held - u->in_use : 0) + t.dirty;
+    u->system = u->in_use + u->free;
+    u->releasable = t.dirty;
+    sum->in_use += u->in_use;
+    sum->free += u->free;
+    sum->system += u->system;
+    sum->releasable += u->releasable;
+    sum->huge_count += u->huge_count;
+    sum->huge_bytes += u->huge_bytes;
 }
 
-static void sum_totals(struct heap_totals *sum)
+/* Every slot's usage into per_slot (may be NULL), and the sum. */
+static void usage(struct usage *per_slot, struct usage *sum)
 {
-    *sum = (struct heap_totals){0};
+    uint64_t live[TOPO_MAX_SLOTS]; /* on the stack: no lock of ours to leave held over a fork */
+    *sum = (struct usage){0};
+    thread_cache_live_bytes(live);
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        struct heap_totals t;
-        read_totals(slot, &t, sum);
+        struct usage one;
+        usage_of(slot, live[slot], per_slot ? &per_slot[slot] : &one, sum);
     }
 }
 
@@ -66,13 +103,14 @@ NA_EXPORT int mallopt(int param, int value)
 NA_EXPORT struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 info = {0};
-    struct heap_totals t;
-    sum_totals(&t);
-    info.arena = t.committed;
-    info.hblks = t.huge_count;
-    info.hblkhd = t.huge_bytes;
-    info.uordblks = t.active;
-    info.fordblks = t.dirty;
+    struct usage sum;
+    usage(NULL, &sum);
+    info.arena = sum.system;
+    info.hblks = sum.huge_count;
+    info.hblkhd = sum.huge_bytes;
+    info.uordblks = sum.in_use;
+    info.fordblks = sum.free;
+    info.keepcost = sum.releasable;
     return info;
 }
 
@@ -90,29 +128,35 @@ NA_EXPORT struct mallinfo mallinfo(void)
     info.hblkhd = clamp_int(wide.hblkhd);
     info.uordblks = clamp_int(wide.uordblks);
     info.fordblks = clamp_int(wide.fordblks);
+    info.keepcost = clamp_int(wide.keepcost);
     return info;
 }
 
-/* The layout glibc's malloc_stats prints, one "Arena" per node, on stderr. */
+/*
+ * The layout glibc's malloc_stats prints, one "Arena" per node, on stderr:
+ * system bytes = arena, in use bytes = uordblks; the total adds the huge
+ * objects (hblkhd) to both. "max mmap regions/bytes" are glibc's peaks; we
+ * keep none, and print the huge objects live now.
+ */
 NA_EXPORT void malloc_stats(void)
 {
+    struct usage per_slot[TOPO_MAX_SLOTS];
     char buf[4096];
     struct textbuf tb;
     tb_init(&tb, buf, sizeof buf);
-    struct heap_totals sum = {0};
+    struct usage sum;
+    usage(per_slot, &sum);
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        struct heap_totals t;
-        read_totals(slot, &t, &sum);
         heap_heading(&tb, slot, "Arena ", " (node ", "):\nsystem bytes     = ");
-        tb_u64(&tb, t.committed);
+        tb_u64(&tb, per_slot[slot].system);
         tb_str(&tb, "\nin use bytes     = ");
-        tb_u64(&tb, t.active);
+        tb_u64(&tb, per_slot[slot].in_use);
         tb_str(&tb, "\n");
     }
     tb_str(&tb, "Total (incl. mmap):\nsystem bytes     = ");
-    tb_u64(&tb, sum.committed);
+    tb_u64(&tb, sum.system + sum.huge_bytes);
     tb_str(&tb, "\nin use bytes     = ");
-    tb_u64(&tb, sum.active);
+    tb_u64(&tb, sum.in_use + sum.huge_bytes);
     tb_str(&tb, "\nmax mmap regions = ");
     tb_u64(&tb, sum.huge_count);
     tb_str(&tb, "\nmax mmap bytes   = ");
@@ -121,18 +165,35 @@ NA_EXPORT void malloc_stats(void)
     os_write_stderr(buf);
 }
 
-static void xml_size(struct textbuf *tb, const char *type, size_t value)
+static void xml_total(struct textbuf *tb, const char *type, size_t count, size_t size)
 {
     tb_str(tb, "<total type=\"");
     tb_str(tb, type);
+    tb_str(tb, "\" count=\"");
+    tb_u64(tb, count);
     tb_str(tb, "\" size=\"");
-    tb_u64(tb, value);
+    tb_u64(tb, size);
     tb_str(tb, "\"/>\n");
 }
 
-/* glibc's XML shape, one <heap> per node. Written with write(2) on the stream's fd. */
+static void xml_system(struct textbuf *tb, size_t system)
+{
+    tb_str(tb, "<system type=\"current\" size=\"");
+    tb_u64(tb, system);
+    tb_str(tb, "\"/>\n<aspace type=\"total\" size=\"");
+    tb_u64(tb, system);
+    tb_str(tb, "\"/>\n");
+}
+
+/*
+ * glibc's XML shape, one <heap> per node, with mallinfo2's numbers: "rest"
+ * is fordblks (free space held), "mmap" the huge objects (hblks, hblkhd),
+ * "current" arena; so current - rest is uordblks, as with glibc. Written with
+ * write(2) on the stream's fd.
+ */
 NA_EXPORT int malloc_info(int options, FILE *stream)
 {
+    struct usage per_slot[TOPO_MAX_SLOTS];
     if (options != 0 || !stream) {
         errno = EINVAL;
         return -1;
@@ -141,24 +202,20 @@ NA_EXPORT int malloc_info(int options, FILE *stream)
     struct textbuf tb;
     tb_init(&tb, buf, sizeof buf);
     tb_str(&tb, "<malloc version=\"1\" allocator=\"numa-alloc\">\n");
-    struct heap_totals sum = {0};
+    struct usage sum;
+    usage(per_slot, &sum);
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        struct heap_totals t;
-        read_totals(slot, &t, &sum);
-        heap_heading(&tb, slot, "<heap nr=\"", "\" node=\"", "\">\n");
-        xml_size(&tb, "rest", t.dirty);
-        xml_size(&tb, "mmap", t.huge_bytes);
-        tb_str(&tb, "<system type=\"current\" size=\"");
-        tb_u64(&tb, t.committed);
-        tb_str(&tb, "\"/>\n<aspace type=\"total\" size=\"");
-        tb_u64(&tb, t.active);
-        tb_str(&tb, "\"/>\n</heap>\n");
+        heap_heading(&tb, slot, "<heap nr=\"", "\" node=\"", "\">\n<sizes>\n</sizes>\n");
+        xml_total(&tb, "fast", 0, 0);
+        xml_total(&tb, "rest", 0, per_slot[slot].free);
+        xml_system(&tb, per_slot[slot].system);
+        tb_str(&tb, "</heap>\n");
     }
-    xml_size(&tb, "rest", sum.dirty);
-    xml_size(&tb, "mmap", sum.huge_bytes);
-    tb_str(&tb, "<system type=\"current\" size=\"");
-    tb_u64(&tb, sum.committed);
-    tb_str(&tb, "\"/>\n</malloc>\n");
+    xml_total(&tb, "fast", 0, 0);
+    xml_total(&tb, "rest", 0, sum.free);
+    xml_total(&tb, "mmap", sum.huge_count, sum.huge_bytes);
+    xml_system(&tb, sum.system);
+    tb_str(&tb, "</malloc>\n");
     /* Our text goes after whatever the program buffered in the stream. */
     fflush(stream);
     int fd = fileno(stream);

@@ -223,6 +223,22 @@ void options_init(void)
     if ((value = env_lookup("NUMA_ALLOC_STATS_LIVE")))
         na_options.stats_live =
             parse_keyword(OPTION_STATS_LIVE, "NUMA_ALLOC_STATS_LIVE", value, switches, "0, 1") != 0;
+    static const struct keyword scopes[] = {
+        {"all", STATS_SCOPE_ALL}, {"top", STATS_SCOPE_TOP}, {NULL, 0}};
+    if ((value = env_lookup("NUMA_ALLOC_STATS_SCOPE")))
+        na_options.stats_scope = (enum stats_scope)parse_keyword(
+            OPTION_STATS_SCOPE, "NUMA_ALLOC_STATS_SCOPE", value, scopes, "all, top");
+    /* Read under scope top only: the launcher's --stats-scope=top sets both. */
+    if (na_options.stats_scope == STATS_SCOPE_TOP &&
+        (value = env_lookup("NUMA_ALLOC_STATS_TOP_PID"))) {
+        uint64_t pid;
+        const char *end = parse_decimal(value, 0x7fffffff, &pid);
+        if (end && *end == '\0' && pid > 0)
+            na_options.stats_top_pid = (int)pid;
+        else
+            warn_value(OPTION_STATS_TOP_PID, "NUMA_ALLOC_STATS_TOP_PID", value, "a process id",
+                       "the top process is found without it");
+    }
     if ((value = env_lookup("NUMA_ALLOC_PURGE_DELAY_MS"))) {
         uint64_t ms;
         const char *end = parse_decimal(value, 3600000, &ms);

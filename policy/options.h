@@ -44,6 +44,12 @@ enum weights_source {
     WEIGHTS_EQUAL,       /* neither: every node 1 */
 };
 
+/* Which processes write NUMA_ALLOC_STATS at exit (docs/stats.md, "Which processes"). */
+enum stats_scope {
+    STATS_SCOPE_ALL = 0, /* every process that ran numa-alloc */
+    STATS_SCOPE_TOP,     /* the top one only: NUMA_ALLOC_STATS_TOP_PID, else core/stats_file.c */
+};
+
 #define OPTIONS_PATH_MAX 4096 /* PATH_MAX: core/stats_file.c checks the real length */
 
 struct options {
@@ -63,6 +69,8 @@ struct options {
     bool stats_openmetrics;       /* NUMA_ALLOC_STATS_FORMAT=openmetrics (stats_json is true too) */
     uint32_t stats_mode;          /* NUMA_ALLOC_STATS_MODE, 0 to 0666, default 0600 */
     bool stats_live;              /* NUMA_ALLOC_STATS_LIVE=1: publish for numa-alloc stat */
+    enum stats_scope stats_scope; /* NUMA_ALLOC_STATS_SCOPE, default all */
+    int stats_top_pid;            /* NUMA_ALLOC_STATS_TOP_PID under scope top; 0: not given */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
 };
 
@@ -78,6 +86,8 @@ enum option_variable {
     OPTION_STATS_FORMAT,
     OPTION_STATS_LIVE,
     OPTION_STATS_MODE,
+    OPTION_STATS_SCOPE,
+    OPTION_STATS_TOP_PID,
     OPTION_PURGE_DELAY_MS,
 };
 

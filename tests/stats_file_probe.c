@@ -9,10 +9,13 @@
  *   wait FIFO    prints its pid on stdout, reads one byte from FIFO, exits 0
  *   fork         forks; the child allocates and exits 0, the parent waits for
  *                it and exits 0; prints "PARENT_PID CHILD_PID" on stdout
+ *   name NAME    renames itself (prctl PR_SET_NAME: any bytes, '/' too), exits 0
+ *   exec PROG..  prints its pid on stdout, then execs PROG with the rest as arguments
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -67,6 +70,14 @@ int main(int argc, char **argv)
             return 94;
         printf("%d %d\n", (int)getpid(), (int)child);
         return leave(0);
+    }
+    if (strcmp(argv[1], "name") == 0 && argc == 3)
+        return prctl(PR_SET_NAME, argv[2], 0, 0, 0) == 0 ? leave(0) : 93;
+    if (strcmp(argv[1], "exec") == 0 && argc >= 3) {
+        printf("%d\n", (int)getpid());
+        fflush(stdout);
+        execv(argv[2], argv + 2);
+        return 92;
     }
     return 98;
 }

@@ -123,10 +123,12 @@ check "bytes carry their unit" grep -qx "# UNIT numa_alloc_allocated_bytes bytes
 now=$(date +%s)
 ts=$(sed -n "s/^numa_alloc_snapshot_timestamp_seconds{pid=\"$one\",program=\"$name\"} \\([0-9]*\\)\\..*/\\1/p" "$work/one.om")
 check "openmetrics: a snapshot timestamp within a minute ($ts, now $now)" test "${ts:-0}" -le "$now" -a "${ts:-0}" -ge $((now - 60))
-t=$(sed -n 's/^  "time": \([0-9]*\).*/\1/p' "$work/one.json" | head -n 1)
+t=$(grep -o '"time_unix": [0-9]*' "$work/one.json" | head -n 1)
+t=${t##* }
 check "json: a time ($t, now $now)" test "${t:-0}" -le "$now" -a "${t:-0}" -ge $((now - 60))
+check "json: and as RFC 3339" grep -q "\"time\": \"$(date -u +%Y-%m-%d)T" "$work/one.json"
 "$launcher" stat "$one" >"$work/one.txt"
-check "text: a time line" grep -Eq "^time: $(date -u +%Y-%m-%d)T" "$work/one.txt"
+check "text: the time, first" grep -q "$(date -u +%Y-%m-%d)T" <(head -n 1 "$work/one.txt")
 check "text: then the table" grep -q "^numa-alloc statistics: pid $one," "$work/one.txt"
 check "--format=text is the table" test "$("$launcher" stat "$one" --format text | sed 1d | head -n 3)" = "$(sed 1d "$work/one.txt" | head -n 3)"
 "$launcher" stat "$name" --format=json >"$work/byname.json"
@@ -141,7 +143,7 @@ running=("$one" "$two")
 "$launcher" stat "$name" >"$work/both.txt"
 check "stat NAME, two matches: both tables" \
     test "$(grep -c "^numa-alloc statistics: pid \\($one\\|$two\\)," "$work/both.txt")" = 2
-check "stat NAME, two matches: each with its time" test "$(grep -c '^time: ' "$work/both.txt")" = 2
+check "stat NAME, two matches: each with its time" test "$(grep -c "$(date -u +%Y-%m-%d)T" "$work/both.txt")" = 2
 # shellcheck disable=SC2207 # pids: digits
 mine=($(pgrep -x "$name"))
 check "the name matches as pidof's (pgrep -x) does" test "${#mine[@]}" = 2

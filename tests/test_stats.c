@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "numa_alloc.h"
 
@@ -299,4 +300,56 @@ Test(stats, a_failed_write_gives_the_cause_in_errno)
     cr_assert_eq(numa_alloc_stats_write(ro, 0), -1);
     cr_assert_eq(errno, EBADF, "read-only descriptor: errno %d, not EBADF", errno);
     close(ro);
+}
+
+/*
+ * Who wrote the statistics, when, for what: the JSON's format, the library's
+ * version, the time (RFC 3339 and seconds, the wall clock), the program and
+ * its command line; the table's first line has the same.
+ */
+Test(stats, json_and_text_say_version_time_and_program)
+{
+    free(malloc(100));
+    time_t before = time(NULL);
+    const char *s = snapshot();
+    time_t after = time(NULL);
+    cr_assert(strstr(s, "\"format\": 1, \"version\": \"" NUMA_ALLOC_EXPECTED_VERSION "\""), "%s",
+              s);
+    cr_assert(strstr(s, "\"program\": \"test_stats\""), "%s", s);
+    cr_assert(strstr(s, "\"args\": [\""), "%s", s);
+    unsigned long long unix_s = field(s, "{", "time_unix");
+    cr_assert(unix_s >= (unsigned long long)before && unix_s <= (unsigned long long)after,
+              "time_unix %llu, not between %lld and %lld", unix_s, (long long)before,
+              (long long)after);
+    struct tm tm;
+    gmtime_r(&(time_t){(time_t)unix_s}, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "\"time\": \"%Y-%m-%dT%H:%M:%S.", &tm);
+    cr_assert(strstr(s, stamp), "no %s in %s", stamp, s);
+
+    const char *text = table();
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:", &tm); /* a minute may pass: rarely */
+    char first[256];
+    snprintf(first, sizeof first, "numa-alloc %s, %s", NUMA_ALLOC_EXPECTED_VERSION, stamp);
+    cr_assert(strncmp(text, first, strlen(first)) == 0, "the first line is not \"%s...\":\n%s",
+              first, text);
+    cr_assert(strstr(text, ", program test_stats\nnuma-alloc statistics: pid "), "%s", text);
+}
+
+/* 16 MB allocated is shown as 16.x MB, not "0.0 GB": a unit that shows the number. */
+Test(stats, text_sizes_in_a_unit_that_shows_them)
+{
+    unsigned long long bytes = field(snapshot(), "\"node0\"", "bytes_allocated");
+    cr_assert_lt(bytes, 1 * MiB, "the test starts small: %llu", bytes);
+    void *block = malloc(16 * MiB);
+    cr_assert_not_null(block);
+    const char *text = table();
+    free(block);
+    const char *line = strstr(text, "\nNode 0: ");
+    cr_assert(line, "%s", text);
+    double value = 0;
+    char unit[8] = "";
+    cr_assert_eq(sscanf(line, "\nNode 0: %lf %7s allocated", &value, unit), 2, "%s", line);
+    cr_assert_str_eq(unit, "MB", "%s", line);
+    cr_assert(value >= 16.0 && value < 17.0, "%s", line);
 }

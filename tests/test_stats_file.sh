@@ -18,7 +18,13 @@
 #   h. a forked child writes its own %p file;
 #   i. /dev/stderr is the stderr keyword: never reopened (and so never truncated);
 #   j. the launcher's --stats-mode (when LAUNCHER is given);
-#   k. a write that fails (past ulimit -f) leaves nothing, says nothing, kills nothing.
+#   k. a write that fails (past ulimit -f) leaves nothing, says nothing, kills nothing;
+#   l. %e (the program's name, made a safe file name) and %t (its start, in seconds):
+#      files named with them, a fork child's own, an exec'd program's name, the length
+#      check counting %e as 15 characters and %t as 20 digits;
+#   m. NUMA_ALLOC_STATS_SCOPE=top: a shell pipeline of several processes, a fork, a
+#      subshell: statistics from the top process only (with the launcher's
+#      --stats-scope=top, its NUMA_ALLOC_STATS_TOP_PID, and without it).
 # shellcheck disable=SC2317 # the helpers below are called through check and held_$when
 # shellcheck disable=SC2016 # sh -c scripts take their arguments as $1, $2...
 set -uo pipefail
@@ -243,6 +249,94 @@ status=$?
 check "k: a write past ulimit -f: exit status 0, not SIGXFSZ" test "$status" -eq 0
 check "k: no file, no temporary file" listing "$out/k"
 check "k: no line" no_line "$out/stderr"
+
+# ---- l. %e and %t -------------------------------------------------------------------
+mkdir "$out/l" "$out/l/fork" "$out/l/exec" "$out/l/names" "$out/l/long"
+before=$(date +%s)
+run "$out/l/%e.%t.%p.json" "$probe" exit 0
+after=$(date +%s)
+check "l: exit status 0" test "$status" -eq 0
+name=$(find "$out/l" -maxdepth 1 -type f -printf '%f\n')
+# comm keeps 15 bytes of "stats_file_probe"
+started=$(echo "$name" | sed -n 's/^stats_file_prob\.\([0-9]*\)\.[0-9]*\.json$/\1/p')
+check "l: %e.%t.%p: one file named after the program ($name)" test -n "$started"
+check "l: %t is the start, in seconds since the epoch" \
+    test "${started:-0}" -ge "$before" -a "${started:-0}" -le "$after"
+check "l: %p is the pid" test "$(json_pid "$out/l/$name")" = "$(echo "$name" | cut -d. -f3)"
+run "$out/l/fork/%e.%p.json" "$probe" fork
+read -r parent child <"$out/stdout"
+check "l: a fork child with %e.%p writes its own file" \
+    listing "$out/l/fork" "stats_file_prob.$parent.json" "stats_file_prob.$child.json"
+check "l: the child's file is the child's" \
+    test "$(json_pid "$out/l/fork/stats_file_prob.$child.json")" = "$child"
+cp "$probe" "$out/other+name"
+run "$out/l/exec/%e.%p.json" "$probe" exec "$out/other+name" exit 0
+read -r pid <"$out/stdout"
+check "l: exec into another program: that program's name" listing "$out/l/exec" "other+name.$pid.json"
+run "$out/l/names/%e.json" "$probe" name 'a/b c*'
+check "l: a '/', a space, a '*' in the name become '_'" listing "$out/l/names" "a_b_c_.json"
+run "$out/l/names/%e" "$probe" name ..
+check "l: a name of dots only becomes '_'s" listing "$out/l/names" "a_b_c_.json" __
+check "l: no line" no_line "$out/stderr"
+# The file name's limit: NAME_MAX (255) less the temporary suffix (32), with %e as 15, %t as 20.
+fits=$(head -c 188 /dev/zero | tr '\0' a)
+run "$out/l/long/$fits%e%t" "$probe" exit 0
+check "l: a name that fits with %e as 15 and %t as 20: written" test "$(find "$out/l/long" -type f | wc -l)" -eq 1
+check "l: and no line" no_line "$out/stderr"
+run "$out/l/long/b$fits%e%t" "$probe" exit 0
+check "l: one byte more: one line" one_line "$out/stderr" "NUMA_ALLOC_STATS=.*file name too long.*%e as 15.*%t as 20.*statistics are off"
+check "l: and no file" test "$(find "$out/l/long" -type f | wc -l)" -eq 1
+
+# ---- m. statistics from the top process only ------------------------------------------
+# A shell running a pipeline of three probes, a fork, a command substitution, then one
+# more probe, which bash execs (as a shim execs the real program: the same process):
+# seven processes and more with the library. SCRIPT leaves bash's pid in $out/pid.
+script='echo $$ >"$1/pid"; "$2" exit 0 | cat | "$2" fork >/dev/null; x=$(ls "$1"); "$2" fork >/dev/null; "$2" exit 0'
+scope() { # DIR [VAR=VALUE...] [--launcher FLAGS...]: the script with NUMA_ALLOC_STATS=DIR/%e.%p.json
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    local env=() via=()
+    while [ $# -gt 0 ] && [ "$1" != --launcher ]; do env+=("$1"); shift; done
+    if [ "${1:-}" = --launcher ]; then
+        shift
+        via=("$launcher" --library="$lib" --stats="$dir/%e.%p.json" "$@" --)
+        env+=(LD_PRELOAD=)
+    else
+        env+=(LD_PRELOAD="$lib" NUMA_ALLOC_STATS="$dir/%e.%p.json")
+    fi
+    timeout 20 env "${env[@]}" "${via[@]}" bash -c "$script" sh "$out" "$probe" >"$out/stdout" 2>"$out/stderr"
+    status=$?
+}
+scope "$out/m/all"
+check "m: scope all (the default): every process writes its own" \
+    test "$(find "$out/m/all" -type f | wc -l)" -ge 7
+scope "$out/m/top" NUMA_ALLOC_STATS_SCOPE=top
+check "m: NUMA_ALLOC_STATS_SCOPE=top: exit status 0" test "$status" -eq 0
+check "m: only the top process writes (the shell, become the last probe)" \
+    listing "$out/m/top" "stats_file_prob.$(cat "$out/pid").json"
+check "m: and no line" no_line "$out/stderr"
+scope "$out/m/pid" NUMA_ALLOC_STATS_SCOPE=top NUMA_ALLOC_STATS_TOP_PID=1
+check "m: NUMA_ALLOC_STATS_TOP_PID names another process: nothing is written" listing "$out/m/pid"
+mkdir "$out/m/exec"
+run "$out/m/exec/%e.%p.json" env NUMA_ALLOC_STATS_SCOPE=top "$probe" exec "$out/other+name" fork
+read -r pid <"$out/stdout"
+check "m: the top process stays the top once it execs another program; its fork child does not write" \
+    listing "$out/m/exec" "other+name.$pid.json"
+run "$out/m/bad.json" env NUMA_ALLOC_STATS_SCOPE=some "$probe" exit 0
+check "m: a bad NUMA_ALLOC_STATS_SCOPE: one line, and scope all" \
+    one_line "$out/stderr" 'invalid NUMA_ALLOC_STATS_SCOPE="some" \(accepted: all, top\); using all'
+if [ -n "$launcher" ]; then
+    scope "$out/m/launcher" --launcher --stats-scope=top
+    check "m: the launcher's --stats-scope=top: only COMMAND's process writes" \
+        listing "$out/m/launcher" "stats_file_prob.$(cat "$out/pid").json"
+    # An outer top, a pid no longer ours, would silence everything: --stats-scope=all undoes it.
+    scope "$out/m/undone" NUMA_ALLOC_STATS_SCOPE=top NUMA_ALLOC_STATS_TOP_PID=1 --launcher --stats-scope=all
+    check "m: --stats-scope=all: every process again" test "$(find "$out/m/undone" -type f | wc -l)" -ge 7
+    "$launcher" --stats-scope=first -- true 2>/dev/null
+    check "m: --stats-scope=first is refused" test $? -eq 1
+    check "m: --help names --stats-scope=" sh -c '"$1" --help | grep -q -- --stats-scope=' sh "$launcher"
+fi
 
 # ---- j. the launcher ----------------------------------------------------------------
 if [ -n "$launcher" ]; then

@@ -456,7 +456,7 @@ static void churn_thread(int slot)
  * succeeds into a file and gives a whole document; into a pipe nobody reads
  * it fails with EPIPE and leaves no SIGPIPE behind (the program's own
  * disposition must never see our writes: docs/stats.md); mallinfo2 counts
- * every live block of the model as in use.
+ * every live block of the model as in use, and its fields add up as glibc's.
  */
 static void check_statistics(int json)
 {
@@ -492,8 +492,13 @@ static void check_statistics(int json)
     for (int i = 0; i < MAX_LIVE; i++)
         model += live[i].ptr ? live[i].usable : 0;
     struct mallinfo2 info = mallinfo2();
-    if (info.uordblks < model)
-        FAIL("mallinfo2: %zu bytes in use, but the live blocks hold %zu", info.uordblks, model);
+    /* uordblks: small and large blocks; hblkhd: huge objects (glibc's mmapped chunks). */
+    if (info.uordblks + info.hblkhd < model)
+        FAIL("mallinfo2: %zu + %zu bytes in use, but the live blocks hold %zu", info.uordblks,
+             info.hblkhd, model);
+    if (info.arena != info.uordblks + info.fordblks || info.keepcost > info.fordblks)
+        FAIL("mallinfo2: arena %zu is not uordblks %zu + fordblks %zu, or keepcost %zu > fordblks",
+             info.arena, info.uordblks, info.fordblks, info.keepcost);
 }
 #endif
 

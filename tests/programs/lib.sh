@@ -18,8 +18,10 @@
 #     (and to no other shared object), and at least one must have;
 #   - for the commands run with na_prog_watched: /proc/<pid>/maps of the
 #     process (or of one of its descendants) is polled while it runs and must
-#     contain libnumapreload.so - and must NOT in the run without the preload
-#     (a negative control: the check is able to say "no").
+#     contain libnumapreload.so, or (for a process too short to be seen) the
+#     library must have written its statistics at exit - and neither may
+#     happen in the run without the preload (a negative control: the check
+#     is able to say "no").
 #
 # Environment: NA_KEEP=1 keeps the work directory even when the test passes.
 
@@ -103,11 +105,15 @@ na_maps_of_tree() {
 # na_prog_watched <command> [args...] : like na_prog, and polls /proc/<pid>/maps
 # of the command's process tree while it runs; a sighting is recorded in
 # $NA_OUT/maps. Returns the command's exit status. Stdin is inherited (a
-# background job would otherwise read /dev/null). Only for commands that run
-# for a while (a second or more): the polling may miss a shorter one.
+# background job would otherwise read /dev/null). The polling can miss a
+# process that ends within a few milliseconds under load, so the command also
+# runs with NUMA_ALLOC_STATS=<dir>/%p.json: a statistics file written at exit
+# by any process of the tree is the witness then (in both runs, so the run
+# without the preload, which writes none, stays the negative control).
 na_prog_watched() {
-    local pid rc=0 seen=""
-    na_prog "$@" <&0 &
+    local pid rc=0 seen="" witness file
+    witness=$(mktemp -d "$NA_OUT/witness.XXXXXX")
+    NUMA_ALLOC_STATS="$witness/%p.json" na_prog "$@" <&0 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         seen=$(na_maps_of_tree "$pid" | head -n 1)
@@ -115,6 +121,11 @@ na_prog_watched() {
         sleep 0.02
     done
     wait "$pid" || rc=$?
+    if [[ -z $seen ]]; then
+        for file in "$witness"/*.json; do
+            grep -q '"remote_pct"' "$file" 2>/dev/null && seen="statistics written at exit: ${file##*/}" && break
+        done
+    fi
     printf '%s\t%s\n' "${seen:-NOT-MAPPED}" "$*" >>"$NA_OUT/maps"
     return "$rc"
 }
@@ -216,13 +227,13 @@ na_prove_loaded() {
         local missing present
         missing=$(grep -P '^NOT-MAPPED\t' "$NA_WORK/preload/maps" || true)
         if [[ -n $missing ]]; then
-            na_fail "libnumapreload.so was not seen in /proc/<pid>/maps of: $(cut -f2 <<<"$missing" | head -n 3)"
+            na_fail "libnumapreload.so was not seen (neither in /proc/<pid>/maps nor by its statistics at exit) in: $(cut -f2 <<<"$missing" | head -n 3)"
         fi
         present=$(grep -vP '^NOT-MAPPED\t' "$NA_WORK/plain/maps" || true)
         if [[ -n $present ]]; then
             na_fail "negative control failed: libnumapreload.so mapped WITHOUT the preload in: $(cut -f2 <<<"$present" | head -n 3)"
         fi
-        na_log "/proc/<pid>/maps: libnumapreload.so mapped in all $(wc -l <"$NA_WORK/preload/maps") watched commands with the preload, in none without; e.g."
+        na_log "libnumapreload.so seen (mapped in /proc/<pid>/maps, or its statistics written at exit) in all $(wc -l <"$NA_WORK/preload/maps") watched commands with the preload, in none without; e.g."
         na_log "  $(head -n 1 "$NA_WORK/preload/maps" | cut -f1 | tr -s ' ')"
     fi
 }
