@@ -7,6 +7,7 @@
 #include "base/textbuf.h"
 #include "core/alloc.h"
 #include "core/stats.h"
+#include "core/stats_openmetrics.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
 
@@ -369,6 +370,8 @@ static bool write_into(int fd)
         report_failed_write();
         return false;
     }
+    if (na_options.stats_openmetrics)
+        return stats_write_openmetrics(fd, true) == 0;
     return stats_write(fd, na_options.stats_json, true) == 0; /* a failure is counted there */
 }
 
@@ -448,6 +451,8 @@ __attribute__((destructor)) static void stats_file_at_exit(void)
         int fd = report_output_fd();
         if (fd < 0)
             report_failed_write();
+        else if (na_options.stats_openmetrics)
+            stats_write_openmetrics(fd, true);
         else
             stats_write(fd, na_options.stats_json, true);
     } else {

@@ -9,6 +9,7 @@
 #include "base/textbuf.h"
 #include "core/alloc.h"
 #include "core/stats.h"
+#include "core/stats_openmetrics.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
 
@@ -70,8 +71,10 @@ static void unlink_data(int pid)
 {
     unlink_live(pid, "json");
     unlink_live(pid, "txt");
+    unlink_live(pid, "om");
     unlink_live(pid, "json.tmp");
     unlink_live(pid, "txt.tmp");
+    unlink_live(pid, "om.tmp");
 }
 
 /* ---- stale files ---------------------------------------------------------- */
@@ -114,8 +117,9 @@ static void sweep_entry(const char *name)
         sweep_lock(pid, name, true);
     } else if (strcmp(ext, "lock.tmp") == 0) {
         sweep_lock(pid, name, false); /* a start cut short before its rename */
-    } else if (strcmp(ext, "json") == 0 || strcmp(ext, "txt") == 0 ||
-               strcmp(ext, "json.tmp") == 0 || strcmp(ext, "txt.tmp") == 0) {
+    } else if (strcmp(ext, "json") == 0 || strcmp(ext, "txt") == 0 || strcmp(ext, "om") == 0 ||
+               strcmp(ext, "json.tmp") == 0 || strcmp(ext, "txt.tmp") == 0 ||
+               strcmp(ext, "om.tmp") == 0) {
         /* A live process takes its lock before it publishes and drops it last. */
         char lock[LIVE_NAME_MAX];
         struct stat st;
@@ -265,12 +269,17 @@ void stats_live_init(void)
 
 /* ---- publishing ----------------------------------------------------------- */
 
+/* The published forms: JSON, the table, OpenMetrics (what the file's extension says). */
+enum live_format { LIVE_JSON, LIVE_TEXT, LIVE_OPENMETRICS };
+
 /* Writes one format to a fresh temporary file of ours, then renames it. */
-static void publish_one(int pid, bool json)
+static void publish_one(int pid, enum live_format format)
 {
+    static const char *const ext[] = {"json", "txt", "om"};
+    static const char *const ext_tmp[] = {"json.tmp", "txt.tmp", "om.tmp"};
     char name[LIVE_NAME_MAX], tmp[LIVE_NAME_MAX];
-    live_name(name, pid, json ? "json" : "txt");
-    live_name(tmp, pid, json ? "json.tmp" : "txt.tmp");
+    live_name(name, pid, ext[format]);
+    live_name(tmp, pid, ext_tmp[format]);
     syscall(SYS_unlinkat, live.dir_fd, tmp, 0); /* left by a publisher cut short */
     int fd = (int)syscall(SYS_openat, live.dir_fd, tmp,
                           O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
@@ -278,7 +287,9 @@ static void publish_one(int pid, bool json)
         report_failed_write();
         return;
     }
-    int rc = stats_write(fd, json, false); /* counts its own failed write */
+    int rc = format == LIVE_OPENMETRICS
+                 ? stats_write_openmetrics(fd, false)
+                 : stats_write(fd, format == LIVE_JSON, false); /* counts its own failed write */
     syscall(SYS_close, fd);
     if (rc == 0 && syscall(SYS_renameat, live.dir_fd, tmp, live.dir_fd, name) == 0)
         return;
@@ -299,8 +310,9 @@ void stats_live_tick(void)
     __atomic_store_n(&next_ms, now + LIVE_INTERVAL_MS, __ATOMIC_RELAXED);
     /* Without a lock of ours our files would be stale to every sweeper. */
     if (!live.closed && (live.lock_fd >= 0 || take_lock())) {
-        publish_one(live.lock_pid, true);
-        publish_one(live.lock_pid, false);
+        publish_one(live.lock_pid, LIVE_JSON);
+        publish_one(live.lock_pid, LIVE_TEXT);
+        publish_one(live.lock_pid, LIVE_OPENMETRICS);
     }
     errno = saved;
     na_unlock(&publishing);

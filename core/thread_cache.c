@@ -25,6 +25,26 @@ static struct retired_threads retired;
 static void sample_peak(struct thread_state *ts);
 
 /*
+ * The registry lock, marked in the taking thread's state (registry_held)
+ * from before it is taken until after it is released: a signal handler
+ * that interrupted its own thread there must not wait for it
+ * (thread_cache_walk refuses instead of deadlocking).
+ */
+static void registry_take(void)
+{
+    __atomic_store_n(&na_thread_state.registry_held, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    na_lock(&registry_lock);
+}
+
+static void registry_drop(void)
+{
+    na_unlock(&registry_lock);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&na_thread_state.registry_held, 0, __ATOMIC_RELAXED);
+}
+
+/*
  * A bin's first refill asks for few blocks: a thread that allocates a
  * handful of some class (short-lived threads, rare sizes) then holds and
  * touches little memory; each further refill doubles, up to half the bin.
@@ -95,11 +115,11 @@ static struct node_cache *cache_for(unsigned slot)
         ts->status = THREAD_LIVE;
         ts->tid = (int)syscall(SYS_gettid);
         ts->home = current_route().home;
-        na_lock(&registry_lock);
+        registry_take();
         ts->shard = (uint8_t)least_used_shard();
         shard_threads[ts->shard]++;
         list_push_front(&registry, &ts->registry_link);
-        na_unlock(&registry_lock);
+        registry_drop();
     }
     if (!ts->caches[slot])
         ts->caches[slot] = node_cache_create(slot);
@@ -172,11 +192,11 @@ void thread_cache_note_move(unsigned home)
     struct thread_state *ts = &na_thread_state;
     if (ts->status == THREAD_LIVE) {
         /* Under the registry lock: a reader sees the counts before or after, whole. */
-        na_lock(&registry_lock);
+        registry_take();
         settle(ts, ts->home);
         COUNT(ts->migrations, 1);
         ts->home = (uint8_t)home;
-        na_unlock(&registry_lock);
+        registry_drop();
         return;
     }
     ts->home = (uint8_t)home;
@@ -308,16 +328,30 @@ void node_cache_counts(const struct node_cache *nc, unsigned home, struct alloc_
 void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
                         struct retired_threads *out)
 {
-    na_lock(&registry_lock);
+    registry_take();
     struct thread_state *ts;
     list_for_each_entry(ts, &registry, struct thread_state, registry_link) visit(ts, arg);
     *out = retired;
-    na_unlock(&registry_lock);
+    registry_drop();
+}
+
+int thread_cache_walk(void (*visit)(const struct thread_state *ts, void *arg),
+                      void (*visit_retired)(const struct retired_threads *retired, void *arg),
+                      void *arg)
+{
+    if (__atomic_load_n(&na_thread_state.registry_held, __ATOMIC_RELAXED))
+        return -1;
+    registry_take();
+    struct thread_state *ts;
+    list_for_each_entry(ts, &registry, struct thread_state, registry_link) visit(ts, arg);
+    visit_retired(&retired, arg);
+    registry_drop();
+    return 0;
 }
 
 void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS])
 {
-    na_lock(&registry_lock);
+    registry_take();
     for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++)
         live[slot] = retired.per_slot[slot].bytes_allocated - retired.per_slot[slot].bytes_freed;
     struct thread_state *ts;
@@ -332,23 +366,24 @@ void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS])
             live[slot] += counts.bytes_allocated - counts.bytes_freed;
         }
     }
-    na_unlock(&registry_lock);
+    registry_drop();
 }
 
 void thread_cache_fork_prepare(void)
 {
-    na_lock(&registry_lock);
+    registry_take();
 }
 
 void thread_cache_fork_parent(void)
 {
-    na_unlock(&registry_lock);
+    registry_drop();
 }
 
 void thread_cache_after_fork_child(void)
 {
     struct thread_state *self = &na_thread_state;
     na_lock_reset(&registry_lock);
+    self->registry_held = 0;
     registry = (struct list){NULL, NULL};
     memset(shard_threads, 0, sizeof shard_threads);
     if (self->status == THREAD_LIVE) {
@@ -376,7 +411,7 @@ void thread_cache_flush_all(void)
 /* The thread's counters outlive it: merged into `retired`, and it leaves the registry. */
 static NA_COLD void retire_thread(struct thread_state *ts)
 {
-    na_lock(&registry_lock);
+    registry_take();
     settle(ts, ts->home);
     for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
         const struct node_cache *nc = ts->caches[slot];
@@ -395,7 +430,7 @@ static NA_COLD void retire_thread(struct thread_state *ts)
     retired.fallbacks += ts->fallbacks;
     shard_threads[ts->shard]--;
     list_remove(&registry, &ts->registry_link);
-    na_unlock(&registry_lock);
+    registry_drop();
 }
 
 static NA_COLD void thread_exit_hook(void *arg)

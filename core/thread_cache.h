@@ -89,6 +89,7 @@ struct thread_state {
     uint8_t status;           /* enum thread_status */
     uint8_t home;             /* slot of the node the thread last allocated on (cpu_route.home) */
     uint8_t shard;            /* which shard of the node heaps it refills from */
+    uint8_t registry_held;    /* 1 while it takes or holds the registry lock (thread_cache.c) */
     int tid;
     uint64_t migrations;            /* times the thread was found on another node than before */
     uint64_t fallbacks;             /* allocations of this thread served by a fallback node */
@@ -197,6 +198,17 @@ void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg),
  * meanwhile may or may not be seen; the calling thread's own work is exact.
  */
 void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS]);
+
+/*
+ * As thread_cache_visit, then visit_retired(retired, arg), all under the
+ * registry lock, copying nothing (usable from a small signal stack). -1,
+ * visiting nothing, when the calling thread takes or holds that lock
+ * already: a signal handler interrupted it there, and waiting would
+ * deadlock.
+ */
+int thread_cache_walk(void (*visit)(const struct thread_state *ts, void *arg),
+                      void (*visit_retired)(const struct retired_threads *retired, void *arg),
+                      void *arg);
 
 /* fork: the registry lock is held across it; in the child only the forking thread is left. */
 void thread_cache_fork_prepare(void);

@@ -30,6 +30,7 @@
 #define NUMA_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,6 +93,112 @@ NUMA_ALLOC_API const char *numa_alloc_version(void);
  * write wrote nothing. Never allocates.
  */
 NUMA_ALLOC_API int numa_alloc_stats_write(int fd, int json);
+
+/* ---- counters: watching the allocator from inside the program ----------------
+ *
+ * The statistics of numa_alloc_stats_write (docs/stats.md), one number at a
+ * time or as arrays of structures, in the spirit of jemalloc's mallctl but
+ * typed and read-only. None of these functions allocates or writes; any
+ * thread may call them, and so may a signal handler (see EAGAIN below).
+ *
+ * Names (every value a uint64_t; N: a NUMA node id served by numa-alloc):
+ *   active                      1 while numa-alloc serves the program, 0
+ *                               when its start failed (glibc serves)
+ *   node.N.FIELD                one node's FIELD (below)
+ *   total.FIELD                 FIELD summed over every node (for
+ *                               peak_active_bytes: the sum of the nodes' peaks)
+ *   thread.current.TFIELD       the calling thread's TFIELD (below)
+ *   threads.live                threads that have allocated and still run
+ *   threads.exited              threads that allocated and have exited
+ * FIELD, as the JSON's per-node fields, all counted since the start:
+ *   allocations, frees           blocks handed out and given back, all sizes
+ *   bytes_allocated, bytes_freed their bytes (small blocks at class size)
+ *   bytes_live                   bytes_allocated - bytes_freed
+ *   local_allocations            served from the node the thread ran on
+ *   remote_allocations           served from another node than the thread's
+ *   explicit_allocations         numa_malloc & co naming this node from
+ *                                a thread on another node
+ *   remote_frees                 blocks of this node freed from another node
+ *   fallbacks_in, fallbacks_out  requests for another node served here; for
+ *                                this node served elsewhere
+ *   tight_commits, exhaustions   commits on a nearly full node; refused
+ *   bind_failures, purge_failures, verify_failures
+ *                                mbind, madvise, move_pages calls refused
+ *   active_bytes                 memory the node's heap has in use (gauge)
+ *   peak_active_bytes            the most active_bytes ever was
+ *   dirty_bytes                  free memory still resident (gauge)
+ *   purged_bytes                 memory given back to the OS so far
+ *   huge_objects, huge_bytes     live objects above 2 MiB (gauges)
+ * TFIELD, as the JSON's per-thread fields:
+ *   tid, node                    the thread id; the node it last allocated on
+ *                                (-1 as 2^64-1: none yet, or no memory there)
+ *   allocations, frees, bytes_allocated, bytes_freed, bytes_live,
+ *   local_allocations, remote_allocations, remote_frees
+ *                                as above, on every node
+ *   peak_bytes_live              the most bytes it had live (sampled)
+ *   migrations                   times it was found on another node
+ *   fallbacks                    its allocations served by a fallback node
+ * The verified placement (the JSON's "verified", a census asking the
+ * kernel) is no counter: numa_alloc_stats_write takes it.
+ *
+ * Consistency: every value is read whole (64-bit aligned, written by one
+ * thread). A node's or the total's counts come from one pass over the
+ * threads under the allocator's thread registry lock, so a thread's counts
+ * are never lost or seen twice while it exits and counts that only grow
+ * never go backwards between two reads; but threads that keep allocating
+ * are read one after another, not at one instant, and a snapshot's nodes
+ * are one pass each. The first call may start the allocator, as
+ * numa_malloc does.
+ *
+ * Errors (-1 and errno): ENOENT an unknown name, including a node id that
+ * numa-alloc does not serve (not online, no memory, not in the cpuset at
+ * start-up) or is not a plain decimal number; EINVAL a NULL name or value,
+ * a NULL out with max > 0, or a struct_size below the structure's first
+ * version; ENOTSUP numa-alloc is not active (its start failed: only
+ * "active" answers); EAGAIN a signal handler interrupted the calling thread
+ * inside the allocator's thread registry: ask again later (thread.current.*
+ * and "active" never fail so).
+ */
+NUMA_ALLOC_API int numa_alloc_counter(const char *name, uint64_t *value);
+
+/* One node's counters (the FIELDs above), for numa_alloc_snapshot_nodes. */
+struct numa_alloc_node_counters {
+    int32_t node; /* the NUMA node id */
+    uint32_t reserved;
+    uint64_t allocations, frees, bytes_allocated, bytes_freed, bytes_live;
+    uint64_t local_allocations, remote_allocations, explicit_allocations, remote_frees;
+    uint64_t fallbacks_in, fallbacks_out, tight_commits, exhaustions;
+    uint64_t bind_failures, purge_failures, verify_failures;
+    uint64_t active_bytes, peak_active_bytes, dirty_bytes, purged_bytes;
+    uint64_t huge_objects, huge_bytes;
+};
+
+/* One live thread's counters (the TFIELDs above), for numa_alloc_snapshot_threads. */
+struct numa_alloc_thread_counters {
+    int32_t tid;
+    int32_t node; /* -1: none yet */
+    uint64_t allocations, frees, bytes_allocated, bytes_freed, bytes_live, peak_bytes_live;
+    uint64_t local_allocations, remote_allocations, remote_frees, migrations, fallbacks;
+};
+
+/*
+ * Fills out[0..max-1] with the counters of the nodes numa-alloc serves, in
+ * slot order (the JSON's node order) and returns how many nodes there are,
+ * which may be more than max (call again with a larger array). struct_size:
+ * sizeof(struct numa_alloc_node_counters) as the caller was compiled, so the
+ * structure can grow: entries lie struct_size bytes apart, and fields this
+ * library does not know are zeroed. -1 and errno as numa_alloc_counter.
+ */
+NUMA_ALLOC_API int numa_alloc_snapshot_nodes(struct numa_alloc_node_counters *out, size_t max,
+                                             size_t struct_size);
+
+/*
+ * As numa_alloc_snapshot_nodes for the live threads that have allocated, in
+ * one pass under the thread registry lock (no thread starts or exits during
+ * it); returns how many there are.
+ */
+NUMA_ALLOC_API int numa_alloc_snapshot_threads(struct numa_alloc_thread_counters *out, size_t max,
+                                               size_t struct_size);
 
 #ifdef __cplusplus
 }

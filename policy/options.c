@@ -146,7 +146,8 @@ void options_init(void)
         {"any", FALLBACK_ANY},
         {NULL, 0},
     };
-    static const struct keyword formats[] = {{"json", 1}, {"text", 0}, {NULL, 0}};
+    static const struct keyword formats[] = {
+        {"json", 1}, {"text", 0}, {"openmetrics", 2}, {NULL, 0}};
     static const struct keyword switches[] = {{"0", 0}, {"1", 1}, {NULL, 0}};
     const char *value;
 
@@ -202,9 +203,12 @@ void options_init(void)
                        "stderr or a path shorter than 4096 bytes", "statistics are off");
         }
     }
-    if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT")))
-        na_options.stats_json = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value,
-                                              formats, "json, text") != 0;
+    if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT"))) {
+        int format = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value, formats,
+                                   "json, text, openmetrics");
+        na_options.stats_json = format != 0;
+        na_options.stats_openmetrics = format == 2;
+    }
     if ((value = env_lookup("NUMA_ALLOC_STATS_MODE"))) {
         unsigned long mode = 0;
         const char *s = value;

@@ -66,6 +66,7 @@ struct options {
     bool fallback_given;          /* NUMA_ALLOC_FALLBACK set to a valid value */
     char stats[OPTIONS_PATH_MAX]; /* NUMA_ALLOC_STATS: "", "stderr" or a path */
     bool stats_json;              /* NUMA_ALLOC_STATS_FORMAT, default json */
+    bool stats_openmetrics;       /* NUMA_ALLOC_STATS_FORMAT=openmetrics (stats_json is true too) */
     uint32_t stats_mode;          /* NUMA_ALLOC_STATS_MODE, 0 to 0666, default 0600 */
     bool stats_live;              /* NUMA_ALLOC_STATS_LIVE=1: publish for numa-alloc stat */
     enum stats_scope stats_scope; /* NUMA_ALLOC_STATS_SCOPE, default all */

@@ -45,8 +45,8 @@ wait_for() { # COMMAND...: polled for at most 10 s
     done
     return 1
 }
-published() { [ -f "$dir/$1.json" ] && [ -f "$dir/$1.txt" ]; }
-gone() { [ ! -e "$dir/$1.json" ] && [ ! -e "$dir/$1.txt" ] && [ ! -e "$dir/$1.lock" ]; }
+published() { [ -f "$dir/$1.json" ] && [ -f "$dir/$1.txt" ] && [ -f "$dir/$1.om" ]; }
+gone() { [ ! -e "$dir/$1.json" ] && [ ! -e "$dir/$1.txt" ] && [ ! -e "$dir/$1.om" ] && [ ! -e "$dir/$1.lock" ]; }
 dead() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 start_live() { # PROBE ARGS...: sets pid
     "$launcher" --live -- "$probe" "$@" 2>>"$work/stderr" &
@@ -118,7 +118,7 @@ rm -rf "$dir" /dev/shm/numa-alloc-test-nobody
 start_live 3
 wait_for published "$pid"
 check "the directory is root's, 0700" test "$(stat -c '%u %a %F' "$dir" 2>&1)" = "0 700 directory"
-for f in json txt lock; do
+for f in json txt om lock; do
     check "$pid.$f is root's, 0600, a regular file" \
         test "$(stat -c '%u %a' "$dir/$pid.$f" 2>&1)" = "0 600" -a -f "$dir/$pid.$f"
 done

@@ -96,6 +96,8 @@ static const char *const allowed[] = {
     /* the explicit API */
     "numa_malloc", "numa_calloc", "numa_aligned_alloc", "numa_ptr_node", "numa_alloc_stats_write",
     "numa_alloc_version",
+    /* the counter API */
+    "numa_alloc_counter", "numa_alloc_snapshot_nodes", "numa_alloc_snapshot_threads",
 #ifdef NUMA_ALLOC_DEBUG
     "numa_alloc_debug_check", /* debug builds only: the whole-heap check for tests */
 #endif
