@@ -4,8 +4,9 @@
  * CMake's project() version (PROJECT_VERSION), which names the shared
  * library's file and its SONAME; and the library run as a program says it.
  */
+#include "test_util.h" /* first: it defines _GNU_SOURCE */
+
 #include "numa_alloc.h"
-#include "test_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
