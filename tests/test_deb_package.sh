@@ -13,6 +13,8 @@
 #  - a small program compiled against the unpacked header and library
 #    (-I, -L, -rpath into the scratch root) allocates on node 0 and maps the
 #    scratch root's library;
+#  - pkg-config, given the unpacked .pc, points into the scratch root (when the
+#    .pc is relocatable: ${pcfiledir});
 #  - the man pages, and a link page for every function of numa_alloc.h, are
 #    there and `man -M` finds them;
 #  - lintian reports no error (E:); its warnings are printed.
@@ -154,6 +156,21 @@ if cc -Wall -Werror -I"$root/usr/include" "$scratch/example.c" -L"$libpath" -lnu
 else
     cat "$scratch/cc.log"
     fail "the example does not compile or link against $root/usr"
+fi
+
+# pkg-config from the unpacked root: only a relocatable .pc (${pcfiledir}) can point there.
+pc=$root/usr/$libdir/pkgconfig/numa-alloc.pc
+if command -v pkg-config >/dev/null && grep -q 'pcfiledir' "$pc" 2>/dev/null; then
+    flags=$(PKG_CONFIG_PATH=$root/usr/$libdir/pkgconfig pkg-config --cflags --libs numa-alloc)
+    resolved=''
+    for flag in $flags; do
+        case $flag in -I* | -L*) resolved="$resolved ${flag:0:2}$(readlink -f -- "${flag:2}")" ;; esac
+    done
+    grep -q -- " -I$root/usr/include\( \|\$\)" <<<"$resolved" &&
+        grep -q -- " -L$libpath\( \|\$\)" <<<"$resolved" ||
+        fail "pkg-config numa-alloc from the unpacked root: $flags (not $root/usr/include, $libpath)"
+else
+    echo "note: $pc is not relocatable (no \${pcfiledir}): pkg-config not tried from the scratch root"
 fi
 
 # --- lintian -------------------------------------------------------------------------
