@@ -4,11 +4,13 @@
 # The manual pages (man/) against the sources, not against a list kept by hand:
 #  - every option the launcher parses (the case patterns and comparisons of
 #    tools/numa-alloc.in, and what its --help lists) has an entry (a .TP
-#    heading) in numa-alloc(1), and each subcommand a section there;
+#    heading) in numa-alloc(1), and each subcommand a section there; the words
+#    an option accepts (check_word) are named in its entry;
 #  - every NUMA_ALLOC_* variable the library reads (a string in base/ core/
 #    policy/ interpose/) or the launcher uses has an entry in the ENVIRONMENT
 #    section of numa-alloc(7), and those of the launcher are named in
-#    numa-alloc(1);
+#    numa-alloc(1); the words a variable accepts (parse_keyword's list) are
+#    named in its entry;
 #  - every function the library exports (nm -D), less the malloc family that
 #    the C library documents, and every NUMA_ALLOC_API function of
 #    include/numa_alloc.h is named in NAME of a section 3 page, and
@@ -43,6 +45,26 @@ tp_headings() { # page [section]: only inside .SH section when given
         take { print; take = 0; next }
         /^\.TP/ { take = 1 }' "$1" |
         sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\c//g' -e 's/\\&//g' -e 's/"//g'
+}
+
+# The heading and text of the .TP entries whose heading holds `word`, de-escaped.
+entry_text() { # page word
+    sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\c//g' -e 's/\\&//g' -e 's/"//g' "$1" |
+        awk -v word="$2" '
+        function holds(line,    i, rest) {
+            rest = line
+            while ((i = index(rest, word)) > 0) {
+                before = i == 1 ? " " : substr(rest, i - 1, 1)
+                after = substr(rest, i + length(word), 1)
+                if (before !~ /[A-Za-z0-9_-]/ && after !~ /[A-Za-z0-9_-]/) return 1
+                rest = substr(rest, i + length(word))
+            }
+            return 0
+        }
+        /^\.(TP|SH|SS|PP|IP|P|LP)( |$)/ { on = 0 }
+        heading { heading = 0; if (holds($0)) on = 1 }
+        /^\.TP/ { heading = 1 }
+        on'
 }
 
 has_word() { # text word: word stands alone (not inside a longer option or name)
@@ -98,6 +120,13 @@ headings1=$(tp_headings "$page1")
 for opt in $all_options; do
     has_word "$headings1" "$opt" || fail "numa-alloc(1) has no entry (.TP) for the launcher option $opt"
 done
+# The words an option accepts (check_word NAME "$val" WORD...): each in its entry.
+while read -r name words; do
+    text=$(entry_text "$page1" "--$name")
+    for word in $words; do
+        has_word "$text" "$word" || fail "numa-alloc(1): the entry of --$name does not name its value '$word'"
+    done
+done < <(sed -nE 's/.*check_word ([a-z-]+) "\$val" ([^;]*).*/\1 \2/p' "$launcher_in")
 # Subcommands: the launcher's first argument compared with a word.
 for sub in $(grep -oE '"\$\{1:-\}" = [a-z]+' "$launcher_in" | awk '{print $3}' | sort -u); do
     grep -Eiq "^\.S[HS] .*\b$sub\b" "$page1" || fail "numa-alloc(1) has no section on the subcommand '$sub'"
@@ -118,6 +147,15 @@ env7=$(tp_headings "$page7" ENVIRONMENT)
 for var in $(printf '%s\n%s\n' "$lib_vars" "$launcher_vars" | sort -u); do
     has_word "$env7" "$var" || fail "numa-alloc(7) has no entry (.TP in ENVIRONMENT) for $var"
 done
+# The words a variable accepts, as the library's warning lists them:
+# parse_keyword(OPTION_X, "NUMA_ALLOC_X", value, table, "word, word, ...").
+while IFS='|' read -r var words; do
+    text=$(entry_text "$page7" "$var")
+    for word in ${words//,/ }; do
+        has_word "$text" "$word" || fail "numa-alloc(7): the entry of $var does not name its value '$word'"
+    done
+done < <(cat "$src"/policy/*.c "$src"/core/*.c | tr '\n' ' ' | grep -oE 'parse_keyword\([^;]*;' |
+    sed -nE 's/.*"(NUMA_ALLOC_[A-Z0-9_]+)".*"([^"]*)"\)[^"]*;$/\1|\2/p')
 for var in $launcher_vars; do
     grep -q -- "$var" "$page1" || fail "numa-alloc(1) does not name $var, which the launcher uses"
 done
