@@ -20,7 +20,8 @@ endif()
 # Debian installs under /usr, whatever the build was configured for; the
 # library goes to /usr/${CMAKE_INSTALL_LIBDIR}, which is Debian's multiarch
 # directory (lib/x86_64-linux-gnu) when the prefix was /usr at configure time.
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+# (CPack's DEB generator uses /usr unless CPACK_PACKAGING_INSTALL_PREFIX says
+# otherwise; set here, the prefix would land in the source tarball too.)
 if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   message(STATUS "numa-alloc: the Debian package installs the library to "
                  "/usr/${CMAKE_INSTALL_LIBDIR}; configure with -DCMAKE_INSTALL_PREFIX=/usr "
@@ -85,5 +86,10 @@ find_program(NUMA_ALLOC_DEB_GZIP gzip)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/deb-docs.cmake.in
                ${CMAKE_CURRENT_BINARY_DIR}/packaging/deb-docs.cmake @ONLY)
 set(CPACK_INSTALL_SCRIPTS ${CMAKE_CURRENT_BINARY_DIR}/packaging/deb-docs.cmake)
+
+# `package_source` (a source tarball): the tree without build directories or git.
+set(CPACK_SOURCE_GENERATOR TXZ)
+set(CPACK_SOURCE_IGNORE_FILES "/\\.git/" "/\\.git$" "/build[^/]*/" "/\\.cache/" "/_CPack_Packages/"
+    "\\.deb$")
 
 include(CPack)
