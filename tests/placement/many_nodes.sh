@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# tests/placement/many_nodes.sh CHECK N - the many-node checks (issue 16) in a guest of N
+# nodes (tests/guest/guest-run --topology=nodesN: 128 MiB each, CPUs on nodes 0 and 1,
+# distance 12 + |i - j|). CHECK is placement_check. One boot, every check runs even when
+# one fails; the status says whether any did.
+#
+# The nodes scale with N, so that 16 and 64 nodes (within the library's old 64-node cap)
+# run the same checks as 128 (past it): bind to node N*100/128 (100 at 128 nodes),
+# preferred to the last node, fill node N/2 (fallback nearest: its nearest are N/2-1 and
+# N/2+1, both 13 away; ties go to the lower slot, policy/placement.c: N/2-1).
+# At 16 nodes also the statistics' node list (stats-nodes: the text folds the unused nodes).
+set -u
+check=$1 n=$2
+bind=$((n * 100 / 128)) last=$((n - 1)) full=$((n / 2))
+r=0
+run() {
+    echo "== $*"
+    "$@" || r=1
+}
+run "$check" each-node
+run env NUMA_ALLOC_POLICY=bind NUMA_ALLOC_NODES=$bind "$check" bind $bind
+run env NUMA_ALLOC_POLICY=preferred NUMA_ALLOC_NODES=$last "$check" bind $last
+run env NUMA_ALLOC_POLICY=interleave "$check" interleave-all
+run "$check" local 300 # 300 objects a round (~30 MiB live): the CPU nodes have 128 MiB
+run env NUMA_ALLOC_FALLBACK=nearest "$check" nearest-fill $full $((full - 1))
+if ((n == 16)); then
+    run "$check" stats-nodes 5 6 7 12
+fi
+exit $r
