@@ -915,9 +915,12 @@ static void expect_even(const char *what, const size_t *count, const int *nodes,
     printf("interleave-all: %s: %zu over %d nodes, %.1f each if even; fewest %zu (node %d), most "
            "%zu (node %d)\n",
            what, total, n, even, min, min_node, max, max_node);
+    int off = 0, first_off = -1;
     for (int i = 0; i < n; i++)
-        EXPECT(count[nodes[i]] >= 0.8 * even && count[nodes[i]] <= 1.2 * even,
-               "%s: node %d has %zu, want %.1f +-20%%", what, nodes[i], count[nodes[i]], even);
+        if (count[nodes[i]] < 0.8 * even || count[nodes[i]] > 1.2 * even)
+            first_off = off++ ? first_off : i;
+    EXPECT(off == 0, "%s: %d nodes off by more than 20%%, the first node %d with %zu", what, off,
+           first_off >= 0 ? nodes[first_off] : -1, first_off >= 0 ? count[nodes[first_off]] : 0);
 }
 
 static void check_interleave_all(void)
