@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/placement/many_nodes.sh CHECK N - the many-node checks (issue 16) in a guest of N
+# tests/placement/many_nodes.sh CHECK N [DEMO] - the many-node checks (issue 16) in a guest of N
 # nodes (tests/guest/guest-run --topology=nodesN: 128 MiB each, CPUs on nodes 0 and 1,
 # distance 12 + |i - j|). CHECK is placement_check. One boot, every check runs even when
 # one fails; the status says whether any did.
@@ -8,9 +8,12 @@
 # run the same checks as 128 (past it): bind to node N*100/128 (100 at 128 nodes),
 # preferred to the last node, fill node N/2 (fallback nearest: its nearest are N/2-1 and
 # N/2+1, both 13 away; ties go to the lower slot, policy/placement.c: N/2-1).
-# At 16 nodes also the statistics' node list (stats-nodes: the text folds the unused nodes).
+# At 16 nodes also the statistics' node list (stats-nodes: the text folds the unused nodes)
+# and, given DEMO (numa_alloc_demo), its transcript against tests/demo/demo_oracle.py: the
+# CPU nodes and node 12 (bind) have lines, the 13 others one folded line.
 set -u
-check=$1 n=$2
+check=$1 n=$2 demo=${3:-}
+oracle=$(dirname "${BASH_SOURCE[0]}")/../demo/demo_oracle.py
 bind=$((n * 100 / 128)) last=$((n - 1)) full=$((n / 2))
 r=0
 run() {
@@ -25,5 +28,16 @@ run "$check" local 300 # 300 objects a round (~30 MiB live): the CPU nodes have 
 run env NUMA_ALLOC_FALLBACK=nearest "$check" nearest-fill $full $((full - 1))
 if ((n == 16)); then
     run "$check" stats-nodes 5 6 7 12
+fi
+if ((n == 16)) && [[ -n $demo ]]; then
+    flags=(--threads=2 --policy=bind --node=12 --seed=42 --total=8M)
+    echo "== numa_alloc_demo ${flags[*]}"
+    tmp=$(mktemp -d) # (no /dev/fd in the guest: no <(...))
+    "$demo" "${flags[@]}" >"$tmp/out" || r=1
+    cat "$tmp/out"
+    python3 -S "$oracle" "${flags[@]}" >"$tmp/expect" || r=1
+    diff -u "$tmp/expect" "$tmp/out" || r=1
+    grep -qx 'Nodes 2-11, 13-15 (13 nodes): nothing allocated' "$tmp/out" || r=1
+    rm -rf "$tmp"
 fi
 exit $r
