@@ -4,8 +4,8 @@
 # --total=8M --policy=local), each the median of RUNS runs, in QEMU guests
 # (tests/guest/guest-run) of 2, 16, 64 and 128 nodes, one guest at a time.
 #
-#   bench/startup_nodes.sh                      # BUILD=build, RUNS=11, LABEL=the git branch
-#   LABEL=after RUNS=21 bench/startup_nodes.sh build
+#   bench/startup_nodes.sh                      # BUILD=build, RUNS=21, LABEL=the git branch
+#   LABEL=after RUNS=41 bench/startup_nodes.sh build
 #
 # Writes docs/scaling-nodes-LABEL.tsv (label, nodes, case, median ms, median peak RSS KiB,
 # min ms, max ms), then from every docs/scaling-nodes-*.tsv present the table between the
@@ -17,7 +17,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
-runs=${RUNS:-11}
+runs=${RUNS:-21}
 label=${LABEL:-$(git -C "$root" rev-parse --abbrev-ref HEAD 2>/dev/null || echo run)}
 docs=$root/docs
 lib=$build/libnumapreload.so run=$build/bench/startup_run
@@ -34,10 +34,15 @@ for nodes in 2 16 64 128; do
     topology=nodes$nodes
     ((nodes == 2)) && topology=2node
     # Each case prints "CASE median rss min max"; numa-alloc's own lines go to stderr.
-    "$root/tests/guest/guest-run" --topology="$topology" --timeout=500 -- "
-        echo true-glibc \$($run $runs -- /bin/true) &&
-        echo true-numa-alloc \$($run $runs --preload=$lib -- /bin/true) &&
-        echo demo \$($run $runs -- $demo --threads=2 --total=8M --policy=local)" >"$tmp/out"
+    "$root/tests/guest/guest-run" --topology="$topology" --timeout=500 -- "set -e
+        a=\$($run $runs -- /bin/true)
+        b=\$($run $runs --preload=$lib -- /bin/true)
+        c=\$($run $runs -- $demo --threads=2 --total=8M --policy=local 2>/tmp/err) ||
+            { cat /tmp/err >&2; exit 1; }
+        printf '%s %s\\n' true-glibc \"\$a\" true-numa-alloc \"\$b\" demo \"\$c\"" >"$tmp/out" || {
+        echo "startup_nodes: the $nodes-node guest failed" >&2
+        exit 1
+    }
     while read -r what med rss min max; do
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$nodes" "$what" "$med" "$rss" "$min" "$max"
     done <"$tmp/out" >>"$tmp/tsv"
@@ -78,11 +83,13 @@ plot=$tmp/plot.gp
     echo "set terminal pngcairo size 900,380 font ',9'"
     echo "set output '$docs/scaling-nodes.png'"
     echo "set multiplot layout 1,2"
-    echo "set logscale x 2; set xtics (2, 16, 64, 128); set xlabel 'nodes'; set key top left"
+    echo "set logscale x 2; set xrange [1.6:160]; set xtics (2, 16, 64, 128); set xlabel 'nodes'"
+    echo "set key top left"
     echo "set grid"
     for panel in "4:median start-up + run (ms, TCG)" "5:median peak RSS (KiB)"; do
         col=${panel%%:*}
         echo "set title '${panel#*:}'"
+        if ((col == 4)); then echo "set logscale y"; else echo "unset logscale y; set yrange [0:*]"; fi
         printf 'plot '
         sep=''
         for f in "$docs"/scaling-nodes-*.tsv; do
