@@ -28,6 +28,13 @@ run "$check" local 300 # 300 objects a round (~30 MiB live): the CPU nodes have 
 run env NUMA_ALLOC_FALLBACK=nearest "$check" nearest-fill $full $((full - 1))
 if ((n == 16)); then
     run "$check" stats-nodes 5 6 7 12
+    # The OpenMetrics file at exit: samples for the nodes used, none for the others.
+    om=$(mktemp)
+    NUMA_ALLOC_STATS=$om NUMA_ALLOC_STATS_FORMAT=openmetrics "$check" stats-nodes 12 >/dev/null || r=1
+    echo "== openmetrics at exit: nodes $(grep -o 'node="[0-9]*"' "$om" | sort -u | tr '\n' ' ')"
+    grep -q '^numa_alloc_allocations_total{node="12",' "$om" || r=1
+    ! grep -q 'node="9"' "$om" || r=1
+    rm -f "$om"
 fi
 if ((n == 16)) && [[ -n $demo ]]; then
     flags=(--threads=2 --policy=bind --node=12 --seed=42 --total=8M)
