@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/placement/many_nodes.sh CHECK N [DEMO] - the many-node checks (issue 16) in a guest of N
+# tests/placement/many_nodes.sh CHECK N [DEMO [LAUNCHER]] - the many-node checks (issue 16) in a guest of N
 # nodes (tests/guest/guest-run --topology=nodesN: 128 MiB each, CPUs on nodes 0 and 1,
 # distance 12 + |i - j|). CHECK is placement_check. One boot, every check runs even when
 # one fails; the status says whether any did.
@@ -10,9 +10,10 @@
 # N/2+1, both 13 away; ties go to the lower slot, policy/placement.c: N/2-1).
 # At 16 nodes also the statistics' node list (stats-nodes: the text folds the unused nodes)
 # and, given DEMO (numa_alloc_demo), its transcript against tests/demo/demo_oracle.py: the
-# CPU nodes and node 12 (bind) have lines, the 13 others one folded line.
+# CPU nodes and node 12 (bind) have lines, the 13 others one folded line; given LAUNCHER
+# (numa-alloc), `numa-alloc stat` of a live program folds the same way.
 set -u
-check=$1 n=$2 demo=${3:-}
+check=$1 n=$2 demo=${3:-} launcher=${4:-}
 oracle=$(dirname "${BASH_SOURCE[0]}")/../demo/demo_oracle.py
 bind=$((n * 100 / 128)) last=$((n - 1)) full=$((n / 2))
 r=0
@@ -35,6 +36,27 @@ if ((n == 16)); then
     grep -q '^numa_alloc_allocations_total{node="12",' "$om" || r=1
     ! grep -q 'node="9"' "$om" || r=1
     rm -f "$om"
+fi
+if ((n == 16)) && [[ -n $launcher ]]; then
+    dir=$(mktemp -d)
+    "$launcher" --live -- "$check" hold 32 "$dir/ready" >/dev/null &
+    pid=$!
+    for ((i = 0; i < 300; i++)); do
+        [[ -e $dir/ready ]] && break
+        sleep 0.1
+    done
+    echo "== numa-alloc stat $pid"
+    "$launcher" stat "$pid" >"$dir/stat" || r=1
+    grep -E '^(Node|Nodes) ' "$dir/stat"
+    # A line per node used so far (the file is as of the last publication: at most every
+    # 250 ms, from a slow path) and one folded line: 16 nodes in all.
+    used=$(grep -Ec '^Node [0-9]+: .* allocated, ' "$dir/stat")
+    folded=$(sed -En 's/^Nodes .* \(([0-9]+) nodes\): nothing allocated$/\1/p' "$dir/stat")
+    echo "numa-alloc stat: $used node line(s), ${folded:-no} folded"
+    [[ -n $folded ]] && ((used + folded == n)) || r=1
+    rm -f "$dir/ready"
+    wait "$pid" || r=1
+    rm -rf "$dir"
 fi
 if ((n == 16)) && [[ -n $demo ]]; then
     flags=(--threads=2 --policy=bind --node=12 --seed=42 --total=8M)
