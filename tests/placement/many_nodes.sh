@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# tests/placement/many_nodes.sh CHECK N [DEMO [LAUNCHER]] - the many-node checks (issue 16) in a guest of N
-# nodes (tests/guest/guest-run --topology=nodesN: 128 MiB each, CPUs on nodes 0 and 1,
-# distance 12 + |i - j|). CHECK is placement_check. One boot, every check runs even when
-# one fails; the status says whether any did.
+# tests/placement/many_nodes.sh CHECK N [DEMO [LAUNCHER]] - the many-node checks (issue 16)
+# in a guest of N nodes (tests/guest/guest-run --topology=nodesN: 128 MiB each, 512 MiB on
+# the CPU nodes 0 and 1 by --mem-mb, distance 12 + |i - j|). CHECK is placement_check. One
+# boot, every check runs even when one fails; the status says whether any did.
 #
 # The nodes scale with N, so that 16 and 64 nodes (within the library's old 64-node cap)
 # run the same checks as 128 (past it): bind to node N*100/128 (100 at 128 nodes),
@@ -25,7 +25,7 @@ run "$check" each-node
 run env NUMA_ALLOC_POLICY=bind NUMA_ALLOC_NODES=$bind "$check" bind $bind
 run env NUMA_ALLOC_POLICY=preferred NUMA_ALLOC_NODES=$last "$check" bind $last
 run env NUMA_ALLOC_POLICY=interleave "$check" interleave-all
-run "$check" local 300 # 300 objects a round (~30 MiB live): the CPU nodes have 128 MiB
+run "$check" local 300 # 300 objects a round (~30 MiB live): node 0 holds the kernel too
 run env NUMA_ALLOC_FALLBACK=nearest "$check" nearest-fill $full $((full - 1))
 if ((n == 16)); then
     run "$check" stats-nodes 5 6 7 12
