@@ -474,7 +474,7 @@ static void *count_slow_alloc(void *ptr, unsigned slot, bool explicit_node)
 static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size_t alignment,
                                                 bool zero, bool named_node)
 {
-    uint8_t order[TOPO_MAX_SLOTS];
+    uint16_t order[na_region.num_slots];
     unsigned n = placement_fallbacks(slot, named_node, order);
     for (unsigned i = 1; i < n; i++) {
         void *ptr = alloc_on_slot(order[i], size, alignment, zero);
@@ -510,7 +510,7 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
                                               bool zero)
 {
     /* One reading of the weights (a cpuset change may rewrite them meanwhile). */
-    uint8_t weight[TOPO_MAX_SLOTS];
+    uint8_t weight[na_region.num_slots];
     for (unsigned s = 0; s < na_region.num_slots; s++)
         weight[s] = __atomic_load_n(&na_placement.page_weight[s], __ATOMIC_RELAXED);
     for (unsigned tries = 0; tries < na_region.num_slots; tries++) {

@@ -242,7 +242,7 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
 /* The calling thread's own bins and away lists (other threads' caches are theirs alone). */
 static void check_own_cache(unsigned slot)
 {
-    struct node_cache *nc = na_thread_state.caches[slot];
+    struct node_cache *nc = thread_cache_of(slot);
     if (!nc)
         return;
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
