@@ -64,9 +64,18 @@ static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
     return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
 }
 
+/*
+ * A node heap is set up in fresh (zero) memory and only its first page is
+ * written then (node_heap_init): the rest, class_slabs above all (some 150
+ * KiB), is touched when first used, so a slot the program never uses costs
+ * one page of memory.
+ */
 struct node_heap {
     int node;
     unsigned slot;
+    /* Segments: bump allocation, then an address-ordered list of free runs (free_segments). */
+    uintptr_t seg_next, seg_end;
+    uint64_t next_purge_ms; /* earliest time a decay purge is due */
     /*
      * Small-object slabs, in shards: each thread refills from its own shard
      * (na_thread_state.shard), so threads on one node mostly get blocks from
@@ -81,15 +90,12 @@ struct node_heap {
     uint64_t free_run_bitmap[BITMAP_WORDS(FREE_RUN_LISTS)]; /* bit i: free_runs[i] not empty */
     /* Dirty free page runs (span.lru), oldest first; dirty segment runs are on free_segments. */
     struct list dirty_runs;
-    size_t dirty_bytes;       /* free but possibly resident: page runs and segment runs */
-    size_t active_bytes;      /* spans and huge objects in use */
-    size_t peak_active_bytes; /* the most active_bytes ever was */
-    size_t purged_bytes;      /* given back to the OS so far */
-    size_t huge_count;        /* live huge objects */
-    size_t huge_bytes;        /* their usable bytes */
-    uint64_t next_purge_ms;   /* earliest time a decay purge is due */
-    /* Segments: bump allocation, then an address-ordered list of free runs. */
-    uintptr_t seg_next, seg_end;
+    size_t dirty_bytes;        /* free but possibly resident: page runs and segment runs */
+    size_t active_bytes;       /* spans and huge objects in use */
+    size_t peak_active_bytes;  /* the most active_bytes ever was */
+    size_t purged_bytes;       /* given back to the OS so far */
+    size_t huge_count;         /* live huge objects */
+    size_t huge_bytes;         /* their usable bytes */
     struct list free_segments; /* free segment runs (segment.run_link), by address */
     /* Whether the node can still supply untouched pages (exhaustion). */
     struct node_memory memory;
@@ -115,7 +121,10 @@ static inline struct node_heap *node_heap_of(unsigned slot)
     return (struct node_heap *)(slot_base(slot) + OS_PAGE_SIZE);
 }
 
-/* slot_end: where the slot's reserved space ends (the last slot may be cut short). */
+/*
+ * slot_end: where the slot's reserved space ends (the last slot may be cut
+ * short). `heap` must be fresh memory, all zero: what is zero is not written.
+ */
 void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t slot_end);
 
 /* Small blocks. Refill links up to `want` blocks into a list; returns how many. */
