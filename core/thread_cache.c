@@ -216,7 +216,7 @@ static void settle(struct thread_state *ts, unsigned home)
 {
     for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         uint64_t allocs = node_cache_allocs(nc), frees = node_cache_frees(nc);
-        if (nc->slot != home) {
+        if (home != nc->slot) {
             COUNT(nc->remote_allocs, allocs - nc->settled_allocs);
             COUNT(nc->remote_frees, frees - nc->settled_frees);
         }
