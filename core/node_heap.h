@@ -25,6 +25,7 @@
 #include "policy/node_memory.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* One small class of one node: slabs with free blocks, and one spare empty slab. */
 struct class_slabs {
@@ -65,10 +66,14 @@ static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
 }
 
 /*
- * A node heap is set up in fresh (zero) memory and only its first page is
- * written then (node_heap_init): the rest, class_slabs above all (some 150
- * KiB), is touched when first used, so a slot the program never uses costs
- * one page of memory.
+ * What a slot the program never uses costs: a node heap is set up in fresh
+ * (zero) memory, and only its first part, everything before class_slabs
+ * (NODE_HEAP_FRONT: under a page), is committed and written then
+ * (node_heap_init). class_slabs (some 150 KiB) is committed on the heap's
+ * first refill (heap_refill sets slabs_used), so until then it is PROT_NONE:
+ * no memory, and no commit charge under vm.overcommit_memory=2. Whatever
+ * walks class_slabs of every heap (fork, malloc_trim, the heap check) skips
+ * a heap without slabs_used.
  */
 struct node_heap {
     int node;
@@ -76,13 +81,8 @@ struct node_heap {
     /* Segments: bump allocation, then an address-ordered list of free runs (free_segments). */
     uintptr_t seg_next, seg_end;
     uint64_t next_purge_ms; /* earliest time a decay purge is due */
-    /*
-     * Small-object slabs, in shards: each thread refills from its own shard
-     * (na_thread_state.shard), so threads on one node mostly get blocks from
-     * different slabs: no cache lines shared between their objects (false
-     * sharing) and no lock shared between their refills.
-     */
-    struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
+    /* 1 (release) once class_slabs is committed, before any of its locks is first taken. */
+    uint8_t slabs_used;
 
     na_lock_t pages_lock;
     /* Free page runs inside SEG_PAGES segments, listed by length (free_run_list_of). */
@@ -101,7 +101,23 @@ struct node_heap {
     struct node_memory memory;
     uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */
     uint64_t fallbacks_in;  /* requests for other nodes served here (atomic) */
+    /*
+     * Small-object slabs, in shards: each thread refills from its own shard
+     * (na_thread_state.shard), so threads on one node mostly get blocks from
+     * different slabs: no cache lines shared between their objects (false
+     * sharing) and no lock shared between their refills. Last: see above.
+     */
+    struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
 };
+
+/* Bytes of a node heap committed at start-up: all before class_slabs. */
+#define NODE_HEAP_FRONT offsetof(struct node_heap, class_slabs)
+
+/* Has the heap's class_slabs been used (so committed, and its locks maybe taken)? */
+static inline bool heap_slabs_used(const struct node_heap *heap)
+{
+    return __atomic_load_n(&heap->slabs_used, __ATOMIC_ACQUIRE);
+}
 
 /* Called with pages_lock held after active_bytes grew. */
 static inline void heap_note_peak(struct node_heap *heap)

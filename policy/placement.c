@@ -3,6 +3,7 @@
 
 #include "base/bitmap.h"
 #include "base/debug.h"
+#include "base/os.h"
 #include "base/textbuf.h"
 #include "policy/node_memory.h"
 #include "policy/options.h"
@@ -93,16 +94,18 @@ static int fallback_rank(int from, unsigned slot)
 
 /*
  * The row of `slot` in by_distance: every slot by fallback rank from the
- * slot's node (stable: ties by slot number), sorted on first use (placement.h).
+ * slot's node (stable: ties by slot number), sorted on first use
+ * (placement.h); into `scratch` (num_slots entries) when there is no table.
  */
-static const uint16_t *by_distance_row(unsigned slot)
+static const uint16_t *by_distance_row(unsigned slot, uint16_t *scratch)
 {
     unsigned n = (unsigned)na_topo.num_slots;
-    uint16_t *row = &na_placement.by_distance[(size_t)slot * n];
-    if (__atomic_load_n(&na_placement.row_ready[slot], __ATOMIC_ACQUIRE))
+    uint16_t *row =
+        na_placement.by_distance ? &na_placement.by_distance[(size_t)slot * n] : scratch;
+    if (row != scratch && __atomic_load_n(&na_placement.row_ready[slot], __ATOMIC_ACQUIRE))
         return row;
     int from = na_topo.slot_index[slot];
-    uint16_t order[n];
+    uint16_t *order = scratch;
     for (unsigned i = 0; i < n; i++)
         order[i] = (uint16_t)i;
     for (unsigned i = 1; i < n; i++) {
@@ -114,10 +117,20 @@ static const uint16_t *by_distance_row(unsigned slot)
         }
         order[j] = s;
     }
+    if (row == scratch)
+        return row;
     for (unsigned i = 0; i < n; i++)
         __atomic_store_n(&row[i], order[i], __ATOMIC_RELAXED);
     __atomic_store_n(&na_placement.row_ready[slot], 1, __ATOMIC_RELEASE);
     return row;
+}
+
+/* by_distance's storage for num_slots^2 entries (placement.h), or NULL. */
+static uint16_t *by_distance_table(void)
+{
+    static uint16_t few[TOPO_DIRECT_SLOTS * TOPO_DIRECT_SLOTS];
+    size_t entries = (size_t)na_topo.num_slots * (size_t)na_topo.num_slots;
+    return entries <= sizeof few / sizeof few[0] ? few : os_map(entries * sizeof few[0]);
 }
 
 /*
@@ -239,6 +252,7 @@ static int settle_policy(char *why, size_t why_size)
 int placement_init(char *why, size_t why_size)
 {
     memset(na_placement.row_ready, 0, (size_t)na_topo.num_slots);
+    na_placement.by_distance = by_distance_table();
     int settled = settle_policy(why, why_size);
     if (settled < 0)
         return -1;
@@ -309,7 +323,8 @@ static void assert_tables(const uint8_t *usable)
             continue;
         uint8_t seen[TOPO_MAX_SLOTS] = {0};
         int from = na_topo.slot_index[slot];
-        const uint16_t *row = by_distance_row((unsigned)slot);
+        uint16_t scratch[na_topo.num_slots];
+        const uint16_t *row = by_distance_row((unsigned)slot, scratch);
         for (int i = 0; i < na_topo.num_slots; i++) {
             unsigned other = row[i];
             NA_ASSERT(other < (unsigned)na_topo.num_slots && !seen[other]);
@@ -377,7 +392,8 @@ unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint16_t *order)
     order[n++] = (uint16_t)slot;
     if (na_options.fallback == FALLBACK_NONE && placement_slot_usable(slot))
         return n;
-    const uint16_t *row = by_distance_row(slot);
+    uint16_t scratch[na_topo.num_slots];
+    const uint16_t *row = by_distance_row(slot, scratch);
     for (int i = 0; i < na_topo.num_slots; i++) {
         unsigned other = __atomic_load_n(&row[i], __ATOMIC_RELAXED);
         if (other != slot && placement_slot_usable(other) &&

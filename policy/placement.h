@@ -48,17 +48,18 @@
  *    sorted when first needed (a fallback from that slot), by whichever
  *    thread needs it: the sort runs on the stack and only its result is
  *    stored (the same values, whoever stores them), then row_ready (release).
- *    A row is num_slots entries long, the rows back to back: a program that
- *    never falls back touches none of it, one with every row touches
- *    num_slots^2 entries, not TOPO_MAX_SLOTS^2.
+ *    A row is num_slots entries long, the rows back to back (num_slots^2
+ *    entries, not TOPO_MAX_SLOTS^2: static storage for up to
+ *    TOPO_DIRECT_SLOTS slots, a mapping beyond, made by placement_init; NULL
+ *    if it could not be had: each fallback then sorts its row anew).
  */
 struct placement {
-    bool per_allocation;                 /* an interleave policy is in force */
-    uint8_t slot_usable[TOPO_MAX_SLOTS]; /* its node is in Mems_allowed now */
-    uint8_t candidate[TOPO_MAX_SLOTS];   /* may serve policy-placed memory */
-    uint8_t row_ready[TOPO_MAX_SLOTS];   /* by_distance's row of that slot is sorted */
-    uint16_t by_distance[TOPO_MAX_SLOTS * TOPO_MAX_SLOTS]; /* rows of slots, nearest first */
-    uint16_t sequence[PLACEMENT_SEQUENCE_MAX];             /* interleave: slots in turn */
+    bool per_allocation;                       /* an interleave policy is in force */
+    uint8_t slot_usable[TOPO_MAX_SLOTS];       /* its node is in Mems_allowed now */
+    uint8_t candidate[TOPO_MAX_SLOTS];         /* may serve policy-placed memory */
+    uint8_t row_ready[TOPO_MAX_SLOTS];         /* by_distance's row of that slot is sorted */
+    uint16_t *by_distance;                     /* rows of slots, nearest first */
+    uint16_t sequence[PLACEMENT_SEQUENCE_MAX]; /* interleave: slots in turn */
     unsigned sequence_len;
     uint8_t page_weight[TOPO_MAX_SLOTS]; /* huge objects: pages per slot per round */
 };

@@ -163,15 +163,39 @@ static void single_node_fallback(void)
 {
     reset();
     add_node(0, 1, 1, 1);
-    na_topo.distance[0] = 10;
+    na_topo.distance = NULL; /* 10 */
     na_topo.tier[0] = -1;
     grow_cpus(1);
     na_topo.cpu_node_index[0] = 0;
 }
 
+/*
+ * Room for `bytes`: static storage for the usual few nodes, else a
+ * mapping, kept for a later call (tests read several topologies).
+ */
+static uint8_t *table_of(size_t bytes)
+{
+    static uint8_t few[TOPO_DIRECT_SLOTS * TOPO_DIRECT_SLOTS];
+    static uint8_t *mapped;
+    static size_t mapped_bytes;
+    if (bytes <= sizeof few)
+        return few;
+    if (bytes <= mapped_bytes)
+        return mapped;
+    uint8_t *at = os_map(bytes);
+    if (!at)
+        return NULL;
+    mapped = at;
+    mapped_bytes = bytes;
+    return at;
+}
+
 static void read_distances(void)
 {
     char path[128], buf[1024];
+    na_topo.distance = table_of((size_t)na_topo.num_nodes * (size_t)na_topo.num_nodes);
+    if (!na_topo.distance)
+        return;
     for (int i = 0; i < na_topo.num_nodes; i++) {
         uint8_t *row = &na_topo.distance[i * na_topo.num_nodes];
         for (int j = 0; j < na_topo.num_nodes; j++)

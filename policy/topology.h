@@ -63,10 +63,12 @@ struct topology {
      */
     uint8_t allowed[TOPO_MAX_NODES];
     /*
-     * SLIT (10 = local) between dense indexes i and j at [i * num_nodes + j]:
-     * num_nodes^2 bytes touched, not TOPO_MAX_NODES^2 (topology_distance).
+     * SLIT (10 = local) between dense indexes i and j at [i * num_nodes + j]
+     * (topology_distance): num_nodes^2 bytes, static storage up to
+     * TOPO_DIRECT_SLOTS nodes, a mapping of that size beyond (NULL if it
+     * could not be had: every distance is then 10 or 20, as without sysfs).
      */
-    uint8_t distance[TOPO_MAX_NODES * TOPO_MAX_NODES];
+    uint8_t *distance;
     int tier[TOPO_MAX_NODES];      /* memory tier id (memory_tier<N>, lower = faster), -1 unknown */
     int slot_node[TOPO_MAX_SLOTS]; /* slot -> node id */
     int16_t node_slot[TOPO_MAX_NODE_ID]; /* node id -> slot, -1 if none */
@@ -100,6 +102,8 @@ void topology_node_path(char *buf, int id, const char *leaf);
 /* SLIT distance between the nodes of dense indexes i and j. */
 static inline unsigned topology_distance(int i, int j)
 {
+    if (!na_topo.distance)
+        return i == j ? 10 : 20;
     return na_topo.distance[i * na_topo.num_nodes + j];
 }
 
