@@ -197,7 +197,7 @@ static void read_distances(void)
     if (!na_topo.distance)
         return;
     for (int i = 0; i < na_topo.num_nodes; i++) {
-        uint8_t *row = &na_topo.distance[i * na_topo.num_nodes];
+        uint8_t *row = na_topo.distance + (size_t)i * (size_t)na_topo.num_nodes;
         for (int j = 0; j < na_topo.num_nodes; j++)
             row[j] = i == j ? 10 : 20;
         topology_node_path(path, na_topo.node_id[i], "distance");
