@@ -1,6 +1,7 @@
 /* stats.c - collecting and writing the statistics; see stats.h. */
 #define _GNU_SOURCE
 #include "core/stats.h"
+#include "core/stats_fold.h"
 
 #include "base/lock.h"
 #include "base/os.h"
@@ -461,6 +462,8 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         const struct node_stats *n = &snap->nodes[slot];
         all += n->counts.allocs;
         remote += n->counts.remote_allocs;
+        if (!stats_node_used(n))
+            continue; /* nothing to say: a reader takes a node left out as all zeros */
         tb_str(tb, "  \"node");
         tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, "\": {\"allocated_mb\": ");
@@ -586,7 +589,7 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, "}\n}\n");
 }
 
-/* One row of the text table: a label, then one column per node. */
+/* One row of the text table: a label, then a column per node with a count. */
 static void text_row(struct textbuf *tb, const char *label, const struct stats_snapshot *snap,
                      size_t offset)
 {
@@ -594,7 +597,72 @@ static void text_row(struct textbuf *tb, const char *label, const struct stats_s
     for (size_t pad = strlen(label); pad < 22; pad++)
         tb_str(tb, " ");
     for (unsigned slot = 0; slot < na_region.num_slots; slot++)
-        tb_pad_u64(tb, *(const uint64_t *)((const char *)&snap->nodes[slot] + offset), 16);
+        if (stats_node_used(&snap->nodes[slot]))
+            tb_pad_u64(tb, *(const uint64_t *)((const char *)&snap->nodes[slot] + offset), 16);
+    tb_str(tb, "\n");
+}
+
+/* The table: a column per node with a count (stats_node_used), a row per count. */
+static void text_table(struct textbuf *tb, const struct stats_snapshot *snap)
+{
+    tb_str(tb, "                      ");
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        if (!stats_node_used(&snap->nodes[slot]))
+            continue;
+        char name[24] = "node";
+        struct textbuf nb;
+        tb_init(&nb, name + 4, sizeof name - 4);
+        tb_u64(&nb, (uint64_t)na_topo.slot_node[slot]);
+        for (size_t pad = strlen(name); pad < 16; pad++)
+            tb_str(tb, " ");
+        tb_str(tb, name);
+    }
+    tb_str(tb, "\n");
+#define ROW(label, field) text_row(tb, label, snap, offsetof(struct node_stats, field))
+    ROW("allocations", counts.allocs);
+    ROW("frees", counts.frees);
+    ROW("bytes allocated", counts.bytes_allocated);
+    ROW("bytes freed", counts.bytes_freed);
+    ROW("remote allocations", counts.remote_allocs);
+    ROW("explicit allocations", explicit_allocs);
+    ROW("remote frees", counts.remote_frees);
+    ROW("fallbacks in", fallbacks_in);
+    ROW("fallbacks out", fallbacks_out);
+    ROW("active bytes", active_bytes);
+    ROW("peak active bytes", peak_active_bytes);
+    ROW("dirty bytes", dirty_bytes);
+    ROW("purged bytes", purged_bytes);
+    ROW("huge objects", huge_objects);
+    ROW("bind failures", bind_failures);
+    ROW("purge failures", purge_failures);
+    ROW("verify failures", verify_failures);
+    int verify_error;
+    verification_state(snap, &verify_error);
+    if (snap->verified && !verify_error) {
+        ROW("pages verified", verified.checked);
+        ROW("pages misplaced", verified.misplaced);
+    }
+#undef ROW
+}
+
+/* "cpuset: Mems_allowed changed N time(s), now nodes ..." */
+static void text_cpuset(struct textbuf *tb)
+{
+    tb_str(tb, "cpuset: Mems_allowed changed ");
+    tb_u64(tb, mems_watch_changes());
+    tb_str(tb, " time(s), now nodes ");
+    for (int i = 0, first = 1; i < na_topo.num_nodes; i++) {
+        if (!__atomic_load_n(&na_topo.allowed[i], __ATOMIC_RELAXED))
+            continue;
+        tb_str(tb, first ? "" : ",");
+        tb_u64(tb, (uint64_t)na_topo.node_id[i]);
+        first = 0;
+    }
+    if (mems_watch_unserved_joins()) {
+        tb_str(tb, "; ");
+        tb_u64(tb, mems_watch_unserved_joins());
+        tb_str(tb, " node(s) joined that have no heap (served after a restart)");
+    }
     tb_str(tb, "\n");
 }
 
@@ -627,46 +695,22 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     }
     tb_str(tb, "\n");
     text_placement(tb, snap);
-    tb_str(tb, "                      ");
+    static int ids[TOPO_MAX_SLOTS]; /* under the writing lock */
+    static bool used[TOPO_MAX_SLOTS];
+    unsigned shown = 0;
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        char name[24] = "node";
-        struct textbuf nb;
-        tb_init(&nb, name + 4, sizeof name - 4);
-        tb_u64(&nb, (uint64_t)na_topo.slot_node[slot]);
-        for (size_t pad = strlen(name); pad < 16; pad++)
-            tb_str(tb, " ");
-        tb_str(tb, name);
+        ids[slot] = na_topo.slot_node[slot];
+        used[slot] = stats_node_used(&snap->nodes[slot]);
+        shown += used[slot];
         all += snap->nodes[slot].counts.allocs;
         remote += snap->nodes[slot].counts.remote_allocs;
     }
-    tb_str(tb, "\n");
-#define ROW(label, field) text_row(tb, label, snap, offsetof(struct node_stats, field))
-    ROW("allocations", counts.allocs);
-    ROW("frees", counts.frees);
-    ROW("bytes allocated", counts.bytes_allocated);
-    ROW("bytes freed", counts.bytes_freed);
-    ROW("remote allocations", counts.remote_allocs);
-    ROW("explicit allocations", explicit_allocs);
-    ROW("remote frees", counts.remote_frees);
-    ROW("fallbacks in", fallbacks_in);
-    ROW("fallbacks out", fallbacks_out);
-    ROW("active bytes", active_bytes);
-    ROW("peak active bytes", peak_active_bytes);
-    ROW("dirty bytes", dirty_bytes);
-    ROW("purged bytes", purged_bytes);
-    ROW("huge objects", huge_objects);
-    ROW("bind failures", bind_failures);
-    ROW("purge failures", purge_failures);
-    ROW("verify failures", verify_failures);
-    int verify_error;
-    verification_state(snap, &verify_error);
-    if (snap->verified && !verify_error) {
-        ROW("pages verified", verified.checked);
-        ROW("pages misplaced", verified.misplaced);
-    }
-#undef ROW
+    if (shown)
+        text_table(tb, snap);
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         const struct node_stats *n = &snap->nodes[slot];
+        if (!used[slot])
+            continue;
         tb_str(tb, "Node ");
         tb_u64(tb, (uint64_t)na_topo.slot_node[slot]);
         tb_str(tb, ": ");
@@ -677,6 +721,7 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         text_local_basis(tb, snap, n);
         tb_str(tb, "\n");
     }
+    stats_fold_line(tb, ids, used, na_region.num_slots);
     tb_str(tb, "Remote allocations: ");
     write_percent(tb, remote, all);
     tb_str(tb, na_placement_caps.bind_error ? "% (intended)\nthreads: " : "%\nthreads: ");
@@ -689,24 +734,8 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         migrations += snap->threads[i].migrations;
     tb_u64(tb, migrations);
     tb_str(tb, "\n");
-    if (mems_watch_changes()) {
-        tb_str(tb, "cpuset: Mems_allowed changed ");
-        tb_u64(tb, mems_watch_changes());
-        tb_str(tb, " time(s), now nodes ");
-        for (int i = 0, first = 1; i < na_topo.num_nodes; i++) {
-            if (!__atomic_load_n(&na_topo.allowed[i], __ATOMIC_RELAXED))
-                continue;
-            tb_str(tb, first ? "" : ",");
-            tb_u64(tb, (uint64_t)na_topo.node_id[i]);
-            first = 0;
-        }
-        if (mems_watch_unserved_joins()) {
-            tb_str(tb, "; ");
-            tb_u64(tb, mems_watch_unserved_joins());
-            tb_str(tb, " node(s) joined that have no heap (served after a restart)");
-        }
-        tb_str(tb, "\n");
-    }
+    if (mems_watch_changes())
+        text_cpuset(tb);
 }
 
 /* One writer at a time: the snapshot and its buffer are static (too big for a stack). */

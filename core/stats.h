@@ -35,6 +35,24 @@ struct node_stats {
     int verify_error; /* 0: `verified` is the kernel's answer; else move_pages' -errno */
 };
 
+/*
+ * Whether a node has anything to show: any count at all, pages the census
+ * verified included (a census walks committed memory only, so those come
+ * with active or peak bytes anyway). The JSON and OpenMetrics forms leave a
+ * node without one out, the text form folds such nodes into one line
+ * (docs/stats.md, "Nodes without counts"). verify_error is no count: it is
+ * the kernel's answer for every node alike.
+ */
+static inline bool stats_node_used(const struct node_stats *n)
+{
+    const struct alloc_counts *c = &n->counts;
+    return (c->allocs | c->frees | c->bytes_allocated | c->bytes_freed | c->remote_allocs |
+            c->remote_frees | n->explicit_allocs | n->fallbacks_in | n->fallbacks_out |
+            n->active_bytes | n->peak_active_bytes | n->dirty_bytes | n->purged_bytes |
+            n->huge_objects | n->huge_bytes | n->tight_commits | n->exhaustions | n->bind_failures |
+            n->purge_failures | n->verify_failures | n->verified.checked) != 0;
+}
+
 struct thread_stats {
     int tid;
     int node;                   /* where it last allocated (-1: a node without memory) */

@@ -164,6 +164,8 @@ static void write_openmetrics(struct textbuf *tb, const struct stats_snapshot *s
         bool counter = fam->type[0] == 'c';
         meta(tb, fam->name, fam->type, fam->unit, fam->help);
         for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+            if (!stats_node_used(&snap->nodes[slot]))
+                continue; /* no series for a node without counts (absent reads as 0) */
             const char *n = (const char *)&snap->nodes[slot];
             uint64_t value = *(const uint64_t *)(n + fam->offset);
             if (fam->minus != NONE)
@@ -181,7 +183,7 @@ static void write_openmetrics(struct textbuf *tb, const struct stats_snapshot *s
              "Resident pages of the heap the kernel was asked about, by where they lie.");
         for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
             const struct node_stats *n = &snap->nodes[slot];
-            if (n->verify_error)
+            if (n->verify_error || !stats_node_used(n))
                 continue;
             for (int misplaced = 0; misplaced < 2; misplaced++) {
                 tb_str(tb, "numa_alloc_verified_pages{node=\"");

@@ -22,6 +22,48 @@ typedef uint64_t cpu_bitmap[BITMAP_WORDS(TOPO_MAX_CPUS)];
 /* The kernel's numbers (ids, distances) fit an unsigned; a larger one is refused, not wrapped. */
 #define SYSFS_NUMBER_MAX UINT_MAX
 
+#ifdef NA_TESTING
+/*
+ * Test builds only (tests/test_topology.c, never the library): every path
+ * this file reads lies under `test_root`, a synthetic sysfs and procfs tree,
+ * so that the parser meets what no machine at hand has (sparse node ids,
+ * memory-less and offline nodes, more nodes than QEMU makes).
+ */
+static char test_root[512];
+
+void topology_set_root(const char *root)
+{
+    size_t len = strlen(root);
+    if (len >= sizeof test_root)
+        len = sizeof test_root - 1;
+    memcpy(test_root, root, len);
+    test_root[len] = '\0';
+}
+
+/* `path` under the test root, in `out` (PATH_MAX bytes). */
+static const char *rooted(const char *path, char *out)
+{
+    size_t root_len = strlen(test_root), len = strlen(path);
+    if (root_len + len >= PATH_MAX)
+        return path;
+    memcpy(out, test_root, root_len);
+    memcpy(out + root_len, path, len + 1);
+    return out;
+}
+#define ROOTED(path, out) rooted(path, out)
+#define ROOT_BUF          PATH_MAX
+#else
+#define ROOTED(path, out) ((void)(out), (path))
+#define ROOT_BUF          1
+#endif
+
+/* os_read_file of a path this file knows (under the test root in test builds). */
+static long read_file(const char *path, char *buf, size_t size)
+{
+    char full[ROOT_BUF];
+    return os_read_file(ROOTED(path, full), buf, size);
+}
+
 /* Parses the kernel's list format ("0-3,8,10-11") into a bitmap of `bits` bits. */
 static int parse_list(const char *s, uint64_t *map, unsigned bits)
 {
@@ -47,7 +89,7 @@ static int parse_list(const char *s, uint64_t *map, unsigned bits)
 static int read_list(const char *path, uint64_t *map, unsigned bits)
 {
     char buf[4096];
-    if (os_read_file(path, buf, sizeof buf) < 0)
+    if (read_file(path, buf, sizeof buf) < 0)
         return -1;
     return parse_list(buf, map, bits);
 }
@@ -75,7 +117,7 @@ void topology_node_path(char *buf, int id, const char *leaf)
 int topology_read_mems_allowed(uint64_t *allowed)
 {
     char buf[8192];
-    if (os_read_file("/proc/self/status", buf, sizeof buf) <= 0)
+    if (read_file("/proc/self/status", buf, sizeof buf) <= 0)
         return -1;
     const char *s = strstr(buf, "\nMems_allowed:");
     if (!s)
@@ -192,7 +234,9 @@ static uint8_t *table_of(size_t bytes)
 
 static void read_distances(void)
 {
-    char path[128], buf[1024];
+    /* A node's line: "10 21 ..." for every online node, up to 4 bytes each (4 KiB at 1024). */
+    static char buf[TOPO_MAX_NODE_ID * 4 + 64]; /* start-up only: not on the stack */
+    char path[128];
     na_topo.distance = table_of((size_t)na_topo.num_nodes * (size_t)na_topo.num_nodes);
     if (!na_topo.distance)
         return;
@@ -201,7 +245,7 @@ static void read_distances(void)
         for (int j = 0; j < na_topo.num_nodes; j++)
             row[j] = i == j ? 10 : 20;
         topology_node_path(path, na_topo.node_id[i], "distance");
-        if (os_read_file(path, buf, sizeof buf) <= 0)
+        if (read_file(path, buf, sizeof buf) <= 0)
             continue;
         const char *s = buf;
         for (int j = 0; j < na_topo.num_nodes; j++) {
@@ -242,7 +286,9 @@ static void read_tiers(void)
     for (int i = 0; i < na_topo.num_nodes; i++)
         na_topo.tier[i] = -1;
     int saved = errno;
-    int dir = (int)syscall(SYS_openat, AT_FDCWD, TIER_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char full[ROOT_BUF];
+    int dir = (int)syscall(SYS_openat, AT_FDCWD, ROOTED(TIER_DIR, full),
+                           O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     errno = saved;
     if (dir < 0)
         return;

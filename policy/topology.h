@@ -90,6 +90,11 @@ extern struct topology na_topo;
 /* Fills `na_topo`; never fails: without sysfs NUMA information, one node 0. */
 void topology_init(void);
 
+#ifdef NA_TESTING
+/* Test builds only: read sysfs and /proc/self/status under `root` (a synthetic tree). */
+void topology_set_root(const char *root);
+#endif
+
 /*
  * This process's Mems_allowed (/proc/self/status) into `allowed`, a bitmap of
  * TOPO_MAX_NODE_ID bits indexed by node id; 0, or -1 when it cannot be read.

@@ -15,6 +15,10 @@
 #    the C library documents, and every NUMA_ALLOC_API function of
 #    include/numa_alloc.h is named in NAME of a section 3 page, and
 #    `man -M BUILT_MAN_DIR 3 NAME` finds and renders it (the link pages);
+#  - every counter name that interpose/counters_api.c accepts (its prefixes,
+#    field tables and compared words) is named in the page of
+#    numa_alloc_counter(3), and every OpenMetrics family that
+#    core/stats_openmetrics.c writes in numa-alloc(7);
 #  - every page renders without a warning:
 #    man --warnings -E UTF-8 -l -Tutf8 -Z PAGE, and groff -ww -man -z PAGE.
 # Prints each thing missing and exits 1 if any.
@@ -181,8 +185,86 @@ for fn in $(printf '%s\n%s\n' "$exported" "$declared" | sort -u); do
         fail "man 3 $fn does not show $fn"
 done
 
+# --- counter names: the page of numa_alloc_counter(3) ------------------------------
+# interpose/counters_api.c holds the name space: the prefixes (prefixed(name, "node.")),
+# the field tables (NODE_FIELD(x), THREAD_FIELD(x)) and the words it compares
+# (strcmp(what, "live")). A function that looks a field table up (find_field) takes
+# a FIELD after its prefix, and each field must be named in the page; one that does
+# not takes the rest of a whole name, so prefix + word must be there ("threads.live").
+counters_c=$src/interpose/counters_api.c
+counter_page=$(grep -l '^\.SH NAME' "$pages"/*.3 | while read -r page; do
+    awk '/^\.SH +"?NAME/ { on = 1; next } on && /^\.S[HS]/ { exit } on { print; if (/\\-/) exit }' "$page" |
+        grep -qw numa_alloc_counter && echo "$page"
+done | head -n 1)
+if [ ! -r "$counters_c" ]; then
+    fail "no $counters_c: where are the counter names defined now? (update this test)"
+elif [ -z "$counter_page" ]; then
+    fail "no section 3 page names numa_alloc_counter in NAME"
+else
+    counter_text=$(sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\c//g' -e 's/\\&//g' -e 's/\\%//g' \
+        -e 's/"//g' "$counter_page")
+    # FIELD words: the tables; whole-name words and per-function words: "f|word" lines.
+    counter_fields=$(grep -v '#define' "$counters_c" | grep -oE '\b(NODE|THREAD)_FIELD\([a-z_0-9]+\)' |
+        sed -E 's/.*\((.*)\)/\1/' | sort -u)
+    [ "$(wc -w <<<"$counter_fields")" -ge 20 ] ||
+        fail "found only $(wc -w <<<"$counter_fields") counter fields in $counters_c: the search is broken"
+    for field in $counter_fields; do
+        has_word "$counter_text" "$field" || fail "${counter_page##*/}: the counter field $field is not named"
+    done
+    # Per function (a definition starts in column 0): the words it compares, whether it
+    # uses a field table; and the prefix -> function map of numa_alloc_counter.
+    counter_names=$(awk '
+        /^[a-zA-Z].*\(/ && !/;/ { fn = $0; sub(/\(.*/, "", fn); sub(/.* \**/, "", fn) }
+        { text = text $0 " " }
+        /find_field\(/ { table[fn] = 1 }
+        {
+            line = $0
+            while (match(line, /strcmp\([a-z_]+, "[a-z_.0-9]+"\)/)) {
+                w = substr(line, RSTART, RLENGTH); sub(/^[^"]*"/, "", w); sub(/".*/, "", w)
+                words[fn] = words[fn] " " w
+                line = substr(line, RSTART + RLENGTH)
+            }
+        }
+        END {
+            rest = text
+            while (match(rest, /prefixed\(name, "[a-z_.]+"/)) {
+                m = substr(rest, RSTART, RLENGTH); rest = substr(rest, RSTART + RLENGTH)
+                sub(/^[^"]*"/, "", m); sub(/".*/, "", m)
+                print "prefix|" m
+            }
+            rest = text
+            while (match(rest, /prefixed\(name, "[a-z_.]+", &rest\)\) *return [a-z_]+\(/)) {
+                m = substr(rest, RSTART, RLENGTH); rest = substr(rest, RSTART + RLENGTH)
+                prefix = m; sub(/^[^"]*"/, "", prefix); sub(/".*/, "", prefix)
+                f = m; sub(/.*return /, "", f); sub(/\($/, "", f)
+                n = split(words[f], ws, " ")
+                for (i = 1; i <= n; i++) print (f in table ? "word|" : "name|") (f in table ? "" : prefix) ws[i]
+            }
+            n = split(words["numa_alloc_counter"], ws, " ")
+            for (i = 1; i <= n; i++) print "name|" ws[i]
+        }' "$counters_c" | sort -u)
+    [ "$(grep -c '^prefix|' <<<"$counter_names")" -ge 4 ] ||
+        fail "found only these counter prefixes in $counters_c: $(grep '^prefix|' <<<"$counter_names" | tr '\n' ' ')"
+    while IFS='|' read -r kind name; do
+        case $kind in
+        prefix) grep -qF -- "$name" <<<"$counter_text" || fail "${counter_page##*/}: no counter name starts with $name" ;;
+        *) has_word "$counter_text" "${name//./\\.}" || fail "${counter_page##*/}: the counter name or field $name is not named" ;;
+        esac
+    done <<<"$counter_names"
+fi
+
+# --- OpenMetrics families: numa-alloc(7) ------------------------------------------
+om_c=$src/core/stats_openmetrics.c
+om_families=$(grep -oE '"numa_alloc_[a-z_]+[a-z]"' "$om_c" 2>/dev/null | tr -d '"' | sort -u)
+[ "$(wc -w <<<"$om_families")" -ge 10 ] ||
+    fail "found only $(wc -w <<<"$om_families") OpenMetrics families in $om_c: the search is broken"
+page7_text=$(sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\c//g' -e 's/\\&//g' -e 's/\\%//g' "$page7")
+for fam in $om_families; do
+    has_word "$page7_text" "$fam" || fail "numa-alloc(7) does not name the OpenMetrics family $fam"
+done
+
 if ((failures)); then
     echo "$failures thing(s) undocumented or badly formatted (man/, see above)"
     exit 1
 fi
-echo "PASS: $(wc -l <<<"$all_options") launcher options, $(printf '%s\n%s\n' "$lib_vars" "$launcher_vars" | sort -u | wc -l) variables, $(printf '%s\n%s\n' "$exported" "$declared" | sort -u | wc -l) exported or declared functions checked; ${#sources[@]} pages lint clean"
+echo "PASS: $(wc -l <<<"$all_options") launcher options, $(printf '%s\n%s\n' "$lib_vars" "$launcher_vars" | sort -u | wc -l) variables, $(printf '%s\n%s\n' "$exported" "$declared" | sort -u | wc -l) exported or declared functions, $(wc -w <<<"$counter_fields") counter fields, $(wc -l <<<"$counter_names") counter names and prefixes, $(wc -w <<<"$om_families") OpenMetrics families checked; ${#sources[@]} pages lint clean"

@@ -5,7 +5,8 @@
                    [--verbose] [--cpu-nodes=LIST] [--mem-nodes=LIST]
 
 Takes the demo's flags and prints the stdout the demo must give for them:
-the "Node N:" lines, "Remote allocations:", and with --verbose the exact
+the "Node N:" lines (a node with CPUs or a block; one "Nodes ...: nothing
+allocated" line for the others), "Remote allocations:", and with --verbose the exact
 byte and block counts. It replays the request stream the demo documents
 (tests/demo/README.md, "The request stream") from the seed - xorshift64*
 seeded by splitmix64, the size mix, each thread's budget - and sums the
@@ -203,12 +204,25 @@ def main(argv):
     def pct(part, whole):
         return 100.0 * float(part) / float(whole) if whole else 0.0
 
-    for m in mem_nodes:
+    # A line of its own for a node with CPUs or with a block; one for the others.
+    shown = [m for m in mem_nodes if m in cpu_nodes or node_bytes[m] or node_blocks[m]]
+    for m in shown:
         print("Node %d: %.1f GB allocated, %.1f%% local"
               % (m, float(node_bytes[m]) / float(1 << 30), pct(node_local[m], node_bytes[m])))
+    folded = [m for m in mem_nodes if m not in shown]
+    if folded:
+        runs = []
+        for m in folded:
+            if runs and runs[-1][1] == m - 1:
+                runs[-1][1] = m
+            else:
+                runs.append([m, m])
+        text = ", ".join("%d-%d" % (a, b) if b > a else "%d" % a for a, b in runs)
+        print(("Nodes %s (%d nodes)" % (text, len(folded)) if len(folded) > 1 else "Node %s" % text)
+              + ": nothing allocated")
     print("Remote allocations: %.1f%%" % pct(remote, blocks))
     if opt["verbose"]:
-        for m in mem_nodes:
+        for m in shown:
             print("node %d: bytes %d, local bytes %d, blocks %d"
                   % (m, node_bytes[m], node_local[m], node_blocks[m]))
         print("total: bytes %d, blocks %d, remote blocks %d, misplaced pages 0"

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define PAGE      4096UL
-#define MAX_NODES 64
+#define MAX_NODES 1024 /* node ids: Linux's MAX_NUMNODES (CONFIG_NODES_SHIFT=10) */
 
 static int failures;
 

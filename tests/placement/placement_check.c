@@ -7,7 +7,8 @@
  * when every expectation holds, 1 otherwise, with one line per finding.
  *
  *   placement_check explicit     numa_malloc on every node, from threads on every node
- *   placement_check local        default policy, pinned threads: >= 99% on the thread's node
+ *   placement_check local [N]    default policy, pinned threads: >= 99% on the thread's node
+ *                                (N objects a round, live together: 4000, ~400 MiB)
  *   placement_check remote-free  node-A blocks freed on node B never reach node-B threads
  *   placement_check bind N       every object on node N (run with NUMA_ALLOC_POLICY=bind ...)
  *   placement_check every N pinned|unpinned  every page of small, large and huge objects from
@@ -19,6 +20,14 @@
  *   placement_check exhaust NODE none|nearest  fill the small node NODE
  *   placement_check tier-fallback NODE WANT  fill NODE (fallback nearest): the rest goes to
  *                                WANT, of the same memory tier, never to another tier
+ *   placement_check nearest-fill NODE WANT  fill NODE and 16 MiB more (fallback nearest): the
+ *                                rest goes to WANT, the nearest node
+ *   placement_check each-node    numa_malloc of a small, a large and a huge object on every
+ *                                node, from a thread on every CPU node: every page on it
+ *   placement_check interleave-all  (interleave) objects and a 64 MiB object's pages on every
+ *                                node with memory, each within 20% of even
+ *   placement_check stats-nodes [NODE...]  numa_malloc on each NODE: the JSON lists exactly the
+ *                                nodes with a count, the text a line each and one folded line
  *   placement_check tight-calloc NODE  big untouched callocs on the small node NODE (fallback
  *                                none): the node check makes no more than a sample resident
  *   placement_check migrate      a thread that moves allocates on its new node
@@ -133,14 +142,17 @@ struct local_job {
     size_t objects, local_objects;
 };
 
+static int local_objects = 4000; /* per round; `local N` takes fewer (small nodes) */
+
 static void *local_thread(void *arg)
 {
     struct local_job *job = arg;
     pin_to_node(job->node);
     enum { N = 4000 };
     static __thread void *live[N];
+    const int n = local_objects < N ? local_objects : N;
     for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < N; i++) {
+        for (int i = 0; i < n; i++) {
             size_t size = mix[(i * 7 + round) % (MIX - 1)]; /* all but the 3 MiB one */
             live[i] = malloc(size);
             touch(live[i], size);
@@ -305,7 +317,7 @@ static void check_every(int want, bool pinned)
 {
     int nodes[MAX_NODES];
     int n = pinned ? nodes_with_cpus(nodes) : 2;
-    struct every_job jobs[MAX_NODES];
+    static struct every_job jobs[MAX_NODES]; /* 8 KiB each: not on the stack */
     pthread_t threads[MAX_NODES];
     for (int i = 0; i < n; i++) {
         jobs[i] = (struct every_job){.cpu_node = pinned ? nodes[i] : -1};
@@ -414,13 +426,13 @@ static void check_exhaust(int node, const char *fallback)
  * must go to WANT (a node of the same memory tier), never to a node of another
  * tier, even one the SLIT calls nearer (the cxl topology: 1-2 is 17, 1-0 21).
  */
-static void check_tier_fallback(int node, int want)
+static void check_tier_fallback(int node, int want, size_t past_mib)
 {
     size_t chunk = 1 << 20, on_node = 0, on_want = 0, other = 0, misplaced = 0;
     static void *held[4096];
     size_t nheld = 0;
     long long node_size = numa_node_size64(node, NULL);
-    size_t limit = (size_t)node_size / chunk + 128; /* 128 MiB past the node */
+    size_t limit = (size_t)node_size / chunk + past_mib; /* past the node */
     for (size_t i = 0; i < limit && nheld < 4096; i++) {
         char *p = numa_malloc(node, chunk);
         EXPECT(p != NULL, "numa_malloc(%d) failed after %zu MiB: %s", node, i, strerror(errno));
@@ -435,12 +447,12 @@ static void check_tier_fallback(int node, int want)
         if (page_census(p, chunk, owner, NULL) != 0)
             misplaced++;
     }
-    printf("tier-fallback: %zu MiB on node %d, %zu MiB on node %d (same tier), %zu MiB elsewhere, "
+    printf("fill: %zu MiB on node %d, %zu MiB on node %d (wanted), %zu MiB elsewhere, "
            "%zu misplaced\n",
            on_node, node, on_want, want, other, misplaced);
     EXPECT(misplaced == 0, "%zu objects have pages off the node that owns them", misplaced);
     EXPECT(on_node > 0 && on_want > 0, "want memory on node %d, then on node %d", node, want);
-    EXPECT(other == 0, "%zu MiB fell back to a node of another tier", other);
+    EXPECT(other == 0, "%zu MiB fell back to a node other than %d", other, want);
     for (size_t i = 0; i < nheld; i++)
         free(held[i]);
 }
@@ -840,6 +852,218 @@ static void check_cpuset_change(int leaving, const char *dir, const char *policy
         pthread_join(w[i].thread, NULL);
 }
 
+/* ---- many nodes (issue 16): every node, interleave over all, the statistics' nodes ---- */
+
+/* One of each kind, freed at once: light enough for 128 nodes under TCG. */
+static const size_t each_sizes[] = {64, 100000, 3 << 20};
+#define EACH (sizeof each_sizes / sizeof each_sizes[0])
+
+static void *each_node_thread(void *arg)
+{
+    int cpu_node = *(const int *)arg, mem_nodes[MAX_NODES];
+    int nmem = nodes_with_memory(mem_nodes);
+    size_t objects = 0, pages = 0;
+    pin_to_node(cpu_node);
+    for (int m = 0; m < nmem; m++)
+        for (size_t i = 0; i < EACH; i++) {
+            char *p = numa_malloc(mem_nodes[m], each_sizes[i]);
+            EXPECT(p, "numa_malloc(%d, %zu) from node %d failed: %s", mem_nodes[m], each_sizes[i],
+                   cpu_node, strerror(errno));
+            if (!p)
+                continue;
+            touch(p, each_sizes[i]);
+            size_t wrong = page_census(p, each_sizes[i], mem_nodes[m], NULL);
+            EXPECT(wrong == 0, "numa_malloc(%d, %zu) from node %d: %zu pages elsewhere",
+                   mem_nodes[m], each_sizes[i], cpu_node, wrong);
+            EXPECT(numa_ptr_node(p) == mem_nodes[m], "numa_ptr_node says %d, want %d",
+                   numa_ptr_node(p), mem_nodes[m]);
+            objects++;
+            pages += (each_sizes[i] + PAGE - 1) / PAGE;
+            free(p);
+        }
+    printf("each-node: from node %d: %zu objects on %d nodes (%zu pages asked about)\n", cpu_node,
+           objects, nmem, pages);
+    EXPECT(objects == (size_t)nmem * EACH, "from node %d: %zu of %zu objects", cpu_node, objects,
+           (size_t)nmem * EACH);
+    return NULL;
+}
+
+static void check_each_node(void)
+{
+    int cpu_nodes[MAX_NODES];
+    int ncpu = nodes_with_cpus(cpu_nodes);
+    for (int c = 0; c < ncpu; c++) {
+        pthread_t t;
+        pthread_create(&t, NULL, each_node_thread, &cpu_nodes[c]);
+        pthread_join(t, NULL);
+    }
+}
+
+/* Every node's share within 20% of even; the extremes printed. */
+static void expect_even(const char *what, const size_t *count, const int *nodes, int n)
+{
+    size_t total = 0, min = SIZE_MAX, max = 0;
+    int min_node = -1, max_node = -1;
+    for (int i = 0; i < n; i++) {
+        total += count[nodes[i]];
+        if (count[nodes[i]] < min)
+            min = count[nodes[i]], min_node = nodes[i];
+        if (count[nodes[i]] > max)
+            max = count[nodes[i]], max_node = nodes[i];
+    }
+    double even = (double)total / n;
+    printf("interleave-all: %s: %zu over %d nodes, %.1f each if even; fewest %zu (node %d), most "
+           "%zu (node %d)\n",
+           what, total, n, even, min, min_node, max, max_node);
+    int off = 0, first_off = -1;
+    for (int i = 0; i < n; i++)
+        if (count[nodes[i]] < 0.8 * even || count[nodes[i]] > 1.2 * even)
+            first_off = off++ ? first_off : i;
+    EXPECT(off == 0, "%s: %d nodes off by more than 20%%, the first node %d with %zu", what, off,
+           first_off >= 0 ? nodes[first_off] : -1, first_off >= 0 ? count[nodes[first_off]] : 0);
+}
+
+static void check_interleave_all(void)
+{
+    int nodes[MAX_NODES];
+    int n = nodes_with_memory(nodes);
+    static size_t objects[MAX_NODES], pages[MAX_NODES];
+    size_t count = 32 * (size_t)n, misplaced = 0; /* 32 a node: 20% is 6 objects */
+    for (size_t i = 0; i < count; i++) {
+        char *p = malloc(64 << 10); /* kept: the point is where new memory comes from */
+        EXPECT(p, "malloc(64 KiB) failed: %s", strerror(errno));
+        if (!p)
+            continue;
+        p[0] = 1; /* one page: its node is the object's */
+        int node = numa_ptr_node(p);
+        if (node >= 0 && node < MAX_NODES)
+            objects[node]++;
+        misplaced += page_census(p, 1, node, NULL);
+    }
+    char *big = malloc(64 << 20);
+    EXPECT(big, "malloc(64 MiB) failed: %s", strerror(errno));
+    if (big) {
+        touch(big, 64 << 20);
+        page_census(big, 64 << 20, -1, pages);
+    }
+    EXPECT(misplaced == 0, "%zu objects' first page is not on their node", misplaced);
+    expect_even("64 KiB objects", objects, nodes, n);
+    expect_even("pages of a 64 MiB object", pages, nodes, n);
+    free(big);
+}
+
+/* Any count of node `node` in numa_alloc_counter's names (docs/stats.md, "Counters"). */
+static bool node_has_a_count(int node)
+{
+    static const char *const fields[] = {"allocations",        "frees",
+                                         "bytes_allocated",    "bytes_freed",
+                                         "remote_allocations", "explicit_allocations",
+                                         "remote_frees",       "fallbacks_in",
+                                         "fallbacks_out",      "tight_commits",
+                                         "exhaustions",        "bind_failures",
+                                         "purge_failures",     "verify_failures",
+                                         "active_bytes",       "peak_active_bytes",
+                                         "dirty_bytes",        "purged_bytes",
+                                         "huge_objects",       "huge_bytes"};
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        char name[96];
+        uint64_t value = 0;
+        snprintf(name, sizeof name, "node.%d.%s", node, fields[f]);
+        EXPECT(numa_alloc_counter(name, &value) == 0, "numa_alloc_counter(%s): %s", name,
+               strerror(errno));
+        if (value)
+            return true;
+    }
+    return false;
+}
+
+/* The folded line the text should hold for the nodes not used, as docs/stats.md words it. */
+static void folded_line(char *out, size_t size, const int *nodes, const bool *used, int n)
+{
+    int folded = 0, len = 0;
+    for (int i = 0; i < n; i++)
+        folded += !used[i];
+    out[0] = '\0';
+    if (!folded)
+        return;
+    len += snprintf(out + len, size - (size_t)len, folded == 1 ? "Node " : "Nodes ");
+    for (int i = 0, first = 1; i < n; i++) {
+        if (used[i])
+            continue;
+        int last = i;
+        while (last + 1 < n && !used[last + 1] && nodes[last + 1] == nodes[last] + 1)
+            last++;
+        len += snprintf(out + len, size - (size_t)len, last > i ? "%s%d-%d" : "%s%d",
+                        first ? "" : ", ", nodes[i], nodes[last]);
+        first = 0;
+        i = last;
+    }
+    if (folded > 1)
+        len += snprintf(out + len, size - (size_t)len, " (%d nodes)", folded);
+    snprintf(out + len, size - (size_t)len, ": nothing allocated\n");
+}
+
+static void check_stats_nodes(int argc, char **argv)
+{
+    static void *kept[MAX_NODES];
+    int nodes[MAX_NODES], shown = 0;
+    int n = nodes_with_memory(nodes);
+    /* On node 0 from here: what libnuma and stdio allocate later lands on a node already used. */
+    pin_to_node(0);
+    kept[MAX_NODES - 1] = malloc(100);
+    for (int i = 0; i < argc; i++) {
+        kept[i] = numa_malloc(atoi(argv[i]), 1000);
+        EXPECT(kept[i], "numa_malloc(%s, 1000): %s", argv[i], strerror(errno));
+    }
+    static char json[1 << 20], text[1 << 20];
+    for (int form = 0; form < 2; form++) { /* the JSON, then the text */
+        char *out = form ? text : json;
+        int fd = memfd_create("stats", 0);
+        EXPECT(fd >= 0 && numa_alloc_stats_write(fd, !form) == 0, "numa_alloc_stats_write failed");
+        ssize_t len = fd >= 0 ? pread(fd, out, sizeof json - 1, 0) : -1;
+        out[len > 0 ? len : 0] = '\0';
+        if (fd >= 0)
+            close(fd);
+    }
+    /* The counters now read what the statistics saw, but for node 0's (used already). */
+    static bool used[MAX_NODES];
+    for (int i = 0; i < n; i++) {
+        char key[32], line[32];
+        snprintf(key, sizeof key, "\"node%d\": {", nodes[i]);
+        snprintf(line, sizeof line, "\nNode %d: ", nodes[i]);
+        bool in_json = strstr(json, key) != NULL, in_text = strstr(text, line) != NULL;
+        used[i] = node_has_a_count(nodes[i]);
+        shown += used[i];
+        for (int a = 0; a < argc; a++)
+            EXPECT(atoi(argv[a]) != nodes[i] || (used[i] && in_json),
+                   "node %d was used: it must have counts and appear in the JSON", nodes[i]);
+        EXPECT(in_json == used[i], "node %d: %s the JSON, %s count", nodes[i],
+               in_json ? "in" : "not in", used[i] ? "has a" : "has no");
+        EXPECT(in_text == used[i], "node %d: %s a line in the text, %s count", nodes[i],
+               in_text ? "has" : "has no", used[i] ? "has a" : "has no");
+    }
+    char want[8192];
+    folded_line(want, sizeof want, nodes, used, n);
+    int folded_lines = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t line_len = end ? (size_t)(end - line) + 1 : strlen(line);
+        char copy[8192];
+        snprintf(copy, sizeof copy, "%.*s", (int)line_len, line);
+        if (strstr(copy, "nothing allocated")) {
+            folded_lines++;
+            EXPECT(strcmp(copy, want) == 0, "folded line: '%s', want '%s'", copy, want);
+        }
+        line += line_len;
+    }
+    EXPECT(folded_lines == (want[0] ? 1 : 0), "%d folded lines, want %d; the text:\n%s",
+           folded_lines, want[0] ? 1 : 0, text);
+    printf("stats-nodes: %d of %d nodes used, in the JSON and the text; folded: %s", shown, n,
+           want[0] ? want : "(none)\n");
+    for (int i = 0; i < MAX_NODES; i++)
+        free(kept[i]);
+}
+
 static void hold(size_t mib, const char *ready)
 {
     for (size_t i = 0; i < mib; i++) {
@@ -863,9 +1087,10 @@ int main(int argc, char **argv)
     const char *check = argv[1];
     if (strcmp(check, "explicit") == 0)
         check_explicit();
-    else if (strcmp(check, "local") == 0)
+    else if (strcmp(check, "local") == 0 && argc <= 3) {
+        local_objects = argc == 3 ? atoi(argv[2]) : local_objects;
         check_local();
-    else if (strcmp(check, "remote-free") == 0)
+    } else if (strcmp(check, "remote-free") == 0)
         check_remote_free();
     else if (strcmp(check, "bind") == 0 && argc == 3)
         check_bind(atoi(argv[2]));
@@ -878,7 +1103,15 @@ int main(int argc, char **argv)
     else if (strcmp(check, "weighted") == 0 && argc == 4)
         check_balance(atof(argv[2]) / (atof(argv[2]) + atof(argv[3])), "weighted");
     else if (strcmp(check, "tier-fallback") == 0 && argc == 4)
-        check_tier_fallback(atoi(argv[2]), atoi(argv[3]));
+        check_tier_fallback(atoi(argv[2]), atoi(argv[3]), 128);
+    else if (strcmp(check, "nearest-fill") == 0 && argc == 4)
+        check_tier_fallback(atoi(argv[2]), atoi(argv[3]), 16);
+    else if (strcmp(check, "each-node") == 0)
+        check_each_node();
+    else if (strcmp(check, "interleave-all") == 0)
+        check_interleave_all();
+    else if (strcmp(check, "stats-nodes") == 0)
+        check_stats_nodes(argc - 2, argv + 2);
     else if (strcmp(check, "exhaust") == 0 && argc == 4)
         check_exhaust(atoi(argv[2]), argv[3]);
     else if (strcmp(check, "tight-calloc") == 0 && argc == 3)

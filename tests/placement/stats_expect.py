@@ -10,7 +10,8 @@ own start-up allocations, made before the first snapshot, do not count).
 Also, on after.json alone, what docs/stats.md defines from the other fields:
 every node's allocations = local + remote, bytes_live = allocated - freed,
 local_pct = local / allocations (one decimal, rounded half up), and the
-top-level remote_pct.
+top-level remote_pct. A node left out of a JSON (it had no count at all:
+docs/stats.md) reads as 0 for every field, if the topology lists it.
 
 Parsed with Python's json module: independent of the library's writer.
 Several DIRs in one call: under the guest's emulated CPUs, starting Python
@@ -34,7 +35,14 @@ def lookup(doc, key):
             if entry["tid"] == int(parts[1]):
                 return entry[parts[2]]
         raise KeyError(f"no thread {parts[1]} in the statistics")
+    if parts[0] not in doc and served(doc, int(parts[0][4:])):
+        return 0  # a node without counts is left out of the JSON (docs/stats.md)
     return doc[parts[0]][parts[1]]
+
+
+def served(doc, node):
+    """Whether the statistics' topology lists `node` with memory (a node numa-alloc may serve)."""
+    return any(n["id"] == node and n["memory"] for n in doc["topology"]["nodes"])
 
 
 def check(directory):

@@ -29,8 +29,11 @@
  *     each page is counted on the node numa_ptr_node() names - the
  *     allocator's intent - the lines say "(intended, not verified)", one
  *     line on stderr says why, and the exit status is 4.
- *  5. Prints, per node with memory:
+ *  5. Prints, per node with memory that has CPUs or got any block:
  *        Node 0: 3.2 GB allocated, 98.1% local
+ *     one line for the other nodes with memory, if any (memory-only nodes
+ *     the run never touched: 126 of a 128-node machine with CPUs on two):
+ *        Nodes 2-127 (126 nodes): nothing allocated
  *     and then
  *        Remote allocations: 2.1%
  *     "GB" is GiB (2^30 bytes), as in the library's own statistics.
@@ -244,7 +247,9 @@ static void usage(void)
           "pinned round-robin over the NUMA nodes that have CPUs, writes every page, asks\n"
           "the kernel (move_pages) where every page of every block is, and prints:\n"
           "\n"
-          "  Node 0: 0.1 GB allocated, 100.0% local     (one line per node with memory)\n"
+          "  Node 0: 0.1 GB allocated, 100.0% local     (each node with memory and CPUs,\n"
+          "                                              or that got a block)\n"
+          "  Nodes 2-127 (126 nodes): nothing allocated (the other nodes, if any)\n"
           "  Remote allocations: 0.0%\n"
           "\n"
           "GB = 2^30 bytes of requested sizes, counted on the node holding their page.\n"
@@ -687,14 +692,63 @@ static double pct(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+static bool is_cpu_node(int node)
+{
+    for (int i = 0; i < num_cpu_nodes; i++)
+        if (cpu_nodes[i] == node)
+            return true;
+    return false;
+}
+
+/*
+ * Whether node `node` (with memory) gets a line of its own: it has CPUs (the
+ * demo's threads run there, round-robin) or it got something. On a machine
+ * whose nodes all have CPUs that is every node, as in the seed; the others
+ * (memory-only nodes the run never touched: 126 in a 128-node guest with CPUs
+ * on two) share one line.
+ */
+static bool node_shown(int node)
+{
+    return is_cpu_node(node) || counts[node].bytes || counts[node].blocks;
+}
+
+/* "Nodes 2-63, 65 (63 nodes): nothing allocated" for the nodes not shown, as the library's
+ * statistics fold them (docs/stats.md); nothing when every node is shown. */
+static void print_folded(void)
+{
+    int folded = 0;
+    for (int i = 0; i < num_mem_nodes; i++)
+        folded += !node_shown(mem_nodes[i]);
+    if (!folded)
+        return;
+    printf(folded == 1 ? "Node " : "Nodes ");
+    for (int i = 0, first = 1; i < num_mem_nodes; i++) {
+        if (node_shown(mem_nodes[i]))
+            continue;
+        int last = i;
+        while (last + 1 < num_mem_nodes && !node_shown(mem_nodes[last + 1]) &&
+               mem_nodes[last + 1] == mem_nodes[last] + 1)
+            last++;
+        printf(last > i ? "%s%d-%d" : "%s%d", first ? "" : ", ", mem_nodes[i], mem_nodes[last]);
+        first = 0;
+        i = last;
+    }
+    if (folded > 1)
+        printf(" (%d nodes)", folded);
+    printf(": nothing allocated\n");
+}
+
 static void print_report(void)
 {
     for (int i = 0; i < num_mem_nodes; i++) {
         const struct node_count *c = &counts[mem_nodes[i]];
+        if (!node_shown(mem_nodes[i]))
+            continue;
         printf("Node %d: %.1f GB allocated, %.1f%% local%s\n", mem_nodes[i],
                (double)c->bytes / (double)(1ULL << 30), pct(c->local_bytes, c->bytes),
                verify_refused ? " (intended, not verified)" : "");
     }
+    print_folded();
     printf("Remote allocations: %.1f%%\n", pct(remote_blocks, total_blocks));
     if (!opt.verbose)
         return;
@@ -702,6 +756,8 @@ static void print_report(void)
     for (int i = 0; i < num_mem_nodes; i++) {
         const struct node_count *c = &counts[mem_nodes[i]];
         bytes += c->bytes;
+        if (!node_shown(mem_nodes[i]))
+            continue;
         printf("node %d: bytes %" PRIu64 ", local bytes %" PRIu64 ", blocks %" PRIu64 "\n",
                mem_nodes[i], c->bytes, c->local_bytes, c->blocks);
     }
