@@ -46,6 +46,17 @@ int os_commit(void *addr, size_t size)
     return result(mprotect(addr, size, PROT_READ | PROT_WRITE), saved);
 }
 
+void *os_map(size_t size)
+{
+    size = os_page_round_up(size);
+    void *p = os_reserve(size);
+    if (p && os_commit(p, size) != 0) {
+        os_release(p, size);
+        return NULL;
+    }
+    return p;
+}
+
 int os_purge(void *addr, size_t size)
 {
     /* MADV_DONTNEED, not MADV_FREE: RSS must fall now, visibly, and the

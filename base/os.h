@@ -38,6 +38,8 @@ int os_release(void *addr, size_t size);
  * the caller's allocation fails, nothing else.
  */
 int os_commit(void *addr, size_t size);
+/* A fresh (zero) readable and writable mapping of `size` bytes, for tables; NULL on failure. */
+void *os_map(size_t size);
 /*
  * Gives resident pages back; the range stays mapped and reads as zero, with
  * its memory policy. 0 or -errno: on failure the pages stay resident with

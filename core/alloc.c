@@ -163,8 +163,11 @@ static size_t reserve_region(unsigned num_slots)
     return 0;
 }
 
-/* Bytes of a slot's first segment that hold its node heap (the rest is never touched). */
-#define NODE_HEAP_COMMIT ((OS_PAGE_SIZE + sizeof(struct node_heap) + OS_PAGE_MASK) & ~OS_PAGE_MASK)
+/*
+ * Bytes of a slot's first segment committed at start-up: the untouched first
+ * page and the node heap up to its class_slabs, committed on first use (node_heap.h).
+ */
+#define NODE_HEAP_COMMIT ((OS_PAGE_SIZE + NODE_HEAP_FRONT + OS_PAGE_MASK) & ~OS_PAGE_MASK)
 
 /* Sets up every node heap in the reserved region; false (start_failure says why) if refused. */
 static bool init_heaps(size_t reserved)
@@ -325,11 +328,27 @@ __attribute__((constructor)) static void init_at_load(void)
 
 /* ---- fork: no lock may be held by a thread that the child lacks ---------- */
 
-static void for_each_lock(void (*op)(na_lock_t *))
+/*
+ * Which heaps' class_slabs locks fork_prepare took: those used then. The
+ * parent releases exactly those (a heap may see its first refill meanwhile,
+ * and its locks are then another thread's); the child resets those of every
+ * heap used by then, whoever took them.
+ */
+static uint64_t fork_slabs_locked[BITMAP_WORDS(TOPO_MAX_SLOTS)];
+enum fork_step { FORK_PREPARE, FORK_PARENT, FORK_CHILD };
+
+/* Every node heap's locks; class_slabs' of the heaps that have used them (node_heap.h). */
+static void for_each_lock(void (*op)(na_lock_t *), enum fork_step step)
 {
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct node_heap *heap = node_heap_of(slot);
-        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+        bool slabs =
+            step == FORK_PARENT ? bitmap_test(fork_slabs_locked, slot) : heap_slabs_used(heap);
+        if (step == FORK_PREPARE && slabs)
+            bitmap_set(fork_slabs_locked, slot);
+        else if (step == FORK_PREPARE)
+            bitmap_clear(fork_slabs_locked, slot);
+        for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
                 op(&heap->class_slabs[shard][cls].lock);
         op(&heap->pages_lock);
@@ -349,14 +368,14 @@ static void fork_prepare(void)
     na_lock(&init_lock);
     na_lock(mems_watch_lock());
     thread_cache_fork_prepare();
-    for_each_lock(na_lock);
+    for_each_lock(na_lock, FORK_PREPARE);
     na_lock(aligned_huge_lock());
 }
 
 static void fork_parent(void)
 {
     na_unlock(aligned_huge_lock());
-    for_each_lock(na_unlock);
+    for_each_lock(na_unlock, FORK_PARENT);
     thread_cache_fork_parent();
     na_unlock(mems_watch_lock());
     na_unlock(&init_lock);
@@ -367,7 +386,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     na_lock_reset(aligned_huge_lock());
-    for_each_lock(na_lock_reset);
+    for_each_lock(na_lock_reset, FORK_CHILD);
     thread_cache_after_fork_child();
     na_lock_reset(mems_watch_lock());
     na_lock_reset(&init_lock);
@@ -474,7 +493,7 @@ static void *count_slow_alloc(void *ptr, unsigned slot, bool explicit_node)
 static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size_t alignment,
                                                 bool zero, bool named_node)
 {
-    uint8_t order[TOPO_MAX_SLOTS];
+    uint16_t order[na_region.num_slots];
     unsigned n = placement_fallbacks(slot, named_node, order);
     for (unsigned i = 1; i < n; i++) {
         void *ptr = alloc_on_slot(order[i], size, alignment, zero);
@@ -510,7 +529,7 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
                                               bool zero)
 {
     /* One reading of the weights (a cpuset change may rewrite them meanwhile). */
-    uint8_t weight[TOPO_MAX_SLOTS];
+    uint8_t weight[na_region.num_slots];
     for (unsigned s = 0; s < na_region.num_slots; s++)
         weight[s] = __atomic_load_n(&na_placement.page_weight[s], __ATOMIC_RELAXED);
     for (unsigned tries = 0; tries < na_region.num_slots; tries++) {

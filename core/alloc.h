@@ -68,10 +68,10 @@ int alloc_owner_slot(const void *ptr);
 /* malloc_trim: flush this thread's caches and purge every heap; true if memory was released. */
 bool alloc_trim(void);
 
-/* From the thread's cache for `slot` (numa_malloc: no policy, no route). */
+/* From the thread's cache for `slot`, any slot (numa_malloc: no policy, no route). */
 static inline void *alloc_small(unsigned slot, unsigned cls)
 {
-    struct node_cache *nc = na_thread_state.caches[slot];
+    struct node_cache *nc = thread_cache_of(slot);
     if (likely(nc != NULL)) {
         struct cache_bin *bin = &nc->bins[cls];
         if (likely(bin->head != NULL)) {
@@ -113,7 +113,9 @@ static inline void free_fast(void *ptr)
         unsigned tag = seg->page_tag[page_in_segment(ptr)];
         if (likely(tag != 0 && is_block_start(seg, ptr, tag_class(tag)))) {
             unsigned slot = slot_of_ptr(ptr);
-            struct node_cache *nc = na_thread_state.caches[slot];
+            /* Slots past the direct table: thread_cache_free_slow finds their cache. */
+            struct node_cache *nc =
+                likely(slot < TOPO_DIRECT_SLOTS) ? na_thread_state.caches[slot] : NULL;
             if (likely(nc != NULL)) {
                 struct cache_bin *bin = &nc->bins[tag_class(tag)];
                 if (likely(bin->count < bin->max && tag_shard(tag) == na_thread_state.shard &&

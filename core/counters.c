@@ -31,9 +31,9 @@ static bool in_pass(const struct node_pass *pass, unsigned slot)
 static void visit_node(const struct thread_state *ts, void *arg)
 {
     const struct node_pass *pass = arg;
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
-        if (ts->caches[slot] && in_pass(pass, slot))
-            add_cache(ts->caches[slot], ts->home, pass->out);
+    for (const struct node_cache *nc = thread_cache_first(ts); nc; nc = nc->next)
+        if (in_pass(pass, nc->slot))
+            add_cache(nc, ts->home, pass->out);
 }
 
 static void visit_node_retired(const struct retired_threads *retired, void *arg)
@@ -96,13 +96,10 @@ static void thread_counts(const struct thread_state *ts, struct thread_stats *t)
     t->migrations = LOAD(ts->migrations);
     t->fallbacks = LOAD(ts->fallbacks);
     t->peak_live_bytes = LOAD(ts->peak_live_bytes);
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        const struct node_cache *nc = LOAD(ts->caches[slot]);
-        if (nc) {
-            struct alloc_counts counts;
-            node_cache_counts(nc, home, &counts);
-            alloc_counts_add(&t->counts, &counts);
-        }
+    for (const struct node_cache *nc = thread_cache_first(ts); nc; nc = nc->next) {
+        struct alloc_counts counts;
+        node_cache_counts(nc, home, &counts);
+        alloc_counts_add(&t->counts, &counts);
     }
 }
 

@@ -165,7 +165,8 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
 }
 
 /* The free page run lists, the dirty list and the partial lists agree with the walk. */
-static void check_lists(struct node_heap *heap, const struct tally *t)
+/* slabs: the heap had used its class_slabs when the check took the locks. */
+static void check_lists(struct node_heap *heap, const struct tally *t, bool slabs)
 {
     size_t runs = 0, dirty_runs = 0, partial = 0;
     struct span *span;
@@ -198,7 +199,8 @@ static void check_lists(struct node_heap *heap, const struct tally *t)
           heap);
     CHECK(heap->huge_count == t->huge_count && heap->huge_bytes == t->huge_bytes,
           "huge totals != huge segments", heap);
-    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++) {
+    /* (class_slabs unused: PROT_NONE, and no slab can be found in the segments either) */
+    for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             struct class_slabs *slabs = &heap->class_slabs[shard][cls];
             CHECK(list_well_linked(&slabs->partial), "partial list badly linked", slabs);
@@ -242,7 +244,7 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
 /* The calling thread's own bins and away lists (other threads' caches are theirs alone). */
 static void check_own_cache(unsigned slot)
 {
-    struct node_cache *nc = na_thread_state.caches[slot];
+    struct node_cache *nc = thread_cache_of(slot);
     if (!nc)
         return;
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
@@ -267,8 +269,10 @@ size_t heap_check_all(void)
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         struct node_heap *heap = node_heap_of(slot);
         struct tally t = {0};
-        /* lock order: class_slabs, then pages */
-        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+        /* lock order: class_slabs, then pages. A heap's first refill waits for the pages lock
+         * to make a slab: a heap unused now has no slab until the check is done. */
+        bool slabs = heap_slabs_used(heap);
+        for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
                 na_lock(&heap->class_slabs[shard][cls].lock);
         na_lock(&heap->pages_lock);
@@ -279,10 +283,10 @@ size_t heap_check_all(void)
         t.active_bytes += aligned_bytes;
         t.huge_count += aligned_objects;
         t.huge_bytes += aligned_bytes;
-        check_lists(heap, &t);
+        check_lists(heap, &t, slabs);
         check_own_cache(slot);
         na_unlock(&heap->pages_lock);
-        for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+        for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
                 na_unlock(&heap->class_slabs[shard][cls].lock);
         segments += t.segments;

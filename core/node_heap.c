@@ -17,7 +17,8 @@
 
 void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t slot_end)
 {
-    memset(heap, 0, sizeof *heap);
+    /* No memset: the rest is zero already (an empty heap), and writing it would make it resident.
+     */
     heap->node = node;
     heap->slot = slot;
     heap->next_purge_ms = UINT64_MAX;
@@ -126,9 +127,26 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
     return taken;
 }
 
+/*
+ * The heap's first refill: class_slabs is committed (another thread may do
+ * the same meanwhile: committing twice is harmless). False if the kernel
+ * refuses (vm.overcommit_memory=2): the refill gets nothing, ENOMEM.
+ */
+static NA_NOINLINE NA_COLD bool slabs_commit(struct node_heap *heap)
+{
+    uintptr_t start = (uintptr_t)heap->class_slabs & ~(uintptr_t)OS_PAGE_MASK;
+    uintptr_t end = os_page_round_up((uintptr_t)(heap + 1));
+    if (os_commit((void *)start, end - start) != 0)
+        return false;
+    __atomic_store_n(&heap->slabs_used, 1, __ATOMIC_RELEASE);
+    return true;
+}
+
 unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsigned want,
                      void **list)
 {
+    if (unlikely(!heap_slabs_used(heap)) && !slabs_commit(heap))
+        return 0;
     shard &= HEAP_SHARDS - 1;
     struct class_slabs *slabs = &heap->class_slabs[shard][cls];
     unsigned got = 0;
@@ -200,6 +218,8 @@ bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
 {
     struct segment *seg = segment_of(block);
     struct span *slab = span_of_ptr(seg, block);
+    if (!heap_slabs_used(heap)) /* no slab was ever made here */
+        return false;
     struct class_slabs *slabs = &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls];
     na_lock(&slabs->lock);
     uint64_t index = slab_block_index(cls, (uint64_t)((const char *)block - span_start(seg, slab)));
@@ -213,6 +233,8 @@ bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
 /* Gives back the spare slab of every class_slabs (malloc_trim). */
 void heap_release_spares(struct node_heap *heap)
 {
+    if (!heap_slabs_used(heap))
+        return;
     for (unsigned i = 0; i < HEAP_SHARDS * (NUM_SMALL_CLASSES + 1); i++) {
         struct class_slabs *slabs = &heap->class_slabs[0][0] + i;
         na_lock(&slabs->lock);

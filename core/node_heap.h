@@ -25,6 +25,7 @@
 #include "policy/node_memory.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* One small class of one node: slabs with free blocks, and one spare empty slab. */
 struct class_slabs {
@@ -64,16 +65,24 @@ static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
     return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
 }
 
+/*
+ * What a slot the program never uses costs: a node heap is set up in fresh
+ * (zero) memory, and only its first part, everything before class_slabs
+ * (NODE_HEAP_FRONT: under a page), is committed and written then
+ * (node_heap_init). class_slabs (some 150 KiB) is committed on the heap's
+ * first refill (heap_refill sets slabs_used), so until then it is PROT_NONE:
+ * no memory, and no commit charge under vm.overcommit_memory=2. Whatever
+ * walks class_slabs of every heap (fork, malloc_trim, the heap check) skips
+ * a heap without slabs_used.
+ */
 struct node_heap {
     int node;
     unsigned slot;
-    /*
-     * Small-object slabs, in shards: each thread refills from its own shard
-     * (na_thread_state.shard), so threads on one node mostly get blocks from
-     * different slabs: no cache lines shared between their objects (false
-     * sharing) and no lock shared between their refills.
-     */
-    struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
+    /* Segments: bump allocation, then an address-ordered list of free runs (free_segments). */
+    uintptr_t seg_next, seg_end;
+    uint64_t next_purge_ms; /* earliest time a decay purge is due */
+    /* 1 (release) once class_slabs is committed, before any of its locks is first taken. */
+    uint8_t slabs_used;
 
     na_lock_t pages_lock;
     /* Free page runs inside SEG_PAGES segments, listed by length (free_run_list_of). */
@@ -81,21 +90,34 @@ struct node_heap {
     uint64_t free_run_bitmap[BITMAP_WORDS(FREE_RUN_LISTS)]; /* bit i: free_runs[i] not empty */
     /* Dirty free page runs (span.lru), oldest first; dirty segment runs are on free_segments. */
     struct list dirty_runs;
-    size_t dirty_bytes;       /* free but possibly resident: page runs and segment runs */
-    size_t active_bytes;      /* spans and huge objects in use */
-    size_t peak_active_bytes; /* the most active_bytes ever was */
-    size_t purged_bytes;      /* given back to the OS so far */
-    size_t huge_count;        /* live huge objects */
-    size_t huge_bytes;        /* their usable bytes */
-    uint64_t next_purge_ms;   /* earliest time a decay purge is due */
-    /* Segments: bump allocation, then an address-ordered list of free runs. */
-    uintptr_t seg_next, seg_end;
+    size_t dirty_bytes;        /* free but possibly resident: page runs and segment runs */
+    size_t active_bytes;       /* spans and huge objects in use */
+    size_t peak_active_bytes;  /* the most active_bytes ever was */
+    size_t purged_bytes;       /* given back to the OS so far */
+    size_t huge_count;         /* live huge objects */
+    size_t huge_bytes;         /* their usable bytes */
     struct list free_segments; /* free segment runs (segment.run_link), by address */
     /* Whether the node can still supply untouched pages (exhaustion). */
     struct node_memory memory;
     uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */
     uint64_t fallbacks_in;  /* requests for other nodes served here (atomic) */
+    /*
+     * Small-object slabs, in shards: each thread refills from its own shard
+     * (na_thread_state.shard), so threads on one node mostly get blocks from
+     * different slabs: no cache lines shared between their objects (false
+     * sharing) and no lock shared between their refills. Last: see above.
+     */
+    struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
 };
+
+/* Bytes of a node heap committed at start-up: all before class_slabs. */
+#define NODE_HEAP_FRONT offsetof(struct node_heap, class_slabs)
+
+/* Has the heap's class_slabs been used (so committed, and its locks maybe taken)? */
+static inline bool heap_slabs_used(const struct node_heap *heap)
+{
+    return __atomic_load_n(&heap->slabs_used, __ATOMIC_ACQUIRE);
+}
 
 /* Called with pages_lock held after active_bytes grew. */
 static inline void heap_note_peak(struct node_heap *heap)
@@ -115,7 +137,10 @@ static inline struct node_heap *node_heap_of(unsigned slot)
     return (struct node_heap *)(slot_base(slot) + OS_PAGE_SIZE);
 }
 
-/* slot_end: where the slot's reserved space ends (the last slot may be cut short). */
+/*
+ * slot_end: where the slot's reserved space ends (the last slot may be cut
+ * short). `heap` must be fresh memory, all zero: what is zero is not written.
+ */
 void node_heap_init(struct node_heap *heap, unsigned slot, int node, uintptr_t slot_end);
 
 /* Small blocks. Refill links up to `want` blocks into a list; returns how many. */

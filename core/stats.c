@@ -71,9 +71,8 @@ static void visit_thread(const struct thread_state *ts, void *arg)
                              .migrations = ts->migrations,
                              .fallbacks = ts->fallbacks,
                              .peak_live_bytes = ts->peak_live_bytes};
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
-        if (ts->caches[slot])
-            cache_counts(ts->caches[slot], ts->home, &t, &snap->nodes[slot]);
+    for (const struct node_cache *nc = thread_cache_first(ts); nc; nc = nc->next)
+        cache_counts(nc, ts->home, &t, &snap->nodes[nc->slot]);
     if (snap->num_threads < STATS_MAX_THREADS) {
         snap->threads[snap->num_threads++] = t;
     } else {
@@ -108,7 +107,10 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
 {
     static struct retired_threads retired_copy; /* large: not on the stack */
     struct retired_threads *retired = &retired_copy;
-    memset(snap, 0, sizeof *snap);
+    /* The nodes in use only: the rest of the table stays untouched (no memory). */
+    _Static_assert(offsetof(struct stats_snapshot, nodes) == 0, "nodes come first");
+    memset(snap->nodes, 0, na_region.num_slots * sizeof snap->nodes[0]);
+    memset((char *)snap + sizeof snap->nodes, 0, sizeof *snap - sizeof snap->nodes);
     snap->time_ms = os_wall_ms();
     thread_cache_visit(visit_thread, snap, retired);
     snap->num_exited = retired->threads;
@@ -560,7 +562,7 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         tb_str(tb, i ? ", [" : "[");
         for (int j = 0; j < na_topo.num_nodes; j++) {
             tb_str(tb, j ? ", " : "");
-            tb_u64(tb, na_topo.distance[i][j]);
+            tb_u64(tb, topology_distance(i, j));
         }
         tb_str(tb, "]");
     }

@@ -62,7 +62,8 @@ struct thread_stats {
 };
 
 struct stats_snapshot {
-    struct node_stats nodes[TOPO_MAX_SLOTS]; /* by slot */
+    /* By slot; only the first num_slots are written (stats_collect: it must come first). */
+    struct node_stats nodes[TOPO_MAX_SLOTS];
     struct thread_stats threads[STATS_MAX_THREADS];
     unsigned num_threads;       /* listed */
     struct thread_stats others; /* live threads beyond the list, summed */

@@ -90,6 +90,32 @@ static NA_NOINLINE NA_COLD struct node_cache *node_cache_create(unsigned slot)
     return nc;
 }
 
+/* The table of the caches of slots past the direct ones: bytes, and their small class. */
+static size_t far_table_bytes(void)
+{
+    return ((size_t)na_region.num_slots - TOPO_DIRECT_SLOTS) * sizeof(struct node_cache *);
+}
+
+static unsigned far_table_class(void)
+{
+    return size_class_of(far_table_bytes());
+}
+
+/*
+ * The thread's first slot past the direct ones: its table of those caches,
+ * from that slot's node heap (no malloc: this is malloc), like a node cache.
+ */
+static NA_NOINLINE NA_COLD bool far_table_create(struct thread_state *ts, unsigned slot)
+{
+    void *block = NULL;
+    if (heap_refill(node_heap_of(slot), ts->shard, far_table_class(), 1, &block) != 1)
+        return false;
+    memset(block, 0, far_table_bytes());
+    ts->far_slot = (uint16_t)slot;
+    ts->far = block;
+    return true;
+}
+
 /* Detaches the first `count` blocks of a bin and gives them to the heap. */
 static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32_t count)
 {
@@ -121,9 +147,24 @@ static struct node_cache *cache_for(unsigned slot)
         list_push_front(&registry, &ts->registry_link);
         registry_drop();
     }
-    if (!ts->caches[slot])
-        ts->caches[slot] = node_cache_create(slot);
-    return ts->caches[slot];
+    struct node_cache *nc = thread_cache_of(slot);
+    if (nc)
+        return nc;
+    struct node_cache **entry;
+    if (slot < TOPO_DIRECT_SLOTS) {
+        entry = &ts->caches[slot];
+    } else {
+        if (!ts->far && !far_table_create(ts, slot))
+            return NULL;
+        entry = &ts->far[slot - TOPO_DIRECT_SLOTS];
+    }
+    nc = node_cache_create(slot);
+    if (nc) {
+        *entry = nc;
+        nc->next = ts->cache_list;
+        __atomic_store_n(&ts->cache_list, nc, __ATOMIC_RELEASE);
+    }
+    return nc;
 }
 
 NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
@@ -173,12 +214,9 @@ uint64_t node_cache_frees(const struct node_cache *nc)
 /* Books the counts since the last settling as local or remote for `home`. */
 static void settle(struct thread_state *ts, unsigned home)
 {
-    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
-        struct node_cache *nc = ts->caches[slot];
-        if (!nc)
-            continue;
+    for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         uint64_t allocs = node_cache_allocs(nc), frees = node_cache_frees(nc);
-        if (slot != home) {
+        if (home != nc->slot) {
             COUNT(nc->remote_allocs, allocs - nc->settled_allocs);
             COUNT(nc->remote_frees, frees - nc->settled_frees);
         }
@@ -195,11 +233,11 @@ void thread_cache_note_move(unsigned home)
         registry_take();
         settle(ts, ts->home);
         COUNT(ts->migrations, 1);
-        ts->home = (uint8_t)home;
+        ts->home = (uint16_t)home;
         registry_drop();
         return;
     }
-    ts->home = (uint8_t)home;
+    ts->home = (uint16_t)home;
 }
 
 /*
@@ -210,10 +248,7 @@ void thread_cache_note_move(unsigned home)
 static void sample_peak(struct thread_state *ts)
 {
     uint64_t live = 0;
-    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
-        const struct node_cache *nc = ts->caches[slot];
-        if (!nc)
-            continue;
+    for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         live += nc->large_bytes_alloc - nc->large_bytes_freed;
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
             live += (nc->bins[cls].nalloc - nc->bins[cls].nfree) * na_size_classes[cls].size;
@@ -253,7 +288,7 @@ bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
 {
     if (((void **)block)[1] != (void *)na_free_block_key)
         return false; /* handed out blocks have it cleared */
-    struct node_cache *nc = na_thread_state.caches[slot];
+    struct node_cache *nc = thread_cache_of(slot);
     if (nc &&
         (list_contains(nc->bins[cls].head, block) || list_contains(nc->away[cls].head, block)))
         return true;
@@ -331,7 +366,15 @@ void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg),
     registry_take();
     struct thread_state *ts;
     list_for_each_entry(ts, &registry, struct thread_state, registry_link) visit(ts, arg);
-    *out = retired;
+    /* The slots in use only: the rest of the arrays stays untouched (no memory). */
+    size_t slots = na_region.num_slots;
+    memcpy(out->per_slot, retired.per_slot, slots * sizeof retired.per_slot[0]);
+    memcpy(out->explicit_allocs, retired.explicit_allocs,
+           slots * sizeof retired.explicit_allocs[0]);
+    out->threads = retired.threads;
+    out->migrations = retired.migrations;
+    out->fallbacks = retired.fallbacks;
+    out->peak_live_bytes = retired.peak_live_bytes;
     registry_drop();
 }
 
@@ -349,21 +392,22 @@ int thread_cache_walk(void (*visit)(const struct thread_state *ts, void *arg),
     return 0;
 }
 
-void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS])
+void thread_cache_live_bytes(unsigned first, unsigned count, uint64_t *live)
 {
     registry_take();
-    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++)
-        live[slot] = retired.per_slot[slot].bytes_allocated - retired.per_slot[slot].bytes_freed;
+    for (unsigned i = 0; i < count; i++)
+        live[i] =
+            retired.per_slot[first + i].bytes_allocated - retired.per_slot[first + i].bytes_freed;
     struct thread_state *ts;
     list_for_each_entry(ts, &registry, struct thread_state, registry_link)
     {
-        for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
-            if (!ts->caches[slot])
+        for (const struct node_cache *nc = thread_cache_first(ts); nc; nc = nc->next) {
+            if (nc->slot - first >= count)
                 continue;
             struct alloc_counts counts;
-            node_cache_counts(ts->caches[slot], ts->home, &counts);
+            node_cache_counts(nc, ts->home, &counts);
             /* Modulo 2^64: a thread may free more than it allocated; the sum is right. */
-            live[slot] += counts.bytes_allocated - counts.bytes_freed;
+            live[nc->slot - first] += counts.bytes_allocated - counts.bytes_freed;
         }
     }
     registry_drop();
@@ -402,10 +446,8 @@ static void node_cache_flush(struct node_cache *nc)
 
 void thread_cache_flush_all(void)
 {
-    struct thread_state *ts = &na_thread_state;
-    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++)
-        if (ts->caches[slot])
-            node_cache_flush(ts->caches[slot]);
+    for (struct node_cache *nc = na_thread_state.cache_list; nc; nc = nc->next)
+        node_cache_flush(nc);
 }
 
 /* The thread's counters outlive it: merged into `retired`, and it leaves the registry. */
@@ -413,14 +455,11 @@ static NA_COLD void retire_thread(struct thread_state *ts)
 {
     registry_take();
     settle(ts, ts->home);
-    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
-        const struct node_cache *nc = ts->caches[slot];
-        if (!nc)
-            continue;
+    for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         struct alloc_counts counts;
         node_cache_counts(nc, ts->home, &counts); /* all settled just now */
-        alloc_counts_add(&retired.per_slot[slot], &counts);
-        retired.explicit_allocs[slot] += nc->explicit_allocs;
+        alloc_counts_add(&retired.per_slot[nc->slot], &counts);
+        retired.explicit_allocs[nc->slot] += nc->explicit_allocs;
     }
     retired.threads++;
     retired.migrations += ts->migrations;
@@ -439,14 +478,22 @@ static NA_COLD void thread_exit_hook(void *arg)
     retire_thread(ts);
     /* From now on this thread allocates and frees without a cache. */
     ts->status = THREAD_DEAD;
-    for (unsigned slot = 0; slot < TOPO_MAX_SLOTS; slot++) {
-        struct node_cache *nc = ts->caches[slot];
-        if (!nc)
-            continue;
-        ts->caches[slot] = NULL;
+    struct node_cache *nc = ts->cache_list;
+    ts->cache_list = NULL;
+    memset(ts->caches, 0, sizeof ts->caches);
+    if (ts->far) {
+        void *far = ts->far;
+        ts->far = NULL;
+        *(void **)far = NULL;
+        heap_flush(node_heap_of(ts->far_slot), far_table_class(), far);
+    }
+    while (nc) {
+        struct node_cache *next = nc->next;
+        unsigned slot = nc->slot;
         node_cache_flush(nc);
         *(void **)nc = NULL;
         heap_flush(node_heap_of(slot), node_cache_class(), nc);
+        nc = next;
     }
 }
 

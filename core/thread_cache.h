@@ -67,6 +67,7 @@ struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
     struct away_list away[NUM_SMALL_CLASSES + 1];
     unsigned slot;
+    struct node_cache *next;            /* the thread's next cache (thread_state.cache_list) */
     uint64_t remote_allocs;             /* settled allocations from this node while on another */
     uint64_t remote_frees;              /* settled frees of this node's blocks while on another */
     uint64_t settled_allocs;            /* allocations (all sizes) counted at the last settling */
@@ -78,16 +79,37 @@ struct node_cache {
 
 enum thread_status { THREAD_NEW = 0, THREAD_LIVE, THREAD_DEAD };
 
+/*
+ * Initial-exec TLS, so small: a library loaded by dlopen gets it from glibc's
+ * small static TLS surplus (tests/test_dlopen.c). Its size does not depend on
+ * the number of nodes: the caches of the first TOPO_DIRECT_SLOTS slots are
+ * found in `caches`, those of higher slots (machines with more nodes) in
+ * `far`, a table made on the first use of such a slot (thread_cache_of).
+ */
 struct thread_state {
     /*
      * NULL until the thread uses that node. The extra last entry stays NULL:
      * it is the slot the cpu table names when the policy picks a slot per
-     * allocation (interleave), which sends every allocation to the slow path.
+     * allocation (interleave) or gives a slot beyond the table (ROUTE_SLOW),
+     * which sends every allocation to the slow path.
      */
-    struct node_cache *caches[TOPO_MAX_SLOTS + 1];
+    struct node_cache *caches[TOPO_DIRECT_SLOTS + 1];
+    /*
+     * Slots TOPO_DIRECT_SLOTS and up: num_slots - TOPO_DIRECT_SLOTS entries,
+     * NULL until the thread uses such a slot; a block of the node heap of
+     * far_slot (its first such slot), given back at thread exit.
+     */
+    struct node_cache **far;
+    /*
+     * Every cache above, most recent first, linked through node_cache.next:
+     * what walks a thread's caches costs what it uses, not the node count.
+     * A cache is linked (release) once made; caches leave only at thread exit.
+     */
+    struct node_cache *cache_list;
     uint32_t sequence_cursor; /* interleave: next position in na_placement.sequence */
+    uint16_t home;            /* slot of the node the thread last allocated on (cpu_route.home) */
+    uint16_t far_slot;        /* whose node heap `far` came from */
     uint8_t status;           /* enum thread_status */
-    uint8_t home;             /* slot of the node the thread last allocated on (cpu_route.home) */
     uint8_t shard;            /* which shard of the node heaps it refills from */
     uint8_t registry_held;    /* 1 while it takes or holds the registry lock (thread_cache.c) */
     int tid;
@@ -98,6 +120,21 @@ struct thread_state {
 };
 
 extern __thread struct thread_state na_thread_state __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's cache for any slot, or NULL if it has none (yet). */
+static inline struct node_cache *thread_cache_of(unsigned slot)
+{
+    const struct thread_state *ts = &na_thread_state;
+    if (slot < TOPO_DIRECT_SLOTS)
+        return ts->caches[slot];
+    return ts->far ? ts->far[slot - TOPO_DIRECT_SLOTS] : NULL;
+}
+
+/* Another thread's first cache (then node_cache.next), as thread_state.cache_list says. */
+static inline const struct node_cache *thread_cache_first(const struct thread_state *ts)
+{
+    return __atomic_load_n(&ts->cache_list, __ATOMIC_ACQUIRE);
+}
 
 /*
  * A free block carries the cache link in its first word and this per-process
@@ -185,19 +222,22 @@ uint64_t node_cache_frees(const struct node_cache *nc);
 /*
  * Statistics: calls visit(ts, arg) for every live thread under the registry
  * lock (the thread cannot exit meanwhile), and returns the counts of
- * threads that have exited in `retired`.
+ * threads that have exited in `retired` (its per-slot arrays: the first
+ * na_region.num_slots entries).
  */
 void thread_cache_visit(void (*visit)(const struct thread_state *ts, void *arg), void *arg,
                         struct retired_threads *retired);
 
 /*
- * Bytes of live blocks per slot (allocated less freed, of every thread, live
- * or exited): small blocks at their class size, large and huge ones at their
- * usable size, so the sum of malloc_usable_size() of the blocks in use. Each
- * thread's counters are read whole but not frozen: what other threads do
- * meanwhile may or may not be seen; the calling thread's own work is exact.
+ * Bytes of live blocks of slots first..first + count - 1 into live[0..count-1]
+ * (allocated less freed, of every thread, live or exited): small blocks at
+ * their class size, large and huge ones at their usable size, so the sum of
+ * malloc_usable_size() of the blocks in use. Each thread's counters are read
+ * whole but not frozen: what other threads do meanwhile may or may not be
+ * seen; the calling thread's own work is exact. (A range, so that a caller
+ * can take the slots in small batches on its stack.)
  */
-void thread_cache_live_bytes(uint64_t live[TOPO_MAX_SLOTS]);
+void thread_cache_live_bytes(unsigned first, unsigned count, uint64_t *live);
 
 /*
  * As thread_cache_visit, then visit_retired(retired, arg), all under the

@@ -65,15 +65,25 @@ static void usage_of(unsigned slot, uint64_t live, struct usage *u, struct usage
     sum->huge_bytes += u->huge_bytes;
 }
 
-/* Every slot's usage into per_slot (may be NULL), and the sum. */
-static void usage(struct usage *per_slot, struct usage *sum)
+/* Slots whose live bytes are read at a time: what usage keeps on the stack whatever the count. */
+#define USAGE_BATCH 64
+
+/* Every slot's usage to each(slot, usage, arg) (each may be NULL), and the sum. */
+static void usage(void (*each)(unsigned slot, const struct usage *u, void *arg), void *arg,
+                  struct usage *sum)
 {
-    uint64_t live[TOPO_MAX_SLOTS]; /* on the stack: no lock of ours to leave held over a fork */
+    uint64_t live[USAGE_BATCH]; /* on the stack: no lock of ours to leave held over a fork */
     *sum = (struct usage){0};
-    thread_cache_live_bytes(live);
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        struct usage one;
-        usage_of(slot, live[slot], per_slot ? &per_slot[slot] : &one, sum);
+    for (unsigned first = 0; first < na_region.num_slots; first += USAGE_BATCH) {
+        unsigned count = na_region.num_slots - first;
+        count = count < USAGE_BATCH ? count : USAGE_BATCH;
+        thread_cache_live_bytes(first, count, live);
+        for (unsigned i = 0; i < count; i++) {
+            struct usage one;
+            usage_of(first + i, live[i], &one, sum);
+            if (each)
+                each(first + i, &one, arg);
+        }
     }
 }
 
@@ -104,7 +114,7 @@ NA_EXPORT struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 info = {0};
     struct usage sum;
-    usage(NULL, &sum);
+    usage(NULL, NULL, &sum);
     info.arena = sum.system;
     info.hblks = sum.huge_count;
     info.hblkhd = sum.huge_bytes;
@@ -138,21 +148,23 @@ NA_EXPORT struct mallinfo mallinfo(void)
  * objects (hblkhd) to both. "max mmap regions/bytes" are glibc's peaks; we
  * keep none, and print the huge objects live now.
  */
+static void stats_arena(unsigned slot, const struct usage *u, void *arg)
+{
+    struct textbuf *tb = arg;
+    heap_heading(tb, slot, "Arena ", " (node ", "):\nsystem bytes     = ");
+    tb_u64(tb, u->system);
+    tb_str(tb, "\nin use bytes     = ");
+    tb_u64(tb, u->in_use);
+    tb_str(tb, "\n");
+}
+
 NA_EXPORT void malloc_stats(void)
 {
-    struct usage per_slot[TOPO_MAX_SLOTS];
     char buf[4096];
     struct textbuf tb;
-    tb_init(&tb, buf, sizeof buf);
+    tb_init_fd(&tb, buf, sizeof buf, 2); /* written as it fills: one arena per node */
     struct usage sum;
-    usage(per_slot, &sum);
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        heap_heading(&tb, slot, "Arena ", " (node ", "):\nsystem bytes     = ");
-        tb_u64(&tb, per_slot[slot].system);
-        tb_str(&tb, "\nin use bytes     = ");
-        tb_u64(&tb, per_slot[slot].in_use);
-        tb_str(&tb, "\n");
-    }
+    usage(stats_arena, &tb, &sum);
     tb_str(&tb, "Total (incl. mmap):\nsystem bytes     = ");
     tb_u64(&tb, sum.system + sum.huge_bytes);
     tb_str(&tb, "\nin use bytes     = ");
@@ -162,7 +174,7 @@ NA_EXPORT void malloc_stats(void)
     tb_str(&tb, "\nmax mmap bytes   = ");
     tb_u64(&tb, sum.huge_bytes);
     tb_str(&tb, "\n");
-    os_write_stderr(buf);
+    tb_flush(&tb);
 }
 
 static void xml_total(struct textbuf *tb, const char *type, size_t count, size_t size)
@@ -191,39 +203,39 @@ static void xml_system(struct textbuf *tb, size_t system)
  * "current" arena; so current - rest is uordblks, as with glibc. Written with
  * write(2) on the stream's fd.
  */
+static void info_heap(unsigned slot, const struct usage *u, void *arg)
+{
+    struct textbuf *tb = arg;
+    heap_heading(tb, slot, "<heap nr=\"", "\" node=\"", "\">\n<sizes>\n</sizes>\n");
+    xml_total(tb, "fast", 0, 0);
+    xml_total(tb, "rest", 0, u->free);
+    xml_system(tb, u->system);
+    tb_str(tb, "</heap>\n");
+}
+
 NA_EXPORT int malloc_info(int options, FILE *stream)
 {
-    struct usage per_slot[TOPO_MAX_SLOTS];
     if (options != 0 || !stream) {
         errno = EINVAL;
         return -1;
     }
+    /* Our text goes after whatever the program buffered in the stream. */
+    fflush(stream);
     char buf[8192];
     struct textbuf tb;
-    tb_init(&tb, buf, sizeof buf);
+    tb_init_fd(&tb, buf, sizeof buf, fileno(stream)); /* written as it fills: one heap per node */
     tb_str(&tb, "<malloc version=\"1\" allocator=\"numa-alloc\">\n");
     struct usage sum;
-    usage(per_slot, &sum);
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        heap_heading(&tb, slot, "<heap nr=\"", "\" node=\"", "\">\n<sizes>\n</sizes>\n");
-        xml_total(&tb, "fast", 0, 0);
-        xml_total(&tb, "rest", 0, per_slot[slot].free);
-        xml_system(&tb, per_slot[slot].system);
-        tb_str(&tb, "</heap>\n");
-    }
+    usage(info_heap, &tb, &sum);
     xml_total(&tb, "fast", 0, 0);
     xml_total(&tb, "rest", 0, sum.free);
     xml_total(&tb, "mmap", sum.huge_count, sum.huge_bytes);
     xml_system(&tb, sum.system);
     tb_str(&tb, "</malloc>\n");
-    /* Our text goes after whatever the program buffered in the stream. */
-    fflush(stream);
-    int fd = fileno(stream);
-    for (size_t done = 0; done < tb.len;) {
-        ssize_t n = write(fd, buf + done, tb.len - done);
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
+    tb_flush(&tb);
+    if (tb.failed) {
+        errno = tb.failed;
+        return -1;
     }
     return 0;
 }

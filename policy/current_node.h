@@ -33,12 +33,16 @@ static inline int current_cpu(void)
 static inline struct cpu_route current_route(void)
 {
     unsigned cpu = (unsigned)current_cpu();
-    return na_topo.cpu[cpu < TOPO_MAX_CPUS ? cpu : 0];
+    /* A CPU no node listed at start-up (hot-plugged since) allocates as CPU 0. */
+    return na_topo.cpu[cpu < (unsigned)na_topo.num_cpus ? cpu : 0];
 }
 
+/* The slot the policy gives the calling thread (any slot: for the slow paths). */
 static inline unsigned current_slot(void)
 {
-    return current_route().slot;
+    unsigned cpu = (unsigned)current_cpu();
+    return __atomic_load_n(&na_topo.cpu_slot[cpu < (unsigned)na_topo.num_cpus ? cpu : 0],
+                           __ATOMIC_RELAXED);
 }
 
 #endif

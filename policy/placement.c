@@ -3,23 +3,23 @@
 
 #include "base/bitmap.h"
 #include "base/debug.h"
+#include "base/os.h"
 #include "base/textbuf.h"
 #include "policy/node_memory.h"
 #include "policy/options.h"
+
+#include <string.h>
 
 struct placement na_placement;
 
 static int node_index(int node)
 {
-    for (int i = 0; i < na_topo.num_nodes; i++)
-        if (na_topo.node_id[i] == node)
-            return i;
-    return -1;
+    return node >= 0 && node < TOPO_MAX_NODE_ID ? na_topo.node_index[node] : -1;
 }
 
 static int slot_distance(int from_index, unsigned slot)
 {
-    return na_topo.distance[from_index][node_index(na_topo.slot_node[slot])];
+    return (int)topology_distance(from_index, na_topo.slot_index[slot]);
 }
 
 /*
@@ -87,29 +87,50 @@ static int find_nearest_chosen(int from, const uint8_t *chosen)
 
 static int fallback_rank(int from, unsigned slot)
 {
-    int tier_from = na_topo.tier[from], tier_to = na_topo.tier[node_index(na_topo.slot_node[slot])];
+    int tier_from = na_topo.tier[from], tier_to = na_topo.tier[na_topo.slot_index[slot]];
     bool other_tier = tier_from >= 0 && tier_to >= 0 && tier_from != tier_to;
     return (other_tier ? TIER_RANK : 0) + slot_distance(from, slot);
 }
 
-/* Every usable slot by fallback rank from each slot's node (stable: ties by slot number). */
-static void sort_by_distance(void)
+/*
+ * The row of `slot` in by_distance: every slot by fallback rank from the
+ * slot's node (stable: ties by slot number), sorted on first use
+ * (placement.h); into `scratch` (num_slots entries) when there is no table.
+ */
+static const uint16_t *by_distance_row(unsigned slot, uint16_t *scratch)
 {
-    for (int slot = 0; slot < na_topo.num_slots; slot++) {
-        int from = node_index(na_topo.slot_node[slot]);
-        uint8_t *order = na_placement.by_distance[slot];
-        for (int i = 0; i < na_topo.num_slots; i++)
-            order[i] = (uint8_t)i;
-        for (int i = 1; i < na_topo.num_slots; i++) {
-            uint8_t s = order[i];
-            int j = i;
-            while (j > 0 && fallback_rank(from, order[j - 1]) > fallback_rank(from, s)) {
-                order[j] = order[j - 1];
-                j--;
-            }
-            order[j] = s;
+    unsigned n = (unsigned)na_topo.num_slots;
+    uint16_t *row =
+        na_placement.by_distance ? &na_placement.by_distance[(size_t)slot * n] : scratch;
+    if (row != scratch && __atomic_load_n(&na_placement.row_ready[slot], __ATOMIC_ACQUIRE))
+        return row;
+    int from = na_topo.slot_index[slot];
+    uint16_t *order = scratch;
+    for (unsigned i = 0; i < n; i++)
+        order[i] = (uint16_t)i;
+    for (unsigned i = 1; i < n; i++) {
+        uint16_t s = order[i];
+        unsigned j = i;
+        while (j > 0 && fallback_rank(from, order[j - 1]) > fallback_rank(from, s)) {
+            order[j] = order[j - 1];
+            j--;
         }
+        order[j] = s;
     }
+    if (row == scratch)
+        return row;
+    for (unsigned i = 0; i < n; i++)
+        __atomic_store_n(&row[i], order[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&na_placement.row_ready[slot], 1, __ATOMIC_RELEASE);
+    return row;
+}
+
+/* by_distance's storage for num_slots^2 entries (placement.h), or NULL. */
+static uint16_t *by_distance_table(void)
+{
+    static uint16_t few[TOPO_DIRECT_SLOTS * TOPO_DIRECT_SLOTS];
+    size_t entries = (size_t)na_topo.num_slots * (size_t)na_topo.num_slots;
+    return entries <= sizeof few / sizeof few[0] ? few : os_map(entries * sizeof few[0]);
 }
 
 /*
@@ -130,6 +151,11 @@ static void store_u8(uint8_t *at, unsigned value)
     __atomic_store_n(at, (uint8_t)value, __ATOMIC_RELAXED);
 }
 
+static void store_u16(uint16_t *at, unsigned value)
+{
+    __atomic_store_n(at, (uint16_t)value, __ATOMIC_RELAXED);
+}
+
 /* Interleave: the chosen slots in turn, each as often as its weight (1 without weights). */
 static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
 {
@@ -140,7 +166,7 @@ static void build_sequence(const uint8_t *chosen, const uint8_t *weight_of_slot)
     for (unsigned round = 0; len < total && len < PLACEMENT_SEQUENCE_MAX; round++)
         for (int slot = 0; slot < na_topo.num_slots && len < PLACEMENT_SEQUENCE_MAX; slot++)
             if (chosen[slot] && round < weight_of_slot[slot])
-                store_u8(&na_placement.sequence[len++], (unsigned)slot);
+                store_u16(&na_placement.sequence[len++], (unsigned)slot);
     /* Entries first, then the length (never 0: the caller chose at least one slot). */
     __atomic_store_n(&na_placement.sequence_len, len, __ATOMIC_RELEASE);
     /* Raised weights before lowered ones: a reader never sees every weight at 0. */
@@ -167,7 +193,7 @@ static int settle_policy(char *why, size_t why_size)
             options_warn(OPTION_NODES, "NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
         return 0;
     }
-    for (int slot = 0; slot < TOPO_MAX_SLOTS; slot++)
+    for (int slot = 0; slot < na_topo.num_slots; slot++)
         wanted.weight[slot] = 1;
     char bad[256];
     struct textbuf bad_nodes;
@@ -225,7 +251,8 @@ static int settle_policy(char *why, size_t why_size)
 
 int placement_init(char *why, size_t why_size)
 {
-    sort_by_distance();
+    memset(na_placement.row_ready, 0, (size_t)na_topo.num_slots);
+    na_placement.by_distance = by_distance_table();
     int settled = settle_policy(why, why_size);
     if (settled < 0)
         return -1;
@@ -237,22 +264,43 @@ int placement_init(char *why, size_t why_size)
     return 0;
 }
 
+/*
+ * The slot among `chosen` nearest to node index `from`, remembered per node
+ * for one placement_apply (most CPUs share their node with others).
+ */
+static uint16_t nearest_memo[TOPO_MAX_NODES]; /* slot + 1; 0: not looked up yet */
+
+static void forget_nearest(void)
+{
+    memset(nearest_memo, 0, (size_t)na_topo.num_nodes * sizeof nearest_memo[0]);
+}
+
+static unsigned nearest_chosen(int from, const uint8_t *chosen)
+{
+    if (!nearest_memo[from])
+        nearest_memo[from] = (uint16_t)(find_nearest_chosen(from, chosen) + 1);
+    return nearest_memo[from] - 1u;
+}
+
+/* The dense node index of `cpu`'s node; CPUs of no known node count as on the first. */
+static int cpu_node(int cpu)
+{
+    unsigned i = na_topo.cpu_node_index[cpu];
+    return i < (unsigned)na_topo.num_nodes ? (int)i : 0;
+}
+
 /* Local: the CPU's own slot when usable (as topology_init routed it), else the nearest usable. */
 static void route_local(const uint8_t *usable)
 {
-    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-        struct cpu_route *route = &na_topo.cpu[cpu];
-        unsigned slot = route->home != CPU_HOME_NONE ? route->home : route->slot;
-        if (!usable[slot]) {
-            int from =
-                na_topo.cpu_node_index[cpu] < na_topo.num_nodes ? na_topo.cpu_node_index[cpu] : 0;
-            slot = (unsigned)find_nearest_chosen(from, usable);
-        } else if (route->home == CPU_HOME_NONE &&
-                   na_topo.cpu_node_index[cpu] < na_topo.num_nodes) {
-            /* a memory-less node's CPU: the nearest usable slot may have changed */
-            slot = (unsigned)find_nearest_chosen(na_topo.cpu_node_index[cpu], usable);
-        }
-        store_u8(&route->slot, slot);
+    forget_nearest();
+    for (int cpu = 0; cpu < na_topo.num_cpus; cpu++) {
+        const struct cpu_route *route = &na_topo.cpu[cpu];
+        bool has_home = route->home != CPU_HOME_NONE;
+        unsigned slot = has_home ? route->home : 0;
+        /* A memory-less node's CPU (or one whose slot left): the nearest usable slot. */
+        if (!has_home || !usable[slot])
+            slot = nearest_chosen(cpu_node(cpu), usable);
+        topology_route_cpu((unsigned)cpu, slot);
     }
 }
 
@@ -271,14 +319,17 @@ static void assert_tables(const uint8_t *usable)
         NA_ASSERT(!na_placement.candidate[slot] || usable[slot]);
         NA_ASSERT(!na_placement.page_weight[slot] || usable[slot]);
         NA_ASSERT(!na_placement.slot_usable[slot] == !usable[slot]);
+        if (!na_placement.row_ready[slot])
+            continue;
         uint8_t seen[TOPO_MAX_SLOTS] = {0};
-        int from = node_index(na_topo.slot_node[slot]);
+        int from = na_topo.slot_index[slot];
+        uint16_t scratch[na_topo.num_slots];
+        const uint16_t *row = by_distance_row((unsigned)slot, scratch);
         for (int i = 0; i < na_topo.num_slots; i++) {
-            unsigned other = na_placement.by_distance[slot][i];
+            unsigned other = row[i];
             NA_ASSERT(other < (unsigned)na_topo.num_slots && !seen[other]);
             seen[other] = 1;
-            NA_ASSERT(i == 0 || fallback_rank(from, na_placement.by_distance[slot][i - 1]) <=
-                                    fallback_rank(from, other));
+            NA_ASSERT(i == 0 || fallback_rank(from, row[i - 1]) <= fallback_rank(from, other));
         }
     }
     NA_ASSERT(nusable > 0 && ncandidates > 0);
@@ -289,10 +340,11 @@ static void assert_tables(const uint8_t *usable)
             NA_ASSERT(na_placement.sequence[i] < na_topo.num_slots &&
                       usable[na_placement.sequence[i]]);
     }
-    for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-        unsigned slot = na_topo.cpu[cpu].slot;
+    for (int cpu = 0; cpu < na_topo.num_cpus; cpu++) {
+        unsigned slot = na_topo.cpu_slot[cpu];
         NA_ASSERT(na_placement.per_allocation ? slot == PLACEMENT_PER_ALLOCATION
                                               : slot < (unsigned)na_topo.num_slots && usable[slot]);
+        NA_ASSERT(na_topo.cpu[cpu].slot == (slot < TOPO_DIRECT_SLOTS ? slot : ROUTE_SLOW));
     }
 }
 
@@ -320,15 +372,13 @@ void placement_apply(const uint8_t *usable)
     } else if (wanted.kind == WANT_INTERLEAVE) {
         build_sequence(chosen, wanted.weight);
         na_placement.per_allocation = true;
-        for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++)
-            store_u8(&na_topo.cpu[cpu].slot, PLACEMENT_PER_ALLOCATION);
+        for (int cpu = 0; cpu < na_topo.num_cpus; cpu++)
+            topology_route_cpu((unsigned)cpu, PLACEMENT_PER_ALLOCATION);
     } else {
         /* bind, preferred: every CPU allocates from the chosen node nearest to its own node. */
-        for (int cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
-            int from =
-                na_topo.cpu_node_index[cpu] < na_topo.num_nodes ? na_topo.cpu_node_index[cpu] : 0;
-            store_u8(&na_topo.cpu[cpu].slot, (unsigned)find_nearest_chosen(from, chosen));
-        }
+        forget_nearest();
+        for (int cpu = 0; cpu < na_topo.num_cpus; cpu++)
+            topology_route_cpu((unsigned)cpu, nearest_chosen(cpu_node(cpu), chosen));
     }
     for (int slot = 0; slot < na_topo.num_slots; slot++)
         if (!usable[slot])
@@ -336,25 +386,27 @@ void placement_apply(const uint8_t *usable)
     assert_tables(usable);
 }
 
-unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order)
+unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint16_t *order)
 {
     unsigned n = 0;
-    order[n++] = (uint8_t)slot;
+    order[n++] = (uint16_t)slot;
     if (na_options.fallback == FALLBACK_NONE && placement_slot_usable(slot))
         return n;
+    uint16_t scratch[na_topo.num_slots];
+    const uint16_t *row = by_distance_row(slot, scratch);
     for (int i = 0; i < na_topo.num_slots; i++) {
-        unsigned other = na_placement.by_distance[slot][i];
+        unsigned other = __atomic_load_n(&row[i], __ATOMIC_RELAXED);
         if (other != slot && placement_slot_usable(other) &&
             (explicit_node || __atomic_load_n(&na_placement.candidate[other], __ATOMIC_RELAXED)))
-            order[n++] = (uint8_t)other;
+            order[n++] = (uint16_t)other;
     }
     if (na_options.fallback == FALLBACK_ANY) {
         /* Most free memory first, among the fallbacks (the wanted slot stays first). */
-        uint64_t free_bytes[TOPO_MAX_SLOTS];
+        uint64_t free_bytes[n];
         for (unsigned i = 1; i < n; i++)
             free_bytes[i] = node_free_bytes(na_topo.slot_node[order[i]]);
         for (unsigned i = 2; i < n; i++) {
-            uint8_t s = order[i];
+            uint16_t s = order[i];
             uint64_t f = free_bytes[i];
             unsigned j = i;
             while (j > 1 && free_bytes[j - 1] < f) {

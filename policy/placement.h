@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PLACEMENT_PER_ALLOCATION TOPO_MAX_SLOTS
-#define PLACEMENT_SEQUENCE_MAX   1024
+#define PLACEMENT_PER_ALLOCATION TOPO_MAX_SLOTS /* no slot: cpu_slot's "ask the sequence" */
+#define PLACEMENT_SEQUENCE_MAX   4096
 
 /*
  * Built at start-up over every slot, and rebuilt over the usable ones when
@@ -44,14 +44,22 @@
  *  - sequence_len is never 0, and the entries below a new length are written
  *    before it: a reader with either length reads a slot that was in the
  *    sequence at some point;
- *  - by_distance is fixed (distances do not change).
+ *  - by_distance is fixed (distances do not change), but each row is only
+ *    sorted when first needed (a fallback from that slot), by whichever
+ *    thread needs it: the sort runs on the stack and only its result is
+ *    stored (the same values, whoever stores them), then row_ready (release).
+ *    A row is num_slots entries long, the rows back to back (num_slots^2
+ *    entries, not TOPO_MAX_SLOTS^2: static storage for up to
+ *    TOPO_DIRECT_SLOTS slots, a mapping beyond, made by placement_init; NULL
+ *    if it could not be had: each fallback then sorts its row anew).
  */
 struct placement {
-    bool per_allocation;                                 /* an interleave policy is in force */
-    uint8_t slot_usable[TOPO_MAX_SLOTS];                 /* its node is in Mems_allowed now */
-    uint8_t candidate[TOPO_MAX_SLOTS];                   /* may serve policy-placed memory */
-    uint8_t by_distance[TOPO_MAX_SLOTS][TOPO_MAX_SLOTS]; /* slots, nearest first */
-    uint8_t sequence[PLACEMENT_SEQUENCE_MAX];            /* interleave: slots in turn */
+    bool per_allocation;                       /* an interleave policy is in force */
+    uint8_t slot_usable[TOPO_MAX_SLOTS];       /* its node is in Mems_allowed now */
+    uint8_t candidate[TOPO_MAX_SLOTS];         /* may serve policy-placed memory */
+    uint8_t row_ready[TOPO_MAX_SLOTS];         /* by_distance's row of that slot is sorted */
+    uint16_t *by_distance;                     /* rows of slots, nearest first */
+    uint16_t sequence[PLACEMENT_SEQUENCE_MAX]; /* interleave: slots in turn */
     unsigned sequence_len;
     uint8_t page_weight[TOPO_MAX_SLOTS]; /* huge objects: pages per slot per round */
 };
@@ -86,8 +94,8 @@ static inline bool placement_slot_usable(unsigned slot)
  * usable node is a candidate whatever the policy. When `slot` itself is not
  * usable (its node left the cpuset) the fallbacks are listed whatever
  * NUMA_ALLOC_FALLBACK says: `none` refuses a full node, not one that is gone.
- * Returns the count written to `order`.
+ * Returns the count written to `order` (room for num_slots entries).
  */
-unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint8_t *order);
+unsigned placement_fallbacks(unsigned slot, bool explicit_node, uint16_t *order);
 
 #endif

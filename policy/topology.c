@@ -160,18 +160,76 @@ int topology_read_mems_allowed(uint64_t *allowed)
     return 0;
 }
 
+/*
+ * Empties the tables: only what a later fill reads without writing first
+ * (the id maps, every count); the rest is written as nodes are found, and
+ * nothing past the counts is read, so its pages stay untouched.
+ */
+static void reset(void)
+{
+    na_topo.num_nodes = na_topo.num_slots = na_topo.num_cpus = 0;
+    memset(na_topo.node_slot, 0xff, sizeof na_topo.node_slot);
+    memset(na_topo.node_index, 0xff, sizeof na_topo.node_index);
+}
+
+/* CPUs below `cpu` not met yet belong to no known node, and allocate as CPU 0 would. */
+static void grow_cpus(int cpu)
+{
+    for (int c = na_topo.num_cpus; c < cpu; c++) {
+        na_topo.cpu[c] = (struct cpu_route){0, 0};
+        na_topo.cpu_slot[c] = 0;
+        na_topo.cpu_node_index[c] = CPU_NODE_UNKNOWN;
+    }
+    if (cpu > na_topo.num_cpus)
+        na_topo.num_cpus = cpu;
+}
+
+static int add_node(unsigned id, int has_memory, int has_cpu, int allowed)
+{
+    int i = na_topo.num_nodes++;
+    na_topo.node_id[i] = (int)id;
+    na_topo.node_index[id] = (int16_t)i;
+    na_topo.has_memory[i] = (uint8_t)has_memory;
+    na_topo.has_cpu[i] = (uint8_t)has_cpu;
+    na_topo.allowed[i] = (uint8_t)allowed;
+    if (has_memory && allowed) {
+        na_topo.slot_node[na_topo.num_slots] = (int)id;
+        na_topo.slot_index[na_topo.num_slots] = (uint16_t)i;
+        na_topo.node_slot[id] = (int16_t)na_topo.num_slots++;
+    }
+    return i;
+}
+
+/* One node 0 with every CPU on it: CPU 0's route serves every CPU (current_route). */
 static void single_node_fallback(void)
 {
-    memset(&na_topo, 0, sizeof na_topo);
-    memset(na_topo.node_slot, 0xff, sizeof na_topo.node_slot);
-    na_topo.num_nodes = 1;
-    na_topo.num_slots = 1;
-    na_topo.num_cpus = TOPO_MAX_CPUS;
-    na_topo.has_cpu[0] = na_topo.has_memory[0] = na_topo.allowed[0] = 1;
-    na_topo.distance[0][0] = 10;
+    reset();
+    add_node(0, 1, 1, 1);
+    na_topo.distance = NULL; /* 10 */
     na_topo.tier[0] = -1;
-    na_topo.slot_node[0] = 0;
-    na_topo.node_slot[0] = 0;
+    grow_cpus(1);
+    na_topo.cpu_node_index[0] = 0;
+}
+
+/*
+ * Room for `bytes`: static storage for the usual few nodes, else a
+ * mapping, kept for a later call (tests read several topologies).
+ */
+static uint8_t *table_of(size_t bytes)
+{
+    static uint8_t few[TOPO_DIRECT_SLOTS * TOPO_DIRECT_SLOTS];
+    static uint8_t *mapped;
+    static size_t mapped_bytes;
+    if (bytes <= sizeof few)
+        return few;
+    if (bytes <= mapped_bytes)
+        return mapped;
+    uint8_t *at = os_map(bytes);
+    if (!at)
+        return NULL;
+    mapped = at;
+    mapped_bytes = bytes;
+    return at;
 }
 
 static void read_distances(void)
@@ -179,9 +237,13 @@ static void read_distances(void)
     /* A node's line: "10 21 ..." for every online node, up to 4 bytes each (4 KiB at 1024). */
     static char buf[TOPO_MAX_NODE_ID * 4 + 64]; /* start-up only: not on the stack */
     char path[128];
+    na_topo.distance = table_of((size_t)na_topo.num_nodes * (size_t)na_topo.num_nodes);
+    if (!na_topo.distance)
+        return;
     for (int i = 0; i < na_topo.num_nodes; i++) {
+        uint8_t *row = na_topo.distance + (size_t)i * (size_t)na_topo.num_nodes;
         for (int j = 0; j < na_topo.num_nodes; j++)
-            na_topo.distance[i][j] = i == j ? 10 : 20;
+            row[j] = i == j ? 10 : 20;
         topology_node_path(path, na_topo.node_id[i], "distance");
         if (read_file(path, buf, sizeof buf) <= 0)
             continue;
@@ -192,7 +254,7 @@ static void read_distances(void)
                 s++;
             if (!(s = parse_decimal(s, SYSFS_NUMBER_MAX, &d)))
                 break;
-            na_topo.distance[i][j] = (uint8_t)(d > 255 ? 255 : d);
+            row[j] = (uint8_t)(d > 255 ? 255 : d);
         }
     }
 }
@@ -202,10 +264,7 @@ static int nearest_slot(int from)
 {
     int best = 0, best_dist = 1 << 30;
     for (int slot = 0; slot < na_topo.num_slots; slot++) {
-        int idx = 0;
-        while (na_topo.node_id[idx] != na_topo.slot_node[slot])
-            idx++;
-        int dist = na_topo.distance[from][idx];
+        int dist = (int)topology_distance(from, na_topo.slot_index[slot]);
         if (dist < best_dist) {
             best_dist = dist;
             best = slot;
@@ -274,22 +333,12 @@ void topology_init(void)
     int have_cpu_file = read_list(NODE_DIR "has_cpu", cpus, TOPO_MAX_NODE_ID) == 0;
     int have_allowed = topology_read_mems_allowed(allowed) == 0;
 
-    memset(&na_topo, 0, sizeof na_topo);
-    memset(na_topo.node_slot, 0xff, sizeof na_topo.node_slot);
-    memset(na_topo.cpu_node_index, 0xff, sizeof na_topo.cpu_node_index);
-    for (unsigned id = 0; id < TOPO_MAX_NODE_ID && na_topo.num_nodes < TOPO_MAX_NODES; id++) {
-        if (!bitmap_test(online, id))
-            continue;
-        int i = na_topo.num_nodes++;
-        na_topo.node_id[i] = (int)id;
-        na_topo.has_memory[i] = (uint8_t)(!have_memory_file || bitmap_test(memory, id));
-        na_topo.has_cpu[i] = (uint8_t)(!have_cpu_file || bitmap_test(cpus, id));
-        na_topo.allowed[i] = (uint8_t)(!have_allowed || bitmap_test(allowed, id));
-        if (na_topo.has_memory[i] && na_topo.allowed[i] && na_topo.num_slots < TOPO_MAX_SLOTS) {
-            na_topo.slot_node[na_topo.num_slots] = (int)id;
-            na_topo.node_slot[id] = (int16_t)na_topo.num_slots++;
-        }
-    }
+    reset();
+    for (unsigned id = 0; id < TOPO_MAX_NODE_ID; id++)
+        if (bitmap_test(online, id))
+            add_node(id, !have_memory_file || bitmap_test(memory, id),
+                     !have_cpu_file || bitmap_test(cpus, id),
+                     !have_allowed || bitmap_test(allowed, id));
     if (na_topo.num_slots == 0) {
         single_node_fallback();
         return;
@@ -300,22 +349,28 @@ void topology_init(void)
     /* Each CPU allocates from the slot of its own node, or the nearest one. */
     char path[128];
     for (int i = 0; i < na_topo.num_nodes; i++) {
+        if (!na_topo.has_cpu[i])
+            continue;
         topology_node_path(path, na_topo.node_id[i], "cpulist");
         if (read_list(path, node_cpus, TOPO_MAX_CPUS) < 0)
             continue;
         int slot = na_topo.node_slot[na_topo.node_id[i]] >= 0
                        ? na_topo.node_slot[na_topo.node_id[i]]
                        : nearest_slot(i);
+        int home = na_topo.node_slot[na_topo.node_id[i]];
         for (unsigned cpu = 0; cpu < TOPO_MAX_CPUS; cpu++) {
+            if (!node_cpus[cpu / BITMAP_WORD_BITS]) { /* a word without CPUs (most of them) */
+                cpu |= BITMAP_WORD_BITS - 1;
+                continue;
+            }
             if (!bitmap_test(node_cpus, cpu))
                 continue;
-            na_topo.cpu[cpu].slot = (uint8_t)slot;
-            na_topo.cpu[cpu].home = na_topo.node_slot[na_topo.node_id[i]] >= 0
-                                        ? (uint8_t)na_topo.node_slot[na_topo.node_id[i]]
-                                        : CPU_HOME_NONE;
-            na_topo.cpu_node_index[cpu] = (uint8_t)i;
-            if ((int)cpu + 1 > na_topo.num_cpus)
-                na_topo.num_cpus = (int)cpu + 1;
+            grow_cpus((int)cpu + 1);
+            na_topo.cpu[cpu] = (struct cpu_route){0, home >= 0 ? (uint16_t)home : CPU_HOME_NONE};
+            topology_route_cpu(cpu, (unsigned)slot);
+            na_topo.cpu_node_index[cpu] = (uint16_t)i;
         }
     }
+    if (na_topo.num_cpus == 0) /* no cpulist: every CPU as CPU 0, on the first node */
+        grow_cpus(1);
 }

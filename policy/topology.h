@@ -15,24 +15,44 @@
 
 #include <stdint.h>
 
+/*
+ * Every node Linux can have (MAX_NUMNODES, CONFIG_NODES_SHIFT=10) is served.
+ * The tables below are sized for all of them but only their first
+ * num_nodes / num_slots entries (rows) are ever written or read: the pages of
+ * the rest are never touched and cost no memory.
+ */
 #define TOPO_MAX_NODE_ID 1024 /* node ids 0..1023: Linux's MAX_NUMNODES limit */
-#define TOPO_MAX_NODES   64   /* online nodes supported */
-#define TOPO_MAX_SLOTS   64   /* nodes with memory, allowed to us */
+#define TOPO_MAX_NODES   1024 /* online nodes supported: every id can be online */
+#define TOPO_MAX_SLOTS   1024 /* nodes with memory, allowed to us */
 #define TOPO_MAX_CPUS    4096
 
-#define CPU_HOME_NONE 0xff /* the CPU's node has no memory (or none is allowed) */
+/*
+ * Slots a route names directly: the thread caches' table of the first slots
+ * (core/thread_cache.h) has this many entries and one more that stays NULL.
+ * A route to a higher slot names that entry, which sends the thread to the
+ * slow path, where topology's cpu_slot has the slot itself.
+ */
+#define TOPO_DIRECT_SLOTS 64
+#define ROUTE_SLOW        TOPO_DIRECT_SLOTS
 
-/* Where a thread running on a CPU allocates, and which node it is on: one 16-bit load. */
+#define CPU_HOME_NONE 0xffff /* the CPU's node has no memory (or none is allowed) */
+
+/*
+ * Where a thread running on a CPU allocates, and which node it is on: one
+ * 32-bit load on the malloc fast path.
+ */
 struct cpu_route {
-    uint8_t slot; /* the slot the policy gives it (see placement.h) */
-    uint8_t home; /* the slot of the CPU's own node, or CPU_HOME_NONE */
+    uint16_t slot; /* the slot the policy gives it if below TOPO_DIRECT_SLOTS, else ROUTE_SLOW */
+    uint16_t home; /* the slot of the CPU's own node, or CPU_HOME_NONE */
 };
 
 struct topology {
-    int num_nodes;               /* online nodes */
-    int num_slots;               /* nodes with memory we may use */
-    int num_cpus;                /* entries used in cpu */
-    int node_id[TOPO_MAX_NODES]; /* dense index -> node id */
+    int num_nodes;                        /* online nodes */
+    int num_slots;                        /* nodes with memory we may use */
+    int num_cpus;                         /* entries used in cpu */
+    int node_id[TOPO_MAX_NODES];          /* dense index -> node id */
+    int16_t node_index[TOPO_MAX_NODE_ID]; /* node id -> dense index, -1 if not online */
+    uint16_t slot_index[TOPO_MAX_SLOTS];  /* slot -> dense index of its node */
     uint8_t has_cpu[TOPO_MAX_NODES];
     uint8_t has_memory[TOPO_MAX_NODES];
     /*
@@ -42,13 +62,28 @@ struct topology {
      * them may serve now.
      */
     uint8_t allowed[TOPO_MAX_NODES];
-    uint8_t distance[TOPO_MAX_NODES][TOPO_MAX_NODES]; /* SLIT, 10 = local */
+    /*
+     * SLIT (10 = local) between dense indexes i and j at [i * num_nodes + j]
+     * (topology_distance): num_nodes^2 bytes, static storage up to
+     * TOPO_DIRECT_SLOTS nodes, a mapping of that size beyond (NULL if it
+     * could not be had: every distance is then 10 or 20, as without sysfs).
+     */
+    uint8_t *distance;
     int tier[TOPO_MAX_NODES];      /* memory tier id (memory_tier<N>, lower = faster), -1 unknown */
     int slot_node[TOPO_MAX_SLOTS]; /* slot -> node id */
-    int16_t node_slot[TOPO_MAX_NODE_ID];   /* node id -> slot, -1 if none */
-    struct cpu_route cpu[TOPO_MAX_CPUS];   /* cpu -> where its threads allocate */
-    uint8_t cpu_node_index[TOPO_MAX_CPUS]; /* cpu -> dense node index, 0xff unknown */
+    int16_t node_slot[TOPO_MAX_NODE_ID]; /* node id -> slot, -1 if none */
+    struct cpu_route cpu[TOPO_MAX_CPUS]; /* cpu -> where its threads allocate (fast path) */
+    /*
+     * cpu -> the slot the policy gives it, any slot, or PLACEMENT_PER_ALLOCATION
+     * (placement.h): what the slow paths read. Written before cpu[].slot
+     * (topology_route_cpu); a reader may see the two from either side of a
+     * change for a moment, as placement.h allows.
+     */
+    uint16_t cpu_slot[TOPO_MAX_CPUS];
+    uint16_t cpu_node_index[TOPO_MAX_CPUS]; /* cpu -> dense node index, CPU_NODE_UNKNOWN */
 };
+
+#define CPU_NODE_UNKNOWN 0xffff
 
 extern struct topology na_topo;
 
@@ -68,6 +103,22 @@ int topology_read_mems_allowed(uint64_t *allowed);
 
 /* "/sys/devices/system/node/node<id>/<leaf>" into buf (at least 64 bytes + leaf). */
 void topology_node_path(char *buf, int id, const char *leaf);
+
+/* SLIT distance between the nodes of dense indexes i and j. */
+static inline unsigned topology_distance(int i, int j)
+{
+    if (!na_topo.distance)
+        return i == j ? 10 : 20;
+    return na_topo.distance[i * na_topo.num_nodes + j];
+}
+
+/* Routes threads on `cpu` to `slot` (relaxed stores: readers run meanwhile). */
+static inline void topology_route_cpu(unsigned cpu, unsigned slot)
+{
+    __atomic_store_n(&na_topo.cpu_slot[cpu], (uint16_t)slot, __ATOMIC_RELAXED);
+    __atomic_store_n(&na_topo.cpu[cpu].slot,
+                     (uint16_t)(slot < TOPO_DIRECT_SLOTS ? slot : ROUTE_SLOW), __ATOMIC_RELAXED);
+}
 
 /* Slot of node id `node`, or -1 if the node cannot be used. */
 static inline int topology_slot_of_node(int node)
