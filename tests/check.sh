@@ -14,3 +14,12 @@ check() {
         return 1
     fi
 }
+
+# wait_for COMMAND...: true once the command succeeds, polled every 0.1 s for at most 10 s.
+wait_for() {
+    for _ in $(seq 100); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}

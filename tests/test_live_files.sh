@@ -38,13 +38,6 @@ cleanup() {
 trap cleanup EXIT
 
 as_nobody() { (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"); }
-wait_for() { # COMMAND...: polled for at most 10 s
-    for _ in $(seq 100); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 published() { [ -f "$dir/$1.json" ] && [ -f "$dir/$1.txt" ] && [ -f "$dir/$1.om" ]; }
 gone() { [ ! -e "$dir/$1.json" ] && [ ! -e "$dir/$1.txt" ] && [ ! -e "$dir/$1.om" ] && [ ! -e "$dir/$1.lock" ]; }
 dead() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }

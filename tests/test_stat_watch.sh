@@ -28,13 +28,6 @@ name=watch_probe_$$
 name=${name:0:15} # comm holds 15 characters
 cp "$probe" "$work/$name"
 
-wait_for() { # COMMAND...: polled for at most 10 s
-    for _ in $(seq 100); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 published() { [ -f "$dir/$1.json" ] && [ -f "$dir/$1.txt" ] && [ -f "$dir/$1.om" ]; }
 start() { # sets pid
     "$launcher" --live -- "$work/$name" 30 2>>"$work/stderr" &
