@@ -169,24 +169,72 @@ static size_t reserve_region(unsigned num_slots)
  */
 #define NODE_HEAP_COMMIT ((OS_PAGE_SIZE + NODE_HEAP_FRONT + OS_PAGE_MASK) & ~OS_PAGE_MASK)
 
-/* Sets up every node heap in the reserved region; false (start_failure says why) if refused. */
+/*
+ * Per slot: 1 (release) once its node heap is set up (heap_setup), never 0
+ * again. Set under heap_setup_lock, read without it (heap_is_ready).
+ */
+uint8_t na_heap_ready[TOPO_MAX_SLOTS];
+static na_lock_t heap_setup_lock = NA_LOCK_INIT;
+static size_t region_reserved; /* what reserve_region got: the last slot may be cut short */
+
+/* Binds the slot and sets its heap up; false if the kernel refused the commit. */
+static bool setup_slot(unsigned slot)
+{
+    char *base = (char *)slot_base(slot);
+    size_t len = (size_t)1 << na_region.slot_shift;
+    if (len > region_reserved - ((size_t)slot << na_region.slot_shift))
+        len =
+            region_reserved - ((size_t)slot << na_region.slot_shift); /* the last slot, cut short */
+    int node = na_topo.slot_node[slot];
+    /* Policy first, pages later: nothing in the slot is touched before this. */
+    binding_prefer_node(base, len, node);
+    if (os_commit(base, NODE_HEAP_COMMIT) != 0)
+        return false;
+    node_heap_init(node_heap_of(slot), slot, node, (uintptr_t)base + len);
+    __atomic_store_n(&na_heap_ready[slot], 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+static NA_NOINLINE NA_COLD struct node_heap *heap_setup(unsigned slot)
+{
+    na_lock(&heap_setup_lock);
+    bool ready = heap_is_ready(slot) || setup_slot(slot);
+    na_unlock(&heap_setup_lock);
+    if (!ready)
+        errno = ENOMEM;
+    return ready ? node_heap_of(slot) : NULL;
+}
+
+struct node_heap *heap_ready(unsigned slot)
+{
+    if (likely(heap_is_ready(slot)))
+        return node_heap_of(slot);
+    return heap_setup(slot);
+}
+
+unsigned heaps_ready_count(void)
+{
+    unsigned n = 0;
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+        n += heap_is_ready(slot);
+    return n;
+}
+
+/*
+ * Sets up the heap of the starting thread's node only (the first allocation
+ * will use it; the others wait for theirs, heap_ready), so that a refused
+ * commit still fails the start rather than a later allocation. False:
+ * start_failure says why.
+ */
 static bool init_heaps(size_t reserved)
 {
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        char *base = (char *)slot_base(slot);
-        size_t len = (size_t)1 << na_region.slot_shift;
-        if (len > reserved - ((size_t)slot << na_region.slot_shift))
-            len = reserved - ((size_t)slot << na_region.slot_shift); /* the last slot, cut short */
-        int node = na_topo.slot_node[slot];
-        /* Policy first, pages later: nothing in the slot is touched before this. */
-        binding_prefer_node(base, len, node);
-        if (os_commit(base, NODE_HEAP_COMMIT) != 0) {
-            note_failure("the kernel refused to commit ", NODE_HEAP_COMMIT,
-                         os_overcommit_mode() == 2 ? " for a node heap (vm.overcommit_memory=2)"
-                                                   : " for a node heap (ulimit -d?)");
-            return false;
-        }
-        node_heap_init(node_heap_of(slot), slot, node, (uintptr_t)base + len);
+    region_reserved = reserved;
+    unsigned home = current_route().home;
+    if (!setup_slot(home < na_region.num_slots ? home : 0)) {
+        note_failure("the kernel refused to commit ", NODE_HEAP_COMMIT,
+                     os_overcommit_mode() == 2 ? " for a node heap (vm.overcommit_memory=2)"
+                                               : " for a node heap (ulimit -d?)");
+        return false;
     }
     if (thread_cache_init() != 0) {
         note_failure("no pthread key left for the thread caches", 0, "");
@@ -206,10 +254,15 @@ static bool init_heaps(size_t reserved)
  */
 static void rebind_slot(unsigned slot)
 {
-    char *base = (char *)slot_base(slot);
-    size_t len = node_heap_of(slot)->seg_end - (uintptr_t)base;
-    (void)binding_prefer_node_again(base, len, na_topo.slot_node[slot]);
-    aligned_huge_rebind(slot, na_topo.slot_node[slot]);
+    /* A heap not set up yet gets its binding then; none may be set up meanwhile. */
+    na_lock(&heap_setup_lock);
+    if (heap_is_ready(slot)) {
+        char *base = (char *)slot_base(slot);
+        size_t len = node_heap_of(slot)->seg_end - (uintptr_t)base;
+        (void)binding_prefer_node_again(base, len, na_topo.slot_node[slot]);
+        aligned_huge_rebind(slot, na_topo.slot_node[slot]);
+    }
+    na_unlock(&heap_setup_lock);
 }
 
 /*
@@ -341,6 +394,8 @@ enum fork_step { FORK_PREPARE, FORK_PARENT, FORK_CHILD };
 static void for_each_lock(void (*op)(na_lock_t *), enum fork_step step)
 {
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        if (!heap_is_ready(slot)) /* none is set up while heap_setup_lock is held */
+            continue;
         struct node_heap *heap = node_heap_of(slot);
         bool slabs =
             step == FORK_PARENT ? bitmap_test(fork_slabs_locked, slot) : heap_slabs_used(heap);
@@ -358,7 +413,7 @@ static void for_each_lock(void (*op)(na_lock_t *), enum fork_step step)
 /*
  * Every lock the library owns, taken in the order they nest: live publishing,
  * statistics (a writer then takes the registry and heap locks), init,
- * cpuset watch, registry, class_slabs, pages, segment-aligned objects.
+ * cpuset watch, heap set-up, registry, class_slabs, pages, segment-aligned objects.
  * The parent releases them and the child resets them in the reverse order.
  */
 static void fork_prepare(void)
@@ -367,6 +422,7 @@ static void fork_prepare(void)
     na_lock(stats_lock());
     na_lock(&init_lock);
     na_lock(mems_watch_lock());
+    na_lock(&heap_setup_lock);
     thread_cache_fork_prepare();
     for_each_lock(na_lock, FORK_PREPARE);
     na_lock(aligned_huge_lock());
@@ -377,6 +433,7 @@ static void fork_parent(void)
     na_unlock(aligned_huge_lock());
     for_each_lock(na_unlock, FORK_PARENT);
     thread_cache_fork_parent();
+    na_unlock(&heap_setup_lock);
     na_unlock(mems_watch_lock());
     na_unlock(&init_lock);
     na_unlock(stats_lock());
@@ -388,6 +445,7 @@ static void fork_child(void)
     na_lock_reset(aligned_huge_lock());
     for_each_lock(na_lock_reset, FORK_CHILD);
     thread_cache_after_fork_child();
+    na_lock_reset(&heap_setup_lock);
     na_lock_reset(mems_watch_lock());
     na_lock_reset(&init_lock);
     na_lock_reset(stats_lock());
@@ -439,7 +497,7 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
 void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
 {
     CONTRACT_ASSERT(request_within_limit(size, alignment));
-    if (unlikely(!alloc_ensure_init())) {
+    if (unlikely(!alloc_ensure_init()) || !heap_ready(slot)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -498,7 +556,9 @@ static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size
     for (unsigned i = 1; i < n; i++) {
         void *ptr = alloc_on_slot(order[i], size, alignment, zero);
         if (ptr) {
-            __atomic_fetch_add(&node_heap_of(slot)->fallbacks_out, 1, __ATOMIC_RELAXED);
+            struct node_heap *named = heap_ready(slot); /* not yet if its node left the cpuset */
+            if (named)
+                __atomic_fetch_add(&named->fallbacks_out, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
             if (na_thread_state.status == THREAD_LIVE)
                 COUNT(na_thread_state.fallbacks, 1);
@@ -534,7 +594,7 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
         weight[s] = __atomic_load_n(&na_placement.page_weight[s], __ATOMIC_RELAXED);
     for (unsigned tries = 0; tries < na_region.num_slots; tries++) {
         unsigned s = (slot + tries) % na_region.num_slots;
-        if (!placement_slot_usable(s))
+        if (!placement_slot_usable(s) || !heap_ready(s))
             continue;
         bool zeroed = alignment >= ALIGNED_HUGE_MIN; /* a fresh mapping */
         void *ptr = zeroed ? aligned_huge_alloc(s, size, alignment, weight)
@@ -643,6 +703,8 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
         free_outside_region(ptr);
         return;
     }
+    if (!heap_is_ready(slot_of_ptr(ptr))) /* never set up, so nothing of ours is there */
+        report_invalid_pointer("free(): invalid pointer", ptr);
     struct segment *seg = segment_of(ptr);
     struct node_heap *heap = node_heap_of(slot_of_ptr(ptr));
     if (seg->magic != SEGMENT_MAGIC)
@@ -729,6 +791,8 @@ int alloc_owner_slot(const void *ptr)
         return aligned_huge_find(ptr, &obj) ? (int)obj.slot : -1;
     }
     unsigned slot = slot_of_ptr(ptr);
+    if (!heap_is_ready(slot))
+        return -1; /* nothing was ever handed out there */
     uintptr_t first = slot_base(slot) + SEGMENT_SIZE;
     uintptr_t end = __atomic_load_n(&node_heap_of(slot)->seg_next, __ATOMIC_RELAXED);
     if ((uintptr_t)ptr < first || (uintptr_t)ptr >= end)

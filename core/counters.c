@@ -57,6 +57,8 @@ static void visit_node_retired(const struct retired_threads *retired, void *arg)
  */
 static void add_heap(unsigned slot, struct node_stats *out)
 {
+    if (!heap_is_ready(slot))
+        return;
     struct node_heap *heap = node_heap_of(slot);
     out->fallbacks_in += LOAD(heap->fallbacks_in);
     out->fallbacks_out += LOAD(heap->fallbacks_out);

@@ -267,6 +267,8 @@ size_t heap_check_all(void)
 {
     size_t segments = 0;
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        if (!heap_is_ready(slot))
+            continue;
         struct node_heap *heap = node_heap_of(slot);
         struct tally t = {0};
         /* lock order: class_slabs, then pages. A heap's first refill waits for the pages lock

@@ -23,6 +23,7 @@
 #include "core/layout.h"
 #include "core/size_class.h"
 #include "policy/node_memory.h"
+#include "policy/topology.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -136,6 +137,27 @@ static inline struct node_heap *node_heap_of(unsigned slot)
 {
     return (struct node_heap *)(slot_base(slot) + OS_PAGE_SIZE);
 }
+
+/*
+ * A slot's heap is set up on its first use (heap_ready): until then the slot
+ * costs nothing but address space, not even its heap's first page, which
+ * is PROT_NONE. Whatever reads or walks heaps (statistics, fork, trim,
+ * rebinding, the heap check, the owner of a pointer) skips a slot whose
+ * heap is not ready; the fast paths never meet one, as a thread cache of
+ * a slot exists only once the slot was used. na_heap_ready: alloc.c.
+ */
+extern uint8_t na_heap_ready[TOPO_MAX_SLOTS];
+
+static inline bool heap_is_ready(unsigned slot)
+{
+    return __atomic_load_n(&na_heap_ready[slot], __ATOMIC_ACQUIRE);
+}
+
+/* The heap of `slot`, set up first if need be; NULL (errno ENOMEM) if the commit was refused. */
+struct node_heap *heap_ready(unsigned slot);
+
+/* How many heaps are set up (the counter heaps.ready). */
+unsigned heaps_ready_count(void);
 
 /*
  * slot_end: where the slot's reserved space ends (the last slot may be cut

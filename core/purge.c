@@ -130,6 +130,8 @@ bool purge_all(void)
 {
     bool released = false;
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        if (!heap_is_ready(slot))
+            continue;
         struct node_heap *heap = node_heap_of(slot);
         heap_release_spares(heap);
         na_lock(&heap->pages_lock);

@@ -122,6 +122,11 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
         alloc_counts_add(&snap->exited.counts, &retired->per_slot[slot]);
         alloc_counts_add(&n->counts, &retired->per_slot[slot]);
         n->explicit_allocs += retired->explicit_allocs[slot];
+        n->bind_failures = placement_faults_of(slot, FAULT_BIND);
+        n->purge_failures = placement_faults_of(slot, FAULT_PURGE);
+        n->verify_failures = placement_faults_of(slot, FAULT_VERIFY);
+        if (!heap_is_ready(slot)) /* never used: nothing on it, nothing to verify */
+            continue;
         struct node_heap *heap = node_heap_of(slot);
         struct heap_totals totals;
         heap_totals(heap, &totals);
@@ -135,9 +140,6 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
         n->fallbacks_out = __atomic_load_n(&heap->fallbacks_out, __ATOMIC_RELAXED);
         n->tight_commits = heap->memory.tight_commits;
         n->exhaustions = heap->memory.exhaustions;
-        n->bind_failures = placement_faults_of(slot, FAULT_BIND);
-        n->purge_failures = placement_faults_of(slot, FAULT_PURGE);
-        n->verify_failures = placement_faults_of(slot, FAULT_VERIFY);
         if (verify && na_placement_caps.verify_error)
             n->verify_error = na_placement_caps.verify_error; /* refused at start: do not ask */
         else if (verify)

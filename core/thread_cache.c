@@ -169,6 +169,8 @@ static struct node_cache *cache_for(unsigned slot)
 
 NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
 {
+    if (!heap_ready(slot)) /* the slot's first use: no cache of it exists yet */
+        return NULL;
     struct node_cache *nc = cache_for(slot);
     if (!nc) {
         /* After the thread's exit hook (or no memory for a cache): no cache, one block. */

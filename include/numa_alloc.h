@@ -110,6 +110,8 @@ NUMA_ALLOC_API int numa_alloc_stats_write(int fd, int json);
  *   thread.current.TFIELD       the calling thread's TFIELD (below)
  *   threads.live                threads that have allocated and still run
  *   threads.exited              threads that allocated and have exited
+ *   heaps.ready                 node heaps set up so far: one per node the
+ *                               program has used (and the starting thread's)
  * FIELD, as the JSON's per-node fields, all counted since the start:
  *   allocations, frees           blocks handed out and given back, all sizes
  *   bytes_allocated, bytes_freed their bytes (small blocks at class size)

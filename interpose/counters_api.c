@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/counters.h"
 #include "core/layout.h"
+#include "core/node_heap.h"
 #include "policy/topology.h"
 
 #include <errno.h>
@@ -212,6 +213,12 @@ NUMA_ALLOC_API int numa_alloc_counter(const char *name, uint64_t *value)
         return fail(EINVAL);
     if (strcmp(name, "active") == 0) {
         *value = alloc_ensure_init();
+        return 0;
+    }
+    if (strcmp(name, "heaps.ready") == 0) {
+        if (ensure_active() < 0)
+            return -1;
+        *value = heaps_ready_count();
         return 0;
     }
     if (prefixed(name, "total.", &rest))

@@ -48,8 +48,9 @@ struct usage {
  */
 static void usage_of(unsigned slot, uint64_t live, struct usage *u, struct usage *sum)
 {
-    struct heap_totals t;
-    heap_totals(node_heap_of(slot), &t);
+    struct heap_totals t = {0};
+    if (heap_is_ready(slot)) /* else never used: all 0 */
+        heap_totals(node_heap_of(slot), &t);
     size_t held = t.active > t.huge_bytes ? t.active - t.huge_bytes : 0; /* slabs, page runs */
     u->huge_count = t.huge_count;
     u->huge_bytes = t.huge_bytes;

@@ -369,3 +369,28 @@ Test(counters, failed_start_says_not_active)
     pclose(p);
     cr_expect(strncmp(out, "active 0 1\ntotal 0 0\nnodes ", 27) == 0, "started: %s", out);
 }
+
+/*
+ * A node heap is set up when its node is first used: after start-up and a
+ * block on the starting thread's node one heap is (two if the thread moved
+ * to another node meanwhile), whatever the node count; then one per node.
+ */
+Test(counters, heaps_set_up_on_first_use)
+{
+    char cmd[1024], out[512] = "";
+    snprintf(cmd, sizeof cmd, "%s heaps", COUNTERS_PROBE_PATH);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    int rc1 = -1, rc2 = -1, served = -1;
+    unsigned long long first = 0, after = 0;
+    cr_assert_eq(
+        sscanf(out, "heaps %d %llu\nheaps %d %llu of %d", &rc1, &first, &rc2, &after, &served), 5,
+        "probe said: %s", out);
+    cr_assert_eq(rc1, 0, "heaps.ready unknown: %s", out);
+    cr_expect(first >= 1 && first <= 2, "after start-up %llu heaps are set up", first);
+    cr_expect(served >= 1);
+    cr_expect_eq(after, (unsigned long long)served, "%llu heaps for %d nodes used", after, served);
+}
