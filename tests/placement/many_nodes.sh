@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/placement/many_nodes.sh CHECK N [DEMO [LAUNCHER]] - the many-node checks (issue 16)
+# tests/placement/many_nodes.sh CHECK N [DEMO [LAUNCHER [COUNTERS_PROBE]]] - the many-node checks (issue 16)
 # in a guest of N nodes (tests/guest/guest-run --topology=nodesN: 128 MiB each, 512 MiB on
 # the CPU nodes 0 and 1 by --mem-mb, distance 12 + |i - j|). CHECK is placement_check. One
 # boot, every check runs even when one fails; the status says whether any did.
@@ -11,9 +11,12 @@
 # At 16 nodes also the statistics' node list (stats-nodes: the text folds the unused nodes)
 # and, given DEMO (numa_alloc_demo), its transcript against tests/demo/demo_oracle.py: the
 # CPU nodes and node 12 (bind) have lines, the 13 others one folded line; given LAUNCHER
-# (numa-alloc), `numa-alloc stat` of a live program folds the same way.
+# (numa-alloc), `numa-alloc stat` of a live program folds the same way. Given
+# COUNTERS_PROBE (tests/counters_probe), the node heaps are set up on first use: after
+# the start and one block, one or two of the N (two if the thread moved between nodes);
+# after a block on every node, one per node.
 set -u
-check=$1 n=$2 demo=${3:-} launcher=${4:-}
+check=$1 n=$2 demo=${3:-} launcher=${4:-} probe=${5:-}
 oracle=$(dirname "${BASH_SOURCE[0]}")/../demo/demo_oracle.py
 bind=$((n * 100 / 128)) last=$((n - 1)) full=$((n / 2))
 r=0
@@ -27,6 +30,16 @@ run env NUMA_ALLOC_POLICY=preferred NUMA_ALLOC_NODES=$last "$check" bind $last
 run env NUMA_ALLOC_POLICY=interleave "$check" interleave-all
 run "$check" local 300 # 300 objects a round (~30 MiB live): node 0 holds the kernel too
 run env NUMA_ALLOC_FALLBACK=nearest "$check" nearest-fill $full $((full - 1))
+if [[ -n $probe ]]; then
+    echo "== $probe heaps"
+    heaps=$("$probe" heaps) || r=1
+    echo "$heaps"
+    read -r _ rc1 first _ rc2 after _ served <<<"$(tr '\n' ' ' <<<"$heaps")"
+    if [[ $rc1 != 0 || $rc2 != 0 ]] || ((first < 1 || first > 2 || served != n || after != n)); then
+        echo "FAIL: heaps.ready: $first after the start (want 1 or 2), $after after using $served of $n nodes (want $n)"
+        r=1
+    fi
+fi
 if ((n == 16)); then
     run "$check" stats-nodes 5 6 7 12
     # The OpenMetrics file at exit: samples for the nodes used, none for the others.
