@@ -255,6 +255,9 @@ static void check_own_cache(unsigned slot)
         }
         CHECK(n == nc->bins[cls].count, "cache bin shorter than its count", &nc->bins[cls]);
         CHECK(n <= nc->bins[cls].max, "cache bin above its bound", &nc->bins[cls]);
+        CHECK(nc->bins[cls].max >= na_size_classes[cls].cache_max &&
+                  nc->bins[cls].max <= na_size_classes[cls].cache_grown,
+              "cache bin bound outside its class's range", &nc->bins[cls]);
         n = 0;
         for (void *block = nc->away[cls].head; block; block = *(void **)block) {
             CHECK(n++ < nc->away[cls].count, "away list longer than its count", block);

@@ -33,6 +33,14 @@ static uint64_t odd_inverse(uint64_t odd)
 #define CACHE_BYTES      32768u
 #define CACHE_BLOCKS_MIN 4u
 #define CACHE_BLOCKS_MAX 128u
+/*
+ * How far a bin of a thread that frees in batches may grow (struct
+ * cache_bin): CACHE_GROWN_BYTES of blocks, at most CACHE_GROWN_BLOCKS
+ * (cache_bin.max is 16 bits). 2048 blocks hold a batch of 1600 small
+ * blocks (16 to 64 bytes) with room for the refills' rounding.
+ */
+#define CACHE_GROWN_BYTES  (128u << 10)
+#define CACHE_GROWN_BLOCKS 2048u
 
 static uint32_t choose_slab_pages(uint32_t size)
 {
@@ -66,6 +74,9 @@ void size_classes_init(void)
         info->cache_max = cache_max < CACHE_BLOCKS_MIN   ? CACHE_BLOCKS_MIN
                           : cache_max > CACHE_BLOCKS_MAX ? CACHE_BLOCKS_MAX
                                                          : cache_max;
+        uint32_t grown = CACHE_GROWN_BYTES / size;
+        grown = grown > CACHE_GROWN_BLOCKS ? CACHE_GROWN_BLOCKS : grown;
+        info->cache_grown = grown > info->cache_max ? grown : info->cache_max;
         struct slab_index_magic *magic = &na_slab_index_magic[cls];
         magic->shift = (uint32_t)__builtin_ctz(size);
         magic->odd_inverse = odd_inverse(size >> magic->shift);

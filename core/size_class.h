@@ -56,8 +56,15 @@ struct size_class_info {
     uint32_t size;        /* block size in bytes */
     uint32_t slab_pages;  /* pages in one slab of this class */
     uint32_t slab_blocks; /* blocks in one slab */
-    uint32_t cache_max;   /* most blocks one thread cache bin keeps */
+    uint32_t cache_max;   /* most blocks one thread cache bin keeps, to start with */
+    uint32_t cache_grown; /* most a bin may grow to (struct cache_bin); >= cache_max */
 };
+
+/*
+ * What one thread's bins may hold beyond their cache_max, all bins of all
+ * its node caches together (struct cache_bin: grown bins).
+ */
+#define CACHE_THREAD_GROWTH (256u << 10)
 
 extern struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
 extern uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1];

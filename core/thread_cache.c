@@ -130,6 +130,89 @@ static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32
     heap_flush(node_heap_of(slot), cls, first);
 }
 
+/* What a bin holds beyond its class's cache_max, in bytes (struct cache_bin). */
+static uint32_t bin_growth_bytes(const struct cache_bin *bin, unsigned cls)
+{
+    return (uint32_t)(bin->max - na_size_classes[cls].cache_max) * na_size_classes[cls].size;
+}
+
+/* Debug builds: struct cache_bin's invariants over all the thread's bins. */
+static void check_growth(const struct thread_state *ts)
+{
+#ifdef NUMA_ALLOC_DEBUG
+    uint64_t sum = 0;
+    for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
+        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+            const struct cache_bin *bin = &nc->bins[cls];
+            NA_ASSERT(bin->count <= bin->max);
+            NA_ASSERT(bin->max >= na_size_classes[cls].cache_max);
+            NA_ASSERT(bin->max <= na_size_classes[cls].cache_grown);
+            sum += bin_growth_bytes(bin, cls);
+        }
+    }
+    NA_ASSERT(sum == ts->cache_growth && sum <= CACHE_THREAD_GROWTH);
+#else
+    (void)ts;
+#endif
+}
+
+/* A bin back to its class's bound, what it holds beyond half of that to the heap. */
+static void bin_shrink(struct thread_state *ts, struct node_cache *nc, unsigned cls)
+{
+    struct cache_bin *bin = &nc->bins[cls];
+    uint32_t base = na_size_classes[cls].cache_max;
+    ts->cache_growth -= bin_growth_bytes(bin, cls);
+    if (bin->count > base)
+        bin_flush(bin, nc->slot, cls, bin->count - base / 2);
+    bin->max = (uint16_t)base;
+    if (bin->fill > base / 2)
+        bin->fill = (uint16_t)(base / 2);
+}
+
+/*
+ * The thread ran out of growth budget: its grown bins idle since the last
+ * scavenge (no malloc or free of their class on their node) shrink back;
+ * the others are marked, to be idle or not at the next one.
+ */
+static void scavenge(struct thread_state *ts)
+{
+    for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
+        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+            const struct cache_bin *bin = &nc->bins[cls];
+            if (bin->max == na_size_classes[cls].cache_max)
+                continue;
+            uint32_t mark = (uint32_t)(bin->nalloc + bin->nfree);
+            if (mark == nc->growth[cls].idle_mark)
+                bin_shrink(ts, nc, cls);
+            else
+                nc->growth[cls].idle_mark = mark;
+        }
+    }
+}
+
+/*
+ * A free found the bin full. If the bin was refilled since its last flush,
+ * it grows (doubles, up to cache_grown) rather than flush: true if it did.
+ * The budget short, idle bins give theirs back first (struct cache_bin).
+ */
+static bool bin_grow(struct thread_state *ts, struct node_cache *nc, unsigned cls)
+{
+    struct cache_bin *bin = &nc->bins[cls];
+    const struct size_class_info *info = &na_size_classes[cls];
+    if (!nc->growth[cls].refilled || bin->max >= info->cache_grown)
+        return false;
+    uint32_t max = bin->max * 2u < info->cache_grown ? bin->max * 2u : info->cache_grown;
+    uint32_t more = (max - bin->max) * info->size;
+    if (ts->cache_growth + more > CACHE_THREAD_GROWTH)
+        scavenge(ts);
+    if (ts->cache_growth + more > CACHE_THREAD_GROWTH)
+        return false;
+    ts->cache_growth += more;
+    bin->max = (uint16_t)max;
+    check_growth(ts);
+    return true;
+}
+
 static struct node_cache *cache_for(unsigned slot)
 {
     struct thread_state *ts = &na_thread_state;
@@ -192,6 +275,7 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
             return NULL;
         bin->head = list;
         bin->count = got;
+        nc->growth[cls].refilled = 1;
     }
     COUNT(bin->nalloc, 1);
     return cache_bin_pop(bin);
@@ -317,15 +401,17 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
         ((void **)block)[0] = away->head;
         ((void **)block)[1] = (void *)na_free_block_key;
         away->head = block;
-        if (++away->count >= (bin->max / 2 ? bin->max / 2 : 1)) {
+        unsigned cache_max = na_size_classes[cls].cache_max; /* not grown: struct cache_bin */
+        if (++away->count >= cache_max / 2) {
             sample_peak(&na_thread_state);
             away_flush(away, slot, cls);
         }
         return;
     }
-    if (bin->count >= bin->max) {
+    if (bin->count >= bin->max && !bin_grow(&na_thread_state, nc, cls)) {
         sample_peak(&na_thread_state);
         bin_flush(bin, slot, cls, bin->count - bin->max / 2);
+        nc->growth[cls].refilled = 0;
     }
     cache_bin_push(bin, block);
 }
@@ -438,9 +524,11 @@ void thread_cache_after_fork_child(void)
     }
 }
 
-static void node_cache_flush(struct node_cache *nc)
+/* Empties a node cache; its bins shrink back to cache_max (ts's budget given back). */
+static void node_cache_flush(struct thread_state *ts, struct node_cache *nc)
 {
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        bin_shrink(ts, nc, cls);
         bin_flush(&nc->bins[cls], nc->slot, cls, nc->bins[cls].count);
         away_flush(&nc->away[cls], nc->slot, cls);
     }
@@ -448,8 +536,10 @@ static void node_cache_flush(struct node_cache *nc)
 
 void thread_cache_flush_all(void)
 {
-    for (struct node_cache *nc = na_thread_state.cache_list; nc; nc = nc->next)
-        node_cache_flush(nc);
+    struct thread_state *ts = &na_thread_state;
+    for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next)
+        node_cache_flush(ts, nc);
+    check_growth(ts);
 }
 
 /* The thread's counters outlive it: merged into `retired`, and it leaves the registry. */
@@ -492,7 +582,7 @@ static NA_COLD void thread_exit_hook(void *arg)
     while (nc) {
         struct node_cache *next = nc->next;
         unsigned slot = nc->slot;
-        node_cache_flush(nc);
+        node_cache_flush(ts, nc);
         *(void **)nc = NULL;
         heap_flush(node_heap_of(slot), node_cache_class(), nc);
         nc = next;

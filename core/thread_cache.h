@@ -8,8 +8,10 @@
  * it (from the address), so a remote free can never feed another node.
  *
  * The fast paths touch only the calling thread's own bins: no lock, no
- * atomic instruction. Bins are bounded (cache_max per class); past the
- * bound half the bin goes back to the node heap in one locked batch.
+ * atomic instruction. Bins are bounded (cache_max per class, grown for a
+ * thread that frees in batches within a per-thread budget: struct
+ * cache_bin); past the bound half the bin goes back to the node heap in
+ * one locked batch.
  * A bin only takes blocks of the thread's own shard of the node heap; the
  * others wait in an away list and go back in batches (struct away_list).
  * When the thread exits, everything goes back and the node caches are freed.
@@ -34,13 +36,45 @@
  */
 #define COUNT(counter, n) __atomic_store_n(&(counter), (counter) + (n), __ATOMIC_RELAXED)
 
+/*
+ * A bin's bound adapts to how the thread uses its class. It starts at the
+ * class's cache_max (32 KiB of blocks, 4..128). When a free finds the bin
+ * full and the bin was refilled since its last flush, flushing would send
+ * to the node heap blocks the thread has just fetched from it and is about
+ * to fetch again (a thread that allocates and frees in batches larger than
+ * the bin: each batch of 1600 frees was 12 flushes, each batch of 1600
+ * mallocs 25 refills, all under the heap's locks). So the bin grows instead:
+ * max doubles, up to the class's cache_grown (128 KiB, at most 2048
+ * blocks), while the growth of all the thread's bins (thread_state.
+ * cache_growth) stays within CACHE_THREAD_GROWTH (256 KiB). A thread short
+ * of budget takes it back from its bins idle since the last such scavenge
+ * (no malloc or free of their class: nalloc + nfree unchanged), which shrink
+ * to cache_max; malloc_trim and the thread's exit shrink every bin. A bin
+ * that only takes frees (never refilled: a thread freeing what others made)
+ * never grows; past its bound, half of it goes back in one locked batch.
+ * None of this is on the fast paths: free compares count with max, as
+ * before; growing and shrinking happen on the free and refill slow paths.
+ *
+ * Invariants (NA_ASSERT in thread_cache.c, heap_check's own-cache walk):
+ * count <= max; cache_max <= max <= cache_grown of its class; the thread's
+ * cache_growth is the sum over all its bins of (max - cache_max) * class
+ * size, and at most CACHE_THREAD_GROWTH. So a thread holds at most
+ * cache_max blocks per bin plus CACHE_THREAD_GROWTH bytes in all, whatever
+ * it does.
+ */
 struct cache_bin {
     void *head;      /* free blocks, linked through their first word */
     uint32_t count;  /* blocks in the list; never above max (a free at max flushes first) */
-    uint16_t max;    /* bound: na_size_classes[cls].cache_max */
+    uint16_t max;    /* bound: cache_max of the class, grown up to its cache_grown (above) */
     uint16_t fill;   /* blocks the next refill asks for: doubles up to max / 2 */
     uint64_t nalloc; /* blocks of this class this thread allocated on this node */
     uint64_t nfree;  /* blocks of this class of this node this thread freed */
+};
+
+/* A bin's slow-path state for growing and shrinking (struct cache_bin); kept off its cache line. */
+struct bin_growth {
+    uint32_t idle_mark; /* nalloc + nfree (low 32 bits) at the last scavenge */
+    uint8_t refilled;   /* refilled since its last flush: a flush now would be a round trip */
 };
 
 /*
@@ -66,6 +100,7 @@ struct away_list {
 struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
     struct away_list away[NUM_SMALL_CLASSES + 1];
+    struct bin_growth growth[NUM_SMALL_CLASSES + 1];
     unsigned slot;
     struct node_cache *next;            /* the thread's next cache (thread_state.cache_list) */
     uint64_t remote_allocs;             /* settled allocations from this node while on another */
@@ -116,6 +151,7 @@ struct thread_state {
     uint64_t migrations;            /* times the thread was found on another node than before */
     uint64_t fallbacks;             /* allocations of this thread served by a fallback node */
     uint64_t peak_live_bytes;       /* most bytes it had live, sampled on its slow paths */
+    uint32_t cache_growth;          /* bytes its bins grew beyond cache_max (struct cache_bin) */
     struct list_node registry_link; /* the registry of live threads (statistics) */
 };
 
