@@ -266,6 +266,19 @@ static void check_own_cache(unsigned slot)
     }
 }
 
+/* struct cache_bin: the thread's growth is its bins' and within its budget. */
+static void check_own_growth(void)
+{
+    const struct thread_state *ts = &na_thread_state;
+    uint64_t sum = 0;
+    for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next)
+        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+            sum += (uint64_t)(nc->bins[cls].max - na_size_classes[cls].cache_max) *
+                   na_size_classes[cls].size;
+    CHECK(sum == ts->cache_growth, "thread's cache growth is not its bins'", &ts->cache_growth);
+    CHECK(sum <= CACHE_THREAD_GROWTH, "thread's cache growth above its budget", &ts->cache_growth);
+}
+
 size_t heap_check_all(void)
 {
     size_t segments = 0;
@@ -296,5 +309,6 @@ size_t heap_check_all(void)
                 na_unlock(&heap->class_slabs[shard][cls].lock);
         segments += t.segments;
     }
+    check_own_growth();
     return segments;
 }

@@ -136,6 +136,27 @@ static struct span *slab_of(void *p)
     return &seg->spans[seg->page_head[page_in_segment(p)]];
 }
 
+/*
+ * Bins that grew for batches of frees (struct cache_bin), several classes at
+ * once so that the thread's budget runs short and idle bins shrink back,
+ * then malloc_trim, which shrinks them all.
+ */
+Test(heap_check, passes_with_grown_bins)
+{
+    static void *blocks[2100];
+    for (int round = 0; round < 3; round++) {
+        for (size_t size = 16; size <= 512; size += size / 2) {
+            for (int i = 0; i < 2100; i++)
+                blocks[i] = malloc(size);
+            for (int i = 0; i < 2100; i++)
+                free(blocks[(i * 11) % 2100]); /* 11: prime to 2100 */
+            numa_alloc_debug_check();
+        }
+    }
+    malloc_trim(0);
+    numa_alloc_debug_check();
+}
+
 Test(heap_check, catches_a_slab_count_off_by_one, .signal = SIGABRT)
 {
     void *p = malloc(64);
