@@ -18,6 +18,10 @@
  *   (CACHE_THREAD_GROWTH, 256 KiB), and some bin did grow (the last
  *   class's: 64 bytes, bounded at 128 blocks before it grew).
  *
+ * - freeing_only_does_not_grow: a thread frees 2100 blocks another thread
+ *   allocated (of its own heap shard: that thread has exited) and never
+ *   refilled that bin: it keeps at most its bound (128 blocks), as before.
+ *
  * Each runs in a fresh thread: a fresh cache, a fresh budget.
  */
 #include "test_util.h"
@@ -34,6 +38,30 @@ static size_t cache_max(size_t class_size)
 {
     size_t n = 32768 / class_size;
     return n < 4 ? 4 : n > 128 ? 128 : n;
+}
+
+/*
+ * How many of the blocks freed[0..n-1] (in the order of the frees) the bin
+ * kept, seen in the blocks malloc gave next, again[0..n-1]: the run that
+ * comes first, each of the batch and freed before the one before it (a bin
+ * is a stack: a flush takes blocks off its top, and what stays below keeps
+ * its order). A refill's blocks end the run but for chance (a block of the
+ * batch freed earlier, flushed: a few at most), hence a slack of 16 blocks.
+ */
+static size_t kept_run(void *const *freed, void *const *again, int n)
+{
+    size_t kept = 0;
+    int last = n;
+    for (int k = 0; k < n; k++) {
+        int at = last - 1;
+        while (at >= 0 && freed[at] != again[k])
+            at--;
+        if (at < 0)
+            break;
+        kept++;
+        last = at;
+    }
+    return kept;
 }
 
 static void run_in_thread(void *(*body)(void *))
@@ -107,29 +135,12 @@ static void *budget_body(void *arg)
         for (int i = 0; i < PER; i++)
             free(blocks[c][i]);
     }
-    /*
-     * What each bin kept: the run of blocks that comes back first, each of
-     * the batch and freed before the one before it. A refill's blocks end the
-     * run but for chance (a block of the batch that was freed earlier: a few
-     * at most with shuffled frees), hence the slack of 16 blocks a class.
-     */
     size_t extra = 0, most = 0;
     for (int c = 0; c < CLASSES; c++) {
-        size_t usable = 0, kept = 0;
-        int last = PER;
-        for (int k = 0; k < PER; k++) {
-            void *p = again[c][k] = test_launder(malloc(sizes[c]));
-            usable = malloc_usable_size(p);
-            if (kept < (size_t)k)
-                continue; /* the run has ended */
-            int at = last - 1;
-            while (at >= 0 && blocks[c][at] != p)
-                at--;
-            if (at >= 0) {
-                kept++;
-                last = at;
-            }
-        }
+        for (int k = 0; k < PER; k++)
+            again[c][k] = test_launder(malloc(sizes[c]));
+        size_t usable = malloc_usable_size(again[c][0]);
+        size_t kept = kept_run(blocks[c], again[c], PER);
         if (kept > 2048 + 16) {
             snprintf(why, sizeof why, "%zu bytes: a bin kept %zu blocks, above 2048", sizes[c],
                      kept);
@@ -157,4 +168,44 @@ static void *budget_body(void *arg)
 Test(cache_bins, growth_stays_within_budget)
 {
     run_in_thread(budget_body);
+}
+
+static void *handed[PER];
+
+static void *allocate_body(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < PER; i++)
+        handed[i] = test_launder(malloc(64));
+    return NULL;
+}
+
+static void *free_only_body(void *arg)
+{
+    (void)arg;
+    static char why[128];
+    static void *again[PER];
+    for (int i = 0; i < PER; i++)
+        free(handed[i]);
+    for (int k = 0; k < PER; k++)
+        again[k] = test_launder(malloc(64));
+    size_t kept = kept_run(handed, again, PER);
+    for (int k = 0; k < PER; k++)
+        free(again[k]);
+    if (kept > 128 + 16) {
+        snprintf(why, sizeof why, "a bin that was never refilled kept %zu blocks", kept);
+        return why;
+    }
+    if (kept == 0) { /* else the blocks went to an away list: the test saw nothing */
+        snprintf(why, sizeof why, "the freeing thread did not get the allocator's shard");
+        return why;
+    }
+    return NULL;
+}
+
+Test(cache_bins, freeing_only_does_not_grow)
+{
+    /* A thread exits and leaves its shard to the next (least_used_shard): same slabs, same bin. */
+    run_in_thread(allocate_body);
+    run_in_thread(free_only_body);
 }
