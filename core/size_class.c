@@ -71,12 +71,13 @@ void size_classes_init(void)
         info->slab_pages = choose_slab_pages(size);
         info->slab_blocks = (uint32_t)(info->slab_pages * OS_PAGE_SIZE / size);
         uint32_t cache_max = CACHE_BYTES / size;
-        info->cache_max = cache_max < CACHE_BLOCKS_MIN   ? CACHE_BLOCKS_MIN
-                          : cache_max > CACHE_BLOCKS_MAX ? CACHE_BLOCKS_MAX
-                                                         : cache_max;
+        cache_max = cache_max < CACHE_BLOCKS_MIN   ? CACHE_BLOCKS_MIN
+                    : cache_max > CACHE_BLOCKS_MAX ? CACHE_BLOCKS_MAX
+                                                   : cache_max;
         uint32_t grown = CACHE_GROWN_BYTES / size;
         grown = grown > CACHE_GROWN_BLOCKS ? CACHE_GROWN_BLOCKS : grown;
-        info->cache_grown = grown > info->cache_max ? grown : info->cache_max;
+        info->cache_max = (uint16_t)cache_max;
+        info->cache_grown = (uint16_t)(grown > cache_max ? grown : cache_max);
         struct slab_index_magic *magic = &na_slab_index_magic[cls];
         magic->shift = (uint32_t)__builtin_ctz(size);
         magic->odd_inverse = odd_inverse(size >> magic->shift);

@@ -56,8 +56,9 @@ struct size_class_info {
     uint32_t size;        /* block size in bytes */
     uint32_t slab_pages;  /* pages in one slab of this class */
     uint32_t slab_blocks; /* blocks in one slab */
-    uint32_t cache_max;   /* most blocks one thread cache bin keeps, to start with */
-    uint32_t cache_grown; /* most a bin may grow to (struct cache_bin); >= cache_max */
+    /* 16 bits each: the entry stays 16 bytes (one shift to index; sample_peak walks it) */
+    uint16_t cache_max;   /* most blocks one thread cache bin keeps, to start with */
+    uint16_t cache_grown; /* most a bin may grow to (struct cache_bin); >= cache_max */
 };
 
 /*

@@ -161,6 +161,8 @@ static void bin_shrink(struct thread_state *ts, struct node_cache *nc, unsigned 
 {
     struct cache_bin *bin = &nc->bins[cls];
     uint32_t base = na_size_classes[cls].cache_max;
+    if (bin->max == base)
+        return;
     ts->cache_growth -= bin_growth_bytes(bin, cls);
     if (bin->count > base)
         bin_flush(bin, nc->slot, cls, bin->count - base / 2);
@@ -180,7 +182,7 @@ static void scavenge(struct thread_state *ts)
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             const struct cache_bin *bin = &nc->bins[cls];
             if (bin->max == na_size_classes[cls].cache_max)
-                continue;
+                continue; /* not grown: nothing to give back */
             uint32_t mark = (uint32_t)(bin->nalloc + bin->nfree);
             if (mark == nc->growth[cls].idle_mark)
                 bin_shrink(ts, nc, cls);
@@ -528,8 +530,8 @@ void thread_cache_after_fork_child(void)
 static void node_cache_flush(struct thread_state *ts, struct node_cache *nc)
 {
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        bin_shrink(ts, nc, cls);
         bin_flush(&nc->bins[cls], nc->slot, cls, nc->bins[cls].count);
+        bin_shrink(ts, nc, cls);
         away_flush(&nc->away[cls], nc->slot, cls);
     }
 }
