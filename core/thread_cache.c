@@ -192,16 +192,23 @@ static void scavenge(struct thread_state *ts)
     }
 }
 
+/* A bin grows only if it filled within this many times its bound of its last refill. */
+#define CACHE_BATCH_WINDOW 4u
+
 /*
  * A free found the bin full. If the bin was refilled since its last flush,
- * it grows (doubles, up to cache_grown) rather than flush: true if it did.
- * The budget short, idle bins give theirs back first (struct cache_bin).
+ * and not long before (a batch: struct cache_bin), it grows (doubles, up to
+ * cache_grown) rather than flush: true if it did. The budget short, idle
+ * bins give theirs back first.
  */
 static bool bin_grow(struct thread_state *ts, struct node_cache *nc, unsigned cls)
 {
     struct cache_bin *bin = &nc->bins[cls];
     const struct size_class_info *info = &na_size_classes[cls];
     if (!nc->growth[cls].refilled || bin->max >= info->cache_grown)
+        return false;
+    uint32_t since_refill = (uint32_t)(bin->nalloc + bin->nfree) - nc->growth[cls].refill_mark;
+    if (since_refill > CACHE_BATCH_WINDOW * bin->max)
         return false;
     uint32_t max = bin->max * 2u < info->cache_grown ? bin->max * 2u : info->cache_grown;
     uint32_t more = (max - bin->max) * info->size;
@@ -278,6 +285,7 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         bin->head = list;
         bin->count = got;
         nc->growth[cls].refilled = 1;
+        nc->growth[cls].refill_mark = (uint32_t)(bin->nalloc + bin->nfree);
     }
     COUNT(bin->nalloc, 1);
     return cache_bin_pop(bin);

@@ -43,7 +43,10 @@
  * to the node heap blocks the thread has just fetched from it and is about
  * to fetch again (a thread that allocates and frees in batches larger than
  * the bin: each batch of 1600 frees was 12 flushes, each batch of 1600
- * mallocs 25 refills, all under the heap's locks). So the bin grows instead:
+ * mallocs 25 refills, all under the heap's locks), if it filled up soon
+ * after the refill (within 4 * max mallocs and frees: a batch; a bin whose
+ * count wanders at random between empty and full, as in a churn of mixed
+ * sizes, takes some max^2 / 4 and gains little). So the bin grows instead:
  * max doubles, up to the class's cache_grown (128 KiB, at most 2048
  * blocks), while the growth of all the thread's bins (thread_state.
  * cache_growth) stays within CACHE_THREAD_GROWTH (256 KiB). A thread short
@@ -73,8 +76,9 @@ struct cache_bin {
 
 /* A bin's slow-path state for growing and shrinking (struct cache_bin); kept off its cache line. */
 struct bin_growth {
-    uint32_t idle_mark; /* nalloc + nfree (low 32 bits) at the last scavenge */
-    uint8_t refilled;   /* refilled since its last flush: a flush now would be a round trip */
+    uint32_t idle_mark;   /* nalloc + nfree (low 32 bits) at the last scavenge */
+    uint32_t refill_mark; /* nalloc + nfree (low 32 bits) at its last refill */
+    uint8_t refilled;     /* refilled since its last flush: a flush now would be a round trip */
 };
 
 /*
