@@ -223,9 +223,10 @@ double wl_ring(const params_t *p, uint64_t *ops)
 
 #define SP_HOT 256
 
+/* One thread's view of the pool: slot[] (nslots, NULL = empty) is shared by all threads. */
 typedef struct {
     _Atomic(void *) *slot;
-    size_t nslots, hot, steps;
+    size_t nslots, hot, steps; /* hot <= nslots: slot[0..hot) take 3/4 of the swaps */
     uint64_t seed;
     uint64_t acc;
 } sp_t;
