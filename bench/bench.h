@@ -106,7 +106,8 @@ extern uint64_t g_prog_cpu_ns;
 int child_main(const char *name, const params_t *p0);
 /* Runs the suite in children and reports the medians; the options as main parsed them. */
 int runner_main(int argc, char **argv, const params_t *p, int reps, const char *lib,
-                const char *out, const char *only, const char *data, const char *chart);
+                const char *before, const char *out, const char *only, const char *data,
+                const char *chart);
 
 #define MAX_ALLOCS 8
 #define MAX_REPS   101
@@ -135,6 +136,7 @@ typedef struct {
 typedef struct {
     const alloc_t *al;
     int na, numa, jem, mim; /* indices into al; -1: absent */
+    int before;             /* --before: an older numa-alloc, compared but never a peer; or -1 */
     const char **wl;
     int nw;
     double med[NWORKLOADS][MAX_ALLOCS], cpu[NWORKLOADS][MAX_ALLOCS], rss[NWORKLOADS][MAX_ALLOCS];
