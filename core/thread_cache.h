@@ -42,8 +42,8 @@
  * full and the bin was refilled since its last flush, flushing would send
  * to the node heap blocks the thread has just fetched from it and is about
  * to fetch again (a thread that allocates and frees in batches larger than
- * the bin: each batch of 1600 frees was 12 flushes, each batch of 1600
- * mallocs 25 refills, all under the heap's locks), if it filled up soon
+ * the bin: each batch of 1600 frees was 24 flushes of 64 blocks, each
+ * batch of 1600 mallocs 24 refills, all under the heap's locks), if it filled up soon
  * after the refill (within 4 * max mallocs and frees: a batch; a bin whose
  * count wanders at random between empty and full, as in a churn of mixed
  * sizes, takes some max^2 / 4 and gains little). So the bin grows instead:
