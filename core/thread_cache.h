@@ -38,15 +38,15 @@
 
 /*
  * A bin's bound adapts to how the thread uses its class. It starts at the
- * class's cache_max (32 KiB of blocks, 4..128). When a free finds the bin
- * full and the bin was refilled since its last flush, flushing would send
- * to the node heap blocks the thread has just fetched from it and is about
- * to fetch again (a thread that allocates and frees in batches larger than
- * the bin: each batch of 1600 frees was 24 flushes of 64 blocks, each
- * batch of 1600 mallocs 24 refills, all under the heap's locks), if it filled up soon
- * after the refill (within 4 * max mallocs and frees: a batch; a bin whose
- * count wanders at random between empty and full, as in a churn of mixed
- * sizes, takes some max^2 / 4 and gains little). So the bin grows instead:
+ * class's cache_max (32 KiB of blocks, 4..128). A thread that allocates and
+ * frees in batches larger than that (1600 blocks: each batch of frees was
+ * 24 flushes of 64 blocks, each batch of mallocs 24 refills, all under the
+ * heap's locks) sends to the node heap blocks it has just fetched from it
+ * and will fetch again. So when a free finds the bin full, and the bin was
+ * refilled since its last flush and not long before (within 4 * max
+ * mallocs and frees: a batch; a bin whose count wanders at random between
+ * empty and full, as in a churn of mixed sizes, takes some max^2 / 4 and
+ * would gain little), the bin grows instead of flushing:
  * max doubles, up to the class's cache_grown (128 KiB, at most 2048
  * blocks), while the growth of all the thread's bins (thread_state.
  * cache_growth) stays within CACHE_THREAD_GROWTH (256 KiB). A thread short
@@ -56,7 +56,8 @@
  * that only takes frees (never refilled: a thread freeing what others made)
  * never grows; past its bound, half of it goes back in one locked batch.
  * None of this is on the fast paths: free compares count with max, as
- * before; growing and shrinking happen on the free and refill slow paths.
+ * before; a refill notes the time (refill_mark), the free slow path grows
+ * and scavenges, malloc_trim and thread exit shrink.
  *
  * Invariants (NA_ASSERT in thread_cache.c, heap_check's own-cache walk):
  * count <= max; cache_max <= max <= cache_grown of its class; the thread's
@@ -66,10 +67,10 @@
  * it does.
  */
 struct cache_bin {
-    void *head;      /* free blocks, linked through their first word */
-    uint32_t count;  /* blocks in the list; never above max (a free at max flushes first) */
-    uint16_t max;    /* bound: cache_max of the class, grown up to its cache_grown (above) */
-    uint16_t fill;   /* blocks the next refill asks for: doubles up to max / 2 */
+    void *head;     /* free blocks, linked through their first word */
+    uint32_t count; /* blocks in the list; never above max (a free at max grows or flushes first) */
+    uint16_t max;   /* bound: cache_max of the class, grown up to its cache_grown (above) */
+    uint16_t fill;  /* blocks the next refill asks for: doubles up to max / 2 */
     uint64_t nalloc; /* blocks of this class this thread allocated on this node */
     uint64_t nfree;  /* blocks of this class of this node this thread freed */
 };
