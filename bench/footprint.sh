@@ -5,6 +5,7 @@
 #
 #   bench/footprint.sh                 # BUILD=build, RUNS=5
 #   RUNS=11 LIB=/tmp/old.so bench/footprint.sh build   # another libnumapreload.so
+#   OLD=/tmp/old/libnumapreload.so bench/footprint.sh   # and a column for an older build
 #
 # Prints one row per command: the median peak RSS in KiB per allocator, and numa-alloc's
 # excess over glibc in KiB. A peer whose library is missing prints "-". File-backed pages
@@ -35,6 +36,7 @@ rss() { # preload(or empty) command... -> median peak RSS in KiB
 
 printf '%-22s %8s' command glibc
 for p in "${peers[@]}"; do printf ' %8s' "${p%%:*}"; done
+[[ -n ${OLD:-} ]] && printf ' %10s %7s' before excess
 printf ' %10s %7s\n' numa-alloc excess
 for c in "${commands[@]}"; do
     read -ra argv <<<"$c"
@@ -45,6 +47,10 @@ for c in "${commands[@]}"; do
         so=$arch/${p#*:}
         if [[ -e $so ]]; then printf ' %8s' "$(rss "$so" "${argv[@]}")"; else printf ' %8s' -; fi
     done
+    if [[ -n ${OLD:-} ]]; then
+        o=$(rss "$OLD" "${argv[@]}")
+        printf ' %10s %7s' "$o" "$((o - g))"
+    fi
     n=$(rss "$lib" "${argv[@]}")
     printf ' %10s %7s\n' "$n" "$((n - g))"
 done
