@@ -25,6 +25,9 @@
  *     with the statistics (a whole document into a file, EPIPE and no
  *     SIGPIPE into a closed pipe, mallinfo2 in use >= the live blocks)
  *     as an operation;
+ * A churn thread (an operation) also allocates and frees batches of up to
+ * 2560 blocks of three sizes, so thread cache bins grow, scavenge and shrink
+ * under the debug build's assertions (struct cache_bin).
  * Live memory is capped at LIVE_CAP_BYTES: a request above what is left
  * under the cap is only made when it must fail (above PTRDIFF_MAX) or as a
  * "probe" that is freed at once and never written beyond two bytes, so the
@@ -421,29 +424,62 @@ static void hand_off(int slot)
 }
 
 /* A short-lived thread: allocates, frees one of ours, exits (its cache goes back). */
+struct churn {
+    void *handed; /* a block of the main thread's, freed here (or NULL) */
+    int slot;
+};
+
+/*
+ * Batches of one size, allocated, written and freed half first-in first-out,
+ * half last-in first-out, twice: past 128 blocks a bin grows instead of
+ * flushing (struct cache_bin); three sizes whose growth together exceeds the
+ * thread's budget, so idle bins shrink back. n = 40 .. 2560 by the slot byte;
+ * the thread's exit shrinks what grew.
+ */
+static void churn_batches(int slot)
+{
+    void *batch[2560];
+    int n = 40 * (slot % 64 + 1);
+    for (int round = 0; round < 6; round++) {
+        size_t size = (size_t)64 << (round % 3);
+        for (int i = 0; i < n; i++) {
+            batch[i] = malloc(size);
+            if (!batch[i])
+                FAIL("malloc(%zu) failed in a batch", size);
+            memset(batch[i], i, 16);
+        }
+        for (int i = 0; i < n / 2; i++)
+            free(batch[i]);
+        for (int i = n - 1; i >= n / 2; i--)
+            free(batch[i]);
+    }
+}
+
 static void *churn_main(void *arg)
 {
+    const struct churn *c = arg;
     void *blocks[8];
     for (int i = 0; i < 8; i++)
         blocks[i] = malloc((size_t)16 << i);
-    free(arg);
+    free(c->handed);
     for (int i = 0; i < 8; i += 2)
         free(blocks[i]);
     for (int i = 1; i < 8; i += 2)
         free(blocks[i]);
+    churn_batches(c->slot);
     return NULL;
 }
 
 static void churn_thread(int slot)
 {
-    void *p = NULL;
+    struct churn c = {.slot = slot};
     if (live[slot].ptr) {
         pattern_check(&live[slot], SIZE_MAX, "before thread hand-off");
-        p = live[slot].ptr;
+        c.handed = live[slot].ptr;
         forget(slot);
     }
     pthread_t t;
-    if (pthread_create(&t, NULL, churn_main, p) != 0)
+    if (pthread_create(&t, NULL, churn_main, &c) != 0)
         FAIL("pthread_create failed");
     pthread_join(t, NULL);
 }
