@@ -59,10 +59,20 @@ static uint64_t size_arg(const char *text)
     char *end;
     uint64_t v = strtoull(text, &end, 10);
     switch (*end) {
-    case 'k': case 'K': v <<= 10; break;
-    case 'm': case 'M': v <<= 20; break;
-    case 'g': case 'G': v <<= 30; break;
-    default: break;
+    case 'k':
+    case 'K':
+        v <<= 10;
+        break;
+    case 'm':
+    case 'M':
+        v <<= 20;
+        break;
+    case 'g':
+    case 'G':
+        v <<= 30;
+        break;
+    default:
+        break;
     }
     return v;
 }
@@ -80,7 +90,8 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "--seed=", 7) == 0)
             rng_state = size_arg(argv[i] + 7) | 1;
         else {
-            fprintf(stderr, "usage: tlb_chase [--bytes=N[kmg]] [--block=B] [--hops=H] [--seed=S]\n");
+            fprintf(stderr,
+                    "usage: tlb_chase [--bytes=N[kmg]] [--block=B] [--hops=H] [--seed=S]\n");
             return 2;
         }
     }
