@@ -5,7 +5,6 @@
 #include "base/os.h"
 #include "base/parse.h"
 #include "policy/capabilities.h"
-#include "policy/options.h"
 #include "policy/topology.h"
 #include "policy/verify.h"
 
@@ -65,27 +64,6 @@ static bool populate_on_node(int node, void *addr, size_t bytes)
     return census.misplaced == 0 && census.absent == 0;
 }
 
-/*
- * The sample went (partly) elsewhere. Where the range may take transparent
- * huge pages, that may be only the huge pages: a THP fault on a node without
- * a free 2 MiB block tries the other nodes before 4 KiB pages on its own
- * (the kernel's alloc for MPOL_PREFERRED with direct reclaim, as
- * MADV_HUGEPAGE asks), so a tight node can refuse huge pages and still give
- * small ones. Asks again in 4 KiB pages, the range kept out of huge pages
- * from now on (what it will fault in is what the check saw).
- */
-static bool populate_small_pages(int node, void *addr, size_t bytes, size_t sample)
-{
-    if (na_options.hugepages == HUGEPAGES_NEVER)
-        return false; /* they were 4 KiB pages already */
-    int saved = errno;
-    bool advised = madvise(addr, bytes, MADV_NOHUGEPAGE) == 0;
-    errno = saved;
-    if (!advised || os_purge(addr, sample) != 0)
-        return false;
-    return populate_on_node(node, addr, sample);
-}
-
 static void refresh(struct node_memory *mem, int node, uint64_t now)
 {
     mem->free_estimate = node_free_bytes(node);
@@ -130,7 +108,7 @@ bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t by
         mem->exhaustions++;
         return false;
     }
-    if (populate_on_node(node, addr, sample) || populate_small_pages(node, addr, bytes, sample)) {
+    if (populate_on_node(node, addr, sample)) {
         if (sample == bytes)
             return true;
         refresh(mem, node, os_now_ms());
