@@ -148,7 +148,7 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     }
     snap->verified = verify;
     /* Huge pages are the kernel's business: /proc/self/smaps says which we got. */
-    uint64_t thp[TOPO_MAX_SLOTS];
+    static uint64_t thp[TOPO_MAX_SLOTS]; /* callers hold write_lock, as for retired_copy */
     memset(thp, 0, na_region.num_slots * sizeof thp[0]);
     if (na_region.size && hugepages_per_slot(thp) == 0)
         for (unsigned slot = 0; slot < na_region.num_slots; slot++)
