@@ -122,8 +122,16 @@ static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32
     if (count == 0)
         return;
     void *first = bin->head, *last = first;
-    for (uint32_t i = 1; i < count; i++)
+    for (uint32_t i = 1; i < count; i++) {
+        /*
+         * Shorter than its count: a block freed here was freed by another
+         * thread too, whose away list's hand-back relinked it (heap_hand_back
+         * writes the chain's last link).
+         */
+        if (!last || !*(void **)last)
+            report_invalid_pointer("free(): double free detected", last ? last : first);
         last = *(void **)last;
+    }
     bin->head = *(void **)last;
     bin->count -= count;
     *(void **)last = NULL;
@@ -275,15 +283,18 @@ static bool list_contains(const void *head, const void *ptr)
     return false;
 }
 
-/* Gives an away list back to the heap (one locked pass per shard it holds). */
+/* Hands an away list back to its shard's class_slabs (one CAS, no lock). */
 static void away_flush(struct away_list *away, unsigned slot, unsigned cls)
 {
     if (!away->head)
         return;
-    void *list = away->head;
-    away->head = NULL;
+    NA_ASSERT(away->count > 0);
+    /* The last block's link was NULL: another free of it (a double free) relinked it. */
+    if (*(void **)away->tail != NULL)
+        report_invalid_pointer("free(): double free detected", away->tail);
+    heap_hand_back(node_heap_of(slot), away->shard, cls, away->head, away->tail, away->count);
+    away->head = away->tail = NULL;
     away->count = 0;
-    heap_flush(node_heap_of(slot), cls, list);
 }
 
 bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
@@ -314,9 +325,14 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     COUNT(bin->nfree, 1);
     if (tag_shard(tag) != na_thread_state.shard) {
         struct away_list *away = &nc->away[cls];
+        if (away->head && away->shard != tag_shard(tag))
+            away_flush(away, slot, cls); /* one shard per list: handed back in one CAS */
         ((void **)block)[0] = away->head;
         ((void **)block)[1] = (void *)na_free_block_key;
+        if (!away->head)
+            away->tail = block;
         away->head = block;
+        away->shard = tag_shard(tag);
         if (++away->count >= (bin->max / 2 ? bin->max / 2 : 1)) {
             sample_peak(&na_thread_state);
             away_flush(away, slot, cls);
