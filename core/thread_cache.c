@@ -312,7 +312,10 @@ bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
 NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
 {
     unsigned cls = tag_class(tag);
-    struct node_cache *nc = cache_for(slot);
+    /* A cache implies a live thread: cache_for's checks only for the first free. */
+    struct node_cache *nc = thread_cache_of(slot);
+    if (unlikely(!nc))
+        nc = cache_for(slot);
     notice_move();
     if (thread_cache_block_is_free(block, slot, cls))
         report_invalid_pointer("free(): double free detected", block);
@@ -333,10 +336,9 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
             away->tail = block;
         away->head = block;
         away->shard = tag_shard(tag);
-        if (++away->count >= (bin->max / 2 ? bin->max / 2 : 1)) {
-            sample_peak(&na_thread_state);
+        /* No sample_peak here: these frees lowered the thread's live bytes. */
+        if (++away->count >= (bin->max / 2 ? bin->max / 2 : 1))
             away_flush(away, slot, cls);
-        }
         return;
     }
     if (bin->count >= bin->max) {
