@@ -294,6 +294,20 @@ static void parked_drain(struct node_heap *heap, struct class_slabs *slabs, unsi
     __atomic_sub_fetch(&slabs->parked_count, drained, __ATOMIC_RELAXED);
 }
 
+void heap_drain_parked(struct node_heap *heap, unsigned shard)
+{
+    if (!heap_slabs_used(heap))
+        return;
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        struct class_slabs *slabs = &heap->class_slabs[shard & (HEAP_SHARDS - 1)][cls];
+        if (!__atomic_load_n(&slabs->parked_count, __ATOMIC_RELAXED))
+            continue;
+        na_lock(&slabs->lock);
+        parked_drain(heap, slabs, cls);
+        na_unlock(&slabs->lock);
+    }
+}
+
 void heap_hand_back(struct node_heap *heap, unsigned shard, unsigned cls, void *first, void *last,
                     uint32_t count)
 {

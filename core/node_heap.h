@@ -205,6 +205,8 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list);
  */
 void heap_hand_back(struct node_heap *heap, unsigned shard, unsigned cls, void *first, void *last,
                     uint32_t count);
+/* Drains every class's parked remote frees of `shard` into their slabs (its last thread left). */
+void heap_drain_parked(struct node_heap *heap, unsigned shard);
 /*
  * Is the block (the start of a block of class cls, of this heap) free in its
  * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its class_slabs lock.

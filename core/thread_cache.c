@@ -52,7 +52,8 @@ static void registry_drop(void)
 #define CACHE_FIRST_FILL 4
 
 /*
- * Live threads per bin shard (under registry_lock). A new thread takes the
+ * Live threads per bin shard (written under registry_lock; away_flush reads
+ * it without). A new thread takes the
  * shard with the fewest, so concurrent threads get different shards while
  * there are enough, and a program that keeps starting short-lived threads
  * keeps using the same few shards (and their slabs) instead of all of them.
@@ -151,7 +152,8 @@ static struct node_cache *cache_for(unsigned slot)
         ts->home = current_route().home;
         registry_take();
         ts->shard = (uint8_t)least_used_shard();
-        shard_threads[ts->shard]++;
+        /* Stored whole: away_flush reads it without the lock. */
+        __atomic_store_n(&shard_threads[ts->shard], shard_threads[ts->shard] + 1, __ATOMIC_RELAXED);
         list_push_front(&registry, &ts->registry_link);
         registry_drop();
     }
@@ -292,7 +294,15 @@ static void away_flush(struct away_list *away, unsigned slot, unsigned cls)
     /* The last block's link was NULL: another free of it (a double free) relinked it. */
     if (*(void **)away->tail != NULL)
         report_invalid_pointer("free(): double free detected", away->tail);
-    heap_hand_back(node_heap_of(slot), away->shard, cls, away->head, away->tail, away->count);
+    /*
+     * A shard without a live thread has no refill to take parked blocks:
+     * they would pin their slabs, so they go back into them (a thread that
+     * takes the shard meanwhile just finds them there).
+     */
+    if (__atomic_load_n(&shard_threads[away->shard], __ATOMIC_RELAXED) == 0)
+        heap_flush(node_heap_of(slot), cls, away->head);
+    else
+        heap_hand_back(node_heap_of(slot), away->shard, cls, away->head, away->tail, away->count);
     away->head = away->tail = NULL;
     away->count = 0;
 }
@@ -470,8 +480,11 @@ void thread_cache_flush_all(void)
         node_cache_flush(nc);
 }
 
-/* The thread's counters outlive it: merged into `retired`, and it leaves the registry. */
-static NA_COLD void retire_thread(struct thread_state *ts)
+/*
+ * The thread's counters outlive it: merged into `retired`, and it leaves the
+ * registry. True if it was its shard's last live thread.
+ */
+static NA_COLD bool retire_thread(struct thread_state *ts)
 {
     registry_take();
     settle(ts, ts->home);
@@ -487,15 +500,18 @@ static NA_COLD void retire_thread(struct thread_state *ts)
     if (ts->peak_live_bytes > retired.peak_live_bytes)
         retired.peak_live_bytes = ts->peak_live_bytes;
     retired.fallbacks += ts->fallbacks;
-    shard_threads[ts->shard]--;
+    uint32_t left = shard_threads[ts->shard] - 1;
+    __atomic_store_n(&shard_threads[ts->shard], left, __ATOMIC_RELAXED);
+    bool last = left == 0;
     list_remove(&registry, &ts->registry_link);
     registry_drop();
+    return last;
 }
 
 static NA_COLD void thread_exit_hook(void *arg)
 {
     struct thread_state *ts = arg;
-    retire_thread(ts);
+    bool last_of_shard = retire_thread(ts);
     /* From now on this thread allocates and frees without a cache. */
     ts->status = THREAD_DEAD;
     struct node_cache *nc = ts->cache_list;
@@ -515,6 +531,10 @@ static NA_COLD void thread_exit_hook(void *arg)
         heap_flush(node_heap_of(slot), node_cache_class(), nc);
         nc = next;
     }
+    /* No refill of the shard is left to take what other threads handed back to it. */
+    for (unsigned slot = 0; last_of_shard && slot < na_region.num_slots; slot++)
+        if (heap_is_ready(slot))
+            heap_drain_parked(node_heap_of(slot), ts->shard);
 }
 
 int thread_cache_init(void)

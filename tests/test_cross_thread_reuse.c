@@ -63,3 +63,51 @@ Test(cross_thread_reuse, blocks_another_thread_freed_are_the_next_ones_handed_ou
     for (size_t i = 0; i < HALF; i++)
         free(again[i]);
 }
+
+/*
+ * A shard whose threads have all exited has no refill to take blocks handed
+ * back to it: they must go back into their slabs, or each would pin its
+ * slab. The blocks are freed in strides, so that the last ones freed lie
+ * in every slab; once all are free, the heap's active memory is back near
+ * where it was (a spare slab and a little more), not the 2 MiB they took.
+ */
+#define ORPHANS (32 * 1024) /* 64-byte blocks: 2 MiB, 32 slabs */
+#define STRIDE  16
+
+static void *orphans[ORPHANS];
+
+static void *allocate_orphans(void *unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < ORPHANS; i++)
+        orphans[i] = malloc(64);
+    return NULL; /* and exits: its shard has no live thread left */
+}
+
+static uint64_t active_bytes(void)
+{
+    uint64_t value = 0;
+    cr_assert_eq(numa_alloc_counter("total.active_bytes", &value), 0);
+    return value;
+}
+
+Test(cross_thread_reuse, blocks_freed_for_a_shard_without_threads_do_not_pin_their_slabs)
+{
+    malloc_trim(0);
+    uint64_t before = active_bytes();
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, allocate_orphans, NULL), 0);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
+    for (size_t i = 0; i < ORPHANS; i++)
+        cr_assert_not_null(orphans[i]);
+    uint64_t full = active_bytes();
+    cr_assert_geq(full, before + ORPHANS * 64, "active %llu before, %llu with the blocks",
+                  (unsigned long long)before, (unsigned long long)full);
+    for (size_t k = 0; k < STRIDE; k++)
+        for (size_t i = k; i < ORPHANS; i += STRIDE)
+            free(orphans[i]);
+    uint64_t after = active_bytes();
+    cr_expect_leq(after, before + 256 * KiB,
+                  "active %llu before, %llu with the blocks, %llu after they were freed",
+                  (unsigned long long)before, (unsigned long long)full, (unsigned long long)after);
+}
