@@ -308,10 +308,24 @@ void heap_drain_parked(struct node_heap *heap, unsigned shard)
     }
 }
 
+/* Debug builds: a chain handed back is `count` blocks of this class and shard, last the last. */
+static bool chain_is_of(unsigned shard, unsigned cls, void *first, const void *last, uint32_t count)
+{
+    for (void *block = first; block; block = *(void **)block) {
+        const struct span *slab = span_of_ptr(segment_of(block), block);
+        if (slab->state != SPAN_SLAB || slab->cls != cls || slab->shard != shard)
+            return false;
+        if (--count == 0)
+            return block == last;
+    }
+    return false;
+}
+
 void heap_hand_back(struct node_heap *heap, unsigned shard, unsigned cls, void *first, void *last,
                     uint32_t count)
 {
     NA_ASSERT(heap_slabs_used(heap) && count > 0);
+    NA_ASSERT(chain_is_of(shard, cls, first, last, count));
     struct class_slabs *slabs = &heap->class_slabs[shard & (HEAP_SHARDS - 1)][cls];
     void *head = __atomic_load_n(&slabs->handed, __ATOMIC_RELAXED);
     do {
