@@ -79,6 +79,14 @@ uint64_t os_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+void os_sleep_ms(unsigned ms)
+{
+    int saved = errno;
+    struct timespec pause = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    nanosleep(&pause, NULL);
+    errno = saved;
+}
+
 void os_program_name(char out[OS_COMM_SIZE])
 {
     int saved = errno;

@@ -53,6 +53,9 @@ uint64_t os_now_ms(void);
 /* Milliseconds since the epoch (CLOCK_REALTIME): the wall clock, for timestamps people read. */
 uint64_t os_wall_ms(void);
 
+/* Sleeps about `ms` milliseconds (nanosleep: no allocation, no signal mask change). */
+void os_sleep_ms(unsigned ms);
+
 #define OS_COMM_SIZE 16 /* the kernel's TASK_COMM_LEN: 15 bytes and the NUL */
 
 /*

@@ -1,7 +1,7 @@
 /*
  * bench.h - what the files of numa_bench share: the parameters of one run,
  * the workload table (workloads.c) and the workloads it names
- * (workloads_synthetic.c, workloads_programs.c), the two modes (child.c runs
+ * (workloads_synthetic.c, workloads_shapes.c, workloads_programs.c), the two modes (child.c runs
  * one workload, runner.c re-executes the binary once per workload and
  * allocator) and the report the runner hands its measurements to (report.c).
  * The building blocks of the workloads are in harness.h.
@@ -48,7 +48,7 @@ typedef struct {
  * and the report's arrays are sized by it; workloads.c checks it against the
  * table at compile time.
  */
-#define NWORKLOADS 13
+#define NWORKLOADS 19
 extern const workload_t workloads[];
 #define CURRENT_NODE "current-node" /* run by the child, not in the table */
 
@@ -69,9 +69,18 @@ double wl_large(const params_t *p, uint64_t *ops);
 double wl_huge(const params_t *p, uint64_t *ops);
 double wl_realloc_chain(const params_t *p, uint64_t *ops);
 double wl_larson(const params_t *p, uint64_t *ops);
+double wl_larson_server(const params_t *p, uint64_t *ops);
 double wl_cache_scratch(const params_t *p, uint64_t *ops);
+double wl_false_sharing(const params_t *p, uint64_t *ops);
 double wl_short_threads(const params_t *p, uint64_t *ops);
 double wl_numa_shaped(const params_t *p, uint64_t *ops);
+
+/* ---- workloads_shapes.c: the shapes of issue 17 ---- */
+
+double wl_batch_1t(const params_t *p, uint64_t *ops);
+double wl_ring(const params_t *p, uint64_t *ops);
+double wl_shared_pool(const params_t *p, uint64_t *ops);
+double wl_int_churn_1t(const params_t *p, uint64_t *ops);
 
 /* current-node: ns per call of each way to find the calling thread's CPU. */
 typedef struct {
@@ -97,7 +106,8 @@ extern uint64_t g_prog_cpu_ns;
 int child_main(const char *name, const params_t *p0);
 /* Runs the suite in children and reports the medians; the options as main parsed them. */
 int runner_main(int argc, char **argv, const params_t *p, int reps, const char *lib,
-                const char *out, const char *only, const char *data, const char *chart);
+                const char *before, const char *out, const char *only, const char *data,
+                const char *chart);
 
 #define MAX_ALLOCS 8
 #define MAX_REPS   101
@@ -126,6 +136,7 @@ typedef struct {
 typedef struct {
     const alloc_t *al;
     int na, numa, jem, mim; /* indices into al; -1: absent */
+    int before;             /* --before: an older numa-alloc, compared but never a peer; or -1 */
     const char **wl;
     int nw;
     double med[NWORKLOADS][MAX_ALLOCS], cpu[NWORKLOADS][MAX_ALLOCS], rss[NWORKLOADS][MAX_ALLOCS];

@@ -18,7 +18,8 @@
  *       that allocator and exits 3 if not.
  *
  *   numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]
- *                    [--lib=PATH] [--workloads=a,b,...] [--data=F.tsv] [--chart=F.png]
+ *                    [--lib=PATH] [--before=PATH] [--workloads=a,b,...] [--data=F.tsv]
+ *                    [--chart=F.png]
  *       Runner mode: re-executes /proc/self/exe once per (rep, workload,
  *       allocator), interleaved (for each rep, for each workload, every
  *       allocator in turn), takes medians over reps and prints a markdown
@@ -27,7 +28,8 @@
  *       mimalloc, tcmalloc) and their geometric means. --data writes the
  *       medians as tab-separated text, --chart a PNG bar chart (gnuplot).
  *       The peers are looked for in /usr/lib/x86_64-linux-gnu, or in
- *       $NUMA_BENCH_PEER_DIR.
+ *       $NUMA_BENCH_PEER_DIR. --before adds an older numa-alloc library as a
+ *       column of its own (never a peer) and a before/after table.
  *
  * Every workload is deterministic: a seeded xorshift64* PRNG, fixed sizes.
  *
@@ -48,13 +50,15 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]\n"
-            "                        [--lib=PATH] [--workloads=a,b,...]\n"
+            "                        [--lib=PATH] [--before=PATH] [--workloads=a,b,...]\n"
             "                        [--data=FILE.tsv] [--chart=FILE.png]\n"
             "       numa_bench --run=WORKLOAD [--quick] [--threads=T]\n"
             "       numa_bench [--threads=T] --list\n"
             "--threads=T: threads of the *-Tt workloads and of short-threads (default 2)\n"
             "--data: the medians and ratios as tab-separated text; --chart: a PNG bar chart\n"
             "  of the times relative to glibc, drawn by gnuplot (package gnuplot-nox)\n"
+            "--before=PATH: an older numa-alloc library, run in the same interleaved reps:\n"
+            "  a column of its own (never a peer) and a before/after table\n"
             "default --lib: %s\n"
             "environment: NUMA_BENCH_PEER_DIR=DIR: look for libjemalloc.so.2,\n"
             "  libmimalloc.so.2 and libtcmalloc_minimal.so.4 in DIR (default %s)\n",
@@ -66,7 +70,7 @@ int main(int argc, char **argv)
     params_t p = {.quick = 0, .threads = 2};
     int all = 0, reps = -1;
     const char *run = NULL, *lib = NUMA_BENCH_DEFAULT_LIB, *out = NULL, *only = NULL;
-    const char *data = NULL, *chart = NULL;
+    const char *data = NULL, *chart = NULL, *before = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -82,6 +86,8 @@ int main(int argc, char **argv)
             out = a + 6;
         else if (!strncmp(a, "--lib=", 6))
             lib = a + 6;
+        else if (!strncmp(a, "--before=", 9))
+            before = a + 9;
         else if (!strncmp(a, "--run=", 6))
             run = a + 6;
         else if (!strncmp(a, "--workloads=", 12))
@@ -117,7 +123,7 @@ int main(int argc, char **argv)
     if (run && !all)
         return child_main(run, &p);
     if (all && !run)
-        return runner_main(argc, argv, &p, reps, lib, out, only, data, chart);
+        return runner_main(argc, argv, &p, reps, lib, before, out, only, data, chart);
     usage();
     return 2;
 }

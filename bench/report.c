@@ -124,10 +124,21 @@ static int is_prog_name(const char *name)
     return strncmp(name, "prog-", 5) == 0;
 }
 
-/* The peers: every allocator but glibc and numa-alloc (jemalloc, mimalloc, tcmalloc). */
+/* The peers: every allocator but glibc and numa-alloc, now or before (jemalloc, mimalloc,
+ * tcmalloc). */
 static int is_peer(const medians_t *m, int a)
 {
-    return a != 0 && a != m->numa;
+    return a != 0 && a != m->numa && a != m->before;
+}
+
+/* The peer with the lowest peak RSS on workload w, or -1. */
+static int leanest_peer(const medians_t *m, int w)
+{
+    int best = -1;
+    for (int a = 0; a < m->na; a++)
+        if (is_peer(m, a) && !isnan(m->rss[w][a]) && (best < 0 || m->rss[w][a] < m->rss[w][best]))
+            best = a;
+    return best;
 }
 
 void medians_fill(medians_t *m, cell_t cells[][MAX_ALLOCS])
@@ -154,12 +165,12 @@ static double ratio(const double *v, int numa, int b)
 }
 
 /* Sums of log(ratio) for geometric means. */
-typedef struct {
-    double sum[5];
-    int n[5];
-} geo_t;
+enum { G_GLIBC, G_JEM, G_MIM, G_BEST, G_RSS_JEM, G_RSS_GLIBC, G_RSS_LEANEST, G_KINDS };
 
-enum { G_GLIBC, G_JEM, G_MIM, G_BEST, G_RSS_JEM };
+typedef struct {
+    double sum[G_KINDS];
+    int n[G_KINDS];
+} geo_t;
 
 static void geo_add(geo_t *g, int k, double r)
 {
@@ -235,6 +246,8 @@ static void report_table(sbuf_t *s, const medians_t *m, int prog, geo_t *g)
             ratio_cell(s, r[k]);
         }
         geo_add(g, G_RSS_JEM, ratio(m->rss[w], m->numa, m->jem));
+        geo_add(g, G_RSS_GLIBC, ratio(m->rss[w], m->numa, 0));
+        geo_add(g, G_RSS_LEANEST, ratio(m->rss[w], m->numa, leanest_peer(m, w)));
         if (prog) {
             ratio_cell(s, ratio(m->cpu[w], m->numa, 0));
             ratio_cell(s, ratio(m->cpu[w], m->numa, m->jem));
@@ -249,9 +262,10 @@ static void report_rss(sbuf_t *s, const medians_t *m)
     sb_printf(s, "| workload |");
     for (int a = 0; a < m->na; a++)
         sb_printf(s, " %s |", m->al[a].name);
-    sb_printf(s, " numa-alloc/jemalloc |\n|---|");
-    for (int a = 0; a <= m->na; a++)
-        sb_printf(s, "---:|");
+    sb_printf(s, " numa-alloc/jemalloc | numa-alloc/glibc | leanest peer | numa-alloc/leanest peer "
+                 "|\n|---|");
+    for (int a = 0; a < m->na + 4; a++)
+        sb_printf(s, "%s|", a == m->na + 2 ? "---" : "---:");
     sb_printf(s, "\n");
     for (int w = 0; w < m->nw; w++) {
         sb_printf(s, "| %s |", m->wl[w]);
@@ -261,9 +275,51 @@ static void report_rss(sbuf_t *s, const medians_t *m)
             else
                 sb_printf(s, " %.1f |", m->rss[w][a]);
         }
+        int lean = leanest_peer(m, w);
         ratio_cell(s, ratio(m->rss[w], m->numa, m->jem));
+        ratio_cell(s, ratio(m->rss[w], m->numa, 0));
+        sb_printf(s, " %s |", lean >= 0 ? m->al[lean].name : "-");
+        ratio_cell(s, ratio(m->rss[w], m->numa, lean));
         sb_printf(s, "\n");
     }
+}
+
+/*
+ * --before: the older numa-alloc against the current one, per workload (time
+ * and peak RSS, after over before), with the geometric means: the same
+ * interleaved reps, so both saw the same load.
+ */
+static void report_before(sbuf_t *s, const medians_t *m)
+{
+    char b1[64], b2[64];
+    geo_t g = {0};
+    sb_printf(
+        s,
+        "Before and after: numa-alloc (%s) against numa-alloc-before (%s), in the same "
+        "runs (median; ratios are after over before, below 1: the current library is "
+        "faster or smaller):\n\n"
+        "| workload | before ns/op | after ns/op | time after/before | before MiB | after MiB "
+        "| peak RSS after/before |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        m->al[m->numa].path, m->al[m->before].path);
+    for (int w = 0; w < m->nw; w++) {
+        const double *med = m->med[w];
+        fmt_ns(b1, sizeof b1, med[m->before]);
+        fmt_ns(b2, sizeof b2, med[m->numa]);
+        sb_printf(s, "| %s | %s | %s |", m->wl[w], b1, b2);
+        double t = ratio(med, m->numa, m->before), r = ratio(m->rss[w], m->numa, m->before);
+        geo_add(&g, G_GLIBC, t);
+        geo_add(&g, G_RSS_GLIBC, r);
+        ratio_cell(s, t);
+        sb_printf(s, " %.1f | %.1f |", m->rss[w][m->before], m->rss[w][m->numa]);
+        ratio_cell(s, r);
+        sb_printf(s, "\n");
+    }
+    sb_printf(s, "\nGeometric mean over %d workload%s, after/before: time ", g.n[G_GLIBC],
+              g.n[G_GLIBC] == 1 ? "" : "s");
+    geo_print(s, &g, G_GLIBC);
+    sb_printf(s, ", peak RSS ");
+    geo_print(s, &g, G_RSS_GLIBC);
+    sb_printf(s, ".\n\n");
 }
 
 /* "jemalloc, mimalloc and tcmalloc": the peers present. */
@@ -315,7 +371,7 @@ static void report(sbuf_t *s, double load_before, const medians_t *m, cell_t cel
     if (nprog)
         geo_line(s, "program", "programs", &gp);
     geo_t ga = gm;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < G_KINDS; k++) {
         ga.sum[k] += gp.sum[k];
         ga.n[k] += gp.n[k];
     }
@@ -332,7 +388,13 @@ static void report(sbuf_t *s, double load_before, const medians_t *m, cell_t cel
               "\nGeometric mean of the peak RSS ratios over %d workload%s: numa-alloc/jemalloc = ",
               ga.n[G_RSS_JEM], ga.n[G_RSS_JEM] == 1 ? "" : "s");
     geo_print(s, &ga, G_RSS_JEM);
+    sb_printf(s, ", numa-alloc/glibc = ");
+    geo_print(s, &ga, G_RSS_GLIBC);
+    sb_printf(s, ", numa-alloc/leanest peer = ");
+    geo_print(s, &ga, G_RSS_LEANEST);
     sb_printf(s, ".\n\n");
+    if (m->before >= 0)
+        report_before(s, m);
 
     if (reps > 1) {
         sb_printf(s,

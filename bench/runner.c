@@ -142,7 +142,8 @@ static int run_child(const char *exe, const alloc_t *a, const char *wl, const pa
 }
 
 int runner_main(int argc, char **argv, const params_t *p, int reps, const char *lib,
-                const char *out, const char *only, const char *data, const char *chart)
+                const char *before, const char *out, const char *only, const char *data,
+                const char *chart)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -195,6 +196,18 @@ int runner_main(int argc, char **argv, const params_t *p, int reps, const char *
         if (!strcmp(a->name, "mimalloc"))
             mim_idx = na;
         na++;
+    }
+    int before_idx = -1;
+    if (before) {
+        if (!file_exists(before)) {
+            fprintf(stderr, "numa_bench: --before library not found at %s\n", before);
+            return 2;
+        }
+        alloc_t *a = &al[na];
+        a->name = "numa-alloc-before";
+        if (!realpath(before, a->path))
+            snprintf(a->path, sizeof a->path, "%s", before);
+        before_idx = na++;
     }
 
     /* Workload list (display names), optionally filtered by --workloads. */
@@ -270,8 +283,14 @@ int runner_main(int argc, char **argv, const params_t *p, int reps, const char *
         fprintf(stderr, "\r%60s\r", "");
 
     static medians_t m;
-    m = (medians_t){
-        .al = al, .na = na, .numa = numa_idx, .jem = jem_idx, .mim = mim_idx, .wl = wl, .nw = nw};
+    m = (medians_t){.al = al,
+                    .na = na,
+                    .numa = numa_idx,
+                    .jem = jem_idx,
+                    .mim = mim_idx,
+                    .before = before_idx,
+                    .wl = wl,
+                    .nw = nw};
     medians_fill(&m, cells);
     char *md = report_markdown(load_before, &m, cells, want_cn ? &cn : NULL, p, reps, argc, argv);
     fputs(md, stdout);

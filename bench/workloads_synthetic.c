@@ -205,10 +205,8 @@ typedef struct {
     pthread_barrier_t *round;
     int idx, n;
     size_t live, rounds, steps; /* steps per round */
+    size_t lo, hi;              /* object sizes, uniform in [lo, hi] */
 } larson_t;
-
-#define LARSON_LO 16
-#define LARSON_HI 256
 
 static void larson_setup(void *arg)
 {
@@ -217,7 +215,7 @@ static void larson_setup(void *arg)
     a->r = rng_seed(11 + (uint64_t)l->idx * 7919u);
     a->slot = xmalloc(l->live * sizeof *a->slot);
     for (size_t i = 0; i < l->live; i++) {
-        size_t sz = rng_size(&a->r, LARSON_LO, LARSON_HI, 1);
+        size_t sz = rng_size(&a->r, l->lo, l->hi, 1);
         a->slot[i] = xmalloc(sz);
         memset(a->slot[i], 0x5a, 8);
     }
@@ -234,7 +232,7 @@ static void larson_work(void *arg)
         rng_t rr = a->r;
         for (size_t s = 0; s < l->steps; s++) {
             size_t i = rng_below(&rr, l->live);
-            size_t sz = rng_size(&rr, LARSON_LO, LARSON_HI, 1);
+            size_t sz = rng_size(&rr, l->lo, l->hi, 1);
             acc += *(unsigned char *)a->slot[i];
             free(a->slot[i]);
             unsigned char *p = xmalloc(sz);
@@ -274,7 +272,7 @@ typedef struct {
 static void cs_work(void *arg)
 {
     cs_t *c = arg;
-    free(c->first);
+    free(c->first); /* NULL in false-sharing */
     uint64_t acc = 0;
     for (size_t it = 0; it < c->iters; it++) {
         volatile unsigned char *p = xmalloc(CS_SIZE);
@@ -583,7 +581,8 @@ double wl_realloc_chain(const params_t *p, uint64_t *ops)
     return (double)ns / (double)c.reallocs;
 }
 
-double wl_larson(const params_t *p, uint64_t *ops)
+/* larson-Tt (16..256 B) and larson-server-Tt (8..1000 B): the same pattern, other sizes. */
+static double larson_run(const params_t *p, size_t lo, size_t hi, uint64_t *ops)
 {
     int n = p->threads;
     larson_arr_t arr[n];
@@ -599,7 +598,9 @@ double wl_larson(const params_t *p, uint64_t *ops)
                           .n = n,
                           .live = qsz(p, 5000, 500),
                           .rounds = rounds,
-                          .steps = steps};
+                          .steps = steps,
+                          .lo = lo,
+                          .hi = hi};
         th[i] = (hthread_t){
             .setup = larson_setup, .work = larson_work, .teardown = larson_teardown, .arg = &l[i]};
     }
@@ -610,7 +611,24 @@ double wl_larson(const params_t *p, uint64_t *ops)
     return (double)ns / (double)per_thread;
 }
 
-double wl_cache_scratch(const params_t *p, uint64_t *ops)
+double wl_larson(const params_t *p, uint64_t *ops)
+{
+    return larson_run(p, 16, 256, ops);
+}
+
+double wl_larson_server(const params_t *p, uint64_t *ops)
+{
+    return larson_run(p, 8, 1000, ops);
+}
+
+/*
+ * cache-scratch-Tt (passive: each thread's first object was malloc'd by the
+ * main thread, next to the others') and false-sharing-Tt (active, Hoard's
+ * cache-thrash: the threads allocate their own objects from the start, at the
+ * same time, so an allocator that carves one cache line for two threads makes
+ * their writes ping-pong).
+ */
+static double cs_run(const params_t *p, int passive, uint64_t *ops)
 {
     int n = p->threads;
     cs_t *c = aligned_alloc(64, sizeof(cs_t) * (size_t)n);
@@ -621,7 +639,8 @@ double wl_cache_scratch(const params_t *p, uint64_t *ops)
     }
     size_t iters = qsz(p, 400000, 2000);
     for (int i = 0; i < n; i++) /* back to back, from the main thread */
-        c[i] = (cs_t){.first = xmalloc(CS_SIZE), .iters = iters, .writes = qsz(p, 100, 20)};
+        c[i] = (cs_t){
+            .first = passive ? xmalloc(CS_SIZE) : NULL, .iters = iters, .writes = qsz(p, 100, 20)};
     for (int i = 0; i < n; i++)
         th[i] = (hthread_t){.work = cs_work, .arg = &c[i]};
     uint64_t ns = harness_run(th, n);
@@ -630,6 +649,16 @@ double wl_cache_scratch(const params_t *p, uint64_t *ops)
     free(c);
     *ops = iters * (uint64_t)n;
     return (double)ns / (double)iters;
+}
+
+double wl_cache_scratch(const params_t *p, uint64_t *ops)
+{
+    return cs_run(p, 1, ops);
+}
+
+double wl_false_sharing(const params_t *p, uint64_t *ops)
+{
+    return cs_run(p, 0, ops);
 }
 
 double wl_short_threads(const params_t *p, uint64_t *ops)

@@ -24,6 +24,8 @@
  * it the request is judged by the number: see node_memory_commit.
  */
 #define TIGHT_SAMPLE ((size_t)16 << 20)
+/* Times a tight commit's sample is asked about again while pages read as absent. */
+#define MIGRATING_RETRIES 3
 /* Our estimate is re-read from sysfs at least this often while it matters. */
 #define REFRESH_MS 200
 
@@ -56,12 +58,26 @@ static bool populate_on_node(int node, void *addr, size_t bytes)
             ((volatile char *)addr)[off] = 0;
     }
     errno = saved;
-    struct page_census census = {0};
-    if (verify_pages(addr, bytes, node, 1, &census) != 0) {
-        placement_fault_count(node, FAULT_VERIFY);
-        return true; /* the kernel will not say: trust the policy */
+    /*
+     * A populated page that reads as absent is being migrated (compaction
+     * moves pages within their node while it fills up; move_pages then
+     * reports the migration entry as -ENOENT): ask again a few times before
+     * calling the node exhausted for it.
+     */
+    for (int attempt = 0;; attempt++) {
+        struct page_census census = {0};
+        if (verify_pages(addr, bytes, node, 1, &census) != 0) {
+            placement_fault_count(node, FAULT_VERIFY);
+            return true; /* the kernel will not say: trust the policy */
+        }
+        if (census.misplaced != 0)
+            return false;
+        if (census.absent == 0)
+            return true;
+        if (attempt == MIGRATING_RETRIES)
+            return false;
+        os_sleep_ms(1);
     }
-    return census.misplaced == 0 && census.absent == 0;
 }
 
 static void refresh(struct node_memory *mem, int node, uint64_t now)
