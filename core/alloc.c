@@ -329,6 +329,17 @@ static NA_NOINLINE NA_COLD void report_start_failure(void)
     report_warning(line);
 }
 
+/*
+ * pthread_atfork without its stub: the stub comes from libc_nonshared.a, which
+ * the linker puts after all of our text, and calling it at start-up would make
+ * the text's cold tail resident (docs/architecture.md, *Footprint*).
+ * __dso_handle unregisters the handlers if the library is unloaded, as the
+ * stub does.
+ */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *dso_handle);
+extern void *__dso_handle;
+
 bool alloc_ensure_init(void)
 {
     int state = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
@@ -353,7 +364,7 @@ bool alloc_ensure_init(void)
     state = init_state;
     na_unlock(&init_lock);
     if (first && state == INIT_READY)
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        __register_atfork(fork_prepare, fork_parent, fork_child, &__dso_handle);
     if (first && state == INIT_FAILED)
         report_start_failure();
     return state == INIT_READY;

@@ -41,7 +41,7 @@ static inline struct cpu_route current_route(void)
 static inline unsigned current_slot(void)
 {
     unsigned cpu = (unsigned)current_cpu();
-    return __atomic_load_n(&na_topo.cpu_slot[cpu < (unsigned)na_topo.num_cpus ? cpu : 0],
+    return __atomic_load_n(&na_topo.cpu[cpu < (unsigned)na_topo.num_cpus ? cpu : 0].policy_slot,
                            __ATOMIC_RELAXED);
 }
 

@@ -285,7 +285,7 @@ static unsigned nearest_chosen(int from, const uint8_t *chosen)
 /* The dense node index of `cpu`'s node; CPUs of no known node count as on the first. */
 static int cpu_node(int cpu)
 {
-    unsigned i = na_topo.cpu_node_index[cpu];
+    unsigned i = na_topo.cpu[cpu].node_index;
     return i < (unsigned)na_topo.num_nodes ? (int)i : 0;
 }
 
@@ -341,7 +341,7 @@ static void assert_tables(const uint8_t *usable)
                       usable[na_placement.sequence[i]]);
     }
     for (int cpu = 0; cpu < na_topo.num_cpus; cpu++) {
-        unsigned slot = na_topo.cpu_slot[cpu];
+        unsigned slot = na_topo.cpu[cpu].policy_slot;
         NA_ASSERT(na_placement.per_allocation ? slot == PLACEMENT_PER_ALLOCATION
                                               : slot < (unsigned)na_topo.num_slots && usable[slot]);
         NA_ASSERT(na_topo.cpu[cpu].slot == (slot < TOPO_DIRECT_SLOTS ? slot : ROUTE_SLOW));

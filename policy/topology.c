@@ -176,9 +176,7 @@ static void reset(void)
 static void grow_cpus(int cpu)
 {
     for (int c = na_topo.num_cpus; c < cpu; c++) {
-        na_topo.cpu[c] = (struct cpu_route){0, 0};
-        na_topo.cpu_slot[c] = 0;
-        na_topo.cpu_node_index[c] = CPU_NODE_UNKNOWN;
+        na_topo.cpu[c] = (struct cpu_route){0, 0, 0, CPU_NODE_UNKNOWN};
     }
     if (cpu > na_topo.num_cpus)
         na_topo.num_cpus = cpu;
@@ -208,7 +206,7 @@ static void single_node_fallback(void)
     na_topo.distance = NULL; /* 10 */
     na_topo.tier[0] = -1;
     grow_cpus(1);
-    na_topo.cpu_node_index[0] = 0;
+    na_topo.cpu[0].node_index = 0;
 }
 
 /*
@@ -366,9 +364,9 @@ void topology_init(void)
             if (!bitmap_test(node_cpus, cpu))
                 continue;
             grow_cpus((int)cpu + 1);
-            na_topo.cpu[cpu] = (struct cpu_route){0, home >= 0 ? (uint16_t)home : CPU_HOME_NONE};
+            na_topo.cpu[cpu] =
+                (struct cpu_route){0, home >= 0 ? (uint16_t)home : CPU_HOME_NONE, 0, (uint16_t)i};
             topology_route_cpu(cpu, (unsigned)slot);
-            na_topo.cpu_node_index[cpu] = (uint16_t)i;
         }
     }
     if (na_topo.num_cpus == 0) /* no cpulist: every CPU as CPU 0, on the first node */

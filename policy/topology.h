@@ -39,11 +39,22 @@
 
 /*
  * Where a thread running on a CPU allocates, and which node it is on: one
- * 32-bit load on the malloc fast path.
+ * load on the malloc fast path (slot and home). What the slow paths read of
+ * the CPU shares the entry, so that the start-up, which writes the entries of
+ * the CPUs present, touches one table's first pages rather than three
+ * (docs/architecture.md, *Footprint*).
  */
 struct cpu_route {
     uint16_t slot; /* the slot the policy gives it if below TOPO_DIRECT_SLOTS, else ROUTE_SLOW */
     uint16_t home; /* the slot of the CPU's own node, or CPU_HOME_NONE */
+    /*
+     * The slot the policy gives it, any slot, or PLACEMENT_PER_ALLOCATION
+     * (placement.h): what the slow paths read. Written before `slot`
+     * (topology_route_cpu); a reader may see the two from either side of a
+     * change for a moment, as placement.h allows.
+     */
+    uint16_t policy_slot;
+    uint16_t node_index; /* dense index of its node, CPU_NODE_UNKNOWN */
 };
 
 struct topology {
@@ -72,15 +83,7 @@ struct topology {
     int tier[TOPO_MAX_NODES];      /* memory tier id (memory_tier<N>, lower = faster), -1 unknown */
     int slot_node[TOPO_MAX_SLOTS]; /* slot -> node id */
     int16_t node_slot[TOPO_MAX_NODE_ID]; /* node id -> slot, -1 if none */
-    struct cpu_route cpu[TOPO_MAX_CPUS]; /* cpu -> where its threads allocate (fast path) */
-    /*
-     * cpu -> the slot the policy gives it, any slot, or PLACEMENT_PER_ALLOCATION
-     * (placement.h): what the slow paths read. Written before cpu[].slot
-     * (topology_route_cpu); a reader may see the two from either side of a
-     * change for a moment, as placement.h allows.
-     */
-    uint16_t cpu_slot[TOPO_MAX_CPUS];
-    uint16_t cpu_node_index[TOPO_MAX_CPUS]; /* cpu -> dense node index, CPU_NODE_UNKNOWN */
+    struct cpu_route cpu[TOPO_MAX_CPUS]; /* cpu -> where its threads allocate, its node */
 };
 
 #define CPU_NODE_UNKNOWN 0xffff
@@ -115,7 +118,7 @@ static inline unsigned topology_distance(int i, int j)
 /* Routes threads on `cpu` to `slot` (relaxed stores: readers run meanwhile). */
 static inline void topology_route_cpu(unsigned cpu, unsigned slot)
 {
-    __atomic_store_n(&na_topo.cpu_slot[cpu], (uint16_t)slot, __ATOMIC_RELAXED);
+    __atomic_store_n(&na_topo.cpu[cpu].policy_slot, (uint16_t)slot, __ATOMIC_RELAXED);
     __atomic_store_n(&na_topo.cpu[cpu].slot,
                      (uint16_t)(slot < TOPO_DIRECT_SLOTS ? slot : ROUTE_SLOW), __ATOMIC_RELAXED);
 }

@@ -147,13 +147,13 @@ Test(topology, sparse_ids_memoryless_and_offline_nodes)
               home[] = {0, 0, 1, 1, CPU_HOME_NONE, CPU_HOME_NONE};
     const int index[] = {0, 0, 1, 1, 2, 2};
     for (int c = 0; c < 6; c++) {
-        cr_expect_eq(na_topo.cpu_slot[c], route_slot[c], "cpu %d", c);
+        cr_expect_eq(na_topo.cpu[c].policy_slot, route_slot[c], "cpu %d", c);
         cr_expect_eq(na_topo.cpu[c].slot, route_slot[c], "cpu %d: the route names it", c);
         cr_expect_eq(na_topo.cpu[c].home, home[c], "cpu %d", c);
-        cr_expect_eq(na_topo.cpu_node_index[c], index[c], "cpu %d", c);
+        cr_expect_eq(na_topo.cpu[c].node_index, index[c], "cpu %d", c);
     }
     /* (CPUs past num_cpus allocate as CPU 0: current_route) */
-    cr_expect(6 >= na_topo.num_cpus || na_topo.cpu_node_index[6] == CPU_NODE_UNKNOWN,
+    cr_expect(6 >= na_topo.num_cpus || na_topo.cpu[6].node_index == CPU_NODE_UNKNOWN,
               "cpu 6 (offline node 3) is unknown");
 }
 
@@ -171,7 +171,7 @@ Test(topology, node_outside_mems_allowed)
     cr_expect_eq(na_topo.slot_node[2], 1000);
     cr_expect_eq(topology_slot_of_node(2), -1);
     cr_expect_eq(topology_slot_of_node(1000), 2);
-    cr_expect_eq(na_topo.cpu_slot[2], 0, "node 2's CPU goes to node 0");
+    cr_expect_eq(na_topo.cpu[2].policy_slot, 0, "node 2's CPU goes to node 0");
     cr_expect_eq(na_topo.cpu[2].home, CPU_HOME_NONE);
 }
 
@@ -247,10 +247,10 @@ Test(topology, more_than_64_nodes)
             cr_expect_eq(topology_distance(i, j), many_distance(i, j), "distance %d-%d", many_id(i),
                          many_id(j));
     cr_expect_eq(topology_distance(MANY - 1, 0), many_distance(MANY - 1, 0));
-    cr_expect_eq(na_topo.cpu_slot[2], 1, "node 3's CPU");
+    cr_expect_eq(na_topo.cpu[2].policy_slot, 1, "node 3's CPU");
     /* A slot past the thread caches' direct ones: the route sends the thread to the slow path. */
     cr_expect_eq(na_topo.cpu[4].slot, ROUTE_SLOW, "node 1023's CPU: its route");
-    int slot = na_topo.cpu_slot[4], home = na_topo.cpu[4].home; /* whatever their width */
+    int slot = na_topo.cpu[4].policy_slot, home = na_topo.cpu[4].home; /* whatever their width */
     cr_expect_eq(slot, MANY - 1, "node 1023's CPU: slot %d", slot);
     cr_expect_eq(home, MANY - 1, "node 1023's CPU: home %d", home);
 }

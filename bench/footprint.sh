@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench/footprint.sh [BUILD] - start-up footprint: the peak RSS (ru_maxrss through wait4,
+# bench/startup_run) of small commands under glibc, jemalloc, mimalloc, tcmalloc and
+# numa-alloc (each by LD_PRELOAD in the child only), the median of RUNS runs.
+#
+#   bench/footprint.sh                 # BUILD=build, RUNS=5
+#   RUNS=11 LIB=/tmp/old.so bench/footprint.sh build   # another libnumapreload.so
+#   OLD=/tmp/old/libnumapreload.so bench/footprint.sh   # and a column for an older build
+#
+# Prints one row per command: the median peak RSS in KiB per allocator, and numa-alloc's
+# excess over glibc in KiB. A peer whose library is missing prints "-". File-backed pages
+# (libraries' text) count in RSS and the kernel maps them 64 KiB at a time around each
+# fault, so a row moves by some 10-100 KiB from run to run with the page cache; the
+# library's own dirty pages (tests/test_footprint.sh) do not.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+runs=${RUNS:-5}
+lib=${LIB:-$build/libnumapreload.so}
+run=$build/bench/startup_run
+arch=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+for f in "$lib" "$run"; do
+    [[ -e $f ]] || { echo "footprint: $f missing: build $build first" >&2; exit 2; }
+done
+
+commands=("true" "python3 -c pass" "sh -c :" "git --version" "sqlite3 :memory: .q")
+peers=(jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4)
+
+rss() { # preload(or empty) command... -> median peak RSS in KiB
+    local preload=$1
+    shift
+    local args=("$runs")
+    [[ -n $preload ]] && args+=("--preload=$preload")
+    "$run" "${args[@]}" -- "$@" 2>/dev/null | awk '{print $2}'
+}
+
+printf '%-22s %8s' command glibc
+for p in "${peers[@]}"; do printf ' %8s' "${p%%:*}"; done
+[[ -n ${OLD:-} ]] && printf ' %10s %7s' before excess
+printf ' %10s %7s\n' numa-alloc excess
+for c in "${commands[@]}"; do
+    read -ra argv <<<"$c"
+    command -v "${argv[0]}" >/dev/null || continue
+    g=$(rss "" "${argv[@]}")
+    printf '%-22s %8s' "$c" "$g"
+    for p in "${peers[@]}"; do
+        so=$arch/${p#*:}
+        if [[ -e $so ]]; then printf ' %8s' "$(rss "$so" "${argv[@]}")"; else printf ' %8s' -; fi
+    done
+    if [[ -n ${OLD:-} ]]; then
+        o=$(rss "$OLD" "${argv[@]}")
+        printf ' %10s %7s' "$o" "$((o - g))"
+    fi
+    n=$(rss "$lib" "${argv[@]}")
+    printf ' %10s %7s\n' "$n" "$((n - g))"
+done

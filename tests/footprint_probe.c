@@ -1,0 +1,96 @@
+/*
+ * footprint_probe.c [BLOCKS] - what the preloaded library keeps resident in
+ * its own mappings, for test_footprint.sh (not linked with numapreload).
+ * Mallocs BLOCKS blocks of a few sizes first (default 0: a program that
+ * allocates nothing but what the C library's start-up does), then reads
+ * /proc/self/smaps without allocating and prints one line:
+ *
+ *   dirty KIB rss KIB text KIB
+ *
+ * dirty: anonymous pages (smaps' Anonymous) of the library's file mappings
+ * (.data, RELRO: copied on write) and of the anonymous mapping that follows
+ * them (its .bss): pages it wrote, the same on every run. Not Private_Dirty,
+ * which also counts file pages still dirty in the page cache (a library just
+ * built). rss: Rss of those mappings and its file pages. text: Rss of its
+ * executable mapping alone, which depends on the load address through the
+ * kernel's fault-around (docs/architecture.md, *Footprint*). Exit 2 when the
+ * library is not mapped.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char smaps[1 << 20];
+
+static unsigned long field(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(line, name, n) != 0)
+        return (unsigned long)-1;
+    return strtoul(line + n, NULL, 10);
+}
+
+int main(int argc, char **argv)
+{
+    int blocks = argc > 1 ? atoi(argv[1]) : 0;
+    for (int i = 0; i < blocks; i++) {
+        volatile char *p = malloc((size_t)(16 << (i % 8)));
+        if (p)
+            p[0] = 1; /* kept: a live program's blocks */
+    }
+    int fd = open("/proc/self/smaps", O_RDONLY);
+    if (fd < 0)
+        return 2;
+    size_t len = 0;
+    ssize_t got;
+    while (len < sizeof smaps - 1 && (got = read(fd, smaps + len, sizeof smaps - 1 - len)) > 0)
+        len += (size_t)got;
+    close(fd);
+    smaps[len] = '\0';
+
+    /* A mapping's header line: "start-end perms offset dev inode [path]". */
+    unsigned long dirty = 0, rss = 0, text = 0, prev_end = 0, lib_end = 0;
+    int ours = 0, exec = 0, seen = 0;
+    for (char *line = smaps, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        else
+            next = line + strlen(line);
+        char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+        if (dash && space && dash < space && line[0] != ' ' &&
+            strchr("0123456789abcdef", line[0])) {
+            unsigned long start = strtoul(line, NULL, 16), end = strtoul(dash + 1, NULL, 16);
+            int named = strchr(line, '/') != NULL;
+            ours = strstr(line, "libnumapreload") != NULL;
+            exec = ours && space[3] == 'x';
+            if (ours) {
+                seen = 1;
+                lib_end = end;
+            } else if (!named && lib_end && start == lib_end && prev_end == lib_end) {
+                ours = 1; /* .bss: the anonymous mapping right after the library's last one */
+                lib_end = 0;
+            } else {
+                lib_end = 0;
+            }
+            prev_end = end;
+            continue;
+        }
+        unsigned long v;
+        if (!ours)
+            continue;
+        if ((v = field(line, "Anonymous:")) != (unsigned long)-1)
+            dirty += v;
+        else if ((v = field(line, "Rss:")) != (unsigned long)-1) {
+            rss += v;
+            if (exec)
+                text += v;
+        }
+    }
+    if (!seen)
+        return 2;
+    printf("dirty %lu rss %lu text %lu\n", dirty, rss, text);
+    return 0;
+}
