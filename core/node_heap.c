@@ -202,9 +202,14 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
     return got;
 }
 
-/* Sets a block's bit in its slab (class_slabs lock held); an emptied slab becomes spare or goes. */
-static void slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cls,
-                              void *block)
+/*
+ * Sets a block's bit in its slab (class_slabs lock held); an emptied slab
+ * becomes spare or goes. Inlined into the loops that call it: called once per
+ * block, it cost heap_flush a quarter more instructions (callgrind,
+ * short-threads: each thread's exit flushes its bins).
+ */
+static inline __attribute__((always_inline)) void
+slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cls, void *block)
 {
     NA_ASSERT_HELD(&slabs->lock);
     struct segment *seg = segment_of(block);
