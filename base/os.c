@@ -57,6 +57,18 @@ void *os_map(size_t size)
     return p;
 }
 
+int os_advise(void *addr, size_t size, int advice)
+{
+    int saved = errno;
+    return result(madvise(addr, size, advice), saved);
+}
+
+int os_resident(void *addr, size_t size, unsigned char *vec)
+{
+    int saved = errno;
+    return result(mincore(addr, size, vec), saved);
+}
+
 int os_purge(void *addr, size_t size)
 {
     /* MADV_DONTNEED, not MADV_FREE: RSS must fall now, visibly, and the
@@ -136,6 +148,14 @@ static int each_line(const char *path, bool (*line)(const char *text, void *arg)
             break;
     }
     syscall(SYS_close, fd);
+    return found;
+}
+
+int os_each_line(const char *path, bool (*line)(const char *text, void *arg), void *arg)
+{
+    int saved = errno;
+    int found = each_line(path, line, arg);
+    errno = saved;
     return found;
 }
 

@@ -46,6 +46,16 @@ void *os_map(size_t size);
  * their contents (and on their node), so the caller must keep them dirty.
  */
 int os_purge(void *addr, size_t size);
+/* madvise(addr, size, advice): 0 or -errno, errno preserved. */
+int os_advise(void *addr, size_t size, int advice);
+/* mincore: vec[i] bit 0 set when page i of the range is resident. 0 or -errno, errno preserved. */
+int os_resident(void *addr, size_t size, unsigned char *vec);
+/*
+ * Calls line(text, arg) on each line of a file (its first 255 bytes) until
+ * one returns true. 1: one did; 0: none did; -1: unreadable. Allocates
+ * nothing, however long the file.
+ */
+int os_each_line(const char *path, bool (*line)(const char *text, void *arg), void *arg);
 
 /* Milliseconds from a monotonic clock, cheap (vDSO, coarse; cannot fail for this clock). */
 uint64_t os_now_ms(void);

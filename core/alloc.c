@@ -5,6 +5,7 @@
 #include "base/report.h"
 #include "base/textbuf.h"
 #include "core/aligned_huge.h"
+#include "core/hugepages.h"
 #include "core/libc_heap.h"
 #include "core/node_heap.h"
 #include "core/stats.h"
@@ -188,6 +189,7 @@ static bool setup_slot(unsigned slot)
     int node = na_topo.slot_node[slot];
     /* Policy first, pages later: nothing in the slot is touched before this. */
     binding_prefer_node(base, len, node);
+    hugepages_advise_slot((uintptr_t)base, len);
     if (os_commit(base, NODE_HEAP_COMMIT) != 0)
         return false;
     node_heap_init(node_heap_of(slot), slot, node, (uintptr_t)base + len);
@@ -290,6 +292,7 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     size_classes_init();
     topology_init();
     options_init();
+    hugepages_init();
     kernel_policy_apply();
     stats_file_init(); /* the path made absolute before the program can chdir() */
     if (placement_init(start_failure, sizeof start_failure) != 0)

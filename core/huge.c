@@ -11,6 +11,7 @@
 #include "base/debug.h"
 #include "base/report.h"
 #include "core/aligned_huge.h"
+#include "core/hugepages.h"
 #include "core/node_heap.h"
 #include "policy/binding.h"
 #include "policy/capabilities.h"
@@ -74,6 +75,7 @@ static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nse
     if (binding_spread((char *)seg + offset, bytes, spread) == 0)
         return true;
     binding_prefer_node(seg, len, heap->node); /* undo what part of the spread took */
+    hugepages_restore(seg, len);
     return false;
 }
 
@@ -126,6 +128,7 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
          * Refusals are counted: a run left spread, or pages left on other nodes. */
         size_t len = seg->nsegments * SEGMENT_SIZE;
         binding_prefer_node(seg, len, heap->node);
+        hugepages_restore(seg, len);
         bool kept = os_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) != 0;
         if (kept)
             placement_fault_count(heap->node, FAULT_PURGE);

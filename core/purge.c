@@ -10,6 +10,7 @@
  * All functions except purge_all run with pages_lock held.
  */
 #include "base/debug.h"
+#include "core/hugepages.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
@@ -44,16 +45,33 @@ static void note_refused_purge(struct node_heap *heap, uint64_t *freed_ms)
     *freed_ms = os_now_ms();
 }
 
+/*
+ * Gives a free page run back; the bytes given back, or -errno. In a huge-page
+ * range of a segment still in use, only whole 2 MiB pages go (hugepages.h):
+ * MADV_DONTNEED on part of one would split it, and the kernel keeps the whole
+ * huge page until it is split under memory pressure anyway.
+ */
+static long purge_pages(struct span *span)
+{
+    char *start = span_start(segment_of(span), span);
+    size_t bytes = (size_t)span->npages << OS_PAGE_SHIFT;
+    if (span->npages != SEGMENT_USABLE_PAGES && hugepages_covers((uintptr_t)start))
+        return hugepages_purge(start, bytes);
+    int err = os_purge(start, bytes);
+    return err ? err : (long)bytes;
+}
+
 /* False when the kernel refused: the span stays dirty, now the youngest. */
 static bool purge_span(struct node_heap *heap, struct span *span)
 {
-    if (os_purge(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT) != 0) {
+    long purged = purge_pages(span);
+    if (purged < 0) {
         purge_forget_dirty(heap, span);
         note_refused_purge(heap, &span->freed_ms);
         purge_note_dirty(heap, span);
         return false;
     }
-    heap->purged_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
+    heap->purged_bytes += (size_t)purged;
     purge_forget_dirty(heap, span);
     span->dirty = 0;
     if (span->npages == SEGMENT_USABLE_PAGES)

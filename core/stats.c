@@ -8,6 +8,7 @@
 #include "base/report.h"
 #include "base/textbuf.h"
 #include "core/alloc.h"
+#include "core/hugepages.h"
 #include "core/node_heap.h"
 #include "core/thread_cache.h"
 #include "policy/capabilities.h"
@@ -146,6 +147,12 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
             n->verify_error = verify_slot(slot, &n->verified);
     }
     snap->verified = verify;
+    /* Huge pages are the kernel's business: /proc/self/smaps says which we got. */
+    static uint64_t thp[TOPO_MAX_SLOTS]; /* callers hold write_lock, as for retired_copy */
+    memset(thp, 0, na_region.num_slots * sizeof thp[0]);
+    if (na_region.size && hugepages_per_slot(thp) == 0)
+        for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+            snap->nodes[slot].thp_bytes = thp[slot];
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -498,7 +505,8 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         json_field(tb, "dirty_bytes", n->dirty_bytes, true);
         json_field(tb, "purged_bytes", n->purged_bytes, true);
         json_field(tb, "huge_objects", n->huge_objects, true);
-        json_field(tb, "huge_bytes", n->huge_bytes, false);
+        json_field(tb, "huge_bytes", n->huge_bytes, true);
+        json_field(tb, "thp_bytes", n->thp_bytes, false);
         if (census_taken(snap, n)) {
             tb_str(tb, ",\n    \"verified\": {");
             json_field(tb, "pages_checked", n->verified.checked, true);
@@ -635,6 +643,11 @@ static void text_table(struct textbuf *tb, const struct stats_snapshot *snap)
     ROW("dirty bytes", dirty_bytes);
     ROW("purged bytes", purged_bytes);
     ROW("huge objects", huge_objects);
+    bool thp = false;
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+        thp |= snap->nodes[slot].thp_bytes != 0;
+    if (thp)
+        ROW("THP bytes", thp_bytes);
     ROW("bind failures", bind_failures);
     ROW("purge failures", purge_failures);
     ROW("verify failures", verify_failures);

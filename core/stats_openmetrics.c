@@ -91,6 +91,8 @@ static const struct family families[] = {
     {"numa_alloc_huge_objects", GAUGE, "", "Live objects above 2 MiB.", AT(huge_objects), NONE},
     {"numa_alloc_huge_bytes", GAUGE, BYTES, "Bytes of the live objects above 2 MiB.",
      AT(huge_bytes), NONE},
+    {"numa_alloc_thp_bytes", GAUGE, BYTES,
+     "Memory of the node's heap backed by transparent huge pages (smaps).", AT(thp_bytes), NONE},
 };
 
 static void meta(struct textbuf *tb, const char *name, const char *type, const char *unit,

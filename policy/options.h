@@ -50,6 +50,16 @@ enum stats_scope {
     STATS_SCOPE_TOP,     /* the top one only: NUMA_ALLOC_STATS_TOP_PID, else core/stats_file.c */
 };
 
+/*
+ * NUMA_ALLOC_HUGEPAGES: which of a slot's segments are advised for transparent
+ * huge pages (policy/hugepages.h says which ranges and why).
+ */
+enum hugepages_mode {
+    HUGEPAGES_AUTO = 0, /* the default: a node heap's space past its first 64 MiB */
+    HUGEPAGES_NEVER,    /* MADV_NOHUGEPAGE on every slot, whatever the system setting */
+    HUGEPAGES_THP,      /* every segment but the node heap's own */
+};
+
 #define OPTIONS_PATH_MAX 4096 /* PATH_MAX: core/stats_file.c checks the real length */
 
 struct options {
@@ -72,6 +82,7 @@ struct options {
     enum stats_scope stats_scope; /* NUMA_ALLOC_STATS_SCOPE, default all */
     int stats_top_pid;            /* NUMA_ALLOC_STATS_TOP_PID under scope top; 0: not given */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
+    enum hugepages_mode hugepages; /* NUMA_ALLOC_HUGEPAGES, default auto */
 };
 
 extern struct options na_options;
@@ -89,6 +100,7 @@ enum option_variable {
     OPTION_STATS_SCOPE,
     OPTION_STATS_TOP_PID,
     OPTION_PURGE_DELAY_MS,
+    OPTION_HUGEPAGES,
 };
 
 /*

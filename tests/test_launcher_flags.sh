@@ -110,6 +110,10 @@ for args in "--purge-delay=250" "--purge-delay 250"; do
     # shellcheck disable=SC2086
     check "$args sets NUMA_ALLOC_PURGE_DELAY_MS" has NUMA_ALLOC_PURGE_DELAY_MS=250 $args
 done
+for args in "--hugepages=thp" "--hugepages thp"; do
+    # shellcheck disable=SC2086
+    check "$args sets NUMA_ALLOC_HUGEPAGES" has NUMA_ALLOC_HUGEPAGES=thp $args
+done
 for args in "--stats=$tmp/s.%p" "--stats $tmp/s.%p"; do
     # shellcheck disable=SC2086
     check "$args sets NUMA_ALLOC_STATS" has "NUMA_ALLOC_STATS=$tmp/s.%p" $args
@@ -197,6 +201,7 @@ refused "a bad fallback" "invalid --fallback=far" --fallback=far
 refused "a purge delay too long" "invalid --purge-delay=3600001" --purge-delay=3600001
 refused "a negative purge delay" "invalid --purge-delay=-1" --purge-delay=-1
 refused "a purge delay that is no number" "invalid --purge-delay=1s" --purge-delay 1s
+refused "a bad huge-page mode" "invalid --hugepages=always (accepted: auto thp never)" --hugepages=always
 refused "a bad stats format" "invalid --stats-format=xml" --stats-format=xml
 refused "a zero weight" "invalid --weights=0:0" --weights=0:0
 refused "a weight too big" "invalid --weights=0:256" --weights=0:256

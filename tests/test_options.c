@@ -76,6 +76,12 @@ Test(options, bad_weights_and_delay_warn)
                        "using 1000 (the default)");
 }
 
+Test(options, bad_hugepages_warns_once_and_runs)
+{
+    expect_one_warning("NUMA_ALLOC_HUGEPAGES=always", "NUMA_ALLOC_HUGEPAGES",
+                       "(accepted: never, thp, auto); using auto (the default)");
+}
+
 /*
  * A policy that can honour nothing, with no fallback allowed: an error the
  * user sees (numactl --membind=5 refuses to run), not local memory under a
@@ -120,6 +126,9 @@ Test(options, good_values_are_silent)
         "NUMA_ALLOC_FALLBACK=none",
         "NUMA_ALLOC_PURGE_DELAY_MS=0",
         "NUMA_ALLOC_STATS_FORMAT=text",
+        "NUMA_ALLOC_HUGEPAGES=never",
+        "NUMA_ALLOC_HUGEPAGES=thp",
+        "NUMA_ALLOC_HUGEPAGES=auto",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char out[4096];
