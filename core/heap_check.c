@@ -164,6 +164,28 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
     CHECK(next_free == NULL, "free segment list has runs beyond the frontier", next_free);
 }
 
+static void check_cached_block(unsigned slot, unsigned cls, void *block);
+
+/*
+ * The remote frees parked on a class_slabs (struct class_slabs): blocks of
+ * its class and shard, out of their slabs like a cached block, a finite list.
+ * Its lock is held, so `handed` can only grow meanwhile: walking it is safe.
+ */
+static void check_parked(struct node_heap *heap, struct class_slabs *slabs, unsigned shard,
+                         unsigned cls)
+{
+    size_t limit = (size_t)1 << 32; /* past it, the list has a cycle */
+    for (int list = 0; list < 2; list++) {
+        void *block = list ? __atomic_load_n(&slabs->handed, __ATOMIC_ACQUIRE) : slabs->parked;
+        for (size_t n = 0; block; block = *(void **)block) {
+            CHECK(n++ < limit, "parked remote frees in a cycle", slabs);
+            check_cached_block(heap->slot, cls, block);
+            CHECK(span_of_ptr(segment_of(block), block)->shard == shard,
+                  "parked remote free of another shard", block);
+        }
+    }
+}
+
 /* The free page run lists, the dirty list and the partial lists agree with the walk. */
 /* slabs: the heap had used its class_slabs when the check took the locks. */
 static void check_lists(struct node_heap *heap, const struct tally *t, bool slabs)
@@ -215,6 +237,7 @@ static void check_lists(struct node_heap *heap, const struct tally *t, bool slab
             CHECK(!slabs->spare || (slabs->spare->state == SPAN_SLAB && slabs->spare->cls == cls &&
                                     slabs->spare->shard == shard),
                   "spare is not a slab of its class and shard", slabs->spare);
+            check_parked(heap, slabs, shard, cls);
         }
     }
     CHECK(partial == t->partial_slabs, "slabs on partial lists != slabs marked in_partial", heap);

@@ -28,11 +28,38 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* One small class of one node: slabs with free blocks, and one spare empty slab. */
+/*
+ * One small class of one node: slabs with free blocks, one spare empty slab,
+ * and blocks of these slabs that threads of other shards freed.
+ *
+ * Those blocks (remote frees) come back without the lock: a thread pushes
+ * its away list (struct away_list) onto `handed` in one CAS, a whole chain
+ * at a time (heap_hand_back). A refill of this shard takes `handed` whole
+ * under the lock into `parked` and hands parked blocks out before any slab's:
+ * a remote free costs the freeing thread no lock and no bitmap update, and
+ * the block is reused by the shard that allocated it (its cache lines stay
+ * that shard's). Invariants:
+ *   - every block on `handed` and `parked` is the start of a block of class
+ *     cls of a slab of this class_slabs (its page tag names this shard), is
+ *     counted in its slab's `used`, has its bit clear in the slab's bitmap,
+ *     and carries na_free_block_key in its second word, like a bin's;
+ *   - `handed` only grows without the lock (pushes); it is emptied (an
+ *     exchange) only under the lock, so a walk of it under the lock is safe:
+ *     its nodes cannot leave meanwhile, and no pop means no ABA;
+ *   - `parked` is read and written under the lock only;
+ *   - `parked_count` is the blocks on both lists, added after a push and
+ *     taken off under the lock, so it can lag a push but is never below
+ *     what the lock's holder can see. Past class_parked_max it is drained
+ *     into the bitmap (empty slabs go back): a shard that stops allocating
+ *     a class cannot pin more than that many of its blocks.
+ */
 struct class_slabs {
     na_lock_t lock;
-    struct list partial; /* slabs with free blocks (span.link), most recently used first */
-    struct span *spare;  /* an empty slab kept to avoid slab churn */
+    struct list partial;   /* slabs with free blocks (span.link), most recently used first */
+    struct span *spare;    /* an empty slab kept to avoid slab churn */
+    void *handed;          /* remote frees, pushed a chain per CAS (atomic) */
+    void *parked;          /* remote frees taken from handed, next out (under lock) */
+    uint32_t parked_count; /* blocks on handed and parked (atomic) */
 } __attribute__((aligned(NA_CACHE_LINE)));
 
 /*
@@ -171,11 +198,21 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
 /* Gives back a NULL-terminated list of blocks of class cls, all of this heap. */
 void heap_flush(struct node_heap *heap, unsigned cls, void *list);
 /*
+ * Hands back a chain first..last of `count` blocks of class cls, all of the
+ * slabs of `shard` of this heap, that a thread of another shard freed: one
+ * CAS onto the shard's class_slabs' `handed` list, no lock unless the
+ * parked blocks pass their bound (then they are drained into the slabs).
+ */
+void heap_hand_back(struct node_heap *heap, unsigned shard, unsigned cls, void *first, void *last,
+                    uint32_t count);
+/* Drains every class's parked remote frees of `shard` into their slabs (its last thread left). */
+void heap_drain_parked(struct node_heap *heap, unsigned shard);
+/*
  * Is the block (the start of a block of class cls, of this heap) free in its
  * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its class_slabs lock.
  */
 bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block);
-/* Gives back the empty slab each class_slabs keeps (malloc_trim). */
+/* Drains the parked remote frees into their slabs, gives back each spare slab (malloc_trim). */
 void heap_release_spares(struct node_heap *heap);
 
 /* Large objects (SMALL_MAX < bytes <= LARGE_MAX, whole pages). */

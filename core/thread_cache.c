@@ -52,7 +52,8 @@ static void registry_drop(void)
 #define CACHE_FIRST_FILL 4
 
 /*
- * Live threads per bin shard (under registry_lock). A new thread takes the
+ * Live threads per bin shard (written under registry_lock; away_flush reads
+ * it without). A new thread takes the
  * shard with the fewest, so concurrent threads get different shards while
  * there are enough, and a program that keeps starting short-lived threads
  * keeps using the same few shards (and their slabs) instead of all of them.
@@ -122,8 +123,16 @@ static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32
     if (count == 0)
         return;
     void *first = bin->head, *last = first;
-    for (uint32_t i = 1; i < count; i++)
+    for (uint32_t i = 1; i < count; i++) {
+        /*
+         * Shorter than its count: a block freed here was freed by another
+         * thread too, whose away list's hand-back relinked it (heap_hand_back
+         * writes the chain's last link).
+         */
+        if (!last || !*(void **)last)
+            report_invalid_pointer("free(): double free detected", last ? last : first);
         last = *(void **)last;
+    }
     bin->head = *(void **)last;
     bin->count -= count;
     *(void **)last = NULL;
@@ -235,7 +244,8 @@ static struct node_cache *cache_for(unsigned slot)
         ts->home = current_route().home;
         registry_take();
         ts->shard = (uint8_t)least_used_shard();
-        shard_threads[ts->shard]++;
+        /* Stored whole: away_flush reads it without the lock. */
+        __atomic_store_n(&shard_threads[ts->shard], shard_threads[ts->shard] + 1, __ATOMIC_RELAXED);
         list_push_front(&registry, &ts->registry_link);
         registry_drop();
     }
@@ -369,15 +379,26 @@ static bool list_contains(const void *head, const void *ptr)
     return false;
 }
 
-/* Gives an away list back to the heap (one locked pass per shard it holds). */
+/* Hands an away list back to its shard's class_slabs (one CAS, no lock). */
 static void away_flush(struct away_list *away, unsigned slot, unsigned cls)
 {
     if (!away->head)
         return;
-    void *list = away->head;
-    away->head = NULL;
+    NA_ASSERT(away->count > 0);
+    /* The last block's link was NULL: another free of it (a double free) relinked it. */
+    if (*(void **)away->tail != NULL)
+        report_invalid_pointer("free(): double free detected", away->tail);
+    /*
+     * A shard without a live thread has no refill to take parked blocks:
+     * they would pin their slabs, so they go back into them (a thread that
+     * takes the shard meanwhile just finds them there).
+     */
+    if (__atomic_load_n(&shard_threads[away->shard], __ATOMIC_RELAXED) == 0)
+        heap_flush(node_heap_of(slot), cls, away->head);
+    else
+        heap_hand_back(node_heap_of(slot), away->shard, cls, away->head, away->tail, away->count);
+    away->head = away->tail = NULL;
     away->count = 0;
-    heap_flush(node_heap_of(slot), cls, list);
 }
 
 bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
@@ -395,7 +416,10 @@ bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
 NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
 {
     unsigned cls = tag_class(tag);
-    struct node_cache *nc = cache_for(slot);
+    /* A cache implies a live thread: cache_for's checks only for the first free. */
+    struct node_cache *nc = thread_cache_of(slot);
+    if (unlikely(!nc))
+        nc = cache_for(slot);
     notice_move();
     if (thread_cache_block_is_free(block, slot, cls))
         report_invalid_pointer("free(): double free detected", block);
@@ -408,14 +432,18 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     COUNT(bin->nfree, 1);
     if (tag_shard(tag) != na_thread_state.shard) {
         struct away_list *away = &nc->away[cls];
+        if (away->head && away->shard != tag_shard(tag))
+            away_flush(away, slot, cls); /* one shard per list: handed back in one CAS */
         ((void **)block)[0] = away->head;
         ((void **)block)[1] = (void *)na_free_block_key;
+        if (!away->head)
+            away->tail = block;
         away->head = block;
+        away->shard = tag_shard(tag);
+        /* No sample_peak here: these frees lowered the thread's live bytes. */
         unsigned cache_max = na_size_classes[cls].cache_max; /* not grown: struct cache_bin */
-        if (++away->count >= cache_max / 2) {
-            sample_peak(&na_thread_state);
+        if (++away->count >= cache_max / 2)
             away_flush(away, slot, cls);
-        }
         return;
     }
     if (bin->count >= bin->max && !bin_grow(&na_thread_state, nc, cls)) {
@@ -552,8 +580,11 @@ void thread_cache_flush_all(void)
     check_growth(ts);
 }
 
-/* The thread's counters outlive it: merged into `retired`, and it leaves the registry. */
-static NA_COLD void retire_thread(struct thread_state *ts)
+/*
+ * The thread's counters outlive it: merged into `retired`, and it leaves the
+ * registry. True if it was its shard's last live thread.
+ */
+static NA_COLD bool retire_thread(struct thread_state *ts)
 {
     registry_take();
     settle(ts, ts->home);
@@ -569,15 +600,18 @@ static NA_COLD void retire_thread(struct thread_state *ts)
     if (ts->peak_live_bytes > retired.peak_live_bytes)
         retired.peak_live_bytes = ts->peak_live_bytes;
     retired.fallbacks += ts->fallbacks;
-    shard_threads[ts->shard]--;
+    uint32_t left = shard_threads[ts->shard] - 1;
+    __atomic_store_n(&shard_threads[ts->shard], left, __ATOMIC_RELAXED);
+    bool last = left == 0;
     list_remove(&registry, &ts->registry_link);
     registry_drop();
+    return last;
 }
 
 static NA_COLD void thread_exit_hook(void *arg)
 {
     struct thread_state *ts = arg;
-    retire_thread(ts);
+    bool last_of_shard = retire_thread(ts);
     /* From now on this thread allocates and frees without a cache. */
     ts->status = THREAD_DEAD;
     struct node_cache *nc = ts->cache_list;
@@ -597,6 +631,10 @@ static NA_COLD void thread_exit_hook(void *arg)
         heap_flush(node_heap_of(slot), node_cache_class(), nc);
         nc = next;
     }
+    /* No refill of the shard is left to take what other threads handed back to it. */
+    for (unsigned slot = 0; last_of_shard && slot < na_region.num_slots; slot++)
+        if (heap_is_ready(slot))
+            heap_drain_parked(node_heap_of(slot), ts->shard);
 }
 
 int thread_cache_init(void)

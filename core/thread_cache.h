@@ -86,11 +86,17 @@ struct bin_growth {
  * Blocks this thread freed whose slab belongs to another shard (another
  * thread group allocated them). They are not reused here: a block carved
  * next to another thread's blocks would share its cache lines (passive
- * false sharing). They go back to their slab in batches instead.
+ * false sharing). They are handed back to that shard in batches, a chain
+ * per CAS and no lock (heap_hand_back), for its next refills.
+ * Invariants: every block is of one shard, `shard` (a block of another
+ * shard hands the list back first), count is the list's length, and tail
+ * its last block (NULL when empty).
  */
 struct away_list {
     void *head; /* linked like a bin, marked free like a bin */
+    void *tail;
     uint32_t count;
+    uint32_t shard;
 };
 
 /*

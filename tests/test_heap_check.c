@@ -205,6 +205,30 @@ Test(heap_check, catches_a_block_cached_twice, .signal = SIGABRT)
     numa_alloc_debug_check();
 }
 
+static void *free_one(void *p)
+{
+    free(p);
+    return NULL; /* at exit its away list is handed back to p's shard (one CAS) */
+}
+
+Test(heap_check, catches_a_parked_remote_free_also_free_in_its_slab, .signal = SIGABRT)
+{
+    /* q, freed by another thread, waits parked for this thread's shard: out of its slab. */
+    void *p = malloc(48), *q = malloc(48);
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, free_one, q), 0);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
+    numa_alloc_debug_check();
+    struct segment *seg = segment_of(q);
+    struct span *slab = slab_of(q);
+    size_t index = (size_t)((char *)q - span_start(seg, slab)) / malloc_usable_size(p);
+    uint64_t *word = &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE + index / 64];
+    cr_assert_eq(*word & (uint64_t)1 << (index % 64), 0, "q went back to its slab, not parked");
+    *word |= (uint64_t)1 << (index % 64);
+    slab->used--;
+    numa_alloc_debug_check();
+}
+
 /*
  * Regression (found by this check): a clean segment given back next to a
  * clean free segment run purged that run's header before reading it, so the
