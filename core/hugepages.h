@@ -8,12 +8,16 @@
  * ones). Which part:
  *   - thp:   everything but the slot's first segment, which holds the node
  *            heap (a huge page there would cost 2 MiB for a few KiB of metadata);
- *   - auto:  the default: past the slot's first 64 MiB. Segments are handed
+ *   - auto:  past the slot's first 64 MiB. Segments are handed
  *            out lowest address first, so a heap gets huge pages once it has
  *            grown past 64 MiB: a small program keeps its small footprint, a
  *            big heap (where TLB misses cost) gets huge pages for the rest;
- *   - never: none, and MADV_NOHUGEPAGE on the whole slot, so that a system
- *            set to THP "always" does not give the heaps any either.
+ *   - never: the default: none, and MADV_NOHUGEPAGE on the whole slot, so that a
+ *            system set to THP "always" does not give the heaps any either. A
+ *            huge-page fault in an advised range may take a whole 2 MiB page
+ *            from another node when the slot's node has no free 2 MiB block
+ *            (defrag "madvise": the kernel retries without __GFP_THISNODE),
+ *            which the placement promise cannot allow by default.
  * A huge page never holds two nodes' memory: the region base and every slot
  * are segment (4 MiB) aligned and slots are 2^k >= 16 MiB long, so every
  * 2 MiB page lies in one slot (asserted in the debug build).

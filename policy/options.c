@@ -249,7 +249,7 @@ void options_init(void)
                        "milliseconds, 0 to 3600000", "using 1000 (the default)");
     }
     static const struct keyword hugepages[] = {
-        {"auto", HUGEPAGES_AUTO}, {"never", HUGEPAGES_NEVER}, {"thp", HUGEPAGES_THP}, {NULL, 0}};
+        {"never", HUGEPAGES_NEVER}, {"thp", HUGEPAGES_THP}, {"auto", HUGEPAGES_AUTO}, {NULL, 0}};
     if ((value = env_lookup("NUMA_ALLOC_HUGEPAGES")))
         na_options.hugepages = (enum hugepages_mode)parse_keyword(
             OPTION_HUGEPAGES, "NUMA_ALLOC_HUGEPAGES", value, hugepages, "never, thp, auto");

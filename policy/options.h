@@ -55,8 +55,8 @@ enum stats_scope {
  * huge pages (policy/hugepages.h says which ranges and why).
  */
 enum hugepages_mode {
-    HUGEPAGES_AUTO = 0, /* the default: a node heap's space past its first 64 MiB */
-    HUGEPAGES_NEVER,    /* MADV_NOHUGEPAGE on every slot, whatever the system setting */
+    HUGEPAGES_NEVER = 0, /* the default: MADV_NOHUGEPAGE on every slot, whatever the system setting */
+    HUGEPAGES_AUTO,      /* a node heap's space past its first 64 MiB */
     HUGEPAGES_THP,      /* every segment but the node heap's own */
 };
 
@@ -82,7 +82,7 @@ struct options {
     enum stats_scope stats_scope; /* NUMA_ALLOC_STATS_SCOPE, default all */
     int stats_top_pid;            /* NUMA_ALLOC_STATS_TOP_PID under scope top; 0: not given */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
-    enum hugepages_mode hugepages; /* NUMA_ALLOC_HUGEPAGES, default auto */
+    enum hugepages_mode hugepages; /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
 };
 
 extern struct options na_options;

@@ -79,7 +79,7 @@ Test(options, bad_weights_and_delay_warn)
 Test(options, bad_hugepages_warns_once_and_runs)
 {
     expect_one_warning("NUMA_ALLOC_HUGEPAGES=always", "NUMA_ALLOC_HUGEPAGES",
-                       "(accepted: never, thp, auto); using auto (the default)");
+                       "(accepted: never, thp, auto); using never (the default)");
 }
 
 /*
