@@ -55,9 +55,9 @@ enum stats_scope {
  * huge pages (policy/hugepages.h says which ranges and why).
  */
 enum hugepages_mode {
-    HUGEPAGES_NEVER = 0, /* the default: MADV_NOHUGEPAGE on every slot, whatever the system setting */
+    HUGEPAGES_NEVER = 0, /* the default: MADV_NOHUGEPAGE on every slot, whatever the system */
     HUGEPAGES_AUTO,      /* a node heap's space past its first 64 MiB */
-    HUGEPAGES_THP,      /* every segment but the node heap's own */
+    HUGEPAGES_THP,       /* every segment but the node heap's own */
 };
 
 #define OPTIONS_PATH_MAX 4096 /* PATH_MAX: core/stats_file.c checks the real length */
