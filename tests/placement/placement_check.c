@@ -444,8 +444,14 @@ static void check_tier_fallback(int node, int want, size_t past_mib)
         on_node += owner == node;
         on_want += owner == want;
         other += owner != node && owner != want;
-        if (page_census(p, chunk, owner, NULL) != 0)
+        size_t where[MAX_NODES] = {0};
+        size_t wrong = page_census(p, chunk, owner, where);
+        if (wrong != 0) { /* say where, for the next one who reads a failure */
             misplaced++;
+            printf("misplaced: object %zu at %p (owner node %d): %zu of %zu pages off it; "
+                   "nodes 0/1/2 hold %zu/%zu/%zu\n",
+                   i, p, owner, wrong, chunk / PAGE, where[0], where[1], where[2]);
+        }
     }
     printf("fill: %zu MiB on node %d, %zu MiB on node %d (wanted), %zu MiB elsewhere, "
            "%zu misplaced\n",
