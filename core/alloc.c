@@ -723,10 +723,11 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
     struct node_heap *heap = node_heap_of(slot_of_ptr(ptr));
     if (seg->magic != SEGMENT_MAGIC)
         report_invalid_pointer("free(): invalid pointer", ptr);
-    unsigned tag = seg->page_tag[page_in_segment(ptr)];
+    const struct page_entry *entry = page_entry_at(seg, ptr);
+    unsigned tag = entry->tag;
     if (tag != 0 && seg->kind == SEG_PAGES) {
         /* free_fast sends a slab's pointer here when it is no block's start. */
-        if (!is_block_start(seg, ptr, tag_class(tag)))
+        if (!is_block_start(seg, ptr, entry))
             report_invalid_pointer("free(): invalid pointer", ptr);
         free_small_slow(ptr, slot_of_ptr(ptr), tag);
         return;
@@ -741,7 +742,7 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
     if (seg->kind != SEG_PAGES)
         report_invalid_pointer("free(): double free or invalid pointer", ptr);
     unsigned page = page_in_segment(ptr);
-    unsigned head = seg->page_head[page];
+    unsigned head = seg->pages[page].head;
     if (page < SEGMENT_HEADER_PAGES || head >= PAGES_PER_SEGMENT)
         report_invalid_pointer("free(): invalid pointer", ptr);
     struct span *span = &seg->spans[head];
@@ -769,12 +770,13 @@ size_t alloc_usable_size(const void *ptr)
     struct segment *seg = segment_of(ptr);
     if (seg->magic != SEGMENT_MAGIC)
         return 0;
-    unsigned cls = tag_class(seg->page_tag[page_in_segment(ptr)]);
+    const struct page_entry *page = page_entry_at(seg, ptr);
+    unsigned cls = tag_class(page->tag);
     if (cls && seg->kind == SEG_PAGES)
-        return is_block_start(seg, ptr, cls) ? na_size_classes[cls].size : 0;
+        return is_block_start(seg, ptr, page) ? na_size_classes[cls].size : 0;
     if (seg->kind == SEG_HUGE)
         return ptr == seg->huge_ptr ? seg->huge_size : 0;
-    if (seg->kind != SEG_PAGES || seg->page_head[page_in_segment(ptr)] >= PAGES_PER_SEGMENT)
+    if (seg->kind != SEG_PAGES || seg->pages[page_in_segment(ptr)].head >= PAGES_PER_SEGMENT)
         return 0;
     struct span *span = span_of_ptr(seg, ptr);
     if (span->state != SPAN_LARGE || ptr != span_start(seg, span))
@@ -790,7 +792,7 @@ static bool header_covers(struct segment *seg, const void *ptr)
                (const char *)ptr < (const char *)seg->huge_ptr + seg->huge_size;
     if (seg->kind != SEG_PAGES || segment_of(ptr) != seg)
         return false;
-    unsigned page = page_in_segment(ptr), head = seg->page_head[page];
+    unsigned page = page_in_segment(ptr), head = seg->pages[page].head;
     if (page < SEGMENT_HEADER_PAGES || head >= PAGES_PER_SEGMENT)
         return false;
     const struct span *span = &seg->spans[head];
@@ -908,7 +910,7 @@ void *alloc_realloc(void *ptr, size_t size)
     }
     unsigned slot = slot_of_ptr(ptr);
     struct segment *seg = segment_of(ptr);
-    unsigned tag = seg->page_tag[page_in_segment(ptr)];
+    unsigned tag = seg->pages[page_in_segment(ptr)].tag;
     if (tag != 0 && thread_cache_block_is_free(ptr, slot, tag_class(tag)))
         report_invalid_pointer("realloc(): invalid pointer", ptr);
     bool page_run = usable <= LARGE_MAX && tag == 0;

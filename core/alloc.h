@@ -110,8 +110,9 @@ static inline void free_fast(void *ptr)
 {
     if (likely(region_contains(ptr))) {
         struct segment *seg = segment_of(ptr);
-        unsigned tag = seg->page_tag[page_in_segment(ptr)];
-        if (likely(tag != 0 && is_block_start(seg, ptr, tag_class(tag)))) {
+        const struct page_entry *page = page_entry_at(seg, ptr);
+        unsigned tag = page->tag;
+        if (likely(tag != 0 && is_block_start(seg, ptr, page))) {
             unsigned slot = slot_of_ptr(ptr);
             /* Slots past the direct table: thread_cache_free_slow finds their cache. */
             struct node_cache *nc =

@@ -67,7 +67,7 @@ static void check_slab(struct node_heap *heap, struct segment *seg, struct span 
 static void check_pages_segment(struct node_heap *heap, struct segment *seg, struct tally *t)
 {
     for (unsigned page = 0; page < SEGMENT_HEADER_PAGES; page++)
-        CHECK(seg->page_tag[page] == 0, "header page with a tag", seg);
+        CHECK(seg->pages[page].tag == 0, "header page with a tag", seg);
     bool left_free = false;
     for (unsigned page = SEGMENT_HEADER_PAGES; page < PAGES_PER_SEGMENT;) {
         struct span *span = &seg->spans[page];
@@ -76,18 +76,18 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
               "page that starts no span", start);
         CHECK(span->npages >= 1 && span->npages <= PAGES_PER_SEGMENT - page,
               "span length out of the segment", start);
-        CHECK(seg->page_head[page] == page, "span head page not its own head", start);
+        CHECK(seg->pages[page].head == page, "span head page not its own head", start);
         unsigned end = page + span->npages;
         for (unsigned p = page + 1; p < end; p++)
             CHECK(seg->spans[p].state == SPAN_NONE, "non-head span descriptor not SPAN_NONE",
                   (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
         unsigned tag = span->state == SPAN_SLAB ? PAGE_TAG(span->cls, span->shard) : 0;
         for (unsigned p = page; p < end; p++)
-            CHECK(seg->page_tag[p] == tag, "page tag does not match its span",
+            CHECK(seg->pages[p].tag == tag, "page tag does not match its span",
                   (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
         if (span->state == SPAN_FREE) {
             CHECK(!left_free, "two free page runs touch", start);
-            CHECK(seg->page_head[end - 1] == page, "free run's last page not headed", start);
+            CHECK(seg->pages[end - 1].head == page, "free run's last page not headed", start);
             t->free_page_runs++;
             if (span->dirty) {
                 t->dirty_page_runs++;
@@ -95,7 +95,7 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
             }
         } else {
             for (unsigned p = page; p < end; p++)
-                CHECK(seg->page_head[p] == page, "page of a span not headed by it",
+                CHECK(seg->pages[p].head == page, "page of a span not headed by it",
                       (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
             t->active_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
             if (span->state == SPAN_SLAB)
@@ -133,11 +133,11 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
             break;
         case SEG_HUGE: {
             size_t offset = (size_t)((char *)seg->huge_ptr - (char *)seg);
-            CHECK(offset >= OS_PAGE_SIZE && offset < seg->nsegments * SEGMENT_SIZE &&
+            CHECK(offset >= SEGMENT_MAP_END && offset < seg->nsegments * SEGMENT_SIZE &&
                       seg->huge_size <= seg->nsegments * SEGMENT_SIZE - offset,
                   "huge object outside its run", seg);
             for (unsigned page = 0; page < PAGES_PER_SEGMENT; page++)
-                CHECK(seg->page_tag[page] == 0, "huge segment with a page tag", seg);
+                CHECK(seg->pages[page].tag == 0, "huge segment with a page tag", seg);
             t->active_bytes += seg->nsegments * SEGMENT_SIZE;
             t->huge_count++;
             t->huge_bytes += seg->huge_size;
@@ -251,7 +251,7 @@ static void check_cached_block(unsigned slot, unsigned cls, void *block)
     struct segment *seg = segment_of(block);
     CHECK(seg->magic == SEGMENT_MAGIC && seg->kind == SEG_PAGES, "cached block outside a slab",
           block);
-    unsigned tag = seg->page_tag[page_in_segment(block)];
+    unsigned tag = seg->pages[page_in_segment(block)].tag;
     CHECK(tag_class(tag) == cls, "cached block in a bin of another class", block);
     struct span *slab = span_of_ptr(seg, block);
     CHECK(slab->state == SPAN_SLAB && slab->cls == cls, "cached block not in a slab", block);

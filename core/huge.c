@@ -18,11 +18,16 @@
 
 #include <string.h>
 
-/* Where the object starts in its run: never on a segment boundary (see aligned_huge.h). */
+/*
+ * Where the object starts in its run: never on a segment boundary (see
+ * aligned_huge.h), and past the header's page map, which free() reads for
+ * any pointer into the segment (a page's tag must be 0 there, not object
+ * bytes).
+ */
 static size_t huge_offset(size_t alignment)
 {
     CONTRACT_ASSERT(alignment < ALIGNED_HUGE_MIN);
-    return alignment > OS_PAGE_SIZE ? alignment : OS_PAGE_SIZE;
+    return alignment > SEGMENT_MAP_END ? alignment : SEGMENT_MAP_END;
 }
 
 /*
@@ -101,7 +106,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
         *zeroed = !seg->dirty;
         if (seg->dirty)
             forget_interior_headers(seg, 1, nsegments);
-        memset(seg->page_tag, 0, sizeof seg->page_tag);
+        memset(seg->pages, 0, sizeof seg->pages);
         seg->magic = SEGMENT_MAGIC;
         seg->kind = SEG_HUGE;
         seg->slot = (uint16_t)heap->slot;

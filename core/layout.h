@@ -17,14 +17,14 @@
  *  - A SEG_PAGES segment is cut into spans (runs of pages): slabs of one
  *    small class, large objects, or free runs. A SEG_HUGE segment starts a
  *    run of segments holding one huge object.
- *  - page_tag[page] is PAGE_TAG(class, shard) of the slab covering the page
- *    and 0 for every other page: free() reads only this word on its fast
- *    path. The shard says which shard of the node heap the slab belongs to,
- *    so a free by a thread of another shard can send the block home instead
- *    of reusing it (passive false sharing: see thread_cache_free_slow).
- *  - page_head[page] is the first page of the span covering it, for every
+ *  - pages[page].tag is PAGE_TAG(class, shard) of the slab covering the page
+ *    and 0 for every other page: free() reads it first on its fast path,
+ *    then the head beside it (struct page_entry). The shard says which shard of the node heap the
+ * slab belongs to, so a free by a thread of another shard can send the block home instead of
+ * reusing it (passive false sharing: see thread_cache_free_slow).
+ *  - pages[page].head is the first page of the span covering it, for every
  *    page of a slab or large span and for the first and last page of a free
- *    span. Only head descriptors (spans[page_head[page]]) are meaningful;
+ *    span. Only head descriptors (spans[pages[page].head]) are meaningful;
  *    a descriptor that stops being a head gets state SPAN_NONE.
  */
 #ifndef NUMA_ALLOC_LAYOUT_H
@@ -35,6 +35,7 @@
 #include "base/os.h"
 #include "core/size_class.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SEGMENT_SHIFT     22
@@ -46,6 +47,12 @@ enum span_state { SPAN_NONE = 0, SPAN_FREE, SPAN_SLAB, SPAN_LARGE };
 enum segment_kind { SEG_PAGES = 1, SEG_HUGE, SEG_FREE_RUN };
 
 #define SEGMENT_MAGIC 0x4e554d41u /* "NUMA" */
+
+/* What free() reads first of a page: see the invariants at the top. */
+struct page_entry {
+    uint16_t tag;  /* PAGE_TAG(class, shard) of the slab covering the page, or 0 */
+    uint16_t head; /* first page of the span covering it (slabs, large spans, free runs' ends) */
+};
 
 /* A run of pages inside a SEG_PAGES segment; lives in the segment header. */
 struct span {
@@ -84,8 +91,13 @@ struct segment {
     struct list_node run_link; /* SEG_FREE_RUN: node_heap.free_segments */
     void *huge_ptr;            /* SEG_HUGE: the object */
     size_t huge_size;          /* SEG_HUGE: its usable size */
-    uint16_t page_tag[PAGES_PER_SEGMENT];
-    uint16_t page_head[PAGES_PER_SEGMENT];
+    /*
+     * A page's tag and head side by side, so that free's fast path finds both
+     * on one cache line (it reads the tag, then the head for is_block_start).
+     * The map spans the header's first two pages (SEGMENT_MAP_END), which is
+     * why a huge object starts no sooner than that (huge.c, huge_offset).
+     */
+    struct page_entry pages[PAGES_PER_SEGMENT];
     struct span spans[PAGES_PER_SEGMENT];
     /*
      * Which blocks of each slab are free in it (neither in use nor in a
@@ -114,6 +126,12 @@ static inline unsigned tag_shard(unsigned tag)
 {
     return tag >> PAGE_TAG_SHARD_SHIFT;
 }
+
+/* Where the page map ends: a huge object starts at or after it (huge.c). */
+#define SEGMENT_MAP_END                                                                            \
+    ((offsetof(struct segment, pages) + sizeof(struct page_entry) * PAGES_PER_SEGMENT +            \
+      OS_PAGE_MASK) &                                                                              \
+     ~(size_t)OS_PAGE_MASK)
 
 #define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_MASK) >> OS_PAGE_SHIFT)
 #define SEGMENT_USABLE_PAGES (PAGES_PER_SEGMENT - SEGMENT_HEADER_PAGES)
@@ -160,19 +178,27 @@ static inline char *span_start(struct segment *seg, const struct span *span)
 
 static inline struct span *span_of_ptr(struct segment *seg, const void *p)
 {
-    return &seg->spans[seg->page_head[page_in_segment(p)]];
+    return &seg->spans[seg->pages[page_in_segment(p)].head];
+}
+
+/* p's page entry: its tag, then (is_block_start) its head, from one cache line. */
+static inline const struct page_entry *page_entry_at(const struct segment *seg, const void *p)
+{
+    return &seg->pages[page_in_segment(p)];
 }
 
 /*
- * Is p, on a page tagged with class `cls`, the start of one of its slab's
- * blocks (not inside one, not in the slab's unused tail)? The slab starts
- * at its head page (invariant above); no division (slab_block_index).
+ * Is p, on a slab page whose entry is `page` (page_entry_at; its tag is a
+ * class's, not 0), the start of one of its slab's blocks (not inside one,
+ * not in the slab's unused tail)? The slab starts at its head page
+ * (invariant above); no division (slab_block_index).
  */
-static inline int is_block_start(struct segment *seg, const void *p, unsigned cls)
+static inline int is_block_start(const struct segment *seg, const void *p,
+                                 const struct page_entry *page)
 {
-    uintptr_t slab =
-        (uintptr_t)seg + ((uintptr_t)seg->page_head[page_in_segment(p)] << OS_PAGE_SHIFT);
-    return slab_block_index(cls, (uintptr_t)p - slab) < na_slab_index_magic[cls & 0xffu].blocks;
+    unsigned cls = tag_class(page->tag);
+    uintptr_t slab = (uintptr_t)seg + ((uintptr_t)page->head << OS_PAGE_SHIFT);
+    return slab_block_index(cls, (uintptr_t)p - slab) < na_slab_index_magic[cls].blocks;
 }
 
 #endif

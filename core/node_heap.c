@@ -74,7 +74,7 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
     if (blocks % BITMAP_WORD_BITS)
         map[blocks / 64] = ((uint64_t)1 << (blocks % 64)) - 1;
     for (unsigned page = first; page < first + slab->npages; page++)
-        seg->page_tag[page] = PAGE_TAG(cls, shard);
+        seg->pages[page].tag = PAGE_TAG(cls, shard);
     return slab;
 }
 
@@ -84,7 +84,8 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
     unsigned first = (unsigned)(slab - seg->spans);
     NA_ASSERT(slab->state == SPAN_SLAB && slab->used == 0 && !slab->in_partial);
     NA_ASSERT(slab_free_blocks(seg, slab) == na_size_classes[slab->cls].slab_blocks);
-    memset(&seg->page_tag[first], 0, slab->npages * sizeof seg->page_tag[0]);
+    for (unsigned page = first; page < first + slab->npages; page++)
+        seg->pages[page].tag = 0; /* the heads stay: page_run_free reads them */
     na_lock(&heap->pages_lock);
     page_run_free(heap, slab);
     purge_maybe(heap);
@@ -222,7 +223,7 @@ slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cl
     uint64_t *map = slab_map(seg, slab);
     if (bitmap_test(map, index))
         report_invalid_pointer("free(): double free detected", block);
-    NA_ASSERT(seg->page_tag[page_in_segment(block)] == PAGE_TAG(cls, slab->shard));
+    NA_ASSERT(seg->pages[page_in_segment(block)].tag == PAGE_TAG(cls, slab->shard));
     NA_ASSERT(slabs == &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls]);
     bitmap_set(map, index);
     if (index / BITMAP_WORD_BITS < slab->map_hint)

@@ -36,8 +36,8 @@ static struct span *make_free_run(struct node_heap *heap, struct segment *seg, u
     span->npages = npages;
     span->dirty = dirty;
     span->freed_ms = freed_ms;
-    seg->page_head[first] = (uint16_t)first;
-    seg->page_head[first + npages - 1] = (uint16_t)first;
+    seg->pages[first].head = (uint16_t)first;
+    seg->pages[first + npages - 1].head = (uint16_t)first;
     bin_insert(heap, span);
     if (dirty)
         purge_note_dirty(heap, span);
@@ -129,7 +129,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     }
     struct segment *seg = segment_of(run);
     unsigned first = (unsigned)(run - seg->spans), total = run->npages;
-    NA_ASSERT(run->state == SPAN_FREE && run->npages >= need && seg->page_head[first] == first);
+    NA_ASSERT(run->state == SPAN_FREE && run->npages >= need && seg->pages[first].head == first);
     bool dirty = run->dirty;
     uint64_t freed_ms = run->freed_ms;
     take_free_run(heap, run);
@@ -153,7 +153,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     span->npages = (uint32_t)npages;
     span->dirty = dirty; /* tells the caller whether the pages may be non-zero */
     for (unsigned page = first; page < first + npages; page++)
-        seg->page_head[page] = (uint16_t)first;
+        seg->pages[page].head = (uint16_t)first;
     heap->active_bytes += npages << OS_PAGE_SHIFT;
     heap_note_peak(heap);
     if (!dirty && !heap_commit_check(heap, span_start(seg, span), npages << OS_PAGE_SHIFT)) {
@@ -192,12 +192,12 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty)
     NA_ASSERT(seg->magic == SEGMENT_MAGIC && seg->kind == SEG_PAGES);
     NA_ASSERT(heap->active_bytes >= (size_t)npages << OS_PAGE_SHIFT);
     for (unsigned page = first; page < first + npages; page++) /* invariant 4: tags cleared first */
-        NA_ASSERT(seg->page_tag[page] == 0);
+        NA_ASSERT(seg->pages[page].tag == 0);
     heap->active_bytes -= (size_t)npages << OS_PAGE_SHIFT;
     span->state = SPAN_NONE;
 
     if (first > SEGMENT_HEADER_PAGES) {
-        struct span *left = &seg->spans[seg->page_head[first - 1]];
+        struct span *left = &seg->spans[seg->pages[first - 1].head];
         if (absorb_free_run(heap, left, &dirty, &freed_ms)) {
             npages += left->npages;
             first = (unsigned)(left - seg->spans);
@@ -211,7 +211,7 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty)
     make_free_run(heap, seg, first, npages, dirty, freed_ms);
     /* Invariant 6: coalesced, so no free run touches this one. */
     NA_ASSERT(first == SEGMENT_HEADER_PAGES ||
-              seg->spans[seg->page_head[first - 1]].state != SPAN_FREE);
+              seg->spans[seg->pages[first - 1].head].state != SPAN_FREE);
     NA_ASSERT(first + npages == PAGES_PER_SEGMENT || seg->spans[first + npages].state != SPAN_FREE);
 }
 
@@ -242,7 +242,7 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
     struct segment *seg = segment_of(span);
     unsigned first = (unsigned)(span - seg->spans), old = span->npages;
     NA_ASSERT_HELD(&heap->pages_lock);
-    NA_ASSERT(span->state == SPAN_LARGE && seg->page_head[first] == first && npages > 0);
+    NA_ASSERT(span->state == SPAN_LARGE && seg->pages[first].head == first && npages > 0);
     if (npages < old) { /* the tail becomes a free run, merged with what follows */
         struct span *tail = &seg->spans[first + npages];
         tail->npages = old - (unsigned)npages;
@@ -272,7 +272,7 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
     if (rest)
         make_free_run(heap, seg, next + extra, rest, dirty, freed_ms);
     for (unsigned page = next; page < next + extra; page++)
-        seg->page_head[page] = (uint16_t)first;
+        seg->pages[page].head = (uint16_t)first;
     span->npages = (uint32_t)npages;
     heap->active_bytes += (size_t)extra << OS_PAGE_SHIFT;
     heap_note_peak(heap);

@@ -133,7 +133,7 @@ static struct span *slab_of(void *p)
 {
     struct segment *seg = segment_of(p);
     cr_assert_eq(seg->magic, SEGMENT_MAGIC);
-    return &seg->spans[seg->page_head[page_in_segment(p)]];
+    return &seg->spans[seg->pages[page_in_segment(p)].head];
 }
 
 /*
@@ -177,7 +177,7 @@ Test(heap_check, catches_a_wrong_page_tag, .signal = SIGABRT)
 {
     void *p = malloc(100 * KiB); /* a large object: its pages carry tag 0 */
     numa_alloc_debug_check();
-    segment_of(p)->page_tag[page_in_segment(p) + 1] = PAGE_TAG(3, 0);
+    segment_of(p)->pages[page_in_segment(p) + 1].tag = PAGE_TAG(3, 0);
     numa_alloc_debug_check();
 }
 
@@ -185,7 +185,7 @@ Test(heap_check, catches_a_broken_span_head, .signal = SIGABRT)
 {
     char *p = malloc(100 * KiB);
     numa_alloc_debug_check();
-    segment_of(p)->page_head[page_in_segment(p + 8 * KiB)]++;
+    segment_of(p)->pages[page_in_segment(p + 8 * KiB)].head++;
     numa_alloc_debug_check();
 }
 
