@@ -339,6 +339,27 @@ Test(misuse, interior_free_huge_aborts, .signal = SIGABRT)
     free(p + 5 * MiB);
 }
 
+/*
+ * The last pages of a huge object's first segment have their page entries on
+ * the header's second page (tag and head side by side fill 4 KiB): the object
+ * must start past them, or free would read the object's own bytes as a tag.
+ * The object's first 8 KiB are filled with an entry that reads as a 16-byte
+ * slab (class 1, shard 0) starting at page 1008: were those bytes the map,
+ * free of a block's start on pages 1008..1023 would take it into a bin.
+ */
+Test(misuse, interior_free_at_the_end_of_a_huge_objects_first_segment_aborts_at_once)
+{
+    char *p = ours(9 * MiB);
+    uint32_t fake_entry = 1u | 1008u << 16;
+    for (size_t i = 0; i < 8192 / sizeof fake_entry; i++)
+        memcpy(p + i * sizeof fake_entry, &fake_entry, sizeof fake_entry);
+    uintptr_t segment = (uintptr_t)p & ~(uintptr_t)(4 * MiB - 1);
+    for (uintptr_t page = 1008; page < 1024; page += 5)
+        expect_abort_at_once(free_it, (char *)(segment + page * 4096 + 64),
+                             "free(): invalid pointer");
+    free(p);
+}
+
 Test(misuse, interior_free_small_aborts, .signal = SIGABRT)
 {
     /* Detected by free itself: the offset in the slab is no multiple of 96. */
