@@ -75,7 +75,7 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
     if (likely(nc != NULL)) {
         struct cache_bin *bin = &nc->bins[cls];
         if (likely(bin->head != NULL)) {
-            COUNT(bin->nalloc, 1);
+            count_one(&bin->nalloc);
             return cache_bin_pop(bin);
         }
     }
@@ -98,7 +98,7 @@ static inline void *alloc_fast(size_t size)
         if (likely(nc != NULL && route.home == ts->home)) {
             struct cache_bin *bin = &nc->bins[size_class_of(size)];
             if (likely(bin->head != NULL)) {
-                COUNT(bin->nalloc, 1);
+                count_one(&bin->nalloc);
                 return cache_bin_pop(bin);
             }
         }
@@ -121,7 +121,7 @@ static inline void free_fast(void *ptr)
                 struct cache_bin *bin = &nc->bins[tag_class(tag)];
                 if (likely(bin->count < bin->max && tag_shard(tag) == na_thread_state.shard &&
                            ((void **)ptr)[1] != (void *)na_free_block_key)) {
-                    COUNT(bin->nfree, 1);
+                    count_one(&bin->nfree);
                     cache_bin_push(bin, ptr);
                     return;
                 }
