@@ -91,8 +91,8 @@ def main(argv):
     order = [cut(stacks["producer"]), cut(stacks["local"]), cut(stacks["explicit"])]
     order.append([0xdead0000] + cut(stacks["local"])[1:])
     lines = ["numa-alloc-profile 1", "version 0.1.0", f"pid {opts.get('pid', '4242')}",
-             f"program {program}", f"args {program} --fixture a\\x20b", "time_unix 1764520000.5",
-             "start_unix 1764519990.25", "rate 524288", "depth 48", "unwinder libgcc",
+             f"program {program}", f"args {program} --fixture a\\x20b", "time_unix 1796054400.5",
+             "start_unix 1796054391.25", "rate 524288", "depth 48", "unwinder libgcc",
              "complete 1", "node 0 0", "node 1 1", "future_record whatever 1 2"]
     lines += maps
     lines += [f"stack {i} " + " ".join(f"{pc:x}" for pc in pcs)
