@@ -299,6 +299,14 @@ try:
           out + err)
     rc, out, err = run(variant("cut.prof", whole[:cut_at]), "--tsv")
     check("cut: --tsv still has its header", rc == 0 and out.startswith("rank\t"), out)
+    rc, out, err = run(variant("depth3.prof", whole.replace("\ndepth 48\n", "\ndepth 3\n")),
+                       "--collapsed")
+    check("a stack of the full depth gets an outermost '(stack cut at N frames)'",
+          "(stack cut at 3 frames);main;run_producer;producer 10000000" in out.splitlines()
+          and "main;consumer_local 20000000" in out.splitlines(), out + err)
+    rc, out, err = run(variant("args.prof", whole.replace("--fixture", "--two\\x0alines")))
+    check("a control character of an argument stays escaped",
+          f"command: {program} --two\\x0alines a b\n" in out, out)
     bad = whole.replace("site 2 node=0", "site x node=0")
     rc, out, err = run(variant("bad-line.prof", bad), "--top=0")
     check("a malformed line: a warning with its line number, the rest reported",
