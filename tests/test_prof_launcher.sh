@@ -30,6 +30,8 @@ cleanup() {
         rm -f "$dir/$p.lock" "$dir/$p.prof"
     done
     rm -rf "$work"
+    # The live directory, when this test made it and nothing else uses it now.
+    [ -z "${made_dir:-}" ] || rmdir "$dir" 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -88,7 +90,7 @@ if [ -e "$dir" ] || [ -L "$dir" ]; then
         exit 1
     }
 else
-    mkdir -m 700 "$dir"
+    mkdir -m 700 "$dir" && made_dir=1
 fi
 name=profprobe_$$
 name=${name:0:15} # comm holds 15 characters
