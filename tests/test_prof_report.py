@@ -307,6 +307,11 @@ try:
     rc, out, err = run(variant("args.prof", whole.replace("--fixture", "--two\\x0alines")))
     check("a control character of an argument stays escaped",
           f"command: {program} --two\\x0alines a b\n" in out, out)
+    rc, out, err = run(variant("live.prof", whole.replace("\ncomplete 1\n", "\ncomplete 0\n")),
+                       "--sort=live", "--top=0")
+    check("a live snapshot says so; --sort=live puts the explicit site first",
+          "live snapshot" in out and "live when written 2.9 MiB" in out
+          and re.findall(r"^#\d+ (\S+)", out, re.M)[:2] == ["explicit_inner", "0xdead0000"], out)
     bad = whole.replace("site 2 node=0", "site x node=0")
     rc, out, err = run(variant("bad-line.prof", bad), "--top=0")
     check("a malformed line: a warning with its line number, the rest reported",
