@@ -7,7 +7,7 @@
 #
 # gives numa-alloc_<version>-<release>_<arch>.deb holding whatever the install()
 # rules install (library, header, pkg-config and CMake package files, the
-# launcher, the demo, the man pages), installed under /usr, plus
+# launcher and its profile reader, the demo, the man pages), installed under /usr, plus
 # /usr/share/doc/numa-alloc/copyright and changelog.Debian.gz (added by
 # cmake/deb-docs.cmake into CPack's staging tree only: `cmake --install`
 # does not install them). tests/test_deb_package.sh builds it, unpacks it and
@@ -43,7 +43,8 @@ ask the kernel where the pages really lie.
 This package holds the library libnumapreload (preloaded with LD_PRELOAD, or
 linked with -lnumapreload), its header numa_alloc.h with numa_malloc() and
 friends, pkg-config and CMake package files, the numa-alloc launcher (which
-takes numactl's options), numa_alloc_demo and the manual pages.")
+takes numactl's options, and reads allocation-site profiles with numa-alloc
+prof), numa_alloc_demo and the manual pages.")
 set(CPACK_GENERATOR DEB)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS
@@ -57,12 +58,15 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends from dpkg-shlibdeps (dpkg-dev): libc6, libnuma1 (the demo), at the
-# versions the binaries need; without it, the two by hand.
+# versions the binaries need; without it, the two by hand. The profile reader
+# (numa-alloc prof, libexec/numa-alloc/numa-alloc-prof) needs python3 and
+# addr2line (binutils); CPack adds shlibdeps' list to this one.
 find_program(NUMA_ALLOC_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(NUMA_ALLOC_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, binutils")
 else()
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libnuma1")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libnuma1, python3, binutils")
 endif()
 # The shlibs control file, so that packages linking -lnumapreload depend on
 # this one (it needs the library's SONAME).

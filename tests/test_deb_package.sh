@@ -9,7 +9,8 @@
 #    /usr/share/doc/numa-alloc/copyright and changelog.Debian.gz, and nothing else;
 #  - unpacked (dpkg-deb -x) into a scratch root: the launcher from there says it
 #    preloads the library from there, and a program run through it maps that
-#    library (not the build tree's) and writes statistics at exit;
+#    library (not the build tree's) and writes statistics at exit; its
+#    'numa-alloc prof' runs the profile reader from there (Depends: python3, binutils);
 #  - a small program compiled against the unpacked header and library
 #    (-I, -L, -rpath into the scratch root) allocates on node 0 and maps the
 #    scratch root's library;
@@ -62,6 +63,9 @@ field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Version)" = "$version-1" ] || fail "Version: $(field Version), not $version-1"
 [ "$(field Architecture)" = "$arch" ] || fail "Architecture: $(field Architecture)"
 grep -Eq '(^|, )libc6( |,|$)' <<<"$(field Depends)" || fail "Depends lacks libc6: $(field Depends)"
+for dep in python3 binutils; do # numa-alloc prof: the reader, addr2line
+    grep -Eq "(^|, )$dep( |,|\$)" <<<"$(field Depends)" || fail "Depends lacks $dep: $(field Depends)"
+done
 [ -n "$(field Maintainer)" ] || fail "no Maintainer"
 [ -n "$(field Section)" ] || fail "no Section"
 [ "$(field Priority)" = optional ] || fail "Priority: $(field Priority)"
@@ -118,6 +122,13 @@ grep -q '"active": true' "$scratch/stats" || {
     cat "$scratch/stats"
     fail "numa-alloc --stats=stderr: no statistics with \"active\": true"
 }
+
+# numa-alloc prof runs the reader of the scratch root (libexec), not a configured path.
+printf 'numa-alloc-profile 1\npid 7\nprogram /bin/true\nrate 524288\ncomplete 1\nnode 0 0\nstack 1 1000\nsite 1 node=0 thread_node=0 decision=local samples=1 objects=2 bytes=4096\nend\n' \
+    >"$scratch/tiny.prof"
+[ -x "$root/usr/libexec/numa-alloc/numa-alloc-prof" ] || fail "the package lacks /usr/libexec/numa-alloc/numa-alloc-prof"
+prof_out=$("$root/usr/bin/numa-alloc" prof "$scratch/tiny.prof" --tsv 2>&1)
+grep -q $'^1\t1\t0x1000\t' <<<"$prof_out" || fail "numa-alloc prof from the unpacked root: $prof_out"
 
 # --- a program linked against the unpacked header and library --------------------
 cat >"$scratch/example.c" <<'EOF'
