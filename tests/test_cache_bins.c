@@ -28,7 +28,7 @@
  *   74 slabs. Then it allocates 2 MiB of 1 KiB blocks: the bin's blocks sat
  *   idle all along and went back (struct bin_growth), so the 48 B slabs
  *   emptied and their pages were reused. Before, the bin kept all 74 slabs
- *   (4.6 MiB) live for the 96 KiB of blocks it held, as in sqlite3's run
+ *   (4.6 MiB) live for at most 96 KiB of blocks, as in sqlite3's run
  *   (docs/benchmarks.md, Round two).
  * - busy_bins_keep_their_blocks: the batches of the first test, while the
  *   thread also allocates enough of another class for many visits of its
