@@ -361,11 +361,12 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         unsigned got = heap_refill(node_heap_of(slot), na_thread_state.shard, cls, want, &list);
         if (got == 0)
             return NULL;
+        /* Before the blocks go in: a visit finds this bin empty. */
+        gc_tick(&na_thread_state, got * na_size_classes[cls].size);
         bin->head = list;
         bin->count = got;
         nc->growth[cls].refilled = 1;
         nc->growth[cls].refill_mark = (uint32_t)(bin->nalloc + bin->nfree);
-        gc_tick(&na_thread_state, got * na_size_classes[cls].size);
     }
     COUNT(bin->nalloc, 1);
     return cache_bin_pop(bin);

@@ -31,8 +31,9 @@
  *   (4.6 MiB) live for at most 96 KiB of blocks, as in sqlite3's run
  *   (docs/benchmarks.md, Round two).
  * - busy_bins_keep_their_blocks: the batches of the first test, while the
- *   thread also allocates enough of another class for many visits of its
- *   bins: a bin in use loses nothing to them.
+ *   thread also allocates enough of another class, between each batch's
+ *   frees and its mallocs, for many visits of its bins: a bin in use loses
+ *   nothing to them.
  *
  * Each runs in a fresh thread: a fresh cache, a fresh budget.
  */
@@ -86,9 +87,15 @@ static void run_in_thread(void *(*body)(void *))
     cr_assert_null(failed, "%s", (const char *)failed);
 }
 
+/* Blocks of another class, allocated between a batch's frees and mallocs (busy_body). */
+struct busy {
+    void **other;
+    int used, step;
+};
+
 static void *batch_body(void *arg)
 {
-    (void)arg;
+    struct busy *busy = arg;
     static void *blocks[BATCH], *freed[BATCH];
     static const size_t sizes[] = {16, 32, 64};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -101,6 +108,8 @@ static void *batch_body(void *arg)
             free(freed[n++] = blocks[i]);
         for (int i = BATCH - 1; i >= BATCH / 2; i--)
             free(freed[n++] = blocks[i]);
+        for (int i = 0; busy && i < busy->step; i++)
+            busy->other[busy->used++] = test_launder(malloc(KiB));
         int back = 0; /* blocks that came back from the bin, in reverse order of the frees */
         for (int i = 0; i < BATCH; i++) {
             blocks[i] = test_launder(malloc(sizes[s]));
@@ -278,19 +287,23 @@ Test(cache_bins, idle_blocks_go_back)
     run_in_thread(idle_body);
 }
 
+/*
+ * 64 KiB of 1 KiB blocks between each batch's frees and its mallocs, 10
+ * rounds of three sizes: the visits of the bins (one per 256 KiB) come
+ * while a bin holds the batch it will hand out next, and find it was
+ * emptied by mallocs since the previous visit (struct bin_growth).
+ */
 static void *busy_body(void *arg)
 {
+    (void)arg;
     static void *other[OTHER];
-    for (int round = 0; round < 4; round++) {
-        for (int i = 0; i < OTHER / 4; i++)
-            other[round * OTHER / 4 + i] = test_launder(malloc(KiB));
-        void *failed = batch_body(arg);
-        if (failed)
-            return failed;
-    }
-    for (int i = 0; i < OTHER; i++)
+    struct busy busy = {other, 0, 64};
+    void *failed = NULL;
+    for (int round = 0; round < 10 && !failed; round++)
+        failed = batch_body(&busy);
+    for (int i = 0; i < busy.used; i++)
         free(other[i]);
-    return NULL;
+    return failed;
 }
 
 Test(cache_bins, busy_bins_keep_their_blocks)
