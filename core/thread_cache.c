@@ -117,12 +117,10 @@ static NA_NOINLINE NA_COLD bool far_table_create(struct thread_state *ts, unsign
     return true;
 }
 
-/* Detaches the first `count` blocks of a bin and gives them to the heap. */
-static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32_t count)
+/* The count-th block of a bin's list from `first` (count >= 1, at most what the bin holds). */
+static void *bin_block_at(void *first, uint32_t count)
 {
-    if (count == 0)
-        return;
-    void *first = bin->head, *last = first;
+    void *last = first;
     for (uint32_t i = 1; i < count; i++) {
         /*
          * Shorter than its count: a block freed here was freed by another
@@ -133,10 +131,33 @@ static void bin_flush(struct cache_bin *bin, unsigned slot, unsigned cls, uint32
             report_invalid_pointer("free(): double free detected", last ? last : first);
         last = *(void **)last;
     }
+    return last;
+}
+
+/* Blocks at the bottom of a bin untouched since the last cache_gc (struct bin_growth). */
+static uint32_t bin_untouched(const struct node_cache *nc, unsigned cls)
+{
+    int32_t n = (int32_t)(nc->growth[cls].gc_mark - (uint32_t)nc->bins[cls].nalloc);
+    if (n <= 0)
+        return 0;
+    return (uint32_t)n < nc->bins[cls].count ? (uint32_t)n : nc->bins[cls].count;
+}
+
+/* Detaches the first `count` blocks of a bin (its top) and gives them to the heap. */
+static void bin_flush(struct node_cache *nc, unsigned cls, uint32_t count)
+{
+    if (count == 0)
+        return;
+    struct cache_bin *bin = &nc->bins[cls];
+    uint32_t untouched = bin_untouched(nc, cls);
+    void *first = bin->head, *last = bin_block_at(first, count);
     bin->head = *(void **)last;
     bin->count -= count;
     *(void **)last = NULL;
-    heap_flush(node_heap_of(slot), cls, first);
+    if (untouched > bin->count)
+        untouched = bin->count;
+    nc->growth[cls].gc_mark = untouched + (uint32_t)bin->nalloc;
+    heap_flush(node_heap_of(nc->slot), cls, first);
 }
 
 /* What a bin holds beyond its class's cache_max, in bytes (struct cache_bin). */
@@ -145,7 +166,7 @@ static uint32_t bin_growth_bytes(const struct cache_bin *bin, unsigned cls)
     return (uint32_t)(bin->max - na_size_classes[cls].cache_max) * na_size_classes[cls].size;
 }
 
-/* Debug builds: struct cache_bin's invariants over all the thread's bins. */
+/* Debug builds: struct cache_bin's and bin_growth's invariants over all the thread's bins. */
 static void check_growth(const struct thread_state *ts)
 {
 #ifdef NUMA_ALLOC_DEBUG
@@ -156,6 +177,8 @@ static void check_growth(const struct thread_state *ts)
             NA_ASSERT(bin->count <= bin->max);
             NA_ASSERT(bin->max >= na_size_classes[cls].cache_max);
             NA_ASSERT(bin->max <= na_size_classes[cls].cache_grown);
+            NA_ASSERT((int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin->nalloc) <=
+                      (int32_t)bin->count); /* struct bin_growth */
             sum += bin_growth_bytes(bin, cls);
         }
     }
@@ -163,6 +186,52 @@ static void check_growth(const struct thread_state *ts)
 #else
     (void)ts;
 #endif
+}
+
+/*
+ * How much a thread takes from its node heaps (bytes of refills and of
+ * large objects) between two visits of its bins for idle blocks (struct
+ * bin_growth). A block idle at a bin's bottom goes back after one to two
+ * such periods; a bin in use (a batch, a churn) reaches its bottom far more
+ * often than that, and loses nothing.
+ */
+#define CACHE_GC_BYTES ((uint32_t)256 << 10)
+
+/*
+ * Gives the heap every bin's bottom blocks that no malloc reached since the
+ * last visit (struct bin_growth), and starts the next period.
+ */
+static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
+{
+    ts->gc_bytes = 0;
+    for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
+        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+            struct cache_bin *bin = &nc->bins[cls];
+            uint32_t idle = bin_untouched(nc, cls);
+            if (idle == bin->count) {
+                bin_flush(nc, cls, idle);
+            } else if (idle) {
+                void *keep = bin_block_at(bin->head, bin->count - idle); /* the last one kept */
+                void *first = *(void **)keep;
+                /* The bottom ends with a NULL link, unless a double free relinked it (above). */
+                if (!first || *(void **)bin_block_at(first, idle))
+                    report_invalid_pointer("free(): double free detected", first ? first : keep);
+                *(void **)keep = NULL;
+                bin->count -= idle;
+                heap_flush(node_heap_of(nc->slot), cls, first);
+            }
+            nc->growth[cls].gc_mark = bin->count + (uint32_t)bin->nalloc;
+        }
+    }
+    check_growth(ts);
+}
+
+/* The thread took `bytes` from a node heap: time for a visit of its bins? */
+static inline void gc_tick(struct thread_state *ts, uint32_t bytes)
+{
+    ts->gc_bytes += bytes;
+    if (ts->gc_bytes >= CACHE_GC_BYTES)
+        cache_gc(ts);
 }
 
 /* A bin back to its class's bound, what it holds beyond half of that to the heap. */
@@ -174,7 +243,7 @@ static void bin_shrink(struct thread_state *ts, struct node_cache *nc, unsigned 
         return;
     ts->cache_growth -= bin_growth_bytes(bin, cls);
     if (bin->count > base)
-        bin_flush(bin, nc->slot, cls, bin->count - base / 2);
+        bin_flush(nc, cls, bin->count - base / 2);
     bin->max = (uint16_t)base;
     if (bin->fill > base / 2)
         bin->fill = (uint16_t)(base / 2);
@@ -292,6 +361,8 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         unsigned got = heap_refill(node_heap_of(slot), na_thread_state.shard, cls, want, &list);
         if (got == 0)
             return NULL;
+        /* Before the blocks go in: a visit finds this bin empty. */
+        gc_tick(&na_thread_state, got * na_size_classes[cls].size);
         bin->head = list;
         bin->count = got;
         nc->growth[cls].refilled = 1;
@@ -448,7 +519,7 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     }
     if (bin->count >= bin->max && !bin_grow(&na_thread_state, nc, cls)) {
         sample_peak(&na_thread_state);
-        bin_flush(bin, slot, cls, bin->count - bin->max / 2);
+        bin_flush(nc, cls, bin->count - bin->max / 2);
         nc->growth[cls].refilled = 0;
     }
     cache_bin_push(bin, block);
@@ -566,7 +637,7 @@ void thread_cache_after_fork_child(void)
 static void node_cache_flush(struct thread_state *ts, struct node_cache *nc)
 {
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        bin_flush(&nc->bins[cls], nc->slot, cls, nc->bins[cls].count);
+        bin_flush(nc, cls, nc->bins[cls].count);
         bin_shrink(ts, nc, cls);
         away_flush(&nc->away[cls], nc->slot, cls);
     }
@@ -654,6 +725,7 @@ void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node)
     if (bytes) {
         COUNT(nc->large_allocs, 1);
         COUNT(nc->large_bytes_alloc, bytes);
+        gc_tick(&na_thread_state, bytes > CACHE_GC_BYTES ? CACHE_GC_BYTES : (uint32_t)bytes);
     }
 }
 
