@@ -70,6 +70,14 @@ __attribute__((noinline)) void prof_site_handed(void)
         handed[i] = test_launder(malloc(HANDED_SIZE));
 }
 
+/* A few large blocks, sampled at a small rate, through the slow paths (which tick the live files).
+ */
+__attribute__((noinline)) void prof_site_handed_few(void)
+{
+    for (int i = 0; i < 64; i++)
+        free(test_launder(malloc(40000)));
+}
+
 static void child_totals(void)
 {
     prof_site_small();
@@ -150,6 +158,26 @@ static void child_forks(void)
     pthread_join(t, NULL);
 }
 
+/* Live statistics on: <pid>.prof is published beside the others, a snapshot (complete 0). */
+static void child_live(void)
+{
+    char path[128], buf[1 << 16];
+    snprintf(path, sizeof path, "/dev/shm/numa-alloc-%u/%d.prof", (unsigned)geteuid(), getpid());
+    for (int i = 0; i < 100; i++) {
+        prof_site_handed_few();
+        test_sleep_ms(10);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        if (strstr(buf, "\ncomplete 0\n") && strstr(buf, "\nsite ") && strstr(buf, "\nend\n"))
+            return;
+    }
+    _exit(7);
+}
+
 __attribute__((constructor)) static void run_child(void)
 {
     const char *mode = getenv("TEST_PROF_CHILD");
@@ -161,6 +189,8 @@ __attribute__((constructor)) static void run_child(void)
         prof_site_realloc();
     else if (strcmp(mode, "forks") == 0)
         child_forks();
+    else if (strcmp(mode, "live") == 0)
+        child_live();
     else if (strcmp(mode, "small") == 0)
         free(test_launder(malloc(100)));
     exit(0);
@@ -435,6 +465,17 @@ Test(prof, fork_children_exit_and_write_their_own, .timeout = 170)
     snprintf(cmd, sizeof cmd, "for f in %s/f.*; do tail -n1 $f | grep -qx end || exit 1; done",
              dir);
     cr_assert_eq(system(cmd), 0, "every profile ends with end");
+}
+
+Test(prof, live_statistics_publish_the_profile, .timeout = 60)
+{
+    make_dir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/live.prof", dir);
+    setenv("NUMA_ALLOC_STATS_LIVE", "1", 1);
+    int rc = run("live", path, "4096", NULL);
+    unsetenv("NUMA_ALLOC_STATS_LIVE");
+    cr_assert_eq(rc, 0, "no <pid>.prof with complete 0 in the live directory");
 }
 
 Test(prof, bad_rate_warns_once_and_uses_the_default)
