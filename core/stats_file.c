@@ -58,7 +58,10 @@ struct out_target {
     bool dir_known;
     dev_t dir_dev;
     ino_t dir_ino;
-    /* What it is: the variable, its value, and the words of its messages. */
+};
+
+/* What a target is: its variable, its value, the words of its messages. */
+struct out_desc {
     const char *variable;
     const char *value;
     enum option_variable option;
@@ -67,24 +70,32 @@ struct out_target {
 
 static uint64_t started_s; /* %t, for every target */
 
-/* NUMA_ALLOC_STATS, and NUMA_ALLOC_PROF (the profile, core/prof.h), the same way. */
-static struct out_target target = {.variable = "NUMA_ALLOC_STATS=",
-                                   .value = na_options.stats,
-                                   .option = OPTION_STATS,
-                                   .off = "statistics are off",
-                                   .not_written = "statistics not written",
-                                   .will_not = "statistics will not be written"};
-static struct out_target prof_target = {.variable = "NUMA_ALLOC_PROF=",
-                                        .value = na_options.prof,
-                                        .option = OPTION_PROF,
-                                        .off = "the profile is off",
-                                        .not_written = "the profile not written",
-                                        .will_not = "the profile will not be written"};
+/*
+ * NUMA_ALLOC_STATS, and NUMA_ALLOC_PROF (the profile, core/prof.h), the same
+ * way. The targets are zero (.bss: no page written unless used); what they
+ * are is read-only beside them, by index.
+ */
+enum { STATS_TARGET, PROF_TARGET };
+static struct out_target targets[2];
+static const struct out_desc descs[2] = {
+    {"NUMA_ALLOC_STATS=", na_options.stats, OPTION_STATS, "statistics are off",
+     "statistics not written", "statistics will not be written"},
+    {"NUMA_ALLOC_PROF=", na_options.prof, OPTION_PROF, "the profile is off",
+     "the profile not written", "the profile will not be written"},
+};
+#define target      targets[STATS_TARGET]
+#define prof_target targets[PROF_TARGET]
+
+static const struct out_desc *desc_of(const struct out_target *t)
+{
+    return &descs[t - targets];
+}
 
 /* "NUMA_ALLOC_STATS=<value>: <parts...>", once per process, ever (a child inherits that); the value
  * is cut, the line must stay whole. */
-static void say_parts(const struct out_target *t, const char *const *parts)
+static void say_parts(const struct out_target *target_, const char *const *parts)
 {
+    const struct out_desc *t = desc_of(target_);
     char line[600];
     struct textbuf tb;
     tb_init(&tb, line, sizeof line);
@@ -244,13 +255,13 @@ static int dir_writable(const char *dir)
 /* Makes the value absolute into t->pattern; false (said why) if it cannot. */
 static bool make_absolute(struct out_target *t)
 {
-    size_t len = strlen(t->value), at = 0;
-    if (t->value[0] != '/') {
+    size_t len = strlen(desc_of(t)->value), at = 0;
+    if (desc_of(t)->value[0] != '/') {
         long n = syscall(SYS_getcwd, t->pattern, sizeof t->pattern);
         if (n <= 1 || t->pattern[0] != '/') {
             char name[ERRNO_NAME_SIZE];
             say(t, "a relative path, and the current directory is unknown (",
-                n < 0 ? reason(errno, name) : "unreachable", "); ", t->off);
+                n < 0 ? reason(errno, name) : "unreachable", "); ", desc_of(t)->off);
             return false;
         }
         at = (size_t)n - 1; /* n counts the NUL; the kernel's answer fits */
@@ -258,10 +269,10 @@ static bool make_absolute(struct out_target *t)
             t->pattern[at++] = '/';
     }
     if (at + len >= sizeof t->pattern) {
-        say(t, "too long; ", t->off);
+        say(t, "too long; ", desc_of(t)->off);
         return false;
     }
-    memcpy(t->pattern + at, t->value, len + 1);
+    memcpy(t->pattern + at, desc_of(t)->value, len + 1);
     return true;
 }
 
@@ -286,9 +297,9 @@ static long find_top_pid(long pid)
 static void target_init(struct out_target *t)
 {
     static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
-    if (!t->value[0])
+    if (!desc_of(t)->value[0])
         return;
-    if (strcmp(t->value, "stderr") == 0 || strcmp(t->value, "/dev/stderr") == 0) {
+    if (strcmp(desc_of(t)->value, "stderr") == 0 || strcmp(desc_of(t)->value, "/dev/stderr") == 0) {
         t->kind = TO_OUTPUT_FD;
         return;
     }
@@ -300,11 +311,11 @@ static void target_init(struct out_target *t)
     longest(t->pattern, &whole, &last, &varies);
     if (whole + TMP_SUFFIX_MAX >= PATH_MAX || last + TMP_SUFFIX_MAX > NAME_MAX) {
         say(t, whole + TMP_SUFFIX_MAX >= PATH_MAX ? "too long" : "file name too long",
-            " (with %p as 10 digits, %e as 15 characters, %t as 20 digits); ", t->off);
+            " (with %p as 10 digits, %e as 15 characters, %t as 20 digits); ", desc_of(t)->off);
         goto out;
     }
     if (last == 0) {
-        say(t, "not a file name; ", t->off);
+        say(t, "not a file name; ", desc_of(t)->off);
         goto out;
     }
     long pid = syscall(SYS_getpid);
@@ -323,7 +334,7 @@ static void target_init(struct out_target *t)
         err = errno;
     if (err) {
         char name[ERRNO_NAME_SIZE];
-        say(t, "cannot write into ", dir, " (", reason(err, name), "); ", t->off);
+        say(t, "cannot write into ", dir, " (", reason(err, name), "); ", desc_of(t)->off);
         goto out;
     }
     *slash = '/';
@@ -332,7 +343,7 @@ static void target_init(struct out_target *t)
     t->dir_ino = st.st_ino;
     const char *why;
     if (stat_nofollow(AT_FDCWD, path, &st) == 0 && (why = unsafe_target(&st))) {
-        say(t, path, why, "; ", t->will_not);
+        say(t, path, why, "; ", desc_of(t)->will_not);
         t->refused_pid = pid;
     }
     t->kind = TO_FILE;
@@ -429,13 +440,13 @@ static void write_file(struct out_target *t)
         (syscall(SYS_fstat, dirfd, &st) != 0 || st.st_dev != t->dir_dev ||
          st.st_ino != t->dir_ino)) {
         say(t, "cannot write into ", slash == path ? "/" : path,
-            " (not the directory it was at start-up); ", t->not_written);
+            " (not the directory it was at start-up); ", desc_of(t)->not_written);
         syscall(SYS_close, dirfd);
         return;
     }
     if (dirfd < 0) {
         say(t, "cannot write into ", slash == path ? "/" : path, " (", reason(errno, name), "); ",
-            t->not_written);
+            desc_of(t)->not_written);
         return;
     }
     *slash = '/';
@@ -443,7 +454,7 @@ static void write_file(struct out_target *t)
     if (fd < 0) {
         report_failed_write();
         say(t, "cannot create a file beside ", path, " (", errno_name(errno, name), "); ",
-            t->not_written);
+            desc_of(t)->not_written);
         syscall(SYS_close, dirfd);
         return;
     }
@@ -462,7 +473,7 @@ static void write_file(struct out_target *t)
     if (!written || why)
         syscall(SYS_unlinkat, dirfd, tmp, 0);
     if (why)
-        say(t, path, why, "; ", t->not_written);
+        say(t, path, why, "; ", desc_of(t)->not_written);
     syscall(SYS_close, dirfd);
 }
 
