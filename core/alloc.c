@@ -389,11 +389,13 @@ const char *alloc_start_failure(void)
 /*
  * Usually the first malloc initialises us, from whichever thread or library
  * gets there first; this makes sure a program that never allocates still
- * gets its warnings about bad NUMA_ALLOC_* values.
+ * gets its warnings about bad NUMA_ALLOC_* values. With the profile on, it
+ * also loads the unwinder (core/prof.h).
  */
 __attribute__((constructor)) static void init_at_load(void)
 {
-    alloc_ensure_init();
+    if (alloc_ensure_init() && na_prof_on)
+        prof_load_unwinder(); /* here, not in malloc: the loader allocates and takes its lock */
 }
 
 /* ---- fork: no lock may be held by a thread that the child lacks ---------- */

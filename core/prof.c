@@ -323,6 +323,37 @@ static uint32_t site_id(uint32_t stack, unsigned node, unsigned thread_node, uns
 
 /* ---- unwinding ---------------------------------------------------------- */
 
+/*
+ * libgcc_s's unwinder, loaded by prof_load_unwinder (with NUMA_ALLOC_PROF
+ * only: linked, libgcc_s would cost every process its pages, 84 KiB of RSS
+ * on /bin/true). NULL until then, or for good in a static program or when
+ * it cannot be loaded: samples then have an empty stack. Written once
+ * (release), read with acquire.
+ */
+typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
+typedef _Unwind_Ptr (*get_ip_fn)(struct _Unwind_Context *);
+static backtrace_fn unwind_backtrace;
+static get_ip_fn unwind_get_ip;
+
+/* Weak: a static program has no dlopen to call (and libc.a's would warn at its link). */
+extern void *dlopen(const char *file, int mode) __attribute__((weak));
+extern void *dlsym(void *handle, const char *name) __attribute__((weak));
+
+void prof_load_unwinder(void)
+{
+    if (!na_prof_on || !dlopen || !dlsym || unwind_backtrace)
+        return;
+    me.busy = 1; /* the loader allocates: not sampled, nothing to unwind with yet */
+    void *lib = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+    get_ip_fn get_ip = lib ? (get_ip_fn)dlsym(lib, "_Unwind_GetIP") : NULL;
+    backtrace_fn backtrace = lib ? (backtrace_fn)dlsym(lib, "_Unwind_Backtrace") : NULL;
+    if (get_ip && backtrace) {
+        __atomic_store_n(&unwind_get_ip, get_ip, __ATOMIC_RELEASE);
+        __atomic_store_n(&unwind_backtrace, backtrace, __ATOMIC_RELEASE);
+    }
+    me.busy = 0;
+}
+
 struct unwind_state {
     uintptr_t *pc;
     uint32_t depth;
@@ -332,7 +363,7 @@ struct unwind_state {
 static _Unwind_Reason_Code unwind_one(struct _Unwind_Context *context, void *arg)
 {
     struct unwind_state *st = arg;
-    uintptr_t pc = _Unwind_GetIP(context);
+    uintptr_t pc = __atomic_load_n(&unwind_get_ip, __ATOMIC_ACQUIRE)(context);
     if (pc == 0)
         return _URC_END_OF_STACK;
     if (st->ours && pc >= tab.own_start && pc < tab.own_end)
@@ -369,7 +400,9 @@ uint32_t prof_note_alloc(size_t request, size_t counted, unsigned slot)
     me.busy = 1;
     uintptr_t pc[PROF_DEPTH];
     struct unwind_state st = {pc, 0, true};
-    _Unwind_Backtrace(unwind_one, &st); /* outside the lock: it may take libgcc's */
+    backtrace_fn backtrace = __atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE);
+    if (backtrace)
+        backtrace(unwind_one, &st); /* outside the lock: it may take libgcc's */
     double p = one_minus_exp_neg((double)counted / (double)rate);
     unsigned tnode = thread_node(), decision = me.decision;
     uint64_t born = now_ns();
@@ -549,7 +582,9 @@ static void put_header(struct textbuf *tb, bool complete)
     tb_u64(tb, rate);
     tb_str(tb, "\ndepth ");
     tb_u64(tb, PROF_DEPTH);
-    tb_str(tb, "\nunwinder libgcc\ncomplete ");
+    tb_str(tb, __atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE) ? "\nunwinder libgcc"
+                                                                    : "\nunwinder none");
+    tb_str(tb, "\ncomplete ");
     tb_str(tb, complete ? "1" : "0");
     tb_str(tb, "\n");
     for (int slot = 0; slot < na_topo.num_slots; slot++) {

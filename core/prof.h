@@ -46,6 +46,12 @@ extern bool na_prof_on;
 /* After options_init: turns the profile on when NUMA_ALLOC_PROF is set. */
 void prof_init(void);
 
+/*
+ * Loads libgcc_s's unwinder when the profile is on (dlopen: a library's
+ * constructor calls it once the allocator runs, outside every lock of ours).
+ */
+void prof_load_unwinder(void);
+
 /* A new bin's countdown: the first draw for class cls, or UINT64_MAX when off. */
 uint64_t prof_first_pops(unsigned cls);
 
