@@ -443,7 +443,7 @@ uint32_t prof_note_alloc(size_t request, size_t counted, unsigned slot)
     int tid = thread_id();
     uint32_t id = 0;
     na_lock(&lock);
-    tab.samples++;
+    __atomic_store_n(&tab.samples, tab.samples + 1, __ATOMIC_RELAXED);
     uint32_t stack = tables_ready() ? stack_id(pc, st.depth) : 0;
     uint32_t site = stack ? site_id(stack, (unsigned)na_topo.slot_node[slot], tnode, decision) : 0;
     if (site && (tab.live_free || tab.live_used < LIVE_MAX)) {
@@ -454,13 +454,13 @@ uint32_t prof_note_alloc(size_t request, size_t counted, unsigned slot)
             id = ++tab.live_used;
         }
         tab.live[id - 1] = (struct live_sample){site, tid, born, 1 / p, (double)request / p};
-        tab.live_count++;
+        __atomic_store_n(&tab.live_count, tab.live_count + 1, __ATOMIC_RELAXED);
         struct site *s = &tab.sites[site - 1];
         s->samples++;
         s->objects += 1 / p;
         s->bytes += (double)request / p;
     } else {
-        tab.lost++;
+        __atomic_store_n(&tab.lost, tab.lost + 1, __ATOMIC_RELAXED);
     }
     na_unlock(&lock);
     me.busy = 0;
@@ -485,7 +485,7 @@ void prof_note_free(uint32_t id)
     s->lifetime_samples++;
     ls->site = tab.live_free;
     tab.live_free = id;
-    tab.live_count--;
+    __atomic_store_n(&tab.live_count, tab.live_count - 1, __ATOMIC_RELAXED);
     na_unlock(&lock);
 }
 
@@ -685,6 +685,14 @@ int prof_write(int fd, bool complete)
     na_unlock(&lock);
     me.busy = 0;
     return -tb.failed;
+}
+
+void prof_counts(struct prof_counts *out)
+{
+    out->rate = rate;
+    out->samples = __atomic_load_n(&tab.samples, __ATOMIC_RELAXED);
+    out->live_samples = __atomic_load_n(&tab.live_count, __ATOMIC_RELAXED);
+    out->lost = __atomic_load_n(&tab.lost, __ATOMIC_RELAXED);
 }
 
 void prof_fork_prepare(void)

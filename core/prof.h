@@ -92,6 +92,12 @@ void prof_note_free(uint32_t id);
  */
 int prof_write(int fd, bool complete);
 
+/* For the statistics' "profile" object: each read whole, not together. */
+struct prof_counts {
+    uint64_t rate, samples, live_samples, lost;
+};
+void prof_counts(struct prof_counts *out);
+
 /* fork: the profile's lock is held across it (a leaf, taken last). */
 void prof_fork_prepare(void);
 void prof_fork_parent(void);

@@ -36,7 +36,7 @@
 #define LARGE_SIZE   (48 * KiB)
 #define LARGE_COUNT  5000 /* 240 MB */
 #define HANDED_SIZE  64
-#define HANDED_COUNT 400000
+#define HANDED_COUNT 1600000 /* 100 MB: the estimate's deviation 2.5% at 64 KiB */
 #define TOTALS_RATE  "65536"
 
 __attribute__((noinline)) void prof_site_small(void)
@@ -191,7 +191,11 @@ __attribute__((constructor)) static void run_child(void)
         child_forks();
     else if (strcmp(mode, "live") == 0)
         child_live();
-    else if (strcmp(mode, "small") == 0)
+    else if (strcmp(mode, "stats") == 0) {
+        prof_site_handed_few();
+        if (numa_alloc_stats_write(1, 1) != 0)
+            _exit(8);
+    } else if (strcmp(mode, "small") == 0)
         free(test_launder(malloc(100)));
     exit(0);
 }
@@ -476,6 +480,33 @@ Test(prof, live_statistics_publish_the_profile, .timeout = 60)
     int rc = run("live", path, "4096", NULL);
     unsetenv("NUMA_ALLOC_STATS_LIVE");
     cr_assert_eq(rc, 0, "no <pid>.prof with complete 0 in the live directory");
+}
+
+Test(prof, json_statistics_have_a_profile_object_only_when_on)
+{
+    make_dir();
+    char path[128], out[128], cmd[512];
+    snprintf(path, sizeof path, "%s/s.prof", dir);
+    snprintf(out, sizeof out, "%s/stats.json", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        _exit(run("stats", path, "4096", NULL));
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))[\"profile\"]; "
+             "sys.exit(0 if p[\"rate\"] == 4096 and p[\"samples\"] > 0 and p[\"lost\"] == 0 "
+             "else 1)' %s",
+             out);
+    cr_assert_eq(system(cmd), 0, "no profile object, or not as expected, in %s", out);
+    static char here[1 << 20];
+    const char *json = test_stats_json(here, sizeof here);
+    cr_assert_not_null(json);
+    cr_assert_null(strstr(json, "\"profile\""), "a profile object with the profile off");
 }
 
 Test(prof, bad_rate_warns_once_and_uses_the_default)
