@@ -762,14 +762,20 @@ static void *alloc_keeping_node(unsigned slot, size_t size)
 NA_NOINLINE NA_COLD void *alloc_slow(size_t size)
 {
     if (unlikely(na_prof_on) && size <= SMALL_MAX && alloc_ensure_init()) {
-        struct cpu_route route = current_route();
+        /*
+         * The bin is looked for among the thread's caches rather than by
+         * its route: the thread may have moved since its fast path read it,
+         * and a countdown left at 0 would wrap on the next pop.
+         */
         unsigned cls = size_class_of(size);
-        struct node_cache *nc = na_thread_state.caches[route.slot];
-        if (nc && nc->bins[cls].countdown == 0) {
+        for (struct node_cache *nc = na_thread_state.cache_list; nc; nc = nc->next) {
+            if (nc->bins[cls].countdown != 0)
+                continue;
             prof_set_decision(prof_policy_decision());
-            void *ptr = alloc_sampled_small(route.slot, cls, size, false);
+            void *ptr = alloc_sampled_small(nc->slot, cls, size, false);
             if (ptr)
                 return ptr;
+            break;
         }
     }
     return alloc_placed(size, 0, false);
