@@ -80,7 +80,7 @@ struct cache_bin {
      * goes to the slow path (alloc_slow), which re-arms it (thread_cache_rearm,
      * under the registry lock so that a reader sees both fields before or after).
      * Invariant: countdown >= 1 outside the instant between that decrement and
-     * the re-arm; other pops (thread_cache_bin_take) never take it below 1.
+     * the re-arm; other pops (a refill's, alloc_small's) never take it below 1.
      */
     uint64_t countdown;
     uint64_t nfree; /* blocks of this class of this node this thread freed */

@@ -125,6 +125,15 @@ __attribute__((noinline)) void prof_site_realloc(void)
         _exit(6);
     free(a);
     free(test_launder(aligned_alloc(4096, 5000)));
+    /* A huge object (its sample in the segment's header), resized, then freed. */
+    unsigned char *h = malloc(3 * MiB);
+    if (!h)
+        _exit(7);
+    memset(h, 7, 3 * MiB);
+    h = realloc(h, 5 * MiB);
+    if (!h || test_bytes_check(h, 3 * MiB, 7) >= 0)
+        _exit(8);
+    free(h);
 }
 
 static volatile bool stop;
