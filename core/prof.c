@@ -272,28 +272,52 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h * 0xff51afd7ed558ccdull;
 }
 
+/*
+ * Open addressing over index[] (`size` a power of two, never full: twice its
+ * table's capacity): the entry holding an id that `same` accepts, or the
+ * empty entry (0) where it goes.
+ */
+static uint32_t *probe(uint32_t *index, uint32_t size, uint64_t hash,
+                       bool (*same)(uint32_t id, const void *key), const void *key)
+{
+    for (uint32_t at = (uint32_t)hash & (size - 1);; at = (at + 1) & (size - 1))
+        if (index[at] == 0 || same(index[at], key))
+            return &index[at];
+}
+
+struct stack_key {
+    uint64_t hash;
+    const uintptr_t *pc;
+    uint32_t depth;
+};
+
+static bool same_stack(uint32_t id, const void *key)
+{
+    const struct stack_key *k = key;
+    const struct stack *s = &tab.stacks[id - 1];
+    return s->hash == k->hash && s->depth == k->depth &&
+           memcmp(s->pc, k->pc, k->depth * sizeof k->pc[0]) == 0;
+}
+
+static bool same_site(uint32_t id, const void *key)
+{
+    return tab.sites[id - 1].key == *(const uint64_t *)key;
+}
+
 /* The stack's id (from 1), added if new; 0 when the table is full. */
 static uint32_t stack_id(const uintptr_t *pc, uint32_t depth)
 {
-    uint64_t h = depth;
+    struct stack_key k = {depth, pc, depth};
     for (uint32_t i = 0; i < depth; i++)
-        h = mix(h, pc[i]);
-    for (uint32_t at = (uint32_t)h & (STACK_INDEX - 1);; at = (at + 1) & (STACK_INDEX - 1)) {
-        uint32_t id = tab.stack_index[at];
-        if (id == 0) {
-            if (tab.n_stacks == STACKS_MAX)
-                return 0;
-            struct stack *s = &tab.stacks[tab.n_stacks];
-            s->hash = h;
-            s->depth = depth;
-            memcpy(s->pc, pc, depth * sizeof pc[0]);
-            tab.stack_index[at] = ++tab.n_stacks;
-            return tab.n_stacks;
-        }
-        const struct stack *s = &tab.stacks[id - 1];
-        if (s->hash == h && s->depth == depth && memcmp(s->pc, pc, depth * sizeof pc[0]) == 0)
-            return id;
-    }
+        k.hash = mix(k.hash, pc[i]);
+    uint32_t *entry = probe(tab.stack_index, STACK_INDEX, k.hash, same_stack, &k);
+    if (*entry || tab.n_stacks == STACKS_MAX)
+        return *entry;
+    struct stack *s = &tab.stacks[tab.n_stacks];
+    s->hash = k.hash;
+    s->depth = depth;
+    memcpy(s->pc, pc, depth * sizeof pc[0]);
+    return *entry = ++tab.n_stacks;
 }
 
 /* The site's index + 1, added if new; 0 when the table is full. */
@@ -301,24 +325,16 @@ static uint32_t site_id(uint32_t stack, unsigned node, unsigned thread_node, uns
 {
     uint64_t key = (uint64_t)stack << 32 | (uint64_t)(node & 0xfff) << 20 |
                    (uint64_t)(thread_node & 0xfff) << 8 | decision;
-    for (uint32_t at = (uint32_t)mix(0, key) & (SITE_INDEX - 1);;
-         at = (at + 1) & (SITE_INDEX - 1)) {
-        uint32_t id = tab.site_index[at];
-        if (id == 0) {
-            if (tab.n_sites == SITES_MAX)
-                return 0;
-            struct site *s = &tab.sites[tab.n_sites];
-            s->key = key;
-            s->stack = stack;
-            s->node = (uint16_t)node;
-            s->thread_node = (uint16_t)thread_node;
-            s->decision = (uint8_t)decision;
-            tab.site_index[at] = ++tab.n_sites;
-            return tab.n_sites;
-        }
-        if (tab.sites[id - 1].key == key)
-            return id;
-    }
+    uint32_t *entry = probe(tab.site_index, SITE_INDEX, mix(0, key), same_site, &key);
+    if (*entry || tab.n_sites == SITES_MAX)
+        return *entry;
+    struct site *s = &tab.sites[tab.n_sites];
+    s->key = key;
+    s->stack = stack;
+    s->node = (uint16_t)node;
+    s->thread_node = (uint16_t)thread_node;
+    s->decision = (uint8_t)decision;
+    return *entry = ++tab.n_sites;
 }
 
 /* ---- unwinding ---------------------------------------------------------- */
