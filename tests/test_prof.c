@@ -213,11 +213,22 @@ __attribute__((constructor)) static void run_child(void)
 
 static char dir[64];
 
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (dir[0] && system(cmd) != 0)
+        fprintf(stderr, "test_prof: could not remove %s\n", dir);
+}
+
+/* A fresh directory for the test's files, removed when the test ends (passed or not). */
 static void make_dir(void)
 {
     strcpy(dir, "/tmp/test_prof.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
 }
+
+TestSuite(prof, .fini = remove_dir);
 
 /* Runs the workload with the given NUMA_ALLOC_PROF (NULL: unset) and rate; its exit status. */
 static int run(const char *mode, const char *prof, const char *rate, const char *err_path)
@@ -444,15 +455,13 @@ Test(prof, sampled_totals_within_10_percent_and_other_thread_frees, .timeout = 1
 Test(prof, realloc_and_free_of_sampled_blocks_are_sound, .timeout = 170)
 {
     make_dir();
-    char path[128], file[160];
+    char path[128];
     snprintf(path, sizeof path, "%s/realloc.prof", dir);
     cr_assert_eq(run("realloc", path, "64", NULL), 0, "the child found its data changed");
     static struct profile prof;
     struct site_total t = read_profile(path, "prof_site_realloc", &prof);
     cr_assert_gt(t.samples, 1000, "at rate 64 nearly every block is sampled");
     cr_assert_lt(t.live_bytes, 1, "every block was freed");
-    snprintf(file, sizeof file, "rm -rf %s", dir);
-    cr_assert_eq(system(file), 0);
 }
 
 Test(prof, off_writes_nothing)
