@@ -8,6 +8,7 @@
 #include "core/hugepages.h"
 #include "core/libc_heap.h"
 #include "core/node_heap.h"
+#include "core/prof.h"
 #include "core/stats.h"
 #include "core/stats_live.h"
 #include "core/stats_file.h"
@@ -292,6 +293,8 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     size_classes_init();
     topology_init();
     options_init();
+    if (na_options.prof[0]) /* before any thread cache: their bins' countdowns */
+        prof_init();
     hugepages_init();
     kernel_policy_apply();
     stats_file_init(); /* the path made absolute before the program can chdir() */
@@ -386,11 +389,13 @@ const char *alloc_start_failure(void)
 /*
  * Usually the first malloc initialises us, from whichever thread or library
  * gets there first; this makes sure a program that never allocates still
- * gets its warnings about bad NUMA_ALLOC_* values.
+ * gets its warnings about bad NUMA_ALLOC_* values. With the profile on, it
+ * also loads the unwinder (core/prof.h).
  */
 __attribute__((constructor)) static void init_at_load(void)
 {
-    alloc_ensure_init();
+    if (alloc_ensure_init() && na_prof_on)
+        prof_load_unwinder(); /* here, not in malloc: the loader allocates and takes its lock */
 }
 
 /* ---- fork: no lock may be held by a thread that the child lacks ---------- */
@@ -427,7 +432,8 @@ static void for_each_lock(void (*op)(na_lock_t *), enum fork_step step)
 /*
  * Every lock the library owns, taken in the order they nest: live publishing,
  * statistics (a writer then takes the registry and heap locks), init,
- * cpuset watch, heap set-up, registry, class_slabs, pages, segment-aligned objects.
+ * cpuset watch, heap set-up, registry, class_slabs, pages, segment-aligned
+ * objects, the profile's tables.
  * The parent releases them and the child resets them in the reverse order.
  */
 static void fork_prepare(void)
@@ -440,10 +446,12 @@ static void fork_prepare(void)
     thread_cache_fork_prepare();
     for_each_lock(na_lock, FORK_PREPARE);
     na_lock(aligned_huge_lock());
+    prof_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    prof_fork_parent();
     na_unlock(aligned_huge_lock());
     for_each_lock(na_unlock, FORK_PARENT);
     thread_cache_fork_parent();
@@ -456,6 +464,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    prof_fork_child();
     na_lock_reset(aligned_huge_lock());
     for_each_lock(na_lock_reset, FORK_CHILD);
     thread_cache_after_fork_child();
@@ -508,6 +517,56 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
     return ptr;
 }
 
+/* ---- profile: sampled blocks (core/prof.h) ------------------------------- */
+
+/* Where a page run or huge object keeps its sample id; NULL for a slab's block or foreign memory.
+ */
+static uint32_t *sample_id_of(void *ptr)
+{
+    if (!region_contains(ptr))
+        return NULL; /* segment-aligned objects are not sampled */
+    struct segment *seg = segment_of(ptr);
+    if (seg->kind == SEG_HUGE)
+        return &seg->huge_sample;
+    if (seg->pages[page_in_segment(ptr)].tag != 0)
+        return NULL;
+    return &span_of_ptr(seg, ptr)->sample;
+}
+
+/*
+ * A small request of class cls on `slot` whose bin's sample is due (its
+ * countdown 0 or 1): served as a page run of the same heap, so that its
+ * free reaches free_slow; NULL when it is not taken (not due, the profiler
+ * itself allocating, no pages): the caller serves it from the bin.
+ */
+static NA_NOINLINE NA_COLD void *alloc_sampled_small(unsigned slot, unsigned cls, size_t size,
+                                                     bool zero)
+{
+    struct node_cache *nc = thread_cache_of(slot);
+    if (!nc || nc->bins[cls].countdown > 1 ||
+        !prof_small_due(nc, cls, nc->bins[cls].countdown == 0))
+        return NULL;
+    bool zeroed;
+    size_t bytes = os_page_round_up(size ? size : 1);
+    void *ptr = heap_alloc_large(node_heap_of(slot), bytes, 0, &zeroed, false);
+    if (!ptr)
+        return NULL;
+    if (zero && !zeroed)
+        memset(ptr, 0, size);
+    thread_cache_count_alloc(slot, bytes, false); /* a page run now, counted as one */
+    span_of_ptr(segment_of(ptr), ptr)->sample =
+        prof_note_alloc(size, na_size_classes[cls].size, slot);
+    return ptr;
+}
+
+/* A page run or huge object just allocated on a slow path: sampled by the bytes. */
+static NA_NOINLINE NA_COLD void sample_slow_alloc(void *ptr, size_t size, unsigned slot)
+{
+    uint32_t *id = sample_id_of(ptr);
+    if (id && *id == 0 && prof_large_due(size))
+        *id = prof_note_alloc(size, size, slot);
+}
+
 void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
 {
     CONTRACT_ASSERT(request_within_limit(size, alignment));
@@ -525,7 +584,10 @@ void *alloc_on_slot(unsigned slot, size_t size, size_t alignment, bool zero)
         /* Every class is 16-byte aligned. */
         unsigned cls = alignment <= 16 ? size_class_of(size) : aligned_small_class(size, alignment);
         if (cls <= NUM_SMALL_CLASSES) {
-            void *ptr = alloc_small(slot, cls);
+            void *ptr = unlikely(na_prof_on) ? alloc_sampled_small(slot, cls, size, zero) : NULL;
+            if (ptr)
+                return ptr;
+            ptr = alloc_small(slot, cls);
             if (!ptr)
                 errno = ENOMEM;
             else if (zero)
@@ -551,14 +613,28 @@ static unsigned policy_slot(void)
     return slot;
 }
 
-/* Counts an allocation made on a slow path in `slot` (the fast paths count their own). */
-static void *count_slow_alloc(void *ptr, unsigned slot, bool explicit_node)
+/*
+ * Counts an allocation of `size` bytes made on a slow path in `slot` (the
+ * fast paths count their own); a page run or huge object may be sampled.
+ */
+static void *count_slow_alloc(void *ptr, size_t size, unsigned slot, bool explicit_node)
 {
     if (ptr) {
         size_t usable = alloc_usable_size(ptr);
         thread_cache_count_alloc(slot, usable > SMALL_MAX ? usable : 0, explicit_node);
+        if (unlikely(na_prof_on))
+            sample_slow_alloc(ptr, size, slot);
     }
     return ptr;
+}
+
+/* Has the slot's bump pointer reached its end (its address space is used up)? */
+static bool slot_full(unsigned slot)
+{
+    if (!heap_is_ready(slot))
+        return false;
+    const struct node_heap *heap = node_heap_of(slot);
+    return __atomic_load_n(&heap->seg_next, __ATOMIC_RELAXED) + SEGMENT_SIZE > heap->seg_end;
 }
 
 /* `slot` could not serve: the other nodes in fallback order (cold: a node out of memory). */
@@ -567,6 +643,10 @@ static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size
 {
     uint16_t order[na_region.num_slots];
     unsigned n = placement_fallbacks(slot, named_node, order);
+    if (na_prof_on)
+        prof_set_decision(!placement_slot_usable(slot) ? PROF_FALLBACK_UNUSABLE
+                          : slot_full(slot)            ? PROF_FALLBACK_SLOT
+                                                       : PROF_FALLBACK_FULL);
     for (unsigned i = 1; i < n; i++) {
         void *ptr = alloc_on_slot(order[i], size, alignment, zero);
         if (ptr) {
@@ -576,7 +656,7 @@ static NA_NOINLINE NA_COLD void *alloc_fallback(unsigned slot, size_t size, size
             __atomic_fetch_add(&node_heap_of(order[i])->fallbacks_in, 1, __ATOMIC_RELAXED);
             if (na_thread_state.status == THREAD_LIVE)
                 COUNT(na_thread_state.fallbacks, 1);
-            return count_slow_alloc(ptr, order[i], false); /* not the node it named: not explicit */
+            return count_slow_alloc(ptr, size, order[i], false); /* not the node it named */
         }
     }
     errno = ENOMEM;
@@ -594,7 +674,7 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
 {
     void *ptr = placement_slot_usable(slot) ? alloc_on_slot(slot, size, alignment, zero) : NULL;
     if (likely(ptr != NULL))
-        return count_slow_alloc(ptr, slot, explicit_request);
+        return count_slow_alloc(ptr, size, slot, explicit_request);
     return alloc_fallback(slot, size, alignment, zero, named_node);
 }
 
@@ -616,7 +696,7 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
         if (ptr) {
             if (zero && !zeroed)
                 memset(ptr, 0, size);
-            return count_slow_alloc(ptr, s, false);
+            return count_slow_alloc(ptr, size, s, false);
         }
     }
     errno = ENOMEM;
@@ -647,6 +727,8 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
     if (route.home != na_thread_state.home)
         thread_cache_note_move(route.home);
     unsigned slot = policy_slot();
+    if (na_prof_on)
+        prof_set_decision(prof_policy_decision());
     if (na_placement.per_allocation && size > LARGE_MAX)
         return alloc_spread(slot, size, alignment, zero);
     return alloc_with_fallback(slot, size, alignment, zero, false, false);
@@ -660,16 +742,42 @@ void *alloc_on_node(unsigned slot, size_t size, size_t alignment, bool zero)
     }
     if (unlikely(!alloc_ensure_init()))
         return alloc_not_ready(size, alignment, zero);
+    if (na_prof_on)
+        prof_set_decision(PROF_EXPLICIT);
     return alloc_with_fallback(slot, size, alignment, zero, true, true);
 }
 
+/* realloc: the block's node kept, which the policy chose (or named) for the block. */
 static void *alloc_keeping_node(unsigned slot, size_t size)
 {
+    if (na_prof_on)
+        prof_set_decision(prof_policy_decision());
     return alloc_with_fallback(slot, size, 0, false, true, false);
 }
 
+/*
+ * The fast path's exit. Profile on, a pop that took its bin's countdown to
+ * 0 came here: that request is the sample (struct cache_bin).
+ */
 NA_NOINLINE NA_COLD void *alloc_slow(size_t size)
 {
+    if (unlikely(na_prof_on) && size <= SMALL_MAX && alloc_ensure_init()) {
+        /*
+         * The bin is looked for among the thread's caches rather than by
+         * its route: the thread may have moved since its fast path read it,
+         * and a countdown left at 0 would wrap on the next pop.
+         */
+        unsigned cls = size_class_of(size);
+        for (struct node_cache *nc = na_thread_state.cache_list; nc; nc = nc->next) {
+            if (nc->bins[cls].countdown != 0)
+                continue;
+            prof_set_decision(prof_policy_decision());
+            void *ptr = alloc_sampled_small(nc->slot, cls, size, false);
+            if (ptr)
+                return ptr;
+            break;
+        }
+    }
     return alloc_placed(size, 0, false);
 }
 
@@ -736,6 +844,8 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
         if (ptr != seg->huge_ptr)
             report_invalid_pointer("free(): invalid pointer", ptr);
         thread_cache_count_free(slot_of_ptr(ptr), seg->huge_size);
+        if (seg->huge_sample)
+            prof_note_free(seg->huge_sample);
         heap_free_huge(heap, seg);
         return;
     }
@@ -749,6 +859,8 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
     if (span->state == SPAN_LARGE && ptr == span_start(seg, span) && head <= page &&
         page < head + span->npages) {
         thread_cache_count_free(slot_of_ptr(ptr), (size_t)span->npages << OS_PAGE_SHIFT);
+        if (span->sample)
+            prof_note_free(span->sample);
         heap_free_large(heap, seg, span);
         return;
     }
@@ -933,7 +1045,7 @@ void *alloc_realloc(void *ptr, size_t size)
         if (size > usable)
             fresh = count_slow_alloc(
                 heap_alloc_large(node_heap_of(slot), page_run_size_of(size), 0, &zeroed, true),
-                slot, false);
+                size, slot, false);
     }
     /* realloc keeps the node, or the spread of a page-interleaved object */
     if (!fresh)

@@ -74,8 +74,9 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
     struct node_cache *nc = thread_cache_of(slot);
     if (likely(nc != NULL)) {
         struct cache_bin *bin = &nc->bins[cls];
-        if (likely(bin->head != NULL)) {
-            count_one(&bin->nalloc);
+        /* Never to 0 here: a sample due goes to the slow path first (alloc_on_slot). */
+        if (likely(bin->head != NULL && bin->countdown > 1)) {
+            COUNT(bin->countdown, -1);
             return cache_bin_pop(bin);
         }
     }
@@ -97,10 +98,9 @@ static inline void *alloc_fast(size_t size)
         struct node_cache *nc = ts->caches[route.slot];
         if (likely(nc != NULL && route.home == ts->home)) {
             struct cache_bin *bin = &nc->bins[size_class_of(size)];
-            if (likely(bin->head != NULL)) {
-                count_one(&bin->nalloc);
+            /* A pop that makes the countdown 0 is sampled: alloc_slow (struct cache_bin). */
+            if (likely(bin->head != NULL) && likely(cache_bin_take(bin)))
                 return cache_bin_pop(bin);
-            }
         }
     }
     return alloc_slow(size);

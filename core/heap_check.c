@@ -281,7 +281,7 @@ static void check_own_cache(unsigned slot)
         CHECK(nc->bins[cls].max >= na_size_classes[cls].cache_max &&
                   nc->bins[cls].max <= na_size_classes[cls].cache_grown,
               "cache bin bound outside its class's range", &nc->bins[cls]);
-        CHECK((int32_t)(nc->growth[cls].gc_mark - (uint32_t)nc->bins[cls].nalloc) <= (int32_t)n,
+        CHECK((int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin_nalloc(nc, cls)) <= (int32_t)n,
               "cache bin's untouched bottom above its count (struct bin_growth)", &nc->growth[cls]);
         n = 0;
         for (void *block = nc->away[cls].head; block; block = *(void **)block) {

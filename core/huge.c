@@ -112,6 +112,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bo
         seg->slot = (uint16_t)heap->slot;
         seg->nsegments = nsegments;
         seg->huge_ptr = (char *)seg + offset;
+        seg->huge_sample = 0;
         seg->huge_size = bytes;
         seg->interleaved = spread != NULL;
         heap->active_bytes += nsegments * SEGMENT_SIZE;

@@ -61,10 +61,13 @@ struct span {
     struct list_node lru; /* FREE and dirty: node_heap.dirty_runs, oldest first */
     uint64_t freed_ms;    /* FREE: when it became free (purge decay) */
     uint32_t npages;
-    uint32_t used;     /* SLAB: blocks out in thread caches or in use */
-    uint32_t map_hint; /* SLAB: no free bit in the slab's free_map words before this one */
-    uint8_t state;     /* enum span_state */
-    uint8_t cls;       /* SLAB: small class */
+    uint32_t used; /* SLAB: blocks out in thread caches or in use */
+    union {
+        uint32_t map_hint; /* SLAB: no free bit in the slab's free_map words before this one */
+        uint32_t sample;   /* LARGE: its profile sample's id (core/prof.h), 0 if none */
+    };
+    uint8_t state; /* enum span_state */
+    uint8_t cls;   /* SLAB: small class */
     union {
         uint8_t dirty; /* FREE: pages may be resident and non-zero */
         uint8_t shard; /* SLAB: the node heap's shard whose class_slabs it belongs to */
@@ -86,6 +89,7 @@ struct segment {
     uint8_t dirty; /* SEG_FREE_RUN: pages beyond the header may be non-zero */
     uint16_t slot;
     uint8_t interleaved;       /* SEG_HUGE: pages spread over nodes (interleave) */
+    uint32_t huge_sample;      /* SEG_HUGE: its profile sample's id (core/prof.h), 0 if none */
     size_t nsegments;          /* length of the run this segment starts */
     uint64_t freed_ms;         /* SEG_FREE_RUN: purge decay */
     struct list_node run_link; /* SEG_FREE_RUN: node_heap.free_segments */

@@ -395,6 +395,7 @@ void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, b
     struct span *span = page_run_alloc(heap, bytes >> OS_PAGE_SHIFT, align_pages, roomy);
     if (span) {
         span->state = SPAN_LARGE;
+        span->sample = 0;
         *zeroed = !span->dirty;
     }
     purge_maybe(heap);

@@ -1,6 +1,7 @@
 /* stats.c - collecting and writing the statistics; see stats.h. */
 #define _GNU_SOURCE
 #include "core/stats.h"
+
 #include "core/stats_fold.h"
 
 #include "base/lock.h"
@@ -10,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/hugepages.h"
 #include "core/node_heap.h"
+#include "core/prof.h"
 #include "core/thread_cache.h"
 #include "policy/capabilities.h"
 #include "policy/kernel_policy.h"
@@ -528,6 +530,16 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
     tb_str(tb, ",\n  \"output\": {\"failed_writes\": ");
     tb_u64(tb, report_failed_writes());
     tb_str(tb, "}");
+    if (na_prof_on) {
+        struct prof_counts pc;
+        prof_counts(&pc);
+        tb_str(tb, ",\n  \"profile\": {");
+        json_field(tb, "rate", pc.rate, true);
+        json_field(tb, "samples", pc.samples, true);
+        json_field(tb, "live_samples", pc.live_samples, true);
+        json_field(tb, "lost", pc.lost, false);
+        tb_str(tb, "}");
+    }
     tb_str(tb, ",\n  \"policy\": {\"name\": \"");
     tb_str(tb, policy_names[na_options.policy]);
     tb_str(tb, "\", \"source\": \"");

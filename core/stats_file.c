@@ -6,6 +6,7 @@
 #include "base/report.h"
 #include "base/textbuf.h"
 #include "core/alloc.h"
+#include "core/prof.h"
 #include "core/stats.h"
 #include "core/stats_openmetrics.h"
 #include "policy/capabilities.h"
@@ -49,41 +50,72 @@
  * one, so that one swapped for a link elsewhere meanwhile (by a user who can
  * write into its parent) cannot send the file there.
  */
-static struct {
+struct out_target {
     enum { TO_NOWHERE, TO_OUTPUT_FD, TO_FILE } kind;
     char pattern[PATH_MAX];
     long refused_pid;
-    uint64_t started_s;
     long top_pid;
     bool dir_known;
     dev_t dir_dev;
     ino_t dir_ino;
-} target;
+};
+
+/* What a target is: its variable, its value, the words of its messages. */
+struct out_desc {
+    const char *variable;
+    const char *value;
+    enum option_variable option;
+    const char *off, *not_written, *will_not; /* "statistics are off", ... */
+};
+
+static uint64_t started_s; /* %t, for every target */
+
+/*
+ * NUMA_ALLOC_STATS, and NUMA_ALLOC_PROF (the profile, core/prof.h), the same
+ * way. The targets are zero (.bss: no page written unless used); what they
+ * are is read-only beside them, by index.
+ */
+enum { STATS_TARGET, PROF_TARGET };
+static struct out_target targets[2];
+static const struct out_desc descs[2] = {
+    {"NUMA_ALLOC_STATS=", na_options.stats, OPTION_STATS, "statistics are off",
+     "statistics not written", "statistics will not be written"},
+    {"NUMA_ALLOC_PROF=", na_options.prof, OPTION_PROF, "the profile is off",
+     "the profile not written", "the profile will not be written"},
+};
+#define target      targets[STATS_TARGET]
+#define prof_target targets[PROF_TARGET]
+
+static const struct out_desc *desc_of(const struct out_target *t)
+{
+    return &descs[t - targets];
+}
 
 /* "NUMA_ALLOC_STATS=<value>: <parts...>", once per process, ever (a child inherits that); the value
  * is cut, the line must stay whole. */
-static void say_parts(const char *const *parts)
+static void say_parts(const struct out_target *target_, const char *const *parts)
 {
+    const struct out_desc *t = desc_of(target_);
     char line[600];
     struct textbuf tb;
     tb_init(&tb, line, sizeof line);
-    tb_str(&tb, "NUMA_ALLOC_STATS=");
-    size_t len = strlen(na_options.stats);
+    tb_str(&tb, t->variable);
+    size_t len = strlen(t->value);
     if (len > 160) {
         char head[161];
-        memcpy(head, na_options.stats, 160);
+        memcpy(head, t->value, 160);
         head[160] = '\0';
         tb_str(&tb, head);
         tb_str(&tb, "...");
     } else {
-        tb_str(&tb, na_options.stats);
+        tb_str(&tb, t->value);
     }
     tb_str(&tb, ": ");
     for (; *parts; parts++)
         tb_str(&tb, *parts);
-    options_warn(OPTION_STATS, line); /* one line per variable, ever (a fork child too) */
+    options_warn(t->option, line); /* one line per variable, ever (a fork child too) */
 }
-#define say(...) say_parts((const char *const[]){__VA_ARGS__, NULL})
+#define say(t, ...) say_parts(t, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Why a directory or file cannot be used, in words. */
 static const char *reason(int err, char buf[ERRNO_NAME_SIZE])
@@ -159,7 +191,7 @@ static int expand(const char *pattern, long pid, char *out)
     tb_init(&tb, out, PATH_MAX);
     for (const char *c = pattern; *c; c++) {
         if (c[0] == '%' && (c[1] == 'p' || c[1] == 't')) {
-            tb_u64(&tb, c[1] == 'p' ? (uint64_t)pid : target.started_s);
+            tb_u64(&tb, c[1] == 'p' ? (uint64_t)pid : started_s);
             c++;
         } else if (c[0] == '%' && c[1] == 'e') {
             tb_str(&tb, name);
@@ -220,27 +252,27 @@ static int dir_writable(const char *dir)
     return (int)syscall(SYS_faccessat, AT_FDCWD, dir, W_OK | X_OK);
 }
 
-/* Makes na_options.stats absolute into target.pattern; false (said why) if it cannot. */
-static bool make_absolute(void)
+/* Makes the value absolute into t->pattern; false (said why) if it cannot. */
+static bool make_absolute(struct out_target *t)
 {
-    size_t len = strlen(na_options.stats), at = 0;
-    if (na_options.stats[0] != '/') {
-        long n = syscall(SYS_getcwd, target.pattern, sizeof target.pattern);
-        if (n <= 1 || target.pattern[0] != '/') {
+    size_t len = strlen(desc_of(t)->value), at = 0;
+    if (desc_of(t)->value[0] != '/') {
+        long n = syscall(SYS_getcwd, t->pattern, sizeof t->pattern);
+        if (n <= 1 || t->pattern[0] != '/') {
             char name[ERRNO_NAME_SIZE];
-            say("a relative path, and the current directory is unknown (",
-                n < 0 ? reason(errno, name) : "unreachable", "); statistics are off");
+            say(t, "a relative path, and the current directory is unknown (",
+                n < 0 ? reason(errno, name) : "unreachable", "); ", desc_of(t)->off);
             return false;
         }
         at = (size_t)n - 1; /* n counts the NUL; the kernel's answer fits */
-        if (target.pattern[at - 1] != '/' && at + 1 < sizeof target.pattern)
-            target.pattern[at++] = '/';
+        if (t->pattern[at - 1] != '/' && at + 1 < sizeof t->pattern)
+            t->pattern[at++] = '/';
     }
-    if (at + len >= sizeof target.pattern) {
-        say("too long; statistics are off");
+    if (at + len >= sizeof t->pattern) {
+        say(t, "too long; ", desc_of(t)->off);
         return false;
     }
-    memcpy(target.pattern + at, na_options.stats, len + 1);
+    memcpy(t->pattern + at, desc_of(t)->value, len + 1);
     return true;
 }
 
@@ -261,36 +293,33 @@ static long find_top_pid(long pid)
     return os_process_maps(syscall(SYS_getppid), id) == 1 ? 0 : pid;
 }
 
-void stats_file_init(void)
+/* Checks t's value and makes it ready for the exit (see stats_file.h). */
+static void target_init(struct out_target *t)
 {
     static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
-    target.started_s = os_wall_ms() / 1000;
-    if (!na_options.stats[0])
+    if (!desc_of(t)->value[0])
         return;
-    if (na_options.stats_scope == STATS_SCOPE_TOP &&
-        (target.top_pid = find_top_pid(syscall(SYS_getpid))) != syscall(SYS_getpid))
-        return; /* not the top: nothing to check, nothing to write (fork children neither) */
-    if (strcmp(na_options.stats, "stderr") == 0 || strcmp(na_options.stats, "/dev/stderr") == 0) {
-        target.kind = TO_OUTPUT_FD;
+    if (strcmp(desc_of(t)->value, "stderr") == 0 || strcmp(desc_of(t)->value, "/dev/stderr") == 0) {
+        t->kind = TO_OUTPUT_FD;
         return;
     }
     int saved = errno;
-    if (!make_absolute())
+    if (!make_absolute(t))
         goto out;
     size_t whole, last;
     bool varies;
-    longest(target.pattern, &whole, &last, &varies);
+    longest(t->pattern, &whole, &last, &varies);
     if (whole + TMP_SUFFIX_MAX >= PATH_MAX || last + TMP_SUFFIX_MAX > NAME_MAX) {
-        say(whole + TMP_SUFFIX_MAX >= PATH_MAX ? "too long" : "file name too long",
-            " (with %p as 10 digits, %e as 15 characters, %t as 20 digits); statistics are off");
+        say(t, whole + TMP_SUFFIX_MAX >= PATH_MAX ? "too long" : "file name too long",
+            " (with %p as 10 digits, %e as 15 characters, %t as 20 digits); ", desc_of(t)->off);
         goto out;
     }
     if (last == 0) {
-        say("not a file name; statistics are off");
+        say(t, "not a file name; ", desc_of(t)->off);
         goto out;
     }
     long pid = syscall(SYS_getpid);
-    if (expand(target.pattern, pid, path) != 0)
+    if (expand(t->pattern, pid, path) != 0)
         goto out; /* cannot happen: the length was checked */
     char *slash = strrchr(path, '/');
     *slash = '\0';
@@ -305,21 +334,33 @@ void stats_file_init(void)
         err = errno;
     if (err) {
         char name[ERRNO_NAME_SIZE];
-        say("cannot write into ", dir, " (", reason(err, name), "); statistics are off");
+        say(t, "cannot write into ", dir, " (", reason(err, name), "); ", desc_of(t)->off);
         goto out;
     }
     *slash = '/';
-    target.dir_known = !varies;
-    target.dir_dev = st.st_dev;
-    target.dir_ino = st.st_ino;
+    t->dir_known = !varies;
+    t->dir_dev = st.st_dev;
+    t->dir_ino = st.st_ino;
     const char *why;
     if (stat_nofollow(AT_FDCWD, path, &st) == 0 && (why = unsafe_target(&st))) {
-        say(path, why, "; statistics will not be written");
-        target.refused_pid = pid;
+        say(t, path, why, "; ", desc_of(t)->will_not);
+        t->refused_pid = pid;
     }
-    target.kind = TO_FILE;
+    t->kind = TO_FILE;
 out:
     errno = saved;
+}
+
+void stats_file_init(void)
+{
+    started_s = os_wall_ms() / 1000;
+    target_init(&prof_target); /* the profile ignores the scope: every process writes its own */
+    if (!na_options.stats[0])
+        return;
+    if (na_options.stats_scope == STATS_SCOPE_TOP &&
+        (target.top_pid = find_top_pid(syscall(SYS_getpid))) != syscall(SYS_getpid))
+        return; /* not the top: nothing to check, nothing to write (fork children neither) */
+    target_init(&target);
 }
 
 /* A fresh temporary file beside the final name: never a name that exists, never a link. */
@@ -360,13 +401,20 @@ static int rename_in(int dirfd, const char *from, const char *to)
 }
 
 /*
- * Writes the statistics into fd; false if that failed (counted). (A write
- * past RLIMIT_FSIZE would raise SIGXFSZ: os_write_all keeps it from the host.)
+ * Writes the statistics (or the profile) into fd; false if that failed
+ * (counted). (A write past RLIMIT_FSIZE would raise SIGXFSZ: os_write_all
+ * keeps it from the host.)
  */
-static bool write_into(int fd)
+static bool write_into(const struct out_target *t, int fd)
 {
     if (na_options.stats_mode != 0600 &&
         syscall(SYS_fchmod, fd, (mode_t)na_options.stats_mode) != 0) {
+        report_failed_write();
+        return false;
+    }
+    if (t == &prof_target) {
+        if (prof_write(fd, true) == 0)
+            return true;
         report_failed_write();
         return false;
     }
@@ -375,12 +423,12 @@ static bool write_into(int fd)
     return stats_write(fd, na_options.stats_json, true) == 0; /* a failure is counted there */
 }
 
-static void write_file(void)
+static void write_file(struct out_target *t)
 {
     static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
     char name[ERRNO_NAME_SIZE];
     long pid = syscall(SYS_getpid);
-    if (pid == target.refused_pid || expand(target.pattern, pid, path) != 0)
+    if (pid == t->refused_pid || expand(t->pattern, pid, path) != 0)
         return;
     char *slash = strrchr(path, '/');
     const char *file = slash + 1;
@@ -388,29 +436,29 @@ static void write_file(void)
     int dirfd = (int)syscall(SYS_openat, AT_FDCWD, slash == path ? "/" : path,
                              O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
-    if (dirfd >= 0 && target.dir_known &&
-        (syscall(SYS_fstat, dirfd, &st) != 0 || st.st_dev != target.dir_dev ||
-         st.st_ino != target.dir_ino)) {
-        say("cannot write into ", slash == path ? "/" : path,
-            " (not the directory it was at start-up); statistics not written");
+    if (dirfd >= 0 && t->dir_known &&
+        (syscall(SYS_fstat, dirfd, &st) != 0 || st.st_dev != t->dir_dev ||
+         st.st_ino != t->dir_ino)) {
+        say(t, "cannot write into ", slash == path ? "/" : path,
+            " (not the directory it was at start-up); ", desc_of(t)->not_written);
         syscall(SYS_close, dirfd);
         return;
     }
     if (dirfd < 0) {
-        say("cannot write into ", slash == path ? "/" : path, " (", reason(errno, name),
-            "); statistics not written");
+        say(t, "cannot write into ", slash == path ? "/" : path, " (", reason(errno, name), "); ",
+            desc_of(t)->not_written);
         return;
     }
     *slash = '/';
     int fd = create_temp(dirfd, file, pid, tmp);
     if (fd < 0) {
         report_failed_write();
-        say("cannot create a file beside ", path, " (", errno_name(errno, name),
-            "); statistics not written");
+        say(t, "cannot create a file beside ", path, " (", errno_name(errno, name), "); ",
+            desc_of(t)->not_written);
         syscall(SYS_close, dirfd);
         return;
     }
-    bool written = write_into(fd);
+    bool written = write_into(t, fd);
     if (syscall(SYS_close, fd) != 0 && errno != EINTR && written) {
         report_failed_write(); /* a delayed write error (NFS, quota) */
         written = false;
@@ -425,7 +473,7 @@ static void write_file(void)
     if (!written || why)
         syscall(SYS_unlinkat, dirfd, tmp, 0);
     if (why)
-        say(path, why, "; statistics not written");
+        say(t, path, why, "; ", desc_of(t)->not_written);
     syscall(SYS_close, dirfd);
 }
 
@@ -437,11 +485,28 @@ static void write_file(void)
  */
 void stats_file_fork_child(void)
 {
-    target.started_s = os_wall_ms() / 1000;
+    started_s = os_wall_ms() / 1000;
+}
+
+/* The profile, at exit: its own file (or the output), as the statistics. */
+static void prof_file_at_exit(void)
+{
+    if (prof_target.kind == TO_NOWHERE || !na_region.size)
+        return;
+    int saved = errno;
+    if (prof_target.kind == TO_OUTPUT_FD) {
+        int fd = report_output_fd();
+        if (fd < 0 || prof_write(fd, true) != 0)
+            report_failed_write();
+    } else {
+        write_file(&prof_target);
+    }
+    errno = saved;
 }
 
 __attribute__((destructor)) static void stats_file_at_exit(void)
 {
+    prof_file_at_exit();
     if (target.kind == TO_NOWHERE || (!na_region.size && !alloc_start_failed()))
         return;
     if (na_options.stats_scope == STATS_SCOPE_TOP && syscall(SYS_getpid) != target.top_pid)
@@ -456,7 +521,7 @@ __attribute__((destructor)) static void stats_file_at_exit(void)
         else
             stats_write(fd, na_options.stats_json, true);
     } else {
-        write_file();
+        write_file(&target);
     }
     errno = saved;
 }

@@ -8,6 +8,7 @@
 #include "base/report.h"
 #include "base/textbuf.h"
 #include "core/alloc.h"
+#include "core/prof.h"
 #include "core/stats.h"
 #include "core/stats_openmetrics.h"
 #include "policy/capabilities.h"
@@ -72,9 +73,11 @@ static void unlink_data(int pid)
     unlink_live(pid, "json");
     unlink_live(pid, "txt");
     unlink_live(pid, "om");
+    unlink_live(pid, "prof");
     unlink_live(pid, "json.tmp");
     unlink_live(pid, "txt.tmp");
     unlink_live(pid, "om.tmp");
+    unlink_live(pid, "prof.tmp");
 }
 
 /* ---- stale files ---------------------------------------------------------- */
@@ -118,8 +121,9 @@ static void sweep_entry(const char *name)
     } else if (strcmp(ext, "lock.tmp") == 0) {
         sweep_lock(pid, name, false); /* a start cut short before its rename */
     } else if (strcmp(ext, "json") == 0 || strcmp(ext, "txt") == 0 || strcmp(ext, "om") == 0 ||
-               strcmp(ext, "json.tmp") == 0 || strcmp(ext, "txt.tmp") == 0 ||
-               strcmp(ext, "om.tmp") == 0) {
+               strcmp(ext, "prof") == 0 || strcmp(ext, "json.tmp") == 0 ||
+               strcmp(ext, "txt.tmp") == 0 || strcmp(ext, "om.tmp") == 0 ||
+               strcmp(ext, "prof.tmp") == 0) {
         /* A live process takes its lock before it publishes and drops it last. */
         char lock[LIVE_NAME_MAX];
         struct stat st;
@@ -269,14 +273,17 @@ void stats_live_init(void)
 
 /* ---- publishing ----------------------------------------------------------- */
 
-/* The published forms: JSON, the table, OpenMetrics (what the file's extension says). */
-enum live_format { LIVE_JSON, LIVE_TEXT, LIVE_OPENMETRICS };
+/*
+ * The published forms: JSON, the table, OpenMetrics (what the file's extension
+ * says), and the allocation-site profile when NUMA_ALLOC_PROF is on (core/prof.h).
+ */
+enum live_format { LIVE_JSON, LIVE_TEXT, LIVE_OPENMETRICS, LIVE_PROF };
 
 /* Writes one format to a fresh temporary file of ours, then renames it. */
 static void publish_one(int pid, enum live_format format)
 {
-    static const char *const ext[] = {"json", "txt", "om"};
-    static const char *const ext_tmp[] = {"json.tmp", "txt.tmp", "om.tmp"};
+    static const char *const ext[] = {"json", "txt", "om", "prof"};
+    static const char *const ext_tmp[] = {"json.tmp", "txt.tmp", "om.tmp", "prof.tmp"};
     char name[LIVE_NAME_MAX], tmp[LIVE_NAME_MAX];
     live_name(name, pid, ext[format]);
     live_name(tmp, pid, ext_tmp[format]);
@@ -287,9 +294,12 @@ static void publish_one(int pid, enum live_format format)
         report_failed_write();
         return;
     }
-    int rc = format == LIVE_OPENMETRICS
-                 ? stats_write_openmetrics(fd, false)
+    int rc = format == LIVE_OPENMETRICS ? stats_write_openmetrics(fd, false)
+             : format == LIVE_PROF
+                 ? prof_write(fd, false)
                  : stats_write(fd, format == LIVE_JSON, false); /* counts its own failed write */
+    if (format == LIVE_PROF && rc != 0)
+        report_failed_write();
     syscall(SYS_close, fd);
     if (rc == 0 && syscall(SYS_renameat, live.dir_fd, tmp, live.dir_fd, name) == 0)
         return;
@@ -313,6 +323,8 @@ void stats_live_tick(void)
         publish_one(live.lock_pid, LIVE_JSON);
         publish_one(live.lock_pid, LIVE_TEXT);
         publish_one(live.lock_pid, LIVE_OPENMETRICS);
+        if (na_prof_on)
+            publish_one(live.lock_pid, LIVE_PROF);
     }
     errno = saved;
     na_unlock(&publishing);

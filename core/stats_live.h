@@ -11,6 +11,8 @@
  *   <pid>.json, <pid>.txt  the statistics, 0600, rewritten at most every
  *               250 ms through <pid>.<ext>.tmp and rename (readers never see
  *               half a file)
+ *   <pid>.prof  the allocation-site profile (NUMA_ALLOC_PROF set: core/prof.h),
+ *               "complete 0", published with them, the same way
  * Files of a pid whose lock is free or missing are stale: the library sweeps
  * them when it starts, `numa-alloc stat` when it meets them.
  */

@@ -3,6 +3,7 @@
 
 #include "base/report.h"
 #include "core/node_heap.h"
+#include "core/prof.h"
 #include "policy/current_node.h"
 
 #include <stdbool.h>
@@ -86,6 +87,7 @@ static NA_NOINLINE NA_COLD struct node_cache *node_cache_create(unsigned slot)
         struct cache_bin *bin = &nc->bins[cls];
         bin->max = (uint16_t)na_size_classes[cls].cache_max;
         bin->fill = bin->max / 2 < CACHE_FIRST_FILL ? (uint16_t)(bin->max / 2) : CACHE_FIRST_FILL;
+        bin->countdown = nc->nalloc_base[cls] = prof_first_pops(cls);
     }
     nc->slot = slot;
     return nc;
@@ -137,7 +139,7 @@ static void *bin_block_at(void *first, uint32_t count)
 /* Blocks at the bottom of a bin untouched since the last cache_gc (struct bin_growth). */
 static uint32_t bin_untouched(const struct node_cache *nc, unsigned cls)
 {
-    int32_t n = (int32_t)(nc->growth[cls].gc_mark - (uint32_t)nc->bins[cls].nalloc);
+    int32_t n = (int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin_nalloc(nc, cls));
     if (n <= 0)
         return 0;
     return (uint32_t)n < nc->bins[cls].count ? (uint32_t)n : nc->bins[cls].count;
@@ -156,7 +158,7 @@ static void bin_flush(struct node_cache *nc, unsigned cls, uint32_t count)
     *(void **)last = NULL;
     if (untouched > bin->count)
         untouched = bin->count;
-    nc->growth[cls].gc_mark = untouched + (uint32_t)bin->nalloc;
+    nc->growth[cls].gc_mark = untouched + (uint32_t)bin_nalloc(nc, cls);
     heap_flush(node_heap_of(nc->slot), cls, first);
 }
 
@@ -177,7 +179,7 @@ static void check_growth(const struct thread_state *ts)
             NA_ASSERT(bin->count <= bin->max);
             NA_ASSERT(bin->max >= na_size_classes[cls].cache_max);
             NA_ASSERT(bin->max <= na_size_classes[cls].cache_grown);
-            NA_ASSERT((int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin->nalloc) <=
+            NA_ASSERT((int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin_nalloc(nc, cls)) <=
                       (int32_t)bin->count); /* struct bin_growth */
             sum += bin_growth_bytes(bin, cls);
         }
@@ -220,7 +222,7 @@ static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
                 bin->count -= idle;
                 heap_flush(node_heap_of(nc->slot), cls, first);
             }
-            nc->growth[cls].gc_mark = bin->count + (uint32_t)bin->nalloc;
+            nc->growth[cls].gc_mark = bin->count + (uint32_t)bin_nalloc(nc, cls);
         }
     }
     check_growth(ts);
@@ -261,7 +263,7 @@ static void scavenge(struct thread_state *ts)
             const struct cache_bin *bin = &nc->bins[cls];
             if (bin->max == na_size_classes[cls].cache_max)
                 continue; /* not grown: nothing to give back */
-            uint32_t mark = (uint32_t)(bin->nalloc + bin->nfree);
+            uint32_t mark = (uint32_t)(bin_nalloc(nc, cls) + bin->nfree);
             if (mark == nc->growth[cls].idle_mark)
                 bin_shrink(ts, nc, cls);
             else
@@ -285,7 +287,8 @@ static bool bin_grow(struct thread_state *ts, struct node_cache *nc, unsigned cl
     const struct size_class_info *info = &na_size_classes[cls];
     if (!nc->growth[cls].refilled || bin->max >= info->cache_grown)
         return false;
-    uint32_t since_refill = (uint32_t)(bin->nalloc + bin->nfree) - nc->growth[cls].refill_mark;
+    uint32_t since_refill =
+        (uint32_t)(bin_nalloc(nc, cls) + bin->nfree) - nc->growth[cls].refill_mark;
     if (since_refill > CACHE_BATCH_WINDOW * bin->max)
         return false;
     uint32_t max = bin->max * 2u < info->cache_grown ? bin->max * 2u : info->cache_grown;
@@ -366,9 +369,12 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         bin->head = list;
         bin->count = got;
         nc->growth[cls].refilled = 1;
-        nc->growth[cls].refill_mark = (uint32_t)(bin->nalloc + bin->nfree);
+        nc->growth[cls].refill_mark = (uint32_t)(bin_nalloc(nc, cls) + bin->nfree);
     }
-    COUNT(bin->nalloc, 1);
+    if (bin->countdown > 1) /* a sample due waits for the next pop (struct cache_bin) */
+        COUNT(bin->countdown, -1);
+    else
+        COUNT(nc->nalloc_base[cls], 1);
     return cache_bin_pop(bin);
 }
 
@@ -376,7 +382,7 @@ uint64_t node_cache_allocs(const struct node_cache *nc)
 {
     uint64_t n = nc->large_allocs;
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-        n += nc->bins[cls].nalloc;
+        n += bin_nalloc(nc, cls);
     return n;
 }
 
@@ -428,7 +434,7 @@ static void sample_peak(struct thread_state *ts)
     for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         live += nc->large_bytes_alloc - nc->large_bytes_freed;
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-            live += (nc->bins[cls].nalloc - nc->bins[cls].nfree) * na_size_classes[cls].size;
+            live += (bin_nalloc(nc, cls) - nc->bins[cls].nfree) * na_size_classes[cls].size;
     }
     if ((int64_t)live > 0 && live > ts->peak_live_bytes)
         COUNT(ts->peak_live_bytes, live - ts->peak_live_bytes);
@@ -544,7 +550,7 @@ void node_cache_counts(const struct node_cache *nc, unsigned home, struct alloc_
                                  .remote_allocs = nc->remote_allocs,
                                  .remote_frees = nc->remote_frees};
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
-        uint64_t nalloc = __atomic_load_n(&nc->bins[cls].nalloc, __ATOMIC_RELAXED);
+        uint64_t nalloc = bin_nalloc(nc, cls);
         uint64_t nfree = __atomic_load_n(&nc->bins[cls].nfree, __ATOMIC_RELAXED);
         out->allocs += nalloc;
         out->frees += nfree;
@@ -727,6 +733,17 @@ void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node)
         COUNT(nc->large_bytes_alloc, bytes);
         gc_tick(&na_thread_state, bytes > CACHE_GC_BYTES ? CACHE_GC_BYTES : (uint32_t)bytes);
     }
+}
+
+void thread_cache_rearm(struct node_cache *nc, unsigned cls, uint64_t pops, bool taken)
+{
+    NA_ASSERT(pops >= 1);
+    /* Two fields change: under the lock the readers of node_cache_counts hold. */
+    registry_take();
+    uint64_t nalloc = bin_nalloc(nc, cls) - taken;
+    __atomic_store_n(&nc->bins[cls].countdown, pops, __ATOMIC_RELAXED);
+    __atomic_store_n(&nc->nalloc_base[cls], nalloc + pops, __ATOMIC_RELAXED);
+    registry_drop();
 }
 
 void thread_cache_count_free(unsigned slot, size_t bytes)

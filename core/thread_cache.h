@@ -87,8 +87,19 @@ struct cache_bin {
     uint32_t count; /* blocks in the list; never above max (a free at max grows or flushes first) */
     uint16_t max;   /* bound: cache_max of the class, grown up to its cache_grown (above) */
     uint16_t fill;  /* blocks the next refill asks for: doubles up to max / 2 */
-    uint64_t nalloc; /* blocks of this class this thread allocated on this node */
-    uint64_t nfree;  /* blocks of this class of this node this thread freed */
+    /*
+     * Pops left until the next sampled allocation (NUMA_ALLOC_PROF, core/prof.h);
+     * it is also the bin's allocation count: nalloc = node_cache.nalloc_base[cls]
+     * - countdown (bin_nalloc). One decrement on the malloc fast path does both,
+     * where an increment of a count did one. Profile off it starts at UINT64_MAX
+     * and never reaches 0; on, a pop that takes it to 0 is the sampled one and
+     * goes to the slow path (alloc_slow), which re-arms it (thread_cache_rearm,
+     * under the registry lock so that a reader sees both fields before or after).
+     * Invariant: countdown >= 1 outside the instant between that decrement and
+     * the re-arm; other pops (a refill's, alloc_small's) never take it below 1.
+     */
+    uint64_t countdown;
+    uint64_t nfree; /* blocks of this class of this node this thread freed */
 };
 
 /*
@@ -150,6 +161,7 @@ struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
     struct away_list away[NUM_SMALL_CLASSES + 1];
     struct bin_growth growth[NUM_SMALL_CLASSES + 1];
+    uint64_t nalloc_base[NUM_SMALL_CLASSES + 1]; /* struct cache_bin's countdown */
     unsigned slot;
     struct node_cache *next;            /* the thread's next cache (thread_state.cache_list) */
     uint64_t remote_allocs;             /* settled allocations from this node while on another */
@@ -230,6 +242,33 @@ static inline const struct node_cache *thread_cache_first(const struct thread_st
  * bin. Blocks handed out get the word cleared, so the check costs one load.
  */
 extern uintptr_t na_free_block_key;
+
+/* Blocks of class cls this thread allocated on nc's node (struct cache_bin's countdown). */
+static inline uint64_t bin_nalloc(const struct node_cache *nc, unsigned cls)
+{
+    return __atomic_load_n(&nc->nalloc_base[cls], __ATOMIC_RELAXED) -
+           __atomic_load_n(&nc->bins[cls].countdown, __ATOMIC_RELAXED);
+}
+
+/*
+ * Counts a pop on the fast path (struct cache_bin's countdown): false when this
+ * pop is the sampled one (the countdown reached 0). On x86-64 one instruction
+ * writes the count (a reader in another thread sees it whole, as COUNT's
+ * store) and sets the flag the branch reads: no more instructions than the
+ * count it replaced.
+ */
+static inline bool cache_bin_take(struct cache_bin *bin)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    bool zero;
+    __asm__("subq $1, %0" : "+m"(bin->countdown), "=@ccz"(zero));
+    return !zero;
+#else
+    uint64_t left = bin->countdown - 1;
+    __atomic_store_n(&bin->countdown, left, __ATOMIC_RELAXED);
+    return left != 0;
+#endif
+}
 
 static inline void *cache_bin_pop(struct cache_bin *bin)
 {
@@ -350,5 +389,12 @@ void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node);
 void thread_cache_count_free(unsigned slot, size_t bytes);
 /* A large or huge block of `slot` resized in place from old_bytes to new_bytes. */
 void thread_cache_count_resize(unsigned slot, size_t old_bytes, size_t new_bytes);
+
+/*
+ * Profile (core/prof.h): re-arms bin cls of nc to sample again after `pops`
+ * pops (>= 1); `taken`: its countdown reached 0 on a pop that did not happen
+ * (the fast path went to the slow path instead), which is taken back.
+ */
+void thread_cache_rearm(struct node_cache *nc, unsigned cls, uint64_t pops, bool taken);
 
 #endif

@@ -7,6 +7,7 @@
 #include "numa_alloc.h"
 
 #include "core/alloc.h"
+#include "core/prof.h"
 #include "core/stats.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
@@ -35,7 +36,8 @@ void *numa_malloc(int node, size_t size)
     int slot = slot_for_node(node);
     if (slot < 0)
         return NULL;
-    if (likely(size <= SMALL_MAX)) {
+    /* Profile on: through alloc_on_node, where a sample due is taken (core/prof.h). */
+    if (likely(size <= SMALL_MAX) && likely(!na_prof_on)) {
         void *ptr = alloc_small((unsigned)slot, size_class_of(size));
         if (likely(ptr != NULL)) {
             thread_cache_count_alloc((unsigned)slot, 0, true);

@@ -11,7 +11,8 @@
 
 extern char **environ;
 
-struct options na_options = {.purge_delay_ms = 1000, .stats_json = true, .stats_mode = 0600};
+struct options na_options = {
+    .purge_delay_ms = 1000, .stats_json = true, .stats_mode = 0600, .prof_rate = PROF_RATE_DEFAULT};
 
 #define ENVIRON_FILE_MAX 65536
 
@@ -129,6 +130,21 @@ static int parse_keyword(enum option_variable variable, const char *name, const 
     return words[0].value;
 }
 
+/* A path option into out[OPTIONS_PATH_MAX]; one too long is refused (`off` says what then). */
+static void copy_path(char *out, enum option_variable variable, const char *name, const char *value,
+                      const char *off)
+{
+    if (strlen(value) < OPTIONS_PATH_MAX) {
+        strcpy(out, value);
+        return;
+    }
+    enum { SHOWN = 32 }; /* the beginning of the value: enough to recognise it */
+    char start[SHOWN + sizeof "..."];
+    memcpy(start, value, SHOWN);
+    memcpy(start + SHOWN, "...", sizeof "...");
+    warn_value(variable, name, start, "stderr or a path shorter than 4096 bytes", off);
+}
+
 void options_init(void)
 {
     /* The default first: parse_keyword falls back to words[0]. */
@@ -191,18 +207,8 @@ void options_init(void)
             OPTION_FALLBACK, "NUMA_ALLOC_FALLBACK", value, fallbacks, "none, nearest, any");
         na_options.fallback_given = is_keyword(fallbacks, value);
     }
-    if ((value = env_lookup("NUMA_ALLOC_STATS"))) {
-        if (strlen(value) < OPTIONS_PATH_MAX) {
-            strcpy(na_options.stats, value);
-        } else {
-            enum { SHOWN = 32 }; /* the beginning of the value: enough to recognise it */
-            char start[SHOWN + sizeof "..."];
-            memcpy(start, value, SHOWN);
-            memcpy(start + SHOWN, "...", sizeof "...");
-            warn_value(OPTION_STATS, "NUMA_ALLOC_STATS", start,
-                       "stderr or a path shorter than 4096 bytes", "statistics are off");
-        }
-    }
+    if ((value = env_lookup("NUMA_ALLOC_STATS")))
+        copy_path(na_options.stats, OPTION_STATS, "NUMA_ALLOC_STATS", value, "statistics are off");
     if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT"))) {
         int format = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value, formats,
                                    "json, text, openmetrics");
@@ -253,4 +259,15 @@ void options_init(void)
     if ((value = env_lookup("NUMA_ALLOC_HUGEPAGES")))
         na_options.hugepages = (enum hugepages_mode)parse_keyword(
             OPTION_HUGEPAGES, "NUMA_ALLOC_HUGEPAGES", value, hugepages, "never, thp, auto");
+    if ((value = env_lookup("NUMA_ALLOC_PROF")))
+        copy_path(na_options.prof, OPTION_PROF, "NUMA_ALLOC_PROF", value, "the profile is off");
+    if ((value = env_lookup("NUMA_ALLOC_PROF_RATE"))) {
+        uint64_t bytes;
+        const char *end = parse_decimal(value, PROF_RATE_MAX, &bytes);
+        if (end && *end == '\0' && bytes > 0)
+            na_options.prof_rate = bytes;
+        else
+            warn_value(OPTION_PROF_RATE, "NUMA_ALLOC_PROF_RATE", value,
+                       "bytes between samples, 1 to 1099511627776", "using 524288 (the default)");
+    }
 }

@@ -60,7 +60,9 @@ enum hugepages_mode {
     HUGEPAGES_THP,       /* every segment but the node heap's own */
 };
 
-#define OPTIONS_PATH_MAX 4096 /* PATH_MAX: core/stats_file.c checks the real length */
+#define OPTIONS_PATH_MAX  4096
+#define PROF_RATE_DEFAULT 524288              /* tcmalloc's 512 KiB */
+#define PROF_RATE_MAX     ((uint64_t)1 << 40) /* PATH_MAX: core/stats_file.c checks the real length */
 
 struct options {
     enum placement_policy policy; /* NUMA_ALLOC_POLICY, default local (or inherited) */
@@ -83,6 +85,8 @@ struct options {
     int stats_top_pid;            /* NUMA_ALLOC_STATS_TOP_PID under scope top; 0: not given */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
     enum hugepages_mode hugepages; /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
+    char prof[OPTIONS_PATH_MAX];   /* NUMA_ALLOC_PROF: "" (off) or a path (core/prof.h) */
+    uint64_t prof_rate;            /* NUMA_ALLOC_PROF_RATE: mean bytes between samples */
 };
 
 extern struct options na_options;
@@ -101,6 +105,8 @@ enum option_variable {
     OPTION_STATS_TOP_PID,
     OPTION_PURGE_DELAY_MS,
     OPTION_HUGEPAGES,
+    OPTION_PROF,
+    OPTION_PROF_RATE,
 };
 
 /*

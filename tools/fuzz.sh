@@ -47,9 +47,12 @@ done
 # allocator's retained memory stays far below 2 GiB. -max_len: programs of up to
 # a few hundred operations (the seeds alone would keep inputs under 100 bytes).
 #
-# Two thirds of the time with the default options, one third with every segment
-# advised for transparent huge pages (NUMA_ALLOC_HUGEPAGES=thp: the 2 MiB purge
-# path of core/hugepages.c, which the default reaches only past 64 MiB of a heap).
+# Half the time with the default options, a third with every segment advised
+# for transparent huge pages (NUMA_ALLOC_HUGEPAGES=thp: the 2 MiB purge path of
+# core/hugepages.c, which the default reaches only past 64 MiB of a heap), a
+# sixth with the allocation-site profile at a tiny rate (NUMA_ALLOC_PROF: nearly
+# every block sampled, so small blocks promoted to page runs, their realloc and
+# free, and the profile's tables; the profile is written to the artifacts).
 fuzz_run() { # LABEL SECONDS [ENV=VALUE...]
     local label=$1 time=$2 log=$artifacts/fuzz-$1.log status
     shift 2
@@ -69,7 +72,12 @@ fuzz_run() { # LABEL SECONDS [ENV=VALUE...]
 }
 flags=("$@")
 thp_seconds=$((seconds / 3))
-fuzz_run default $((seconds - thp_seconds)) || exit
+prof_seconds=$((seconds / 6))
+fuzz_run default $((seconds - thp_seconds - prof_seconds)) || exit
 if ((thp_seconds > 0)); then
     fuzz_run hugepages-thp "$thp_seconds" NUMA_ALLOC_HUGEPAGES=thp || exit
+fi
+if ((prof_seconds > 0)); then
+    fuzz_run profile "$prof_seconds" NUMA_ALLOC_PROF="$artifacts/fuzz.prof" \
+        NUMA_ALLOC_PROF_RATE=256 || exit
 fi
