@@ -5,7 +5,8 @@
  * forked child, pinned to CPU 0 (node 0), runs three sites:
  *   prof_site_producer  blocks that a consumer thread pinned to CPU 1 (node 1) frees;
  *   prof_site_local     blocks freed by the allocating thread, on its node;
- *   prof_site_explicit  numa_malloc(1, ...) blocks, freed by the same thread;
+ *   prof_site_explicit  numa_malloc(1, ...) blocks, which a thread on node 1 frees
+ *                       (placed there for that node's threads: nothing crosses);
  * and writes its profile at exit. The parent (the same program, the same
  * addresses: no symboliser needed, dladdr names the frames) reads it and checks:
  * the producer's bytes >= 90% freed from another node, the local site's <= 5%,
@@ -61,8 +62,6 @@ __attribute__((noinline)) void prof_site_explicit(void)
 {
     for (int i = 0; i < COUNT; i++)
         blocks[i] = numa_malloc(1, BLOCK);
-    for (int i = 0; i < COUNT; i++)
-        free(blocks[i]);
 }
 
 static void *consume(void *arg)
@@ -74,15 +73,22 @@ static void *consume(void *arg)
     return NULL;
 }
 
+/* Blocks of the last site, freed by a thread pinned to CPU 1 (node 1). */
+static void free_on_node_1(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, consume, NULL) != 0 || pthread_join(t, NULL) != 0)
+        exit(2);
+}
+
 static void workload(void)
 {
     pin(0);
     prof_site_producer();
-    pthread_t t;
-    if (pthread_create(&t, NULL, consume, NULL) != 0 || pthread_join(t, NULL) != 0)
-        exit(2);
+    free_on_node_1();
     prof_site_local();
     prof_site_explicit();
+    free_on_node_1();
     exit(0); /* the profile is written at exit */
 }
 
