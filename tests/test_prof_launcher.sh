@@ -50,7 +50,7 @@ out=$("$launcher" prof "$prof" --collapsed)
 check "prof FILE --collapsed" grep -qx 'main;run_producer;producer 10000000' <<<"$out"
 out=$("$launcher" prof --weight remote --collapsed "$prof")
 check "prof --weight remote (value as the next word) --collapsed FILE" \
-    test "$out" = $'main;explicit_site;explicit_inner 5000000\nmain;run_producer;producer 9500000'
+    test "$out" = $'main;explicit_site;explicit_inner 1000000\nmain;run_producer;producer 9500000'
 out=$("$launcher" prof --svg "$work/flame.svg" "$prof" --tsv 2>"$work/err")
 check "prof --svg OUT FILE --tsv: the TSV" grep -q $'^1\t1\tproducer\t' <<<"$out"
 check "prof --svg OUT FILE --tsv: the SVG written" grep -q '<svg' "$work/flame.svg"
@@ -149,6 +149,40 @@ for bad in 0 -1 1k 1099511627777 99999999999999 ''; do
     check "--prof-rate=$bad is refused in one line" one_line_error 'invalid --prof-rate' --prof-rate="$bad" true
 done
 check "--prof= (empty) is refused" one_line_error '--prof needs a file name' --prof= true
+
+# --- the real library: a live profile, then the one at exit --------------------------
+# The launcher's own library publishes <pid>.prof while the program runs (--live) and
+# writes --prof's file at exit: 'prof PID' reads the first, 'prof FILE' the second.
+"$launcher" --live --prof="$work/real.%p" -- /usr/bin/python3 -c \
+    'import sys, time
+x = [bytearray(1000) for i in range(20000)]
+sys.stdout.write("up\n"); sys.stdout.flush()
+for i in range(600): y = bytearray(100000); time.sleep(0.05)' \
+    >"$work/real.out" &
+real=$! # the launcher execs the command
+pids+=("$real")
+# The library publishes on its own slow paths (no thread of its own): the
+# program goes on allocating a little while it waits.
+# Once the program has allocated (it says "up"), a publication (every 250 ms) has sites.
+has_sites() {
+    "$launcher" prof "$real" --tsv 2>&1 |
+        awk -F'\t' 'NR == 1 && $3 == "top_function" { h = 1 } NR > 1 && $6 > 0 { n++ } END { exit !(h && n > 0) }'
+}
+for _ in $(seq 100); do
+    grep -q up "$work/real.out" && [ -s "$dir/$real.prof" ] && has_sites && break
+    sleep 0.1
+done
+check "prof PID of a real process: its live profile, sites with bytes" \
+    awk -F'\t' 'NR == 1 && $3 == "top_function" { h = 1 } NR > 1 && $6 > 0 { n++ } END { exit !(h && n > 0) }' <<<"$out"
+out=$("$launcher" prof "$real" 2>&1)
+check "prof PID says it is a live snapshot" grep -q "live snapshot" <<<"$out"
+kill "$real" 2>/dev/null
+wait "$real" 2>/dev/null
+"$launcher" --prof="$work/exit.%p" -- /usr/bin/python3 -c 'x = [bytearray(1000) for i in range(20000)]'
+exit_files=("$work"/exit.*)
+out=$("$launcher" prof "${exit_files[0]}" 2>&1)
+check "prof FILE of a real program's exit profile: complete, sites" \
+    grep -q 'complete (written at exit)' <<<"$out"
 
 # --- installed: the reader beside the launcher -------------------------------------
 if [ -n "$cmake" ]; then
