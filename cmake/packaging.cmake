@@ -60,7 +60,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends from dpkg-shlibdeps (dpkg-dev): libc6, libnuma1 (the demo), at the
 # versions the binaries need; without it, the two by hand. The profile reader
 # (numa-alloc prof, libexec/numa-alloc/numa-alloc-prof) needs python3 and
-# addr2line (binutils); CPack adds shlibdeps' list to this one.
+# addr2line (binutils); CPack adds shlibdeps' list to this one. The library
+# loads libunwind.so.8 for the profile when present (libgcc_s otherwise):
+# recommended, not required.
 find_program(NUMA_ALLOC_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(NUMA_ALLOC_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
@@ -70,6 +72,7 @@ else()
 endif()
 # The shlibs control file, so that packages linking -lnumapreload depend on
 # this one (it needs the library's SONAME).
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libunwind8")
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 # ldconfig from a dpkg trigger (lintian: lacks-ldconfig-trigger is an error).

@@ -369,10 +369,14 @@ void prof_load_unwinder(void)
     if (!na_prof_on || !dlopen || !dlsym || unwind_backtrace || unwind_fast)
         return;
     me.busy = 1; /* the loader allocates: not sampled, nothing to unwind with yet */
-    void *fast = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    /* NUMA_ALLOC_PROF_UNWINDER: auto tries libunwind first; a named one only that one. */
+    enum prof_unwinder choice = na_options.prof_unwinder;
+    void *fast =
+        choice != PROF_UNWINDER_LIBGCC ? dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL) : NULL;
     unw_backtrace_fn trace = fast ? (unw_backtrace_fn)dlsym(fast, "unw_backtrace") : NULL;
-    if (trace) {
-        __atomic_store_n(&unwind_fast, trace, __ATOMIC_RELEASE);
+    if (trace || choice == PROF_UNWINDER_LIBUNWIND) {
+        if (trace)
+            __atomic_store_n(&unwind_fast, trace, __ATOMIC_RELEASE);
         me.busy = 0;
         return;
     }

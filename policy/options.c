@@ -270,4 +270,12 @@ void options_init(void)
             warn_value(OPTION_PROF_RATE, "NUMA_ALLOC_PROF_RATE", value,
                        "bytes between samples, 1 to 1099511627776", "using 524288 (the default)");
     }
+    static const struct keyword unwinders[] = {{"auto", PROF_UNWINDER_AUTO},
+                                               {"libunwind", PROF_UNWINDER_LIBUNWIND},
+                                               {"libgcc", PROF_UNWINDER_LIBGCC},
+                                               {NULL, 0}};
+    if ((value = env_lookup("NUMA_ALLOC_PROF_UNWINDER")))
+        na_options.prof_unwinder =
+            (enum prof_unwinder)parse_keyword(OPTION_PROF_UNWINDER, "NUMA_ALLOC_PROF_UNWINDER",
+                                              value, unwinders, "auto, libunwind, libgcc");
 }

@@ -60,7 +60,10 @@ enum hugepages_mode {
     HUGEPAGES_THP,       /* every segment but the node heap's own */
 };
 
-#define OPTIONS_PATH_MAX  4096
+#define OPTIONS_PATH_MAX 4096
+/* Which unwinder takes a sample's stack: auto tries libunwind, then libgcc. */
+enum prof_unwinder { PROF_UNWINDER_AUTO = 0, PROF_UNWINDER_LIBUNWIND, PROF_UNWINDER_LIBGCC };
+
 #define PROF_RATE_DEFAULT 524288              /* tcmalloc's 512 KiB */
 #define PROF_RATE_MAX     ((uint64_t)1 << 40) /* PATH_MAX: core/stats_file.c checks the real length */
 
@@ -84,9 +87,10 @@ struct options {
     enum stats_scope stats_scope; /* NUMA_ALLOC_STATS_SCOPE, default all */
     int stats_top_pid;            /* NUMA_ALLOC_STATS_TOP_PID under scope top; 0: not given */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
-    enum hugepages_mode hugepages; /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
-    char prof[OPTIONS_PATH_MAX];   /* NUMA_ALLOC_PROF: "" (off) or a path (core/prof.h) */
-    uint64_t prof_rate;            /* NUMA_ALLOC_PROF_RATE: mean bytes between samples */
+    enum hugepages_mode hugepages;    /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
+    char prof[OPTIONS_PATH_MAX];      /* NUMA_ALLOC_PROF: "" (off) or a path (core/prof.h) */
+    uint64_t prof_rate;               /* NUMA_ALLOC_PROF_RATE: mean bytes between samples */
+    enum prof_unwinder prof_unwinder; /* NUMA_ALLOC_PROF_UNWINDER, default auto (core/prof.c) */
 };
 
 extern struct options na_options;
@@ -107,6 +111,7 @@ enum option_variable {
     OPTION_HUGEPAGES,
     OPTION_PROF,
     OPTION_PROF_RATE,
+    OPTION_PROF_UNWINDER,
 };
 
 /*

@@ -267,7 +267,7 @@ struct map {
 };
 
 struct profile {
-    char rate[32];
+    char rate[32], unwinder[32];
     int complete, nodes, n_maps, n_stacks, sites;
     struct map maps[MAX_MAPS];
     int depth[MAX_STACKS + 1];
@@ -353,6 +353,8 @@ static struct site_total read_profile(const char *path, const char *site, struct
         cr_assert_eq(sscanf(line, "%31s", kind), 1);
         if (strcmp(kind, "rate") == 0) {
             sscanf(line, "rate %31s", prof->rate);
+        } else if (strcmp(kind, "unwinder") == 0) {
+            sscanf(line, "unwinder %31s", prof->unwinder);
         } else if (strcmp(kind, "complete") == 0) {
             prof->complete = atoi(line + 9);
         } else if (strcmp(kind, "node") == 0) {
@@ -525,6 +527,35 @@ Test(prof, json_statistics_have_a_profile_object_only_when_on)
     const char *json = test_stats_json(here, sizeof here);
     cr_assert_not_null(json);
     cr_assert_null(strstr(json, "\"profile\""), "a profile object with the profile off");
+}
+
+/*
+ * NUMA_ALLOC_PROF_UNWINDER names the unwinder: each gives stacks that name the
+ * site (the fallback libgcc is what runs where libunwind is not installed).
+ */
+static void unwinder_names_the_site(const char *unwinder)
+{
+    make_dir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/u.%s", dir, unwinder);
+    setenv("NUMA_ALLOC_PROF_UNWINDER", unwinder, 1);
+    cr_assert_eq(run("realloc", path, "256", NULL), 0);
+    unsetenv("NUMA_ALLOC_PROF_UNWINDER");
+    static struct profile prof;
+    struct site_total site = read_profile(path, "prof_site_realloc", &prof);
+    cr_assert_str_eq(prof.unwinder, unwinder);
+    cr_assert_gt(site.samples, 10, "%s: %.0f samples named prof_site_realloc", unwinder,
+                 site.samples);
+}
+
+Test(prof, libgcc_unwinder_names_the_site, .timeout = 120)
+{
+    unwinder_names_the_site("libgcc");
+}
+
+Test(prof, libunwind_unwinder_names_the_site, .timeout = 120)
+{
+    unwinder_names_the_site("libunwind");
 }
 
 Test(prof, bad_rate_warns_once_and_uses_the_default)
