@@ -292,6 +292,7 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     size_classes_init();
     topology_init();
     options_init();
+    purge_init();
     hugepages_init();
     kernel_policy_apply();
     stats_file_init(); /* the path made absolute before the program can chdir() */

@@ -242,9 +242,10 @@ void options_init(void)
     if ((value = env_lookup("NUMA_ALLOC_PURGE_DELAY_MS"))) {
         uint64_t ms;
         const char *end = parse_decimal(value, 3600000, &ms);
-        if (end && *end == '\0')
+        if (end && *end == '\0') {
             na_options.purge_delay_ms = (uint32_t)ms;
-        else
+            na_options.purge_delay_set = true;
+        } else
             warn_value(OPTION_PURGE_DELAY_MS, "NUMA_ALLOC_PURGE_DELAY_MS", value,
                        "milliseconds, 0 to 3600000", "using 1000 (the default)");
     }

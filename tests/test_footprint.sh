@@ -5,6 +5,9 @@
 # allocates nothing itself, and for one that allocates a few hundred small blocks.
 # The file pages (text) and the peak RSS against glibc are printed, not checked:
 # they move with the load address and the page cache (bench/footprint.sh).
+# And a young heap gives freed page runs back at once, up to its budget (core/purge.c,
+# PURGE_YOUNG_MS, PURGE_YOUNG_BYTES 4 MiB): of 2 MiB freed first, 3/4 must leave the
+# resident set; of 6 MiB freed then, at least 4 MiB must stay (the budget spent).
 set -uo pipefail
 lib=$1 probe=$2
 budget_kib=${FOOTPRINT_BUDGET_KIB:-96}
@@ -21,4 +24,19 @@ for blocks in 0 300; do
         fail=1
     fi
 done
+line=$(LD_PRELOAD=$lib "$probe" young) || {
+    echo "FAIL: $probe young under the preload: status $?" >&2
+    exit 1
+}
+read -r _ _ freed _ fell _ more _ more_fell _ ms <<<"$line"
+echo "young: freed $freed KiB, resident fell $fell KiB; then $more KiB, fell $more_fell KiB; $ms ms after start"
+if ((ms >= 500)); then
+    echo "young: the probe took $ms ms (a loaded machine), past the window it tests: not checked"
+elif ((fell < freed * 3 / 4)); then
+    echo "FAIL: $freed KiB freed ${ms} ms after start, resident fell by $fell KiB only: a young heap purges at once" >&2
+    fail=1
+elif ((more_fell > more - 4096)); then
+    echo "FAIL: $more KiB freed past the young budget, resident fell by $more_fell KiB: the budget (4 MiB) did not hold" >&2
+    fail=1
+fi
 exit $fail
