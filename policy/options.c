@@ -15,24 +15,34 @@ struct options na_options = {.purge_delay_ms = 1000, .stats_json = true, .stats_
 
 #define ENVIRON_FILE_MAX 65536
 
+/* The value of `entry` ("NAME=value") if it names `name`, else NULL. */
+static const char *value_of(const char *entry, const char *name)
+{
+    const char *end = parse_skip(entry, name);
+    return end && *end == '=' ? end + 1 : NULL;
+}
+
 /* Finds NAME's value in the environment, without allocating. */
 static const char *env_lookup(const char *name)
 {
     static char from_proc[ENVIRON_FILE_MAX];
     static long proc_len = -1;
-    size_t name_len = strlen(name);
+    const char *value;
     if (environ) {
         for (char **entry = environ; *entry; entry++)
-            if (strncmp(*entry, name, name_len) == 0 && (*entry)[name_len] == '=')
-                return *entry + name_len + 1;
+            if ((value = value_of(*entry, name)))
+                return value;
         return NULL;
     }
     /* Too early for libc's environ: the kernel's copy of the initial environment. */
     if (proc_len < 0)
         proc_len = os_read_file("/proc/self/environ", from_proc, sizeof from_proc);
-    for (long at = 0; at < proc_len; at += (long)strlen(from_proc + at) + 1)
-        if (strncmp(from_proc + at, name, name_len) == 0 && from_proc[at + name_len] == '=')
-            return from_proc + at + name_len + 1;
+    for (long at = 0; at < proc_len; at++) {
+        if ((value = value_of(from_proc + at, name)))
+            return value;
+        while (at < proc_len && from_proc[at]) /* to the entry's end */
+            at++;
+    }
     return NULL;
 }
 
