@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_footprint.sh LIBRARY PROBE - the library's start-up footprint stays within its
+# test_footprint.sh LIBRARY PROBE [SHIM] - the library's start-up footprint stays within its
 # budget (docs/architecture.md, *Footprint*): the pages it writes in its own mappings
 # (.data, RELRO, .bss; their anonymous pages, the same on every run) for a program that
 # allocates nothing itself, and for one that allocates a few hundred small blocks.
@@ -8,8 +8,10 @@
 # And a young heap gives freed page runs back at once, up to its budget (core/purge.c,
 # PURGE_YOUNG_MS, PURGE_YOUNG_BYTES 4 MiB): of 2 MiB freed first, 3/4 must leave the
 # resident set; of 6 MiB freed then, at least 4 MiB must stay (the budget spent).
+# With SHIM (tests/string_shim.c), `true` under the library must make no call to the C
+# library's string functions (base/bytes.h): they would fault in libc text it lacks.
 set -uo pipefail
-lib=$1 probe=$2
+lib=$1 probe=$2 shim=${3:-}
 budget_kib=${FOOTPRINT_BUDGET_KIB:-96}
 fail=0
 for blocks in 0 300; do
@@ -38,5 +40,14 @@ elif ((fell < freed * 3 / 4)); then
 elif ((more_fell > more - 4096)); then
     echo "FAIL: $more KiB freed past the young budget, resident fell by $more_fell KiB: the budget (4 MiB) did not hold" >&2
     fail=1
+fi
+true_bin=$(type -P true || true)
+if [[ -n $shim && -n $true_bin ]]; then
+    line=$(LD_PRELOAD="$shim:$lib" "$true_bin" 2>&1 >/dev/null)
+    echo "true: $line"
+    if [[ $line != "string calls 0" ]]; then
+        echo "FAIL: start-up calls the C library's string functions ($line): see base/bytes.h" >&2
+        fail=1
+    fi
 fi
 exit $fail
