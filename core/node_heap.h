@@ -73,8 +73,8 @@ struct class_slabs {
 
 /*
  * A young heap purges free runs at once (purge.c): in the first PURGE_YOUNG_MS
- * after the library started, until PURGE_YOUNG_BYTES of page runs were freed
- * in it, unless NUMA_ALLOC_PURGE_DELAY_MS is set.
+ * after the library started, until PURGE_YOUNG_BYTES of page runs and huge
+ * objects were freed in it, unless NUMA_ALLOC_PURGE_DELAY_MS is set.
  */
 #define PURGE_YOUNG_MS    1000u
 #define PURGE_YOUNG_BYTES ((size_t)4 << 20)
@@ -130,7 +130,7 @@ struct node_heap {
     size_t active_bytes;       /* spans and huge objects in use */
     size_t peak_active_bytes;  /* the most active_bytes ever was */
     size_t purged_bytes;       /* given back to the OS so far */
-    size_t young_freed;        /* page runs freed while young (purge.c), to PURGE_YOUNG_BYTES */
+    size_t young_freed;        /* bytes freed while young (purge.c), to PURGE_YOUNG_BYTES */
     size_t huge_count;         /* live huge objects */
     size_t huge_bytes;         /* their usable bytes */
     struct list free_segments; /* free segment runs (segment.run_link), by address */
@@ -267,7 +267,7 @@ void purge_forget_dirty(struct node_heap *heap, struct span *span);
 void purge_maybe(struct node_heap *heap);
 /* Starts the young window (PURGE_YOUNG_MS); once, at start-up, after the options. */
 void purge_init(void);
-/* Counts `bytes` of a page run being freed against the heap's young budget. */
+/* Counts `bytes` being freed (a page run, a huge object) against the heap's young budget. */
 void purge_note_free(struct node_heap *heap, size_t bytes);
 /* Purges every dirty run of every heap now (malloc_trim). Takes the locks. */
 bool purge_all(void);

@@ -10,14 +10,14 @@
  * All functions except purge_all and purge_init run with pages_lock held.
  *
  * A young heap purges at once (delay 0): for the first PURGE_YOUNG_MS of the
- * process and its first PURGE_YOUNG_BYTES of page runs freed, unless
- * NUMA_ALLOC_PURGE_DELAY_MS was set. Start-up frees transient buffers of ever
- * new sizes (Python reads each module into a buffer of the file's size): the
- * free runs they leave between slabs do not fit the next requests, so kept
- * resident they raise the peak without being reused. The byte budget bounds
- * what a program that frees and reallocates big blocks from its first
- * millisecond (a benchmark) pays in refaults; a fork child inherits its
- * parent's age and budget (docs/architecture.md, *Back to the OS*).
+ * process and its first PURGE_YOUNG_BYTES freed (page runs, huge objects: one
+ * of those ends it), unless NUMA_ALLOC_PURGE_DELAY_MS was set. Start-up frees
+ * transient buffers of ever new sizes (Python reads each module into a buffer
+ * of the file's size): the free runs they leave between slabs do not fit the
+ * next requests, so kept resident they raise the peak without being reused.
+ * The byte budget bounds what a program that frees and reallocates big blocks
+ * from its first millisecond (a benchmark) pays in refaults; a fork child
+ * inherits its parent's age and budget (docs/architecture.md, *Back to the OS*).
  */
 #include "base/debug.h"
 #include "core/hugepages.h"

@@ -26,6 +26,12 @@
  *
  * fell: how much the resident set fell over each part; ms: from the start of
  * main to the last reading, which must be inside the young window.
+ *
+ * footprint_probe young-huge: a huge object freed spends the young budget at
+ * once (a program that frees and reallocates huge blocks keeps them resident
+ * for the delay). Touches a 16 MiB block, frees it, takes a slow path:
+ *
+ *   young-huge freed KIB fell KIB ms MS
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -98,10 +104,28 @@ static int young(void)
     return 0;
 }
 
+static int young_huge(void)
+{
+    double start = now_ms();
+    size_t size = (size_t)16 << 20;
+    char *huge = malloc(size);
+    if (!huge)
+        return 1;
+    memset(huge, 0x5A, size);
+    unsigned long before = resident_kib();
+    free(huge);
+    free(malloc(100000)); /* a slow path of the heap, where purges happen */
+    long fell = (long)before - (long)resident_kib();
+    printf("young-huge freed %zu fell %ld ms %.0f\n", size >> 10, fell, now_ms() - start);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "young") == 0)
         return young();
+    if (argc > 1 && strcmp(argv[1], "young-huge") == 0)
+        return young_huge();
     int blocks = argc > 1 ? atoi(argv[1]) : 0;
     for (int i = 0; i < blocks; i++) {
         volatile char *p = malloc((size_t)(16 << (i % 8)));

@@ -7,7 +7,8 @@
 # they move with the load address and the page cache (bench/footprint.sh).
 # And a young heap gives freed page runs back at once, up to its budget (core/purge.c,
 # PURGE_YOUNG_MS, PURGE_YOUNG_BYTES 4 MiB): of 2 MiB freed first, 3/4 must leave the
-# resident set; of 6 MiB freed then, at least 4 MiB must stay (the budget spent).
+# resident set; of 6 MiB freed then, at least 4 MiB must stay (the budget spent). A huge
+# object freed spends the budget at once: 16 MiB freed must stay resident (the delay).
 # With SHIM (tests/string_shim.c), `true` under the library must make no call to the C
 # library's string functions (base/bytes.h): they would fault in libc text it lacks.
 set -uo pipefail
@@ -39,6 +40,16 @@ elif ((fell < freed * 3 / 4)); then
     fail=1
 elif ((more_fell > more - 4096)); then
     echo "FAIL: $more KiB freed past the young budget, resident fell by $more_fell KiB: the budget (4 MiB) did not hold" >&2
+    fail=1
+fi
+line=$(LD_PRELOAD=$lib "$probe" young-huge) || {
+    echo "FAIL: $probe young-huge under the preload: status $?" >&2
+    exit 1
+}
+read -r _ _ freed _ fell _ ms <<<"$line"
+echo "young-huge: freed $freed KiB, resident fell $fell KiB, $ms ms after start"
+if ((ms < 500 && fell > freed / 4)); then
+    echo "FAIL: a huge object of $freed KiB freed young, resident fell by $fell KiB: it must end the young window" >&2
     fail=1
 fi
 true_bin=$(type -P true || true)
