@@ -77,7 +77,7 @@ struct class_slabs {
  * objects were freed in it, unless NUMA_ALLOC_PURGE_DELAY_MS is set.
  */
 #define PURGE_YOUNG_MS    1000u
-#define PURGE_YOUNG_BYTES ((size_t)4 << 20)
+#define PURGE_YOUNG_BYTES ((size_t)2 << 20)
 
 #define HEAP_SHARDS 32 /* power of two; at most 256 (the page tag keeps it in 8 bits) */
 
