@@ -1,13 +1,27 @@
 /*
  * parse.h - the one decimal parser of the library (sysfs and procfs files,
  * option values, file names), without libc's strtoul: no locale, no errno,
- * no leading spaces or sign, and a bound instead of wrapping around.
+ * no leading spaces or sign, and a bound instead of wrapping around; and a
+ * prefix test.
  */
 #ifndef NUMA_ALLOC_PARSE_H
 #define NUMA_ALLOC_PARSE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * Where `s` goes on after `prefix`, or NULL if it does not start with it.
+ * A loop, not strncmp: start-up code uses it, see base/bytes.h.
+ */
+static inline const char *parse_skip(const char *s, const char *prefix)
+{
+    while (*prefix && *s == *prefix) {
+        s++;
+        prefix++;
+    }
+    return *prefix ? NULL : s;
+}
 
 /*
  * Reads the unsigned decimal number that s starts with (one digit or more,

@@ -6,12 +6,15 @@
 #   bench/footprint.sh                 # BUILD=build, RUNS=5
 #   RUNS=11 LIB=/tmp/old.so bench/footprint.sh build   # another libnumapreload.so
 #   OLD=/tmp/old/libnumapreload.so bench/footprint.sh   # and a column for an older build
+#   EXACT=1 bench/footprint.sh         # VmHWM at exit instead of ru_maxrss (startup_run --exact)
 #
 # Prints one row per command: the median peak RSS in KiB per allocator, and numa-alloc's
 # excess over glibc in KiB. A peer whose library is missing prints "-". File-backed pages
 # (libraries' text) count in RSS and the kernel maps them 64 KiB at a time around each
 # fault, so a row moves by some 10-100 KiB from run to run with the page cache; the
-# library's own dirty pages (tests/test_footprint.sh) do not.
+# library's own dirty pages (tests/test_footprint.sh) do not. ru_maxrss also moves in steps
+# of 128 KiB (the kernel's per-CPU RSS batches); EXACT=1 reads VmHWM from /proc instead,
+# exact, for the process started only (after its execs: the interpreter behind a shim).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -31,6 +34,7 @@ rss() { # preload(or empty) command... -> median peak RSS in KiB
     shift
     local args=("$runs")
     [[ -n $preload ]] && args+=("--preload=$preload")
+    [[ -n ${EXACT:-} ]] && args+=(--exact)
     "$run" "${args[@]}" -- "$@" 2>/dev/null | awk '{print $2}'
 }
 

@@ -2,19 +2,29 @@
  * startup_run - runs a command RUNS times and prints the median wall time and
  * the median peak RSS of the runs, for bench/startup_nodes.sh.
  *
- *   startup_run RUNS [--preload=LIB] -- COMMAND [ARGS...]
+ *   startup_run RUNS [--preload=LIB] [--exact] -- COMMAND [ARGS...]
  *
  * Prints one line: "median_ms median_rss_kib min_ms max_ms". Wall time is
  * fork to exit (CLOCK_MONOTONIC), RSS the child's ru_maxrss (wait4), which
  * spans an exec. --preload sets LD_PRELOAD in the child only, so this program
  * never runs under the library it measures; the command's stdout goes to
  * /dev/null. Exit 1 when a run fails.
+ *
+ * --exact: the RSS is VmHWM of /proc/PID/status, read while the command is
+ * stopped at its exit (ptrace, PTRACE_O_TRACEEXIT), instead of ru_maxrss.
+ * ru_maxrss moves in steps of 128 KiB: the kernel counts RSS per CPU in
+ * batches of 32 pages and records the peak without the CPUs' residues;
+ * /proc reads the exact sum. Only the process started (after its execs),
+ * not its children; the wall time then includes the tracing.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,15 +44,52 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * Follows a child stopped by ptrace until its exit stop; returns its VmHWM
+ * (KiB) read there, -1 if not found, and lets it exit (the caller reaps it).
+ */
+static long hwm_at_exit(pid_t pid)
+{
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
+        return -1;
+    ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL));
+    ptrace(PTRACE_CONT, pid, NULL, NULL);
+    long hwm = -1;
+    while (waitpid(pid, &status, 0) == pid && WIFSTOPPED(status)) {
+        if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+            char path[64], line[256];
+            snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+            FILE *f = fopen(path, "r");
+            while (f && fgets(line, sizeof line, f))
+                if (strncmp(line, "VmHWM:", 6) == 0)
+                    hwm = atol(line + 6);
+            if (f)
+                fclose(f);
+            ptrace(PTRACE_DETACH, pid, NULL, NULL);
+            return hwm;
+        }
+        int sig =
+            WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status); /* exec's trap: not passed on */
+        ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
+    }
+    return hwm;
+}
+
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 0, at = 2;
     const char *preload = NULL;
+    bool exact = false;
     if (at < argc && strncmp(argv[at], "--preload=", 10) == 0)
         preload = argv[at++] + 10;
+    if (at < argc && strcmp(argv[at], "--exact") == 0) {
+        exact = true;
+        at++;
+    }
     if (runs < 1 || runs > MAX_RUNS || at >= argc || strcmp(argv[at], "--") != 0 ||
         at + 1 >= argc) {
-        fprintf(stderr, "usage: startup_run RUNS [--preload=LIB] -- COMMAND [ARGS...]\n");
+        fprintf(stderr, "usage: startup_run RUNS [--preload=LIB] [--exact] -- COMMAND [ARGS...]\n");
         return 2;
     }
     char **command = argv + at + 1;
@@ -57,12 +104,15 @@ int main(int argc, char **argv)
             int null = open("/dev/null", O_WRONLY); /* stdout carries the result only */
             if (null >= 0)
                 dup2(null, STDOUT_FILENO);
+            if (exact && (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0 || raise(SIGSTOP) != 0))
+                _exit(127);
             execvp(command[0], command);
             perror(command[0]);
             _exit(127);
         }
         int status;
         struct rusage ru;
+        long hwm = exact && pid > 0 ? hwm_at_exit(pid) : 0;
         if (pid < 0 || wait4(pid, &status, 0, &ru) != pid) {
             perror("startup_run");
             return 1;
@@ -73,7 +123,7 @@ int main(int argc, char **argv)
             return 1;
         }
         ms[i] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        rss[i] = (double)ru.ru_maxrss;
+        rss[i] = exact ? (double)hwm : (double)ru.ru_maxrss;
     }
     double min = ms[0], max = ms[0];
     for (int i = 1; i < runs; i++) {

@@ -295,6 +295,7 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     options_init();
     if (na_options.prof[0]) /* before any thread cache: their bins' countdowns */
         prof_init();
+    purge_init();
     hugepages_init();
     kernel_policy_apply();
     stats_file_init(); /* the path made absolute before the program can chdir() */

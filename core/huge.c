@@ -133,6 +133,7 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     heap->active_bytes -= seg->nsegments * SEGMENT_SIZE;
     heap->huge_count--;
     heap->huge_bytes -= seg->huge_size;
+    purge_note_free(heap, seg->nsegments * SEGMENT_SIZE); /* spends the young budget at once */
     seg->huge_ptr = NULL;
     if (seg->interleaved) {
         /* Back to this node's policy; the spread pages must not be reused as ours.

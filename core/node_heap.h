@@ -71,6 +71,14 @@ struct class_slabs {
  */
 #define DIRTY_LIMIT_MIN ((size_t)64 << 20)
 
+/*
+ * A young heap purges free runs at once (purge.c): in the first PURGE_YOUNG_MS
+ * after the library started, until PURGE_YOUNG_BYTES of page runs and huge
+ * objects were freed in it, unless NUMA_ALLOC_PURGE_DELAY_MS is set.
+ */
+#define PURGE_YOUNG_MS    1000u
+#define PURGE_YOUNG_BYTES ((size_t)2 << 20)
+
 #define HEAP_SHARDS 32 /* power of two; at most 256 (the page tag keeps it in 8 bits) */
 
 #define FREE_RUN_EXACT_SHIFT 6
@@ -122,6 +130,7 @@ struct node_heap {
     size_t active_bytes;       /* spans and huge objects in use */
     size_t peak_active_bytes;  /* the most active_bytes ever was */
     size_t purged_bytes;       /* given back to the OS so far */
+    size_t young_freed;        /* bytes freed while young (purge.c), to PURGE_YOUNG_BYTES */
     size_t huge_count;         /* live huge objects */
     size_t huge_bytes;         /* their usable bytes */
     struct list free_segments; /* free segment runs (segment.run_link), by address */
@@ -256,6 +265,10 @@ int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments);
 void purge_note_dirty(struct node_heap *heap, struct span *span);
 void purge_forget_dirty(struct node_heap *heap, struct span *span);
 void purge_maybe(struct node_heap *heap);
+/* Starts the young window (PURGE_YOUNG_MS); once, at start-up, after the options. */
+void purge_init(void);
+/* Counts `bytes` being freed (a page run, a huge object) against the heap's young budget. */
+void purge_note_free(struct node_heap *heap, size_t bytes);
 /* Purges every dirty run of every heap now (malloc_trim). Takes the locks. */
 bool purge_all(void);
 

@@ -217,6 +217,7 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty)
 
 void page_run_free(struct node_heap *heap, struct span *span)
 {
+    purge_note_free(heap, (size_t)span->npages << OS_PAGE_SHIFT);
     release_run(heap, span, true);
 }
 

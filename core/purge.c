@@ -7,7 +7,17 @@
  * MADV_DONTNEED when older than na_options.purge_delay_ms, or at once, oldest first,
  * when a heap's dirty memory passes its limit; malloc_trim purges all.
  * Checks ride on the heap's own slow paths: there is no background thread.
- * All functions except purge_all run with pages_lock held.
+ * All functions except purge_all and purge_init run with pages_lock held.
+ *
+ * A young heap purges at once (delay 0): for the first PURGE_YOUNG_MS of the
+ * process and its first PURGE_YOUNG_BYTES freed (page runs, huge objects: one
+ * of those ends it), unless NUMA_ALLOC_PURGE_DELAY_MS was set. Start-up frees
+ * transient buffers of ever new sizes (Python reads each module into a buffer
+ * of the file's size): the free runs they leave between slabs do not fit the
+ * next requests, so kept resident they raise the peak without being reused.
+ * The byte budget bounds what a program that frees and reallocates big blocks
+ * from its first millisecond (a benchmark) pays in refaults; a fork child
+ * inherits its parent's age and budget (docs/architecture.md, *Back to the OS*).
  */
 #include "base/debug.h"
 #include "core/hugepages.h"
@@ -15,14 +25,42 @@
 #include "policy/capabilities.h"
 #include "policy/options.h"
 
+/* Until then (os_now_ms) a heap may be young; set once at start-up, read-only after. */
+static uint64_t young_until_ms;
+
+void purge_init(void)
+{
+    if (!na_options.purge_delay_set) /* a delay the user chose holds from the start */
+        young_until_ms = os_now_ms() + PURGE_YOUNG_MS;
+}
+
+static bool young(const struct node_heap *heap, uint64_t now_ms)
+{
+    return now_ms < young_until_ms && heap->young_freed < PURGE_YOUNG_BYTES;
+}
+
+void purge_note_free(struct node_heap *heap, size_t bytes)
+{
+    NA_ASSERT_HELD(&heap->pages_lock);
+    if (young(heap, os_now_ms()))
+        heap->young_freed += bytes;
+}
+
+/* The delay that applies at `now_ms`. */
+static uint64_t delay_at(const struct node_heap *heap, uint64_t now_ms)
+{
+    return young(heap, now_ms) ? 0 : na_options.purge_delay_ms;
+}
+
 void purge_note_dirty(struct node_heap *heap, struct span *span)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(span->state == SPAN_FREE && span->dirty);
     list_push_back(&heap->dirty_runs, &span->lru);
     heap->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
-    if (span->freed_ms + na_options.purge_delay_ms < heap->next_purge_ms)
-        heap->next_purge_ms = span->freed_ms + na_options.purge_delay_ms;
+    uint64_t due = span->freed_ms + delay_at(heap, span->freed_ms);
+    if (due < heap->next_purge_ms)
+        heap->next_purge_ms = due;
 }
 
 void purge_forget_dirty(struct node_heap *heap, struct span *span)
@@ -140,8 +178,9 @@ void purge_maybe(struct node_heap *heap)
     uint64_t now = os_now_ms();
     if (now < heap->next_purge_ms)
         return;
-    uint64_t oldest = purge_runs(heap, now - na_options.purge_delay_ms, 0);
-    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + na_options.purge_delay_ms;
+    uint64_t delay = delay_at(heap, now);
+    uint64_t oldest = purge_runs(heap, now - delay, 0);
+    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + delay;
 }
 
 bool purge_all(void)

@@ -16,24 +16,34 @@ struct options na_options = {
 
 #define ENVIRON_FILE_MAX 65536
 
+/* The value of `entry` ("NAME=value") if it names `name`, else NULL. */
+static const char *value_of(const char *entry, const char *name)
+{
+    const char *end = parse_skip(entry, name);
+    return end && *end == '=' ? end + 1 : NULL;
+}
+
 /* Finds NAME's value in the environment, without allocating. */
 static const char *env_lookup(const char *name)
 {
     static char from_proc[ENVIRON_FILE_MAX];
     static long proc_len = -1;
-    size_t name_len = strlen(name);
+    const char *value;
     if (environ) {
         for (char **entry = environ; *entry; entry++)
-            if (strncmp(*entry, name, name_len) == 0 && (*entry)[name_len] == '=')
-                return *entry + name_len + 1;
+            if ((value = value_of(*entry, name)))
+                return value;
         return NULL;
     }
     /* Too early for libc's environ: the kernel's copy of the initial environment. */
     if (proc_len < 0)
         proc_len = os_read_file("/proc/self/environ", from_proc, sizeof from_proc);
-    for (long at = 0; at < proc_len; at += (long)strlen(from_proc + at) + 1)
-        if (strncmp(from_proc + at, name, name_len) == 0 && from_proc[at + name_len] == '=')
-            return from_proc + at + name_len + 1;
+    for (long at = 0; at < proc_len; at++) {
+        if ((value = value_of(from_proc + at, name)))
+            return value;
+        while (at < proc_len && from_proc[at]) /* to the entry's end */
+            at++;
+    }
     return NULL;
 }
 
@@ -248,9 +258,10 @@ void options_init(void)
     if ((value = env_lookup("NUMA_ALLOC_PURGE_DELAY_MS"))) {
         uint64_t ms;
         const char *end = parse_decimal(value, 3600000, &ms);
-        if (end && *end == '\0')
+        if (end && *end == '\0') {
             na_options.purge_delay_ms = (uint32_t)ms;
-        else
+            na_options.purge_delay_set = true;
+        } else
             warn_value(OPTION_PURGE_DELAY_MS, "NUMA_ALLOC_PURGE_DELAY_MS", value,
                        "milliseconds, 0 to 3600000", "using 1000 (the default)");
     }

@@ -87,6 +87,7 @@ struct options {
     enum stats_scope stats_scope; /* NUMA_ALLOC_STATS_SCOPE, default all */
     int stats_top_pid;            /* NUMA_ALLOC_STATS_TOP_PID under scope top; 0: not given */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
+    bool purge_delay_set;         /* ... set by the user: no young window (core/purge.c) */
     enum hugepages_mode hugepages;    /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
     char prof[OPTIONS_PATH_MAX];      /* NUMA_ALLOC_PROF: "" (off) or a path (core/prof.h) */
     uint64_t prof_rate;               /* NUMA_ALLOC_PROF_RATE: mean bytes between samples */

@@ -2,6 +2,7 @@
 #include "policy/placement.h"
 
 #include "base/bitmap.h"
+#include "base/bytes.h"
 #include "base/debug.h"
 #include "base/os.h"
 #include "base/textbuf.h"
@@ -193,8 +194,7 @@ static int settle_policy(char *why, size_t why_size)
             options_warn(OPTION_NODES, "NUMA_ALLOC_NODES is ignored under NUMA_ALLOC_POLICY=local");
         return 0;
     }
-    for (int slot = 0; slot < na_topo.num_slots; slot++)
-        wanted.weight[slot] = 1;
+    na_fill(wanted.weight, 1, (size_t)na_topo.num_slots);
     char bad[256];
     struct textbuf bad_nodes;
     tb_init(&bad_nodes, bad, sizeof bad);
@@ -214,8 +214,7 @@ static int settle_policy(char *why, size_t why_size)
         nchosen = choose_slots(na_options.nodes, na_options.nodes_all, wanted.chosen, &bad_nodes);
     } else if (na_options.policy == POLICY_INTERLEAVE) {
         nchosen = na_topo.num_slots; /* interleave over every usable node, like numactl -i all */
-        for (int slot = 0; slot < na_topo.num_slots; slot++)
-            wanted.chosen[slot] = 1;
+        na_fill(wanted.chosen, 1, (size_t)nchosen);
     } else {
         fall_back_to_local(OPTION_NODES, na_options.policy == POLICY_BIND
                                              ? "NUMA_ALLOC_POLICY=bind needs NUMA_ALLOC_NODES "
@@ -251,15 +250,15 @@ static int settle_policy(char *why, size_t why_size)
 
 int placement_init(char *why, size_t why_size)
 {
-    memset(na_placement.row_ready, 0, (size_t)na_topo.num_slots);
+    na_fill(na_placement.row_ready, 0, (size_t)na_topo.num_slots);
     na_placement.by_distance = by_distance_table();
     int settled = settle_policy(why, why_size);
     if (settled < 0)
         return -1;
     wanted.kind = settled ? wanted.kind : WANT_LOCAL;
-    uint8_t all[TOPO_MAX_SLOTS] = {0};
-    for (int slot = 0; slot < na_topo.num_slots; slot++)
-        all[slot] = 1;
+    uint8_t all[TOPO_MAX_SLOTS];
+    na_fill(all, 0, sizeof all);
+    na_fill(all, 1, (size_t)na_topo.num_slots);
     placement_apply(all);
     return 0;
 }
@@ -272,7 +271,7 @@ static uint16_t nearest_memo[TOPO_MAX_NODES]; /* slot + 1; 0: not looked up yet 
 
 static void forget_nearest(void)
 {
-    memset(nearest_memo, 0, (size_t)na_topo.num_nodes * sizeof nearest_memo[0]);
+    na_fill(nearest_memo, 0, (size_t)na_topo.num_nodes * sizeof nearest_memo[0]);
 }
 
 static unsigned nearest_chosen(int from, const uint8_t *chosen)
@@ -354,15 +353,15 @@ void placement_apply(const uint8_t *usable)
     for (int slot = 0; slot < na_topo.num_slots; slot++)
         if (usable[slot])
             store_u8(&na_placement.slot_usable[slot], 1);
-    uint8_t chosen[TOPO_MAX_SLOTS] = {0};
+    uint8_t chosen[TOPO_MAX_SLOTS];
+    na_fill(chosen, 0, sizeof chosen);
     int nchosen = 0;
     for (int slot = 0; slot < na_topo.num_slots; slot++) {
         chosen[slot] = (uint8_t)(usable[slot] && wanted.chosen[slot]);
         nchosen += chosen[slot];
     }
     if (nchosen == 0) /* every node the policy named left: the nodes that are left serve */
-        for (int slot = 0; slot < na_topo.num_slots; slot++)
-            chosen[slot] = usable[slot];
+        na_copy(chosen, usable, (size_t)na_topo.num_slots);
     for (int slot = 0; slot < na_topo.num_slots; slot++)
         store_u8(&na_placement.candidate[slot],
                  wanted.kind != WANT_LOCAL && wanted.bind ? chosen[slot] : usable[slot]);

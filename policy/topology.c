@@ -2,8 +2,10 @@
 #include "policy/topology.h"
 
 #include "base/bitmap.h"
+#include "base/bytes.h"
 #include "base/os.h"
 #include "base/parse.h"
+#include "base/textbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,10 +121,14 @@ int topology_read_mems_allowed(uint64_t *allowed)
     char buf[8192];
     if (read_file("/proc/self/status", buf, sizeof buf) <= 0)
         return -1;
-    const char *s = strstr(buf, "\nMems_allowed:");
+    const char *s = NULL; /* not strstr: see base/bytes.h */
+    for (const char *line = buf; line && !(s = parse_skip(line, "Mems_allowed:"));) {
+        while (*line && *line != '\n')
+            line++;
+        line = *line ? line + 1 : NULL;
+    }
     if (!s)
         return -1;
-    s += sizeof("\nMems_allowed:") - 1;
     while (*s == ' ' || *s == '\t')
         s++;
 
@@ -281,8 +287,7 @@ static int nearest_slot(int from)
 static void read_tiers(void)
 {
     static node_bitmap members;
-    for (int i = 0; i < na_topo.num_nodes; i++)
-        na_topo.tier[i] = -1;
+    na_fill(na_topo.tier, 0xff, (size_t)na_topo.num_nodes * sizeof na_topo.tier[0]); /* -1 */
     int saved = errno;
     char full[ROOT_BUF];
     int dir = (int)syscall(SYS_openat, AT_FDCWD, ROOTED(TIER_DIR, full),
@@ -298,15 +303,17 @@ static void read_tiers(void)
             at += *(const unsigned short *)(entries + at + 16); /* d_reclen */
             uint64_t id;
             const char *end;
-            if (strncmp(name, "memory_tier", 11) != 0 ||
-                !(end = parse_decimal(name + 11, SYSFS_NUMBER_MAX, &id)) || *end != '\0')
+            if (!(end = parse_skip(name, "memory_tier")) ||
+                !(end = parse_decimal(end, SYSFS_NUMBER_MAX, &id)) || *end != '\0')
                 continue;
-            char path[96] = TIER_DIR;
-            size_t len = strlen(path), name_len = strlen(name);
-            if (len + name_len + sizeof "/nodelist" > sizeof path)
+            char path[96];
+            struct textbuf tb; /* not memcpy: see base/bytes.h */
+            tb_init(&tb, path, sizeof path);
+            tb_str(&tb, TIER_DIR);
+            tb_str(&tb, name);
+            tb_str(&tb, "/nodelist");
+            if (tb.len + 1 >= sizeof path) /* perhaps cut short */
                 continue;
-            memcpy(path + len, name, name_len);
-            memcpy(path + len + name_len, "/nodelist", sizeof "/nodelist");
             if (read_list(path, members, TOPO_MAX_NODE_ID) < 0)
                 continue;
             for (int i = 0; i < na_topo.num_nodes; i++)

@@ -15,11 +15,29 @@
  * executable mapping alone, which depends on the load address through the
  * kernel's fault-around (docs/architecture.md, *Footprint*). Exit 2 when the
  * library is not mapped.
+ *
+ * footprint_probe young: a young heap gives freed page runs back at once,
+ * up to its budget (core/purge.c, PURGE_YOUNG_MS, PURGE_YOUNG_BYTES: 2 MiB).
+ * Touches YOUNG_BLOCKS large blocks (8 MiB), frees 1.5 MiB of them,
+ * takes a slow path (a large block), frees the rest, takes another, and
+ * prints one line:
+ *
+ *   young freed KIB fell KIB then KIB fell KIB ms MS
+ *
+ * fell: how much the resident set fell over each part; ms: from the start of
+ * main to the last reading, which must be inside the young window.
+ *
+ * footprint_probe young-huge: a huge object freed spends the young budget at
+ * once (a program that frees and reallocates huge blocks keeps them resident
+ * for the delay). Touches a 16 MiB block, frees it, takes a slow path:
+ *
+ *   young-huge freed KIB fell KIB ms MS
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char smaps[1 << 20];
@@ -32,8 +50,82 @@ static unsigned long field(const char *line, const char *name)
     return strtoul(line + n, NULL, 10);
 }
 
+#define YOUNG_BLOCKS 32
+#define YOUNG_SIZE   (256 << 10) /* 8 MiB in all: far under the dirty limit (64 MiB) */
+
+static unsigned long resident_kib(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    unsigned long size, pages;
+    if (sscanf(buf, "%lu %lu", &size, &pages) != 2)
+        return 0;
+    return pages * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Frees blocks [from, to) and takes a slow path; how much the resident set fell, in KiB. */
+static long free_blocks(char **blk, int from, int to)
+{
+    unsigned long before = resident_kib();
+    for (int i = from; i < to; i++)
+        free(blk[i]);
+    free(malloc(100000)); /* a slow path of the heap, where purges happen */
+    return (long)before - (long)resident_kib();
+}
+
+static int young(void)
+{
+    double start = now_ms();
+    static char *blk[YOUNG_BLOCKS];
+    for (int i = 0; i < YOUNG_BLOCKS; i++) {
+        blk[i] = malloc(YOUNG_SIZE);
+        if (!blk[i])
+            return 1;
+        memset(blk[i], 0x5A, YOUNG_SIZE);
+    }
+    int part = YOUNG_BLOCKS * 3 / 16; /* 1.5 MiB: inside the budget, whichever free spends it */
+    long fell = free_blocks(blk, 0, part);
+    long then = free_blocks(blk, part, YOUNG_BLOCKS);
+    printf("young freed %d fell %ld then %d fell %ld ms %.0f\n", part * (YOUNG_SIZE >> 10), fell,
+           (YOUNG_BLOCKS - part) * (YOUNG_SIZE >> 10), then, now_ms() - start);
+    return 0;
+}
+
+static int young_huge(void)
+{
+    double start = now_ms();
+    size_t size = (size_t)16 << 20;
+    char *huge = malloc(size);
+    if (!huge)
+        return 1;
+    memset(huge, 0x5A, size);
+    unsigned long before = resident_kib();
+    free(huge);
+    free(malloc(100000)); /* a slow path of the heap, where purges happen */
+    long fell = (long)before - (long)resident_kib();
+    printf("young-huge freed %zu fell %ld ms %.0f\n", size >> 10, fell, now_ms() - start);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "young") == 0)
+        return young();
+    if (argc > 1 && strcmp(argv[1], "young-huge") == 0)
+        return young_huge();
     int blocks = argc > 1 ? atoi(argv[1]) : 0;
     for (int i = 0; i < blocks; i++) {
         volatile char *p = malloc((size_t)(16 << (i % 8)));

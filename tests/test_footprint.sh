@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# test_footprint.sh LIBRARY PROBE - the library's start-up footprint stays within its
+# test_footprint.sh LIBRARY PROBE [SHIM] - the library's start-up footprint stays within its
 # budget (docs/architecture.md, *Footprint*): the pages it writes in its own mappings
 # (.data, RELRO, .bss; their anonymous pages, the same on every run) for a program that
 # allocates nothing itself, and for one that allocates a few hundred small blocks.
 # The file pages (text) and the peak RSS against glibc are printed, not checked:
 # they move with the load address and the page cache (bench/footprint.sh).
+# And a young heap gives freed page runs back at once, up to its budget (core/purge.c,
+# PURGE_YOUNG_MS, PURGE_YOUNG_BYTES 2 MiB): of 1.5 MiB freed first, half must leave the
+# resident set (statm is read from the kernel's per-CPU counters: up to 124 KiB off); of
+# 6.5 MiB freed then, at least 4 MiB must stay (the budget spent). A huge
+# object freed spends the budget at once: 16 MiB freed must stay resident (the delay).
+# With SHIM (tests/string_shim.c), `true` under the library must make no call to the C
+# library's string functions (base/bytes.h): they would fault in libc text it lacks.
 set -uo pipefail
-lib=$1 probe=$2
+lib=$1 probe=$2 shim=${3:-}
 budget_kib=${FOOTPRINT_BUDGET_KIB:-96}
 fail=0
 for blocks in 0 300; do
@@ -21,4 +28,38 @@ for blocks in 0 300; do
         fail=1
     fi
 done
+line=$(LD_PRELOAD=$lib "$probe" young) || {
+    echo "FAIL: $probe young under the preload: status $?" >&2
+    exit 1
+}
+read -r _ _ freed _ fell _ more _ more_fell _ ms <<<"$line"
+echo "young: freed $freed KiB, resident fell $fell KiB; then $more KiB, fell $more_fell KiB; $ms ms after start"
+if ((ms >= 500)); then
+    echo "young: the probe took $ms ms (a loaded machine), past the window it tests: not checked"
+elif ((fell < freed / 2)); then
+    echo "FAIL: $freed KiB freed ${ms} ms after start, resident fell by $fell KiB only: a young heap purges at once" >&2
+    fail=1
+elif ((more_fell > more - 4096)); then
+    echo "FAIL: $more KiB freed past the young budget, resident fell by $more_fell KiB: the budget (2 MiB) did not hold" >&2
+    fail=1
+fi
+line=$(LD_PRELOAD=$lib "$probe" young-huge) || {
+    echo "FAIL: $probe young-huge under the preload: status $?" >&2
+    exit 1
+}
+read -r _ _ freed _ fell _ ms <<<"$line"
+echo "young-huge: freed $freed KiB, resident fell $fell KiB, $ms ms after start"
+if ((ms < 500 && fell > freed / 4)); then
+    echo "FAIL: a huge object of $freed KiB freed young, resident fell by $fell KiB: it must end the young window" >&2
+    fail=1
+fi
+true_bin=$(type -P true || true)
+if [[ -n $shim && -n $true_bin ]]; then
+    line=$(LD_PRELOAD="$shim:$lib" "$true_bin" 2>&1 >/dev/null)
+    echo "true: $line"
+    if [[ $line != "string calls 0" ]]; then
+        echo "FAIL: start-up calls the C library's string functions ($line): see base/bytes.h" >&2
+        fail=1
+    fi
+fi
 exit $fail

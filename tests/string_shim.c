@@ -1,0 +1,198 @@
+/*
+ * string_shim.c - preloaded before the library by test_footprint.sh: the C
+ * library's string functions the library imports, each counting the calls
+ * that come from libnumapreload (by return address). At exit it prints
+ *
+ *   string calls N [FUNCTION...]
+ *
+ * A program that calls none of them itself, such as `true`, must see N = 0:
+ * start-up code calling them faults in libc text that such a program does not
+ * have resident (base/bytes.h, docs/architecture.md, *Footprint*). Not linked
+ * with the library; its own loops hide their pattern from the compiler, which
+ * would turn them into calls to the functions they define.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KEEP(p) __asm__("" : : "r"(p) : "memory")
+
+static unsigned calls;
+static const char *names[16];
+
+static void note(const char *name, void *from)
+{
+    Dl_info info;
+    if (!dladdr(from, &info) || !info.dli_fname)
+        return;
+    for (const char *f = info.dli_fname; *f; f++) { /* "libnumapreload" in the path */
+        const char *a = f, *b = "libnumapreload";
+        while (*b && *a == *b) {
+            a++;
+            b++;
+        }
+        if (!*b) {
+            if (calls < sizeof names / sizeof names[0])
+                names[calls] = name;
+            calls++;
+            return;
+        }
+    }
+}
+
+#define NOTE(name) note(name, __builtin_return_address(0))
+
+void *memset(void *d, int c, size_t n)
+{
+    NOTE("memset");
+    for (size_t i = 0; i < n; i++) {
+        ((unsigned char *)d)[i] = (unsigned char)c;
+        KEEP(d);
+    }
+    return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    NOTE("memcpy");
+    for (size_t i = 0; i < n; i++) {
+        ((unsigned char *)d)[i] = ((const unsigned char *)s)[i];
+        KEEP(d);
+    }
+    return d;
+}
+
+void *memmove(void *d, const void *s, size_t n)
+{
+    NOTE("memmove");
+    unsigned char *dd = d;
+    const unsigned char *ss = s;
+    if (dd < ss)
+        for (size_t i = 0; i < n; i++) {
+            dd[i] = ss[i];
+            KEEP(d);
+        }
+    else
+        for (size_t i = n; i-- > 0;) {
+            dd[i] = ss[i];
+            KEEP(d);
+        }
+    return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    NOTE("memcmp");
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] - y[i];
+    return 0;
+}
+
+size_t strlen(const char *s)
+{
+    NOTE("strlen");
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+size_t strnlen(const char *s, size_t max)
+{
+    NOTE("strnlen");
+    size_t n = 0;
+    while (n < max && s[n])
+        n++;
+    return n;
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+    NOTE("strncmp");
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i] || !a[i])
+            return (unsigned char)a[i] - (unsigned char)b[i];
+    return 0;
+}
+
+int strcmp(const char *a, const char *b)
+{
+    NOTE("strcmp");
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+char *strchr(const char *s, int c)
+{
+    NOTE("strchr");
+    for (;; s++) {
+        if (*s == (char)c)
+            return (char *)s;
+        if (!*s)
+            return NULL;
+    }
+}
+
+char *strrchr(const char *s, int c)
+{
+    NOTE("strrchr");
+    const char *last = NULL;
+    for (;; s++) {
+        if (*s == (char)c)
+            last = s;
+        if (!*s)
+            return (char *)last;
+    }
+}
+
+char *strcpy(char *d, const char *s)
+{
+    NOTE("strcpy");
+    size_t i = 0;
+    do {
+        d[i] = s[i];
+        KEEP(d);
+    } while (s[i++]);
+    return d;
+}
+
+char *strstr(const char *h, const char *n)
+{
+    NOTE("strstr");
+    for (; *h; h++) {
+        size_t i = 0;
+        while (n[i] && h[i] == n[i])
+            i++;
+        if (!n[i])
+            return (char *)h;
+    }
+    return *n ? NULL : (char *)h;
+}
+
+__attribute__((destructor(101))) static void report(void)
+{
+    char line[256] = "string calls ";
+    size_t len = 13;
+    char digits[12];
+    int nd = 0;
+    unsigned v = calls;
+    do
+        digits[nd++] = (char)('0' + v % 10);
+    while ((v /= 10) && nd < 11);
+    while (nd > 0)
+        line[len++] = digits[--nd];
+    for (unsigned i = 0; i < calls && i < sizeof names / sizeof names[0]; i++) {
+        line[len++] = ' ';
+        for (const char *p = names[i]; *p && len < sizeof line - 2; p++)
+            line[len++] = *p;
+    }
+    line[len++] = '\n';
+    (void)!write(STDERR_FILENO, line, len);
+}
