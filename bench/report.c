@@ -286,7 +286,8 @@ static void report_rss(sbuf_t *s, const medians_t *m)
 
 /*
  * Two numa-alloc columns against each other, per workload (time, peak RSS and,
- * for the prog-* rows, CPU time: `now` over `base`, labelled as such), with
+ * for the prog-* rows, whose times are ms per run, CPU time: `now` over `base`,
+ * labelled as such), with
  * the geometric means: the same interleaved reps, so both saw the same load.
  * The caller writes the paragraph that introduces the table.
  */
@@ -307,9 +308,11 @@ static void report_versus(sbuf_t *s, const medians_t *m, int now, int base, cons
     sb_printf(s, "\n|---|---:|---:|---:|---:|---:|---:|%s\n", nprog ? "---:|" : "");
     for (int w = 0; w < m->nw; w++) {
         const double *med = m->med[w];
-        fmt_ns(b1, sizeof b1, med[base]);
-        fmt_ns(b2, sizeof b2, med[now]);
-        sb_printf(s, "| %s | %s | %s |", m->wl[w], b1, b2);
+        int prog = is_prog_name(m->wl[w]);
+        fmt_ns(b1, sizeof b1, prog ? med[base] / 1e6 : med[base]);
+        fmt_ns(b2, sizeof b2, prog ? med[now] / 1e6 : med[now]);
+        sb_printf(s, "| %s | %s%s | %s%s |", m->wl[w], b1, prog ? " ms" : "", b2,
+                  prog ? " ms" : "");
         double t = ratio(med, now, base), r = ratio(m->rss[w], now, base);
         geo_add(&g, G_GLIBC, t);
         geo_add(&g, G_RSS_GLIBC, r);
@@ -317,7 +320,7 @@ static void report_versus(sbuf_t *s, const medians_t *m, int now, int base, cons
         sb_printf(s, " %.1f | %.1f |", m->rss[w][base], m->rss[w][now]);
         ratio_cell(s, r);
         if (nprog)
-            ratio_cell(s, is_prog_name(m->wl[w]) ? ratio(m->cpu[w], now, base) : NAN);
+            ratio_cell(s, prog ? ratio(m->cpu[w], now, base) : NAN);
         sb_printf(s, "\n");
     }
     sb_printf(s, "\nGeometric mean over %d workload%s, %s/%s: time ", g.n[G_GLIBC],
