@@ -106,16 +106,23 @@ extern uint64_t g_prog_cpu_ns;
 int child_main(const char *name, const params_t *p0);
 /* Runs the suite in children and reports the medians; the options as main parsed them. */
 int runner_main(int argc, char **argv, const params_t *p, int reps, const char *lib,
-                const char *before, const char *out, const char *only, const char *data,
-                const char *chart);
+                const char *before, const char *variant, const char *out, const char *only,
+                const char *data, const char *chart);
 
-#define MAX_ALLOCS 8
-#define MAX_REPS   101
+#define MAX_ALLOCS      8
+#define MAX_REPS        101
+#define MAX_VARIANT_ENV 8
 
-/* An allocator under test: its column name and the library the child preloads. */
+/*
+ * An allocator under test: its column name, the library the child preloads
+ * and the environment the child gets besides the runner's: NULL-terminated
+ * VAR=VALUE strings that replace the runner's own VARs (all NULL but for a
+ * --variant).
+ */
 typedef struct {
     const char *name;
     char path[PATH_MAX]; /* "" = glibc (no preload) */
+    char *env[MAX_VARIANT_ENV + 1];
 } alloc_t;
 
 /* The measurements of one (workload, allocator) in every rep; a failed cell is not run again. */
@@ -137,6 +144,10 @@ typedef struct {
     const alloc_t *al;
     int na, numa, jem, mim; /* indices into al; -1: absent */
     int before;             /* --before: an older numa-alloc, compared but never a peer; or -1 */
+    int variant;            /* --variant: numa-alloc with more environment, the same; or -1 */
+    /* What the variant's children left in its {dir}: files and MiB; files -1: no {dir}. */
+    long variant_files;
+    double variant_mib;
     const char **wl;
     int nw;
     double med[NWORKLOADS][MAX_ALLOCS], cpu[NWORKLOADS][MAX_ALLOCS], rss[NWORKLOADS][MAX_ALLOCS];

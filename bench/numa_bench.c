@@ -18,8 +18,8 @@
  *       that allocator and exits 3 if not.
  *
  *   numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]
- *                    [--lib=PATH] [--before=PATH] [--workloads=a,b,...] [--data=F.tsv]
- *                    [--chart=F.png]
+ *                    [--lib=PATH] [--before=PATH] [--variant=NAME:VAR=VALUE[,...]]
+ *                    [--workloads=a,b,...] [--data=F.tsv] [--chart=F.png]
  *       Runner mode: re-executes /proc/self/exe once per (rep, workload,
  *       allocator), interleaved (for each rep, for each workload, every
  *       allocator in turn), takes medians over reps and prints a markdown
@@ -29,7 +29,9 @@
  *       medians as tab-separated text, --chart a PNG bar chart (gnuplot).
  *       The peers are looked for in /usr/lib/x86_64-linux-gnu, or in
  *       $NUMA_BENCH_PEER_DIR. --before adds an older numa-alloc library as a
- *       column of its own (never a peer) and a before/after table.
+ *       column of its own (never a peer) and a before/after table; --variant
+ *       adds the same numa-alloc library with more environment (e.g. the
+ *       profile on) the same way, with a variant/numa-alloc table.
  *
  * Every workload is deterministic: a seeded xorshift64* PRNG, fixed sizes.
  *
@@ -51,6 +53,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]\n"
             "                        [--lib=PATH] [--before=PATH] [--workloads=a,b,...]\n"
+            "                        [--variant=NAME:VAR=VALUE[,VAR=VALUE...]]\n"
             "                        [--data=FILE.tsv] [--chart=FILE.png]\n"
             "       numa_bench --run=WORKLOAD [--quick] [--threads=T]\n"
             "       numa_bench [--threads=T] --list\n"
@@ -59,6 +62,11 @@ static void usage(void)
             "  of the times relative to glibc, drawn by gnuplot (package gnuplot-nox)\n"
             "--before=PATH: an older numa-alloc library, run in the same interleaved reps:\n"
             "  a column of its own (never a peer) and a before/after table\n"
+            "--variant=NAME:VAR=VALUE[,VAR=VALUE...]: the numa-alloc library again, as column\n"
+            "  NAME, with the VARs in its children's environment: a column of its own (never\n"
+            "  a peer) and a NAME/numa-alloc table. {dir} in a VALUE is a scratch directory\n"
+            "  numa_bench creates and removes; %%p is left to the library (its pid), e.g.\n"
+            "  --variant=numa-alloc+prof:NUMA_ALLOC_PROF={dir}/prof.%%p\n"
             "default --lib: %s\n"
             "environment: NUMA_BENCH_PEER_DIR=DIR: look for libjemalloc.so.2,\n"
             "  libmimalloc.so.2 and libtcmalloc_minimal.so.4 in DIR (default %s)\n",
@@ -70,7 +78,7 @@ int main(int argc, char **argv)
     params_t p = {.quick = 0, .threads = 2};
     int all = 0, reps = -1;
     const char *run = NULL, *lib = NUMA_BENCH_DEFAULT_LIB, *out = NULL, *only = NULL;
-    const char *data = NULL, *chart = NULL, *before = NULL;
+    const char *data = NULL, *chart = NULL, *before = NULL, *variant = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -88,6 +96,8 @@ int main(int argc, char **argv)
             lib = a + 6;
         else if (!strncmp(a, "--before=", 9))
             before = a + 9;
+        else if (!strncmp(a, "--variant=", 10))
+            variant = a + 10;
         else if (!strncmp(a, "--run=", 6))
             run = a + 6;
         else if (!strncmp(a, "--workloads=", 12))
@@ -123,7 +133,7 @@ int main(int argc, char **argv)
     if (run && !all)
         return child_main(run, &p);
     if (all && !run)
-        return runner_main(argc, argv, &p, reps, lib, before, out, only, data, chart);
+        return runner_main(argc, argv, &p, reps, lib, before, variant, out, only, data, chart);
     usage();
     return 2;
 }

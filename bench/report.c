@@ -124,11 +124,11 @@ static int is_prog_name(const char *name)
     return strncmp(name, "prog-", 5) == 0;
 }
 
-/* The peers: every allocator but glibc and numa-alloc, now or before (jemalloc, mimalloc,
- * tcmalloc). */
+/* The peers: every allocator but glibc and numa-alloc, now, before or a variant (jemalloc,
+ * mimalloc, tcmalloc). */
 static int is_peer(const medians_t *m, int a)
 {
-    return a != 0 && a != m->numa && a != m->before;
+    return a != 0 && a != m->numa && a != m->before && a != m->variant;
 }
 
 /* The peer with the lowest peak RSS on workload w, or -1. */
@@ -285,41 +285,79 @@ static void report_rss(sbuf_t *s, const medians_t *m)
 }
 
 /*
- * --before: the older numa-alloc against the current one, per workload (time
- * and peak RSS, after over before), with the geometric means: the same
- * interleaved reps, so both saw the same load.
+ * Two numa-alloc columns against each other, per workload (time, peak RSS and,
+ * for the prog-* rows, whose times are ms per run, CPU time: `now` over `base`,
+ * labelled as such), with
+ * the geometric means: the same interleaved reps, so both saw the same load.
+ * The caller writes the paragraph that introduces the table.
  */
-static void report_before(sbuf_t *s, const medians_t *m)
+static void report_versus(sbuf_t *s, const medians_t *m, int now, int base, const char *now_l,
+                          const char *base_l)
 {
     char b1[64], b2[64];
     geo_t g = {0};
-    sb_printf(
-        s,
-        "Before and after: numa-alloc (%s) against numa-alloc-before (%s), in the same "
-        "runs (median; ratios are after over before, below 1: the current library is "
-        "faster or smaller):\n\n"
-        "| workload | before ns/op | after ns/op | time after/before | before MiB | after MiB "
-        "| peak RSS after/before |\n|---|---:|---:|---:|---:|---:|---:|\n",
-        m->al[m->numa].path, m->al[m->before].path);
+    int nprog = 0;
+    for (int w = 0; w < m->nw; w++)
+        nprog += is_prog_name(m->wl[w]);
+    sb_printf(s,
+              "| workload | %s ns/op | %s ns/op | time %s/%s | %s MiB | %s MiB "
+              "| peak RSS %s/%s |",
+              base_l, now_l, now_l, base_l, base_l, now_l, now_l, base_l);
+    if (nprog)
+        sb_printf(s, " CPU time %s/%s |", now_l, base_l);
+    sb_printf(s, "\n|---|---:|---:|---:|---:|---:|---:|%s\n", nprog ? "---:|" : "");
     for (int w = 0; w < m->nw; w++) {
         const double *med = m->med[w];
-        fmt_ns(b1, sizeof b1, med[m->before]);
-        fmt_ns(b2, sizeof b2, med[m->numa]);
-        sb_printf(s, "| %s | %s | %s |", m->wl[w], b1, b2);
-        double t = ratio(med, m->numa, m->before), r = ratio(m->rss[w], m->numa, m->before);
+        int prog = is_prog_name(m->wl[w]);
+        fmt_ns(b1, sizeof b1, prog ? med[base] / 1e6 : med[base]);
+        fmt_ns(b2, sizeof b2, prog ? med[now] / 1e6 : med[now]);
+        sb_printf(s, "| %s | %s%s | %s%s |", m->wl[w], b1, prog ? " ms" : "", b2,
+                  prog ? " ms" : "");
+        double t = ratio(med, now, base), r = ratio(m->rss[w], now, base);
         geo_add(&g, G_GLIBC, t);
         geo_add(&g, G_RSS_GLIBC, r);
         ratio_cell(s, t);
-        sb_printf(s, " %.1f | %.1f |", m->rss[w][m->before], m->rss[w][m->numa]);
+        sb_printf(s, " %.1f | %.1f |", m->rss[w][base], m->rss[w][now]);
         ratio_cell(s, r);
+        if (nprog)
+            ratio_cell(s, prog ? ratio(m->cpu[w], now, base) : NAN);
         sb_printf(s, "\n");
     }
-    sb_printf(s, "\nGeometric mean over %d workload%s, after/before: time ", g.n[G_GLIBC],
-              g.n[G_GLIBC] == 1 ? "" : "s");
+    sb_printf(s, "\nGeometric mean over %d workload%s, %s/%s: time ", g.n[G_GLIBC],
+              g.n[G_GLIBC] == 1 ? "" : "s", now_l, base_l);
     geo_print(s, &g, G_GLIBC);
     sb_printf(s, ", peak RSS ");
     geo_print(s, &g, G_RSS_GLIBC);
     sb_printf(s, ".\n\n");
+}
+
+/* --before: the older numa-alloc against the current one. */
+static void report_before(sbuf_t *s, const medians_t *m)
+{
+    sb_printf(s,
+              "Before and after: numa-alloc (%s) against numa-alloc-before (%s), in the same "
+              "runs (median; ratios are after over before, below 1: the current library is "
+              "faster or smaller):\n\n",
+              m->al[m->numa].path, m->al[m->before].path);
+    report_versus(s, m, m->numa, m->before, "after", "before");
+}
+
+/* --variant: numa-alloc with more environment against numa-alloc. */
+static void report_variant(sbuf_t *s, const medians_t *m)
+{
+    const alloc_t *v = &m->al[m->variant];
+    sb_printf(s, "Variant: %s (numa-alloc with", v->name);
+    for (char *const *e = v->env; *e; e++)
+        sb_printf(s, " `%s`", *e);
+    sb_printf(s,
+              ") against numa-alloc, the same library in the same runs (median; ratios are "
+              "%s over numa-alloc, above 1: the variant is slower or larger)",
+              v->name);
+    if (m->variant_files >= 0)
+        sb_printf(s, "; its children wrote %ld file%s, %.1f MiB, in {dir} (removed since)",
+                  m->variant_files, m->variant_files == 1 ? "" : "s", m->variant_mib);
+    sb_printf(s, ":\n\n");
+    report_versus(s, m, m->variant, m->numa, v->name, "numa-alloc");
 }
 
 /* "jemalloc, mimalloc and tcmalloc": the peers present. */
@@ -395,6 +433,8 @@ static void report(sbuf_t *s, double load_before, const medians_t *m, cell_t cel
     sb_printf(s, ".\n\n");
     if (m->before >= 0)
         report_before(s, m);
+    if (m->variant >= 0)
+        report_variant(s, m);
 
     if (reps > 1) {
         sb_printf(s,
@@ -427,9 +467,13 @@ static void report(sbuf_t *s, double load_before, const medians_t *m, cell_t cel
     }
 
     sb_printf(s, "Allocators:\n\n");
-    for (int a = 0; a < m->na; a++)
-        sb_printf(s, "- %s: %s\n", m->al[a].name,
+    for (int a = 0; a < m->na; a++) {
+        sb_printf(s, "- %s: %s", m->al[a].name,
                   m->al[a].path[0] ? m->al[a].path : "glibc malloc (no LD_PRELOAD)");
+        for (char *const *e = m->al[a].env; *e; e++)
+            sb_printf(s, "%s%s", e == m->al[a].env ? ", with " : " ", *e);
+        sb_printf(s, "\n");
+    }
 
     if (cn) {
         sb_printf(s, "\nCurrent-node lookup (informational, glibc, no preload, median of %d):\n\n",

@@ -4,18 +4,22 @@
  * child once per (rep, workload, allocator), interleaved so that a change in
  * the machine's load spreads over every allocator, collects the children's
  * RESULT lines, and hands them to the report. A failed child is reported with
- * the command that reproduces it, and its cell is not run again.
+ * the command that reproduces it, and its cell is not run again. --before and
+ * --variant add numa-alloc columns that are compared but never peers: an
+ * older library, and the same library with more environment.
  */
 #define _GNU_SOURCE
 #include "bench.h"
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,11 +37,25 @@ static double field(const char *line, const char *key)
     return s ? strtod(s + strlen(pat), NULL) : NAN;
 }
 
+/* Is environment entry `e` (VAR=VALUE) one of a's own VARs? */
+static int env_replaced(const alloc_t *a, const char *e)
+{
+    for (char *const *v = a->env; *v; v++) {
+        size_t n = (size_t)(strchr(*v, '=') - *v) + 1;
+        if (!strncmp(e, *v, n))
+            return 1;
+    }
+    return 0;
+}
+
 /* Shell-ish rendering of the child command, for reproduction. */
 static void child_cmdline(char *buf, size_t n, const alloc_t *a, const char *exe,
                           char *const argv[])
 {
-    int k = snprintf(buf, n, "NUMA_BENCH_EXPECT=%s ", a->path[0] ? a->path : "glibc");
+    int k = 0;
+    for (char *const *v = a->env; *v && (size_t)k < n; v++)
+        k += snprintf(buf + k, n - (size_t)k, "%s ", *v);
+    k += snprintf(buf + k, n - (size_t)k, "NUMA_BENCH_EXPECT=%s ", a->path[0] ? a->path : "glibc");
     if (a->path[0])
         k += snprintf(buf + k, n - (size_t)k, "LD_PRELOAD=%s ", a->path);
     k += snprintf(buf + k, n - (size_t)k, "%s", exe);
@@ -57,15 +75,18 @@ static int run_child(const char *exe, const alloc_t *a, const char *wl, const pa
     snprintf(arg_thr, sizeof arg_thr, "--threads=%d", p->threads);
     char *argv[] = {(char *)exe, arg_run, arg_thr, p->quick ? "--quick" : NULL, NULL};
 
-    /* Environment: ours minus LD_PRELOAD / NUMA_BENCH_EXPECT, plus the new ones. */
+    /* Environment: ours minus LD_PRELOAD / NUMA_BENCH_EXPECT / a's VARs, plus the new ones. */
     size_t ne = 0;
     while (environ[ne])
         ne++;
-    char **envp = xmalloc((ne + 3) * sizeof *envp);
+    char **envp = xmalloc((ne + 3 + MAX_VARIANT_ENV) * sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
-        if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "NUMA_BENCH_EXPECT=", 18))
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) &&
+            strncmp(environ[i], "NUMA_BENCH_EXPECT=", 18) && !env_replaced(a, environ[i]))
             envp[k++] = environ[i];
+    for (char *const *v = a->env; *v; v++)
+        envp[k++] = *v;
     char env_pre[PATH_MAX + 16], env_exp[PATH_MAX + 32];
     snprintf(env_exp, sizeof env_exp, "NUMA_BENCH_EXPECT=%s", a->path[0] ? a->path : "glibc");
     envp[k++] = env_exp;
@@ -141,9 +162,98 @@ static int run_child(const char *exe, const alloc_t *a, const char *wl, const pa
     return 0;
 }
 
+/* A copy of `v` with every "{dir}" replaced by `dir` (malloc'd). */
+static char *expand_dir(const char *v, size_t len, const char *dir)
+{
+    size_t nd = 0;
+    for (const char *q = v; (q = strstr(q, "{dir}")) && q < v + len; q += 5)
+        nd++;
+    char *out = xmalloc(len + nd * strlen(dir) + 1), *o = out;
+    for (const char *q = v; q < v + len;) {
+        if (!strncmp(q, "{dir}", 5) && q + 5 <= v + len) {
+            o = stpcpy(o, dir);
+            q += 5;
+        } else {
+            *o++ = *q++;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+/*
+ * --variant=NAME:VAR=VALUE[,VAR=VALUE...]: fills a (name, env; the caller
+ * sets the path) and, if a VALUE names {dir}, creates the scratch directory
+ * `dir` it stands for (else dir is ""). 0, or -1 after saying why.
+ */
+static int variant_parse(const char *spec, alloc_t *a, char *dir, size_t dirsz)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon || colon == spec || !colon[1]) {
+        fprintf(stderr, "numa_bench: --variant=NAME:VAR=VALUE[,VAR=VALUE...], not %s\n", spec);
+        return -1;
+    }
+    a->name = strndup(spec, (size_t)(colon - spec));
+    dir[0] = 0;
+    if (strstr(colon, "{dir}")) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, dirsz, "%s/numa_bench-variant.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dir)) {
+            fprintf(stderr, "numa_bench: cannot create %s: %s\n", dir, strerror(errno));
+            return -1;
+        }
+    }
+    int nv = 0;
+    for (const char *v = colon + 1; *v;) {
+        size_t len = strcspn(v, ",");
+        const char *eq = memchr(v, '=', len);
+        if (!eq || eq == v || nv == MAX_VARIANT_ENV || !strncmp(v, "LD_PRELOAD=", 11) ||
+            !strncmp(v, "NUMA_BENCH_EXPECT=", 18)) {
+            fprintf(stderr,
+                    "numa_bench: --variant: \"%.*s\": want VAR=VALUE, at most %d, not "
+                    "LD_PRELOAD or NUMA_BENCH_EXPECT\n",
+                    (int)len, v, MAX_VARIANT_ENV);
+            return -1;
+        }
+        a->env[nv++] = expand_dir(v, len, dir);
+        v += len + (v[len] == ',');
+    }
+    a->env[nv] = NULL;
+    return 0;
+}
+
+/*
+ * Removes the scratch directory of a --variant and the files its children
+ * wrote there, counting them (files -1 if there is no directory).
+ */
+static void scratch_remove(const char *dir, long *files, double *mib)
+{
+    *files = -1;
+    *mib = 0;
+    if (!dir[0])
+        return;
+    DIR *d = opendir(dir);
+    *files = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char f[PATH_MAX];
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
+        if (!stat(f, &st))
+            *mib += (double)st.st_size / (1 << 20);
+        (*files)++;
+        unlink(f);
+    }
+    if (d)
+        closedir(d);
+    if (rmdir(dir))
+        fprintf(stderr, "numa_bench: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
 int runner_main(int argc, char **argv, const params_t *p, int reps, const char *lib,
-                const char *before, const char *out, const char *only, const char *data,
-                const char *chart)
+                const char *before, const char *variant, const char *out, const char *only,
+                const char *data, const char *chart)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -153,7 +263,7 @@ int runner_main(int argc, char **argv, const params_t *p, int reps, const char *
     }
     exe[n] = 0;
 
-    alloc_t al[MAX_ALLOCS];
+    static alloc_t al[MAX_ALLOCS]; /* static: zeroed, every env empty */
     int na = 0;
     al[na++] = (alloc_t){.name = "glibc"};
     static const struct {
@@ -209,6 +319,17 @@ int runner_main(int argc, char **argv, const params_t *p, int reps, const char *
             snprintf(a->path, sizeof a->path, "%s", before);
         before_idx = na++;
     }
+    int variant_idx = -1;
+    char scratch[PATH_MAX] = "";
+    if (variant) {
+        if (variant_parse(variant, &al[na], scratch, sizeof scratch)) {
+            if (scratch[0])
+                rmdir(scratch);
+            return 2;
+        }
+        memcpy(al[na].path, al[numa_idx].path, sizeof al[na].path);
+        variant_idx = na++;
+    }
 
     /* Workload list (display names), optionally filtered by --workloads. */
     char names[NWORKLOADS][64];
@@ -232,6 +353,8 @@ int runner_main(int argc, char **argv, const params_t *p, int reps, const char *
     }
     if (!nw && !want_cn) {
         fprintf(stderr, "numa_bench: --workloads matched nothing\n");
+        if (scratch[0])
+            rmdir(scratch);
         return 2;
     }
 
@@ -289,8 +412,10 @@ int runner_main(int argc, char **argv, const params_t *p, int reps, const char *
                     .jem = jem_idx,
                     .mim = mim_idx,
                     .before = before_idx,
+                    .variant = variant_idx,
                     .wl = wl,
                     .nw = nw};
+    scratch_remove(scratch, &m.variant_files, &m.variant_mib);
     medians_fill(&m, cells);
     char *md = report_markdown(load_before, &m, cells, want_cn ? &cn : NULL, p, reps, argc, argv);
     fputs(md, stdout);
