@@ -89,6 +89,7 @@ static __thread struct {
     uint8_t busy;
     uint8_t decision;
     uint8_t large_armed;
+    uint8_t stacks; /* stacks this thread took, up to FAST_AFTER (prof_note_alloc) */
 } me __attribute__((tls_model("initial-exec")));
 
 static uint64_t next_random(void)
@@ -374,9 +375,10 @@ void prof_load_unwinder(void)
     void *fast =
         choice != PROF_UNWINDER_LIBGCC ? dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL) : NULL;
     unw_backtrace_fn trace = fast ? (unw_backtrace_fn)dlsym(fast, "unw_backtrace") : NULL;
-    if (trace || choice == PROF_UNWINDER_LIBUNWIND) {
-        if (trace)
-            __atomic_store_n(&unwind_fast, trace, __ATOMIC_RELEASE);
+    if (trace)
+        __atomic_store_n(&unwind_fast, trace, __ATOMIC_RELEASE);
+    /* auto loads libgcc_s too, for each thread's first stacks (FAST_AFTER). */
+    if (choice == PROF_UNWINDER_LIBUNWIND) {
         me.busy = 0;
         return;
     }
@@ -446,6 +448,15 @@ static uint32_t fast_stack(unw_backtrace_fn trace, uintptr_t *pc)
     return depth;
 }
 
+/*
+ * With both unwinders (auto), a thread's first FAST_AFTER stacks are taken by
+ * libgcc's: libunwind's fast trace makes a cache of its own for each thread
+ * (256 KiB mapped, faulted in, unmapped at its exit), which a thread that
+ * takes a few samples and ends never pays back: short-threads in the
+ * benchmark ran 5x slower with it. A thread that samples on is worth it.
+ */
+#define FAST_AFTER 16
+
 uint32_t prof_note_alloc(size_t request, size_t counted, unsigned slot)
 {
     me.busy = 1;
@@ -453,6 +464,10 @@ uint32_t prof_note_alloc(size_t request, size_t counted, unsigned slot)
     struct unwind_state st = {pc, 0, true};
     unw_backtrace_fn trace = __atomic_load_n(&unwind_fast, __ATOMIC_ACQUIRE);
     backtrace_fn backtrace = __atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE);
+    if (backtrace && me.stacks < FAST_AFTER) {
+        me.stacks++;
+        trace = NULL;
+    }
     if (trace)
         st.depth = fast_stack(trace, pc);
     else if (backtrace)
@@ -636,9 +651,12 @@ static void put_header(struct textbuf *tb, bool complete)
     tb_u64(tb, rate);
     tb_str(tb, "\ndepth ");
     tb_u64(tb, PROF_DEPTH);
-    tb_str(tb, __atomic_load_n(&unwind_fast, __ATOMIC_ACQUIRE)        ? "\nunwinder libunwind"
-               : __atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE) ? "\nunwinder libgcc"
-                                                                      : "\nunwinder none");
+    bool fast = __atomic_load_n(&unwind_fast, __ATOMIC_ACQUIRE) != NULL;
+    bool slow = __atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE) != NULL;
+    tb_str(tb, fast && slow ? "\nunwinder libgcc+libunwind"
+               : fast       ? "\nunwinder libunwind"
+               : slow       ? "\nunwinder libgcc"
+                            : "\nunwinder none");
     tb_str(tb, "\ncomplete ");
     tb_str(tb, complete ? "1" : "0");
     tb_str(tb, "\n");
