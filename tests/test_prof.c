@@ -533,7 +533,7 @@ Test(prof, json_statistics_have_a_profile_object_only_when_on)
  * NUMA_ALLOC_PROF_UNWINDER names the unwinder: each gives stacks that name the
  * site (the fallback libgcc is what runs where libunwind is not installed).
  */
-static void unwinder_names_the_site(const char *unwinder)
+static void unwinder_names_the_site(const char *unwinder, const char *expect)
 {
     make_dir();
     char path[128];
@@ -543,19 +543,26 @@ static void unwinder_names_the_site(const char *unwinder)
     unsetenv("NUMA_ALLOC_PROF_UNWINDER");
     static struct profile prof;
     struct site_total site = read_profile(path, "prof_site_realloc", &prof);
-    cr_assert_str_eq(prof.unwinder, unwinder);
+    cr_assert_str_eq(prof.unwinder, expect);
     cr_assert_gt(site.samples, 10, "%s: %.0f samples named prof_site_realloc", unwinder,
                  site.samples);
 }
 
 Test(prof, libgcc_unwinder_names_the_site, .timeout = 120)
 {
-    unwinder_names_the_site("libgcc");
+    unwinder_names_the_site("libgcc", "libgcc");
 }
 
 Test(prof, libunwind_unwinder_names_the_site, .timeout = 120)
 {
-    unwinder_names_the_site("libunwind");
+    unwinder_names_the_site("libunwind", "libunwind");
+}
+
+/* Both, a thread's first stacks by libgcc (core/prof.c, FAST_AFTER): the site named across the
+ * switch. */
+Test(prof, auto_unwinder_takes_both_and_names_the_site, .timeout = 120)
+{
+    unwinder_names_the_site("auto", "libgcc+libunwind");
 }
 
 Test(prof, bad_rate_warns_once_and_uses_the_default)
