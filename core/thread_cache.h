@@ -208,6 +208,7 @@ struct thread_state {
     uint8_t status;           /* enum thread_status */
     uint8_t shard;            /* which shard of the node heaps it refills from */
     uint8_t registry_held;    /* 1 while it takes or holds the registry lock (thread_cache.c) */
+    uint8_t peak_kib; /* KiB (saturating) taken from node heaps since its last sample_peak */
     int tid;
     uint64_t migrations;            /* times the thread was found on another node than before */
     uint64_t fallbacks;             /* allocations of this thread served by a fallback node */
@@ -243,8 +244,13 @@ static inline const struct node_cache *thread_cache_first(const struct thread_st
  */
 extern uintptr_t na_free_block_key;
 
-/* Blocks of class cls this thread allocated on nc's node (struct cache_bin's countdown). */
-static inline uint64_t bin_nalloc(const struct node_cache *nc, unsigned cls)
+/*
+ * Blocks of class cls this thread allocated on nc's node (struct cache_bin's
+ * countdown). Always inlined: the slow paths that walk every bin with it are
+ * cold, and a call per class made sample_peak twice as long.
+ */
+static inline __attribute__((always_inline)) uint64_t bin_nalloc(const struct node_cache *nc,
+                                                                 unsigned cls)
 {
     return __atomic_load_n(&nc->nalloc_base[cls], __ATOMIC_RELAXED) -
            __atomic_load_n(&nc->bins[cls].countdown, __ATOMIC_RELAXED);
