@@ -231,7 +231,9 @@ static void *worker_main(void *arg)
     msg pending;
     int have_pending = 0;
 
-    while (produced < OBJS_PER_THREAD || consumed < OBJS_PER_THREAD) {
+    /* have_pending: the last block may be made but not yet pushed (the next queue
+     * full): leaving then would leave the next thread waiting for it forever. */
+    while (produced < OBJS_PER_THREAD || have_pending || consumed < OBJS_PER_THREAD) {
         int progress = 0;
         if (!have_pending && produced < OBJS_PER_THREAD) {
             if (produce(w, &rng, produced, &pending) != 0)
