@@ -11,7 +11,8 @@
  *
  * A young heap purges at once (delay 0): for the first PURGE_YOUNG_MS of the
  * process and its first PURGE_YOUNG_BYTES freed (page runs, huge objects: one
- * of those ends it), unless NUMA_ALLOC_PURGE_DELAY_MS was set. Start-up frees
+ * of those ends it), unless NUMA_ALLOC_PURGE_DELAY_MS or NUMA_ALLOC_PROF was set
+ * (purge_init says why). Start-up frees
  * transient buffers of ever new sizes (Python reads each module into a buffer
  * of the file's size): the free runs they leave between slabs do not fit the
  * next requests, so kept resident they raise the peak without being reused.
@@ -28,9 +29,15 @@
 /* Until then (os_now_ms) a heap may be young; set once at start-up, read-only after. */
 static uint64_t young_until_ms;
 
+/*
+ * Not with the profile on either: its sampled small blocks are page runs of
+ * their own (one page each, alloc.c), freed and made again all along; purged
+ * at once they were refaulted, 465 more page faults in the benchmark's batch-1t
+ * (perf stat), much of what the profile cost a process that short.
+ */
 void purge_init(void)
 {
-    if (!na_options.purge_delay_set) /* a delay the user chose holds from the start */
+    if (!na_options.purge_delay_set && !na_options.prof[0]) /* a delay the user chose holds */
         young_until_ms = os_now_ms() + PURGE_YOUNG_MS;
 }
 
