@@ -43,6 +43,20 @@ elif ((more_fell > more - 4096)); then
     echo "FAIL: $more KiB freed past the young budget, resident fell by $more_fell KiB: the budget (2 MiB) did not hold" >&2
     fail=1
 fi
+# With the profile on there is no young window (core/purge.c, purge_init): its
+# sampled blocks are page runs freed and made again all along.
+prof_dir=$(mktemp -d)
+line=$(NUMA_ALLOC_PROF="$prof_dir/p.%p" LD_PRELOAD=$lib "$probe" young) || {
+    echo "FAIL: $probe young with NUMA_ALLOC_PROF: status $?" >&2
+    exit 1
+}
+rm -rf "$prof_dir"
+read -r _ _ freed _ fell _ _ _ _ _ ms <<<"$line"
+echo "young with the profile on: freed $freed KiB, resident fell $fell KiB, $ms ms after start"
+if ((fell > freed / 4)); then
+    echo "FAIL: $freed KiB freed with NUMA_ALLOC_PROF set, resident fell by $fell KiB: no young purge with the profile on" >&2
+    fail=1
+fi
 line=$(LD_PRELOAD=$lib "$probe" young-huge) || {
     echo "FAIL: $probe young-huge under the preload: status $?" >&2
     exit 1
