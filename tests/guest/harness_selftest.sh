@@ -7,12 +7,14 @@
 #                                 a clear message, in time
 #   harness_selftest.sh signal    guest-run killed by SIGTERM stops QEMU and removes its
 #                                 temp dir
+#   harness_selftest.sh boot-hang a guest that never starts the command (QEMU held
+#                                 stopped with -S) is booted once more, then exits 124
 # Every case also checks that no QEMU process and no temp dir is left behind.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 guest_run=$here/guest-run
-case=${1:?usage: harness_selftest.sh status|timeout|signal}
+case=${1:?usage: harness_selftest.sh status|timeout|signal|boot-hang}
 
 # guest-run's temp dirs go to a private TMPDIR, so that leftovers (and the QEMU
 # processes, whose command lines name them) are easy to find.
@@ -88,6 +90,16 @@ timeout)
     grep -qx 'started' "$out" && pass "output before the hang comes back" || fail "output before the hang lost"
     ((secs <= 30 + 10)) && pass "stopped in time (${secs}s for --timeout=30)" ||
         fail "took ${secs}s for --timeout=30"
+    ((failed)) && show
+    no_leftovers
+    ;;
+boot-hang)
+    NUMA_ALLOC_GUEST_QEMU_ARGS=-S gr --timeout=8 -- 'echo never'
+    ((rc == 124)) && pass "a guest that never boots: exit 124" || fail "a hung boot exited $rc, not 124"
+    grep -q 'booting it once more' "$err" && pass "the hung boot is tried once more" ||
+        fail "no second boot after a hung one"
+    ((secs >= 15 && secs <= 16 + 10)) && pass "two boots of --timeout=8 (${secs}s)" ||
+        fail "took ${secs}s for two boots of --timeout=8"
     ((failed)) && show
     no_leftovers
     ;;
