@@ -25,6 +25,14 @@
 
 #define NA_NOINLINE __attribute__((noinline))
 #define NA_COLD     __attribute__((cold))
+/*
+ * On the declarations of the library's own data in its headers: a hidden
+ * symbol is addressed directly (`mov sym(%rip)`), where a default one is
+ * reached through the GOT (a load more, or an add from memory that the
+ * linker cannot relax), though -fvisibility=hidden already hides its
+ * definition. Never on what the C library defines (the link would fail).
+ */
+#define NA_HIDDEN __attribute__((visibility("hidden")))
 
 /* A cache line: what one lock's or one counter's neighbours should not share. */
 #define NA_CACHE_LINE 64

@@ -762,6 +762,12 @@ static void *alloc_keeping_node(unsigned slot, size_t size)
  */
 NA_NOINLINE NA_COLD void *alloc_slow(size_t size)
 {
+    if (size <= SMALL_MAX && current_cpu_word() >= (unsigned)na_topo.num_cpus) {
+        /* The fast path could not read the CPU (no rseq): the same pop, with getcpu. */
+        void *ptr = alloc_small_routed(current_route(), size);
+        if (ptr)
+            return ptr;
+    }
     if (unlikely(na_prof_on) && size <= SMALL_MAX && alloc_ensure_init()) {
         /*
          * The bin is looked for among the thread's caches rather than by

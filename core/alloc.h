@@ -84,23 +84,40 @@ static inline void *alloc_small(unsigned slot, unsigned cls)
 }
 
 /*
- * A thread with a cache implies an initialised allocator, so the class
- * tables are valid. Every exit that is not a cache hit is a tail call to
- * alloc_slow: no registers to save on the hit. A thread found on another
- * node than at its last allocation also goes there (thread_cache_note_move
- * books the move).
+ * The pop of malloc's fast path, for a thread on a CPU of `route`: NULL for
+ * anything but a hit. A thread with a cache implies an initialised
+ * allocator, so the class tables are valid. A thread found on another node
+ * than at its last allocation misses too (thread_cache_note_move books the
+ * move on the slow path).
+ */
+static inline void *alloc_small_routed(struct cpu_route route, size_t size)
+{
+    struct thread_state *ts = &na_thread_state;
+    struct node_cache *nc = ts->caches[route.slot];
+    if (likely(nc != NULL && route.home == ts->home)) {
+        struct cache_bin *bin = &nc->bins[size_class_of(size)];
+        void **block = bin->head;
+        /* A pop that makes the countdown 0 is sampled: alloc_slow (struct cache_bin). */
+        if (likely(block != NULL) && likely(cache_bin_take(bin)))
+            return cache_bin_pop_head(bin, block);
+    }
+    return NULL;
+}
+
+/*
+ * Every exit that is not a cache hit is a tail call to alloc_slow: no
+ * registers to save on the hit. The CPU is rseq's word, taken as is: one
+ * that is no entry of the table (no rseq, a CPU hot-plugged since the start)
+ * also goes there, which finds it the slow way (alloc_slow).
  */
 static inline void *alloc_fast(size_t size)
 {
     if (likely(size <= SMALL_MAX)) {
-        struct thread_state *ts = &na_thread_state;
-        struct cpu_route route = current_route();
-        struct node_cache *nc = ts->caches[route.slot];
-        if (likely(nc != NULL && route.home == ts->home)) {
-            struct cache_bin *bin = &nc->bins[size_class_of(size)];
-            /* A pop that makes the countdown 0 is sampled: alloc_slow (struct cache_bin). */
-            if (likely(bin->head != NULL) && likely(cache_bin_take(bin)))
-                return cache_bin_pop(bin);
+        unsigned cpu = current_cpu_word();
+        if (likely(cpu < (unsigned)na_topo.num_cpus)) {
+            void *ptr = alloc_small_routed(na_topo.cpu[cpu], size);
+            if (likely(ptr != NULL))
+                return ptr;
         }
     }
     return alloc_slow(size);
@@ -111,22 +128,20 @@ static inline void free_fast(void *ptr)
     if (likely(region_contains(ptr))) {
         struct segment *seg = segment_of(ptr);
         const struct page_entry *page = page_entry_at(seg, ptr);
-        unsigned tag = page->tag;
-        if (likely(tag != 0 && is_block_start(seg, ptr, page))) {
-            unsigned slot = slot_of_ptr(ptr);
-            /* Slots past the direct table: thread_cache_free_slow finds their cache. */
-            struct node_cache *nc =
-                likely(slot < TOPO_DIRECT_SLOTS) ? na_thread_state.caches[slot] : NULL;
+        unsigned cls = page->cls;
+        if (likely(cls != 0 && is_block_start(seg, ptr, page))) {
+            /* A slab page, so a SEG_PAGES segment: no cache here for slots past the table. */
+            struct node_cache *nc = na_thread_state.caches[seg->cache_index];
             if (likely(nc != NULL)) {
-                struct cache_bin *bin = &nc->bins[tag_class(tag)];
-                if (likely(bin->count < bin->max && tag_shard(tag) == na_thread_state.shard &&
+                struct cache_bin *bin = &nc->bins[cls];
+                if (likely(bin->count < bin->max && page->shard == na_thread_state.shard &&
                            ((void **)ptr)[1] != (void *)na_free_block_key)) {
                     count_one(&bin->nfree);
                     cache_bin_push(bin, ptr);
                     return;
                 }
             }
-            free_small_slow(ptr, slot, tag);
+            free_small_slow(ptr, slot_of_ptr(ptr), page->tag);
             return;
         }
     }

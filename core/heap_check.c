@@ -129,6 +129,9 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
         switch (seg->kind) {
         case SEG_PAGES:
             CHECK(seg->nsegments == 1, "pages segment longer than one", seg);
+            CHECK(seg->cache_index ==
+                      (heap->slot < TOPO_DIRECT_SLOTS ? heap->slot : TOPO_DIRECT_SLOTS),
+                  "pages segment whose cache_index is not its slot's", seg);
             check_pages_segment(heap, seg, t);
             break;
         case SEG_HUGE: {

@@ -32,6 +32,8 @@
 #ifndef NUMA_ALLOC_HUGEPAGES_H
 #define NUMA_ALLOC_HUGEPAGES_H
 
+#include "base/compiler.h"
+
 #include "core/layout.h"
 
 #include <stdbool.h>
@@ -42,7 +44,7 @@
 #define HUGEPAGES_AUTO_FROM ((size_t)64 << 20)
 
 /* Offset in every slot from which it is advised MADV_HUGEPAGE; SIZE_MAX: nowhere. */
-extern size_t na_thp_from;
+extern NA_HIDDEN size_t na_thp_from;
 
 /* Sets na_thp_from from na_options.hugepages; before any slot is set up. */
 void hugepages_init(void);

@@ -30,10 +30,13 @@
 #ifndef NUMA_ALLOC_LAYOUT_H
 #define NUMA_ALLOC_LAYOUT_H
 
+#include "base/compiler.h"
+
 #include "base/bitmap.h"
 #include "base/list.h"
 #include "base/os.h"
 #include "core/size_class.h"
+#include "policy/topology.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,7 +53,13 @@ enum segment_kind { SEG_PAGES = 1, SEG_HUGE, SEG_FREE_RUN };
 
 /* What free() reads first of a page: see the invariants at the top. */
 struct page_entry {
-    uint16_t tag;  /* PAGE_TAG(class, shard) of the slab covering the page, or 0 */
+    union {
+        uint16_t tag; /* PAGE_TAG(class, shard) of the slab covering the page, or 0 */
+        struct {      /* its two bytes, as free's fast path reads them (no shifts) */
+            uint8_t cls;
+            uint8_t shard;
+        };
+    };
     uint16_t head; /* first page of the span covering it (slabs, large spans, free runs' ends) */
 };
 
@@ -88,7 +97,14 @@ struct segment {
     uint8_t kind;  /* enum segment_kind */
     uint8_t dirty; /* SEG_FREE_RUN: pages beyond the header may be non-zero */
     uint16_t slot;
-    uint8_t interleaved;       /* SEG_HUGE: pages spread over nodes (interleave) */
+    uint8_t interleaved; /* SEG_HUGE: pages spread over nodes (interleave) */
+    /*
+     * SEG_PAGES: where free's fast path finds the freeing thread's cache for
+     * this slot in thread_state.caches: the slot when below
+     * TOPO_DIRECT_SLOTS, else TOPO_DIRECT_SLOTS (the entry that stays NULL:
+     * such slots take the slow path). One byte load, no compare.
+     */
+    uint8_t cache_index;
     uint32_t huge_sample;      /* SEG_HUGE: its profile sample's id (core/prof.h), 0 if none */
     size_t nsegments;          /* length of the run this segment starts */
     uint64_t freed_ms;         /* SEG_FREE_RUN: purge decay */
@@ -120,6 +136,7 @@ struct segment {
 #define PAGE_TAG(cls, shard)                                                                       \
     ((uint16_t)((unsigned)(cls) | (unsigned)(shard) << PAGE_TAG_SHARD_SHIFT))
 _Static_assert(SLAB_INDEX_MAGIC_ENTRIES == PAGE_TAG_CLASS_MASK + 1, "a magic per class byte");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "page_entry.cls is the tag's low byte");
 
 static inline unsigned tag_class(unsigned tag)
 {
@@ -148,7 +165,7 @@ struct region {
     unsigned num_slots;
 };
 
-extern struct region na_region;
+extern NA_HIDDEN struct region na_region;
 
 static inline int region_contains(const void *p)
 {
@@ -200,7 +217,7 @@ static inline const struct page_entry *page_entry_at(const struct segment *seg, 
 static inline int is_block_start(const struct segment *seg, const void *p,
                                  const struct page_entry *page)
 {
-    unsigned cls = tag_class(page->tag);
+    unsigned cls = page->cls;
     uintptr_t slab = (uintptr_t)seg + ((uintptr_t)page->head << OS_PAGE_SHIFT);
     return slab_block_index(cls, (uintptr_t)p - slab) < na_slab_index_magic[cls].blocks;
 }

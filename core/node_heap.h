@@ -182,7 +182,7 @@ static inline struct node_heap *node_heap_of(unsigned slot)
  * heap is not ready; the fast paths never meet one, as a thread cache of
  * a slot exists only once the slot was used. na_heap_ready: alloc.c.
  */
-extern uint8_t na_heap_ready[TOPO_MAX_SLOTS];
+extern NA_HIDDEN uint8_t na_heap_ready[TOPO_MAX_SLOTS];
 
 static inline bool heap_is_ready(unsigned slot)
 {

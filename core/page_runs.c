@@ -110,6 +110,7 @@ static bool add_segment(struct node_heap *heap)
     seg->magic = SEGMENT_MAGIC;
     seg->kind = SEG_PAGES;
     seg->slot = (uint16_t)heap->slot;
+    seg->cache_index = (uint8_t)(heap->slot < TOPO_DIRECT_SLOTS ? heap->slot : TOPO_DIRECT_SLOTS);
     seg->nsegments = 1;
     make_free_run(heap, seg, SEGMENT_HEADER_PAGES, SEGMENT_USABLE_PAGES, dirty, os_now_ms());
     return true;

@@ -19,6 +19,8 @@
 #ifndef NUMA_ALLOC_PROF_H
 #define NUMA_ALLOC_PROF_H
 
+#include "base/compiler.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +43,7 @@ enum prof_decision {
 #define PROF_DEPTH 48 /* frames kept per stack */
 
 /* Set once by prof_init (before any thread cache exists), read after. */
-extern bool na_prof_on;
+extern NA_HIDDEN bool na_prof_on;
 
 /* After options_init: turns the profile on when NUMA_ALLOC_PROF is set. */
 void prof_init(void);

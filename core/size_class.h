@@ -15,6 +15,8 @@
 #ifndef NUMA_ALLOC_SIZE_CLASS_H
 #define NUMA_ALLOC_SIZE_CLASS_H
 
+#include "base/compiler.h"
+
 #include "base/os.h"
 
 #include <stddef.h>
@@ -23,7 +25,7 @@
 #define NUM_SMALL_CLASSES 72
 #define SMALL_MAX         ((size_t)32 * 1024)
 #define LARGE_MAX         ((size_t)2 * 1024 * 1024)
-#define CLASS_LUT_MAX     1024
+#define CLASS_LUT_MAX     SMALL_MAX /* every small size: no branch on malloc's fast path */
 #define CLASS_STEP_SHIFT  4
 #define CLASS_STEP        (1u << CLASS_STEP_SHIFT) /* the smallest class, the step up to 128 */
 
@@ -67,8 +69,8 @@ struct size_class_info {
  */
 #define CACHE_THREAD_GROWTH (256u << 10)
 
-extern struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
-extern uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1];
+extern NA_HIDDEN struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
+extern NA_HIDDEN uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1];
 
 /*
  * Which block of a slab an offset from the slab's start is, without a
@@ -89,7 +91,7 @@ struct slab_index_magic {
 
 /* One entry per value of a page tag's class byte (core/layout.h). */
 #define SLAB_INDEX_MAGIC_ENTRIES 256
-extern struct slab_index_magic na_slab_index_magic[SLAB_INDEX_MAGIC_ENTRIES];
+extern NA_HIDDEN struct slab_index_magic na_slab_index_magic[SLAB_INDEX_MAGIC_ENTRIES];
 
 /* The block index of `offset` in a slab of class `cls`; >= blocks when it is no block's start. */
 static inline uint64_t slab_block_index(unsigned cls, uint64_t offset)

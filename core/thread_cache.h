@@ -242,7 +242,7 @@ static inline const struct node_cache *thread_cache_first(const struct thread_st
  * that happens to match; the slow path tells the two apart by searching the
  * bin. Blocks handed out get the word cleared, so the check costs one load.
  */
-extern uintptr_t na_free_block_key;
+extern NA_HIDDEN uintptr_t na_free_block_key;
 
 /*
  * Blocks of class cls this thread allocated on nc's node (struct cache_bin's
@@ -276,13 +276,19 @@ static inline bool cache_bin_take(struct cache_bin *bin)
 #endif
 }
 
-static inline void *cache_bin_pop(struct cache_bin *bin)
+/* Pops `block`, the bin's head as the caller read it (a load less on malloc's fast path). */
+static inline void *cache_bin_pop_head(struct cache_bin *bin, void **block)
 {
-    void **block = bin->head;
+    NA_ASSERT(block == bin->head && block != NULL);
     bin->head = block[0];
     bin->count--;
     block[1] = NULL;
     return block;
+}
+
+static inline void *cache_bin_pop(struct cache_bin *bin)
+{
+    return cache_bin_pop_head(bin, bin->head);
 }
 
 static inline void cache_bin_push(struct cache_bin *bin, void *ptr)

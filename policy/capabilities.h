@@ -18,6 +18,8 @@
 #ifndef NUMA_ALLOC_CAPABILITIES_H
 #define NUMA_ALLOC_CAPABILITIES_H
 
+#include "base/compiler.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,7 +29,7 @@ struct placement_caps {
     int verify_error; /* 0: move_pages answers queries; else its -errno */
 };
 
-extern struct placement_caps na_placement_caps;
+extern NA_HIDDEN struct placement_caps na_placement_caps;
 
 /*
  * Asks, once, whether mbind and move_pages work: mbind is tried again on

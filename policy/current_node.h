@@ -9,21 +9,45 @@
 #ifndef NUMA_ALLOC_CURRENT_NODE_H
 #define NUMA_ALLOC_CURRENT_NODE_H
 
+#include "base/compiler.h"
+
 #include "policy/topology.h"
 
 #include <stddef.h>
 
-/* Offset of rseq's cpu_id from the thread pointer, or 0 when rseq is unusable. */
-extern ptrdiff_t na_current_rseq_cpu_offset;
+/*
+ * Where the thread's CPU number lies, as an offset from the thread pointer
+ * (the same for every thread: initial-exec TLS): rseq's cpu_id, which the
+ * kernel keeps current (glibc 2.35+ registers rseq), or, without rseq, that
+ * of a thread variable that always reads -1. 0 until current_node_init: the
+ * word there (the thread control block's self pointer) is then no CPU the
+ * table has, as none has any entry yet (na_topo.num_cpus is 0 until
+ * topology_init, which runs first).
+ */
+extern NA_HIDDEN ptrdiff_t na_current_cpu_offset;
 
 int current_cpu_slow(void);
 void current_node_init(void);
 
+/*
+ * The word at na_current_cpu_offset: the CPU, when it is below
+ * na_topo.num_cpus; anything else (-1 without rseq or before the start, a CPU
+ * hot-plugged since) needs current_cpu. One load on x86-64 (%fs-relative).
+ */
+/* no_sanitize: UBSan takes a %fs-relative address below 4 KiB for a null pointer. */
+__attribute__((no_sanitize("null"))) static inline unsigned current_cpu_word(void)
+{
+#if defined(__x86_64__) && defined(__SEG_FS)
+    return *(volatile const unsigned __seg_fs *)na_current_cpu_offset;
+#else
+    return *(volatile const unsigned *)((char *)__builtin_thread_pointer() + na_current_cpu_offset);
+#endif
+}
+
 static inline int current_cpu(void)
 {
-    ptrdiff_t off = na_current_rseq_cpu_offset;
-    if (__builtin_expect(off != 0, 1)) {
-        int cpu = *(volatile int *)((char *)__builtin_thread_pointer() + off);
+    if (__builtin_expect(na_current_cpu_offset != 0, 1)) {
+        int cpu = (int)current_cpu_word();
         if (__builtin_expect(cpu >= 0, 1))
             return cpu;
     }

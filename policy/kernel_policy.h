@@ -18,6 +18,8 @@
 #ifndef NUMA_ALLOC_KERNEL_POLICY_H
 #define NUMA_ALLOC_KERNEL_POLICY_H
 
+#include "base/compiler.h"
+
 #include "policy/topology.h"
 
 #include <stdint.h>
@@ -41,7 +43,7 @@ struct inherited_policy {
     char text[96]; /* numactl's words: "interleave:0-1", "bind:1", "default" */
 };
 
-extern struct inherited_policy na_inherited_policy;
+extern NA_HIDDEN struct inherited_policy na_inherited_policy;
 
 /*
  * Reads the task policy and applies it (or reports what overrides it), then

@@ -10,6 +10,8 @@
 #ifndef NUMA_ALLOC_OPTIONS_H
 #define NUMA_ALLOC_OPTIONS_H
 
+#include "base/compiler.h"
+
 #include "policy/topology.h"
 
 #include <stdbool.h>
@@ -94,7 +96,7 @@ struct options {
     enum prof_unwinder prof_unwinder; /* NUMA_ALLOC_PROF_UNWINDER, default auto (core/prof.c) */
 };
 
-extern struct options na_options;
+extern NA_HIDDEN struct options na_options;
 
 /* The variables, for options_warn. */
 enum option_variable {

@@ -22,6 +22,8 @@
 #ifndef NUMA_ALLOC_PLACEMENT_H
 #define NUMA_ALLOC_PLACEMENT_H
 
+#include "base/compiler.h"
+
 #include "policy/topology.h"
 
 #include <stdbool.h>
@@ -64,7 +66,7 @@ struct placement {
     uint8_t page_weight[TOPO_MAX_SLOTS]; /* huge objects: pages per slot per round */
 };
 
-extern struct placement na_placement;
+extern NA_HIDDEN struct placement na_placement;
 
 /*
  * Applies `options` to the tables; warns about what it cannot honour. -1

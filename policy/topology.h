@@ -13,6 +13,8 @@
 #ifndef NUMA_ALLOC_TOPOLOGY_H
 #define NUMA_ALLOC_TOPOLOGY_H
 
+#include "base/compiler.h"
+
 #include <stdint.h>
 
 /*
@@ -88,7 +90,7 @@ struct topology {
 
 #define CPU_NODE_UNKNOWN 0xffff
 
-extern struct topology na_topo;
+extern NA_HIDDEN struct topology na_topo;
 
 /* Fills `na_topo`; never fails: without sysfs NUMA information, one node 0. */
 void topology_init(void);
