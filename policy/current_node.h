@@ -34,10 +34,10 @@ void current_node_init(void);
  * na_topo.num_cpus; anything else (-1 without rseq or before the start, a CPU
  * hot-plugged since) needs current_cpu. One load on x86-64 (%fs-relative).
  */
-/* no_sanitize: UBSan takes a %fs-relative address below 4 KiB for a null pointer. */
-__attribute__((no_sanitize("null"))) static inline unsigned current_cpu_word(void)
+/* Not in the debug build: UBSan takes a %fs-relative address below 4 KiB for a null pointer. */
+static inline unsigned current_cpu_word(void)
 {
-#if defined(__x86_64__) && defined(__SEG_FS)
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(NUMA_ALLOC_DEBUG)
     return *(volatile const unsigned __seg_fs *)na_current_cpu_offset;
 #else
     return *(volatile const unsigned *)((char *)__builtin_thread_pointer() + na_current_cpu_offset);
