@@ -65,9 +65,9 @@ static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
 }
 
 /*
- * Runs of one list a search compares: a list holds a run per fragmented
- * segment at most, so this bounds the time under pages_lock in a big heap
- * while a heap of a few hundred MiB still gets its best fit.
+ * Runs of one list a search compares: it bounds the time under pages_lock
+ * however many segments a heap has. A segment holds at most 15 runs past 64
+ * pages, so a list is this long only in a heap of many fragmented segments.
  */
 #define FIT_SCAN 32
 
