@@ -74,10 +74,12 @@ struct class_slabs {
 /*
  * A young heap purges free runs at once (purge.c): in the first PURGE_YOUNG_MS
  * after the library started, until PURGE_YOUNG_BYTES of page runs and huge
- * objects were freed in it, unless NUMA_ALLOC_PURGE_DELAY_MS is set.
+ * objects were freed in it or one block larger than PURGE_YOUNG_BLOCK_MAX
+ * was, unless NUMA_ALLOC_PURGE_DELAY_MS is set.
  */
-#define PURGE_YOUNG_MS    1000u
-#define PURGE_YOUNG_BYTES ((size_t)2 << 20)
+#define PURGE_YOUNG_MS        1000u
+#define PURGE_YOUNG_BYTES     ((size_t)2 << 20)
+#define PURGE_YOUNG_BLOCK_MAX ((size_t)256 << 10)
 
 #define HEAP_SHARDS 32 /* power of two; at most 256 (the page tag keeps it in 8 bits) */
 

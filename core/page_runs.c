@@ -64,9 +64,41 @@ static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
     return NULL;
 }
 
+/*
+ * Runs of one list a search compares: it bounds the time under pages_lock
+ * however many segments a heap has. A segment holds at most 15 runs past 64
+ * pages, so a list is this long only in a heap of many fragmented segments.
+ */
+#define FIT_SCAN 32
+
+/*
+ * The best fit in a list of lengths past the exact ones: the shortest run of
+ * at least npages, the lowest address among equals. Address-ordered best
+ * fit fragments least (Johnstone and Wilson, 1998): the most recently freed
+ * run of the list, taken before, cut a long run for a short request when one
+ * that fitted better was free, and a later long request found only pieces
+ * and took a fresh segment (the `large` benchmark: 997 more page faults,
+ * docs/benchmarks.md). Runs of an exact list are all alike: its first, the
+ * most recently freed (in cache), is taken as before.
+ */
+static struct span *best_fit_in(struct list *runs, size_t npages)
+{
+    struct span *span, *best = NULL;
+    unsigned seen = 0;
+    list_for_each_entry(span, runs, struct span, link)
+    {
+        if (span->npages >= npages &&
+            (!best || span->npages < best->npages ||
+             (span->npages == best->npages && (uintptr_t)span < (uintptr_t)best)))
+            best = span;
+        if (++seen == FIT_SCAN)
+            break;
+    }
+    return best;
+}
+
 static struct span *find_free_run(struct node_heap *heap, size_t npages)
 {
-    struct span *span;
     for (unsigned idx = free_run_list_of(npages); idx < FREE_RUN_LISTS; idx++) {
         uint64_t word = heap->free_run_bitmap[idx / BITMAP_WORD_BITS] >> (idx % BITMAP_WORD_BITS);
         if (!word) {
@@ -77,8 +109,11 @@ static struct span *find_free_run(struct node_heap *heap, size_t npages)
         idx += (unsigned)__builtin_ctzl(word);
         if (idx >= FREE_RUN_LISTS)
             break;
-        list_for_each_entry(span, &heap->free_runs[idx], struct span,
-                            link) if (span->npages >= npages) return span;
+        if (idx < FREE_RUN_EXACT_LISTS) /* every run here is long enough */
+            return list_entry(heap->free_runs[idx].first, struct span, link);
+        struct span *best = best_fit_in(&heap->free_runs[idx], npages);
+        if (best)
+            return best;
     }
     return NULL;
 }

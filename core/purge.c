@@ -10,9 +10,9 @@
  * All functions except purge_all and purge_init run with pages_lock held.
  *
  * A young heap purges at once (delay 0): for the first PURGE_YOUNG_MS of the
- * process and its first PURGE_YOUNG_BYTES freed (page runs, huge objects: one
- * of those ends it), unless NUMA_ALLOC_PURGE_DELAY_MS or NUMA_ALLOC_PROF was set
- * (purge_init says why). Start-up frees
+ * process and its first PURGE_YOUNG_BYTES freed (page runs, huge objects: a
+ * block larger than PURGE_YOUNG_BLOCK_MAX ends it, purge_note_free), unless
+ * NUMA_ALLOC_PURGE_DELAY_MS or NUMA_ALLOC_PROF was set (purge_init says why). Start-up frees
  * transient buffers of ever new sizes (Python reads each module into a buffer
  * of the file's size): the free runs they leave between slabs do not fit the
  * next requests, so kept resident they raise the peak without being reused.
@@ -46,11 +46,18 @@ static bool young(const struct node_heap *heap, uint64_t now_ms)
     return now_ms < young_until_ms && heap->young_freed < PURGE_YOUNG_BYTES;
 }
 
+/*
+ * A block larger than PURGE_YOUNG_BLOCK_MAX spends the budget at once: it is
+ * no start-up buffer (those of `python3 -c pass` are 160 KiB at most), and a
+ * program that frees blocks that big this early frees and reallocates them
+ * (the `large` benchmark: its first two frees, purged, cost 282 page faults,
+ * and realloc-chain's 254 of its 650; docs/benchmarks.md, round four).
+ */
 void purge_note_free(struct node_heap *heap, size_t bytes)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
     if (young(heap, os_now_ms()))
-        heap->young_freed += bytes;
+        heap->young_freed += bytes > PURGE_YOUNG_BLOCK_MAX ? PURGE_YOUNG_BYTES : bytes;
 }
 
 /* The delay that applies at `now_ms`. */

@@ -32,6 +32,11 @@
  * for the delay). Touches a 16 MiB block, frees it, takes a slow path:
  *
  *   young-huge freed KIB fell KIB ms MS
+ *
+ * footprint_probe young-large: so does a page run larger than 256 KiB
+ * (PURGE_YOUNG_BLOCK_MAX): touches a 1 MiB block, frees it, takes a slow path:
+ *
+ *   young-large freed KIB fell KIB ms MS
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -104,19 +109,19 @@ static int young(void)
     return 0;
 }
 
-static int young_huge(void)
+/* Touches a block of `size`, frees it, takes a slow path; prints NAME freed KIB fell KIB ms MS. */
+static int young_block(const char *name, size_t size)
 {
     double start = now_ms();
-    size_t size = (size_t)16 << 20;
-    char *huge = malloc(size);
-    if (!huge)
+    char *block = malloc(size);
+    if (!block)
         return 1;
-    memset(huge, 0x5A, size);
+    memset(block, 0x5A, size);
     unsigned long before = resident_kib();
-    free(huge);
+    free(block);
     free(malloc(100000)); /* a slow path of the heap, where purges happen */
     long fell = (long)before - (long)resident_kib();
-    printf("young-huge freed %zu fell %ld ms %.0f\n", size >> 10, fell, now_ms() - start);
+    printf("%s freed %zu fell %ld ms %.0f\n", name, size >> 10, fell, now_ms() - start);
     return 0;
 }
 
@@ -125,7 +130,9 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "young") == 0)
         return young();
     if (argc > 1 && strcmp(argv[1], "young-huge") == 0)
-        return young_huge();
+        return young_block("young-huge", (size_t)16 << 20);
+    if (argc > 1 && strcmp(argv[1], "young-large") == 0)
+        return young_block("young-large", (size_t)1 << 20);
     int blocks = argc > 1 ? atoi(argv[1]) : 0;
     for (int i = 0; i < blocks; i++) {
         volatile char *p = malloc((size_t)(16 << (i % 8)));

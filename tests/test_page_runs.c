@@ -1,0 +1,102 @@
+/*
+ * test_page_runs.c - which free page run a large request takes
+ * (core/page_runs.c): the best fit, the lowest address among equals, not the
+ * most recently freed run that is long enough.
+ *
+ * Regression: the most recently freed run of a length list was taken, so a
+ * short request cut a long run while a shorter one was free; in the `large`
+ * benchmark a later long request then found only pieces and took a fresh
+ * segment: 997 more page faults (docs/benchmarks.md, round four).
+ *
+ * Each test lays out rounds of a fence, the two sizes under test and a
+ * block that fills the rest of a segment's 1000 usable pages (after its
+ * 24 header pages, docs/architecture.md), all held, and frees blocks of different rounds
+ * whose neighbours are held blocks: their runs touch no free run, so they stay
+ * as they were (nothing is coalesced). A round that does not fill a fresh
+ * segment (the first may go into what is left of one) is not used.
+ */
+#include "test_util.h"
+#include <criterion/criterion.h>
+#include <malloc.h>
+
+#define ROUNDS  6
+#define COLUMNS 4
+#define PAGE    4096
+#define SEGMENT (4 * MiB)
+#define HEADER  (24 * (size_t)PAGE) /* a segment's first usable page: nothing free before it */
+#define USABLE  (1000 * (size_t)PAGE)
+#define FENCE   (160 * KiB) /* 40 pages: with the sizes below, the rest is a large class */
+
+/* Sizes of large classes that are whole pages: the run is exactly that long. */
+#define SHORT (1280 * KiB) /* 320 pages */
+#define LONG  (1536 * KiB) /* 384 pages, in the same free-run list (256..511 pages) */
+
+/* fence, a, b, the rest, ROUNDS times over: every block stays held until the test ends. */
+static char *held[ROUNDS * COLUMNS];
+
+static void lay_out(size_t a, size_t b)
+{
+    const size_t size[COLUMNS] = {FENCE, a, b, USABLE - FENCE - a - b};
+    for (int i = 0; i < ROUNDS * COLUMNS; i++) {
+        held[i] = malloc(size[i % COLUMNS]);
+        cr_assert(held[i] != NULL);
+        test_assert_ours(held[i]);
+    }
+}
+
+/* Is block i's run between two held blocks (but `other`), so that freeing it merges nothing? */
+static bool isolated(int i, int other)
+{
+    char *start = held[i], *end = start + malloc_usable_size(start);
+    bool left = (uintptr_t)start % SEGMENT == HEADER, right = false;
+    for (int j = 0; j < ROUNDS * COLUMNS; j++) {
+        if (j == i || j == other)
+            continue;
+        left |= held[j] + malloc_usable_size(held[j]) == start;
+        right |= held[j] == end;
+    }
+    return left && right;
+}
+
+/* Two isolated blocks of different rounds, of columns ca and cb. */
+static void pick(int ca, int cb, int *ia, int *ib)
+{
+    for (int i = ca; i < ROUNDS * COLUMNS; i += COLUMNS)
+        for (int j = cb; j < ROUNDS * COLUMNS; j += COLUMNS)
+            if (i / COLUMNS != j / COLUMNS && isolated(i, j) && isolated(j, i)) {
+                *ia = i;
+                *ib = j;
+                return;
+            }
+    cr_assert_fail("no two blocks of %d rounds lie between held blocks", ROUNDS);
+}
+
+Test(page_runs, best_fit_before_the_most_recently_freed)
+{
+    int ia, ib;
+    lay_out(SHORT, LONG);
+    pick(1, 2, &ia, &ib);
+    char *a = held[ia], *b = held[ib];
+    free(a);
+    free(b); /* now the most recently freed run of the list, and long enough */
+    char *p = malloc(SHORT);
+    cr_assert(p != NULL);
+    cr_assert_neq(p, b, "a %zu KiB request cut the %zu KiB run while one of %zu KiB was free",
+                  SHORT / KiB, LONG / KiB, SHORT / KiB);
+    cr_assert_eq(p, a, "%p: not the free %zu KiB run at %p", (void *)p, SHORT / KiB, (void *)a);
+}
+
+Test(page_runs, lowest_address_among_equal_fits)
+{
+    int ia, ib;
+    lay_out(SHORT, SHORT);
+    pick(1, 2, &ia, &ib);
+    char *low = held[ia] < held[ib] ? held[ia] : held[ib];
+    char *high = held[ia] < held[ib] ? held[ib] : held[ia];
+    free(low);
+    free(high); /* freed last */
+    char *p = malloc(SHORT);
+    cr_assert(p != NULL);
+    cr_assert_eq(p, low, "%p: not the lower of the two free runs (%p, %p)", (void *)p, (void *)low,
+                 (void *)high);
+}
