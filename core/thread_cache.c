@@ -200,8 +200,31 @@ static void check_growth(const struct thread_state *ts)
 #define CACHE_GC_BYTES ((uint32_t)256 << 10)
 
 /*
+ * Idle blocks of bin cls to give back: all of a grown bin's; a bin at its
+ * base bound keeps up to its refill size (fill). Sent back, those came back
+ * at its next refill: shared-pool-2t's bins of its many classes each see a
+ * few mallocs per period, so the visits flushed their refills' blocks and
+ * the next refills fetched as many again, 2x the instructions of all other
+ * slow paths (docs/benchmarks.md, Round four). A bin that only takes frees
+ * has a fill of CACHE_FIRST_FILL; a grown bin keeps nothing idle, whatever
+ * its fill (sqlite3's 1325 blocks of 48 B: struct bin_growth).
+ */
+static uint32_t bin_idle_to_flush(const struct node_cache *nc, unsigned cls)
+{
+    const struct cache_bin *bin = &nc->bins[cls];
+    uint32_t idle = bin_untouched(nc, cls);
+    if (bin->max > na_size_classes[cls].cache_max)
+        return idle;
+    if (bin->count <= bin->fill)
+        return 0;
+    uint32_t above_fill = bin->count - bin->fill;
+    return idle < above_fill ? idle : above_fill;
+}
+
+/*
  * Gives the heap every bin's bottom blocks that no malloc reached since the
- * last visit (struct bin_growth), and starts the next period.
+ * last visit, but what a bin's next refill would bring back (struct
+ * bin_growth), and starts the next period.
  */
 static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
 {
@@ -209,7 +232,7 @@ static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
     for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             struct cache_bin *bin = &nc->bins[cls];
-            uint32_t idle = bin_untouched(nc, cls);
+            uint32_t idle = bin_idle_to_flush(nc, cls);
             if (idle == bin->count) {
                 bin_flush(nc, cls, idle);
             } else if (idle) {
