@@ -200,8 +200,31 @@ static void check_growth(const struct thread_state *ts)
 #define CACHE_GC_BYTES ((uint32_t)256 << 10)
 
 /*
+ * Idle blocks of bin cls to give back: all of a grown bin's; a bin at its
+ * base bound keeps up to its refill size (fill). Sent back, those came back
+ * at its next refill: shared-pool-2t's bins of its many classes each see a
+ * few mallocs per period, so the visits flushed their refills' blocks and
+ * the next refills fetched as many again, 2x the instructions of all other
+ * slow paths (docs/benchmarks.md, Round four). A bin that only takes frees
+ * has a fill of CACHE_FIRST_FILL; a grown bin keeps nothing idle, whatever
+ * its fill (sqlite3's 1325 blocks of 48 B: struct bin_growth).
+ */
+static uint32_t bin_idle_to_flush(const struct node_cache *nc, unsigned cls)
+{
+    const struct cache_bin *bin = &nc->bins[cls];
+    uint32_t idle = bin_untouched(nc, cls);
+    if (bin->max > na_size_classes[cls].cache_max)
+        return idle;
+    if (bin->count <= bin->fill)
+        return 0;
+    uint32_t above_fill = bin->count - bin->fill;
+    return idle < above_fill ? idle : above_fill;
+}
+
+/*
  * Gives the heap every bin's bottom blocks that no malloc reached since the
- * last visit (struct bin_growth), and starts the next period.
+ * last visit, but what a bin's next refill would bring back (struct
+ * bin_growth), and starts the next period.
  */
 static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
 {
@@ -209,7 +232,7 @@ static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
     for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             struct cache_bin *bin = &nc->bins[cls];
-            uint32_t idle = bin_untouched(nc, cls);
+            uint32_t idle = bin_idle_to_flush(nc, cls);
             if (idle == bin->count) {
                 bin_flush(nc, cls, idle);
             } else if (idle) {
@@ -507,6 +530,32 @@ bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
     return heap_block_is_free(node_heap_of(slot), cls, block);
 }
 
+/*
+ * A free of a block of another shard onto the away list of its class
+ * (struct away_list). The list's fields are read once into locals and
+ * written once: the stores into the block could alias them, and the
+ * compiler reloaded each.
+ */
+static void away_push(struct away_list *away, void *block, unsigned slot, unsigned cls,
+                      unsigned shard)
+{
+    if (away->head && away->shard != shard)
+        away_flush(away, slot, cls); /* one shard per list: handed back in one CAS */
+    void *head = away->head;
+    uint32_t count = away->count + 1;
+    ((void **)block)[0] = head;
+    ((void **)block)[1] = (void *)na_free_block_key;
+    if (!head) {
+        away->tail = block;
+        away->shard = shard;
+    }
+    away->head = block;
+    away->count = count;
+    /* No sample_peak here: these frees lowered the thread's live bytes. */
+    if (count >= na_size_classes[cls].cache_max / 2u) /* not grown: struct cache_bin */
+        away_flush(away, slot, cls);
+}
+
 NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
 {
     unsigned cls = tag_class(tag);
@@ -515,7 +564,9 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     if (unlikely(!nc))
         nc = cache_for(slot);
     notice_move();
-    if (thread_cache_block_is_free(block, slot, cls))
+    /* The key's test inline, before the call: a block without it is not free (the common case). */
+    if (((void **)block)[1] == (void *)na_free_block_key &&
+        thread_cache_block_is_free(block, slot, cls))
         report_invalid_pointer("free(): double free detected", block);
     if (!nc) {
         *(void **)block = NULL;
@@ -525,19 +576,7 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     struct cache_bin *bin = &nc->bins[cls];
     COUNT(bin->nfree, 1);
     if (tag_shard(tag) != na_thread_state.shard) {
-        struct away_list *away = &nc->away[cls];
-        if (away->head && away->shard != tag_shard(tag))
-            away_flush(away, slot, cls); /* one shard per list: handed back in one CAS */
-        ((void **)block)[0] = away->head;
-        ((void **)block)[1] = (void *)na_free_block_key;
-        if (!away->head)
-            away->tail = block;
-        away->head = block;
-        away->shard = tag_shard(tag);
-        /* No sample_peak here: these frees lowered the thread's live bytes. */
-        unsigned cache_max = na_size_classes[cls].cache_max; /* not grown: struct cache_bin */
-        if (++away->count >= cache_max / 2)
-            away_flush(away, slot, cls);
+        away_push(&nc->away[cls], block, slot, cls, tag_shard(tag));
         return;
     }
     if (bin->count >= bin->max && !bin_grow(&na_thread_state, nc, cls)) {

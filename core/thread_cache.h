@@ -112,7 +112,10 @@ struct cache_bin {
  * blocks (docs/benchmarks.md, Round two). So every CACHE_GC_BYTES the thread
  * takes from its node heaps (refills and large objects: thread_state.
  * gc_bytes), a visit of all its bins (cache_gc) gives back the blocks at the
- * bottom of each bin that no malloc reached since the previous visit.
+ * bottom of each bin that no malloc reached since the previous visit; a bin
+ * at its base bound (not grown) keeps up to its refill size (`fill`) of
+ * them, as its next refill would fetch as many again (a round trip through
+ * the locked heap: Round four in docs/benchmarks.md).
  * The fast paths know nothing of it: a bin's pops are its nalloc.
  *
  * Invariant (heap_check's own-cache walk): the bottom gc_mark - nalloc (low

@@ -310,3 +310,46 @@ Test(cache_bins, busy_bins_keep_their_blocks)
 {
     run_in_thread(busy_body);
 }
+
+/*
+ * 28 blocks of 640 B: three refills (4, 8, 16 blocks; the next would ask for
+ * 25, half the bin's bound of 51), all freed in the order they came, then
+ * 1 MiB of 1 KiB blocks: some visits of the bins. The bin, not grown, is
+ * above its refill size by 3 blocks: those go back, the other 25 stay (a
+ * refill would fetch them again: struct bin_growth). Its next mallocs give
+ * the 25 in reverse, then the flushed ones from their slab, lowest first:
+ * kept_run finds 26. Before, the visits emptied the bin and a refill handed
+ * the blocks out again lowest first (kept_run: 1); kept whole, 28.
+ */
+#define REFILLED 28
+
+static void *refill_sized_body(void *arg)
+{
+    (void)arg;
+    static void *blocks[REFILLED], *again[REFILLED], *other[MiB / KiB];
+    static char why[160];
+    for (int i = 0; i < REFILLED; i++)
+        blocks[i] = test_launder(malloc(640));
+    for (int i = 0; i < REFILLED; i++)
+        free(blocks[i]);
+    for (size_t i = 0; i < MiB / KiB; i++)
+        other[i] = test_launder(malloc(KiB));
+    for (int i = 0; i < REFILLED; i++)
+        again[i] = test_launder(malloc(640));
+    size_t kept = kept_run(blocks, again, REFILLED);
+    for (int i = 0; i < REFILLED; i++)
+        free(again[i]);
+    for (size_t i = 0; i < MiB / KiB; i++)
+        free(other[i]);
+    if (kept < 16 || kept >= REFILLED) {
+        snprintf(why, sizeof why, "the bin kept %zu of %d idle blocks (16 to %d expected)", kept,
+                 REFILLED, REFILLED - 1);
+        return why;
+    }
+    return NULL;
+}
+
+Test(cache_bins, idle_bins_keep_a_refill)
+{
+    run_in_thread(refill_sized_body);
+}
