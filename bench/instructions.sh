@@ -3,10 +3,14 @@
 # counted by valgrind's callgrind (repeatable, unlike timings on a shared
 # machine), for glibc, jemalloc, mimalloc, tcmalloc and numa-alloc.
 #
-# Caveat: valgrind does not implement rseq, so under it glibc's sched_getcpu()
-# and numa-alloc's current-node lookup fall back to the getcpu vDSO path; the
-# numa-alloc row is printed with and without those functions' instructions
-# (counted from callgrind's per-function totals).
+# Caveat: valgrind does not implement rseq, so under it glibc registers no rseq
+# area, numa-alloc's cpu word reads -1 and every malloc takes the route without
+# rseq (alloc_slow: getcpu, the route, the same bin pop). The numa-alloc row
+# prints what valgrind counts, then the pair as a run with rseq executes it:
+# free and the loop as callgrind counts them per call (they take the same path
+# either way) plus malloc's fast path as compiled (tools/fastpath.sh: the whole
+# function, every instruction of which a cache hit can execute, so an upper
+# bound on the hit path).
 set -euo pipefail
 build=${1:-build}
 loop=$build/bench/pair_loop
@@ -30,8 +34,15 @@ for name in jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2 tcmalloc:libtcma
 done
 total=$(per_op "$lib")
 out=$(mktemp)
-LD_PRELOAD=$lib valgrind --tool=callgrind --callgrind-out-file="$out" "$loop" 200000 32 >/dev/null 2>&1
-cpu=$(callgrind_annotate "$out" 2>/dev/null | awk '/sched_getcpu|current_cpu_slow/ {gsub(",", "", $1); s += $1} END {print s + 0}')
+n=200000
+LD_PRELOAD=$lib valgrind --tool=callgrind --callgrind-out-file="$out" "$loop" $n 32 >/dev/null 2>&1
+self() { # function -> its own instructions per call of the loop
+    callgrind_annotate "$out" 2>/dev/null |
+        awk -v f="$1" -v n=$n '$0 ~ ":" f " " {gsub(",", "", $1); s += $1} END {print int(s / n + 0.5)}'
+}
+free_ops=$(self free)
+loop_ops=$(self main)
 rm -f "$out"
-printf '%-12s %s (%s without the getcpu fallback that valgrind forces; rseq is one load)\n' \
-    numa-alloc "$total" "$((total - cpu / 200000))"
+malloc_ops=$(bash "$(dirname "$0")/../tools/fastpath.sh" "$lib" | awk '$2 == "malloc:" {print $3}')
+printf '%-12s %s under valgrind (malloc without rseq); with rseq: %s = free %s + loop %s + malloc %s\n' \
+    numa-alloc "$total" "$((free_ops + loop_ops + malloc_ops))" "$free_ops" "$loop_ops" "$malloc_ops"
