@@ -297,9 +297,16 @@ static long find_top_pid(long pid)
 static void target_init(struct out_target *t)
 {
     static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
-    if (!desc_of(t)->value[0])
+    const char *value = desc_of(t)->value;
+    /*
+     * 0 and 1 are the switches of mimalloc's and jemalloc's users
+     * (MIMALLOC_SHOW_STATS=1): off and stderr, never files of those names
+     * in whatever directory the program runs in.
+     */
+    if (!value[0] || strcmp(value, "0") == 0)
         return;
-    if (strcmp(desc_of(t)->value, "stderr") == 0 || strcmp(desc_of(t)->value, "/dev/stderr") == 0) {
+    if (strcmp(value, "stderr") == 0 || strcmp(value, "/dev/stderr") == 0 ||
+        strcmp(value, "1") == 0) {
         t->kind = TO_OUTPUT_FD;
         return;
     }

@@ -24,7 +24,9 @@
 #      check counting %e as 15 characters and %t as 20 digits;
 #   m. NUMA_ALLOC_STATS_SCOPE=top: a shell pipeline of several processes, a fork, a
 #      subshell: statistics from the top process only (with the launcher's
-#      --stats-scope=top, its NUMA_ALLOC_STATS_TOP_PID, and without it).
+#      --stats-scope=top, its NUMA_ALLOC_STATS_TOP_PID, and without it);
+#   n. 1 and 0 are switches (mimalloc's MIMALLOC_SHOW_STATS=1): stderr and off, never
+#      files named 1 or 0 in the working directory.
 # shellcheck disable=SC2317 # the helpers below are called through check and held_$when
 # shellcheck disable=SC2016 # sh -c scripts take their arguments as $1, $2...
 set -uo pipefail
@@ -241,6 +243,17 @@ run /dev/stderr "$probe" exit 0
 check "i: /dev/stderr: the program's own output is kept" grep -q '^stats_file_probe: exiting' "$out/stderr"
 check "i: and the statistics follow it" grep -q '"remote_pct"' "$out/stderr"
 check "i: no line of ours" no_line "$out/stderr"
+
+# ---- n. 1 and 0 are switches, not file names ----------------------------------------
+mkdir "$out/n"
+(cd "$out/n" && run 1 "$probe" exit 0 && exit "$status")
+check "n: NUMA_ALLOC_STATS=1: exit status 0" test $? -eq 0
+check "n: NUMA_ALLOC_STATS=1: the statistics on stderr" grep -q '"remote_pct"' "$out/stderr"
+(cd "$out/n" && run 0 "$probe" exit 0 && exit "$status")
+check "n: NUMA_ALLOC_STATS=0: exit status 0" test $? -eq 0
+check "n: NUMA_ALLOC_STATS=0: no statistics" test "$(grep -c remote_pct "$out/stderr")" -eq 0
+check "n: NUMA_ALLOC_STATS=0: no line of ours" no_line "$out/stderr"
+check "n: no file named 1 or 0" listing "$out/n"
 
 # ---- k. a write that fails (RLIMIT_FSIZE: EFBIG, and SIGXFSZ, as a full disk would fail) --
 mkdir "$out/k"
