@@ -972,10 +972,11 @@ static bool fits_in_place(size_t usable, size_t size, bool page_run)
     return false;
 }
 
-/* Counts a resize in place: the bytes change, the number of blocks does not. */
-static void *count_resize_in_place(void *ptr, unsigned slot, size_t old_usable)
+/* Counts a resize in place to new_usable bytes: the bytes change, the number of blocks not. */
+static void *count_resize_in_place(void *ptr, unsigned slot, size_t old_usable, size_t new_usable)
 {
-    thread_cache_count_resize(slot, old_usable, alloc_usable_size(ptr));
+    NA_ASSERT(new_usable == alloc_usable_size(ptr));
+    thread_cache_count_resize(slot, old_usable, new_usable);
     return ptr;
 }
 
@@ -999,7 +1000,7 @@ static NA_NOINLINE NA_COLD void *realloc_outside_region(void *ptr, size_t size)
     if (size <= obj.size) { /* in place, its tail pages returned */
         size_t usable = aligned_huge_shrink(ptr, size);
         if (usable)
-            return count_resize_in_place(ptr, obj.slot, obj.size);
+            return count_resize_in_place(ptr, obj.slot, obj.size, usable);
     }
     /* As any block, it keeps its node (or its spread); realloc never promised the alignment. */
     void *fresh = obj.spread ? alloc_placed(size, 0, false) : alloc_keeping_node(obj.slot, size);
@@ -1039,14 +1040,23 @@ void *alloc_realloc(void *ptr, size_t size)
     bool may_grow_here = size <= usable || placement_slot_usable(slot);
     if (usable > LARGE_MAX && size > LARGE_MAX && may_grow_here &&
         heap_resize_huge(node_heap_of(slot), seg, size))
-        return count_resize_in_place(ptr, slot, usable);
+        return count_resize_in_place(ptr, slot, usable, alloc_usable_size(ptr));
     void *fresh = NULL;
     bool wants_page_run =
         size > SMALL_MAX || (size > REALLOC_PAGE_RUN_MIN && (page_run || size > usable));
+    if (tag != 0 && !wants_page_run && likely(!na_prof_on) && placement_slot_usable(slot)) {
+        /*
+         * Small to small: the thread's bin for the block's slot, which
+         * counts the pop (a miss, or a node out of memory, goes the general
+         * route below, alloc_keeping_node, which cost realloc-chain a third
+         * more instructions per small step: callgrind).
+         */
+        fresh = alloc_small(slot, size_class_of(size));
+    }
     if (size <= LARGE_MAX && wants_page_run && may_grow_here) {
-        if (page_run &&
-            heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), page_run_size_of(size)))
-            return count_resize_in_place(ptr, slot, usable);
+        size_t resized = page_run_size_of(size);
+        if (page_run && heap_resize_large(node_heap_of(slot), span_of_ptr(seg, ptr), resized))
+            return count_resize_in_place(ptr, slot, usable, resized);
         /* A block that grows by realloc will likely grow again: give it room. */
         bool zeroed;
         if (size > usable)

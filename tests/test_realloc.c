@@ -178,3 +178,38 @@ Test(realloc, small_block_grown_past_a_page_grows_in_place, .timeout = 60.)
     }
     free(p);
 }
+
+static uint64_t thread_counter(const char *name)
+{
+    uint64_t value = 0;
+    cr_assert_eq(numa_alloc_counter(name, &value), 0, "numa_alloc_counter(%s)", name);
+    return value;
+}
+
+/*
+ * A small block moved to another class by realloc counts one allocation and
+ * one free, at class size, for the calling thread (the thread's bin serves
+ * the new block: core/alloc.c, alloc_realloc). 64 -> 128 -> ... 2048 bytes:
+ * five moves, none in place (every size another class).
+ */
+Test(realloc, small_moves_are_counted)
+{
+    void *p = test_launder(malloc(64));
+    cr_assert_not_null(p);
+    uint64_t allocs = thread_counter("thread.current.allocations");
+    uint64_t frees = thread_counter("thread.current.frees");
+    uint64_t bytes = thread_counter("thread.current.bytes_allocated");
+    size_t moved = 0, grown_bytes = 0;
+    for (size_t size = 128; size <= 2048; size *= 2) {
+        void *q = test_launder(realloc(p, size));
+        cr_assert_not_null(q);
+        moved += q != p;
+        grown_bytes += malloc_usable_size(q);
+        p = q;
+    }
+    cr_assert_eq(moved, 5, "%zu of 5 small reallocs moved the block", moved);
+    cr_expect_eq(thread_counter("thread.current.allocations") - allocs, 5);
+    cr_expect_eq(thread_counter("thread.current.frees") - frees, 5);
+    cr_expect_eq(thread_counter("thread.current.bytes_allocated") - bytes, grown_bytes);
+    free(p);
+}
