@@ -296,7 +296,7 @@ static long find_top_pid(long pid)
 /* Checks t's value and makes it ready for the exit (see stats_file.h). */
 static void target_init(struct out_target *t)
 {
-    static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
+    NA_COLD_BSS static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
     if (!desc_of(t)->value[0])
         return;
     if (strcmp(desc_of(t)->value, "stderr") == 0 || strcmp(desc_of(t)->value, "/dev/stderr") == 0) {
@@ -425,7 +425,7 @@ static bool write_into(const struct out_target *t, int fd)
 
 static void write_file(struct out_target *t)
 {
-    static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
+    NA_COLD_BSS static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
     char name[ERRNO_NAME_SIZE];
     long pid = syscall(SYS_getpid);
     if (pid == t->refused_pid || expand(t->pattern, pid, path) != 0)
