@@ -150,7 +150,8 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     }
     snap->verified = verify;
     /* Huge pages are the kernel's business: /proc/self/smaps says which we got. */
-    NA_COLD_BSS static uint64_t thp[TOPO_MAX_SLOTS]; /* callers hold write_lock, as for retired_copy */
+    /* callers hold write_lock, as for retired_copy */
+    NA_COLD_BSS static uint64_t thp[TOPO_MAX_SLOTS];
     memset(thp, 0, na_region.num_slots * sizeof thp[0]);
     if (na_region.size && hugepages_per_slot(thp) == 0)
         for (unsigned slot = 0; slot < na_region.num_slots; slot++)
@@ -311,7 +312,8 @@ static void json_string(struct textbuf *tb, const char *bytes, size_t n)
 /* The command line (argv) as a JSON array, from /proc/self/cmdline as it is now (what ps shows). */
 static void json_args(struct textbuf *tb)
 {
-    NA_COLD_BSS static char cmdline[ARGS_MAX + 2]; /* under the writing lock; one more byte tells a cut */
+    /* under the writing lock; one more byte tells a cut */
+    NA_COLD_BSS static char cmdline[ARGS_MAX + 2];
     long n = os_read_file("/proc/self/cmdline", cmdline, sizeof cmdline);
     bool cut = n > ARGS_MAX;
     size_t len = n < 0 ? 0 : cut ? ARGS_MAX : (size_t)n;

@@ -425,7 +425,8 @@ static bool write_into(const struct out_target *t, int fd)
 
 static void write_file(struct out_target *t)
 {
-    NA_COLD_BSS static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
+    /* a destructor may run on a small stack */
+    NA_COLD_BSS static char path[PATH_MAX], tmp[NAME_MAX + 1];
     char name[ERRNO_NAME_SIZE];
     long pid = syscall(SYS_getpid);
     if (pid == t->refused_pid || expand(t->pattern, pid, path) != 0)
