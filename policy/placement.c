@@ -15,7 +15,7 @@ struct placement na_placement;
 
 static int node_index(int node)
 {
-    return node >= 0 && node < TOPO_MAX_NODE_ID ? na_topo.node_index[node] : -1;
+    return node >= 0 && node < na_topo.id_limit ? na_topo.node_index[node] : -1;
 }
 
 static int slot_distance(int from_index, unsigned slot)
