@@ -22,7 +22,8 @@ budget_kib=${FOOTPRINT_BUDGET_KIB:-64}
 startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-32}
 fail=0
 if ((startup_text_kib > 0)); then
-    size=$(${READELF:-readelf} -SW "$lib" | awk '$2 == ".text.na_startup" {print $6}')
+    size=$(${READELF:-readelf} -SW "$lib" | sed 's/^ *\[ *[0-9]*\] *//' |
+        awk '$1 == ".text.na_startup" {print $5}') # (name type address offset size)
     if [[ -z $size ]]; then
         echo "FAIL: $lib has no .text.na_startup section (cmake/startup-text.ld not linked?)" >&2
         fail=1
