@@ -34,6 +34,23 @@
  */
 #define NA_HIDDEN __attribute__((visibility("hidden")))
 
+/*
+ * NA_COLD_BSS: on a zero-initialised static that start-up never touches (the
+ * statistics' snapshots and output buffers, the profile's, tables sized for
+ * many threads or nodes). Such data goes to a section of its own after .bss,
+ * so that the variables start-up does write lie together on a few pages of
+ * .bss instead of between large buffers, each in a page of its own that the
+ * process then keeps (docs/architecture.md, *Footprint*). GCC on x86-64 makes
+ * .lbss, the large-data .bss of the medium model, a nobits section, and the
+ * default linker scripts place it after .bss; elsewhere the macro is empty
+ * and the data stays in .bss (correct, only less packed).
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NA_COLD_BSS __attribute__((section(".lbss")))
+#else
+#define NA_COLD_BSS
+#endif
+
 /* A cache line: what one lock's or one counter's neighbours should not share. */
 #define NA_CACHE_LINE 64
 

@@ -18,7 +18,7 @@
  * `live` mirrors `count` so that a foreign pointer is told apart without
  * the lock while no object exists. All else is guarded by `lock`.
  */
-static struct aligned_huge first_table[FIRST_CAPACITY];
+NA_COLD_BSS static struct aligned_huge first_table[FIRST_CAPACITY];
 static struct {
     na_lock_t lock;
     struct aligned_huge *table;

@@ -628,7 +628,7 @@ static bool put_map(const char *line, void *arg)
 
 static void put_header(struct textbuf *tb, bool complete)
 {
-    static char buf[4096]; /* under the lock: one writer at a time */
+    NA_COLD_BSS static char buf[4096]; /* under the lock: one writer at a time */
     tb_str(tb, "numa-alloc-profile 1\nversion " NA_VERSION_STRING "\npid ");
     tb_u64(tb, (uint64_t)syscall(SYS_getpid));
     tb_str(tb, "\nprogram ");
@@ -698,7 +698,7 @@ static void put_site(struct textbuf *tb, const struct site *s)
 
 int prof_write(int fd, bool complete)
 {
-    static char buf[8192];
+    NA_COLD_BSS static char buf[8192];
     struct textbuf tb;
     me.busy = 1;
     na_lock(&lock);

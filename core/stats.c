@@ -108,7 +108,7 @@ static int verify_slot(unsigned slot, struct page_census *census)
 
 void stats_collect(struct stats_snapshot *snap, bool verify)
 {
-    static struct retired_threads retired_copy; /* large: not on the stack */
+    NA_COLD_BSS static struct retired_threads retired_copy; /* large: not on the stack */
     struct retired_threads *retired = &retired_copy;
     /* The nodes in use only: the rest of the table stays untouched (no memory). */
     _Static_assert(offsetof(struct stats_snapshot, nodes) == 0, "nodes come first");
@@ -150,7 +150,8 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     }
     snap->verified = verify;
     /* Huge pages are the kernel's business: /proc/self/smaps says which we got. */
-    static uint64_t thp[TOPO_MAX_SLOTS]; /* callers hold write_lock, as for retired_copy */
+    /* callers hold write_lock, as for retired_copy */
+    NA_COLD_BSS static uint64_t thp[TOPO_MAX_SLOTS];
     memset(thp, 0, na_region.num_slots * sizeof thp[0]);
     if (na_region.size && hugepages_per_slot(thp) == 0)
         for (unsigned slot = 0; slot < na_region.num_slots; slot++)
@@ -311,7 +312,8 @@ static void json_string(struct textbuf *tb, const char *bytes, size_t n)
 /* The command line (argv) as a JSON array, from /proc/self/cmdline as it is now (what ps shows). */
 static void json_args(struct textbuf *tb)
 {
-    static char cmdline[ARGS_MAX + 2]; /* under the writing lock; one more byte tells a cut */
+    /* under the writing lock; one more byte tells a cut */
+    NA_COLD_BSS static char cmdline[ARGS_MAX + 2];
     long n = os_read_file("/proc/self/cmdline", cmdline, sizeof cmdline);
     bool cut = n > ARGS_MAX;
     size_t len = n < 0 ? 0 : cut ? ARGS_MAX : (size_t)n;
@@ -722,8 +724,8 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
     }
     tb_str(tb, "\n");
     text_placement(tb, snap);
-    static int ids[TOPO_MAX_SLOTS]; /* under the writing lock */
-    static bool used[TOPO_MAX_SLOTS];
+    NA_COLD_BSS static int ids[TOPO_MAX_SLOTS]; /* under the writing lock */
+    NA_COLD_BSS static bool used[TOPO_MAX_SLOTS];
     unsigned shown = 0;
     for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
         ids[slot] = na_topo.slot_node[slot];
@@ -787,8 +789,8 @@ int stats_write(int fd, bool json, bool verify)
 /* With write_lock held; releases it. */
 static int stats_write_locked(int fd, bool json, bool verify)
 {
-    static struct stats_snapshot snap; /* one at a time: too big for a thread's stack */
-    static char buf[8192];
+    NA_COLD_BSS static struct stats_snapshot snap; /* one at a time: too big for a thread's stack */
+    NA_COLD_BSS static char buf[8192];
     stats_collect(&snap, verify);
     struct textbuf tb;
     tb_init_fd(&tb, buf, sizeof buf, fd);

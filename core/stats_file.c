@@ -34,7 +34,7 @@
 
 /*
  * Where the statistics go, set once by stats_file_init() and only read after.
- * Invariants for TO_FILE: `pattern` is absolute (starts with '/'); its longest
+ * Invariants for TO_FILE: its pattern (pattern_of) is absolute (starts with '/'); its longest
  * expansion (each %p as PID_DIGITS_MAX digits, %e NAME_CHARS_MAX, %t
  * TIME_DIGITS_MAX) plus TMP_SUFFIX_MAX fits
  * PATH_MAX with the NUL, and its last component's longest expansion plus
@@ -52,7 +52,6 @@
  */
 struct out_target {
     enum { TO_NOWHERE, TO_OUTPUT_FD, TO_FILE } kind;
-    char pattern[PATH_MAX];
     long refused_pid;
     long top_pid;
     bool dir_known;
@@ -73,10 +72,15 @@ static uint64_t started_s; /* %t, for every target */
 /*
  * NUMA_ALLOC_STATS, and NUMA_ALLOC_PROF (the profile, core/prof.h), the same
  * way. The targets are zero (.bss: no page written unless used); what they
- * are is read-only beside them, by index.
+ * are is read-only beside them, by index. So are their patterns (the values
+ * made absolute), apart (NA_COLD_BSS): 4 KiB each and written only when the
+ * variable is set, inside the targets they would spread the few bytes that
+ * start-up and exit touch here over pages of their own (docs/architecture.md,
+ * *Footprint*).
  */
 enum { STATS_TARGET, PROF_TARGET };
 static struct out_target targets[2];
+NA_COLD_BSS static char patterns[2][PATH_MAX];
 static const struct out_desc descs[2] = {
     {"NUMA_ALLOC_STATS=", na_options.stats, OPTION_STATS, "statistics are off",
      "statistics not written", "statistics will not be written"},
@@ -89,6 +93,11 @@ static const struct out_desc descs[2] = {
 static const struct out_desc *desc_of(const struct out_target *t)
 {
     return &descs[t - targets];
+}
+
+static char *pattern_of(const struct out_target *t)
+{
+    return patterns[t - targets];
 }
 
 /* "NUMA_ALLOC_STATS=<value>: <parts...>", once per process, ever (a child inherits that); the value
@@ -252,27 +261,28 @@ static int dir_writable(const char *dir)
     return (int)syscall(SYS_faccessat, AT_FDCWD, dir, W_OK | X_OK);
 }
 
-/* Makes the value absolute into t->pattern; false (said why) if it cannot. */
+/* Makes the value absolute into pattern_of(t); false (said why) if it cannot. */
 static bool make_absolute(struct out_target *t)
 {
     size_t len = strlen(desc_of(t)->value), at = 0;
+    char *pattern = pattern_of(t);
     if (desc_of(t)->value[0] != '/') {
-        long n = syscall(SYS_getcwd, t->pattern, sizeof t->pattern);
-        if (n <= 1 || t->pattern[0] != '/') {
+        long n = syscall(SYS_getcwd, pattern, PATH_MAX);
+        if (n <= 1 || pattern[0] != '/') {
             char name[ERRNO_NAME_SIZE];
             say(t, "a relative path, and the current directory is unknown (",
                 n < 0 ? reason(errno, name) : "unreachable", "); ", desc_of(t)->off);
             return false;
         }
         at = (size_t)n - 1; /* n counts the NUL; the kernel's answer fits */
-        if (t->pattern[at - 1] != '/' && at + 1 < sizeof t->pattern)
-            t->pattern[at++] = '/';
+        if (pattern[at - 1] != '/' && at + 1 < PATH_MAX)
+            pattern[at++] = '/';
     }
-    if (at + len >= sizeof t->pattern) {
+    if (at + len >= PATH_MAX) {
         say(t, "too long; ", desc_of(t)->off);
         return false;
     }
-    memcpy(t->pattern + at, desc_of(t)->value, len + 1);
+    memcpy(pattern + at, desc_of(t)->value, len + 1);
     return true;
 }
 
@@ -296,7 +306,7 @@ static long find_top_pid(long pid)
 /* Checks t's value and makes it ready for the exit (see stats_file.h). */
 static void target_init(struct out_target *t)
 {
-    static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
+    NA_COLD_BSS static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
     const char *value = desc_of(t)->value;
     /*
      * 0 and 1 are the switches of mimalloc's and jemalloc's users
@@ -315,7 +325,7 @@ static void target_init(struct out_target *t)
         goto out;
     size_t whole, last;
     bool varies;
-    longest(t->pattern, &whole, &last, &varies);
+    longest(pattern_of(t), &whole, &last, &varies);
     if (whole + TMP_SUFFIX_MAX >= PATH_MAX || last + TMP_SUFFIX_MAX > NAME_MAX) {
         say(t, whole + TMP_SUFFIX_MAX >= PATH_MAX ? "too long" : "file name too long",
             " (with %p as 10 digits, %e as 15 characters, %t as 20 digits); ", desc_of(t)->off);
@@ -326,7 +336,7 @@ static void target_init(struct out_target *t)
         goto out;
     }
     long pid = syscall(SYS_getpid);
-    if (expand(t->pattern, pid, path) != 0)
+    if (expand(pattern_of(t), pid, path) != 0)
         goto out; /* cannot happen: the length was checked */
     char *slash = strrchr(path, '/');
     *slash = '\0';
@@ -432,10 +442,11 @@ static bool write_into(const struct out_target *t, int fd)
 
 static void write_file(struct out_target *t)
 {
-    static char path[PATH_MAX], tmp[NAME_MAX + 1]; /* a destructor may run on a small stack */
+    /* a destructor may run on a small stack */
+    NA_COLD_BSS static char path[PATH_MAX], tmp[NAME_MAX + 1];
     char name[ERRNO_NAME_SIZE];
     long pid = syscall(SYS_getpid);
-    if (pid == t->refused_pid || expand(t->pattern, pid, path) != 0)
+    if (pid == t->refused_pid || expand(pattern_of(t), pid, path) != 0)
         return;
     char *slash = strrchr(path, '/');
     const char *file = slash + 1;

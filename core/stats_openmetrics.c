@@ -214,8 +214,9 @@ int stats_write_openmetrics(int fd, bool verify)
         errno = EINVAL;
         return -1;
     }
-    static struct stats_snapshot snap; /* too big for a thread's stack; under stats_lock */
-    static char buf[8192];
+    /* too big for a thread's stack; under stats_lock */
+    NA_COLD_BSS static struct stats_snapshot snap;
+    NA_COLD_BSS static char buf[8192];
     char comm[17] = "";
     prctl(PR_GET_NAME, comm); /* the name pidof and ps show, 16 bytes at most */
     char labels[128];

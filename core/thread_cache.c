@@ -21,7 +21,7 @@ uintptr_t na_free_block_key;
 /* Live threads, for statistics; and what exited threads counted. */
 static na_lock_t registry_lock = NA_LOCK_INIT;
 static struct list registry; /* thread_state.registry_link */
-static struct retired_threads retired;
+NA_COLD_BSS static struct retired_threads retired;
 
 static void sample_peak(struct thread_state *ts);
 

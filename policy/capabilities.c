@@ -15,7 +15,7 @@
 struct placement_caps na_placement_caps;
 
 /* Indexed by slot; bumped with relaxed atomics from any path, summed by the statistics. */
-static uint64_t fault_counts[TOPO_MAX_SLOTS][PLACEMENT_FAULT_KINDS];
+NA_COLD_BSS static uint64_t fault_counts[TOPO_MAX_SLOTS][PLACEMENT_FAULT_KINDS];
 
 void placement_fault_count(int node, enum placement_fault kind)
 {

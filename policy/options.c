@@ -26,7 +26,7 @@ static const char *value_of(const char *entry, const char *name)
 /* Finds NAME's value in the environment, without allocating. */
 static const char *env_lookup(const char *name)
 {
-    static char from_proc[ENVIRON_FILE_MAX];
+    NA_COLD_BSS static char from_proc[ENVIRON_FILE_MAX];
     static long proc_len = -1;
     const char *value;
     if (environ) {

@@ -15,7 +15,7 @@ struct placement na_placement;
 
 static int node_index(int node)
 {
-    return node >= 0 && node < TOPO_MAX_NODE_ID ? na_topo.node_index[node] : -1;
+    return node >= 0 && node < na_topo.id_limit ? na_topo.node_index[node] : -1;
 }
 
 static int slot_distance(int from_index, unsigned slot)
@@ -129,7 +129,8 @@ static const uint16_t *by_distance_row(unsigned slot, uint16_t *scratch)
 /* by_distance's storage for num_slots^2 entries (placement.h), or NULL. */
 static uint16_t *by_distance_table(void)
 {
-    static uint16_t few[TOPO_DIRECT_SLOTS * TOPO_DIRECT_SLOTS];
+    /* Cold: rows are sorted on a thread's first fallback from its slot, never at start-up. */
+    NA_COLD_BSS static uint16_t few[TOPO_DIRECT_SLOTS * TOPO_DIRECT_SLOTS];
     size_t entries = (size_t)na_topo.num_slots * (size_t)na_topo.num_slots;
     return entries <= sizeof few / sizeof few[0] ? few : os_map(entries * sizeof few[0]);
 }

@@ -55,15 +55,21 @@
  *    TOPO_DIRECT_SLOTS slots, a mapping beyond, made by placement_init; NULL
  *    if it could not be had: each fallback then sorts its row anew).
  */
+/*
+ * The order is the footprint's (docs/architecture.md, *Footprint*): start-up
+ * writes the small fields and the first entries of each per-slot array, which
+ * lie together on one or two pages; the interleave sequence (8 KiB), which
+ * only an interleave policy writes, comes last.
+ */
 struct placement {
     bool per_allocation;                       /* an interleave policy is in force */
+    unsigned sequence_len;                     /* entries of sequence in use */
+    uint16_t *by_distance;                     /* rows of slots, nearest first */
     uint8_t slot_usable[TOPO_MAX_SLOTS];       /* its node is in Mems_allowed now */
     uint8_t candidate[TOPO_MAX_SLOTS];         /* may serve policy-placed memory */
     uint8_t row_ready[TOPO_MAX_SLOTS];         /* by_distance's row of that slot is sorted */
-    uint16_t *by_distance;                     /* rows of slots, nearest first */
+    uint8_t page_weight[TOPO_MAX_SLOTS];       /* huge objects: pages per slot per round */
     uint16_t sequence[PLACEMENT_SEQUENCE_MAX]; /* interleave: slots in turn */
-    unsigned sequence_len;
-    uint8_t page_weight[TOPO_MAX_SLOTS]; /* huge objects: pages per slot per round */
 };
 
 extern NA_HIDDEN struct placement na_placement;

@@ -166,16 +166,49 @@ int topology_read_mems_allowed(uint64_t *allowed)
     return 0;
 }
 
+/* The per-node tables for `ids` node ids (topology.h): indexes and slots as many. */
+#define NODE_STORE(ids)                                                                            \
+    struct {                                                                                       \
+        int node_id[ids], tier[ids], slot_node[ids];                                               \
+        int16_t node_index[ids], node_slot[ids];                                                   \
+        uint16_t slot_index[ids];                                                                  \
+        uint8_t has_cpu[ids], has_memory[ids], allowed[ids];                                       \
+    }
+_Static_assert(TOPO_MAX_NODES <= TOPO_MAX_NODE_ID && TOPO_MAX_SLOTS <= TOPO_MAX_NODE_ID,
+               "the large store's tables are sized by ids");
+static NODE_STORE(TOPO_FEW_IDS) few_ids;
+NA_COLD_BSS static NODE_STORE(TOPO_MAX_NODE_ID) many_ids;
+
+#define POINT_AT(store)                                                                            \
+    do {                                                                                           \
+        na_topo.id_limit = (int)(sizeof(store).node_slot / sizeof(store).node_slot[0]);            \
+        na_topo.node_id = (store).node_id;                                                         \
+        na_topo.tier = (store).tier;                                                               \
+        na_topo.slot_node = (store).slot_node;                                                     \
+        na_topo.node_index = (store).node_index;                                                   \
+        na_topo.node_slot = (store).node_slot;                                                     \
+        na_topo.slot_index = (store).slot_index;                                                   \
+        na_topo.has_cpu = (store).has_cpu;                                                         \
+        na_topo.has_memory = (store).has_memory;                                                   \
+        na_topo.allowed = (store).allowed;                                                         \
+    } while (0)
+
 /*
- * Empties the tables: only what a later fill reads without writing first
- * (the id maps, every count); the rest is written as nodes are found, and
- * nothing past the counts is read, so its pages stay untouched.
+ * Empties the tables for node ids below `id_end` (the highest online one + 1),
+ * in the store that holds them: only what a later fill reads without writing
+ * first (the id maps, every count); the rest is written as nodes are found,
+ * and nothing past the counts is read, so its pages stay untouched.
  */
-static void reset(void)
+static void reset(unsigned id_end)
 {
+    if (id_end <= TOPO_FEW_IDS)
+        POINT_AT(few_ids);
+    else
+        POINT_AT(many_ids);
     na_topo.num_nodes = na_topo.num_slots = na_topo.num_cpus = 0;
-    memset(na_topo.node_slot, 0xff, sizeof na_topo.node_slot);
-    memset(na_topo.node_index, 0xff, sizeof na_topo.node_index);
+    size_t ids = (size_t)na_topo.id_limit;
+    na_fill(na_topo.node_slot, 0xff, ids * sizeof na_topo.node_slot[0]);
+    na_fill(na_topo.node_index, 0xff, ids * sizeof na_topo.node_index[0]);
 }
 
 /* CPUs below `cpu` not met yet belong to no known node, and allocate as CPU 0 would. */
@@ -207,7 +240,7 @@ static int add_node(unsigned id, int has_memory, int has_cpu, int allowed)
 /* One node 0 with every CPU on it: CPU 0's route serves every CPU (current_route). */
 static void single_node_fallback(void)
 {
-    reset();
+    reset(1);
     add_node(0, 1, 1, 1);
     na_topo.distance = NULL; /* 10 */
     na_topo.tier[0] = -1;
@@ -338,8 +371,11 @@ void topology_init(void)
     int have_cpu_file = read_list(NODE_DIR "has_cpu", cpus, TOPO_MAX_NODE_ID) == 0;
     int have_allowed = topology_read_mems_allowed(allowed) == 0;
 
-    reset();
-    for (unsigned id = 0; id < TOPO_MAX_NODE_ID; id++)
+    unsigned id_end = TOPO_MAX_NODE_ID;
+    while (id_end > 0 && !bitmap_test(online, id_end - 1))
+        id_end--;
+    reset(id_end);
+    for (unsigned id = 0; id < id_end; id++)
         if (bitmap_test(online, id))
             add_node(id, !have_memory_file || bitmap_test(memory, id),
                      !have_cpu_file || bitmap_test(cpus, id),

@@ -59,22 +59,39 @@ struct cpu_route {
     uint16_t node_index; /* dense index of its node, CPU_NODE_UNKNOWN */
 };
 
+/*
+ * The per-node tables below (by node id, dense index or slot) are sized for
+ * every node Linux can have, but a machine's node ids are nearly always
+ * small: while every online id is below TOPO_FEW_IDS they point into a small
+ * store (a few hundred bytes on one or two pages of .bss), else into one
+ * sized for TOPO_MAX_NODE_ID ids (NA_COLD_BSS, base/compiler.h), so that
+ * start-up, which resets the id maps whole, writes a few hundred bytes rather
+ * than a dozen pages (docs/architecture.md, *Footprint*). `id_limit` is the
+ * store's id count: node_index and node_slot hold that many entries, and an
+ * id at or above it is not online. Both stores hold at least as many dense
+ * indexes and slots as ids (each online id has at most one of each). Set by
+ * topology_init, before any reader; 0 before it (every table NULL: no node
+ * known, the counts 0).
+ */
+#define TOPO_FEW_IDS 64
+
 struct topology {
-    int num_nodes;                        /* online nodes */
-    int num_slots;                        /* nodes with memory we may use */
-    int num_cpus;                         /* entries used in cpu */
-    int node_id[TOPO_MAX_NODES];          /* dense index -> node id */
-    int16_t node_index[TOPO_MAX_NODE_ID]; /* node id -> dense index, -1 if not online */
-    uint16_t slot_index[TOPO_MAX_SLOTS];  /* slot -> dense index of its node */
-    uint8_t has_cpu[TOPO_MAX_NODES];
-    uint8_t has_memory[TOPO_MAX_NODES];
+    int num_nodes;        /* online nodes */
+    int num_slots;        /* nodes with memory we may use */
+    int num_cpus;         /* entries used in cpu */
+    int id_limit;         /* TOPO_FEW_IDS or TOPO_MAX_NODE_ID: see above */
+    int *node_id;         /* dense index -> node id */
+    int16_t *node_index;  /* node id -> dense index, -1 if not online */
+    uint16_t *slot_index; /* slot -> dense index of its node */
+    uint8_t *has_cpu;     /* by dense index */
+    uint8_t *has_memory;
     /*
      * In Mems_allowed now: set at start-up, then rewritten (relaxed byte
      * stores, policy/mems_watch.c) when the cpuset changes. Slots stay those
      * of the nodes allowed at start-up; na_placement.slot_usable says which of
      * them may serve now.
      */
-    uint8_t allowed[TOPO_MAX_NODES];
+    uint8_t *allowed;
     /*
      * SLIT (10 = local) between dense indexes i and j at [i * num_nodes + j]
      * (topology_distance): num_nodes^2 bytes, static storage up to
@@ -82,9 +99,9 @@ struct topology {
      * could not be had: every distance is then 10 or 20, as without sysfs).
      */
     uint8_t *distance;
-    int tier[TOPO_MAX_NODES];      /* memory tier id (memory_tier<N>, lower = faster), -1 unknown */
-    int slot_node[TOPO_MAX_SLOTS]; /* slot -> node id */
-    int16_t node_slot[TOPO_MAX_NODE_ID]; /* node id -> slot, -1 if none */
+    int *tier;          /* memory tier id (memory_tier<N>, lower = faster), -1 unknown */
+    int *slot_node;     /* slot -> node id */
+    int16_t *node_slot; /* node id -> slot, -1 if none */
     struct cpu_route cpu[TOPO_MAX_CPUS]; /* cpu -> where its threads allocate, its node */
 };
 
@@ -128,7 +145,7 @@ static inline void topology_route_cpu(unsigned cpu, unsigned slot)
 /* Slot of node id `node`, or -1 if the node cannot be used. */
 static inline int topology_slot_of_node(int node)
 {
-    if (node < 0 || node >= TOPO_MAX_NODE_ID)
+    if (node < 0 || node >= na_topo.id_limit)
         return -1;
     return na_topo.node_slot[node];
 }

@@ -13,10 +13,28 @@
 # so does a block larger than 256 KiB (PURGE_YOUNG_BLOCK_MAX): 1 MiB freed must stay.
 # With SHIM (tests/string_shim.c), `true` under the library must make no call to the C
 # library's string functions (base/bytes.h): they would fault in libc text it lacks.
+# The functions start-up runs lie first in the text, in .text.na_startup
+# (cmake/startup-text.ld): the section must be in the library and within
+# FOOTPRINT_STARTUP_TEXT_KIB (default 32; 0: the build links without it, not checked).
 set -uo pipefail
 lib=$1 probe=$2 shim=${3:-}
-budget_kib=${FOOTPRINT_BUDGET_KIB:-96}
+budget_kib=${FOOTPRINT_BUDGET_KIB:-64}
+startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-32}
 fail=0
+if ((startup_text_kib > 0)); then
+    size=$(${READELF:-readelf} -SW "$lib" | sed 's/^ *\[ *[0-9]*\] *//' |
+        awk '$1 == ".text.na_startup" {print $5}') # (name type address offset size)
+    if [[ -z $size ]]; then
+        echo "FAIL: $lib has no .text.na_startup section (cmake/startup-text.ld not linked?)" >&2
+        fail=1
+    else
+        echo "start-up text: $((16#$size)) bytes (limit $startup_text_kib KiB)"
+        if ((16#$size > startup_text_kib * 1024)); then
+            echo "FAIL: .text.na_startup is $((16#$size)) bytes, over $startup_text_kib KiB: see cmake/startup-text.ld" >&2
+            fail=1
+        fi
+    fi
+fi
 for blocks in 0 300; do
     line=$(LD_PRELOAD=$lib "$probe" "$blocks") || {
         echo "FAIL: $probe $blocks under the preload: status $?" >&2

@@ -3,7 +3,8 @@
  * and procfs trees: what QEMU cannot make (node ids must be contiguous there)
  * and no machine at hand has. Sparse ids up to 1000, a memory-less node with
  * CPUs, a CPU-less node, an offline node, a node outside Mems_allowed,
- * distances, memory tiers; and more nodes than 64 and slots than 255.
+ * distances, memory tiers; and more nodes than 64 and slots than 255; and
+ * both stores of the per-node tables (ids below 64, and above).
  *
  * Built from policy/topology.c and base/os.c with NA_TESTING (its
  * topology_set_root seam), not linked to the library.
@@ -187,6 +188,70 @@ Test(topology, mems_allowed_high_ids)
         bool want = id == 0 || id == 31 || id == 32 || id == 100 || id == 1000 || id == 1023;
         cr_expect_eq((allowed[id / 64] >> (id % 64)) & 1, want, "node %d", id);
     }
+}
+
+/*
+ * The per-node tables live in a small store while every online id is below
+ * TOPO_FEW_IDS (63 the highest), in the large one as soon as one is not (64),
+ * and in the small one again for a later topology: the id maps of the large
+ * one must not answer for it (node 64 is not online there).
+ */
+static void ids_tree(const char *online, const int *ids, int n)
+{
+    new_root();
+    put(NODE "online", "%s\n", online);
+    put(NODE "has_memory", "%s\n", online);
+    put(NODE "has_cpu", "%d\n", ids[0]);
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, NODE "node%d/cpulist", ids[i]);
+        put(path, i == 0 ? "0-1\n" : "\n");
+        snprintf(path, sizeof path, NODE "node%d/distance", ids[i]);
+        put(path, n == 2 ? (i == 0 ? "10 21\n" : "21 10\n") : "10 20 30\n");
+    }
+    put_mems_allowed(ids, n);
+    topology_init();
+    remove_root();
+}
+
+static void expect_ids(const int *ids, int n)
+{
+    cr_assert_eq(na_topo.num_nodes, n);
+    cr_assert_eq(na_topo.num_slots, n);
+    for (int i = 0; i < n; i++) {
+        cr_expect_eq(na_topo.node_id[i], ids[i], "index %d", i);
+        cr_expect_eq(na_topo.slot_node[i], ids[i], "slot %d", i);
+        cr_expect_eq(topology_slot_of_node(ids[i]), i, "node %d", ids[i]);
+        cr_expect_eq(na_topo.has_memory[i], 1, "node %d", ids[i]);
+        cr_expect_eq(na_topo.allowed[i], 1, "node %d", ids[i]);
+    }
+    cr_expect_eq(na_topo.cpu[1].home, 0);
+}
+
+Test(topology, small_and_large_node_ids)
+{
+    const int small[] = {0, 63};
+    ids_tree("0,63", small, 2);
+    cr_expect_eq(na_topo.id_limit, TOPO_FEW_IDS, "ids up to 63: the small store");
+    expect_ids(small, 2);
+    cr_expect_eq(topology_distance(0, 1), 21);
+    cr_expect_eq(topology_slot_of_node(64), -1);
+    const int16_t *small_slots = na_topo.node_slot;
+
+    const int large[] = {0, 5, 64};
+    ids_tree("0,5,64", large, 3);
+    cr_expect_eq(na_topo.id_limit, TOPO_MAX_NODE_ID, "id 64: the large store");
+    cr_expect_neq(na_topo.node_slot, small_slots);
+    expect_ids(large, 3);
+    cr_expect_eq(topology_distance(0, 2), 30);
+    cr_expect_eq(topology_slot_of_node(63), -1);
+    cr_expect_eq(topology_slot_of_node(TOPO_MAX_NODE_ID - 1), -1);
+
+    ids_tree("0,63", small, 2);
+    cr_expect_eq(na_topo.id_limit, TOPO_FEW_IDS);
+    expect_ids(small, 2);
+    cr_expect_eq(topology_slot_of_node(64), -1, "node 64 is not online now");
+    cr_expect_eq(topology_slot_of_node(5), -1, "nor is node 5");
 }
 
 /*
