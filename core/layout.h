@@ -81,7 +81,23 @@ struct span {
         uint8_t dirty; /* FREE: pages may be resident and non-zero */
         uint8_t shard; /* SLAB: the node heap's shard whose class_slabs it belongs to */
     };
-    uint8_t in_partial; /* SLAB: on its class_slabs' partial list */
+    union {
+        uint8_t in_partial; /* SLAB: on its class_slabs' partial list */
+        /*
+         * FREE and dirty: the run's purge clock (freed_ms) is an emptied
+         * slab's, so it waits na_options.purge_delay_ms even while the heap
+         * is young (core/purge.c): a slab that empties is refilled soon in a
+         * program that frees across threads or through a pool, and purged
+         * at once it was refaulted. A run takes the clock, and so the mark,
+         * of its part freed last (page_runs.c, absorb_free_run): a large
+         * object freed next to an emptied slab makes it an unmarked run,
+         * purged at once while young (the start-up buffers the young window
+         * is for), and a slab emptied next to a dirty run marks the whole.
+         * Pieces split off a run keep its mark; a run purged clean, or
+         * allocated, loses it. 0 on every clean run.
+         */
+        uint8_t emptied;
+    };
 };
 
 /* Bitmap words per page: enough for the smallest class (16 B: 256 blocks a page). */

@@ -37,6 +37,14 @@
  * (PURGE_YOUNG_BLOCK_MAX): touches a 1 MiB block, frees it, takes a slow path:
  *
  *   young-large freed KIB fell KIB ms MS
+ *
+ * footprint_probe young-slabs: an emptied slab freed young stays resident for
+ * the delay, and spends no young budget (layout.h, struct span, emptied).
+ * Touches SLAB_BLOCKS small blocks (4 MiB) and 1.5 MiB of large ones, frees
+ * the small ones (their slabs empty), takes a slow path, then frees the
+ * large ones (still young: purged at once), takes another:
+ *
+ *   young-slabs freed KIB fell KIB then KIB fell KIB ms MS
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -125,6 +133,33 @@ static int young_block(const char *name, size_t size)
     return 0;
 }
 
+#define SLAB_BLOCKS (1 << 16)
+#define SLAB_SIZE   64
+
+static int young_slabs(void)
+{
+    double start = now_ms();
+    static char *small[SLAB_BLOCKS], *large[YOUNG_BLOCKS];
+    int part = YOUNG_BLOCKS * 3 / 16; /* 1.5 MiB: inside the budget, if slabs spent none */
+    for (int i = 0; i < part; i++) {
+        large[i] = malloc(YOUNG_SIZE);
+        if (!large[i])
+            return 1;
+        memset(large[i], 0x5A, YOUNG_SIZE);
+    }
+    for (int i = 0; i < SLAB_BLOCKS; i++) {
+        small[i] = malloc(SLAB_SIZE);
+        if (!small[i])
+            return 1;
+        memset(small[i], 0x5A, SLAB_SIZE);
+    }
+    long fell = free_blocks(small, 0, SLAB_BLOCKS);
+    long then = free_blocks(large, 0, part);
+    printf("young-slabs freed %d fell %ld then %d fell %ld ms %.0f\n",
+           SLAB_BLOCKS * SLAB_SIZE >> 10, fell, part * (YOUNG_SIZE >> 10), then, now_ms() - start);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "young") == 0)
@@ -133,6 +168,8 @@ int main(int argc, char **argv)
         return young_block("young-huge", (size_t)16 << 20);
     if (argc > 1 && strcmp(argv[1], "young-large") == 0)
         return young_block("young-large", (size_t)1 << 20);
+    if (argc > 1 && strcmp(argv[1], "young-slabs") == 0)
+        return young_slabs();
     int blocks = argc > 1 ? atoi(argv[1]) : 0;
     for (int i = 0; i < blocks; i++) {
         volatile char *p = malloc((size_t)(16 << (i % 8)));
