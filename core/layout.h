@@ -84,17 +84,20 @@ struct span {
     union {
         uint8_t in_partial; /* SLAB: on its class_slabs' partial list */
         /*
-         * FREE and dirty: the run's purge clock (freed_ms) is an emptied
-         * slab's, so it waits na_options.purge_delay_ms even while the heap
-         * is young (core/purge.c): a slab that empties is refilled soon in a
-         * program that frees across threads or through a pool, and purged
-         * at once it was refaulted. A run takes the clock, and so the mark,
-         * of its part freed last (page_runs.c, absorb_free_run): a large
-         * object freed next to an emptied slab makes it an unmarked run,
-         * purged at once while young (the start-up buffers the young window
-         * is for), and a slab emptied next to a dirty run marks the whole.
-         * Pieces split off a run keep its mark; a run purged clean, or
-         * allocated, loses it. 0 on every clean run.
+         * FREE: the run holds an emptied slab's pages, so it waits
+         * na_options.purge_delay_ms even while the heap is young
+         * (core/purge.c): a slab that empties is refilled soon in a program
+         * that frees across threads or through a pool, and purged at once
+         * it was refaulted. 0 on every clean run (purged: lost). Pieces
+         * split off a run keep its mark; a span allocated from it starts
+         * at 0. Merging (page_runs.c, release_run): the run is marked if a
+         * dirty part was, so a slab emptied beside a dirty run keeps the
+         * whole resident for the delay (such a run is rare while young: it
+         * was purged on its own free's slow path). Pages freed young beside
+         * a marked run are purged before they merge, as alone they would
+         * be: otherwise a start-up buffer freed between emptied slabs (what
+         * the young window is for) stayed resident, and a merged run
+         * unmarked instead purged the slabs with it.
          */
         uint8_t emptied;
     };
