@@ -70,6 +70,15 @@ for kind in huge large; do
         fail=1
     fi
 done
+true_bin=$(type -P true || true)
+if [[ -n $shim && -n $true_bin ]]; then
+    line=$(LD_PRELOAD="$shim:$lib" "$true_bin" 2>&1 >/dev/null)
+    echo "true: $line"
+    if [[ $line != "string calls 0" ]]; then
+        echo "FAIL: start-up calls the C library's string functions ($line): see base/bytes.h" >&2
+        fail=1
+    fi
+fi
 # An emptied slab freed young waits the delay and spends no young budget (core/purge.c;
 # layout.h, struct span, emptied): of 4 MiB of small blocks freed, at most 1 MiB may leave
 # the resident set (a thread cache's flushes, statm's slack). A 128 KiB block freed then
@@ -95,14 +104,5 @@ elif ((beside_fell > beside + freed / 4)); then
 elif ((more_fell < more / 2)); then
     echo "FAIL: $more KiB of large blocks freed after emptied slabs, resident fell by $more_fell KiB only: slabs spent the young budget" >&2
     fail=1
-fi
-true_bin=$(type -P true || true)
-if [[ -n $shim && -n $true_bin ]]; then
-    line=$(LD_PRELOAD="$shim:$lib" "$true_bin" 2>&1 >/dev/null)
-    echo "true: $line"
-    if [[ $line != "string calls 0" ]]; then
-        echo "FAIL: start-up calls the C library's string functions ($line): see base/bytes.h" >&2
-        fail=1
-    fi
 fi
 exit $fail
