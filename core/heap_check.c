@@ -88,6 +88,7 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
         if (span->state == SPAN_FREE) {
             CHECK(!left_free, "two free page runs touch", start);
             CHECK(seg->pages[end - 1].head == page, "free run's last page not headed", start);
+            CHECK(span->dirty || !span->emptied, "clean free run marked an emptied slab's", start);
             t->free_page_runs++;
             if (span->dirty) {
                 t->dirty_page_runs++;

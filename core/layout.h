@@ -81,7 +81,26 @@ struct span {
         uint8_t dirty; /* FREE: pages may be resident and non-zero */
         uint8_t shard; /* SLAB: the node heap's shard whose class_slabs it belongs to */
     };
-    uint8_t in_partial; /* SLAB: on its class_slabs' partial list */
+    union {
+        uint8_t in_partial; /* SLAB: on its class_slabs' partial list */
+        /*
+         * FREE: the run holds an emptied slab's pages, so it waits
+         * na_options.purge_delay_ms even while the heap is young
+         * (core/purge.c): a slab that empties is refilled soon in a program
+         * that frees across threads or through a pool, and purged at once
+         * it was refaulted. 0 on every clean run (purged: lost). Pieces
+         * split off a run keep its mark; a span allocated from it starts
+         * at 0. Merging (page_runs.c, release_run): the run is marked if a
+         * dirty part was, so a slab emptied beside a dirty run keeps the
+         * whole resident for the delay (such a run is rare while young: it
+         * was purged on its own free's slow path). Pages freed young beside
+         * a marked run are purged before they merge, as alone they would
+         * be: otherwise a start-up buffer freed between emptied slabs (what
+         * the young window is for) stayed resident, and a merged run
+         * unmarked instead purged the slabs with it.
+         */
+        uint8_t emptied;
+    };
 };
 
 /* Bitmap words per page: enough for the smallest class (16 B: 256 blocks a page). */

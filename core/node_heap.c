@@ -87,7 +87,7 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
     for (unsigned page = first; page < first + slab->npages; page++)
         seg->pages[page].tag = 0; /* the heads stay: page_run_free reads them */
     na_lock(&heap->pages_lock);
-    page_run_free(heap, slab);
+    page_run_free(heap, slab, true);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
 }
@@ -416,7 +416,7 @@ void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *s
 {
     (void)seg;
     na_lock(&heap->pages_lock);
-    page_run_free(heap, span);
+    page_run_free(heap, span, false);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
 }

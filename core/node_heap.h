@@ -75,7 +75,8 @@ struct class_slabs {
  * A young heap purges free runs at once (purge.c): in the first PURGE_YOUNG_MS
  * after the library started, until PURGE_YOUNG_BYTES of page runs and huge
  * objects were freed in it or one block larger than PURGE_YOUNG_BLOCK_MAX
- * was, unless NUMA_ALLOC_PURGE_DELAY_MS is set.
+ * was, unless NUMA_ALLOC_PURGE_DELAY_MS is set. Emptied slabs are not
+ * counted and wait the delay (layout.h, struct span, emptied).
  */
 #define PURGE_YOUNG_MS        1000u
 #define PURGE_YOUNG_BYTES     ((size_t)2 << 20)
@@ -248,7 +249,8 @@ NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_
  * largest free run (room to grow in place) rather than the best fit.
  */
 struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy);
-void page_run_free(struct node_heap *heap, struct span *span);
+/* emptied_slab: the pages of a slab that emptied (layout.h, struct span, emptied). */
+void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab);
 /* Pages about to be handed out untouched: may they be? (node_memory_commit) */
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
 void page_run_release_segment(struct node_heap *heap, struct span *span);
@@ -273,6 +275,12 @@ void purge_init(void);
 void purge_note_free(struct node_heap *heap, size_t bytes);
 /* Purges every dirty run of every heap now (malloc_trim). Takes the locks. */
 bool purge_all(void);
+/*
+ * While the heap is young, purges pages of a page run being freed beside an
+ * emptied slab's dirty run, before the two merge (layout.h, struct span,
+ * emptied); true if it did (the pages are clean).
+ */
+bool purge_young_pages(struct node_heap *heap, char *start, size_t bytes);
 
 /* A consistent snapshot of one heap's totals, for mallinfo and malloc_stats. */
 struct heap_totals {

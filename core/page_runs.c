@@ -28,13 +28,14 @@ static void bin_remove(struct node_heap *heap, struct span *span)
 
 /* Turns pages [first, first+npages) of seg into one free run. */
 static struct span *make_free_run(struct node_heap *heap, struct segment *seg, unsigned first,
-                                  unsigned npages, bool dirty, uint64_t freed_ms)
+                                  unsigned npages, bool dirty, uint64_t freed_ms, bool emptied)
 {
     NA_ASSERT(npages > 0 && first >= SEGMENT_HEADER_PAGES && first + npages <= PAGES_PER_SEGMENT);
     struct span *span = &seg->spans[first];
     span->state = SPAN_FREE;
     span->npages = npages;
     span->dirty = dirty;
+    span->emptied = dirty && emptied;
     span->freed_ms = freed_ms;
     seg->pages[first].head = (uint16_t)first;
     seg->pages[first + npages - 1].head = (uint16_t)first;
@@ -52,7 +53,7 @@ static void take_free_run(struct node_heap *heap, struct span *span)
         purge_forget_dirty(heap, span);
 }
 
-static void release_run(struct node_heap *heap, struct span *span, bool dirty);
+static void release_run(struct node_heap *heap, struct span *span, bool dirty, bool emptied);
 
 /* The largest free run (highest list), for an object expected to grow in place. */
 static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
@@ -147,7 +148,7 @@ static bool add_segment(struct node_heap *heap)
     seg->slot = (uint16_t)heap->slot;
     seg->cache_index = (uint8_t)(heap->slot < TOPO_DIRECT_SLOTS ? heap->slot : TOPO_DIRECT_SLOTS);
     seg->nsegments = 1;
-    make_free_run(heap, seg, SEGMENT_HEADER_PAGES, SEGMENT_USABLE_PAGES, dirty, os_now_ms());
+    make_free_run(heap, seg, SEGMENT_HEADER_PAGES, SEGMENT_USABLE_PAGES, dirty, os_now_ms(), false);
     return true;
 }
 
@@ -166,7 +167,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     struct segment *seg = segment_of(run);
     unsigned first = (unsigned)(run - seg->spans), total = run->npages;
     NA_ASSERT(run->state == SPAN_FREE && run->npages >= need && seg->pages[first].head == first);
-    bool dirty = run->dirty;
+    bool dirty = run->dirty, emptied = run->emptied;
     uint64_t freed_ms = run->freed_ms;
     take_free_run(heap, run);
 
@@ -179,9 +180,9 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     unsigned tail = total - lead - (unsigned)npages;
     run->state = SPAN_NONE;
     if (lead)
-        make_free_run(heap, seg, first, lead, dirty, freed_ms);
+        make_free_run(heap, seg, first, lead, dirty, freed_ms, emptied);
     if (tail)
-        make_free_run(heap, seg, first + lead + (unsigned)npages, tail, dirty, freed_ms);
+        make_free_run(heap, seg, first + lead + (unsigned)npages, tail, dirty, freed_ms, emptied);
 
     first += lead;
     struct span *span = &seg->spans[first];
@@ -193,7 +194,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     heap->active_bytes += npages << OS_PAGE_SHIFT;
     heap_note_peak(heap);
     if (!dirty && !heap_commit_check(heap, span_start(seg, span), npages << OS_PAGE_SHIFT)) {
-        release_run(heap, span, false); /* the node is exhausted: nothing was kept */
+        release_run(heap, span, false, false); /* the node is exhausted: nothing was kept */
         return NULL;
     }
     return span;
@@ -202,23 +203,44 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
 /*
  * If a released run's neighbour is free, takes it out of circulation to be
  * merged: the merged run is dirty if either part is, and its freed_ms is the
- * latest of its dirty parts' (purging waits for the youngest).
+ * latest of its dirty parts' (purging waits for the youngest); it is an
+ * emptied slab's if either part is (layout.h, struct span, emptied).
  */
 static bool absorb_free_run(struct node_heap *heap, struct span *neighbour, bool *dirty,
-                            uint64_t *freed_ms)
+                            uint64_t *freed_ms, bool *emptied)
 {
     if (neighbour->state != SPAN_FREE)
         return false;
     take_free_run(heap, neighbour);
     neighbour->state = SPAN_NONE;
-    *dirty |= neighbour->dirty;
-    if (neighbour->dirty && neighbour->freed_ms > *freed_ms)
+    if (neighbour->dirty && (!*dirty || neighbour->freed_ms > *freed_ms))
         *freed_ms = neighbour->freed_ms;
+    *emptied |= neighbour->emptied; /* 0 unless dirty */
+    *dirty |= neighbour->dirty;
     return true;
 }
 
-/* Returns a span's pages to the free runs, coalescing; `dirty`: they may be resident. */
-static void release_run(struct node_heap *heap, struct span *span, bool dirty)
+/* Whether an emptied slab's dirty run touches pages [first, first + npages) of seg. */
+static bool emptied_beside(struct segment *seg, unsigned first, unsigned npages)
+{
+    if (first > SEGMENT_HEADER_PAGES) {
+        const struct span *left = &seg->spans[seg->pages[first - 1].head];
+        if (left->state == SPAN_FREE && left->emptied)
+            return true;
+    }
+    if (first + npages == PAGES_PER_SEGMENT)
+        return false;
+    const struct span *right = &seg->spans[first + npages];
+    return right->state == SPAN_FREE && right->emptied;
+}
+
+/*
+ * Returns a span's pages to the free runs, coalescing; `dirty`: they may be
+ * resident; `emptied`: they are an emptied slab's (struct span, emptied).
+ * Freed young beside an emptied slab's run, other pages are purged first, as
+ * they would be alone, and join it clean.
+ */
+static void release_run(struct node_heap *heap, struct span *span, bool dirty, bool emptied)
 {
     struct segment *seg = segment_of(span);
     unsigned first = (unsigned)(span - seg->spans), npages = span->npages;
@@ -231,30 +253,37 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty)
         NA_ASSERT(seg->pages[page].tag == 0);
     heap->active_bytes -= (size_t)npages << OS_PAGE_SHIFT;
     span->state = SPAN_NONE;
+    if (dirty && !emptied && emptied_beside(seg, first, npages) &&
+        purge_young_pages(heap, span_start(seg, span), (size_t)npages << OS_PAGE_SHIFT)) {
+        dirty = false; /* the merged run is the slab's: it waits the delay */
+        freed_ms = 0;
+    }
 
     if (first > SEGMENT_HEADER_PAGES) {
         struct span *left = &seg->spans[seg->pages[first - 1].head];
-        if (absorb_free_run(heap, left, &dirty, &freed_ms)) {
+        if (absorb_free_run(heap, left, &dirty, &freed_ms, &emptied)) {
             npages += left->npages;
             first = (unsigned)(left - seg->spans);
         }
     }
     if (first + npages < PAGES_PER_SEGMENT) {
         struct span *right = &seg->spans[first + npages];
-        if (absorb_free_run(heap, right, &dirty, &freed_ms))
+        if (absorb_free_run(heap, right, &dirty, &freed_ms, &emptied))
             npages += right->npages;
     }
-    make_free_run(heap, seg, first, npages, dirty, freed_ms);
+    make_free_run(heap, seg, first, npages, dirty, freed_ms, emptied);
     /* Invariant 6: coalesced, so no free run touches this one. */
     NA_ASSERT(first == SEGMENT_HEADER_PAGES ||
               seg->spans[seg->pages[first - 1].head].state != SPAN_FREE);
     NA_ASSERT(first + npages == PAGES_PER_SEGMENT || seg->spans[first + npages].state != SPAN_FREE);
 }
 
-void page_run_free(struct node_heap *heap, struct span *span)
+/* An emptied slab's pages wait the purge delay, young or not, and spend no young budget. */
+void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab)
 {
-    purge_note_free(heap, (size_t)span->npages << OS_PAGE_SHIFT);
-    release_run(heap, span, true);
+    if (!emptied_slab)
+        purge_note_free(heap, (size_t)span->npages << OS_PAGE_SHIFT);
+    release_run(heap, span, true, emptied_slab);
 }
 
 /* Called by purging for a run that covers a whole segment: the segment goes back. */
@@ -285,7 +314,7 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
         tail->npages = old - (unsigned)npages;
         tail->state = SPAN_LARGE;
         span->npages = (uint32_t)npages;
-        release_run(heap, tail, true);
+        release_run(heap, tail, true, false);
         return true;
     }
     unsigned extra = (unsigned)npages - old, next = first + old;
@@ -296,18 +325,18 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
     struct span *right = &seg->spans[next];
     if (right->state != SPAN_FREE || right->npages < extra)
         return false;
-    bool dirty = right->dirty;
+    bool dirty = right->dirty, emptied = right->emptied;
     uint64_t freed_ms = right->freed_ms;
     unsigned rest = right->npages - extra;
     take_free_run(heap, right);
     right->state = SPAN_NONE;
     if (!dirty &&
         !heap_commit_check(heap, span_start(seg, right), (size_t)extra << OS_PAGE_SHIFT)) {
-        make_free_run(heap, seg, next, right->npages, false, 0); /* node exhausted */
+        make_free_run(heap, seg, next, right->npages, false, 0, false); /* node exhausted */
         return false;
     }
     if (rest)
-        make_free_run(heap, seg, next + extra, rest, dirty, freed_ms);
+        make_free_run(heap, seg, next + extra, rest, dirty, freed_ms, emptied);
     for (unsigned page = next; page < next + extra; page++)
         seg->pages[page].head = (uint16_t)first;
     span->npages = (uint32_t)npages;

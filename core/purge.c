@@ -19,6 +19,15 @@
  * The byte budget bounds what a program that frees and reallocates big blocks
  * from its first millisecond (a benchmark) pays in refaults; a fork child
  * inherits its parent's age and budget (docs/architecture.md, *Back to the OS*).
+ *
+ * Except an emptied slab's pages (layout.h, struct span, emptied): they wait
+ * the delay, young or not, and spend no budget. A program that frees across
+ * threads (a server's connections, a shared pool, a producer/consumer ring)
+ * empties slabs and refills them at once; purged young, each refill
+ * refaulted them (larson-server-2t, 4104 page faults against 3684 kept;
+ * docs/benchmarks.md, round four, second pass). Start-up buffers are large
+ * objects, so the window still serves them, also where one is freed beside
+ * an emptied slab's run (purge_young_pages).
  */
 #include "base/debug.h"
 #include "core/hugepages.h"
@@ -60,10 +69,22 @@ void purge_note_free(struct node_heap *heap, size_t bytes)
         heap->young_freed += bytes > PURGE_YOUNG_BLOCK_MAX ? PURGE_YOUNG_BYTES : bytes;
 }
 
-/* The delay that applies at `now_ms`. */
+/* The delay that applies at `now_ms` to runs other than emptied slabs. */
 static uint64_t delay_at(const struct node_heap *heap, uint64_t now_ms)
 {
     return young(heap, now_ms) ? 0 : na_options.purge_delay_ms;
+}
+
+/* A dirty page run's delay, where runs of other kinds wait `delay`. */
+static uint64_t run_delay(const struct span *span, uint64_t delay)
+{
+    return span->emptied ? na_options.purge_delay_ms : delay;
+}
+
+/* The latest freed_ms that a run waiting `delay` may have to be purged at `now` (none: 0). */
+static uint64_t cutoff(uint64_t now, uint64_t delay)
+{
+    return now > delay ? now - delay : 0;
 }
 
 void purge_note_dirty(struct node_heap *heap, struct span *span)
@@ -72,7 +93,7 @@ void purge_note_dirty(struct node_heap *heap, struct span *span)
     NA_ASSERT(span->state == SPAN_FREE && span->dirty);
     list_push_back(&heap->dirty_runs, &span->lru);
     heap->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
-    uint64_t due = span->freed_ms + delay_at(heap, span->freed_ms);
+    uint64_t due = span->freed_ms + run_delay(span, delay_at(heap, span->freed_ms));
     if (due < heap->next_purge_ms)
         heap->next_purge_ms = due;
 }
@@ -103,14 +124,31 @@ static void note_refused_purge(struct node_heap *heap, uint64_t *freed_ms)
  * MADV_DONTNEED on part of one would split it, and the kernel keeps the whole
  * huge page until it is split under memory pressure anyway.
  */
-static long purge_pages(struct span *span)
+static long purge_range(char *start, size_t bytes)
 {
-    char *start = span_start(segment_of(span), span);
-    size_t bytes = (size_t)span->npages << OS_PAGE_SHIFT;
-    if (span->npages != SEGMENT_USABLE_PAGES && hugepages_covers((uintptr_t)start))
+    if (bytes != SEGMENT_USABLE_PAGES << OS_PAGE_SHIFT && hugepages_covers((uintptr_t)start))
         return hugepages_purge(start, bytes);
     int err = os_purge(start, bytes);
     return err ? err : (long)bytes;
+}
+
+static long purge_pages(struct span *span)
+{
+    return purge_range(span_start(segment_of(span), span), (size_t)span->npages << OS_PAGE_SHIFT);
+}
+
+bool purge_young_pages(struct node_heap *heap, char *start, size_t bytes)
+{
+    NA_ASSERT_HELD(&heap->pages_lock);
+    if (!young(heap, os_now_ms()))
+        return false;
+    long purged = purge_range(start, bytes);
+    if (purged < 0) {
+        placement_fault_count(heap->node, FAULT_PURGE);
+        return false;
+    }
+    heap->purged_bytes += (size_t)purged;
+    return true;
 }
 
 /* False when the kernel refused: the span stays dirty, now the youngest. */
@@ -126,6 +164,7 @@ static bool purge_span(struct node_heap *heap, struct span *span)
     heap->purged_bytes += (size_t)purged;
     purge_forget_dirty(heap, span);
     span->dirty = 0;
+    span->emptied = 0;
     if (span->npages == SEGMENT_USABLE_PAGES)
         page_run_release_segment(heap, span);
     return true;
@@ -152,33 +191,48 @@ static struct span *dirty_oldest(struct node_heap *heap)
 }
 
 /*
- * Purges runs freed at or before `cutoff_ms` (UINT64_MAX: all) until dirty
- * memory is at most `target`. Returns the earliest freed_ms left dirty.
+ * Purges the runs due at `now` (UINT64_MAX: all), those freed `delay` ago
+ * or more (emptied slabs: run_delay), until dirty memory is at most
+ * `target`. Returns when the next run left dirty is due (UINT64_MAX: none).
+ * When every run waits alike, the dirty list (oldest first) is walked only
+ * to the first run not purged; a young heap's emptied slabs wait longer than
+ * its other runs, so then the whole list is, for its first PURGE_YOUNG_MS only.
  */
-static uint64_t purge_runs(struct node_heap *heap, uint64_t cutoff_ms, size_t target)
+static uint64_t purge_runs(struct node_heap *heap, uint64_t now, uint64_t delay, size_t target)
 {
-    uint64_t oldest_left = UINT64_MAX;
+    uint64_t next_due = UINT64_MAX;
     bool refused = false; /* a refusal ends the round: the next purge would be refused too */
     struct segment *run;
     list_for_each_entry(run, &heap->free_segments, struct segment, run_link)
     {
         if (!run->dirty)
             continue;
-        if (!refused && run->freed_ms <= cutoff_ms && heap->dirty_bytes > target) {
+        if (!refused && run->freed_ms <= cutoff(now, delay) && heap->dirty_bytes > target) {
             if (purge_segment_run(heap, run))
                 continue;
             refused = true;
         }
-        if (run->freed_ms < oldest_left)
-            oldest_left = run->freed_ms;
+        if (run->freed_ms + delay < next_due)
+            next_due = run->freed_ms + delay;
     }
-    struct span *oldest;
-    while (!refused && (oldest = dirty_oldest(heap)) && heap->dirty_bytes > target &&
-           oldest->freed_ms <= cutoff_ms)
-        refused = !purge_span(heap, oldest);
-    if ((oldest = dirty_oldest(heap)) && oldest->freed_ms < oldest_left)
-        oldest_left = oldest->freed_ms;
-    return oldest_left;
+    bool alike = delay == na_options.purge_delay_ms || now == UINT64_MAX;
+    struct span *span, *next;
+    for (span = dirty_oldest(heap); span; span = next) {
+        next = list_entry(span->lru.next, struct span, lru);
+        uint64_t wait = run_delay(span, delay);
+        if (!refused && heap->dirty_bytes > target && span->freed_ms <= cutoff(now, wait)) {
+            if (purge_span(heap, span))
+                continue;
+            refused = true; /* the span went to the back, its clock restarted */
+        }
+        if (alike)
+            break;
+        if (span->freed_ms + wait < next_due)
+            next_due = span->freed_ms + wait;
+    }
+    if (alike && (span = dirty_oldest(heap)) && span->freed_ms + delay < next_due)
+        next_due = span->freed_ms + delay;
+    return next_due;
 }
 
 void purge_maybe(struct node_heap *heap)
@@ -186,15 +240,13 @@ void purge_maybe(struct node_heap *heap)
     NA_ASSERT_HELD(&heap->pages_lock);
     size_t limit = DIRTY_LIMIT_MIN + heap->active_bytes;
     if (heap->dirty_bytes > limit)
-        purge_runs(heap, UINT64_MAX, limit / 4 * 3);
+        purge_runs(heap, UINT64_MAX, 0, limit / 4 * 3);
     if (heap->next_purge_ms == UINT64_MAX)
         return;
     uint64_t now = os_now_ms();
     if (now < heap->next_purge_ms)
         return;
-    uint64_t delay = delay_at(heap, now);
-    uint64_t oldest = purge_runs(heap, now - delay, 0);
-    heap->next_purge_ms = oldest == UINT64_MAX ? UINT64_MAX : oldest + delay;
+    heap->next_purge_ms = purge_runs(heap, now, delay_at(heap, now), 0);
 }
 
 bool purge_all(void)
@@ -207,7 +259,7 @@ bool purge_all(void)
         heap_release_spares(heap);
         na_lock(&heap->pages_lock);
         released |= heap->dirty_bytes > 0;
-        purge_runs(heap, UINT64_MAX, 0);
+        purge_runs(heap, UINT64_MAX, 0, 0);
         heap->next_purge_ms = UINT64_MAX;
         na_unlock(&heap->pages_lock);
     }

@@ -37,6 +37,17 @@
  * (PURGE_YOUNG_BLOCK_MAX): touches a 1 MiB block, frees it, takes a slow path:
  *
  *   young-large freed KIB fell KIB ms MS
+ *
+ * footprint_probe young-slabs: an emptied slab freed young stays resident for
+ * the delay, and spends no young budget (layout.h, struct span, emptied).
+ * Touches 1.5 MiB of large blocks, then SLAB_BLOCKS small blocks (4 MiB),
+ * with a BESIDE_SIZE block between their halves, in address order (a fresh
+ * heap cuts its runs in order); frees the small ones (their slabs empty),
+ * takes a slow path; frees the block between the slabs (purged at once,
+ * though it joins the emptied slabs' run), takes a slow path; frees the
+ * large ones (still young, purged at once), takes another:
+ *
+ *   young-slabs freed KIB fell KIB beside KIB fell KIB then KIB fell KIB ms MS
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -125,6 +136,40 @@ static int young_block(const char *name, size_t size)
     return 0;
 }
 
+#define SLAB_BLOCKS (1 << 16)
+#define SLAB_SIZE   64
+#define BESIDE_SIZE (128 << 10)
+
+/* Mallocs and touches n blocks of `size` into blk; 0, or 1 when one failed. */
+static int touch_blocks(char **blk, int n, size_t size)
+{
+    for (int i = 0; i < n; i++) {
+        blk[i] = malloc(size);
+        if (!blk[i])
+            return 1;
+        memset(blk[i], 0x5A, size);
+    }
+    return 0;
+}
+
+static int young_slabs(void)
+{
+    double start = now_ms();
+    static char *small[SLAB_BLOCKS], *large[YOUNG_BLOCKS], *beside[1];
+    int part = YOUNG_BLOCKS * 3 / 16; /* 1.5 MiB: inside the budget, if slabs spent none */
+    if (touch_blocks(large, part, YOUNG_SIZE) || touch_blocks(small, SLAB_BLOCKS / 2, SLAB_SIZE) ||
+        touch_blocks(beside, 1, BESIDE_SIZE) ||
+        touch_blocks(small + SLAB_BLOCKS / 2, SLAB_BLOCKS / 2, SLAB_SIZE))
+        return 1;
+    long fell = free_blocks(small, 0, SLAB_BLOCKS);
+    long beside_fell = free_blocks(beside, 0, 1);
+    long then = free_blocks(large, 0, part);
+    printf("young-slabs freed %d fell %ld beside %d fell %ld then %d fell %ld ms %.0f\n",
+           SLAB_BLOCKS * SLAB_SIZE >> 10, fell, BESIDE_SIZE >> 10, beside_fell,
+           part * (YOUNG_SIZE >> 10), then, now_ms() - start);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "young") == 0)
@@ -133,6 +178,8 @@ int main(int argc, char **argv)
         return young_block("young-huge", (size_t)16 << 20);
     if (argc > 1 && strcmp(argv[1], "young-large") == 0)
         return young_block("young-large", (size_t)1 << 20);
+    if (argc > 1 && strcmp(argv[1], "young-slabs") == 0)
+        return young_slabs();
     int blocks = argc > 1 ? atoi(argv[1]) : 0;
     for (int i = 0; i < blocks; i++) {
         volatile char *p = malloc((size_t)(16 << (i % 8)));

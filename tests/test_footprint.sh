@@ -97,4 +97,30 @@ if [[ -n $shim && -n $true_bin ]]; then
         fail=1
     fi
 fi
+# An emptied slab freed young waits the delay and spends no young budget (core/purge.c;
+# layout.h, struct span, emptied): of 4 MiB of small blocks freed, at most 1 MiB may leave
+# the resident set (a thread cache's flushes, statm's slack). A 128 KiB block freed then
+# between their slabs must go at once (half of it at least), and without them (at most
+# 1 MiB more); of 1.5 MiB of large blocks freed last, half must go (the budget unspent).
+line=$(LD_PRELOAD=$lib "$probe" young-slabs) || {
+    echo "FAIL: $probe young-slabs under the preload: status $?" >&2
+    exit 1
+}
+read -r _ _ freed _ fell _ beside _ beside_fell _ more _ more_fell _ ms <<<"$line"
+echo "young-slabs: freed $freed KiB, resident fell $fell KiB; beside $beside KiB, fell $beside_fell KiB; then $more KiB, fell $more_fell KiB; $ms ms after start"
+if ((ms >= 500)); then
+    echo "young-slabs: the probe took $ms ms (a loaded machine), past the window it tests: not checked"
+elif ((fell > freed / 4)); then
+    echo "FAIL: $freed KiB of small blocks freed young, resident fell by $fell KiB: emptied slabs must wait the delay" >&2
+    fail=1
+elif ((beside_fell < beside / 2)); then
+    echo "FAIL: a $beside KiB block freed young between emptied slabs, resident fell by $beside_fell KiB only: it must go at once" >&2
+    fail=1
+elif ((beside_fell > beside + freed / 4)); then
+    echo "FAIL: a $beside KiB block freed young between emptied slabs, resident fell by $beside_fell KiB: the slabs went with it" >&2
+    fail=1
+elif ((more_fell < more / 2)); then
+    echo "FAIL: $more KiB of large blocks freed after emptied slabs, resident fell by $more_fell KiB only: slabs spent the young budget" >&2
+    fail=1
+fi
 exit $fail

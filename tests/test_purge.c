@@ -268,3 +268,72 @@ Test(purge, clean_segment_merged_into_a_dirty_run_stays_dirty, .timeout = 60.)
                  huge_size, bad);
     free(again);
 }
+
+/* ---- emptied slabs while the heap is young ----------------------------- */
+
+#define SLAB_BLOCK 64
+#define SLAB_TOTAL (2 * MiB) /* the young budget: as much would have spent it all */
+#define SLAB_N     (SLAB_TOTAL / SLAB_BLOCK)
+
+/*
+ * The life cycle of struct span's `emptied` mark (core/layout.h): set when
+ * a slab empties, its run waits the delay though the heap is young
+ * (core/purge.c) and spends none of the young budget; malloc_trim purges it
+ * all the same, and the run, clean, loses the mark (the debug build's heap
+ * check). Its own suite, named to run first: the young window is the
+ * runner's first second (PURGE_YOUNG_MS), and the test is skipped past it.
+ * (Mutants young-purges-emptied-slabs, young-emptied-slabs-spend-budget,
+ * purged-run-keeps-emptied-mark.)
+ */
+/* Debug builds export the heap check (interpose/debug_api.c): it aborts on a broken heap. */
+size_t numa_alloc_debug_check(void) __attribute__((weak));
+
+Test(emptied_slabs, wait_the_delay_while_young, .timeout = 60.)
+{
+    static void *blk[SLAB_N];
+    void *probe = test_launder(malloc(SLAB_BLOCK));
+    cr_assert_not_null(probe);
+    int node = numa_ptr_node(probe);
+    cr_assert_geq(node, 0, "%p was not served by numa-alloc", probe);
+    free(probe);
+
+    long long purged0, dirty0, purged, dirty;
+    purge_counts(node, &purged0, &dirty0);
+    page_run_slow_path();
+    purge_counts(node, &purged, &dirty);
+    if (purged == purged0)
+        cr_skip_test("the heap is not young (past its first second, or a delay was set): "
+                     "nothing to test");
+
+    for (size_t i = 0; i < SLAB_N; i++) {
+        blk[i] = test_launder(malloc(SLAB_BLOCK));
+        cr_assert_not_null(blk[i]);
+        memset(blk[i], 0x3C, SLAB_BLOCK);
+    }
+    purge_counts(node, &purged0, &dirty0);
+    for (size_t i = 0; i < SLAB_N; i++)
+        free(blk[i]);
+    page_run_slow_path();
+    purge_counts(node, &purged, &dirty);
+    cr_log_info("%zu KiB of slabs emptied young: dirty %lld -> %lld KiB, purged %lld KiB",
+                SLAB_TOTAL / KiB, dirty0 / 1024, dirty / 1024, (purged - purged0) / 1024);
+    /* The slow path's own block may go at once, beside them (256 KiB is room for it). */
+    cr_assert_lt(purged - purged0, 256 * KiB,
+                 "%lld KiB purged when %zu KiB of slabs emptied young: they wait the delay",
+                 (purged - purged0) / 1024, SLAB_TOTAL / KiB);
+    cr_assert_geq(dirty - dirty0, (long long)SLAB_TOTAL / 2,
+                  "only %lld KiB more dirty after %zu KiB of slabs emptied",
+                  (dirty - dirty0) / 1024, SLAB_TOTAL / KiB);
+
+    /* The budget is unspent: a page run freed now still goes at once. */
+    purge_counts(node, &purged0, &dirty0);
+    page_run_slow_path();
+    purge_counts(node, &purged, &dirty);
+    cr_assert_gt(purged, purged0, "emptied slabs spent the young budget: a page run stays dirty");
+
+    malloc_trim(0);
+    purge_counts(node, &purged, &dirty);
+    cr_assert_eq(dirty, 0, "%lld KiB still dirty after malloc_trim", dirty / 1024);
+    if (numa_alloc_debug_check)
+        numa_alloc_debug_check();
+}
