@@ -99,6 +99,11 @@ void os_sleep_ms(unsigned ms)
     errno = saved;
 }
 
+void os_yield(void)
+{
+    syscall(SYS_sched_yield); /* cannot fail; errno untouched */
+}
+
 void os_program_name(char out[OS_COMM_SIZE])
 {
     int saved = errno;

@@ -65,6 +65,8 @@ uint64_t os_wall_ms(void);
 
 /* Sleeps about `ms` milliseconds (nanosleep: no allocation, no signal mask change). */
 void os_sleep_ms(unsigned ms);
+/* Gives the CPU to another runnable thread, if any (sched_yield). */
+void os_yield(void);
 
 #define OS_COMM_SIZE 16 /* the kernel's TASK_COMM_LEN: 15 bytes and the NUL */
 

@@ -440,7 +440,7 @@ static void for_each_lock(void (*op)(na_lock_t *), enum fork_step step)
 static void fork_prepare(void)
 {
     stats_live_fork_prepare();
-    na_lock(stats_lock());
+    stats_lock_for_fork();
     na_lock(&init_lock);
     na_lock(mems_watch_lock());
     na_lock(&heap_setup_lock);
@@ -472,7 +472,7 @@ static void fork_child(void)
     na_lock_reset(&heap_setup_lock);
     na_lock_reset(mems_watch_lock());
     na_lock_reset(&init_lock);
-    na_lock_reset(stats_lock());
+    stats_lock_fork_child();
     stats_file_fork_child();
     stats_live_fork_child();
 }

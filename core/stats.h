@@ -87,5 +87,10 @@ int stats_write(int fd, bool json, bool verify);
  * takes the registry and heap locks while it holds it); the child resets it.
  */
 na_lock_t *stats_lock(void);
+/* Takes it to write, after any fork waiting for it (fork_prepare: stats_lock_for_fork). */
+void stats_lock_writer(void);
+void stats_lock_for_fork(void);
+/* In the fork child: the lock free, no fork waiting (another thread's was copied mid-wait). */
+void stats_lock_fork_child(void);
 
 #endif

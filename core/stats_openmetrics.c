@@ -227,7 +227,7 @@ int stats_write_openmetrics(int fd, bool verify)
     tb_str(&lb, "\",program=\"");
     label_value(&lb, comm);
     tb_str(&lb, "\"");
-    na_lock(stats_lock());
+    stats_lock_writer();
     if (!alloc_start_failed())
         stats_collect(&snap, verify);
     struct textbuf tb;
