@@ -205,26 +205,34 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
 
 /*
  * Sets a block's bit in its slab (class_slabs lock held); an emptied slab
- * becomes spare or goes. Inlined into the loops that call it: called once per
- * block, it cost heap_flush a quarter more instructions (callgrind,
- * short-threads: each thread's exit flushes its bins).
+ * becomes spare or goes. `page` is the block's page entry, whose tag the
+ * caller found to be PAGE_TAG(cls, the slabs' shard): a slab page of the
+ * class (the invariant in core/layout.h). Its head locates the slab, its
+ * bitmap and its start with shifts: span_start and slab_map divide a
+ * pointer difference by sizeof(struct span), and the block's index took a
+ * div by the class size (slab_block_index does without). Inlined into the
+ * loops that call it: called once per block, it cost heap_flush a quarter
+ * more instructions (callgrind, short-threads: each thread's exit flushes
+ * its bins).
  */
 static inline __attribute__((always_inline)) void
-slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cls, void *block)
+slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cls, void *block,
+                  struct segment *seg, struct page_entry page)
 {
     NA_ASSERT_HELD(&slabs->lock);
-    struct segment *seg = segment_of(block);
-    struct span *slab = span_of_ptr(seg, block);
-    size_t offset = (size_t)((char *)block - span_start(seg, slab));
-    size_t index = offset / na_size_classes[cls].size;
-    if (slab->state != SPAN_SLAB || slab->cls != cls || slab->used == 0 ||
-        offset % na_size_classes[cls].size != 0 || index >= na_size_classes[cls].slab_blocks)
+    NA_ASSERT(page.cls == cls && page.tag == seg->pages[page_in_segment(block)].tag);
+    struct span *slab = &seg->spans[page.head];
+    NA_ASSERT(slab->state == SPAN_SLAB && slab->cls == cls && slab->shard == page.shard);
+    NA_ASSERT(slabs == &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls]);
+    uintptr_t start = (uintptr_t)seg + ((uintptr_t)page.head << OS_PAGE_SHIFT);
+    uint64_t index = slab_block_index(cls, (uintptr_t)block - start);
+    if (index >= na_slab_index_magic[cls].blocks)
         report_invalid_pointer("free(): invalid pointer or double free", block);
-    uint64_t *map = slab_map(seg, slab);
+    uint64_t *map = slab_map_at(seg, page.head);
+    /* A slab with no block out has every bit set: this catches used == 0 too. */
     if (bitmap_test(map, index))
         report_invalid_pointer("free(): double free detected", block);
-    NA_ASSERT(seg->pages[page_in_segment(block)].tag == PAGE_TAG(cls, slab->shard));
-    NA_ASSERT(slabs == &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls]);
+    NA_ASSERT(slab->used > 0);
     bitmap_set(map, index);
     if (index / BITMAP_WORD_BITS < slab->map_hint)
         slab->map_hint = (uint32_t)(index / 64);
@@ -242,22 +250,26 @@ slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cl
     }
 }
 
+/* A list rarely mixes shards: a block whose page tag is the locked shard's needs no lookup. */
 void heap_flush(struct node_heap *heap, unsigned cls, void *list)
 {
     struct class_slabs *slabs = NULL;
+    unsigned locked_tag = 0; /* no page of a slab has tag 0 */
     while (list) {
         void *block = list;
         list = *(void **)block;
-        struct span *slab = span_of_ptr(segment_of(block), block);
-        /* Blocks go back to their slab's shard; a list rarely mixes shards. */
-        struct class_slabs *home = &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls];
-        if (home != slabs) {
+        struct segment *seg = segment_of(block);
+        struct page_entry page = *page_entry_at(seg, block);
+        if (unlikely(page.tag != locked_tag)) {
+            if (page.cls != cls)
+                report_invalid_pointer("free(): invalid pointer or double free", block);
             if (slabs)
                 na_unlock(&slabs->lock);
-            slabs = home;
+            slabs = &heap->class_slabs[page.shard & (HEAP_SHARDS - 1)][cls];
+            locked_tag = page.tag;
             na_lock(&slabs->lock);
         }
-        slab_return_block(heap, slabs, cls, block);
+        slab_return_block(heap, slabs, cls, block, seg, page);
     }
     if (slabs)
         na_unlock(&slabs->lock);
@@ -292,7 +304,11 @@ static void parked_drain(struct node_heap *heap, struct class_slabs *slabs, unsi
         while (list) {
             void *block = list;
             list = *(void **)block;
-            slab_return_block(heap, slabs, cls, block);
+            struct segment *seg = segment_of(block);
+            struct page_entry page = *page_entry_at(seg, block);
+            if (page.cls != cls)
+                report_invalid_pointer("free(): invalid pointer or double free", block);
+            slab_return_block(heap, slabs, cls, block, seg, page);
             drained++;
         }
         list = __atomic_exchange_n(&slabs->handed, NULL, __ATOMIC_ACQUIRE);

@@ -99,9 +99,15 @@ static inline unsigned free_run_list_of(size_t npages)
 }
 
 /* A slab's free-block bitmap (segment.free_map): bit k of these words is block k. */
+static inline uint64_t *slab_map_at(struct segment *seg, unsigned head)
+{
+    return &seg->free_map[(size_t)head * MAP_WORDS_PER_PAGE];
+}
+
+/* The same from the slab's descriptor (a pointer difference: a multiply by 1/sizeof). */
 static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
 {
-    return &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE];
+    return slab_map_at(seg, (unsigned)(slab - seg->spans));
 }
 
 /*
