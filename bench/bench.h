@@ -48,7 +48,7 @@ typedef struct {
  * and the report's arrays are sized by it; workloads.c checks it against the
  * table at compile time.
  */
-#define NWORKLOADS 19
+#define NWORKLOADS 20
 extern const workload_t workloads[];
 #define CURRENT_NODE "current-node" /* run by the child, not in the table */
 
@@ -78,6 +78,7 @@ double wl_numa_shaped(const params_t *p, uint64_t *ops);
 /* ---- workloads_shapes.c: the shapes of issue 17 ---- */
 
 double wl_batch_1t(const params_t *p, uint64_t *ops);
+double wl_bulk_free_1t(const params_t *p, uint64_t *ops);
 double wl_ring(const params_t *p, uint64_t *ops);
 double wl_shared_pool(const params_t *p, uint64_t *ops);
 double wl_int_churn_1t(const params_t *p, uint64_t *ops);

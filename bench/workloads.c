@@ -33,6 +33,9 @@ const workload_t workloads[] = {
      "malloc+free pair: batches of n = 25..1600 blocks of 16, 32, 64 B, freed half FIFO, half "
      "LIFO",
      0},
+    {"bulk-free-1t", wl_bulk_free_1t,
+     "malloc+free pair: batches of n = 4096..65536 blocks of 16..256 B, freed in a random order",
+     0},
     {"ring-%dt", wl_ring, "64 B block malloc'd by a producer, freed by a consumer (wall)", 0},
     {"larson-server-%dt", wl_larson_server,
      "free+malloc pair per thread (8..1000 B, 5k live; arrays move to another thread each round) "

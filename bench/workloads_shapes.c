@@ -1,7 +1,8 @@
 /*
  * workloads_shapes.c - the allocation shapes of issue 17, where peers beat
  * numa-alloc: batch-1t (batches of one small size freed half FIFO, half
- * LIFO), ring-Tt (one shared multi-producer multi-consumer ring of 64-byte
+ * LIFO), bulk-free-1t (big batches of mixed small sizes freed in a random
+ * order), ring-Tt (one shared multi-producer multi-consumer ring of 64-byte
  * blocks), shared-pool-Tt (random sizes and lifetimes through a pool of
  * slots shared by all threads) and int-churn-1t (small bignums, a new block
  * for every intermediate). larson-server-Tt and false-sharing-Tt are
@@ -72,6 +73,72 @@ double wl_batch_1t(const params_t *p, uint64_t *ops)
 {
     bt_t b = {.per_size = qsz(p, 2000000, 8000)};
     hthread_t th = {.work = bt_work, .arg = &b};
+    uint64_t ns = harness_run(&th, 1);
+    *ops = b.blocks;
+    return (double)ns / (double)b.blocks;
+}
+
+/* ------------------------------------------------------------------------ */
+/* bulk-free-1t: a data structure built and torn down whole. For each batch */
+/* length n (4096, 16384, 65536): allocate n blocks of 16..256 B (uniform,  */
+/* so a dozen classes), write 8 bytes of each, then free them all in a      */
+/* random order (a shuffled index, as a hash table or tree frees its        */
+/* nodes). Batches far past any thread cache's bound: what a free costs     */
+/* when the freed blocks must go back to their slabs, and what the mallocs  */
+/* after it cost when they come back.                                       */
+/* ------------------------------------------------------------------------ */
+
+#define BF_MAXN 65536
+
+static const size_t bf_n[] = {4096, 16384, BF_MAXN};
+#define BF_NNS (sizeof bf_n / sizeof bf_n[0])
+
+typedef struct {
+    size_t per_n; /* blocks per batch length */
+    uint64_t blocks;
+} bf_t;
+
+static void bf_work(void *arg)
+{
+    bf_t *b = arg;
+    unsigned char **blk = xmalloc(BF_MAXN * sizeof *blk);
+    uint32_t *order = xmalloc(BF_MAXN * sizeof *order);
+    rng_t r = rng_seed(17);
+    uint64_t acc = 0, blocks = 0;
+    for (size_t ni = 0; ni < BF_NNS; ni++) {
+        size_t n = bf_n[ni];
+        /* One shuffle per length, made before the clock matters little: the same for all. */
+        for (size_t i = 0; i < n; i++)
+            order[i] = (uint32_t)i;
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = rng_below(&r, i + 1);
+            uint32_t t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        size_t batches = b->per_n / n ? b->per_n / n : 1;
+        for (size_t k = 0; k < batches; k++) {
+            for (size_t i = 0; i < n; i++) {
+                blk[i] = xmalloc(rng_size(&r, 16, 256, 1));
+                memset(blk[i], (int)((i ^ k) & 0xff), 8);
+            }
+            for (size_t i = 0; i < n; i++) {
+                acc += blk[order[i]][0];
+                free(blk[order[i]]);
+            }
+        }
+        blocks += (uint64_t)batches * n;
+    }
+    free(order);
+    free(blk);
+    b->blocks = blocks;
+    sink_add(acc);
+}
+
+double wl_bulk_free_1t(const params_t *p, uint64_t *ops)
+{
+    bf_t b = {.per_n = qsz(p, 2000000, BF_MAXN)};
+    hthread_t th = {.work = bf_work, .arg = &b};
     uint64_t ns = harness_run(&th, 1);
     *ops = b.blocks;
     return (double)ns / (double)b.blocks;
