@@ -250,17 +250,26 @@ slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cl
     }
 }
 
-/* A list rarely mixes shards: a block whose page tag is the locked shard's needs no lookup. */
-void heap_flush(struct node_heap *heap, unsigned cls, void *list)
+/*
+ * The walk of heap_flush and heap_flush_some: gives back up to `*count`
+ * blocks, leaves in `*count` how many it did not reach (the list ended), and
+ * returns what follows the last one given back. A list rarely mixes shards,
+ * so a block whose page tag is the locked shard's needs no other lookup.
+ * Each link is read before its block goes back (an emptied slab may be
+ * purged).
+ */
+static inline __attribute__((always_inline)) void *flush_walk(struct node_heap *heap, unsigned cls,
+                                                              void *list, uint32_t *count)
 {
     struct class_slabs *slabs = NULL;
     unsigned locked_tag = 0; /* no page of a slab has tag 0 */
-    while (list) {
+    uint32_t left = *count;
+    for (; left && list; left--) {
         void *block = list;
         list = *(void **)block;
         struct segment *seg = segment_of(block);
         struct page_entry page = *page_entry_at(seg, block);
-        if (unlikely(page.tag != locked_tag)) {
+        if (unlikely(page.tag != locked_tag) || unlikely(!slabs)) {
             if (page.cls != cls)
                 report_invalid_pointer("free(): invalid pointer or double free", block);
             if (slabs)
@@ -273,6 +282,27 @@ void heap_flush(struct node_heap *heap, unsigned cls, void *list)
     }
     if (slabs)
         na_unlock(&slabs->lock);
+    *count = left;
+    return list;
+}
+
+void heap_flush(struct node_heap *heap, unsigned cls, void *list)
+{
+    uint32_t all = UINT32_MAX;
+    flush_walk(heap, cls, list, &all);
+}
+
+void *heap_flush_some(struct node_heap *heap, unsigned cls, void *list, uint32_t count)
+{
+    void *rest = flush_walk(heap, cls, list, &count);
+    /*
+     * The list ended early: a block of it was freed by another thread too,
+     * whose away list's hand-back relinked it (heap_hand_back writes the
+     * chain's last link).
+     */
+    if (count)
+        report_invalid_pointer("free(): double free detected", list);
+    return rest;
 }
 
 /*

@@ -216,6 +216,12 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
 /* Gives back a NULL-terminated list of blocks of class cls, all of this heap. */
 void heap_flush(struct node_heap *heap, unsigned cls, void *list);
 /*
+ * Gives back the first `count` (>= 1) blocks of a list and returns the rest,
+ * in one walk: the list's blocks are read once (a bin's flush walked them
+ * twice, to cut the list and to give it back: a fifth of a batch's time).
+ */
+void *heap_flush_some(struct node_heap *heap, unsigned cls, void *list, uint32_t count);
+/*
  * Hands back a chain first..last of `count` blocks of class cls, all of the
  * slabs of `shard` of this heap, that a thread of another shard freed: one
  * CAS onto the shard's class_slabs' `handed` list, no lock unless the

@@ -152,14 +152,15 @@ static void bin_flush(struct node_cache *nc, unsigned cls, uint32_t count)
         return;
     struct cache_bin *bin = &nc->bins[cls];
     uint32_t untouched = bin_untouched(nc, cls);
-    void *first = bin->head, *last = bin_block_at(first, count);
-    bin->head = *(void **)last;
+    void *rest = heap_flush_some(node_heap_of(nc->slot), cls, bin->head, count);
+    bin->head = rest;
     bin->count -= count;
-    *(void **)last = NULL;
+    /* The bottom block's link is NULL, unless a double free relinked it (bin_block_at). */
+    if ((bin->count == 0) != (rest == NULL))
+        report_invalid_pointer("free(): double free detected", rest ? rest : (void *)bin);
     if (untouched > bin->count)
         untouched = bin->count;
     nc->growth[cls].gc_mark = untouched + (uint32_t)bin_nalloc(nc, cls);
-    heap_flush(node_heap_of(nc->slot), cls, first);
 }
 
 /* What a bin holds beyond its class's cache_max, in bytes (struct cache_bin). */
