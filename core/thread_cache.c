@@ -552,7 +552,16 @@ static void away_push(struct away_list *away, void *block, unsigned slot, unsign
     away->head = block;
     away->count = count;
     /* No sample_peak here: these frees lowered the thread's live bytes. */
-    if (count >= na_size_classes[cls].cache_max / 2u) /* not grown: struct cache_bin */
+    /*
+     * Not grown: struct cache_bin. A list started for a shard without a live
+     * thread (its threads exited: a block that outlived its thread) goes back
+     * at once: kept here its blocks would pin their slots in the shard's
+     * slabs, and its next thread would carve around them. Asked only of a
+     * new list (a load less per remote free): one whose shard dies later
+     * waits, as before, for its bound or another shard's block.
+     */
+    if (count >= na_size_classes[cls].cache_max / 2u ||
+        (count == 1 && !__atomic_load_n(&shard_threads[shard], __ATOMIC_RELAXED)))
         away_flush(away, slot, cls);
 }
 
