@@ -34,7 +34,7 @@ static uint64_t odd_inverse(uint64_t odd)
 #define CACHE_BYTES      32768u
 #define CACHE_BLOCKS_MIN 4u
 #define CACHE_BLOCKS_MAX 128u
-/* A young bin's bound (struct cache_bin): CACHE_YOUNG_BYTES of blocks, within the same. */
+/* A young bin's bound (struct cache_bin): CACHE_YOUNG_BYTES, CACHE_BLOCKS_MIN..cache_max. */
 #define CACHE_YOUNG_BYTES 8192u
 /*
  * How far a bin of a thread that frees in batches may grow (struct
