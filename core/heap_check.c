@@ -282,7 +282,7 @@ static void check_own_cache(unsigned slot)
         }
         CHECK(n == nc->bins[cls].count, "cache bin shorter than its count", &nc->bins[cls]);
         CHECK(n <= nc->bins[cls].max, "cache bin above its bound", &nc->bins[cls]);
-        CHECK(nc->bins[cls].max >= na_size_classes[cls].cache_max &&
+        CHECK(nc->bins[cls].max >= na_cache_young[cls] &&
                   nc->bins[cls].max <= na_size_classes[cls].cache_grown,
               "cache bin bound outside its class's range", &nc->bins[cls]);
         CHECK((int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin_nalloc(nc, cls)) <= (int32_t)n,
@@ -302,8 +302,9 @@ static void check_own_growth(void)
     uint64_t sum = 0;
     for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next)
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-            sum += (uint64_t)(nc->bins[cls].max - na_size_classes[cls].cache_max) *
-                   na_size_classes[cls].size;
+            if (nc->bins[cls].max > na_size_classes[cls].cache_max) /* young: none */
+                sum += (uint64_t)(nc->bins[cls].max - na_size_classes[cls].cache_max) *
+                       na_size_classes[cls].size;
     CHECK(sum == ts->cache_growth, "thread's cache growth is not its bins'", &ts->cache_growth);
     CHECK(sum <= CACHE_THREAD_GROWTH, "thread's cache growth above its budget", &ts->cache_growth);
 }

@@ -4,6 +4,7 @@
 #include "base/os.h"
 
 struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
+uint16_t na_cache_young[NUM_SMALL_CLASSES + 1];
 uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1];
 struct slab_index_magic na_slab_index_magic[SLAB_INDEX_MAGIC_ENTRIES];
 
@@ -33,6 +34,8 @@ static uint64_t odd_inverse(uint64_t odd)
 #define CACHE_BYTES      32768u
 #define CACHE_BLOCKS_MIN 4u
 #define CACHE_BLOCKS_MAX 128u
+/* A young bin's bound (struct cache_bin): CACHE_YOUNG_BYTES, CACHE_BLOCKS_MIN..cache_max. */
+#define CACHE_YOUNG_BYTES 8192u
 /*
  * How far a bin of a thread that frees in batches may grow (struct
  * cache_bin): CACHE_GROWN_BYTES of blocks, at most CACHE_GROWN_BLOCKS
@@ -77,6 +80,9 @@ void size_classes_init(void)
         uint32_t grown = CACHE_GROWN_BYTES / size;
         grown = grown > CACHE_GROWN_BLOCKS ? CACHE_GROWN_BLOCKS : grown;
         info->cache_max = (uint16_t)cache_max;
+        uint32_t young = CACHE_YOUNG_BYTES / size;
+        young = young < CACHE_BLOCKS_MIN ? CACHE_BLOCKS_MIN : young;
+        na_cache_young[cls] = (uint16_t)(young < cache_max ? young : cache_max);
         info->cache_grown = (uint16_t)(grown > cache_max ? grown : cache_max);
         struct slab_index_magic *magic = &na_slab_index_magic[cls];
         magic->shift = (uint32_t)__builtin_ctz(size);

@@ -59,9 +59,16 @@ struct size_class_info {
     uint32_t slab_pages;  /* pages in one slab of this class */
     uint32_t slab_blocks; /* blocks in one slab */
     /* 16 bits each: the entry stays 16 bytes (one shift to index; sample_peak walks it) */
-    uint16_t cache_max;   /* most blocks one thread cache bin keeps, to start with */
+    uint16_t cache_max;   /* most blocks a thread cache bin keeps, once its class is in use */
     uint16_t cache_grown; /* most a bin may grow to (struct cache_bin); >= cache_max */
 };
+
+/*
+ * A young bin's bound (struct cache_bin): CACHE_YOUNG_BYTES of blocks, at
+ * least CACHE_BLOCKS_MIN, at most cache_max. Apart from the table above,
+ * which stays 16 bytes an entry: only slow paths read it.
+ */
+extern NA_HIDDEN uint16_t na_cache_young[NUM_SMALL_CLASSES + 1];
 
 /*
  * What one thread's bins may hold beyond their cache_max, all bins of all

@@ -85,8 +85,11 @@ static NA_NOINLINE NA_COLD struct node_cache *node_cache_create(unsigned slot)
     memset(nc, 0, sizeof *nc);
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
         struct cache_bin *bin = &nc->bins[cls];
-        bin->max = (uint16_t)na_size_classes[cls].cache_max;
-        bin->fill = bin->max / 2 < CACHE_FIRST_FILL ? (uint16_t)(bin->max / 2) : CACHE_FIRST_FILL;
+        bin->max = na_cache_young[cls];
+        /* The first fill as the class's bound would have it, within the young bound. */
+        uint32_t fill = na_size_classes[cls].cache_max / 2u;
+        fill = fill < CACHE_FIRST_FILL ? fill : CACHE_FIRST_FILL;
+        bin->fill = (uint16_t)(fill < bin->max ? fill : bin->max);
         bin->countdown = nc->nalloc_base[cls] = prof_first_pops(cls);
     }
     nc->slot = slot;
@@ -163,10 +166,17 @@ static void bin_flush(struct node_cache *nc, unsigned cls, uint32_t count)
     nc->growth[cls].gc_mark = untouched + (uint32_t)bin_nalloc(nc, cls);
 }
 
-/* What a bin holds beyond its class's cache_max, in bytes (struct cache_bin). */
+/* What a bound of `max` blocks of class cls may hold beyond its cache_max, in bytes. */
+static uint32_t growth_bytes(unsigned cls, uint32_t max)
+{
+    uint32_t base = na_size_classes[cls].cache_max;
+    return max > base ? (max - base) * na_size_classes[cls].size : 0;
+}
+
+/* What a bin holds beyond its class's cache_max, in bytes (struct cache_bin); 0 when young. */
 static uint32_t bin_growth_bytes(const struct cache_bin *bin, unsigned cls)
 {
-    return (uint32_t)(bin->max - na_size_classes[cls].cache_max) * na_size_classes[cls].size;
+    return growth_bytes(cls, bin->max);
 }
 
 /* Debug builds: struct cache_bin's and bin_growth's invariants over all the thread's bins. */
@@ -178,7 +188,7 @@ static void check_growth(const struct thread_state *ts)
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             const struct cache_bin *bin = &nc->bins[cls];
             NA_ASSERT(bin->count <= bin->max);
-            NA_ASSERT(bin->max >= na_size_classes[cls].cache_max);
+            NA_ASSERT(bin->max >= na_cache_young[cls]);
             NA_ASSERT(bin->max <= na_size_classes[cls].cache_grown);
             NA_ASSERT((int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin_nalloc(nc, cls)) <=
                       (int32_t)bin->count); /* struct bin_growth */
@@ -189,6 +199,25 @@ static void check_growth(const struct thread_state *ts)
 #else
     (void)ts;
 #endif
+}
+
+/* A young bin takes its class's cache_max after this many bytes of its class (struct cache_bin). */
+#define CACHE_YOUNG_TRAFFIC ((uint64_t)128 << 10)
+
+/*
+ * A young bin (struct cache_bin) whose class has seen CACHE_YOUNG_TRAFFIC
+ * bytes of mallocs and frees on this node takes its class's cache_max: true
+ * if it did.
+ */
+static bool bin_mature(struct node_cache *nc, unsigned cls)
+{
+    struct cache_bin *bin = &nc->bins[cls];
+    const struct size_class_info *info = &na_size_classes[cls];
+    if (bin->max >= info->cache_max ||
+        (bin_nalloc(nc, cls) + bin->nfree) * info->size < CACHE_YOUNG_TRAFFIC)
+        return false;
+    bin->max = info->cache_max;
+    return true;
 }
 
 /*
@@ -233,6 +262,7 @@ static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
     for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             struct cache_bin *bin = &nc->bins[cls];
+            bin_mature(nc, cls);
             uint32_t idle = bin_idle_to_flush(nc, cls);
             if (idle == bin->count) {
                 bin_flush(nc, cls, idle);
@@ -282,7 +312,7 @@ static void bin_shrink(struct thread_state *ts, struct node_cache *nc, unsigned 
 {
     struct cache_bin *bin = &nc->bins[cls];
     uint32_t base = na_size_classes[cls].cache_max;
-    if (bin->max == base)
+    if (bin->max <= base) /* not grown; a young bin stays young */
         return;
     ts->cache_growth -= bin_growth_bytes(bin, cls);
     if (bin->count > base)
@@ -302,8 +332,8 @@ static void scavenge(struct thread_state *ts)
     for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             const struct cache_bin *bin = &nc->bins[cls];
-            if (bin->max == na_size_classes[cls].cache_max)
-                continue; /* not grown: nothing to give back */
+            if (bin->max <= na_size_classes[cls].cache_max)
+                continue; /* not grown (or young): nothing to give back */
             uint32_t mark = (uint32_t)(bin_nalloc(nc, cls) + bin->nfree);
             if (mark == nc->growth[cls].idle_mark)
                 bin_shrink(ts, nc, cls);
@@ -326,6 +356,8 @@ static bool bin_grow(struct thread_state *ts, struct node_cache *nc, unsigned cl
 {
     struct cache_bin *bin = &nc->bins[cls];
     const struct size_class_info *info = &na_size_classes[cls];
+    if (bin_mature(nc, cls))
+        return true;
     if (!nc->growth[cls].refilled || bin->max >= info->cache_grown)
         return false;
     uint32_t since_refill =
@@ -333,7 +365,7 @@ static bool bin_grow(struct thread_state *ts, struct node_cache *nc, unsigned cl
     if (since_refill > CACHE_BATCH_WINDOW * bin->max)
         return false;
     uint32_t max = bin->max * 2u < info->cache_grown ? bin->max * 2u : info->cache_grown;
-    uint32_t more = (max - bin->max) * info->size;
+    uint32_t more = growth_bytes(cls, max) - bin_growth_bytes(bin, cls); /* 0 below cache_max */
     if (ts->cache_growth + more > CACHE_THREAD_GROWTH)
         scavenge(ts);
     if (ts->cache_growth + more > CACHE_THREAD_GROWTH)
@@ -553,7 +585,17 @@ static void away_push(struct away_list *away, void *block, unsigned slot, unsign
     away->head = block;
     away->count = count;
     /* No sample_peak here: these frees lowered the thread's live bytes. */
-    if (count >= na_size_classes[cls].cache_max / 2u) /* not grown: struct cache_bin */
+    /*
+     * Not grown: struct cache_bin. A list of a shard without a live thread
+     * (its threads exited: blocks that outlived their thread) goes back at
+     * once: kept here its blocks would pin their slots in the shard's slabs,
+     * and its next thread would carve around them. Asked at every push, not
+     * only of a new list: numa_bench's short-threads frees a thread's blocks
+     * after the join, onto lists started while their shard still had a
+     * thread, which kept up to half a bin per class (faults 520 -> 437).
+     */
+    if (count >= na_size_classes[cls].cache_max / 2u ||
+        !__atomic_load_n(&shard_threads[shard], __ATOMIC_RELAXED))
         away_flush(away, slot, cls);
 }
 

@@ -53,9 +53,23 @@ static inline void count_one(uint64_t *counter)
 }
 
 /*
- * A bin's bound adapts to how the thread uses its class. It starts at the
- * class's cache_max (32 KiB of blocks, 4..128). A thread that allocates and
- * frees in batches larger than that (1600 blocks: each batch of frees was
+ * A bin's bound adapts to how the thread uses its class. It starts young:
+ * at na_cache_young[cls] (8 KiB of blocks, 4..cache_max; the class's
+ * cache_max for blocks of 64 B and less), and takes the class's cache_max
+ * (32 KiB of blocks, 4..128) once the thread has malloc'd and freed
+ * CACHE_YOUNG_TRAFFIC (128 KiB) of the class on the node: checked when a
+ * free finds the bin full and at each visit of the bins (cache_gc), never
+ * on a fast path. A short-lived thread thus holds and fetches little: every
+ * (shard, class) of the heap keeps resident the most pages it ever had in
+ * use at once, and with 32 KiB bins from the start each thread of
+ * numa_bench's short-threads (384 mallocs of 8..2048 B over 40 classes)
+ * kept blocks of each class idle in its bins while the next refill touched
+ * new ones (footprint_probe short-threads: 1212 -> 980 KiB resident).
+ * A young bin's first refill asks what a bin at cache_max would (fill,
+ * below: smaller refills cost instructions, 3.5% of short-threads', and
+ * kept no fewer pages), and later ones double up to half its bound, as any
+ * bin's. A thread that allocates and
+ * frees in batches larger than its bound (1600 blocks: each batch of frees was
  * 24 flushes of 64 blocks, each batch of mallocs 24 refills, all under the
  * heap's locks) sends to the node heap blocks it has just fetched from it
  * and will fetch again. So when a free finds the bin full, and the bin was
@@ -75,18 +89,23 @@ static inline void count_one(uint64_t *counter)
  * before; a refill notes the time (refill_mark), the free slow path grows
  * and scavenges, malloc_trim and thread exit shrink.
  *
+ * A young bin grows by batches too: its doublings up to cache_max are
+ * free of the budget (the bound it would have had from the start).
+ *
  * Invariants (NA_ASSERT in thread_cache.c, heap_check's own-cache walk):
- * count <= max; cache_max <= max <= cache_grown of its class; the thread's
- * cache_growth is the sum over all its bins of (max - cache_max) * class
- * size, and at most CACHE_THREAD_GROWTH. So a thread holds at most
+ * count <= max; na_cache_young[cls] <= max <= cache_grown of its class
+ * (below cache_max only while young: shrinking goes back to cache_max, not
+ * to young); the thread's cache_growth is the sum over all its bins of
+ * (max - cache_max) * class size where max > cache_max (a young bin adds
+ * nothing), and at most CACHE_THREAD_GROWTH. So a thread holds at most
  * cache_max blocks per bin plus CACHE_THREAD_GROWTH bytes in all, whatever
  * it does.
  */
 struct cache_bin {
     void *head;     /* free blocks, linked through their first word */
     uint32_t count; /* blocks in the list; never above max (a free at max grows or flushes first) */
-    uint16_t max;   /* bound: cache_max of the class, grown up to its cache_grown (above) */
-    uint16_t fill;  /* blocks the next refill asks for: doubles up to max / 2 */
+    uint16_t max;   /* bound: young, then cache_max of the class, grown up to its cache_grown */
+    uint16_t fill;  /* the next refill's blocks: min(4, cache_max / 2, max), doubling to max / 2 */
     /*
      * Pops left until the next sampled allocation (NUMA_ALLOC_PROF, core/prof.h);
      * it is also the bin's allocation count: nalloc = node_cache.nalloc_base[cls]

@@ -38,6 +38,20 @@
  *
  *   young-large freed KIB fell KIB ms MS
  *
+ * footprint_probe short-threads: rounds of SHORT_THREADS threads, each of which
+ * mallocs SHORT_OBJS blocks of 16..2048 B (as numa_bench's short-threads: many
+ * small, few large), frees and remallocs a random half, and frees all but
+ * SHORT_KEEP, which main frees after the join (blocks outliving their thread).
+ * Then counts the pages resident (mincore) in the 4 MiB segments that held
+ * the threads' blocks, from the lowest block seen in each (the segment's
+ * header lies below), and prints
+ *
+ *   short-threads resident KIB segments N
+ *
+ * What it measures is how many pages each (shard, class) of the heap ever had
+ * in use at once: the threads' bins (their young bound, struct cache_bin)
+ * and blocks of exited threads held back by main's away lists set it.
+ *
  * footprint_probe young-slabs: an emptied slab freed young stays resident for
  * the delay, and spends no young budget (layout.h, struct span, emptied).
  * Touches 1.5 MiB of large blocks, then SLAB_BLOCKS small blocks (4 MiB),
@@ -50,9 +64,12 @@
  *   young-slabs freed KIB fell KIB beside KIB fell KIB then KIB fell KIB ms MS
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,8 +187,138 @@ static int young_slabs(void)
     return 0;
 }
 
+#define SHORT_THREADS  2
+#define SHORT_ROUNDS   500
+#define SHORT_OBJS     256
+#define SHORT_KEEP     4
+#define SHORT_SEGMENT  ((uintptr_t)4 << 20) /* core/layout.h, SEGMENT_SIZE */
+#define SHORT_SEGMENTS 16
+
+struct short_thread {
+    uint64_t seed;
+    void *keep[SHORT_KEEP];
+};
+
+/* The segments that held the threads' blocks, each with the lowest block seen in it. */
+static struct {
+    pthread_mutex_t lock;
+    int count;
+    uintptr_t base[SHORT_SEGMENTS], lowest[SHORT_SEGMENTS];
+} short_seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void short_note(void *const *blocks, int n)
+{
+    pthread_mutex_lock(&short_seen.lock);
+    for (int i = 0; i < n; i++) {
+        uintptr_t block = (uintptr_t)blocks[i], base = block & ~(SHORT_SEGMENT - 1);
+        int s = 0;
+        while (s < short_seen.count && short_seen.base[s] != base)
+            s++;
+        if (s == short_seen.count) {
+            if (s == SHORT_SEGMENTS)
+                continue;
+            short_seen.count++;
+            short_seen.base[s] = base;
+            short_seen.lowest[s] = block;
+        }
+        if (block < short_seen.lowest[s])
+            short_seen.lowest[s] = block;
+    }
+    pthread_mutex_unlock(&short_seen.lock);
+}
+
+static uint64_t short_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* 16..2048 B, the cube of a uniform number: as many below 280 B as above (rng_size's shape 3). */
+static size_t short_size(uint64_t *x)
+{
+    double u = (double)(short_next(x) >> 11) / 9007199254740992.0;
+    return 16 + (size_t)(2032.0 * u * u * u);
+}
+
+/*
+ * Each thread waits here after its first malloc, which gave it its heap shard:
+ * the threads of a round all live then, so they take different shards
+ * (however the machine schedules them) and each round uses as many.
+ */
+static pthread_barrier_t short_started;
+
+static void *short_body(void *arg)
+{
+    struct short_thread *t = arg;
+    void *p[SHORT_OBJS];
+    for (int i = 0; i < SHORT_OBJS; i++) {
+        size_t size = short_size(&t->seed);
+        p[i] = malloc(size);
+        if (!p[i])
+            abort();
+        memset(p[i], i, 16);
+        if (i == 0)
+            pthread_barrier_wait(&short_started);
+    }
+    short_note(p, SHORT_OBJS);
+    for (int k = 0; k < SHORT_OBJS / 2; k++) {
+        size_t i = short_next(&t->seed) % SHORT_OBJS;
+        free(p[i]);
+        p[i] = malloc(short_size(&t->seed));
+        if (!p[i])
+            abort();
+        memset(p[i], k, 16);
+    }
+    short_note(p, SHORT_OBJS);
+    for (int i = 0; i < SHORT_OBJS; i++) {
+        if (i % (SHORT_OBJS / SHORT_KEEP) == 0)
+            t->keep[i / (SHORT_OBJS / SHORT_KEEP)] = p[i];
+        else
+            free(p[i]);
+    }
+    return NULL;
+}
+
+static int short_threads(void)
+{
+    if (pthread_barrier_init(&short_started, NULL, SHORT_THREADS))
+        return 1;
+    for (int round = 0; round < SHORT_ROUNDS; round++) {
+        struct short_thread t[SHORT_THREADS];
+        pthread_t tid[SHORT_THREADS];
+        for (int i = 0; i < SHORT_THREADS; i++) {
+            t[i] =
+                (struct short_thread){.seed = 0x9e3779b97f4a7c15u * (uint64_t)(round * 8 + i + 1)};
+            if (pthread_create(&tid[i], NULL, short_body, &t[i]))
+                return 1;
+        }
+        for (int i = 0; i < SHORT_THREADS; i++) {
+            pthread_join(tid[i], NULL);
+            for (int k = 0; k < SHORT_KEEP; k++)
+                free(t[i].keep[k]);
+        }
+    }
+    static unsigned char vec[SHORT_SEGMENT / 4096];
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned long resident = 0;
+    for (int s = 0; s < short_seen.count; s++) {
+        if (mincore((void *)short_seen.base[s], SHORT_SEGMENT, vec))
+            return 1;
+        for (size_t i = (short_seen.lowest[s] - short_seen.base[s]) / (size_t)page;
+             i < SHORT_SEGMENT / (size_t)page; i++)
+            resident += vec[i] & 1;
+    }
+    printf("short-threads resident %lu segments %d\n", resident * (unsigned long)page >> 10,
+           short_seen.count);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "short-threads") == 0)
+        return short_threads();
     if (argc > 1 && strcmp(argv[1], "young") == 0)
         return young();
     if (argc > 1 && strcmp(argv[1], "young-huge") == 0)

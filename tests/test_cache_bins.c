@@ -35,6 +35,15 @@
  *   frees and its mallocs, for many visits of its bins: a bin in use loses
  *   nothing to them.
  *
+ * - young_bin_keeps_little: a fresh thread's bins are young (8 KiB of
+ *   blocks: 16 of 512 B, against 64 once grown up): a thread that allocates
+ *   30 blocks of 512 B and frees them, not as a batch, keeps few in its bin
+ *   (it used to keep all 30). numa_bench's short-threads: each thread's
+ *   bins kept their frees idle while its refills touched new pages.
+ * - busy_young_bin_matures: the same after 300 mallocs and frees of the
+ *   class (150 KiB, above CACHE_YOUNG_TRAFFIC): the bin took the class's
+ *   bound when the frees filled it, and keeps all 30.
+ *
  * Each runs in a fresh thread: a fresh cache, a fresh budget.
  */
 #include "test_util.h"
@@ -52,6 +61,14 @@ static size_t cache_max(size_t class_size)
 {
     size_t n = 32768 / class_size;
     return n < 4 ? 4 : n > 128 ? 128 : n;
+}
+
+/* A young bin's bound (core/size_class.c, CACHE_YOUNG_BYTES). */
+static size_t cache_young(size_t class_size)
+{
+    size_t n = 8192 / class_size;
+    n = n < 4 ? 4 : n;
+    return n < cache_max(class_size) ? n : cache_max(class_size);
 }
 
 /*
@@ -312,16 +329,21 @@ Test(cache_bins, busy_bins_keep_their_blocks)
 }
 
 /*
- * 28 blocks of 640 B: three refills (4, 8, 16 blocks; the next would ask for
- * 25, half the bin's bound of 51), all freed in the order they came, then
- * 1 MiB of 1 KiB blocks: some visits of the bins. The bin, not grown, is
- * above its refill size by 3 blocks: those go back, the other 25 stay (a
- * refill would fetch them again: struct bin_growth). Its next mallocs give
- * the 25 in reverse, then the flushed ones from their slab, lowest first:
- * kept_run finds 26. Before, the visits emptied the bin and a refill handed
- * the blocks out again lowest first (kept_run: 1); kept whole, 28.
+ * 124 blocks of 64 B: five refills (4, 8, 16, 32, 64 blocks; 64 is half the
+ * bin's bound of 128, and the next asks as many), all freed in the order
+ * they came, then 1 MiB of 1 KiB blocks: some visits of the bins. The bin,
+ * not grown, is above its refill size by 60 blocks: those go back, the
+ * other 64 stay (a refill would fetch them again: struct bin_growth). Its
+ * next mallocs give the 64 in reverse, then the flushed ones from their
+ * slab, lowest first: kept_run finds 65. Before, the visits emptied the bin
+ * and a refill handed the blocks out again lowest first (kept_run: 1); kept
+ * whole, 124. (64 B: a class whose young bound is its cache_max, struct
+ * cache_bin; the test had 28 blocks of 640 B, whose young bin now refills
+ * 4, 6, 6, ... and keeps 6.)
  */
-#define REFILLED 28
+#define REFILLED      124
+#define REFILLED_SIZE 64
+#define REFILLED_FILL 64
 
 static void *refill_sized_body(void *arg)
 {
@@ -329,21 +351,21 @@ static void *refill_sized_body(void *arg)
     static void *blocks[REFILLED], *again[REFILLED], *other[MiB / KiB];
     static char why[160];
     for (int i = 0; i < REFILLED; i++)
-        blocks[i] = test_launder(malloc(640));
+        blocks[i] = test_launder(malloc(REFILLED_SIZE));
     for (int i = 0; i < REFILLED; i++)
         free(blocks[i]);
     for (size_t i = 0; i < MiB / KiB; i++)
         other[i] = test_launder(malloc(KiB));
     for (int i = 0; i < REFILLED; i++)
-        again[i] = test_launder(malloc(640));
+        again[i] = test_launder(malloc(REFILLED_SIZE));
     size_t kept = kept_run(blocks, again, REFILLED);
     for (int i = 0; i < REFILLED; i++)
         free(again[i]);
     for (size_t i = 0; i < MiB / KiB; i++)
         free(other[i]);
-    if (kept < 16 || kept >= REFILLED) {
-        snprintf(why, sizeof why, "the bin kept %zu of %d idle blocks (16 to %d expected)", kept,
-                 REFILLED, REFILLED - 1);
+    if (kept < REFILLED_FILL * 5 / 8 || kept >= REFILLED) {
+        snprintf(why, sizeof why, "the bin kept %zu of %d idle blocks (%d to %d expected)", kept,
+                 REFILLED, REFILLED_FILL * 5 / 8, REFILLED - 1);
         return why;
     }
     return NULL;
@@ -352,4 +374,66 @@ static void *refill_sized_body(void *arg)
 Test(cache_bins, idle_bins_keep_a_refill)
 {
     run_in_thread(refill_sized_body);
+}
+
+/*
+ * YOUNG_BLOCKS blocks of 512 B, then `pairs` mallocs and frees of one more
+ * (from the bin: no slow path, and the bin's last refill is long past, so
+ * the frees that follow are no batch that would grow it), then the blocks
+ * freed and allocated again: how many came back from the bin (kept_run).
+ */
+#define YOUNG_BLOCKS 30
+#define YOUNG_SIZE   512
+
+static size_t young_kept(int pairs)
+{
+    void *blocks[YOUNG_BLOCKS], *again[YOUNG_BLOCKS];
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        blocks[i] = test_launder(malloc(YOUNG_SIZE));
+    for (int i = 0; i < pairs; i++)
+        free(test_launder(malloc(YOUNG_SIZE)));
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        free(blocks[i]);
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        again[i] = test_launder(malloc(YOUNG_SIZE));
+    size_t kept = kept_run(blocks, again, YOUNG_BLOCKS);
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        free(again[i]);
+    return kept;
+}
+
+static void *young_body(void *arg)
+{
+    (void)arg;
+    static char why[128];
+    size_t kept = young_kept(40); /* 55 KiB of the class in all: young */
+    if (kept > cache_young(YOUNG_SIZE)) {
+        snprintf(why, sizeof why, "a young bin kept %zu of %d blocks, above its bound %zu", kept,
+                 YOUNG_BLOCKS, cache_young(YOUNG_SIZE));
+        return why;
+    }
+    return NULL;
+}
+
+Test(cache_bins, young_bin_keeps_little)
+{
+    run_in_thread(young_body);
+}
+
+static void *matures_body(void *arg)
+{
+    (void)arg;
+    static char why[128];
+    size_t kept = young_kept(150); /* 150 KiB of the class before the frees */
+    if (kept < YOUNG_BLOCKS) {
+        snprintf(why, sizeof why, "a bin in use kept %zu of %d blocks: it stayed young", kept,
+                 YOUNG_BLOCKS);
+        return why;
+    }
+    return NULL;
+}
+
+Test(cache_bins, busy_young_bin_matures)
+{
+    run_in_thread(matures_body);
 }

@@ -111,3 +111,70 @@ Test(cross_thread_reuse, blocks_freed_for_a_shard_without_threads_do_not_pin_the
                   "active %llu before, %llu with the blocks, %llu after they were freed",
                   (unsigned long long)before, (unsigned long long)full, (unsigned long long)after);
 }
+
+/*
+ * Blocks that outlive their thread: the thread exits, another (here the
+ * test's) frees the blocks. Their shard has no live thread, so they go
+ * straight back into their slab, with what the freeing thread's away list
+ * held of that shard (the first block, freed while the thread lived),
+ * where the shard's next thread (the same shard: least_used_shard) finds
+ * them first, lowest address first. Before, they waited in the freeing
+ * thread's away list until that list filled (half a bin's bound) or took a
+ * block of another shard: the next threads carved around them, and each
+ * raised what the shard's slabs keep resident (numa_bench short-threads: 4
+ * blocks a thread outlive it).
+ */
+#define OUTLIVED      10   /* fewer than an away list holds (half of 23 for 1400 B) */
+#define OUTLIVED_SIZE 1400 /* a class no other test of this process uses: a fresh slab */
+
+static void *outlived[OUTLIVED], *next_ones[OUTLIVED];
+static pthread_barrier_t allocated, first_freed;
+
+static void *allocate_outlived(void *unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < OUTLIVED; i++)
+        outlived[i] = malloc(OUTLIVED_SIZE);
+    pthread_barrier_wait(&allocated);
+    pthread_barrier_wait(&first_freed); /* lives while the test frees the first block */
+    return NULL;
+}
+
+static void *allocate_next(void *unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < OUTLIVED; i++)
+        next_ones[i] = malloc(OUTLIVED_SIZE);
+    return NULL;
+}
+
+Test(cross_thread_reuse, blocks_outliving_their_thread_are_free_at_once)
+{
+    free(test_launder(malloc(16))); /* this thread has its shard before the others start */
+    cr_assert_eq(pthread_barrier_init(&allocated, NULL, 2), 0);
+    cr_assert_eq(pthread_barrier_init(&first_freed, NULL, 2), 0);
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, allocate_outlived, NULL), 0);
+    pthread_barrier_wait(&allocated);
+    for (size_t i = 0; i < OUTLIVED; i++) {
+        cr_assert_not_null(outlived[i]);
+        test_assert_ours(outlived[i]);
+    }
+    free(outlived[0]); /* its shard has a thread: the block waits in an away list */
+    pthread_barrier_wait(&first_freed);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
+    for (size_t i = 1; i < OUTLIVED; i++)
+        free(outlived[i]);
+    cr_assert_eq(pthread_create(&thread, NULL, allocate_next, NULL), 0);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
+    size_t reused = 0;
+    for (size_t i = 0; i < OUTLIVED; i++) {
+        for (size_t k = 0; k < OUTLIVED; k++)
+            reused += next_ones[i] == outlived[k];
+        free(next_ones[i]);
+    }
+    cr_expect_eq(reused, OUTLIVED,
+                 "the next thread got %zu of the %d blocks that outlived their thread, "
+                 "expected all (lowest first, back in their slab)",
+                 reused, OUTLIVED);
+}
