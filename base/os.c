@@ -57,6 +57,27 @@ void *os_map(size_t size)
     return p;
 }
 
+int os_map_hugetlb(size_t size, void **out)
+{
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
+#endif
+    int saved = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+    if (p == MAP_FAILED)
+        return result(-1, saved);
+    *out = p;
+    return 0;
+}
+
+int os_move_mapping(void *from, size_t size, void *to)
+{
+    int saved = errno;
+    void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    return result(p == MAP_FAILED ? -1 : 0, saved);
+}
+
 int os_advise(void *addr, size_t size, int advice)
 {
     int saved = errno;

@@ -46,6 +46,19 @@ void *os_map(size_t size);
  * their contents (and on their node), so the caller must keep them dirty.
  */
 int os_purge(void *addr, size_t size);
+/*
+ * A fresh private mapping of `size` bytes (a multiple of 2 MiB) of 2 MiB
+ * hugetlbfs pages, readable and writable, its pages reserved in the pool
+ * (the kernel refuses, -ENOMEM, when the pool has too few) but not yet
+ * faulted, into *out; 0 or -errno.
+ */
+int os_map_hugetlb(size_t size, void **out);
+/*
+ * Moves the mapping [from, from + size) to `to`, replacing whatever was
+ * mapped there in one step (mremap MREMAP_FIXED: no moment without a
+ * mapping at `to`); 0 or -errno (then nothing moved, `to` untouched).
+ */
+int os_move_mapping(void *from, size_t size, void *to);
 /* madvise(addr, size, advice): 0 or -errno, errno preserved. */
 int os_advise(void *addr, size_t size, int advice);
 /* mincore: vec[i] bit 0 set when page i of the range is resident. 0 or -errno, errno preserved. */

@@ -191,6 +191,7 @@ static bool setup_slot(unsigned slot)
     /* Policy first, pages later: nothing in the slot is touched before this. */
     binding_prefer_node(base, len, node);
     hugepages_advise_slot((uintptr_t)base, len);
+    hugetlb_reserve_slot(slot, (uintptr_t)base, len, node);
     if (os_commit(base, NODE_HEAP_COMMIT) != 0)
         return false;
     node_heap_init(node_heap_of(slot), slot, node, (uintptr_t)base + len);
