@@ -78,6 +78,24 @@ int os_move_mapping(void *from, size_t size, void *to)
     return result(p == MAP_FAILED ? -1 : 0, saved);
 }
 
+int os_reserve_at(void *addr, size_t size)
+{
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux 4.17; an older kernel takes it as a hint */
+#endif
+    int saved = errno;
+    void *p = mmap(addr, size, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return result(-1, saved);
+    if (p != addr) { /* a hint elsewhere: not what was asked */
+        munmap(p, size);
+        errno = saved;
+        return -EEXIST;
+    }
+    return 0;
+}
+
 int os_advise(void *addr, size_t size, int advice)
 {
     int saved = errno;

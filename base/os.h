@@ -56,9 +56,16 @@ int os_map_hugetlb(size_t size, void **out);
 /*
  * Moves the mapping [from, from + size) to `to`, replacing whatever was
  * mapped there in one step (mremap MREMAP_FIXED: no moment without a
- * mapping at `to`); 0 or -errno (then nothing moved, `to` untouched).
+ * mapping at `to`); 0 or -errno: nothing moved, but `to` may have been
+ * unmapped (a kernel before 5.16 unmaps it before it refuses a hugetlbfs
+ * mapping): os_reserve_at puts it back.
  */
 int os_move_mapping(void *from, size_t size, void *to);
+/*
+ * Reserves [addr, addr + size) as os_reserve does, where nothing is mapped
+ * (MAP_FIXED_NOREPLACE); 0, or -errno (-EEXIST: something is mapped there).
+ */
+int os_reserve_at(void *addr, size_t size);
 /* madvise(addr, size, advice): 0 or -errno, errno preserved. */
 int os_advise(void *addr, size_t size, int advice);
 /* mincore: vec[i] bit 0 set when page i of the range is resident. 0 or -errno, errno preserved. */

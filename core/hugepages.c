@@ -106,6 +106,13 @@ void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node)
         why = "mremap refused";
     if (why) {
         (void)os_release(pages, want); /* its pages go back to the pool */
+        /* mremap tried: an old kernel's unmapped the slot's range before refusing. Put it
+         * back, with its policy and advice (-EEXIST, the usual case: it is still there). */
+        bool moving = census.on_node == want / HUGE_PAGE_SIZE;
+        if (moving && os_reserve_at((void *)(base + SEGMENT_SIZE), want) == 0) {
+            binding_prefer_node((void *)(base + SEGMENT_SIZE), want, node);
+            hugepages_advise_slot(base, len);
+        }
         hugetlb_refused(node, want, why, err);
         return;
     }

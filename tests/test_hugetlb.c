@@ -12,7 +12,11 @@
  *     range: it would be a slip), and calloc's memory (from the range, zeroed in place
  *     instead of purged) reads as zero;
  *   - with an empty pool, the program runs as usual, one line says that no
- *     hugetlbfs pages were reserved on the node, and hugetlb_bytes is 0.
+ *     hugetlbfs pages were reserved on the node, and hugetlb_bytes is 0;
+ *   - with pages in the pool but a step refused by a seccomp filter
+ *     (madvise: no MADV_POPULATE_WRITE; move_pages: no verification; mremap:
+ *     no move into the slot), the same, the line names the step, and the
+ *     pages went back to the pool at once (HugePages_Free while it runs).
  */
 #include "test_util.h"
 
@@ -61,12 +65,15 @@ static void need_root(void)
     cr_assert_eq(meminfo("Hugepagesize:"), 2048, "the tests assume 2 MiB huge pages");
 }
 
-/* Runs the probe with `env`; its exit status (128: killed), output in out. No assertion:
- * the caller puts the pool back first. */
-static int run_probe(const char *env, char *out, size_t cap)
+/*
+ * Runs the probe with `env`, under `wrapper` (a command and its arguments, or
+ * ""); its exit status (128: killed), output in out. No assertion: the caller
+ * puts the pool back first.
+ */
+static int run_probe_in(const char *env, const char *wrapper, char *out, size_t cap)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "env %s %s 2>&1", env, HUGETLB_PROBE_PATH);
+    snprintf(cmd, sizeof cmd, "env %s %s %s 2>&1", env, wrapper, HUGETLB_PROBE_PATH);
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
@@ -74,6 +81,11 @@ static int run_probe(const char *env, char *out, size_t cap)
     out[n] = '\0';
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int run_probe(const char *env, char *out, size_t cap)
+{
+    return run_probe_in(env, "", out, cap);
 }
 
 static void expect_finished(int status, const char *env, const char *out)
@@ -147,4 +159,54 @@ Test(hugetlb, an_empty_pool_falls_back_to_normal_pages_with_one_line)
     cr_assert_leq(value_of(out, "heap_hugetlb"), 0, "%s", out);
     cr_assert_eq(value_of(out, "stats_hugetlb"), 0, "%s", out);
     cr_assert_eq(value_of(out, "nonzero"), 0, "%s", out);
+}
+
+Test(hugetlb, a_refused_step_falls_back_and_gives_the_pages_back)
+{
+    static const struct {
+        const char *calls, *why;
+    } steps[] = {
+        {"madvise", "MADV_POPULATE_WRITE refused"},
+        {"move_pages", "move_pages refused"},
+        {"mremap", "mremap refused"},
+    };
+    enum { STEPS = sizeof steps / sizeof steps[0] };
+    need_root();
+    long old = read_pool();
+    long spare = meminfo("HugePages_Free:");
+    write_pool(old + WANT_PAGES);
+    long got = meminfo("HugePages_Free:") - spare;
+    static char out[STEPS][8192];
+    int status[STEPS];
+    long free_after[STEPS];
+    const char *env = "NUMA_ALLOC_HUGETLB=64m";
+    for (size_t i = 0; i < STEPS; i++) {
+        char wrapper[512];
+        snprintf(wrapper, sizeof wrapper, "%s --calls=%s --", SECCOMP_DENY_PATH, steps[i].calls);
+        out[i][0] = '\0';
+        status[i] = got >= WANT_PAGES ? run_probe_in(env, wrapper, out[i], sizeof out[i]) : -1;
+        free_after[i] = meminfo("HugePages_Free:");
+    }
+    write_pool(old);
+    cr_assert_geq(got, WANT_PAGES,
+                  "the kernel gave %ld of %d more huge pages (memory too fragmented?)", got,
+                  WANT_PAGES);
+    for (size_t i = 0; i < STEPS; i++) {
+        expect_finished(status[i], steps[i].calls, out[i]);
+        int lines = 0;
+        for (const char *at = out[i]; (at = strstr(at, "NUMA_ALLOC_HUGETLB:")); at++)
+            lines++; /* (a refused move_pages has its own line too: capabilities.c) */
+        cr_assert_eq(lines, 1, "%s refused: want one line:\n%s", steps[i].calls, out[i]);
+        cr_assert(strstr(out[i], steps[i].why), "%s refused: the line must say '%s':\n%s",
+                  steps[i].calls, steps[i].why, out[i]);
+        cr_assert_eq(value_of(out[i], "heap_page_kb"), 4, "%s", out[i]);
+        cr_assert_eq(value_of(out[i], "stats_hugetlb"), 0, "%s", out[i]);
+        cr_assert_eq(value_of(out[i], "nonzero"), 0, "%s", out[i]);
+        /* Given back at once, not when the program ends. */
+        cr_assert_eq(value_of(out[i], "pool_free_before"), spare + got,
+                     "%s refused: the program holds huge pages it does not use:\n%s",
+                     steps[i].calls, out[i]);
+        cr_assert_eq(free_after[i], spare + got, "%s refused: %ld of %ld pages back in the pool",
+                     steps[i].calls, free_after[i] - spare, got);
+    }
 }
