@@ -96,6 +96,28 @@ int os_reserve_at(void *addr, size_t size)
     return 0;
 }
 
+int os_pipe(int fds[2])
+{
+    int saved = errno;
+    return result((int)syscall(SYS_pipe2, fds, O_CLOEXEC), saved);
+}
+
+void os_close(int fd)
+{
+    int saved = errno;
+    syscall(SYS_close, fd);
+    errno = saved;
+}
+
+void os_wait_byte(int fd)
+{
+    int saved = errno;
+    char byte;
+    while (syscall(SYS_read, fd, &byte, 1) < 0 && errno == EINTR)
+        continue;
+    errno = saved;
+}
+
 int os_advise(void *addr, size_t size, int advice)
 {
     int saved = errno;

@@ -66,6 +66,12 @@ int os_move_mapping(void *from, size_t size, void *to);
  * (MAP_FIXED_NOREPLACE); 0, or -errno (-EEXIST: something is mapped there).
  */
 int os_reserve_at(void *addr, size_t size);
+/* A pipe (pipe2, close-on-exec) into fds; 0 or -errno. */
+int os_pipe(int fds[2]);
+/* close(2), errno preserved. */
+void os_close(int fd);
+/* Reads from fd (a pipe's read end) until a byte comes or every write end is closed. */
+void os_wait_byte(int fd);
 /* madvise(addr, size, advice): 0 or -errno, errno preserved. */
 int os_advise(void *addr, size_t size, int advice);
 /* mincore: vec[i] bit 0 set when page i of the range is resident. 0 or -errno, errno preserved. */

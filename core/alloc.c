@@ -449,10 +449,12 @@ static void fork_prepare(void)
     for_each_lock(na_lock, FORK_PREPARE);
     na_lock(aligned_huge_lock());
     prof_fork_prepare();
+    hugetlb_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    hugetlb_fork_parent(); /* first: the child copies the hugetlb ranges meanwhile */
     prof_fork_parent();
     na_unlock(aligned_huge_lock());
     for_each_lock(na_unlock, FORK_PARENT);
@@ -466,6 +468,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    hugetlb_fork_child(); /* first: nothing may write to a hugetlb page before it */
     prof_fork_child();
     na_lock_reset(aligned_huge_lock());
     for_each_lock(na_lock_reset, FORK_CHILD);

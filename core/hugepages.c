@@ -7,6 +7,7 @@
 #include "base/parse.h"
 #include "base/report.h"
 #include "base/textbuf.h"
+#include "core/node_heap.h"
 #include "policy/binding.h"
 #include "policy/options.h"
 #include "policy/verify.h"
@@ -117,6 +118,67 @@ void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node)
         return;
     }
     na_hugetlb_len[slot] = want;
+}
+
+/* The pipe of the fork under way: the child writes a byte when its ranges are its own. */
+static int fork_pipe[2] = {-1, -1};
+
+static bool any_hugetlb(void)
+{
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+        if (na_hugetlb_len[slot])
+            return true;
+    return false;
+}
+
+void hugetlb_fork_prepare(void)
+{
+    if (any_hugetlb() && os_pipe(fork_pipe) != 0)
+        fork_pipe[0] = fork_pipe[1] = -1; /* no wait then: the child copies all the same */
+}
+
+void hugetlb_fork_parent(void)
+{
+    if (fork_pipe[0] < 0)
+        return;
+    os_close(fork_pipe[1]); /* so that a child gone (or no child: fork failed) reads as EOF */
+    os_wait_byte(fork_pipe[0]);
+    os_close(fork_pipe[0]);
+    fork_pipe[0] = fork_pipe[1] = -1;
+}
+
+void hugetlb_fork_child(void)
+{
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        size_t len = na_hugetlb_len[slot];
+        if (!len)
+            continue;
+        struct node_heap *heap = node_heap_of(slot);
+        uintptr_t start = slot_base(slot) + SEGMENT_SIZE;
+        size_t used = heap_is_ready(slot) ? heap->seg_next - start : 0; /* the rest is zero */
+        if (used > len)
+            used = len;
+        void *copy = os_map(len);
+        if (copy) {
+            binding_prefer_node(copy, len, heap->node);
+            memcpy(copy, (void *)start, used); /* reads: no copy-on-write */
+        }
+        if (!copy || os_move_mapping(copy, len, (void *)start) != 0) {
+            if (copy)
+                (void)os_release(copy, len);
+            report_warning("NUMA_ALLOC_HUGETLB: this fork child shares its parent's hugetlbfs "
+                           "pages; a write to one needs a free huge page");
+            continue;
+        }
+        hugepages_advise_slot(slot_base(slot), heap->seg_end - slot_base(slot));
+        na_hugetlb_len[slot] = 0;
+    }
+    if (fork_pipe[1] >= 0) {
+        (void)os_write_all(fork_pipe[1], "", 1);
+        os_close(fork_pipe[1]);
+        os_close(fork_pipe[0]);
+        fork_pipe[0] = fork_pipe[1] = -1;
+    }
 }
 
 long region_purge(void *addr, size_t len)

@@ -53,11 +53,11 @@
  *   - No node_memory check (heap_commit_check) and no spread policy
  *     (interleave: huge.c) applies there: its pages are placed already.
  * Segments are handed out lowest address first, so the heap uses the range
- * before any normal page. Not covered: a fork child shares the pages
- * copy-on-write, and its first write to one needs a free huge page (the
- * kernel kills the child, or unmaps the parent's page from it, when there
- * is none): keep spare pages in the pool for a program that forks and
- * writes in the child without exec (docs/policies.md).
+ * before any normal page. A fork child gets normal pages instead
+ * (hugetlb_fork_child); what is left: another thread of the parent writing
+ * to the range while the child copies it, with no free huge page in the
+ * pool, takes the page from the child, which the kernel then kills
+ * (docs/policies.md).
  */
 #ifndef NUMA_ALLOC_HUGEPAGES_H
 #define NUMA_ALLOC_HUGEPAGES_H
@@ -99,6 +99,21 @@ static inline bool hugetlb_covers(uintptr_t addr)
  * slot keeps normal pages. Called once per slot, before its heap is ready.
  */
 void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node);
+
+/*
+ * fork (core/alloc.c's handlers). The child would share the hugetlb pages
+ * copy-on-write, and its first write to one needs a free huge page, which
+ * the pool may not have (the kernel kills the child then): so the child
+ * copies each hugetlb range's used part (up to the bump frontier) into
+ * normal pages of the node, moves them over the range (mremap) and has no
+ * hugetlb range any more, before anything of it runs. The parent's forking
+ * thread waits for that (a pipe), so that its own writes do not take the
+ * pages from the child mid-copy (a parent's copy-on-write with an empty pool
+ * unmaps the page from the child). Nothing happens without a hugetlb range.
+ */
+void hugetlb_fork_prepare(void);
+void hugetlb_fork_parent(void);
+void hugetlb_fork_child(void);
 
 /*
  * os_purge for memory of a slot: the part of [addr, addr + len) in a

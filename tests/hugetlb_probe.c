@@ -5,6 +5,8 @@
  *   heap_page_kb     KernelPageSize of the mapping holding the first block
  *   heap_hugetlb     Private_Hugetlb of that mapping, bytes
  *   stats_hugetlb    the statistics' hugetlb_bytes of the block's node
+ *   fork_child_status how a fork child that writes to every block and allocates ended: its
+ *                    exit status (0: it read back what it wrote), 128 + the signal
  *   pool_free_before HugePages_Free with the heap full
  *   pool_free_after  ... after everything was freed, churned and trimmed
  *   heap_hugetlb_after, stats_hugetlb_after: the same after the churn
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BLOCK   (256 * 1024)
@@ -97,6 +100,25 @@ int main(void)
     smaps_of(blocks[0], &page_kb, &hugetlb);
     printf("node %d\nheap_page_kb %lld\nheap_hugetlb %lld\nstats_hugetlb %lld\n", node, page_kb,
            hugetlb, stats_field(node, "hugetlb_bytes"));
+    /* The child writes where the parent's hugetlb pages were; the parent writes too. */
+    pid_t child = fork();
+    if (child == 0) {
+        for (int i = 0; i < NBLOCKS; i++)
+            memset(blocks[i], 0x77, BLOCK);
+        void *more = malloc(8 << 20);
+        if (more)
+            memset(more, 0x11, 8 << 20);
+        free(more);
+        int bad = 0;
+        for (int i = 0; i < NBLOCKS; i++)
+            bad |= ((unsigned char *)blocks[i])[BLOCK - 1] != 0x77;
+        _exit(bad);
+    }
+    memset(blocks[0], 0x5b, BLOCK);
+    int status = -1;
+    if (child > 0 && waitpid(child, &status, 0) == child)
+        status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    printf("fork_child_status %d\n", status);
     printf("pool_free_before %lld\n", pool_free());
     /* What purges: everything freed (NUMA_ALLOC_PURGE_DELAY_MS=0: at once), big buffers
      * allocated and freed, then malloc_trim. */

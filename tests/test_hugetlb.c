@@ -5,12 +5,14 @@
  * needs root; without it the tests fail, saying so (CI runs as root).
  *   - with 32 pages more in the pool and NUMA_ALLOC_HUGETLB=64m, the heap's
  *     memory is a 2 MiB page mapping with 64 MiB of Private_Hugetlb, the
- *     statistics' hugetlb_bytes say 64 MiB, and after the heap was freed,
- *     churned and trimmed (with no purge delay) the pages are all still
- *     there: HugePages_Free as it was, the mapping and the statistics
+ *     statistics' hugetlb_bytes say 64 MiB; a fork child writes to the whole
+ *     heap and allocates with no free huge page in the pool (it copies the
+ *     range into normal pages first: without, SIGBUS); after the heap was
+ *     freed, churned and trimmed (with no purge delay) the pages are all
+ *     still there: HugePages_Free as it was, the mapping and the statistics
  *     unchanged, no purge was refused (MADV_DONTNEED refuses most of such a
- *     range: it would be a slip), and calloc's memory (from the range, zeroed in place
- *     instead of purged) reads as zero;
+ *     range: it would be a slip), and calloc's memory (from the range,
+ *     zeroed in place instead of purged) reads as zero;
  *   - with an empty pool, the program runs as usual, one line says that no
  *     hugetlbfs pages were reserved on the node, and hugetlb_bytes is 0;
  *   - with pages in the pool but a step refused by a seccomp filter
@@ -126,6 +128,10 @@ Test(hugetlb, reserved_pages_back_the_heap_and_are_never_purged)
     cr_assert_null(strstr(out, "numa-alloc:"), "no message expected:\n%s", out);
     cr_assert_eq(value_of(out, "heap_page_kb"), 2048, "the heap is not on huge pages:\n%s", out);
     cr_assert_eq(value_of(out, "heap_hugetlb"), 64LL << 20, "%s", out);
+    cr_assert_eq(value_of(out, "fork_child_status"), 0,
+                 "a fork child writing to the heap did not end well (128 + 7: SIGBUS):\n%s", out);
+    cr_assert_eq(value_of(out, "fork_child_status"), 0,
+                 "a fork child writing to the heap did not end well (128 + 7: SIGBUS):\n%s", out);
     cr_assert_eq(value_of(out, "stats_hugetlb"), 64LL << 20, "%s", out);
     cr_assert_eq(value_of(out, "pool_free_after"), value_of(out, "pool_free_before"),
                  "purging gave hugetlb pages back to the pool:\n%s", out);
