@@ -36,6 +36,7 @@ for node in 0 1; do
     check "node $node: none given back while it ran" \
         test "$(value pool_free_before)" = "$(value pool_free_after)"
     check "node $node: calloc reads zero" test "$(value nonzero)" = 0
+    check "node $node: a fork child writes to its heap" test "$(value fork_child_status)" = 0
     cat "$tmp/out"
 done
 
