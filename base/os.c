@@ -57,6 +57,67 @@ void *os_map(size_t size)
     return p;
 }
 
+int os_map_hugetlb(size_t size, void **out)
+{
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
+#endif
+    int saved = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+    if (p == MAP_FAILED)
+        return result(-1, saved);
+    *out = p;
+    return 0;
+}
+
+int os_move_mapping(void *from, size_t size, void *to)
+{
+    int saved = errno;
+    void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    return result(p == MAP_FAILED ? -1 : 0, saved);
+}
+
+int os_reserve_at(void *addr, size_t size)
+{
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux 4.17; an older kernel takes it as a hint */
+#endif
+    int saved = errno;
+    void *p = mmap(addr, size, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return result(-1, saved);
+    if (p != addr) { /* a hint elsewhere: not what was asked */
+        munmap(p, size);
+        errno = saved;
+        return -EEXIST;
+    }
+    return 0;
+}
+
+int os_pipe(int fds[2])
+{
+    int saved = errno;
+    return result((int)syscall(SYS_pipe2, fds, O_CLOEXEC), saved);
+}
+
+void os_close(int fd)
+{
+    int saved = errno;
+    syscall(SYS_close, fd);
+    errno = saved;
+}
+
+void os_wait_byte(int fd)
+{
+    int saved = errno;
+    char byte;
+    while (syscall(SYS_read, fd, &byte, 1) < 0 && errno == EINTR)
+        continue;
+    errno = saved;
+}
+
 int os_advise(void *addr, size_t size, int advice)
 {
     int saved = errno;

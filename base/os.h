@@ -46,6 +46,32 @@ void *os_map(size_t size);
  * their contents (and on their node), so the caller must keep them dirty.
  */
 int os_purge(void *addr, size_t size);
+/*
+ * A fresh private mapping of `size` bytes (a multiple of 2 MiB) of 2 MiB
+ * hugetlbfs pages, readable and writable, its pages reserved in the pool
+ * (the kernel refuses, -ENOMEM, when the pool has too few) but not yet
+ * faulted, into *out; 0 or -errno.
+ */
+int os_map_hugetlb(size_t size, void **out);
+/*
+ * Moves the mapping [from, from + size) to `to`, replacing whatever was
+ * mapped there in one step (mremap MREMAP_FIXED: no moment without a
+ * mapping at `to`); 0 or -errno: nothing moved, but `to` may have been
+ * unmapped (a kernel before 5.16 unmaps it before it refuses a hugetlbfs
+ * mapping): os_reserve_at puts it back.
+ */
+int os_move_mapping(void *from, size_t size, void *to);
+/*
+ * Reserves [addr, addr + size) as os_reserve does, where nothing is mapped
+ * (MAP_FIXED_NOREPLACE); 0, or -errno (-EEXIST: something is mapped there).
+ */
+int os_reserve_at(void *addr, size_t size);
+/* A pipe (pipe2, close-on-exec) into fds; 0 or -errno. */
+int os_pipe(int fds[2]);
+/* close(2), errno preserved. */
+void os_close(int fd);
+/* Reads from fd (a pipe's read end) until a byte comes or every write end is closed. */
+void os_wait_byte(int fd);
 /* madvise(addr, size, advice): 0 or -errno, errno preserved. */
 int os_advise(void *addr, size_t size, int advice);
 /* mincore: vec[i] bit 0 set when page i of the range is resident. 0 or -errno, errno preserved. */

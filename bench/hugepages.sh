@@ -2,10 +2,15 @@
 # bench/hugepages.sh [BUILD] - the TLB-bound walk (bench/tlb_chase.c) under each allocator, with
 # and without huge pages: glibc, jemalloc (default and MALLOC_CONF=thp:always), mimalloc (default
 # and MIMALLOC_LARGE_OS_PAGES=1, which Debian's 2.0.9 reads; MIMALLOC_ALLOW_LARGE_OS_PAGES=1 is
-# set too, for later versions), numa-alloc (NUMA_ALLOC_HUGEPAGES=never, thp and auto).
+# set too, for later versions), numa-alloc (NUMA_ALLOC_HUGEPAGES=never, thp and auto; with
+# HUGETLB=SIZE also NUMA_ALLOC_HUGETLB=SIZE, hugetlbfs pages, from a pool the caller set aside:
+# vm.nr_hugepages of SIZE / 2 MiB at least, the walk's heap being some 1.2 times BYTES).
 #
 #   bench/hugepages.sh                          # BUILD=build, REPS=3, BYTES=1g, BLOCK=64
 #   REPS=2 BYTES=1g HOPS=16m bench/hugepages.sh build   # HOPS: default 4 per block
+#   echo 640 >/proc/sys/vm/nr_hugepages; HUGETLB=1280m bench/hugepages.sh   # root for the pool
+#
+# peak RSS leaves hugetlbfs pages out (the kernel counts them apart: HugePages_* in meminfo).
 #
 # Runs are interleaved (rep 1 of every allocator, then rep 2, ...); prints a markdown table of the
 # median ns per hop, its ratio to glibc's, the median peak RSS (VmHWM) and AnonHugePages (from
@@ -28,6 +33,7 @@ configs=("glibc||")
     "mimalloc large pages|$mimalloc|MIMALLOC_LARGE_OS_PAGES=1 MIMALLOC_ALLOW_LARGE_OS_PAGES=1")
 configs+=("numa-alloc never|$lib|NUMA_ALLOC_HUGEPAGES=never" "numa-alloc thp|$lib|NUMA_ALLOC_HUGEPAGES=thp"
     "numa-alloc auto|$lib|NUMA_ALLOC_HUGEPAGES=auto")
+[[ -n ${HUGETLB:-} ]] && configs+=("numa-alloc hugetlb $HUGETLB|$lib|NUMA_ALLOC_HUGETLB=$HUGETLB")
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -191,6 +191,7 @@ static bool setup_slot(unsigned slot)
     /* Policy first, pages later: nothing in the slot is touched before this. */
     binding_prefer_node(base, len, node);
     hugepages_advise_slot((uintptr_t)base, len);
+    hugetlb_reserve_slot(slot, (uintptr_t)base, len, node);
     if (os_commit(base, NODE_HEAP_COMMIT) != 0)
         return false;
     node_heap_init(node_heap_of(slot), slot, node, (uintptr_t)base + len);
@@ -448,10 +449,12 @@ static void fork_prepare(void)
     for_each_lock(na_lock, FORK_PREPARE);
     na_lock(aligned_huge_lock());
     prof_fork_prepare();
+    hugetlb_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    hugetlb_fork_parent(); /* first: the child copies the hugetlb ranges meanwhile */
     prof_fork_parent();
     na_unlock(aligned_huge_lock());
     for_each_lock(na_unlock, FORK_PARENT);
@@ -465,6 +468,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    hugetlb_fork_child(); /* first: nothing may write to a hugetlb page before it */
     prof_fork_child();
     na_lock_reset(aligned_huge_lock());
     for_each_lock(na_lock_reset, FORK_CHILD);

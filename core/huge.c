@@ -74,8 +74,10 @@ static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nse
                          size_t offset, size_t bytes, const uint8_t *spread)
 {
     size_t len = nsegments * SEGMENT_SIZE;
+    if (hugetlb_covers((uintptr_t)seg)) /* its pages are placed for good (hugepages.h) */
+        return false;
     if (seg->dirty) { /* spread pages must be faulted afresh under their new policy */
-        if (os_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) != 0) {
+        if (region_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) < 0) {
             placement_fault_count(heap->node, FAULT_PURGE);
             return false;
         }
@@ -141,7 +143,7 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
         size_t len = seg->nsegments * SEGMENT_SIZE;
         binding_prefer_node(seg, len, heap->node);
         hugepages_restore(seg, len);
-        bool kept = os_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) != 0;
+        bool kept = region_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) < 0;
         if (kept)
             placement_fault_count(heap->node, FAULT_PURGE);
         seg->interleaved = 0;

@@ -5,12 +5,23 @@
 #include "base/debug.h"
 #include "base/os.h"
 #include "base/parse.h"
+#include "base/report.h"
+#include "base/textbuf.h"
+#include "core/node_heap.h"
+#include "policy/binding.h"
 #include "policy/options.h"
+#include "policy/verify.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels refuse it (EINVAL) */
+#endif
+
 size_t na_thp_from = SIZE_MAX;
+size_t na_hugetlb_len[TOPO_MAX_SLOTS];
 
 void hugepages_init(void)
 {
@@ -40,6 +51,156 @@ void hugepages_restore(void *addr, size_t len)
     if (start < from)
         start = from;
     (void)os_advise((void *)start, end - start, MADV_HUGEPAGE);
+}
+
+/* The one line for a slot left with normal pages: what was refused, and the kernel's errno. */
+static NA_COLD void hugetlb_refused(int node, size_t bytes, const char *why, int err)
+{
+    char buf[320];
+    struct textbuf tb;
+    tb_init(&tb, buf, sizeof buf);
+    tb_str(&tb, "NUMA_ALLOC_HUGETLB: no hugetlbfs pages reserved on node ");
+    tb_u64(&tb, (uint64_t)node);
+    tb_str(&tb, " (");
+    tb_u64(&tb, bytes >> 20);
+    tb_str(&tb, " MiB: ");
+    tb_str(&tb, why);
+    if (err) {
+        tb_str(&tb, ", errno ");
+        tb_u64(&tb, (uint64_t)-err);
+    }
+    tb_str(&tb, "); using normal pages");
+    report_warning(buf);
+}
+
+void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node)
+{
+    size_t want = (size_t)na_options.hugetlb_bytes;
+    if (want == 0 || len <= SEGMENT_SIZE)
+        return;
+    want = (want + SEGMENT_MASK) & ~SEGMENT_MASK;
+    if (want > len - SEGMENT_SIZE)
+        want = len - SEGMENT_SIZE; /* the slot's segments, all of them */
+    NA_ASSERT(na_hugetlb_len[slot] == 0 && base == slot_base(slot));
+    void *pages;
+    int err = os_map_hugetlb(want, &pages);
+    if (err) {
+        hugetlb_refused(node, want,
+                        err == -ENOMEM ? "the pool (vm.nr_hugepages) has too few free 2 MiB pages"
+                                       : "mmap MAP_HUGETLB refused",
+                        err);
+        return;
+    }
+    const char *why = NULL;
+    struct page_census census = {0, 0, 0, 0};
+    /* Bound before the first fault; populated now, so that no later fault can find the pool
+     * empty (SIGBUS): the kernel fails the call instead. */
+    if ((err = binding_prefer_node(pages, want, node)) != 0)
+        why = "mbind refused";
+    else if ((err = os_advise(pages, want, MADV_POPULATE_WRITE)) != 0)
+        why = "MADV_POPULATE_WRITE refused (Linux 5.14 or later needed)";
+    else if ((err = verify_pages(pages, want, node, HUGE_PAGE_SIZE / OS_PAGE_SIZE, &census)) != 0)
+        why = "move_pages refused: placement unverified";
+    else if (census.on_node != want / HUGE_PAGE_SIZE)
+        why = "the node has too few free 2 MiB pages: some came from another node";
+    else if ((err = os_move_mapping(pages, want, (void *)(base + SEGMENT_SIZE))) != 0)
+        why = "mremap refused";
+    if (why) {
+        (void)os_release(pages, want); /* its pages go back to the pool */
+        /* mremap tried: an old kernel's unmapped the slot's range before refusing. Put it
+         * back, with its policy and advice (-EEXIST, the usual case: it is still there). */
+        bool moving = census.on_node == want / HUGE_PAGE_SIZE;
+        if (moving && os_reserve_at((void *)(base + SEGMENT_SIZE), want) == 0) {
+            binding_prefer_node((void *)(base + SEGMENT_SIZE), want, node);
+            hugepages_advise_slot(base, len);
+        }
+        hugetlb_refused(node, want, why, err);
+        return;
+    }
+    na_hugetlb_len[slot] = want;
+}
+
+/* The pipe of the fork under way: the child writes a byte when its ranges are its own. */
+static int fork_pipe[2] = {-1, -1};
+
+static bool any_hugetlb(void)
+{
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+        if (na_hugetlb_len[slot])
+            return true;
+    return false;
+}
+
+void hugetlb_fork_prepare(void)
+{
+    if (any_hugetlb() && os_pipe(fork_pipe) != 0)
+        fork_pipe[0] = fork_pipe[1] = -1; /* no wait then: the child copies all the same */
+}
+
+void hugetlb_fork_parent(void)
+{
+    if (fork_pipe[0] < 0)
+        return;
+    os_close(fork_pipe[1]); /* so that a child gone (or no child: fork failed) reads as EOF */
+    os_wait_byte(fork_pipe[0]);
+    os_close(fork_pipe[0]);
+    fork_pipe[0] = fork_pipe[1] = -1;
+}
+
+void hugetlb_fork_child(void)
+{
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        size_t len = na_hugetlb_len[slot];
+        if (!len)
+            continue;
+        struct node_heap *heap = node_heap_of(slot);
+        uintptr_t start = slot_base(slot) + SEGMENT_SIZE;
+        size_t used = heap_is_ready(slot) ? heap->seg_next - start : 0; /* the rest is zero */
+        if (used > len)
+            used = len;
+        void *copy = os_map(len);
+        if (copy) {
+            binding_prefer_node(copy, len, heap->node);
+            memcpy(copy, (void *)start, used); /* reads: no copy-on-write */
+        }
+        if (!copy || os_move_mapping(copy, len, (void *)start) != 0) {
+            if (copy)
+                (void)os_release(copy, len);
+            report_warning("NUMA_ALLOC_HUGETLB: this fork child shares its parent's hugetlbfs "
+                           "pages; a write to one needs a free huge page");
+            continue;
+        }
+        hugepages_advise_slot(slot_base(slot), heap->seg_end - slot_base(slot));
+        na_hugetlb_len[slot] = 0;
+    }
+    if (fork_pipe[1] >= 0) {
+        (void)os_write_all(fork_pipe[1], "", 1);
+        os_close(fork_pipe[1]);
+        os_close(fork_pipe[0]);
+        fork_pipe[0] = fork_pipe[1] = -1;
+    }
+}
+
+long region_purge(void *addr, size_t len)
+{
+    uintptr_t start = (uintptr_t)addr, end = start + len;
+    unsigned slot = slot_of_ptr(addr);
+    uintptr_t low = slot_base(slot) + SEGMENT_SIZE, high = low + na_hugetlb_len[slot];
+    uintptr_t zero_from = start > low ? start : low, zero_to = end < high ? end : high;
+    NA_ASSERT(region_contains(addr) && slot == slot_of_ptr((char *)addr + len - 1));
+    if (zero_from >= zero_to) {
+        /* The invariant of hugepages.h: MADV_DONTNEED never reaches a hugetlb page. */
+        NA_ASSERT(!hugetlb_covers(start) && !hugetlb_covers(end - 1));
+        int err = os_purge(addr, len);
+        return err ? err : (long)len;
+    }
+    memset((void *)zero_from, 0, zero_to - zero_from); /* resident for good: clean is zero */
+    int err = 0;
+    if (start < zero_from)
+        err = os_purge(addr, zero_from - start);
+    if (!err && zero_to < end)
+        err = os_purge((void *)zero_to, end - zero_to);
+    return err ? err : (long)(len - (zero_to - zero_from));
 }
 
 /* True when every 4 KiB page of the 2 MiB page at `huge` is resident. */
@@ -87,23 +248,33 @@ long hugepages_purge(char *addr, size_t len)
 }
 
 struct smaps_walk {
-    uint64_t *per_slot;
+    uint64_t *thp, *hugetlb;
     int slot; /* of the mapping whose lines follow; -1: not in the region */
 };
+
+/* Adds the kB value of the line to per_slot[slot] when the line is `key`'s; true if it was. */
+static bool smaps_field(const char *text, const char *key, const struct smaps_walk *walk,
+                        uint64_t *per_slot)
+{
+    size_t key_len = strlen(key);
+    if (strncmp(text, key, key_len) != 0)
+        return false;
+    const char *at = text + key_len;
+    while (*at == ' ')
+        at++;
+    uint64_t kib;
+    if (walk->slot >= 0 && parse_decimal(at, UINT64_MAX >> 10, &kib))
+        per_slot[walk->slot] += kib << 10;
+    return true;
+}
 
 static bool smaps_line(const char *text, void *arg)
 {
     struct smaps_walk *walk = arg;
-    static const char key[] = "AnonHugePages:";
-    if (strncmp(text, key, sizeof key - 1) == 0) {
-        const char *at = text + sizeof key - 1;
-        while (*at == ' ')
-            at++;
-        uint64_t kib;
-        if (walk->slot >= 0 && parse_decimal(at, UINT64_MAX >> 10, &kib))
-            walk->per_slot[walk->slot] += kib << 10;
+    if (smaps_field(text, "AnonHugePages:", walk, walk->thp) ||
+        smaps_field(text, "Private_Hugetlb:", walk, walk->hugetlb) ||
+        smaps_field(text, "Shared_Hugetlb:", walk, walk->hugetlb))
         return false;
-    }
     /* A mapping's first line: "start-end perms ..."; its fields are "Name:   value". */
     uint64_t start = 0;
     const char *c = text;
@@ -114,8 +285,8 @@ static bool smaps_line(const char *text, void *arg)
     return false;
 }
 
-int hugepages_per_slot(uint64_t *per_slot)
+int hugepages_per_slot(uint64_t *thp, uint64_t *hugetlb)
 {
-    struct smaps_walk walk = {per_slot, -1};
+    struct smaps_walk walk = {thp, hugetlb, -1};
     return os_each_line("/proc/self/smaps", smaps_line, &walk) < 0 ? -1 : 0;
 }

@@ -28,6 +28,36 @@
  * hugepages_purge gives back the whole 2 MiB pages of a free run, and zeroes
  * in place the rest where it lies in a 2 MiB page that is wholly resident
  * (a huge page, or as good as one).
+ *
+ * hugetlbfs pages (NUMA_ALLOC_HUGETLB=<bytes per node>): when a slot is set
+ * up, the administrator's pool (vm.nr_hugepages, per node under
+ * /sys/devices/system/node/nodeN/hugepages) may back the start of its
+ * segment space: the hugetlb range, [SEGMENT_SIZE, SEGMENT_SIZE +
+ * na_hugetlb_len[slot]) of the slot, never its first segment (the node
+ * heap's metadata). hugetlb_reserve_slot maps it MAP_HUGETLB elsewhere,
+ * binds it to the node, populates it (MADV_POPULATE_WRITE), checks with
+ * move_pages that every page is on the node, and only then moves it into
+ * the slot (mremap: the slot's reservation is replaced in one step, never
+ * left a hole). Any refusal on the way (no pool, too small a pool, kernel
+ * before 5.14, seccomp, pages on another node) unmaps it and leaves the
+ * slot as it was, with one line of message: normal pages. Invariants:
+ *   - na_hugetlb_len[slot] is written once, before the slot's heap is ready
+ *     (heap_setup_lock, then na_heap_ready's release), and never changes; a
+ *     multiple of SEGMENT_SIZE (so of 2 MiB), 0 where there is none.
+ *   - Every page of the range is resident from the start, on the slot's
+ *     node, and stays so: nothing ever faults there, so no fault can find
+ *     the pool empty (SIGBUS). No MADV_DONTNEED reaches it (region_purge:
+ *     it would give the page back to the pool, and its next fault could
+ *     find none): "purging" there zeroes in place, which is all a clean run
+ *     promises (asserted in the debug build).
+ *   - No node_memory check (heap_commit_check) and no spread policy
+ *     (interleave: huge.c) applies there: its pages are placed already.
+ * Segments are handed out lowest address first, so the heap uses the range
+ * before any normal page. A fork child gets normal pages instead
+ * (hugetlb_fork_child); what is left: another thread of the parent writing
+ * to the range while the child copies it, with no free huge page in the
+ * pool, takes the page from the child, which the kernel then kills
+ * (docs/policies.md).
  */
 #ifndef NUMA_ALLOC_HUGEPAGES_H
 #define NUMA_ALLOC_HUGEPAGES_H
@@ -52,6 +82,47 @@ void hugepages_init(void);
 /* Advises a slot of `len` bytes at `base` as the mode says; errors are ignored (no THP). */
 void hugepages_advise_slot(uintptr_t base, size_t len);
 
+/* Per slot: the length of its hugetlb range, from SEGMENT_SIZE into the slot (see above). */
+extern NA_HIDDEN size_t na_hugetlb_len[TOPO_MAX_SLOTS];
+
+/* True when `addr` (in the region) lies in its slot's hugetlb range. */
+static inline bool hugetlb_covers(uintptr_t addr)
+{
+    unsigned slot = slot_of_ptr((const void *)addr);
+    return addr - slot_base(slot) - SEGMENT_SIZE < na_hugetlb_len[slot];
+}
+
+/*
+ * With NUMA_ALLOC_HUGETLB set, backs the slot's hugetlb range (slot of `len`
+ * bytes at `base`, its policy and advice set, nothing in it touched yet)
+ * with hugetlbfs pages of `node`; on any refusal one line says why and the
+ * slot keeps normal pages. Called once per slot, before its heap is ready.
+ */
+void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node);
+
+/*
+ * fork (core/alloc.c's handlers). The child would share the hugetlb pages
+ * copy-on-write, and its first write to one needs a free huge page, which
+ * the pool may not have (the kernel kills the child then): so the child
+ * copies each hugetlb range's used part (up to the bump frontier) into
+ * normal pages of the node, moves them over the range (mremap) and has no
+ * hugetlb range any more, before anything of it runs. The parent's forking
+ * thread waits for that (a pipe), so that its own writes do not take the
+ * pages from the child mid-copy (a parent's copy-on-write with an empty pool
+ * unmaps the page from the child). Nothing happens without a hugetlb range.
+ */
+void hugetlb_fork_prepare(void);
+void hugetlb_fork_parent(void);
+void hugetlb_fork_child(void);
+
+/*
+ * os_purge for memory of a slot: the part of [addr, addr + len) in a
+ * hugetlb range is zeroed in place instead (its pages stay, see above).
+ * Returns the bytes given back to the OS, or -errno when the kernel refused
+ * (the pages keep their contents).
+ */
+long region_purge(void *addr, size_t len);
+
 /* True when `addr` (in the region) lies where huge pages were asked for. */
 static inline bool hugepages_covers(uintptr_t addr)
 {
@@ -71,11 +142,13 @@ void hugepages_restore(void *addr, size_t len);
 long hugepages_purge(char *addr, size_t len);
 
 /*
- * Adds to per_slot[slot] the bytes of the region's anonymous memory backed
- * by transparent huge pages (AnonHugePages of /proc/self/smaps, each mapping
- * counted in the slot its start lies in: a mapping never spans two slots,
- * their policies differ). 0, or -1 when smaps cannot be read.
+ * Adds to thp[slot] the bytes of the region's anonymous memory backed by
+ * transparent huge pages (AnonHugePages of /proc/self/smaps), and to
+ * hugetlb[slot] those backed by hugetlbfs pages (Private_Hugetlb and
+ * Shared_Hugetlb), each mapping counted in the slot its start lies in: a
+ * mapping never spans two slots, their policies differ. 0, or -1 when smaps
+ * cannot be read.
  */
-int hugepages_per_slot(uint64_t *per_slot);
+int hugepages_per_slot(uint64_t *thp, uint64_t *hugetlb);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "base/bitmap.h"
 #include "base/debug.h"
+#include "core/hugepages.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 
@@ -122,6 +123,15 @@ static struct span *find_free_run(struct node_heap *heap, size_t npages)
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
+    uintptr_t start = (uintptr_t)addr, end = start + bytes;
+    /* Resident on the node already (hugepages.h); aligned_huge's objects lie outside the region. */
+    if (region_contains(addr) && hugetlb_covers(start)) {
+        uintptr_t past = slot_base(heap->slot) + SEGMENT_SIZE + na_hugetlb_len[heap->slot];
+        if (end <= past)
+            return true;
+        addr = (void *)past;
+        bytes = end - past;
+    }
     return node_memory_commit(&heap->memory, heap->node, addr, bytes);
 }
 
@@ -297,7 +307,7 @@ void page_run_release_segment(struct node_heap *heap, struct span *span)
     /* Keep page 0: it becomes the free run's header. A clean run's header pages still hold
      * our metadata. Refused (counted): the pages keep their contents, the run is dirty. */
     size_t bytes = span->dirty ? SEGMENT_SIZE : SEGMENT_HEADER_PAGES * OS_PAGE_SIZE;
-    bool refused = os_purge((char *)seg + OS_PAGE_SIZE, bytes - OS_PAGE_SIZE) != 0;
+    bool refused = region_purge((char *)seg + OS_PAGE_SIZE, bytes - OS_PAGE_SIZE) < 0;
     if (refused)
         placement_fault_count(heap->node, FAULT_PURGE);
     segment_run_free(heap, seg, 1, refused);

@@ -126,6 +126,8 @@ static void note_refused_purge(struct node_heap *heap, uint64_t *freed_ms)
  */
 static long purge_range(char *start, size_t bytes)
 {
+    if (hugetlb_covers((uintptr_t)start)) /* all of a page run is, or none: zeroed in place */
+        return region_purge(start, bytes);
     if (bytes != SEGMENT_USABLE_PAGES << OS_PAGE_SHIFT && hugepages_covers((uintptr_t)start))
         return hugepages_purge(start, bytes);
     int err = os_purge(start, bytes);
@@ -175,11 +177,13 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
 {
     NA_ASSERT(run->kind == SEG_FREE_RUN && run->dirty);
     NA_ASSERT(heap->dirty_bytes >= run->nsegments * SEGMENT_SIZE);
-    if (os_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE) != 0) {
+    long purged =
+        region_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE);
+    if (purged < 0) {
         note_refused_purge(heap, &run->freed_ms);
         return false;
     }
-    heap->purged_bytes += run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE;
+    heap->purged_bytes += (size_t)purged;
     heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
     run->dirty = 0;
     return true;

@@ -5,6 +5,7 @@
  * first segment, core/layout.h). Called with pages_lock held.
  */
 #include "base/debug.h"
+#include "core/hugepages.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
@@ -152,7 +153,7 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
  */
 static bool zero_header(struct node_heap *heap, struct segment *header)
 {
-    if (os_purge(header, OS_PAGE_SIZE) == 0)
+    if (region_purge(header, OS_PAGE_SIZE) >= 0)
         return true;
     placement_fault_count(heap->node, FAULT_PURGE);
     return false;

@@ -151,11 +151,14 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     snap->verified = verify;
     /* Huge pages are the kernel's business: /proc/self/smaps says which we got. */
     /* callers hold write_lock, as for retired_copy */
-    NA_COLD_BSS static uint64_t thp[TOPO_MAX_SLOTS];
+    NA_COLD_BSS static uint64_t thp[TOPO_MAX_SLOTS], hugetlb[TOPO_MAX_SLOTS];
     memset(thp, 0, na_region.num_slots * sizeof thp[0]);
-    if (na_region.size && hugepages_per_slot(thp) == 0)
-        for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+    memset(hugetlb, 0, na_region.num_slots * sizeof hugetlb[0]);
+    if (na_region.size && hugepages_per_slot(thp, hugetlb) == 0)
+        for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
             snap->nodes[slot].thp_bytes = thp[slot];
+            snap->nodes[slot].hugetlb_bytes = hugetlb[slot];
+        }
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -510,7 +513,8 @@ static void write_json(struct textbuf *tb, const struct stats_snapshot *snap)
         json_field(tb, "purged_bytes", n->purged_bytes, true);
         json_field(tb, "huge_objects", n->huge_objects, true);
         json_field(tb, "huge_bytes", n->huge_bytes, true);
-        json_field(tb, "thp_bytes", n->thp_bytes, false);
+        json_field(tb, "thp_bytes", n->thp_bytes, true);
+        json_field(tb, "hugetlb_bytes", n->hugetlb_bytes, false);
         if (census_taken(snap, n)) {
             tb_str(tb, ",\n    \"verified\": {");
             json_field(tb, "pages_checked", n->verified.checked, true);
@@ -662,6 +666,11 @@ static void text_table(struct textbuf *tb, const struct stats_snapshot *snap)
         thp |= snap->nodes[slot].thp_bytes != 0;
     if (thp)
         ROW("THP bytes", thp_bytes);
+    bool hugetlb = false;
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+        hugetlb |= snap->nodes[slot].hugetlb_bytes != 0;
+    if (hugetlb)
+        ROW("hugetlb bytes", hugetlb_bytes);
     ROW("bind failures", bind_failures);
     ROW("purge failures", purge_failures);
     ROW("verify failures", verify_failures);

@@ -30,7 +30,8 @@ struct node_stats {
     uint64_t fallbacks_in, fallbacks_out;
     uint64_t active_bytes, peak_active_bytes, dirty_bytes, purged_bytes;
     uint64_t huge_objects, huge_bytes, tight_commits, exhaustions;
-    uint64_t thp_bytes; /* the slot's memory backed by transparent huge pages (smaps) */
+    uint64_t thp_bytes;     /* the slot's memory backed by transparent huge pages (smaps) */
+    uint64_t hugetlb_bytes; /* ... by hugetlbfs pages (smaps; on the node: hugepages.h) */
     uint64_t bind_failures, purge_failures, verify_failures; /* capabilities.h */
     struct page_census verified;
     int verify_error; /* 0: `verified` is the kernel's answer; else move_pages' -errno */
@@ -51,7 +52,8 @@ static inline bool stats_node_used(const struct node_stats *n)
             c->remote_frees | n->explicit_allocs | n->fallbacks_in | n->fallbacks_out |
             n->active_bytes | n->peak_active_bytes | n->dirty_bytes | n->purged_bytes |
             n->huge_objects | n->huge_bytes | n->tight_commits | n->exhaustions | n->bind_failures |
-            n->purge_failures | n->verify_failures | n->thp_bytes | n->verified.checked) != 0;
+            n->purge_failures | n->verify_failures | n->thp_bytes | n->hugetlb_bytes |
+            n->verified.checked) != 0;
 }
 
 struct thread_stats {

@@ -93,6 +93,8 @@ static const struct family families[] = {
      AT(huge_bytes), NONE},
     {"numa_alloc_thp_bytes", GAUGE, BYTES,
      "Memory of the node's heap backed by transparent huge pages (smaps).", AT(thp_bytes), NONE},
+    {"numa_alloc_hugetlb_bytes", GAUGE, BYTES,
+     "Memory of the node's heap backed by hugetlbfs pages (smaps).", AT(hugetlb_bytes), NONE},
 };
 
 static void meta(struct textbuf *tb, const char *name, const char *type, const char *unit,

@@ -74,6 +74,25 @@ static void warn_value(enum option_variable variable, const char *name, const ch
     options_warn(variable, buf);
 }
 
+int options_parse_size(const char *text, uint64_t max, uint64_t *out)
+{
+    uint64_t value;
+    const char *end = parse_decimal(text, max, &value);
+    if (!end)
+        return -1;
+    static const char suffixes[] = "kmg"; /* 2^10, 2^20, 2^30 */
+    unsigned shift = 0;
+    const char *suffix = *end ? strchr(suffixes, *end | 0x20) : NULL; /* either case */
+    if (suffix) {
+        shift = 10u * (unsigned)(suffix - suffixes + 1);
+        end++;
+    }
+    if (*end != '\0' || value > (max >> shift))
+        return -1;
+    *out = value << shift;
+    return 0;
+}
+
 int options_parse_node_list(const char *text, uint64_t *bitmap)
 {
     memset(bitmap, 0, BITMAP_WORDS(TOPO_MAX_NODE_ID) * sizeof *bitmap);
@@ -270,6 +289,13 @@ void options_init(void)
     if ((value = env_lookup("NUMA_ALLOC_HUGEPAGES")))
         na_options.hugepages = (enum hugepages_mode)parse_keyword(
             OPTION_HUGEPAGES, "NUMA_ALLOC_HUGEPAGES", value, hugepages, "never, thp, auto");
+    if ((value = env_lookup("NUMA_ALLOC_HUGETLB")) &&
+        options_parse_size(value, OPTIONS_HUGETLB_MAX, &na_options.hugetlb_bytes) != 0) {
+        na_options.hugetlb_bytes = 0;
+        warn_value(OPTION_HUGETLB, "NUMA_ALLOC_HUGETLB", value,
+                   "bytes per node, with an optional k, m or g suffix, up to 1024g",
+                   "no hugetlbfs pages (the default)");
+    }
     if ((value = env_lookup("NUMA_ALLOC_PROF")))
         copy_path(na_options.prof, OPTION_PROF, "NUMA_ALLOC_PROF", value, "the profile is off");
     if ((value = env_lookup("NUMA_ALLOC_PROF_RATE"))) {

@@ -90,7 +90,9 @@ struct options {
     int stats_top_pid;            /* NUMA_ALLOC_STATS_TOP_PID under scope top; 0: not given */
     uint32_t purge_delay_ms;      /* NUMA_ALLOC_PURGE_DELAY_MS, default 1000 */
     bool purge_delay_set;         /* ... set by the user: no young window (core/purge.c) */
-    enum hugepages_mode hugepages;    /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
+    enum hugepages_mode hugepages; /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
+    uint64_t
+        hugetlb_bytes; /* NUMA_ALLOC_HUGETLB: hugetlbfs pages per node, 0 = off (hugepages.h) */
     char prof[OPTIONS_PATH_MAX];      /* NUMA_ALLOC_PROF: "" (off) or a path (core/prof.h) */
     uint64_t prof_rate;               /* NUMA_ALLOC_PROF_RATE: mean bytes between samples */
     enum prof_unwinder prof_unwinder; /* NUMA_ALLOC_PROF_UNWINDER, default auto (core/prof.c) */
@@ -112,6 +114,7 @@ enum option_variable {
     OPTION_STATS_TOP_PID,
     OPTION_PURGE_DELAY_MS,
     OPTION_HUGEPAGES,
+    OPTION_HUGETLB,
     OPTION_PROF,
     OPTION_PROF_RATE,
     OPTION_PROF_UNWINDER,
@@ -135,5 +138,15 @@ void options_init(void);
  * Exposed for the tests of the parser.
  */
 int options_parse_node_list(const char *text, uint64_t *bitmap);
+
+/* The most NUMA_ALLOC_HUGETLB takes: 1 TiB a node (a slot is never larger). */
+#define OPTIONS_HUGETLB_MAX ((uint64_t)1 << 40)
+
+/*
+ * Parses a size in bytes with an optional k, m or g suffix (powers of 1024,
+ * either case) into *out; 0 on success, -1 if malformed or above `max`.
+ * Exposed for the tests of the parser.
+ */
+int options_parse_size(const char *text, uint64_t max, uint64_t *out);
 
 #endif

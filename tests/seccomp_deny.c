@@ -10,7 +10,8 @@
  * CAP_SYS_NICE; ENOSYS: a kernel without NUMA). --calls: which of mbind,
  * set_mempolicy, get_mempolicy, move_pages, migrate_pages are refused
  * (default: these five), or madvise (only when named: a profile that
- * refuses giving memory back). The filter is inherited across execve and fork.
+ * refuses giving memory back) or mremap (only when named: NUMA_ALLOC_HUGETLB's
+ * last step, tests/test_hugetlb.c). The filter is inherited across execve and fork.
  * Exit status: PROGRAM's, or 125 when the filter cannot be installed, 126
  * when PROGRAM cannot be run, 2 on bad arguments.
  *
@@ -49,6 +50,7 @@ static const struct policy_call policy_calls[] = {
     {"move_pages", SYS_move_pages},
     {"migrate_pages", SYS_migrate_pages},
     {"madvise", SYS_madvise}, /* only when named: purging refused */
+    {"mremap", SYS_mremap},   /* only when named */
 };
 #define NUM_DEFAULT_CALLS 5 /* the memory-policy calls, refused when --calls is not given */
 #define NUM_POLICY_CALLS  (sizeof policy_calls / sizeof policy_calls[0])
@@ -58,7 +60,7 @@ static void usage(void)
     fputs(
         "usage: seccomp_deny [--errno=EPERM|ENOSYS] [--calls=NAME,...] -- PROGRAM [ARGS...]\n"
         "  NAME: mbind, set_mempolicy, get_mempolicy, move_pages, migrate_pages (default: these),\n"
-        "        madvise\n",
+        "        madvise, mremap\n",
         stderr);
     exit(2);
 }

@@ -114,6 +114,11 @@ for args in "--hugepages=thp" "--hugepages thp"; do
     # shellcheck disable=SC2086
     check "$args sets NUMA_ALLOC_HUGEPAGES" has NUMA_ALLOC_HUGEPAGES=thp $args
 done
+for args in "--hugetlb=64m" "--hugetlb 64m"; do
+    # shellcheck disable=SC2086
+    check "$args sets NUMA_ALLOC_HUGETLB" has NUMA_ALLOC_HUGETLB=64m $args
+done
+check "--hugetlb=1024g is the largest" has NUMA_ALLOC_HUGETLB=1024g --hugetlb=1024g
 for args in "--stats=$tmp/s.%p" "--stats $tmp/s.%p"; do
     # shellcheck disable=SC2086
     check "$args sets NUMA_ALLOC_STATS" has "NUMA_ALLOC_STATS=$tmp/s.%p" $args
@@ -202,6 +207,8 @@ refused "a purge delay too long" "invalid --purge-delay=3600001" --purge-delay=3
 refused "a negative purge delay" "invalid --purge-delay=-1" --purge-delay=-1
 refused "a purge delay that is no number" "invalid --purge-delay=1s" --purge-delay 1s
 refused "a bad huge-page mode" "invalid --hugepages=always (accepted: auto thp never)" --hugepages=always
+refused "a hugetlb size with a unit" "invalid --hugetlb=64mb (accepted: bytes per node" --hugetlb=64mb
+refused "a hugetlb size too big" "invalid --hugetlb=1025g" --hugetlb=1025g
 refused "a bad stats format" "invalid --stats-format=xml" --stats-format=xml
 refused "a zero weight" "invalid --weights=0:0" --weights=0:0
 refused "a weight too big" "invalid --weights=0:256" --weights=0:256

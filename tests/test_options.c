@@ -82,6 +82,16 @@ Test(options, bad_hugepages_warns_once_and_runs)
                        "(accepted: never, thp, auto); using never (the default)");
 }
 
+Test(options, bad_hugetlb_size_warns_once_and_runs)
+{
+    static const char *const bad[] = {"NUMA_ALLOC_HUGETLB=lots", "NUMA_ALLOC_HUGETLB=64mb",
+                                      "NUMA_ALLOC_HUGETLB=2048g", "NUMA_ALLOC_HUGETLB=-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_one_warning(bad[i], "NUMA_ALLOC_HUGETLB",
+                           "(accepted: bytes per node, with an optional k, m or g suffix, up to "
+                           "1024g); no hugetlbfs pages (the default)");
+}
+
 /*
  * A policy that can honour nothing, with no fallback allowed: an error the
  * user sees (numactl --membind=5 refuses to run), not local memory under a

@@ -105,6 +105,7 @@ Test(stats_fold, any_count_makes_a_node_used)
         offsetof(struct node_stats, huge_objects),
         offsetof(struct node_stats, huge_bytes),
         offsetof(struct node_stats, thp_bytes),
+        offsetof(struct node_stats, hugetlb_bytes),
         offsetof(struct node_stats, tight_commits),
         offsetof(struct node_stats, exhaustions),
         offsetof(struct node_stats, bind_failures),
