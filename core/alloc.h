@@ -129,7 +129,8 @@ static inline void free_fast(void *ptr)
         struct segment *seg = segment_of(ptr);
         const struct page_entry *page = page_entry_at(seg, ptr);
         unsigned cls = page->cls;
-        if (likely(cls != 0 && is_block_start(seg, ptr, page))) {
+        /* Never true for class 0 (no slab's page): its magic has no block. */
+        if (likely(is_block_start(seg, ptr, page))) {
             /* A slab page, so a SEG_PAGES segment: no cache here for slots past the table. */
             struct node_cache *nc = na_thread_state.caches[seg->cache_index];
             if (likely(nc != NULL)) {
