@@ -48,7 +48,7 @@ typedef struct {
  * and the report's arrays are sized by it; workloads.c checks it against the
  * table at compile time.
  */
-#define NWORKLOADS 21
+#define NWORKLOADS 19
 extern const workload_t workloads[];
 #define CURRENT_NODE "current-node" /* run by the child, not in the table */
 
@@ -70,8 +70,6 @@ double wl_huge(const params_t *p, uint64_t *ops);
 double wl_realloc_chain(const params_t *p, uint64_t *ops);
 double wl_larson(const params_t *p, uint64_t *ops);
 double wl_larson_server(const params_t *p, uint64_t *ops);
-double wl_larson_big(const params_t *p, uint64_t *ops);
-double wl_larson_mid(const params_t *p, uint64_t *ops);
 double wl_cache_scratch(const params_t *p, uint64_t *ops);
 double wl_false_sharing(const params_t *p, uint64_t *ops);
 double wl_short_threads(const params_t *p, uint64_t *ops);

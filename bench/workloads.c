@@ -38,10 +38,6 @@ const workload_t workloads[] = {
      "free+malloc pair per thread (8..1000 B, 5k live; arrays move to another thread each round) "
      "(wall)",
      0},
-    {"larson-big-%dt", wl_larson_big,
-     "larson-Tt with blocks of 1..8 KiB (wall; the samenode experiment)", 0},
-    {"larson-mid-%dt", wl_larson_mid,
-     "larson-Tt with blocks of 256 B..4 KiB (wall; the samenode experiment)", 0},
     {"shared-pool-%dt", wl_shared_pool,
      "malloc (8 B..8 KiB) and free of an immediate or pooled block, per thread (wall)", 0},
     {"false-sharing-%dt", wl_false_sharing,

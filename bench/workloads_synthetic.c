@@ -616,16 +616,6 @@ double wl_larson(const params_t *p, uint64_t *ops)
     return larson_run(p, 16, 256, ops);
 }
 
-double wl_larson_big(const params_t *p, uint64_t *ops)
-{
-    return larson_run(p, 1024, 8192, ops);
-}
-
-double wl_larson_mid(const params_t *p, uint64_t *ops)
-{
-    return larson_run(p, 256, 4096, ops);
-}
-
 double wl_larson_server(const params_t *p, uint64_t *ops)
 {
     return larson_run(p, 8, 1000, ops);

@@ -134,8 +134,7 @@ static inline void free_fast(void *ptr)
             struct node_cache *nc = na_thread_state.caches[seg->cache_index];
             if (likely(nc != NULL)) {
                 struct cache_bin *bin = &nc->bins[cls];
-                if (likely(bin->count < bin->max &&
-                           (page->shard == na_thread_state.shard || class_line_whole(cls)) &&
+                if (likely(bin->count < bin->max && page->shard == na_thread_state.shard &&
                            ((void **)ptr)[1] != (void *)na_free_block_key)) {
                     count_one(&bin->nfree);
                     cache_bin_push(bin, ptr);

@@ -145,34 +145,6 @@ static uint32_t bin_untouched(const struct node_cache *nc, unsigned cls)
     return (uint32_t)n < nc->bins[cls].count ? (uint32_t)n : nc->bins[cls].count;
 }
 
-static void away_push(struct away_list *away, void *block, unsigned slot, unsigned cls,
-                      unsigned shard);
-
-/*
- * Gives a chain of blocks of a bin (NULL-terminated) back: the thread's own
- * shard's into their slabs, another shard's (a bin takes those of class_line_whole classes)
- * through the away list to their shard, as their free would have sent them.
- */
-static void bin_give_back(struct node_cache *nc, unsigned cls, void *chain)
-{
-    unsigned own = na_thread_state.shard;
-    void *mine = NULL, **tail = &mine;
-    while (chain) {
-        void *block = chain;
-        chain = *(void **)block;
-        unsigned shard = tag_shard(segment_of(block)->pages[page_in_segment(block)].tag);
-        if (shard == own) {
-            *tail = block;
-            tail = (void **)block;
-        } else {
-            away_push(&nc->away[cls], block, nc->slot, cls, shard);
-        }
-    }
-    *tail = NULL;
-    if (mine)
-        heap_flush(node_heap_of(nc->slot), cls, mine);
-}
-
 /* Detaches the first `count` blocks of a bin (its top) and gives them to the heap. */
 static void bin_flush(struct node_cache *nc, unsigned cls, uint32_t count)
 {
@@ -187,7 +159,7 @@ static void bin_flush(struct node_cache *nc, unsigned cls, uint32_t count)
     if (untouched > bin->count)
         untouched = bin->count;
     nc->growth[cls].gc_mark = untouched + (uint32_t)bin_nalloc(nc, cls);
-    bin_give_back(nc, cls, first);
+    heap_flush(node_heap_of(nc->slot), cls, first);
 }
 
 /* What a bin holds beyond its class's cache_max, in bytes (struct cache_bin). */
@@ -271,7 +243,7 @@ static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
                     report_invalid_pointer("free(): double free detected", first ? first : keep);
                 *(void **)keep = NULL;
                 bin->count -= idle;
-                bin_give_back(nc, cls, first);
+                heap_flush(node_heap_of(nc->slot), cls, first);
             }
             nc->growth[cls].gc_mark = bin->count + (uint32_t)bin_nalloc(nc, cls);
         }
@@ -603,8 +575,7 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     }
     struct cache_bin *bin = &nc->bins[cls];
     COUNT(bin->nfree, 1);
-    if (tag_shard(tag) != na_thread_state.shard &&
-        (!class_line_whole(cls) || bin->count >= bin->max)) {
+    if (tag_shard(tag) != na_thread_state.shard) {
         away_push(&nc->away[cls], block, slot, cls, tag_shard(tag));
         return;
     }

@@ -304,21 +304,6 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
     bin->count++;
 }
 
-/*
- * Does every block of class cls cover whole cache lines (its size a multiple
- * of one; slabs start on a page)? Then a block shares no line with another
- * block, whichever thread holds that one, and a bin may take a block of
- * another shard (struct away_list). The shift is the one is_block_start
- * reads on free's fast path: no other load.
- */
-#define CLASS_LINE_SHIFT 6 /* log2(NA_CACHE_LINE) */
-_Static_assert(NA_CACHE_LINE == 1 << CLASS_LINE_SHIFT, "the line's shift");
-
-static inline bool class_line_whole(unsigned cls)
-{
-    return na_slab_index_magic[cls].shift >= CLASS_LINE_SHIFT;
-}
-
 /* The calling thread runs on another node than at its last allocation. */
 NA_NOINLINE NA_COLD void thread_cache_note_move(unsigned home);
 

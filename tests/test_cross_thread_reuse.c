@@ -69,12 +69,10 @@ Test(cross_thread_reuse, blocks_another_thread_freed_are_the_next_ones_handed_ou
  * back to it: they must go back into their slabs, or each would pin its
  * slab. The blocks are freed in strides, so that the last ones freed lie
  * in every slab; once all are free, the heap's active memory is back near
- * where it was (a spare slab and a little more), not the 1.5 MiB they took.
+ * where it was (a spare slab and a little more), not the 2 MiB they took.
  */
-#define ORPHANS (32 * 1024) /* 48-byte blocks: 1.5 MiB */
-/* 48 bytes: a class whose blocks share lines, which a bin takes from its own shard only. */
-#define ORPHAN_SIZE 48
-#define STRIDE      16
+#define ORPHANS (32 * 1024) /* 64-byte blocks: 2 MiB, 32 slabs */
+#define STRIDE  16
 
 static void *orphans[ORPHANS];
 
@@ -82,7 +80,7 @@ static void *allocate_orphans(void *unused)
 {
     (void)unused;
     for (size_t i = 0; i < ORPHANS; i++)
-        orphans[i] = malloc(ORPHAN_SIZE);
+        orphans[i] = malloc(64);
     return NULL; /* and exits: its shard has no live thread left */
 }
 
@@ -103,7 +101,7 @@ Test(cross_thread_reuse, blocks_freed_for_a_shard_without_threads_do_not_pin_the
     for (size_t i = 0; i < ORPHANS; i++)
         cr_assert_not_null(orphans[i]);
     uint64_t full = active_bytes();
-    cr_assert_geq(full, before + ORPHANS * ORPHAN_SIZE, "active %llu before, %llu with the blocks",
+    cr_assert_geq(full, before + ORPHANS * 64, "active %llu before, %llu with the blocks",
                   (unsigned long long)before, (unsigned long long)full);
     for (size_t k = 0; k < STRIDE; k++)
         for (size_t i = k; i < ORPHANS; i += STRIDE)
