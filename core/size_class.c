@@ -44,15 +44,6 @@ static uint64_t odd_inverse(uint64_t odd)
  */
 #define CACHE_GROWN_BYTES  (128u << 10)
 #define CACHE_GROWN_BLOCKS 2048u
-/*
- * A class whose CACHE_BYTES are fewer blocks than this keeps this many, if
- * they fit in CACHE_GROWN_BYTES (2.5 to 8 KiB: 4..12 blocks -> 16): its
- * refills, flushes and away lists (half a bin) moved 2 to 6 blocks a batch,
- * each batch a lock or a CAS and a walk of blocks whose lines the other
- * thread held. numa_bench shared-pool-2t (sizes 8 B..8 KiB, most frees
- * remote): task-clock -6.6% (61 paired runs), peak RSS +1.6%.
- */
-#define CACHE_BLOCKS_BIG 16u
 
 static uint32_t choose_slab_pages(uint32_t size)
 {
@@ -86,8 +77,6 @@ void size_classes_init(void)
         cache_max = cache_max < CACHE_BLOCKS_MIN   ? CACHE_BLOCKS_MIN
                     : cache_max > CACHE_BLOCKS_MAX ? CACHE_BLOCKS_MAX
                                                    : cache_max;
-        if (cache_max < CACHE_BLOCKS_BIG && CACHE_BLOCKS_BIG * size <= CACHE_GROWN_BYTES)
-            cache_max = CACHE_BLOCKS_BIG;
         uint32_t grown = CACHE_GROWN_BYTES / size;
         grown = grown > CACHE_GROWN_BLOCKS ? CACHE_GROWN_BLOCKS : grown;
         info->cache_max = (uint16_t)cache_max;

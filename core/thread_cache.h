@@ -56,9 +56,7 @@ static inline void count_one(uint64_t *counter)
  * A bin's bound adapts to how the thread uses its class. It starts young:
  * at na_cache_young[cls] (8 KiB of blocks, 4..cache_max; the class's
  * cache_max for blocks of 64 B and less), and takes the class's cache_max
- * (32 KiB of blocks, 4..128; 16 for the classes of 2.5 to 8 KiB, whose
- * 32 KiB are 4 to 12 blocks: refills, flushes and away lists of 2 to 6
- * blocks cost shared-pool-2t 6% of its time) once the thread has malloc'd and freed
+ * (32 KiB of blocks, 4..128) once the thread has malloc'd and freed
  * CACHE_YOUNG_TRAFFIC (128 KiB) of the class on the node: checked when a
  * free finds the bin full and at each visit of the bins (cache_gc), never
  * on a fast path. A short-lived thread thus holds and fetches little: every

@@ -60,8 +60,7 @@
 static size_t cache_max(size_t class_size)
 {
     size_t n = 32768 / class_size;
-    n = n < 4 ? 4 : n > 128 ? 128 : n;
-    return n < 16 && 16 * class_size <= 128 * KiB ? 16 : n; /* CACHE_BLOCKS_BIG */
+    return n < 4 ? 4 : n > 128 ? 128 : n;
 }
 
 /* A young bin's bound (core/size_class.c, CACHE_YOUNG_BYTES). */
@@ -378,36 +377,29 @@ Test(cache_bins, idle_bins_keep_a_refill)
 }
 
 /*
- * `n` blocks of `size` (at most BIN_KEPT_MAX), then `pairs` mallocs and
- * frees of one more (from the bin: no slow path, and the bin's last refill
- * is long past, so the frees that follow are no batch that would grow it),
- * then the blocks freed and allocated again: how many came back from the
- * bin (kept_run).
+ * YOUNG_BLOCKS blocks of 512 B, then `pairs` mallocs and frees of one more
+ * (from the bin: no slow path, and the bin's last refill is long past, so
+ * the frees that follow are no batch that would grow it), then the blocks
+ * freed and allocated again: how many came back from the bin (kept_run).
  */
 #define YOUNG_BLOCKS 30
 #define YOUNG_SIZE   512
-#define BIN_KEPT_MAX 32
-
-static size_t bin_kept(size_t size, int n, int pairs)
-{
-    void *blocks[BIN_KEPT_MAX], *again[BIN_KEPT_MAX];
-    for (int i = 0; i < n; i++)
-        blocks[i] = test_launder(malloc(size));
-    for (int i = 0; i < pairs; i++)
-        free(test_launder(malloc(size)));
-    for (int i = 0; i < n; i++)
-        free(blocks[i]);
-    for (int i = 0; i < n; i++)
-        again[i] = test_launder(malloc(size));
-    size_t kept = kept_run(blocks, again, n);
-    for (int i = 0; i < n; i++)
-        free(again[i]);
-    return kept;
-}
 
 static size_t young_kept(int pairs)
 {
-    return bin_kept(YOUNG_SIZE, YOUNG_BLOCKS, pairs);
+    void *blocks[YOUNG_BLOCKS], *again[YOUNG_BLOCKS];
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        blocks[i] = test_launder(malloc(YOUNG_SIZE));
+    for (int i = 0; i < pairs; i++)
+        free(test_launder(malloc(YOUNG_SIZE)));
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        free(blocks[i]);
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        again[i] = test_launder(malloc(YOUNG_SIZE));
+    size_t kept = kept_run(blocks, again, YOUNG_BLOCKS);
+    for (int i = 0; i < YOUNG_BLOCKS; i++)
+        free(again[i]);
+    return kept;
 }
 
 static void *young_body(void *arg)
@@ -444,33 +436,4 @@ static void *matures_body(void *arg)
 Test(cache_bins, busy_young_bin_matures)
 {
     run_in_thread(matures_body);
-}
-
-/*
- * A class of 2.5 to 8 KiB keeps 16 blocks once in use (core/size_class.c,
- * CACHE_BLOCKS_BIG), not its 32 KiB of them (4 to 12). 12 blocks of 4 KiB
- * freed onto the 4 the pairs' refill left (the young bin matures at the
- * first free that finds it full: 384 KiB of the class moved by then) all
- * come back; with a bound of 8 the bin flushed its top half twice and kept
- * the last 4.
- */
-#define BIG_BLOCKS 12
-#define BIG_SIZE   4096
-
-static void *big_body(void *arg)
-{
-    (void)arg;
-    static char why[128];
-    size_t kept = bin_kept(BIG_SIZE, BIG_BLOCKS, 40);
-    if (kept < BIG_BLOCKS) {
-        snprintf(why, sizeof why, "a bin of %d B blocks kept %zu of %d", BIG_SIZE, kept,
-                 BIG_BLOCKS);
-        return why;
-    }
-    return NULL;
-}
-
-Test(cache_bins, big_class_bin_keeps_sixteen)
-{
-    run_in_thread(big_body);
 }
