@@ -14,7 +14,9 @@
  *                    zeroed in place, never given to MADV_DONTNEED, which refuses it)
  *   nonzero          bytes of calloc'd memory that did not read as zero
  */
+#define _GNU_SOURCE /* test_util.h: sched_setaffinity */
 #include "numa_alloc.h"
+#include "test_util.h"
 
 #include <malloc.h>
 #include <stdint.h>
@@ -63,29 +65,6 @@ static long long pool_free(void)
     return value;
 }
 
-/* A field of the statistics' object of `node`; -1 if missing. */
-static long long stats_field(int node, const char *key)
-{
-    static char json[1 << 20];
-    int fd = (int)syscall(SYS_memfd_create, "stats", 0);
-    ssize_t n = -1;
-    if (fd >= 0 && numa_alloc_stats_write(fd, 1) == 0)
-        n = pread(fd, json, sizeof json - 1, 0);
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
-        return -1;
-    json[n] = '\0';
-    char section[32];
-    snprintf(section, sizeof section, "\"node%d\"", node);
-    const char *at = strstr(json, section);
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    if (!at || !(at = strstr(at, pattern)))
-        return -1;
-    return strtoll(at + strlen(pattern), NULL, 10);
-}
-
 int main(void)
 {
     static void *blocks[NBLOCKS];
@@ -99,7 +78,7 @@ int main(void)
     long long page_kb, hugetlb;
     smaps_of(blocks[0], &page_kb, &hugetlb);
     printf("node %d\nheap_page_kb %lld\nheap_hugetlb %lld\nstats_hugetlb %lld\n", node, page_kb,
-           hugetlb, stats_field(node, "hugetlb_bytes"));
+           hugetlb, test_stats_node_field(node, "hugetlb_bytes"));
     /* The child writes where the parent's hugetlb pages were; the parent writes too. */
     pid_t child = fork();
     if (child == 0) {
@@ -152,8 +131,8 @@ int main(void)
     printf("pool_free_after %lld\n", pool_free());
     smaps_of(blocks[0], &page_kb, &hugetlb);
     printf("heap_hugetlb_after %lld\nstats_hugetlb_after %lld\n", hugetlb,
-           stats_field(node, "hugetlb_bytes"));
-    printf("purge_failures %lld\n", stats_field(node, "purge_failures"));
+           test_stats_node_field(node, "hugetlb_bytes"));
+    printf("purge_failures %lld\n", test_stats_node_field(node, "purge_failures"));
     printf("nonzero %lld\nok\n", nonzero);
     return 0;
 }

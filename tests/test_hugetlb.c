@@ -76,13 +76,7 @@ static int run_probe_in(const char *env, const char *wrapper, char *out, size_t 
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "env %s %s %s 2>&1", env, wrapper, HUGETLB_PROBE_PATH);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    return test_command_output(cmd, out, cap);
 }
 
 static int run_probe(const char *env, char *out, size_t cap)

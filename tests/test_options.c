@@ -16,12 +16,9 @@ static int run_probe_args(const char *env, const char *args, char *out, size_t c
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "env %s %s %s 2>&1", env, OPTIONS_PROBE_PATH, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p, "popen %s", cmd);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    int status = test_command_output(cmd, out, cap);
+    cr_assert_neq(status, -1, "popen %s", cmd);
+    return status;
 }
 
 static int run_probe(const char *env, char *out, size_t cap)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -384,6 +385,31 @@ static inline long long test_stats_field(const char *json, const char *section, 
     if (!at || !(at = strstr(at, pattern)))
         return -1;
     return strtoll(at + strlen(pattern), NULL, 10);
+}
+
+/*
+ * Runs a shell command line; its stdout (and whatever it redirects there) in
+ * out, cut to cap - 1 bytes. Returns its exit status, 128 if a signal ended
+ * it, -1 if it could not be started.
+ */
+static inline int test_command_output(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* A field of node `node`'s object in this process's statistics now; -1 if missing. */
+static inline long long test_stats_node_field(int node, const char *key)
+{
+    static char json[1 << 20];
+    char section[32];
+    snprintf(section, sizeof section, "\"node%d\"", node);
+    return test_stats_field(test_stats_json(json, sizeof json), section, key);
 }
 
 #endif /* NUMA_ALLOC_TEST_UTIL_H */

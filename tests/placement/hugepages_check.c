@@ -30,6 +30,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../test_util.h"
+
 #define HUGE ((uintptr_t)2 << 20)
 #define MiB  ((size_t)1 << 20)
 
@@ -69,25 +71,6 @@ static struct mapping mapping_of(uintptr_t addr)
     if (f)
         fclose(f);
     return m;
-}
-
-static long long stats_thp_bytes(int node)
-{
-    static char json[1 << 20];
-    int fd = (int)syscall(SYS_memfd_create, "stats", 0);
-    if (fd < 0 || numa_alloc_stats_write(fd, 1) != 0)
-        return -1;
-    ssize_t n = pread(fd, json, sizeof json - 1, 0);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    json[n] = '\0';
-    char section[32];
-    snprintf(section, sizeof section, "\"node%d\"", node);
-    const char *at = strstr(json, section);
-    if (!at || !(at = strstr(at, "\"thp_bytes\": ")))
-        return -1;
-    return strtoll(at + strlen("\"thp_bytes\": "), NULL, 10);
 }
 
 /* move_pages on every 4 KiB page of [start, end): how many on `node`, elsewhere, absent. */
@@ -208,7 +191,7 @@ int main(int argc, char **argv)
                "node %d: huge object: %ld of %lu pages on the node (%ld elsewhere, %ld absent)",
                node, whole.on_node, (unsigned long)((he - hs) / 4096), whole.elsewhere,
                whole.absent);
-        long long stats = stats_thp_bytes(node);
+        long long stats = test_stats_node_field(node, "thp_bytes");
         printf("node %d: statistics thp_bytes %lld\n", node, stats);
         EXPECT(stats == m.anon_huge, "node %d: statistics say %lld bytes, smaps %lld", node, stats,
                m.anon_huge);
