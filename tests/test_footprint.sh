@@ -13,27 +13,52 @@
 # so does a block larger than 256 KiB (PURGE_YOUNG_BLOCK_MAX): 1 MiB freed must stay.
 # With SHIM (tests/string_shim.c), `true` under the library must make no call to the C
 # library's string functions (base/bytes.h): they would fault in libc text it lacks.
-# The functions start-up runs lie first in the text, in .text.na_startup
-# (cmake/startup-text.ld): the section must be in the library and within
-# FOOTPRINT_STARTUP_TEXT_KIB (default 32; 0: the build links without it, not checked).
+# The functions start-up runs lie first in the text, in .text.na_startup, and the
+# malloc family's entry points and slow paths next, in .text.na_malloc
+# (cmake/startup-text.ld): both sections must be in the library, within
+# FOOTPRINT_STARTUP_TEXT_KIB (default 32) and FOOTPRINT_MALLOC_TEXT_KIB (default 48;
+# 0 for the first: the build links without the script, nothing checked), and the
+# functions named below must lie in them (a section pattern that stopped matching:
+# the at-exit writers are in .text.exit.NAME, which the script once missed).
 set -uo pipefail
 lib=$1 probe=$2 shim=${3:-}
 budget_kib=${FOOTPRINT_BUDGET_KIB:-64}
 startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-32}
+malloc_text_kib=${FOOTPRINT_MALLOC_TEXT_KIB:-48}
 fail=0
-if ((startup_text_kib > 0)); then
-    size=$(${READELF:-readelf} -SW "$lib" | sed 's/^ *\[ *[0-9]*\] *//' |
-        awk '$1 == ".text.na_startup" {print $5}') # (name type address offset size)
-    if [[ -z $size ]]; then
-        echo "FAIL: $lib has no .text.na_startup section (cmake/startup-text.ld not linked?)" >&2
+# section_check NAME LIMIT_KIB FUNCTION...: the section's size, and each FUNCTION within it.
+section_check() {
+    local name=$1 limit=$2 line addr size
+    shift 2
+    line=$(${READELF:-readelf} -SW "$lib" | sed 's/^ *\[ *[0-9]*\] *//' |
+        awk -v n="$name" '$1 == n {print $3, $5}') # (name type address offset size)
+    if [[ -z $line ]]; then
+        echo "FAIL: $lib has no $name section (cmake/startup-text.ld not linked?)" >&2
         fail=1
-    else
-        echo "start-up text: $((16#$size)) bytes (limit $startup_text_kib KiB)"
-        if ((16#$size > startup_text_kib * 1024)); then
-            echo "FAIL: .text.na_startup is $((16#$size)) bytes, over $startup_text_kib KiB: see cmake/startup-text.ld" >&2
+        return
+    fi
+    read -r addr size <<<"$line"
+    echo "$name: $((16#$size)) bytes (limit $limit KiB)"
+    if ((16#$size > limit * 1024)); then
+        echo "FAIL: $name is $((16#$size)) bytes, over $limit KiB: see cmake/startup-text.ld" >&2
+        fail=1
+    fi
+    local fn at
+    for fn in "$@"; do
+        at=$(${NM:-nm} "$lib" | awk -v f="$fn" '$3 == f && $2 ~ /^[tT]$/ {print $1; exit}')
+        if [[ -z $at ]]; then
+            echo "FAIL: no function $fn in $lib" >&2
+            fail=1
+        elif ((16#$at < 16#$addr || 16#$at >= 16#$addr + 16#$size)); then
+            echo "FAIL: $fn (at 0x$at) is not in $name: see cmake/startup-text.ld" >&2
             fail=1
         fi
-    fi
+    done
+}
+if ((startup_text_kib > 0)); then
+    section_check .text.na_startup "$startup_text_kib" init_once options_init stats_file_at_exit
+    section_check .text.na_malloc "$malloc_text_kib" malloc free calloc realloc posix_memalign \
+        heap_refill heap_flush_some page_run_alloc alloc_realloc prof_first_pops
 fi
 for blocks in 0 300; do
     line=$(LD_PRELOAD=$lib "$probe" "$blocks") || {
