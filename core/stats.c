@@ -460,7 +460,14 @@ static void json_thread(struct textbuf *tb, const struct thread_stats *t)
     json_field(tb, "frees", t->counts.frees, true);
     json_field(tb, "bytes_allocated", t->counts.bytes_allocated, true);
     json_field(tb, "bytes_freed", t->counts.bytes_freed, true);
-    json_field(tb, "bytes_live", t->counts.bytes_allocated - t->counts.bytes_freed, true);
+    /*
+     * Signed: a thread that frees blocks other threads made (a consumer, a
+     * pool's sweeper) frees more than it allocates. Unsigned, -2960 read
+     * 18446744073709548656, past what many JSON readers take (int64).
+     */
+    tb_str(tb, "\"bytes_live\": ");
+    tb_i64(tb, (int64_t)(t->counts.bytes_allocated - t->counts.bytes_freed));
+    tb_str(tb, ", ");
     json_field(tb, "peak_bytes_live", t->peak_live_bytes, true);
     json_field(tb, "local_allocations", t->counts.allocs - t->counts.remote_allocs, true);
     json_field(tb, "remote_allocations", t->counts.remote_allocs, true);

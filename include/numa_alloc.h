@@ -136,7 +136,10 @@ NUMA_ALLOC_API int numa_alloc_stats_write(int fd, int json);
  *                                (-1 as 2^64-1: none yet, or no memory there)
  *   allocations, frees, bytes_allocated, bytes_freed, bytes_live,
  *   local_allocations, remote_allocations, remote_frees
- *                                as above, on every node
+ *                                as above, on every node; a thread that
+ *                                frees blocks other threads made has
+ *                                bytes_live below 0, here 2^64 - n (read
+ *                                it as int64_t), in the JSON -n
  *   peak_bytes_live              the most bytes it had live (sampled)
  *   migrations                   times it was found on another node
  *   fallbacks                    its allocations served by a fallback node

@@ -257,6 +257,56 @@ Test(stats, thread_peak_of_live_bytes)
     cr_assert_leq(peak, 20000ULL * 112 + 65536, "peak %llu", peak);
 }
 
+/* A thread that frees blocks another thread made: its live bytes go below zero. */
+struct sweeper {
+    void **blocks;
+    int count;
+    pid_t tid;
+    pthread_barrier_t swept, read;
+};
+
+static void *sweep(void *arg)
+{
+    struct sweeper *s = arg;
+    s->tid = gettid();
+    free(malloc(16)); /* its own first allocation, so that it is listed */
+    for (int i = 0; i < s->count; i++)
+        free(s->blocks[i]);
+    pthread_barrier_wait(&s->swept);
+    pthread_barrier_wait(&s->read); /* alive while the main thread reads the statistics */
+    return NULL;
+}
+
+/*
+ * The JSON prints it signed: unsigned, the difference wrapped to near 2^64
+ * (18446744073709548656 for -2960), past what JSON readers that parse into
+ * int64 take.
+ */
+Test(stats, a_thread_that_frees_others_blocks_has_negative_live_bytes)
+{
+    static void *blocks[1000];
+    struct sweeper s = {.blocks = blocks, .count = 1000};
+    for (int i = 0; i < s.count; i++)
+        blocks[i] = malloc(1024);
+    pthread_barrier_init(&s.swept, NULL, 2);
+    pthread_barrier_init(&s.read, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, sweep, &s);
+    pthread_barrier_wait(&s.swept);
+    const char *text = snapshot();
+    char entry[64];
+    snprintf(entry, sizeof entry, "{\"tid\": %d,", (int)s.tid);
+    const char *at = strstr(text, entry);
+    cr_assert(at, "no thread %d in:\n%s", (int)s.tid, text);
+    at = strstr(at, "\"bytes_live\": ");
+    cr_assert(at);
+    long long live = strtoll(at + strlen("\"bytes_live\": "), NULL, 10);
+    pthread_barrier_wait(&s.read);
+    pthread_join(t, NULL);
+    cr_assert_leq(live, -1000LL * 1024 + 64, "bytes_live %lld", live);
+    cr_assert_geq(live, -1000LL * 1024, "bytes_live %lld", live);
+}
+
 /*
  * The cpuset watch (policy/mems_watch.h) re-reads Mems_allowed on slow paths
  * at most every 100 ms: here, where the cpuset never changes, several checks
