@@ -33,4 +33,14 @@ static inline void na_copy(void *dst, const void *src, size_t n)
     }
 }
 
+/* A NUL-terminated string with its NUL: the call GCC makes of strcpy at -Os, avoided. */
+static inline void na_copy_string(char *dst, const char *src)
+{
+    size_t i = 0;
+    do {
+        dst[i] = src[i];
+        __asm__("" : : "r"(dst) : "memory");
+    } while (src[i++] != '\0');
+}
+
 #endif

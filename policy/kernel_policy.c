@@ -1,6 +1,7 @@
 /* kernel_policy.c - the inherited task policy and the kernel's interleave weights; see
  * kernel_policy.h. */
 #define _GNU_SOURCE
+#include "base/bytes.h"
 #include "policy/kernel_policy.h"
 
 #include "base/bitmap.h"
@@ -12,7 +13,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -60,9 +60,9 @@ static void read_task_policy(void)
     ip->read_error = rc == 0 ? 0 : -errno;
     errno = saved;
     if (ip->read_error) {
-        memset(ip->nodes, 0, sizeof ip->nodes);
+        na_fill(ip->nodes, 0, sizeof ip->nodes);
         ip->mode = KMPOL_DEFAULT;
-        strcpy(ip->text, "unknown");
+        na_copy_string(ip->text, "unknown");
         return;
     }
     ip->mode = mode & ~KMPOL_MODE_FLAGS;
@@ -101,7 +101,7 @@ static void adopt(void)
     na_options.policy = as_ours[na_inherited_policy.mode];
     na_options.policy_source = POLICY_SOURCE_INHERITED;
     if (!na_options.nodes_given) {
-        memcpy(na_options.nodes, na_inherited_policy.nodes, sizeof na_options.nodes);
+        na_copy(na_options.nodes, na_inherited_policy.nodes, sizeof na_options.nodes);
         na_options.nodes_given = true;
         na_options.nodes_all = false;
     }

@@ -106,11 +106,11 @@ void topology_node_path(char *buf, int id, const char *leaf)
         v /= 10u;
     } while (v);
     size_t len = sizeof(NODE_DIR "node") - 1;
-    memcpy(buf, NODE_DIR "node", len);
+    na_copy(buf, NODE_DIR "node", len);
     while (n)
         buf[len++] = digits[--n];
     buf[len++] = '/';
-    strcpy(buf + len, leaf);
+    na_copy_string(buf + len, leaf);
 }
 
 /* Mems_allowed from /proc/self/status: comma-separated 32-bit hex words, most significant first. */

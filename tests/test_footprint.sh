@@ -16,15 +16,17 @@
 # The functions start-up runs lie first in the text, in .text.na_startup, and the
 # malloc family's entry points and slow paths next, in .text.na_malloc
 # (cmake/startup-text.ld): both sections must be in the library, within
-# FOOTPRINT_STARTUP_TEXT_KIB (default 32) and FOOTPRINT_MALLOC_TEXT_KIB (default 48;
-# 0 for the first: the build links without the script, nothing checked), and the
+# FOOTPRINT_STARTUP_TEXT_KIB (default 24) and FOOTPRINT_MALLOC_TEXT_KIB (default 40;
+# 0 for the first: the build links without the script, nothing checked), that both
+# end within the text's first 64 KiB (FOOTPRINT_ONE_WINDOW=0: not checked), and the
 # functions named below must lie in them (a section pattern that stopped matching:
 # the at-exit writers are in .text.exit.NAME, which the script once missed).
 set -uo pipefail
 lib=$1 probe=$2 shim=${3:-}
 budget_kib=${FOOTPRINT_BUDGET_KIB:-64}
-startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-32}
-malloc_text_kib=${FOOTPRINT_MALLOC_TEXT_KIB:-48}
+startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-24}
+malloc_text_kib=${FOOTPRINT_MALLOC_TEXT_KIB:-40}
+one_window=${FOOTPRINT_ONE_WINDOW:-1} # 0: the 64 KiB check is off (a debug build's text is larger)
 fail=0
 # section_check NAME LIMIT_KIB FUNCTION...: the section's size, and each FUNCTION within it.
 section_check() {
@@ -56,9 +58,25 @@ section_check() {
     done
 }
 if ((startup_text_kib > 0)); then
-    section_check .text.na_startup "$startup_text_kib" init_once options_init stats_file_at_exit
+    section_check .text.na_startup "$startup_text_kib" init_once options_init stats_file_at_exit \
+        frame_dummy
     section_check .text.na_malloc "$malloc_text_kib" malloc free calloc realloc posix_memalign \
         heap_refill heap_flush_some page_run_alloc alloc_realloc prof_first_pops
+    # With segments aligned to 64 KiB (CMakeLists.txt: -z max-page-size), both sections must
+    # end within the text segment's first 64 KiB: one fault-around window.
+    read -r text_at text_align < <(${READELF:-readelf} -lW "$lib" |
+        awk '$1 == "LOAD" && / R E / {print $3, $NF; exit}') # (type offset vaddr ... R E align)
+    malloc_end=$(${READELF:-readelf} -SW "$lib" | sed 's/^ *\[ *[0-9]*\] *//' |
+        awk '$1 == ".text.na_malloc" {print $3, $5}')
+    if [[ -n $text_at && -n $malloc_end ]] && ((text_align >= 0x10000 && one_window)); then
+        read -r at size <<<"$malloc_end"
+        used=$((16#$at + 16#$size - text_at))
+        echo "start-up and slow-path text: the text's first $used bytes (limit 65536)"
+        if ((used > 65536)); then
+            echo "FAIL: .text.na_malloc ends $used bytes into the text, past its first 64 KiB window: trim cmake/startup-text.ld or build more of it for size" >&2
+            fail=1
+        fi
+    fi
 fi
 for blocks in 0 300; do
     line=$(LD_PRELOAD=$lib "$probe" "$blocks") || {
