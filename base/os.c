@@ -4,6 +4,7 @@
 
 #include "base/parse.h"
 #include "base/textbuf.h"
+#include "base/vdso.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -141,14 +142,14 @@ int os_purge(void *addr, size_t size)
 uint64_t os_now_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    vdso_clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 uint64_t os_wall_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    vdso_clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 

@@ -5,6 +5,7 @@
 #include "base/lock.h"
 #include "base/os.h"
 #include "base/textbuf.h"
+#include "base/vdso.h"
 #include "core/alloc.h"
 #include "core/thread_cache.h"
 #include "policy/capabilities.h"
@@ -96,7 +97,7 @@ static uint64_t next_random(void)
 {
     if (me.seed == 0) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        vdso_clock_gettime(CLOCK_MONOTONIC, &ts);
         me.seed = ((uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ull) ^
                   ((uint64_t)ts.tv_nsec << 20) ^ (uintptr_t)&me;
         me.seed |= 1;
@@ -414,7 +415,7 @@ static _Unwind_Reason_Code unwind_one(struct _Unwind_Context *context, void *arg
 static uint64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    vdso_clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 

@@ -14,6 +14,7 @@
 #include "base/lock.h"
 #include "base/report.h"
 #include "base/textbuf.h"
+#include "base/vdso.h"
 #include "core/alloc.h"
 #include "core/layout.h"
 #include "core/stats.h"
@@ -147,7 +148,7 @@ static void write_openmetrics(struct textbuf *tb, const struct stats_snapshot *s
                               const char *labels)
 {
     struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    vdso_clock_gettime(CLOCK_REALTIME, &now);
     meta(tb, "numa_alloc_snapshot_timestamp_seconds", GAUGE, "seconds",
          "When these statistics were taken (Unix time).");
     sample(tb, "numa_alloc_snapshot_timestamp_seconds", "", -1, labels);

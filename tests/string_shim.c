@@ -1,13 +1,15 @@
 /*
  * string_shim.c - preloaded before the library by test_footprint.sh: the C
- * library's string functions the library imports, each counting the calls
- * that come from libnumapreload (by return address). At exit it prints
+ * library's string functions the library imports, and clock_gettime, each
+ * counting the calls that come from libnumapreload (by return address). At
+ * exit it prints
  *
  *   string calls N [FUNCTION...]
  *
  * A program that calls none of them itself, such as `true`, must see N = 0:
  * start-up code calling them faults in libc text that such a program does not
- * have resident (base/bytes.h, docs/architecture.md, *Footprint*). Not linked
+ * have resident (base/bytes.h, base/vdso.h, docs/architecture.md,
+ * *Footprint*). Not linked
  * with the library; its own loops hide their pattern from the compiler, which
  * would turn them into calls to the functions they define.
  */
@@ -15,6 +17,8 @@
 #include <dlfcn.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEEP(p) __asm__("" : : "r"(p) : "memory")
@@ -174,6 +178,13 @@ char *strstr(const char *h, const char *n)
             return (char *)h;
     }
     return *n ? NULL : (char *)h;
+}
+
+/* The library reads its clocks in the vDSO (base/vdso.c): a call here is one through libc. */
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    NOTE("clock_gettime");
+    return (int)syscall(SYS_clock_gettime, id, ts);
 }
 
 __attribute__((destructor(101))) static void report(void)
