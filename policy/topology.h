@@ -118,7 +118,8 @@ void topology_set_root(const char *root);
 #endif
 
 /*
- * This process's Mems_allowed (/proc/self/status) into `allowed`, a bitmap of
+ * This process's Mems_allowed (get_mempolicy's MPOL_F_MEMS_ALLOWED; where the
+ * call is refused, /proc/self/status) into `allowed`, a bitmap of
  * TOPO_MAX_NODE_ID bits indexed by node id; 0, or -1 when it cannot be read.
  */
 int topology_read_mems_allowed(uint64_t *allowed);

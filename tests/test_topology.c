@@ -191,6 +191,44 @@ Test(topology, mems_allowed_high_ids)
 }
 
 /*
+ * Without a synthetic tree the kernel answers (get_mempolicy): the same nodes
+ * as this process's Mems_allowed line, read here the plain way.
+ */
+Test(topology, mems_allowed_from_the_kernel_as_in_proc_status)
+{
+    topology_set_root("");
+    uint64_t allowed[TOPO_MAX_NODE_ID / 64];
+    memset(allowed, 0xa5, sizeof allowed); /* every bit must be written */
+    cr_assert_eq(topology_read_mems_allowed(allowed), 0);
+
+    FILE *f = fopen("/proc/self/status", "r");
+    cr_assert(f);
+    char line[4096], *hex = NULL;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Mems_allowed:", 13) == 0) {
+            hex = line + 13;
+            break;
+        }
+    fclose(f);
+    cr_assert(hex, "no Mems_allowed line");
+    uint64_t want[TOPO_MAX_NODE_ID / 64] = {0};
+    unsigned words = 0, word[TOPO_MAX_NODE_ID / 32];
+    for (char *tok = strtok(hex, ", \t\n"); tok && words < TOPO_MAX_NODE_ID / 32;
+         tok = strtok(NULL, ", \t\n"))
+        word[words++] = (unsigned)strtoul(tok, NULL, 16);
+    cr_assert_gt(words, 0);
+    for (unsigned w = 0; w < words; w++) { /* the last word holds nodes 0..31 */
+        unsigned base = (words - 1 - w) * 32;
+        for (unsigned b = 0; b < 32 && base + b < TOPO_MAX_NODE_ID; b++)
+            if (word[w] & (1u << b))
+                want[(base + b) / 64] |= 1ull << ((base + b) % 64);
+    }
+    for (int id = 0; id < TOPO_MAX_NODE_ID; id++)
+        cr_expect_eq((allowed[id / 64] >> (id % 64)) & 1, (want[id / 64] >> (id % 64)) & 1,
+                     "node %d", id);
+}
+
+/*
  * The per-node tables live in a small store while every online id is below
  * TOPO_FEW_IDS (63 the highest), in the large one as soon as one is not (64),
  * and in the small one again for a later topology: the id maps of the large
