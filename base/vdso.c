@@ -3,6 +3,7 @@
 #include "base/vdso.h"
 
 #include "base/compiler.h"
+#include "base/parse.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -37,14 +38,11 @@ static int libc_clock_gettime(clockid_t id, struct timespec *ts)
 }
 
 #ifdef VDSO_CLOCK_GETTIME
-/* Whether symbol name `name` is `want` (no C library call: vdso.h says why). */
+/* Whether symbol name `name` is `want`: all of it, no more (parse_skip: no C library call). */
 static bool same_name(const char *name, const char *want)
 {
-    while (*want && *name == *want) {
-        name++;
-        want++;
-    }
-    return *name == *want;
+    const char *rest = parse_skip(name, want);
+    return rest && *rest == '\0';
 }
 
 /*
