@@ -181,12 +181,23 @@ static void check_parked(struct node_heap *heap, struct class_slabs *slabs, unsi
     size_t limit = (size_t)1 << 32; /* past it, the list has a cycle */
     for (int list = 0; list < 2; list++) {
         void *block = list ? __atomic_load_n(&slabs->handed, __ATOMIC_ACQUIRE) : slabs->parked;
+        const struct parked_batch *batch = NULL; /* the batch `block` is in, and its blocks left */
+        uintptr_t left = 0;
         for (size_t n = 0; block; block = *(void **)block) {
             CHECK(n++ < limit, "parked remote frees in a cycle", slabs);
             check_cached_block(heap->slot, cls, block);
             CHECK(span_of_ptr(segment_of(block), block)->shard == shard,
                   "parked remote free of another shard", block);
+            if (!class_has_batches(cls))
+                continue;
+            if (left == 0) {
+                batch = block;
+                left = batch->count;
+                CHECK(left >= 1, "parked batch of no blocks", block);
+            }
+            CHECK(--left > 0 || batch->last == block, "parked batch's last block misnamed", batch);
         }
+        CHECK(left == 0, "parked batch longer than its list", batch);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "base/debug.h"
 #include "base/report.h"
 #include "core/node_heap.h"
+#include "core/thread_cache.h"
 
 #include <string.h>
 
@@ -128,28 +129,82 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
     return taken;
 }
 
+/* Moves the first `count` blocks of a chain to the front of *list; returns what followed them. */
+static void *chain_cut(void *first, unsigned count, void **list)
+{
+    void *last = first;
+    for (unsigned i = 1; i < count; i++)
+        last = *(void **)last;
+    void *rest = *(void **)last;
+    *(void **)last = *list;
+    *list = first;
+    return rest;
+}
+
+/*
+ * Is this the head of a batch of the locked class_slabs (struct
+ * parked_batch)? Its words past the link are the program's after a write
+ * to a freed block, and a refill must not follow them anywhere else.
+ */
+static bool batch_is_sound(unsigned tag, const struct parked_batch *batch)
+{
+    const void **last = batch->last;
+    /* An away list is handed back at half a bin (away_push): a batch is never longer. */
+    if (batch->count == 0 || batch->count > na_size_classes[tag_class(tag)].cache_max ||
+        !region_contains(last))
+        return false;
+    const struct page_entry *page = page_entry_at(segment_of(last), last);
+    return page->tag == tag && is_block_start(segment_of(last), last, page) &&
+           last[1] == (void *)na_free_block_key;
+}
+
+static void parked_drain(struct node_heap *heap, struct class_slabs *slabs, unsigned cls);
+
 /*
  * Moves up to `want` parked blocks (remote frees, handed back) to the front
  * of *list, lock held; returns how many. Their slabs count them used
- * already: nothing else changes.
+ * already: nothing else changes. Whole batches go without a walk (struct
+ * parked_batch); a batch cut short is walked to the cut and its rest
+ * becomes a batch. A batch head that is not sound drains what is parked
+ * into the slabs, whose walk checks every block.
  */
-static unsigned parked_take(struct class_slabs *slabs, unsigned want, void **list)
+static unsigned parked_take(struct node_heap *heap, struct class_slabs *slabs, unsigned shard,
+                            unsigned cls, unsigned want, void **list)
 {
     NA_ASSERT_HELD(&slabs->lock);
     if (!slabs->parked)
         slabs->parked = __atomic_exchange_n(&slabs->handed, NULL, __ATOMIC_ACQUIRE);
-    void *first = slabs->parked, *last = NULL, *block = first;
     unsigned taken = 0;
-    while (block && taken < want) {
-        last = block;
-        block = *(void **)block;
-        taken++;
+    if (!class_has_batches(cls)) {
+        for (void *block = slabs->parked; block && taken < want; block = *(void **)block)
+            taken++;
+        if (taken)
+            slabs->parked = chain_cut(slabs->parked, taken, list);
     }
-    if (!taken)
-        return 0;
-    slabs->parked = block;
-    *(void **)last = *list;
-    *list = first;
+    while (slabs->parked && taken < want) {
+        struct parked_batch *batch = slabs->parked;
+        if (unlikely(!batch_is_sound(PAGE_TAG(cls, shard), batch))) {
+            __atomic_sub_fetch(&slabs->parked_count, taken, __ATOMIC_RELAXED);
+            parked_drain(heap, slabs, cls);
+            return taken;
+        }
+        if (batch->count <= want - taken) {
+            void **last = batch->last;
+            taken += (unsigned)batch->count;
+            slabs->parked = last[0];
+            last[0] = *list;
+            *list = batch;
+        } else {
+            unsigned cut = want - taken;
+            void *last = batch->last;
+            uintptr_t left = batch->count - cut;
+            struct parked_batch *rest = chain_cut(batch, cut, list);
+            rest->last = last;
+            rest->count = left;
+            slabs->parked = rest;
+            taken += cut;
+        }
+    }
     __atomic_sub_fetch(&slabs->parked_count, taken, __ATOMIC_RELAXED);
     return taken;
 }
@@ -180,7 +235,7 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
     na_lock(&slabs->lock);
     /* Remote frees first: handing them out again is all they need (see struct class_slabs). */
     while (got < want && (slabs->parked || __atomic_load_n(&slabs->handed, __ATOMIC_RELAXED))) {
-        unsigned taken = parked_take(slabs, want - got, list);
+        unsigned taken = parked_take(heap, slabs, shard, cls, want - got, list);
         got += taken;
         if (!taken)
             break;
@@ -379,6 +434,11 @@ void heap_hand_back(struct node_heap *heap, unsigned shard, unsigned cls, void *
     NA_ASSERT(heap_slabs_used(heap) && count > 0);
     NA_ASSERT(chain_is_of(shard, cls, first, last, count));
     struct class_slabs *slabs = &heap->class_slabs[shard & (HEAP_SHARDS - 1)][cls];
+    if (class_has_batches(cls)) {
+        struct parked_batch *batch = first;
+        batch->last = last;
+        batch->count = count;
+    }
     void *head = __atomic_load_n(&slabs->handed, __ATOMIC_RELAXED);
     do {
         *(void **)last = head;

@@ -178,3 +178,97 @@ Test(cross_thread_reuse, blocks_outliving_their_thread_are_free_at_once)
                  "expected all (lowest first, back in their slab)",
                  reused, OUTLIVED);
 }
+
+/*
+ * A batch of remote frees (struct parked_batch in core/node_heap.h): the
+ * other thread's away list, handed back in one CAS at its exit, names its
+ * last block and its length in its head's third and fourth words, so the
+ * refill takes it whole without walking down blocks whose lines are in
+ * another core's cache; a refill that wants fewer cuts it, and the rest is
+ * a batch again. The test reads the words of freed blocks: it knows the
+ * layout, which is the point.
+ */
+#define BATCH      48  /* fewer than an away list holds: half of 128 blocks of 64 B */
+#define BATCH_SIZE 112 /* a class no other test of this process uses: a fresh bin */
+
+static void *batch[BATCH];
+
+static void *free_batch(void *unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < BATCH; i++)
+        free(batch[i]); /* batch[BATCH - 1] is the away list's head, batch[0] its last */
+    return NULL;
+}
+
+static void hand_back_a_batch(void)
+{
+    for (size_t i = 0; i < BATCH; i++) {
+        cr_assert_not_null(batch[i] = malloc(BATCH_SIZE));
+        test_assert_ours(batch[i]);
+        memset(batch[i], 0, BATCH_SIZE); /* no word of ours is left in them */
+    }
+    malloc_trim(0); /* this thread's bins are empty: its next malloc of the class refills */
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, free_batch, NULL), 0);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
+}
+
+Test(cross_thread_reuse, remote_frees_come_back_as_a_batch_a_refill_takes_whole_or_cuts)
+{
+    free(test_launder(malloc(16))); /* this thread has its shard before the other starts */
+    hand_back_a_batch();
+    void **head = batch[BATCH - 1];
+    cr_assert_eq(head[2], batch[0], "the batch's head names its last block");
+    cr_assert_eq((uintptr_t)head[3], BATCH, "the batch's head holds its length");
+    /* A young bin's first refill wants fewer than the batch: it is cut. */
+    void *first = malloc(BATCH_SIZE);
+    cr_assert_eq(first, head, "the first block out is the batch's head");
+    size_t rest = BATCH, found = 0;
+    for (size_t j = 0; j + 1 < BATCH; j++) {
+        void **block = batch[j];
+        if (block[2] == batch[0] && (uintptr_t)block[3] == j + 1) {
+            rest = j;
+            found++;
+        }
+    }
+    cr_assert_eq(found, 1, "%zu blocks are the head of the batch's rest, expected one", found);
+    /* The refill's blocks come out in the chain's order: BATCH - 2 down to the rest's head. */
+    for (size_t j = BATCH - 1; --j > rest;) {
+        void *p = malloc(BATCH_SIZE);
+        cr_assert_eq(p, batch[j], "block %zu of the batch (the rest begins at %zu)", j, rest);
+    }
+    /* The next refill takes the rest whole (with blocks of a slab before it). */
+    void *more[2 * BATCH];
+    size_t back = 0;
+    for (size_t i = 0; i < 2 * BATCH; i++) {
+        cr_assert_not_null(more[i] = malloc(BATCH_SIZE));
+        for (size_t j = 0; j <= rest; j++)
+            back += more[i] == batch[j];
+    }
+    cr_assert_eq(back, rest + 1, "%zu of the rest's %zu blocks handed out again", back, rest + 1);
+    for (size_t i = 0; i < 2 * BATCH; i++)
+        free(more[i]);
+    free(first);
+    for (size_t j = rest + 1; j + 1 < BATCH; j++)
+        free(batch[j]);
+}
+
+Test(cross_thread_reuse, a_write_to_a_parked_block_does_not_lead_the_refill_astray)
+{
+    free(test_launder(malloc(16)));
+    hand_back_a_batch();
+    /* Use after free: the program writes over the batch head's words past the link. */
+    void **head = batch[BATCH - 1];
+    head[2] = (void *)(uintptr_t)0x1000;
+    head[3] = (void *)(uintptr_t)3;
+    void *again[BATCH];
+    for (size_t i = 0; i < BATCH; i++) {
+        cr_assert_not_null(again[i] = malloc(BATCH_SIZE));
+        memset(again[i], 0x5a, BATCH_SIZE);
+        for (size_t k = 0; k < i; k++)
+            cr_assert_neq(again[i], again[k], "block handed out twice");
+    }
+    for (size_t i = 0; i < BATCH; i++)
+        free(again[i]);
+}

@@ -13,6 +13,7 @@
 #include <malloc.h>
 
 #include "core/layout.h"
+#include "core/node_heap.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -211,6 +212,13 @@ static void *free_one(void *p)
     return NULL; /* at exit its away list is handed back to p's shard (one CAS) */
 }
 
+static void *free_two(void *blocks)
+{
+    free(((void **)blocks)[0]);
+    free(((void **)blocks)[1]);
+    return NULL;
+}
+
 Test(heap_check, catches_a_parked_remote_free_also_free_in_its_slab, .signal = SIGABRT)
 {
     /* q, freed by another thread, waits parked for this thread's shard: out of its slab. */
@@ -226,6 +234,21 @@ Test(heap_check, catches_a_parked_remote_free_also_free_in_its_slab, .signal = S
     cr_assert_eq(*word & (uint64_t)1 << (index % 64), 0, "q went back to its slab, not parked");
     *word |= (uint64_t)1 << (index % 64);
     slab->used--;
+    numa_alloc_debug_check();
+}
+
+Test(heap_check, catches_a_parked_batch_with_a_wrong_length, .signal = SIGABRT)
+{
+    /* p and q, freed by another thread, wait parked as one batch (struct parked_batch). */
+    void *blocks[2] = {malloc(48), malloc(48)};
+    malloc_trim(0);
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, free_two, blocks), 0);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
+    numa_alloc_debug_check();
+    struct parked_batch *batch = blocks[1]; /* freed last: the away list's head */
+    cr_assert_eq(batch->count, 2, "the two blocks went back as one batch");
+    batch->count = 3;
     numa_alloc_debug_check();
 }
 
