@@ -25,6 +25,9 @@
  *     with the statistics (a whole document into a file, EPIPE and no
  *     SIGPIPE into a closed pipe, mallinfo2 in use >= the live blocks)
  *     as an operation;
+ * A remote batch (an operation) has a short-lived thread free up to 300 of
+ * this thread's blocks of one size, handed back in batches, and takes them
+ * again (remote_batch).
  * A churn thread (an operation) also allocates and frees batches of up to
  * 2560 blocks of three sizes, so thread cache bins grow, scavenge and shrink
  * under the debug build's assertions (struct cache_bin).
@@ -484,6 +487,61 @@ static void churn_thread(int slot)
     pthread_join(t, NULL);
 }
 
+/*
+ * Blocks of this thread freed by another come back to its shard as batches
+ * (struct parked_batch, core/node_heap.h) that refills take whole or cut:
+ * n blocks of one size (16 B to 1 KiB: the 16-byte class, which walks
+ * instead, too) are freed by a short-lived thread, whose exit hands them
+ * back, in batches of up to half a bin; n + 16 mallocs of the size then
+ * take them, and a slab's blocks with them. Each block out must be
+ * distinct and whole (a pattern per block, checked after all are written),
+ * and the model's blocks untouched.
+ */
+#define REMOTE_MAX 300
+
+struct remote {
+    void **blocks;
+    int n;
+};
+
+static void *remote_free_main(void *arg)
+{
+    const struct remote *r = arg;
+    for (int i = 0; i < r->n; i++)
+        free(r->blocks[i]);
+    return NULL;
+}
+
+static void remote_batch(int slot, int n, size_t size)
+{
+    static void *blocks[REMOTE_MAX], *again[REMOTE_MAX + 16];
+    for (int i = 0; i < n; i++)
+        if (!(blocks[i] = malloc(size)))
+            FAIL("malloc(%zu) failed for a remote batch", size);
+    struct remote r = {blocks, n};
+    pthread_t t;
+    if (pthread_create(&t, NULL, remote_free_main, &r) != 0)
+        FAIL("pthread_create failed");
+    pthread_join(t, NULL);
+    for (int i = 0; i < n + 16; i++) {
+        if (!(again[i] = malloc(size)))
+            FAIL("malloc(%zu) failed after a remote batch", size);
+        memset(again[i], (i + slot) & 0xff, size);
+    }
+    for (int i = 0; i < n + 16; i++) {
+        const unsigned char *p = again[i];
+        unsigned char want = (unsigned char)((i + slot) & 0xff);
+        if (p[0] != want || p[size / 2] != want || p[size - 1] != want)
+            FAIL("block %d of %d after a remote batch of %zu B: overwritten (%p)", i, n + 16, size,
+                 (void *)p);
+    }
+    for (int i = 0; i < n + 16; i++)
+        free(again[i]);
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i].ptr)
+            pattern_check(&live[i], SIZE_MAX, "after a remote batch");
+}
+
 /* ---- statistics --------------------------------------------------------- */
 
 #ifndef FUZZ_GLIBC_MODEL
@@ -561,6 +619,7 @@ enum op {
     OP_TRIM,
     OP_REALLOC_CHAIN,
     OP_HEAP_CHECK,
+    OP_REMOTE_BATCH,
     NUM_OPS
 };
 
@@ -853,6 +912,9 @@ static void run_op(struct input *in)
         numa_alloc_debug_check();
         check_statistics(slot & 1);
 #endif
+        return;
+    case OP_REMOTE_BATCH:
+        remote_batch(slot, 1 + (int)(bytes(in, 2) % REMOTE_MAX), (size_t)16 << (slot % 7));
         return;
     case NUM_OPS:
         return;
