@@ -272,3 +272,31 @@ Test(cross_thread_reuse, a_write_to_a_parked_block_does_not_lead_the_refill_astr
     for (size_t i = 0; i < BATCH; i++)
         free(again[i]);
 }
+
+/*
+ * The same with a pointer that looks right: the program wrote the address
+ * of one of its live blocks of the class over the head's word that names
+ * the batch's last block. That block is not free (no free-block key), so
+ * the refill must neither write into it nor hand it out.
+ */
+Test(cross_thread_reuse, a_live_block_named_by_a_parked_block_is_left_alone)
+{
+    free(test_launder(malloc(16)));
+    unsigned char *live = malloc(BATCH_SIZE);
+    cr_assert_not_null(live);
+    memset(live, 0x3c, BATCH_SIZE);
+    hand_back_a_batch();
+    void **head = batch[BATCH - 1];
+    head[2] = live;
+    head[3] = (void *)(uintptr_t)2;
+    void *again[BATCH + 16];
+    for (size_t i = 0; i < BATCH + 16; i++) {
+        cr_assert_not_null(again[i] = malloc(BATCH_SIZE));
+        cr_assert_neq(again[i], (void *)live, "a live block handed out");
+    }
+    for (size_t i = 0; i < BATCH_SIZE; i++)
+        cr_assert_eq(live[i], 0x3c, "byte %zu of a live block overwritten", i);
+    for (size_t i = 0; i < BATCH + 16; i++)
+        free(again[i]);
+    free(live);
+}
