@@ -866,7 +866,7 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
     unsigned head = seg->pages[page].head;
     if (page < SEGMENT_HEADER_PAGES || head >= PAGES_PER_SEGMENT)
         report_invalid_pointer("free(): invalid pointer", ptr);
-    struct span *span = &seg->spans[head];
+    struct span *span = span_at(seg, head);
     if (span->state == SPAN_LARGE && ptr == span_start(seg, span) && head <= page &&
         page < head + span->npages) {
         thread_cache_count_free(slot_of_ptr(ptr), (size_t)span->npages << OS_PAGE_SHIFT);
@@ -918,7 +918,7 @@ static bool header_covers(struct segment *seg, const void *ptr)
     unsigned page = page_in_segment(ptr), head = seg->pages[page].head;
     if (page < SEGMENT_HEADER_PAGES || head >= PAGES_PER_SEGMENT)
         return false;
-    const struct span *span = &seg->spans[head];
+    const struct span *span = span_at(seg, head);
     return (span->state == SPAN_SLAB || span->state == SPAN_LARGE) && head <= page &&
            page < head + span->npages;
 }

@@ -63,23 +63,52 @@ static void check_slab(struct node_heap *heap, struct segment *seg, struct span 
     }
 }
 
+/*
+ * Invariant 5, the descriptors: spans[0] is no span's; every other one below
+ * spans_touched is a span's (named by the span_index of its first page,
+ * counted in `bound` by the page walk) or idle, on idle_spans, cleared.
+ */
+static void check_descriptors(struct segment *seg, unsigned bound)
+{
+    CHECK(seg->spans[0].state == SPAN_NONE && seg->spans[0].npages == 0,
+          "descriptor 0 describes a span", seg);
+    unsigned idle = 0;
+    for (unsigned index = seg->idle_spans; index; index = seg->spans[index].next_idle) {
+        CHECK(index < seg->spans_touched && idle < PAGES_PER_SEGMENT,
+              "idle descriptor list runs past the descriptors used", seg);
+        const struct span *span = &seg->spans[index];
+        CHECK(span->state == SPAN_NONE && span->npages == 0 &&
+                  seg->span_index[span->first] != index,
+              "idle descriptor still describes a span", seg);
+        idle++;
+    }
+    CHECK(bound + idle + (seg->spans_touched > 0) == seg->spans_touched,
+          "descriptors neither a span's nor idle", seg);
+}
+
 /* Invariants 4, 5 and 6 of docs/architecture.md over one SEG_PAGES segment. */
 static void check_pages_segment(struct node_heap *heap, struct segment *seg, struct tally *t)
 {
     for (unsigned page = 0; page < SEGMENT_HEADER_PAGES; page++)
-        CHECK(seg->pages[page].tag == 0, "header page with a tag", seg);
+        CHECK(seg->pages[page].tag == 0 && seg->span_index[page] == 0,
+              "header page with a tag or a span", seg);
     bool left_free = false;
+    unsigned bound = 0;
     for (unsigned page = SEGMENT_HEADER_PAGES; page < PAGES_PER_SEGMENT;) {
-        struct span *span = &seg->spans[page];
+        struct span *span = span_at(seg, page);
         char *start = (char *)seg + ((size_t)page << OS_PAGE_SHIFT);
+        CHECK(seg->span_index[page] < seg->spans_touched, "span descriptor never handed out",
+              start);
         CHECK(span->state == SPAN_FREE || span->state == SPAN_SLAB || span->state == SPAN_LARGE,
               "page that starts no span", start);
+        CHECK(span->first == page, "span descriptor names another first page", start);
         CHECK(span->npages >= 1 && span->npages <= PAGES_PER_SEGMENT - page,
               "span length out of the segment", start);
         CHECK(seg->pages[page].head == page, "span head page not its own head", start);
+        bound++;
         unsigned end = page + span->npages;
         for (unsigned p = page + 1; p < end; p++)
-            CHECK(seg->spans[p].state == SPAN_NONE, "non-head span descriptor not SPAN_NONE",
+            CHECK(seg->span_index[p] == 0, "page inside a span names a descriptor",
                   (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
         unsigned tag = span->state == SPAN_SLAB ? PAGE_TAG(span->cls, span->shard) : 0;
         for (unsigned p = page; p < end; p++)
@@ -105,6 +134,7 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
         left_free = span->state == SPAN_FREE;
         page = end;
     }
+    check_descriptors(seg, bound);
 }
 
 /* Segments from the slot's first to the bump frontier: every one starts a run or lies in one. */

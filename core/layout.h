@@ -24,8 +24,9 @@
  * reusing it (passive false sharing: see thread_cache_free_slow).
  *  - pages[page].head is the first page of the span covering it, for every
  *    page of a slab or large span and for the first and last page of a free
- *    span. Only head descriptors (spans[pages[page].head]) are meaningful;
- *    a descriptor that stops being a head gets state SPAN_NONE.
+ *    span. A span's descriptor is spans[span_index[first page]]; every other
+ *    page's span_index is 0, whose descriptor reads SPAN_NONE. A descriptor
+ *    that stops describing a span is cleared and goes on idle_spans.
  */
 #ifndef NUMA_ALLOC_LAYOUT_H
 #define NUMA_ALLOC_LAYOUT_H
@@ -69,11 +70,14 @@ struct span {
         link; /* SLAB: its class_slabs' partial list (in_partial); FREE: a free-run list */
     struct list_node lru; /* FREE and dirty: node_heap.dirty_runs, oldest first */
     uint64_t freed_ms;    /* FREE: when it became free (purge decay) */
-    uint32_t npages;
-    uint32_t used; /* SLAB: blocks out in thread caches or in use */
+    uint16_t npages;
+    uint16_t first; /* its first page: the page whose span_index names this descriptor */
+    uint32_t used;  /* SLAB: blocks out in thread caches or in use */
     union {
         uint32_t map_hint; /* SLAB: no free bit in the slab's free_map words before this one */
         uint32_t sample;   /* LARGE: its profile sample's id (core/prof.h), 0 if none */
+        uint32_t
+            next_idle; /* idle (on segment.idle_spans): the next idle descriptor, 0 at the end */
     };
     uint8_t state; /* enum span_state */
     uint8_t cls;   /* SLAB: small class */
@@ -137,6 +141,18 @@ struct segment {
      * why a huge object starts no sooner than that (huge.c, huge_offset).
      */
     struct page_entry pages[PAGES_PER_SEGMENT];
+    /*
+     * Which descriptor of spans[] describes the span that starts at a page:
+     * 0 for every page that starts none. Descriptors are handed out lowest
+     * first (spans_touched, then idle_spans' reuse), so the few a young heap
+     * needs lie on one or two pages of the header. Indexed by page, as they
+     * were, a segment's 47 slabs of Python's start-up, each 16 pages or more
+     * apart, wrote 56 bytes on each of the 14 pages of descriptors.
+     * spans[0] describes nothing: its state stays SPAN_NONE.
+     */
+    uint16_t span_index[PAGES_PER_SEGMENT];
+    uint16_t spans_touched; /* descriptors ever handed out, spans[0] included (0: none yet) */
+    uint16_t idle_spans;    /* a descriptor handed back, linked through next_idle; 0: none */
     struct span spans[PAGES_PER_SEGMENT];
     /*
      * Which blocks of each slab are free in it (neither in use nor in a
@@ -211,14 +227,20 @@ static inline unsigned page_in_segment(const void *p)
     return (unsigned)(((uintptr_t)p & SEGMENT_MASK) >> OS_PAGE_SHIFT);
 }
 
+/* The descriptor of the span that starts at `page`; spans[0] (SPAN_NONE) if none starts there. */
+static inline struct span *span_at(struct segment *seg, unsigned page)
+{
+    return &seg->spans[seg->span_index[page]];
+}
+
 static inline char *span_start(struct segment *seg, const struct span *span)
 {
-    return (char *)seg + ((size_t)(span - seg->spans) << OS_PAGE_SHIFT);
+    return (char *)seg + ((size_t)span->first << OS_PAGE_SHIFT);
 }
 
 static inline struct span *span_of_ptr(struct segment *seg, const void *p)
 {
-    return &seg->spans[seg->pages[page_in_segment(p)].head];
+    return span_at(seg, seg->pages[page_in_segment(p)].head);
 }
 
 /* p's page entry: its tag, then (is_block_start) its head, from one cache line. */

@@ -62,7 +62,7 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
     if (!slab)
         return NULL;
     struct segment *seg = segment_of(slab);
-    unsigned first = (unsigned)(slab - seg->spans);
+    unsigned first = slab->first;
     slab->state = SPAN_SLAB;
     slab->cls = (uint8_t)cls;
     slab->shard = (uint8_t)shard;
@@ -82,7 +82,7 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
 static void slab_destroy(struct node_heap *heap, struct span *slab)
 {
     struct segment *seg = segment_of(slab);
-    unsigned first = (unsigned)(slab - seg->spans);
+    unsigned first = slab->first;
     NA_ASSERT(slab->state == SPAN_SLAB && slab->used == 0 && !slab->in_partial);
     NA_ASSERT(slab_free_blocks(seg, slab) == na_size_classes[slab->cls].slab_blocks);
     for (unsigned page = first; page < first + slab->npages; page++)
@@ -276,7 +276,7 @@ slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cl
 {
     NA_ASSERT_HELD(&slabs->lock);
     NA_ASSERT(page.cls == cls && page.tag == seg->pages[page_in_segment(block)].tag);
-    struct span *slab = &seg->spans[page.head];
+    struct span *slab = span_at(seg, page.head);
     NA_ASSERT(slab->state == SPAN_SLAB && slab->cls == cls && slab->shard == page.shard);
     NA_ASSERT(slabs == &heap->class_slabs[slab->shard & (HEAP_SHARDS - 1)][cls]);
     uintptr_t start = (uintptr_t)seg + ((uintptr_t)page.head << OS_PAGE_SHIFT);

@@ -133,7 +133,7 @@ static inline uint64_t *slab_map_at(struct segment *seg, unsigned head)
 /* The same from the slab's descriptor (a pointer difference: a multiply by 1/sizeof). */
 static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
 {
-    return slab_map_at(seg, (unsigned)(slab - seg->spans));
+    return slab_map_at(seg, slab->first);
 }
 
 /*

@@ -27,14 +27,58 @@ static void bin_remove(struct node_heap *heap, struct span *span)
         bitmap_clear(heap->free_run_bitmap, idx);
 }
 
+/*
+ * A descriptor for the span that starts at `first`, which has none: the one
+ * handed back last, else the lowest never used (layout.h, span_index).
+ * Cleared, but for its first page.
+ */
+static struct span *span_bind(struct segment *seg, unsigned first)
+{
+    NA_ASSERT(seg->span_index[first] == 0);
+    unsigned index = seg->idle_spans;
+    if (index) {
+        seg->idle_spans = (uint16_t)seg->spans[index].next_idle;
+    } else {
+        if (seg->spans_touched == 0)
+            seg->spans_touched = 1; /* spans[0] is no span's */
+        index = seg->spans_touched++;
+    }
+    /* A segment has fewer spans than pages: more descriptors than that is a leak of them. */
+    if (unlikely(index >= PAGES_PER_SEGMENT))
+        report_invalid_pointer("internal error: a segment ran out of span descriptors", seg);
+    struct span *span = &seg->spans[index];
+    memset(span, 0, sizeof *span);
+    span->first = (uint16_t)first;
+    seg->span_index[first] = (uint16_t)index;
+    return span;
+}
+
+/* The descriptor of the span starting at `first`: its own if it has one, else a new one. */
+static struct span *span_claim(struct segment *seg, unsigned first)
+{
+    return seg->span_index[first] ? span_at(seg, first) : span_bind(seg, first);
+}
+
+/* A span that is no more (merged into its left neighbour, or pages of another): its descriptor
+ * idles. */
+static void span_unbind(struct segment *seg, struct span *span)
+{
+    unsigned index = (unsigned)(span - seg->spans);
+    NA_ASSERT(index > 0 && seg->span_index[span->first] == index);
+    seg->span_index[span->first] = 0;
+    memset(span, 0, sizeof *span);
+    span->next_idle = seg->idle_spans;
+    seg->idle_spans = (uint16_t)index;
+}
+
 /* Turns pages [first, first+npages) of seg into one free run. */
 static struct span *make_free_run(struct node_heap *heap, struct segment *seg, unsigned first,
                                   unsigned npages, bool dirty, uint64_t freed_ms, bool emptied)
 {
     NA_ASSERT(npages > 0 && first >= SEGMENT_HEADER_PAGES && first + npages <= PAGES_PER_SEGMENT);
-    struct span *span = &seg->spans[first];
+    struct span *span = span_claim(seg, first);
     span->state = SPAN_FREE;
-    span->npages = npages;
+    span->npages = (uint16_t)npages;
     span->dirty = dirty;
     span->emptied = dirty && emptied;
     span->freed_ms = freed_ms;
@@ -175,7 +219,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
         run = roomy ? find_roomy_run(heap, need) : find_free_run(heap, need);
     }
     struct segment *seg = segment_of(run);
-    unsigned first = (unsigned)(run - seg->spans), total = run->npages;
+    unsigned first = run->first, total = run->npages;
     NA_ASSERT(run->state == SPAN_FREE && run->npages >= need && seg->pages[first].head == first);
     bool dirty = run->dirty, emptied = run->emptied;
     uint64_t freed_ms = run->freed_ms;
@@ -195,9 +239,10 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
         make_free_run(heap, seg, first + lead + (unsigned)npages, tail, dirty, freed_ms, emptied);
 
     first += lead;
-    struct span *span = &seg->spans[first];
+    struct span *span = span_claim(seg, first); /* the run's own when there is no lead */
     memset(span, 0, sizeof *span);
-    span->npages = (uint32_t)npages;
+    span->first = (uint16_t)first;
+    span->npages = (uint16_t)npages;
     span->dirty = dirty; /* tells the caller whether the pages may be non-zero */
     for (unsigned page = first; page < first + npages; page++)
         seg->pages[page].head = (uint16_t)first;
@@ -234,13 +279,13 @@ static bool absorb_free_run(struct node_heap *heap, struct span *neighbour, bool
 static bool emptied_beside(struct segment *seg, unsigned first, unsigned npages)
 {
     if (first > SEGMENT_HEADER_PAGES) {
-        const struct span *left = &seg->spans[seg->pages[first - 1].head];
+        const struct span *left = span_at(seg, seg->pages[first - 1].head);
         if (left->state == SPAN_FREE && left->emptied)
             return true;
     }
     if (first + npages == PAGES_PER_SEGMENT)
         return false;
-    const struct span *right = &seg->spans[first + npages];
+    const struct span *right = span_at(seg, first + npages);
     return right->state == SPAN_FREE && right->emptied;
 }
 
@@ -253,7 +298,7 @@ static bool emptied_beside(struct segment *seg, unsigned first, unsigned npages)
 static void release_run(struct node_heap *heap, struct span *span, bool dirty, bool emptied)
 {
     struct segment *seg = segment_of(span);
-    unsigned first = (unsigned)(span - seg->spans), npages = span->npages;
+    unsigned first = span->first, npages = span->npages;
     uint64_t freed_ms = dirty ? os_now_ms() : 0;
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(span->state != SPAN_FREE); /* SPAN_NONE: a run page_run_alloc gives back */
@@ -270,22 +315,26 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty, b
     }
 
     if (first > SEGMENT_HEADER_PAGES) {
-        struct span *left = &seg->spans[seg->pages[first - 1].head];
+        struct span *left = span_at(seg, seg->pages[first - 1].head);
         if (absorb_free_run(heap, left, &dirty, &freed_ms, &emptied)) {
             npages += left->npages;
-            first = (unsigned)(left - seg->spans);
+            first = left->first; /* the merged run keeps the left one's descriptor */
+            span_unbind(seg, span);
         }
     }
     if (first + npages < PAGES_PER_SEGMENT) {
-        struct span *right = &seg->spans[first + npages];
-        if (absorb_free_run(heap, right, &dirty, &freed_ms, &emptied))
+        struct span *right = span_at(seg, first + npages);
+        if (absorb_free_run(heap, right, &dirty, &freed_ms, &emptied)) {
             npages += right->npages;
+            span_unbind(seg, right);
+        }
     }
     make_free_run(heap, seg, first, npages, dirty, freed_ms, emptied);
     /* Invariant 6: coalesced, so no free run touches this one. */
     NA_ASSERT(first == SEGMENT_HEADER_PAGES ||
-              seg->spans[seg->pages[first - 1].head].state != SPAN_FREE);
-    NA_ASSERT(first + npages == PAGES_PER_SEGMENT || seg->spans[first + npages].state != SPAN_FREE);
+              span_at(seg, seg->pages[first - 1].head)->state != SPAN_FREE);
+    NA_ASSERT(first + npages == PAGES_PER_SEGMENT ||
+              span_at(seg, first + npages)->state != SPAN_FREE);
 }
 
 /* An emptied slab's pages wait the purge delay, young or not, and spend no young budget. */
@@ -316,14 +365,14 @@ void page_run_release_segment(struct node_heap *heap, struct span *span)
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
 {
     struct segment *seg = segment_of(span);
-    unsigned first = (unsigned)(span - seg->spans), old = span->npages;
+    unsigned first = span->first, old = span->npages;
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(span->state == SPAN_LARGE && seg->pages[first].head == first && npages > 0);
     if (npages < old) { /* the tail becomes a free run, merged with what follows */
-        struct span *tail = &seg->spans[first + npages];
-        tail->npages = old - (unsigned)npages;
+        struct span *tail = span_bind(seg, first + (unsigned)npages);
+        tail->npages = (uint16_t)(old - (unsigned)npages);
         tail->state = SPAN_LARGE;
-        span->npages = (uint32_t)npages;
+        span->npages = (uint16_t)npages;
         release_run(heap, tail, true, false);
         return true;
     }
@@ -332,7 +381,7 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
         return true;
     if (next >= PAGES_PER_SEGMENT)
         return false;
-    struct span *right = &seg->spans[next];
+    struct span *right = span_at(seg, next);
     if (right->state != SPAN_FREE || right->npages < extra)
         return false;
     bool dirty = right->dirty, emptied = right->emptied;
@@ -345,11 +394,12 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
         make_free_run(heap, seg, next, right->npages, false, 0, false); /* node exhausted */
         return false;
     }
+    span_unbind(seg, right); /* its first page is the span's now */
     if (rest)
         make_free_run(heap, seg, next + extra, rest, dirty, freed_ms, emptied);
     for (unsigned page = next; page < next + extra; page++)
         seg->pages[page].head = (uint16_t)first;
-    span->npages = (uint32_t)npages;
+    span->npages = (uint16_t)npages;
     heap->active_bytes += (size_t)extra << OS_PAGE_SHIFT;
     heap_note_peak(heap);
     return true;

@@ -315,8 +315,55 @@ static int short_threads(void)
     return 0;
 }
 
+/*
+ * footprint_probe spread-slabs: one block of each class from 1 to 8 KiB (25
+ * classes, each in a slab of its own, 16 pages or more apart) in a fresh
+ * heap's first segment, and how much of the segment's header is resident
+ * (mincore):
+ *
+ *   spread-slabs header KIB classes N
+ *
+ * The span descriptors are handed out lowest first (core/layout.h,
+ * span_index): indexed by page, the 25 slabs wrote 56 bytes on each of 6
+ * pages of descriptors. Exit 3 when a block is not in the first one's
+ * segment or lies in what this probe takes for the header.
+ */
+#define SPREAD_SEGMENT      ((uintptr_t)4 << 20) /* core/layout.h, SEGMENT_SIZE */
+#define SPREAD_HEADER_PAGES 24                   /* core/layout.h, SEGMENT_HEADER_PAGES */
+
+static int spread_slabs(void)
+{
+    void *block[32];
+    int n = 0;
+    for (size_t size = 1024; size <= 8192 && n < 32; n++) {
+        block[n] = malloc(size);
+        if (!block[n])
+            return 1;
+        memset(block[n], 1, 16);
+        size += size < 2048 ? 128 : size < 4096 ? 256 : 512; /* the next class */
+    }
+    uintptr_t segment = (uintptr_t)block[0] & ~(SPREAD_SEGMENT - 1);
+    long page = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < n; i++)
+        if (((uintptr_t)block[i] & ~(SPREAD_SEGMENT - 1)) != segment ||
+            (uintptr_t)block[i] - segment < SPREAD_HEADER_PAGES * (uintptr_t)page)
+            return 3;
+    unsigned char vec[SPREAD_HEADER_PAGES];
+    if (mincore((void *)segment, SPREAD_HEADER_PAGES * (size_t)page, vec))
+        return 1;
+    unsigned long resident = 0;
+    for (int i = 0; i < SPREAD_HEADER_PAGES; i++)
+        resident += vec[i] & 1;
+    printf("spread-slabs header %lu classes %d\n", resident * (unsigned long)page >> 10, n);
+    for (int i = 0; i < n; i++)
+        free(block[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "spread-slabs") == 0)
+        return spread_slabs();
     if (argc > 1 && strcmp(argv[1], "short-threads") == 0)
         return short_threads();
     if (argc > 1 && strcmp(argv[1], "young") == 0)

@@ -134,7 +134,7 @@ static struct span *slab_of(void *p)
 {
     struct segment *seg = segment_of(p);
     cr_assert_eq(seg->magic, SEGMENT_MAGIC);
-    return &seg->spans[seg->pages[page_in_segment(p)].head];
+    return span_at(seg, seg->pages[page_in_segment(p)].head);
 }
 
 /*
@@ -190,6 +190,36 @@ Test(heap_check, catches_a_broken_span_head, .signal = SIGABRT)
     numa_alloc_debug_check();
 }
 
+/*
+ * The header of p's segment, which the compiler must not take for part of
+ * the block malloc returned: a store to it through p's bits, never read
+ * again in the test, was dropped as dead (GCC, -O2).
+ */
+static struct segment *header_of(void *p)
+{
+    struct segment *seg = segment_of(p);
+    __asm__ volatile("" : "+r"(seg));
+    return seg;
+}
+
+Test(heap_check, catches_a_page_inside_a_span_naming_a_descriptor, .signal = SIGABRT)
+{
+    char *p = malloc(100 * KiB);
+    numa_alloc_debug_check();
+    struct segment *seg = header_of(p);
+    /* What a merge that kept the absorbed run's descriptor leaves (core/page_runs.c). */
+    seg->span_index[page_in_segment(p + 8 * KiB)] = seg->span_index[page_in_segment(p)];
+    numa_alloc_debug_check();
+}
+
+Test(heap_check, catches_a_descriptor_neither_a_spans_nor_idle, .signal = SIGABRT)
+{
+    void *p = malloc(100 * KiB);
+    numa_alloc_debug_check();
+    header_of(p)->spans_touched++; /* one more handed out than spans and idle ones account for */
+    numa_alloc_debug_check();
+}
+
 Test(heap_check, catches_a_block_cached_twice, .signal = SIGABRT)
 {
     /* Marks a live block as free in its slab while the thread still holds it out.
@@ -200,8 +230,8 @@ Test(heap_check, catches_a_block_cached_twice, .signal = SIGABRT)
     struct segment *seg = segment_of(q);
     struct span *slab = slab_of(q);
     size_t index = (size_t)((char *)q - span_start(seg, slab)) / malloc_usable_size(p);
-    seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE + index / 64] |= (uint64_t)1
-                                                                                    << (index % 64);
+    seg->free_map[(size_t)slab->first * MAP_WORDS_PER_PAGE + index / 64] |= (uint64_t)1
+                                                                            << (index % 64);
     slab->used--;
     numa_alloc_debug_check();
 }
@@ -230,7 +260,7 @@ Test(heap_check, catches_a_parked_remote_free_also_free_in_its_slab, .signal = S
     struct segment *seg = segment_of(q);
     struct span *slab = slab_of(q);
     size_t index = (size_t)((char *)q - span_start(seg, slab)) / malloc_usable_size(p);
-    uint64_t *word = &seg->free_map[(size_t)(slab - seg->spans) * MAP_WORDS_PER_PAGE + index / 64];
+    uint64_t *word = &seg->free_map[(size_t)slab->first * MAP_WORDS_PER_PAGE + index / 64];
     cr_assert_eq(*word & (uint64_t)1 << (index % 64), 0, "q went back to its slab, not parked");
     *word |= (uint64_t)1 << (index % 64);
     slab->used--;

@@ -100,3 +100,21 @@ Test(page_runs, lowest_address_among_equal_fits)
     cr_assert_eq(p, low, "%p: not the lower of the two free runs (%p, %p)", (void *)p, (void *)low,
                  (void *)high);
 }
+
+/*
+ * Descriptors are reused (core/layout.h, span_index): a segment has fewer
+ * spans than pages, but every split of a run needs a descriptor for its new
+ * piece, and one that took a fresh descriptor each time ran out of them (the
+ * library stops with "ran out of span descriptors") after a thousand. Each
+ * round splits the free rest of a segment twice and merges it back.
+ */
+Test(page_runs, splits_and_merges_reuse_descriptors)
+{
+    for (int round = 0; round < 5000; round++) {
+        char *first = malloc(40 * KiB), *second = malloc(40 * KiB);
+        cr_assert(first && second);
+        first[0] = second[0] = 1;
+        free(second);
+        free(first);
+    }
+}
