@@ -92,26 +92,27 @@ static bool insert(const struct aligned_huge *obj)
     return room;
 }
 
-/* The node heap's totals of huge objects (statistics, mallinfo, its dirty limit). */
-static void account_added(unsigned slot, size_t bytes, size_t objects)
+/*
+ * The node heap's totals of huge objects (statistics, mallinfo, its dirty
+ * limit), with its pages lock held: the registry changes under the same
+ * lock (taken first, then the registry's, the order of the heap check and of
+ * fork), so that what the heap counts and what the registry holds agree
+ * whenever that lock is free. Counted after the registry changed, another
+ * thread's heap check found them apart and failed (active_bytes).
+ */
+static void account_added(struct node_heap *heap, size_t bytes, size_t objects)
 {
-    struct node_heap *heap = node_heap_of(slot);
-    na_lock(&heap->pages_lock);
     heap->active_bytes += bytes;
     heap->huge_bytes += bytes;
     heap->huge_count += objects;
     heap_note_peak(heap);
-    na_unlock(&heap->pages_lock);
 }
 
-static void account_removed(unsigned slot, size_t bytes, size_t objects)
+static void account_removed(struct node_heap *heap, size_t bytes, size_t objects)
 {
-    struct node_heap *heap = node_heap_of(slot);
-    na_lock(&heap->pages_lock);
     heap->active_bytes -= bytes;
     heap->huge_bytes -= bytes;
     heap->huge_count -= objects;
-    na_unlock(&heap->pages_lock);
 }
 
 /* Reserves `bytes` aligned to `alignment`: the reservation is cut down to them. */
@@ -146,17 +147,18 @@ void *aligned_huge_alloc(unsigned slot, size_t size, size_t alignment, const uin
     if (!spread || binding_spread(start, bytes, spread) != 0)
         (void)binding_prefer_node(start, bytes, heap->node);
     bool usable = os_commit(start, bytes) == 0;
-    if (usable && !spread) {
-        na_lock(&heap->pages_lock);
-        usable = heap_commit_check(heap, start, bytes); /* false: the node is exhausted */
-        na_unlock(&heap->pages_lock);
-    }
     struct aligned_huge obj = {(uintptr_t)start, bytes, slot, spread != NULL};
-    if (!usable || !insert(&obj)) {
+    na_lock(&heap->pages_lock);
+    if (usable && !spread)
+        usable = heap_commit_check(heap, start, bytes); /* false: the node is exhausted */
+    usable = usable && insert(&obj);
+    if (usable)
+        account_added(heap, bytes, 1);
+    na_unlock(&heap->pages_lock);
+    if (!usable) {
         os_release(start, bytes);
         return NULL;
     }
-    account_added(slot, bytes, 1);
     return start;
 }
 
@@ -172,26 +174,48 @@ bool aligned_huge_find(const void *ptr, struct aligned_huge *out)
     return i >= 0;
 }
 
-int aligned_huge_free(const void *ptr, struct aligned_huge *out)
+/*
+ * The entry that starts at ptr, locked for a change with its heap's pages
+ * lock and then the registry's (account_added): its index, or -1 (nothing
+ * locked) when no entry contains ptr, -2 when one does but starts elsewhere.
+ * The slot is read first without the heap's lock: the entry is looked up
+ * again under both, and one gone meanwhile (freed by another thread: a
+ * double free) counts as none.
+ */
+static long lock_entry(const void *ptr, struct node_heap **heap)
 {
-    if (__atomic_load_n(&registry.live, __ATOMIC_RELAXED) == 0)
-        return 0;
+    struct aligned_huge seen;
+    if (!aligned_huge_find(ptr, &seen))
+        return -1;
+    if (seen.start != (uintptr_t)ptr)
+        return -2;
+    *heap = node_heap_of(seen.slot);
+    na_lock(&(*heap)->pages_lock);
     na_lock(&registry.lock);
     long i = containing((uintptr_t)ptr);
-    int found = i < 0 ? 0 : registry.table[i].start == (uintptr_t)ptr ? 1 : -1;
-    if (found > 0) {
-        *out = registry.table[i];
-        registry.count--;
-        memmove(&registry.table[i], &registry.table[i + 1],
-                (registry.count - (size_t)i) * sizeof registry.table[0]);
-        __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
-    }
+    if (i >= 0 && registry.table[i].start == (uintptr_t)ptr && registry.table[i].slot == seen.slot)
+        return i;
     na_unlock(&registry.lock);
-    if (found > 0) {
-        os_release((void *)out->start, out->size);
-        account_removed(out->slot, out->size, 1);
-    }
-    return found;
+    na_unlock(&(*heap)->pages_lock);
+    return -1;
+}
+
+int aligned_huge_free(const void *ptr, struct aligned_huge *out)
+{
+    struct node_heap *heap;
+    long i = lock_entry(ptr, &heap);
+    if (i < 0)
+        return i == -2 ? -1 : 0;
+    *out = registry.table[i];
+    registry.count--;
+    memmove(&registry.table[i], &registry.table[i + 1],
+            (registry.count - (size_t)i) * sizeof registry.table[0]);
+    __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
+    na_unlock(&registry.lock);
+    account_removed(heap, out->size, 1);
+    na_unlock(&heap->pages_lock);
+    os_release((void *)out->start, out->size);
+    return 1;
 }
 
 void aligned_huge_tally(unsigned slot, size_t *objects, size_t *bytes)
@@ -209,24 +233,20 @@ void aligned_huge_tally(unsigned slot, size_t *objects, size_t *bytes)
 
 size_t aligned_huge_shrink(const void *ptr, size_t size)
 {
-    size_t bytes = round_to_pages(size), old = 0;
-    unsigned slot = 0;
-    na_lock(&registry.lock);
-    long i = containing((uintptr_t)ptr);
-    if (i >= 0 && registry.table[i].start == (uintptr_t)ptr) {
-        struct aligned_huge *obj = &registry.table[i];
-        CONTRACT_ASSERT(bytes <= obj->size);
-        old = obj->size;
-        slot = obj->slot;
-        obj->size = bytes;
-    }
-    na_unlock(&registry.lock);
-    if (old == 0)
+    size_t bytes = round_to_pages(size);
+    struct node_heap *heap;
+    long i = lock_entry(ptr, &heap);
+    if (i < 0)
         return 0;
-    if (old > bytes) { /* still mapped until here: no other mapping can take the tail meanwhile */
+    struct aligned_huge *obj = &registry.table[i];
+    CONTRACT_ASSERT(bytes <= obj->size);
+    size_t old = obj->size;
+    obj->size = bytes;
+    na_unlock(&registry.lock);
+    account_removed(heap, old - bytes, 0);
+    na_unlock(&heap->pages_lock);
+    if (old > bytes) /* still mapped until here: no other mapping can take the tail meanwhile */
         os_release((char *)ptr + bytes, old - bytes);
-        account_removed(slot, old - bytes, 0);
-    }
     return bytes;
 }
 
