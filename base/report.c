@@ -30,17 +30,20 @@ uint64_t report_failed_writes(void)
  * Where our output goes. fd 2 while it is the program's stderr; when the
  * program has closed it (coreutils' close_stdout at atexit, before our
  * statistics at exit), our own duplicate of the start-up stderr, made
- * close-on-exec at a high number. We never write into a file of the
- * program's: not at the duplicate's number after the program closed ours
- * and reused the number (closefrom(3), then open: the identity and the
- * close-on-exec flag tell), nor at fd 2 when fd 2 was not open at start-up
- * (a setuid program started with stderr closed, whose next open gets 2),
- * nor at fd 2 when it holds a close-on-exec file. (A file the program opens
- * at 2 without close-on-exec after closing stderr looks like a redirection
- * of stderr and gets what the program's own perror would.) Invariants: `state` goes NONE -> SETTING
+ * close-on-exec at a high number, if statistics or a profile are to go to
+ * stderr at exit (report_output_keep); without them nothing of ours is
+ * written after the program closed stderr, as glibc's messages are not, and
+ * the program's descriptors are its own (a test of Python's lists them). We never write into a file
+ * of the program's: not at the duplicate's number after the program closed ours and reused the
+ * number (closefrom(3), then open: the identity and the close-on-exec flag tell), nor at fd 2 when
+ * fd 2 was not open at start-up (a setuid program started with stderr closed, whose next open gets
+ * 2), nor at fd 2 when it holds a close-on-exec file. (A file the program opens at 2 without
+ * close-on-exec after closing stderr looks like a redirection of stderr and gets what the program's
+ * own perror would.) Invariants: `state` goes NONE -> SETTING
  * -> SET once per process image (fork keeps it and the descriptor; exec closes the descriptor and
- * the new image starts at NONE); the other fields are written only before SET is published and
- * never after; fd == -1: fd 2 was not open at start-up, so nothing is ever written.
+ * the new image starts at NONE); dev and ino are written only before SET is published and never
+ * after; fd == -1: fd 2 was not open at start-up, so nothing is ever written; fd goes from 2 to
+ * the duplicate at most once, after SET (atomic: a reader takes either).
  */
 enum output_state { OUTPUT_NONE, OUTPUT_SETTING, OUTPUT_SET };
 
@@ -102,17 +105,28 @@ void report_output_init(void)
     }
     uint64_t dev, ino;
     if (fd_identity(2, &dev, &ino) == 0) {
-        int saved = errno;
-        long fd = syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, output_fd_floor());
-        if (fd < 0)
-            fd = syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3L);
-        errno = saved;
-        /* No descriptor to spare (EMFILE) or fcntl refused: fd 2 only, while it is a stderr. */
-        output.fd = fd >= 0 ? (int)fd : 2;
+        output.fd = 2;
         output.dev = dev;
         output.ino = ino;
     }
     __atomic_store_n(&output.state, OUTPUT_SET, __ATOMIC_RELEASE);
+}
+
+void report_output_keep(void)
+{
+    uint64_t dev, ino;
+    if (__atomic_load_n(&output.state, __ATOMIC_ACQUIRE) != OUTPUT_SET ||
+        __atomic_load_n(&output.fd, __ATOMIC_RELAXED) != 2 || fd_identity(2, &dev, &ino) != 0 ||
+        dev != output.dev || ino != output.ino)
+        return;
+    int saved = errno;
+    long fd = syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, output_fd_floor());
+    if (fd < 0)
+        fd = syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3L);
+    errno = saved;
+    /* No descriptor to spare (EMFILE) or fcntl refused: fd 2 only, while it is a stderr. */
+    if (fd >= 0)
+        __atomic_store_n(&output.fd, (int)fd, __ATOMIC_RELAXED);
 }
 
 /* FD_CLOEXEC of fd; -1 if fd is not open. */
@@ -131,7 +145,8 @@ int report_output_fd(void)
         if (__atomic_load_n(&output.state, __ATOMIC_ACQUIRE) != OUTPUT_SET)
             return -1;
     }
-    if (output.fd < 0)
+    int copy = __atomic_load_n(&output.fd, __ATOMIC_RELAXED);
+    if (copy < 0)
         return -1;
     /*
      * fd 2 open without close-on-exec is a stderr: the start-up one, or one the
@@ -144,9 +159,9 @@ int report_output_fd(void)
     if (close_on_exec(2) == 0)
         return 2;
     uint64_t dev, ino;
-    if (output.fd != 2 && close_on_exec(output.fd) == 1 &&
-        fd_identity(output.fd, &dev, &ino) == 0 && dev == output.dev && ino == output.ino)
-        return output.fd;
+    if (copy != 2 && close_on_exec(copy) == 1 && fd_identity(copy, &dev, &ino) == 0 &&
+        dev == output.dev && ino == output.ino)
+        return copy;
     return -1;
 }
 

@@ -21,12 +21,21 @@ NA_COLD void report_assert_failed(const char *file, int line, const char *expr)
     __attribute__((noreturn));
 
 /*
- * Duplicates fd 2 (close-on-exec, at a high number) as the descriptor for
- * our output and remembers what it refers to. Called first thing at
- * start-up, so that even the warnings about options use it; again (the
- * first time does the work) by report_output_fd if a message comes earlier.
+ * Remembers what fd 2 refers to at start-up: our output goes there. Called
+ * first thing at start-up, so that even the warnings about options use it;
+ * again (the first time does the work) by report_output_fd if a message
+ * comes earlier.
  */
 void report_output_init(void);
+
+/*
+ * Output at exit is to go to stderr (NUMA_ALLOC_STATS=stderr, a profile to
+ * stderr): duplicates fd 2, if it is still the start-up stderr, at a high
+ * number and close-on-exec, so that the output reaches it after the
+ * program closed fd 2 (coreutils' close_stdout). The only descriptor the
+ * library keeps open, and only then.
+ */
+void report_output_keep(void);
 
 /*
  * The descriptor our messages and NUMA_ALLOC_STATS=stderr go to: fd 2 while

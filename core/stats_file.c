@@ -318,6 +318,7 @@ static void target_init(struct out_target *t)
     if (strcmp(value, "stderr") == 0 || strcmp(value, "/dev/stderr") == 0 ||
         strcmp(value, "1") == 0) {
         t->kind = TO_OUTPUT_FD;
+        report_output_keep();
         return;
     }
     int saved = errno;

@@ -4,7 +4,8 @@
 #  - stderr a pipe whose reader has gone: no SIGPIPE kills the program, none reaches
 #    its handler, none is left pending for it; its exit status comes back;
 #  - a program that closes stderr before it exits (coreutils' close_stdout) still gets
-#    its statistics (our own duplicate of the start-up stderr);
+#    its statistics (our own duplicate of the start-up stderr), and without statistics to
+#    stderr the library keeps no descriptor at all;
 #  - a program that closes descriptors and reuses the numbers for its own file: that
 #    file gets none of our output;
 #  - one "numa-alloc:" line per bad variable, naming it;
@@ -97,6 +98,18 @@ baseline=$(env -u LD_PRELOAD /usr/bin/ls /proc/self/fd 2>/dev/null | tr '\n' ' '
 inherited=$(env LD_PRELOAD="$lib" /bin/sh -c 'exec env -u LD_PRELOAD /usr/bin/ls /proc/self/fd' \
     2>/dev/null | tr '\n' ' ')
 check "exec closes our descriptor (close-on-exec): $inherited" test "$inherited" = "$baseline"
+
+# Without statistics or a profile to stderr the library keeps no descriptor (a program that
+# lists its own, as Python's test_subprocess does, sees what it would see under glibc);
+# with them, one: the duplicate.
+fds() { env "$@" /usr/bin/ls /proc/self/fd 2>/dev/null | grep -c .; }
+plain_fds=$(fds -u LD_PRELOAD)
+check "no statistics to stderr: no descriptor of ours ($(fds LD_PRELOAD="$lib") against $plain_fds)" \
+    test "$(fds LD_PRELOAD="$lib")" -eq "$plain_fds"
+check "statistics to a file: none either" \
+    test "$(fds LD_PRELOAD="$lib" NUMA_ALLOC_STATS="$dir/stats.json")" -eq "$plain_fds"
+check "statistics to stderr: our duplicate, one more" \
+    test "$(fds LD_PRELOAD="$lib" NUMA_ALLOC_STATS=stderr)" -eq $((plain_fds + 1))
 
 # ---- c: a number the program reuses for its own file gets none of our output --------
 # (a file of the program's: opened close-on-exec; a stderr never is, or its programs
