@@ -30,7 +30,8 @@
  * again (remote_batch).
  * A churn thread (an operation) also allocates and frees batches of up to
  * 2560 blocks of three sizes, so thread cache bins grow, scavenge and shrink
- * under the debug build's assertions (struct cache_bin).
+ * under the debug build's assertions (struct cache_bin), and an object
+ * aligned to a segment, while this thread runs the heap check over and over.
  * Live memory is capped at LIVE_CAP_BYTES: a request above what is left
  * under the cap is only made when it must fail (above PTRDIFF_MAX) or as a
  * "probe" that is freed at once and never written beyond two bytes, so the
@@ -45,6 +46,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,6 +432,7 @@ static void hand_off(int slot)
 struct churn {
     void *handed; /* a block of the main thread's, freed here (or NULL) */
     int slot;
+    _Atomic int done; /* set by the churn thread as it ends: the main thread's checks stop */
 };
 
 /*
@@ -460,7 +463,13 @@ static void churn_batches(int slot)
 
 static void *churn_main(void *arg)
 {
-    const struct churn *c = arg;
+    struct churn *c = arg;
+    /* An object aligned to a segment, in a mapping of its own (core/aligned_huge.c). */
+    void *aligned = NULL;
+    if (posix_memalign(&aligned, (size_t)4 << 20, (size_t)4 << 20) == 0) {
+        *(volatile char *)aligned = 1;
+        free(aligned);
+    }
     void *blocks[8];
     for (int i = 0; i < 8; i++)
         blocks[i] = malloc((size_t)16 << i);
@@ -470,6 +479,7 @@ static void *churn_main(void *arg)
     for (int i = 1; i < 8; i += 2)
         free(blocks[i]);
     churn_batches(c->slot);
+    atomic_store(&c->done, 1);
     return NULL;
 }
 
@@ -484,6 +494,11 @@ static void churn_thread(int slot)
     pthread_t t;
     if (pthread_create(&t, NULL, churn_main, &c) != 0)
         FAIL("pthread_create failed");
+#ifndef FUZZ_GLIBC_MODEL
+    /* The heap check may run while another thread allocates (core/heap_check.h). */
+    while (!atomic_load(&c.done))
+        numa_alloc_debug_check();
+#endif
     pthread_join(t, NULL);
 }
 
