@@ -94,6 +94,28 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
 }
 
 /*
+ * After a refill whose last block ends inside a page, writes the free block
+ * that starts there. The program may read its block's tail before writing
+ * it (a page nobody wrote: the kernel maps its zero page), and the refill
+ * that hands out the next block would then write its link into that page: a
+ * second fault, which swaps the zero page for a page of its own and, with
+ * the process on several CPUs, interrupts each of them to flush its TLB (8 %
+ * of shared-pool-2t's time). The page is the slab's next to be written
+ * anyway. A block already handed out (its bit clear) wrote that page itself.
+ */
+static inline void touch_next_page(const uint64_t *map, const char *start, char *last,
+                                   const struct size_class_info *info)
+{
+    uintptr_t end = (uintptr_t)last + info->size;
+    if ((end & OS_PAGE_MASK) == 0 || (end >> OS_PAGE_SHIFT) == ((uintptr_t)last >> OS_PAGE_SHIFT))
+        return; /* no page shared with the next block, or one the last block's link wrote */
+    size_t next = (end - (uintptr_t)start) / info->size;
+    NA_ASSERT(next * info->size == end - (uintptr_t)start); /* blocks lie back to back */
+    if (next < info->slab_blocks && bitmap_test(map, next))
+        *(volatile char *)end = 0;
+}
+
+/*
  * Moves up to `want` blocks from a slab to the front of *list, lowest
  * address first, in the order they will be handed out: consecutive
  * allocations of a class lie next to each other (a walk in allocation order
@@ -122,6 +144,8 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
             break;
     }
     slab->map_hint = w;
+    if (taken)
+        touch_next_page(map, start, (char *)link, info);
     NA_ASSERT(slab->used + taken <= info->slab_blocks);
     *link = *list;
     *list = first;
