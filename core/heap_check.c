@@ -27,6 +27,7 @@ struct tally {
     size_t dirty_bytes;  /* dirty free page runs and dirty free segment runs */
     size_t huge_count, huge_bytes;
     size_t free_page_runs, dirty_page_runs, partial_slabs, spare_slabs;
+    uint32_t slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1]; /* per class_slabs, their `slabs` */
 };
 
 /* used (blocks out) + bits set (blocks free in the slab) = slab_blocks; no bit past the end. */
@@ -49,6 +50,7 @@ static void check_slab(struct node_heap *heap, struct segment *seg, struct span 
     for (unsigned w = 0; w < slab->map_hint && w < words; w++)
         CHECK(map[w] == 0, "free bit below the slab's map_hint", slab);
     struct class_slabs *slabs = &heap->class_slabs[slab->shard][slab->cls];
+    t->slabs[slab->shard][slab->cls]++;
     if (slab->in_partial) {
         CHECK(slab->used < info->slab_blocks, "full slab on a partial list", slab);
         t->partial_slabs++;
@@ -282,6 +284,8 @@ static void check_lists(struct node_heap *heap, const struct tally *t, bool slab
             CHECK(!slabs->spare || (slabs->spare->state == SPAN_SLAB && slabs->spare->cls == cls &&
                                     slabs->spare->shard == shard),
                   "spare is not a slab of its class and shard", slabs->spare);
+            CHECK(slabs->slabs == t->slabs[shard][cls],
+                  "class_slabs' slab count != its slabs in the segments", slabs);
             check_parked(heap, slabs, shard, cls);
         }
     }

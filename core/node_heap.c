@@ -67,6 +67,7 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
     slab->cls = (uint8_t)cls;
     slab->shard = (uint8_t)shard;
     slab->used = 0;
+    heap->class_slabs[shard][cls].slabs++;
     slab->map_hint = 0;
     uint64_t *map = slab_map(seg, slab);
     unsigned blocks = na_size_classes[cls].slab_blocks;
@@ -81,6 +82,7 @@ static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned s
 
 static void slab_destroy(struct node_heap *heap, struct span *slab)
 {
+    heap->class_slabs[slab->shard][slab->cls].slabs--;
     struct segment *seg = segment_of(slab);
     unsigned first = slab->first;
     NA_ASSERT(slab->state == SPAN_SLAB && slab->used == 0 && !slab->in_partial);
@@ -248,6 +250,80 @@ static NA_NOINLINE NA_COLD bool slabs_commit(struct node_heap *heap)
     return true;
 }
 
+/* Parked remote frees, as many as there are up to `want` (lock held); how many. */
+static unsigned take_parked(struct node_heap *heap, struct class_slabs *slabs, unsigned shard,
+                            unsigned cls, unsigned want, void **list)
+{
+    unsigned got = 0;
+    while (got < want && (slabs->parked || __atomic_load_n(&slabs->handed, __ATOMIC_RELAXED))) {
+        unsigned taken = parked_take(heap, slabs, shard, cls, want - got, list);
+        got += taken;
+        if (!taken)
+            break;
+    }
+    return got;
+}
+
+/*
+ * What a class_slabs has to hand out without a new slab (lock held): its
+ * parked remote frees first (handing them out again is all they need: see
+ * struct class_slabs), then its partial slabs' lowest free blocks.
+ */
+static unsigned take_held(struct node_heap *heap, struct class_slabs *slabs, unsigned shard,
+                          unsigned cls, unsigned want, void **list)
+{
+    unsigned got = take_parked(heap, slabs, shard, cls, want, list);
+    while (got < want) {
+        struct span *slab = list_entry(slabs->partial.first, struct span, link);
+        if (!slab)
+            break;
+        got += slab_take(slab, want - got, list);
+        if (slab->used == na_size_classes[cls].slab_blocks)
+            partial_remove(slabs, slab);
+    }
+    return got;
+}
+
+/*
+ * A refill that would make a new slab first takes remote frees parked on
+ * another shard, blocks that shard's refills have not come back for. Two
+ * threads that free each other's blocks hand them back through away lists;
+ * while one of them does not run (a 2-CPU machine, a preempted thread), the
+ * other's shard gets nothing back and made slab after slab, while its own
+ * frees piled up, parked, on the other's shard (larson-server-2t: 10 to 15
+ * MiB peak RSS from run to run). Not the free blocks of another shard's
+ * slabs: those are what its own threads allocate from next, and a thread
+ * whose batch outgrew its slab would take them and free each of them back
+ * through an away list (test_cache_bins). Only for classes of whole cache
+ * lines: such a block shares no line with its neighbours, so a thread given
+ * another shard's block writes no line the other shard's thread writes
+ * (Hoard's passive false sharing, what shards are for). Only for a shard
+ * that has slabs of the class already: a thread's first blocks of a class
+ * come from a slab of its own, so that its frees of them stay local. The
+ * other shard's lock is only tried: the refill holds its own.
+ */
+static unsigned take_from_other_shards(struct node_heap *heap, unsigned shard, unsigned cls,
+                                       unsigned want, void **list)
+{
+    if (na_size_classes[cls].size % NA_CACHE_LINE)
+        return 0;
+    if (!heap->class_slabs[shard][cls].slabs)
+        return 0;
+    for (unsigned i = 1; i < HEAP_SHARDS; i++) {
+        unsigned other = (shard + i) & (HEAP_SHARDS - 1);
+        struct class_slabs *slabs = &heap->class_slabs[other][cls];
+        if (!__atomic_load_n(&slabs->parked_count, __ATOMIC_RELAXED))
+            continue;
+        if (!na_trylock(&slabs->lock))
+            continue;
+        unsigned got = take_parked(heap, slabs, other, cls, want, list);
+        na_unlock(&slabs->lock);
+        if (got)
+            return got;
+    }
+    return 0;
+}
+
 unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsigned want,
                      void **list)
 {
@@ -255,28 +331,23 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
         return 0;
     shard &= HEAP_SHARDS - 1;
     struct class_slabs *slabs = &heap->class_slabs[shard][cls];
-    unsigned got = 0;
     na_lock(&slabs->lock);
-    /* Remote frees first: handing them out again is all they need (see struct class_slabs). */
-    while (got < want && (slabs->parked || __atomic_load_n(&slabs->handed, __ATOMIC_RELAXED))) {
-        unsigned taken = parked_take(heap, slabs, shard, cls, want - got, list);
-        got += taken;
-        if (!taken)
-            break;
-    }
+    unsigned got = take_held(heap, slabs, shard, cls, want, list);
     while (got < want) {
-        struct span *slab = list_entry(slabs->partial.first, struct span, link);
+        /* A spare slab was these class_slabs', so it is tagged with this shard. */
+        struct span *slab = slabs->spare;
+        slabs->spare = NULL;
         if (!slab) {
-            /* A spare slab was these class_slabs', so it is tagged with this shard. */
-            slab = slabs->spare ? slabs->spare : slab_create(heap, cls, shard);
-            slabs->spare = NULL;
+            unsigned taken = take_from_other_shards(heap, shard, cls, want - got, list);
+            got += taken;
+            if (taken)
+                break;
+            slab = slab_create(heap, cls, shard);
             if (!slab)
                 break;
-            partial_push(slabs, slab);
         }
-        got += slab_take(slab, want - got, list);
-        if (slab->used == na_size_classes[cls].slab_blocks)
-            partial_remove(slabs, slab);
+        partial_push(slabs, slab);
+        got += take_held(heap, slabs, shard, cls, want - got, list);
     }
     na_unlock(&slabs->lock);
     return got;

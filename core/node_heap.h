@@ -69,7 +69,8 @@ static inline bool class_has_batches(unsigned cls)
  *   - `handed` only grows without the lock (pushes); it is emptied (an
  *     exchange) only under the lock, so a walk of it under the lock is safe:
  *     its nodes cannot leave meanwhile, and no pop means no ABA;
- *   - `parked` is read and written under the lock only;
+ *   - `parked` is read and written under the lock only; a refill of another
+ *     shard may take parked blocks (take_from_other_shards), under this lock;
  *   - `parked_count` is the blocks on both lists, added after a push and
  *     taken off under the lock, so it can lag a push but is never below
  *     what the lock's holder can see. Past class_parked_max it is drained
@@ -86,6 +87,7 @@ struct class_slabs {
     void *handed;          /* remote frees, pushed a chain per CAS (atomic) */
     void *parked;          /* remote frees taken from handed, next out (under lock) */
     uint32_t parked_count; /* blocks on handed and parked (atomic) */
+    uint32_t slabs;        /* slabs of this class and shard: partial, full and the spare */
 } __attribute__((aligned(NA_CACHE_LINE)));
 
 /*

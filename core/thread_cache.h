@@ -13,8 +13,10 @@
  * cache_bin); past the bound half the bin goes back to the node heap in
  * one locked batch, and blocks idle at the bottom of a bin go back from time
  * to time (struct bin_growth).
- * A bin only takes blocks of the thread's own shard of the node heap; the
- * others wait in an away list and go back in batches (struct away_list).
+ * A free puts only blocks of the thread's own shard of the node heap in a
+ * bin; the others wait in an away list and go back in batches (struct
+ * away_list). A refill may bring another shard's parked blocks (a new slab
+ * is all it had left: take_from_other_shards, core/node_heap.c).
  * When the thread exits, everything goes back and the node caches are freed.
  */
 #ifndef NUMA_ALLOC_THREAD_CACHE_H

@@ -510,30 +510,60 @@ static void churn_thread(int slot)
  * back, in batches of up to half a bin; n + 16 mallocs of the size then
  * take them, and a slab's blocks with them. Each block out must be
  * distinct and whole (a pattern per block, checked after all are written),
- * and the model's blocks untouched.
+ * and the model's blocks untouched. With `steal` the short-lived thread
+ * first takes a slab's worth of the size and, after its frees, n blocks
+ * and a slab's worth more: once its slabs are used up, its refills take
+ * the blocks its frees parked on this thread's shard (take_from_other_shards, classes of
+ * whole cache lines), which it writes, checks and frees back.
  */
 #define REMOTE_MAX 300
+
+#define SLAB_BLOCKS_MAX (65536 / 16 + 1) /* a 64 KiB slab of the smallest class, and one */
 
 struct remote {
     void **blocks;
     int n;
+    size_t size;
+    int steal;
 };
 
 static void *remote_free_main(void *arg)
 {
     const struct remote *r = arg;
+    static void *own[SLAB_BLOCKS_MAX], *taken[REMOTE_MAX + SLAB_BLOCKS_MAX];
+    int slab = (int)(65536 / r->size), owned = r->steal ? slab : 0;
+    int more = r->steal ? r->n + slab : 0; /* what is left of its slabs, then the parked blocks */
+    for (int i = 0; i < owned; i++)
+        if (!(own[i] = malloc(r->size)))
+            FAIL("malloc(%zu) failed for a slab of the freeing thread", r->size);
     for (int i = 0; i < r->n; i++)
         free(r->blocks[i]);
+    for (int i = 0; i < more; i++) {
+        if (!(taken[i] = malloc(r->size)))
+            FAIL("malloc(%zu) failed after the remote frees", r->size);
+        memset(taken[i], (i * 7) & 0xff, r->size);
+    }
+    for (int i = 0; i < more; i++) {
+        const unsigned char *p = taken[i];
+        unsigned char want = (unsigned char)((i * 7) & 0xff);
+        if (p[0] != want || p[r->size / 2] != want || p[r->size - 1] != want)
+            FAIL("block %d of %d taken by the freeing thread (%zu B): overwritten (%p)", i, more,
+                 r->size, (void *)p);
+    }
+    for (int i = 0; i < more; i++)
+        free(taken[i]);
+    for (int i = 0; i < owned; i++)
+        free(own[i]);
     return NULL;
 }
 
-static void remote_batch(int slot, int n, size_t size)
+static void remote_batch(int slot, int n, size_t size, int steal)
 {
     static void *blocks[REMOTE_MAX], *again[REMOTE_MAX + 16];
     for (int i = 0; i < n; i++)
         if (!(blocks[i] = malloc(size)))
             FAIL("malloc(%zu) failed for a remote batch", size);
-    struct remote r = {blocks, n};
+    struct remote r = {blocks, n, size, steal};
     pthread_t t;
     if (pthread_create(&t, NULL, remote_free_main, &r) != 0)
         FAIL("pthread_create failed");
@@ -929,7 +959,8 @@ static void run_op(struct input *in)
 #endif
         return;
     case OP_REMOTE_BATCH:
-        remote_batch(slot, 1 + (int)(bytes(in, 2) % REMOTE_MAX), (size_t)16 << (slot % 7));
+        remote_batch(slot, 1 + (int)(bytes(in, 2) % REMOTE_MAX), (size_t)16 << (slot % 7),
+                     (slot / 7) & 1);
         return;
     case NUM_OPS:
         return;
