@@ -31,6 +31,7 @@
 #include <criterion/criterion.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
 
@@ -90,61 +91,66 @@ static void *tail_read_first(void *arg)
     return run;
 }
 
-Test(refill_pages, tail_read_first_faults_once_a_page)
+/* Runs body in a fresh thread (a fresh cache: young bins, one block a refill) on `run`. */
+static void run_in_thread(void *(*body)(void *), struct run *run)
 {
-    static struct run run;
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, tail_read_first, &run), 0);
+    cr_assert_eq(pthread_create(&t, NULL, body, run), 0);
     void *ret;
     cr_assert_eq(pthread_join(t, &ret), 0);
     cr_assert_not_null(ret, "malloc(%zu) failed", SIZE);
     for (size_t i = 0; i < NBLOCKS; i++)
-        test_assert_ours(run.blk[i]);
+        test_assert_ours(run->blk[i]);
+}
+
+/* Each block still holds the bytes written into its head; then it is freed. */
+static void check_heads_and_free(struct run *run)
+{
+    for (size_t i = 0; i < NBLOCKS; i++) {
+        long at = test_pattern_check(run->blk[i], HEAD, test_pattern_seed(SIZE, i, HEAD));
+        cr_assert_eq(at, -1, "block %zu of %zu B overwritten at byte %ld", i, SIZE, at);
+        free(run->blk[i]);
+    }
+}
+
+Test(refill_pages, tail_read_first_faults_once_a_page)
+{
+    static struct run run;
+    run_in_thread(tail_read_first, &run);
     /* A few faults of the heap's own (a new slab's descriptor, bitmap and page map). */
     cr_expect_leq(run.faults, (long)run.pages + 8,
                   "%ld minor faults for %d blocks of %zu B reading their tails first, covering "
                   "%zu pages: a refill left a page shared with a free block unwritten",
                   run.faults, NBLOCKS, SIZE, run.pages);
-    for (size_t i = 0; i < NBLOCKS; i++) {
-        long at = test_pattern_check(run.blk[i], HEAD, test_pattern_seed(SIZE, i, HEAD));
-        cr_assert_eq(at, -1, "block %zu of %zu B overwritten at byte %ld", i, SIZE, at);
-        free(run.blk[i]);
+    check_heads_and_free(&run);
+}
+
+/* Blocks 0, step, 2 * step, ... of the run, their heads written; false if a malloc failed. */
+static bool take_every(struct run *run, size_t step)
+{
+    for (size_t i = 0; i < NBLOCKS; i += step) {
+        run->blk[i] = test_launder(malloc(SIZE));
+        if (!run->blk[i])
+            return false;
+        test_pattern_fill(run->blk[i], HEAD, test_pattern_seed(SIZE, i, HEAD));
     }
+    return true;
 }
 
 static void *holes_refilled(void *arg)
 {
     struct run *run = arg;
-    for (size_t i = 0; i < NBLOCKS; i++) {
-        run->blk[i] = test_launder(malloc(SIZE));
-        if (!run->blk[i])
-            return NULL;
-        test_pattern_fill(run->blk[i], HEAD, test_pattern_seed(SIZE, i, HEAD));
-    }
+    if (!take_every(run, 1))
+        return NULL;
     for (size_t i = 0; i < NBLOCKS; i += 2)
         free(run->blk[i]);
     malloc_trim(0); /* the thread's bins back into the slabs' bitmaps */
-    for (size_t i = 0; i < NBLOCKS; i += 2) {
-        run->blk[i] = test_launder(malloc(SIZE));
-        if (!run->blk[i])
-            return NULL;
-        test_pattern_fill(run->blk[i], HEAD, test_pattern_seed(SIZE, i, HEAD));
-    }
-    return run;
+    return take_every(run, 2) ? run : NULL;
 }
 
 Test(refill_pages, refill_between_held_blocks_writes_none)
 {
     static struct run run;
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, holes_refilled, &run), 0);
-    void *ret;
-    cr_assert_eq(pthread_join(t, &ret), 0);
-    cr_assert_not_null(ret, "malloc(%zu) failed", SIZE);
-    for (size_t i = 0; i < NBLOCKS; i++) {
-        test_assert_ours(run.blk[i]);
-        long at = test_pattern_check(run.blk[i], HEAD, test_pattern_seed(SIZE, i, HEAD));
-        cr_assert_eq(at, -1, "block %zu of %zu B overwritten at byte %ld", i, SIZE, at);
-        free(run.blk[i]);
-    }
+    run_in_thread(holes_refilled, &run);
+    check_heads_and_free(&run);
 }
