@@ -103,7 +103,11 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
  * second fault, which swaps the zero page for a page of its own and, with
  * the process on several CPUs, interrupts each of them to flush its TLB (8 %
  * of shared-pool-2t's time). The page is the slab's next to be written
- * anyway. A block already handed out (its bit clear) wrote that page itself.
+ * anyway, if the class is ever refilled again: a program that never comes
+ * back for more of the class keeps one page more resident (Python's
+ * start-up: 44 pages). Hence only with other threads alive, where the
+ * second fault interrupts other CPUs; a lone thread's costs its own time
+ * only. A block already handed out (its bit clear) wrote that page itself.
  */
 static inline void touch_next_page(const uint64_t *map, const char *start, char *last,
                                    const struct size_class_info *info)
@@ -146,7 +150,7 @@ static unsigned slab_take(struct span *slab, unsigned want, void **list)
             break;
     }
     slab->map_hint = w;
-    if (taken)
+    if (taken && threads_beside_this_one())
         touch_next_page(map, start, (char *)link, info);
     NA_ASSERT(slab->used + taken <= info->slab_blocks);
     *link = *list;

@@ -61,6 +61,9 @@ static void registry_drop(void)
  */
 static uint32_t shard_threads[HEAP_SHARDS];
 
+/* Their sum: threads that allocated and have not exited (written under registry_lock). */
+uint32_t na_live_threads;
+
 static unsigned least_used_shard(void)
 {
     unsigned best = 0;
@@ -391,6 +394,7 @@ static struct node_cache *cache_for(unsigned slot)
         ts->shard = (uint8_t)least_used_shard();
         /* Stored whole: away_flush reads it without the lock. */
         __atomic_store_n(&shard_threads[ts->shard], shard_threads[ts->shard] + 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&na_live_threads, na_live_threads + 1, __ATOMIC_RELAXED);
         list_push_front(&registry, &ts->registry_link);
         registry_drop();
     }
@@ -733,9 +737,11 @@ void thread_cache_after_fork_child(void)
     self->registry_held = 0;
     registry = (struct list){NULL, NULL};
     memset(shard_threads, 0, sizeof shard_threads);
+    na_live_threads = 0;
     if (self->status == THREAD_LIVE) {
         list_push_front(&registry, &self->registry_link);
         shard_threads[self->shard] = 1;
+        na_live_threads = 1;
     }
 }
 
@@ -779,6 +785,7 @@ static NA_COLD bool retire_thread(struct thread_state *ts)
     retired.fallbacks += ts->fallbacks;
     uint32_t left = shard_threads[ts->shard] - 1;
     __atomic_store_n(&shard_threads[ts->shard], left, __ATOMIC_RELAXED);
+    __atomic_store_n(&na_live_threads, na_live_threads - 1, __ATOMIC_RELAXED);
     bool last = left == 0;
     list_remove(&registry, &ts->registry_link);
     registry_drop();

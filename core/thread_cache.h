@@ -269,6 +269,17 @@ static inline const struct node_cache *thread_cache_first(const struct thread_st
 extern NA_HIDDEN uintptr_t na_free_block_key;
 
 /*
+ * Threads that have allocated and not yet exited (a relaxed read: a hint).
+ * More than one: the process may run on several CPUs at once, where a page
+ * fault that replaces a mapping interrupts the others to flush their TLBs.
+ */
+extern NA_HIDDEN uint32_t na_live_threads;
+static inline bool threads_beside_this_one(void)
+{
+    return __atomic_load_n(&na_live_threads, __ATOMIC_RELAXED) > 1;
+}
+
+/*
  * Blocks of class cls this thread allocated on nc's node (struct cache_bin's
  * countdown). Always inlined: the slow paths that walk every bin with it are
  * cold, and a call per class made sample_peak twice as long.

@@ -65,6 +65,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,10 +361,70 @@ static int spread_slabs(void)
     return 0;
 }
 
+/*
+ * footprint_probe lone-tails: a lone thread writes nothing ahead of what it
+ * allocates. One block of each class from 1 to 8 KiB (25 classes, as
+ * spread-slabs), 16 bytes written into each; then the pages resident
+ * (mincore) from each block's page through the 16 pages of a slab,
+ * summed:
+ *
+ *   lone-tails resident KIB classes N
+ *
+ * A refill ending inside a page writes the next free block when other
+ * threads are alive (touch_next_page, core/node_heap.c); a lone thread's
+ * refill must not: a program that never comes back for more of the class
+ * (Python's start-up) would keep that page resident for nothing.
+ *
+ * footprint_probe lone-tails-after-thread: the same once a thread that
+ * allocated has exited: the main thread is alone again.
+ */
+static void *allocate_and_exit(void *unused)
+{
+    (void)unused;
+    free(malloc(64));
+    return NULL;
+}
+
+static int lone_tails(bool after_thread)
+{
+    pthread_t thread;
+    if (after_thread &&
+        (pthread_create(&thread, NULL, allocate_and_exit, NULL) || pthread_join(thread, NULL)))
+        return 1;
+    void *block[32];
+    int n = 0;
+    unsigned long resident = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t size = 1024; size <= 8192 && n < 32; n++) {
+        block[n] = malloc(size);
+        if (!block[n])
+            return 1;
+        memset(block[n], 1, 16);
+        size += size < 2048 ? 128 : size < 4096 ? 256 : 512; /* the next class */
+    }
+    for (int i = 0; i < n; i++) {
+        uintptr_t first = (uintptr_t)block[i] & ~(uintptr_t)(page - 1);
+        unsigned char vec[16];
+        if (mincore((void *)first, 16 * (size_t)page, vec))
+            return 1;
+        for (int p = 0; p < 16; p++)
+            resident += vec[p] & 1;
+    }
+    printf("%s resident %lu classes %d\n", after_thread ? "lone-tails-after-thread" : "lone-tails",
+           resident * (unsigned long)page >> 10, n);
+    for (int i = 0; i < n; i++)
+        free(block[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "spread-slabs") == 0)
         return spread_slabs();
+    if (argc > 1 && strcmp(argv[1], "lone-tails") == 0)
+        return lone_tails(false);
+    if (argc > 1 && strcmp(argv[1], "lone-tails-after-thread") == 0)
+        return lone_tails(true);
     if (argc > 1 && strcmp(argv[1], "short-threads") == 0)
         return short_threads();
     if (argc > 1 && strcmp(argv[1], "young") == 0)

@@ -167,6 +167,18 @@ read -r _ _ header _ classes <<<"$line"
 echo "spread-slabs: $header KiB of the segment header resident for $classes slabs (limit $spread_kib)"
 at_most "$header" "$spread_kib" \
     "$classes slabs left $header KiB of their segment's header resident, over $spread_kib KiB"
+# A lone thread's refills write nothing past the blocks they hand out (touch_next_page,
+# core/node_heap.c, writes the next free block only with other threads alive). Measured 224
+# KiB for 25 classes of 1 to 8 KiB, one block each; 280 when the refills wrote ahead.
+# The same after another thread allocated and exited: the main thread is alone again.
+lone_kib=${FOOTPRINT_LONE_TAILS_KIB:-240}
+for mode in lone-tails lone-tails-after-thread; do
+    run_probe $mode
+    read -r _ _ resident _ classes <<<"$line"
+    echo "$mode: $resident KiB resident around $classes blocks of a lone thread (limit $lone_kib)"
+    at_most "$resident" "$lone_kib" \
+        "$mode: a lone thread's $classes refills left $resident KiB resident, over $lone_kib KiB"
+done
 # An emptied slab freed young waits the delay and spends no young budget (core/purge.c;
 # layout.h, struct span, emptied): of 4 MiB of small blocks freed, at most 1 MiB may leave
 # the resident set (a thread cache's flushes, statm's slack). A 128 KiB block freed then

@@ -10,7 +10,8 @@
  * process running on several CPUs, flushes the TLB of each of them (an
  * interrupt to every other CPU: 8 % of shared-pool-2t's time). So a refill
  * whose last block ends inside a page writes the free block that starts
- * there.
+ * there, while other threads are alive (a lone thread's refills do not:
+ * tests/test_footprint.sh, lone-tails).
  *
  * - tail_read_first_faults_once_a_page: a fresh thread takes 96 blocks of
  *   6 KiB (a page and a half each, so every other block ends inside a page
@@ -94,6 +95,8 @@ static void *tail_read_first(void *arg)
 /* Runs body in a fresh thread (a fresh cache: young bins, one block a refill) on `run`. */
 static void run_in_thread(void *(*body)(void *), struct run *run)
 {
+    /* This thread allocates too: the refills' thread is not alone (threads_beside_this_one). */
+    free(test_launder(malloc(16)));
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, body, run), 0);
     void *ret;
