@@ -105,7 +105,7 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
  * of shared-pool-2t's time). The page is the slab's next to be written
  * anyway, if the class is ever refilled again: a program that never comes
  * back for more of the class keeps one page more resident (Python's
- * start-up: 44 pages). Hence only with other threads alive, where the
+ * start-up: 48 KiB at exit). Hence only with other threads alive, where the
  * second fault interrupts other CPUs; a lone thread's costs its own time
  * only. A block already handed out (its bit clear) wrote that page itself.
  */
