@@ -350,8 +350,11 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
             if (!slab)
                 break;
         }
+        /* From this slab only: blocks handed back meanwhile would leave it empty on the list. */
         partial_push(slabs, slab);
-        got += take_held(heap, slabs, shard, cls, want - got, list);
+        got += slab_take(slab, want - got, list);
+        if (slab->used == na_size_classes[cls].slab_blocks)
+            partial_remove(slabs, slab);
     }
     na_unlock(&slabs->lock);
     return got;
