@@ -332,17 +332,29 @@ static int short_threads(void)
 #define SPREAD_SEGMENT      ((uintptr_t)4 << 20) /* core/layout.h, SEGMENT_SIZE */
 #define SPREAD_HEADER_PAGES 24                   /* core/layout.h, SEGMENT_HEADER_PAGES */
 
-static int spread_slabs(void)
+/*
+ * One block of each class from 1 to 8 KiB (25 classes, each in a slab of its
+ * own), 16 bytes written into each; how many, or -1 when a malloc failed.
+ */
+static int one_block_per_class(void *block[32])
 {
-    void *block[32];
     int n = 0;
     for (size_t size = 1024; size <= 8192 && n < 32; n++) {
         block[n] = malloc(size);
         if (!block[n])
-            return 1;
+            return -1;
         memset(block[n], 1, 16);
         size += size < 2048 ? 128 : size < 4096 ? 256 : 512; /* the next class */
     }
+    return n;
+}
+
+static int spread_slabs(void)
+{
+    void *block[32];
+    int n = one_block_per_class(block);
+    if (n < 0)
+        return 1;
     uintptr_t segment = (uintptr_t)block[0] & ~(SPREAD_SEGMENT - 1);
     long page = sysconf(_SC_PAGESIZE);
     for (int i = 0; i < n; i++)
@@ -392,16 +404,11 @@ static int lone_tails(bool after_thread)
         (pthread_create(&thread, NULL, allocate_and_exit, NULL) || pthread_join(thread, NULL)))
         return 1;
     void *block[32];
-    int n = 0;
+    int n = one_block_per_class(block);
+    if (n < 0)
+        return 1;
     unsigned long resident = 0;
     long page = sysconf(_SC_PAGESIZE);
-    for (size_t size = 1024; size <= 8192 && n < 32; n++) {
-        block[n] = malloc(size);
-        if (!block[n])
-            return 1;
-        memset(block[n], 1, 16);
-        size += size < 2048 ? 128 : size < 4096 ? 256 : 512; /* the next class */
-    }
     for (int i = 0; i < n; i++) {
         uintptr_t first = (uintptr_t)block[i] & ~(uintptr_t)(page - 1);
         unsigned char vec[16];
