@@ -12,6 +12,7 @@
 #include "base/debug.h"
 #include "base/report.h"
 #include "core/node_heap.h"
+#include "core/race_points.h"
 #include "core/thread_cache.h"
 
 #include <string.h>
@@ -338,6 +339,7 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
     na_lock(&slabs->lock);
     unsigned got = take_held(heap, slabs, shard, cls, want, list);
     while (got < want) {
+        race_point(RACE_REFILL_NEW_SLAB, na_size_classes[cls].size);
         /* A spare slab was these class_slabs', so it is tagged with this shard. */
         struct span *slab = slabs->spare;
         slabs->spare = NULL;

@@ -1,16 +1,33 @@
 /*
- * debug_api.c - numa_alloc_debug_check(), exported in NUMA_ALLOC_DEBUG builds
- * only (CMakeLists.txt adds this file to those builds): lets a test run the
- * whole-heap check (core/heap_check.h) on the library it links. Not part of
- * the public API: no header declares it; a test declares it itself.
+ * debug_api.c - the debug builds' exports (CMakeLists.txt adds this file to
+ * NUMA_ALLOC_DEBUG builds only), for tests of the library they link:
+ * numa_alloc_debug_check() runs the whole-heap check (core/heap_check.h);
+ * numa_alloc_debug_on_race() and numa_alloc_debug_hand_back() land another
+ * thread's remote hand-back at a race point (core/race_points.h). Not part
+ * of the public API: no header declares them; a test declares them itself.
  */
 #include "core/heap_check.h"
+#include "core/race_points.h"
 #include "interpose/export.h"
 
 /* Segments checked; aborts with a message on the first violated invariant. */
 NA_EXPORT size_t numa_alloc_debug_check(void);
+/* Installs (NULL: removes) the hook every race point calls: hook(point, class_size). */
+NA_EXPORT void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_size));
+/* race_hand_back: how many of `blocks` went back, as another thread's remote frees. */
+NA_EXPORT unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count);
 
 NA_EXPORT size_t numa_alloc_debug_check(void)
 {
     return heap_check_all();
+}
+
+NA_EXPORT void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_size))
+{
+    __atomic_store_n(&na_race_hook, hook, __ATOMIC_RELEASE);
+}
+
+NA_EXPORT unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count)
+{
+    return race_hand_back(blocks, count);
 }

@@ -22,6 +22,8 @@
 
 /* Exported by debug builds of the library only; not in the public header. */
 size_t numa_alloc_debug_check(void);
+void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_size));
+unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count);
 
 #define LIVE 512
 
@@ -213,6 +215,78 @@ Test(heap_check, passes_while_threads_free_each_others_blocks)
 {
     for (uintptr_t round = 0; round < 5; round++) /* each round caught it 2 times in 5 */
         threads_swap_blocks(round);
+}
+
+/*
+ * The same bug without a scheduler's luck (core/race_points.h): blocks of
+ * this thread are handed back, as another thread's remote frees, at the
+ * instant a refill turns to its spare or a new slab, its lock held. The
+ * check right after that malloc finds the slab left with no block out.
+ */
+#define HELD 32
+static struct {
+    void *held[HELD];
+    unsigned handed;
+    int fired;
+} race;
+
+static void hand_back_at_new_slab(int point, size_t class_size)
+{
+    if (point == 1 /* RACE_REFILL_NEW_SLAB */ && class_size == 128 && !race.fired) {
+        race.fired = 1;
+        race.handed = numa_alloc_debug_hand_back(race.held, HELD);
+    }
+}
+
+Test(heap_check, passes_when_blocks_are_handed_back_as_a_refill_takes_a_new_slab)
+{
+    static void *taken[4096];
+    for (int i = 0; i < HELD; i++)
+        cr_assert_not_null(race.held[i] = malloc(128));
+    numa_alloc_debug_on_race(hand_back_at_new_slab);
+    int n = 0;
+    while (!race.fired && n < 4096) {
+        cr_assert_not_null(taken[n] = malloc(128));
+        memset(taken[n++], 0x5a, 128);
+    }
+    numa_alloc_debug_on_race(NULL);
+    cr_assert(race.fired, "no refill of 128 B reached its new slab in %d mallocs", n);
+    cr_assert_eq(race.handed, HELD, "%u of %d blocks handed back", race.handed, HELD);
+    numa_alloc_debug_check(); /* before another refill takes the slab's blocks */
+    for (int more = 0; more < HELD + 16; more++) { /* the handed-back blocks come out again */
+        cr_assert_not_null(taken[n] = malloc(128));
+        memset(taken[n++], 0x5a, 128);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            cr_assert_neq(taken[i], taken[j], "block %p handed out twice", taken[i]);
+    for (int i = 0; i < n; i++)
+        free(taken[i]);
+    numa_alloc_debug_check();
+}
+
+/*
+ * The hand-back a race hook performs (core/race_points.h) takes blocks the
+ * program holds, of the first block's class and shard only, and nothing
+ * that is no block of ours or is free already.
+ */
+Test(heap_check, hand_back_takes_held_blocks_of_one_class_only)
+{
+    char on_stack[64];
+    void *foreign[1] = {on_stack};
+    cr_assert_eq(numa_alloc_debug_hand_back(foreign, 1), 0, "a stack address was handed back");
+    void *freed[1] = {malloc(128)};
+    free(freed[0]);
+    cr_assert_eq(numa_alloc_debug_hand_back(freed, 1), 0, "a free block was handed back");
+
+    void *mixed[3] = {malloc(128), malloc(128), malloc(256)};
+    cr_assert_eq(numa_alloc_debug_hand_back(mixed, 3), 2, "not the two blocks of 128 B alone");
+    numa_alloc_debug_check(); /* the two are parked, the third is still out */
+    free(mixed[2]);
+    void *again[2] = {malloc(128), malloc(128)}; /* a refill takes parked blocks first */
+    numa_alloc_debug_check();
+    free(again[0]);
+    free(again[1]);
 }
 
 /* The slab of a small block: found the way free() finds it. */

@@ -35,10 +35,12 @@ fail() {
 }
 
 # The malloc family: exported, documented by the C library (and numa_malloc(3)
-# names them). numa_alloc_debug_check: NUMA_ALLOC_DEBUG builds only, for the tests.
+# names them). numa_alloc_debug_*: NUMA_ALLOC_DEBUG builds only, for the tests
+# (interpose/debug_api.c).
 libc_documented=" malloc free calloc realloc reallocarray aligned_alloc posix_memalign memalign \
 valloc pvalloc malloc_usable_size malloc_trim mallopt mallinfo mallinfo2 malloc_stats \
-malloc_info free_sized free_aligned_sized numa_alloc_debug_check "
+malloc_info free_sized free_aligned_sized numa_alloc_debug_check numa_alloc_debug_on_race \
+numa_alloc_debug_hand_back "
 
 # The text after each .TP (the item's heading), with escapes removed:
 # "\-" -> "-", font changes and \c dropped.

@@ -100,6 +100,7 @@ static const char *const allowed[] = {
     "numa_alloc_counter", "numa_alloc_snapshot_nodes", "numa_alloc_snapshot_threads",
 #ifdef NUMA_ALLOC_DEBUG
     "numa_alloc_debug_check", /* debug builds only: the whole-heap check for tests */
+    "numa_alloc_debug_on_race", "numa_alloc_debug_hand_back", /* and race points (race_points.h) */
 #endif
     /* may be present in any shared object */
     "_init", "_fini", NULL};

@@ -28,6 +28,8 @@
  * A remote batch (an operation) has a short-lived thread free up to 300 of
  * this thread's blocks of one size, handed back in batches, and takes them
  * again (remote_batch).
+ * A race refill (an operation) hands blocks back, as another thread's remote
+ * frees, at the instant a refill is about to take a new slab (race_refill).
  * A churn thread (an operation) also allocates and frees batches of up to
  * 2560 blocks of three sizes, so thread cache bins grow, scavenge and shrink
  * under the debug build's assertions (struct cache_bin), and an object
@@ -67,6 +69,8 @@ static void *(*volatile aligned_alloc_call)(size_t, size_t) = aligned_alloc;
 #ifndef FUZZ_GLIBC_MODEL
 #include "numa_alloc.h"
 size_t numa_alloc_debug_check(void);
+void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_size));
+unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count);
 void free_sized(void *ptr, size_t size);
 void free_aligned_sized(void *ptr, size_t alignment, size_t size);
 #endif
@@ -91,6 +95,8 @@ static struct block live[MAX_LIVE];
 static size_t live_bytes;
 static uint64_t next_id;
 static int one_node; /* the machine has one NUMA node: every block is on node 0 */
+static int trace;    /* FUZZ_TRACE set: one line per operation on stderr */
+static int profiled; /* NUMA_ALLOC_PROF set (tools/fuzz.sh's profile run) */
 
 /* ---- failure ------------------------------------------------------------ */
 
@@ -587,6 +593,96 @@ static void remote_batch(int slot, int n, size_t size, int steal)
             pattern_check(&live[i], SIZE_MAX, "after a remote batch");
 }
 
+/*
+ * Another thread's remote frees landing inside a refill (core/race_points.h):
+ * n blocks of one size (16 B to 1 KiB) are held back, then mallocs of the
+ * size run until a refill of their class, its lock held, finds what its
+ * shard holds short and turns to its spare or a new slab: the race hook
+ * hands the held blocks back there, one CAS as a remote free's away list
+ * would, and the refill must still take its slab's blocks (invariant 9 of
+ * docs/architecture.md: no slab on the partial list without a block out).
+ * The heap check runs as that malloc returns (the next refill would hide
+ * the bug: it takes blocks of the slab left without); n + 16 more mallocs
+ * take the blocks handed back;
+ * every block out is checked distinct and whole, as in remote_batch.
+ * Round ten's refill bug (docs/testing.md) broke exactly this, and only a
+ * four-thread stress run found it: the scheduler seldom lands a hand-back
+ * in that window. Under FUZZ_GLIBC_MODEL the held blocks are freed instead.
+ */
+#define RACE_HELD_MAX 64
+#define RACE_TAKE_MAX (SLAB_BLOCKS_MAX * 2 + RACE_HELD_MAX + 16)
+
+static struct {
+    void *held[RACE_HELD_MAX];
+    unsigned n;        /* blocks held for the hand-back */
+    size_t class_size; /* their usable size: the class the hook waits for */
+    unsigned handed;   /* how many the hook handed back (from the front of held) */
+    int fired;
+} race;
+
+#ifndef FUZZ_GLIBC_MODEL
+static void race_hook(int point, size_t class_size)
+{
+    if (point != 1 /* RACE_REFILL_NEW_SLAB */ || race.fired || class_size != race.class_size)
+        return;
+    race.fired = 1;
+    race.handed = numa_alloc_debug_hand_back(race.held, race.n);
+}
+#endif
+
+static void race_refill(int slot, unsigned n, size_t size)
+{
+    static void *taken[RACE_TAKE_MAX];
+    /*
+     * Profiled at tools/fuzz.sh's tiny rate, nearly every block is sampled and
+     * made a page run: no refill to race, and thousands of page runs an op.
+     */
+    if (profiled)
+        return;
+    memset(&race, 0, sizeof race);
+    for (unsigned i = 0; i < n; i++)
+        if (!(race.held[i] = malloc(size)))
+            FAIL("malloc(%zu) failed for a race refill", size);
+    race.n = n;
+    race.class_size = usable_size(race.held[0]);
+#ifndef FUZZ_GLIBC_MODEL
+    numa_alloc_debug_on_race(race_hook);
+#endif
+    int m = 0, after = 0;
+    while (m < RACE_TAKE_MAX && after < (int)n + 16) {
+        if (!(taken[m] = malloc(size)))
+            FAIL("malloc(%zu) failed in a race refill", size);
+        memset(taken[m], (m + slot) & 0xff, size);
+        m++;
+#ifndef FUZZ_GLIBC_MODEL
+        if (race.fired && !after)
+            numa_alloc_debug_check(); /* the refill the hook ran in has just returned */
+#endif
+        after += race.fired;
+    }
+#ifndef FUZZ_GLIBC_MODEL
+    numa_alloc_debug_on_race(NULL);
+    if (trace)
+        fprintf(stderr, "race refill: %s, %u of %u blocks of %zu B handed back, %d mallocs\n",
+                race.fired ? "fired" : "never fired", race.handed, n, race.class_size, m);
+    numa_alloc_debug_check();
+#endif
+    for (int i = 0; i < m; i++) {
+        const unsigned char *p = taken[i];
+        unsigned char want = (unsigned char)((i + slot) & 0xff);
+        if (p[0] != want || p[size / 2] != want || p[size - 1] != want)
+            FAIL("block %d of %d of a race refill (%zu B, %u handed back): overwritten (%p)", i, m,
+                 size, race.handed, (void *)p);
+    }
+    for (int i = 0; i < m; i++)
+        free(taken[i]);
+    for (unsigned i = race.handed; i < n; i++)
+        free(race.held[i]);
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i].ptr)
+            pattern_check(&live[i], SIZE_MAX, "after a race refill");
+}
+
 /* ---- statistics --------------------------------------------------------- */
 
 #ifndef FUZZ_GLIBC_MODEL
@@ -665,6 +761,7 @@ enum op {
     OP_REALLOC_CHAIN,
     OP_HEAP_CHECK,
     OP_REMOTE_BATCH,
+    OP_RACE_REFILL,
     NUM_OPS
 };
 
@@ -853,8 +950,6 @@ static void op_numa(int slot, enum op op, struct input *in)
 }
 #endif
 
-static int trace; /* FUZZ_TRACE set: one line per operation on stderr */
-
 static void run_op(struct input *in)
 {
     enum op op = (enum op)(byte(in) % NUM_OPS);
@@ -962,6 +1057,9 @@ static void run_op(struct input *in)
         remote_batch(slot, 1 + (int)(bytes(in, 2) % REMOTE_MAX), (size_t)16 << (slot % 7),
                      (slot / 7) & 1);
         return;
+    case OP_RACE_REFILL:
+        race_refill(slot, 1 + byte(in) % RACE_HELD_MAX, (size_t)16 << (slot % 7));
+        return;
     case NUM_OPS:
         return;
     }
@@ -1031,6 +1129,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                      (*argv)[i] + sizeof flag - 1, (int)getpid());
     one_node = access("/sys/devices/system/node/node1", F_OK) != 0;
     trace = getenv("FUZZ_TRACE") != NULL;
+    profiled = getenv("NUMA_ALLOC_PROF") != NULL;
     return 0;
 }
 
