@@ -1037,7 +1037,8 @@ void *alloc_realloc(void *ptr, size_t size)
     unsigned tag = seg->pages[page_in_segment(ptr)].tag;
     if (tag != 0 && thread_cache_block_is_free(ptr, slot, tag_class(tag)))
         report_invalid_pointer("realloc(): invalid pointer", ptr);
-    bool page_run = usable <= LARGE_MAX && tag == 0;
+    /* Not a huge object as small as a page run (aligned to 2 MiB, say): it has no span. */
+    bool page_run = usable <= LARGE_MAX && tag == 0 && seg->kind == SEG_PAGES;
     if (fits_in_place(usable, size, page_run))
         return ptr;
     /* Its node left the cpuset: shrink in place, but new memory comes from elsewhere. */

@@ -213,3 +213,25 @@ Test(realloc, small_moves_are_counted)
     cr_expect_eq(thread_counter("thread.current.bytes_allocated") - bytes, grown_bytes);
     free(p);
 }
+
+/*
+ * Regression (the fuzzer, session 17): posix_memalign(2 MiB, 1967716) gives a
+ * huge object (its own segment run, starting 2 MiB in) whose usable size,
+ * 481 pages, is no more than a page run's. realloc took it for a page run and
+ * resized the span its page names, which in a huge segment is no span
+ * (descriptor 0): debug builds failed page_run_resize's assertion, release
+ * builds were saved by that descriptor's state. Both ways the content must
+ * survive.
+ */
+Test(realloc, a_huge_object_as_small_as_a_page_run_is_no_page_run)
+{
+    static const size_t sizes[] = {1967716, 1968486, 1900000, 2 * MiB + 4096, 1967716, 40000};
+    void *p = NULL;
+    cr_assert_eq(posix_memalign(&p, 2 * MiB, sizes[0]), 0);
+    cr_assert_eq((uintptr_t)p % (2 * MiB), 0);
+    size_t have = malloc_usable_size(p);
+    test_pattern_fill(p, have, 17);
+    for (size_t i = 1; i < sizeof sizes / sizeof sizes[0]; i++)
+        p = step(p, &have, sizes[i], 17, "aligned huge");
+    free(p);
+}
