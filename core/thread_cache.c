@@ -603,6 +603,14 @@ static void away_push(struct away_list *away, void *block, unsigned slot, unsign
         away_flush(away, slot, cls);
 }
 
+/* A block of another shard freed here stays in its bin (KEEP_ANY_SHARD_MIN). */
+static bool keeps_other_shards_block(const struct node_cache *nc, unsigned cls)
+{
+    const struct cache_bin *bin = &nc->bins[cls];
+    return na_size_classes[cls].size >= KEEP_ANY_SHARD_MIN && bin->count < bin->max &&
+           bin_nalloc(nc, cls) != 0;
+}
+
 NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsigned tag)
 {
     unsigned cls = tag_class(tag);
@@ -623,7 +631,10 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     struct cache_bin *bin = &nc->bins[cls];
     COUNT(bin->nfree, 1);
     if (tag_shard(tag) != na_thread_state.shard) {
-        away_push(&nc->away[cls], block, slot, cls, tag_shard(tag));
+        if (keeps_other_shards_block(nc, cls))
+            cache_bin_push(bin, block);
+        else
+            away_push(&nc->away[cls], block, slot, cls, tag_shard(tag));
         return;
     }
     if (bin->count >= bin->max && !bin_grow(&na_thread_state, nc, cls)) {

@@ -13,11 +13,12 @@
  * cache_bin); past the bound half the bin goes back to the node heap in
  * one locked batch, and blocks idle at the bottom of a bin go back from time
  * to time (struct bin_growth).
- * A free puts only blocks of the thread's own shard of the node heap in a
- * bin; the others wait in an away list and go back in batches (struct
- * away_list). A refill may bring another shard's parked blocks (a new slab
- * is all it had left: take_from_other_shards, core/node_heap.c).
- * When the thread exits, everything goes back and the node caches are freed.
+ * A free puts blocks of the thread's own shard of the node heap in a bin,
+ * and blocks of other shards only in a bin of big blocks of a class the
+ * thread allocates (KEEP_ANY_SHARD_MIN); the others wait in an away list
+ * and go back in batches (struct away_list). A refill may bring another shard's parked blocks (a
+ * new slab is all it had left: take_from_other_shards, core/node_heap.c). When the thread exits,
+ * everything goes back and the node caches are freed.
  */
 #ifndef NUMA_ALLOC_THREAD_CACHE_H
 #define NUMA_ALLOC_THREAD_CACHE_H
@@ -122,6 +123,29 @@ struct cache_bin {
     uint64_t countdown;
     uint64_t nfree; /* blocks of this class of this node this thread freed */
 };
+
+/*
+ * A block of another shard that this thread frees stays in its bin, for its
+ * next malloc of the class, when the class's blocks are at least this big,
+ * the thread has allocated the class on the node (its bin's nalloc is not
+ * 0) and the bin has room; otherwise it goes on the away list. So a thread
+ * reuses big blocks other threads made, as tcmalloc's thread caches take
+ * any block: the block's lines are the freeing core's already (its free
+ * wrote them), where handing it back sent them to the owner's core, whose
+ * refill walked them and whose malloc took them again (shared-pool-2t,
+ * three frees in four of blocks any thread made: take_parked 6% of its
+ * samples, heap_hand_back 1.6%, malloc 12%). A thread that only frees the
+ * class (a consumer) still hands it all back. Classes this big are
+ * multiples of 128 B: a block shares no cache line with its slab
+ * neighbours. Not for smaller blocks: keeping blocks of whole cache lines
+ * from 64 B up made larson-server-2t 14 to 44% slower, from 512 B up 31%,
+ * for reasons not found; from 1 KiB up it stayed within what reruns move
+ * (docs/benchmarks.md, Round eleven). Decided on the slow path: free's fast
+ * path sends every block of another shard there. Such blocks leave the bin
+ * as any: a flush gives them back to their slabs (flush_walk locks each
+ * block's shard).
+ */
+#define KEEP_ANY_SHARD_MIN 1024u
 
 /*
  * Idle blocks go back. A bin is a stack (LIFO): a block that stays at its

@@ -124,8 +124,16 @@ Test(cross_thread_reuse, blocks_freed_for_a_shard_without_threads_do_not_pin_the
  * raised what the shard's slabs keep resident (numa_bench short-threads: 4
  * blocks a thread outlive it).
  */
-#define OUTLIVED      10   /* fewer than an away list holds (half of 23 for 1400 B) */
-#define OUTLIVED_SIZE 1400 /* a class no other test of this process uses: a fresh slab */
+#define OUTLIVED 10 /* fewer than an away list holds (half of 34 for 960 B) */
+/*
+ * A class no other test of this process uses (a fresh slab), and below
+ * KEEP_ANY_SHARD_MIN (core/thread_cache.h): a bigger block freed by this
+ * thread while its own thread lives stays in this thread's bin once this
+ * thread has allocated its class, and does not go back to its slab. With
+ * 1400 B it did: the test process's main thread had allocated that class
+ * before the test began.
+ */
+#define OUTLIVED_SIZE 960
 
 static void *outlived[OUTLIVED], *next_ones[OUTLIVED];
 static pthread_barrier_t allocated, first_freed;
@@ -431,4 +439,66 @@ Test(cross_thread_reuse, a_new_threads_first_blocks_are_its_own)
                  "%zu of a new thread's first 16 blocks of 512 B were another shard's parked "
                  "blocks: its frees of them go back through an away list",
                  reused);
+}
+
+/*
+ * Big blocks (KEEP_ANY_SHARD_MIN, core/thread_cache.h) of another shard stay
+ * in the bin of a thread that frees them and allocates their class too: its
+ * next malloc of the class is the block it has just freed. Whether it is:
+ * the owner allocates, this thread frees one of its blocks, then mallocs.
+ */
+static int next_malloc_is_the_freed_block(size_t size, int allocates_the_class)
+{
+    owned_size = size;
+    pthread_barrier_init(&owner_done, NULL, 2);
+    pthread_barrier_init(&test_done, NULL, 2);
+    /*
+     * Many out, one back: the bin has room (a refill past the first brings
+     * at most half the bin's bound, and pops took what it left).
+     */
+    void *mine[40] = {NULL};
+    if (allocates_the_class) {
+        for (size_t i = 0; i < 40; i++)
+            cr_assert_not_null(mine[i] = malloc(size));
+        free(mine[39]);
+        mine[39] = NULL;
+    }
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, owner, NULL), 0);
+    pthread_barrier_wait(&owner_done);
+    test_assert_ours(owned[0]);
+    free(owned[0]);
+    void *next = malloc(size);
+    cr_assert_not_null(next);
+    memset(next, 0x5a, size);
+    int same = next == owned[0];
+    for (size_t i = 1; i < OWNED; i++)
+        free(owned[i]);
+    pthread_barrier_wait(&test_done);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
+    free(next);
+    for (size_t i = 0; i < 40; i++)
+        free(mine[i]);
+    return same;
+}
+
+Test(cross_thread_reuse, big_blocks_of_another_shard_are_reused_by_the_thread_freeing_them)
+{
+    cr_expect(next_malloc_is_the_freed_block(2048, 1),
+              "a block of 2 KiB of another thread, freed by one that allocates 2 KiB blocks "
+              "too, was not its next block of 2 KiB: it went back to its shard");
+}
+
+Test(cross_thread_reuse, small_blocks_of_another_shard_go_back_to_it)
+{
+    cr_expect(!next_malloc_is_the_freed_block(256, 1),
+              "a block of 256 B of another thread was the next block of the thread that freed "
+              "it: it lies beside that shard's blocks");
+}
+
+Test(cross_thread_reuse, a_thread_that_only_frees_a_class_hands_its_blocks_back)
+{
+    cr_expect(!next_malloc_is_the_freed_block(3072, 0),
+              "a block of 3 KiB of another thread stayed with a thread that had never allocated "
+              "3 KiB blocks");
 }
