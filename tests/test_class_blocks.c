@@ -146,3 +146,38 @@ Test(class_blocks, freed_blocks_are_reused_in_address_order, .timeout = 60.)
     for (size_t i = 0; i < kept; i++)
         free(blk[i]);
 }
+
+/*
+ * A block freed into a full slab puts that slab back on its class's partial
+ * list, through the flush of a thread cache (malloc_trim here): the next
+ * refills hand the block out again, before any new slab's. The blocks
+ * allocated first lie in slabs that later allocations left full.
+ */
+#define FULL_BLOCKS 8192
+
+Test(class_blocks, a_block_freed_into_a_full_slab_is_handed_out_again, .timeout = 60.)
+{
+    static char *blk[FULL_BLOCKS], *again[FULL_BLOCKS];
+    for (size_t i = 0; i < FULL_BLOCKS; i++) {
+        cr_assert_not_null(blk[i] = malloc(48));
+        test_assert_ours(blk[i]);
+    }
+    char *freed = blk[100];
+    free(freed);
+    malloc_trim(0);
+    size_t n = 0, found = FULL_BLOCKS;
+    while (n < FULL_BLOCKS && found == FULL_BLOCKS) {
+        cr_assert_not_null(again[n] = test_launder(malloc(48)));
+        if (again[n] == freed)
+            found = n;
+        n++;
+    }
+    cr_expect_lt(found, 256, "the block freed into a full slab came back after %zu mallocs", found);
+    if (found == FULL_BLOCKS)
+        blk[100] = NULL; /* freed already */
+    for (size_t i = 0; i < n; i++)
+        if (again[i] != freed)
+            free(again[i]);
+    for (size_t i = 0; i < FULL_BLOCKS; i++)
+        free(blk[i]);
+}

@@ -226,10 +226,12 @@ Test(misuse, double_free_after_the_freeing_thread_exited_aborts_at_once)
 
 /*
  * The first free's copy sits in another thread's cache, where no check can
- * see it, when the second free comes: that one is taken. Both copies then go
- * back to the slab (the thread exits, this thread trims), and the second to
- * arrive finds its bit already set: heap_flush must abort, or the slab would
- * count the block free twice and hand it out twice.
+ * see it, when the second free comes: that one is taken. The block is of
+ * this thread's shard, so the other thread holds it on an away list (struct
+ * away_list), as its last block; this thread's push relinks it, and the
+ * away list's hand-back at the holder's exit finds its last link no longer
+ * NULL (away_flush). The flush's own bitmap check, for copies that reach
+ * the slab twice through two bins: the next test.
  */
 struct holder {
     void *p;
@@ -271,6 +273,55 @@ static void double_free_held_by_another_thread(void *unused)
 Test(misuse, double_free_reaching_the_slab_twice_aborts_at_once)
 {
     expect_abort_at_once(double_free_held_by_another_thread, NULL, "free(): double free detected");
+}
+
+/*
+ * The same with a block of 1 KiB or more, which the other thread keeps in its
+ * own bin (core/thread_cache.h, KEEP_ANY_SHARD_MIN) instead of handing it
+ * back: no check at the second free can see the first copy. Both bins are
+ * emptied first (malloc_trim flushes the calling thread's cache), so that
+ * each copy is its bin's last block and both lists stay well formed: the
+ * copies leave through two flushes (the holder's exit, then this thread's
+ * trim), and only the second flush's bitmap check can catch the block.
+ */
+static void *free_and_keep(void *arg)
+{
+    struct holder *h = arg;
+    char c = 0;
+    void *own = malloc(2048); /* the class allocated here: this thread keeps what it frees */
+    malloc_trim(0);
+    free(h->p);
+    if (write(h->freed[1], &c, 1) != 1 || read(h->go[0], &c, 1) != 1)
+        _exit(5);
+    free(own);
+    return NULL;
+}
+
+static void double_free_kept_by_another_thread(void *unused)
+{
+    (void)unused;
+    static struct holder h;
+    h.p = block_among_keepers(2048);
+    size_t usable = malloc_usable_size(h.p);
+    char c = 0;
+    if (pipe(h.go) != 0 || pipe(h.freed) != 0)
+        _exit(6);
+    pthread_t thread;
+    pthread_create(&thread, NULL, free_and_keep, &h);
+    if (read(h.freed[0], &c, 1) != 1)
+        _exit(5);
+    malloc_trim(0);
+    free(h.p); /* the other copy is in the holder's bin: not seen */
+    if (write(h.go[1], &c, 1) != 1)
+        _exit(5);
+    pthread_join(thread, NULL); /* the holder's copy goes back to the slab */
+    expect_slab_kept(h.p, usable);
+    malloc_trim(0); /* and this one follows it */
+}
+
+Test(misuse, double_free_of_a_block_kept_by_another_thread_aborts_in_the_flush)
+{
+    expect_abort_at_once(double_free_kept_by_another_thread, NULL, "free(): double free detected");
 }
 
 /* Frees `p` twice with other traffic in between, as real double frees happen. */
