@@ -1,0 +1,83 @@
+/*
+ * bulk_free_phases.c N MIN MAX REPS - bulk-free-1t's shape, its two halves
+ * timed apart: REPS times, malloc N blocks of MIN..MAX bytes (uniform, the
+ * same sizes every rep) writing 8 bytes of each, then read a byte of each and
+ * free it, in one shuffled order. Prints the best ns per block of each half:
+ * "malloc X free Y". Which half an allocator loses shows where its cost is
+ * (docs/benchmarks.md, Round twelve): a free that only links the block into
+ * its page's list, or one whose bin, once full, is flushed into the slabs.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static volatile unsigned sink;
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = argc > 1 ? (size_t)atol(argv[1]) : 65536;
+    size_t lo = argc > 2 ? (size_t)atol(argv[2]) : 16;
+    size_t hi = argc > 3 ? (size_t)atol(argv[3]) : 256;
+    long reps = argc > 4 ? atol(argv[4]) : 30;
+    unsigned char **blocks = malloc(n * sizeof *blocks);
+    size_t *size = malloc(n * sizeof *size), *order = malloc(n * sizeof *order);
+    if (n == 0 || lo == 0 || hi < lo || reps < 1 || !blocks || !size || !order) {
+        fprintf(stderr, "usage: bulk_free_phases N MIN MAX REPS\n");
+        return 2;
+    }
+    uint64_t x = 88172645463325252u;
+    for (size_t i = 0; i < n; i++) {
+        size[i] = lo + (size_t)(xorshift(&x) % (hi - lo + 1));
+        order[i] = i;
+    }
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)(xorshift(&x) % (i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    uint64_t best_malloc = UINT64_MAX, best_free = UINT64_MAX;
+    unsigned sum = 0;
+    for (long r = 0; r < reps; r++) {
+        uint64_t start = now_ns();
+        for (size_t i = 0; i < n; i++) {
+            blocks[i] = malloc(size[i]);
+            if (!blocks[i])
+                return 1;
+            memset(blocks[i], (int)i, 8);
+        }
+        uint64_t mid = now_ns();
+        for (size_t i = 0; i < n; i++) {
+            sum += blocks[order[i]][0];
+            free(blocks[order[i]]);
+        }
+        uint64_t end = now_ns();
+        if (mid - start < best_malloc)
+            best_malloc = mid - start;
+        if (end - mid < best_free)
+            best_free = end - mid;
+    }
+    printf("malloc %.2f free %.2f\n", (double)best_malloc / (double)n,
+           (double)best_free / (double)n);
+    free(order);
+    free(size);
+    free(blocks);
+    sink = sum; /* the reads must happen */
+    return 0;
+}
