@@ -99,6 +99,15 @@ Test(class_blocks, large_and_huge_sizes, .timeout = 60.)
         check_blocks_of_size(sizes[i], sizes[i] > MiB ? 8 : 24);
 }
 
+/* n blocks of `size`, each numa-alloc's. */
+static void malloc_ours(char **blk, size_t n, size_t size)
+{
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_not_null(blk[i] = malloc(size));
+        test_assert_ours(blk[i]);
+    }
+}
+
 /*
  * Blocks freed in random order come back lowest address first: a program
  * that frees a structure and builds the next one gets it laid out in
@@ -111,10 +120,7 @@ Test(class_blocks, large_and_huge_sizes, .timeout = 60.)
 Test(class_blocks, freed_blocks_are_reused_in_address_order, .timeout = 60.)
 {
     static char *blk[REUSE_BLOCKS], *again[REUSE_BLOCKS];
-    for (size_t i = 0; i < REUSE_BLOCKS; i++) {
-        cr_assert_not_null(blk[i] = malloc(48));
-        test_assert_ours(blk[i]);
-    }
+    malloc_ours(blk, REUSE_BLOCKS, 48);
     uint64_t rng = 88172645463325252ull;
     for (size_t i = REUSE_BLOCKS - 1; i > 0; i--) { /* shuffle */
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
@@ -158,10 +164,7 @@ Test(class_blocks, freed_blocks_are_reused_in_address_order, .timeout = 60.)
 Test(class_blocks, a_block_freed_into_a_full_slab_is_handed_out_again, .timeout = 60.)
 {
     static char *blk[FULL_BLOCKS], *again[FULL_BLOCKS];
-    for (size_t i = 0; i < FULL_BLOCKS; i++) {
-        cr_assert_not_null(blk[i] = malloc(48));
-        test_assert_ours(blk[i]);
-    }
+    malloc_ours(blk, FULL_BLOCKS, 48);
     char *freed = blk[100];
     free(freed);
     malloc_trim(0);

@@ -15,8 +15,8 @@
 #include <malloc.h>
 
 #include <pthread.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -234,6 +234,13 @@ Test(misuse, double_free_after_the_freeing_thread_exited_aborts_at_once)
  * the slab twice through two bins: the next test.
  */
 struct holder {
+    size_t size; /* of the block freed twice */
+    /*
+     * The holder allocates the class first, so that it keeps the block in its
+     * own bin (a block of 1 KiB or more), and both threads empty their bins
+     * before their free (next test).
+     */
+    bool keep;
     void *p;
     int go[2]; /* the main thread writes a byte when the holder may exit */
     int freed[2];
@@ -243,36 +250,45 @@ static void *free_and_hold(void *arg)
 {
     struct holder *h = arg;
     char c = 0;
+    void *own = NULL;
+    if (h->keep) {
+        own = malloc(h->size);
+        malloc_trim(0);
+    }
     free(h->p);
     if (write(h->freed[1], &c, 1) != 1 || read(h->go[0], &c, 1) != 1)
         _exit(5);
+    free(own);
     return NULL;
 }
 
-static void double_free_held_by_another_thread(void *unused)
+/* The holder frees a block, this thread frees it again, then both copies go back. */
+static void double_free_through_a_holder(void *arg)
 {
-    (void)unused;
-    static struct holder h;
-    h.p = block_among_keepers(48);
-    size_t usable = malloc_usable_size(h.p);
+    struct holder *h = arg;
+    h->p = block_among_keepers(h->size);
+    size_t usable = malloc_usable_size(h->p);
     char c = 0;
-    if (pipe(h.go) != 0 || pipe(h.freed) != 0)
+    if (pipe(h->go) != 0 || pipe(h->freed) != 0)
         _exit(6);
     pthread_t thread;
-    pthread_create(&thread, NULL, free_and_hold, &h);
-    if (read(h.freed[0], &c, 1) != 1)
+    pthread_create(&thread, NULL, free_and_hold, h);
+    if (read(h->freed[0], &c, 1) != 1)
         _exit(5);
-    free(h.p); /* the other copy is in the holder's cache: not seen */
-    if (write(h.go[1], &c, 1) != 1)
+    if (h->keep)
+        malloc_trim(0);
+    free(h->p); /* the other copy is in the holder's cache: not seen */
+    if (write(h->go[1], &c, 1) != 1)
         _exit(5);
     pthread_join(thread, NULL); /* the holder's copy goes back to the slab */
-    expect_slab_kept(h.p, usable);
+    expect_slab_kept(h->p, usable);
     malloc_trim(0); /* and this one follows it */
 }
 
 Test(misuse, double_free_reaching_the_slab_twice_aborts_at_once)
 {
-    expect_abort_at_once(double_free_held_by_another_thread, NULL, "free(): double free detected");
+    static struct holder h = {.size = 48};
+    expect_abort_at_once(double_free_through_a_holder, &h, "free(): double free detected");
 }
 
 /*
@@ -284,44 +300,10 @@ Test(misuse, double_free_reaching_the_slab_twice_aborts_at_once)
  * copies leave through two flushes (the holder's exit, then this thread's
  * trim), and only the second flush's bitmap check can catch the block.
  */
-static void *free_and_keep(void *arg)
-{
-    struct holder *h = arg;
-    char c = 0;
-    void *own = malloc(2048); /* the class allocated here: this thread keeps what it frees */
-    malloc_trim(0);
-    free(h->p);
-    if (write(h->freed[1], &c, 1) != 1 || read(h->go[0], &c, 1) != 1)
-        _exit(5);
-    free(own);
-    return NULL;
-}
-
-static void double_free_kept_by_another_thread(void *unused)
-{
-    (void)unused;
-    static struct holder h;
-    h.p = block_among_keepers(2048);
-    size_t usable = malloc_usable_size(h.p);
-    char c = 0;
-    if (pipe(h.go) != 0 || pipe(h.freed) != 0)
-        _exit(6);
-    pthread_t thread;
-    pthread_create(&thread, NULL, free_and_keep, &h);
-    if (read(h.freed[0], &c, 1) != 1)
-        _exit(5);
-    malloc_trim(0);
-    free(h.p); /* the other copy is in the holder's bin: not seen */
-    if (write(h.go[1], &c, 1) != 1)
-        _exit(5);
-    pthread_join(thread, NULL); /* the holder's copy goes back to the slab */
-    expect_slab_kept(h.p, usable);
-    malloc_trim(0); /* and this one follows it */
-}
-
 Test(misuse, double_free_of_a_block_kept_by_another_thread_aborts_in_the_flush)
 {
-    expect_abort_at_once(double_free_kept_by_another_thread, NULL, "free(): double free detected");
+    static struct holder h = {.size = 2048, .keep = true};
+    expect_abort_at_once(double_free_through_a_holder, &h, "free(): double free detected");
 }
 
 /* Frees `p` twice with other traffic in between, as real double frees happen. */
