@@ -203,6 +203,50 @@ Test(purge, delay_is_in_milliseconds, .timeout = 60.)
                   "purged %.3f s after the first free, before the %ld ms delay", seen, delay_ms);
 }
 
+/*
+ * A purge that comes due purges only what is due: memory freed half a delay
+ * after the first free stays resident until its own delay has passed, also
+ * when the first memory's purge runs (mutant purge-ignores-age: every dirty
+ * run was purged then). Adjacent free runs merge and take the later free's
+ * time, so the first half may wait too; only the second half is checked.
+ */
+Test(purge, memory_freed_later_waits_its_own_delay, .timeout = 60.)
+{
+    const char *env = getenv("NUMA_ALLOC_PURGE_DELAY_MS");
+    long delay_ms = env ? strtol(env, NULL, 10) : 1000;
+    cr_assert(delay_ms >= 100 && delay_ms <= 1000,
+              "this test wants NUMA_ALLOC_PURGE_DELAY_MS between 100 and 1000, not %ld", delay_ms);
+    double delay = (double)delay_ms / 1000;
+    if (!env)
+        test_sleep_ms(1000); /* past the young window, as above */
+
+    static void *blk[DELAY_N];
+    for (size_t i = 0; i < DELAY_N; i++) {
+        blk[i] = test_launder(malloc(DELAY_SIZE));
+        cr_assert_not_null(blk[i]);
+        memset(blk[i], 0x3C, DELAY_SIZE);
+    }
+    int node = numa_ptr_node(blk[0]);
+    cr_assert_geq(node, 0, "%p was not served by numa-alloc", blk[0]);
+    for (size_t i = 0; i < DELAY_N / 2; i++)
+        free(blk[i]);
+    test_sleep_ms(delay_ms / 2);
+    double second_free = test_now_s();
+    for (size_t i = DELAY_N / 2; i < DELAY_N; i++)
+        free(blk[i]);
+    /* The first half is due now, the second in some 0.3 delays. */
+    test_sleep_ms(delay_ms * 7 / 10);
+    page_run_slow_path();
+    long long purged, dirty;
+    purge_counts(node, &purged, &dirty);
+    double since = test_now_s() - second_free;
+    cr_log_info("%.3f s after the second free: dirty %lld KiB", since, dirty / 1024);
+    if (since < delay * 0.9) /* else the machine stalled us past the second half's delay */
+        cr_assert_geq(dirty, (long long)DELAY_TOTAL / 2 * 3 / 4,
+                      "only %lld KiB dirty %.3f s after freeing %zu KiB (delay %ld ms)",
+                      dirty / 1024, since, DELAY_TOTAL / 2 / KiB, delay_ms);
+}
+
 /* ---- a clean segment run merged into a dirty one ------------------------ */
 
 #define SEGMENT (4 * MiB) /* core/layout.h's SEGMENT_SIZE */
