@@ -142,25 +142,41 @@ static void page_run_slow_path(void)
     free(p);
 }
 
-Test(purge, delay_is_in_milliseconds, .timeout = 60.)
+/*
+ * The purge delay the tests run with (NUMA_ALLOC_PURGE_DELAY_MS, else 1000),
+ * once the process is past the young window (1 s, with the default delay),
+ * which the runner's start began.
+ */
+static long purge_delay_ms_past_young(void)
 {
     const char *env = getenv("NUMA_ALLOC_PURGE_DELAY_MS");
     long delay_ms = env ? strtol(env, NULL, 10) : 1000;
     cr_assert(delay_ms >= 100 && delay_ms <= 1000,
               "this test wants NUMA_ALLOC_PURGE_DELAY_MS between 100 and 1000, not %ld", delay_ms);
-    double delay = (double)delay_ms / 1000;
-    /* Past the young window (1 s, with the default delay), which the runner's start began. */
     if (!env)
         test_sleep_ms(1000);
+    return delay_ms;
+}
 
-    static void *blk[DELAY_N];
+/* DELAY_N blocks of DELAY_SIZE, written whole (resident); returns their node. */
+static int malloc_delay_blocks(void **blk, int fill)
+{
     for (size_t i = 0; i < DELAY_N; i++) {
         blk[i] = test_launder(malloc(DELAY_SIZE));
         cr_assert_not_null(blk[i]);
-        memset(blk[i], 0x7E, DELAY_SIZE);
+        memset(blk[i], fill, DELAY_SIZE);
     }
     int node = numa_ptr_node(blk[0]);
     cr_assert_geq(node, 0, "%p was not served by numa-alloc", blk[0]);
+    return node;
+}
+
+Test(purge, delay_is_in_milliseconds, .timeout = 60.)
+{
+    long delay_ms = purge_delay_ms_past_young();
+    double delay = (double)delay_ms / 1000;
+    static void *blk[DELAY_N];
+    int node = malloc_delay_blocks(blk, 0x7E);
     long long purged0, dirty0, purged, dirty;
     purge_counts(node, &purged0, &dirty0);
 
@@ -212,22 +228,10 @@ Test(purge, delay_is_in_milliseconds, .timeout = 60.)
  */
 Test(purge, memory_freed_later_waits_its_own_delay, .timeout = 60.)
 {
-    const char *env = getenv("NUMA_ALLOC_PURGE_DELAY_MS");
-    long delay_ms = env ? strtol(env, NULL, 10) : 1000;
-    cr_assert(delay_ms >= 100 && delay_ms <= 1000,
-              "this test wants NUMA_ALLOC_PURGE_DELAY_MS between 100 and 1000, not %ld", delay_ms);
+    long delay_ms = purge_delay_ms_past_young();
     double delay = (double)delay_ms / 1000;
-    if (!env)
-        test_sleep_ms(1000); /* past the young window, as above */
-
     static void *blk[DELAY_N];
-    for (size_t i = 0; i < DELAY_N; i++) {
-        blk[i] = test_launder(malloc(DELAY_SIZE));
-        cr_assert_not_null(blk[i]);
-        memset(blk[i], 0x3C, DELAY_SIZE);
-    }
-    int node = numa_ptr_node(blk[0]);
-    cr_assert_geq(node, 0, "%p was not served by numa-alloc", blk[0]);
+    int node = malloc_delay_blocks(blk, 0x3C);
     for (size_t i = 0; i < DELAY_N / 2; i++)
         free(blk[i]);
     test_sleep_ms(delay_ms / 2);
