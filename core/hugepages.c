@@ -215,17 +215,33 @@ static bool wholly_resident(uintptr_t huge)
     return true;
 }
 
-/* The part [start, end) of a run inside one 2 MiB page that the run does not fill. */
-static int purge_edge(uintptr_t start, uintptr_t end)
+/*
+ * The part [start, end) of the free run [first, first + npages) of seg that
+ * lies in one 2 MiB page without filling it. A huge page stays whole while
+ * at least half of it is in use: the part is zeroed in place. Less than that,
+ * and it is split: the part and the clean runs beside it in the page go back
+ * (HUGE_PAGE_KEEP_USED). The bytes given back, or -errno.
+ */
+static long purge_edge(struct segment *seg, unsigned first, unsigned npages, uintptr_t start,
+                       uintptr_t end)
 {
     if (start >= end)
         return 0;
     uintptr_t huge = start & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
-    NA_ASSERT(end <= huge + HUGE_PAGE_SIZE);
-    if (!wholly_resident(huge))
-        return os_purge((void *)start, end - start);
-    memset((void *)start, 0, end - start); /* resident anyway, with the rest of its page */
-    return 0;
+    NA_ASSERT(end <= huge + HUGE_PAGE_SIZE && segment_of((void *)huge) == seg);
+    size_t bytes = end - start;
+    if (wholly_resident(huge)) {
+        unsigned lo = page_in_segment((void *)huge), hi = lo + HUGE_PAGE_SIZE / OS_PAGE_SIZE;
+        unsigned free = (unsigned)(bytes >> OS_PAGE_SHIFT) +
+                        page_run_free_beside(seg, first, npages, lo, hi, false);
+        if (hi - lo - free >= HUGE_PAGE_KEEP_USED) {
+            memset((void *)start, 0, bytes); /* resident anyway, with the rest of its page */
+            return 0;
+        }
+        bytes += (size_t)page_run_free_beside(seg, first, npages, lo, hi, true) << OS_PAGE_SHIFT;
+    }
+    int err = os_purge((void *)start, end - start);
+    return err ? err : (long)bytes;
 }
 
 long hugepages_purge(char *addr, size_t len)
@@ -233,18 +249,24 @@ long hugepages_purge(char *addr, size_t len)
     uintptr_t start = (uintptr_t)addr, end = start + len;
     uintptr_t first = (start + HUGE_PAGE_SIZE - 1) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
     uintptr_t last = end & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
+    struct segment *seg = segment_of(addr);
+    unsigned run_first = page_in_segment(addr), run_pages = (unsigned)(len >> OS_PAGE_SHIFT);
     NA_ASSERT(slot_of_ptr(addr) == slot_of_ptr(addr + len - 1)); /* never across nodes */
+    NA_ASSERT(segment_of(addr + len - 1) == seg);
+    long whole = 0;
     if (first >= last) { /* no whole 2 MiB page: one or two partial ones */
-        uintptr_t split = first < end ? first : end;
-        int err = purge_edge(start, split);
-        return err ? err : purge_edge(split, end);
+        first = last = first < end ? first : end;
+    } else {
+        int err = os_purge((void *)first, last - first);
+        if (err)
+            return err;
+        whole = (long)(last - first);
     }
-    int err = os_purge((void *)first, last - first);
-    if (!err)
-        err = purge_edge(start, first);
-    if (!err)
-        err = purge_edge(last, end);
-    return err ? err : (long)(last - first);
+    long head = purge_edge(seg, run_first, run_pages, start, first);
+    if (head < 0)
+        return head;
+    long tail = purge_edge(seg, run_first, run_pages, last, end);
+    return tail < 0 ? tail : whole + head + tail;
 }
 
 struct smaps_walk {

@@ -24,10 +24,16 @@
  * Objects spread by the interleave policies are MADV_NOHUGEPAGE
  * (policy/binding.c says why); hugepages_restore advises their range again
  * when it returns to its node.
- * Purging (core/purge.c) keeps huge pages of a segment in use whole:
- * hugepages_purge gives back the whole 2 MiB pages of a free run, and zeroes
- * in place the rest where it lies in a 2 MiB page that is wholly resident
- * (a huge page, or as good as one).
+ * Purging (core/purge.c) keeps huge pages of a segment in use whole while
+ * they are used: hugepages_purge gives back the whole 2 MiB pages of a free
+ * run, and zeroes in place the rest where it lies in a 2 MiB page that is
+ * wholly resident (a huge page, or as good as one) and at least half in use
+ * (HUGE_PAGE_KEEP_USED). Less used than that, the page is split: the rest
+ * goes back, and so do the clean runs beside it in the page, zeroed and kept
+ * by earlier purges. So a segment's few live blocks never keep its 4 MiB
+ * resident, and the mode's memory beyond glibc's stays within twice what is
+ * in use in its 2 MiB pages (jemalloc's HPA splits a huge page once a fifth
+ * of it is free, hpa_dehugification_threshold).
  *
  * hugetlbfs pages (NUMA_ALLOC_HUGETLB=<bytes per node>): when a slot is set
  * up, the administrator's pool (vm.nr_hugepages, per node under
@@ -70,7 +76,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUGE_PAGE_SIZE      ((size_t)2 << 20)
+#define HUGE_PAGE_SIZE ((size_t)2 << 20)
+/* A 2 MiB page with this many 4 KiB pages in use (not in free runs) stays whole in a purge. */
+#define HUGE_PAGE_KEEP_USED (HUGE_PAGE_SIZE / OS_PAGE_SIZE / 2)
 #define HUGEPAGES_AUTO_FROM ((size_t)64 << 20)
 
 /* Offset in every slot from which it is advised MADV_HUGEPAGE; SIZE_MAX: nowhere. */
@@ -134,10 +142,12 @@ void hugepages_restore(void *addr, size_t len);
 
 /*
  * Purges the free run [addr, addr + len) of a segment in use without
- * splitting a huge page: whole 2 MiB pages are given back (MADV_DONTNEED);
- * the rest is zeroed in place where its 2 MiB page is wholly resident, and
- * purged where it is not (no huge page to split there). Returns the bytes
- * given back, or -errno when the kernel refused (the run keeps its contents).
+ * splitting a huge page still half in use: whole 2 MiB pages are given back
+ * (MADV_DONTNEED); the rest is zeroed in place where its 2 MiB page is wholly
+ * resident and half in use, and purged where it is not (no huge page to
+ * split there, or one too empty to keep), with the clean runs beside it in
+ * that page. Returns the bytes given back, or -errno when the kernel refused
+ * (the run keeps its contents).
  */
 long hugepages_purge(char *addr, size_t len);
 

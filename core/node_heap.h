@@ -277,6 +277,8 @@ bool heap_resize_large(struct node_heap *heap, struct span *span, size_t bytes);
 /*
  * Huge objects: runs of segments. `spread` (per-slot page weights, or NULL):
  * the object's pages are spread over those nodes instead (interleave policy).
+ * *zeroed: in, whether the caller will zero the object (calloc); out, whether
+ * it is zero already.
  */
 NA_COLD void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
                               const uint8_t *spread);
@@ -295,6 +297,13 @@ void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab)
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
 void page_run_release_segment(struct node_heap *heap, struct span *span);
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages);
+/*
+ * The free pages in [lo, hi) of seg outside [first, first + npages), a run
+ * being purged (hugepages.c); with `release_clean`, the clean runs' part of
+ * them goes back to the OS (MADV_DONTNEED: they read as zero still).
+ */
+unsigned page_run_free_beside(struct segment *seg, unsigned first, unsigned npages, unsigned lo,
+                              unsigned hi, bool release_clean);
 
 /* Segment runs (segment.c), called with pages_lock held. */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align);

@@ -337,6 +337,44 @@ static void release_run(struct node_heap *heap, struct span *span, bool dirty, b
               span_at(seg, first + npages)->state != SPAN_FREE);
 }
 
+/* The part of free run `span` in [lo, hi), given back when it is clean and `release_clean`. */
+static unsigned free_part(struct segment *seg, const struct span *span, unsigned lo, unsigned hi,
+                          bool release_clean)
+{
+    unsigned from = span->first > lo ? span->first : lo;
+    unsigned to = span->first + span->npages < hi ? span->first + span->npages : hi;
+    if (release_clean && !span->dirty) /* refused: the pages stay zero, nothing is lost */
+        (void)os_purge((char *)seg + ((size_t)from << OS_PAGE_SHIFT), (size_t)(to - from)
+                                                                          << OS_PAGE_SHIFT);
+    return to - from;
+}
+
+/*
+ * Walks out from the run both ways, span by span: pages[p - 1].head names the
+ * span that ends before page p (layout.h), span_index the one that starts at p.
+ */
+unsigned page_run_free_beside(struct segment *seg, unsigned first, unsigned npages, unsigned lo,
+                              unsigned hi, bool release_clean)
+{
+    unsigned free = 0;
+    for (unsigned page = first; page > lo && page > SEGMENT_HEADER_PAGES;) {
+        const struct span *left = span_at(seg, seg->pages[page - 1].head);
+        NA_ASSERT(left->first < page && left->first + left->npages == page);
+        if (left->state == SPAN_FREE)
+            free += free_part(seg, left, lo, hi, release_clean);
+        page = left->first;
+    }
+    for (unsigned page = first + npages; page < hi && page < PAGES_PER_SEGMENT;) {
+        const struct span *right = span_at(seg, page);
+        /* SPAN_NONE too: a run page_run_alloc handed out, its kind not set yet (slab_create). */
+        NA_ASSERT(right->first == page && right->npages > 0);
+        if (right->state == SPAN_FREE)
+            free += free_part(seg, right, lo, hi, release_clean);
+        page += right->npages;
+    }
+    return free;
+}
+
 /* An emptied slab's pages wait the purge delay, young or not, and spend no young budget. */
 void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab)
 {

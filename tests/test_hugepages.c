@@ -11,11 +11,13 @@
  *     segments under thp and auto (past the first 64 MiB), none under never;
  *     the statistics' thp_bytes, summed over the nodes, are what
  *     /proc/self/smaps_rollup says (only our heaps ask for huge pages);
- *   - purging keeps a huge page of a segment in use whole: with every other
- *     256 KiB block freed, malloc_trim leaves AnonHugePages as it was (each
- *     2 MiB page still holds live blocks), the freed runs read as zero when
- *     handed out again, and once everything is freed, trim gives the memory
- *     back.
+ *   - purging keeps a 2 MiB page of a segment in use whole while at least
+ *     half of it is in use, and splits it below that: with one 256 KiB block
+ *     in eight freed, malloc_trim leaves AnonHugePages as it was, and the
+ *     freed runs read as zero when handed out again; with six in eight
+ *     freed, every free page goes back (RSS: what is live, and a few MiB),
+ *     the runs zeroed in place by the first purge too; once everything is
+ *     freed, trim gives the memory back.
  */
 #include "test_util.h"
 
@@ -115,11 +117,20 @@ Test(hugepages, large_heap_gets_huge_pages_as_the_mode_says)
 #define RUN   (256 * 1024)
 #define NRUNS 512 /* 128 MiB */
 
-Test(hugepages, purge_keeps_huge_pages_of_segments_in_use_whole)
+/* Frees the runs whose index is `which` modulo `mod`, and purges. */
+static void free_runs(void **runs, size_t mod, size_t which)
+{
+    for (size_t i = which; i < NRUNS; i += mod)
+        free(runs[i]);
+    malloc_trim(0);
+}
+
+Test(hugepages, purge_keeps_huge_pages_half_in_use_whole_and_splits_the_rest)
 {
     if (strcmp(mode(), "thp") != 0 || !kernel_has_thp())
         cr_skip_test("needs NUMA_ALLOC_HUGEPAGES=thp and a kernel with transparent huge pages");
     static void *runs[NRUNS];
+    size_t rss_empty = test_rss_bytes();
     for (size_t i = 0; i < NRUNS; i++) {
         runs[i] = test_launder(malloc(RUN));
         cr_assert_not_null(runs[i]);
@@ -128,26 +139,46 @@ Test(hugepages, purge_keeps_huge_pages_of_segments_in_use_whole)
     malloc_trim(0);
     long long before = rollup_bytes("AnonHugePages");
     cr_assert_geq(before, 64LL << 20, "only %lld bytes in huge pages", before);
-    /* Every other run: no 2 MiB page is wholly free, so none may be split. */
-    for (size_t i = 0; i < NRUNS; i += 2)
-        free(runs[i]);
-    malloc_trim(0);
+    /* One run in eight: every 2 MiB page keeps more than half of it in use (the segment's
+     * header and tail counted), so none may be split. */
+    free_runs(runs, 8, 0);
     long long after = rollup_bytes("AnonHugePages");
     cr_assert_geq(after, before - (4LL << 20),
                   "huge pages split by the purge: %lld bytes in huge pages before, %lld after",
                   before, after);
-    /* The runs freed and not given back were zeroed in place: calloc may trust them. */
-    for (size_t i = 0; i < NRUNS; i += 2) {
+    /* The runs freed and not given back were zeroed in place: calloc may trust them. Half of
+     * them are handed out again; the other half stay free, clean and resident, each between
+     * two runs in use. */
+    for (size_t i = 0; i < NRUNS; i += 16) {
+        runs[i] = test_launder(calloc(1, RUN));
+        cr_assert_not_null(runs[i]);
+        cr_assert_eq(test_bytes_check(runs[i], RUN, 0), -1, "run %zu is not zero", i);
+    }
+    /* Six runs in eight free: no 2 MiB page is half in use, so each is split, and all of its
+     * free pages go back, the clean ones beside runs in use too. */
+    free_runs(runs, 16, 0);
+    for (size_t which = 2; which <= 6; which++)
+        free_runs(runs, 8, which);
+    size_t live = NRUNS / 4 * (size_t)RUN, rss = test_rss_bytes();
+    cr_assert_lt(rss, rss_empty + live + (5u << 20),
+                 "RSS %zu MiB with %zu MiB live (%zu MiB before the runs)", rss >> 20, live >> 20,
+                 rss_empty >> 20);
+    cr_assert_lt(rollup_bytes("AnonHugePages"), before / 4, "%lld bytes in huge pages still",
+                 rollup_bytes("AnonHugePages"));
+    /* Pages given back read as zero too. */
+    for (size_t i = 0; i < NRUNS; i++) {
+        if (i % 8 == 1 || i % 8 == 7)
+            continue;
         runs[i] = test_launder(calloc(1, RUN));
         cr_assert_not_null(runs[i]);
         cr_assert_eq(test_bytes_check(runs[i], RUN, 0), -1, "run %zu is not zero", i);
     }
     /* All free: whole segments, whose memory goes back. */
-    size_t rss = test_rss_bytes();
+    rss = test_rss_bytes();
     for (size_t i = 0; i < NRUNS; i++)
         free(runs[i]);
     malloc_trim(0);
     size_t rss_after = test_rss_bytes();
-    cr_assert_lt(rss_after + (100u << 20), rss, "RSS %zu before the frees, %zu after trim", rss,
+    cr_assert_lt(rss_after + (24u << 20), rss, "RSS %zu before the frees, %zu after trim", rss,
                  rss_after);
 }
