@@ -512,6 +512,10 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
         zeroed = true;
     } else {
         ptr = heap_alloc_huge(heap, size, alignment, &zeroed, NULL);
+        if (ptr && zero && !zeroed) {
+            huge_zero(heap->node, ptr, size);
+            zeroed = true;
+        }
     }
     if (!ptr) {
         errno = ENOMEM;
@@ -700,7 +704,7 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
                            : heap_alloc_huge(node_heap_of(s), size, alignment, &zeroed, weight);
         if (ptr) {
             if (zero && !zeroed)
-                memset(ptr, 0, size);
+                huge_zero(node_heap_of(s)->node, ptr, size);
             return count_slow_alloc(ptr, size, s, false);
         }
     }

@@ -197,3 +197,51 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
     na_unlock(&heap->pages_lock);
     return done;
 }
+
+/*
+ * Zeroes [start, end) of a huge object (whole pages): by hand where its pages
+ * are resident, else by purging them (refused: by hand too, counted).
+ */
+static void zero_pages(int node, uintptr_t start, uintptr_t end, bool resident)
+{
+    if (start >= end)
+        return;
+    if (!resident && region_purge((void *)start, end - start) >= 0)
+        return;
+    if (!resident)
+        placement_fault_count(node, FAULT_PURGE);
+    memset((void *)start, 0, end - start);
+}
+
+/*
+ * Walks the object's residency (mincore) a 2 MiB page at a time and zeroes
+ * each range of pages alike in one call: a dense object costs one memset, a
+ * sparse one a purge per gap.
+ */
+void huge_zero(int node, void *ptr, size_t size)
+{
+    uintptr_t start = (uintptr_t)ptr, end = os_page_round_up(start + size);
+    uintptr_t from = start; /* the range of pages alike not zeroed yet: [from, at) */
+    bool resident = false;
+    unsigned char vec[HUGE_PAGE_SIZE / OS_PAGE_SIZE];
+    NA_ASSERT(start % OS_PAGE_SIZE == 0);
+    for (uintptr_t at = start; at < end;) {
+        size_t len = end - at < HUGE_PAGE_SIZE ? end - at : HUGE_PAGE_SIZE;
+        if (os_resident((void *)at, len, vec) != 0) { /* refused: the rest by hand */
+            zero_pages(node, from, at, resident);
+            zero_pages(node, at, end, true);
+            return;
+        }
+        for (size_t page = 0; page < len / OS_PAGE_SIZE; page++, at += OS_PAGE_SIZE) {
+            bool here = vec[page] & 1;
+            if (here == resident || at == from) {
+                resident = here;
+                continue;
+            }
+            zero_pages(node, from, at, resident);
+            from = at;
+            resident = here;
+        }
+    }
+    zero_pages(node, from, end, resident);
+}

@@ -283,6 +283,18 @@ bool heap_resize_large(struct node_heap *heap, struct span *span, size_t bytes);
 NA_COLD void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
                               const uint8_t *spread);
 NA_COLD void heap_free_huge(struct node_heap *heap, struct segment *seg);
+/*
+ * calloc's zeroing of a huge object of node `node` that is not zero already
+ * (a reused dirty run), outside any lock: its resident pages are written with
+ * zeros (resident anyway, and faster than faulting them again); the others
+ * are purged, so they come back as zero pages when touched, as in a fresh
+ * mapping, and a sparse calloc stays sparse. memset made every page of the
+ * object resident: the fuzzer's address-space probes (a 500 MiB calloc, two
+ * bytes touched, over the run of the last probe) reached 1 GB and more
+ * (docs/benchmarks.md, round thirteen). Pages swapped out read as absent:
+ * purged, their swap is dropped, as zeroing needs.
+ */
+NA_COLD void huge_zero(int node, void *ptr, size_t size);
 /* Grows or shrinks a huge object in place when its run allows; false to move it. */
 NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
 
