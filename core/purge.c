@@ -120,9 +120,10 @@ static void note_refused_purge(struct node_heap *heap, uint64_t *freed_ms)
 
 /*
  * Gives a free page run back; the bytes given back, or -errno. In a huge-page
- * range of a segment still in use, only whole 2 MiB pages go (hugepages.h):
- * MADV_DONTNEED on part of one would split it, and the kernel keeps the whole
- * huge page until it is split under memory pressure anyway.
+ * range of a segment still in use, whole 2 MiB pages go, and part of one only
+ * when less than half of it is in use (hugepages.h): MADV_DONTNEED on part of
+ * one splits it, and the kernel frees the rest of the huge page only under
+ * memory pressure.
  */
 static long purge_range(char *start, size_t bytes)
 {
