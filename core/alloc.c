@@ -735,6 +735,7 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
     struct cpu_route route = current_route();
     if (route.home != na_thread_state.home)
         thread_cache_note_move(route.home);
+    thread_cache_route_refresh();
     unsigned slot = policy_slot();
     if (na_prof_on)
         prof_set_decision(prof_policy_decision());
@@ -802,7 +803,9 @@ NA_NOINLINE NA_COLD void *alloc_small_slow(unsigned slot, unsigned cls)
         return NULL; /* numa_malloc after a failed start: the caller falls back */
     if (na_options.stats_live)
         stats_live_tick();
-    return thread_cache_alloc_slow(slot, cls);
+    void *ptr = thread_cache_alloc_slow(slot, cls);
+    thread_cache_route_refresh(); /* a first refill of the slot made its cache */
+    return ptr;
 }
 
 /* ---- free ---------------------------------------------------------------- */

@@ -340,6 +340,27 @@ static void check_own_cache(unsigned slot)
     }
 }
 
+/*
+ * struct thread_state's route_key: a key of the routes' current generation
+ * names the cache its CPU's route gives, of a thread at home there. (A key
+ * of an older generation is stale by design: the next malloc misses.)
+ */
+static void check_own_route(void)
+{
+    const struct thread_state *ts = &na_thread_state;
+    uint64_t key = ts->route_key;
+    uint64_t generation = __atomic_load_n(&na_route_generation, __ATOMIC_ACQUIRE);
+    if (key == 0 || (key & ~(uint64_t)UINT32_MAX) != generation)
+        return;
+    unsigned cpu = (uint32_t)key;
+    CHECK(cpu < (unsigned)na_topo.num_cpus, "thread's route key names no CPU", &ts->route_key);
+    CHECK(ts->status == THREAD_LIVE, "route key of a thread that is not live", &ts->route_key);
+    const struct cpu_route route = na_topo.cpu[cpu];
+    CHECK(ts->route_cache != NULL && ts->route_cache == ts->caches[route.slot],
+          "thread's route cache is not the cache its route gives", &ts->route_cache);
+    CHECK(route.home == ts->home, "thread's route key outlived a move", &ts->route_key);
+}
+
 /* struct cache_bin: the thread's growth is its bins' and within its budget. */
 static void check_own_growth(void)
 {
@@ -385,5 +406,6 @@ size_t heap_check_all(void)
         segments += t.segments;
     }
     check_own_growth();
+    check_own_route();
     return segments;
 }

@@ -487,6 +487,7 @@ static void settle(struct thread_state *ts, unsigned home)
 void thread_cache_note_move(unsigned home)
 {
     struct thread_state *ts = &na_thread_state;
+    ts->route_key = 0; /* its route named the old home (struct thread_state) */
     if (ts->status == THREAD_LIVE) {
         /* Under the registry lock: a reader sees the counts before or after, whole. */
         registry_take();
@@ -497,6 +498,31 @@ void thread_cache_note_move(unsigned home)
         return;
     }
     ts->home = (uint16_t)home;
+}
+
+void thread_cache_route_refresh(void)
+{
+    struct thread_state *ts = &na_thread_state;
+    /* The generation before the route (acquire): a route read after it is that generation's or
+     * newer. */
+    uint64_t generation = __atomic_load_n(&na_route_generation, __ATOMIC_ACQUIRE);
+    unsigned cpu = current_cpu_word();
+    /*
+     * Cleared first, set last, with the cache between: a malloc in a signal
+     * handler that interrupts this sees the key 0 or a key with its cache.
+     */
+    ts->route_key = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (cpu >= (unsigned)na_topo.num_cpus || ts->status != THREAD_LIVE)
+        return;
+    unsigned slot = __atomic_load_n(&na_topo.cpu[cpu].slot, __ATOMIC_RELAXED);
+    unsigned home = __atomic_load_n(&na_topo.cpu[cpu].home, __ATOMIC_RELAXED);
+    struct node_cache *nc = ts->caches[slot]; /* ROUTE_SLOW's entry is NULL */
+    if (nc == NULL || home != ts->home)
+        return;
+    ts->route_cache = nc;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    ts->route_key = generation | cpu;
 }
 
 /*
@@ -809,6 +835,8 @@ static NA_COLD void thread_exit_hook(void *arg)
     bool last_of_shard = retire_thread(ts);
     /* From now on this thread allocates and frees without a cache. */
     ts->status = THREAD_DEAD;
+    ts->route_key = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     struct node_cache *nc = ts->cache_list;
     ts->cache_list = NULL;
     memset(ts->caches, 0, sizeof ts->caches);

@@ -232,6 +232,21 @@ enum thread_status { THREAD_NEW = 0, THREAD_LIVE, THREAD_DEAD };
  */
 struct thread_state {
     /*
+     * malloc's fast path (alloc_fast, core/alloc.h): the cache of the slot
+     * the route of one CPU gave this thread, and the key it was read under,
+     * na_route_generation | that CPU. A malloc on a CPU, or in a generation,
+     * that is not the key's misses, and its slow path reads the route again
+     * (route_cache_refresh, core/alloc.c).
+     * Invariant: route_key is 0 (no generation is 0) or, read in generation
+     * G on CPU c, route_cache == caches[topo.cpu[c].slot] as G had them
+     * (never NULL, a direct slot) and topo.cpu[c].home == home. So what
+     * changes either clears the key: a move (thread_cache_note_move, which
+     * changes home), the caches going (thread exit), a rewrite of the
+     * routes (a new generation).
+     */
+    uint64_t route_key;
+    struct node_cache *route_cache;
+    /*
      * NULL until the thread uses that node. The extra last entry stays NULL:
      * it is the slot the cpu table names when the policy picks a slot per
      * allocation (interleave) or gives a slot beyond the table (ROUTE_SLOW),
@@ -372,6 +387,13 @@ static inline void cache_bin_push(struct cache_bin *bin, void *ptr)
 
 /* The calling thread runs on another node than at its last allocation. */
 NA_NOINLINE NA_COLD void thread_cache_note_move(unsigned home);
+
+/*
+ * Reads the calling thread's route again into its route_key and route_cache
+ * (struct thread_state), for malloc's fast path: on the slow paths of
+ * malloc, after a move is noted and after a refill made a cache.
+ */
+void thread_cache_route_refresh(void);
 
 /*
  * Slow paths of the inline fast paths in alloc.h, cold where defined

@@ -383,6 +383,7 @@ void placement_apply(const uint8_t *usable)
     for (int slot = 0; slot < na_topo.num_slots; slot++)
         if (!usable[slot])
             store_u8(&na_placement.slot_usable[slot], 0);
+    topology_routes_changed();
     assert_tables(usable);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 struct topology na_topo;
+uint64_t na_route_generation = (uint64_t)1 << 32;
 
 #define NODE_DIR "/sys/devices/system/node/"
 

@@ -159,3 +159,60 @@ Test(thread_churn, heap_does_not_grow, .timeout = 120.)
                  growth / 1024, TOTAL_THREADS - WARMUP_THREADS, HEAP_GROWTH_LIMIT / KiB,
                  after_warmup / 1024, at_end / 1024);
 }
+
+/*
+ * A thread's exit hook gives back its caches; a key destructor that runs after
+ * it (a key created later: destructors run in key order) still mallocs. Its
+ * blocks must be real, separate blocks, and the thread must not reach its
+ * old caches through malloc's fast path (struct thread_state: route_key, which
+ * the exit clears; a debug build asserts it on the fast path).
+ */
+#define LATE_BLOCKS 64
+static pthread_key_t late_key;
+static unsigned char *late_blocks[LATE_BLOCKS];
+
+static void late_destructor(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < LATE_BLOCKS; i++) {
+        late_blocks[i] = malloc(48 + (size_t)i % 3 * 16);
+        if (late_blocks[i])
+            memset(late_blocks[i], i, 48);
+    }
+}
+
+static void *late_thread(void *arg)
+{
+    (void)arg;
+    void *volatile blocks[32];
+    for (int i = 0; i < 32; i++)
+        blocks[i] = malloc(48 + (size_t)i % 3 * 16); /* the classes the destructor takes */
+    for (int i = 0; i < 32; i += 2)
+        free(blocks[i]); /* some left in the thread's bins */
+    for (int i = 1; i < 32; i += 2)
+        free(blocks[i]);
+    pthread_setspecific(late_key, &late_key);
+    return NULL;
+}
+
+Test(thread_churn, malloc_in_a_key_destructor_after_the_exit_hook)
+{
+    void *volatile warm = malloc(16); /* the allocator started: its key is the earlier one */
+    free(warm);
+    cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+    for (int round = 0; round < 20; round++) {
+        pthread_t thread;
+        cr_assert_eq(pthread_create(&thread, NULL, late_thread, NULL), 0);
+        cr_assert_eq(pthread_join(thread, NULL), 0);
+        for (int i = 0; i < LATE_BLOCKS; i++) {
+            cr_assert_not_null(late_blocks[i], "round %d: malloc %d in the destructor failed",
+                               round, i);
+            for (int j = 0; j < 48; j++)
+                cr_assert_eq(late_blocks[i][j], (unsigned char)i,
+                             "round %d: block %d overwritten (shared with another)", round, i);
+        }
+        for (int i = 0; i < LATE_BLOCKS; i++)
+            free(late_blocks[i]);
+    }
+    pthread_key_delete(late_key);
+}

@@ -31,6 +31,9 @@
  *   placement_check tight-calloc NODE  big untouched callocs on the small node NODE (fallback
  *                                none): the node check makes no more than a sample resident
  *   placement_check migrate      a thread that moves allocates on its new node
+ *   placement_check migrate-back a thread that leaves its node (a free there notices the move)
+ *                                and comes back to the same CPU: both moves counted, nothing
+ *                                it allocates back home booked remote
  *   placement_check cpuless NODE numa_malloc on a node without CPUs
  *   placement_check cpuset NODE  NODE is outside the cpuset: EINVAL, and malloc avoids it
  *   placement_check hold MIB FILE  malloc and touch MIB MiB, create FILE, wait until it is
@@ -565,6 +568,111 @@ static void check_migrate(void)
     EXPECT(migrations >= 1, "the move was not counted: %s", json);
     EXPECT(off_node == 0, "%zu blocks off the new node", off_node);
     EXPECT(reused == 0, "%zu blocks cached on the old node were handed out", reused);
+}
+
+/* The lowest CPU of `node`, -1 if none. */
+static int first_cpu_of(int node)
+{
+    struct bitmask *cpus = numa_allocate_cpumask();
+    int found = -1;
+    if (numa_node_to_cpus(node, cpus) == 0)
+        for (unsigned cpu = 0; found < 0 && cpu < cpus->size; cpu++)
+            if (numa_bitmask_isbitset(cpus, cpu))
+                found = (int)cpu;
+    numa_free_cpumask(cpus);
+    return found;
+}
+
+/* The calling thread on `cpu` alone, without allocating (numa_run_on_node mallocs). */
+static void pin_to_cpu(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        printf("FAIL cannot run on CPU %d: %s\n", cpu, strerror(errno));
+        exit(1);
+    }
+    sched_yield();
+}
+
+/* Sums a numeric field over the JSON's thread entries (after "threads"). */
+static unsigned long sum_thread_field(const char *json, const char *field)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\": ", field);
+    unsigned long sum = 0;
+    const char *at = strstr(json, "\"threads\"");
+    for (; at && (at = strstr(at, key));)
+        sum += strtoul(at += strlen(key), NULL, 10);
+    return sum;
+}
+
+/*
+ * ---- migrate-back: a thread leaves its node, a free there notices the move,
+ * and it comes back to the very CPU it left: the return is a move too ----
+ * malloc's fast path keeps the cache of the route it last read, keyed by the
+ * CPU (struct thread_state: route_key). A move noticed elsewhere (a free's
+ * slow path) changes the thread's home; the key must go with it, or the
+ * thread back on that CPU takes its old cache without the return being
+ * noted, and its local allocations are booked as remote.
+ */
+static void check_migrate_back(void)
+{
+    int nodes[MAX_NODES];
+    if (nodes_with_cpus(nodes) < 2) {
+        printf("FAIL migrate-back needs two nodes with CPUs\n");
+        failures++;
+        return;
+    }
+    /*
+     * Pinned with sched_setaffinity to one CPU of each node, found first:
+     * numa_run_on_node mallocs its mask on the CPU it leaves, a malloc whose
+     * slow path would read the route again there.
+     */
+    int cpus[2];
+    for (int i = 0; i < 2; i++) {
+        cpus[i] = first_cpu_of(nodes[i]);
+        if (cpus[i] < 0) {
+            printf("FAIL migrate-back: no CPU of node %d\n", nodes[i]);
+            failures++;
+            return;
+        }
+    }
+    enum { N = 2000 };
+    static void *blocks[N];
+    pin_to_cpu(cpus[0]);
+    void *volatile first = malloc(64); /* the route read on this CPU (volatile: kept) */
+    free(first);
+    const char *json = stats_json();
+    unsigned long migrations = sum_thread_field(json, "migrations");
+    unsigned long remote = sum_thread_field(json, "remote_allocations");
+    for (int i = 0; i < N; i++) {
+        blocks[i] = malloc(64);
+        touch(blocks[i], 64);
+    }
+    pin_to_cpu(cpus[1]);
+    for (int i = 0; i < N; i++)
+        free(blocks[i]); /* past the bin's bound: the slow path notices the move */
+    pin_to_cpu(cpus[0]); /* the CPU it left */
+    size_t off_node = 0;
+    for (int i = 0; i < N; i++) {
+        blocks[i] = malloc(64);
+        touch(blocks[i], 64);
+        off_node += numa_ptr_node(blocks[i]) != nodes[0];
+    }
+    json = stats_json();
+    unsigned long moves = sum_thread_field(json, "migrations") - migrations;
+    unsigned long remote_after = sum_thread_field(json, "remote_allocations") - remote;
+    printf("migrate-back: node %d -> %d -> %d: %lu move(s) counted, %lu remote allocation(s), "
+           "%zu of %d blocks off node %d\n",
+           nodes[0], nodes[1], nodes[0], moves, remote_after, off_node, N, nodes[0]);
+    EXPECT(moves == 2, "%lu moves counted, not 2: %s", moves, json);
+    EXPECT(remote_after == 0, "%lu allocations on node %d booked remote: %s", remote_after,
+           nodes[0], json);
+    EXPECT(off_node == 0, "%zu blocks off node %d", off_node, nodes[0]);
+    for (int i = 0; i < N; i++)
+        free(blocks[i]);
 }
 
 static void check_cpuless(int node)
@@ -1124,6 +1232,8 @@ int main(int argc, char **argv)
         check_tight_calloc(atoi(argv[2]));
     else if (strcmp(check, "migrate") == 0)
         check_migrate();
+    else if (strcmp(check, "migrate-back") == 0)
+        check_migrate_back();
     else if (strcmp(check, "hold") == 0 && argc == 4)
         hold((size_t)atol(argv[2]), argv[3]);
     else if (strcmp(check, "cpuset") == 0 && argc == 3)
