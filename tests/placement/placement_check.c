@@ -75,6 +75,16 @@ static int nodes_with_cpus(int *out)
     return n;
 }
 
+/* At least two nodes with CPUs into out (nodes_with_cpus); otherwise a failure of `check`. */
+static bool two_nodes_with_cpus(int *out, const char *check)
+{
+    if (nodes_with_cpus(out) >= 2)
+        return true;
+    printf("FAIL %s needs two nodes with CPUs\n", check);
+    failures++;
+    return false;
+}
+
 static int nodes_with_memory(int *out)
 {
     int n = 0;
@@ -234,11 +244,8 @@ static void *remote_free_then_alloc_on_b(void *arg)
 static void check_remote_free(void)
 {
     int nodes[MAX_NODES];
-    if (nodes_with_cpus(nodes) < 2) {
-        printf("FAIL remote-free needs two nodes with CPUs\n");
-        failures++;
+    if (!two_nodes_with_cpus(nodes, "remote-free"))
         return;
-    }
     node_a = nodes[0];
     node_b = nodes[1];
     pthread_t t;
@@ -259,6 +266,18 @@ static const char *stats_json(void)
         close(fd);
     json[len > 0 ? len : 0] = '\0';
     return json;
+}
+
+/* Sums a numeric field over the JSON's thread entries (after "threads"). */
+static unsigned long sum_thread_field(const char *json, const char *field)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\": ", field);
+    unsigned long sum = 0;
+    const char *at = strstr(json, "\"threads\"");
+    for (; at && (at = strstr(at, key));)
+        sum += strtoul(at += strlen(key), NULL, 10);
+    return sum;
 }
 
 /* ---- policies: every object of threads on every node where the policy says ---- */
@@ -531,11 +550,8 @@ static void check_tight_calloc(int node)
 static void check_migrate(void)
 {
     int nodes[MAX_NODES];
-    if (nodes_with_cpus(nodes) < 2) {
-        printf("FAIL migrate needs two nodes with CPUs\n");
-        failures++;
+    if (!two_nodes_with_cpus(nodes, "migrate"))
         return;
-    }
     enum { N = 2000 };
     static void *old[N];
     pin_to_node(nodes[0]);
@@ -558,10 +574,7 @@ static void check_migrate(void)
     }
     /* The move is counted in the statistics (JSON of numa_alloc_stats_write). */
     const char *json = stats_json();
-    unsigned long migrations = 0;
-    const char *threads = strstr(json, "\"threads\"");
-    for (const char *at = threads; at && (at = strstr(at, "\"migrations\": "));)
-        migrations += strtoul(at += strlen("\"migrations\": "), NULL, 10);
+    unsigned long migrations = sum_thread_field(json, "migrations");
     printf("migrate: after moving from node %d to %d: %zu of %d blocks off node %d, %zu reused, "
            "%lu migration(s) counted\n",
            nodes[0], nodes[1], off_node, N, nodes[1], reused, migrations);
@@ -596,18 +609,6 @@ static void pin_to_cpu(int cpu)
     sched_yield();
 }
 
-/* Sums a numeric field over the JSON's thread entries (after "threads"). */
-static unsigned long sum_thread_field(const char *json, const char *field)
-{
-    char key[64];
-    snprintf(key, sizeof key, "\"%s\": ", field);
-    unsigned long sum = 0;
-    const char *at = strstr(json, "\"threads\"");
-    for (; at && (at = strstr(at, key));)
-        sum += strtoul(at += strlen(key), NULL, 10);
-    return sum;
-}
-
 /*
  * ---- migrate-back: a thread leaves its node, a free there notices the move,
  * and it comes back to the very CPU it left: the return is a move too ----
@@ -620,11 +621,8 @@ static unsigned long sum_thread_field(const char *json, const char *field)
 static void check_migrate_back(void)
 {
     int nodes[MAX_NODES];
-    if (nodes_with_cpus(nodes) < 2) {
-        printf("FAIL migrate-back needs two nodes with CPUs\n");
-        failures++;
+    if (!two_nodes_with_cpus(nodes, "migrate-back"))
         return;
-    }
     /*
      * Pinned with sched_setaffinity to one CPU of each node, found first:
      * numa_run_on_node mallocs its mask on the CPU it leaves, a malloc whose
