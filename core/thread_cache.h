@@ -236,7 +236,7 @@ struct thread_state {
      * the route of one CPU gave this thread, and the key it was read under,
      * na_route_generation | that CPU. A malloc on a CPU, or in a generation,
      * that is not the key's misses, and its slow path reads the route again
-     * (route_cache_refresh, core/alloc.c).
+     * (thread_cache_route_refresh, core/thread_cache.c).
      * Invariant: route_key is 0 (no generation is 0) or, read in generation
      * G on CPU c, route_cache == caches[topo.cpu[c].slot] as G had them
      * (never NULL, a direct slot) and topo.cpu[c].home == home. So what

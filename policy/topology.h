@@ -137,18 +137,19 @@ static inline unsigned topology_distance(int i, int j)
 
 /*
  * The routes' generation, shifted left by 32 bits (a CPU number fills the
- * low half of a key: struct thread_state's route_key). Starts at 1 << 32, so
- * no generation is 0; topology_routes_changed adds 1 << 32 (release) after
- * every rewrite of the routes once threads may be reading them, so that a
- * thread's route read in an older generation no longer matches.
+ * low half of a key: struct thread_state's route_key). Starts at 1 << 32 and
+ * is never 0 (a wrap skips it: 0 | CPU 0 is the key "none");
+ * topology_routes_changed adds 1 << 32 (release) after every rewrite of the
+ * routes once threads may be reading them, so that a thread's route read in
+ * an older generation no longer matches. One writer at a time (placement.h).
  */
 extern NA_HIDDEN uint64_t na_route_generation;
 
 /* After topology_route_cpu calls that threads may have read the old routes of. */
 static inline void topology_routes_changed(void)
 {
-    __atomic_store_n(&na_route_generation, na_route_generation + ((uint64_t)1 << 32),
-                     __ATOMIC_RELEASE);
+    uint64_t next = na_route_generation + ((uint64_t)1 << 32);
+    __atomic_store_n(&na_route_generation, next ? next : (uint64_t)1 << 32, __ATOMIC_RELEASE);
 }
 
 /* Routes threads on `cpu` to `slot` (relaxed stores: readers run meanwhile). */
