@@ -48,18 +48,6 @@ static const char *mode(void)
     return m ? m : "auto";
 }
 
-static bool kernel_has_thp(void)
-{
-    char buf[128] = "";
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (f) {
-        if (!fgets(buf, sizeof buf, f))
-            buf[0] = '\0';
-        fclose(f);
-    }
-    return strstr(buf, "[madvise]") || strstr(buf, "[always]");
-}
-
 /* thp_bytes of every node in the statistics, summed. */
 static long long stats_thp_bytes(void)
 {
@@ -80,7 +68,7 @@ static long long stats_thp_bytes(void)
 
 Test(hugepages, large_heap_gets_huge_pages_as_the_mode_says)
 {
-    bool thp = kernel_has_thp();
+    bool thp = test_kernel_has_thp();
     bool never = strcmp(mode(), "never") == 0;
     if (!never && !thp)
         cr_skip_test("no transparent huge pages in this kernel");
@@ -127,7 +115,7 @@ static void free_runs(void **runs, size_t mod, size_t which)
 
 Test(hugepages, purge_keeps_huge_pages_half_in_use_whole_and_splits_the_rest)
 {
-    if (strcmp(mode(), "thp") != 0 || !kernel_has_thp())
+    if (strcmp(mode(), "thp") != 0 || !test_kernel_has_thp())
         cr_skip_test("needs NUMA_ALLOC_HUGEPAGES=thp and a kernel with transparent huge pages");
     static void *runs[NRUNS];
     size_t rss_empty = test_rss_bytes();

@@ -326,6 +326,21 @@ static inline int test_pin_current_node(void)
     return test_current_node();
 }
 
+/* ---- the kernel ---------------------------------------------------------- */
+
+/* Transparent huge pages where asked for (madvise) or everywhere. */
+static inline int test_kernel_has_thp(void)
+{
+    char buf[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = '\0';
+        fclose(f);
+    }
+    return strstr(buf, "[madvise]") || strstr(buf, "[always]");
+}
+
 /* ---- time -------------------------------------------------------------- */
 
 static inline void test_sleep_ms(long ms)

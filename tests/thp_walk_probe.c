@@ -16,6 +16,8 @@
  * pages, 0 when all went well; the debug build aborts if the walk rejects
  * the slab.
  */
+#include "test_util.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,19 +35,6 @@ static uintptr_t huge_page_of(const void *p)
     return (uintptr_t)p & ~(HUGE_PAGE - 1);
 }
 
-/* Transparent huge pages where asked for (madvise) or everywhere; else the test is skipped. */
-static int kernel_has_thp(void)
-{
-    char buf[128] = "";
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (f) {
-        if (!fgets(buf, sizeof buf, f))
-            buf[0] = '\0';
-        fclose(f);
-    }
-    return strstr(buf, "[madvise]") || strstr(buf, "[always]");
-}
-
 static int wholly_resident(uintptr_t huge)
 {
     static unsigned char vec[HUGE_PAGE / 4096];
@@ -59,7 +48,7 @@ static int wholly_resident(uintptr_t huge)
 
 int main(void)
 {
-    if (!kernel_has_thp()) {
+    if (!test_kernel_has_thp()) {
         fprintf(stderr, "thp_walk_probe: no transparent huge pages in this kernel: skipped\n");
         return 77;
     }
