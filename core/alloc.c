@@ -511,11 +511,11 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
         ptr = aligned_huge_alloc(slot, size, ALIGNED_HUGE_MIN, NULL);
         zeroed = true;
     } else {
-        ptr = heap_alloc_huge(heap, size, alignment, &zeroed, NULL);
-        if (ptr && zero && !zeroed) {
-            huge_zero(heap->node, ptr, size);
-            zeroed = true;
-        }
+        size_t old_bytes;
+        ptr = heap_alloc_huge(heap, size, alignment, &old_bytes, NULL);
+        if (ptr && zero && old_bytes)
+            huge_zero(heap->node, ptr, old_bytes);
+        zeroed = true;
     }
     if (!ptr) {
         errno = ENOMEM;
@@ -699,12 +699,13 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
         unsigned s = (slot + tries) % na_region.num_slots;
         if (!placement_slot_usable(s) || !heap_ready(s))
             continue;
-        bool zeroed = alignment >= ALIGNED_HUGE_MIN; /* a fresh mapping */
-        void *ptr = zeroed ? aligned_huge_alloc(s, size, alignment, weight)
-                           : heap_alloc_huge(node_heap_of(s), size, alignment, &zeroed, weight);
+        size_t old_bytes = 0; /* an object aligned to a segment or more: a fresh mapping */
+        void *ptr = alignment >= ALIGNED_HUGE_MIN
+                        ? aligned_huge_alloc(s, size, alignment, weight)
+                        : heap_alloc_huge(node_heap_of(s), size, alignment, &old_bytes, weight);
         if (ptr) {
-            if (zero && !zeroed)
-                huge_zero(node_heap_of(s)->node, ptr, size);
+            if (zero && old_bytes)
+                huge_zero(node_heap_of(s)->node, ptr, old_bytes);
             return count_slow_alloc(ptr, size, s, false);
         }
     }

@@ -55,11 +55,22 @@ static size_t segments_for(size_t offset, size_t bytes)
  * it merges). A clean run is not even read: under transparent huge pages a
  * read fault maps a whole 2 MiB page (measured on Linux 6.18 with the huge
  * zero page on), which made an untouched 23 GB calloc 11 GB resident.
+ * Nor is a header page of a dirty run that is not resident: a dirty run may
+ * be mostly untouched (a huge object written in one place, or a free run
+ * that grew into fresh space), and reading each of its headers made 2 MiB of
+ * each 4 MiB segment resident (a fuzzer input: 240 MiB for one calloc). Not
+ * resident, the page is untouched (zero) or swapped out (a header perhaps):
+ * purging it drops either. A hugetlb page is never swapped: not resident, it
+ * is untouched.
  */
 static void forget_interior_headers(struct segment *seg, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
         struct segment *interior = (struct segment *)((char *)seg + i * SEGMENT_SIZE);
+        unsigned char resident;
+        if (os_resident(interior, OS_PAGE_SIZE, &resident) == 0 && !(resident & 1) &&
+            (hugetlb_covers((uintptr_t)interior) || os_purge(interior, OS_PAGE_SIZE) == 0))
+            continue;
         if (interior->magic != 0)
             interior->magic = 0;
     }
@@ -90,24 +101,34 @@ static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nse
     return false;
 }
 
-void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
+void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, size_t *old_bytes,
                       const uint8_t *spread)
 {
     size_t offset = huge_offset(alignment);
     bytes = huge_pages_of(bytes);
     size_t nsegments = segments_for(offset, bytes);
     na_lock(&heap->pages_lock);
-    struct segment *seg = segment_run_alloc(heap, nsegments, alignment);
+    size_t dirty_prefix; /* segments that may be resident; beyond them the run is fresh */
+    struct segment *seg = segment_run_alloc(heap, nsegments, alignment, &dirty_prefix);
     if (seg && spread && !spread_pages(heap, seg, nsegments, offset, bytes, spread))
         spread = NULL; /* not spread, but served: a sandbox must not turn this into ENOMEM */
-    if (seg && !spread && !seg->dirty && !heap_commit_check(heap, seg, offset + bytes)) {
-        segment_run_free(heap, seg, nsegments, false); /* the node is exhausted */
+    if (seg && !seg->dirty)
+        dirty_prefix = 0; /* clean (spread_pages may have purged it) */
+    /*
+     * The node check for the fresh part: a free run at the frontier that is
+     * dirty grows into fresh space (segment_run_alloc), which the node must
+     * hold as much as any fresh run.
+     */
+    size_t checked_from = dirty_prefix * SEGMENT_SIZE;
+    if (seg && !spread && checked_from < offset + bytes &&
+        !heap_commit_check(heap, (char *)seg + checked_from, offset + bytes - checked_from)) {
+        segment_run_free(heap, seg, nsegments, dirty_prefix > 0); /* the node is exhausted */
         seg = NULL;
     }
     if (seg) {
-        *zeroed = !seg->dirty;
-        if (seg->dirty)
-            forget_interior_headers(seg, 1, nsegments);
+        size_t old_end = checked_from > offset ? checked_from - offset : 0; /* in the object */
+        *old_bytes = old_end < bytes ? old_end : bytes;
+        forget_interior_headers(seg, 1, dirty_prefix);
         memset(seg->pages, 0, sizeof seg->pages);
         seg->magic = SEGMENT_MAGIC;
         seg->kind = SEG_HUGE;

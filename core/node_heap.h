@@ -277,11 +277,11 @@ bool heap_resize_large(struct node_heap *heap, struct span *span, size_t bytes);
 /*
  * Huge objects: runs of segments. `spread` (per-slot page weights, or NULL):
  * the object's pages are spread over those nodes instead (interleave policy).
- * *zeroed: in, whether the caller will zero the object (calloc); out, whether
- * it is zero already.
+ * *old_bytes: how many bytes from the object's start may hold old contents
+ * (the rest is zero; calloc zeroes only those, huge_zero).
  */
-NA_COLD void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,
-                              const uint8_t *spread);
+NA_COLD void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment,
+                              size_t *old_bytes, const uint8_t *spread);
 NA_COLD void heap_free_huge(struct node_heap *heap, struct segment *seg);
 /*
  * calloc's zeroing of a huge object of node `node` that is not zero already
@@ -317,8 +317,14 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages);
 unsigned page_run_free_beside(struct segment *seg, unsigned first, unsigned npages, unsigned lo,
                               unsigned hi, bool release_clean);
 
-/* Segment runs (segment.c), called with pages_lock held. */
-struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align);
+/*
+ * Segment runs (segment.c), called with pages_lock held. segment_run_alloc
+ * sets *dirty_prefix (when not NULL) to how many segments from the run's
+ * start may hold old contents (resident pages); the rest is fresh space, zero
+ * and untouched.
+ */
+struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align,
+                                  size_t *dirty_prefix);
 void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty);
 /*
  * Takes nsegments of the free space starting exactly at `at` (to grow a huge

@@ -182,7 +182,7 @@ bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes)
 /* A fresh SEG_PAGES segment: its usable pages form one free run. */
 static bool add_segment(struct node_heap *heap)
 {
-    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE);
+    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE, NULL);
     if (!seg)
         return false;
     bool dirty = seg->dirty;

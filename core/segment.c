@@ -105,9 +105,13 @@ static int bump(struct node_heap *heap, size_t nsegments)
  * space, so its resident pages are reused (like glibc's top chunk); failing
  * that, fresh space.
  */
-struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align)
+struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align,
+                                  size_t *dirty_prefix)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
+    size_t ignored;
+    if (!dirty_prefix)
+        dirty_prefix = &ignored;
     if (align < SEGMENT_SIZE)
         align = SEGMENT_SIZE;
     struct segment *best = NULL, *run;
@@ -122,12 +126,15 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
         best = run;
         best_waste = run->nsegments - nsegments;
     }
-    if (best)
+    if (best) {
+        *dirty_prefix = best->dirty ? nsegments : 0;
         return run_carve(heap, best, align_up((uintptr_t)best, align), nsegments);
+    }
     if (last && (uintptr_t)last + last->nsegments * SEGMENT_SIZE == heap->seg_next &&
         align_up((uintptr_t)last, align) == (uintptr_t)last &&
         bump(heap, nsegments - last->nsegments) == 0) {
         size_t grown = nsegments - last->nsegments; /* fresh: committed and zero */
+        *dirty_prefix = last->dirty ? last->nsegments : 0;
         if (last->dirty)
             heap->dirty_bytes += grown * SEGMENT_SIZE;
         last->nsegments = nsegments;
@@ -144,6 +151,7 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
     struct segment *seg = (struct segment *)start;
     if (seg->dirty != 0) /* fresh space reads 0: keep it untouched */
         seg->dirty = 0;
+    *dirty_prefix = 0;
     return seg;
 }
 

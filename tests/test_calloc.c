@@ -210,3 +210,33 @@ Test(calloc, huge_calloc_over_a_sparse_dirty_run_stays_sparse, .timeout = 60.)
                  size / MiB, rss_before / MiB, rss / MiB);
     free(p);
 }
+
+/*
+ * A huge calloc larger than the dirty free run at the heap's frontier grows
+ * that run into fresh space (core/segment.c, segment_run_alloc): the run's old
+ * bytes must read zero, the fresh part too, and only the old part is zeroed
+ * (the fresh part stays untouched).
+ */
+Test(calloc, huge_calloc_grown_from_a_dirty_run_is_zero, .timeout = 60.)
+{
+    const size_t old = 24 * MiB, grown = 40 * MiB; /* under the dirty limit (64 MiB) */
+    free(test_launder(malloc(4 * MiB))); /* spends the young budget: frees wait the delay */
+    unsigned char *p = test_launder(malloc(old));
+    cr_assert_not_null(p);
+    memset(p, 0xAA, old);
+    uintptr_t freed = (uintptr_t)p;
+    free(p);
+    size_t rss_before = test_rss_bytes();
+    unsigned char *q = test_launder(calloc(1, grown));
+    cr_assert_not_null(q);
+    size_t rss = test_rss_bytes();
+    cr_assert_eq((uintptr_t)q, freed,
+                 "the calloc is at %p, not at the freed run %#lx: nothing tested", (void *)q,
+                 (unsigned long)freed);
+    cr_assert_lt(rss, rss_before + 4 * MiB,
+                 "the calloc made %zu MiB resident: it touched the fresh part",
+                 (rss - rss_before) / MiB);
+    cr_assert_eq(test_bytes_check(q, grown, 0), -1,
+                 "the calloc grown from a written run is not zero");
+    free(q);
+}

@@ -30,6 +30,10 @@
  *                                nodes with a count, the text a line each and one folded line
  *   placement_check tight-calloc NODE  big untouched callocs on the small node NODE (fallback
  *                                none): the node check makes no more than a sample resident
+ *   placement_check tight-grow NODE  (fallback none, a long purge delay) a dirty free run at
+ *                                the heap's frontier grows into fresh space for a huge
+ *                                calloc: the fresh part is checked against the small node
+ *                                NODE (512 MiB refused), the old part zeroed
  *   placement_check migrate      a thread that moves allocates on its new node
  *   placement_check migrate-back a thread that leaves its node (a free there notices the move)
  *                                and comes back to the same CPU: both moves counted, nothing
@@ -542,6 +546,51 @@ static void check_tight_calloc(int node)
            big ? "served" : strerror(errno), grew_big >> 20);
     EXPECT(big == NULL && errno == ENOMEM, "512 MiB on the small node %d with fallback none", node);
     EXPECT(grew_big < TIGHT_RSS_BOUND, "refusing 512 MiB made %zu MiB resident", grew_big >> 20);
+    free(big);
+}
+
+/*
+ * A huge object freed at the heap's frontier stays resident for the purge
+ * delay (a dirty free run); a larger request grows that run into fresh space
+ * (core/segment.c) instead of mapping more. The fresh part must be checked
+ * against the node as a fresh run is, or a request far above what the small
+ * node holds was served, and touching it meant the OOM killer (it was, before
+ * core/huge.c checked the fresh part). Run with NUMA_ALLOC_PURGE_DELAY_MS long.
+ */
+static void check_tight_grow(int node)
+{
+    size_t old = (size_t)32 << 20, grown = (size_t)48 << 20;
+    /* The node heap's first small and large blocks first: their segment is not to land after p. */
+    free(numa_malloc(node, 64));
+    free(numa_malloc(node, (size_t)300 << 10));
+    unsigned char *p = numa_malloc(node, old);
+    EXPECT(p != NULL, "32 MiB on node %d", node);
+    if (!p)
+        return;
+    memset(p, 0x5a, old);
+    uintptr_t freed = (uintptr_t)p;
+    free(p);
+    /* Grown from p's run: its 32 MiB written before, zeroed by calloc; the rest fresh. */
+    unsigned char *q = numa_calloc(node, 1, grown);
+    EXPECT((uintptr_t)q == freed,
+           "the calloc of 48 MiB is at %p, not at the freed run %#lx: nothing tested", (void *)q,
+           (unsigned long)freed);
+    if (!q)
+        return;
+    size_t nonzero = 0;
+    for (size_t at = 0; at < grown; at++)
+        nonzero += q[at] != 0;
+    EXPECT(nonzero == 0, "%zu bytes of the calloc grown from a written run are not zero", nonzero);
+    memset(q, 1, grown);
+    EXPECT(page_census(q, grown, node, NULL) == 0, "the calloc's pages are off node %d", node);
+    free(q);
+    errno = 0;
+    void *big = numa_calloc(node, 1, (size_t)512 << 20);
+    printf("tight-grow: 48 MiB over a written 32 MiB run: zero, on node %d; 512 MiB grown from "
+           "it: %s\n",
+           node, big ? "served" : strerror(errno));
+    EXPECT(big == NULL && errno == ENOMEM,
+           "512 MiB on the small node %d with fallback none, grown from a dirty run", node);
     free(big);
 }
 
@@ -1228,6 +1277,8 @@ int main(int argc, char **argv)
         check_exhaust(atoi(argv[2]), argv[3]);
     else if (strcmp(check, "tight-calloc") == 0 && argc == 3)
         check_tight_calloc(atoi(argv[2]));
+    else if (strcmp(check, "tight-grow") == 0 && argc == 3)
+        check_tight_grow(atoi(argv[2]));
     else if (strcmp(check, "migrate") == 0)
         check_migrate();
     else if (strcmp(check, "migrate-back") == 0)
