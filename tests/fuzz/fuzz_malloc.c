@@ -30,7 +30,7 @@
  * again (remote_batch).
  * A race refill (an operation) hands blocks back, as another thread's remote
  * frees, at the instant a refill is about to take a new slab (race_refill).
- * A churn thread (an operation) also allocates and frees batches of up to
+ * A churn thread (an operation, four at most an input) also allocates and frees batches of up to
  * 2560 blocks of three sizes, so thread cache bins grow, scavenge and shrink
  * under the debug build's assertions (struct cache_bin), and an object
  * aligned to a segment, while this thread runs the heap check over and over.
@@ -488,6 +488,15 @@ static void *churn_main(void *arg)
     atomic_store(&c->done, 1);
     return NULL;
 }
+
+/*
+ * At most this many churn threads per input: each costs about 0.4 s under the
+ * heap check it races (UBSan, coverage), and an input of 25 of them (found by
+ * a 60 s run) took 10 s alone and passed libFuzzer's 30 s limit on a busy
+ * machine. More of them in a row add nothing a single one does not.
+ */
+#define CHURNS_PER_INPUT 4
+static int churns_left;
 
 static void churn_thread(int slot)
 {
@@ -1042,7 +1051,10 @@ static void run_op(struct input *in)
             hand_off(slot);
         return;
     case OP_CHURN_THREAD:
-        churn_thread(slot);
+        if (churns_left > 0) {
+            churns_left--;
+            churn_thread(slot);
+        }
         return;
     case OP_TRIM:
         malloc_trim(bytes(in, 1));
@@ -1139,6 +1151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     current_data = data;
     current_size = size;
     install_crash_handler();
+    churns_left = CHURNS_PER_INPUT;
     for (int n = 0; n < MAX_OPS && in.pos < in.size; n++)
         run_op(&in);
     for (int i = 0; i < MAX_LIVE; i++)
