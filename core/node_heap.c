@@ -314,11 +314,19 @@ static unsigned take_from_other_shards(struct node_heap *heap, unsigned shard, u
         return 0;
     if (!heap->class_slabs[shard][cls].slabs)
         return 0;
+    uint32_t *parked_shards = &heap->parked_shards[cls];
+    uint32_t maybe = __atomic_load_n(parked_shards, __ATOMIC_SEQ_CST);
     for (unsigned i = 1; i < HEAP_SHARDS; i++) {
         unsigned other = (shard + i) & (HEAP_SHARDS - 1);
+        if (!(maybe & (1u << other)))
+            continue; /* nothing parked there: its class_slabs is not even read */
         struct class_slabs *slabs = &heap->class_slabs[other][cls];
-        if (!__atomic_load_n(&slabs->parked_count, __ATOMIC_RELAXED))
+        if (!__atomic_load_n(&slabs->parked_count, __ATOMIC_SEQ_CST)) {
+            __atomic_fetch_and(parked_shards, ~(1u << other), __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&slabs->parked_count, __ATOMIC_SEQ_CST)) /* a hand-back came */
+                __atomic_fetch_or(parked_shards, 1u << other, __ATOMIC_SEQ_CST);
             continue;
+        }
         if (!na_trylock(&slabs->lock))
             continue;
         unsigned got = take_parked(heap, slabs, other, cls, want, list);
@@ -575,7 +583,11 @@ void heap_hand_back(struct node_heap *heap, unsigned shard, unsigned cls, void *
         *(void **)last = head;
     } while (!__atomic_compare_exchange_n(&slabs->handed, &head, first, true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
-    if (__atomic_add_fetch(&slabs->parked_count, count, __ATOMIC_RELAXED) <= class_parked_max(cls))
+    uint32_t parked = __atomic_add_fetch(&slabs->parked_count, count, __ATOMIC_SEQ_CST);
+    uint32_t bit = 1u << (shard & (HEAP_SHARDS - 1));
+    if (!(__atomic_load_n(&heap->parked_shards[cls], __ATOMIC_SEQ_CST) & bit)) /* mostly set */
+        __atomic_fetch_or(&heap->parked_shards[cls], bit, __ATOMIC_SEQ_CST);
+    if (parked <= class_parked_max(cls))
         return;
     na_lock(&slabs->lock);
     parked_drain(heap, slabs, cls);

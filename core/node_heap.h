@@ -176,6 +176,19 @@ struct node_heap {
     uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */
     uint64_t fallbacks_in;  /* requests for other nodes served here (atomic) */
     /*
+     * Bit s of parked_shards[cls]: class_slabs[s][cls] may hold parked remote
+     * frees. A hint for take_from_other_shards, which so reads the class_slabs
+     * of those shards only, not of all 31 others: on a kernel that gives a
+     * read fault a page of its own (no zero page), those reads made every
+     * shard's class_slabs resident, 144 KiB of a lone thread's heap
+     * (`python3 -c pass`). Set after parked_count grows (heap_hand_back);
+     * cleared only by take_from_other_shards on finding parked_count 0, which
+     * then reads the count again and sets the bit back if blocks came
+     * meanwhile: all four accesses sequentially consistent, so a shard with
+     * parked blocks never loses its bit. A stale bit costs one read.
+     */
+    uint32_t parked_shards[NUM_SMALL_CLASSES + 1];
+    /*
      * Small-object slabs, in shards: each thread refills from its own shard
      * (na_thread_state.shard), so threads on one node mostly get blocks from
      * different slabs: no cache lines shared between their objects (false
@@ -183,6 +196,8 @@ struct node_heap {
      */
     struct class_slabs class_slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1];
 };
+
+_Static_assert(HEAP_SHARDS <= 32, "parked_shards has a bit per shard");
 
 /* Bytes of a node heap committed at start-up: all before class_slabs. */
 #define NODE_HEAP_FRONT offsetof(struct node_heap, class_slabs)

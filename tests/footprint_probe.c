@@ -424,8 +424,81 @@ static int lone_tails(bool after_thread)
     return 0;
 }
 
+/*
+ * footprint_probe heap-struct: 256 KiB of blocks of every size from 64 B to
+ * 8 KiB in steps of 64 (every class of whole cache lines up to 8 KiB, past its
+ * first slab: a refill that makes a class's second slab looks for remote
+ * frees parked on other shards first, take_from_other_shards in
+ * core/node_heap.c), then how much of the node
+ * heap's own mapping is resident (mincore):
+ *
+ *   heap-struct resident KIB of KIB
+ *
+ * The heap is the small anonymous mapping at a 4 MiB boundary below the
+ * blocks' segments (core/node_heap.h, node_heap_of: its class_slabs, 32
+ * shards of 73 classes, some 146 KiB). A lone thread uses one shard: reading
+ * every other shard's class_slabs on each new slab made all of them resident
+ * on a kernel without the zero page. Exit 3 when the mapping is not found.
+ */
+#define HEAP_STRUCT_ALIGN    ((uintptr_t)4 << 20)
+#define HEAP_STRUCT_PER_SIZE ((size_t)256 << 10) /* of each size: past a class's first slab */
+
+static int heap_struct(void)
+{
+    static void *block[1 << 16];
+    int n = 0;
+    for (size_t size = 64; size <= 8192; size += 64)
+        for (size_t bytes = 0;
+             bytes < HEAP_STRUCT_PER_SIZE && n < (int)(sizeof block / sizeof *block);
+             bytes += size, n++)
+            if (!(block[n] = malloc(size)))
+                return 1;
+    static char maps[1 << 16];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    ssize_t len = 0, got;
+    while (fd >= 0 && len < (ssize_t)sizeof maps - 1 &&
+           (got = read(fd, maps + len, sizeof maps - 1 - (size_t)len)) > 0)
+        len += got;
+    if (fd >= 0)
+        close(fd);
+    maps[len] = '\0';
+    uintptr_t heap = 0, heap_end = 0;
+    for (char *line = maps; *line;) {
+        char *end;
+        uintptr_t start = strtoul(line, &end, 16), stop = strtoul(end + 1, &end, 16);
+        bool anonymous_rw =
+            strncmp(end, " rw-p 00000000 00:00 0", 22) == 0 && (end[22] == '\n' || end[22] == ' ');
+        if (anonymous_rw && start % HEAP_STRUCT_ALIGN == 0 && stop - start < ((uintptr_t)1 << 20) &&
+            start < (uintptr_t)block[0] && start > heap) {
+            heap = start;
+            heap_end = stop;
+        }
+        char *next = strchr(line, '\n');
+        if (!next)
+            break;
+        line = next + 1;
+    }
+    if (!heap)
+        return 3;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t pages = (heap_end - heap) / (size_t)page;
+    static unsigned char vec[256];
+    if (pages > sizeof vec || mincore((void *)heap, pages * (size_t)page, vec))
+        return 1;
+    unsigned long resident = 0;
+    for (size_t i = 0; i < pages; i++)
+        resident += vec[i] & 1;
+    printf("heap-struct resident %lu of %lu\n", resident * (unsigned long)page >> 10,
+           (unsigned long)(heap_end - heap) >> 10);
+    for (int i = 0; i < n; i++)
+        free(block[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "heap-struct") == 0)
+        return heap_struct();
     if (argc > 1 && strcmp(argv[1], "spread-slabs") == 0)
         return spread_slabs();
     if (argc > 1 && strcmp(argv[1], "lone-tails") == 0)

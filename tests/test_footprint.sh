@@ -179,6 +179,16 @@ for mode in lone-tails lone-tails-after-thread; do
     at_most "$resident" "$lone_kib" \
         "$mode: a lone thread's $classes refills left $resident KiB resident, over $lone_kib KiB"
 done
+# A lone thread's heap: every class of whole cache lines up to 8 KiB, each a new slab
+# (tests/footprint_probe.c, heap-struct). Its refills read the other shards' class_slabs
+# only where remote frees are parked (core/node_heap.h, parked_shards): measured 8 KiB of
+# the heap's 152; reading all 31 others on each new slab made 148 KiB resident.
+heap_kib=${FOOTPRINT_HEAP_STRUCT_KIB:-24}
+run_probe heap-struct
+read -r _ _ resident _ mapped <<<"$line"
+echo "heap-struct: $resident KiB of the node heap's $mapped resident (limit $heap_kib)"
+at_most "$resident" "$heap_kib" \
+    "a lone thread's new slabs left $resident KiB of the node heap resident, over $heap_kib KiB"
 # An emptied slab freed young waits the delay and spends no young budget (core/purge.c;
 # layout.h, struct span, emptied): of 4 MiB of small blocks freed, at most 1 MiB may leave
 # the resident set (a thread cache's flushes, statm's slack). A 128 KiB block freed then
