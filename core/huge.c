@@ -101,6 +101,22 @@ static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nse
     return false;
 }
 
+/*
+ * The node check (page_runs.c) for the object [offset, end) of seg's run:
+ * its part in the dirty prefix (below dirty_end) for its absent pages only
+ * (a sparse object freed left most of a run absent), the rest as fresh (a
+ * dirty free run at the frontier grows into fresh space: segment_run_alloc).
+ */
+static bool node_supplies(struct node_heap *heap, struct segment *seg, size_t offset, size_t end,
+                          size_t dirty_end)
+{
+    char *base = (char *)seg;
+    if (dirty_end > offset && !heap_commit_check_dirty(heap, base + offset, dirty_end - offset))
+        return false;
+    size_t fresh = dirty_end > offset ? dirty_end : 0; /* a run wholly fresh: its header too */
+    return fresh >= end || heap_commit_check(heap, base + fresh, end - fresh);
+}
+
 void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, size_t *old_bytes,
                       const uint8_t *spread)
 {
@@ -111,23 +127,19 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     size_t dirty_prefix; /* segments that may be resident; beyond them the run is fresh */
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment, &dirty_prefix);
     if (seg && spread && !spread_pages(heap, seg, nsegments, offset, bytes, spread))
-        spread = NULL; /* not spread, but served: a sandbox must not turn this into ENOMEM */
-    if (seg && !seg->dirty)
-        dirty_prefix = 0; /* clean (spread_pages may have purged it) */
-    /*
-     * The node check for the fresh part: a free run at the frontier that is
-     * dirty grows into fresh space (segment_run_alloc), which the node must
-     * hold as much as any fresh run.
-     */
-    size_t checked_from = dirty_prefix * SEGMENT_SIZE;
-    if (seg && !spread && checked_from < offset + bytes &&
-        !heap_commit_check(heap, (char *)seg + checked_from, offset + bytes - checked_from)) {
+        spread = NULL;      /* not spread, but served: a sandbox must not turn this into ENOMEM */
+    if (seg && !seg->dirty) /* clean (spread_pages may have purged it) */
+        dirty_prefix = 0;
+    /* From seg: where the run's fresh part starts. */
+    size_t dirty_end = dirty_prefix * SEGMENT_SIZE;
+    if (dirty_end > offset + bytes)
+        dirty_end = offset + bytes;
+    if (seg && !spread && !node_supplies(heap, seg, offset, offset + bytes, dirty_end)) {
         segment_run_free(heap, seg, nsegments, dirty_prefix > 0); /* the node is exhausted */
         seg = NULL;
     }
     if (seg) {
-        size_t old_end = checked_from > offset ? checked_from - offset : 0; /* in the object */
-        *old_bytes = old_end < bytes ? old_end : bytes;
+        *old_bytes = dirty_end > offset ? dirty_end - offset : 0;
         forget_interior_headers(seg, 1, dirty_prefix);
         memset(seg->pages, 0, sizeof seg->pages);
         seg->magic = SEGMENT_MAGIC;
@@ -199,8 +211,9 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
         char *added = (char *)seg + seg->nsegments * SEGMENT_SIZE;
         size_t touched = (size_t)((char *)seg + offset + bytes - added);
         int taken = segment_run_take_at(heap, (uintptr_t)added, more);
-        if (taken == 0 && !heap_commit_check(heap, added, touched)) {
-            segment_run_free(heap, (struct segment *)added, more, false); /* node exhausted */
+        if (taken >= 0 && !(taken ? heap_commit_check_dirty(heap, added, touched)
+                                  : heap_commit_check(heap, added, touched))) {
+            segment_run_free(heap, (struct segment *)added, more, taken); /* node exhausted */
         } else if (taken >= 0) {
             heap->active_bytes += more * SEGMENT_SIZE;
             heap_note_peak(heap);

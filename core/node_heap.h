@@ -322,6 +322,8 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
 void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab);
 /* Pages about to be handed out untouched: may they be? (node_memory_commit) */
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
+/* The same for pages of a dirty run, some of them resident: only the absent ones are checked. */
+bool heap_commit_check_dirty(struct node_heap *heap, void *addr, size_t bytes);
 void page_run_release_segment(struct node_heap *heap, struct span *span);
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages);
 /*

@@ -179,6 +179,38 @@ bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes)
     return node_memory_commit(&heap->memory, heap->node, addr, bytes);
 }
 
+/*
+ * A dirty run may be resident anywhere from wholly to hardly at all (a
+ * sparse huge object freed): only its absent pages need the node. With
+ * plenty free, nothing is counted; on a tight node the absent pages are
+ * (mincore, a 2 MiB window a call) and checked as untouched pages from the
+ * first of them: a huge object carved from a sparse dirty run skipped the
+ * check altogether before, and its pages went to another node.
+ */
+bool heap_commit_check_dirty(struct node_heap *heap, void *addr, size_t bytes)
+{
+    NA_ASSERT_HELD(&heap->pages_lock);
+    if (node_memory_plenty(&heap->memory, heap->node, bytes))
+        return true;
+    uintptr_t at = (uintptr_t)addr, end = at + bytes, first_absent = 0;
+    size_t absent = 0;
+    unsigned char vec[HUGE_PAGE_SIZE / OS_PAGE_SIZE];
+    while (at < end) {
+        size_t len = end - at < HUGE_PAGE_SIZE ? end - at : HUGE_PAGE_SIZE;
+        if (os_resident((void *)at, len, vec) != 0) /* refused: all of it, as if untouched */
+            return heap_commit_check(heap, addr, bytes);
+        for (size_t page = 0; page < len >> OS_PAGE_SHIFT; page++) {
+            if (vec[page] & 1)
+                continue;
+            if (!absent)
+                first_absent = at + (page << OS_PAGE_SHIFT);
+            absent += OS_PAGE_SIZE;
+        }
+        at += len;
+    }
+    return absent == 0 || heap_commit_check(heap, (void *)first_absent, absent);
+}
+
 /* A fresh SEG_PAGES segment: its usable pages form one free run. */
 static bool add_segment(struct node_heap *heap)
 {

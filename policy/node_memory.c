@@ -86,7 +86,7 @@ static void refresh(struct node_memory *mem, int node, uint64_t now)
     mem->refreshed_ms = now;
 }
 
-bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t bytes)
+bool node_memory_plenty(struct node_memory *mem, int node, size_t bytes)
 {
     if (na_placement_caps.bind_error)
         return true; /* unbound: pages go where they are first touched, there is no node to hold */
@@ -100,10 +100,16 @@ bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t by
         refresh(mem, node, now);
     if (mem->free_estimate < bytes + TIGHT_MARGIN && fresh)
         refresh(mem, node, now); /* others may have freed memory since */
-    if (mem->free_estimate >= bytes + TIGHT_MARGIN) {
-        mem->free_estimate -= bytes;
+    if (mem->free_estimate < bytes + TIGHT_MARGIN)
+        return false;
+    mem->free_estimate -= bytes;
+    return true;
+}
+
+bool node_memory_commit(struct node_memory *mem, int node, void *addr, size_t bytes)
+{
+    if (node_memory_plenty(mem, node, bytes))
         return true;
-    }
     mem->tight_commits++;
     if (na_placement_caps.verify_error) {
         /* Populating would only cost memory: nobody can say where the pages went. */

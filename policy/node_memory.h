@@ -38,6 +38,13 @@ struct node_memory {
 uint64_t node_free_bytes(int node);
 
 /*
+ * Has `node` plenty of free memory for `bytes` more (then counted as taken)?
+ * The first step of node_memory_commit, alone: no page is touched. False
+ * means tight, not exhausted.
+ */
+bool node_memory_plenty(struct node_memory *mem, int node, size_t bytes);
+
+/*
  * May the untouched pages [addr, addr + bytes) be handed out as memory of
  * `node`? False means the node is exhausted; the pages are then released.
  */

@@ -34,6 +34,10 @@
  *                                the heap's frontier grows into fresh space for a huge
  *                                calloc: the fresh part is checked against the small node
  *                                NODE (512 MiB refused), the old part zeroed
+ *   placement_check tight-reuse NODE  (fallback none, a long purge delay) a sparse huge object
+ *                                freed on the small node NODE is a dirty run mostly absent:
+ *                                with the node nearly full, a calloc from it larger than
+ *                                what the node has free is refused, a small one served
  *   placement_check migrate      a thread that moves allocates on its new node
  *   placement_check migrate-back a thread that leaves its node (a free there notices the move)
  *                                and comes back to the same CPU: both moves counted, nothing
@@ -592,6 +596,64 @@ static void check_tight_grow(int node)
     EXPECT(big == NULL && errno == ENOMEM,
            "512 MiB on the small node %d with fallback none, grown from a dirty run", node);
     free(big);
+}
+
+/*
+ * A huge object written in one page and freed is a dirty run (kept for the
+ * purge delay) whose pages are nearly all absent: carving an object from it
+ * needs the node as much as a fresh run does. The check skipped dirty runs,
+ * so with the node nearly full a calloc from such a run far larger than the
+ * node's free memory was served, and its pages went to another node. Run
+ * with NUMA_ALLOC_PURGE_DELAY_MS long, on a node of about 192 MiB.
+ */
+static void check_tight_reuse(int node)
+{
+    size_t held = (size_t)96 << 20, sparse = (size_t)120 << 20, big = (size_t)112 << 20;
+    free(numa_malloc(node, 64)); /* the heap's first segments before the objects */
+    free(numa_malloc(node, (size_t)300 << 10));
+    /* Held first, untouched, so that the sparse run stays dirty: the dirty limit is 64 MiB plus
+     * what is in use (core/purge.c). */
+    unsigned char *hold = numa_malloc(node, held);
+    unsigned char *p = numa_malloc(node, sparse);
+    EXPECT(hold && p, "%zu and %zu MiB on node %d", held >> 20, sparse >> 20, node);
+    if (!hold || !p)
+        return;
+    p[0] = 1;
+    uintptr_t freed = (uintptr_t)p;
+    free(p);
+    memset(hold, 0x33, held); /* the node nearly full now */
+    long long free_bytes = 0;
+    numa_node_size64(node, &free_bytes);
+    errno = 0;
+    unsigned char *q = numa_calloc(node, 1, big);
+    printf("tight-reuse: %zu MiB from a freed %zu MiB object written in one page, %lld MiB free "
+           "on node %d: %s\n",
+           big >> 20, sparse >> 20, free_bytes >> 20, node, q ? "served" : strerror(errno));
+    EXPECT(free_bytes < (long long)big, "node %d has %lld MiB free: nothing tested", node,
+           free_bytes >> 20);
+    EXPECT(q == NULL && errno == ENOMEM,
+           "%zu MiB on the small node %d with fallback none, from a dirty run mostly absent",
+           big >> 20, node);
+    free(q);
+    unsigned char *small = numa_calloc(node, 1, (size_t)8 << 20);
+    EXPECT((uintptr_t)small == freed, "8 MiB at %p, not at the freed run %#lx", (void *)small,
+           (unsigned long)freed);
+    if (small) {
+        memset(small, 1, (size_t)8 << 20);
+        EXPECT(page_census(small, (size_t)8 << 20, node, NULL) == 0, "8 MiB off node %d", node);
+        /* Grown in place into the rest of the dirty run (core/huge.c, heap_resize_huge): its
+         * absent pages are checked too, and elsewhere there is no room either. */
+        errno = 0;
+        unsigned char *grown = realloc(small, sparse);
+        printf("tight-reuse: the 8 MiB grown to %zu MiB over the rest of the run: %s\n",
+               sparse >> 20, grown ? "served" : strerror(errno));
+        EXPECT(grown == NULL && errno == ENOMEM, "realloc to %zu MiB on the small node %d",
+               sparse >> 20, node);
+        if (grown)
+            small = grown;
+    }
+    free(small);
+    free(hold);
 }
 
 /* ---- migration ---- */
@@ -1279,6 +1341,8 @@ int main(int argc, char **argv)
         check_tight_calloc(atoi(argv[2]));
     else if (strcmp(check, "tight-grow") == 0 && argc == 3)
         check_tight_grow(atoi(argv[2]));
+    else if (strcmp(check, "tight-reuse") == 0 && argc == 3)
+        check_tight_reuse(atoi(argv[2]));
     else if (strcmp(check, "migrate") == 0)
         check_migrate();
     else if (strcmp(check, "migrate-back") == 0)
