@@ -424,8 +424,10 @@ static void for_each_lock(void (*op)(na_lock_t *), enum fork_step step)
             bitmap_set(fork_slabs_locked, slot);
         else if (step == FORK_PREPARE)
             bitmap_clear(fork_slabs_locked, slot);
+        /* Unchanged from prepare to parent or child: fork holds registry_lock meanwhile. */
+        uint32_t shards = __atomic_load_n(&na_shards_used, __ATOMIC_RELAXED);
         for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++)
-            for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
+            for (unsigned cls = 1; (shards >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++)
                 op(&heap->class_slabs[shard][cls].lock);
         op(&heap->pages_lock);
     }

@@ -623,7 +623,10 @@ void heap_release_spares(struct node_heap *heap)
 {
     if (!heap_slabs_used(heap))
         return;
+    uint32_t shards = __atomic_load_n(&na_shards_used, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < HEAP_SHARDS * (NUM_SMALL_CLASSES + 1); i++) {
+        if (!(shards >> (i / (NUM_SMALL_CLASSES + 1)) & 1))
+            continue; /* a shard no thread ever had: nothing to give back */
         struct class_slabs *slabs = &heap->class_slabs[0][0] + i;
         na_lock(&slabs->lock);
         if (i % (NUM_SMALL_CLASSES + 1) != 0)

@@ -64,6 +64,8 @@ static uint32_t shard_threads[HEAP_SHARDS];
 /* Their sum: threads that allocated and have not exited (written under registry_lock). */
 uint32_t na_live_threads;
 
+uint32_t na_shards_used = 1;
+
 static unsigned least_used_shard(void)
 {
     unsigned best = 0;
@@ -394,6 +396,7 @@ static struct node_cache *cache_for(unsigned slot)
         ts->shard = (uint8_t)least_used_shard();
         /* Stored whole: away_flush reads it without the lock. */
         __atomic_store_n(&shard_threads[ts->shard], shard_threads[ts->shard] + 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&na_shards_used, na_shards_used | 1u << ts->shard, __ATOMIC_RELAXED);
         __atomic_store_n(&na_live_threads, na_live_threads + 1, __ATOMIC_RELAXED);
         list_push_front(&registry, &ts->registry_link);
         registry_drop();

@@ -70,7 +70,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -439,11 +441,16 @@ static int lone_tails(bool after_thread)
  * shards of 73 classes, some 146 KiB). A lone thread uses one shard: reading
  * every other shard's class_slabs on each new slab made all of them resident
  * on a kernel without the zero page. Exit 3 when the mapping is not found.
+ *
+ * footprint_probe heap-struct-fork, heap-struct-trim: the same after a fork
+ * (the child exits at once) or malloc_trim(0): locking every shard's
+ * class_slabs made all of them resident (core/thread_cache.h,
+ * na_shards_used).
  */
 #define HEAP_STRUCT_ALIGN    ((uintptr_t)4 << 20)
 #define HEAP_STRUCT_PER_SIZE ((size_t)256 << 10) /* of each size: past a class's first slab */
 
-static int heap_struct(void)
+static int heap_struct(const char *then)
 {
     static void *block[1 << 16];
     int n = 0;
@@ -453,6 +460,15 @@ static int heap_struct(void)
              bytes += size, n++)
             if (!(block[n] = malloc(size)))
                 return 1;
+    if (strcmp(then, "fork") == 0) {
+        pid_t child = fork();
+        if (child == 0)
+            _exit(0);
+        if (child < 0 || waitpid(child, NULL, 0) != child)
+            return 1;
+    } else if (strcmp(then, "trim") == 0) {
+        malloc_trim(0);
+    }
     static char maps[1 << 16];
     int fd = open("/proc/self/maps", O_RDONLY);
     ssize_t len = 0, got;
@@ -488,8 +504,8 @@ static int heap_struct(void)
     unsigned long resident = 0;
     for (size_t i = 0; i < pages; i++)
         resident += vec[i] & 1;
-    printf("heap-struct resident %lu of %lu\n", resident * (unsigned long)page >> 10,
-           (unsigned long)(heap_end - heap) >> 10);
+    printf("heap-struct%s%s resident %lu of %lu\n", *then ? "-" : "", then,
+           resident * (unsigned long)page >> 10, (unsigned long)(heap_end - heap) >> 10);
     for (int i = 0; i < n; i++)
         free(block[i]);
     return 0;
@@ -498,7 +514,11 @@ static int heap_struct(void)
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "heap-struct") == 0)
-        return heap_struct();
+        return heap_struct("");
+    if (argc > 1 && strcmp(argv[1], "heap-struct-fork") == 0)
+        return heap_struct("fork");
+    if (argc > 1 && strcmp(argv[1], "heap-struct-trim") == 0)
+        return heap_struct("trim");
     if (argc > 1 && strcmp(argv[1], "spread-slabs") == 0)
         return spread_slabs();
     if (argc > 1 && strcmp(argv[1], "lone-tails") == 0)

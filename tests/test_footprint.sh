@@ -183,12 +183,16 @@ done
 # (tests/footprint_probe.c, heap-struct). Its refills read the other shards' class_slabs
 # only where remote frees are parked (core/node_heap.h, parked_shards): measured 8 KiB of
 # the heap's 152; reading all 31 others on each new slab made 148 KiB resident.
+# The same after a fork and after malloc_trim, which lock the class_slabs of the shards
+# threads ever had only (core/thread_cache.h, na_shards_used): all 32, 148 KiB.
 heap_kib=${FOOTPRINT_HEAP_STRUCT_KIB:-24}
-run_probe heap-struct
-read -r _ _ resident _ mapped <<<"$line"
-echo "heap-struct: $resident KiB of the node heap's $mapped resident (limit $heap_kib)"
-at_most "$resident" "$heap_kib" \
-    "a lone thread's new slabs left $resident KiB of the node heap resident, over $heap_kib KiB"
+for mode in heap-struct heap-struct-fork heap-struct-trim; do
+    run_probe $mode
+    read -r _ _ resident _ mapped <<<"$line"
+    echo "$mode: $resident KiB of the node heap's $mapped resident (limit $heap_kib)"
+    at_most "$resident" "$heap_kib" \
+        "$mode: a lone thread's heap has $resident KiB resident, over $heap_kib KiB"
+done
 # An emptied slab freed young waits the delay and spends no young budget (core/purge.c;
 # layout.h, struct span, emptied): of 4 MiB of small blocks freed, at most 1 MiB may leave
 # the resident set (a thread cache's flushes, statm's slack). A 128 KiB block freed then
