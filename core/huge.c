@@ -211,8 +211,7 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
         char *added = (char *)seg + seg->nsegments * SEGMENT_SIZE;
         size_t touched = (size_t)((char *)seg + offset + bytes - added);
         int taken = segment_run_take_at(heap, (uintptr_t)added, more);
-        if (taken >= 0 && !(taken ? heap_commit_check_dirty(heap, added, touched)
-                                  : heap_commit_check(heap, added, touched))) {
+        if (taken >= 0 && !heap_commit_check_run(heap, added, touched, taken)) {
             segment_run_free(heap, (struct segment *)added, more, taken); /* node exhausted */
         } else if (taken >= 0) {
             heap->active_bytes += more * SEGMENT_SIZE;

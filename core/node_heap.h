@@ -324,6 +324,8 @@ void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab)
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
 /* The same for pages of a dirty run, some of them resident: only the absent ones are checked. */
 bool heap_commit_check_dirty(struct node_heap *heap, void *addr, size_t bytes);
+/* Whichever of the two a run that is `dirty` (or clean) needs. */
+bool heap_commit_check_run(struct node_heap *heap, void *addr, size_t bytes, bool dirty);
 void page_run_release_segment(struct node_heap *heap, struct span *span);
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages);
 /*

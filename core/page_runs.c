@@ -9,6 +9,7 @@
 #include "core/hugepages.h"
 #include "core/node_heap.h"
 #include "policy/capabilities.h"
+#include "policy/verify.h"
 
 #include <string.h>
 
@@ -181,34 +182,29 @@ bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes)
 
 /*
  * A dirty run may be resident anywhere from wholly to hardly at all (a
- * sparse huge object freed): only its absent pages need the node. With
- * plenty free, nothing is counted; on a tight node the absent pages are
- * (mincore, a 2 MiB window a call) and checked as untouched pages from the
- * first of them: a huge object carved from a sparse dirty run skipped the
- * check altogether before, and its pages went to another node.
+ * sparse object freed): only its absent pages need the node. With plenty
+ * free, nothing is counted; on a tight node the pages no page of ours backs
+ * are counted (verify_absent: move_pages, not mincore, which calls the
+ * shared zero page resident) and checked as untouched pages from the first
+ * of them. Objects carved from sparse dirty runs skipped the check before,
+ * and their pages went to another node.
  */
 bool heap_commit_check_dirty(struct node_heap *heap, void *addr, size_t bytes)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
     if (node_memory_plenty(&heap->memory, heap->node, bytes))
         return true;
-    uintptr_t at = (uintptr_t)addr, end = at + bytes, first_absent = 0;
+    void *first_absent = NULL;
     size_t absent = 0;
-    unsigned char vec[HUGE_PAGE_SIZE / OS_PAGE_SIZE];
-    while (at < end) {
-        size_t len = end - at < HUGE_PAGE_SIZE ? end - at : HUGE_PAGE_SIZE;
-        if (os_resident((void *)at, len, vec) != 0) /* refused: all of it, as if untouched */
-            return heap_commit_check(heap, addr, bytes);
-        for (size_t page = 0; page < len >> OS_PAGE_SHIFT; page++) {
-            if (vec[page] & 1)
-                continue;
-            if (!absent)
-                first_absent = at + (page << OS_PAGE_SHIFT);
-            absent += OS_PAGE_SIZE;
-        }
-        at += len;
-    }
-    return absent == 0 || heap_commit_check(heap, (void *)first_absent, absent);
+    if (verify_absent(addr, bytes, &first_absent, &absent) != 0) /* refused: as if untouched */
+        return heap_commit_check(heap, addr, bytes);
+    return absent == 0 || heap_commit_check(heap, first_absent, absent << OS_PAGE_SHIFT);
+}
+
+bool heap_commit_check_run(struct node_heap *heap, void *addr, size_t bytes, bool dirty)
+{
+    return dirty ? heap_commit_check_dirty(heap, addr, bytes)
+                 : heap_commit_check(heap, addr, bytes);
 }
 
 /* A fresh SEG_PAGES segment: its usable pages form one free run. */
@@ -218,8 +214,8 @@ static bool add_segment(struct node_heap *heap)
     if (!seg)
         return false;
     bool dirty = seg->dirty;
-    if (!dirty && !heap_commit_check(heap, seg, SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT)) {
-        segment_run_free(heap, seg, 1, false);
+    if (!heap_commit_check_run(heap, seg, SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT, dirty)) {
+        segment_run_free(heap, seg, 1, dirty);
         return false;
     }
     /*
@@ -280,8 +276,9 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
         seg->pages[page].head = (uint16_t)first;
     heap->active_bytes += npages << OS_PAGE_SHIFT;
     heap_note_peak(heap);
-    if (!dirty && !heap_commit_check(heap, span_start(seg, span), npages << OS_PAGE_SHIFT)) {
-        release_run(heap, span, false, false); /* the node is exhausted: nothing was kept */
+    /* A dirty run's pages may be absent too (a large object written in one page and freed). */
+    if (!heap_commit_check_run(heap, span_start(seg, span), npages << OS_PAGE_SHIFT, dirty)) {
+        release_run(heap, span, dirty, false); /* the node is exhausted: nothing was kept */
         return NULL;
     }
     return span;
@@ -459,9 +456,9 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
     unsigned rest = right->npages - extra;
     take_free_run(heap, right);
     right->state = SPAN_NONE;
-    if (!dirty &&
-        !heap_commit_check(heap, span_start(seg, right), (size_t)extra << OS_PAGE_SHIFT)) {
-        make_free_run(heap, seg, next, right->npages, false, 0, false); /* node exhausted */
+    if (!heap_commit_check_run(heap, span_start(seg, right), (size_t)extra << OS_PAGE_SHIFT,
+                               dirty)) {
+        make_free_run(heap, seg, next, right->npages, dirty, freed_ms, emptied); /* exhausted */
         return false;
     }
     span_unbind(seg, right); /* its first page is the span's now */

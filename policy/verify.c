@@ -44,3 +44,30 @@ int verify_pages(void *addr, size_t bytes, int node, size_t stride, struct page_
     errno = saved;
     return 0;
 }
+
+int verify_absent(void *addr, size_t bytes, void **first, size_t *count)
+{
+    void *pages[QUERY_BATCH];
+    int status[QUERY_BATCH];
+    size_t npages = bytes >> OS_PAGE_SHIFT;
+    int saved = errno;
+    *count = 0;
+    for (size_t at = 0; at < npages;) {
+        unsigned long batch = 0;
+        for (; batch < QUERY_BATCH && at < npages; batch++, at++)
+            pages[batch] = (char *)addr + (at << OS_PAGE_SHIFT);
+        if (syscall(SYS_move_pages, 0, batch, pages, NULL, status, 0) != 0) {
+            int err = errno;
+            errno = saved;
+            return -err;
+        }
+        for (unsigned long i = 0; i < batch; i++) {
+            if (status[i] >= 0) /* -ENOENT: absent; -EFAULT: the zero page */
+                continue;
+            if ((*count)++ == 0)
+                *first = pages[i];
+        }
+    }
+    errno = saved;
+    return 0;
+}

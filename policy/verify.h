@@ -21,4 +21,12 @@ struct page_census {
  */
 int verify_pages(void *addr, size_t bytes, int node, size_t stride, struct page_census *census);
 
+/*
+ * How many pages of [addr, addr + bytes) (page aligned) no page of the
+ * process backs yet: never touched, purged, or mapped to the shared zero page
+ * (mincore calls that resident; writing it takes a new page). *first is the
+ * first of them (untouched when there is none). 0, or -errno if refused.
+ */
+int verify_absent(void *addr, size_t bytes, void **first, size_t *count);
+
 #endif

@@ -38,6 +38,10 @@
  *                                freed on the small node NODE is a dirty run mostly absent:
  *                                with the node nearly full, a calloc from it larger than
  *                                what the node has free is refused, a small one served
+ *   placement_check tight-pages NODE  (fallback none, a long purge delay) 1 MiB blocks written
+ *                                in one page and freed on the small node NODE are dirty page
+ *                                runs mostly absent: with the node nearly full, reusing them
+ *                                ends in ENOMEM, and nothing served lies off the node
  *   placement_check migrate      a thread that moves allocates on its new node
  *   placement_check migrate-back a thread that leaves its node (a free there notices the move)
  *                                and comes back to the same CPU: both moves counted, nothing
@@ -653,6 +657,83 @@ static void check_tight_reuse(int node)
             small = grown;
     }
     free(small);
+    free(hold);
+}
+
+/*
+ * The same for large objects: a 1 MiB block written in one page and freed
+ * leaves a page run dirty (kept for the purge delay) and nearly all absent.
+ * Page runs from dirty spans skipped the node check, so with the node nearly
+ * full every one was handed out again and their pages went to another node.
+ * Now the node's free memory runs out first: ENOMEM (fallback none), and all
+ * that was served lies on the node. Run with NUMA_ALLOC_PURGE_DELAY_MS long.
+ */
+static void check_tight_pages(int node)
+{
+    enum { RUNS = 96 };
+    size_t run = (size_t)1 << 20, left_free = (size_t)40 << 20;
+    static unsigned char *runs[RUNS];
+    free(numa_malloc(node, 64)); /* the heap's first segments before the objects */
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < RUNS; i++) {
+        runs[i] = numa_malloc(node, run);
+        EXPECT(runs[i] != NULL, "run %d of %d (1 MiB) on node %d", i, RUNS, node);
+        if (!runs[i])
+            continue;
+        runs[i][0] = 1; /* with thp, a huge page may come with it */
+        lo = (uintptr_t)runs[i] < lo ? (uintptr_t)runs[i] : lo;
+        hi = (uintptr_t)runs[i] > hi ? (uintptr_t)runs[i] : hi;
+    }
+    /* Held in use (the dirty limit grows with it, so the runs stay dirty) and sized to leave
+     * about 40 MiB free once written: less than the runs' absent pages with or without thp. */
+    long long start_free = 0;
+    numa_node_size64(node, &start_free);
+    size_t held = (size_t)start_free > left_free + ((size_t)16 << 20)
+                      ? (size_t)start_free - left_free
+                      : (size_t)16 << 20;
+    unsigned char *hold = numa_malloc(node, held);
+    EXPECT(hold != NULL, "%zu MiB on node %d", held >> 20, node);
+    size_t resident[MAX_NODES] = {0}, absent = (size_t)RUNS * (run / PAGE);
+    for (int i = 0; i < RUNS; i++) {
+        if (runs[i])
+            page_census(runs[i], run, -1, resident);
+        free(runs[i]);
+    }
+    for (int n = 0; n < MAX_NODES; n++)
+        absent -= resident[n];
+    if (!hold)
+        return;
+    memset(hold, 0x33, held); /* the node nearly full now */
+    /* Past the allocator's refresh of the node's free memory (policy/node_memory.c, REFRESH_MS):
+     * the check of the dirty runs is tested, not how fresh that number is. */
+    usleep(300 * 1000);
+    long long free_bytes = 0;
+    numa_node_size64(node, &free_bytes);
+    int served = 0, reused = 0;
+    size_t misplaced = 0;
+    errno = 0;
+    for (; served < RUNS; served++) {
+        runs[served] = numa_malloc(node, run);
+        if (!runs[served])
+            break;
+        reused += (uintptr_t)runs[served] >= lo && (uintptr_t)runs[served] <= hi;
+        memset(runs[served], 0x44, run);
+        misplaced += page_census(runs[served], run, node, NULL);
+    }
+    int err = errno;
+    printf("tight-pages: %d of %d MiB served (%d from the freed runs, %zu MiB of them absent), "
+           "%lld MiB free on node %d, then %s; %zu pages off the node\n",
+           served, RUNS, reused, absent * PAGE >> 20, free_bytes >> 20, node,
+           served < RUNS ? strerror(err) : "-", misplaced);
+    EXPECT(free_bytes < (long long)(absent * PAGE),
+           "node %d has %lld MiB free, more than the runs' absent pages: nothing tested", node,
+           free_bytes >> 20);
+    EXPECT(reused > 0, "no 1 MiB block came from the freed runs: nothing tested");
+    EXPECT(served < RUNS && err == ENOMEM, "%d MiB served on the small node %d with fallback none",
+           served, node);
+    EXPECT(misplaced == 0, "%zu pages of the 1 MiB blocks are off node %d", misplaced, node);
+    for (int i = 0; i < served; i++)
+        free(runs[i]);
     free(hold);
 }
 
@@ -1343,6 +1424,8 @@ int main(int argc, char **argv)
         check_tight_grow(atoi(argv[2]));
     else if (strcmp(check, "tight-reuse") == 0 && argc == 3)
         check_tight_reuse(atoi(argv[2]));
+    else if (strcmp(check, "tight-pages") == 0 && argc == 3)
+        check_tight_pages(atoi(argv[2]));
     else if (strcmp(check, "migrate") == 0)
         check_migrate();
     else if (strcmp(check, "migrate-back") == 0)
