@@ -82,17 +82,18 @@ static void forget_interior_headers(struct segment *seg, size_t from, size_t to)
  * first-touch where mbind is refused altogether.
  */
 static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nsegments,
-                         size_t offset, size_t bytes, const uint8_t *spread)
+                         size_t offset, size_t bytes, const uint8_t *spread, size_t *dirty_prefix)
 {
     size_t len = nsegments * SEGMENT_SIZE;
     if (hugetlb_covers((uintptr_t)seg)) /* its pages are placed for good (hugepages.h) */
         return false;
-    if (seg->dirty) { /* spread pages must be faulted afresh under their new policy */
+    if (*dirty_prefix) { /* spread pages must be faulted afresh under their new policy */
         if (region_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) < 0) {
             placement_fault_count(heap->node, FAULT_PURGE);
             return false;
         }
         seg->dirty = 0;
+        *dirty_prefix = 0; /* clean now */
     }
     if (binding_spread((char *)seg + offset, bytes, spread) == 0)
         return true;
@@ -126,10 +127,8 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     na_lock(&heap->pages_lock);
     size_t dirty_prefix; /* segments that may be resident; beyond them the run is fresh */
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment, &dirty_prefix);
-    if (seg && spread && !spread_pages(heap, seg, nsegments, offset, bytes, spread))
-        spread = NULL;      /* not spread, but served: a sandbox must not turn this into ENOMEM */
-    if (seg && !seg->dirty) /* clean (spread_pages may have purged it) */
-        dirty_prefix = 0;
+    if (seg && spread && !spread_pages(heap, seg, nsegments, offset, bytes, spread, &dirty_prefix))
+        spread = NULL; /* not spread, but served: a sandbox must not turn this into ENOMEM */
     /* From seg: where the run's fresh part starts. */
     size_t dirty_end = dirty_prefix * SEGMENT_SIZE;
     if (dirty_end > offset + bytes)

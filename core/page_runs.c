@@ -210,10 +210,11 @@ bool heap_commit_check_run(struct node_heap *heap, void *addr, size_t bytes, boo
 /* A fresh SEG_PAGES segment: its usable pages form one free run. */
 static bool add_segment(struct node_heap *heap)
 {
-    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE, NULL);
+    size_t dirty_prefix;
+    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE, &dirty_prefix);
     if (!seg)
         return false;
-    bool dirty = seg->dirty;
+    bool dirty = dirty_prefix > 0; /* not seg->dirty: a read of fresh space maps a zero page */
     if (!heap_commit_check_run(heap, seg, SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT, dirty)) {
         segment_run_free(heap, seg, 1, dirty);
         return false;

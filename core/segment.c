@@ -78,8 +78,13 @@ static struct segment *run_carve(struct node_heap *heap, struct segment *run, ui
     if (tail)
         run_make(heap, start + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
     struct segment *seg = (struct segment *)start;
-    /* A clean run is zero beyond its header page, which the caller rewrites. */
-    if (seg->dirty != dirty) /* a read of a clean page maps nothing; a write would */
+    /*
+     * A clean run is zero beyond its header page (which the caller rewrites):
+     * there it is not even read. Under THP a read of an untouched 2 MiB page
+     * maps the huge zero page, and the caller's first write splits it: the
+     * page stays 4 KiB pages for good (the first 2 MiB of every segment did).
+     */
+    if (dirty || start == (uintptr_t)run)
         seg->dirty = dirty;
     return seg;
 }
@@ -148,11 +153,8 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
         return NULL;
     if (start > gap)
         segment_run_free(heap, (struct segment *)gap, (start - gap) / SEGMENT_SIZE, false);
-    struct segment *seg = (struct segment *)start;
-    if (seg->dirty != 0) /* fresh space reads 0: keep it untouched */
-        seg->dirty = 0;
-    *dirty_prefix = 0;
-    return seg;
+    *dirty_prefix = 0; /* fresh space reads 0, seg->dirty too: untouched, not even read */
+    return (struct segment *)start;
 }
 
 /*

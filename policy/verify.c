@@ -62,7 +62,7 @@ int verify_absent(void *addr, size_t bytes, void **first, size_t *count)
             return -err;
         }
         for (unsigned long i = 0; i < batch; i++) {
-            if (status[i] >= 0) /* -ENOENT: absent; -EFAULT: the zero page */
+            if (status[i] >= 0) /* -EFAULT: no page table there, or the zero page */
                 continue;
             if ((*count)++ == 0)
                 *first = pages[i];

@@ -8,7 +8,9 @@
  * 256 KiB page runs and one 16 MiB huge object per node), writes every byte,
  * and for each node:
  *   - finds the mapping (smaps) that holds the node's blocks; under thp its
- *     AnonHugePages must be > 0 (under never: 0, for every mapping);
+ *     AnonHugePages must be > 0 (under never: 0, for every mapping), and
+ *     every 2 MiB page that the 64-byte blocks fill a huge page (pagemap and
+ *     kpageflags: the guest runs as root);
  *   - asks move_pages about every 4 KiB page of every 2 MiB page of that
  *     mapping that the node's blocks cover: each resident one must be on the
  *     node, and every page of the huge object's whole 2 MiB pages must be
@@ -21,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <numa_alloc.h>
+#include <fcntl.h>
 #include <numaif.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -102,9 +105,46 @@ static int census_of(uintptr_t start, uintptr_t end, int node, struct census *c)
     return 0;
 }
 
+/*
+ * Of the 2 MiB pages wholly inside [start, end): how many (*total), and how
+ * many the kernel backs with a transparent huge page (*huge: /proc/kpageflags'
+ * THP bit of each 4 KiB page's frame, all 512 set). -1 when the kernel will
+ * not say (no frame numbers without CAP_SYS_ADMIN).
+ */
+static int thp_backed(uintptr_t start, uintptr_t end, long *huge, long *total)
+{
+    enum { KPF_THP = 22 };
+    int pagemap = open("/proc/self/pagemap", O_RDONLY), flags = open("/proc/kpageflags", O_RDONLY);
+    int err = pagemap < 0 || flags < 0 ? -1 : 0;
+    *huge = *total = 0;
+    for (uintptr_t page = (start + HUGE - 1) & ~(HUGE - 1); !err && page + HUGE <= end;
+         page += HUGE) {
+        static uint64_t entries[HUGE / 4096];
+        long backed = 0;
+        if (pread(pagemap, entries, sizeof entries, (off_t)(page / 4096 * 8)) != sizeof entries)
+            err = -1;
+        for (size_t i = 0; !err && i < HUGE / 4096; i++) {
+            uint64_t pfn = entries[i] & ((1ull << 55) - 1), kflags = 0;
+            if (!(entries[i] >> 63))
+                continue; /* not present */
+            if (pfn == 0 || pread(flags, &kflags, 8, (off_t)(pfn * 8)) != 8)
+                err = -1;
+            backed += kflags >> KPF_THP & 1;
+        }
+        (*total)++;
+        *huge += backed == HUGE / 4096;
+    }
+    if (pagemap >= 0)
+        close(pagemap);
+    if (flags >= 0)
+        close(flags);
+    return err;
+}
+
 struct node_blocks {
-    uintptr_t lo, hi;     /* the blocks' extent */
-    uintptr_t huge, size; /* the huge object, written whole */
+    uintptr_t lo, hi;             /* the blocks' extent */
+    uintptr_t small_lo, small_hi; /* the 64-byte blocks', all written */
+    uintptr_t huge, size;         /* the huge object, written whole */
 };
 
 static void note(struct node_blocks *b, void *p, size_t size)
@@ -122,12 +162,14 @@ static void note(struct node_blocks *b, void *p, size_t size)
 
 static struct node_blocks allocate(int node)
 {
-    struct node_blocks b = {0, 0, 0, 0};
+    struct node_blocks b = {0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < 16 * MiB / 64; i++) {
         char *p = numa_malloc(node, 64);
         note(&b, p, 64);
         memset(p, 1, 64);
     }
+    b.small_lo = b.lo;
+    b.small_hi = b.hi;
     for (size_t i = 0; i < 64; i++) {
         char *p = numa_malloc(node, 256 << 10);
         note(&b, p, 256 << 10);
@@ -191,6 +233,18 @@ int main(int argc, char **argv)
                "node %d: huge object: %ld of %lu pages on the node (%ld elsewhere, %ld absent)",
                node, whole.on_node, (unsigned long)((he - hs) / 4096), whole.elsewhere,
                whole.absent);
+        /* The 2 MiB pages the 64-byte blocks fill: each one a huge page (the first of every
+         * segment was not: a read of the fresh segment's header mapped the huge zero page, and
+         * the header's first write split it into 4 KiB pages). */
+        long backed, pages;
+        if (thp) {
+            EXPECT(thp_backed(b->small_lo, b->small_hi, &backed, &pages) == 0,
+                   "node %d: pagemap or kpageflags refused", node);
+            printf("node %d: %ld of the %ld 2 MiB pages the 64-byte blocks fill are huge pages\n",
+                   node, backed, pages);
+            EXPECT(pages > 0 && backed == pages, "node %d: %ld of %ld 2 MiB pages are huge pages",
+                   node, backed, pages);
+        }
         long long stats = test_stats_node_field(node, "thp_bytes");
         printf("node %d: statistics thp_bytes %lld\n", node, stats);
         EXPECT(stats == m.anon_huge, "node %d: statistics say %lld bytes, smaps %lld", node, stats,

@@ -38,10 +38,10 @@
  *                                freed on the small node NODE is a dirty run mostly absent:
  *                                with the node nearly full, a calloc from it larger than
  *                                what the node has free is refused, a small one served
- *   placement_check tight-pages NODE  (fallback none, a long purge delay) 1 MiB blocks written
- *                                in one page and freed on the small node NODE are dirty page
- *                                runs mostly absent: with the node nearly full, reusing them
- *                                ends in ENOMEM, and nothing served lies off the node
+ *   placement_check tight-pages NODE  (fallback none, a long purge delay) 1 MiB callocs only
+ *                                read, then freed on the small node NODE, are dirty page runs
+ *                                of zero pages: with the node nearly full, reusing them ends
+ *                                in ENOMEM, and nothing served lies off the node
  *   placement_check migrate      a thread that moves allocates on its new node
  *   placement_check migrate-back a thread that leaves its node (a free there notices the move)
  *                                and comes back to the same CPU: both moves counted, nothing
@@ -661,31 +661,46 @@ static void check_tight_reuse(int node)
 }
 
 /*
- * The same for large objects: a 1 MiB block written in one page and freed
- * leaves a page run dirty (kept for the purge delay) and nearly all absent.
- * Page runs from dirty spans skipped the node check, so with the node nearly
- * full every one was handed out again and their pages went to another node.
- * Now the node's free memory runs out first: ENOMEM (fallback none), and all
- * that was served lies on the node. Run with NUMA_ALLOC_PURGE_DELAY_MS long.
+ * The same for large objects: a 1 MiB block taken with calloc and only read
+ * before it is freed leaves a page run dirty (kept for the purge delay) whose
+ * pages are the shared zero page (under thp: the huge zero page where a whole
+ * 2 MiB page was untouched), which mincore calls resident and move_pages
+ * absent. Page runs from dirty spans skipped the node check, so with the node
+ * nearly full every one was handed out again, and writing it took pages of
+ * another node. Now the node's free memory runs out first: ENOMEM (fallback
+ * none), and all that was served lies on the node. Run with
+ * NUMA_ALLOC_PURGE_DELAY_MS long.
  */
 static void check_tight_pages(int node)
 {
     enum { RUNS = 96 };
-    size_t run = (size_t)1 << 20, left_free = (size_t)40 << 20;
+    size_t run = (size_t)1 << 20;
     static unsigned char *runs[RUNS];
     free(numa_malloc(node, 64)); /* the heap's first segments before the objects */
     uintptr_t lo = UINTPTR_MAX, hi = 0;
+    unsigned zero_sum = 0;
     for (int i = 0; i < RUNS; i++) {
-        runs[i] = numa_malloc(node, run);
+        runs[i] = numa_calloc(node, 1, run);
         EXPECT(runs[i] != NULL, "run %d of %d (1 MiB) on node %d", i, RUNS, node);
         if (!runs[i])
             continue;
-        runs[i][0] = 1; /* with thp, a huge page may come with it */
+        for (size_t at = 0; at < run; at += PAGE) /* read, not written: the zero page */
+            zero_sum += ((volatile unsigned char *)runs[i])[at];
         lo = (uintptr_t)runs[i] < lo ? (uintptr_t)runs[i] : lo;
         hi = (uintptr_t)runs[i] > hi ? (uintptr_t)runs[i] : hi;
     }
+    /* What of the runs no page backs: move_pages' -ENOENT and -EFAULT (the zero page). Under thp
+     * a 2 MiB page that held a segment's header is a huge page, so about half is absent. */
+    size_t resident[MAX_NODES] = {0}, absent = (size_t)RUNS * (run / PAGE);
+    for (int i = 0; i < RUNS; i++)
+        if (runs[i])
+            page_census(runs[i], run, -1, resident);
+    for (int n = 0; n < MAX_NODES; n++)
+        absent -= resident[n];
     /* Held in use (the dirty limit grows with it, so the runs stay dirty) and sized to leave
-     * about 40 MiB free once written: less than the runs' absent pages with or without thp. */
+     * less free than the runs' absent pages (at most 40 MiB) once written. */
+    size_t left_free =
+        absent * PAGE * 3 / 4 < ((size_t)40 << 20) ? absent * PAGE * 3 / 4 : (size_t)40 << 20;
     long long start_free = 0;
     numa_node_size64(node, &start_free);
     size_t held = (size_t)start_free > left_free + ((size_t)16 << 20)
@@ -693,14 +708,8 @@ static void check_tight_pages(int node)
                       : (size_t)16 << 20;
     unsigned char *hold = numa_malloc(node, held);
     EXPECT(hold != NULL, "%zu MiB on node %d", held >> 20, node);
-    size_t resident[MAX_NODES] = {0}, absent = (size_t)RUNS * (run / PAGE);
-    for (int i = 0; i < RUNS; i++) {
-        if (runs[i])
-            page_census(runs[i], run, -1, resident);
+    for (int i = 0; i < RUNS; i++)
         free(runs[i]);
-    }
-    for (int n = 0; n < MAX_NODES; n++)
-        absent -= resident[n];
     if (!hold)
         return;
     memset(hold, 0x33, held); /* the node nearly full now */
@@ -729,6 +738,7 @@ static void check_tight_pages(int node)
            "node %d has %lld MiB free, more than the runs' absent pages: nothing tested", node,
            free_bytes >> 20);
     EXPECT(reused > 0, "no 1 MiB block came from the freed runs: nothing tested");
+    EXPECT(zero_sum == 0, "the 1 MiB callocs read %u, not zero", zero_sum);
     EXPECT(served < RUNS && err == ENOMEM, "%d MiB served on the small node %d with fallback none",
            served, node);
     EXPECT(misplaced == 0, "%zu pages of the 1 MiB blocks are off node %d", misplaced, node);
