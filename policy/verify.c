@@ -12,62 +12,76 @@
 
 #define QUERY_BATCH 256
 
-int verify_pages(void *addr, size_t bytes, int node, size_t stride, struct page_census *census)
-{
+/*
+ * A walk over every `stride`-th page of a range, QUERY_BATCH pages per
+ * system call: query_next fills pages[] and status[] (a node, or -errno for
+ * a page nothing backs) and returns how many, 0 at the end, or -errno when
+ * the kernel refused. errno is left as the caller had it.
+ */
+struct page_query {
+    char *addr;
+    size_t npages, stride, at; /* at: the next page to ask about */
     void *pages[QUERY_BATCH];
     int status[QUERY_BATCH];
-    size_t npages = bytes >> OS_PAGE_SHIFT;
-    if (stride == 0)
-        stride = 1;
+};
+
+static long query_next(struct page_query *q)
+{
+    unsigned long count = 0;
+    for (; count < QUERY_BATCH && q->at < q->npages; count++, q->at += q->stride)
+        q->pages[count] = q->addr + (q->at << OS_PAGE_SHIFT);
+    if (count == 0)
+        return 0;
     int saved = errno;
-    for (size_t first = 0; first < npages;) {
-        unsigned long count = 0;
-        for (; count < QUERY_BATCH && first < npages; count++, first += stride)
-            pages[count] = (char *)addr + (first << OS_PAGE_SHIFT);
-        if (syscall(SYS_move_pages, 0, count, pages, NULL, status, 0) != 0) {
-            int err = errno;
-            errno = saved;
-            return -err;
-        }
-        for (unsigned long i = 0; i < count; i++) {
-            if (status[i] < 0) {
+    long err = 0;
+    if (syscall(SYS_move_pages, 0, count, q->pages, NULL, q->status, 0) != 0)
+        err = -errno;
+    errno = saved;
+    return err ? err : (long)count;
+}
+
+static void query_start(struct page_query *q, void *addr, size_t bytes, size_t stride)
+{
+    q->addr = addr;
+    q->npages = bytes >> OS_PAGE_SHIFT;
+    q->stride = stride ? stride : 1;
+    q->at = 0;
+}
+
+int verify_pages(void *addr, size_t bytes, int node, size_t stride, struct page_census *census)
+{
+    struct page_query q;
+    long count;
+    query_start(&q, addr, bytes, stride);
+    while ((count = query_next(&q)) > 0) {
+        for (long i = 0; i < count; i++) {
+            if (q.status[i] < 0) {
                 census->absent++;
                 continue;
             }
             census->checked++;
-            if (status[i] == node)
+            if (q.status[i] == node)
                 census->on_node++;
             else
                 census->misplaced++;
         }
     }
-    errno = saved;
-    return 0;
+    return (int)count;
 }
 
-int verify_absent(void *addr, size_t bytes, void **first, size_t *count)
+int verify_absent(void *addr, size_t bytes, void **first, size_t *absent)
 {
-    void *pages[QUERY_BATCH];
-    int status[QUERY_BATCH];
-    size_t npages = bytes >> OS_PAGE_SHIFT;
-    int saved = errno;
-    *count = 0;
-    for (size_t at = 0; at < npages;) {
-        unsigned long batch = 0;
-        for (; batch < QUERY_BATCH && at < npages; batch++, at++)
-            pages[batch] = (char *)addr + (at << OS_PAGE_SHIFT);
-        if (syscall(SYS_move_pages, 0, batch, pages, NULL, status, 0) != 0) {
-            int err = errno;
-            errno = saved;
-            return -err;
-        }
-        for (unsigned long i = 0; i < batch; i++) {
-            if (status[i] >= 0) /* -EFAULT: no page table there, or the zero page */
+    struct page_query q;
+    long count;
+    *absent = 0;
+    query_start(&q, addr, bytes, 1);
+    while ((count = query_next(&q)) > 0) {
+        for (long i = 0; i < count; i++) {
+            if (q.status[i] >= 0) /* -EFAULT: no page table there, or the zero page */
                 continue;
-            if ((*count)++ == 0)
-                *first = pages[i];
+            if ((*absent)++ == 0)
+                *first = q.pages[i];
         }
     }
-    errno = saved;
-    return 0;
+    return (int)count;
 }

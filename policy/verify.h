@@ -24,9 +24,10 @@ int verify_pages(void *addr, size_t bytes, int node, size_t stride, struct page_
 /*
  * How many pages of [addr, addr + bytes) (page aligned) no page of the
  * process backs yet: never touched, purged, or mapped to the shared zero page
- * (mincore calls that resident; writing it takes a new page). *first is the
- * first of them (untouched when there is none). 0, or -errno if refused.
+ * (mincore calls that resident; writing it takes a new page): *absent of them,
+ * *first the first of them (untouched when there is none). 0, or -errno if
+ * refused.
  */
-int verify_absent(void *addr, size_t bytes, void **first, size_t *count);
+int verify_absent(void *addr, size_t bytes, void **first, size_t *absent);
 
 #endif
