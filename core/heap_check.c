@@ -28,6 +28,7 @@ struct tally {
     size_t huge_count, huge_bytes;
     size_t free_page_runs, dirty_page_runs, partial_slabs, spare_slabs;
     uint32_t slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1]; /* per class_slabs, their `slabs` */
+    uint32_t shards; /* na_shards_used, held (thread_cache_shards_hold): those locked */
 };
 
 /* used (blocks out) + bits set (blocks free in the slab) = slab_blocks; no bit past the end. */
@@ -38,6 +39,7 @@ static void check_slab(struct node_heap *heap, struct segment *seg, struct span 
     const struct size_class_info *info = &na_size_classes[slab->cls];
     CHECK(slab->npages == info->slab_pages, "slab length is not its class's", slab);
     CHECK(slab->shard < HEAP_SHARDS, "slab shard out of range", slab);
+    CHECK(t->shards >> slab->shard & 1, "slab of a shard no thread was given", slab);
     const uint64_t *map = slab_map(seg, slab);
     unsigned words = BITMAP_WORDS(info->slab_blocks), free_blocks = 0;
     for (unsigned w = 0; w < words; w++)
@@ -233,9 +235,9 @@ static void check_parked(struct node_heap *heap, struct class_slabs *slabs, unsi
     }
 }
 
-/* The free page run lists, the dirty list and the partial lists agree with the walk. */
-/* slabs: the heap had used its class_slabs when the check took the locks. */
-static void check_lists(struct node_heap *heap, const struct tally *t, bool slabs)
+/* The free page run lists, the dirty list and the partial lists (of the shards locked) agree with
+ * the walk. */
+static void check_lists(struct node_heap *heap, const struct tally *t)
 {
     size_t runs = 0, dirty_runs = 0, partial = 0;
     struct span *span;
@@ -268,9 +270,10 @@ static void check_lists(struct node_heap *heap, const struct tally *t, bool slab
           heap);
     CHECK(heap->huge_count == t->huge_count && heap->huge_bytes == t->huge_bytes,
           "huge totals != huge segments", heap);
-    /* (class_slabs unused: PROT_NONE, and no slab can be found in the segments either) */
-    for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++) {
-        for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+    /* Only the shards given to threads: the others have no slab (check_slab) and are
+     * not read: class_slabs unused are PROT_NONE, the rest need not become resident. */
+    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++) {
+        for (unsigned cls = 1; (t->shards >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++) {
             struct class_slabs *slabs = &heap->class_slabs[shard][cls];
             CHECK(list_well_linked(&slabs->partial), "partial list badly linked", slabs);
             struct span *slab;
@@ -375,36 +378,45 @@ static void check_own_growth(void)
     CHECK(sum <= CACHE_THREAD_GROWTH, "thread's cache growth above its budget", &ts->cache_growth);
 }
 
+/* One heap, its class_slabs of `shards` and its pages locked; the segments it has. */
+static size_t check_heap(unsigned slot, uint32_t shards)
+{
+    struct node_heap *heap = node_heap_of(slot);
+    /* lock order: registry, class_slabs, pages. A heap's first refill waits for the pages lock
+     * to make a slab: a heap unused now has no slab until the check is done. Only the
+     * shards given to threads: locking all 32 made the heap's class_slabs resident. */
+    uint32_t locked = heap_slabs_used(heap) ? shards : 0;
+    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+        for (unsigned cls = 1; (locked >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++)
+            na_lock(&heap->class_slabs[shard][cls].lock);
+    na_lock(&heap->pages_lock);
+    struct tally t = {.shards = locked};
+    CHECK(heap->slot == slot, "node heap of another slot", heap);
+    walk_segments(heap, &t);
+    size_t aligned_objects, aligned_bytes; /* counted by this heap, mapped outside it */
+    aligned_huge_tally(slot, &aligned_objects, &aligned_bytes);
+    t.active_bytes += aligned_bytes;
+    t.huge_count += aligned_objects;
+    t.huge_bytes += aligned_bytes;
+    check_lists(heap, &t);
+    check_own_cache(slot);
+    na_unlock(&heap->pages_lock);
+    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+        for (unsigned cls = 1; (locked >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++)
+            na_unlock(&heap->class_slabs[shard][cls].lock);
+    return t.segments;
+}
+
 size_t heap_check_all(void)
 {
     size_t segments = 0;
-    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
-        if (!heap_is_ready(slot))
-            continue;
-        struct node_heap *heap = node_heap_of(slot);
-        struct tally t = {0};
-        /* lock order: class_slabs, then pages. A heap's first refill waits for the pages lock
-         * to make a slab: a heap unused now has no slab until the check is done. */
-        bool slabs = heap_slabs_used(heap);
-        for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++)
-            for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-                na_lock(&heap->class_slabs[shard][cls].lock);
-        na_lock(&heap->pages_lock);
-        CHECK(heap->slot == slot, "node heap of another slot", heap);
-        walk_segments(heap, &t);
-        size_t aligned_objects, aligned_bytes; /* counted by this heap, mapped outside it */
-        aligned_huge_tally(slot, &aligned_objects, &aligned_bytes);
-        t.active_bytes += aligned_bytes;
-        t.huge_count += aligned_objects;
-        t.huge_bytes += aligned_bytes;
-        check_lists(heap, &t, slabs);
-        check_own_cache(slot);
-        na_unlock(&heap->pages_lock);
-        for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++)
-            for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-                na_unlock(&heap->class_slabs[shard][cls].lock);
-        segments += t.segments;
-    }
+    /* No thread is given a shard meanwhile: those read here stay all that have slabs. */
+    thread_cache_shards_hold();
+    uint32_t shards = __atomic_load_n(&na_shards_used, __ATOMIC_RELAXED);
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+        if (heap_is_ready(slot))
+            segments += check_heap(slot, shards);
+    thread_cache_shards_release();
     check_own_growth();
     check_own_route();
     return segments;

@@ -63,6 +63,8 @@
  *
  *   young-slabs freed KIB fell KIB beside KIB fell KIB then KIB fell KIB ms MS
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -445,7 +447,9 @@ static int lone_tails(bool after_thread)
  * footprint_probe heap-struct-fork, heap-struct-trim: the same after a fork
  * (the child exits at once) or malloc_trim(0): locking every shard's
  * class_slabs made all of them resident (core/thread_cache.h,
- * na_shards_used).
+ * na_shards_used). heap-struct-check: after the debug build's whole-heap
+ * check (numa_alloc_debug_check, interpose/debug_api.c), which did the same;
+ * exit 4 when the preloaded library does not export it (a release build).
  */
 #define HEAP_STRUCT_ALIGN    ((uintptr_t)4 << 20)
 #define HEAP_STRUCT_PER_SIZE ((size_t)256 << 10) /* of each size: past a class's first slab */
@@ -468,6 +472,11 @@ static int heap_struct(const char *then)
             return 1;
     } else if (strcmp(then, "trim") == 0) {
         malloc_trim(0);
+    } else if (strcmp(then, "check") == 0) {
+        size_t (*check)(void) = (size_t(*)(void))dlsym(RTLD_DEFAULT, "numa_alloc_debug_check");
+        if (!check)
+            return 4;
+        check();
     }
     static char maps[1 << 16];
     int fd = open("/proc/self/maps", O_RDONLY);
@@ -519,6 +528,8 @@ int main(int argc, char **argv)
         return heap_struct("fork");
     if (argc > 1 && strcmp(argv[1], "heap-struct-trim") == 0)
         return heap_struct("trim");
+    if (argc > 1 && strcmp(argv[1], "heap-struct-check") == 0)
+        return heap_struct("check");
     if (argc > 1 && strcmp(argv[1], "spread-slabs") == 0)
         return spread_slabs();
     if (argc > 1 && strcmp(argv[1], "lone-tails") == 0)

@@ -185,8 +185,14 @@ done
 # the heap's 152; reading all 31 others on each new slab made 148 KiB resident.
 # The same after a fork and after malloc_trim, which lock the class_slabs of the shards
 # threads ever had only (core/thread_cache.h, na_shards_used): all 32, 148 KiB.
+# A debug build's whole-heap check (numa_alloc_debug_check) locks those shards only too:
+# it locked all 32 (148 KiB).
 heap_kib=${FOOTPRINT_HEAP_STRUCT_KIB:-24}
-for mode in heap-struct heap-struct-fork heap-struct-trim; do
+heap_modes="heap-struct heap-struct-fork heap-struct-trim"
+if [[ ${FOOTPRINT_DEBUG_CHECK:-0} == 1 ]]; then
+    heap_modes+=" heap-struct-check"
+fi
+for mode in $heap_modes; do
     run_probe $mode
     read -r _ _ resident _ mapped <<<"$line"
     echo "$mode: $resident KiB of the node heap's $mapped resident (limit $heap_kib)"

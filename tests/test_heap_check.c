@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 /* Exported by debug builds of the library only; not in the public header. */
 size_t numa_alloc_debug_check(void);
@@ -201,6 +202,57 @@ static void threads_swap_blocks(uintptr_t round)
     }
     for (size_t i = 0; i < POOL; i++)
         free(atomic_exchange(&pool[i], NULL));
+    numa_alloc_debug_check();
+}
+
+/*
+ * The check locks the class_slabs of the shards threads were given only
+ * (na_shards_used), and holds the registry so that no thread is given one
+ * meanwhile: a thread given a new shard during a check made slabs whose
+ * class_slabs the check had not locked, half set up when the walk met them
+ * ("page that starts no span", "slab of a shard no thread was given").
+ * Threads that stay alive each get a shard of their own, the check running.
+ */
+#define NEW_SHARD_THREADS 24
+
+static pthread_barrier_t all_started;
+
+static void *allocate_and_wait(void *arg)
+{
+    (void)arg;
+    void *held[64];
+    for (int i = 0; i < 64; i++) /* a slab of each of many classes: new slabs of its shard */
+        cr_assert_not_null(held[i] = malloc((size_t)(16 + 48 * i)));
+    pthread_barrier_wait(&all_started);
+    for (int i = 0; i < 64; i++)
+        free(held[i]);
+    return NULL;
+}
+
+static void *check_until_stopped(void *arg)
+{
+    _Atomic int *stop = arg;
+    while (!atomic_load(stop))
+        numa_alloc_debug_check();
+    return NULL;
+}
+
+Test(heap_check, passes_while_threads_are_given_new_shards)
+{
+    _Atomic int stop = 0;
+    pthread_t checker, threads[NEW_SHARD_THREADS];
+    cr_assert_eq(pthread_barrier_init(&all_started, NULL, NEW_SHARD_THREADS + 1), 0);
+    cr_assert_eq(pthread_create(&checker, NULL, check_until_stopped, &stop), 0);
+    for (int t = 0; t < NEW_SHARD_THREADS; t++) {
+        cr_assert_eq(pthread_create(&threads[t], NULL, allocate_and_wait, NULL), 0);
+        usleep(2000); /* one at a time, each while a check runs */
+    }
+    pthread_barrier_wait(&all_started);
+    for (int t = 0; t < NEW_SHARD_THREADS; t++)
+        pthread_join(threads[t], NULL);
+    atomic_store(&stop, 1);
+    pthread_join(checker, NULL);
+    pthread_barrier_destroy(&all_started);
     numa_alloc_debug_check();
 }
 
