@@ -159,6 +159,23 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     return seg ? seg->huge_ptr : NULL;
 }
 
+/*
+ * Spread pages [start, start + len) leave the object (freed, or the tail of a
+ * shrink): back to this node's policy, and dropped but for the first `keep`
+ * bytes (a header this node's), as they must not be reused as this node's.
+ * True when dropped; a refusal is counted (a run left spread, or pages left
+ * on other nodes).
+ */
+static bool unspread(struct node_heap *heap, char *start, size_t len, size_t keep)
+{
+    binding_prefer_node(start, len, heap->node);
+    hugepages_restore(start, len);
+    if (region_purge(start + keep, len - keep) >= 0)
+        return true;
+    placement_fault_count(heap->node, FAULT_PURGE);
+    return false;
+}
+
 void heap_free_huge(struct node_heap *heap, struct segment *seg)
 {
     na_lock(&heap->pages_lock);
@@ -170,16 +187,9 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     purge_note_free(heap, seg->nsegments * SEGMENT_SIZE); /* spends the young budget at once */
     seg->huge_ptr = NULL;
     if (seg->interleaved) {
-        /* Back to this node's policy; the spread pages must not be reused as ours.
-         * Refusals are counted: a run left spread, or pages left on other nodes. */
-        size_t len = seg->nsegments * SEGMENT_SIZE;
-        binding_prefer_node(seg, len, heap->node);
-        hugepages_restore(seg, len);
-        bool kept = region_purge((char *)seg + OS_PAGE_SIZE, len - OS_PAGE_SIZE) < 0;
-        if (kept)
-            placement_fault_count(heap->node, FAULT_PURGE);
+        bool purged = unspread(heap, (char *)seg, seg->nsegments * SEGMENT_SIZE, OS_PAGE_SIZE);
         seg->interleaved = 0;
-        segment_run_free(heap, seg, seg->nsegments, kept);
+        segment_run_free(heap, seg, seg->nsegments, !purged);
     } else {
         segment_run_free(heap, seg, seg->nsegments, true);
     }
@@ -192,15 +202,16 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
     size_t offset = (size_t)((char *)seg->huge_ptr - (char *)seg);
     bytes = huge_pages_of(bytes);
     size_t need = segments_for(offset, bytes);
-    if (seg->interleaved)
-        return false; /* keep the spread simple: a resized spread object moves */
+    if (seg->interleaved && need > seg->nsegments)
+        return false; /* a spread object grows by moving: its new pages would need the spread */
     bool done = false;
     na_lock(&heap->pages_lock);
     if (need <= seg->nsegments) {
         size_t spare = seg->nsegments - need;
         if (spare) { /* shrink: the tail segments become a free run */
-            segment_run_free(heap, (struct segment *)((char *)seg + need * SEGMENT_SIZE), spare,
-                             true);
+            char *tail = (char *)seg + need * SEGMENT_SIZE;
+            bool purged = seg->interleaved && unspread(heap, tail, spare * SEGMENT_SIZE, 0);
+            segment_run_free(heap, (struct segment *)tail, spare, !purged);
             heap->active_bytes -= spare * SEGMENT_SIZE;
             seg->nsegments = need;
         }

@@ -24,7 +24,8 @@
  *                               through every size class: every page stays on node 1
  *   value_check rebind          (NUMA_ALLOC_POLICY=interleave) a freed spread huge
  *                               object's range, reused by numa_malloc on its owner:
- *                               every page on the owner
+ *                               every page on the owner; one shrunk by realloc stays
+ *                               in place, and its tail, reused so, is the owner's too
  *   value_check fill explicit|policy NODE EXPECT DIR
  *                               a thread on NODE fills NODE with 1 MiB objects
  *                               (numa_malloc(NODE) or malloc) until 32 fell back:
@@ -385,6 +386,45 @@ static void check_rebind(void)
         EXPECT(wrong == 0, "%zu pages of the reused range are off node %d", wrong, owner);
         free(q);
     }
+    /*
+     * A spread object shrunk by realloc stays where it is (it moved on every
+     * shrink, a copy and a fault of every page each time); its tail goes back
+     * to the owner's policy, as a freed object does.
+     */
+    const size_t big = 24u << 20, small = 4u << 20;
+    char *p = malloc(big);
+    EXPECT(p != NULL, "malloc(24 MiB): %s", strerror(errno));
+    if (!p)
+        return;
+    memset(p, 0x3c, big);
+    int owner = numa_ptr_node(p);
+    uintptr_t before = (uintptr_t)p, tail_end = before + big;
+    char *r = realloc(p, small);
+    EXPECT((uintptr_t)r == before,
+           "realloc(24 MiB -> 4 MiB) of a spread object moved it (%#lx -> %p)",
+           (unsigned long)before, (void *)r);
+    if (!r)
+        return;
+    EXPECT(r[0] == 0x3c && r[small - 1] == 0x3c, "realloc(24 MiB -> 4 MiB) lost the data");
+    uintptr_t tail = (uintptr_t)r + small;
+    char *q = numa_malloc(owner, 16u << 20);
+    EXPECT(q != NULL, "numa_malloc(%d, 16 MiB): %s", owner, strerror(errno));
+    if (!q) {
+        free(r);
+        return;
+    }
+    bool reused = (uintptr_t)q < tail_end && tail < (uintptr_t)q + (16u << 20);
+    touch(q, 16u << 20);
+    size_t after[MAX_NODES] = {0};
+    size_t wrong = page_census(q, 16u << 20, owner, after);
+    printf("rebind: shrunk in place: %s; numa_malloc(%d, 16 MiB) %s the tail: %zu of %zu pages off "
+           "node %d\n",
+           (uintptr_t)r == before ? "yes" : "no", owner, reused ? "reused" : "did not reuse", wrong,
+           after[0] + after[1], owner);
+    EXPECT(reused, "numa_malloc(%d, 16 MiB) did not reuse the shrunk object's tail", owner);
+    EXPECT(wrong == 0, "%zu pages of the reused tail are off node %d", wrong, owner);
+    free(q);
+    free(r);
 }
 
 /* ---- fill: what a full node falls back to, and what the statistics count ---- */
