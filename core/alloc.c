@@ -689,14 +689,19 @@ static void *alloc_with_fallback(unsigned slot, size_t size, size_t alignment, b
     return alloc_fallback(slot, size, alignment, zero, named_node);
 }
 
+/* One reading of the spread's weights, by slot (a cpuset change may rewrite them meanwhile). */
+static void read_page_weights(uint8_t *weight)
+{
+    for (unsigned s = 0; s < na_region.num_slots; s++)
+        weight[s] = __atomic_load_n(&na_placement.page_weight[s], __ATOMIC_RELAXED);
+}
+
 /* Huge objects under an interleave policy: one object, its pages spread over the nodes. */
 static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t alignment,
                                               bool zero)
 {
-    /* One reading of the weights (a cpuset change may rewrite them meanwhile). */
     uint8_t weight[na_region.num_slots];
-    for (unsigned s = 0; s < na_region.num_slots; s++)
-        weight[s] = __atomic_load_n(&na_placement.page_weight[s], __ATOMIC_RELAXED);
+    read_page_weights(weight);
     for (unsigned tries = 0; tries < na_region.num_slots; tries++) {
         unsigned s = (slot + tries) % na_region.num_slots;
         if (!placement_slot_usable(s) || !heap_ready(s))
@@ -1025,6 +1030,22 @@ static NA_NOINLINE NA_COLD void *realloc_outside_region(void *ptr, size_t size)
     return fresh;
 }
 
+/*
+ * A huge object resized where it lies; a spread one grows with the weights
+ * its new pages take, while the policy still spreads (else it moves, to
+ * wherever the policy now puts it).
+ */
+static bool resize_huge_in_place(unsigned slot, struct segment *seg, size_t size)
+{
+    uint8_t weight[na_region.num_slots];
+    const uint8_t *spread = NULL;
+    if (seg->interleaved && na_placement.per_allocation) {
+        read_page_weights(weight);
+        spread = weight;
+    }
+    return heap_resize_huge(node_heap_of(slot), seg, size, spread);
+}
+
 void *alloc_realloc(void *ptr, size_t size)
 {
     if (!ptr)
@@ -1054,7 +1075,7 @@ void *alloc_realloc(void *ptr, size_t size)
     /* Its node left the cpuset: shrink in place, but new memory comes from elsewhere. */
     bool may_grow_here = size <= usable || placement_slot_usable(slot);
     if (usable > LARGE_MAX && size > LARGE_MAX && may_grow_here &&
-        heap_resize_huge(node_heap_of(slot), seg, size))
+        resize_huge_in_place(slot, seg, size))
         return count_resize_in_place(ptr, slot, usable, alloc_usable_size(ptr));
     void *fresh = NULL;
     bool wants_page_run =

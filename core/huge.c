@@ -197,13 +197,38 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     na_unlock(&heap->pages_lock);
 }
 
-bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
+/*
+ * The run [added, added + len) a spread object grows into gets the spread
+ * (a dirty one is purged first: its pages must fault afresh under the new
+ * policy). Its pages need no node check: they go to every node the spread
+ * names, as heap_alloc_huge's do. False when refused (counted), the run
+ * given this node's policy back; *dirty says whether it may be resident.
+ */
+static bool spread_growth(struct node_heap *heap, char *added, size_t len, const uint8_t *spread,
+                          bool *dirty)
+{
+    if (hugetlb_covers((uintptr_t)added))
+        return false;
+    if (*dirty && region_purge(added, len) < 0) {
+        placement_fault_count(heap->node, FAULT_PURGE);
+        return false;
+    }
+    *dirty = false;
+    if (binding_spread(added, len, spread) == 0)
+        return true;
+    binding_prefer_node(added, len, heap->node);
+    hugepages_restore(added, len);
+    return false;
+}
+
+bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
+                      const uint8_t *spread)
 {
     size_t offset = (size_t)((char *)seg->huge_ptr - (char *)seg);
     bytes = huge_pages_of(bytes);
     size_t need = segments_for(offset, bytes);
-    if (seg->interleaved && need > seg->nsegments)
-        return false; /* a spread object grows by moving: its new pages would need the spread */
+    if (seg->interleaved && need > seg->nsegments && !spread)
+        return false; /* its new pages would need the spread */
     bool done = false;
     na_lock(&heap->pages_lock);
     if (need <= seg->nsegments) {
@@ -221,13 +246,18 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes)
         char *added = (char *)seg + seg->nsegments * SEGMENT_SIZE;
         size_t touched = (size_t)((char *)seg + offset + bytes - added);
         int taken = segment_run_take_at(heap, (uintptr_t)added, more);
-        if (taken >= 0 && !heap_commit_check_run(heap, added, touched, taken)) {
-            segment_run_free(heap, (struct segment *)added, more, taken); /* node exhausted */
+        bool dirty = taken > 0;
+        bool served =
+            taken >= 0 &&
+            (seg->interleaved ? spread_growth(heap, added, more * SEGMENT_SIZE, spread, &dirty)
+                              : heap_commit_check_run(heap, added, touched, taken));
+        if (taken >= 0 && !served) {
+            segment_run_free(heap, (struct segment *)added, more, dirty); /* node exhausted */
         } else if (taken >= 0) {
             heap->active_bytes += more * SEGMENT_SIZE;
             heap_note_peak(heap);
             /* The run's own header is on its first page; beyond it a clean run is zero. */
-            forget_interior_headers(seg, seg->nsegments, taken ? need : seg->nsegments + 1);
+            forget_interior_headers(seg, seg->nsegments, dirty ? need : seg->nsegments + 1);
             seg->nsegments = need;
             done = true;
         }

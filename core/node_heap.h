@@ -310,8 +310,13 @@ NA_COLD void heap_free_huge(struct node_heap *heap, struct segment *seg);
  * purged, their swap is dropped, as zeroing needs.
  */
 NA_COLD void huge_zero(int node, void *ptr, size_t size);
-/* Grows or shrinks a huge object in place when its run allows; false to move it. */
-NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes);
+/*
+ * Grows or shrinks a huge object in place when its run allows; false to move
+ * it. A spread object (interleaved) grows only with `spread`, the weights
+ * its new pages are spread by (heap_alloc_huge's).
+ */
+NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
+                              const uint8_t *spread);
 
 /*
  * Page runs (page_runs.c), called with pages_lock held. `roomy`: take the

@@ -25,7 +25,8 @@
  *   value_check rebind          (NUMA_ALLOC_POLICY=interleave) a freed spread huge
  *                               object's range, reused by numa_malloc on its owner:
  *                               every page on the owner; one shrunk by realloc stays
- *                               in place, and its tail, reused so, is the owner's too
+ *                               in place, and its tail, reused so, is the owner's too;
+ *                               grown by realloc, it stays in place, its new pages spread
  *   value_check fill explicit|policy NODE EXPECT DIR
  *                               a thread on NODE fills NODE with 1 MiB objects
  *                               (numa_malloc(NODE) or malloc) until 32 fell back:
@@ -424,7 +425,30 @@ static void check_rebind(void)
     EXPECT(reused, "numa_malloc(%d, 16 MiB) did not reuse the shrunk object's tail", owner);
     EXPECT(wrong == 0, "%zu pages of the reused tail are off node %d", wrong, owner);
     free(q);
-    free(r);
+    /* Grown in place (the run after it is free: q was just freed), its new pages spread too. */
+    const size_t grown = 20u << 20;
+    char *g = realloc(r, grown);
+    EXPECT(g != NULL, "realloc(4 MiB -> 20 MiB): %s", strerror(errno));
+    if (!g) {
+        free(r);
+        return;
+    }
+    EXPECT(g[0] == 0x3c && g[small - 1] == 0x3c, "realloc(4 MiB -> 20 MiB) lost the data");
+    touch(g + small, grown - small);
+    /* The segments it grew into: from the first 4 MiB boundary past its old end (the rest of
+     * its last segment was spread with it). */
+    const uintptr_t segment = 4u << 20;
+    char *fresh = (char *)(((uintptr_t)g + small + segment - 1) & ~(segment - 1));
+    size_t added[MAX_NODES] = {0};
+    page_census(fresh, (size_t)(g + grown - fresh), -1, added);
+    printf("rebind: grown to 20 MiB %s; the segments it grew into spread %zu:%zu pages over "
+           "nodes 0:1\n",
+           (uintptr_t)g == before ? "in place" : "elsewhere", added[0], added[1]);
+    EXPECT((uintptr_t)g == before, "realloc(4 MiB -> 20 MiB) of a spread object moved it");
+    size_t pages = added[0] + added[1];
+    EXPECT(added[0] >= pages / 4 && added[1] >= pages / 4,
+           "the segments a spread object grew into are not spread");
+    free(g);
 }
 
 /* ---- fill: what a full node falls back to, and what the statistics count ---- */
