@@ -48,10 +48,13 @@ done
 # so more is memory the allocator made resident on its own (docs/testing.md). -max_len: programs of up to
 # a few hundred operations (the seeds alone would keep inputs under 100 bytes).
 #
-# Half the time with the default options, a third with every segment advised
+# A third of the time with the default options, a third with every segment advised
 # for transparent huge pages (NUMA_ALLOC_HUGEPAGES=thp: the 2 MiB purge path of
 # core/hugepages.c, which the default reaches only past 64 MiB of a heap), a
-# sixth with the allocation-site profile at a tiny rate (NUMA_ALLOC_PROF: nearly
+# sixth under NUMA_ALLOC_POLICY=interleave (objects in turn over the heaps, huge
+# objects spread page by page: their resize and free in core/huge.c; a timeout
+# there found every resize of a spread object moving it), a sixth with the
+# allocation-site profile at a tiny rate (NUMA_ALLOC_PROF: nearly
 # every block sampled, so small blocks promoted to page runs, their realloc and
 # free, and the profile's tables; the profile is written to the artifacts).
 fuzz_run() { # LABEL SECONDS CORPUS [ENV=VALUE...]
@@ -73,10 +76,14 @@ fuzz_run() { # LABEL SECONDS CORPUS [ENV=VALUE...]
 }
 flags=("$@")
 thp_seconds=$((seconds / 3))
+interleave_seconds=$((seconds / 6))
 prof_seconds=$((seconds / 6))
-fuzz_run default $((seconds - thp_seconds - prof_seconds)) "$corpus" || exit
+fuzz_run default $((seconds - thp_seconds - interleave_seconds - prof_seconds)) "$corpus" || exit
 if ((thp_seconds > 0)); then
     fuzz_run hugepages-thp "$thp_seconds" "$corpus" NUMA_ALLOC_HUGEPAGES=thp || exit
+fi
+if ((interleave_seconds > 0)); then
+    fuzz_run interleave "$interleave_seconds" "$corpus" NUMA_ALLOC_POLICY=interleave || exit
 fi
 # The profile run starts from the seeds alone unless a corpus is kept (FUZZ_CORPUS_DIR):
 # libFuzzer first runs every input of its corpus, whatever -max_total_time says, and
