@@ -28,7 +28,7 @@ struct tally {
     size_t huge_count, huge_bytes;
     size_t free_page_runs, dirty_page_runs, partial_slabs, spare_slabs;
     uint32_t slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1]; /* per class_slabs, their `slabs` */
-    uint32_t shards; /* na_shards_used, held (thread_cache_shards_hold): those locked */
+    uint32_t shards; /* na_shards_used as the locks were taken (check_heap): those locked */
 };
 
 /* used (blocks out) + bits set (blocks free in the slab) = slab_blocks; no bit past the end. */
@@ -378,18 +378,45 @@ static void check_own_growth(void)
     CHECK(sum <= CACHE_THREAD_GROWTH, "thread's cache growth above its budget", &ts->cache_growth);
 }
 
-/* One heap, its class_slabs of `shards` and its pages locked; the segments it has. */
-static size_t check_heap(unsigned slot, uint32_t shards)
+/* Takes or drops the class_slabs locks of the shards in `shards`. */
+static void lock_shards(struct node_heap *heap, uint32_t shards, void (*op)(na_lock_t *))
+{
+    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+        for (unsigned cls = 1; (shards >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++)
+            op(&heap->class_slabs[shard][cls].lock);
+}
+
+static uint32_t shards_given(void)
+{
+    return __atomic_load_n(&na_shards_used, __ATOMIC_RELAXED);
+}
+
+/*
+ * One heap, the class_slabs of the shards given to threads and its pages
+ * locked; the segments it has. Only those shards: locking all 32 made the
+ * heap's class_slabs resident, and a shard no thread was given has no slab.
+ * The shards given are read again once the pages lock is held: a thread
+ * given a shard meanwhile may be setting up a slab under that shard's lock
+ * alone (slab_create), so the locks are taken again with it. Once they
+ * agree, a shard given later makes no slab before the check ends (the pages
+ * lock), and every slab's shard is among those locked (check_slab).
+ * Lock order: class_slabs, then pages; a heap's first refill waits for the
+ * pages lock to make a slab: a heap unused now has no slab until the check
+ * is done.
+ */
+static size_t check_heap(unsigned slot)
 {
     struct node_heap *heap = node_heap_of(slot);
-    /* lock order: registry, class_slabs, pages. A heap's first refill waits for the pages lock
-     * to make a slab: a heap unused now has no slab until the check is done. Only the
-     * shards given to threads: locking all 32 made the heap's class_slabs resident. */
-    uint32_t locked = heap_slabs_used(heap) ? shards : 0;
-    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
-        for (unsigned cls = 1; (locked >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++)
-            na_lock(&heap->class_slabs[shard][cls].lock);
-    na_lock(&heap->pages_lock);
+    uint32_t locked;
+    for (;;) {
+        locked = heap_slabs_used(heap) ? shards_given() : 0;
+        lock_shards(heap, locked, na_lock);
+        na_lock(&heap->pages_lock);
+        if (!heap_slabs_used(heap) || shards_given() == locked)
+            break;
+        na_unlock(&heap->pages_lock);
+        lock_shards(heap, locked, na_unlock);
+    }
     struct tally t = {.shards = locked};
     CHECK(heap->slot == slot, "node heap of another slot", heap);
     walk_segments(heap, &t);
@@ -401,22 +428,16 @@ static size_t check_heap(unsigned slot, uint32_t shards)
     check_lists(heap, &t);
     check_own_cache(slot);
     na_unlock(&heap->pages_lock);
-    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
-        for (unsigned cls = 1; (locked >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++)
-            na_unlock(&heap->class_slabs[shard][cls].lock);
+    lock_shards(heap, locked, na_unlock);
     return t.segments;
 }
 
 size_t heap_check_all(void)
 {
     size_t segments = 0;
-    /* No thread is given a shard meanwhile: those read here stay all that have slabs. */
-    thread_cache_shards_hold();
-    uint32_t shards = __atomic_load_n(&na_shards_used, __ATOMIC_RELAXED);
     for (unsigned slot = 0; slot < na_region.num_slots; slot++)
         if (heap_is_ready(slot))
-            segments += check_heap(slot, shards);
-    thread_cache_shards_release();
+            segments += check_heap(slot);
     check_own_growth();
     check_own_route();
     return segments;

@@ -760,16 +760,6 @@ void thread_cache_live_bytes(unsigned first, unsigned count, uint64_t *live)
     registry_drop();
 }
 
-void thread_cache_shards_hold(void)
-{
-    registry_take();
-}
-
-void thread_cache_shards_release(void)
-{
-    registry_drop();
-}
-
 void thread_cache_fork_prepare(void)
 {
     registry_take();

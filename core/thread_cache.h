@@ -489,14 +489,6 @@ int thread_cache_walk(void (*visit)(const struct thread_state *ts, void *arg),
                       void (*visit_retired)(const struct retired_threads *retired, void *arg),
                       void *arg);
 
-/*
- * No thread is given a shard between these two (the registry lock, which
- * comes before every class_slabs lock): na_shards_used stays as it is, for
- * a walk that locks the class_slabs of those shards only (the heap check).
- */
-void thread_cache_shards_hold(void);
-void thread_cache_shards_release(void);
-
 /* fork: the registry lock is held across it; in the child only the forking thread is left. */
 void thread_cache_fork_prepare(void);
 void thread_cache_fork_parent(void);
