@@ -237,6 +237,36 @@ Test(realloc, a_huge_object_as_small_as_a_page_run_is_no_page_run)
 }
 
 /*
+ * A huge object of `from` bytes (its first `from` written) resized by realloc
+ * `steps` times, alternately by 256 KiB and by 4 MiB + 256 KiB (`sign`: +1
+ * grows, -1 shrinks), staying above 4 MiB; how many steps moved it. Its data
+ * must stay.
+ */
+static int resize_huge_in_steps(size_t from, int sign, int steps, uint64_t seed)
+{
+    size_t size = from;
+    char *p = malloc(size);
+    cr_assert_not_null(p);
+    test_pattern_fill(p, size, seed);
+    int moved = 0;
+    for (int i = 0; i < steps; i++) {
+        size_t delta = 256 * KiB + (i % 2 ? 4 * MiB : 0);
+        size_t next = sign > 0 ? size + delta : size - delta;
+        if (sign < 0 && (delta > size || next < 4 * MiB))
+            break; /* huge to the end */
+        char *q = realloc(p, next);
+        cr_assert_not_null(q, "realloc(%zu -> %zu): NULL", size, next);
+        moved += q != p;
+        p = q;
+        size = next;
+    }
+    size_t kept = size < from ? size : from;
+    cr_assert_eq(test_pattern_check(p, kept, seed), -1, "realloc lost the data");
+    free(p);
+    return moved;
+}
+
+/*
  * A huge object shrunk by realloc stays where it is, also when its pages
  * are spread (NUMA_ALLOC_POLICY=interleave: test_realloc_interleave runs
  * this test so): a spread object moved on every shrink, a copy and a fault
@@ -245,20 +275,8 @@ Test(realloc, a_huge_object_as_small_as_a_page_run_is_no_page_run)
  */
 Test(realloc, huge_object_shrinks_in_place, .timeout = 60.)
 {
-    size_t size = 32 * MiB;
-    char *p = malloc(size);
-    cr_assert_not_null(p);
-    test_pattern_fill(p, size, 23);
-    for (int i = 0; i < 64; i++) { /* a page or a few segments each time; huge to the end */
-        size_t smaller = size - 256 * KiB - (i % 2 ? 4 * MiB : 0);
-        if (smaller < 4 * MiB)
-            break;
-        char *q = realloc(p, smaller);
-        cr_assert_eq(q, p, "realloc(%zu -> %zu) of a huge object moved it", size, smaller);
-        size = smaller;
-    }
-    cr_assert_eq(test_pattern_check(p, size, 23), -1, "realloc lost the data");
-    free(p);
+    int moved = resize_huge_in_steps(32 * MiB, -1, 64, 23);
+    cr_assert_eq(moved, 0, "%d shrinking reallocs of a huge object moved it", moved);
 }
 
 /*
@@ -268,20 +286,6 @@ Test(realloc, huge_object_shrinks_in_place, .timeout = 60.)
  */
 Test(realloc, huge_object_grows_in_place, .timeout = 60.)
 {
-    size_t size = 4 * MiB;
-    char *p = malloc(size);
-    cr_assert_not_null(p);
-    test_pattern_fill(p, size, 29);
-    int moved = 0;
-    for (int i = 0; i < 16; i++) {
-        size_t larger = size + (i % 2 ? 4 * MiB : 256 * KiB);
-        char *q = realloc(p, larger);
-        cr_assert_not_null(q);
-        moved += q != p;
-        p = q;
-        size = larger;
-    }
+    int moved = resize_huge_in_steps(4 * MiB, +1, 16, 29);
     cr_assert_leq(moved, 2, "%d of 16 growing reallocs of a huge object moved it", moved);
-    cr_assert_eq(test_pattern_check(p, 4 * MiB, 29), -1, "realloc lost the data");
-    free(p);
 }
