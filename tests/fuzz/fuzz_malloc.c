@@ -510,9 +510,18 @@ static void churn_thread(int slot)
     if (pthread_create(&t, NULL, churn_main, &c) != 0)
         FAIL("pthread_create failed");
 #ifndef FUZZ_GLIBC_MODEL
-    /* The heap check may run while another thread allocates (core/heap_check.h). */
-    while (!atomic_load(&c.done))
+    /*
+     * The heap check may run while another thread allocates (core/heap_check.h).
+     * A pause between checks: run back to back, they held the pages lock nearly
+     * all the time, and a thread that needs it on every allocation (the profile
+     * samples most blocks as page runs) crawled: one input took 18-60 s, and
+     * libFuzzer's timeout alarm, landing in a check, deadlocked in its handler's
+     * malloc (CI's fuzz run would hang).
+     */
+    while (!atomic_load(&c.done)) {
         numa_alloc_debug_check();
+        nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
 #endif
     pthread_join(t, NULL);
 }
