@@ -72,11 +72,40 @@ int os_map_hugetlb(size_t size, void **out)
     return 0;
 }
 
+/*
+ * mremap(2), its fifth argument always passed: the kernel checks it as a
+ * hint without MREMAP_FIXED too (a call that left it out handed glibc's
+ * wrapper a register's garbage, and every MREMAP_DONTUNMAP of the debug
+ * build failed with -EINVAL).
+ */
+static int remap(void *from, size_t old_size, size_t new_size, int flags, void *to, void **out)
+{
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4 /* Linux 5.7 */
+#endif
+    int saved = errno;
+    long p = syscall(SYS_mremap, from, old_size, new_size, flags, to);
+    if (p == -1)
+        return result(-1, saved);
+    if (out)
+        *out = (void *)p;
+    errno = saved;
+    return 0;
+}
+
 int os_move_mapping(void *from, size_t size, void *to)
 {
-    int saved = errno;
-    void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-    return result(p == MAP_FAILED ? -1 : 0, saved);
+    return remap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to, NULL);
+}
+
+int os_move_out(void *from, size_t size, void *hint, void **out)
+{
+    return remap(from, size, size, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, hint, out);
+}
+
+int os_resize_mapping(void *addr, size_t old_size, size_t new_size, void **out)
+{
+    return remap(addr, old_size, new_size, MREMAP_MAYMOVE, NULL, out);
 }
 
 int os_reserve_at(void *addr, size_t size)

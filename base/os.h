@@ -62,6 +62,21 @@ int os_map_hugetlb(size_t size, void **out);
  */
 int os_move_mapping(void *from, size_t size, void *to);
 /*
+ * Moves the pages of [from, from + size), which must lie in one mapping, to
+ * a new mapping at `hint` if it is free there, else where the kernel picks
+ * (mremap MREMAP_DONTUNMAP, Linux 5.7): they keep their memory and node, no
+ * copy and no fault; `from` stays mapped, empty (reads as zero), with its
+ * policy. The new address into *out; 0 or -errno, nothing moved (-EINVAL: a
+ * kernel without MREMAP_DONTUNMAP; -EFAULT: the range spans several mappings).
+ */
+int os_move_out(void *from, size_t size, void *hint, void **out);
+/*
+ * Grows or shrinks the mapping [addr, addr + old_size) to new_size bytes,
+ * moving it if it must (mremap MREMAP_MAYMOVE: page tables move, pages do
+ * not); the new address into *out; 0 or -errno, nothing changed.
+ */
+int os_resize_mapping(void *addr, size_t old_size, size_t new_size, void **out);
+/*
  * Reserves [addr, addr + size) as os_reserve does, where nothing is mapped
  * (MAP_FIXED_NOREPLACE); 0, or -errno (-EEXIST: something is mapped there).
  */

@@ -7,6 +7,7 @@
 #include "core/node_heap.h"
 #include "core/size_class.h"
 #include "policy/binding.h"
+#include "policy/verify.h"
 
 #include <string.h>
 
@@ -15,6 +16,9 @@
 /*
  * The live objects, sorted by start address. The table starts in static
  * storage and moves to a mapping twice its size when full (never malloc).
+ * `reserved` entries are promised to objects on their way in (a huge object
+ * moving out of the region, an object being remapped): count + reserved <=
+ * capacity, so that their entry never fails once their pages have moved.
  * `live` mirrors `count` so that a foreign pointer is told apart without
  * the lock while no object exists. All else is guarded by `lock`.
  */
@@ -22,9 +26,9 @@ NA_COLD_BSS static struct aligned_huge first_table[FIRST_CAPACITY];
 static struct {
     na_lock_t lock;
     struct aligned_huge *table;
-    size_t count, capacity;
+    size_t count, reserved, capacity;
     size_t live; /* atomic */
-} registry = {NA_LOCK_INIT, first_table, 0, FIRST_CAPACITY, 0};
+} registry = {NA_LOCK_INIT, first_table, 0, 0, FIRST_CAPACITY, 0};
 
 static size_t round_to_pages(size_t bytes)
 {
@@ -58,7 +62,7 @@ static long containing(uintptr_t addr)
 /* Room for one more entry; false when no memory for a larger table. Lock held. */
 static bool make_room(void)
 {
-    if (registry.count < registry.capacity)
+    if (registry.count + registry.reserved < registry.capacity)
         return true;
     size_t capacity = registry.capacity * 2, bytes = capacity * sizeof(struct aligned_huge);
     struct aligned_huge *table = os_reserve(bytes);
@@ -76,18 +80,33 @@ static bool make_room(void)
     return true;
 }
 
+/* Enters obj in its place, where there is room. Lock held. */
+static void place(const struct aligned_huge *obj)
+{
+    size_t i = first_above(obj->start);
+    NA_ASSERT(registry.count < registry.capacity);
+    memmove(&registry.table[i + 1], &registry.table[i],
+            (registry.count - i) * sizeof registry.table[0]);
+    registry.table[i] = *obj;
+    registry.count++;
+    __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
+}
+
+/* Removes entry i. Lock held. */
+static void remove_at(size_t i)
+{
+    registry.count--;
+    memmove(&registry.table[i], &registry.table[i + 1],
+            (registry.count - i) * sizeof registry.table[0]);
+    __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
+}
+
 static bool insert(const struct aligned_huge *obj)
 {
     na_lock(&registry.lock);
     bool room = make_room();
-    if (room) {
-        size_t i = first_above(obj->start);
-        memmove(&registry.table[i + 1], &registry.table[i],
-                (registry.count - i) * sizeof registry.table[0]);
-        registry.table[i] = *obj;
-        registry.count++;
-        __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
-    }
+    if (room)
+        place(obj);
     na_unlock(&registry.lock);
     return room;
 }
@@ -207,10 +226,7 @@ int aligned_huge_free(const void *ptr, struct aligned_huge *out)
     if (i < 0)
         return i == -2 ? -1 : 0;
     *out = registry.table[i];
-    registry.count--;
-    memmove(&registry.table[i], &registry.table[i + 1],
-            (registry.count - (size_t)i) * sizeof registry.table[0]);
-    __atomic_store_n(&registry.live, registry.count, __ATOMIC_RELAXED);
+    remove_at((size_t)i);
     na_unlock(&registry.lock);
     account_removed(heap, out->size, 1);
     na_unlock(&heap->pages_lock);
@@ -250,6 +266,87 @@ size_t aligned_huge_shrink(const void *ptr, size_t size)
     return bytes;
 }
 
+bool aligned_huge_reserve(void)
+{
+    na_lock(&registry.lock);
+    bool room = make_room();
+    if (room)
+        registry.reserved++;
+    na_unlock(&registry.lock);
+    return room;
+}
+
+void aligned_huge_unreserve(void)
+{
+    na_lock(&registry.lock);
+    NA_ASSERT(registry.reserved > 0);
+    registry.reserved--;
+    na_unlock(&registry.lock);
+}
+
+void aligned_huge_adopt(unsigned slot, void *start, size_t size, bool spread)
+{
+    struct node_heap *heap = node_heap_of(slot);
+    struct aligned_huge obj = {(uintptr_t)start, size, slot, spread};
+    na_lock(&heap->pages_lock);
+    na_lock(&registry.lock);
+    NA_ASSERT(registry.reserved > 0 && size % OS_PAGE_SIZE == 0);
+    registry.reserved--;
+    place(&obj);
+    na_unlock(&registry.lock);
+    account_added(heap, size, 1);
+    na_unlock(&heap->pages_lock);
+}
+
+/*
+ * The object is taken out of the registry while the kernel remaps it, its
+ * entry kept in reserve: its old range, unmapped by the move, may meanwhile
+ * become another object's, which must not find a stale entry there. It is
+ * the caller's: no other thread may use it meanwhile. A node short of memory
+ * refuses (the growth's pages are checked as a new object's are, by the
+ * caller's fallback: a copy).
+ */
+void *aligned_huge_grow(const void *ptr, size_t size)
+{
+    size_t bytes = round_to_pages(size);
+    struct node_heap *heap;
+    long i = lock_entry(ptr, &heap);
+    if (i < 0)
+        return NULL;
+    struct aligned_huge obj = registry.table[i];
+    CONTRACT_ASSERT(bytes > obj.size);
+    bool plenty = obj.spread || node_memory_plenty(&heap->memory, heap->node, bytes - obj.size);
+    if (plenty) {
+        remove_at((size_t)i);
+        registry.reserved++;
+    }
+    na_unlock(&registry.lock);
+    if (plenty)
+        account_removed(heap, obj.size, 1);
+    na_unlock(&heap->pages_lock);
+    if (!plenty)
+        return NULL;
+    void *grown = NULL;
+    if (os_resize_mapping((void *)obj.start, obj.size, bytes, &grown) == 0) {
+        obj.start = (uintptr_t)grown;
+        obj.size = bytes;
+    }
+    aligned_huge_adopt(obj.slot, (void *)obj.start, obj.size, obj.spread);
+    return grown;
+}
+
+int aligned_huge_verify(unsigned slot, int node, size_t stride, struct page_census *census)
+{
+    int err = 0;
+    na_lock(&registry.lock);
+    for (size_t i = 0; i < registry.count && !err; i++)
+        if (registry.table[i].slot == slot && !registry.table[i].spread)
+            err = verify_pages((void *)registry.table[i].start, registry.table[i].size, node,
+                               stride, census);
+    na_unlock(&registry.lock);
+    return err;
+}
+
 void aligned_huge_rebind(unsigned slot, int node)
 {
     if (__atomic_load_n(&registry.live, __ATOMIC_RELAXED) == 0)
@@ -266,4 +363,10 @@ void aligned_huge_rebind(unsigned slot, int node)
 na_lock_t *aligned_huge_lock(void)
 {
     return &registry.lock;
+}
+
+void aligned_huge_fork_child(void)
+{
+    na_lock_reset(&registry.lock);
+    registry.reserved = 0; /* the threads that kept them are the parent's */
 }

@@ -13,6 +13,12 @@
  * malloc_usable_size and numa_ptr_node. Each object counts as a huge object
  * of its node heap (statistics, mallinfo).
  *
+ * Two other kinds of object live here, for the same reason (a mapping of
+ * their own): one larger than its slot can ever hold, and a huge object that
+ * realloc grew where the region had no room after it (core/huge_remap.h),
+ * whose pages mremap moved out with their node. realloc grows any of them
+ * with mremap, as glibc does its mmapped chunks.
+ *
  * Invariants:
  *  - every pointer handed out here lies outside the region, so the page-tag
  *    fast paths never see one;
@@ -81,12 +87,48 @@ NA_COLD size_t aligned_huge_shrink(const void *ptr, size_t size);
 void aligned_huge_tally(unsigned slot, size_t *objects, size_t *bytes);
 
 /*
+ * One entry kept for an object on its way in (aligned_huge_adopt), so that
+ * entering it cannot fail once its pages have moved; false when the table
+ * cannot grow. aligned_huge_unreserve gives it back unused.
+ */
+bool aligned_huge_reserve(void);
+void aligned_huge_unreserve(void);
+
+/*
+ * Enters the mapping [start, start + size) (whole pages, mapped, bound as
+ * `spread` says) as a live object of `slot`, counted in its node heap; uses
+ * the entry aligned_huge_reserve kept.
+ */
+void aligned_huge_adopt(unsigned slot, void *start, size_t size, bool spread);
+
+/*
+ * Grows the object that starts at ptr to `size` bytes (> its usable size)
+ * with mremap, moving it if it must: its address after, or NULL when ptr is
+ * no such object, its node is short of memory for the growth, or the kernel
+ * refused (the object then unchanged, where it was).
+ */
+NA_COLD void *aligned_huge_grow(const void *ptr, size_t size);
+
+/*
+ * Adds where the pages of `slot`'s live objects that are not spread lie (a
+ * page in `stride`) to *census, as verify_pages does; 0 or -errno.
+ */
+struct page_census;
+int aligned_huge_verify(unsigned slot, int node, size_t stride, struct page_census *census);
+
+/*
  * Binds every live object of `slot` that is not spread to `node` again
  * (binding_prefer_node_again): its node came back into the cpuset.
  */
 void aligned_huge_rebind(unsigned slot, int node);
 
-/* The registry lock, for fork only: held across it (core/alloc.c), reset in the child. */
+/* The registry lock, for fork only: held across it (core/alloc.c). */
 na_lock_t *aligned_huge_lock(void);
+/*
+ * In a fork's child: the lock reset, and the entries kept for objects on
+ * their way in dropped (those objects were other threads', which the child
+ * does not have: their pages stay mapped, unused).
+ */
+void aligned_huge_fork_child(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include "base/report.h"
 #include "base/textbuf.h"
 #include "core/aligned_huge.h"
+#include "core/huge_remap.h"
 #include "core/hugepages.h"
 #include "core/libc_heap.h"
 #include "core/node_heap.h"
@@ -472,7 +473,7 @@ static void fork_child(void)
 {
     hugetlb_fork_child(); /* first: nothing may write to a hugetlb page before it */
     prof_fork_child();
-    na_lock_reset(aligned_huge_lock());
+    aligned_huge_fork_child();
     for_each_lock(na_lock_reset, FORK_CHILD);
     thread_cache_after_fork_child();
     na_lock_reset(&heap_setup_lock);
@@ -1020,6 +1021,10 @@ static NA_NOINLINE NA_COLD void *realloc_outside_region(void *ptr, size_t size)
         size_t usable = aligned_huge_shrink(ptr, size);
         if (usable)
             return count_resize_in_place(ptr, obj.slot, obj.size, usable);
+    } else if (placement_slot_usable(obj.slot) && (!obj.spread || na_placement.per_allocation)) {
+        void *grown = aligned_huge_grow(ptr, size); /* mremap: its pages keep their node */
+        if (grown)
+            return count_resize_in_place(grown, obj.slot, obj.size, alloc_usable_size(grown));
     }
     /* As any block, it keeps its node (or its spread); realloc never promised the alignment. */
     void *fresh = obj.spread ? alloc_placed(size, 0, false) : alloc_keeping_node(obj.slot, size);
@@ -1077,6 +1082,12 @@ void *alloc_realloc(void *ptr, size_t size)
     if (usable > LARGE_MAX && size > LARGE_MAX && may_grow_here &&
         resize_huge_in_place(slot, seg, size))
         return count_resize_in_place(ptr, slot, usable, alloc_usable_size(ptr));
+    if (seg->kind == SEG_HUGE && size > usable && size > LARGE_MAX && may_grow_here &&
+        (!seg->interleaved || na_placement.per_allocation)) {
+        void *grown = huge_grow_out(slot, seg, size); /* no room after it: out, by mremap */
+        if (grown)
+            return count_resize_in_place(grown, slot, usable, alloc_usable_size(grown));
+    }
     void *fresh = NULL;
     bool wants_page_run =
         size > SMALL_MAX || (size > REALLOC_PAGE_RUN_MIN && (page_run || size > usable));

@@ -77,12 +77,14 @@ static void forget_interior_headers(struct segment *seg, size_t from, size_t to)
 }
 
 /*
- * Gives the object's pages in a fresh run the spread policy. False when the
- * kernel refused (counted): the run is then an ordinary one of this node,
- * first-touch where mbind is refused altogether.
+ * Gives the run past the object's offset the spread policy: its pages, and
+ * the rest of its last segment, which a growth in place takes without a new
+ * policy (it was the node's: realloc grew a spread object onto its owner).
+ * False when the kernel refused (counted): the run is then an ordinary one
+ * of this node, first-touch where mbind is refused altogether.
  */
 static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nsegments,
-                         size_t offset, size_t bytes, const uint8_t *spread, size_t *dirty_prefix)
+                         size_t offset, const uint8_t *spread, size_t *dirty_prefix)
 {
     size_t len = nsegments * SEGMENT_SIZE;
     if (hugetlb_covers((uintptr_t)seg)) /* its pages are placed for good (hugepages.h) */
@@ -95,7 +97,7 @@ static bool spread_pages(struct node_heap *heap, struct segment *seg, size_t nse
         seg->dirty = 0;
         *dirty_prefix = 0; /* clean now */
     }
-    if (binding_spread((char *)seg + offset, bytes, spread) == 0)
+    if (binding_spread((char *)seg + offset, len - offset, spread) == 0)
         return true;
     binding_prefer_node(seg, len, heap->node); /* undo what part of the spread took */
     hugepages_restore(seg, len);
@@ -127,7 +129,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     na_lock(&heap->pages_lock);
     size_t dirty_prefix; /* segments that may be resident; beyond them the run is fresh */
     struct segment *seg = segment_run_alloc(heap, nsegments, alignment, &dirty_prefix);
-    if (seg && spread && !spread_pages(heap, seg, nsegments, offset, bytes, spread, &dirty_prefix))
+    if (seg && spread && !spread_pages(heap, seg, nsegments, offset, spread, &dirty_prefix))
         spread = NULL; /* not spread, but served: a sandbox must not turn this into ENOMEM */
     /* From seg: where the run's fresh part starts. */
     size_t dirty_end = dirty_prefix * SEGMENT_SIZE;

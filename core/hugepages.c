@@ -7,6 +7,7 @@
 #include "base/parse.h"
 #include "base/report.h"
 #include "base/textbuf.h"
+#include "core/aligned_huge.h"
 #include "core/node_heap.h"
 #include "policy/binding.h"
 #include "policy/options.h"
@@ -302,8 +303,13 @@ static bool smaps_line(const char *text, void *arg)
     const char *c = text;
     for (; (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'); c++)
         start = start * 16 + (uint64_t)(*c <= '9' ? *c - '0' : *c - 'a' + 10);
-    if (*c == '-' && c > text)
-        walk->slot = region_contains((void *)start) ? (int)slot_of_ptr((void *)start) : -1;
+    if (*c == '-' && c > text) {
+        /* Outside the region: an object in a mapping of its own counts for its slot. */
+        struct aligned_huge obj;
+        walk->slot = region_contains((void *)start)           ? (int)slot_of_ptr((void *)start)
+                     : aligned_huge_find((void *)start, &obj) ? (int)obj.slot
+                                                              : -1;
+    }
     return false;
 }
 

@@ -156,8 +156,9 @@ long hugepages_purge(char *addr, size_t len);
  * transparent huge pages (AnonHugePages of /proc/self/smaps), and to
  * hugetlb[slot] those backed by hugetlbfs pages (Private_Hugetlb and
  * Shared_Hugetlb), each mapping counted in the slot its start lies in: a
- * mapping never spans two slots, their policies differ. 0, or -1 when smaps
- * cannot be read.
+ * mapping never spans two slots, their policies differ. An object in a
+ * mapping of its own (core/aligned_huge.h) counts in its slot. 0, or -1 when
+ * smaps cannot be read.
  */
 int hugepages_per_slot(uint64_t *thp, uint64_t *hugetlb);
 

@@ -8,6 +8,7 @@
 #include "base/os.h"
 #include "base/report.h"
 #include "base/textbuf.h"
+#include "core/aligned_huge.h"
 #include "core/alloc.h"
 #include "core/hugepages.h"
 #include "core/node_heap.h"
@@ -84,14 +85,20 @@ static void visit_thread(const struct thread_state *ts, void *arg)
     }
 }
 
-/* Asks the kernel where a sample of the slot's resident pages lie; 0 or move_pages' -errno. */
+/*
+ * Asks the kernel where a sample of the slot's resident pages lie, and of its
+ * objects in mappings of their own (core/aligned_huge.h: huge objects realloc
+ * moved out of the region among them); 0 or move_pages' -errno.
+ */
 static int verify_slot(unsigned slot, struct page_census *census)
 {
     struct node_heap *heap = node_heap_of(slot);
     int node = na_topo.slot_node[slot];
     na_lock(&heap->pages_lock);
+    size_t own_objects, own_bytes;
+    aligned_huge_tally(slot, &own_objects, &own_bytes);
     uintptr_t first = slot_base(slot) + SEGMENT_SIZE, end = heap->seg_next;
-    size_t pages = (end - first) >> OS_PAGE_SHIFT;
+    size_t pages = (end - first + own_bytes) >> OS_PAGE_SHIFT;
     size_t stride = pages / VERIFY_MAX_PAGES + 1;
     int err = 0;
     for (uintptr_t at = first; at < end && !err;) {
@@ -102,6 +109,8 @@ static int verify_slot(unsigned slot, struct page_census *census)
             err = verify_pages(seg, nsegments * SEGMENT_SIZE, node, stride, census);
         at += nsegments * SEGMENT_SIZE;
     }
+    if (!err && own_objects)
+        err = aligned_huge_verify(slot, node, stride, census);
     na_unlock(&heap->pages_lock);
     return err;
 }

@@ -17,7 +17,9 @@
  *     freed runs read as zero when handed out again; with six in eight
  *     freed, every free page goes back (RSS: what is live, and a few MiB),
  *     the runs zeroed in place by the first purge too; once everything is
- *     freed, trim gives the memory back.
+ *     freed, trim gives the memory back;
+ *   - a huge object that realloc moves out of the region (core/huge_remap.h)
+ *     keeps its huge pages, and the statistics count them.
  */
 #include "test_util.h"
 
@@ -207,4 +209,69 @@ Test(hugepages, reusing_a_mostly_untouched_run_faults_nothing_in)
         p = q;
     }
     free(p);
+}
+
+/* AnonHugePages of the mapping /proc/self/smaps lists around `addr`, in bytes; -1 if none. */
+static long long mapping_huge_bytes(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    bool inside = false;
+    long long value = -1;
+    while (value < 0 && fgets(line, sizeof line, f)) {
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2) /* a mapping's first line */
+            inside = (uintptr_t)addr >= start && (uintptr_t)addr < end;
+        else if (inside && strncmp(line, "AnonHugePages:", 14) == 0)
+            value = strtoll(line + 14, NULL, 10) * 1024;
+    }
+    fclose(f);
+    return value;
+}
+
+/*
+ * A huge object grown where the region has no room after it moves out with
+ * mremap (core/huge_remap.h) at the same offset in a 2 MiB page, so that its
+ * huge pages move whole: moved to wherever the kernel picks, each would be
+ * split into 4 KiB mappings. Its 2 MiB pages but the two it shares with the
+ * region (its first, with its segment's header, and its last) stay huge, and
+ * the statistics count them for its node.
+ */
+Test(hugepages, a_huge_object_grown_out_of_the_region_keeps_its_huge_pages)
+{
+    if (strcmp(mode(), "thp") != 0 || !test_kernel_has_thp())
+        cr_skip_test("needs NUMA_ALLOC_HUGEPAGES=thp and a kernel with transparent huge pages");
+    const size_t size = 16 << 20;
+    char *p = test_launder(malloc(size));
+    cr_assert_not_null(p);
+    memset(p, 0x5a, size);
+    void *blockers[16];
+    int n = 0;
+    for (bool blocked = false; n < 16 && !blocked; n++) {
+        char *b = test_launder(malloc(4 << 20));
+        cr_assert_not_null(b);
+        blockers[n] = b;
+        blocked = b > p && b < p + (64 << 20);
+    }
+    long long before = mapping_huge_bytes(p);
+    char *q = test_launder(realloc(p, 48 << 20));
+    cr_assert_not_null(q);
+    cr_assert_eq(test_bytes_check(q, size, 0x5a), -1, "realloc lost the data");
+    long long after = mapping_huge_bytes(q);
+    cr_assert_geq(before, (long long)size - (4 << 20),
+                  "only %lld bytes of the object were huge "
+                  "pages before it grew: nothing tested",
+                  before);
+    cr_assert_geq(after, (long long)size - (4 << 20),
+                  "%lld bytes of its mapping are huge pages after it moved out (%p -> %p)", after,
+                  (void *)p, (void *)q);
+    long long stats = stats_thp_bytes();
+    if (stats != rollup_bytes("AnonHugePages")) /* khugepaged: one more try */
+        stats = stats_thp_bytes();
+    cr_assert_eq(stats, rollup_bytes("AnonHugePages"), "statistics %lld, smaps %lld", stats,
+                 rollup_bytes("AnonHugePages"));
+    free(q);
+    for (int i = 0; i < n; i++)
+        free(blockers[i]);
 }

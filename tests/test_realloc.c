@@ -289,3 +289,95 @@ Test(realloc, huge_object_grows_in_place, .timeout = 60.)
     int moved = resize_huge_in_steps(4 * MiB, +1, 16, 29);
     cr_assert_leq(moved, 2, "%d of 16 growing reallocs of a huge object moved it", moved);
 }
+
+/*
+ * A huge object of 8 MiB (its pattern written) with a huge object of `slot`
+ * lying within `reach` bytes after it, so that growing it by less than that
+ * cannot happen in place: in a fresh process the first 4 MiB object comes
+ * next. The blockers are kept in blockers[0..*nblockers).
+ */
+static char *huge_object_with_no_room(size_t reach, void **blockers, int *nblockers)
+{
+    const size_t size = 8 * MiB;
+    char *p = malloc(size);
+    cr_assert_not_null(p);
+    test_pattern_fill(p, size, 37);
+    bool blocked = false;
+    for (*nblockers = 0; *nblockers < 16 && !blocked; ++*nblockers) {
+        char *b = malloc(4 * MiB);
+        cr_assert_not_null(b);
+        blockers[*nblockers] = b;
+        blocked = b > p && b < p + size + reach;
+    }
+    cr_assert(blocked, "no huge object lies within %zu MiB after %p: nothing to test", reach / MiB,
+              (void *)p);
+    return p;
+}
+
+static void free_all(void **blocks, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(blocks[i]);
+}
+
+/*
+ * Growing a huge object with no free run after it moves its pages with
+ * mremap instead of copying them (core/huge_remap.h): it copied 8 MiB and
+ * faulted every page of the copy (2048 faults; 27-81 ms in realloc_huge
+ * against glibc's 0.2). From then on it is a mapping of its own, which grows
+ * by mremap again. Its data, its node and its usable size must follow.
+ */
+Test(realloc, huge_object_with_no_room_after_it_grows_without_a_copy, .timeout = 60.)
+{
+    void *blockers[16];
+    int nblockers;
+    char *p = huge_object_with_no_room(64 * MiB, blockers, &nblockers);
+    int node = numa_ptr_node(p);
+    size_t want = 8 * MiB;
+    for (int step = 0; step < 3; step++) { /* out of the region, then twice as its own mapping */
+        want += 32 * MiB;
+        long before = test_thread_minor_faults();
+        char *q = test_launder(realloc(p, want));
+        long faults = test_thread_minor_faults() - before;
+        cr_assert_not_null(q, "realloc(%p, %zu MiB): NULL", (void *)p, want / MiB);
+        cr_assert_lt(faults, 64, "growing to %zu MiB took %ld page faults: a copy", want / MiB,
+                     faults);
+        cr_assert_eq(test_pattern_check(q, 8 * MiB, 37), -1, "realloc lost the data");
+        cr_assert_geq(malloc_usable_size(q), want);
+        cr_assert_eq(numa_ptr_node(q), node);
+        q[want - 1] = 1; /* its new pages are usable */
+        p = q;
+    }
+    p = test_launder(realloc(p, 6 * MiB)); /* and shrinks in place, as such a mapping does */
+    cr_assert_not_null(p);
+    cr_assert_eq(test_pattern_check(p, 6 * MiB, 37), -1, "realloc lost the data");
+    cr_assert_eq(malloc_usable_size(p), 6 * MiB);
+    free(p);
+    free_all(blockers, nblockers);
+}
+
+/*
+ * When the kernel moves the object out but refuses to grow it there (here:
+ * an address-space limit with room for the move, not for the growth), its
+ * pages go back where they were and realloc copies it as before: its data
+ * must survive.
+ */
+Test(realloc, huge_object_moved_out_but_not_grown_goes_back, .timeout = 60.)
+{
+    void *blockers[16];
+    int nblockers;
+    char *p = huge_object_with_no_room(64 * MiB, blockers, &nblockers);
+    struct rlimit saved;
+    cr_assert_eq(getrlimit(RLIMIT_AS, &saved), 0);
+    size_t used = test_statm_bytes(false);
+    cr_assert_gt(used, 0);
+    struct rlimit tight = {used + 16 * MiB, saved.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    char *q = test_launder(realloc(p, 72 * MiB)); /* no system call may allocate meanwhile */
+    cr_assert_eq(setrlimit(RLIMIT_AS, &saved), 0);
+    cr_assert_not_null(q, "realloc(8 -> 72 MiB): NULL");
+    cr_assert_eq(test_pattern_check(q, 8 * MiB, 37), -1, "realloc lost the data");
+    q[72 * MiB - 1] = 1;
+    free(q);
+    free_all(blockers, nblockers);
+}

@@ -47,14 +47,6 @@ struct run {
     unsigned char *blk[NBLOCKS];
 };
 
-static long thread_minor_faults(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0)
-        return -1;
-    return ru.ru_minflt;
-}
-
 /* Distinct pages covered by the blocks (they come from slabs in address order). */
 static size_t pages_covered(unsigned char *const *blk, size_t n, size_t size)
 {
@@ -77,7 +69,7 @@ static void *tail_read_first(void *arg)
     struct run *run = arg;
     /* The first block sets up the thread's cache and the class's slab. */
     void *first = test_launder(malloc(SIZE));
-    long before = thread_minor_faults();
+    long before = test_thread_minor_faults();
     for (size_t i = 0; i < NBLOCKS; i++) {
         unsigned char *b = test_launder(malloc(SIZE));
         if (!b)
@@ -86,7 +78,7 @@ static void *tail_read_first(void *arg)
         test_pattern_fill(b, HEAD, test_pattern_seed(SIZE, i, HEAD));
         run->blk[i] = b;
     }
-    run->faults = thread_minor_faults() - before;
+    run->faults = test_thread_minor_faults() - before;
     run->pages = pages_covered(run->blk, NBLOCKS, SIZE);
     free(first);
     return run;

@@ -18,10 +18,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,9 +43,9 @@ static inline void *test_launder(void *p)
 
 /* ---- resident set size ------------------------------------------------- */
 
-/* RSS of this process in bytes, from /proc/self/statm (second field).
+/* /proc/self/statm's address space (resident: false) or RSS (true) in bytes; 0 if unknown.
  * Uses open/read so that measuring does not itself call the allocator. */
-static inline size_t test_rss_bytes(void)
+static inline size_t test_statm_bytes(bool resident_set)
 {
     char buf[256];
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -57,7 +59,22 @@ static inline size_t test_rss_bytes(void)
     unsigned long size = 0, resident = 0;
     if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
         return 0;
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+    return (size_t)(resident_set ? resident : size) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* RSS of this process in bytes (statm's second field). */
+static inline size_t test_rss_bytes(void)
+{
+    return test_statm_bytes(true);
+}
+
+/* Minor page faults the calling thread has taken; -1 when getrusage refuses. */
+static inline long test_thread_minor_faults(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return -1;
+    return ru.ru_minflt;
 }
 
 /* ---- PRNG -------------------------------------------------------------- */

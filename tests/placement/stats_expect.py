@@ -3,7 +3,8 @@
 
 DIR/before.json and DIR/after.json are numa_alloc_stats_write's JSON taken
 around a known piece of work; DIR/expect.txt says what that work must have
-added, one `KEY OP VALUE` a line: KEY is nodeN.field or thread.TID.field, OP
+added, one `KEY OP VALUE` a line: KEY is nodeN.field (nodeN.field.subfield for one of
+an object's, such as nodeN.verified.pages_checked) or thread.TID.field, OP
 `==` or `>=`, and the difference after - before is compared (so the program's
 own start-up allocations, made before the first snapshot, do not count).
 
@@ -37,7 +38,10 @@ def lookup(doc, key):
         raise KeyError(f"no thread {parts[1]} in the statistics")
     if parts[0] not in doc and served(doc, int(parts[0][4:])):
         return 0  # a node without counts is left out of the JSON (docs/stats.md)
-    return doc[parts[0]][parts[1]]
+    value = doc[parts[0]]
+    for part in parts[1:]:  # nodeN.verified.pages_checked: a field of an object
+        value = value[part]
+    return value
 
 
 def served(doc, node):

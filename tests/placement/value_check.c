@@ -27,6 +27,17 @@
  *                               every page on the owner; one shrunk by realloc stays
  *                               in place, and its tail, reused so, is the owner's too;
  *                               grown by realloc, it stays in place, its new pages spread
+ *   value_check grow-out DIR    a huge object of node 1 with no room after it, grown by
+ *                               realloc from a node-0 thread: moved out of the region
+ *                               with its pages (mremap), every page of it, old and new,
+ *                               on node 1; the statistics' census counts its pages
+ *   value_check grow-spread     (NUMA_ALLOC_POLICY=interleave) a spread huge object grown
+ *                               in place inside its last segment, then with no room after
+ *                               it (moved out by mremap): its new pages spread too
+ *   value_check grow-tight NODE (NUMA_ALLOC_FALLBACK=none) a huge object of NODE with
+ *                               no room after it, grown by realloc past what NODE has:
+ *                               ENOMEM, the block intact (not moved out and grown on
+ *                               pages NODE cannot supply), in the region and once moved out
  *   value_check fill explicit|policy NODE EXPECT DIR
  *                               a thread on NODE fills NODE with 1 MiB objects
  *                               (numa_malloc(NODE) or malloc) until 32 fell back:
@@ -451,6 +462,177 @@ static void check_rebind(void)
     free(g);
 }
 
+/* ---- grow-out: a huge object grown with no room after it keeps its node ---- */
+
+static void check_grow_out(const char *dir)
+{
+    stats_dir = dir;
+    pin_to_node(0);
+    const size_t size = 8u << 20, grown = 72u << 20;
+    char *p = numa_malloc(1, size);
+    EXPECT(p != NULL, "numa_malloc(1, 8 MiB): %s", strerror(errno));
+    if (!p)
+        return;
+    memset(p, 0x6b, size);
+    /* Huge objects of node 1 until one lies within 64 MiB after p: p cannot grow in place. */
+    void *blockers[16];
+    int nblockers = 0;
+    bool blocked = false;
+    while (nblockers < 16 && !blocked) {
+        char *b = numa_malloc(1, 4u << 20);
+        EXPECT(b != NULL, "numa_malloc(1, 4 MiB): %s", strerror(errno));
+        if (!b)
+            break;
+        blockers[nblockers++] = b;
+        blocked = b > p && b < p + grown;
+    }
+    EXPECT(blocked, "no huge object of node 1 lies after the 8 MiB one: nothing to check");
+    snapshot("before");
+    char *q = realloc(p, grown); /* from node 0: the block keeps node 1 */
+    EXPECT(q != NULL, "realloc(8 MiB -> 72 MiB): %s", strerror(errno));
+    if (q) {
+        EXPECT(q[0] == 0x6b && q[size - 1] == 0x6b, "realloc(8 MiB -> 72 MiB) lost the data");
+        memset(q + size, 0x6b, grown - size);
+    }
+    snapshot("after");
+    if (!q)
+        return;
+    size_t counts[MAX_NODES] = {0};
+    size_t wrong = page_census(q, grown, 1, counts);
+    printf("grow-out: 8 MiB of node 1 grown to 72 MiB from node 0: %s, numa_ptr_node %d, %zu of "
+           "%zu pages off node 1\n",
+           q == p ? "in place" : "moved", numa_ptr_node(q), wrong, counts[0] + counts[1]);
+    EXPECT(q != p, "realloc grew the object in place: the blocker did not block");
+    EXPECT(numa_ptr_node(q) == 1 && wrong == 0, "the grown object is not all on node 1");
+    /* Its 18432 pages counted (one in two: the census samples past 16384 pages), less the
+     * 2048 it no longer has in the region; not counted, the difference is negative. */
+    expect_node(1, "verified.pages_checked", ">=", 4096);
+    expect_node(1, "verified.misplaced", "==", 0);
+    write_expectations();
+    free(q);
+    for (int i = 0; i < nblockers; i++)
+        free(blockers[i]);
+}
+
+/* ---- grow-spread: a spread object's growth is spread, in place and moved out ---- */
+
+/* Whether [p, p + size) lies on both nodes, a quarter of its pages at least on each. */
+static bool spread_over_two(const char *what, const char *p, size_t size)
+{
+    size_t counts[MAX_NODES] = {0};
+    page_census(p, size, -1, counts);
+    size_t pages = counts[0] + counts[1];
+    printf("grow-spread: %s: %zu:%zu pages over nodes 0:1\n", what, counts[0], counts[1]);
+    return counts[0] >= pages / 4 && counts[1] >= pages / 4 && pages == size >> 12;
+}
+
+static void check_grow_spread(void)
+{
+    pin_to_node(0);
+    const size_t size = 8u << 20, inside = 10u << 20, grown = 40u << 20;
+    char *p = malloc(size);
+    EXPECT(p != NULL, "malloc(8 MiB): %s", strerror(errno));
+    if (!p)
+        return;
+    memset(p, 0x2e, size);
+    EXPECT(spread_over_two("8 MiB object", p, size), "the object was not spread (run under "
+                                                     "NUMA_ALLOC_POLICY=interleave)");
+    /* 8 MiB from 8 KiB into its run take three segments: 10 MiB fits in the last one. */
+    char *q = realloc(p, inside);
+    EXPECT(q == p, "realloc(8 MiB -> 10 MiB) moved the object");
+    if (!q)
+        return;
+    memset(q + size, 0x2e, inside - size);
+    EXPECT(spread_over_two("grown in its last segment", q + size, inside - size),
+           "the pages a spread object grew into in its last segment are not spread");
+    void *blockers[16];
+    int nblockers = 0;
+    bool blocked = false;
+    while (nblockers < 16 && !blocked) {
+        char *b = malloc(4u << 20);
+        if (!b)
+            break;
+        blockers[nblockers++] = b;
+        blocked = b > q && b < q + grown;
+    }
+    EXPECT(blocked, "no huge object lies after the 10 MiB one: nothing to check");
+    char *r = realloc(q, grown);
+    EXPECT(r != NULL && r != q, "realloc(10 MiB -> 40 MiB) with no room after it: %s",
+           r ? "in place" : strerror(errno));
+    if (r) {
+        EXPECT(r[0] == 0x2e && r[inside - 1] == 0x2e, "realloc(10 MiB -> 40 MiB) lost the data");
+        memset(r + inside, 0x2e, grown - inside);
+        EXPECT(spread_over_two("moved out, its old pages", r, inside),
+               "a spread object moved out left its pages' nodes");
+        EXPECT(spread_over_two("moved out, its growth", r + inside, grown - inside),
+               "the pages a spread object grew into once moved out are not spread");
+    }
+    free(r ? r : q);
+    for (int i = 0; i < nblockers; i++)
+        free(blockers[i]);
+}
+
+/* ---- grow-tight: growing out never outruns the node ---- */
+
+/* A huge object of `node` holding 0x4d with one of `node` after it (0 blockers: none lies). */
+static char *blocked_object(int node, size_t size, void **blockers, int *nblockers)
+{
+    char *p = numa_malloc(node, size);
+    EXPECT(p != NULL, "numa_malloc(%d, %zu MiB): %s", node, size >> 20, strerror(errno));
+    if (!p)
+        return NULL;
+    memset(p, 0x4d, size);
+    bool blocked = false;
+    for (*nblockers = 0; *nblockers < 16 && !blocked;) {
+        char *b = numa_malloc(node, 4u << 20);
+        if (!b)
+            break;
+        blockers[(*nblockers)++] = b;
+        blocked = b > p && b < p + size + (64u << 20);
+    }
+    EXPECT(blocked, "no huge object of node %d lies after the %zu MiB one", node, size >> 20);
+    return p;
+}
+
+static void check_grow_tight(int node)
+{
+    pin_to_node(node);
+    const size_t size = 8u << 20, grown = 16u << 20;
+    const size_t over = (size_t)numa_node_size64(node, NULL) * 2; /* more than the node has */
+    void *blockers[16];
+    int nblockers = 0;
+    char *p = blocked_object(node, size, blockers, &nblockers);
+    if (!p)
+        return;
+    errno = 0;
+    char *r = realloc(p, over);
+    EXPECT(r == NULL && errno == ENOMEM, "realloc(8 MiB -> %zu MiB) on node %d: %s", over >> 20,
+           node, r ? "served" : strerror(errno));
+    if (!r)
+        EXPECT(p[0] == 0x4d && p[size - 1] == 0x4d, "the refused realloc touched the block");
+    else
+        p = r;
+    char *q = realloc(p, grown); /* room on the node: out, by mremap */
+    EXPECT(q != NULL, "realloc(8 MiB -> 16 MiB): %s", strerror(errno));
+    if (!q)
+        return;
+    memset(q + size, 0x4d, grown - size);
+    size_t wrong = page_census(q, grown, node, NULL);
+    printf("grow-tight: realloc to %zu MiB on node %d: %s; to 16 MiB: %s, %zu pages off node %d\n",
+           over >> 20, node, r ? "served" : "ENOMEM", q == p ? "in place" : "moved", wrong, node);
+    EXPECT(q != p && wrong == 0, "grown to 16 MiB: %s, %zu pages off node %d",
+           q == p ? "in place" : "moved", wrong, node);
+    errno = 0;
+    r = realloc(q, over); /* now a mapping of its own */
+    EXPECT(r == NULL && errno == ENOMEM, "realloc(16 MiB -> %zu MiB) of the moved block: %s",
+           over >> 20, r ? "served" : strerror(errno));
+    if (!r)
+        EXPECT(q[0] == 0x4d && q[grown - 1] == 0x4d, "the refused realloc touched the moved block");
+    free(r ? r : q);
+    for (int i = 0; i < nblockers; i++)
+        free(blockers[i]);
+}
+
 /* ---- fill: what a full node falls back to, and what the statistics count ---- */
 
 static void check_fill(bool explicit_call, int node, int expect, const char *dir)
@@ -530,6 +712,12 @@ int main(int argc, char **argv)
         check_keep_node();
     } else if (strcmp(check, "rebind") == 0 && argc == 2) {
         check_rebind();
+    } else if (strcmp(check, "grow-out") == 0 && argc == 3) {
+        check_grow_out(argv[2]);
+    } else if (strcmp(check, "grow-spread") == 0 && argc == 2) {
+        check_grow_spread();
+    } else if (strcmp(check, "grow-tight") == 0 && argc == 3) {
+        check_grow_tight(atoi(argv[2]));
     } else if (strcmp(check, "fill") == 0 && argc == 6 &&
                (strcmp(argv[2], "explicit") == 0 || strcmp(argv[2], "policy") == 0)) {
         check_fill(strcmp(argv[2], "explicit") == 0, atoi(argv[3]), atoi(argv[4]), argv[5]);
