@@ -50,6 +50,7 @@ struct aligned_huge {
     size_t size;     /* its usable bytes, whole pages, all mapped */
     unsigned slot;   /* the node heap it is bound to and counted in */
     bool spread;     /* pages spread over nodes (interleave policy) */
+    bool grown_out;  /* a huge object realloc moved out of the region (huge_remap.h) */
 };
 
 /*
@@ -96,8 +97,8 @@ void aligned_huge_unreserve(void);
 
 /*
  * Enters the mapping [start, start + size) (whole pages, mapped, bound as
- * `spread` says) as a live object of `slot`, counted in its node heap; uses
- * the entry aligned_huge_reserve kept.
+ * `spread` says), a huge object grown out of the region, as a live object of
+ * `slot`, counted in its node heap; uses the entry aligned_huge_reserve kept.
  */
 void aligned_huge_adopt(unsigned slot, void *start, size_t size, bool spread);
 

@@ -69,9 +69,14 @@ void *huge_grow_out(unsigned slot, struct segment *seg, size_t size)
     if (__atomic_load_n(&move_out_refused, __ATOMIC_RELAXED) || seg->huge_sample != 0 ||
         hugetlb_covers((uintptr_t)seg))
         return NULL;
-    /* A node short of memory checks the growth's pages as it would a new object's. */
+    /*
+     * A node short of memory checks the growth's pages as it would a new
+     * object's; a size that objects grown out and freed reached is copied
+     * (grow_out_floor: aligned_huge_free says why).
+     */
     na_lock(&heap->pages_lock);
-    bool plenty = spread || node_memory_plenty(&heap->memory, heap->node, bytes - old);
+    bool plenty = bytes > heap->grow_out_floor &&
+                  (spread || node_memory_plenty(&heap->memory, heap->node, bytes - old));
     na_unlock(&heap->pages_lock);
     if (!plenty || !aligned_huge_reserve())
         return NULL;

@@ -15,11 +15,16 @@
  * copied or faulted again and never change node; the growth's pages follow
  * the policy the mapping took with it (the node's, or the spread).
  *
- * Not moved, copied as before: a sampled object (the profile keeps its
- * samples in the region's headers), one in the hugetlbfs pages, any growth
- * a node short of memory must check page by page (node_memory.h), and
- * whatever the kernel refuses (no MREMAP_DONTUNMAP before Linux 5.7, a
- * sandbox refusing mremap, a range that is not one mapping).
+ * Not moved, copied as before: a growth to a size that blocks grown out
+ * and then cut back or freed reached (the heap's grow_out_floor, up to 32
+ * MiB, as glibc's dynamic mmap threshold: a program that does it once will
+ * again, and the region's runs stay resident from one round to the next,
+ * where a mapping of its own is unmapped each time), a sampled object (the
+ * profile keeps its samples in the region's headers), one in the hugetlbfs
+ * pages, any growth a node short of memory must check page by page
+ * (node_memory.h), and whatever the kernel refuses (no MREMAP_DONTUNMAP
+ * before Linux 5.7, a sandbox refusing mremap, a range that is not one
+ * mapping).
  */
 #ifndef NUMA_ALLOC_HUGE_REMAP_H
 #define NUMA_ALLOC_HUGE_REMAP_H

@@ -170,6 +170,7 @@ struct node_heap {
     size_t young_freed;        /* bytes freed while young (purge.c), to PURGE_YOUNG_BYTES */
     size_t huge_count;         /* live huge objects */
     size_t huge_bytes;         /* their usable bytes */
+    size_t grow_out_floor;     /* a growth to this size or less is copied, not moved out */
     struct list free_segments; /* free segment runs (segment.run_link), by address */
     /* Whether the node can still supply untouched pages (exhaustion). */
     struct node_memory memory;
