@@ -5,7 +5,7 @@
  * allocates nothing but what the C library's start-up does), then reads
  * /proc/self/smaps without allocating and prints one line:
  *
- *   dirty KIB rss KIB text KIB
+ *   dirty KIB rss KIB text KIB rodata KIB
  *
  * dirty: anonymous pages (smaps' Anonymous) of the library's file mappings
  * (.data, RELRO: copied on write) and of the anonymous mapping that follows
@@ -13,8 +13,12 @@
  * which also counts file pages still dirty in the page cache (a library just
  * built). rss: Rss of those mappings and its file pages. text: Rss of its
  * executable mapping alone, which depends on the load address through the
- * kernel's fault-around (docs/architecture.md, *Footprint*). Exit 2 when the
- * library is not mapped.
+ * kernel's fault-around (docs/architecture.md, *Footprint*). rodata: the
+ * file pages resident in the read-only mappings after the executable one
+ * (the segment of .eh_frame and the reporting files' constants; RELRO's page
+ * is anonymous, written by the loader): 0 when start-up read no constant
+ * outside the text's window (cmake/startup-text.ld, .rodata.na_early).
+ * Exit 2 when the library is not mapped.
  *
  * footprint_probe young: a young heap gives freed page runs back at once,
  * up to its budget (core/purge.c, PURGE_YOUNG_MS, PURGE_YOUNG_BYTES: 2 MiB).
@@ -563,8 +567,9 @@ int main(int argc, char **argv)
     smaps[len] = '\0';
 
     /* A mapping's header line: "start-end perms offset dev inode [path]". */
-    unsigned long dirty = 0, rss = 0, text = 0, prev_end = 0, lib_end = 0;
-    int ours = 0, exec = 0, seen = 0;
+    unsigned long dirty = 0, rss = 0, text = 0, rodata = 0, prev_end = 0, lib_end = 0;
+    unsigned long map_rss = 0;
+    int ours = 0, exec = 0, seen = 0, past_exec = 0, read_only = 0;
     for (char *line = smaps, *next; *line; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -578,6 +583,8 @@ int main(int argc, char **argv)
             int named = strchr(line, '/') != NULL;
             ours = strstr(line, "libnumapreload") != NULL;
             exec = ours && space[3] == 'x';
+            past_exec |= exec;
+            read_only = ours && !exec && past_exec && space[2] != 'w';
             if (ours) {
                 seen = 1;
                 lib_end = end;
@@ -593,16 +600,19 @@ int main(int argc, char **argv)
         unsigned long v;
         if (!ours)
             continue;
-        if ((v = field(line, "Anonymous:")) != (unsigned long)-1)
+        if ((v = field(line, "Anonymous:")) != (unsigned long)-1) {
             dirty += v;
-        else if ((v = field(line, "Rss:")) != (unsigned long)-1) {
+            if (read_only)
+                rodata += map_rss - v; /* smaps gives Rss before Anonymous */
+        } else if ((v = field(line, "Rss:")) != (unsigned long)-1) {
             rss += v;
+            map_rss = v;
             if (exec)
                 text += v;
         }
     }
     if (!seen)
         return 2;
-    printf("dirty %lu rss %lu text %lu\n", dirty, rss, text);
+    printf("dirty %lu rss %lu text %lu rodata %lu\n", dirty, rss, text, rodata);
     return 0;
 }

@@ -17,8 +17,10 @@
 # malloc family's entry points and slow paths next, in .text.na_malloc
 # (cmake/startup-text.ld): both sections must be in the library, within
 # FOOTPRINT_STARTUP_TEXT_KIB (default 24) and FOOTPRINT_MALLOC_TEXT_KIB (default 40;
-# 0 for the first: the build links without the script, nothing checked), that both
-# end within the text's first 64 KiB (FOOTPRINT_ONE_WINDOW=0: not checked), and the
+# 0 for the first: the build links without the script, nothing checked), that both and
+# the constants after them (.rodata.na_early, FOOTPRINT_EARLY_RODATA_KIB, default 8)
+# end within the text's first 64 KiB (FOOTPRINT_ONE_WINDOW=0: not checked), that
+# start-up faults in nothing of the read-only segment after the text, and the
 # functions named below must lie in them (a section pattern that stopped matching:
 # the at-exit writers are in .text.exit.NAME, which the script once missed).
 set -uo pipefail
@@ -26,6 +28,7 @@ lib=$1 probe=$2 shim=${3:-}
 budget_kib=${FOOTPRINT_BUDGET_KIB:-64}
 startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-24}
 malloc_text_kib=${FOOTPRINT_MALLOC_TEXT_KIB:-40}
+early_rodata_kib=${FOOTPRINT_EARLY_RODATA_KIB:-8}
 one_window=${FOOTPRINT_ONE_WINDOW:-1} # 0: the 64 KiB check is off (a debug build's text is larger)
 fail=0
 # run_probe MODE: runs the probe under the library; its one line goes to $line (a failed run
@@ -77,18 +80,19 @@ if ((startup_text_kib > 0)); then
         frame_dummy
     section_check .text.na_malloc "$malloc_text_kib" malloc free calloc realloc posix_memalign \
         heap_refill heap_flush_some page_run_alloc alloc_realloc prof_first_pops
+    section_check .rodata.na_early "$early_rodata_kib"
     # With segments aligned to 64 KiB (CMakeLists.txt: -z max-page-size), both sections must
     # end within the text segment's first 64 KiB: one fault-around window.
     read -r text_at text_align < <(${READELF:-readelf} -lW "$lib" |
         awk '$1 == "LOAD" && / R E / {print $3, $NF; exit}') # (type offset vaddr ... R E align)
     malloc_end=$(${READELF:-readelf} -SW "$lib" | sed 's/^ *\[ *[0-9]*\] *//' |
-        awk '$1 == ".text.na_malloc" {print $3, $5}')
+        awk '$1 == ".rodata.na_early" {print $3, $5}')
     if [[ -n $text_at && -n $malloc_end ]] && ((text_align >= 0x10000 && one_window)); then
         read -r at size <<<"$malloc_end"
         used=$((16#$at + 16#$size - text_at))
-        echo "start-up and slow-path text: the text's first $used bytes (limit 65536)"
+        echo "start-up and slow-path text and their constants: the text's first $used bytes (limit 65536)"
         if ((used > 65536)); then
-            echo "FAIL: .text.na_malloc ends $used bytes into the text, past its first 64 KiB window: trim cmake/startup-text.ld or build more of it for size" >&2
+            echo "FAIL: .rodata.na_early ends $used bytes into the text, past its first 64 KiB window: trim cmake/startup-text.ld or build more of it for size" >&2
             fail=1
         fi
         # And every function `true` runs with the library lies in that window: one outside
@@ -124,10 +128,17 @@ if ((startup_text_kib > 0)); then
 fi
 for blocks in 0 300; do
     run_probe "$blocks"
-    read -r _ dirty _ rss _ text <<<"$line"
-    echo "blocks $blocks: library dirty $dirty KiB (budget $budget_kib), resident $rss KiB, text $text KiB"
+    read -r _ dirty _ rss _ text _ rodata <<<"$line"
+    echo "blocks $blocks: library dirty $dirty KiB (budget $budget_kib), resident $rss KiB, text $text KiB, read-only data past the text $rodata KiB"
     if ((dirty > budget_kib)); then
         echo "FAIL: the library wrote $dirty KiB of its own pages, over its $budget_kib KiB budget" >&2
+        fail=1
+    fi
+    # The constants start-up reads lie in the text's window (.rodata.na_early): a file
+    # left out of it whose constants start-up reads faults in the whole segment after
+    # the text (28 KiB, .eh_frame's included).
+    if ((startup_text_kib > 0 && rodata != 0)); then
+        echo "FAIL: $rodata KiB of the library's read-only segment after the text resident after start-up: a constant outside .rodata.na_early (cmake/startup-text.ld's EXCLUDE_FILE) was read" >&2
         fail=1
     fi
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/text_layout.sh [BUILD_DIR] - regenerates the two function lists of
-# cmake/startup-text.ld from traces (tools/startup_trace.sh) of the library in
+# cmake/startup-text.ld (and writes its .rodata.na_early section) from traces (tools/startup_trace.sh) of the library in
 # BUILD_DIR (default build; built with the benchmarks) under real programs:
 #   .text.na_startup: what `true` runs (start-up and exit);
 #   .text.na_malloc:  every exported malloc-family function, then, by name,
@@ -19,6 +19,10 @@ trace=$root/tools/startup_trace.sh
 [[ -f $lib ]] || { echo "text_layout: no $lib" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The files whose constants only the statistics, the profile and the introspection calls
+# read (at exit, or when a program asks): their .rodata stays in the read-only segment
+# after the text, which nothing else then faults in (cmake/startup-text.ld's header).
+REPORTING_OBJECTS='*stats.c.o *stats_openmetrics.c.o *stats_file.c.o *prof.c.o *counters_api.c.o *introspection.c.o'
 
 # The base name of a function: GCC's clones (NAME.isra.0, .constprop.0, .part.0, .cold) are NAME's.
 base_names() { sed -E 's/\.(isra|constprop|part|cold)(\.[0-9]+)?.*$//' | awk 'NF && !seen[$0]++'; }
@@ -94,6 +98,9 @@ section() {
     section .text.na_startup "$tmp/startup"
     printf "  /* The malloc family's entry points and slow paths (the second list above). */\n"
     section .text.na_malloc "$tmp/malloc"
+    printf '%s\n' "  /* The constants all but the reporting files read (the header: .rodata.na_early). */" \
+        '  .rodata.na_early :' '  {' \
+        "    EXCLUDE_FILE($REPORTING_OBJECTS) *(.rodata .rodata.*)" '  }'
     printf '}\nINSERT BEFORE .text;\n'
 } >"$tmp/script"
 if cmp -s "$tmp/script" "$script"; then
