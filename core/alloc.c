@@ -295,7 +295,7 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     size_classes_init();
     topology_init();
     options_init();
-    if (na_options.prof[0]) /* before any thread cache: their bins' countdowns */
+    if (na_options.prof) /* before any thread cache: their bins' countdowns */
         prof_init();
     purge_init();
     hugepages_init();

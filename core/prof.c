@@ -241,7 +241,7 @@ static na_lock_t lock = NA_LOCK_INIT;
 void prof_init(void)
 {
     tab.start_ms = os_wall_ms();
-    if (!na_options.prof[0])
+    if (!na_options.prof)
         return;
     rate = na_options.prof_rate;
     na_prof_on = true;

@@ -46,7 +46,7 @@ static uint64_t young_until_ms;
  */
 void purge_init(void)
 {
-    if (!na_options.purge_delay_set && !na_options.prof[0]) /* a delay the user chose holds */
+    if (!na_options.purge_delay_set && !na_options.prof) /* a delay the user chose holds */
         young_until_ms = os_now_ms() + PURGE_YOUNG_MS;
 }
 

@@ -62,7 +62,7 @@ struct out_target {
 /* What a target is: its variable, its value, the words of its messages. */
 struct out_desc {
     const char *variable;
-    const char *value;
+    const char *const *value; /* na_options' pointer: NULL while the variable is unset */
     enum option_variable option;
     const char *off, *not_written, *will_not; /* "statistics are off", ... */
 };
@@ -82,9 +82,9 @@ enum { STATS_TARGET, PROF_TARGET };
 static struct out_target targets[2];
 NA_COLD_BSS static char patterns[2][PATH_MAX];
 static const struct out_desc descs[2] = {
-    {"NUMA_ALLOC_STATS=", na_options.stats, OPTION_STATS, "statistics are off",
+    {"NUMA_ALLOC_STATS=", &na_options.stats, OPTION_STATS, "statistics are off",
      "statistics not written", "statistics will not be written"},
-    {"NUMA_ALLOC_PROF=", na_options.prof, OPTION_PROF, "the profile is off",
+    {"NUMA_ALLOC_PROF=", &na_options.prof, OPTION_PROF, "the profile is off",
      "the profile not written", "the profile will not be written"},
 };
 #define target      targets[STATS_TARGET]
@@ -109,15 +109,16 @@ static void say_parts(const struct out_target *target_, const char *const *parts
     struct textbuf tb;
     tb_init(&tb, line, sizeof line);
     tb_str(&tb, t->variable);
-    size_t len = strlen(t->value);
+    const char *value = *t->value ? *t->value : "";
+    size_t len = strlen(value);
     if (len > 160) {
         char head[161];
-        memcpy(head, t->value, 160);
+        memcpy(head, value, 160);
         head[160] = '\0';
         tb_str(&tb, head);
         tb_str(&tb, "...");
     } else {
-        tb_str(&tb, t->value);
+        tb_str(&tb, value);
     }
     tb_str(&tb, ": ");
     for (; *parts; parts++)
@@ -264,9 +265,10 @@ static int dir_writable(const char *dir)
 /* Makes the value absolute into pattern_of(t); false (said why) if it cannot. */
 static bool make_absolute(struct out_target *t)
 {
-    size_t len = strlen(desc_of(t)->value), at = 0;
+    const char *value = *desc_of(t)->value; /* set: target_init returned early otherwise */
+    size_t len = strlen(value), at = 0;
     char *pattern = pattern_of(t);
-    if (desc_of(t)->value[0] != '/') {
+    if (value[0] != '/') {
         long n = syscall(SYS_getcwd, pattern, PATH_MAX);
         if (n <= 1 || pattern[0] != '/') {
             char name[ERRNO_NAME_SIZE];
@@ -282,7 +284,7 @@ static bool make_absolute(struct out_target *t)
         say(t, "too long; ", desc_of(t)->off);
         return false;
     }
-    memcpy(pattern + at, desc_of(t)->value, len + 1);
+    memcpy(pattern + at, value, len + 1);
     return true;
 }
 
@@ -307,13 +309,13 @@ static long find_top_pid(long pid)
 static void target_init(struct out_target *t)
 {
     NA_COLD_BSS static char path[PATH_MAX]; /* not on the stack: init may run on a small one */
-    const char *value = desc_of(t)->value;
+    const char *value = *desc_of(t)->value;
     /*
      * 0 and 1 are the switches of mimalloc's and jemalloc's users
      * (MIMALLOC_SHOW_STATS=1): off and stderr, never files of those names
      * in whatever directory the program runs in.
      */
-    if (!value[0] || strcmp(value, "0") == 0)
+    if (!value || strcmp(value, "0") == 0)
         return;
     if (strcmp(value, "stderr") == 0 || strcmp(value, "/dev/stderr") == 0 ||
         strcmp(value, "1") == 0) {
@@ -373,7 +375,7 @@ void stats_file_init(void)
 {
     started_s = os_wall_ms() / 1000;
     target_init(&prof_target); /* the profile ignores the scope: every process writes its own */
-    if (!na_options.stats[0])
+    if (!na_options.stats)
         return;
     if (na_options.stats_scope == STATS_SCOPE_TOP &&
         (target.top_pid = find_top_pid(syscall(SYS_getpid))) != syscall(SYS_getpid))

@@ -23,7 +23,7 @@
 #ifndef NUMA_ALLOC_STATS_FILE_H
 #define NUMA_ALLOC_STATS_FILE_H
 
-/* Checks na_options.stats and prepares the exit; call once, after options_init(). */
+/* Checks na_options.stats and prof and prepares the exit; call once, after options_init(). */
 void stats_file_init(void);
 
 /* fork: the child is a new process, with its own start time (%t). */

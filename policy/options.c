@@ -13,6 +13,8 @@ extern char **environ;
 
 struct options na_options = {
     .purge_delay_ms = 1000, .stats_json = true, .stats_mode = 0600, .prof_rate = PROF_RATE_DEFAULT};
+NA_COLD_BSS char na_stats_path[OPTIONS_PATH_MAX];
+NA_COLD_BSS char na_prof_path[OPTIONS_PATH_MAX];
 
 #define ENVIRON_FILE_MAX 65536
 
@@ -159,19 +161,23 @@ static int parse_keyword(enum option_variable variable, const char *name, const 
     return words[0].value;
 }
 
-/* A path option into out[OPTIONS_PATH_MAX]; one too long is refused (`off` says what then). */
-static void copy_path(char *out, enum option_variable variable, const char *name, const char *value,
-                      const char *off)
+/*
+ * A path option into out[OPTIONS_PATH_MAX]; one too long is refused (`off`
+ * says what then). Returns out, or NULL for an empty or refused value.
+ */
+static const char *copy_path(char *out, enum option_variable variable, const char *name,
+                             const char *value, const char *off)
 {
     if (strlen(value) < OPTIONS_PATH_MAX) {
         strcpy(out, value);
-        return;
+        return value[0] ? out : NULL;
     }
     enum { SHOWN = 32 }; /* the beginning of the value: enough to recognise it */
     char start[SHOWN + sizeof "..."];
     memcpy(start, value, SHOWN);
     memcpy(start + SHOWN, "...", sizeof "...");
     warn_value(variable, name, start, "stderr or a path shorter than 4096 bytes", off);
+    return NULL;
 }
 
 void options_init(void)
@@ -237,7 +243,8 @@ void options_init(void)
         na_options.fallback_given = is_keyword(fallbacks, value);
     }
     if ((value = env_lookup("NUMA_ALLOC_STATS")))
-        copy_path(na_options.stats, OPTION_STATS, "NUMA_ALLOC_STATS", value, "statistics are off");
+        na_options.stats =
+            copy_path(na_stats_path, OPTION_STATS, "NUMA_ALLOC_STATS", value, "statistics are off");
     if ((value = env_lookup("NUMA_ALLOC_STATS_FORMAT"))) {
         int format = parse_keyword(OPTION_STATS_FORMAT, "NUMA_ALLOC_STATS_FORMAT", value, formats,
                                    "json, text, openmetrics");
@@ -297,7 +304,8 @@ void options_init(void)
                    "no hugetlbfs pages (the default)");
     }
     if ((value = env_lookup("NUMA_ALLOC_PROF")))
-        copy_path(na_options.prof, OPTION_PROF, "NUMA_ALLOC_PROF", value, "the profile is off");
+        na_options.prof =
+            copy_path(na_prof_path, OPTION_PROF, "NUMA_ALLOC_PROF", value, "the profile is off");
     if ((value = env_lookup("NUMA_ALLOC_PROF_RATE"))) {
         uint64_t bytes;
         const char *end = parse_decimal(value, PROF_RATE_MAX, &bytes);

@@ -81,7 +81,7 @@ struct options {
     enum weights_source weights_source;
     enum fallback_mode fallback;  /* NUMA_ALLOC_FALLBACK, default nearest */
     bool fallback_given;          /* NUMA_ALLOC_FALLBACK set to a valid value */
-    char stats[OPTIONS_PATH_MAX]; /* NUMA_ALLOC_STATS: "", "stderr" or a path */
+    const char *stats;            /* NUMA_ALLOC_STATS: NULL (unset, empty), else na_stats_path */
     bool stats_json;              /* NUMA_ALLOC_STATS_FORMAT, default json */
     bool stats_openmetrics;       /* NUMA_ALLOC_STATS_FORMAT=openmetrics (stats_json is true too) */
     uint32_t stats_mode;          /* NUMA_ALLOC_STATS_MODE, 0 to 0666, default 0600 */
@@ -92,13 +92,24 @@ struct options {
     bool purge_delay_set;         /* ... set by the user: no young window (core/purge.c) */
     enum hugepages_mode hugepages; /* NUMA_ALLOC_HUGEPAGES, default never (docs/policies.md) */
     uint64_t
-        hugetlb_bytes; /* NUMA_ALLOC_HUGETLB: hugetlbfs pages per node, 0 = off (hugepages.h) */
-    char prof[OPTIONS_PATH_MAX];      /* NUMA_ALLOC_PROF: "" (off) or a path (core/prof.h) */
-    uint64_t prof_rate;               /* NUMA_ALLOC_PROF_RATE: mean bytes between samples */
+        hugetlb_bytes;  /* NUMA_ALLOC_HUGETLB: hugetlbfs pages per node, 0 = off (hugepages.h) */
+    const char *prof;   /* NUMA_ALLOC_PROF: NULL (off), else na_prof_path */
+    uint64_t prof_rate; /* NUMA_ALLOC_PROF_RATE: mean bytes between samples */
     enum prof_unwinder prof_unwinder; /* NUMA_ALLOC_PROF_UNWINDER, default auto (core/prof.c) */
 };
 
 extern NA_HIDDEN struct options na_options;
+
+/*
+ * The two path options' values: "stderr" or a path (a profile's: a path,
+ * core/prof.h), apart from na_options (NA_COLD_BSS), and read only through
+ * its pointers, which are NULL while a variable is unset. 4 KiB each inside
+ * na_options, they spread the few bytes of it that every start-up touches
+ * over three pages of .data (`true`: VmHWM 1356 -> 1348 KiB;
+ * docs/benchmarks.md, round twenty).
+ */
+extern NA_HIDDEN char na_stats_path[OPTIONS_PATH_MAX];
+extern NA_HIDDEN char na_prof_path[OPTIONS_PATH_MAX];
 
 /* The variables, for options_warn. */
 enum option_variable {

@@ -5,7 +5,7 @@
  * allocates nothing but what the C library's start-up does), then reads
  * /proc/self/smaps without allocating and prints one line:
  *
- *   dirty KIB rss KIB text KIB rodata KIB
+ *   dirty KIB rss KIB text KIB rodata KIB data KIB
  *
  * dirty: anonymous pages (smaps' Anonymous) of the library's file mappings
  * (.data, RELRO: copied on write) and of the anonymous mapping that follows
@@ -18,6 +18,9 @@
  * (the segment of .eh_frame and the reporting files' constants; RELRO's page
  * is anonymous, written by the loader): 0 when start-up read no constant
  * outside the text's window (cmake/startup-text.ld, .rodata.na_early).
+ * data: Rss of the writable mappings of the library's file (.data), written
+ * or only read: 4 KiB when start-up's initialised variables share a page
+ * (policy/options.h, na_stats_path).
  * Exit 2 when the library is not mapped.
  *
  * footprint_probe young: a young heap gives freed page runs back at once,
@@ -567,9 +570,9 @@ int main(int argc, char **argv)
     smaps[len] = '\0';
 
     /* A mapping's header line: "start-end perms offset dev inode [path]". */
-    unsigned long dirty = 0, rss = 0, text = 0, rodata = 0, prev_end = 0, lib_end = 0;
+    unsigned long dirty = 0, rss = 0, text = 0, rodata = 0, data = 0, prev_end = 0, lib_end = 0;
     unsigned long map_rss = 0;
-    int ours = 0, exec = 0, seen = 0, past_exec = 0, read_only = 0;
+    int ours = 0, exec = 0, seen = 0, past_exec = 0, read_only = 0, writable = 0;
     for (char *line = smaps, *next; *line; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -585,6 +588,7 @@ int main(int argc, char **argv)
             exec = ours && space[3] == 'x';
             past_exec |= exec;
             read_only = ours && !exec && past_exec && space[2] != 'w';
+            writable = ours && space[2] == 'w';
             if (ours) {
                 seen = 1;
                 lib_end = end;
@@ -609,10 +613,12 @@ int main(int argc, char **argv)
             map_rss = v;
             if (exec)
                 text += v;
+            if (writable)
+                data += v;
         }
     }
     if (!seen)
         return 2;
-    printf("dirty %lu rss %lu text %lu rodata %lu\n", dirty, rss, text, rodata);
+    printf("dirty %lu rss %lu text %lu rodata %lu data %lu\n", dirty, rss, text, rodata, data);
     return 0;
 }
