@@ -26,7 +26,7 @@
 #      subshell: statistics from the top process only (with the launcher's
 #      --stats-scope=top, its NUMA_ALLOC_STATS_TOP_PID, and without it);
 #   n. 1 and 0 are switches (mimalloc's MIMALLOC_SHOW_STATS=1): stderr and off, never
-#      files named 1 or 0 in the working directory.
+#      files named 1 or 0 in the working directory; an empty value is off.
 # shellcheck disable=SC2317 # the helpers below are called through check and held_$when
 # shellcheck disable=SC2016 # sh -c scripts take their arguments as $1, $2...
 set -uo pipefail
@@ -254,6 +254,13 @@ check "n: NUMA_ALLOC_STATS=0: exit status 0" test $? -eq 0
 check "n: NUMA_ALLOC_STATS=0: no statistics" test "$(grep -c remote_pct "$out/stderr")" -eq 0
 check "n: NUMA_ALLOC_STATS=0: no line of ours" no_line "$out/stderr"
 check "n: no file named 1 or 0" listing "$out/n"
+# An empty value is unset (policy/options.c, copy_path: na_options.stats stays NULL), the
+# profile's too: nothing written, no line, whatever the working directory holds.
+(cd "$out/n" && NUMA_ALLOC_PROF= run "" "$probe" exit 0 && exit "$status")
+check "n: NUMA_ALLOC_STATS= and NUMA_ALLOC_PROF= (empty): exit status 0" test $? -eq 0
+check "n: empty values: no statistics" test "$(grep -c remote_pct "$out/stderr")" -eq 0
+check "n: empty values: no line of ours" no_line "$out/stderr"
+check "n: empty values: no file" listing "$out/n"
 
 # ---- k. a write that fails (RLIMIT_FSIZE: EFBIG, and SIGXFSZ, as a full disk would fail) --
 mkdir "$out/k"
