@@ -195,12 +195,25 @@ void os_yield(void)
     syscall(SYS_sched_yield); /* cannot fail; errno untouched */
 }
 
+/*
+ * The process's name is its main thread's comm, which /proc/self/comm shows
+ * from any thread; PR_GET_NAME gives the calling thread's, and the thread that
+ * ends a program is often not the main one (the JVM's "VM Thread", a worker
+ * that calls exit). PR_GET_NAME only where /proc cannot be read.
+ */
 void os_program_name(char out[OS_COMM_SIZE])
 {
     int saved = errno;
+    char comm[OS_COMM_SIZE + 2]; /* 15 bytes, the newline, the NUL, and one to spare */
+    long n = os_read_file("/proc/self/comm", comm, sizeof comm);
     memset(out, 0, OS_COMM_SIZE);
-    if (syscall(SYS_prctl, PR_GET_NAME, out, 0, 0, 0) != 0)
+    if (n > 0) {
+        if (comm[n - 1] == '\n')
+            comm[--n] = '\0';
+        memcpy(out, comm, (size_t)n < OS_COMM_SIZE - 1 ? (size_t)n : OS_COMM_SIZE - 1);
+    } else if (syscall(SYS_prctl, PR_GET_NAME, out, 0, 0, 0) != 0) {
         out[0] = '\0';
+    }
     out[OS_COMM_SIZE - 1] = '\0';
     errno = saved;
 }

@@ -112,10 +112,11 @@ void os_yield(void);
 #define OS_COMM_SIZE 16 /* the kernel's TASK_COMM_LEN: 15 bytes and the NUL */
 
 /*
- * The program's name as the kernel keeps it (comm: /proc/self/comm, what ps,
- * pidof and core_pattern's %e show): the executable's base name at exec, cut
- * to 15 bytes, unless the program renamed itself (PR_SET_NAME, any bytes but
- * NUL). "" if the kernel would not say.
+ * The program's name as the kernel keeps it (its main thread's comm:
+ * /proc/self/comm, what ps and pidof show), whichever thread asks: the
+ * executable's base name at exec, cut to 15 bytes, unless the main thread
+ * renamed itself (PR_SET_NAME, any bytes but NUL). "" if the kernel would not
+ * say.
  */
 void os_program_name(char out[OS_COMM_SIZE]);
 

@@ -12,6 +12,7 @@
 #include "core/stats_openmetrics.h"
 
 #include "base/lock.h"
+#include "base/os.h"
 #include "base/report.h"
 #include "base/textbuf.h"
 #include "base/vdso.h"
@@ -24,7 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,8 +220,8 @@ int stats_write_openmetrics(int fd, bool verify)
     /* too big for a thread's stack; under stats_lock */
     NA_COLD_BSS static struct stats_snapshot snap;
     NA_COLD_BSS static char buf[8192];
-    char comm[17] = "";
-    prctl(PR_GET_NAME, comm); /* the name pidof and ps show, 16 bytes at most */
+    char comm[OS_COMM_SIZE];
+    os_program_name(comm); /* the name pidof and ps show */
     char labels[128];
     struct textbuf lb;
     tb_init(&lb, labels, sizeof labels);

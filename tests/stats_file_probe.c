@@ -10,8 +10,11 @@
  *   fork         forks; the child allocates and exits 0, the parent waits for
  *                it and exits 0; prints "PARENT_PID CHILD_PID" on stdout
  *   name NAME    renames itself (prctl PR_SET_NAME: any bytes, '/' too), exits 0
+ *   thread-exit NAME  a thread named NAME (PR_SET_NAME of its own) ends the
+ *                program with exit(0) while the main thread waits for it
  *   exec PROG..  prints its pid on stdout, then execs PROG with the rest as arguments
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,14 @@ static int leave(int status)
 {
     fputs("stats_file_probe: exiting\n", stderr);
     return status;
+}
+
+static void *named_exit(void *name)
+{
+    if (prctl(PR_SET_NAME, name, 0, 0, 0) != 0)
+        exit(91);
+    allocate();
+    exit(leave(0));
 }
 
 int main(int argc, char **argv)
@@ -73,6 +84,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "name") == 0 && argc == 3)
         return prctl(PR_SET_NAME, argv[2], 0, 0, 0) == 0 ? leave(0) : 93;
+    if (strcmp(argv[1], "thread-exit") == 0 && argc == 3) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, named_exit, argv[2]) != 0)
+            return 90;
+        pthread_join(t, NULL); /* never returns: the thread exits the program */
+        return 89;
+    }
     if (strcmp(argv[1], "exec") == 0 && argc >= 3) {
         printf("%d\n", (int)getpid());
         fflush(stdout);

@@ -20,8 +20,9 @@
 #   j. the launcher's --stats-mode (when LAUNCHER is given);
 #   k. a write that fails (past ulimit -f) leaves nothing, says nothing, kills nothing;
 #   l. %e (the program's name, made a safe file name) and %t (its start, in seconds):
-#      files named with them, a fork child's own, an exec'd program's name, the length
-#      check counting %e as 15 characters and %t as 20 digits;
+#      files named with them, a fork child's own, an exec'd program's name, the name
+#      of the program when a thread named otherwise ends it, the length check
+#      counting %e as 15 characters and %t as 20 digits;
 #   m. NUMA_ALLOC_STATS_SCOPE=top: a shell pipeline of several processes, a fork, a
 #      subshell: statistics from the top process only (with the launcher's
 #      --stats-scope=top, its NUMA_ALLOC_STATS_TOP_PID, and without it);
@@ -297,6 +298,14 @@ run "$out/l/names/%e.json" "$probe" name 'a/b c*'
 check "l: a '/', a space, a '*' in the name become '_'" listing "$out/l/names" "a_b_c_.json"
 run "$out/l/names/%e" "$probe" name ..
 check "l: a name of dots only becomes '_'s" listing "$out/l/names" "a_b_c_.json" __
+mkdir "$out/l/thread"
+run "$out/l/thread/%e.json" "$probe" thread-exit 'worker one'
+check "l: a thread named otherwise ends the program: exit status 0" test "$status" -eq 0
+check "l: ... the file is named after the program, not the thread" \
+    listing "$out/l/thread" stats_file_prob.json
+check "l: ... and so is its \"program\"" test "$("$python" -c \
+    'import json, sys; print(json.load(open(sys.argv[1]))["program"])' \
+    "$out/l/thread/stats_file_prob.json" 2>/dev/null)" = stats_file_prob
 check "l: no line" no_line "$out/stderr"
 # The file name's limit: NAME_MAX (255) less the temporary suffix (32), with %e as 15, %t as 20.
 fits=$(head -c 188 /dev/zero | tr '\0' a)
