@@ -66,6 +66,16 @@ na_fail() {
     exit 1
 }
 
+# na_shared_work : for a workload that drops privileges (run-postgres.sh, as
+# root): the work directory and every directory made below it from now on are
+# open to all (umask 0), so that another user's processes can write the
+# LD_DEBUG traces, the statistics and their own files there.
+na_shared_work() {
+    NA_SHARED=1
+    chmod 755 "$NA_WORK"
+    umask 000
+}
+
 na_pass() {
     na_log "PASS ($((SECONDS - NA_START)) s)"
 }
@@ -113,6 +123,7 @@ na_maps_of_tree() {
 na_prog_watched() {
     local pid rc=0 seen="" witness file
     witness=$(mktemp -d "$NA_OUT/witness.XXXXXX")
+    [[ -z ${NA_SHARED:-} ]] || chmod 1777 "$witness"
     NUMA_ALLOC_STATS="$witness/%p.json" na_prog "$@" <&0 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
