@@ -268,6 +268,64 @@ int os_each_line(const char *path, bool (*line)(const char *text, void *arg), vo
     return found;
 }
 
+/* Where user mappings may lie: above the lowest a program maps in practice, below 47 bits. */
+#define GAP_FLOOR   ((uintptr_t)1 << 20)
+#define GAP_CEILING ((uintptr_t)1 << 47)
+
+struct gap_search {
+    uintptr_t prev_end;   /* end of the mapping before this line, GAP_FLOOR at first */
+    uintptr_t best_start; /* the largest gap so far */
+    size_t best_len;
+};
+
+static uintptr_t hex_field(const char **text)
+{
+    uintptr_t value = 0;
+    for (;; (*text)++) {
+        char c = **text;
+        unsigned digit = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                                : 16u;
+        if (digit == 16u)
+            return value;
+        value = value << 4 | digit;
+    }
+}
+
+static void gap_between(struct gap_search *search, uintptr_t end)
+{
+    if (end > GAP_CEILING)
+        end = GAP_CEILING;
+    if (end > search->prev_end && end - search->prev_end > search->best_len) {
+        search->best_start = search->prev_end;
+        search->best_len = end - search->prev_end;
+    }
+}
+
+static bool gap_line(const char *text, void *arg)
+{
+    struct gap_search *search = arg;
+    uintptr_t start = hex_field(&text);
+    if (*text != '-')
+        return false;
+    text++;
+    uintptr_t end = hex_field(&text);
+    gap_between(search, start);
+    if (end > search->prev_end)
+        search->prev_end = end;
+    return false; /* every line: the file lists the mappings in address order */
+}
+
+size_t os_largest_gap(uintptr_t *start)
+{
+    struct gap_search search = {GAP_FLOOR, 0, 0};
+    if (os_each_line("/proc/self/maps", gap_line, &search) < 0 || search.prev_end == GAP_FLOOR)
+        return 0;
+    gap_between(&search, GAP_CEILING);
+    *start = search.best_start;
+    return search.best_len;
+}
+
 /* The "major:minor inode" fields of a maps line ("start-end perms offset dev inode path"). */
 static const char *maps_file_id(const char *text)
 {

@@ -97,6 +97,12 @@ int os_resident(void *addr, size_t size, unsigned char *vec);
  * nothing, however long the file.
  */
 int os_each_line(const char *path, bool (*line)(const char *text, void *arg), void *arg);
+/*
+ * The largest range of user address space that nothing maps now (between the
+ * mappings of /proc/self/maps, 1 MiB and 2^47): its start into *start, its
+ * length returned; 0 when the maps cannot be read.
+ */
+size_t os_largest_gap(uintptr_t *start);
 
 /* Milliseconds from a monotonic clock, cheap (vDSO, coarse; cannot fail for this clock). */
 uint64_t os_now_ms(void);

@@ -44,12 +44,15 @@ struct region na_region;
 #define MIN_SLOT_SIZE  (4 * SEGMENT_SIZE)
 #define MIN_SLOT_SHIFT (SEGMENT_SHIFT + 2)
 /*
- * Under an address-space limit (RLIMIT_AS, ulimit -v) the heaps take this
- * share of what the limit leaves: the rest is for what the program maps
- * itself (thread stacks, files, shared libraries it loads, arenas of its
- * own such as Python's). Under glibc both kinds share what is left as they
- * come; we must split it before the program runs. Half each runs every
- * program that needs at most half of it of either kind.
+ * Under an address-space limit (RLIMIT_AS, ulimit -v) the heaps must leave
+ * room for what the program maps itself (thread stacks, files, shared
+ * libraries it loads, arenas of its own such as Python's; a JVM maps 1.3 GiB
+ * at start-up). Under glibc both kinds share what the limit leaves as they
+ * come, and so do ours where they can: the slots are laid out in the middle
+ * of the largest unmapped range and reserved as the heaps grow
+ * (reserve_as_needed). Where they cannot, the heaps take this share of what
+ * is left when the library starts: half each runs every program that needs
+ * at most half of it of either kind. The start needs that share either way.
  */
 #define LIMITED_SHARE_DIVISOR 2
 
@@ -132,9 +135,52 @@ static void note_failure(const char *what, size_t bytes, const char *rest)
 }
 
 /*
+ * True: the region's slots are reserved as their heaps grow (under an
+ * address-space limit: reserve_as_needed); false: reserved whole at start-up.
+ */
+static bool region_lazy;
+
+/*
+ * Under an address-space limit that leaves `left` bytes: lays the slots out
+ * without reserving them (each may grow to `left`, as glibc's heap may),
+ * where nothing maps and nothing will. The kernel puts new mappings below
+ * the highest ones (top-down), and under the limit the program can map no
+ * more than `left` bytes in all; so the layout goes in the middle of the
+ * largest unmapped range, with `left` bytes free on either side of it (an
+ * sbrk heap grows up into the range below). Each slot's start is reserved
+ * when its heap is set up (setup_slot), the rest as the heap grows
+ * (segment.c, map_more), with MAP_FIXED_NOREPLACE: a kernel that ignores
+ * that flag (before 4.17) fails the probe, and the share is reserved whole.
+ * The layout's size, or 0.
+ */
+static size_t reserve_as_needed(unsigned num_slots, size_t left)
+{
+    uintptr_t gap;
+    size_t gap_len = os_largest_gap(&gap);
+    size_t most =
+        left > MAX_TOTAL_RESERVATION / num_slots ? MAX_TOTAL_RESERVATION : left * num_slots;
+    for (struct region_plan plan = plan_region(most, num_slots); plan.size != 0;
+         plan = plan_region(plan.size / 2, num_slots)) {
+        if (gap_len < plan.size || gap_len - plan.size < 2 * left + 2 * SEGMENT_SIZE)
+            continue;
+        uintptr_t base = (gap + (gap_len - plan.size) / 2) & ~(uintptr_t)SEGMENT_MASK;
+        if (os_reserve_at((void *)base, SEGMENT_SIZE) != 0)
+            return 0;
+        os_release((void *)base, SEGMENT_SIZE);
+        na_region.base = base;
+        na_region.slot_shift = plan.shift;
+        na_region.num_slots = num_slots;
+        region_lazy = true;
+        return plan.size;
+    }
+    return 0;
+}
+
+/*
  * Reserves one segment-aligned region holding every slot, as large as the
- * address space (and its limit) allows, halving on refusal. na_region.size
- * stays 0: publishing it is what makes the region live.
+ * address space (and its limit) allows, halving on refusal; under a limit
+ * only lays it out where it can (reserve_as_needed). na_region.size stays 0:
+ * publishing it is what makes the region live.
  */
 static size_t reserve_region(unsigned num_slots)
 {
@@ -142,6 +188,11 @@ static size_t reserve_region(unsigned num_slots)
     size_t budget = reservation_budget(&left);
     struct region_plan plan =
         plan_region(budget > SEGMENT_SIZE ? budget - SEGMENT_SIZE : 0, num_slots);
+    if (left != SIZE_MAX && plan.size != 0) {
+        size_t laid_out = reserve_as_needed(num_slots, left);
+        if (laid_out)
+            return laid_out;
+    }
     for (; plan.size != 0; plan = plan_region(plan.size / 2, num_slots)) {
         char *raw = os_reserve(plan.size + SEGMENT_SIZE);
         if (!raw)
@@ -180,7 +231,11 @@ uint8_t na_heap_ready[TOPO_MAX_SLOTS];
 static na_lock_t heap_setup_lock = NA_LOCK_INIT;
 static size_t region_reserved; /* what reserve_region got: the last slot may be cut short */
 
-/* Binds the slot and sets its heap up; false if the kernel refused the commit. */
+/*
+ * Binds the slot and sets its heap up; false if the kernel refused the commit
+ * (or, laid out under a limit, the reservation of its start: the node heap's
+ * segment and the hugetlb range).
+ */
 static bool setup_slot(unsigned slot)
 {
     char *base = (char *)slot_base(slot);
@@ -188,14 +243,22 @@ static bool setup_slot(unsigned slot)
     if (len > region_reserved - ((size_t)slot << na_region.slot_shift))
         len =
             region_reserved - ((size_t)slot << na_region.slot_shift); /* the last slot, cut short */
+    size_t mapped = region_lazy ? SEGMENT_SIZE + hugetlb_slot_want(len) : len;
+    if (region_lazy && os_reserve_at(base, mapped) != 0)
+        return false;
     int node = na_topo.slot_node[slot];
     /* Policy first, pages later: nothing in the slot is touched before this. */
-    binding_prefer_node(base, len, node);
-    hugepages_advise_slot((uintptr_t)base, len);
+    binding_prefer_node(base, mapped, node);
+    hugepages_advise_slot((uintptr_t)base, mapped);
     hugetlb_reserve_slot(slot, (uintptr_t)base, len, node);
-    if (os_commit(base, NODE_HEAP_COMMIT) != 0)
+    if (os_commit(base, NODE_HEAP_COMMIT) != 0) {
+        if (region_lazy)
+            os_release(base, mapped);
         return false;
-    node_heap_init(node_heap_of(slot), slot, node, (uintptr_t)base + len);
+    }
+    struct node_heap *heap = node_heap_of(slot);
+    node_heap_init(heap, slot, node, (uintptr_t)base + len);
+    heap->seg_mapped = (uintptr_t)base + mapped;
     __atomic_store_n(&na_heap_ready[slot], 1, __ATOMIC_RELEASE);
     return true;
 }
@@ -263,7 +326,8 @@ static void rebind_slot(unsigned slot)
     na_lock(&heap_setup_lock);
     if (heap_is_ready(slot)) {
         char *base = (char *)slot_base(slot);
-        size_t len = node_heap_of(slot)->seg_end - (uintptr_t)base;
+        size_t len =
+            __atomic_load_n(&node_heap_of(slot)->seg_mapped, __ATOMIC_ACQUIRE) - (uintptr_t)base;
         (void)binding_prefer_node_again(base, len, na_topo.slot_node[slot]);
         aligned_huge_rebind(slot, na_topo.slot_node[slot]);
     }
@@ -289,6 +353,30 @@ static bool check_page_size(void)
     return false;
 }
 
+/* A start that failed after reserve_region: what it reserved goes back. */
+static void release_region(size_t reserved)
+{
+    if (!region_lazy) {
+        os_release((void *)na_region.base, reserved);
+    } else {
+        /* Only the reserved starts: the rest of the layout may be the program's by now. */
+        for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+            if (heap_is_ready(slot))
+                os_release((void *)slot_base(slot),
+                           node_heap_of(slot)->seg_mapped - slot_base(slot));
+    }
+    na_region = (struct region){0};
+}
+
+/* The slot init_heaps set up (a reserved range to probe the kernel's calls on). */
+static unsigned first_ready_slot(void)
+{
+    unsigned slot = 0;
+    while (slot + 1 < na_region.num_slots && !heap_is_ready(slot))
+        slot++;
+    return slot;
+}
+
 static NA_NOINLINE NA_COLD bool init_once(void)
 {
     report_output_init(); /* before anything can warn: the options, a failed start */
@@ -310,14 +398,14 @@ static NA_NOINLINE NA_COLD bool init_once(void)
     if (reserved == 0)
         return false;
     if (!init_heaps(reserved)) {
-        os_release((void *)na_region.base, reserved);
-        na_region = (struct region){0};
+        release_region(reserved);
         return false;
     }
     /* Before the region goes live: what the kernel lets us do (a sandbox may refuse). */
-    size_t first_slot = (size_t)1 << na_region.slot_shift;
-    capabilities_probe((void *)slot_base(0), reserved < first_slot ? reserved : first_slot,
-                       na_topo.slot_node[0]);
+    unsigned probed = first_ready_slot();
+    capabilities_probe((void *)slot_base(probed),
+                       node_heap_of(probed)->seg_mapped - slot_base(probed),
+                       na_topo.slot_node[probed]);
     mems_watch_init(rebind_slot);
     /* Publishing the size makes the region (and the free fast path) live. */
     __atomic_store_n(&na_region.size, reserved, __ATOMIC_RELEASE);

@@ -199,6 +199,9 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
         at += seg->nsegments * SEGMENT_SIZE;
     }
     CHECK(at == heap->seg_next, "segment runs overrun the bump frontier", (void *)at);
+    CHECK(heap->seg_next <= heap->seg_mapped && heap->seg_mapped <= heap->seg_end &&
+              heap->seg_mapped % SEGMENT_SIZE == 0,
+          "the bump frontier beyond the slot's reserved part", (void *)heap->seg_mapped);
     CHECK(next_free == NULL, "free segment list has runs beyond the frontier", next_free);
 }
 

@@ -43,11 +43,23 @@ void hugepages_advise_slot(uintptr_t base, size_t len)
         (void)os_advise((void *)(base + na_thp_from), len - na_thp_from, MADV_HUGEPAGE);
 }
 
+void hugepages_advise_range(uintptr_t start, size_t len)
+{
+    if (na_options.hugepages == HUGEPAGES_NEVER)
+        (void)os_advise((void *)start, len, MADV_NOHUGEPAGE);
+    else
+        hugepages_restore((void *)start, len);
+}
+
 void hugepages_restore(void *addr, size_t len)
 {
+    if (na_thp_from == SIZE_MAX)
+        return;
     uintptr_t start = (uintptr_t)addr, end = start + len;
-    uintptr_t from = (start & ~(((uintptr_t)1 << na_region.slot_shift) - 1)) + na_thp_from;
-    if (na_thp_from == SIZE_MAX || end <= from)
+    /* The slot's base: the region is segment aligned, not slot aligned. */
+    uintptr_t slot_mask = ((uintptr_t)1 << na_region.slot_shift) - 1;
+    uintptr_t from = start - ((start - na_region.base) & slot_mask) + na_thp_from;
+    if (end <= from)
         return;
     if (start < from)
         start = from;
@@ -74,14 +86,20 @@ static NA_COLD void hugetlb_refused(int node, size_t bytes, const char *why, int
     report_warning(buf);
 }
 
-void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node)
+size_t hugetlb_slot_want(size_t len)
 {
     size_t want = (size_t)na_options.hugetlb_bytes;
     if (want == 0 || len <= SEGMENT_SIZE)
-        return;
+        return 0;
     want = (want + SEGMENT_MASK) & ~SEGMENT_MASK;
-    if (want > len - SEGMENT_SIZE)
-        want = len - SEGMENT_SIZE; /* the slot's segments, all of them */
+    return want > len - SEGMENT_SIZE ? len - SEGMENT_SIZE : want; /* at most every segment */
+}
+
+void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node)
+{
+    size_t want = hugetlb_slot_want(len);
+    if (want == 0)
+        return;
     NA_ASSERT(na_hugetlb_len[slot] == 0 && base == slot_base(slot));
     void *pages;
     int err = os_map_hugetlb(want, &pages);
@@ -171,7 +189,7 @@ void hugetlb_fork_child(void)
                            "pages; a write to one needs a free huge page");
             continue;
         }
-        hugepages_advise_slot(slot_base(slot), heap->seg_end - slot_base(slot));
+        hugepages_advise_slot(slot_base(slot), heap->seg_mapped - slot_base(slot));
         na_hugetlb_len[slot] = 0;
     }
     if (fork_pipe[1] >= 0) {

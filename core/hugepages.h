@@ -89,6 +89,8 @@ void hugepages_init(void);
 
 /* Advises a slot of `len` bytes at `base` as the mode says; errors are ignored (no THP). */
 void hugepages_advise_slot(uintptr_t base, size_t len);
+/* The same for [start, start + len), part of one slot: a slot's range reserved later. */
+void hugepages_advise_range(uintptr_t start, size_t len);
 
 /* Per slot: the length of its hugetlb range, from SEGMENT_SIZE into the slot (see above). */
 extern NA_HIDDEN size_t na_hugetlb_len[TOPO_MAX_SLOTS];
@@ -107,6 +109,8 @@ static inline bool hugetlb_covers(uintptr_t addr)
  * slot keeps normal pages. Called once per slot, before its heap is ready.
  */
 void hugetlb_reserve_slot(unsigned slot, uintptr_t base, size_t len, int node);
+/* The bytes of hugetlb range hugetlb_reserve_slot will ask for in a slot of `len` bytes. */
+size_t hugetlb_slot_want(size_t len);
 
 /*
  * fork (core/alloc.c's handlers). The child would share the hugetlb pages

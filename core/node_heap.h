@@ -153,6 +153,16 @@ struct node_heap {
     unsigned slot;
     /* Segments: bump allocation, then an address-ordered list of free runs (free_segments). */
     uintptr_t seg_next, seg_end;
+    /*
+     * The slot's reserved part, [slot base, seg_mapped): all of it (seg_end)
+     * unless the region was laid out under an address-space limit
+     * (core/alloc.c, reserve_region), where bump reserves more as seg_next
+     * needs it.
+     * seg_next <= seg_mapped <= seg_end; grows under pages_lock, never
+     * shrinks; read without the lock (release/acquire) by whatever sets the
+     * policy of the whole slot again.
+     */
+    uintptr_t seg_mapped;
     uint64_t next_purge_ms; /* earliest time a decay purge is due */
     /* 1 (release) once class_slabs is committed, before any of its locks is first taken. */
     uint8_t slabs_used;

@@ -1,12 +1,15 @@
 /*
  * segment.c - runs of whole segments in a slot: bump allocation from the
- * slot's reserved space, then reuse of freed runs (address-ordered,
+ * slot's reserved space (reserved as it grows under an address-space
+ * limit: map_more), then reuse of freed runs (address-ordered,
  * best fit, coalesced on free; a free run is a SEG_FREE_RUN header in its
  * first segment, core/layout.h). Called with pages_lock held.
  */
 #include "base/debug.h"
+#include "base/os.h"
 #include "core/hugepages.h"
 #include "core/node_heap.h"
+#include "policy/binding.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
 
@@ -94,13 +97,47 @@ static uintptr_t align_up(uintptr_t x, size_t align)
     return (x + align - 1) & ~(uintptr_t)(align - 1);
 }
 
+/* The most a slot's reservation grows by at a time beyond what is asked (see map_more). */
+#define MAP_MORE_SLACK_MAX (8 * SEGMENT_SIZE)
+
+/*
+ * Reserves the slot up to `end` at least (heap->seg_mapped < end <= seg_end),
+ * with the policy and the advice setup_slot gives the slot's start; 0, or -1
+ * when the address-space limit or a mapping of the program's in the way
+ * refuses it (the heap is then as full as a node out of memory). Under the
+ * limit every byte reserved is the program's no more: a little ahead (an
+ * eighth of what the slot holds, at most 32 MiB) keeps the calls few, and
+ * when even that is refused, exactly what is asked.
+ */
+static int map_more(struct node_heap *heap, uintptr_t end)
+{
+    uintptr_t from = heap->seg_mapped, base = slot_base(heap->slot);
+    size_t slack = (from - base) / 8 & ~(size_t)SEGMENT_MASK;
+    if (slack > MAP_MORE_SLACK_MAX)
+        slack = MAP_MORE_SLACK_MAX;
+    uintptr_t to = heap->seg_end - end > slack ? end + slack : heap->seg_end;
+    if (os_reserve_at((void *)from, to - from) != 0) {
+        if (to == end || os_reserve_at((void *)from, end - from) != 0)
+            return -1;
+        to = end;
+    }
+    (void)binding_prefer_node((void *)from, to - from, heap->node); /* a refusal is counted */
+    hugepages_advise_range(from, to - from);
+    __atomic_store_n(&heap->seg_mapped, to, __ATOMIC_RELEASE);
+    return 0;
+}
+
 /* Extends the bump frontier by nsegments; 0 on success. */
 static int bump(struct node_heap *heap, size_t nsegments)
 {
-    if (nsegments > (heap->seg_end - heap->seg_next) / SEGMENT_SIZE ||
+    if (nsegments > (heap->seg_end - heap->seg_next) / SEGMENT_SIZE)
+        return -1;
+    uintptr_t end = heap->seg_next + nsegments * SEGMENT_SIZE;
+    if ((end > heap->seg_mapped && map_more(heap, end) != 0) ||
         os_commit((void *)heap->seg_next, nsegments * SEGMENT_SIZE) != 0)
         return -1;
-    heap->seg_next += nsegments * SEGMENT_SIZE;
+    heap->seg_next = end;
+    NA_ASSERT(heap->seg_next <= heap->seg_mapped && heap->seg_mapped <= heap->seg_end);
     return 0;
 }
 

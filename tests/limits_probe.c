@@ -12,7 +12,16 @@
  *   exhaust MIB   1 MiB blocks, then 64-byte blocks, until malloc returns NULL:
  *                 errno must be ENOMEM, at least MIB MiB must have come first,
  *                 and after freeing them malloc works again
+ *   share PCT ORDER BASE  of the address space the limit leaves a program of
+ *                 VmSize BASE KiB (the probe without the library: what glibc
+ *                 leaves), less 8 MiB for the library's own mappings, PCT
+ *                 percent mapped by the program itself (mmap) and
+ *                 100 - PCT - 15 percent taken from malloc in 128 KiB blocks,
+ *                 each written; ORDER "map" maps first, "malloc" mallocs first.
+ *                 Under glibc both share what is left as they come.
  */
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +213,62 @@ static int exhaust(long min_mib)
     return 0;
 }
 
+static void *map_share(size_t bytes)
+{
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        FAIL("mmap of %zu MiB of the program's own refused: %s", bytes >> 20, strerror(errno));
+    p[0] = p[bytes - 1] = 1;
+    return p;
+}
+
+/*
+ * Blocks of 128 KiB: 31 fill a 4 MiB segment's 1000 usable pages. (1 MiB blocks
+ * take a third more address space than their bytes, three to a segment: under
+ * a limit that is memory the program loses; docs/architecture.md.)
+ */
+#define SHARE_BLOCK ((size_t)128 << 10)
+
+static struct block *malloc_share(size_t bytes)
+{
+    struct block *list = NULL;
+    for (size_t got = 0; got < bytes; got += SHARE_BLOCK) {
+        struct block *b = malloc(SHARE_BLOCK);
+        if (!b)
+            FAIL("malloc refused after %zu of %zu MiB: %s", got >> 20, bytes >> 20,
+                 strerror(errno));
+        memset(b, 7, SHARE_BLOCK);
+        b->next = list;
+        list = b;
+    }
+    return list;
+}
+
+static int share(long pct, const char *order, long base_kib)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        FAIL("share needs ulimit -v");
+    size_t used = (size_t)base_kib * 1024 + ((size_t)8 << 20);
+    if (pct < 1 || pct > 84 || base_kib <= 0 || limit.rlim_cur <= used)
+        FAIL("share %ld: nothing to share", pct);
+    size_t left = (size_t)limit.rlim_cur - used;
+    size_t mapped = left / 100 * (size_t)pct, heap = left / 100 * (size_t)(100 - pct - 15);
+    void *own;
+    struct block *blocks;
+    if (strcmp(order, "map") == 0) {
+        own = map_share(mapped);
+        blocks = malloc_share(heap);
+    } else {
+        blocks = malloc_share(heap);
+        own = map_share(mapped);
+    }
+    release(blocks);
+    munmap(own, mapped);
+    printf("shared %zu MiB: %zu mapped, %zu from malloc\n", left >> 20, mapped >> 20, heap >> 20);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -218,6 +283,9 @@ int main(int argc, char **argv)
         return fill(arg);
     if (strcmp(mode, "exhaust") == 0)
         return exhaust(arg);
-    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB\n");
+    if (strcmp(mode, "share") == 0 && argc == 5)
+        return share(arg, argv[3], strtol(argv[4], NULL, 10));
+    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+                    "map|malloc BASE_KIB\n");
     return 2;
 }

@@ -5,6 +5,9 @@
 #     as they do on glibc: python3 -c pass and a 100 MB allocation under 300 MB,
 #     through the launcher and with LD_PRELOAD, on numa-alloc (the statistics
 #     say "active": true);
+#   - what the limit leaves is shared by malloc and the program's own mappings
+#     as they come (the heaps reserve address space as they grow), in either
+#     order, as under glibc;
 #   - at the limit malloc returns NULL with ENOMEM, never a signal; likewise
 #     when the kernel refuses to commit (ulimit -d, as vm.overcommit_memory=2 does);
 #   - a start that cannot succeed (too little address space left) prints one
@@ -77,6 +80,25 @@ for how in preload launcher; do
     check "$how: malloc until NULL under ulimit -v $limit: ENOMEM, exit 0" test $? -eq 0
     check "$how: the exhaustion was numa-alloc's" active
 done
+
+# What the limit leaves is shared as it comes, as under glibc: the heaps reserve
+# address space as they grow, not a share of it at start-up. The probe maps 60 %
+# (25 %) of what the limit leaves glibc by itself and takes 25 % (60 %) from malloc,
+# in either order; the library's own mappings get 8 MiB of the rest.
+share_limit=600000
+share_base=$("$probe" vmsize)
+for order in map malloc; do
+    for pct in 60 25; do
+        run $share_limit glibc "$probe" share $pct $order "$share_base"
+        check "glibc: $pct % mapped and $((85 - pct)) % from malloc, $order first, under ulimit -v $share_limit" test $? -eq 0
+        run $share_limit preload "$probe" share $pct $order "$share_base"
+        check "preload: $pct % mapped and $((85 - pct)) % from malloc, $order first, under ulimit -v $share_limit" test $? -eq 0
+        check "preload: ... the malloc share from numa-alloc" active
+    done
+done
+run $share_limit preload "$probe" vmsize
+check "preload: under ulimit -v the start reserves a node heap's segment, not a share (VmSize $(head -n1 "$out/stdout") KiB against $share_base)" \
+    test "$(head -n1 "$out/stdout")" -lt $((share_base + 16384))
 
 # Refused commits: RLIMIT_DATA makes mprotect(PROT_WRITE) fail with ENOMEM,
 # as the commit charge does under vm.overcommit_memory=2.

@@ -48,9 +48,11 @@ done
 # so more is memory the allocator made resident on its own (docs/testing.md). -max_len: programs of up to
 # a few hundred operations (the seeds alone would keep inputs under 100 bytes).
 #
-# A third of the time with the default options, a third with every segment advised
+# A sixth of the time with the default options, a third with every segment advised
 # for transparent huge pages (NUMA_ALLOC_HUGEPAGES=thp: the 2 MiB purge path of
 # core/hugepages.c, which the default reaches only past 64 MiB of a heap), a
+# sixth under `ulimit -v 3000000` (the slots reserved as the heaps grow, and
+# refused at the limit: core/segment.c, map_more), a
 # sixth under NUMA_ALLOC_POLICY=interleave (objects in turn over the heaps, huge
 # objects spread page by page: their resize and free in core/huge.c; a timeout
 # there found every resize of a spread object moving it), a sixth with the
@@ -78,7 +80,14 @@ flags=("$@")
 thp_seconds=$((seconds / 3))
 interleave_seconds=$((seconds / 6))
 prof_seconds=$((seconds / 6))
-fuzz_run default $((seconds - thp_seconds - interleave_seconds - prof_seconds)) "$corpus" || exit
+limited_seconds=$((seconds / 6))
+fuzz_run default $((seconds - thp_seconds - interleave_seconds - prof_seconds - limited_seconds)) \
+    "$corpus" || exit
+if ((limited_seconds > 0)); then
+    # Under an address-space limit the slots are reserved as the heaps grow (map_more) and
+    # a refusal there is the heap running out: the model's big requests meet it.
+    (ulimit -v 3000000 && fuzz_run limited "$limited_seconds" "$corpus") || exit
+fi
 if ((thp_seconds > 0)); then
     fuzz_run hugepages-thp "$thp_seconds" "$corpus" NUMA_ALLOC_HUGEPAGES=thp || exit
 fi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # limits_guest.sh LIB PROBE - in the 2-node guest (tests/guest/guest-run): under
-# `ulimit -v 300000` the reservation is split between the nodes (64 MiB slots), so a
-# 100 MB block is larger than a slot; it must still be served, by numa-alloc (issue 10:
-# "a 100 MB allocation under 300 MB"), and python3 -c pass must run, as under glibc.
+# `ulimit -v 300000` the two slots are laid out and reserved as their heaps grow (with
+# a kernel that took MAP_FIXED_NOREPLACE as a hint they would be half of what the limit
+# leaves, split between the nodes: 64 MiB each); a 100 MB block must be served, by
+# numa-alloc (issue 10: "a 100 MB allocation under 300 MB"), and python3 -c pass must
+# run, as under glibc.
 # shellcheck disable=SC2317 # the helpers below are called through check
 set -u
 lib=$1 probe=$2
