@@ -353,6 +353,27 @@ static bool check_page_size(void)
     return false;
 }
 
+void alloc_address_limit_set(size_t limit)
+{
+    static int said;
+    size_t reserved = __atomic_load_n(&na_region.size, __ATOMIC_ACQUIRE);
+    /* Laid out under a limit, the heaps reserve as they grow: nothing held ahead. */
+    if (!reserved || region_lazy || reserved < limit / 2 ||
+        __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+        return;
+    char line[320];
+    struct textbuf tb;
+    tb_init(&tb, line, sizeof line);
+    tb_str(&tb, "RLIMIT_AS set to ");
+    tb_u64(&tb, (limit + ((size_t)1 << 20) - 1) >> 20);
+    tb_str(&tb, " MiB after the start: the heaps' reservation (");
+    tb_u64(&tb, reserved >> 20);
+    tb_str(&tb, " MiB of address space, not memory) counts against it, and the program's own "
+                "mappings (threads, files) will fail; set it before the program starts "
+                "(ulimit -v, prlimit --as), where the heaps share it as they grow");
+    report_warning(line);
+}
+
 /* A start that failed after reserve_region: what it reserved goes back. */
 static void release_region(size_t reserved)
 {

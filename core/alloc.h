@@ -67,6 +67,12 @@ size_t alloc_usable_size(const void *ptr);
 int alloc_owner_slot(const void *ptr);
 /* malloc_trim: flush this thread's caches and purge every heap; true if memory was released. */
 bool alloc_trim(void);
+/*
+ * The program limited its own address space to `limit` bytes (RLIMIT_AS,
+ * interpose/rlimit.c): one line, once, when what the region holds reserved
+ * leaves it less than glibc's malloc would.
+ */
+void alloc_address_limit_set(size_t limit);
 
 /* From the thread's cache for `slot`, any slot (numa_malloc: no policy, no route). */
 static inline void *alloc_small(unsigned slot, unsigned cls)

@@ -8,6 +8,8 @@
 #   - what the limit leaves is shared by malloc and the program's own mappings
 #     as they come (the heaps reserve address space as they grow), in either
 #     order, as under glibc;
+#   - a limit the program sets on itself after the start (setrlimit, prlimit)
+#     is set, and one line says the reservation counts against it;
 #   - at the limit malloc returns NULL with ENOMEM, never a signal; likewise
 #     when the kernel refuses to commit (ulimit -d, as vm.overcommit_memory=2 does);
 #   - a start that cannot succeed (too little address space left) prints one
@@ -50,6 +52,11 @@ doc = json.load(open(sys.argv[1]))
 sys.exit(not (doc.get("active") is True and
               sum(v["allocations"] for k, v in doc.items() if k.startswith("node")) > 0))
 ' "$out/stats.json" 2>/dev/null
+}
+
+one_line_of_ours() { # REGEX: the last run printed exactly one line of ours, matching it
+    test "$(grep -c "^numa-alloc:" "$out/stderr")" -eq 1 && grep -Eq "^numa-alloc: $1" "$out/stderr" ||
+        { show; false; }
 }
 
 no_messages() { # the last run printed nothing of ours
@@ -99,6 +106,30 @@ done
 run $share_limit preload "$probe" vmsize
 check "preload: under ulimit -v the start reserves a node heap's segment, not a share (VmSize $(head -n1 "$out/stdout") KiB against $share_base)" \
     test "$(head -n1 "$out/stdout")" -lt $((share_base + 16384))
+
+# A limit the program sets on itself after the start counts the region's reservation
+# (docs/prototypes/README.md, r23-rlimit-after-start): the program is told, in one
+# line, once; raising a limit, or one set before the start (the heaps reserve as
+# they grow), says nothing.
+limited_later='import resource
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))
+resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+print(resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY)'
+run 0 preload "$python" -c "$limited_later"
+check "preload: RLIMIT_AS set after the start by python3 (setrlimit): the calls work" \
+    grep -qx True "$out/stdout"
+check "preload: ... one line says what it does" \
+    one_line_of_ours "RLIMIT_AS set to 2048 MiB after the start: the heaps' reservation .* counts against it"
+run 0 preload "$python" -c 'import resource; resource.prlimit(0, resource.RLIMIT_AS, (1 << 40, 1 << 40))'
+check "preload: RLIMIT_AS set after the start by prlimit: one line" \
+    one_line_of_ours "RLIMIT_AS set to 1048576 MiB after the start"
+run $share_limit preload "$python" -c 'import resource
+hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+resource.setrlimit(resource.RLIMIT_AS, (400 << 20, hard))
+print("lowered")'
+check "preload: lowered again under a limit present at the start: works" grep -qx lowered "$out/stdout"
+check "preload: ... and no line (the heaps reserve as they grow)" no_messages
 
 # Refused commits: RLIMIT_DATA makes mprotect(PROT_WRITE) fail with ENOMEM,
 # as the commit charge does under vm.overcommit_memory=2.

@@ -96,6 +96,9 @@ static const char *const allowed[] = {
     /* the explicit API */
     "numa_malloc", "numa_calloc", "numa_aligned_alloc", "numa_ptr_node", "numa_alloc_stats_write",
     "numa_alloc_version",
+    /* the C library's own, to say what a limit on the address space set after the
+     * start does (interpose/rlimit.c) */
+    "setrlimit", "setrlimit64", "prlimit", "prlimit64",
     /* the counter API */
     "numa_alloc_counter", "numa_alloc_snapshot_nodes", "numa_alloc_snapshot_threads",
 #ifdef NUMA_ALLOC_DEBUG
