@@ -15,10 +15,11 @@ na_need "$PY"
 "$PY" -I -c 'import test.libregrtest, test.test_threading' 2>/dev/null ||
     na_fail "$PY has no regression test suite (install libpython3.11-testsuite: tools/install-deps.sh)"
 
-# 10 modules, ~20-30 s per run on 2 cores; threads: test_threading, test_thread,
-# test_threading_local.
+# 11 modules, ~20-30 s per run on 2 cores; threads: test_threading, test_thread,
+# test_threading_local; test_resource: setrlimit and prlimit, which numa-alloc exports
+# (interpose/rlimit.c).
 MODULES=(test_threading test_thread test_threading_local test_dict test_list test_set
-    test_bytes test_json test_re test_collections)
+    test_bytes test_json test_re test_collections test_resource)
 
 workload() {
     export PYTHONMALLOC=malloc PYTHONHASHSEED=0
