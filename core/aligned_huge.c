@@ -91,6 +91,9 @@ static void place(const struct aligned_huge *obj)
 {
     size_t i = first_above(obj->start);
     NA_ASSERT(registry.count < registry.capacity);
+    /* Outside the region, all of it (layout.h): else free() would read it as a segment. */
+    NA_ASSERT(obj->start + obj->size <= na_region.base ||
+              obj->start >= na_region.base + na_region.size);
     memmove(&registry.table[i + 1], &registry.table[i],
             (registry.count - i) * sizeof registry.table[0]);
     registry.table[i] = *obj;

@@ -231,6 +231,14 @@ uint8_t na_heap_ready[TOPO_MAX_SLOTS];
 static na_lock_t heap_setup_lock = NA_LOCK_INIT;
 static size_t region_reserved; /* what reserve_region got: the last slot may be cut short */
 
+/* The bytes slot `slot` spans (the last one may be cut short: region_reserved). */
+static size_t slot_len(unsigned slot)
+{
+    size_t len = (size_t)1 << na_region.slot_shift;
+    size_t from = (size_t)slot << na_region.slot_shift;
+    return len < region_reserved - from ? len : region_reserved - from;
+}
+
 /*
  * Binds the slot and sets its heap up; false if the kernel refused the commit
  * (or, laid out under a limit, the reservation of its start: the node heap's
@@ -239,10 +247,7 @@ static size_t region_reserved; /* what reserve_region got: the last slot may be 
 static bool setup_slot(unsigned slot)
 {
     char *base = (char *)slot_base(slot);
-    size_t len = (size_t)1 << na_region.slot_shift;
-    if (len > region_reserved - ((size_t)slot << na_region.slot_shift))
-        len =
-            region_reserved - ((size_t)slot << na_region.slot_shift); /* the last slot, cut short */
+    size_t len = slot_len(slot);
     size_t mapped = region_lazy ? SEGMENT_SIZE + hugetlb_slot_want(len) : len;
     if (region_lazy && os_reserve_at(base, mapped) != 0)
         return false;
@@ -353,13 +358,75 @@ static bool check_page_size(void)
     return false;
 }
 
+/*
+ * What slot `slot` keeps reserved once the region is given back: its heap's
+ * segments up to the bump frontier, or the start setup_slot reserves (the
+ * node heap's segment and the hugetlb range) for a slot not set up yet.
+ */
+static uintptr_t slot_kept_end(unsigned slot)
+{
+    uintptr_t base = slot_base(slot);
+    if (!heap_is_ready(slot))
+        return base + SEGMENT_SIZE + hugetlb_slot_want(slot_len(slot));
+    uintptr_t keep = base + SEGMENT_SIZE + na_hugetlb_len[slot];
+    uintptr_t next = node_heap_of(slot)->seg_next;
+    return next > keep ? next : keep;
+}
+
+/*
+ * A limit lowered after the start (interpose/rlimit.c): every slot gives back
+ * what its heap does not use and reserves as it grows from then on, as under
+ * a limit present at the start (map_more). The holes open inside the region,
+ * where the kernel would put the next mappings, the program's and ours (an
+ * aligned block's own mapping read as a segment of the region: the r23
+ * prototype's failure); so the region ends where the last slot's heap does
+ * (na_region.size shrinks, and grows with that heap: map_more), and the last
+ * slot's free end, the highest hole, is outside it: the kernel maps top-down
+ * into it and, the limit being at most half of it, never below it. False
+ * (nothing given back) when the limit is more than that.
+ */
+static bool give_back_region(size_t limit)
+{
+    unsigned last = na_region.num_slots - 1;
+    na_lock(&heap_setup_lock); /* no slot set up meanwhile */
+    uintptr_t top = na_region.base + region_reserved;
+    struct node_heap *last_heap = heap_is_ready(last) ? node_heap_of(last) : NULL;
+    if (last_heap)
+        na_lock(&last_heap->pages_lock);
+    bool fits = !region_lazy && limit <= (top - slot_kept_end(last)) / 2;
+    if (last_heap)
+        na_unlock(&last_heap->pages_lock);
+    for (unsigned slot = 0; fits && slot <= last; slot++) {
+        uintptr_t base = slot_base(slot), end = base + slot_len(slot);
+        if (!heap_is_ready(slot)) {
+            os_release((void *)base, end - base);
+            continue;
+        }
+        struct node_heap *heap = node_heap_of(slot);
+        na_lock(&heap->pages_lock); /* the frontier stays put */
+        uintptr_t keep = slot_kept_end(slot);
+        if (keep < end)
+            os_release((void *)keep, end - keep);
+        __atomic_store_n(&heap->seg_mapped, keep, __ATOMIC_RELEASE);
+        if (slot == last)
+            __atomic_store_n(&na_region.size, keep - na_region.base, __ATOMIC_RELEASE);
+        na_unlock(&heap->pages_lock);
+    }
+    if (fits && !heap_is_ready(last))
+        __atomic_store_n(&na_region.size, slot_kept_end(last) - na_region.base, __ATOMIC_RELEASE);
+    if (fits)
+        region_lazy = true;
+    na_unlock(&heap_setup_lock);
+    return fits;
+}
+
 void alloc_address_limit_set(size_t limit)
 {
     static int said;
     size_t reserved = __atomic_load_n(&na_region.size, __ATOMIC_ACQUIRE);
     /* Laid out under a limit, the heaps reserve as they grow: nothing held ahead. */
-    if (!reserved || region_lazy || reserved < limit / 2 ||
-        __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+    if (!reserved || __atomic_load_n(&region_lazy, __ATOMIC_RELAXED) || give_back_region(limit) ||
+        reserved < limit / 2 || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
         return;
     char line[320];
     struct textbuf tb;

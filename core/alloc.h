@@ -69,8 +69,10 @@ int alloc_owner_slot(const void *ptr);
 bool alloc_trim(void);
 /*
  * The program limited its own address space to `limit` bytes (RLIMIT_AS,
- * interpose/rlimit.c): one line, once, when what the region holds reserved
- * leaves it less than glibc's malloc would.
+ * interpose/rlimit.c): the heaps give back what they hold reserved and do
+ * not use, and reserve as they grow from then on; when the limit is too
+ * large for that, one line, once, if what stays reserved leaves the program
+ * less than glibc's malloc would.
  */
 void alloc_address_limit_set(size_t limit);
 

@@ -202,6 +202,8 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
     CHECK(heap->seg_next <= heap->seg_mapped && heap->seg_mapped <= heap->seg_end &&
               heap->seg_mapped % SEGMENT_SIZE == 0,
           "the bump frontier beyond the slot's reserved part", (void *)heap->seg_mapped);
+    CHECK(heap->seg_mapped - na_region.base <= __atomic_load_n(&na_region.size, __ATOMIC_ACQUIRE),
+          "the slot's reserved part beyond the region's end", (void *)heap->seg_mapped);
     CHECK(next_free == NULL, "free segment list has runs beyond the frontier", next_free);
 }
 

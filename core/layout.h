@@ -9,7 +9,9 @@
  * Invariants:
  *  - ptr is in the region  <=>  ptr - na_region.base < na_region.size. The only
  *    blocks outside it are those aligned to a segment or more (their start
- *    would be a segment boundary, read as a header): see aligned_huge.h.
+ *    would be a segment boundary, read as a header), and huge objects grown
+ *    out of it, each in a mapping of its own: see aligned_huge.h. No such
+ *    mapping lies in [base, base + size), and every slot's reserved part does.
  *  - No block inside the region starts on a segment boundary.
  *  - owning slot  =    (ptr - na_region.base) >> slot_shift; a block never moves.
  *  - segment      =    ptr & ~(SEGMENT_SIZE - 1): a 4 MiB aligned unit whose
@@ -192,7 +194,12 @@ static inline unsigned tag_shard(unsigned tag)
 #define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_MASK) >> OS_PAGE_SHIFT)
 #define SEGMENT_USABLE_PAGES (PAGES_PER_SEGMENT - SEGMENT_HEADER_PAGES)
 
-/* Process-wide layout, written once at initialisation. */
+/*
+ * Process-wide layout, written once at initialisation; but for size, which a
+ * limit on the address space lowered after the start shrinks to where the
+ * last slot's heap ends, and which then grows with that heap (alloc.c,
+ * give_back_region).
+ */
 struct region {
     uintptr_t base;
     size_t size; /* 0 until initialised: every pointer is then foreign */
@@ -204,6 +211,13 @@ extern NA_HIDDEN struct region na_region;
 
 static inline int region_contains(const void *p)
 {
+    /*
+     * A plain read, though size may change (struct region): a relaxed atomic
+     * load cost free's fast path 3 instructions (tools/fastpath.sh). A shrink
+     * cuts off only address space no block lies in, and a growth is stored
+     * before any block beyond the old end is handed out: a thread that is
+     * handed such a block sees it.
+     */
     return (uintptr_t)p - na_region.base < na_region.size;
 }
 

@@ -123,6 +123,9 @@ static int map_more(struct node_heap *heap, uintptr_t end)
     }
     (void)binding_prefer_node((void *)from, to - from, heap->node); /* a refusal is counted */
     hugepages_advise_range(from, to - from);
+    /* The last slot after a limit set later: the region ends with its heap (give_back_region). */
+    if (to - na_region.base > na_region.size)
+        __atomic_store_n(&na_region.size, to - na_region.base, __ATOMIC_RELEASE);
     __atomic_store_n(&heap->seg_mapped, to, __ATOMIC_RELEASE);
     return 0;
 }

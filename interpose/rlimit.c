@@ -1,15 +1,13 @@
 /*
  * rlimit.c - setrlimit and prlimit, exported under the C library's names so
- * that a limit the program puts on its own address space after the start
- * (RLIMIT_AS: Python's resource.setrlimit, a test harness, a sandbox) is not
- * met in silence. The start reserved the region whole, and every byte of it
- * counts against RLIMIT_AS: the program can map nothing more after such a
- * call (a thread's stack, a file), where under glibc's malloc it could.
- * Giving the unused part back would open holes inside the region where the
- * kernel puts the next mappings (docs/prototypes/README.md,
- * r23-rlimit-after-start); so the limit is set as asked (the same system call
- * as the C library's) and one line says what it will do. A limit present at
- * the start is shared as it comes (core/alloc.c, reserve_as_needed).
+ * that the allocator learns of a limit the program puts on its own address
+ * space after the start (RLIMIT_AS: Python's resource.setrlimit, a test
+ * harness, a sandbox). The start reserved the region whole, and every byte
+ * of it counts against RLIMIT_AS: the program could map nothing more after
+ * such a call (a thread's stack, a file), where under glibc's malloc it can.
+ * The limit is set as asked (the same system call as the C library's), then
+ * the heaps give back what they do not use (core/alloc.c, give_back_region).
+ * A limit present at the start is shared as it comes (reserve_as_needed).
  */
 #define _GNU_SOURCE
 #include "core/alloc.h"

@@ -19,7 +19,14 @@
  *                 100 - PCT - 15 percent taken from malloc in 128 KiB blocks,
  *                 each written; ORDER "map" maps first, "malloc" mallocs first.
  *                 Under glibc both share what is left as they come.
+ *   lower MIB setrlimit|prlimit  sets its own RLIMIT_AS to MIB MiB after the
+ *                 start (as Python's resource.setrlimit does), then starts a
+ *                 thread, maps 64 MiB and mallocs 64 MiB in 1 MiB blocks, one
+ *                 block of 100 MB, a 4 MiB-aligned block of 16 MiB and a block
+ *                 of 32 MiB, each written, and grows the last two by realloc
  */
+#define _GNU_SOURCE
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <dlfcn.h>
@@ -269,6 +276,79 @@ static int share(long pct, const char *order, long base_kib)
     return 0;
 }
 
+static void *thread_mallocs(void *arg)
+{
+    (void)arg;
+    void *p = malloc(100000);
+    if (p)
+        memset(p, 3, 100000);
+    return p;
+}
+
+static int lower(long mib, const char *how)
+{
+    struct rlimit limit = {(rlim_t)mib << 20, (rlim_t)mib << 20};
+    int rc = strcmp(how, "prlimit") == 0 ? prlimit(0, RLIMIT_AS, &limit, NULL)
+                                         : setrlimit(RLIMIT_AS, &limit);
+    if (rc != 0)
+        FAIL("%s(RLIMIT_AS, %ld MiB): %s", how, mib, strerror(errno));
+    pthread_t thread;
+    void *from_thread = NULL;
+    if ((errno = pthread_create(&thread, NULL, thread_mallocs, NULL)) != 0)
+        FAIL("no thread under the lowered limit: %s", strerror(errno));
+    pthread_join(thread, &from_thread);
+    if (!from_thread)
+        FAIL("the thread's malloc failed");
+    size_t own_bytes = (size_t)64 << 20;
+    void *own = map_share(own_bytes);
+    struct block *blocks = NULL;
+    for (int i = 0; i < 64; i++) {
+        struct block *b = malloc(1 << 20);
+        if (!b)
+            FAIL("malloc of 1 MiB block %d under the lowered limit: %s", i, strerror(errno));
+        memset(b, 5, 1 << 20);
+        b->next = blocks;
+        blocks = b;
+    }
+    fill(100);
+    /*
+     * Blocks with mappings of their own, which the kernel places: an aligned
+     * one, and a huge one grown out by realloc. Each must be what it was
+     * asked to be (a mapping placed inside the heaps' range was read as a
+     * segment of theirs: a usable size of 0).
+     */
+    size_t mib16 = (size_t)16 << 20;
+    void *aligned = NULL;
+    if ((errno = posix_memalign(&aligned, (size_t)4 << 20, mib16)) != 0)
+        FAIL("posix_memalign(4 MiB, 16 MiB) under the lowered limit: %s", strerror(errno));
+    char *grown = malloc(2 * mib16);
+    if (!grown)
+        FAIL("malloc(32 MiB) under the lowered limit: %s", strerror(errno));
+    memset(aligned, 7, mib16);
+    memset(grown, 9, 2 * mib16);
+    if (malloc_usable_size(aligned) < mib16)
+        FAIL("posix_memalign's 16 MiB block: usable size %zu", malloc_usable_size(aligned));
+    aligned = realloc(aligned, 3 * mib16);
+    grown = realloc(grown, 6 * mib16);
+    if (!aligned || !grown)
+        FAIL("realloc of a huge block under the lowered limit: %s", strerror(errno));
+    if (malloc_usable_size(aligned) < 3 * mib16 || malloc_usable_size(grown) < 6 * mib16)
+        FAIL("huge blocks grown by realloc: usable sizes %zu and %zu", malloc_usable_size(aligned),
+             malloc_usable_size(grown));
+    for (size_t at = 0; at < mib16; at += 4096)
+        if (((char *)aligned)[at] != 7 || grown[2 * at] != 9)
+            FAIL("a huge block's bytes changed at %zu when realloc grew it", at);
+    free(aligned);
+    free(grown);
+    release(blocks);
+    free(from_thread);
+    munmap(own, own_bytes);
+    printf("lowered to %ld MiB by %s: a thread, 64 MiB mapped, 64 MiB and 100 MB from malloc, "
+           "huge blocks aligned and grown\n",
+           mib, how);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -283,9 +363,11 @@ int main(int argc, char **argv)
         return fill(arg);
     if (strcmp(mode, "exhaust") == 0)
         return exhaust(arg);
+    if (strcmp(mode, "lower") == 0 && argc == 4)
+        return lower(arg, argv[3]);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
     fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-                    "map|malloc BASE_KIB\n");
+                    "map|malloc BASE_KIB|lower MIB setrlimit|prlimit\n");
     return 2;
 }

@@ -8,8 +8,10 @@
 #   - what the limit leaves is shared by malloc and the program's own mappings
 #     as they come (the heaps reserve address space as they grow), in either
 #     order, as under glibc;
-#   - a limit the program sets on itself after the start (setrlimit, prlimit)
-#     is set, and one line says the reservation counts against it;
+#   - a limit the program sets on itself after the start (setrlimit, prlimit,
+#     Python's resource module) leaves it what glibc would: threads, mappings,
+#     malloc, aligned and grown huge blocks (the heaps give back what they do
+#     not use); a limit too large for that is set, and one line says so;
 #   - at the limit malloc returns NULL with ENOMEM, never a signal; likewise
 #     when the kernel refuses to commit (ulimit -d, as vm.overcommit_memory=2 does);
 #   - a start that cannot succeed (too little address space left) prints one
@@ -107,23 +109,40 @@ run $share_limit preload "$probe" vmsize
 check "preload: under ulimit -v the start reserves a node heap's segment, not a share (VmSize $(head -n1 "$out/stdout") KiB against $share_base)" \
     test "$(head -n1 "$out/stdout")" -lt $((share_base + 16384))
 
-# A limit the program sets on itself after the start counts the region's reservation
-# (docs/prototypes/README.md, r23-rlimit-after-start): the program is told, in one
-# line, once; raising a limit, or one set before the start (the heaps reserve as
-# they grow), says nothing.
-limited_later='import resource
+# A limit the program puts on itself after the start (Python's resource.setrlimit, a
+# harness, a sandbox): the region reserved whole at the start would count against it
+# and the program could map nothing more, not even a thread's stack. The heaps give
+# back what they do not use and grow under the limit from then on (core/alloc.c,
+# give_back_region); blocks with mappings of their own (aligned, grown by realloc)
+# stay outside the heaps' range (a mapping inside it was read as a segment).
+for how in setrlimit prlimit; do
+    run 0 glibc "$probe" lower 1024 $how
+    check "glibc: RLIMIT_AS lowered to 1 GiB by $how, then a thread, a mapping, malloc" test $? -eq 0
+    run 0 preload "$probe" lower 1024 $how
+    check "preload: RLIMIT_AS lowered to 1 GiB by $how, then a thread, a mapping, malloc" test $? -eq 0
+    check "preload: ... on numa-alloc, and no line" eval 'active && no_messages'
+done
+lowered='import resource, threading, mmap
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+m = mmap.mmap(-1, 64 << 20); m[0] = 1
+x = [bytearray(1000) for _ in range(100000)]
 resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-print(resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY)'
-run 0 preload "$python" -c "$limited_later"
-check "preload: RLIMIT_AS set after the start by python3 (setrlimit): the calls work" \
-    grep -qx True "$out/stdout"
-check "preload: ... one line says what it does" \
-    one_line_of_ours "RLIMIT_AS set to 2048 MiB after the start: the heaps' reservation .* counts against it"
-run 0 preload "$python" -c 'import resource; resource.prlimit(0, resource.RLIMIT_AS, (1 << 40, 1 << 40))'
-check "preload: RLIMIT_AS set after the start by prlimit: one line" \
-    one_line_of_ours "RLIMIT_AS set to 1048576 MiB after the start"
+print("ok", len(x), len(bytearray(300 << 20)), resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY)'
+run 0 glibc "$python" -c "$lowered"
+check "glibc: python3 lowers its own RLIMIT_AS, then a thread, an mmap, 400 MB, raises it" grep -qx "ok 100000 314572800 True" "$out/stdout"
+run 0 preload "$python" -c "$lowered"
+check "preload: python3 lowers its own RLIMIT_AS, then a thread, an mmap, 400 MB, raises it" grep -qx "ok 100000 314572800 True" "$out/stdout"
+check "preload: ... on numa-alloc, and no line" eval 'active && no_messages'
+# A limit too large for that (more than half the address space the heaps hold
+# above the last one's frontier, where the kernel is to put the program's
+# mappings) leaves the region reserved: one line says so, once.
+run 0 preload "$python" -c 'import resource
+for gib in (768, 900):
+    resource.prlimit(0, resource.RLIMIT_AS, (gib << 30, resource.RLIM_INFINITY))'
+check "preload: RLIMIT_AS set after the start to more than the heaps can give back: one line" \
+    one_line_of_ours "RLIMIT_AS set to 786432 MiB after the start: the heaps' reservation .* counts against it"
 run $share_limit preload "$python" -c 'import resource
 hard = resource.getrlimit(resource.RLIMIT_AS)[1]
 resource.setrlimit(resource.RLIMIT_AS, (400 << 20, hard))

@@ -25,6 +25,9 @@
  *     with the statistics (a whole document into a file, EPIPE and no
  *     SIGPIPE into a closed pipe, mallinfo2 in use >= the live blocks)
  *     as an operation;
+ * A trim whose pad byte is 0xff first lowers RLIMIT_AS to 64 GiB, once a
+ * process (lower_address_limit): the region is given back but for what the
+ * heaps use, and reserved as they grow from then on.
  * A remote batch (an operation) has a short-lived thread free up to 300 of
  * this thread's blocks of one size, handed back in batches, and takes them
  * again (remote_batch).
@@ -54,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -847,6 +851,28 @@ static void op_realloc(int slot, size_t size, int array, size_t count)
     adopt(slot, p, bytes, MIN_ALIGN);
 }
 
+/*
+ * Once a process (a trim whose pad byte is 0xff): RLIMIT_AS set to 64 GiB, far
+ * above what the model maps, as a program that limits itself after the start
+ * does. The allocator gives back the region's unused part and reserves it as
+ * the heaps grow from then on (interpose/rlimit.c); every block stays live and
+ * intact, and later requests the cap allows must still succeed. No thread of
+ * the target's is alive here (churn and batch threads are joined in their
+ * operation), so no mapping of theirs can meet the moment before the region
+ * is given back.
+ */
+static void lower_address_limit(void)
+{
+    static int lowered;
+    struct rlimit limit;
+    if (lowered || getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur != RLIM_INFINITY)
+        return;
+    lowered = 1;
+    limit.rlim_cur = (rlim_t)64 << 30;
+    if (setrlimit(RLIMIT_AS, &limit) != 0)
+        FAIL("setrlimit(RLIMIT_AS, 64 GiB): %s", strerror(errno));
+}
+
 static void op_aligned(int slot, enum op op, size_t align, size_t size)
 {
     const char *what;
@@ -1065,9 +1091,13 @@ static void run_op(struct input *in)
             churn_thread(slot);
         }
         return;
-    case OP_TRIM:
-        malloc_trim(bytes(in, 1));
+    case OP_TRIM: {
+        unsigned pad = bytes(in, 1);
+        if (pad == 0xff)
+            lower_address_limit();
+        malloc_trim(pad);
         return;
+    }
     case OP_HEAP_CHECK: /* the slot byte's parity picks JSON or text statistics */
 #ifndef FUZZ_GLIBC_MODEL
         numa_alloc_debug_check();
@@ -1111,25 +1141,31 @@ static void write_all(int fd, const void *buf, size_t len)
 
 static void on_fatal_signal(int sig)
 {
-    int fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    static const char msg[] = "fuzz_malloc: fatal signal";
+    write_all(2, msg, sizeof msg - 1);
+    int fd = crash_path[0] ? open(crash_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
     if (fd >= 0) {
         write_all(fd, current_data, current_size);
         close(fd);
+        static const char where[] = ", the input is in ";
+        write_all(2, where, sizeof where - 1);
+        write_all(2, crash_path, strlen(crash_path));
     }
-    static const char msg[] = "fuzz_malloc: fatal signal, the input is in ";
-    write_all(2, msg, sizeof msg - 1);
-    write_all(2, crash_path, strlen(crash_path));
     write_all(2, "\n", 1);
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
-/* libFuzzer installs its handlers after LLVMFuzzerInitialize: ours replace them at the first input.
+/*
+ * libFuzzer installs its handlers after LLVMFuzzerInitialize: ours replace them
+ * at the first input, also when an input is replayed (no artifact prefix):
+ * libFuzzer's prints a stack trace, which calls malloc, and after an
+ * assertion failed with a heap's lock held that malloc waited on it forever.
  */
 static void install_crash_handler(void)
 {
     static int installed;
-    if (installed || !crash_path[0])
+    if (installed)
         return;
     installed = 1;
     static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};

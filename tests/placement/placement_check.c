@@ -73,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static int nodes_with_cpus(int *out)
@@ -1399,6 +1400,19 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *check = argv[1];
+    /*
+     * PLACEMENT_CHECK_LOWER_AS_MIB: the address-space limit lowered by the
+     * program itself, after the start (the heaps give back what they do not
+     * use, and reserve as they grow from then on: core/alloc.c).
+     */
+    const char *lower = getenv("PLACEMENT_CHECK_LOWER_AS_MIB");
+    if (lower) {
+        struct rlimit limit = {(rlim_t)atol(lower) << 20, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &limit) != 0) {
+            fprintf(stderr, "setrlimit(RLIMIT_AS, %s MiB): %s\n", lower, strerror(errno));
+            return 1;
+        }
+    }
     if (strcmp(check, "explicit") == 0)
         check_explicit();
     else if (strcmp(check, "local") == 0 && argc <= 3) {
