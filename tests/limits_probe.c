@@ -24,6 +24,8 @@
  *                 thread, maps 64 MiB and mallocs 64 MiB in 1 MiB blocks, one
  *                 block of 100 MB, a 4 MiB-aligned block of 16 MiB and a block
  *                 of 32 MiB, each written, and grows the last two by realloc
+ *   lower-busy MIB  the same limit set while 4 threads allocate, write, check
+ *                 and free blocks of 16 B to 8 MiB (some aligned up to 4 MiB)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -349,6 +351,96 @@ static int lower(long mib, const char *how)
     return 0;
 }
 
+/*
+ * lower-busy: threads allocate, write, check and free blocks of every size
+ * (16 B to 8 MiB, so that the heaps grow past their frontier and aligned
+ * blocks get mappings of their own) while the main thread lowers the limit:
+ * the give-back meets heaps in use. Each thread stops at its deadline; a
+ * block whose bytes changed, or a NULL under the generous limit, fails.
+ */
+#define BUSY_THREADS 4
+#define BUSY_LIVE    64
+
+static volatile int busy_stop;
+
+static size_t busy_size(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    unsigned r = *seed >> 8;
+    switch (r % 4) {
+    case 0:
+        return 16 + r % 512;
+    case 1:
+        return 1024 + r % 65536;
+    case 2:
+        return (size_t)1 << 20 | (r % 4096);
+    default:
+        return ((size_t)2 << 20) + (r % (6u << 20));
+    }
+}
+
+static void *busy_thread(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
+    unsigned char *live[BUSY_LIVE] = {0};
+    size_t sizes[BUSY_LIVE] = {0};
+    long failures = 0;
+    for (unsigned round = 0; !busy_stop || round < 4 * BUSY_LIVE; round++) {
+        unsigned i = round % BUSY_LIVE;
+        if (live[i]) {
+            unsigned char want = (unsigned char)(i + (uintptr_t)arg);
+            if (live[i][0] != want || live[i][sizes[i] / 2] != want ||
+                live[i][sizes[i] - 1] != want)
+                failures++;
+            free(live[i]);
+            live[i] = NULL;
+        }
+        size_t size = busy_size(&seed);
+        void *p = NULL;
+        if (seed & 0x100) {
+            if (posix_memalign(&p, (size_t)4096 << (seed % 11), size) != 0)
+                p = NULL;
+        } else {
+            p = malloc(size);
+        }
+        if (!p) {
+            failures++;
+            continue;
+        }
+        live[i] = p;
+        sizes[i] = size;
+        memset(p, (int)(i + (uintptr_t)arg), size);
+    }
+    for (unsigned i = 0; i < BUSY_LIVE; i++)
+        free(live[i]);
+    return (void *)failures;
+}
+
+static int lower_busy(long mib)
+{
+    pthread_t threads[BUSY_THREADS];
+    for (uintptr_t t = 0; t < BUSY_THREADS; t++)
+        if ((errno = pthread_create(&threads[t], NULL, busy_thread, (void *)(t + 1))) != 0)
+            FAIL("pthread_create: %s", strerror(errno));
+    usleep(100000);
+    struct rlimit limit = {(rlim_t)mib << 20, RLIM_INFINITY};
+    if (setrlimit(RLIMIT_AS, &limit) != 0)
+        FAIL("setrlimit(RLIMIT_AS, %ld MiB): %s", mib, strerror(errno));
+    usleep(300000);
+    busy_stop = 1;
+    long failures = 0;
+    for (int t = 0; t < BUSY_THREADS; t++) {
+        void *f;
+        pthread_join(threads[t], &f);
+        failures += (long)f;
+    }
+    if (failures)
+        FAIL("%ld blocks failed or changed while the limit was lowered", failures);
+    printf("lowered to %ld MiB while %d threads allocated: every block intact\n", mib,
+           BUSY_THREADS);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -365,9 +457,11 @@ int main(int argc, char **argv)
         return exhaust(arg);
     if (strcmp(mode, "lower") == 0 && argc == 4)
         return lower(arg, argv[3]);
+    if (strcmp(mode, "lower-busy") == 0)
+        return lower_busy(arg);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
     fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-                    "map|malloc BASE_KIB|lower MIB setrlimit|prlimit\n");
+                    "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB\n");
     return 2;
 }

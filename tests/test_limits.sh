@@ -122,6 +122,12 @@ for how in setrlimit prlimit; do
     check "preload: RLIMIT_AS lowered to 1 GiB by $how, then a thread, a mapping, malloc" test $? -eq 0
     check "preload: ... on numa-alloc, and no line" eval 'active && no_messages'
 done
+# The same while four threads allocate blocks of every size: the give-back meets heaps
+# in use (their frontiers, aligned blocks' own mappings).
+run 0 glibc "$probe" lower-busy 4096
+check "glibc: RLIMIT_AS lowered to 4 GiB while threads allocate" test $? -eq 0
+run 0 preload "$probe" lower-busy 4096
+check "preload: RLIMIT_AS lowered to 4 GiB while threads allocate: every block intact" test $? -eq 0
 lowered='import resource, threading, mmap
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))
