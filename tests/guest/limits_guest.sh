@@ -4,7 +4,8 @@
 # a kernel that took MAP_FIXED_NOREPLACE as a hint they would be half of what the limit
 # leaves, split between the nodes: 64 MiB each); a 100 MB block must be served, by
 # numa-alloc (issue 10: "a 100 MB allocation under 300 MB"), and python3 -c pass must
-# run, as under glibc.
+# run, as under glibc. A limit the program lowers itself after the start leaves it as
+# much (limits_probe lower, lower-busy).
 # shellcheck disable=SC2317 # the helpers below are called through check
 set -u
 lib=$1 probe=$2
@@ -21,5 +22,15 @@ check "... served by numa-alloc" active
 (ulimit -v 300000 && NUMA_ALLOC_STATS=$tmp/stats.json LD_PRELOAD=$lib exec /usr/bin/python3 -c pass) >"$tmp/out" 2>&1
 check "python3 -c pass under ulimit -v 300000 on 2 nodes" test $? -eq 0
 check "... on numa-alloc" active
+# The limit lowered from inside, after the start (core/alloc.c, give_back_region), from
+# each node: on node 0 the last slot (node 1's) was never set up and is set up after;
+# on node 1 it is the one that grows. Then from threads on both nodes at once.
+for node in 0 1; do
+    NUMA_ALLOC_STATS=$tmp/stats.json LD_PRELOAD=$lib numactl -N $node "$probe" lower 1024 setrlimit >"$tmp/out" 2>&1
+    check "lowered to 1 GiB after the start, on node $node: a thread, a mapping, huge blocks" test $? -eq 0
+    check "... on numa-alloc" active
+    NUMA_ALLOC_STATS=$tmp/stats.json LD_PRELOAD=$lib numactl -N $node "$probe" lower-busy 4096 >"$tmp/out" 2>&1
+    check "lowered to 4 GiB while 4 threads allocate, started on node $node" test $? -eq 0
+done
 cat "$tmp/out"
 exit "$fail"
