@@ -136,9 +136,27 @@ static void note_failure(const char *what, size_t bytes, const char *rest)
 
 /*
  * True: the region's slots are reserved as their heaps grow (under an
- * address-space limit: reserve_as_needed); false: reserved whole at start-up.
+ * address-space limit: reserve_as_needed, give_back_region); false: reserved
+ * whole at start-up.
  */
 static bool region_lazy;
+
+/*
+ * The region's unreserved ranges (holes_open) are safe while the program's
+ * address-space limit keeps the kernel's mappings out of them: while it is
+ * at most holes_safe_limit. A limit raised past that (or removed) has them
+ * reserved again (retake_region); one lowered again gives them back. Both
+ * change under heap_setup_lock.
+ */
+static bool holes_open;
+static size_t holes_safe_limit;
+
+/*
+ * Per slot not set up yet, in a lazy region: the end of the range of it
+ * reserved already (retake_region), or 0 when none is: setup_slot reserves
+ * its start then. Under heap_setup_lock.
+ */
+static uintptr_t slot_reserved_to[TOPO_MAX_SLOTS];
 
 /*
  * Under an address-space limit that leaves `left` bytes: lays the slots out
@@ -171,6 +189,9 @@ static size_t reserve_as_needed(unsigned num_slots, size_t left)
         na_region.slot_shift = plan.shift;
         na_region.num_slots = num_slots;
         region_lazy = true;
+        holes_open = true;
+        size_t below = base - gap, above = gap + gap_len - (base + plan.size);
+        holes_safe_limit = below < above ? below : above; /* >= left: the kernel maps no more */
         return plan.size;
     }
     return 0;
@@ -248,8 +269,11 @@ static bool setup_slot(unsigned slot)
 {
     char *base = (char *)slot_base(slot);
     size_t len = slot_len(slot);
-    size_t mapped = region_lazy ? SEGMENT_SIZE + hugetlb_slot_want(len) : len;
-    if (region_lazy && os_reserve_at(base, mapped) != 0)
+    uintptr_t have = slot_reserved_to[slot]; /* retake_region's */
+    size_t mapped = !region_lazy ? len
+                    : have       ? have - (uintptr_t)base
+                                 : SEGMENT_SIZE + hugetlb_slot_want(len);
+    if (region_lazy && !have && os_reserve_at(base, mapped) != 0)
         return false;
     int node = na_topo.slot_node[slot];
     /* Policy first, pages later: nothing in the slot is touched before this. */
@@ -259,6 +283,7 @@ static bool setup_slot(unsigned slot)
     if (os_commit(base, NODE_HEAP_COMMIT) != 0) {
         if (region_lazy)
             os_release(base, mapped);
+        slot_reserved_to[slot] = 0;
         return false;
     }
     struct node_heap *heap = node_heap_of(slot);
@@ -383,50 +408,92 @@ static uintptr_t slot_kept_end(unsigned slot)
  * (na_region.size shrinks, and grows with that heap: map_more), and the last
  * slot's free end, the highest hole, is outside it: the kernel maps top-down
  * into it and, the limit being at most half of it, never below it. False
- * (nothing given back) when the limit is more than that.
+ * (nothing given back) when the limit is more than that. Called with
+ * heap_setup_lock held (no slot set up meanwhile), the holes closed.
  */
 static bool give_back_region(size_t limit)
 {
     unsigned last = na_region.num_slots - 1;
-    na_lock(&heap_setup_lock); /* no slot set up meanwhile */
     uintptr_t top = na_region.base + region_reserved;
     struct node_heap *last_heap = heap_is_ready(last) ? node_heap_of(last) : NULL;
     if (last_heap)
         na_lock(&last_heap->pages_lock);
-    bool fits = !region_lazy && limit <= (top - slot_kept_end(last)) / 2;
+    uintptr_t last_kept = slot_kept_end(last);
     if (last_heap)
         na_unlock(&last_heap->pages_lock);
-    for (unsigned slot = 0; fits && slot <= last; slot++) {
-        uintptr_t base = slot_base(slot), end = base + slot_len(slot);
+    if (limit > (top - last_kept) / 2)
+        return false;
+    for (unsigned slot = 0; slot <= last; slot++) {
+        uintptr_t base = slot_base(slot);
         if (!heap_is_ready(slot)) {
-            os_release((void *)base, end - base);
+            uintptr_t to = region_lazy ? slot_reserved_to[slot] : base + slot_len(slot);
+            if (to)
+                os_release((void *)base, to - base);
+            slot_reserved_to[slot] = 0;
             continue;
         }
         struct node_heap *heap = node_heap_of(slot);
         na_lock(&heap->pages_lock); /* the frontier stays put */
         uintptr_t keep = slot_kept_end(slot);
-        if (keep < end)
-            os_release((void *)keep, end - keep);
+        if (keep < heap->seg_mapped)
+            os_release((void *)keep, heap->seg_mapped - keep);
         __atomic_store_n(&heap->seg_mapped, keep, __ATOMIC_RELEASE);
         if (slot == last)
             __atomic_store_n(&na_region.size, keep - na_region.base, __ATOMIC_RELEASE);
         na_unlock(&heap->pages_lock);
     }
-    if (fits && !heap_is_ready(last))
-        __atomic_store_n(&na_region.size, slot_kept_end(last) - na_region.base, __ATOMIC_RELEASE);
-    if (fits)
-        region_lazy = true;
-    na_unlock(&heap_setup_lock);
-    return fits;
+    if (!last_heap)
+        __atomic_store_n(&na_region.size, last_kept - na_region.base, __ATOMIC_RELEASE);
+    region_lazy = true;
+    holes_open = true;
+    holes_safe_limit = (top - last_kept) / 2;
+    return true;
+}
+
+/*
+ * A limit raised past what keeps the kernel out of the region's holes, or
+ * removed: they are reserved again (bound like the rest of their slot),
+ * so that no mapping, the program's or an aligned block's own, ever lands
+ * inside the region's range (layout.h). A hole something else took
+ * meanwhile stays as it is. Called with heap_setup_lock held, the holes open.
+ */
+static void retake_region(void)
+{
+    uintptr_t region_end = na_region.base + na_region.size;
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        uintptr_t base = slot_base(slot), end = base + slot_len(slot);
+        if (end > region_end)
+            end = region_end; /* the last slot's free end, outside the region */
+        if (!heap_is_ready(slot)) {
+            if (!slot_reserved_to[slot] && os_reserve_at((void *)base, end - base) == 0)
+                slot_reserved_to[slot] = end;
+            continue;
+        }
+        struct node_heap *heap = node_heap_of(slot);
+        na_lock(&heap->pages_lock);
+        if (heap->seg_mapped < end)
+            (void)heap_reserve_to(heap, end);
+        na_unlock(&heap->pages_lock);
+    }
+    holes_open = false;
 }
 
 void alloc_address_limit_set(size_t limit)
 {
     static int said;
     size_t reserved = __atomic_load_n(&na_region.size, __ATOMIC_ACQUIRE);
-    /* Laid out under a limit, the heaps reserve as they grow: nothing held ahead. */
-    if (!reserved || __atomic_load_n(&region_lazy, __ATOMIC_RELAXED) || give_back_region(limit) ||
-        reserved < limit / 2 || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+    if (!reserved)
+        return; /* not started (the start reads the limit), or failed: nothing reserved */
+    na_lock(&heap_setup_lock);
+    bool kept = false;
+    if (holes_open) {
+        if (limit > holes_safe_limit)
+            retake_region();
+    } else {
+        kept = !give_back_region(limit);
+    }
+    na_unlock(&heap_setup_lock);
+    if (!kept || reserved < limit / 2 || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
         return;
     char line[320];
     struct textbuf tb;

@@ -68,11 +68,13 @@ int alloc_owner_slot(const void *ptr);
 /* malloc_trim: flush this thread's caches and purge every heap; true if memory was released. */
 bool alloc_trim(void);
 /*
- * The program limited its own address space to `limit` bytes (RLIMIT_AS,
- * interpose/rlimit.c): the heaps give back what they hold reserved and do
- * not use, and reserve as they grow from then on; when the limit is too
- * large for that, one line, once, if what stays reserved leaves the program
- * less than glibc's malloc would.
+ * The program set its own address-space limit to `limit` bytes (RLIMIT_AS,
+ * interpose/rlimit.c; SIZE_MAX: none): the heaps give back what they hold
+ * reserved and do not use, and reserve as they grow from then on; a limit
+ * raised (or removed) past what keeps the kernel out of the ranges given
+ * back has them reserved again. When a limit is too large to give back
+ * for, one line, once, if what stays reserved leaves the program less than
+ * glibc's malloc would.
  */
 void alloc_address_limit_set(size_t limit);
 

@@ -366,6 +366,13 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
  * object): -1 if not free, else 1 if the pages may be resident, 0 if not.
  */
 int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments);
+/*
+ * A slot reserved as its heap grows (an address-space limit: alloc.c):
+ * reserves it from seg_mapped up to `to` (<= seg_end), with the policy and
+ * the advice setup_slot gives the slot's start; 0, or -1 when the limit or a
+ * mapping in the way refuses it.
+ */
+int heap_reserve_to(struct node_heap *heap, uintptr_t to);
 
 /* Purging (purge.c). Called with pages_lock held. */
 void purge_note_dirty(struct node_heap *heap, struct span *span);

@@ -100,12 +100,26 @@ static uintptr_t align_up(uintptr_t x, size_t align)
 /* The most a slot's reservation grows by at a time beyond what is asked (see map_more). */
 #define MAP_MORE_SLACK_MAX (8 * SEGMENT_SIZE)
 
+int heap_reserve_to(struct node_heap *heap, uintptr_t to)
+{
+    uintptr_t from = heap->seg_mapped;
+    NA_ASSERT(from < to && to <= heap->seg_end);
+    if (os_reserve_at((void *)from, to - from) != 0)
+        return -1;
+    (void)binding_prefer_node((void *)from, to - from, heap->node); /* a refusal is counted */
+    hugepages_advise_range(from, to - from);
+    /* The last slot after a limit set later: the region ends with its heap (give_back_region). */
+    if (to - na_region.base > na_region.size)
+        __atomic_store_n(&na_region.size, to - na_region.base, __ATOMIC_RELEASE);
+    __atomic_store_n(&heap->seg_mapped, to, __ATOMIC_RELEASE);
+    return 0;
+}
+
 /*
- * Reserves the slot up to `end` at least (heap->seg_mapped < end <= seg_end),
- * with the policy and the advice setup_slot gives the slot's start; 0, or -1
- * when the address-space limit or a mapping of the program's in the way
- * refuses it (the heap is then as full as a node out of memory). Under the
- * limit every byte reserved is the program's no more: a little ahead (an
+ * Reserves the slot up to `end` at least (heap->seg_mapped < end <= seg_end);
+ * 0, or -1 when the address-space limit or a mapping of the program's in the
+ * way refuses it (the heap is then as full as a node out of memory). Under
+ * the limit every byte reserved is the program's no more: a little ahead (an
  * eighth of what the slot holds, at most 32 MiB) keeps the calls few, and
  * when even that is refused, exactly what is asked.
  */
@@ -116,18 +130,9 @@ static int map_more(struct node_heap *heap, uintptr_t end)
     if (slack > MAP_MORE_SLACK_MAX)
         slack = MAP_MORE_SLACK_MAX;
     uintptr_t to = heap->seg_end - end > slack ? end + slack : heap->seg_end;
-    if (os_reserve_at((void *)from, to - from) != 0) {
-        if (to == end || os_reserve_at((void *)from, end - from) != 0)
-            return -1;
-        to = end;
-    }
-    (void)binding_prefer_node((void *)from, to - from, heap->node); /* a refusal is counted */
-    hugepages_advise_range(from, to - from);
-    /* The last slot after a limit set later: the region ends with its heap (give_back_region). */
-    if (to - na_region.base > na_region.size)
-        __atomic_store_n(&na_region.size, to - na_region.base, __ATOMIC_RELEASE);
-    __atomic_store_n(&heap->seg_mapped, to, __ATOMIC_RELEASE);
-    return 0;
+    if (heap_reserve_to(heap, to) == 0)
+        return 0;
+    return to != end ? heap_reserve_to(heap, end) : -1;
 }
 
 /* Extends the bump frontier by nsegments; 0 on success. */

@@ -6,7 +6,8 @@
  * of it counts against RLIMIT_AS: the program could map nothing more after
  * such a call (a thread's stack, a file), where under glibc's malloc it can.
  * The limit is set as asked (the same system call as the C library's), then
- * the heaps give back what they do not use (core/alloc.c, give_back_region).
+ * the heaps give back what they do not use (core/alloc.c, give_back_region),
+ * or reserve it again when it is raised or removed (retake_region).
  * A limit present at the start is shared as it comes (reserve_as_needed).
  */
 #define _GNU_SOURCE
@@ -21,7 +22,7 @@ static int set_limit(pid_t pid, int resource, const struct rlimit *new_limit,
                      struct rlimit *old_limit)
 {
     long rc = syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
-    if (rc == 0 && resource == RLIMIT_AS && new_limit && new_limit->rlim_cur != RLIM_INFINITY &&
+    if (rc == 0 && resource == RLIMIT_AS && new_limit &&
         (pid == 0 || pid == (pid_t)syscall(SYS_getpid)))
         alloc_address_limit_set((size_t)new_limit->rlim_cur);
     return (int)rc; /* -1 with errno, as the C library's */

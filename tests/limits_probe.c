@@ -441,6 +441,91 @@ static int lower_busy(long mib)
     return 0;
 }
 
+/*
+ * raise-fill [MIB]: (MIB: the limit first lowered to MIB MiB after the start)
+ * the soft limit raised to the hard one, unlimited, then the address space
+ * filled with reservations of the program's own (PROT_NONE), 1 TiB at a
+ * time, then halves down to 4 MiB, so that the kernel's next mappings can
+ * only go into what is left, the heaps' unreserved ranges if any. After every
+ * reservation an aligned block (4 MiB, 16 MiB: a mapping of its own) is asked
+ * for, checked and grown by realloc. Last, the program's reservations within
+ * the 1 GiB above a block of the heaps are given back, and an aligned block asked
+ * for once more: the kernel puts it there, the only room left, and if that
+ * room was the heaps' (a hole they left open) free() would take the block
+ * for theirs. Each block must be what it was asked to be, or NULL (ENOMEM).
+ */
+static int check_own_mapping(size_t step)
+{
+    size_t mib16 = (size_t)16 << 20;
+    void *p = NULL;
+    int err = posix_memalign(&p, (size_t)4 << 20, mib16);
+    if (err != 0) {
+        if (err != ENOMEM)
+            FAIL("posix_memalign(4 MiB, 16 MiB) at step %zu: %s", step, strerror(err));
+        return 0;
+    }
+    ((char *)p)[0] = 1;
+    ((char *)p)[mib16 - 1] = 1;
+    if (malloc_usable_size(p) < mib16)
+        FAIL("step %zu: an aligned block of 16 MiB at %p: usable size %zu", step, p,
+             malloc_usable_size(p));
+    void *q = realloc(p, 3 * mib16);
+    if (q) {
+        if (malloc_usable_size(q) < 3 * mib16 || ((char *)q)[0] != 1 || ((char *)q)[mib16 - 1] != 1)
+            FAIL("step %zu: the aligned block grown to 48 MiB at %p: usable size %zu", step, q,
+                 malloc_usable_size(q));
+        p = q;
+    }
+    free(p);
+    return 1;
+}
+
+#define FILL_MAX 8192
+
+static int raise_fill(long mib)
+{
+    struct rlimit limit;
+    if (mib > 0) {
+        struct rlimit lowered = {(rlim_t)mib << 20, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &lowered) != 0)
+            FAIL("setrlimit(RLIMIT_AS, %ld MiB): %s", mib, strerror(errno));
+    }
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_max != RLIM_INFINITY)
+        FAIL("raise-fill needs a soft limit under an unlimited hard one (ulimit -Sv)");
+    char *heap_block = malloc(64);
+    if (!heap_block)
+        FAIL("malloc(64): %s", strerror(errno));
+    limit.rlim_cur = RLIM_INFINITY;
+    if (setrlimit(RLIMIT_AS, &limit) != 0)
+        FAIL("setrlimit(RLIMIT_AS, unlimited): %s", strerror(errno));
+    static char *fill[FILL_MAX];
+    static size_t fill_len[FILL_MAX];
+    size_t steps = 0, served = 0, reserved = 0;
+    for (size_t chunk = (size_t)1 << 40; chunk >= ((size_t)4 << 20); chunk /= 2) {
+        void *p;
+        while (steps < FILL_MAX &&
+               (p = mmap(NULL, chunk, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                         0)) != MAP_FAILED) {
+            fill[steps] = p;
+            fill_len[steps] = chunk;
+            reserved += chunk;
+            served += (size_t)check_own_mapping(steps++);
+        }
+    }
+    size_t near = 0;
+    for (size_t i = 0; i < steps; i++)
+        if (fill[i] > heap_block && fill[i] + fill_len[i] <= heap_block + ((size_t)1 << 30)) {
+            munmap(fill[i], fill_len[i]);
+            near += fill_len[i];
+        }
+    served += (size_t)check_own_mapping(steps);
+    printf("raised, %zu GiB reserved in %zu steps (%zu MiB of it above the heaps given back): "
+           "%zu aligned blocks served, each right\n",
+           reserved >> 30, steps, near >> 20, served);
+    free(heap_block);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -459,9 +544,12 @@ int main(int argc, char **argv)
         return lower(arg, argv[3]);
     if (strcmp(mode, "lower-busy") == 0)
         return lower_busy(arg);
+    if (strcmp(mode, "raise-fill") == 0)
+        return raise_fill(arg);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
-    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-                    "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB\n");
+    fprintf(stderr,
+            "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+            "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB|raise-fill [MIB]\n");
     return 2;
 }

@@ -26,7 +26,8 @@ trap 'rm -rf "$out"' EXIT
 # shellcheck source=tests/check.sh
 source "$(dirname "$0")/check.sh"
 
-# run KIB HOW CMD... - runs CMD under `ulimit -v KIB` (0: no limit), HOW = glibc,
+# run KIB HOW CMD... - runs CMD under `ulimit -v KIB` (0: no limit; soft:KIB: the soft
+# limit only, which the program may raise), HOW = glibc,
 # preload or launcher; stdout to $out/stdout, stderr to $out/stderr, JSON
 # statistics (with numa-alloc) to $out/stats.json. Returns CMD's status (and
 # shows its output when that is not 0).
@@ -35,7 +36,11 @@ run() {
     shift 2
     rm -f "$out/stats.json"
     (
-        ((kib > 0)) && ulimit -v "$kib"
+        case $kib in
+        soft:*) ulimit -Sv "${kib#soft:}" ;;
+        0) ;;
+        *) ulimit -v "$kib" ;;
+        esac
         case $how in
         glibc) exec "$@" ;;
         preload) NUMA_ALLOC_STATS="$out/stats.json" LD_PRELOAD=$lib exec "$@" ;;
@@ -141,6 +146,37 @@ check "glibc: python3 lowers its own RLIMIT_AS, then a thread, an mmap, 400 MB, 
 run 0 preload "$python" -c "$lowered"
 check "preload: python3 lowers its own RLIMIT_AS, then a thread, an mmap, 400 MB, raises it" grep -qx "ok 100000 314572800 True" "$out/stdout"
 check "preload: ... on numa-alloc, and no line" eval 'active && no_messages'
+# A limit raised again, or removed: the region's unreserved ranges are reserved again
+# (core/alloc.c, retake_region), else a program that then fills the address space sends
+# the kernel into them, an aligned block's own mapping too (read as a segment: usable
+# size 0). limits_probe raise-fill reserves 128 TiB of its own, piece by piece, asking
+# for an aligned block after each. Under a soft limit present at the start (the heaps
+# laid out in the middle of the largest gap), and one lowered after it.
+run soft:3000000 glibc "$probe" raise-fill
+check "glibc: a soft ulimit -v raised, then the address space filled: aligned blocks right" test $? -eq 0
+run soft:3000000 preload "$probe" raise-fill
+check "preload: a soft ulimit -v raised, then the address space filled: aligned blocks right" test $? -eq 0
+run 0 preload "$probe" raise-fill 2048
+check "preload: RLIMIT_AS lowered after the start, removed, the address space filled: aligned blocks right" test $? -eq 0
+# Raised, then lowered again: what was reserved again is given back again.
+again='import resource, threading, mmap
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+x = [bytearray(1000) for _ in range(10000)]
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, hard))
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+m = mmap.mmap(-1, 64 << 20); m[0] = 1
+y = [bytearray(1000) for _ in range(100000)]
+print("ok", len(y), len(bytearray(300 << 20)))'
+for start in soft:3000000 0; do
+    what="no limit"
+    [[ $start == 0 ]] || what="a soft ulimit -v"
+    run $start glibc "$python" -c "$again"
+    check "glibc: $what at the start, raised, lowered to 1 GiB: a thread, an mmap, 400 MB" grep -qx "ok 100000 314572800" "$out/stdout"
+    run $start preload "$python" -c "$again"
+    check "preload: $what at the start, raised, lowered to 1 GiB: a thread, an mmap, 400 MB" grep -qx "ok 100000 314572800" "$out/stdout"
+    check "preload: ... on numa-alloc, and no line" eval 'active && no_messages'
+done
 # A limit too large for that (more than half the address space the heaps hold
 # above the last one's frontier, where the kernel is to put the program's
 # mappings) leaves the region reserved: one line says so, once.

@@ -25,9 +25,10 @@
  *     with the statistics (a whole document into a file, EPIPE and no
  *     SIGPIPE into a closed pipe, mallinfo2 in use >= the live blocks)
  *     as an operation;
- * A trim whose pad byte is 0xff first lowers RLIMIT_AS to 64 GiB, once a
- * process (lower_address_limit): the region is given back but for what the
- * heaps use, and reserved as they grow from then on.
+ * A trim whose pad byte is 0xff first lowers RLIMIT_AS to 64 GiB, or raises
+ * it again to unlimited when it is lowered (toggle_address_limit): the region
+ * is given back but for what the heaps use and reserved as they grow, then
+ * reserved again, then given back again.
  * A remote batch (an operation) has a short-lived thread free up to 300 of
  * this thread's blocks of one size, handed back in batches, and takes them
  * again (remote_batch).
@@ -852,25 +853,24 @@ static void op_realloc(int slot, size_t size, int array, size_t count)
 }
 
 /*
- * Once a process (a trim whose pad byte is 0xff): RLIMIT_AS set to 64 GiB, far
- * above what the model maps, as a program that limits itself after the start
- * does. The allocator gives back the region's unused part and reserves it as
- * the heaps grow from then on (interpose/rlimit.c); every block stays live and
- * intact, and later requests the cap allows must still succeed. No thread of
- * the target's is alive here (churn and batch threads are joined in their
- * operation), so no mapping of theirs can meet the moment before the region
- * is given back.
+ * A trim whose pad byte is 0xff: RLIMIT_AS set to 64 GiB, far above what the
+ * model maps, as a program that limits itself after the start does, or back
+ * to unlimited when it was so set. The allocator gives back the region's
+ * unused part and reserves it as the heaps grow (interpose/rlimit.c), and
+ * retakes it when the limit goes; every block stays live and intact, and
+ * later requests must still succeed. Under a hard limit (the limited run)
+ * nothing changes. No thread of the target's is alive here (churn and batch
+ * threads are joined in their operation), so no mapping of theirs can meet
+ * the moment before the region is given back.
  */
-static void lower_address_limit(void)
+static void toggle_address_limit(void)
 {
-    static int lowered;
     struct rlimit limit;
-    if (lowered || getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur != RLIM_INFINITY)
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_max != RLIM_INFINITY)
         return;
-    lowered = 1;
-    limit.rlim_cur = (rlim_t)64 << 30;
+    limit.rlim_cur = limit.rlim_cur == RLIM_INFINITY ? (rlim_t)64 << 30 : RLIM_INFINITY;
     if (setrlimit(RLIMIT_AS, &limit) != 0)
-        FAIL("setrlimit(RLIMIT_AS, 64 GiB): %s", strerror(errno));
+        FAIL("setrlimit(RLIMIT_AS, %llu): %s", (unsigned long long)limit.rlim_cur, strerror(errno));
 }
 
 static void op_aligned(int slot, enum op op, size_t align, size_t size)
@@ -1094,7 +1094,7 @@ static void run_op(struct input *in)
     case OP_TRIM: {
         unsigned pad = bytes(in, 1);
         if (pad == 0xff)
-            lower_address_limit();
+            toggle_address_limit();
         malloc_trim(pad);
         return;
     }

@@ -5,7 +5,8 @@
 # leaves, split between the nodes: 64 MiB each); a 100 MB block must be served, by
 # numa-alloc (issue 10: "a 100 MB allocation under 300 MB"), and python3 -c pass must
 # run, as under glibc. A limit the program lowers itself after the start leaves it as
-# much (limits_probe lower, lower-busy).
+# much (limits_probe lower, lower-busy), and one it removes again leaves no hole of the
+# heaps' for the kernel to map into (raise-fill).
 # shellcheck disable=SC2317 # the helpers below are called through check
 set -u
 lib=$1 probe=$2
@@ -31,6 +32,8 @@ for node in 0 1; do
     check "... on numa-alloc" active
     NUMA_ALLOC_STATS=$tmp/stats.json LD_PRELOAD=$lib numactl -N $node "$probe" lower-busy 4096 >"$tmp/out" 2>&1
     check "lowered to 4 GiB while 4 threads allocate, started on node $node" test $? -eq 0
+    LD_PRELOAD=$lib numactl -N $node "$probe" raise-fill 2048 >"$tmp/out" 2>&1
+    check "lowered, removed, the address space filled, on node $node: aligned blocks right" test $? -eq 0
 done
 cat "$tmp/out"
 exit "$fail"
