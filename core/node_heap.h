@@ -156,11 +156,12 @@ struct node_heap {
     /*
      * The slot's reserved part, [slot base, seg_mapped): all of it (seg_end)
      * unless the region was laid out under an address-space limit
-     * (core/alloc.c, reserve_region), where bump reserves more as seg_next
-     * needs it.
-     * seg_next <= seg_mapped <= seg_end; grows under pages_lock, never
-     * shrinks; read without the lock (release/acquire) by whatever sets the
-     * policy of the whole slot again.
+     * (core/alloc.c, reserve_region) or given back under one set later
+     * (give_back_region), where bump reserves more as seg_next needs it.
+     * seg_next <= seg_mapped <= seg_end; grows under pages_lock, shrinks only
+     * in give_back_region (under pages_lock and heap_setup_lock); read
+     * without pages_lock (release/acquire) by whatever sets the policy of
+     * the whole slot again, under heap_setup_lock.
      */
     uintptr_t seg_mapped;
     uint64_t next_purge_ms; /* earliest time a decay purge is due */
