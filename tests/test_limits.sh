@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_limits.sh LAUNCHER LIBRARY PROBE SCHEMA - start-up under resource limits
+# test_limits.sh LAUNCHER LIBRARY PROBE SCHEMA DENY - start-up under resource limits
 # (issue 10, findings 3, 5 and 10):
 #   - under `ulimit -v` (RLIMIT_AS) programs that need well under the limit run
 #     as they do on glibc: python3 -c pass and a 100 MB allocation under 300 MB,
@@ -18,7 +18,7 @@
 #     line, and the program runs on glibc's malloc: every entry point works, a bad
 #     variable's warning is printed once, the statistics say "active": false.
 set -uo pipefail
-launcher=$1 lib=$2 probe=$3 schema=$4
+launcher=$1 lib=$2 probe=$3 schema=$4 deny=$5 # deny: tests/seccomp_deny
 python=/usr/bin/python3 # Debian's (has jsonschema), not a pyenv shim
 export LC_ALL=C # no locale archive mapped into the limited address space
 out=$(mktemp -d)
@@ -133,6 +133,14 @@ run 0 glibc "$probe" lower-busy 4096
 check "glibc: RLIMIT_AS lowered to 4 GiB while threads allocate" test $? -eq 0
 run 0 preload "$probe" lower-busy 4096
 check "preload: RLIMIT_AS lowered to 4 GiB while threads allocate: every block intact" test $? -eq 0
+# The same where a container refuses the NUMA calls: the ranges reserved as the heaps
+# grow are left unbound, as their start is.
+for err in EPERM ENOSYS; do
+    run 0 preload "$deny" --errno=$err -- "$probe" lower 1024 setrlimit
+    check "preload, NUMA calls refused ($err): RLIMIT_AS lowered to 1 GiB after the start" test $? -eq 0
+    run 0 preload "$deny" --errno=$err -- "$probe" raise-fill 2048
+    check "preload, NUMA calls refused ($err): lowered, removed, the address space filled" test $? -eq 0
+done
 lowered='import resource, threading, mmap
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))
