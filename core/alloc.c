@@ -609,6 +609,8 @@ bool alloc_ensure_init(void)
         __atomic_store_n(&init_tid, tid, __ATOMIC_RELAXED);
         __atomic_store_n(&init_state, INIT_RUNNING, __ATOMIC_RELEASE);
         state = init_once() ? INIT_READY : INIT_FAILED;
+        if (state == INIT_FAILED)
+            libc_heap_init(); /* before any thread can see FAILED and call it */
         __atomic_store_n(&init_state, state, __ATOMIC_RELEASE);
         errno = saved;
         first = true;

@@ -2,30 +2,64 @@
 #define _GNU_SOURCE
 #include "core/libc_heap.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
 /*
- * glibc's implementations of the malloc family (GLIBC_2.2.5, x86-64). Weak:
- * in a static program (libnumapreload.a) a strong reference would pull in
- * libc.a's malloc.o, whose malloc, free... clash with ours; a weak one is
- * left unresolved (NULL), and the blocks then come from mmap_heap below.
+ * glibc's implementations of the malloc family, under its __libc_ names
+ * (GLIBC_2.2.5, x86-64). Not referenced by name: the library exports those
+ * names itself (interpose/malloc.c), so a reference would find ours. They
+ * are looked up once, when the start fails (libc_heap_init), with their
+ * version, which no name of ours has (a versioned lookup skips an
+ * unversioned definition), among the definitions after ours (RTLD_NEXT);
+ * dlvsym allocates nothing when it finds them. It is weak: in a static program
+ * (libnumapreload.a) it is absent, as is a C library to ask, and the blocks
+ * come from mmap_heap below.
  */
-extern void *__libc_malloc(size_t size) __attribute__((weak));
-extern void *__libc_calloc(size_t count, size_t size) __attribute__((weak));
-extern void *__libc_realloc(void *ptr, size_t size) __attribute__((weak));
-extern void *__libc_memalign(size_t alignment, size_t size) __attribute__((weak));
-extern void __libc_free(void *ptr) __attribute__((weak));
+extern void *dlvsym(void *handle, const char *name, const char *version) __attribute__((weak));
+
+static struct {
+    void *(*malloc)(size_t size);
+    void *(*calloc)(size_t count, size_t size);
+    void *(*realloc)(void *ptr, size_t size);
+    void *(*memalign)(size_t alignment, size_t size);
+    void (*free)(void *ptr);
+} glibc; /* all set, or all NULL; written before the failed start is published */
+
+#define GLIBC_VERSION "GLIBC_2.2.5"
+
+static void *glibc_function(const char *name)
+{
+    return dlvsym(RTLD_NEXT, name, GLIBC_VERSION);
+}
+
+void libc_heap_init(void)
+{
+    if (!dlvsym)
+        return;
+    void *found[] = {glibc_function("__libc_malloc"), glibc_function("__libc_calloc"),
+                     glibc_function("__libc_realloc"), glibc_function("__libc_memalign"),
+                     glibc_function("__libc_free")};
+    for (size_t i = 0; i < sizeof found / sizeof found[0]; i++)
+        if (!found[i])
+            return; /* not glibc: the mappings below serve */
+    /* POSIX's dlsym contract: a data pointer converts to a function pointer. */
+    memcpy(&glibc.malloc, &found[0], sizeof found[0]);
+    memcpy(&glibc.calloc, &found[1], sizeof found[1]);
+    memcpy(&glibc.realloc, &found[2], sizeof found[2]);
+    memcpy(&glibc.memalign, &found[3], sizeof found[3]);
+    memcpy(&glibc.free, &found[4], sizeof found[4]);
+}
 
 /* glibc's blocks are at least this aligned (MALLOC_ALIGNMENT on x86-64). */
 #define LIBC_MIN_ALIGNMENT 16
 
 static bool have_libc_heap(void)
 {
-    return &__libc_malloc != NULL && &__libc_calloc != NULL && &__libc_realloc != NULL &&
-           &__libc_memalign != NULL && &__libc_free != NULL;
+    return glibc.free != NULL;
 }
 
 /*
@@ -82,8 +116,8 @@ void *libc_heap_alloc(size_t size, size_t alignment, bool zero)
     if (!have_libc_heap())
         return mmap_heap_alloc(size, alignment);
     if (alignment <= LIBC_MIN_ALIGNMENT)
-        return zero ? __libc_calloc(1, size) : __libc_malloc(size);
-    void *ptr = __libc_memalign(alignment, size);
+        return zero ? glibc.calloc(1, size) : glibc.malloc(size);
+    void *ptr = glibc.memalign(alignment, size);
     if (ptr && zero)
         memset(ptr, 0, size);
     return ptr;
@@ -92,7 +126,7 @@ void *libc_heap_alloc(size_t size, size_t alignment, bool zero)
 void libc_heap_free(void *ptr)
 {
     if (have_libc_heap())
-        __libc_free(ptr);
+        glibc.free(ptr);
     else if (ptr)
         mmap_heap_free(ptr);
 }
@@ -100,7 +134,7 @@ void libc_heap_free(void *ptr)
 void *libc_heap_realloc(void *ptr, size_t size)
 {
     if (have_libc_heap())
-        return __libc_realloc(ptr, size);
+        return glibc.realloc(ptr, size);
     if (!ptr)
         return mmap_heap_alloc(size, 0);
     if (size == 0) {

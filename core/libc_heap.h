@@ -1,9 +1,10 @@
 /*
  * libc_heap.h - the C library's own allocator, which serves the program when
  * numa-alloc could not start (alloc_start_failed()). glibc exports its
- * implementation under __libc_* names, so it is reached without dlsym (which
- * may allocate). Its blocks are told apart from ours by address, like every
- * foreign pointer: with nothing reserved, no pointer is ours.
+ * implementation under __libc_* names, which the library exports too (a
+ * program may call them): glibc's are looked up once, when the start fails.
+ * Its blocks are told apart from ours by address, like every foreign
+ * pointer: with nothing reserved, no pointer is ours.
  */
 #ifndef NUMA_ALLOC_LIBC_HEAP_H
 #define NUMA_ALLOC_LIBC_HEAP_H
@@ -13,6 +14,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * Finds glibc's implementations; called once, by the thread whose start
+ * failed, before the failure is published (a malloc from inside it is a
+ * re-entry: ENOMEM). Where there are none (a static program) every block is
+ * a mapping of its own.
+ */
+NA_COLD void libc_heap_init(void);
 /* malloc, calloc or memalign of glibc's, as `alignment` and `zero` ask. NULL + errno. */
 NA_COLD void *libc_heap_alloc(size_t size, size_t alignment, bool zero);
 NA_COLD void libc_heap_free(void *ptr);

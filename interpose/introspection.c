@@ -143,6 +143,13 @@ NA_EXPORT struct mallinfo mallinfo(void)
     return info;
 }
 
+/* glibc's __libc_ names for mallopt and mallinfo (GLIBC_2.2.5): see interpose/malloc.c. */
+NA_EXPORT int __libc_mallopt(int param, int value) NA_ALIAS_OF(mallopt);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* as glibc's own mallinfo is */
+NA_EXPORT struct mallinfo __libc_mallinfo(void) NA_ALIAS_OF(mallinfo);
+#pragma GCC diagnostic pop
+
 /*
  * The layout glibc's malloc_stats prints, one "Arena" per node, on stderr:
  * system bytes = arena, in use bytes = uordblks; the total adds the huge

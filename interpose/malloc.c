@@ -128,6 +128,24 @@ NA_EXPORT void *pvalloc(size_t size)
     return memalign_as_glibc(OS_PAGE_SIZE, rounded ? rounded : OS_PAGE_SIZE);
 }
 
+/*
+ * glibc's other names for the same functions (GLIBC_2.2.5), which a program
+ * may call itself: a block of ours handed to glibc's __libc_free aborted the
+ * program ("free(): invalid pointer"), and one of glibc's __libc_malloc was
+ * a foreign pointer to us. cfree is glibc's old name for free, kept for
+ * binaries linked before glibc 2.26. mimalloc and tcmalloc take these names
+ * too. glibc's own implementations stay reachable for a failed start
+ * (libc_heap.c: looked up, not linked).
+ */
+NA_EXPORT void *__libc_malloc(size_t size) NA_ALIAS_OF(malloc);
+NA_EXPORT void __libc_free(void *ptr) NA_ALIAS_OF(free);
+NA_EXPORT void cfree(void *ptr) NA_ALIAS_OF(free);
+NA_EXPORT void *__libc_calloc(size_t count, size_t size) NA_ALIAS_OF(calloc);
+NA_EXPORT void *__libc_realloc(void *ptr, size_t size) NA_ALIAS_OF(realloc);
+NA_EXPORT void *__libc_memalign(size_t alignment, size_t size) NA_ALIAS_OF(memalign);
+NA_EXPORT void *__libc_valloc(size_t size) NA_ALIAS_OF(valloc);
+NA_EXPORT void *__libc_pvalloc(size_t size) NA_ALIAS_OF(pvalloc);
+
 NA_EXPORT size_t malloc_usable_size(void *ptr)
 {
     size_t usable = alloc_usable_size(ptr);

@@ -26,6 +26,9 @@
  *                 of 32 MiB, each written, and grows the last two by realloc
  *   lower-busy MIB  the same limit set while 4 threads allocate, write, check
  *                 and free blocks of 16 B to 8 MiB (some aligned up to 4 MiB)
+ *   names         glibc's other names (__libc_malloc, __libc_free, cfree, ...)
+ *                 crossed with the public ones; prints which object defines
+ *                 __libc_malloc and malloc(1)'s usable size (whose heap served)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -526,6 +529,59 @@ static int raise_fill(long mib)
     return 0;
 }
 
+/* glibc's __libc_ names, looked up: cfree is a compatibility symbol the linker does not bind. */
+static void *named(const char *name)
+{
+    void *fn = dlsym(RTLD_DEFAULT, name);
+    if (!fn)
+        FAIL("%s not found", name);
+    return fn;
+}
+
+static int names(void)
+{
+    void *(*libc_malloc)(size_t) = (void *(*)(size_t))named("__libc_malloc");
+    void (*libc_free)(void *) = (void (*)(void *))named("__libc_free");
+    void *(*libc_calloc)(size_t, size_t) = (void *(*)(size_t, size_t))named("__libc_calloc");
+    void *(*libc_realloc)(void *, size_t) = (void *(*)(void *, size_t))named("__libc_realloc");
+    void *(*libc_memalign)(size_t, size_t) = (void *(*)(size_t, size_t))named("__libc_memalign");
+    void (*old_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "cfree"); /* glibc: none */
+    char *p = malloc(100);
+    check_block(p, 100, 16, "malloc");
+    libc_free(p);
+    char *q = libc_malloc(100);
+    check_block(q, 100, 16, "__libc_malloc");
+    q = realloc(q, 5000);
+    if (!q || q[0] != 0x5a || q[99] != 0x5a)
+        FAIL("realloc of __libc_malloc's block lost its contents");
+    free(q);
+    char *r = malloc(50);
+    check_block(r, 50, 16, "malloc");
+    r = libc_realloc(r, 70000);
+    if (!r || r[0] != 0x5a || r[49] != 0x5a)
+        FAIL("__libc_realloc of malloc's block lost its contents");
+    (old_free ? old_free : libc_free)(r);
+    char *z = libc_calloc(1000, 10);
+    check_block(z, 0, 16, "__libc_calloc");
+    for (size_t i = 0; i < 10000; i++)
+        if (z[i])
+            FAIL("__libc_calloc: byte %zu not zero", i);
+    free(z);
+    void *m = libc_memalign(4096, 100);
+    check_block(m, 100, 4096, "__libc_memalign");
+    libc_free(m);
+    Dl_info where;
+    if (!dladdr((void *)libc_malloc, &where) || !where.dli_fname)
+        FAIL("dladdr(__libc_malloc) failed");
+    const char *slash = strrchr(where.dli_fname, '/');
+    void *one = malloc(1);
+    size_t usable = malloc_usable_size(one);
+    free(one);
+    printf("names ok: __libc_malloc from %s, malloc(1) usable %zu\n",
+           slash ? slash + 1 : where.dli_fname, usable);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -546,10 +602,13 @@ int main(int argc, char **argv)
         return lower_busy(arg);
     if (strcmp(mode, "raise-fill") == 0)
         return raise_fill(arg);
+    if (strcmp(mode, "names") == 0)
+        return names();
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
-    fprintf(stderr,
-            "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-            "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB|raise-fill [MIB]\n");
+    fprintf(
+        stderr,
+        "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+        "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB|raise-fill [MIB]|names\n");
     return 2;
 }

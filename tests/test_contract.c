@@ -1054,3 +1054,89 @@ Test(contract, realloc_of_foreign_memory_is_refused)
     }
     libc.free(theirs); /* still glibc's: its own free takes it back */
 }
+
+/*
+ * glibc's __libc_ names (and cfree, glibc's old name for free) are numa-alloc's
+ * too: a program that frees with __libc_free a block malloc handed out (or the
+ * other way round) aborted in glibc's free, or left a foreign block to us.
+ */
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *ptr);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void *__libc_memalign(size_t alignment, size_t size);
+extern void *__libc_valloc(size_t size);
+extern void *__libc_pvalloc(size_t size);
+extern int __libc_mallopt(int param, int value);
+extern struct mallinfo __libc_mallinfo(void);
+
+Test(contract, glibc_names_are_ours)
+{
+    static const struct {
+        const char *name, *same_as;
+    } names[] = {{"__libc_malloc", "malloc"},
+                 {"__libc_free", "free"},
+                 {"cfree", "free"},
+                 {"__libc_calloc", "calloc"},
+                 {"__libc_realloc", "realloc"},
+                 {"__libc_memalign", "memalign"},
+                 {"__libc_valloc", "valloc"},
+                 {"__libc_pvalloc", "pvalloc"},
+                 {"__libc_mallopt", "mallopt"},
+                 {"__libc_mallinfo", "mallinfo"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *found = dlsym(RTLD_DEFAULT, names[i].name);
+        cr_assert_not_null(found, "%s not found", names[i].name);
+        cr_assert_eq(found, dlsym(RTLD_DEFAULT, names[i].same_as), "%s is not numa-alloc's %s",
+                     names[i].name, names[i].same_as);
+    }
+
+    char *p = test_launder(malloc(100));
+    cr_assert_not_null(p);
+    test_pattern_fill(p, 100, 1);
+    __libc_free(p);
+
+    char *q = test_launder(__libc_malloc(100));
+    cr_assert_not_null(q);
+    cr_assert_geq(numa_ptr_node(q), 0, "__libc_malloc's block is not numa-alloc's");
+    test_pattern_fill(q, 100, 2);
+    q = realloc(q, 5000);
+    cr_assert_not_null(q);
+    cr_assert_eq(test_pattern_check(q, 100, 2), -1, "realloc of __libc_malloc's block lost it");
+    free(q);
+
+    char *r = test_launder(malloc(50));
+    cr_assert_not_null(r);
+    test_pattern_fill(r, 50, 3);
+    r = __libc_realloc(r, 70000);
+    cr_assert_not_null(r);
+    cr_assert_eq(test_pattern_check(r, 50, 3), -1, "__libc_realloc lost the contents");
+    cr_assert_geq(malloc_usable_size(r), 70000);
+    void (*cfree_fn)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "cfree");
+    cfree_fn(r);
+
+    unsigned char *z = test_launder(__libc_calloc(1000, 10));
+    cr_assert_not_null(z);
+    for (size_t i = 0; i < 10000; i++)
+        cr_assert_eq(z[i], 0, "__libc_calloc: byte %zu not zero", i);
+    free(z);
+
+    void *m = __libc_memalign(4096, 100);
+    cr_assert_not_null(m);
+    cr_assert_eq((uintptr_t)m % 4096, 0);
+    cr_assert_geq(numa_ptr_node(m), 0);
+    __libc_free(m);
+    void *v = __libc_valloc(10);
+    cr_assert_not_null(v);
+    cr_assert_eq((uintptr_t)v % 4096, 0);
+    free(v);
+    void *pv = __libc_pvalloc(4097);
+    cr_assert_not_null(pv);
+    cr_assert_geq(malloc_usable_size(pv), 8192);
+    free(pv);
+
+    cr_assert_eq(__libc_mallopt(M_ARENA_MAX, 2), 1);
+    void *held = malloc(100000);
+    cr_assert_gt(__libc_mallinfo().uordblks, 0);
+    free(held);
+}

@@ -95,6 +95,17 @@ for how in preload launcher; do
     check "$how: the exhaustion was numa-alloc's" active
 done
 
+# glibc's other names for the malloc family (__libc_malloc, __libc_free, cfree...):
+# numa-alloc's while it serves, so that a block crosses from one name to the other
+# (under glibc they are glibc's, the test's baseline); after a failed start,
+# glibc's heap serves both (below).
+run 0 glibc "$probe" names
+check "glibc: __libc_free(malloc()) and the other crossings" \
+    grep -qx "names ok: __libc_malloc from libc.so.6, malloc(1) usable 24" "$out/stdout"
+run $limit preload "$probe" names
+check "preload: __libc_malloc & co are numa-alloc's, crossed with malloc & co" \
+    grep -Eqx "names ok: __libc_malloc from libnumapreload\.so[.0-9]*, malloc\(1\) usable 16" "$out/stdout"
+
 # What the limit leaves is shared as it comes, as under glibc: the heaps reserve
 # address space as they grow, not a share of it at start-up. The probe maps 60 %
 # (25 %) of what the limit leaves glibc by itself and takes 25 % (60 %) from malloc,
@@ -276,6 +287,9 @@ check "failed start: the statistics say numa-alloc was not active" \
 check "failed start: the statistics claim no placement" \
     grep -qx "placement: none (nothing bound, nothing verified)" "$out/stats.json"
 unset NUMA_ALLOC_POLICY NUMA_ALLOC_STATS_FORMAT
+run $tight preload "$probe" names
+check "failed start: __libc_malloc & co reach glibc's heap through numa-alloc's names" \
+    grep -Eqx "names ok: __libc_malloc from libnumapreload\.so[.0-9]*, malloc\(1\) usable 24" "$out/stdout"
 run $tight preload "$python" -c pass
 check "failed start: python3 -c pass runs" test $? -eq 0
 "$python" - "$schema" "$out/stats.json" <<'PY'

@@ -93,6 +93,9 @@ static const char *const allowed[] = {
     "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
     "memalign", "valloc", "pvalloc", "malloc_usable_size", "malloc_trim", "free_sized",
     "free_aligned_sized", "mallopt", "mallinfo", "mallinfo2", "malloc_stats", "malloc_info",
+    /* glibc's other names for them (interpose/malloc.c) */
+    "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_memalign", "__libc_valloc",
+    "__libc_pvalloc", "__libc_free", "__libc_mallopt", "__libc_mallinfo", "cfree",
     /* the explicit API */
     "numa_malloc", "numa_calloc", "numa_aligned_alloc", "numa_ptr_node", "numa_alloc_stats_write",
     "numa_alloc_version",

@@ -24,8 +24,13 @@ trap 'rm -rf "$tmp"' EXIT
 # after the text, which nothing else then faults in (cmake/startup-text.ld's header).
 REPORTING_OBJECTS='*stats.c.o *stats_openmetrics.c.o *stats_file.c.o *prof.c.o *counters_api.c.o *introspection.c.o'
 
-# The base name of a function: GCC's clones (NAME.isra.0, .constprop.0, .part.0, .cold) are NAME's.
-base_names() { sed -E 's/\.(isra|constprop|part|cold)(\.[0-9]+)?.*$//' | awk 'NF && !seen[$0]++'; }
+# The base name of a function: GCC's clones (NAME.isra.0, .constprop.0, .part.0, .cold) are NAME's,
+# and glibc's other names that are aliases of ours (__libc_malloc, cfree: interpose/malloc.c,
+# no section of their own) are the functions' own.
+base_names() {
+    sed -E -e 's/\.(isra|constprop|part|cold)(\.[0-9]+)?.*$//' -e 's/^__libc_//' -e 's/^cfree$/free/' |
+        awk 'NF && !seen[$0]++'
+}
 
 "$trace" "$lib" | base_names >"$tmp/startup"
 

@@ -71,6 +71,23 @@
 static void *(*volatile memalign_call)(size_t, size_t) = memalign;
 static void *(*volatile aligned_alloc_call)(size_t, size_t) = aligned_alloc;
 
+/*
+ * glibc's other names for malloc, calloc, realloc and free (GLIBC_2.2.5,
+ * undeclared): numa-alloc's too (interpose/malloc.c). Blocks of odd slots are
+ * allocated, reallocated and freed under them, so that every block crosses
+ * names; cfree (a compatibility symbol, which only numa-alloc lets a program
+ * link) frees the blocks of slots 3 apart.
+ */
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void __libc_free(void *ptr);
+#ifndef FUZZ_GLIBC_MODEL
+extern void cfree(void *ptr);
+#else
+#define cfree free
+#endif
+
 #ifndef FUZZ_GLIBC_MODEL
 #include "numa_alloc.h"
 size_t numa_alloc_debug_check(void);
@@ -393,7 +410,12 @@ static void release(int slot, int how)
     (void)size;
     (void)align;
 #endif
-    free(p);
+    if (slot % 3 == 0)
+        cfree(p);
+    else if (slot & 1)
+        __libc_free(p);
+    else
+        free(p);
 }
 
 /* ---- the second thread: frees what it is handed ------------------------- */
@@ -823,7 +845,8 @@ static void op_realloc(int slot, size_t size, int array, size_t count)
         return;
     }
     errno = 0;
-    unsigned char *p = array ? reallocarray(b->ptr, count, size) : realloc(b->ptr, bytes);
+    unsigned char *p = array ? reallocarray(b->ptr, count, size)
+                             : (slot & 1 ? __libc_realloc : realloc)(b->ptr, bytes);
     int err = errno;
     const char *what = array ? "reallocarray" : "realloc";
     if (overflow || must_fail(bytes, MIN_ALIGN)) {
@@ -1014,7 +1037,8 @@ static void run_op(struct input *in)
         if (!overflow && !worth_asking(total, MIN_ALIGN))
             return;
         errno = 0;
-        unsigned char *p = op == OP_CALLOC ? calloc(count, size) : malloc(size);
+        unsigned char *p = op == OP_CALLOC ? (slot & 1 ? __libc_calloc : calloc)(count, size)
+                                           : (slot & 1 ? __libc_malloc : malloc)(size);
         if (overflow) {
             if (p || errno != ENOMEM)
                 FAIL("calloc(%zu, %zu) = %p errno %d: overflow must fail with ENOMEM", count, size,

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* glibc exports these (GLIBC_2.2.5) without declaring them. */
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *ptr);
+
 static int failed;
 
 static void expect(int ok, const char *what)
@@ -55,6 +59,12 @@ int main(int argc, char **argv)
     char *copy = strdup("from the C library's own code");
     expect(copy != NULL && numa_ptr_node(copy) == node,
            "strdup (libc calls malloc) is served alike");
+
+    /* glibc's other names, which some programs call: ours too (static: libc.a's stay out). */
+    char *named = __libc_malloc(64);
+    expect(named != NULL && numa_ptr_node(named) == node, "__libc_malloc is served alike");
+    __libc_free(named);
+    __libc_free(strdup("freed by __libc_free"));
 
     free(copy);
     free(zeroed);
