@@ -47,6 +47,12 @@ int os_commit(void *addr, size_t size)
     return result(mprotect(addr, size, PROT_READ | PROT_WRITE), saved);
 }
 
+int os_make_read_only(void *addr, size_t size)
+{
+    int saved = errno;
+    return result(mprotect(addr, size, PROT_READ), saved);
+}
+
 void *os_map(size_t size)
 {
     size = os_page_round_up(size);

@@ -38,6 +38,8 @@ int os_release(void *addr, size_t size);
  * the caller's allocation fails, nothing else.
  */
 int os_commit(void *addr, size_t size);
+/* Makes pages read-only (mprotect PROT_READ); 0 or -errno. */
+int os_make_read_only(void *addr, size_t size);
 /* A fresh (zero) readable and writable mapping of `size` bytes, for tables; NULL on failure. */
 void *os_map(size_t size);
 /*

@@ -96,6 +96,9 @@ static const char *const allowed[] = {
     /* glibc's other names for them (interpose/malloc.c) */
     "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_memalign", "__libc_valloc",
     "__libc_pvalloc", "__libc_free", "__libc_mallopt", "__libc_mallinfo", "cfree",
+    /* the C library's, so that a library opened with RTLD_DEEPBIND allocates from us
+     * (interpose/dlopen.c) */
+    "dlopen",
     /* the explicit API */
     "numa_malloc", "numa_calloc", "numa_aligned_alloc", "numa_ptr_node", "numa_alloc_stats_write",
     "numa_alloc_version",
