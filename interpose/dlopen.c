@@ -80,7 +80,7 @@ __attribute__((visibility("hidden"), used)) void *dlopen_deepbind(const char *fi
     "    .cfi_adjust_cfa_offset -8\n"
 
 _Static_assert(RTLD_DEEPBIND == 8, "the entry tests bit 3 of mode");
-__asm__(".text\n"
+__asm__(".section .text.dlopen, \"ax\", @progbits\n" /* its own, as -ffunction-sections gives */
         ".globl dlopen\n"
         ".type dlopen, @function\n"
         "dlopen:\n"
@@ -101,7 +101,8 @@ __asm__(".text\n"
         "    jmp *%rax\n"
         "4:  ret\n" /* no dlopen of glibc's to be found: NULL */
         "    .cfi_endproc\n"
-        ".size dlopen, .-dlopen\n");
+        ".size dlopen, .-dlopen\n"
+        ".previous\n");
 
 /* ---- the malloc family's names, and what the global scope binds them to --- */
 
