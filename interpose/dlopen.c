@@ -188,8 +188,12 @@ struct object {
     unsigned pointed, refused;
 };
 
-/* Writes value into the word at slot; a word in RELRO (read-only after relocation) is opened for
- * it. */
+/*
+ * Writes value into the word at slot. A word on a page of RELRO, which glibc
+ * made read-only after relocation, is opened for it and closed again; the
+ * last page of RELRO, when it is shared with writable data, glibc left
+ * writable, and so it stays.
+ */
 static bool write_word(struct object *obj, uintptr_t slot, uintptr_t value)
 {
     uintptr_t *word = (uintptr_t *)slot;
@@ -240,9 +244,9 @@ static void point_object(const struct dl_phdr_info *info, struct object *obj)
         const Elf64_Phdr *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_DYNAMIC)
             dyn = (const Elf64_Dyn *)(obj->base + ph->p_vaddr);
-        if (ph->p_type == PT_GNU_RELRO) {
-            obj->relro_start = obj->base + ph->p_vaddr;
-            obj->relro_end = obj->relro_start + ph->p_memsz;
+        if (ph->p_type == PT_GNU_RELRO) { /* the pages glibc made read-only: whole ones */
+            obj->relro_start = (obj->base + ph->p_vaddr) & ~(uintptr_t)OS_PAGE_MASK;
+            obj->relro_end = (obj->base + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)OS_PAGE_MASK;
         }
     }
     if (!dyn)
