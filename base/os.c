@@ -132,6 +132,14 @@ int os_reserve_at(void *addr, size_t size)
     return 0;
 }
 
+uintptr_t os_program_break(void)
+{
+    int saved = errno;
+    long at = syscall(SYS_brk, 0);
+    errno = saved;
+    return at < 0 ? 0 : (uintptr_t)at;
+}
+
 int os_pipe(int fds[2])
 {
     int saved = errno;

@@ -85,6 +85,8 @@ int os_resize_mapping(void *addr, size_t old_size, size_t new_size, void **out);
 int os_reserve_at(void *addr, size_t size);
 /* A pipe (pipe2, close-on-exec) into fds; 0 or -errno. */
 int os_pipe(int fds[2]);
+/* The program break (brk(2) asked for nothing): where the brk heap ends now. */
+uintptr_t os_program_break(void);
 /* close(2), errno preserved. */
 void os_close(int fd);
 /* Reads from fd (a pipe's read end) until a byte comes or every write end is closed. */

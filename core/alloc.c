@@ -1080,6 +1080,8 @@ static NA_NOINLINE NA_COLD void free_outside_region(void *ptr)
         report_invalid_pointer("free(): invalid pointer", ptr);
     if (found > 0)
         thread_cache_count_free(obj.slot, obj.size);
+    else if (libc_heap_owns(ptr)) /* glibc's: back to glibc */
+        libc_heap_free(ptr);
 }
 
 NA_NOINLINE NA_COLD void free_small_slow(void *ptr, unsigned slot, unsigned tag)
@@ -1245,13 +1247,36 @@ static void *count_resize_in_place(void *ptr, unsigned slot, size_t old_usable, 
     return ptr;
 }
 
-/* realloc of an object aligned to a segment or more, or of foreign memory (refused). */
+/*
+ * realloc of a block of glibc's (libc_heap_owns): it becomes ours, placed as
+ * any new block, its bytes copied; glibc's is freed. realloc(p, 0) frees it
+ * as glibc does. On failure it stays glibc's, untouched.
+ */
+static NA_NOINLINE NA_COLD void *realloc_from_libc(void *ptr, size_t size)
+{
+    if (size == 0) {
+        libc_heap_free(ptr);
+        return NULL;
+    }
+    void *fresh = alloc_placed(size, 0, false);
+    if (!fresh)
+        return NULL;
+    size_t old = libc_heap_usable_size(ptr);
+    memcpy(fresh, ptr, old < size ? old : size);
+    libc_heap_free(ptr);
+    return fresh;
+}
+
+/* realloc of an object aligned to a segment or more, a block of glibc's, or foreign memory
+ * (refused). */
 static NA_NOINLINE NA_COLD void *realloc_outside_region(void *ptr, size_t size)
 {
     if (alloc_start_failed()) /* every block is glibc's */
         return libc_heap_realloc(ptr, size);
     struct aligned_huge obj;
     if (!aligned_huge_find(ptr, &obj)) {
+        if (libc_heap_owns(ptr))
+            return realloc_from_libc(ptr, size);
         report_pointer("realloc(): pointer not from numa-alloc, refused", ptr);
         errno = ENOMEM;
         return NULL;

@@ -2,6 +2,10 @@
 #define _GNU_SOURCE
 #include "core/libc_heap.h"
 
+#include "base/lock.h"
+#include "base/os.h"
+#include "base/parse.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
@@ -27,7 +31,10 @@ static struct {
     void *(*realloc)(void *ptr, size_t size);
     void *(*memalign)(size_t alignment, size_t size);
     void (*free)(void *ptr);
-} glibc; /* all set, or all NULL; written before the failed start is published */
+} glibc; /* all set, or all NULL; written once, before glibc_found is */
+
+static na_lock_t glibc_lock = NA_LOCK_INIT;
+static int glibc_looked_up, glibc_found; /* under glibc_lock, read with acquire */
 
 #define GLIBC_VERSION "GLIBC_2.2.5"
 
@@ -36,7 +43,7 @@ static void *glibc_function(const char *name)
     return dlvsym(RTLD_NEXT, name, GLIBC_VERSION);
 }
 
-void libc_heap_init(void)
+static void look_up_glibc(void)
 {
     if (!dlvsym)
         return;
@@ -52,6 +59,48 @@ void libc_heap_init(void)
     memcpy(&glibc.realloc, &found[2], sizeof found[2]);
     memcpy(&glibc.memalign, &found[3], sizeof found[3]);
     memcpy(&glibc.free, &found[4], sizeof found[4]);
+    __atomic_store_n(&glibc_found, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Where glibc's main arena grows (brk): from the kernel's start of the brk
+ * heap (/proc/self/stat's start_brk, field 47, read with glibc's functions)
+ * to the program break now. Nothing of ours lies there (the heaps map). 0:
+ * not known (no /proc), and no block is taken for glibc's.
+ */
+static uintptr_t brk_start;
+
+#define STAT_START_BRK_FIELD 47
+
+static uintptr_t read_brk_start(void)
+{
+    char stat[1024];
+    if (os_read_file("/proc/self/stat", stat, sizeof stat) <= 0)
+        return 0;
+    const char *s = strrchr(stat, ')'); /* the command, which may hold anything, ends there */
+    if (!s)
+        return 0;
+    for (unsigned field = 2; field < STAT_START_BRK_FIELD; field++) {
+        s = strchr(s, ' ');
+        if (!s)
+            return 0;
+        s++;
+    }
+    uint64_t at;
+    return parse_decimal(s, UINTPTR_MAX, &at) ? (uintptr_t)at : 0;
+}
+
+void libc_heap_init(void)
+{
+    if (__atomic_load_n(&glibc_looked_up, __ATOMIC_ACQUIRE))
+        return;
+    na_lock(&glibc_lock);
+    if (!glibc_looked_up) {
+        look_up_glibc();
+        brk_start = read_brk_start();
+        __atomic_store_n(&glibc_looked_up, 1, __ATOMIC_RELEASE);
+    }
+    na_unlock(&glibc_lock);
 }
 
 /* glibc's blocks are at least this aligned (MALLOC_ALIGNMENT on x86-64). */
@@ -59,7 +108,7 @@ void libc_heap_init(void)
 
 static bool have_libc_heap(void)
 {
-    return glibc.free != NULL;
+    return __atomic_load_n(&glibc_found, __ATOMIC_ACQUIRE) != 0;
 }
 
 /*
@@ -163,6 +212,31 @@ void *libc_heap_realloc(void *ptr, size_t size)
 #define CHUNK_PREV_INUSE ((size_t)1)
 #define CHUNK_IS_MMAPPED ((size_t)2)
 #define CHUNK_FLAG_BITS  ((size_t)7)
+
+/*
+ * A block there is glibc's, from a library that called it (RTLD_DEEPBIND,
+ * the constructors of one): it is read as a chunk only when its size word
+ * says it is one of the main arena's, in use, inside that range.
+ */
+#define CHUNK_NON_MAIN_ARENA ((size_t)4)
+#define CHUNK_HEADER_BYTES   (2 * sizeof(size_t))
+
+bool libc_heap_owns(const void *ptr)
+{
+    uintptr_t at = (uintptr_t)ptr, now;
+    if (at % LIBC_MIN_ALIGNMENT)
+        return false;
+    libc_heap_init();
+    if (!have_libc_heap() || !brk_start || at < brk_start + CHUNK_HEADER_BYTES ||
+        at >= (now = os_program_break()))
+        return false;
+    size_t header = ((const size_t *)ptr)[-1], chunk = header & ~CHUNK_FLAG_BITS;
+    if ((header & (CHUNK_IS_MMAPPED | CHUNK_NON_MAIN_ARENA)) || chunk < 2 * CHUNK_HEADER_BYTES ||
+        chunk % LIBC_MIN_ALIGNMENT || chunk > now - at ||
+        !(*(const size_t *)(at + chunk - sizeof(size_t)) & CHUNK_PREV_INUSE))
+        return false;
+    return true;
+}
 
 size_t libc_heap_usable_size(const void *ptr)
 {

@@ -15,12 +15,19 @@
 #include <stddef.h>
 
 /*
- * Finds glibc's implementations; called once, by the thread whose start
- * failed, before the failure is published (a malloc from inside it is a
- * re-entry: ENOMEM). Where there are none (a static program) every block is
- * a mapping of its own.
+ * Finds glibc's implementations, once (later calls return at once): called by
+ * the thread whose start failed, before the failure is published (a malloc
+ * from inside it is a re-entry: ENOMEM), or at the first block of glibc's met
+ * (libc_heap_owns). Where there are none (a static program) every block is a
+ * mapping of its own.
  */
 NA_COLD void libc_heap_init(void);
+/*
+ * True when ptr is a block of glibc's main arena in use (a library bound to
+ * glibc's malloc: RTLD_DEEPBIND's constructors), with glibc found: free
+ * and realloc then hand it to glibc (libc_heap_free) or take it over.
+ */
+NA_COLD bool libc_heap_owns(const void *ptr);
 /* malloc, calloc or memalign of glibc's, as `alignment` and `zero` ask. NULL + errno. */
 NA_COLD void *libc_heap_alloc(size_t size, size_t alignment, bool zero);
 NA_COLD void libc_heap_free(void *ptr);

@@ -18,8 +18,9 @@
  * cannot be loaded from here as the caller would (a name without a slash
  * from an object with a search path of its own) is left to glibc, and one
  * line says so. A library's constructors run inside dlopen, before the
- * references are pointed here: what they allocate is glibc's (its free is
- * then ignored, as any foreign pointer's).
+ * references are pointed here: what they allocate is glibc's, which free
+ * gives back to glibc and realloc takes over (core/libc_heap.c,
+ * libc_heap_owns).
  */
 #define _GNU_SOURCE
 #include "base/os.h"

@@ -4,6 +4,7 @@
  * the ones the test checks.
  */
 #include <stdlib.h>
+#include <string.h>
 
 char *dl_inner_make(size_t n, int v);
 char *dl_inner_grow(char *p, size_t n);
@@ -30,4 +31,23 @@ void dl_outer_release(void *p)
 void *dl_outer_calloc(size_t n)
 {
     return outer_calloc(n, 1);
+}
+
+/* Allocated by the constructor, inside dlopen: before numa-alloc points the library at its malloc.
+ */
+static char *early;
+
+__attribute__((constructor)) static void on_load(void)
+{
+    early = malloc(1000);
+    if (early)
+        memset(early, 0x33, 1000);
+}
+
+char *dl_outer_grow_early(size_t n)
+{
+    char *grown = realloc(early, n);
+    if (grown)
+        early = grown;
+    return grown;
 }

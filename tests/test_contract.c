@@ -1038,21 +1038,49 @@ Test(contract, realloc_of_foreign_memory_is_refused)
     cr_assert_str_eq(said, want, "stderr: \"%s\", expected \"%s\"", said, want);
     cr_assert_eq(munmap(mapped, 8192), 0);
 
-    /* a block of the C library's heap (as one from before the library was loaded) */
-    char *theirs = test_launder(libc.malloc(300));
+    /* a block the C library mapped on its own (1 MiB: outside its brk heap) */
+    char *theirs = test_launder(libc.malloc(MiB));
     cr_assert_not_null(theirs);
     cr_assert_eq(numa_ptr_node(theirs), -1);
     test_pattern_fill(theirs, 300, 78);
     static const size_t sizes[] = {1, 300, 5000, 3 * MiB};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         q = realloc_capturing_stderr(theirs, sizes[i], &err, said, sizeof said);
-        cr_assert_null(q, "realloc(glibc block, %zu) = %p", sizes[i], q);
+        cr_assert_null(q, "realloc(glibc's own mapping, %zu) = %p", sizes[i], q);
         cr_assert_eq(err, ENOMEM);
         cr_assert(strstr(said, "realloc(): pointer not from numa-alloc, refused") != NULL,
                   "stderr: \"%s\"", said);
         cr_assert_eq(test_pattern_check(theirs, 300, 78), -1, "the glibc block was changed");
     }
     libc.free(theirs); /* still glibc's: its own free takes it back */
+}
+
+/*
+ * A block of glibc's main arena, which a library bound to glibc's malloc
+ * hands over (RTLD_DEEPBIND's constructors run before dlopen points them at
+ * ours): free gives it back to glibc, realloc takes it over.
+ */
+Test(contract, glibc_heap_blocks_go_back_to_glibc_or_become_ours)
+{
+    load_libc();
+    char *theirs = test_launder(libc.malloc(300));
+    cr_assert_not_null(theirs);
+    cr_assert_eq(numa_ptr_node(theirs), -1);
+    cr_assert_geq(malloc_usable_size(theirs), 300);
+    test_pattern_fill(theirs, 300, 79);
+    char *ours = test_launder(realloc(theirs, 5000));
+    cr_assert_not_null(ours, "realloc of glibc's block refused");
+    cr_assert_geq(numa_ptr_node(ours), 0, "realloc of glibc's block did not make it ours");
+    cr_assert_eq(test_pattern_check(ours, 300, 79), -1, "realloc of glibc's block lost it");
+    free(ours);
+
+    /* freed by glibc: its next malloc of that size takes it again (its tcache is LIFO) */
+    char *gone = test_launder(libc.malloc(100));
+    free(gone);
+    cr_assert_eq(test_launder(libc.malloc(100)), gone, "free did not give glibc's block back");
+    cr_assert_null(realloc(gone, 0));
+    cr_assert_eq(test_launder(libc.malloc(100)), gone, "realloc(p, 0) did not give it back");
+    libc.free(gone);
 }
 
 /*

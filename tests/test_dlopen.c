@@ -99,6 +99,14 @@ Test(dlopen, deepbind_dependency_and_data_pointers)
     for (size_t i = 0; i < 5000; i++)
         cr_assert_eq(z[i], 0);
     free(z);
+    /* What its constructor allocated inside dlopen is glibc's: realloc takes it over. */
+    char *(*grow_early)(size_t) = (char *(*)(size_t))dlsym(lib, "dl_outer_grow_early");
+    cr_assert(grow_early);
+    char *early = grow_early(100000);
+    cr_assert(early, "realloc of the constructor's block refused");
+    cr_assert_neq(numa_ptr_node(early), -1, "the constructor's block did not become ours");
+    for (size_t i = 0; i < 1000; i++)
+        cr_assert_eq(early[i], 0x33);
     cr_assert_eq(dlclose(lib), 0);
 }
 

@@ -34,6 +34,8 @@
  * again (remote_batch).
  * A race refill (an operation) hands blocks back, as another thread's remote
  * frees, at the instant a refill is about to take a new slab (race_refill).
+ * A realloc of an empty slot 2 apart from 4 first takes a block from glibc's
+ * own malloc, which numa-alloc's realloc must take over (glibc_block_into).
  * A churn thread (an operation, four at most an input) also allocates and frees batches of up to
  * 2560 blocks of three sizes, so thread cache bins grow, scavenge and shrink
  * under the debug build's assertions (struct cache_bin), and an object
@@ -47,6 +49,7 @@
  * check): the model must hold for glibc too, which keeps it honest.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -823,6 +826,27 @@ static size_t glibc_memalign_align(size_t align)
     return a;
 }
 
+#ifndef FUZZ_GLIBC_MODEL
+/*
+ * realloc(NULL, n) of slots 2 apart from 4: first a block of glibc's own
+ * malloc (its main arena, as a library bound to glibc's hands one over),
+ * which realloc must take over, its bytes kept.
+ */
+#define GLIBC_BLOCK_MAX ((size_t)64 << 10)
+
+static void glibc_block_into(int slot, size_t size)
+{
+    static void *(*glibc_malloc)(size_t);
+    if (!glibc_malloc) {
+        void *found = dlvsym(RTLD_NEXT, "__libc_malloc", "GLIBC_2.2.5");
+        memcpy(&glibc_malloc, &found, sizeof found);
+    }
+    unsigned char *p = glibc_malloc ? glibc_malloc(size) : NULL;
+    if (p)
+        adopt(slot, p, size, MIN_ALIGN);
+}
+#endif
+
 static void op_realloc(int slot, size_t size, int array, size_t count)
 {
     struct block *b = &live[slot];
@@ -844,6 +868,11 @@ static void op_realloc(int slot, size_t size, int array, size_t count)
             FAIL("realloc(%p, 0) = %p, not NULL (glibc frees)", (void *)p, q);
         return;
     }
+#ifndef FUZZ_GLIBC_MODEL
+    if (!b->ptr && !array && slot % 4 == 2 && bytes > 0 && bytes <= GLIBC_BLOCK_MAX &&
+        !must_fail(bytes, MIN_ALIGN))
+        glibc_block_into(slot, bytes / 2 + 1); /* realloc takes it over */
+#endif
     errno = 0;
     unsigned char *p = array ? reallocarray(b->ptr, count, size)
                              : (slot & 1 ? __libc_realloc : realloc)(b->ptr, bytes);
