@@ -149,7 +149,9 @@ NA_EXPORT void *__libc_pvalloc(size_t size) NA_ALIAS_OF(pvalloc);
 NA_EXPORT size_t malloc_usable_size(void *ptr)
 {
     size_t usable = alloc_usable_size(ptr);
-    if (unlikely(usable == 0) && ptr && (alloc_start_failed() || libc_heap_owns(ptr)))
+    /* 0 in the region is an interior pointer of ours: no system call to look further. */
+    if (unlikely(usable == 0) && ptr && !region_contains(ptr) &&
+        (alloc_start_failed() || libc_heap_owns(ptr)))
         return libc_heap_usable_size(ptr); /* a block of glibc's */
     return usable;
 }
