@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,6 +173,25 @@ int os_resident(void *addr, size_t size, unsigned char *vec)
 {
     int saved = errno;
     return result(mincore(addr, size, vec), saved);
+}
+
+bool os_read_memory(const void *addr, void *out, size_t size)
+{
+    int saved = errno;
+    struct iovec local = {out, size}, remote = {(void *)(uintptr_t)addr, size};
+    long n = syscall(SYS_process_vm_readv, syscall(SYS_getpid), &local, 1UL, &remote, 1UL, 0UL);
+    errno = saved;
+    return n == (long)size;
+}
+
+bool os_range_mapped(const void *addr, size_t size)
+{
+    /* msync fails with ENOMEM where a page of the range is not mapped; with
+     * MS_ASYNC it writes nothing back. */
+    int saved = errno;
+    int rc = msync((void *)(uintptr_t)addr, size, MS_ASYNC);
+    errno = saved;
+    return rc == 0;
 }
 
 int os_purge(void *addr, size_t size)

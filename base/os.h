@@ -96,6 +96,14 @@ int os_advise(void *addr, size_t size, int advice);
 /* mincore: vec[i] bit 0 set when page i of the range is resident. 0 or -errno, errno preserved. */
 int os_resident(void *addr, size_t size, unsigned char *vec);
 /*
+ * Copies size bytes at addr into out without faulting where addr is not
+ * readable (process_vm_readv on this process): false then, or where the
+ * call is refused (a seccomp filter). errno preserved.
+ */
+bool os_read_memory(const void *addr, void *out, size_t size);
+/* Whether every page of [addr, addr + size) is mapped (addr page-aligned). errno preserved. */
+bool os_range_mapped(const void *addr, size_t size);
+/*
  * Calls line(text, arg) on each line of a file (its first 255 bytes) until
  * one returns true. 1: one did; 0: none did; -1: unreadable. Allocates
  * nothing, however long the file.

@@ -5,6 +5,7 @@
 #include "base/lock.h"
 #include "base/os.h"
 #include "base/parse.h"
+#include "core/layout.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -214,28 +215,111 @@ void *libc_heap_realloc(void *ptr, size_t size)
 #define CHUNK_FLAG_BITS  ((size_t)7)
 
 /*
- * A block there is glibc's, from a library that called it (RTLD_DEEPBIND,
- * the constructors of one): it is read as a chunk only when its size word
- * says it is one of the main arena's, in use, inside that range.
+ * A block of glibc's reaches us from a library that called glibc's malloc
+ * (RTLD_DEEPBIND, the constructors of one). It is taken for glibc's only when
+ * its header says which of glibc's three kinds of chunk it is and where that
+ * kind lives agrees: a chunk of the main arena in the brk heap, a chunk glibc
+ * mapped on its own, or a chunk of a thread arena's heap. Anything else is
+ * left alone: glibc's free would abort on it, or unmap memory not its own.
  */
 #define CHUNK_NON_MAIN_ARENA ((size_t)4)
 #define CHUNK_HEADER_BYTES   (2 * sizeof(size_t))
 
+/* A main-arena chunk in use, in the brk heap [brk_start, now), whose pages are all mapped. */
+static bool main_arena_chunk_in_use(uintptr_t at, uintptr_t now)
+{
+    size_t header = ((const size_t *)at)[-1], chunk = header & ~CHUNK_FLAG_BITS;
+    if ((header & (CHUNK_IS_MMAPPED | CHUNK_NON_MAIN_ARENA)) || chunk < 2 * CHUNK_HEADER_BYTES ||
+        chunk % LIBC_MIN_ALIGNMENT || chunk > now - at)
+        return false;
+    return (*(const size_t *)(at + chunk - sizeof(size_t)) & CHUNK_PREV_INUSE) != 0;
+}
+
+/*
+ * A chunk glibc mapped on its own (over its mmap threshold): prev_size is
+ * the gap from the mapping's start, which with the chunk's size spans whole
+ * pages, all mapped, none of the region's. These are the checks glibc's
+ * free makes before it unmaps (munmap_chunk), and one it does not.
+ */
+static bool mapped_chunk(uintptr_t at, size_t prev_size, size_t header)
+{
+    size_t page = os_page_size(), chunk = header & ~CHUNK_FLAG_BITS;
+    uintptr_t offset = at & (page - 1);
+    if ((header & CHUNK_NON_MAIN_ARENA) || chunk < page || prev_size > at - CHUNK_HEADER_BYTES ||
+        chunk > SIZE_MAX - prev_size || (offset & (offset - 1)))
+        return false;
+    uintptr_t start = at - CHUNK_HEADER_BYTES - prev_size;
+    size_t length = prev_size + chunk;
+    if ((start | length) & (page - 1) || length > UINTPTR_MAX - start)
+        return false;
+    if (start < na_region.base + na_region.size && na_region.base < start + length)
+        return false;
+    return os_range_mapped((const void *)start, length);
+}
+
+/*
+ * A thread arena's memory is heaps of at most 64 MiB (HEAP_MAX_SIZE), each
+ * aligned to that size and headed by a heap_info whose first words have kept
+ * this layout since glibc 2.3; the first heap of an arena (prev NULL) holds
+ * the arena itself right after its heap_info (32 bytes, 48 since glibc 2.35).
+ * glibc's tunable glibc.malloc.hugetlb shrinks the heaps: no block is then
+ * taken for a thread arena's (the arena check fails).
+ */
+#define GLIBC_HEAP_MAX_SIZE    ((uintptr_t)64 << 20)
+#define GLIBC_HEAP_INFO_OLD    32
+#define GLIBC_HEAP_INFO_235    48
+#define GLIBC_HEAP_CHAIN_LIMIT 4096 /* 256 GiB in one arena */
+
+struct glibc_heap_info {
+    uintptr_t arena, prev;
+    size_t size; /* bytes of the heap in use, from its start */
+};
+
+static bool thread_arena_chunk_in_use(uintptr_t at, size_t header)
+{
+    uintptr_t chunk_at = at - CHUNK_HEADER_BYTES, heap = chunk_at & ~(GLIBC_HEAP_MAX_SIZE - 1);
+    size_t chunk = header & ~CHUNK_FLAG_BITS, next_header;
+    struct glibc_heap_info info;
+    if (chunk < 2 * CHUNK_HEADER_BYTES || chunk % LIBC_MIN_ALIGNMENT || heap == 0 ||
+        chunk_at < heap + GLIBC_HEAP_INFO_OLD ||
+        !os_read_memory((const void *)heap, &info, sizeof info) || info.size > GLIBC_HEAP_MAX_SIZE)
+        return false;
+    uintptr_t heap_end = heap + info.size; /* the next chunk's header lies before it */
+    if (chunk_at >= heap_end || heap_end - chunk_at < chunk + CHUNK_HEADER_BYTES ||
+        !os_read_memory((const void *)(chunk_at + chunk + sizeof(size_t)), &next_header,
+                        sizeof next_header) ||
+        !(next_header & CHUNK_PREV_INUSE))
+        return false;
+    uintptr_t arena = info.arena;
+    for (unsigned i = 0; i < GLIBC_HEAP_CHAIN_LIMIT; i++) {
+        if (!info.prev) /* the arena's first heap */
+            return arena == heap + GLIBC_HEAP_INFO_OLD || arena == heap + GLIBC_HEAP_INFO_235;
+        heap = info.prev;
+        if (heap & (GLIBC_HEAP_MAX_SIZE - 1) ||
+            !os_read_memory((const void *)heap, &info, sizeof info) || info.arena != arena)
+            return false;
+    }
+    return false;
+}
+
 bool libc_heap_owns(const void *ptr)
 {
     uintptr_t at = (uintptr_t)ptr, now;
-    if (at % LIBC_MIN_ALIGNMENT)
+    if (at % LIBC_MIN_ALIGNMENT || at < CHUNK_HEADER_BYTES)
         return false;
     libc_heap_init();
-    if (!have_libc_heap() || !brk_start || at < brk_start + CHUNK_HEADER_BYTES ||
-        at >= (now = os_program_break()))
+    if (!have_libc_heap())
         return false;
-    size_t header = ((const size_t *)ptr)[-1], chunk = header & ~CHUNK_FLAG_BITS;
-    if ((header & (CHUNK_IS_MMAPPED | CHUNK_NON_MAIN_ARENA)) || chunk < 2 * CHUNK_HEADER_BYTES ||
-        chunk % LIBC_MIN_ALIGNMENT || chunk > now - at ||
-        !(*(const size_t *)(at + chunk - sizeof(size_t)) & CHUNK_PREV_INUSE))
+    if (brk_start && at >= brk_start + CHUNK_HEADER_BYTES && at < (now = os_program_break()))
+        return main_arena_chunk_in_use(at, now);
+    size_t header[2]; /* prev_size, size */
+    if (!os_read_memory((const char *)ptr - CHUNK_HEADER_BYTES, header, sizeof header))
         return false;
-    return true;
+    if (header[1] & CHUNK_IS_MMAPPED)
+        return mapped_chunk(at, header[0], header[1]);
+    if (header[1] & CHUNK_NON_MAIN_ARENA)
+        return thread_arena_chunk_in_use(at, header[1]);
+    return false;
 }
 
 size_t libc_heap_usable_size(const void *ptr)

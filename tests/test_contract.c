@@ -1037,42 +1037,58 @@ Test(contract, realloc_of_foreign_memory_is_refused)
              (unsigned long)(uintptr_t)mapped);
     cr_assert_str_eq(said, want, "stderr: \"%s\", expected \"%s\"", said, want);
     cr_assert_eq(munmap(mapped, 8192), 0);
-
-    /* a block the C library mapped on its own (1 MiB: outside its brk heap) */
-    char *theirs = test_launder(libc.malloc(MiB));
-    cr_assert_not_null(theirs);
-    cr_assert_eq(numa_ptr_node(theirs), -1);
-    test_pattern_fill(theirs, 300, 78);
-    static const size_t sizes[] = {1, 300, 5000, 3 * MiB};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        q = realloc_capturing_stderr(theirs, sizes[i], &err, said, sizeof said);
-        cr_assert_null(q, "realloc(glibc's own mapping, %zu) = %p", sizes[i], q);
-        cr_assert_eq(err, ENOMEM);
-        cr_assert(strstr(said, "realloc(): pointer not from numa-alloc, refused") != NULL,
-                  "stderr: \"%s\"", said);
-        cr_assert_eq(test_pattern_check(theirs, 300, 78), -1, "the glibc block was changed");
-    }
-    libc.free(theirs); /* still glibc's: its own free takes it back */
 }
 
 /*
- * A block of glibc's main arena, which a library bound to glibc's malloc
- * hands over (RTLD_DEEPBIND's constructors run before dlopen points them at
- * ours): free gives it back to glibc, realloc takes it over.
+ * A block of glibc's, which a library bound to glibc's malloc hands over
+ * (RTLD_DEEPBIND's constructors run before dlopen points them at ours): free
+ * gives it back to glibc, realloc takes it over, malloc_usable_size reads
+ * glibc's. Each of glibc's three kinds of chunk: the main arena's (its brk
+ * heap), one it mapped on its own (over its mmap threshold), a thread
+ * arena's.
  */
-Test(contract, glibc_heap_blocks_go_back_to_glibc_or_become_ours)
+static void glibc_block_is_taken_over(char *theirs, size_t size, unsigned char seed)
 {
-    load_libc();
-    char *theirs = test_launder(libc.malloc(300));
     cr_assert_not_null(theirs);
     cr_assert_eq(numa_ptr_node(theirs), -1);
-    cr_assert_geq(malloc_usable_size(theirs), 300);
-    test_pattern_fill(theirs, 300, 79);
-    char *ours = test_launder(realloc(theirs, 5000));
-    cr_assert_not_null(ours, "realloc of glibc's block refused");
+    cr_assert_geq(malloc_usable_size(theirs), size, "usable %zu of glibc's %zu-byte block",
+                  malloc_usable_size(theirs), size);
+    test_pattern_fill(theirs, size, seed);
+    char *ours = test_launder(realloc(theirs, size + 5000));
+    cr_assert_not_null(ours, "realloc of glibc's %zu-byte block refused", size);
     cr_assert_geq(numa_ptr_node(ours), 0, "realloc of glibc's block did not make it ours");
-    cr_assert_eq(test_pattern_check(ours, 300, 79), -1, "realloc of glibc's block lost it");
+    cr_assert_eq(test_pattern_check(ours, size, seed), -1, "realloc of glibc's block lost it");
     free(ours);
+}
+
+static bool mapped(const void *ptr, size_t size)
+{
+    uintptr_t page = (uintptr_t)ptr & ~(uintptr_t)4095;
+    return msync((void *)page, (uintptr_t)ptr + size - page, MS_ASYNC) == 0;
+}
+
+static void *glibc_block_of_a_thread(void *size)
+{
+    return libc.malloc((size_t)(uintptr_t)size);
+}
+
+static char *glibc_thread_arena_block(size_t size)
+{
+    pthread_t thread;
+    void *block;
+    cr_assert_eq(pthread_create(&thread, NULL, glibc_block_of_a_thread, (void *)(uintptr_t)size),
+                 0);
+    cr_assert_eq(pthread_join(thread, &block), 0);
+    return test_launder(block);
+}
+
+Test(contract, glibc_blocks_go_back_to_glibc_or_become_ours)
+{
+    load_libc();
+    glibc_block_is_taken_over(test_launder(libc.malloc(300)), 300, 79);
+    glibc_block_is_taken_over(test_launder(libc.malloc(MiB)), MiB, 80);
+    glibc_block_is_taken_over(test_launder(libc.memalign(4096, MiB)), MiB, 81);
+    glibc_block_is_taken_over(glibc_thread_arena_block(1000), 1000, 82);
 
     /* freed by glibc: its next malloc of that size takes it again (its tcache is LIFO) */
     char *gone = test_launder(libc.malloc(100));
@@ -1081,6 +1097,93 @@ Test(contract, glibc_heap_blocks_go_back_to_glibc_or_become_ours)
     cr_assert_null(realloc(gone, 0));
     cr_assert_eq(test_launder(libc.malloc(100)), gone, "realloc(p, 0) did not give it back");
     libc.free(gone);
+    /* a thread arena's block freed here goes to this thread's tcache */
+    gone = glibc_thread_arena_block(1000);
+    free(gone);
+    cr_assert_eq(test_launder(libc.malloc(1000)), gone,
+                 "free did not give a thread arena's block back");
+    libc.free(gone);
+    /* glibc's own mappings: free unmaps them */
+    char *big = test_launder(libc.malloc(3 * MiB));
+    char *aligned = test_launder(libc.memalign(64 * 1024, MiB));
+    cr_assert(mapped(big, 3 * MiB) && mapped(aligned, MiB));
+    free(big);
+    free(aligned);
+    cr_assert(!mapped(big, 3 * MiB), "free did not give glibc's mapping back");
+    cr_assert(!mapped(aligned, MiB), "free did not give glibc's aligned mapping back");
+}
+
+/*
+ * What looks like glibc's header but is not one of its chunks stays the
+ * program's: free leaves it, realloc refuses it (test_misuse: other foreign
+ * memory).
+ */
+Test(contract, lookalikes_of_glibc_chunks_are_left_alone)
+{
+    load_libc();
+    size_t page = 4096;
+    char *area = mmap(NULL, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(area, MAP_FAILED);
+    cr_assert_eq(munmap(area + 6 * page, page), 0); /* a hole */
+    size_t *header = (size_t *)(area + page);       /* a block at area + page + 16 */
+    char *block = area + page + 16;
+    struct {
+        size_t prev_size, size;
+        const char *what;
+    } fakes[] = {
+        {0, 4 * page | 2, "a mapped chunk, mapped"}, /* taken: the control */
+        {0, 6 * page | 2, "a mapped chunk over a hole"},
+        {8, 4 * page | 2, "a mapped chunk not at a page"},
+        {0, 4 * page | 2 | 4, "a mapped chunk of a thread arena"},
+        {0, 64 | 4 | 1, "a thread arena's chunk outside any heap"},
+    };
+    char said[512];
+    int err;
+    for (size_t i = 0; i < sizeof fakes / sizeof fakes[0]; i++) {
+        header[0] = fakes[i].prev_size;
+        header[1] = fakes[i].size;
+        memset(block, 7, 64);
+        bool taken = i == 0;
+        cr_assert_eq(malloc_usable_size(block) != 0, taken, "%s: usable %zu", fakes[i].what,
+                     malloc_usable_size(block));
+        if (taken)
+            continue; /* glibc's free would unmap area's pages: not called */
+        void *q = realloc_capturing_stderr(block, 100, &err, said, sizeof said);
+        cr_assert_null(q, "%s: realloc took it", fakes[i].what);
+        cr_assert_eq(err, ENOMEM);
+        free(block);
+        cr_assert(mapped(area, 6 * page), "%s: free unmapped it", fakes[i].what);
+        cr_assert_eq(block[63], 7, "%s: free changed it", fakes[i].what);
+    }
+    /* a thread arena's chunk in a heap whose arena is not where glibc puts it */
+    size_t reserve = 128 * MiB;
+    char *span = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    cr_assert_neq(span, MAP_FAILED);
+    uintptr_t heap = ((uintptr_t)span + 64 * MiB - 1) & ~(uintptr_t)(64 * MiB - 1);
+    cr_assert_eq(mprotect((void *)heap, 2 * page, PROT_READ | PROT_WRITE), 0);
+    uintptr_t *info = (uintptr_t *)heap; /* arena, prev, size */
+    size_t *chunk = (size_t *)(heap + 64);
+    chunk[1] = 64 | 4 | 1; /* 64 bytes, a thread arena's */
+    chunk[8 + 1] = 64 | 1; /* the next chunk: this one in use */
+    for (int arena_right = 1; arena_right >= 0; arena_right--) {
+        info[0] = heap + (arena_right ? 48 : 2 * page);
+        info[1] = 0;
+        info[2] = 2 * page;
+        cr_assert_eq(malloc_usable_size(chunk + 2) != 0, arena_right,
+                     "fake heap, arena %s: usable %zu", arena_right ? "right" : "wrong",
+                     malloc_usable_size(chunk + 2));
+    }
+    void *q = realloc_capturing_stderr(chunk + 2, 100, &err, said, sizeof said);
+    cr_assert_null(q, "a fake heap's chunk: realloc took it");
+    free(chunk + 2);
+    cr_assert_eq(chunk[8 + 1], 64 | 1, "a fake heap's chunk: free changed it");
+    cr_assert_eq(munmap(span, reserve), 0);
+
+    /* one whose header is on a page that is not there */
+    cr_assert_eq(munmap(area, page), 0);
+    free(area + page);
+    cr_assert_eq(malloc_usable_size(area + page), 0);
+    cr_assert_eq(munmap(area + page, 7 * page), 0);
 }
 
 /*

@@ -829,19 +829,35 @@ static size_t glibc_memalign_align(size_t align)
 #ifndef FUZZ_GLIBC_MODEL
 /*
  * realloc(NULL, n) of slots 2 apart from 4: first a block of glibc's own
- * malloc (its main arena, as a library bound to glibc's hands one over),
- * which realloc must take over, its bytes kept.
+ * malloc (as a library bound to glibc's hands one over), which realloc must
+ * take over, its bytes kept: from its main arena, or a block it mapped on its
+ * own (128 KiB and up, while glibc's threshold has not risen), or, on slots 6
+ * apart from 8, from a thread arena (a thread's malloc).
  */
-#define GLIBC_BLOCK_MAX ((size_t)64 << 10)
+#define GLIBC_BLOCK_MAX ((size_t)1 << 20)
+
+static void *(*glibc_malloc)(size_t);
+
+static void *glibc_malloc_in_thread(void *size)
+{
+    return glibc_malloc((size_t)(uintptr_t)size);
+}
 
 static void glibc_block_into(int slot, size_t size)
 {
-    static void *(*glibc_malloc)(size_t);
     if (!glibc_malloc) {
         void *found = dlvsym(RTLD_NEXT, "__libc_malloc", "GLIBC_2.2.5");
         memcpy(&glibc_malloc, &found, sizeof found);
+        if (!glibc_malloc)
+            return;
     }
-    unsigned char *p = glibc_malloc ? glibc_malloc(size) : NULL;
+    void *p = NULL;
+    pthread_t thread;
+    if (slot % 8 != 6)
+        p = glibc_malloc(size);
+    else if (pthread_create(&thread, NULL, glibc_malloc_in_thread, (void *)(uintptr_t)size) == 0 &&
+             pthread_join(thread, &p) != 0)
+        FAIL("pthread_join failed");
     if (p)
         adopt(slot, p, size, MIN_ALIGN);
 }
