@@ -99,14 +99,21 @@ Test(dlopen, deepbind_dependency_and_data_pointers)
     for (size_t i = 0; i < 5000; i++)
         cr_assert_eq(z[i], 0);
     free(z);
-    /* What its constructor allocated inside dlopen is glibc's: realloc takes it over. */
-    char *(*grow_early)(size_t) = (char *(*)(size_t))dlsym(lib, "dl_outer_grow_early");
+    /*
+     * What its constructor allocated inside dlopen is glibc's: realloc takes
+     * it over (a block of glibc's main arena, one it mapped, a thread arena's).
+     */
+    char *(*grow_early)(int, size_t) = (char *(*)(int, size_t))dlsym(lib, "dl_outer_grow_early");
     cr_assert(grow_early);
-    char *early = grow_early(100000);
-    cr_assert(early, "realloc of the constructor's block refused");
-    cr_assert_neq(numa_ptr_node(early), -1, "the constructor's block did not become ours");
-    for (size_t i = 0; i < 1000; i++)
-        cr_assert_eq(early[i], 0x33);
+    static const size_t early_size[] = {1000, 1 << 20, 3000};
+    for (int kind = 0; kind < 3; kind++) {
+        char *early = grow_early(kind, early_size[kind] + 100000);
+        cr_assert(early, "realloc of the constructor's block %d refused", kind);
+        cr_assert_neq(numa_ptr_node(early), -1, "the constructor's block %d did not become ours",
+                      kind);
+        for (size_t i = 0; i < early_size[kind]; i++)
+            cr_assert_eq(early[i], 0x33 + kind, "block %d, byte %zu", kind, i);
+    }
     cr_assert_eq(dlclose(lib), 0);
 }
 
