@@ -478,7 +478,7 @@ static void retake_region(void)
     holes_open = false;
 }
 
-void alloc_address_limit_set(size_t limit)
+void alloc_address_limit_set(size_t limit, bool say)
 {
     static int said;
     size_t reserved = __atomic_load_n(&na_region.size, __ATOMIC_ACQUIRE);
@@ -493,7 +493,7 @@ void alloc_address_limit_set(size_t limit)
         kept = !give_back_region(limit);
     }
     na_unlock(&heap_setup_lock);
-    if (!kept || reserved < limit / 2 || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+    if (!say || !kept || reserved < limit / 2 || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
         return;
     char line[320];
     struct textbuf tb;

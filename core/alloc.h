@@ -74,9 +74,10 @@ bool alloc_trim(void);
  * raised (or removed) past what keeps the kernel out of the ranges given
  * back has them reserved again. When a limit is too large to give back
  * for, one line, once, if what stays reserved leaves the program less than
- * glibc's malloc would.
+ * glibc's malloc would (with `say`: RLIMIT_AS's own; mlockall's caller says
+ * its own).
  */
-void alloc_address_limit_set(size_t limit);
+void alloc_address_limit_set(size_t limit, bool say);
 
 /* From the thread's cache for `slot`, any slot (numa_malloc: no policy, no route). */
 static inline void *alloc_small(unsigned slot, unsigned cls)

@@ -9,23 +9,82 @@
  * the heaps give back what they do not use (core/alloc.c, give_back_region),
  * or reserve it again when it is raised or removed (retake_region).
  * A limit present at the start is shared as it comes (reserve_as_needed).
+ *
+ * mlockall and munlockall too: with a finite RLIMIT_MEMLOCK and without
+ * CAP_IPC_LOCK, the kernel refuses MCL_CURRENT while the whole address space
+ * (reservations included) is over that limit, and under MCL_FUTURE counts
+ * every later mapping against it, reservations included: the region's
+ * reservation failed mlockall where glibc's malloc and jemalloc pass. Under
+ * such a lock the limit on the heaps is the lower of the two.
  */
 #define _GNU_SOURCE
 #include "core/alloc.h"
 #include "interpose/export.h"
 
+#include "base/report.h"
+#include "base/textbuf.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/*
+ * RLIMIT_MEMLOCK while mlockall(MCL_FUTURE) is in force for a process that
+ * the limit binds; SIZE_MAX otherwise. Written by mlockall and munlockall
+ * (and setrlimit of RLIMIT_MEMLOCK under it), which the program serialises
+ * as the kernel's state they mirror.
+ */
+static size_t future_lock_limit = SIZE_MAX;
+
+/* The soft limit of a resource in bytes; SIZE_MAX when there is none. */
+static size_t limit_now(int resource)
+{
+    struct rlimit limit;
+    if (syscall(SYS_prlimit64, 0, resource, NULL, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    return (size_t)limit.rlim_cur;
+}
+
+/* Whether RLIMIT_MEMLOCK binds this process (no CAP_IPC_LOCK in its effective set). */
+static bool lock_limit_binds(void)
+{
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    if (syscall(SYS_capget, &header, data) != 0)
+        return true;
+    return !(data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK));
+}
+
+static size_t lower(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The heaps share what the limits leave: RLIMIT_AS, and RLIMIT_MEMLOCK under MCL_FUTURE. */
+static void heaps_follow_limits(size_t as_limit, bool say)
+{
+    size_t lock_limit = __atomic_load_n(&future_lock_limit, __ATOMIC_RELAXED);
+    alloc_address_limit_set(lower(as_limit, lock_limit), say && as_limit <= lock_limit);
+}
 
 static int set_limit(pid_t pid, int resource, const struct rlimit *new_limit,
                      struct rlimit *old_limit)
 {
     long rc = syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
-    if (rc == 0 && resource == RLIMIT_AS && new_limit &&
-        (pid == 0 || pid == (pid_t)syscall(SYS_getpid)))
-        alloc_address_limit_set((size_t)new_limit->rlim_cur);
-    return (int)rc; /* -1 with errno, as the C library's */
+    if (rc != 0 || !new_limit || (pid != 0 && pid != (pid_t)syscall(SYS_getpid)))
+        return (int)rc; /* -1 with errno, as the C library's */
+    size_t now = new_limit->rlim_cur == RLIM_INFINITY ? SIZE_MAX : (size_t)new_limit->rlim_cur;
+    if (resource == RLIMIT_AS) {
+        heaps_follow_limits(now, true);
+    } else if (resource == RLIMIT_MEMLOCK &&
+               __atomic_load_n(&future_lock_limit, __ATOMIC_RELAXED) != SIZE_MAX) {
+        __atomic_store_n(&future_lock_limit, now, __ATOMIC_RELAXED);
+        heaps_follow_limits(limit_now(RLIMIT_AS), false);
+    }
+    return 0;
 }
 
 NA_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
@@ -49,4 +108,48 @@ NA_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rl
 {
     return set_limit(pid, (int)resource, (const struct rlimit *)new_limit,
                      (struct rlimit *)old_limit);
+}
+
+/*
+ * Before the lock, the heaps give back what they hold reserved and do not use,
+ * as under an address-space limit that low; after one without MCL_FUTURE
+ * (which ends an earlier MCL_FUTURE) they reserve it again. A refusal the
+ * reservation may still cause gets one line.
+ */
+NA_EXPORT int mlockall(int flags)
+{
+    size_t as_limit = limit_now(RLIMIT_AS), lock_limit = SIZE_MAX;
+    if ((flags & (MCL_CURRENT | MCL_FUTURE)) && lock_limit_binds())
+        lock_limit = limit_now(RLIMIT_MEMLOCK);
+    if (lock_limit != SIZE_MAX)
+        alloc_address_limit_set(lower(as_limit, lock_limit), false);
+    long rc = syscall(SYS_mlockall, flags);
+    int err = errno;
+    if (rc == 0)
+        __atomic_store_n(&future_lock_limit, (flags & MCL_FUTURE) ? lock_limit : SIZE_MAX,
+                         __ATOMIC_RELAXED);
+    heaps_follow_limits(as_limit, false);
+    if (rc != 0 && err == ENOMEM && lock_limit != SIZE_MAX) {
+        char line[200];
+        struct textbuf tb;
+        tb_init(&tb, line, sizeof line);
+        tb_str(&tb, "mlockall refused under RLIMIT_MEMLOCK of ");
+        tb_u64(&tb, lock_limit >> 20);
+        tb_str(&tb, " MiB: the address space the heaps keep reserved counts against it");
+        report_warning(line);
+    }
+    errno = err;
+    return (int)rc;
+}
+
+NA_EXPORT int munlockall(void)
+{
+    long rc = syscall(SYS_munlockall);
+    if (rc == 0) {
+        int err = errno;
+        __atomic_store_n(&future_lock_limit, SIZE_MAX, __ATOMIC_RELAXED);
+        heaps_follow_limits(limit_now(RLIMIT_AS), false);
+        errno = err;
+    }
+    return (int)rc;
 }

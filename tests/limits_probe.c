@@ -582,6 +582,76 @@ static int names(void)
     return 0;
 }
 
+/*
+ * lock current|future: mlockall (MCL_CURRENT, or with MCL_FUTURE too) under
+ * the RLIMIT_MEMLOCK the caller set, as a user without CAP_IPC_LOCK: it must
+ * pass where glibc's malloc passes (the heaps' reservation counted against
+ * the limit and failed it). Then a thread, 32 MiB of blocks and huge blocks
+ * aligned and grown, all locked (VmLck); then munlockall and 100 MB more,
+ * and after MCL_FUTURE the address space filled (raise-fill).
+ */
+static long status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    size_t len = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, len) == 0 && line[len] == ':')
+            kib = strtol(line + len + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static int lock(const char *which)
+{
+    int flags = strcmp(which, "future") == 0 ? MCL_CURRENT | MCL_FUTURE : MCL_CURRENT;
+    if (mlockall(flags) != 0)
+        FAIL("mlockall(%s): %s (VmSize %ld KiB)", which, strerror(errno), status_kib("VmSize"));
+    pthread_t thread;
+    void *from_thread = NULL;
+    if ((errno = pthread_create(&thread, NULL, thread_mallocs, NULL)) != 0)
+        FAIL("no thread after mlockall: %s", strerror(errno));
+    pthread_join(thread, &from_thread);
+    if (!from_thread)
+        FAIL("the thread's malloc failed after mlockall");
+    struct block *blocks = NULL;
+    for (int i = 0; i < 32; i++) {
+        struct block *b = malloc(1 << 20);
+        if (!b)
+            FAIL("malloc of 1 MiB block %d after mlockall(%s): %s", i, which, strerror(errno));
+        memset(b, 5, 1 << 20);
+        b->next = blocks;
+        blocks = b;
+    }
+    size_t mib8 = (size_t)8 << 20;
+    void *aligned = NULL;
+    if ((errno = posix_memalign(&aligned, (size_t)4 << 20, mib8)) != 0)
+        FAIL("posix_memalign(4 MiB, 8 MiB) after mlockall: %s", strerror(errno));
+    char *grown = malloc(mib8);
+    if (!grown)
+        FAIL("malloc(8 MiB) after mlockall: %s", strerror(errno));
+    grown = realloc(grown, 3 * mib8);
+    if (!grown || malloc_usable_size(aligned) < mib8 || malloc_usable_size(grown) < 3 * mib8)
+        FAIL("huge blocks after mlockall: %s", strerror(errno));
+    memset(aligned, 7, mib8);
+    memset(grown, 9, 3 * mib8);
+    long locked = status_kib("VmLck");
+    free(aligned);
+    free(grown);
+    release(blocks);
+    free(from_thread);
+    if (munlockall() != 0)
+        FAIL("munlockall: %s", strerror(errno));
+    fill(100);
+    printf("mlockall(%s): a thread, 32 MiB of blocks, huge blocks aligned and grown, %ld MiB "
+           "locked; after munlockall 100 MB\n",
+           which, locked >> 10);
+    /* Unlocked, the heaps' ranges given back are theirs again: the kernel maps none inside. */
+    return flags & MCL_FUTURE ? raise_fill(0) : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -604,11 +674,13 @@ int main(int argc, char **argv)
         return raise_fill(arg);
     if (strcmp(mode, "names") == 0)
         return names();
+    if (strcmp(mode, "lock") == 0 && argc == 3)
+        return lock(argv[2]);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
-    fprintf(
-        stderr,
-        "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-        "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB|raise-fill [MIB]|names\n");
+    fprintf(stderr,
+            "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+            "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB|raise-fill [MIB]|names|"
+            "lock current|future\n");
     return 2;
 }

@@ -106,6 +106,19 @@ run $limit preload "$probe" names
 check "preload: __libc_malloc & co are numa-alloc's, crossed with malloc & co" \
     grep -Eqx "names ok: __libc_malloc from libnumapreload\.so[.0-9]*, malloc\(1\) usable 16" "$out/stdout"
 
+# mlockall under a RLIMIT_MEMLOCK below what the heaps use, without CAP_IPC_LOCK (dropped
+# from the bounding set): the heaps give back what they do not use first, the kernel
+# still refuses, and one line says why; the program goes on (the passing case, under a
+# limit this machine's hard one may not allow, is tests/guest/limits_guest.sh's).
+(ulimit -l 1024 && NUMA_ALLOC_STATS="$out/stats.json" LD_PRELOAD=$lib \
+    exec setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock "$probe" lock current) \
+    >"$out/stdout" 2>"$out/stderr"
+check "preload: mlockall under RLIMIT_MEMLOCK of 1 MiB fails, as the kernel says" \
+    grep -q "FAIL: mlockall(current): Cannot allocate memory" "$out/stderr"
+check "... with one line of numa-alloc's" \
+    grep -qx "numa-alloc: mlockall refused under RLIMIT_MEMLOCK of 1 MiB: the address space the heaps keep reserved counts against it" "$out/stderr"
+check "... on numa-alloc" active
+
 # What the limit leaves is shared as it comes, as under glibc: the heaps reserve
 # address space as they grow, not a share of it at start-up. The probe maps 60 %
 # (25 %) of what the limit leaves glibc by itself and takes 25 % (60 %) from malloc,

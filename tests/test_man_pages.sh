@@ -35,7 +35,7 @@ fail() {
 }
 
 # The malloc family: exported, documented by the C library (and numa_malloc(3)
-# names them); so are setrlimit and prlimit (numa-alloc(7) says why they are
+# names them); so are setrlimit, prlimit, mlockall and munlockall (numa-alloc(7) says why they are
 # exported: interpose/rlimit.c), and glibc's __libc_ names and cfree for the same
 # functions (numa-alloc(7), LIMITS: interpose/malloc.c), and dlopen (numa-alloc(7)
 # says why: interpose/dlopen.c). numa_alloc_debug_*:
@@ -43,6 +43,7 @@ fail() {
 libc_documented=" malloc free calloc realloc reallocarray aligned_alloc posix_memalign memalign \
 valloc pvalloc malloc_usable_size malloc_trim mallopt mallinfo mallinfo2 malloc_stats \
 malloc_info free_sized free_aligned_sized setrlimit setrlimit64 prlimit prlimit64 \
+mlockall munlockall \
 __libc_malloc __libc_calloc __libc_realloc __libc_memalign __libc_valloc __libc_pvalloc \
 __libc_free __libc_mallopt __libc_mallinfo cfree dlopen \
 numa_alloc_debug_check numa_alloc_debug_on_race numa_alloc_debug_hand_back "

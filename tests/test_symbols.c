@@ -105,6 +105,8 @@ static const char *const allowed[] = {
     /* the C library's own, to say what a limit on the address space set after the
      * start does (interpose/rlimit.c) */
     "setrlimit", "setrlimit64", "prlimit", "prlimit64",
+    /* and what RLIMIT_MEMLOCK does to the reservation under mlockall */
+    "mlockall", "munlockall",
     /* the counter API */
     "numa_alloc_counter", "numa_alloc_snapshot_nodes", "numa_alloc_snapshot_threads",
 #ifdef NUMA_ALLOC_DEBUG

@@ -6,7 +6,9 @@
 # numa-alloc (issue 10: "a 100 MB allocation under 300 MB"), and python3 -c pass must
 # run, as under glibc. A limit the program lowers itself after the start leaves it as
 # much (limits_probe lower, lower-busy), and one it removes again leaves no hole of the
-# heaps' for the kernel to map into (raise-fill).
+# heaps' for the kernel to map into (raise-fill). mlockall under a finite RLIMIT_MEMLOCK,
+# by a user without CAP_IPC_LOCK, passes where it passes under glibc (the heaps' reservation
+# counted against the limit), and says so in one line where it cannot.
 # shellcheck disable=SC2317 # the helpers below are called through check
 set -u
 lib=$1 probe=$2
@@ -35,5 +37,23 @@ for node in 0 1; do
     LD_PRELOAD=$lib numactl -N $node "$probe" raise-fill 2048 >"$tmp/out" 2>&1
     check "lowered, removed, the address space filled, on node $node: aligned blocks right" test $? -eq 0
 done
+# mlockall under RLIMIT_MEMLOCK (interpose/rlimit.c), as nobody: the probe and the library
+# copied where that user can read them, the statistics written where it can write.
+mkdir "$tmp/user" && cp -L "$lib" "$tmp/user/lib.so" && cp "$probe" "$tmp/user/probe"
+chmod 755 "$tmp" && chmod 1777 "$tmp/user"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+for how in current future; do
+    (ulimit -l 262144 && as_nobody "$tmp/user/probe" lock $how) >"$tmp/out" 2>&1
+    check "mlockall($how) under RLIMIT_MEMLOCK of 256 MiB, glibc's malloc" test $? -eq 0
+    (ulimit -l 262144 && NUMA_ALLOC_STATS=$tmp/user/stats.json LD_PRELOAD=$tmp/user/lib.so \
+        as_nobody "$tmp/user/probe" lock $how) >"$tmp/out" 2>&1
+    check "mlockall($how) under RLIMIT_MEMLOCK of 256 MiB, numa-alloc" test $? -eq 0
+    cp "$tmp/user/stats.json" "$tmp/stats.json"
+    check "... on numa-alloc" active
+done
+(ulimit -l 1024 && LD_PRELOAD=$tmp/user/lib.so as_nobody "$tmp/user/probe" lock current) >"$tmp/out" 2>&1
+check "mlockall under 1 MiB fails" test $? -ne 0
+check "... with one line of numa-alloc's" \
+    grep -q "^numa-alloc: mlockall refused under RLIMIT_MEMLOCK of 1 MiB: the address space" "$tmp/out"
 cat "$tmp/out"
 exit "$fail"
