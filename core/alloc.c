@@ -508,6 +508,18 @@ void alloc_address_limit_set(size_t limit, bool say)
     report_warning(line);
 }
 
+static size_t future_lock_limit = SIZE_MAX; /* alloc_future_lock_set */
+
+void alloc_future_lock_set(size_t limit)
+{
+    __atomic_store_n(&future_lock_limit, limit, __ATOMIC_RELAXED);
+}
+
+size_t alloc_future_lock(void)
+{
+    return __atomic_load_n(&future_lock_limit, __ATOMIC_RELAXED);
+}
+
 /* A start that failed after reserve_region: what it reserved goes back. */
 static void release_region(size_t reserved)
 {
@@ -727,6 +739,10 @@ static void fork_child(void)
     stats_lock_fork_child();
     stats_file_fork_child();
     stats_live_fork_child();
+    if (future_lock_limit != SIZE_MAX) { /* the child is not locked: its heaps take their holes */
+        future_lock_limit = SIZE_MAX;
+        alloc_address_limit_set(os_address_space_limit(), false);
+    }
 }
 
 /* ---- allocation ---------------------------------------------------------- */

@@ -78,6 +78,14 @@ bool alloc_trim(void);
  * its own).
  */
 void alloc_address_limit_set(size_t limit, bool say);
+/*
+ * RLIMIT_MEMLOCK in bytes while mlockall(MCL_FUTURE) binds the process
+ * (interpose/rlimit.c), which counts every later mapping against it; SIZE_MAX
+ * when nothing does. A fork's child is not locked (the kernel does not pass
+ * MCL_FUTURE on): its heaps then follow RLIMIT_AS alone.
+ */
+void alloc_future_lock_set(size_t limit);
+size_t alloc_future_lock(void);
 
 /* From the thread's cache for `slot`, any slot (numa_malloc: no policy, no route). */
 static inline void *alloc_small(unsigned slot, unsigned cls)

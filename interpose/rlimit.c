@@ -31,14 +31,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/*
- * RLIMIT_MEMLOCK while mlockall(MCL_FUTURE) is in force for a process that
- * the limit binds; SIZE_MAX otherwise. Written by mlockall and munlockall
- * (and setrlimit of RLIMIT_MEMLOCK under it), which the program serialises
- * as the kernel's state they mirror.
- */
-static size_t future_lock_limit = SIZE_MAX;
-
 /* The soft limit of a resource in bytes; SIZE_MAX when there is none. */
 static size_t limit_now(int resource)
 {
@@ -66,7 +58,7 @@ static size_t lower(size_t a, size_t b)
 /* The heaps share what the limits leave: RLIMIT_AS, and RLIMIT_MEMLOCK under MCL_FUTURE. */
 static void heaps_follow_limits(size_t as_limit, bool say)
 {
-    size_t lock_limit = __atomic_load_n(&future_lock_limit, __ATOMIC_RELAXED);
+    size_t lock_limit = alloc_future_lock();
     alloc_address_limit_set(lower(as_limit, lock_limit), say && as_limit <= lock_limit);
 }
 
@@ -79,9 +71,8 @@ static int set_limit(pid_t pid, int resource, const struct rlimit *new_limit,
     size_t now = new_limit->rlim_cur == RLIM_INFINITY ? SIZE_MAX : (size_t)new_limit->rlim_cur;
     if (resource == RLIMIT_AS) {
         heaps_follow_limits(now, true);
-    } else if (resource == RLIMIT_MEMLOCK &&
-               __atomic_load_n(&future_lock_limit, __ATOMIC_RELAXED) != SIZE_MAX) {
-        __atomic_store_n(&future_lock_limit, now, __ATOMIC_RELAXED);
+    } else if (resource == RLIMIT_MEMLOCK && alloc_future_lock() != SIZE_MAX) {
+        alloc_future_lock_set(now);
         heaps_follow_limits(limit_now(RLIMIT_AS), false);
     }
     return 0;
@@ -126,8 +117,7 @@ NA_EXPORT int mlockall(int flags)
     long rc = syscall(SYS_mlockall, flags);
     int err = errno;
     if (rc == 0)
-        __atomic_store_n(&future_lock_limit, (flags & MCL_FUTURE) ? lock_limit : SIZE_MAX,
-                         __ATOMIC_RELAXED);
+        alloc_future_lock_set((flags & MCL_FUTURE) ? lock_limit : SIZE_MAX);
     heaps_follow_limits(as_limit, false);
     if (rc != 0 && err == ENOMEM && lock_limit != SIZE_MAX) {
         char line[200];
@@ -147,7 +137,7 @@ NA_EXPORT int munlockall(void)
     long rc = syscall(SYS_munlockall);
     if (rc == 0) {
         int err = errno;
-        __atomic_store_n(&future_lock_limit, SIZE_MAX, __ATOMIC_RELAXED);
+        alloc_future_lock_set(SIZE_MAX);
         heaps_follow_limits(limit_now(RLIMIT_AS), false);
         errno = err;
     }

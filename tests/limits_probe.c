@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -588,7 +589,8 @@ static int names(void)
  * pass where glibc's malloc passes (the heaps' reservation counted against
  * the limit and failed it). Then a thread, 32 MiB of blocks and huge blocks
  * aligned and grown, all locked (VmLck); then munlockall and 100 MB more,
- * and after MCL_FUTURE the address space filled (raise-fill).
+ * and after MCL_FUTURE the address space filled (raise-fill), by a child
+ * forked while locked and by the process after munlockall.
  */
 static long status_kib(const char *field)
 {
@@ -638,6 +640,17 @@ static int lock(const char *which)
     memset(aligned, 7, mib8);
     memset(grown, 9, 3 * mib8);
     long locked = status_kib("VmLck");
+    if (flags & MCL_FUTURE) {
+        /* A fork's child is not locked: its heaps' ranges given back are theirs again. */
+        fflush(stdout);
+        pid_t child = fork();
+        if (child == 0)
+            _exit(raise_fill(0) | fflush(stdout));
+        int status;
+        if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            FAIL("the locked parent's child filling the address space failed (status %d)", status);
+    }
     free(aligned);
     free(grown);
     release(blocks);
