@@ -6,13 +6,42 @@
 #define _GNU_SOURCE
 #include "numa_alloc.h"
 
+#include "base/report.h"
 #include "core/alloc.h"
 #include "core/prof.h"
 #include "core/stats.h"
 #include "policy/placement.h"
 #include "policy/topology.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+
+/*
+ * numa_malloc's blocks are freed with free(): the program's, which is ours
+ * only where the library was linked in or preloaded ahead of any other
+ * allocator. Loaded later (dlopen: a plugin linked against it, Python's
+ * ctypes) or behind another allocator, the program's free is another's, and
+ * aborts on them: said once, at the first call, with what works. Weak: a
+ * static program has no dlsym, and there the library is the malloc.
+ */
+extern void *dlsym(void *handle, const char *name) __attribute__((weak));
+extern int dladdr(const void *addr, Dl_info *info) __attribute__((weak));
+
+static int free_checked;
+
+static NA_NOINLINE NA_COLD void check_programs_free(void)
+{
+    __atomic_store_n(&free_checked, 1, __ATOMIC_RELAXED);
+    Dl_info theirs, ours;
+    void *programs_free = dlsym && dladdr ? dlsym(RTLD_DEFAULT, "free") : NULL;
+    if (!programs_free || !dladdr(programs_free, &theirs) ||
+        !dladdr((const void *)check_programs_free, &ours) || theirs.dli_fbase == ours.dli_fbase)
+        return;
+    report_warning("not the program's malloc (loaded by dlopen, or after another allocator): "
+                   "its free() aborts on numa_malloc's blocks; preload numa-alloc or link the "
+                   "program with it, or free them with the library's own free "
+                   "(dlsym(handle, \"free\"))");
+}
 
 /*
  * Slot of `node`, or -1 with errno = EINVAL when the node cannot be used:
@@ -22,6 +51,8 @@
  */
 static int slot_for_node(int node)
 {
+    if (unlikely(!__atomic_load_n(&free_checked, __ATOMIC_RELAXED)))
+        check_programs_free();
     bool usable = alloc_ensure_init() || alloc_start_failed();
     int slot = usable ? topology_slot_of_node(node) : -1;
     if (slot < 0 || !placement_slot_usable((unsigned)slot)) {
