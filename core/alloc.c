@@ -10,6 +10,7 @@
 #include "core/libc_heap.h"
 #include "core/node_heap.h"
 #include "core/prof.h"
+#include "core/race_points.h"
 #include "core/stats.h"
 #include "core/stats_live.h"
 #include "core/stats_file.h"
@@ -480,6 +481,7 @@ static void retake_region(void)
 
 void alloc_address_limit_set(size_t limit, bool say)
 {
+    race_point(RACE_ADDRESS_LIMIT_SET, 0);
     static int said;
     size_t reserved = __atomic_load_n(&na_region.size, __ATOMIC_ACQUIRE);
     if (!reserved)

@@ -15,7 +15,7 @@
  *
  * The hook runs inside the allocator with the lock of the point held: it
  * must not allocate or free, only hand back (which takes no lock: see
- * race_hand_back).
+ * race_hand_back), or make system calls where the point holds none.
  */
 #ifndef NUMA_ALLOC_RACE_POINTS_H
 #define NUMA_ALLOC_RACE_POINTS_H
@@ -32,6 +32,13 @@ enum race_point {
      * list with no block taken (invariant 9, docs/architecture.md).
      */
     RACE_REFILL_NEW_SLAB = 1,
+    /*
+     * alloc_address_limit_set, no lock held (class_size 0): the program is
+     * setting a limit on its address space, and another thread may map.
+     * Lowered, the reservation must be given back before the kernel applies
+     * the limit: a mapping made here must not fail (interpose/rlimit.c).
+     */
+    RACE_ADDRESS_LIMIT_SET = 2,
 };
 
 #ifdef NUMA_ALLOC_DEBUG

@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "interpose/export.h"
 
+#include "base/os.h"
 #include "base/report.h"
 #include "base/textbuf.h"
 
@@ -62,20 +63,37 @@ static void heaps_follow_limits(size_t as_limit, bool say)
     alloc_address_limit_set(lower(as_limit, lock_limit), say && as_limit <= lock_limit);
 }
 
+static size_t limit_bytes(rlim_t limit)
+{
+    return limit == RLIM_INFINITY ? SIZE_MAX : (size_t)limit;
+}
+
+/*
+ * A limit lowered: the heaps give back first, so that no other thread's
+ * mapping meets the old reservation under the new limit (`limits_probe
+ * lower-busy`: malloc's NULLs in between); raised: the limit first, then the
+ * heaps take their ranges back (a retake under the old limit would fail).
+ */
 static int set_limit(pid_t pid, int resource, const struct rlimit *new_limit,
                      struct rlimit *old_limit)
 {
+    bool own = new_limit && (pid == 0 || pid == (pid_t)syscall(SYS_getpid));
+    bool as = own && resource == RLIMIT_AS;
+    bool lock = own && resource == RLIMIT_MEMLOCK && alloc_future_lock() != SIZE_MAX;
+    size_t want = own ? limit_bytes(new_limit->rlim_cur) : 0;
+    size_t as_now = as || lock ? limit_now(RLIMIT_AS) : 0, lock_now = alloc_future_lock();
+    if (as && want < as_now)
+        alloc_address_limit_set(lower(want, lock_now), false);
+    else if (lock && want < lock_now)
+        alloc_address_limit_set(lower(as_now, want), false);
     long rc = syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
-    if (rc != 0 || !new_limit || (pid != 0 && pid != (pid_t)syscall(SYS_getpid)))
-        return (int)rc; /* -1 with errno, as the C library's */
-    size_t now = new_limit->rlim_cur == RLIM_INFINITY ? SIZE_MAX : (size_t)new_limit->rlim_cur;
-    if (resource == RLIMIT_AS) {
-        heaps_follow_limits(now, true);
-    } else if (resource == RLIMIT_MEMLOCK && alloc_future_lock() != SIZE_MAX) {
-        alloc_future_lock_set(now);
-        heaps_follow_limits(limit_now(RLIMIT_AS), false);
-    }
-    return 0;
+    int err = errno;
+    if (lock && rc == 0)
+        alloc_future_lock_set(want);
+    if (as || lock)
+        heaps_follow_limits(limit_now(RLIMIT_AS), as && rc == 0);
+    errno = err;
+    return (int)rc; /* -1 with errno, as the C library's */
 }
 
 NA_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
@@ -116,16 +134,21 @@ NA_EXPORT int mlockall(int flags)
         alloc_address_limit_set(lower(as_limit, lock_limit), false);
     long rc = syscall(SYS_mlockall, flags);
     int err = errno;
+    bool refused = rc != 0 && err == ENOMEM && lock_limit != SIZE_MAX;
+    size_t mapped = refused ? os_address_space_used() : 0; /* before the heaps take theirs back */
     if (rc == 0)
         alloc_future_lock_set((flags & MCL_FUTURE) ? lock_limit : SIZE_MAX);
     heaps_follow_limits(as_limit, false);
-    if (rc != 0 && err == ENOMEM && lock_limit != SIZE_MAX) {
-        char line[200];
+    if (refused) {
+        char line[240];
         struct textbuf tb;
         tb_init(&tb, line, sizeof line);
         tb_str(&tb, "mlockall refused under RLIMIT_MEMLOCK of ");
-        tb_u64(&tb, lock_limit >> 20);
-        tb_str(&tb, " MiB: the address space the heaps keep reserved counts against it");
+        tb_u64(&tb, lock_limit >> 10);
+        tb_str(&tb, " KiB (ulimit -l): the process maps ");
+        tb_u64(&tb, mapped >> 10);
+        tb_str(&tb, " KiB, numa-alloc's heaps included (what they use and no more), "
+                    "and the kernel counts all of it");
         report_warning(line);
     }
     errno = err;

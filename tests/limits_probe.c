@@ -394,20 +394,28 @@ static void *busy_thread(void *arg)
         if (live[i]) {
             unsigned char want = (unsigned char)(i + (uintptr_t)arg);
             if (live[i][0] != want || live[i][sizes[i] / 2] != want ||
-                live[i][sizes[i] - 1] != want)
+                live[i][sizes[i] - 1] != want) {
+                fprintf(stderr, "limits_probe: block %p of %zu bytes changed\n", (void *)live[i],
+                        sizes[i]);
                 failures++;
+            }
             free(live[i]);
             live[i] = NULL;
         }
         size_t size = busy_size(&seed);
         void *p = NULL;
         if (seed & 0x100) {
-            if (posix_memalign(&p, (size_t)4096 << (seed % 11), size) != 0)
+            int rc = posix_memalign(&p, (size_t)4096 << (seed % 11), size);
+            if (rc != 0) {
                 p = NULL;
+                errno = rc;
+            }
         } else {
             p = malloc(size);
         }
         if (!p) {
+            fprintf(stderr, "limits_probe: %s(%zu) failed: %s\n",
+                    seed & 0x100 ? "posix_memalign" : "malloc", size, strerror(errno));
             failures++;
             continue;
         }

@@ -17,6 +17,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -315,6 +317,47 @@ Test(heap_check, passes_when_blocks_are_handed_back_as_a_refill_takes_a_new_slab
     for (int i = 0; i < n; i++)
         free(taken[i]);
     numa_alloc_debug_check();
+}
+
+/*
+ * A limit lowered on the address space (setrlimit of RLIMIT_AS) while another
+ * thread maps: the heaps give their reservation back before the kernel
+ * applies the limit, so that a mapping made meanwhile (here: at the race
+ * point, before and after the system call) fits under it. Set first, the
+ * reservation (1 TiB a node) failed every mapping until the give-back
+ * (test_limits' lower-busy, once in a loaded CI run).
+ */
+static struct {
+    int calls, refused;
+} limit_race;
+
+static void map_while_the_limit_is_set(int point, size_t class_size)
+{
+    (void)class_size;
+    if (point != 2 /* RACE_ADDRESS_LIMIT_SET */)
+        return;
+    limit_race.calls++;
+    size_t bytes = (size_t)64 << 20;
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        limit_race.refused++;
+    else
+        munmap(p, bytes);
+}
+
+Test(heap_check, a_mapping_fits_while_the_address_space_limit_is_lowered)
+{
+    free(malloc(100)); /* started */
+    numa_alloc_debug_on_race(map_while_the_limit_is_set);
+    struct rlimit limit = {(rlim_t)8 << 30, RLIM_INFINITY};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &limit), 0);
+    numa_alloc_debug_on_race(NULL);
+    cr_assert_geq(limit_race.calls, 1, "the race point was not reached");
+    cr_assert_eq(limit_race.refused, 0, "%d of %d mappings refused while the limit was set",
+                 limit_race.refused, limit_race.calls);
+    void *after = malloc((size_t)100 << 20);
+    cr_assert_not_null(after, "malloc(100 MiB) under the lowered limit");
+    free(after);
 }
 
 /*

@@ -54,6 +54,6 @@ done
 (ulimit -l 1024 && LD_PRELOAD=$tmp/user/lib.so as_nobody "$tmp/user/probe" lock current) >"$tmp/out" 2>&1
 check "mlockall under 1 MiB fails" test $? -ne 0
 check "... with one line of numa-alloc's" \
-    grep -q "^numa-alloc: mlockall refused under RLIMIT_MEMLOCK of 1 MiB: the address space" "$tmp/out"
+    grep -q "^numa-alloc: mlockall refused under RLIMIT_MEMLOCK of 1024 KiB (ulimit -l): the process maps" "$tmp/out"
 cat "$tmp/out"
 exit "$fail"
