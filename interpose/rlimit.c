@@ -73,6 +73,8 @@ static size_t limit_bytes(rlim_t limit)
  * mapping meets the old reservation under the new limit (`limits_probe
  * lower-busy`: malloc's NULLs in between); raised: the limit first, then the
  * heaps take their ranges back (a retake under the old limit would fail).
+ * RLIMIT_MEMLOCK under MCL_FUTURE: the ranges are given back already (by
+ * mlockall); the heaps follow the new one.
  */
 static int set_limit(pid_t pid, int resource, const struct rlimit *new_limit,
                      struct rlimit *old_limit)
@@ -81,11 +83,9 @@ static int set_limit(pid_t pid, int resource, const struct rlimit *new_limit,
     bool as = own && resource == RLIMIT_AS;
     bool lock = own && resource == RLIMIT_MEMLOCK && alloc_future_lock() != SIZE_MAX;
     size_t want = own ? limit_bytes(new_limit->rlim_cur) : 0;
-    size_t as_now = as || lock ? limit_now(RLIMIT_AS) : 0, lock_now = alloc_future_lock();
+    size_t as_now = as ? limit_now(RLIMIT_AS) : 0, lock_now = alloc_future_lock();
     if (as && want < as_now)
         alloc_address_limit_set(lower(want, lock_now), false);
-    else if (lock && want < lock_now)
-        alloc_address_limit_set(lower(as_now, want), false);
     long rc = syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
     int err = errno;
     if (lock && rc == 0)
