@@ -14,6 +14,7 @@
 #include "policy/topology.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 
 /*
@@ -26,16 +27,58 @@
  */
 extern void *dlsym(void *handle, const char *name) __attribute__((weak));
 extern int dladdr(const void *addr, Dl_info *info) __attribute__((weak));
+extern char *dlerror(void) __attribute__((weak));
 
 static int free_checked;
+
+/* The first object dl_iterate_phdr reports is the program: is `at` in one of its segments? */
+struct in_program {
+    uintptr_t at;
+    bool inside;
+};
+
+static int program_holds(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct in_program *where = arg;
+    (void)size;
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && where->at - start < ph->p_memsz)
+            where->inside = true;
+    }
+    return 1; /* the program only */
+}
+
+/*
+ * Whether the global scope's `name` is another object's than ours. One the
+ * program itself holds is not counted: an executable that takes the address
+ * of free (not PIE) holds its canonical PLT entry, which dlsym returns for
+ * whatever defines free (Debian's python3).
+ */
+static bool defined_elsewhere(const char *name, const Dl_info *ours)
+{
+    void *at = dlsym(RTLD_DEFAULT, name);
+    Dl_info info;
+    if (!at) {
+        if (dlerror)
+            (void)dlerror(); /* no error left for the program's next dlerror() */
+        return false;
+    }
+    if (!dladdr(at, &info) || info.dli_fbase == ours->dli_fbase)
+        return false;
+    struct in_program where = {(uintptr_t)at, false};
+    dl_iterate_phdr(program_holds, &where);
+    return !where.inside;
+}
 
 static NA_NOINLINE NA_COLD void check_programs_free(void)
 {
     __atomic_store_n(&free_checked, 1, __ATOMIC_RELAXED);
-    Dl_info theirs, ours;
-    void *programs_free = dlsym && dladdr ? dlsym(RTLD_DEFAULT, "free") : NULL;
-    if (!programs_free || !dladdr(programs_free, &theirs) ||
-        !dladdr((const void *)check_programs_free, &ours) || theirs.dli_fbase == ours.dli_fbase)
+    Dl_info ours;
+    if (!dlsym || !dladdr || !dladdr((const void *)check_programs_free, &ours))
+        return;
+    if (!defined_elsewhere("free", &ours) && !defined_elsewhere("__libc_free", &ours))
         return;
     report_warning("not the program's malloc (loaded by dlopen, or after another allocator): "
                    "its free() aborts on numa_malloc's blocks; preload numa-alloc or link the "

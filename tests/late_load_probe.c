@@ -3,8 +3,10 @@
  * dependency (argv[1]), in a program not linked with it. numa_malloc still
  * serves, its first call says in one line that the program's free() is not
  * numa-alloc's, and the library's own free (dlsym on the handle) takes the
- * blocks back. Preloaded (argv[2] "preloaded"), nothing is said. Exit 0 when
- * all holds; the line is checked by the caller (stderr).
+ * blocks back. Preloaded, nothing is said. Exit 0 when all holds; the line is
+ * checked by the caller (stderr). Built with CANONICAL_FREE (not PIE, free's
+ * address taken in code), the program holds free's canonical PLT entry,
+ * which dlsym returns (as in Debian's python3): not another allocator's free.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -18,10 +20,17 @@
         exit(1);                                                                                   \
     } while (0)
 
+void (*volatile program_free)(void *);
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
         FAIL("usage: late_load_probe PLUGIN");
+#ifdef CANONICAL_FREE
+    program_free = free; /* in code, not PIE: free's canonical PLT entry in the program */
+#else
+    *(void **)&program_free = dlsym(RTLD_DEFAULT, "free");
+#endif
     void *plugin = dlopen(argv[1], RTLD_NOW);
     if (!plugin)
         FAIL("dlopen(%s): %s", argv[1], dlerror());
@@ -46,7 +55,7 @@ int main(int argc, char **argv)
     }
     char *theirs = malloc(100); /* the program's: glibc's, or numa-alloc's when preloaded */
     memset(theirs, 1, 100);
-    free(theirs);
+    program_free(theirs);
     printf("served, freed with the library's free; the program's malloc is %s\n",
            library_malloc == (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc") ? "numa-alloc"
                                                                               : "another");
