@@ -23,9 +23,11 @@
  */
 NA_COLD void libc_heap_init(void);
 /*
- * True when ptr is a block of glibc's main arena in use (a library bound to
- * glibc's malloc: RTLD_DEEPBIND's constructors), with glibc found: free
- * and realloc then hand it to glibc (libc_heap_free) or take it over.
+ * True when ptr is a block of glibc's in use (a library bound to glibc's
+ * malloc: RTLD_DEEPBIND's constructors), with glibc found: a chunk of its
+ * main arena, one it mapped on its own, or a thread arena's. free and realloc
+ * then hand it to glibc (libc_heap_free) or take it over. Reads no memory
+ * that could fault: a foreign pointer is only left alone.
  */
 NA_COLD bool libc_heap_owns(const void *ptr);
 /* malloc, calloc or memalign of glibc's, as `alignment` and `zero` ask. NULL + errno. */
