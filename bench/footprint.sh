@@ -21,7 +21,6 @@ build=$(cd "${1:-$root/build}" && pwd)
 runs=${RUNS:-5}
 lib=${LIB:-$build/libnumapreload.so}
 run=$build/bench/startup_run
-arch=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 for f in "$lib" "$run"; do
     [[ -e $f ]] || { echo "footprint: $f missing: build $build first" >&2; exit 2; }
 done
@@ -38,23 +37,6 @@ rss() { # preload(or empty) command... -> median peak RSS in KiB
     "$run" "${args[@]}" -- "$@" 2>/dev/null | awk '{print $2}'
 }
 
-printf '%-22s %8s' command glibc
-for p in "${peers[@]}"; do printf ' %8s' "${p%%:*}"; done
-[[ -n ${OLD:-} ]] && printf ' %10s %7s' before excess
-printf ' %10s %7s\n' numa-alloc excess
-for c in "${commands[@]}"; do
-    read -ra argv <<<"$c"
-    command -v "${argv[0]}" >/dev/null || continue
-    g=$(rss "" "${argv[@]}")
-    printf '%-22s %8s' "$c" "$g"
-    for p in "${peers[@]}"; do
-        so=$arch/${p#*:}
-        if [[ -e $so ]]; then printf ' %8s' "$(rss "$so" "${argv[@]}")"; else printf ' %8s' -; fi
-    done
-    if [[ -n ${OLD:-} ]]; then
-        o=$(rss "$OLD" "${argv[@]}")
-        printf ' %10s %7s' "$o" "$((o - g))"
-    fi
-    n=$(rss "$lib" "${argv[@]}")
-    printf ' %10s %7s\n' "$n" "$((n - g))"
-done
+# shellcheck source=bench/peer_table.sh
+source "$root/bench/peer_table.sh"
+peer_table 22 rss

@@ -90,9 +90,15 @@ static void check_descriptors(struct segment *seg, unsigned bound)
           "descriptors neither a span's nor idle", seg);
 }
 
-/* Invariants 4, 5 and 6 of docs/architecture.md over one SEG_PAGES segment. */
+/* Invariants 4, 5, 6 and 12 of docs/architecture.md over one SEG_PAGES segment. */
 static void check_pages_segment(struct node_heap *heap, struct segment *seg, struct tally *t)
 {
+    unsigned committed = seg->committed_pages;
+    CHECK(committed >= SEGMENT_HEADER_PAGES && committed <= PAGES_PER_SEGMENT,
+          "pages segment's committed part out of bounds", seg);
+    CHECK(committed == PAGES_PER_SEGMENT ||
+              (uintptr_t)seg - slot_base(heap->slot) < PARTIAL_COMMIT_SPAN,
+          "pages segment committed in part past the young span", seg);
     for (unsigned page = 0; page < SEGMENT_HEADER_PAGES; page++)
         CHECK(seg->pages[page].tag == 0 && seg->span_index[page] == 0,
               "header page with a tag or a span", seg);
@@ -128,6 +134,7 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
                 t->dirty_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
             }
         } else {
+            CHECK(end <= committed, "span in use past the segment's committed part", start);
             for (unsigned p = page; p < end; p++)
                 CHECK(seg->pages[p].head == page, "page of a span not headed by it",
                       (char *)seg + ((size_t)p << OS_PAGE_SHIFT));

@@ -128,7 +128,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     size_t nsegments = segments_for(offset, bytes);
     na_lock(&heap->pages_lock);
     size_t dirty_prefix; /* segments that may be resident; beyond them the run is fresh */
-    struct segment *seg = segment_run_alloc(heap, nsegments, alignment, &dirty_prefix);
+    struct segment *seg = segment_run_alloc(heap, nsegments, alignment, &dirty_prefix, NULL);
     if (seg && spread && !spread_pages(heap, seg, nsegments, offset, spread, &dirty_prefix))
         spread = NULL; /* not spread, but served: a sandbox must not turn this into ENOMEM */
     /* From seg: where the run's fresh part starts. */
@@ -136,7 +136,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     if (dirty_end > offset + bytes)
         dirty_end = offset + bytes;
     if (seg && !spread && !node_supplies(heap, seg, offset, offset + bytes, dirty_end)) {
-        segment_run_free(heap, seg, nsegments, dirty_prefix > 0); /* the node is exhausted */
+        segment_run_free(heap, seg, nsegments, dirty_prefix > 0, false); /* the node is exhausted */
         seg = NULL;
     }
     if (seg) {
@@ -191,9 +191,9 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     if (seg->interleaved) {
         bool purged = unspread(heap, (char *)seg, seg->nsegments * SEGMENT_SIZE, OS_PAGE_SIZE);
         seg->interleaved = 0;
-        segment_run_free(heap, seg, seg->nsegments, !purged);
+        segment_run_free(heap, seg, seg->nsegments, !purged, false);
     } else {
-        segment_run_free(heap, seg, seg->nsegments, true);
+        segment_run_free(heap, seg, seg->nsegments, true, false);
     }
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
@@ -238,7 +238,7 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
         if (spare) { /* shrink: the tail segments become a free run */
             char *tail = (char *)seg + need * SEGMENT_SIZE;
             bool purged = seg->interleaved && unspread(heap, tail, spare * SEGMENT_SIZE, 0);
-            segment_run_free(heap, (struct segment *)tail, spare, !purged);
+            segment_run_free(heap, (struct segment *)tail, spare, !purged, false);
             heap->active_bytes -= spare * SEGMENT_SIZE;
             seg->nsegments = need;
         }
@@ -254,7 +254,8 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
             (seg->interleaved ? spread_growth(heap, added, more * SEGMENT_SIZE, spread, &dirty)
                               : heap_commit_check_run(heap, added, touched, taken));
         if (taken >= 0 && !served) {
-            segment_run_free(heap, (struct segment *)added, more, dirty); /* node exhausted */
+            segment_run_free(heap, (struct segment *)added, more, dirty,
+                             false); /* node exhausted */
         } else if (taken >= 0) {
             heap->active_bytes += more * SEGMENT_SIZE;
             heap_note_peak(heap);

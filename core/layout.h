@@ -130,6 +130,14 @@ struct segment {
      * such slots take the slow path). One byte load, no compare.
      */
     uint8_t cache_index;
+    /*
+     * SEG_FREE_RUN: pages past a segment's first may be PROT_NONE (from a
+     * SEG_PAGES segment committed in part), so that taking the run makes
+     * what it takes writable first (segment.c). Page 0 of every segment
+     * below the bump frontier is writable, and SEGMENT_HEADER_PAGES of every
+     * segment ever a SEG_PAGES one.
+     */
+    uint8_t uncommitted;
     uint32_t huge_sample;      /* SEG_HUGE: its profile sample's id (core/prof.h), 0 if none */
     size_t nsegments;          /* length of the run this segment starts */
     uint64_t freed_ms;         /* SEG_FREE_RUN: purge decay */
@@ -155,6 +163,13 @@ struct segment {
     uint16_t span_index[PAGES_PER_SEGMENT];
     uint16_t spans_touched; /* descriptors ever handed out, spans[0] included (0: none yet) */
     uint16_t idle_spans;    /* a descriptor handed back, linked through next_idle; 0: none */
+    /*
+     * Pages [0, committed_pages) are writable, the rest PROT_NONE: a span
+     * handed out lies below it (invariant 12), and it only grows, to cover
+     * the span or to double (segment_commit_through). PAGES_PER_SEGMENT for
+     * a segment committed whole (node_heap.h, PARTIAL_COMMIT_SPAN).
+     */
+    uint16_t committed_pages;
     struct span spans[PAGES_PER_SEGMENT];
     /*
      * Which blocks of each slab are free in it (neither in use nor in a

@@ -357,11 +357,23 @@ unsigned page_run_free_beside(struct segment *seg, unsigned first, unsigned npag
  * Segment runs (segment.c), called with pages_lock held. segment_run_alloc
  * sets *dirty_prefix (when not NULL) to how many segments from the run's
  * start may hold old contents (resident pages); the rest is fresh space, zero
- * and untouched.
+ * and untouched. The run is writable whole; but with `committed` (a SEG_PAGES
+ * segment: one, segment aligned) only its first *committed bytes may be, its
+ * header at least (the rest: segment_commit_through).
  */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align,
-                                  size_t *dirty_prefix);
-void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty);
+                                  size_t *dirty_prefix, size_t *committed);
+/* `uncommitted`: pages past a segment's header may be PROT_NONE (struct segment). */
+void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty,
+                      bool uncommitted);
+/*
+ * The part of a slot, from its start, where SEG_PAGES segments are committed
+ * as their spans reach their pages rather than whole (segment.c,
+ * pages_first_commit): a young heap's, as HUGEPAGES_AUTO_FROM is.
+ */
+#define PARTIAL_COMMIT_SPAN ((size_t)64 << 20)
+/* Makes pages [0, end) of SEG_PAGES segment seg writable; false if the kernel refused. */
+bool segment_commit_through(struct segment *seg, unsigned end);
 /*
  * Takes nsegments of the free space starting exactly at `at` (to grow a huge
  * object): -1 if not free, else 1 if the pages may be resident, 0 if not.
@@ -394,7 +406,7 @@ bool purge_young_pages(struct node_heap *heap, char *start, size_t bytes);
 
 /* A consistent snapshot of one heap's totals, for mallinfo and malloc_stats. */
 struct heap_totals {
-    size_t committed; /* segment space made usable so far */
+    size_t committed; /* segment space handed out (invariant 12: some of it not yet writable) */
     size_t active;    /* page runs and huge objects in use (slabs count whole) */
     size_t dirty;     /* free, possibly resident, not yet purged */
     size_t huge_count, huge_bytes;

@@ -207,16 +207,44 @@ bool heap_commit_check_run(struct node_heap *heap, void *addr, size_t bytes, boo
                  : heap_commit_check(heap, addr, bytes);
 }
 
+/* What a SEG_PAGES segment's committed part grows by, at least (pages). */
+#define COMMIT_STEP_PAGES 64
+
+/*
+ * Commits a SEG_PAGES segment's pages up to `end` (invariant 12), rounded up
+ * to 256 KiB: at most 16 calls for a segment, each a page-table-free
+ * mprotect, and at most 252 KiB committed and never used; exactly to `end`
+ * when the kernel refuses that (vm.overcommit_memory=2, ulimit -d).
+ */
+bool segment_commit_through(struct segment *seg, unsigned end)
+{
+    unsigned have = seg->committed_pages;
+    NA_ASSERT(have >= SEGMENT_HEADER_PAGES && end <= PAGES_PER_SEGMENT);
+    if (end <= have)
+        return true;
+    unsigned to = (end + COMMIT_STEP_PAGES - 1) / COMMIT_STEP_PAGES * COMMIT_STEP_PAGES;
+    if (to > PAGES_PER_SEGMENT)
+        to = PAGES_PER_SEGMENT;
+    char *from = (char *)seg + ((size_t)have << OS_PAGE_SHIFT);
+    if (os_commit(from, (size_t)(to - have) << OS_PAGE_SHIFT) != 0) {
+        to = end;
+        if (os_commit(from, (size_t)(to - have) << OS_PAGE_SHIFT) != 0)
+            return false;
+    }
+    seg->committed_pages = (uint16_t)to;
+    return true;
+}
+
 /* A fresh SEG_PAGES segment: its usable pages form one free run. */
 static bool add_segment(struct node_heap *heap)
 {
-    size_t dirty_prefix;
-    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE, &dirty_prefix);
+    size_t dirty_prefix, committed;
+    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE, &dirty_prefix, &committed);
     if (!seg)
         return false;
     bool dirty = dirty_prefix > 0; /* not seg->dirty: a read of fresh space maps a zero page */
     if (!heap_commit_check_run(heap, seg, SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT, dirty)) {
-        segment_run_free(heap, seg, 1, dirty);
+        segment_run_free(heap, seg, 1, dirty, committed < SEGMENT_SIZE);
         return false;
     }
     /*
@@ -231,6 +259,7 @@ static bool add_segment(struct node_heap *heap)
     seg->slot = (uint16_t)heap->slot;
     seg->cache_index = (uint8_t)(heap->slot < TOPO_DIRECT_SLOTS ? heap->slot : TOPO_DIRECT_SLOTS);
     seg->nsegments = 1;
+    seg->committed_pages = (uint16_t)(committed >> OS_PAGE_SHIFT);
     make_free_run(heap, seg, SEGMENT_HEADER_PAGES, SEGMENT_USABLE_PAGES, dirty, os_now_ms(), false);
     return true;
 }
@@ -278,7 +307,8 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     heap->active_bytes += npages << OS_PAGE_SHIFT;
     heap_note_peak(heap);
     /* A dirty run's pages may be absent too (a large object written in one page and freed). */
-    if (!heap_commit_check_run(heap, span_start(seg, span), npages << OS_PAGE_SHIFT, dirty)) {
+    if (!segment_commit_through(seg, first + (unsigned)npages) ||
+        !heap_commit_check_run(heap, span_start(seg, span), npages << OS_PAGE_SHIFT, dirty)) {
         release_run(heap, span, dirty, false); /* the node is exhausted: nothing was kept */
         return NULL;
     }
@@ -427,7 +457,7 @@ void page_run_release_segment(struct node_heap *heap, struct span *span)
     bool refused = region_purge((char *)seg + OS_PAGE_SIZE, bytes - OS_PAGE_SIZE) < 0;
     if (refused)
         placement_fault_count(heap->node, FAULT_PURGE);
-    segment_run_free(heap, seg, 1, refused);
+    segment_run_free(heap, seg, 1, refused, seg->committed_pages < PAGES_PER_SEGMENT);
 }
 
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
@@ -457,7 +487,8 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
     unsigned rest = right->npages - extra;
     take_free_run(heap, right);
     right->state = SPAN_NONE;
-    if (!heap_commit_check_run(heap, span_start(seg, right), (size_t)extra << OS_PAGE_SHIFT,
+    if (!segment_commit_through(seg, next + extra) ||
+        !heap_commit_check_run(heap, span_start(seg, right), (size_t)extra << OS_PAGE_SHIFT,
                                dirty)) {
         make_free_run(heap, seg, next, right->npages, dirty, freed_ms, emptied); /* exhausted */
         return false;

@@ -40,7 +40,7 @@ static void run_unlink(struct node_heap *heap, struct segment *run)
 
 /* Writes a free-run header at `at` and links it after `prev` (NULL: at the front). */
 static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nsegments, bool dirty,
-                                uint64_t freed_ms, struct segment *prev)
+                                bool uncommitted, uint64_t freed_ms, struct segment *prev)
 {
     struct segment *run = (struct segment *)at;
     NA_ASSERT_HELD(&heap->pages_lock);
@@ -54,6 +54,7 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
     run->slot = (uint16_t)heap->slot;
     run->nsegments = nsegments;
     run->dirty = dirty;
+    run->uncommitted = uncommitted;
     run->freed_ms = freed_ms;
     list_insert_after(&heap->free_segments, prev ? &prev->run_link : NULL, &run->run_link);
     if (dirty) {
@@ -73,13 +74,13 @@ static struct segment *run_carve(struct node_heap *heap, struct segment *run, ui
     NA_ASSERT(start >= (uintptr_t)run && lead + nsegments <= run->nsegments);
     size_t tail = run->nsegments - lead - nsegments;
     struct segment *prev = run_prev(run);
-    bool dirty = run->dirty;
+    bool dirty = run->dirty, uncommitted = run->uncommitted;
     uint64_t freed_ms = run->freed_ms;
     run_unlink(heap, run);
     if (lead)
-        prev = run_make(heap, (uintptr_t)run, lead, dirty, freed_ms, prev);
+        prev = run_make(heap, (uintptr_t)run, lead, dirty, uncommitted, freed_ms, prev);
     if (tail)
-        run_make(heap, start + nsegments * SEGMENT_SIZE, tail, dirty, freed_ms, prev);
+        run_make(heap, start + nsegments * SEGMENT_SIZE, tail, dirty, uncommitted, freed_ms, prev);
     struct segment *seg = (struct segment *)start;
     /*
      * A clean run is zero beyond its header page (which the caller rewrites):
@@ -135,14 +136,19 @@ static int map_more(struct node_heap *heap, uintptr_t end)
     return to != end ? heap_reserve_to(heap, end) : -1;
 }
 
-/* Extends the bump frontier by nsegments; 0 on success. */
-static int bump(struct node_heap *heap, size_t nsegments)
+/*
+ * Extends the bump frontier by nsegments and makes the first `commit` bytes
+ * of them writable (all of them, but for a SEG_PAGES segment committed in
+ * part: pages_first_commit); 0 on success.
+ */
+static int bump(struct node_heap *heap, size_t nsegments, size_t commit)
 {
     if (nsegments > (heap->seg_end - heap->seg_next) / SEGMENT_SIZE)
         return -1;
     uintptr_t end = heap->seg_next + nsegments * SEGMENT_SIZE;
+    NA_ASSERT(commit > 0 && commit <= nsegments * SEGMENT_SIZE);
     if ((end > heap->seg_mapped && map_more(heap, end) != 0) ||
-        os_commit((void *)heap->seg_next, nsegments * SEGMENT_SIZE) != 0)
+        os_commit((void *)heap->seg_next, commit) != 0)
         return -1;
     heap->seg_next = end;
     NA_ASSERT(heap->seg_next <= heap->seg_mapped && heap->seg_mapped <= heap->seg_end);
@@ -150,15 +156,39 @@ static int bump(struct node_heap *heap, size_t nsegments)
 }
 
 /*
+ * Bytes of a SEG_PAGES segment at `at` made writable when it is handed out.
+ * Writable private memory is what vm.overcommit_memory=2 charges and
+ * RLIMIT_DATA counts, page by page, and glibc's malloc takes it a page at a
+ * time: so in the slot's first PARTIAL_COMMIT_SPAN only the header, the
+ * rest as spans reach it (page_runs.c, segment_commit_through); a small
+ * program needed 4 MiB of commit for its first few blocks. Not where a huge
+ * page is asked for (a 2 MiB page needs its whole range writable) or placed
+ * (hugetlb pages are resident already), and not past that span, where the
+ * 4 MiB are little beside the heap, so that the mappings a segment splits
+ * into stay few (two while committed in part).
+ */
+static size_t pages_first_commit(const struct node_heap *heap, uintptr_t at)
+{
+    if (at - slot_base(heap->slot) >= PARTIAL_COMMIT_SPAN || hugepages_covers(at) ||
+        hugetlb_covers(at))
+        return SEGMENT_SIZE;
+    return SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT;
+}
+
+/*
  * Best fit among the free runs (fewest segments wasted, then lowest address);
  * failing that, the free run that ends at the bump frontier grows into fresh
  * space, so its resident pages are reused (like glibc's top chunk); failing
- * that, fresh space.
+ * that, fresh space. A run that may hold uncommitted pages is made writable
+ * as it is taken: the whole of it, or as much as pages_first_commit says when
+ * the caller takes a SEG_PAGES segment (`committed` not NULL: set to the
+ * bytes writable from its start).
  */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align,
-                                  size_t *dirty_prefix)
+                                  size_t *dirty_prefix, size_t *committed)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(!committed || (nsegments == 1 && align <= SEGMENT_SIZE));
     size_t ignored;
     if (!dirty_prefix)
         dirty_prefix = &ignored;
@@ -177,27 +207,40 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
         best_waste = run->nsegments - nsegments;
     }
     if (best) {
+        uintptr_t start = align_up((uintptr_t)best, align);
+        size_t want = committed ? pages_first_commit(heap, start) : nsegments * SEGMENT_SIZE;
+        if (best->uncommitted && os_commit((void *)start, want) != 0)
+            return NULL;
+        if (committed)
+            *committed = best->uncommitted ? want : SEGMENT_SIZE;
         *dirty_prefix = best->dirty ? nsegments : 0;
-        return run_carve(heap, best, align_up((uintptr_t)best, align), nsegments);
+        return run_carve(heap, best, start, nsegments);
     }
     if (last && (uintptr_t)last + last->nsegments * SEGMENT_SIZE == heap->seg_next &&
         align_up((uintptr_t)last, align) == (uintptr_t)last &&
-        bump(heap, nsegments - last->nsegments) == 0) {
+        (!last->uncommitted || os_commit(last, last->nsegments * SEGMENT_SIZE) == 0) &&
+        bump(heap, nsegments - last->nsegments, (nsegments - last->nsegments) * SEGMENT_SIZE) ==
+            0) {
         size_t grown = nsegments - last->nsegments; /* fresh: committed and zero */
+        NA_ASSERT(!committed); /* a segment alone is a best fit: this run is shorter */
         *dirty_prefix = last->dirty ? last->nsegments : 0;
         if (last->dirty)
             heap->dirty_bytes += grown * SEGMENT_SIZE;
         last->nsegments = nsegments;
+        last->uncommitted = 0; /* committed whole above */
         return run_carve(heap, last, (uintptr_t)last, nsegments);
     }
     uintptr_t start = align_up(heap->seg_next, align);
     if (start < heap->seg_next || start > heap->seg_end)
         return NULL;
     uintptr_t gap = heap->seg_next;
-    if (bump(heap, (start - gap) / SEGMENT_SIZE + nsegments) != 0)
+    size_t want = committed ? pages_first_commit(heap, start) : nsegments * SEGMENT_SIZE;
+    if (bump(heap, (start - gap) / SEGMENT_SIZE + nsegments, (start - gap) + want) != 0)
         return NULL;
     if (start > gap)
-        segment_run_free(heap, (struct segment *)gap, (start - gap) / SEGMENT_SIZE, false);
+        segment_run_free(heap, (struct segment *)gap, (start - gap) / SEGMENT_SIZE, false, false);
+    if (committed)
+        *committed = want;
     *dirty_prefix = 0; /* fresh space reads 0, seg->dirty too: untouched, not even read */
     return (struct segment *)start;
 }
@@ -214,7 +257,8 @@ static bool zero_header(struct node_heap *heap, struct segment *header)
     return false;
 }
 
-void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty)
+void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty,
+                      bool uncommitted)
 {
     uintptr_t start = (uintptr_t)seg, end = start + nsegments * SEGMENT_SIZE;
     uint64_t now = dirty ? os_now_ms() : 0;
@@ -230,6 +274,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         if (!dirty && !prev->dirty)
             dirty = !zero_header(heap, seg);
         dirty |= prev->dirty;
+        uncommitted |= prev->uncommitted;
         if (prev->dirty && prev->freed_ms > now)
             now = prev->freed_ms;
         start = (uintptr_t)prev;
@@ -242,6 +287,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         /* next's header becomes interior: purged only after it was read (and unlinked). */
         bool purge_header = !dirty && !next->dirty;
         dirty |= next->dirty;
+        uncommitted |= next->uncommitted;
         if (next->dirty && next->freed_ms > now)
             now = next->freed_ms;
         nsegments += next->nsegments;
@@ -249,18 +295,19 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         if (purge_header)
             dirty = !zero_header(heap, next);
     }
-    run_make(heap, start, nsegments, dirty, dirty ? now : 0, prev);
+    run_make(heap, start, nsegments, dirty, uncommitted, dirty ? now : 0, prev);
 }
 
 int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
     if (at == heap->seg_next)
-        return bump(heap, nsegments) == 0 ? 0 : -1;
+        return bump(heap, nsegments, nsegments * SEGMENT_SIZE) == 0 ? 0 : -1;
     struct segment *run = first_run(heap);
     while (run && (uintptr_t)run < at)
         run = run_next(run);
-    if (!run || (uintptr_t)run != at || run->nsegments < nsegments)
+    if (!run || (uintptr_t)run != at || run->nsegments < nsegments ||
+        (run->uncommitted && os_commit((void *)at, nsegments * SEGMENT_SIZE) != 0))
         return -1;
     return run_carve(heap, run, at, nsegments)->dirty ? 1 : 0;
 }

@@ -26,6 +26,9 @@
  *                 of 32 MiB, each written, and grows the last two by realloc
  *   lower-busy MIB  the same limit set while 4 threads allocate, write, check
  *                 and free blocks of 16 B to 8 MiB (some aligned up to 4 MiB)
+ *   charge KIB    KIB KiB in small blocks (16 B to 4 KiB) and a quarter more in
+ *                 large ones (64 KiB), each written, checked and freed: a small
+ *                 program's heap, run under `ulimit -d` to find its commit charge
  *   names         glibc's other names (__libc_malloc, __libc_free, cfree, ...)
  *                 crossed with the public ones; prints which object defines
  *                 __libc_malloc and malloc(1)'s usable size (whose heap served)
@@ -39,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +178,36 @@ static int fill(long mb)
 struct block {
     struct block *next;
 };
+
+static int charge(long kib)
+{
+    enum { MAX_BLOCKS = 1 << 16 };
+    static unsigned char *blocks[MAX_BLOCKS];
+    static size_t sizes[MAX_BLOCKS];
+    size_t small = 0, large = 0, n = 0, size = 16;
+    while (n < MAX_BLOCKS && (small < (size_t)kib * 1024 || large < (size_t)kib * 256)) {
+        bool is_small = small < (size_t)kib * 1024;
+        size_t want = is_small ? size : 65536;
+        if (!(blocks[n] = malloc(want)))
+            FAIL("malloc(%zu) returned NULL after %zu bytes: %s", want, small + large,
+                 strerror(errno));
+        memset(blocks[n], (int)(n & 0xff), want);
+        sizes[n++] = want;
+        if (is_small) {
+            small += want;
+            size = size * 2 > 4096 ? 16 : size * 2;
+        } else {
+            large += want;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (blocks[i][0] != (i & 0xff) || blocks[i][sizes[i] - 1] != (i & 0xff))
+            FAIL("block %zu (%zu bytes) lost its bytes", i, sizes[i]);
+        free(blocks[i]);
+    }
+    printf("charged %zu small and %zu large bytes\n", small, large);
+    return 0;
+}
 
 /* Takes blocks of `size` until NULL (or `max`); they stay linked from *list. */
 static size_t take_until_null(struct block **list, size_t size, size_t max)
@@ -695,13 +729,15 @@ int main(int argc, char **argv)
         return raise_fill(arg);
     if (strcmp(mode, "names") == 0)
         return names();
+    if (strcmp(mode, "charge") == 0)
+        return charge(arg);
     if (strcmp(mode, "lock") == 0 && argc == 3)
         return lock(argv[2]);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
-    fprintf(stderr,
-            "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-            "map|malloc BASE_KIB|lower MIB setrlimit|prlimit|lower-busy MIB|raise-fill [MIB]|names|"
-            "lock current|future\n");
+    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+                    "map|malloc BASE_KIB|charge KIB|lower MIB setrlimit|prlimit|lower-busy "
+                    "MIB|raise-fill [MIB]|names|"
+                    "lock current|future\n");
     return 2;
 }

@@ -317,6 +317,47 @@ Test(purge, clean_segment_merged_into_a_dirty_run_stays_dirty, .timeout = 60.)
     free(again);
 }
 
+/*
+ * A young heap's pages segment is committed only as far as its spans reach
+ * (core/segment.c, pages_first_commit). Emptied and given back by
+ * malloc_trim, it becomes a free segment run marked uncommitted, and a huge
+ * object carved from it later must be made writable first: written whole
+ * here. (Mutant uncommitted-run-forgotten: SIGSEGV.)
+ */
+Test(purge, a_segment_committed_in_part_serves_a_huge_object_later, .timeout = 60.)
+{
+    enum { EMPTIED_LARGE = 8, LATER_HUGE = 8 };
+    /* Two to a segment, committed 3.25 MiB of 4; one to a segment, past that. */
+    size_t large_size = 1536 * KiB, huge_size = SEGMENT - 64 * KiB;
+    void *large[EMPTIED_LARGE], *huge[LATER_HUGE];
+    for (int i = 0; i < EMPTIED_LARGE; i++) {
+        large[i] = test_launder(malloc(large_size));
+        cr_assert_not_null(large[i]);
+        test_assert_ours(large[i]);
+        memset(large[i], 0x4c, large_size);
+    }
+    for (int i = 0; i < EMPTIED_LARGE; i++)
+        free(large[i]);
+    malloc_trim(0);
+    int reused = 0;
+    for (int i = 0; i < LATER_HUGE; i++) {
+        huge[i] = test_launder(malloc(huge_size));
+        cr_assert_not_null(huge[i]);
+        memset(huge[i], 0x48, huge_size);
+        uintptr_t seg = (uintptr_t)huge[i] & ~(uintptr_t)(SEGMENT - 1);
+        for (int j = 0; j < EMPTIED_LARGE; j++)
+            reused += ((uintptr_t)large[j] & ~(uintptr_t)(SEGMENT - 1)) == seg;
+    }
+    for (int i = 0; i < LATER_HUGE; i++) {
+        long bad = test_bytes_check(huge[i], huge_size, 0x48);
+        cr_assert_eq(bad, -1, "huge object %d lost its byte at offset %ld", i, bad);
+        free(huge[i]);
+    }
+    cr_assert_gt(reused, 0,
+                 "no huge object reused a segment the large blocks emptied: the layout this "
+                 "test relies on changed");
+}
+
 /* ---- emptied slabs while the heap is young ----------------------------- */
 
 #define SLAB_BLOCK 64

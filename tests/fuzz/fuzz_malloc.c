@@ -165,6 +165,7 @@ static size_t decode_size(struct input *in)
         ((size_t)2 << 20) + 1,
         (size_t)4 << 20,
         ((size_t)4 << 20) - 4096,
+        ((size_t)4 << 20) - 65536, /* a huge object filling one segment, a pages one's once */
         LIVE_CAP_BYTES + 1,
         (size_t)1 << 40,
         (size_t)1 << 47,
