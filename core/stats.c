@@ -115,10 +115,36 @@ static int verify_slot(unsigned slot, struct page_census *census)
     return err;
 }
 
-void stats_collect(struct stats_snapshot *snap, bool verify)
+/* One writer at a time: they share one workspace (too big for a stack). */
+static na_lock_t write_lock = NA_LOCK_INIT;
+static struct stats_workspace *workspace; /* under write_lock; kept once mapped */
+
+void stats_workspace_prepare(void)
 {
-    NA_COLD_BSS static struct retired_threads retired_copy; /* large: not on the stack */
-    struct retired_threads *retired = &retired_copy;
+    stats_lock_writer();
+    if (!workspace)
+        workspace = os_map(sizeof *workspace);
+    na_unlock(&write_lock);
+}
+
+struct stats_workspace *stats_workspace(void)
+{
+    static bool said;
+    struct stats_workspace *ws = workspace ? workspace : (workspace = os_map(sizeof *workspace));
+    if (!ws && !said) {
+        said = true;
+        report_warning("statistics not written: the kernel refused the memory they are built in "
+                       "(ulimit -d, ulimit -v or vm.overcommit_memory=2)");
+    }
+    if (!ws)
+        errno = ENOMEM;
+    return ws;
+}
+
+void stats_collect(struct stats_workspace *ws, bool verify)
+{
+    struct stats_snapshot *snap = &ws->snap;
+    struct retired_threads *retired = &ws->retired;
     /* The nodes in use only: the rest of the table stays untouched (no memory). */
     _Static_assert(offsetof(struct stats_snapshot, nodes) == 0, "nodes come first");
     memset(snap->nodes, 0, na_region.num_slots * sizeof snap->nodes[0]);
@@ -159,8 +185,7 @@ void stats_collect(struct stats_snapshot *snap, bool verify)
     }
     snap->verified = verify;
     /* Huge pages are the kernel's business: /proc/self/smaps says which we got. */
-    /* callers hold write_lock, as for retired_copy */
-    NA_COLD_BSS static uint64_t thp[TOPO_MAX_SLOTS], hugetlb[TOPO_MAX_SLOTS];
+    uint64_t *thp = ws->thp, *hugetlb = ws->hugetlb;
     memset(thp, 0, na_region.num_slots * sizeof thp[0]);
     memset(hugetlb, 0, na_region.num_slots * sizeof hugetlb[0]);
     if (na_region.size && hugepages_per_slot(thp, hugetlb) == 0)
@@ -792,8 +817,6 @@ static void write_text(struct textbuf *tb, const struct stats_snapshot *snap)
         text_cpuset(tb);
 }
 
-/* One writer at a time: the snapshot and its buffer are static (too big for a stack). */
-static na_lock_t write_lock = NA_LOCK_INIT;
 static int stats_write_locked(int fd, bool json, bool verify);
 
 na_lock_t *stats_lock(void)
@@ -844,15 +867,18 @@ int stats_write(int fd, bool json, bool verify)
 /* With write_lock held; releases it. */
 static int stats_write_locked(int fd, bool json, bool verify)
 {
-    NA_COLD_BSS static struct stats_snapshot snap; /* one at a time: too big for a thread's stack */
-    NA_COLD_BSS static char buf[8192];
-    stats_collect(&snap, verify);
+    struct stats_workspace *ws = stats_workspace();
+    if (!ws) {
+        na_unlock(&write_lock);
+        return -1;
+    }
+    stats_collect(ws, verify);
     struct textbuf tb;
-    tb_init_fd(&tb, buf, sizeof buf, fd);
+    tb_init_fd(&tb, ws->buf, sizeof ws->buf, fd);
     if (json)
-        write_json(&tb, &snap);
+        write_json(&tb, &ws->snap);
     else
-        write_text(&tb, &snap);
+        write_text(&tb, &ws->snap);
     tb_flush(&tb);
     int failed = tb.failed;
     if (failed)

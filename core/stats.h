@@ -77,8 +77,32 @@ struct stats_snapshot {
     uint64_t time_ms; /* when it was collected: ms since the epoch (CLOCK_REALTIME) */
 };
 
-/* Collects everything; `verify`: also ask the kernel where a sample of pages lies. */
-void stats_collect(struct stats_snapshot *snap, bool verify);
+/*
+ * What a statistics writer works in, with the writing lock held (one writer
+ * at a time): the snapshot, a copy of the exited threads' counts and the
+ * output buffer, some 320 KiB. In .bss they were writable memory of every
+ * process, which ulimit -d and vm.overcommit_memory=2 count, for statistics
+ * most processes never write: stats_workspace maps it at the first write and
+ * keeps it, or returns NULL (errno ENOMEM) when the kernel refuses, and one
+ * line says so, once.
+ */
+struct stats_workspace {
+    struct stats_snapshot snap;
+    struct retired_threads retired;
+    uint64_t thp[TOPO_MAX_SLOTS], hugetlb[TOPO_MAX_SLOTS]; /* bytes by slot, from smaps */
+    char buf[8192];
+};
+struct stats_workspace *stats_workspace(void);
+/*
+ * Maps it now, silently (a refusal is tried again at the first write): at
+ * start-up, when the process is to write statistics (at exit, or live), so
+ * that a limit set later (RLIMIT_AS lowered under the heaps' reservation)
+ * does not cost them. Takes the writing lock.
+ */
+void stats_workspace_prepare(void);
+
+/* Collects everything into ws->snap; `verify`: also ask the kernel where a sample of pages lies. */
+void stats_collect(struct stats_workspace *ws, bool verify);
 
 /* Writes a snapshot to fd; 0, or -1 with errno. */
 int stats_write(int fd, bool json, bool verify);

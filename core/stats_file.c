@@ -381,6 +381,7 @@ void stats_file_init(void)
         (target.top_pid = find_top_pid(syscall(SYS_getpid))) != syscall(SYS_getpid))
         return; /* not the top: nothing to check, nothing to write (fork children neither) */
     target_init(&target);
+    stats_workspace_prepare();
 }
 
 /* A fresh temporary file beside the final name: never a name that exists, never a link. */

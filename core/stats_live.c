@@ -261,6 +261,7 @@ void stats_live_init(void)
 {
     if (!na_options.stats_live)
         return;
+    stats_workspace_prepare();
     int saved = errno;
     int fd = open_directory();
     if (fd >= 0) {

@@ -217,9 +217,6 @@ int stats_write_openmetrics(int fd, bool verify)
         errno = EINVAL;
         return -1;
     }
-    /* too big for a thread's stack; under stats_lock */
-    NA_COLD_BSS static struct stats_snapshot snap;
-    NA_COLD_BSS static char buf[8192];
     char comm[OS_COMM_SIZE];
     os_program_name(comm); /* the name pidof and ps show */
     char labels[128];
@@ -231,11 +228,16 @@ int stats_write_openmetrics(int fd, bool verify)
     label_value(&lb, comm);
     tb_str(&lb, "\"");
     stats_lock_writer();
-    if (!alloc_start_failed())
-        stats_collect(&snap, verify);
+    struct stats_workspace *ws = stats_workspace();
+    if (!ws) {
+        na_unlock(stats_lock());
+        return -1;
+    }
+    if (!alloc_start_failed()) /* failed: nothing was ever collected, the mapping reads zero */
+        stats_collect(ws, verify);
     struct textbuf tb;
-    tb_init_fd(&tb, buf, sizeof buf, fd);
-    write_openmetrics(&tb, &snap, labels);
+    tb_init_fd(&tb, ws->buf, sizeof ws->buf, fd);
+    write_openmetrics(&tb, &ws->snap, labels);
     tb_str(&tb, "# EOF\n");
     tb_flush(&tb);
     int failed = tb.failed;

@@ -24,6 +24,10 @@
 # most FOOTPRINT_DATA_KIB (default 4) of .data resident, and the
 # functions named below must lie in them (a section pattern that stopped matching:
 # the at-exit writers are in .text.exit.NAME, which the script once missed).
+# The library's writable segment (.data and .bss: writable memory of every process that
+# loads it, which ulimit -d and vm.overcommit_memory=2 count, touched or not) is at most
+# FOOTPRINT_WRITABLE_KIB (default 384): the statistics' buffers are mapped when first
+# written (core/stats.h, stats_workspace); in .bss they made it 870 KiB.
 set -uo pipefail
 lib=$1 probe=$2 shim=${3:-}
 budget_kib=${FOOTPRINT_BUDGET_KIB:-64}
@@ -31,6 +35,7 @@ startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-24}
 malloc_text_kib=${FOOTPRINT_MALLOC_TEXT_KIB:-40}
 early_rodata_kib=${FOOTPRINT_EARLY_RODATA_KIB:-8}
 data_kib=${FOOTPRINT_DATA_KIB:-4}
+writable_kib=${FOOTPRINT_WRITABLE_KIB:-384}
 one_window=${FOOTPRINT_ONE_WINDOW:-1} # 0: the 64 KiB check is off (a debug build's text is larger)
 fail=0
 # run_probe MODE: runs the probe under the library; its one line goes to $line (a failed run
@@ -77,6 +82,10 @@ section_check() {
         fi
     done
 }
+writable=$(${READELF:-readelf} -lW "$lib" | awk '$1 == "LOAD" && $7 == "RW" {print $6; exit}')
+at_most $((${writable:-0} / 1024)) "$writable_kib" \
+    "the writable segment is $((${writable:-0} / 1024)) KiB, over $writable_kib: a large buffer in .bss?"
+((${writable:-0} > 0)) || { echo "FAIL: no writable segment found in $lib" >&2; fail=1; }
 if ((startup_text_kib > 0)); then
     section_check .text.na_startup "$startup_text_kib" init_once options_init stats_file_at_exit \
         frame_dummy

@@ -302,6 +302,32 @@ charge_ours=$(lowest_data_limit "$lib" "$probe" charge 1024)
 check "ulimit -d: a small heap needs at most 2 MiB more than under glibc ($charge_ours KiB against $charge_glibc)" \
     test $((charge_ours - charge_glibc)) -le 2048
 
+# The statistics are built in memory mapped at their first write (core/stats.h,
+# stats_workspace), some 320 KiB, or at start-up when the process is to write
+# them (NUMA_ALLOC_STATS). A program that lowers its own data limit to just
+# above what it uses, then asks for them (numa_alloc_stats_write) is refused
+# that memory: -1 with ENOMEM and one line, nothing else harmed; with the limit
+# raised they are written. Asked for at exit, they were mapped at the start and
+# the limit costs nothing.
+lower_data='import ctypes, resource, sys
+lib = ctypes.CDLL(None, use_errno=True)
+vmdata = int([l for l in open("/proc/self/status") if l.startswith("VmData")][0].split()[1])
+hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+resource.setrlimit(resource.RLIMIT_DATA, ((vmdata + 128) * 1024, hard))
+if sys.argv[1] == "write":
+    rc, err = lib.numa_alloc_stats_write(2, 1), ctypes.get_errno()
+    resource.setrlimit(resource.RLIMIT_DATA, (hard, hard))
+    print(rc, err, lib.numa_alloc_stats_write(2, 1))'
+LD_PRELOAD=$lib "$python" -c "$lower_data" write >"$out/stdout" 2>"$out/stderr"
+check "RLIMIT_DATA lowered, statistics asked for: refused, ENOMEM; with it raised, written" \
+    grep -qx -- "-1 12 0" "$out/stdout"
+check "... and one line says so" \
+    test "$(grep -c "^numa-alloc: statistics not written: the kernel refused the memory" "$out/stderr")" -eq 1
+check "... and the second write is whole" grep -q '"active": true' "$out/stderr"
+run 0 preload "$python" -c "$lower_data" exit
+check "RLIMIT_DATA lowered, statistics at exit: written (mapped at the start)" active
+check "... and nothing is said" no_messages
+
 # A start that cannot succeed: the limit leaves 24 MiB beyond what the probe maps
 # by itself, too little for the heaps' share (numa-alloc takes half of what is
 # left, and a node heap needs at least 16 MiB) but plenty for glibc.
