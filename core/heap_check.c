@@ -181,6 +181,9 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
             CHECK(offset >= SEGMENT_MAP_END && offset < seg->nsegments * SEGMENT_SIZE &&
                       seg->huge_size <= seg->nsegments * SEGMENT_SIZE - offset,
                   "huge object outside its run", seg);
+            CHECK(seg->huge_committed >= offset + seg->huge_size &&
+                      seg->huge_committed <= seg->nsegments * SEGMENT_SIZE,
+                  "huge object past its run's writable part (invariant 12)", seg);
             for (unsigned page = 0; page < PAGES_PER_SEGMENT; page++)
                 CHECK(seg->pages[page].tag == 0, "huge segment with a page tag", seg);
             t->active_bytes += seg->nsegments * SEGMENT_SIZE;

@@ -128,7 +128,9 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     size_t nsegments = segments_for(offset, bytes);
     na_lock(&heap->pages_lock);
     size_t dirty_prefix; /* segments that may be resident; beyond them the run is fresh */
-    struct segment *seg = segment_run_alloc(heap, nsegments, alignment, &dirty_prefix, NULL);
+    size_t committed;    /* writable from seg: the object's end at least (invariant 12) */
+    struct segment *seg =
+        segment_run_alloc(heap, nsegments, alignment, &dirty_prefix, offset + bytes, &committed);
     if (seg && spread && !spread_pages(heap, seg, nsegments, offset, spread, &dirty_prefix))
         spread = NULL; /* not spread, but served: a sandbox must not turn this into ENOMEM */
     /* From seg: where the run's fresh part starts. */
@@ -136,7 +138,9 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
     if (dirty_end > offset + bytes)
         dirty_end = offset + bytes;
     if (seg && !spread && !node_supplies(heap, seg, offset, offset + bytes, dirty_end)) {
-        segment_run_free(heap, seg, nsegments, dirty_prefix > 0, false); /* the node is exhausted */
+        /* the node is exhausted */
+        segment_run_free(heap, seg, nsegments, dirty_prefix > 0,
+                         committed < nsegments * SEGMENT_SIZE);
         seg = NULL;
     }
     if (seg) {
@@ -150,6 +154,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
         seg->huge_ptr = (char *)seg + offset;
         seg->huge_sample = 0;
         seg->huge_size = bytes;
+        seg->huge_committed = committed;
         seg->interleaved = spread != NULL;
         heap->active_bytes += nsegments * SEGMENT_SIZE;
         heap_note_peak(heap);
@@ -188,12 +193,13 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     heap->huge_bytes -= seg->huge_size;
     purge_note_free(heap, seg->nsegments * SEGMENT_SIZE); /* spends the young budget at once */
     seg->huge_ptr = NULL;
+    bool uncommitted = seg->huge_committed < seg->nsegments * SEGMENT_SIZE;
     if (seg->interleaved) {
         bool purged = unspread(heap, (char *)seg, seg->nsegments * SEGMENT_SIZE, OS_PAGE_SIZE);
         seg->interleaved = 0;
-        segment_run_free(heap, seg, seg->nsegments, !purged, false);
+        segment_run_free(heap, seg, seg->nsegments, !purged, uncommitted);
     } else {
-        segment_run_free(heap, seg, seg->nsegments, true, false);
+        segment_run_free(heap, seg, seg->nsegments, true, uncommitted);
     }
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
@@ -232,22 +238,38 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
     if (seg->interleaved && need > seg->nsegments && !spread)
         return false; /* its new pages would need the spread */
     bool done = false;
+    size_t end = offset + bytes, whole = seg->nsegments * SEGMENT_SIZE;
     na_lock(&heap->pages_lock);
     if (need <= seg->nsegments) {
+        /* Grown within its run: the pages it reaches made writable first (invariant 12). */
+        if (end > seg->huge_committed) {
+            if (os_commit((char *)seg + seg->huge_committed, end - seg->huge_committed) != 0)
+                goto out; /* vm.overcommit_memory=2, ulimit -d: realloc says ENOMEM */
+            seg->huge_committed = end;
+        }
         size_t spare = seg->nsegments - need;
         if (spare) { /* shrink: the tail segments become a free run */
             char *tail = (char *)seg + need * SEGMENT_SIZE;
             bool purged = seg->interleaved && unspread(heap, tail, spare * SEGMENT_SIZE, 0);
-            segment_run_free(heap, (struct segment *)tail, spare, !purged, false);
+            segment_run_free(heap, (struct segment *)tail, spare, !purged,
+                             seg->huge_committed < whole);
             heap->active_bytes -= spare * SEGMENT_SIZE;
             seg->nsegments = need;
+            if (seg->huge_committed > need * SEGMENT_SIZE)
+                seg->huge_committed = need * SEGMENT_SIZE;
         }
         done = true;
     } else {
         size_t more = need - seg->nsegments;
         char *added = (char *)seg + seg->nsegments * SEGMENT_SIZE;
-        size_t touched = (size_t)((char *)seg + offset + bytes - added);
-        int taken = segment_run_take_at(heap, (uintptr_t)added, more);
+        size_t touched = (size_t)((char *)seg + end - added);
+        /* The rest of its own run first: the object stays one writable range. */
+        if (seg->huge_committed < whole &&
+            os_commit((char *)seg + seg->huge_committed, whole - seg->huge_committed) == 0)
+            seg->huge_committed = whole;
+        int taken = seg->huge_committed == whole
+                        ? segment_run_take_at(heap, (uintptr_t)added, more, touched)
+                        : -1;
         bool dirty = taken > 0;
         bool served =
             taken >= 0 &&
@@ -255,13 +277,14 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
                               : heap_commit_check_run(heap, added, touched, taken));
         if (taken >= 0 && !served) {
             segment_run_free(heap, (struct segment *)added, more, dirty,
-                             false); /* node exhausted */
+                             touched < more * SEGMENT_SIZE); /* node exhausted */
         } else if (taken >= 0) {
             heap->active_bytes += more * SEGMENT_SIZE;
             heap_note_peak(heap);
             /* The run's own header is on its first page; beyond it a clean run is zero. */
             forget_interior_headers(seg, seg->nsegments, dirty ? need : seg->nsegments + 1);
             seg->nsegments = need;
+            seg->huge_committed = end;
             done = true;
         }
     }
@@ -269,6 +292,7 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
         heap->huge_bytes += bytes - seg->huge_size;
         seg->huge_size = bytes;
     }
+out:
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     return done;

@@ -144,6 +144,7 @@ struct segment {
     struct list_node run_link; /* SEG_FREE_RUN: node_heap.free_segments */
     void *huge_ptr;            /* SEG_HUGE: the object */
     size_t huge_size;          /* SEG_HUGE: its usable size */
+    size_t huge_committed;     /* SEG_HUGE: bytes writable from here, to its end at least */
     /*
      * A page's tag and head side by side, so that free's fast path finds both
      * on one cache line (it reads the tag, then the head for is_block_start).

@@ -357,28 +357,31 @@ unsigned page_run_free_beside(struct segment *seg, unsigned first, unsigned npag
  * Segment runs (segment.c), called with pages_lock held. segment_run_alloc
  * sets *dirty_prefix (when not NULL) to how many segments from the run's
  * start may hold old contents (resident pages); the rest is fresh space, zero
- * and untouched. The run is writable whole; but with `committed` (a SEG_PAGES
- * segment: one, segment aligned) only its first *committed bytes may be, its
- * header at least (the rest: segment_commit_through).
+ * and untouched. `want`: the bytes from the run's start the caller writes (a
+ * huge object's end), or SEGMENT_RUN_PAGES for a pages segment (its header,
+ * the rest as spans reach it: segment_commit_through); *committed: the bytes
+ * from the start that are writable, `want` at least (invariant 12).
  */
+#define SEGMENT_RUN_PAGES ((size_t)0)
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align,
-                                  size_t *dirty_prefix, size_t *committed);
-/* `uncommitted`: pages past a segment's header may be PROT_NONE (struct segment). */
+                                  size_t *dirty_prefix, size_t want, size_t *committed);
+/* `uncommitted`: pages past a segment's first may be PROT_NONE (struct segment). */
 void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty,
                       bool uncommitted);
 /*
- * The part of a slot, from its start, where SEG_PAGES segments are committed
- * as their spans reach their pages rather than whole (segment.c,
- * pages_first_commit): a young heap's, as HUGEPAGES_AUTO_FROM is.
+ * The part of a slot, from its start, where pages segments are committed as
+ * their spans reach their pages rather than whole (segment.c,
+ * commit_length): a young heap's, as HUGEPAGES_AUTO_FROM is.
  */
 #define PARTIAL_COMMIT_SPAN ((size_t)64 << 20)
 /* Makes pages [0, end) of SEG_PAGES segment seg writable; false if the kernel refused. */
 bool segment_commit_through(struct segment *seg, unsigned end);
 /*
  * Takes nsegments of the free space starting exactly at `at` (to grow a huge
- * object): -1 if not free, else 1 if the pages may be resident, 0 if not.
+ * object), its first `commit` bytes writable: -1 if not free (or the kernel
+ * refused), else 1 if the pages may be resident, 0 if not.
  */
-int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments);
+int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments, size_t commit);
 /*
  * A slot reserved as its heap grows (an address-space limit: alloc.c):
  * reserves it from seg_mapped up to `to` (<= seg_end), with the policy and

@@ -239,7 +239,8 @@ bool segment_commit_through(struct segment *seg, unsigned end)
 static bool add_segment(struct node_heap *heap)
 {
     size_t dirty_prefix, committed;
-    struct segment *seg = segment_run_alloc(heap, 1, SEGMENT_SIZE, &dirty_prefix, &committed);
+    struct segment *seg =
+        segment_run_alloc(heap, 1, SEGMENT_SIZE, &dirty_prefix, SEGMENT_RUN_PAGES, &committed);
     if (!seg)
         return false;
     bool dirty = dirty_prefix > 0; /* not seg->dirty: a read of fresh space maps a zero page */

@@ -138,17 +138,17 @@ static int map_more(struct node_heap *heap, uintptr_t end)
 
 /*
  * Extends the bump frontier by nsegments and makes the first `commit` bytes
- * of them writable (all of them, but for a SEG_PAGES segment committed in
- * part: pages_first_commit); 0 on success.
+ * of them writable (commit_length: all of them, or a pages segment's header,
+ * or a huge object's pages); 0 on success.
  */
 static int bump(struct node_heap *heap, size_t nsegments, size_t commit)
 {
     if (nsegments > (heap->seg_end - heap->seg_next) / SEGMENT_SIZE)
         return -1;
     uintptr_t end = heap->seg_next + nsegments * SEGMENT_SIZE;
-    NA_ASSERT(commit > 0 && commit <= nsegments * SEGMENT_SIZE);
+    NA_ASSERT(commit <= nsegments * SEGMENT_SIZE);
     if ((end > heap->seg_mapped && map_more(heap, end) != 0) ||
-        os_commit((void *)heap->seg_next, commit) != 0)
+        (commit && os_commit((void *)heap->seg_next, commit) != 0))
         return -1;
     heap->seg_next = end;
     NA_ASSERT(heap->seg_next <= heap->seg_mapped && heap->seg_mapped <= heap->seg_end);
@@ -156,44 +156,52 @@ static int bump(struct node_heap *heap, size_t nsegments, size_t commit)
 }
 
 /*
- * Bytes of a SEG_PAGES segment at `at` made writable when it is handed out.
- * Writable private memory is what vm.overcommit_memory=2 charges and
- * RLIMIT_DATA counts, page by page, and glibc's malloc takes it a page at a
- * time: so in the slot's first PARTIAL_COMMIT_SPAN only the header, the
- * rest as spans reach it (page_runs.c, segment_commit_through); a small
- * program needed 4 MiB of commit for its first few blocks. Not where a huge
- * page is asked for (a 2 MiB page needs its whole range writable) or placed
- * (hugetlb pages are resident already), and not past that span, where the
- * 4 MiB are little beside the heap, so that the mappings a segment splits
- * into stay few (two while committed in part).
+ * Bytes of a run of nsegments at `at` made writable when it is handed out,
+ * for a caller that needs `want` of them (SEGMENT_RUN_PAGES: a pages
+ * segment). Writable private memory is what vm.overcommit_memory=2 charges
+ * and RLIMIT_DATA counts, page by page, and glibc's malloc takes it a page
+ * at a time: so a huge object's pages only (not the rest of its last
+ * segment), and a pages segment's header only, the rest as spans reach it
+ * (page_runs.c, segment_commit_through); a small program needed 4 MiB of
+ * commit for its first few blocks, and a 4.1 MiB block 8 MiB. The whole run
+ * where a huge page is asked for (a 2 MiB page needs its whole range
+ * writable) or placed (hugetlb pages are resident already), and a whole
+ * pages segment past the slot's first PARTIAL_COMMIT_SPAN, where the 4 MiB
+ * are little beside the heap, so that the mappings the slot splits into
+ * stay few (a segment committed in part is two).
  */
-static size_t pages_first_commit(const struct node_heap *heap, uintptr_t at)
+static size_t commit_length(const struct node_heap *heap, uintptr_t at, size_t nsegments,
+                            size_t want)
 {
-    if (at - slot_base(heap->slot) >= PARTIAL_COMMIT_SPAN || hugepages_covers(at) ||
-        hugetlb_covers(at))
-        return SEGMENT_SIZE;
-    return SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT;
+    size_t whole = nsegments * SEGMENT_SIZE;
+    if (hugepages_covers(at + whole - 1) || hugetlb_covers(at))
+        return whole;
+    if (want == SEGMENT_RUN_PAGES)
+        return at - slot_base(heap->slot) < PARTIAL_COMMIT_SPAN
+                   ? SEGMENT_HEADER_PAGES << OS_PAGE_SHIFT
+                   : whole;
+    return want < whole ? want : whole;
 }
 
 /*
  * Best fit among the free runs (fewest segments wasted, then lowest address);
  * failing that, the free run that ends at the bump frontier grows into fresh
  * space, so its resident pages are reused (like glibc's top chunk); failing
- * that, fresh space. A run that may hold uncommitted pages is made writable
- * as it is taken: the whole of it, or as much as pages_first_commit says when
- * the caller takes a SEG_PAGES segment (`committed` not NULL: set to the
- * bytes writable from its start).
+ * that, fresh space. What the caller wants writable (commit_length) is
+ * made so: of fresh space, that only; of a run marked uncommitted, that
+ * again (some of it may be PROT_NONE); a run not so marked is writable whole.
  */
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align,
-                                  size_t *dirty_prefix, size_t *committed)
+                                  size_t *dirty_prefix, size_t want, size_t *committed)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
-    NA_ASSERT(!committed || (nsegments == 1 && align <= SEGMENT_SIZE));
+    NA_ASSERT(want == SEGMENT_RUN_PAGES ? nsegments == 1 && align <= SEGMENT_SIZE : want > 0);
     size_t ignored;
     if (!dirty_prefix)
         dirty_prefix = &ignored;
     if (align < SEGMENT_SIZE)
         align = SEGMENT_SIZE;
+    size_t whole = nsegments * SEGMENT_SIZE;
     struct segment *best = NULL, *run;
     struct segment *last = list_entry(heap->free_segments.last, struct segment, run_link);
     size_t best_waste = SIZE_MAX;
@@ -208,39 +216,41 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
     }
     if (best) {
         uintptr_t start = align_up((uintptr_t)best, align);
-        size_t want = committed ? pages_first_commit(heap, start) : nsegments * SEGMENT_SIZE;
-        if (best->uncommitted && os_commit((void *)start, want) != 0)
+        size_t length = commit_length(heap, start, nsegments, want);
+        if (best->uncommitted && os_commit((void *)start, length) != 0)
             return NULL;
-        if (committed)
-            *committed = best->uncommitted ? want : SEGMENT_SIZE;
+        *committed = best->uncommitted ? length : whole;
         *dirty_prefix = best->dirty ? nsegments : 0;
         return run_carve(heap, best, start, nsegments);
     }
     if (last && (uintptr_t)last + last->nsegments * SEGMENT_SIZE == heap->seg_next &&
-        align_up((uintptr_t)last, align) == (uintptr_t)last &&
-        (!last->uncommitted || os_commit(last, last->nsegments * SEGMENT_SIZE) == 0) &&
-        bump(heap, nsegments - last->nsegments, (nsegments - last->nsegments) * SEGMENT_SIZE) ==
-            0) {
-        size_t grown = nsegments - last->nsegments; /* fresh: committed and zero */
-        NA_ASSERT(!committed); /* a segment alone is a best fit: this run is shorter */
-        *dirty_prefix = last->dirty ? last->nsegments : 0;
-        if (last->dirty)
-            heap->dirty_bytes += grown * SEGMENT_SIZE;
-        last->nsegments = nsegments;
-        last->uncommitted = 0; /* committed whole above */
-        return run_carve(heap, last, (uintptr_t)last, nsegments);
+        align_up((uintptr_t)last, align) == (uintptr_t)last) {
+        /* A pages segment alone is a best fit: this run is shorter than nsegments. */
+        size_t have = last->nsegments * SEGMENT_SIZE;
+        size_t length = commit_length(heap, (uintptr_t)last, nsegments, want);
+        NA_ASSERT(want != SEGMENT_RUN_PAGES && have < whole);
+        if ((!last->uncommitted || os_commit(last, length < have ? length : have) == 0) &&
+            bump(heap, nsegments - last->nsegments, length > have ? length - have : 0) == 0) {
+            size_t grown = nsegments - last->nsegments; /* fresh: zero */
+            *committed = last->uncommitted || length > have ? length : have;
+            *dirty_prefix = last->dirty ? last->nsegments : 0;
+            if (last->dirty)
+                heap->dirty_bytes += grown * SEGMENT_SIZE;
+            last->nsegments = nsegments;
+            return run_carve(heap, last, (uintptr_t)last, nsegments);
+        }
     }
     uintptr_t start = align_up(heap->seg_next, align);
     if (start < heap->seg_next || start > heap->seg_end)
         return NULL;
     uintptr_t gap = heap->seg_next;
-    size_t want = committed ? pages_first_commit(heap, start) : nsegments * SEGMENT_SIZE;
-    if (bump(heap, (start - gap) / SEGMENT_SIZE + nsegments, (start - gap) + want) != 0)
+    size_t length = commit_length(heap, start, nsegments, want);
+    /* The alignment gap becomes a free run: its first page is its header (invariant 12). */
+    if (bump(heap, (start - gap) / SEGMENT_SIZE + nsegments, (start - gap) + length) != 0)
         return NULL;
     if (start > gap)
         segment_run_free(heap, (struct segment *)gap, (start - gap) / SEGMENT_SIZE, false, false);
-    if (committed)
-        *committed = want;
+    *committed = length;
     *dirty_prefix = 0; /* fresh space reads 0, seg->dirty too: untouched, not even read */
     return (struct segment *)start;
 }
@@ -298,16 +308,17 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
     run_make(heap, start, nsegments, dirty, uncommitted, dirty ? now : 0, prev);
 }
 
-int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments)
+int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments, size_t commit)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(commit > 0 && commit <= nsegments * SEGMENT_SIZE);
     if (at == heap->seg_next)
-        return bump(heap, nsegments, nsegments * SEGMENT_SIZE) == 0 ? 0 : -1;
+        return bump(heap, nsegments, commit) == 0 ? 0 : -1;
     struct segment *run = first_run(heap);
     while (run && (uintptr_t)run < at)
         run = run_next(run);
     if (!run || (uintptr_t)run != at || run->nsegments < nsegments ||
-        (run->uncommitted && os_commit((void *)at, nsegments * SEGMENT_SIZE) != 0))
+        (run->uncommitted && os_commit((void *)at, commit) != 0))
         return -1;
     return run_carve(heap, run, at, nsegments)->dirty ? 1 : 0;
 }

@@ -29,6 +29,9 @@
  *   charge KIB    KIB KiB in small blocks (16 B to 4 KiB) and a quarter more in
  *                 large ones (64 KiB), each written, checked and freed: a small
  *                 program's heap, run under `ulimit -d` to find its commit charge
+ *   huge-charge N N blocks of 4200 KiB (huge: two segments), written, then each grown
+ *                 by realloc to 7000 KiB (in place) and written again: prints how
+ *                 much VmData grew in KiB after each step ("allocated A grown G")
  *   names         glibc's other names (__libc_malloc, __libc_free, cfree, ...)
  *                 crossed with the public ones; prints which object defines
  *                 __libc_malloc and malloc(1)'s usable size (whose heap served)
@@ -178,6 +181,47 @@ static int fill(long mb)
 struct block {
     struct block *next;
 };
+
+static long vmdata_kib(void)
+{
+    char buf[4096] = {0};
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+        FAIL("cannot read /proc/self/status");
+    close(fd);
+    const char *at = strstr(buf, "VmData:");
+    return at ? strtol(at + 7, NULL, 10) : -1;
+}
+
+static int huge_charge(long n)
+{
+    enum { MAX = 64 };
+    unsigned char *blocks[MAX];
+    size_t first = (size_t)4200 << 10, grown = (size_t)7000 << 10;
+    if (n < 1 || n > MAX)
+        FAIL("huge-charge: 1 to %d blocks", MAX);
+    long before = vmdata_kib();
+    for (long i = 0; i < n; i++) {
+        if (!(blocks[i] = malloc(first)))
+            FAIL("malloc(%zu) returned NULL: %s", first, strerror(errno));
+        memset(blocks[i], 0x68, first);
+    }
+    long allocated = vmdata_kib();
+    for (long i = 0; i < n; i++) {
+        unsigned char *p = realloc(blocks[i], grown);
+        if (!p)
+            FAIL("realloc(%zu) returned NULL: %s", grown, strerror(errno));
+        if (p[first - 1] != 0x68)
+            FAIL("realloc lost the block's bytes");
+        memset(p, 0x69, grown);
+        blocks[i] = p;
+    }
+    long after = vmdata_kib();
+    for (long i = 0; i < n; i++)
+        free(blocks[i]);
+    printf("allocated %ld grown %ld\n", allocated - before, after - before);
+    return 0;
+}
 
 static int charge(long kib)
 {
@@ -731,13 +775,16 @@ int main(int argc, char **argv)
         return names();
     if (strcmp(mode, "charge") == 0)
         return charge(arg);
+    if (strcmp(mode, "huge-charge") == 0)
+        return huge_charge(arg);
     if (strcmp(mode, "lock") == 0 && argc == 3)
         return lock(argv[2]);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
-    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-                    "map|malloc BASE_KIB|charge KIB|lower MIB setrlimit|prlimit|lower-busy "
-                    "MIB|raise-fill [MIB]|names|"
-                    "lock current|future\n");
+    fprintf(stderr,
+            "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+            "map|malloc BASE_KIB|charge KIB|huge-charge N|lower MIB setrlimit|prlimit|lower-busy "
+            "MIB|raise-fill [MIB]|names|"
+            "lock current|future\n");
     return 2;
 }

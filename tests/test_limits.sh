@@ -302,6 +302,17 @@ charge_ours=$(lowest_data_limit "$lib" "$probe" charge 1024)
 check "ulimit -d: a small heap needs at most 2 MiB more than under glibc ($charge_ours KiB against $charge_glibc)" \
     test $((charge_ours - charge_glibc)) -le 2048
 
+# A huge object's run is writable up to the object's end, not to its last
+# segment's (core/segment.c, commit_length): ten blocks of 4200 KiB (two
+# segments each) are charged about what glibc charges (8 MiB each before), and
+# so are they grown in place by realloc to 7000 KiB.
+read -r _ glibc_alloc _ glibc_grown < <("$probe" huge-charge 10)
+read -r _ ours_alloc _ ours_grown < <(LD_PRELOAD=$lib "$probe" huge-charge 10)
+check "huge blocks: charged within 512 KiB each of glibc's ($ours_alloc KiB against $glibc_alloc)" \
+    test $((${ours_alloc:-99999999} - ${glibc_alloc:-0})) -le 5120
+check "... and grown in place ($ours_grown KiB against $glibc_grown)" \
+    test $((${ours_grown:-99999999} - ${glibc_grown:-0})) -le 5120
+
 # The statistics are built in memory mapped at their first write (core/stats.h,
 # stats_workspace), some 320 KiB, or at start-up when the process is to write
 # them (NUMA_ALLOC_STATS). A program that lowers its own data limit to just
