@@ -120,6 +120,14 @@ static bool node_supplies(struct node_heap *heap, struct segment *seg, size_t of
     return fresh >= end || heap_commit_check(heap, base + fresh, end - fresh);
 }
 
+/* Counts seg in na_partial_huge_runs if its run is writable in part now, and `was` not. */
+static void count_partial(const struct segment *seg, bool was)
+{
+    bool is = seg->huge_committed < seg->nsegments * SEGMENT_SIZE;
+    if (is != was)
+        __atomic_add_fetch(&na_partial_huge_runs, is ? 1 : (size_t)-1, __ATOMIC_RELAXED);
+}
+
 void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, size_t *old_bytes,
                       const uint8_t *spread)
 {
@@ -155,6 +163,7 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
         seg->huge_sample = 0;
         seg->huge_size = bytes;
         seg->huge_committed = committed;
+        count_partial(seg, false);
         seg->interleaved = spread != NULL;
         heap->active_bytes += nsegments * SEGMENT_SIZE;
         heap_note_peak(heap);
@@ -194,6 +203,8 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     purge_note_free(heap, seg->nsegments * SEGMENT_SIZE); /* spends the young budget at once */
     seg->huge_ptr = NULL;
     bool uncommitted = seg->huge_committed < seg->nsegments * SEGMENT_SIZE;
+    if (uncommitted)
+        __atomic_sub_fetch(&na_partial_huge_runs, 1, __ATOMIC_RELAXED);
     if (seg->interleaved) {
         bool purged = unspread(heap, (char *)seg, seg->nsegments * SEGMENT_SIZE, OS_PAGE_SIZE);
         seg->interleaved = 0;
@@ -239,6 +250,7 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
         return false; /* its new pages would need the spread */
     bool done = false;
     size_t end = offset + bytes, whole = seg->nsegments * SEGMENT_SIZE;
+    bool was_partial = seg->huge_committed < whole;
     na_lock(&heap->pages_lock);
     if (need <= seg->nsegments) {
         /* Grown within its run: the pages it reaches made writable first (invariant 12). */
@@ -293,6 +305,7 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
         seg->huge_size = bytes;
     }
 out:
+    count_partial(seg, was_partial);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     return done;

@@ -374,6 +374,15 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
  * commit_length): a young heap's, as HUGEPAGES_AUTO_FROM is.
  */
 #define PARTIAL_COMMIT_SPAN ((size_t)64 << 20)
+/*
+ * Huge objects whose run is writable only in part (huge_committed short of
+ * the run's end), process-wide: each adds two mappings (/proc/self/maps),
+ * which vm.max_map_count (65530) bounds for the whole process. Past
+ * PARTIAL_HUGE_MAX of them at once, runs are committed whole, as all once
+ * were. Updated by huge.c (atomically: every heap's objects count).
+ */
+#define PARTIAL_HUGE_MAX 1024
+extern NA_HIDDEN size_t na_partial_huge_runs;
 /* Makes pages [0, end) of SEG_PAGES segment seg writable; false if the kernel refused. */
 bool segment_commit_through(struct segment *seg, unsigned end);
 /*

@@ -167,14 +167,20 @@ static int bump(struct node_heap *heap, size_t nsegments, size_t commit)
  * where a huge page is asked for (a 2 MiB page needs its whole range
  * writable) or placed (hugetlb pages are resident already), and a whole
  * pages segment past the slot's first PARTIAL_COMMIT_SPAN, where the 4 MiB
- * are little beside the heap, so that the mappings the slot splits into
- * stay few (a segment committed in part is two).
+ * are little beside the heap, and a whole huge run past PARTIAL_HUGE_MAX
+ * others in part, so that the mappings the slots split into stay few (a
+ * segment committed in part is two).
  */
+size_t na_partial_huge_runs;
+
 static size_t commit_length(const struct node_heap *heap, uintptr_t at, size_t nsegments,
                             size_t want)
 {
     size_t whole = nsegments * SEGMENT_SIZE;
     if (hugepages_covers(at + whole - 1) || hugetlb_covers(at))
+        return whole;
+    if (want != SEGMENT_RUN_PAGES &&
+        __atomic_load_n(&na_partial_huge_runs, __ATOMIC_RELAXED) >= PARTIAL_HUGE_MAX)
         return whole;
     if (want == SEGMENT_RUN_PAGES)
         return at - slot_base(heap->slot) < PARTIAL_COMMIT_SPAN

@@ -32,6 +32,8 @@
  *   huge-charge N N blocks of 4200 KiB (huge: two segments), written, then each grown
  *                 by realloc to 7000 KiB (in place) and written again: prints how
  *                 much VmData grew in KiB after each step ("allocated A grown G")
+ *   huge-maps N   N blocks of 3 MiB (huge: one segment each), not written: prints how
+ *                 many mappings /proc/self/maps gained ("mappings M")
  *   names         glibc's other names (__libc_malloc, __libc_free, cfree, ...)
  *                 crossed with the public ones; prints which object defines
  *                 __libc_malloc and malloc(1)'s usable size (whose heap served)
@@ -191,6 +193,35 @@ static long vmdata_kib(void)
     close(fd);
     const char *at = strstr(buf, "VmData:");
     return at ? strtol(at + 7, NULL, 10) : -1;
+}
+
+static long count_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        FAIL("cannot open /proc/self/maps");
+    long lines = 0;
+    for (int c; (c = fgetc(f)) != EOF;)
+        lines += c == '\n';
+    fclose(f);
+    return lines;
+}
+
+static int huge_maps(long n)
+{
+    enum { MAX = 4096 };
+    static void *blocks[MAX];
+    if (n < 1 || n > MAX)
+        FAIL("huge-maps: 1 to %d blocks", MAX);
+    long before = count_mappings();
+    for (long i = 0; i < n; i++)
+        if (!(blocks[i] = malloc((size_t)3 << 20)))
+            FAIL("malloc(3 MiB) #%ld returned NULL: %s", i, strerror(errno));
+    long after = count_mappings();
+    for (long i = 0; i < n; i++)
+        free(blocks[i]);
+    printf("mappings %ld\n", after - before);
+    return 0;
 }
 
 static int huge_charge(long n)
@@ -777,14 +808,16 @@ int main(int argc, char **argv)
         return charge(arg);
     if (strcmp(mode, "huge-charge") == 0)
         return huge_charge(arg);
+    if (strcmp(mode, "huge-maps") == 0)
+        return huge_maps(arg);
     if (strcmp(mode, "lock") == 0 && argc == 3)
         return lock(argv[2]);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
-    fprintf(stderr,
-            "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-            "map|malloc BASE_KIB|charge KIB|huge-charge N|lower MIB setrlimit|prlimit|lower-busy "
-            "MIB|raise-fill [MIB]|names|"
-            "lock current|future\n");
+    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+                    "map|malloc BASE_KIB|charge KIB|huge-charge N|huge-maps N|lower MIB "
+                    "setrlimit|prlimit|lower-busy "
+                    "MIB|raise-fill [MIB]|names|"
+                    "lock current|future\n");
     return 2;
 }

@@ -313,6 +313,14 @@ check "huge blocks: charged within 512 KiB each of glibc's ($ours_alloc KiB agai
 check "... and grown in place ($ours_grown KiB against $glibc_grown)" \
     test $((${ours_grown:-99999999} - ${glibc_grown:-0})) -le 5120
 
+# Each huge object writable in part adds two mappings, and vm.max_map_count
+# (65530) bounds them for the process: past 1024 such objects at once
+# (PARTIAL_HUGE_MAX, core/node_heap.h) runs are committed whole. 1200 blocks
+# of 3 MiB, not written, may add at most 2048 mappings and a few more.
+read -r _ huge_maps < <(LD_PRELOAD=$lib "$probe" huge-maps 1200)
+check "1200 huge blocks add at most 2048 + 64 mappings (${huge_maps:-none})" \
+    test "${huge_maps:-99999}" -le 2112
+
 # The statistics are built in memory mapped at their first write (core/stats.h,
 # stats_workspace), some 320 KiB, or at start-up when the process is to write
 # them (NUMA_ALLOC_STATS). A program that lowers its own data limit to just
