@@ -202,6 +202,14 @@ int os_purge(void *addr, size_t size)
     return result(madvise(addr, size, MADV_DONTNEED), saved);
 }
 
+int os_decommit(void *addr, size_t size)
+{
+    int saved = errno;
+    void *p =
+        mmap(addr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return result(p == MAP_FAILED ? -1 : 0, saved);
+}
+
 uint64_t os_now_ms(void)
 {
     struct timespec ts;

@@ -49,6 +49,16 @@ void *os_map(size_t size);
  */
 int os_purge(void *addr, size_t size);
 /*
+ * Gives resident pages back and their commit with them: a fresh private
+ * mapping over the range (MAP_FIXED | MAP_NORESERVE), read-only, so that
+ * vm.overcommit_memory=2 no longer charges it and RLIMIT_DATA no longer
+ * counts it, and a read (a stale pointer's header) still sees zeros. The
+ * range loses its memory policy and advice: the caller sets them again.
+ * 0 or -errno (-ENOMEM: the map count; -EPERM: a seccomp filter), nothing
+ * changed.
+ */
+int os_decommit(void *addr, size_t size);
+/*
  * A fresh private mapping of `size` bytes (a multiple of 2 MiB) of 2 MiB
  * hugetlbfs pages, readable and writable, its pages reserved in the pool
  * (the kernel refuses, -ENOMEM, when the pool has too few) but not yet

@@ -23,8 +23,9 @@ static void check_failed(const char *what, const void *where, int line, const ch
 /* What a walk of one heap adds up, compared with the heap's own totals at the end. */
 struct tally {
     size_t segments;
-    size_t active_bytes; /* spans in use and huge runs */
-    size_t dirty_bytes;  /* dirty free page runs and dirty free segment runs */
+    size_t active_bytes;     /* spans in use and huge runs */
+    size_t dirty_bytes;      /* dirty free page runs and dirty free segment runs */
+    size_t uncommitted_runs; /* free segment runs marked uncommitted */
     size_t huge_count, huge_bytes;
     size_t free_page_runs, dirty_page_runs, partial_slabs, spare_slabs;
     uint32_t slabs[HEAP_SHARDS][NUM_SMALL_CLASSES + 1]; /* per class_slabs, their `slabs` */
@@ -198,6 +199,7 @@ static void walk_segments(struct node_heap *heap, struct tally *t)
                   "two free segment runs touch", seg);
             if (seg->dirty)
                 t->dirty_bytes += seg->nsegments * SEGMENT_SIZE;
+            t->uncommitted_runs += seg->uncommitted;
             prev_free = seg;
             next_free = list_entry(seg->run_link.next, struct segment, run_link);
             break;
@@ -281,6 +283,8 @@ static void check_lists(struct node_heap *heap, const struct tally *t)
     CHECK(dirty_runs == t->dirty_page_runs, "dirty page runs listed != dirty runs in segments",
           heap);
     CHECK(heap->dirty_bytes == t->dirty_bytes, "dirty_bytes != sum of the dirty runs", heap);
+    CHECK(heap->uncommitted_runs == t->uncommitted_runs,
+          "uncommitted_runs != the free segment runs marked uncommitted", heap);
     CHECK(heap->active_bytes == t->active_bytes, "active_bytes != spans and huge runs in use",
           heap);
     CHECK(heap->huge_count == t->huge_count && heap->huge_bytes == t->huge_bytes,

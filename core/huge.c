@@ -176,17 +176,22 @@ void *heap_alloc_huge(struct node_heap *heap, size_t bytes, size_t alignment, si
 }
 
 /*
- * Spread pages [start, start + len) leave the object (freed, or the tail of a
- * shrink): back to this node's policy, and dropped but for the first `keep`
- * bytes (a header this node's), as they must not be reused as this node's.
+ * The spread run [run, run + nsegments) leaves the object (freed, or the
+ * tail of a shrink): back to this node's policy, and dropped (purge_run_pages:
+ * decommitted where it may, *decommitted), its header page too when
+ * `header` (the tail's, spread), as they must not be reused as this node's.
  * True when dropped; a refusal is counted (a run left spread, or pages left
  * on other nodes).
  */
-static bool unspread(struct node_heap *heap, char *start, size_t len, size_t keep)
+static bool unspread(struct node_heap *heap, char *run, size_t nsegments, bool header,
+                     bool *decommitted)
 {
-    binding_prefer_node(start, len, heap->node);
-    hugepages_restore(start, len);
-    if (region_purge(start + keep, len - keep) >= 0)
+    size_t len = nsegments * SEGMENT_SIZE;
+    *decommitted = false;
+    binding_prefer_node(run, len, heap->node);
+    hugepages_restore(run, len);
+    if ((!header || region_purge(run, OS_PAGE_SIZE) >= 0) &&
+        purge_run_pages(heap, (struct segment *)run, nsegments, decommitted) >= 0)
         return true;
     placement_fault_count(heap->node, FAULT_PURGE);
     return false;
@@ -206,9 +211,10 @@ void heap_free_huge(struct node_heap *heap, struct segment *seg)
     if (uncommitted)
         __atomic_sub_fetch(&na_partial_huge_runs, 1, __ATOMIC_RELAXED);
     if (seg->interleaved) {
-        bool purged = unspread(heap, (char *)seg, seg->nsegments * SEGMENT_SIZE, OS_PAGE_SIZE);
+        bool decommitted;
+        bool purged = unspread(heap, (char *)seg, seg->nsegments, false, &decommitted);
         seg->interleaved = 0;
-        segment_run_free(heap, seg, seg->nsegments, !purged, uncommitted);
+        segment_run_free(heap, seg, seg->nsegments, !purged, uncommitted || decommitted);
     } else {
         segment_run_free(heap, seg, seg->nsegments, true, uncommitted);
     }
@@ -262,9 +268,10 @@ bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_t bytes,
         size_t spare = seg->nsegments - need;
         if (spare) { /* shrink: the tail segments become a free run */
             char *tail = (char *)seg + need * SEGMENT_SIZE;
-            bool purged = seg->interleaved && unspread(heap, tail, spare * SEGMENT_SIZE, 0);
+            bool decommitted = false;
+            bool purged = seg->interleaved && unspread(heap, tail, spare, true, &decommitted);
             segment_run_free(heap, (struct segment *)tail, spare, !purged,
-                             seg->huge_committed < whole);
+                             decommitted || seg->huge_committed < whole);
             heap->active_bytes -= spare * SEGMENT_SIZE;
             seg->nsegments = need;
             if (seg->huge_committed > need * SEGMENT_SIZE)

@@ -131,11 +131,13 @@ struct segment {
      */
     uint8_t cache_index;
     /*
-     * SEG_FREE_RUN: pages past a segment's first may be PROT_NONE (from a
-     * SEG_PAGES segment committed in part), so that taking the run makes
-     * what it takes writable first (segment.c). Page 0 of every segment
-     * below the bump frontier is writable, and SEGMENT_HEADER_PAGES of every
-     * segment ever a SEG_PAGES one.
+     * SEG_FREE_RUN: pages past the run's first may not be writable:
+     * PROT_NONE (a SEG_PAGES segment committed in part, a huge object's run
+     * past its end) or read-only (decommitted by a purge: purge_run_pages),
+     * so that taking the run makes what it takes writable first, and the
+     * header page of the piece it leaves after that (segment.c). Page 0 of
+     * every run, and of each segment of a run in use, is writable
+     * (invariant 12).
      */
     uint8_t uncommitted;
     uint32_t huge_sample;      /* SEG_HUGE: its profile sample's id (core/prof.h), 0 if none */

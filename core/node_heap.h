@@ -183,6 +183,7 @@ struct node_heap {
     size_t huge_bytes;         /* their usable bytes */
     size_t grow_out_floor;     /* a growth to this size or less is copied, not moved out */
     struct list free_segments; /* free segment runs (segment.run_link), by address */
+    size_t uncommitted_runs;   /* of them, those marked uncommitted (segment.c, run_make) */
     /* Whether the node can still supply untouched pages (exhaustion). */
     struct node_memory memory;
     uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */
@@ -343,7 +344,7 @@ bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
 bool heap_commit_check_dirty(struct node_heap *heap, void *addr, size_t bytes);
 /* Whichever of the two a run that is `dirty` (or clean) needs. */
 bool heap_commit_check_run(struct node_heap *heap, void *addr, size_t bytes, bool dirty);
-void page_run_release_segment(struct node_heap *heap, struct span *span);
+size_t page_run_release_segment(struct node_heap *heap, struct span *span);
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages);
 /*
  * The free pages in [lo, hi) of seg outside [first, first + npages), a run
@@ -365,7 +366,7 @@ unsigned page_run_free_beside(struct segment *seg, unsigned first, unsigned npag
 #define SEGMENT_RUN_PAGES ((size_t)0)
 struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size_t align,
                                   size_t *dirty_prefix, size_t want, size_t *committed);
-/* `uncommitted`: pages past a segment's first may be PROT_NONE (struct segment). */
+/* `uncommitted`: pages past the run's first may not be writable (struct segment). */
 void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegments, bool dirty,
                       bool uncommitted);
 /*
@@ -383,6 +384,17 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
  */
 #define PARTIAL_HUGE_MAX 1024
 extern NA_HIDDEN size_t na_partial_huge_runs;
+/*
+ * Free segment runs marked uncommitted, process-wide (the sum of the heaps'
+ * uncommitted_runs): a purge that decommits a run (purge_run_pages) splits
+ * its slot's mapping in three, so past UNCOMMITTED_RUNS_MAX of them at once
+ * it purges without decommitting, as all purges once did, and the mappings
+ * stay bounded under vm.max_map_count.
+ */
+#define UNCOMMITTED_RUNS_MAX 1024
+extern NA_HIDDEN size_t na_uncommitted_runs;
+/* Marks free run `run` uncommitted, its pages past the first decommitted (purge.c). */
+void segment_run_decommitted(struct node_heap *heap, struct segment *run);
 /* Makes pages [0, end) of SEG_PAGES segment seg writable; false if the kernel refused. */
 bool segment_commit_through(struct segment *seg, unsigned end);
 /*
@@ -409,6 +421,15 @@ void purge_init(void);
 void purge_note_free(struct node_heap *heap, size_t bytes);
 /* Purges every dirty run of every heap now (malloc_trim). Takes the locks. */
 bool purge_all(void);
+/*
+ * Purges the pages of the free segment run [run, run + nsegments) past its
+ * header page, and decommits them (*decommitted) where it may: outside
+ * hugetlb pages, under UNCOMMITTED_RUNS_MAX, the kernel willing; the range
+ * gets the slot's policy and advice again. The bytes purged, or -errno (the
+ * pages kept, with their contents).
+ */
+long purge_run_pages(struct node_heap *heap, struct segment *run, size_t nsegments,
+                     bool *decommitted);
 /*
  * While the heap is young, purges pages of a page run being freed beside an
  * emptied slab's dirty run, before the two merge (layout.h, struct span,

@@ -444,21 +444,26 @@ void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab)
     release_run(heap, span, true, emptied_slab);
 }
 
-/* Called by purging for a run that covers a whole segment: the segment goes back. */
-void page_run_release_segment(struct node_heap *heap, struct span *span)
+/*
+ * Called by purging for a dirty run that covers a whole segment: the segment
+ * goes back, a free run, its pages past the first purged (purge_run_pages:
+ * decommitted where it may), header pages and all; the bytes purged. Refused
+ * (counted), they keep their contents: the run is dirty.
+ */
+size_t page_run_release_segment(struct node_heap *heap, struct span *span)
 {
     struct segment *seg = segment_of(span);
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(span->state == SPAN_FREE && span->npages == SEGMENT_USABLE_PAGES);
+    bool partial = seg->committed_pages < PAGES_PER_SEGMENT; /* read while the header is ours */
     take_free_run(heap, span);
     span->state = SPAN_NONE;
-    /* Keep page 0: it becomes the free run's header. A clean run's header pages still hold
-     * our metadata. Refused (counted): the pages keep their contents, the run is dirty. */
-    size_t bytes = span->dirty ? SEGMENT_SIZE : SEGMENT_HEADER_PAGES * OS_PAGE_SIZE;
-    bool refused = region_purge((char *)seg + OS_PAGE_SIZE, bytes - OS_PAGE_SIZE) < 0;
-    if (refused)
+    bool decommitted;
+    long purged = purge_run_pages(heap, seg, 1, &decommitted);
+    if (purged < 0)
         placement_fault_count(heap->node, FAULT_PURGE);
-    segment_run_free(heap, seg, 1, refused, seg->committed_pages < PAGES_PER_SEGMENT);
+    segment_run_free(heap, seg, 1, purged < 0, decommitted || partial);
+    return purged < 0 ? 0 : (size_t)purged;
 }
 
 bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)

@@ -4,7 +4,8 @@
  * Freed page runs and segment runs stay resident ("dirty") for a while so
  * that a program which frees and reallocates does not refault every page
  * (the page-fault storms of eager purging). They are purged with
- * MADV_DONTNEED when older than na_options.purge_delay_ms, or at once, oldest first,
+ * MADV_DONTNEED (segment runs decommitted: purge_run_pages) when older than
+ * na_options.purge_delay_ms, or at once, oldest first,
  * when a heap's dirty memory passes its limit; malloc_trim purges all.
  * Checks ride on the heap's own slow paths: there is no background thread.
  * All functions except purge_all and purge_init run with pages_lock held.
@@ -30,10 +31,14 @@
  * an emptied slab's run (purge_young_pages).
  */
 #include "base/debug.h"
+#include "base/os.h"
 #include "core/hugepages.h"
 #include "core/node_heap.h"
+#include "policy/binding.h"
 #include "policy/capabilities.h"
 #include "policy/options.h"
+
+#include <errno.h>
 
 /* Until then (os_now_ms) a heap may be young; set once at start-up, read-only after. */
 static uint64_t young_until_ms;
@@ -157,6 +162,10 @@ bool purge_young_pages(struct node_heap *heap, char *start, size_t bytes)
 /* False when the kernel refused: the span stays dirty, now the youngest. */
 static bool purge_span(struct node_heap *heap, struct span *span)
 {
+    if (span->npages == SEGMENT_USABLE_PAGES) { /* purged there, with the header's pages */
+        heap->purged_bytes += page_run_release_segment(heap, span);
+        return true;
+    }
     long purged = purge_pages(span);
     if (purged < 0) {
         purge_forget_dirty(heap, span);
@@ -168,9 +177,43 @@ static bool purge_span(struct node_heap *heap, struct span *span)
     purge_forget_dirty(heap, span);
     span->dirty = 0;
     span->emptied = 0;
-    if (span->npages == SEGMENT_USABLE_PAGES)
-        page_run_release_segment(heap, span);
     return true;
+}
+
+/* Set when the kernel refused a decommit outright (a seccomp filter): not tried again. */
+static bool decommit_refused;
+
+/*
+ * MADV_DONTNEED leaves the pages writable, so charged under
+ * vm.overcommit_memory=2 and counted by RLIMIT_DATA until exit: a program
+ * that freed its big blocks held their charge where glibc, which unmaps
+ * them, gave it back (ten blocks grown out of place to 9000 KiB and freed:
+ * 164800 KiB of VmData against glibc's 4332). A free segment run's pages
+ * past its header are decommitted instead; its header page stays writable,
+ * the run's own (invariant 12). Not in hugetlb pages, which a new mapping
+ * would lose.
+ */
+long purge_run_pages(struct node_heap *heap, struct segment *run, size_t nsegments,
+                     bool *decommitted)
+{
+    char *from = (char *)run + OS_PAGE_SIZE;
+    size_t len = nsegments * SEGMENT_SIZE - OS_PAGE_SIZE;
+    NA_ASSERT_HELD(&heap->pages_lock);
+    *decommitted = false;
+    if (!__atomic_load_n(&decommit_refused, __ATOMIC_RELAXED) && !hugetlb_covers((uintptr_t)from) &&
+        !hugetlb_covers((uintptr_t)from + len - 1) &&
+        __atomic_load_n(&na_uncommitted_runs, __ATOMIC_RELAXED) < UNCOMMITTED_RUNS_MAX) {
+        int err = os_decommit(from, len);
+        if (err == 0) {
+            (void)binding_prefer_node(from, len, heap->node); /* a refusal is counted */
+            hugepages_advise_range((uintptr_t)from, len);
+            *decommitted = true;
+            return (long)len;
+        }
+        if (err != -ENOMEM) /* -ENOMEM: the map count, perhaps for a while only */
+            __atomic_store_n(&decommit_refused, true, __ATOMIC_RELAXED);
+    }
+    return region_purge(from, len);
 }
 
 /* False when the kernel refused: the run stays dirty. */
@@ -178,8 +221,8 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
 {
     NA_ASSERT(run->kind == SEG_FREE_RUN && run->dirty);
     NA_ASSERT(heap->dirty_bytes >= run->nsegments * SEGMENT_SIZE);
-    long purged =
-        region_purge((char *)run + OS_PAGE_SIZE, run->nsegments * SEGMENT_SIZE - OS_PAGE_SIZE);
+    bool decommitted;
+    long purged = purge_run_pages(heap, run, run->nsegments, &decommitted);
     if (purged < 0) {
         note_refused_purge(heap, &run->freed_ms);
         return false;
@@ -187,6 +230,8 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
     heap->purged_bytes += (size_t)purged;
     heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
     run->dirty = 0;
+    if (decommitted)
+        segment_run_decommitted(heap, run);
     return true;
 }
 

@@ -31,11 +31,31 @@ static struct segment *first_run(struct node_heap *heap)
     return list_entry(heap->free_segments.first, struct segment, run_link);
 }
 
+size_t na_uncommitted_runs;
+
+/* Counts a free run marked uncommitted in its heap and in the process (+1 or -1). */
+static void count_uncommitted(struct node_heap *heap, size_t one)
+{
+    heap->uncommitted_runs += one;
+    __atomic_add_fetch(&na_uncommitted_runs, one, __ATOMIC_RELAXED);
+}
+
 static void run_unlink(struct node_heap *heap, struct segment *run)
 {
     list_remove(&heap->free_segments, &run->run_link);
     if (run->dirty)
         heap->dirty_bytes -= run->nsegments * SEGMENT_SIZE;
+    if (run->uncommitted)
+        count_uncommitted(heap, (size_t)-1);
+}
+
+void segment_run_decommitted(struct node_heap *heap, struct segment *run)
+{
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(run->kind == SEG_FREE_RUN && !run->dirty);
+    if (!run->uncommitted)
+        count_uncommitted(heap, 1);
+    run->uncommitted = 1;
 }
 
 /* Writes a free-run header at `at` and links it after `prev` (NULL: at the front). */
@@ -55,6 +75,8 @@ static struct segment *run_make(struct node_heap *heap, uintptr_t at, size_t nse
     run->nsegments = nsegments;
     run->dirty = dirty;
     run->uncommitted = uncommitted;
+    if (uncommitted)
+        count_uncommitted(heap, 1);
     run->freed_ms = freed_ms;
     list_insert_after(&heap->free_segments, prev ? &prev->run_link : NULL, &run->run_link);
     if (dirty) {
@@ -190,6 +212,22 @@ static size_t commit_length(const struct node_heap *heap, uintptr_t at, size_t n
 }
 
 /*
+ * Makes [start, start + length) of uncommitted free run `run` writable, and
+ * the header page of the piece a carve of nsegments there leaves after them
+ * (invariant 12: a purge may have decommitted it); 0 or -errno.
+ */
+static int commit_taken(const struct segment *run, uintptr_t start, size_t nsegments, size_t length)
+{
+    uintptr_t tail = start + nsegments * SEGMENT_SIZE;
+    if (tail == (uintptr_t)run + run->nsegments * SEGMENT_SIZE)
+        return os_commit((void *)start, length);
+    if (start + length == tail) /* one call: one split of the mapping the less */
+        return os_commit((void *)start, length + OS_PAGE_SIZE);
+    int err = os_commit((void *)tail, OS_PAGE_SIZE);
+    return err ? err : os_commit((void *)start, length);
+}
+
+/*
  * Best fit among the free runs (fewest segments wasted, then lowest address);
  * failing that, the free run that ends at the bump frontier grows into fresh
  * space, so its resident pages are reused (like glibc's top chunk); failing
@@ -223,7 +261,7 @@ struct segment *segment_run_alloc(struct node_heap *heap, size_t nsegments, size
     if (best) {
         uintptr_t start = align_up((uintptr_t)best, align);
         size_t length = commit_length(heap, start, nsegments, want);
-        if (best->uncommitted && os_commit((void *)start, length) != 0)
+        if (best->uncommitted && commit_taken(best, start, nsegments, length) != 0)
             return NULL;
         *committed = best->uncommitted ? length : whole;
         *dirty_prefix = best->dirty ? nsegments : 0;
@@ -278,6 +316,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
 {
     uintptr_t start = (uintptr_t)seg, end = start + nsegments * SEGMENT_SIZE;
     uint64_t now = dirty ? os_now_ms() : 0;
+    bool mixed = false; /* a piece uncommitted and one not: see below */
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(start % SEGMENT_SIZE == 0 && nsegments > 0 && end <= heap->seg_next);
     struct segment *prev = NULL, *next = first_run(heap);
@@ -290,6 +329,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         if (!dirty && !prev->dirty)
             dirty = !zero_header(heap, seg);
         dirty |= prev->dirty;
+        mixed |= prev->uncommitted != uncommitted;
         uncommitted |= prev->uncommitted;
         if (prev->dirty && prev->freed_ms > now)
             now = prev->freed_ms;
@@ -303,6 +343,7 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         /* next's header becomes interior: purged only after it was read (and unlinked). */
         bool purge_header = !dirty && !next->dirty;
         dirty |= next->dirty;
+        mixed |= next->uncommitted != uncommitted;
         uncommitted |= next->uncommitted;
         if (next->dirty && next->freed_ms > now)
             now = next->freed_ms;
@@ -310,6 +351,16 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         run_unlink(heap, next);
         if (purge_header)
             dirty = !zero_header(heap, next);
+    }
+    /*
+     * A run merged of decommitted pieces and writable ones is purged when due
+     * as a dirty one is: decommitted again whole, its mappings one again
+     * (each decommitted piece was its own: UNCOMMITTED_RUNS_MAX bounds the
+     * pieces, not what merges leave of them).
+     */
+    if (mixed && !dirty) {
+        dirty = true;
+        now = os_now_ms();
     }
     run_make(heap, start, nsegments, dirty, uncommitted, dirty ? now : 0, prev);
 }
@@ -324,7 +375,7 @@ int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments, 
     while (run && (uintptr_t)run < at)
         run = run_next(run);
     if (!run || (uintptr_t)run != at || run->nsegments < nsegments ||
-        (run->uncommitted && os_commit((void *)at, commit) != 0))
+        (run->uncommitted && commit_taken(run, at, nsegments, commit) != 0))
         return -1;
     return run_carve(heap, run, at, nsegments)->dirty ? 1 : 0;
 }

@@ -254,6 +254,81 @@ static int huge_charge(long n)
     return 0;
 }
 
+/*
+ * n blocks of 4200 KiB, written, grown out of place by realloc (a block
+ * allocated after each stands in the way) to 9000 KiB, freed; then, the purge
+ * delay past, one more huge block made and freed (purging rides on a heap's
+ * slow paths). VmData (and the mappings) after the frees and after the purge,
+ * against before: glibc unmaps the blocks at free.
+ */
+static int freed_charge(long n)
+{
+    enum { MAX = 64 };
+    unsigned char *blocks[MAX], *walls[MAX];
+    size_t first = (size_t)4200 << 10, grown = (size_t)9000 << 10;
+    if (n < 1 || n > MAX)
+        FAIL("freed-charge: 1 to %d blocks", MAX);
+    long before = vmdata_kib(), maps_before = count_mappings();
+    for (long i = 0; i < n; i++) {
+        if (!(blocks[i] = malloc(first)) || !(walls[i] = malloc(first)))
+            FAIL("malloc(%zu) returned NULL: %s", first, strerror(errno));
+        memset(blocks[i], 0x70, first);
+        memset(walls[i], 0x71, first);
+    }
+    for (long i = 0; i < n; i++) {
+        unsigned char *p = realloc(blocks[i], grown);
+        if (!p)
+            FAIL("realloc(%zu) returned NULL: %s", grown, strerror(errno));
+        if (p[first - 1] != 0x70)
+            FAIL("realloc lost the block's bytes");
+        memset(p, 0x72, grown);
+        blocks[i] = p;
+    }
+    long peak = vmdata_kib();
+    for (long i = 0; i < n; i++) {
+        if (walls[i][first - 1] != 0x71)
+            FAIL("a block lost its bytes");
+        free(blocks[i]);
+        free(walls[i]);
+    }
+    long freed = vmdata_kib();
+    struct timespec pause = {1, 300 * 1000 * 1000}; /* past the default purge delay (1 s) */
+    nanosleep(&pause, NULL);
+    unsigned char *last = malloc(first);
+    if (!last)
+        FAIL("malloc(%zu) returned NULL: %s", first, strerror(errno));
+    memset(last, 0x73, first);
+    free(last);
+    printf("peak %ld freed %ld purged %ld mappings %ld\n", peak - before, freed - before,
+           vmdata_kib() - before, count_mappings() - maps_before);
+    return 0;
+}
+
+/*
+ * n blocks of 3 MiB (a segment each), every other one freed, then
+ * malloc_trim: n / 2 free runs, each decommitted (three mappings where there
+ * was one) until UNCOMMITTED_RUNS_MAX of them. The mappings added.
+ */
+static int freed_maps(long n)
+{
+    enum { MAX = 4096 };
+    static void *blocks[MAX];
+    if (n < 2 || n > MAX)
+        FAIL("freed-maps: 2 to %d blocks", MAX);
+    long before = count_mappings();
+    for (long i = 0; i < n; i++)
+        if (!(blocks[i] = malloc((size_t)3 << 20)))
+            FAIL("malloc(3 MiB) #%ld returned NULL: %s", i, strerror(errno));
+    for (long i = 0; i < n; i += 2)
+        free(blocks[i]);
+    malloc_trim(0);
+    long after = count_mappings();
+    for (long i = 1; i < n; i += 2)
+        free(blocks[i]);
+    printf("mappings %ld\n", after - before);
+    return 0;
+}
+
 static int charge(long kib)
 {
     enum { MAX_BLOCKS = 1 << 16 };
@@ -810,14 +885,20 @@ int main(int argc, char **argv)
         return huge_charge(arg);
     if (strcmp(mode, "huge-maps") == 0)
         return huge_maps(arg);
+    if (strcmp(mode, "freed-charge") == 0)
+        return freed_charge(arg);
+    if (strcmp(mode, "freed-maps") == 0)
+        return freed_maps(arg);
     if (strcmp(mode, "lock") == 0 && argc == 3)
         return lock(argv[2]);
     if (strcmp(mode, "share") == 0 && argc == 5)
         return share(arg, argv[3], strtol(argv[4], NULL, 10));
-    fprintf(stderr, "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
-                    "map|malloc BASE_KIB|charge KIB|huge-charge N|huge-maps N|lower MIB "
-                    "setrlimit|prlimit|lower-busy "
-                    "MIB|raise-fill [MIB]|names|"
-                    "lock current|future\n");
+    fprintf(stderr,
+            "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
+            "map|malloc BASE_KIB|charge KIB|huge-charge N|huge-maps N|freed-charge N|freed-maps N|"
+            "lower MIB "
+            "setrlimit|prlimit|lower-busy "
+            "MIB|raise-fill [MIB]|names|"
+            "lock current|future\n");
     return 2;
 }

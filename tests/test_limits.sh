@@ -281,7 +281,7 @@ check "the data limit sweep reached limits that load the library ($failed_starts
 # heap (limits_probe charge: 1 MiB of small blocks, 256 KiB of 64 KiB ones)
 # runs, found to 16 KiB, under glibc and under numa-alloc. numa-alloc's young
 # segments are committed as their pages are handed out (core/segment.c,
-# pages_first_commit); committed whole, 4 MiB at a time, it needed 3.6 MiB more
+# commit_length); committed whole, 4 MiB at a time, it needed 3.6 MiB more
 # than glibc. What it may need more: its .bss (870 KiB), class_slabs (146 KiB),
 # a segment's header and 256 KiB steps.
 lowest_data_limit() { # preload(or empty) command... -> KiB
@@ -320,6 +320,25 @@ check "... and grown in place ($ours_grown KiB against $glibc_grown)" \
 read -r _ huge_maps < <(LD_PRELOAD=$lib "$probe" huge-maps 1200)
 check "1200 huge blocks add at most 2048 + 64 mappings (${huge_maps:-none})" \
     test "${huge_maps:-99999}" -le 2112
+
+# A freed huge object's run, once purged, is decommitted (core/purge.c,
+# purge_run_pages): its charge goes back, as glibc's munmap gives it back. Ten
+# blocks grown out of place to 9000 KiB and freed, the purge delay past: VmData
+# at most 2 MiB above where it started (164800 KiB above it when purging kept
+# the pages writable), and the slot's mappings few.
+read -r _ _ _ _ _ freed_purged _ freed_maps < <(LD_PRELOAD=$lib "$probe" freed-charge 10)
+check "freed huge blocks: their charge given back (${freed_purged:-none} KiB left)" \
+    test "${freed_purged:-99999999}" -le 2048
+check "... with at most 64 more mappings (${freed_maps:-none})" test "${freed_maps:-99999}" -le 64
+
+# A decommitted run splits its slot's mapping in three: past 1024 free runs
+# marked uncommitted (UNCOMMITTED_RUNS_MAX, core/node_heap.h) a purge keeps
+# the pages writable. 3000 blocks of 3 MiB, every other one freed and purged:
+# at most 2048 mappings for the live ones (PARTIAL_HUGE_MAX) and 1024 for the
+# free runs, a few more (4026 without the bound).
+read -r _ freed_runs_maps < <(LD_PRELOAD=$lib "$probe" freed-maps 3000)
+check "1500 free runs purged add at most 3072 + 64 mappings (${freed_runs_maps:-none})" \
+    test "${freed_runs_maps:-99999}" -le 3136
 
 # The statistics are built in memory mapped at their first write (core/stats.h,
 # stats_workspace), some 320 KiB, or at start-up when the process is to write

@@ -360,6 +360,26 @@ Test(misuse, double_free_huge_aborts, .signal = SIGABRT)
     double_free(ours(8 * MiB));
 }
 
+/*
+ * Purged by malloc_trim, a freed huge object's run is decommitted past its
+ * header page (core/purge.c, purge_run_pages): read-only, not PROT_NONE, so
+ * the second free still reads the run's header and aborts with the message,
+ * not a SIGSEGV.
+ */
+static void double_free_of_a_purged_huge_object(void *unused)
+{
+    (void)unused;
+    void *p = ours(12 * MiB);
+    free(p);
+    malloc_trim(0);
+    free(p);
+}
+
+Test(misuse, double_free_of_a_purged_huge_object_aborts_at_once)
+{
+    expect_abort_at_once(double_free_of_a_purged_huge_object, NULL, "free(): ");
+}
+
 Test(misuse, interior_free_large_aborts, .signal = SIGABRT)
 {
     char *p = ours(200 * KiB);

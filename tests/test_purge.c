@@ -319,12 +319,12 @@ Test(purge, clean_segment_merged_into_a_dirty_run_stays_dirty, .timeout = 60.)
 
 /*
  * A young heap's pages segment is committed only as far as its spans reach
- * (core/segment.c, pages_first_commit). Emptied and given back by
- * malloc_trim, it becomes a free segment run marked uncommitted, and a huge
- * object carved from it later must be made writable first: written whole
- * here. (Mutant uncommitted-run-forgotten: SIGSEGV.)
+ * (core/segment.c, commit_length). Emptied and given back by malloc_trim, it
+ * becomes a free segment run marked uncommitted (decommitted too: core/purge.c,
+ * purge_run_pages), and a huge object carved from it later must be made
+ * writable first: written whole here.
  */
-Test(purge, a_segment_committed_in_part_serves_a_huge_object_later, .timeout = 60.)
+static void emptied_segments_serve_huge_objects(void)
 {
     enum { EMPTIED_LARGE = 8, LATER_HUGE = 8 };
     /* Two to a segment, committed 3.25 MiB of 4; one to a segment, past that. */
@@ -356,6 +356,76 @@ Test(purge, a_segment_committed_in_part_serves_a_huge_object_later, .timeout = 6
     cr_assert_gt(reused, 0,
                  "no huge object reused a segment the large blocks emptied: the layout this "
                  "test relies on changed");
+}
+
+Test(purge, a_segment_committed_in_part_serves_a_huge_object_later, .timeout = 60.)
+{
+    emptied_segments_serve_huge_objects();
+}
+
+/*
+ * The same past the slot's first 64 MiB (PARTIAL_COMMIT_SPAN), where pages
+ * segments are committed whole: given back, they are decommitted all the
+ * same (core/page_runs.c, page_run_release_segment), and their free run must
+ * say so. (Mutant uncommitted-run-forgotten: SIGSEGV.)
+ */
+Test(purge, a_segment_committed_whole_then_decommitted_serves_a_huge_object_later, .timeout = 60.)
+{
+    void *past_the_span = test_launder(malloc(72 * MiB)); /* never written: not resident */
+    cr_assert_not_null(past_the_span);
+    emptied_segments_serve_huge_objects();
+    free(past_the_span);
+}
+
+/*
+ * A free segment run purged is decommitted (core/purge.c, purge_run_pages):
+ * its pages past the header read-only, charged nothing. Objects carved from
+ * it later make what they take writable, and the header page of the piece
+ * left after them, which the carve writes (core/segment.c, commit_taken):
+ * huge objects one after the other from a 40 MiB block's run, then large
+ * blocks (pages segments) from the run again, all written whole. (Mutants
+ * decommitted-run-unmarked, tail-header-uncommitted: SIGSEGV.)
+ */
+Test(purge, a_decommitted_run_serves_objects_and_keeps_the_rest, .timeout = 60.)
+{
+    enum { HUGE = 6, LARGE = 24 };
+    /* It starts 8 KiB into its run (core/huge.c) and fills it: writable whole, not marked. */
+    size_t first_size = 40 * MiB - 8 * KiB, huge_size = 6 * MiB, large_size = MiB;
+    char *first = test_launder(malloc(first_size));
+    cr_assert_not_null(first);
+    test_assert_ours(first);
+    cr_assert_eq(((uintptr_t)first + first_size) % SEGMENT, 0,
+                 "the block does not end its run: the layout this test relies on changed");
+    memset(first, 0x44, first_size);
+    free(first);
+    malloc_trim(0);
+    void *huge[HUGE], *large[LARGE];
+    int reused = 0;
+    for (int i = 0; i < HUGE; i++) {
+        huge[i] = test_launder(malloc(huge_size));
+        cr_assert_not_null(huge[i]);
+        memset(huge[i], 0x50 + i, huge_size);
+        reused += (char *)huge[i] >= first && (char *)huge[i] < first + first_size;
+    }
+    cr_assert_gt(reused, 1,
+                 "the huge objects did not reuse the freed block's run: the layout this test "
+                 "relies on changed");
+    for (int i = 0; i < HUGE; i++) {
+        long bad = test_bytes_check(huge[i], huge_size, 0x50 + i);
+        cr_assert_eq(bad, -1, "huge object %d lost its byte at offset %ld", i, bad);
+        free(huge[i]);
+    }
+    malloc_trim(0);
+    for (int i = 0; i < LARGE; i++) {
+        large[i] = test_launder(malloc(large_size));
+        cr_assert_not_null(large[i]);
+        memset(large[i], 0x60 + i, large_size);
+    }
+    for (int i = 0; i < LARGE; i++) {
+        long bad = test_bytes_check(large[i], large_size, 0x60 + i);
+        cr_assert_eq(bad, -1, "large block %d lost its byte at offset %ld", i, bad);
+        free(large[i]);
+    }
 }
 
 /* ---- emptied slabs while the heap is young ----------------------------- */

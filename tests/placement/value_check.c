@@ -27,6 +27,9 @@
  *                               every page on the owner; one shrunk by realloc stays
  *                               in place, and its tail, reused so, is the owner's too;
  *                               grown by realloc, it stays in place, its new pages spread
+ *   value_check decommit        node 1's huge object and large blocks, freed and purged
+ *                               (decommitted) from a node-0 thread, their ranges reused
+ *                               by numa_malloc(1): every page on node 1
  *   value_check grow-out DIR    a huge object of node 1 with no room after it, grown by
  *                               realloc from a node-0 thread: moved out of the region
  *                               with its pages (mremap), every page of it, old and new,
@@ -462,6 +465,70 @@ static void check_rebind(void)
     free(g);
 }
 
+/* ---- decommit: a run purged is given its node's policy again ---- */
+
+/*
+ * A freed run, once purged, is decommitted (core/purge.c, purge_run_pages): a
+ * new mapping over it, without the slot's policy until it is set again. From a
+ * thread on node 0, node 1's huge object and large blocks are freed, purged
+ * (malloc_trim), and the ranges reused by numa_malloc(1): every page on node 1
+ * (first touch would put them on node 0).
+ */
+static void check_decommit(void)
+{
+    pin_to_node(0);
+    const size_t huge = 12u << 20, large = 1u << 20;
+    enum { LARGE = 8 };
+    char *p = numa_malloc(1, huge), *blocks[LARGE];
+    EXPECT(p != NULL, "numa_malloc(1, 12 MiB): %s", strerror(errno));
+    if (!p)
+        return;
+    touch(p, huge);
+    uintptr_t old = (uintptr_t)p;
+    free(p);
+    malloc_trim(0);
+    char *q = numa_malloc(1, huge);
+    EXPECT(q != NULL, "numa_malloc(1, 12 MiB) again: %s", strerror(errno));
+    if (!q)
+        return;
+    bool reused = (uintptr_t)q < old + huge && old < (uintptr_t)q + huge;
+    touch(q, huge);
+    size_t counts[MAX_NODES] = {0};
+    size_t wrong = page_census(q, huge, 1, counts);
+    printf("decommit: numa_malloc(1, 12 MiB) %s the purged range: %zu of %zu pages off node 1\n",
+           reused ? "reused" : "did not reuse", wrong, counts[0] + counts[1]);
+    EXPECT(reused, "numa_malloc(1, 12 MiB) did not reuse the purged range: nothing to check");
+    EXPECT(wrong == 0, "%zu pages of the reused huge range are off node 1", wrong);
+    free(q);
+    for (int i = 0; i < LARGE; i++) {
+        blocks[i] = numa_malloc(1, large);
+        EXPECT(blocks[i] != NULL, "numa_malloc(1, 1 MiB): %s", strerror(errno));
+        if (!blocks[i])
+            return;
+        touch(blocks[i], large);
+    }
+    for (int i = 0; i < LARGE; i++)
+        free(blocks[i]);
+    malloc_trim(0); /* the emptied segments go back, decommitted */
+    size_t total = 0;
+    wrong = 0;
+    for (int i = 0; i < LARGE; i++) {
+        blocks[i] = numa_malloc(1, large);
+        EXPECT(blocks[i] != NULL, "numa_malloc(1, 1 MiB) again: %s", strerror(errno));
+        if (!blocks[i])
+            return;
+        touch(blocks[i], large);
+        size_t c[MAX_NODES] = {0};
+        wrong += page_census(blocks[i], large, 1, c);
+        total += c[0] + c[1];
+    }
+    printf("decommit: 8 blocks of 1 MiB of node 1 after a purge: %zu of %zu pages off node 1\n",
+           wrong, total);
+    EXPECT(wrong == 0, "%zu pages of the large blocks are off node 1", wrong);
+    for (int i = 0; i < LARGE; i++)
+        free(blocks[i]);
+}
+
 /* ---- grow-out: a huge object grown with no room after it keeps its node ---- */
 
 static void check_grow_out(const char *dir)
@@ -712,6 +779,8 @@ int main(int argc, char **argv)
         check_keep_node();
     } else if (strcmp(check, "rebind") == 0 && argc == 2) {
         check_rebind();
+    } else if (strcmp(check, "decommit") == 0 && argc == 2) {
+        check_decommit();
     } else if (strcmp(check, "grow-out") == 0 && argc == 3) {
         check_grow_out(argv[2]);
     } else if (strcmp(check, "grow-spread") == 0 && argc == 2) {
