@@ -434,7 +434,8 @@ static bool give_back_region(size_t limit)
             continue;
         }
         struct node_heap *heap = node_heap_of(slot);
-        na_lock(&heap->pages_lock); /* the frontier stays put */
+        na_lock(&heap->pages_lock);            /* the frontier stays put */
+        (void)segment_run_drop_trailing(heap); /* a free run at the frontier goes too */
         uintptr_t keep = slot_kept_end(slot);
         if (keep < heap->seg_mapped)
             os_release((void *)keep, heap->seg_mapped - keep);
@@ -449,6 +450,32 @@ static bool give_back_region(size_t limit)
     holes_open = true;
     holes_safe_limit = (top - last_kept) / 2;
     return true;
+}
+
+bool heap_give_back_begin(struct node_heap *heap, uintptr_t from)
+{
+    NA_ASSERT_HELD(&heap->pages_lock);
+    if (!__atomic_load_n(&holes_open, __ATOMIC_RELAXED) || !na_trylock(&heap_setup_lock))
+        return false;
+    uintptr_t kept = slot_base(heap->slot) + SEGMENT_SIZE + na_hugetlb_len[heap->slot];
+    if (holes_open && from >= kept && from % SEGMENT_SIZE == 0 && from <= heap->seg_mapped)
+        return true;
+    na_unlock(&heap_setup_lock);
+    return false;
+}
+
+void heap_give_back_end(struct node_heap *heap, uintptr_t from)
+{
+    NA_ASSERT_HELD(&heap->pages_lock);
+    NA_ASSERT(from >= heap->seg_next && from <= heap->seg_mapped);
+    /* The region ends where the last slot's heap does (give_back_region): first, before
+     * the kernel may map into what is released. */
+    if (na_region.base + na_region.size == heap->seg_mapped && from > na_region.base)
+        __atomic_store_n(&na_region.size, from - na_region.base, __ATOMIC_RELEASE);
+    if (from < heap->seg_mapped)
+        os_release((void *)from, heap->seg_mapped - from);
+    __atomic_store_n(&heap->seg_mapped, from, __ATOMIC_RELEASE);
+    na_unlock(&heap_setup_lock);
 }
 
 /*

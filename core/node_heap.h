@@ -410,6 +410,25 @@ int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments, 
  * mapping in the way refuses it.
  */
 int heap_reserve_to(struct node_heap *heap, uintptr_t to);
+/*
+ * Under an address-space limit, a slot's reservation given back from `from`
+ * (a segment boundary past the slot's kept start, at most seg_mapped) to its
+ * end (core/alloc.c). Pages lock held. heap_give_back_begin: true when it
+ * may be now (the region's holes safe, heap_setup_lock taken: tried only,
+ * as it nests outside the pages lock); then heap_give_back_end releases it,
+ * moves seg_mapped (and the region's end, where it is this slot's) back to
+ * `from` and unlocks.
+ */
+bool heap_give_back_begin(struct node_heap *heap, uintptr_t from);
+void heap_give_back_end(struct node_heap *heap, uintptr_t from);
+/*
+ * The free run that ends at the bump frontier, if any, unlinked and the
+ * frontier moved back to its start: the caller gives that space back. True
+ * when there was one. Pages lock held.
+ */
+bool segment_run_drop_trailing(struct node_heap *heap);
+/* Gives free run `run` back (segment.c) when it ends at the bump frontier and may go. */
+bool segment_run_trim(struct node_heap *heap, struct segment *run);
 
 /* Purging (purge.c). Called with pages_lock held. */
 void purge_note_dirty(struct node_heap *heap, struct span *span);

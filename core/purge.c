@@ -221,6 +221,8 @@ static bool purge_segment_run(struct node_heap *heap, struct segment *run)
 {
     NA_ASSERT(run->kind == SEG_FREE_RUN && run->dirty);
     NA_ASSERT(heap->dirty_bytes >= run->nsegments * SEGMENT_SIZE);
+    if (segment_run_trim(heap, run)) /* at the frontier under a limit: given back whole */
+        return true;
     bool decommitted;
     long purged = purge_run_pages(heap, run, run->nsegments, &decommitted);
     if (purged < 0) {
@@ -252,9 +254,11 @@ static uint64_t purge_runs(struct node_heap *heap, uint64_t now, uint64_t delay,
 {
     uint64_t next_due = UINT64_MAX;
     bool refused = false; /* a refusal ends the round: the next purge would be refused too */
-    struct segment *run;
-    list_for_each_entry(run, &heap->free_segments, struct segment, run_link)
-    {
+    struct segment *run, *next_run;
+    /* The next run read first: a run purged may be given back whole (segment_run_trim). */
+    for (run = list_entry(heap->free_segments.first, struct segment, run_link); run;
+         run = next_run) {
+        next_run = list_entry(run->run_link.next, struct segment, run_link);
         if (!run->dirty)
             continue;
         if (!refused && run->freed_ms <= cutoff(now, delay) && heap->dirty_bytes > target) {

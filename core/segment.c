@@ -362,7 +362,46 @@ void segment_run_free(struct node_heap *heap, struct segment *seg, size_t nsegme
         dirty = true;
         now = os_now_ms();
     }
-    run_make(heap, start, nsegments, dirty, uncommitted, dirty ? now : 0, prev);
+    struct segment *run =
+        run_make(heap, start, nsegments, dirty, uncommitted, dirty ? now : 0, prev);
+    if (!dirty) /* a dirty one when it is purged (purge.c) */
+        (void)segment_run_trim(heap, run);
+}
+
+bool segment_run_drop_trailing(struct node_heap *heap)
+{
+    NA_ASSERT_HELD(&heap->pages_lock);
+    struct segment *last = list_entry(heap->free_segments.last, struct segment, run_link);
+    if (!last || (uintptr_t)last + last->nsegments * SEGMENT_SIZE != heap->seg_next)
+        return false;
+    if (last->dirty)
+        heap->purged_bytes += last->nsegments * SEGMENT_SIZE;
+    run_unlink(heap, last);
+    heap->seg_next = (uintptr_t)last;
+    return true;
+}
+
+/*
+ * Under an address-space limit (`ulimit -v`), a free run at the bump
+ * frontier goes back to the kernel whole, address space and all, and the
+ * frontier moves back to its start, as glibc unmaps a freed chunk: kept, a
+ * program that freed a 1800 MiB block could map no more than while it held
+ * it (glibc could). Only at the frontier: a hole inside the slot would be
+ * reserved again only by a frontier that passes it. Released, the space is
+ * fresh again for the bump.
+ */
+bool segment_run_trim(struct node_heap *heap, struct segment *run)
+{
+    uintptr_t start = (uintptr_t)run;
+    NA_ASSERT_HELD(&heap->pages_lock);
+    if (start + run->nsegments * SEGMENT_SIZE != heap->seg_next ||
+        !heap_give_back_begin(heap, start))
+        return false;
+    bool dropped = segment_run_drop_trailing(heap);
+    NA_ASSERT(dropped && heap->seg_next == start);
+    (void)dropped;
+    heap_give_back_end(heap, start);
+    return true;
 }
 
 int segment_run_take_at(struct node_heap *heap, uintptr_t at, size_t nsegments, size_t commit)

@@ -329,6 +329,41 @@ static int freed_maps(long n)
     return 0;
 }
 
+/*
+ * A block of `mib` MiB made after a small one (its segment first, as in most
+ * programs), written (`held`, run under `ulimit -v`) or not (`lower`), and
+ * freed; with `lower`, RLIMIT_AS then set to 1.5 times the block. Then the
+ * program maps that much itself: glibc unmapped the block at its free, and so
+ * must numa-alloc have given its address space back.
+ */
+static int freed_space(long mib, const char *how)
+{
+    size_t bytes = (size_t)mib << 20;
+    bool lower = strcmp(how, "lower") == 0;
+    if (mib < 1 || (!lower && strcmp(how, "held") != 0))
+        FAIL("freed-space: MIB held|lower");
+    char *small = malloc(100);
+    char *p = lower ? calloc(1, bytes) : malloc(bytes);
+    if (!small || !p)
+        FAIL("malloc(%ld MiB) returned NULL: %s", mib, strerror(errno));
+    if (!lower)
+        memset(p, 0x5a, bytes);
+    free(p);
+    if (lower) {
+        struct rlimit limit = {(rlim_t)bytes / 2 * 3, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &limit) != 0)
+            FAIL("setrlimit(RLIMIT_AS, %zu MiB): %s", (bytes / 2 * 3) >> 20, strerror(errno));
+    }
+    void *own = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (own == MAP_FAILED)
+        FAIL("mmap(%ld MiB) after the block's free: %s", mib, strerror(errno));
+    munmap(own, bytes);
+    free(small);
+    printf("mapped %ld MiB after the free\n", mib);
+    return 0;
+}
+
 static int charge(long kib)
 {
     enum { MAX_BLOCKS = 1 << 16 };
@@ -889,6 +924,8 @@ int main(int argc, char **argv)
         return freed_charge(arg);
     if (strcmp(mode, "freed-maps") == 0)
         return freed_maps(arg);
+    if (strcmp(mode, "freed-space") == 0 && argc == 4)
+        return freed_space(arg, argv[3]);
     if (strcmp(mode, "lock") == 0 && argc == 3)
         return lock(argv[2]);
     if (strcmp(mode, "share") == 0 && argc == 5)
@@ -896,6 +933,7 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
             "map|malloc BASE_KIB|charge KIB|huge-charge N|huge-maps N|freed-charge N|freed-maps N|"
+            "freed-space MIB held|lower|"
             "lower MIB "
             "setrlimit|prlimit|lower-busy "
             "MIB|raise-fill [MIB]|names|"

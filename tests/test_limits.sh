@@ -340,6 +340,18 @@ read -r _ freed_runs_maps < <(LD_PRELOAD=$lib "$probe" freed-maps 3000)
 check "1500 free runs purged add at most 3072 + 64 mappings (${freed_runs_maps:-none})" \
     test "${freed_runs_maps:-99999}" -le 3136
 
+# Address space: a freed block at the bump frontier goes back whole under an
+# address-space limit (core/segment.c, segment_run_trim), as glibc unmaps it,
+# and so does it when the program lowers the limit after the free
+# (give_back_region). Before, the block's run was kept: the program could map
+# no more after the free than while it held the block.
+(ulimit -v 3000000 && LD_PRELOAD=$lib exec "$probe" freed-space 1800 held) >"$out/stdout" 2>&1
+check "ulimit -v: a freed 1800 MiB block's address space given back ($(tail -n1 "$out/stdout"))" \
+    grep -q 'mapped 1800 MiB after the free' "$out/stdout"
+LD_PRELOAD=$lib "$probe" freed-space 4096 lower >"$out/stdout" 2>&1
+check "RLIMIT_AS lowered after a 4 GiB block's free: its space given back ($(tail -n1 "$out/stdout"))" \
+    grep -q 'mapped 4096 MiB after the free' "$out/stdout"
+
 # The statistics are built in memory mapped at their first write (core/stats.h,
 # stats_workspace), some 320 KiB, or at start-up when the process is to write
 # them (NUMA_ALLOC_STATS). A program that lowers its own data limit to just
