@@ -188,7 +188,7 @@ static bool decommit_refused;
  * vm.overcommit_memory=2 and counted by RLIMIT_DATA until exit: a program
  * that freed its big blocks held their charge where glibc, which unmaps
  * them, gave it back (ten blocks grown out of place to 9000 KiB and freed:
- * 164800 KiB of VmData against glibc's 4332). A free segment run's pages
+ * 124656 KiB of VmData against glibc's 4332). A free segment run's pages
  * past its header are decommitted instead; its header page stays writable,
  * the run's own (invariant 12). Not in hugetlb pages, which a new mapping
  * would lose.

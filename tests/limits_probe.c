@@ -331,17 +331,19 @@ static int freed_maps(long n)
 
 /*
  * A block of `mib` MiB made after a small one (its segment first, as in most
- * programs), written (`held`, run under `ulimit -v`) or not (`lower`), and
- * freed; with `lower`, RLIMIT_AS then set to 1.5 times the block. Then the
- * program maps that much itself: glibc unmapped the block at its free, and so
- * must numa-alloc have given its address space back.
+ * programs), written (`held`, run under `ulimit -v`; `charged`, run under
+ * vm.overcommit_memory=2) or not (`lower`), and freed; with `lower`,
+ * RLIMIT_AS then set to 1.5 times the block. Then the program maps that much
+ * itself (`charged`: charged, and written): glibc unmapped the block at its
+ * free, and so must numa-alloc have given its address space, or its charge,
+ * back.
  */
 static int freed_space(long mib, const char *how)
 {
     size_t bytes = (size_t)mib << 20;
-    bool lower = strcmp(how, "lower") == 0;
-    if (mib < 1 || (!lower && strcmp(how, "held") != 0))
-        FAIL("freed-space: MIB held|lower");
+    bool lower = strcmp(how, "lower") == 0, charged = strcmp(how, "charged") == 0;
+    if (mib < 1 || (!lower && !charged && strcmp(how, "held") != 0))
+        FAIL("freed-space: MIB held|lower|charged");
     char *small = malloc(100);
     char *p = lower ? calloc(1, bytes) : malloc(bytes);
     if (!small || !p)
@@ -355,9 +357,11 @@ static int freed_space(long mib, const char *how)
             FAIL("setrlimit(RLIMIT_AS, %zu MiB): %s", (bytes / 2 * 3) >> 20, strerror(errno));
     }
     void *own = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                     MAP_PRIVATE | MAP_ANONYMOUS | (charged ? 0 : MAP_NORESERVE), -1, 0);
     if (own == MAP_FAILED)
         FAIL("mmap(%ld MiB) after the block's free: %s", mib, strerror(errno));
+    if (charged)
+        memset(own, 0x5b, bytes);
     munmap(own, bytes);
     free(small);
     printf("mapped %ld MiB after the free\n", mib);
@@ -933,7 +937,7 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
             "map|malloc BASE_KIB|charge KIB|huge-charge N|huge-maps N|freed-charge N|freed-maps N|"
-            "freed-space MIB held|lower|"
+            "freed-space MIB held|lower|charged|"
             "lower MIB "
             "setrlimit|prlimit|lower-busy "
             "MIB|raise-fill [MIB]|names|"

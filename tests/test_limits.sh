@@ -324,7 +324,7 @@ check "1200 huge blocks add at most 2048 + 64 mappings (${huge_maps:-none})" \
 # A freed huge object's run, once purged, is decommitted (core/purge.c,
 # purge_run_pages): its charge goes back, as glibc's munmap gives it back. Ten
 # blocks grown out of place to 9000 KiB and freed, the purge delay past: VmData
-# at most 2 MiB above where it started (164800 KiB above it when purging kept
+# at most 2 MiB above where it started (124656 KiB above it when purging kept
 # the pages writable), and the slot's mappings few.
 read -r _ _ _ _ _ freed_purged _ freed_maps < <(LD_PRELOAD=$lib "$probe" freed-charge 10)
 check "freed huge blocks: their charge given back (${freed_purged:-none} KiB left)" \

@@ -8,7 +8,8 @@
 # much (limits_probe lower, lower-busy), and one it removes again leaves no hole of the
 # heaps' for the kernel to map into (raise-fill). mlockall under a finite RLIMIT_MEMLOCK,
 # by a user without CAP_IPC_LOCK, passes where it passes under glibc (the heaps' reservation
-# counted against the limit), and says so in one line where it cannot.
+# counted against the limit), and says so in one line where it cannot. Under
+# vm.overcommit_memory=2 a freed block's charge goes back (limits_probe freed-space).
 # shellcheck disable=SC2317 # the helpers below are called through check
 set -u
 lib=$1 probe=$2
@@ -37,6 +38,21 @@ for node in 0 1; do
     LD_PRELOAD=$lib numactl -N $node "$probe" raise-fill 2048 >"$tmp/out" 2>&1
     check "lowered, removed, the address space filled, on node $node: aligned blocks right" test $? -eq 0
 done
+# vm.overcommit_memory=2 (CommitLimit some 985 MiB here): a 600 MiB block written and
+# freed, then 600 MiB mapped and written by the program itself. glibc unmapped the
+# block; numa-alloc's purge decommitted its run (core/purge.c, purge_run_pages), so its
+# charge went back too. Kept charged (MADV_DONTNEED only), the mapping was refused.
+if echo 2 >/proc/sys/vm/overcommit_memory; then
+    "$probe" freed-space 600 charged >"$tmp/out" 2>&1
+    check "mode 2: 600 MiB freed, then mapped, glibc's malloc" test $? -eq 0
+    NUMA_ALLOC_STATS=$tmp/stats.json LD_PRELOAD=$lib "$probe" freed-space 600 charged >"$tmp/out" 2>&1
+    rc=$?
+    check "mode 2: 600 MiB freed, then mapped, numa-alloc ($(tail -n1 "$tmp/out"))" test $rc -eq 0
+    check "... on numa-alloc" active
+    echo 0 >/proc/sys/vm/overcommit_memory
+else
+    check "vm.overcommit_memory set to 2 in the guest" false
+fi
 # mlockall under RLIMIT_MEMLOCK (interpose/rlimit.c), as nobody: the probe and the library
 # copied where that user can read them, the statistics written where it can write.
 mkdir "$tmp/user" && cp -L "$lib" "$tmp/user/lib.so" && cp "$probe" "$tmp/user/probe"
