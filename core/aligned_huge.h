@@ -13,10 +13,12 @@
  * malloc_usable_size and numa_ptr_node. Each object counts as a huge object
  * of its node heap (statistics, mallinfo).
  *
- * Two other kinds of object live here, for the same reason (a mapping of
- * their own): one larger than its slot can ever hold, and a huge object that
- * realloc grew where the region had no room after it (core/huge_remap.h),
- * whose pages mremap moved out with their node. realloc grows any of them
+ * Three other kinds of object live here, in a mapping of their own: one
+ * larger than its slot can ever hold; a huge object that realloc grew where
+ * the region had no room after it (core/huge_remap.h), whose pages mremap
+ * moved out with their node; and, under an address-space limit, one of
+ * OWN_MAPPING_UNDER_LIMIT or more, so that its free gives its address space
+ * back (core/alloc.c, alloc_own_mapping). realloc grows any of them
  * with mremap, as glibc does its mmapped chunks.
  *
  * Invariants:
@@ -43,6 +45,9 @@
 
 /* Alignments from this one up are served here. */
 #define ALIGNED_HUGE_MIN SEGMENT_SIZE
+
+/* Under an address-space limit, huge objects from this size up too (glibc's top mmap threshold). */
+#define OWN_MAPPING_UNDER_LIMIT ((size_t)32 << 20)
 
 /* A registry entry: one live object. */
 struct aligned_huge {

@@ -785,6 +785,23 @@ static unsigned aligned_small_class(size_t size, size_t alignment)
     return cls;
 }
 
+/*
+ * Under an address-space limit (holes_open), a huge object of
+ * OWN_MAPPING_UNDER_LIMIT bytes or more gets a mapping of its own, unmapped
+ * at its free, as glibc maps every block past its mmap threshold (32 MiB at
+ * most): in the slot its run would keep its address space after the free
+ * unless it lay at the bump frontier (segment_run_trim), and the program's
+ * own mappings (thread stacks, files) may need that space. NULL: not such an
+ * object, or refused (its slot serves it then, as without a limit).
+ */
+static void *alloc_own_mapping(unsigned slot, size_t size, size_t alignment, const uint8_t *spread)
+{
+    if (size < OWN_MAPPING_UNDER_LIMIT || !__atomic_load_n(&holes_open, __ATOMIC_RELAXED))
+        return NULL;
+    return aligned_huge_alloc(slot, size,
+                              alignment > ALIGNED_HUGE_MIN ? alignment : ALIGNED_HUGE_MIN, spread);
+}
+
 static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, bool zero)
 {
     struct node_heap *heap = node_heap_of(slot);
@@ -803,6 +820,8 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
          */
         ptr = aligned_huge_alloc(slot, size, ALIGNED_HUGE_MIN, NULL);
         zeroed = true;
+    } else if ((ptr = alloc_own_mapping(slot, size, alignment, NULL)) != NULL) {
+        zeroed = true; /* fresh */
     } else {
         size_t old_bytes;
         ptr = heap_alloc_huge(heap, size, alignment, &old_bytes, NULL);
@@ -998,9 +1017,11 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
         if (!placement_slot_usable(s) || !heap_ready(s))
             continue;
         size_t old_bytes = 0; /* an object aligned to a segment or more: a fresh mapping */
-        void *ptr = alignment >= ALIGNED_HUGE_MIN
-                        ? aligned_huge_alloc(s, size, alignment, weight)
-                        : heap_alloc_huge(node_heap_of(s), size, alignment, &old_bytes, weight);
+        void *ptr;
+        if (alignment >= ALIGNED_HUGE_MIN)
+            ptr = aligned_huge_alloc(s, size, alignment, weight);
+        else if (!(ptr = alloc_own_mapping(s, size, alignment, weight)))
+            ptr = heap_alloc_huge(node_heap_of(s), size, alignment, &old_bytes, weight);
         if (ptr) {
             if (zero && old_bytes)
                 huge_zero(node_heap_of(s)->node, ptr, old_bytes);

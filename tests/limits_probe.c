@@ -330,27 +330,49 @@ static int freed_maps(long n)
 }
 
 /*
- * A block of `mib` MiB made after a small one (its segment first, as in most
- * programs), written (`held`, run under `ulimit -v`; `charged`, run under
- * vm.overcommit_memory=2) or not (`lower`), and freed; with `lower`,
- * RLIMIT_AS then set to 1.5 times the block. Then the program maps that much
- * itself (`charged`: charged, and written): glibc unmapped the block at its
- * free, and so must numa-alloc have given its address space, or its charge,
- * back.
+ * `mib` MiB made after a small block (its segment first, as in most
+ * programs), written and freed, then mapped by the program itself: glibc
+ * unmapped the blocks at their free, and so must numa-alloc have given their
+ * address space, or their charge, back. `held` (run under `ulimit -v`): in
+ * blocks of 24 MiB, below the size that gets a mapping of its own under a
+ * limit (OWN_MAPPING_UNDER_LIMIT), freed in turn: one free run that ends the
+ * heap. `inside`: one block, with an 8 MiB one made after it and kept, so
+ * that its run would not end the heap. `charged` (run under
+ * vm.overcommit_memory=2): one block, and the program's mapping charged and
+ * written. `lower`: one block, not written; RLIMIT_AS then set to 1.5 times
+ * its size.
  */
 static int freed_space(long mib, const char *how)
 {
-    size_t bytes = (size_t)mib << 20;
+    enum { MAX_PIECES = 1024 };
+    static char *piece[MAX_PIECES];
+    size_t bytes = (size_t)mib << 20, piece_bytes = bytes, pieces = 1;
     bool lower = strcmp(how, "lower") == 0, charged = strcmp(how, "charged") == 0;
-    if (mib < 1 || (!lower && !charged && strcmp(how, "held") != 0))
-        FAIL("freed-space: MIB held|lower|charged");
+    bool inside = strcmp(how, "inside") == 0, held = strcmp(how, "held") == 0;
+    if (mib < 1 || (!lower && !charged && !inside && !held))
+        FAIL("freed-space: MIB held|inside|lower|charged");
+    if (held) {
+        piece_bytes = (size_t)24 << 20;
+        pieces = (bytes + piece_bytes - 1) / piece_bytes;
+        if (pieces > MAX_PIECES)
+            FAIL("freed-space: at most %d MiB held", MAX_PIECES * 24);
+    }
     char *small = malloc(100);
-    char *p = lower ? calloc(1, bytes) : malloc(bytes);
-    if (!small || !p)
-        FAIL("malloc(%ld MiB) returned NULL: %s", mib, strerror(errno));
-    if (!lower)
-        memset(p, 0x5a, bytes);
-    free(p);
+    if (!small)
+        FAIL("malloc(100) returned NULL: %s", strerror(errno));
+    for (size_t i = 0; i < pieces; i++) {
+        if (!(piece[i] = lower ? calloc(1, piece_bytes) : malloc(piece_bytes)))
+            FAIL("malloc(%zu MiB) #%zu returned NULL: %s", piece_bytes >> 20, i, strerror(errno));
+        if (!lower)
+            memset(piece[i], 0x5a, piece_bytes);
+    }
+    char *after = inside ? malloc((size_t)8 << 20) : NULL;
+    if (inside && !after)
+        FAIL("malloc(8 MiB) returned NULL: %s", strerror(errno));
+    if (after)
+        memset(after, 0x5c, (size_t)8 << 20);
+    for (size_t i = 0; i < pieces; i++)
+        free(piece[i]);
     if (lower) {
         struct rlimit limit = {(rlim_t)bytes / 2 * 3, RLIM_INFINITY};
         if (setrlimit(RLIMIT_AS, &limit) != 0)
@@ -359,10 +381,11 @@ static int freed_space(long mib, const char *how)
     void *own = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | (charged ? 0 : MAP_NORESERVE), -1, 0);
     if (own == MAP_FAILED)
-        FAIL("mmap(%ld MiB) after the block's free: %s", mib, strerror(errno));
+        FAIL("mmap(%ld MiB) after the blocks' free: %s", mib, strerror(errno));
     if (charged)
         memset(own, 0x5b, bytes);
     munmap(own, bytes);
+    free(after);
     free(small);
     printf("mapped %ld MiB after the free\n", mib);
     return 0;
@@ -937,7 +960,7 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "usage: limits_probe vmsize|vmdata|basic|fill MB|exhaust MIB|share PCT "
             "map|malloc BASE_KIB|charge KIB|huge-charge N|huge-maps N|freed-charge N|freed-maps N|"
-            "freed-space MIB held|lower|charged|"
+            "freed-space MIB held|inside|lower|charged|"
             "lower MIB "
             "setrlimit|prlimit|lower-busy "
             "MIB|raise-fill [MIB]|names|"

@@ -340,13 +340,19 @@ read -r _ freed_runs_maps < <(LD_PRELOAD=$lib "$probe" freed-maps 3000)
 check "1500 free runs purged add at most 3072 + 64 mappings (${freed_runs_maps:-none})" \
     test "${freed_runs_maps:-99999}" -le 3136
 
-# Address space: a freed block at the bump frontier goes back whole under an
-# address-space limit (core/segment.c, segment_run_trim), as glibc unmaps it,
-# and so does it when the program lowers the limit after the free
-# (give_back_region). Before, the block's run was kept: the program could map
-# no more after the free than while it held the block.
+# Address space: freed blocks at the bump frontier go back whole under an
+# address-space limit (core/segment.c, segment_run_trim), as glibc unmaps
+# them, and so does a block when the program lowers the limit after its free
+# (give_back_region). Before, the blocks' runs were kept: the program could
+# map no more after the free than while it held them. A block of 32 MiB or
+# more made under the limit has a mapping of its own, unmapped at its free
+# (core/alloc.c, alloc_own_mapping): its space goes back where its run would
+# not have ended the heap (`inside`).
 (ulimit -v 3000000 && LD_PRELOAD=$lib exec "$probe" freed-space 1800 held) >"$out/stdout" 2>&1
-check "ulimit -v: a freed 1800 MiB block's address space given back ($(tail -n1 "$out/stdout"))" \
+check "ulimit -v: 1800 MiB of freed 24 MiB blocks, their address space given back ($(tail -n1 "$out/stdout"))" \
+    grep -q 'mapped 1800 MiB after the free' "$out/stdout"
+(ulimit -v 3000000 && LD_PRELOAD=$lib exec "$probe" freed-space 1800 inside) >"$out/stdout" 2>&1
+check "ulimit -v: a freed 1800 MiB block before a live one, its space given back ($(tail -n1 "$out/stdout"))" \
     grep -q 'mapped 1800 MiB after the free' "$out/stdout"
 LD_PRELOAD=$lib "$probe" freed-space 4096 lower >"$out/stdout" 2>&1
 check "RLIMIT_AS lowered after a 4 GiB block's free: its space given back ($(tail -n1 "$out/stdout"))" \

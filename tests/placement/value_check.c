@@ -41,6 +41,10 @@
  *                               no room after it, grown by realloc past what NODE has:
  *                               ENOMEM, the block intact (not moved out and grown on
  *                               pages NODE cannot supply), in the region and once moved out
+ *   value_check own-mapping     (run under ulimit -v) huge blocks of 64 MiB made under
+ *                               the limit, numa_malloc(1) from a node-0 thread and malloc
+ *                               from a node-1 thread, each before a live one: every page
+ *                               on node 1, and each freed block's range unmapped
  *   value_check fill explicit|policy NODE EXPECT DIR
  *                               a thread on NODE fills NODE with 1 MiB objects
  *                               (numa_malloc(NODE) or malloc) until 32 fell back:
@@ -66,6 +70,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -529,6 +534,37 @@ static void check_decommit(void)
         free(blocks[i]);
 }
 
+/* ---- own-mapping: under an address-space limit a huge block is mapped alone ---- */
+
+static void check_own_mapping(void)
+{
+    const size_t size = 64u << 20, after_size = 8u << 20;
+    for (int how = 0; how < 2; how++) {
+        pin_to_node(how == 0 ? 0 : 1);
+        const char *what =
+            how == 0 ? "numa_malloc(1, 64 MiB) from node 0" : "malloc(64 MiB) from node 1";
+        char *p = how == 0 ? numa_malloc(1, size) : malloc(size);
+        char *after = how == 0 ? numa_malloc(1, after_size) : malloc(after_size);
+        EXPECT(p != NULL && after != NULL, "%s: %s", what, strerror(errno));
+        if (!p || !after)
+            return;
+        touch(p, size);
+        touch(after, after_size);
+        size_t counts[MAX_NODES] = {0};
+        size_t wrong = page_census(p, size, 1, counts);
+        unsigned char resident;
+        volatile uintptr_t range = (uintptr_t)p; /* its address only, read after the free */
+        free(p);
+        errno = 0;
+        bool unmapped = mincore((void *)range, 4096, &resident) != 0 && errno == ENOMEM;
+        printf("own-mapping: %s: %zu of %zu pages off node 1; freed, its range %s\n", what, wrong,
+               counts[0] + counts[1], unmapped ? "unmapped" : "still mapped");
+        EXPECT(wrong == 0, "%s: %zu pages off node 1", what, wrong);
+        EXPECT(unmapped, "%s: freed under ulimit -v, its range is still mapped", what);
+        free(after);
+    }
+}
+
 /* ---- grow-out: a huge object grown with no room after it keeps its node ---- */
 
 static void check_grow_out(const char *dir)
@@ -781,6 +817,8 @@ int main(int argc, char **argv)
         check_rebind();
     } else if (strcmp(check, "decommit") == 0 && argc == 2) {
         check_decommit();
+    } else if (strcmp(check, "own-mapping") == 0 && argc == 2) {
+        check_own_mapping();
     } else if (strcmp(check, "grow-out") == 0 && argc == 3) {
         check_grow_out(argv[2]);
     } else if (strcmp(check, "grow-spread") == 0 && argc == 2) {
