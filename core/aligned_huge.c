@@ -4,6 +4,7 @@
 
 #include "base/lock.h"
 #include "base/report.h"
+#include "core/hugepages.h"
 #include "core/node_heap.h"
 #include "core/size_class.h"
 #include "policy/binding.h"
@@ -172,8 +173,10 @@ void *aligned_huge_alloc(unsigned slot, size_t size, size_t alignment, const uin
      * Policy first, pages later. A refused mbind (a sandbox) leaves first-touch
      * placement, as it does for the slots; a refused spread falls back to the node.
      */
-    if (!spread || binding_spread(start, bytes, spread) != 0)
+    bool spread_done = spread && binding_spread(start, bytes, spread) == 0;
+    if (!spread_done)
         (void)binding_prefer_node(start, bytes, heap->node);
+    hugepages_advise_own((uintptr_t)start, bytes, spread_done);
     bool usable = os_commit(start, bytes) == 0;
     struct aligned_huge obj = {(uintptr_t)start, bytes, slot, spread != NULL, false};
     na_lock(&heap->pages_lock);

@@ -51,6 +51,14 @@ void hugepages_advise_range(uintptr_t start, size_t len)
         hugepages_restore((void *)start, len);
 }
 
+void hugepages_advise_own(uintptr_t start, size_t len, bool spread)
+{
+    if (na_options.hugepages == HUGEPAGES_NEVER || spread)
+        (void)os_advise((void *)start, len, MADV_NOHUGEPAGE);
+    else if (len >= na_thp_from)
+        (void)os_advise((void *)start, len, MADV_HUGEPAGE);
+}
+
 void hugepages_restore(void *addr, size_t len)
 {
     if (na_thp_from == SIZE_MAX)

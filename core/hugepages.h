@@ -91,6 +91,12 @@ void hugepages_init(void);
 void hugepages_advise_slot(uintptr_t base, size_t len);
 /* The same for [start, start + len), part of one slot: a slot's range reserved later. */
 void hugepages_advise_range(uintptr_t start, size_t len);
+/*
+ * The same for an object's own mapping (core/aligned_huge.h), as if it were a slot's
+ * space at an offset of its length: never, or spread over nodes, MADV_NOHUGEPAGE;
+ * otherwise advised when it is at least na_thp_from long.
+ */
+void hugepages_advise_own(uintptr_t start, size_t len, bool spread);
 
 /* Per slot: the length of its hugetlb range, from SEGMENT_SIZE into the slot (see above). */
 extern NA_HIDDEN size_t na_hugetlb_len[TOPO_MAX_SLOTS];

@@ -15,10 +15,14 @@
  *     mapping that the node's blocks cover: each resident one must be on the
  *     node, and every page of the huge object's whole 2 MiB pages must be
  *     resident and on the node (a huge page's 4 KiB pages report its node);
+ *   - an 8 MiB object aligned to 4 MiB (numa_aligned_alloc: a mapping of its
+ *     own, outside the slots), written whole: under thp its mapping's
+ *     AnonHugePages must be > 0, under never 0, and every page on the node;
  *   - the statistics' thp_bytes of the node (numa_alloc_stats_write) must
- *     equal that mapping's AnonHugePages (the slot's other mapping, the node
- *     heap's own segment, is not advised; under never nothing is, and
- *     MADV_NOHUGEPAGE holds even with the guest kernel's THP set to always).
+ *     equal the two mappings' AnonHugePages (the slot's other mapping, the
+ *     node heap's own segment, is not advised; under never nothing is, and
+ *     MADV_NOHUGEPAGE holds even with the guest kernel's THP set to always,
+ *     as the never run has it: tests/placement/CMakeLists.txt).
  * Prints the kernel's THP setting first. Exit status 0 when all hold.
  */
 #define _GNU_SOURCE
@@ -145,7 +149,10 @@ struct node_blocks {
     uintptr_t lo, hi;             /* the blocks' extent */
     uintptr_t small_lo, small_hi; /* the 64-byte blocks', all written */
     uintptr_t huge, size;         /* the huge object, written whole */
+    uintptr_t own;                /* the 8 MiB object in a mapping of its own, written whole */
 };
+
+#define OWN_SIZE (8 * MiB)
 
 static void note(struct node_blocks *b, void *p, size_t size)
 {
@@ -162,7 +169,7 @@ static void note(struct node_blocks *b, void *p, size_t size)
 
 static struct node_blocks allocate(int node)
 {
-    struct node_blocks b = {0, 0, 0, 0, 0, 0};
+    struct node_blocks b = {0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < 16 * MiB / 64; i++) {
         char *p = numa_malloc(node, 64);
         note(&b, p, 64);
@@ -180,6 +187,13 @@ static struct node_blocks allocate(int node)
     memset(p, 3, 16 * MiB);
     b.huge = (uintptr_t)p;
     b.size = 16 * MiB;
+    char *own = numa_aligned_alloc(node, 4 * MiB, OWN_SIZE);
+    if (!own) {
+        printf("FAIL: numa_aligned_alloc(%d, 4 MiB, 8 MiB) returned NULL\n", node);
+        exit(1);
+    }
+    memset(own, 4, OWN_SIZE);
+    b.own = (uintptr_t)own;
     return b;
 }
 
@@ -245,10 +259,31 @@ int main(int argc, char **argv)
             EXPECT(pages > 0 && backed == pages, "node %d: %ld of %ld 2 MiB pages are huge pages",
                    node, backed, pages);
         }
+        /* The object in a mapping of its own: advised as the mode says, on the node. */
+        struct mapping own = mapping_of(b->own);
+        struct census own_pages;
+        EXPECT(census_of(b->own, b->own + OWN_SIZE, node, &own_pages) == 0,
+               "node %d: move_pages refused", node);
+        printf("node %d: own mapping %#lx-%#lx, AnonHugePages %lld kB, %ld pages on the node, %ld "
+               "elsewhere, %ld absent\n",
+               node, (unsigned long)own.start, (unsigned long)own.end, own.anon_huge / 1024,
+               own_pages.on_node, own_pages.elsewhere, own_pages.absent);
+        EXPECT(own.start <= b->own && own.end >= b->own + OWN_SIZE &&
+                   (own.end <= m.start || own.start >= m.end),
+               "node %d: the aligned object is not in a mapping of its own", node);
+        if (thp)
+            EXPECT(own.anon_huge > 0, "node %d: no huge page in its own mapping", node);
+        else
+            EXPECT(own.anon_huge == 0, "node %d: %lld bytes of its own mapping in huge pages", node,
+                   own.anon_huge);
+        EXPECT(own_pages.on_node == (long)(OWN_SIZE / 4096),
+               "node %d: own mapping: %ld of %zu pages on the node", node, own_pages.on_node,
+               OWN_SIZE / 4096);
         long long stats = test_stats_node_field(node, "thp_bytes");
         printf("node %d: statistics thp_bytes %lld\n", node, stats);
-        EXPECT(stats == m.anon_huge, "node %d: statistics say %lld bytes, smaps %lld", node, stats,
-               m.anon_huge);
+        EXPECT(stats == m.anon_huge + own.anon_huge,
+               "node %d: statistics say %lld bytes, smaps %lld + %lld", node, stats, m.anon_huge,
+               own.anon_huge);
     }
     printf("%s\n", failures ? "FAILED" : "OK");
     return failures ? 1 : 0;
