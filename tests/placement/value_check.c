@@ -45,6 +45,9 @@
  *                               the limit, numa_malloc(1) from a node-0 thread and malloc
  *                               from a node-1 thread, each before a live one: every page
  *                               on node 1, and each freed block's range unmapped
+ *   value_check own-mapping-spread (NUMA_ALLOC_POLICY=interleave, under ulimit -v) the
+ *                               same malloc: its pages spread over both nodes, unmapped
+ *                               after its free
  *   value_check fill explicit|policy NODE EXPECT DIR
  *                               a thread on NODE fills NODE with 1 MiB objects
  *                               (numa_malloc(NODE) or malloc) until 32 fell back:
@@ -536,32 +539,46 @@ static void check_decommit(void)
 
 /* ---- own-mapping: under an address-space limit a huge block is mapped alone ---- */
 
-static void check_own_mapping(void)
+static void check_own_mapping(bool spread)
 {
     const size_t size = 64u << 20, after_size = 8u << 20;
-    for (int how = 0; how < 2; how++) {
+    for (int how = spread ? 1 : 0; how < 2; how++) {
         pin_to_node(how == 0 ? 0 : 1);
-        const char *what =
-            how == 0 ? "numa_malloc(1, 64 MiB) from node 0" : "malloc(64 MiB) from node 1";
+        const char *what = how == 0  ? "numa_malloc(1, 64 MiB) from node 0"
+                           : !spread ? "malloc(64 MiB) from node 1"
+                                     : "malloc(64 MiB) under interleave";
         char *p = how == 0 ? numa_malloc(1, size) : malloc(size);
         char *after = how == 0 ? numa_malloc(1, after_size) : malloc(after_size);
+        /* Interleave takes the slots in turn: one more, so that one lies after p in its slot. */
+        char *after2 = spread ? malloc(after_size) : NULL;
         EXPECT(p != NULL && after != NULL, "%s: %s", what, strerror(errno));
         if (!p || !after)
             return;
         touch(p, size);
         touch(after, after_size);
+        if (after2)
+            touch(after2, after_size);
         size_t counts[MAX_NODES] = {0};
-        size_t wrong = page_census(p, size, 1, counts);
+        size_t wrong = page_census(p, size, spread ? -1 : 1, counts);
+        if (spread) {
+            printf("own-mapping: %s: spread %zu:%zu pages over nodes 0:1\n", what, counts[0],
+                   counts[1]);
+            EXPECT(counts[0] > 0 && counts[1] > 0, "%s: not spread over both nodes", what);
+        }
         unsigned char resident;
         volatile uintptr_t range = (uintptr_t)p; /* its address only, read after the free */
         free(p);
         errno = 0;
         bool unmapped = mincore((void *)range, 4096, &resident) != 0 && errno == ENOMEM;
-        printf("own-mapping: %s: %zu of %zu pages off node 1; freed, its range %s\n", what, wrong,
-               counts[0] + counts[1], unmapped ? "unmapped" : "still mapped");
+        if (!spread)
+            printf("own-mapping: %s: %zu of %zu pages off node 1\n", what, wrong,
+                   counts[0] + counts[1]);
+        printf("own-mapping: %s: freed, its range %s\n", what,
+               unmapped ? "unmapped" : "still mapped");
         EXPECT(wrong == 0, "%s: %zu pages off node 1", what, wrong);
         EXPECT(unmapped, "%s: freed under ulimit -v, its range is still mapped", what);
         free(after);
+        free(after2);
     }
 }
 
@@ -818,7 +835,9 @@ int main(int argc, char **argv)
     } else if (strcmp(check, "decommit") == 0 && argc == 2) {
         check_decommit();
     } else if (strcmp(check, "own-mapping") == 0 && argc == 2) {
-        check_own_mapping();
+        check_own_mapping(false);
+    } else if (strcmp(check, "own-mapping-spread") == 0 && argc == 2) {
+        check_own_mapping(true);
     } else if (strcmp(check, "grow-out") == 0 && argc == 3) {
         check_grow_out(argv[2]);
     } else if (strcmp(check, "grow-spread") == 0 && argc == 2) {
