@@ -46,11 +46,20 @@ static void registry_drop(void)
 }
 
 /*
- * A bin's first refill asks for few blocks: a thread that allocates a
- * handful of some class (short-lived threads, rare sizes) then holds and
- * touches little memory; each further refill doubles, up to half the bin.
+ * A bin's first refill asks for few blocks, and for blocks of at most
+ * CACHE_FIRST_FILL_BYTES in all (at least one): a thread that allocates a
+ * handful of some class (short-lived threads, rare sizes, a server's
+ * thousands of connection threads) then holds and touches little memory;
+ * each further refill doubles, up to half the bin. Four blocks of each class
+ * from 1 KiB up were three pages a thread that allocated one of 1 KiB and
+ * one of 2 KiB never used (footprint_probe many-threads: 17.5 -> 8.5 KiB a
+ * thread; 2000 threads holding 8 blocks of 16 B..2 KiB: 30.9 -> 20.8 KiB
+ * resident a thread, glibc's 13.1, tcmalloc's 16.5); the few more refills
+ * of a young bin's first blocks moved no workload (docs/benchmarks.md,
+ * session 36).
  */
-#define CACHE_FIRST_FILL 4
+#define CACHE_FIRST_FILL       4
+#define CACHE_FIRST_FILL_BYTES 1024u
 
 /*
  * Live threads per bin shard (written under registry_lock; away_flush reads
@@ -94,6 +103,9 @@ static NA_NOINLINE NA_COLD struct node_cache *node_cache_create(unsigned slot)
         /* The first fill as the class's bound would have it, within the young bound. */
         uint32_t fill = na_size_classes[cls].cache_max / 2u;
         fill = fill < CACHE_FIRST_FILL ? fill : CACHE_FIRST_FILL;
+        uint32_t fill_by_bytes = CACHE_FIRST_FILL_BYTES / na_size_classes[cls].size;
+        fill_by_bytes = fill_by_bytes ? fill_by_bytes : 1;
+        fill = fill < fill_by_bytes ? fill : fill_by_bytes;
         bin->fill = (uint16_t)(fill < bin->max ? fill : bin->max);
         bin->countdown = nc->nalloc_base[cls] = prof_first_pops(cls);
     }

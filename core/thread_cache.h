@@ -108,7 +108,7 @@ struct cache_bin {
     void *head;     /* free blocks, linked through their first word */
     uint32_t count; /* blocks in the list; never above max (a free at max grows or flushes first) */
     uint16_t max;   /* bound: young, then cache_max of the class, grown up to its cache_grown */
-    uint16_t fill;  /* the next refill's blocks: min(4, cache_max / 2, max), doubling to max / 2 */
+    uint16_t fill;  /* next refill: min(4, 1 KiB (>= 1), cache_max / 2, max), doubling to max / 2 */
     /*
      * Pops left until the next sampled allocation (NUMA_ALLOC_PROF, core/prof.h);
      * it is also the bin's allocation count: nalloc = node_cache.nalloc_base[cls]

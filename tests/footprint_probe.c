@@ -328,6 +328,68 @@ static int short_threads(void)
 }
 
 /*
+ * footprint_probe many-threads: MANY_THREADS threads live at once, each of
+ * which mallocs one block of 1 KiB and one of 2 KiB and holds them; while all
+ * hold theirs, counts the pages resident (mincore) in the segments that held
+ * the blocks, from the lowest block seen in each (as short-threads), and prints
+ *
+ *   many-threads resident KIB threads N
+ *
+ * What a thread that allocates a few blocks costs: its node caches (they lie
+ * in the same node heap) and its bins' first refills (struct cache_bin).
+ */
+#define MANY_THREADS 256
+
+static pthread_barrier_t many_holding, many_counted;
+
+static void *many_body(void *arg)
+{
+    (void)arg;
+    void *p[2] = {malloc(1024), malloc(2048)};
+    if (!p[0] || !p[1])
+        abort();
+    memset(p[0], 1, 16);
+    memset(p[1], 2, 16);
+    short_note(p, 2);
+    pthread_barrier_wait(&many_holding);
+    pthread_barrier_wait(&many_counted);
+    free(p[0]);
+    free(p[1]);
+    return NULL;
+}
+
+static int many_threads(void)
+{
+    if (pthread_barrier_init(&many_holding, NULL, MANY_THREADS + 1) ||
+        pthread_barrier_init(&many_counted, NULL, MANY_THREADS + 1))
+        return 1;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, 64 << 10))
+        return 1;
+    static pthread_t tid[MANY_THREADS];
+    for (int i = 0; i < MANY_THREADS; i++)
+        if (pthread_create(&tid[i], &attr, many_body, NULL))
+            return 1;
+    pthread_barrier_wait(&many_holding);
+    static unsigned char vec[SHORT_SEGMENT / 4096];
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned long resident = 0;
+    for (int s = 0; s < short_seen.count; s++) {
+        if (mincore((void *)short_seen.base[s], SHORT_SEGMENT, vec))
+            return 1;
+        for (size_t i = (short_seen.lowest[s] - short_seen.base[s]) / (size_t)page;
+             i < SHORT_SEGMENT / (size_t)page; i++)
+            resident += vec[i] & 1;
+    }
+    pthread_barrier_wait(&many_counted);
+    for (int i = 0; i < MANY_THREADS; i++)
+        pthread_join(tid[i], NULL);
+    printf("many-threads resident %lu threads %d\n", resident * (unsigned long)page >> 10,
+           MANY_THREADS);
+    return 0;
+}
+
+/*
  * footprint_probe spread-slabs: one block of each class from 1 to 8 KiB (25
  * classes, each in a slab of its own, 16 pages or more apart) in a fresh
  * heap's first segment, and how much of the segment's header is resident
@@ -543,6 +605,8 @@ int main(int argc, char **argv)
         return lone_tails(false);
     if (argc > 1 && strcmp(argv[1], "lone-tails-after-thread") == 0)
         return lone_tails(true);
+    if (argc > 1 && strcmp(argv[1], "many-threads") == 0)
+        return many_threads();
     if (argc > 1 && strcmp(argv[1], "short-threads") == 0)
         return short_threads();
     if (argc > 1 && strcmp(argv[1], "young") == 0)

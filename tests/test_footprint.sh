@@ -212,6 +212,16 @@ read -r _ _ resident _ segments <<<"$line"
 echo "short-threads: $resident KiB resident in the threads' $segments segment(s) (limit $short_kib)"
 at_most "$resident" "$short_kib" \
     "short-lived threads left $resident KiB of slab pages resident, over $short_kib KiB"
+# Many threads live at once, each holding a block of 1 KiB and one of 2 KiB (footprint_probe
+# many-threads: 256 threads): a young bin's first refill brings at most 1 KiB of blocks (struct
+# cache_bin), so each thread touches its node cache and its two blocks. Measured 2172 KiB (8.5
+# a thread); 4476 when the first refill brought 4 blocks of each class.
+many_kib=${FOOTPRINT_MANY_THREADS_KIB:-3072}
+run_probe many-threads
+read -r _ _ resident _ threads <<<"$line"
+echo "many-threads: $resident KiB resident in the segments of $threads threads' blocks (limit $many_kib)"
+at_most "$resident" "$many_kib" \
+    "$threads threads holding two blocks each left $resident KiB resident, over $many_kib KiB"
 # Slabs far apart write few pages of their segment's header (core/layout.h, span_index:
 # descriptors handed out lowest first): one block of each of 25 classes from 1 to 8 KiB.
 # Measured 24 KiB (the page map, the descriptors, the slabs' bitmap words); 44 with the
