@@ -355,7 +355,7 @@ static void check_own_cache(unsigned slot)
         CHECK((int32_t)(nc->growth[cls].gc_mark - (uint32_t)bin_nalloc(nc, cls)) <= (int32_t)n,
               "cache bin's untouched bottom above its count (struct bin_growth)", &nc->growth[cls]);
         n = 0;
-        for (void *block = nc->away[cls].head; block; block = *(void **)block) {
+        for (void *block = nc->away ? nc->away[cls].head : NULL; block; block = *(void **)block) {
             CHECK(n++ < nc->away[cls].count, "away list longer than its count", block);
             check_cached_block(slot, cls, block);
         }

@@ -89,6 +89,27 @@ static unsigned node_cache_class(void)
     return size_class_of(sizeof(struct node_cache));
 }
 
+/* A node cache's away lists (node_cache.away): their small class. */
+static unsigned away_table_class(void)
+{
+    return size_class_of(sizeof(struct away_list) * (NUM_SMALL_CLASSES + 1));
+}
+
+/*
+ * The thread's first free of another shard's block on this node: its away
+ * lists, from the node's heap like the cache. NULL if the heap has no room.
+ */
+static NA_NOINLINE NA_COLD struct away_list *away_table_create(struct node_cache *nc)
+{
+    void *block = NULL;
+    if (heap_refill(node_heap_of(nc->slot), na_thread_state.shard, away_table_class(), 1, &block) !=
+        1)
+        return NULL;
+    memset(block, 0, sizeof(struct away_list) * (NUM_SMALL_CLASSES + 1));
+    nc->away = block;
+    return block;
+}
+
 /* The node cache lives in its own node's heap, like the blocks it holds. */
 static NA_NOINLINE NA_COLD struct node_cache *node_cache_create(unsigned slot)
 {
@@ -375,7 +396,7 @@ static bool bin_grow(struct thread_state *ts, struct node_cache *nc, unsigned cl
     const struct size_class_info *info = &na_size_classes[cls];
     if (bin_mature(nc, cls))
         return true;
-    if (!nc->growth[cls].refilled || bin->max >= info->cache_grown)
+    if (!nc->refilled[cls] || bin->max >= info->cache_grown)
         return false;
     uint32_t since_refill =
         (uint32_t)(bin_nalloc(nc, cls) + bin->nfree) - nc->growth[cls].refill_mark;
@@ -459,7 +480,7 @@ NA_NOINLINE NA_COLD void *thread_cache_alloc_slow(unsigned slot, unsigned cls)
         gc_tick(&na_thread_state, got * na_size_classes[cls].size);
         bin->head = list;
         bin->count = got;
-        nc->growth[cls].refilled = 1;
+        nc->refilled[cls] = 1;
         nc->growth[cls].refill_mark = (uint32_t)(bin_nalloc(nc, cls) + bin->nfree);
     }
     if (bin->countdown > 1) /* a sample due waits for the next pop (struct cache_bin) */
@@ -601,8 +622,8 @@ bool thread_cache_block_is_free(void *block, unsigned slot, unsigned cls)
     if (((void **)block)[1] != (void *)na_free_block_key)
         return false; /* handed out blocks have it cleared */
     struct node_cache *nc = thread_cache_of(slot);
-    if (nc &&
-        (list_contains(nc->bins[cls].head, block) || list_contains(nc->away[cls].head, block)))
+    if (nc && (list_contains(nc->bins[cls].head, block) ||
+               (nc->away && list_contains(nc->away[cls].head, block))))
         return true;
     /* Flushed back to its slab (the key stays): the slab's bitmap knows. */
     return heap_block_is_free(node_heap_of(slot), cls, block);
@@ -672,17 +693,23 @@ NA_NOINLINE NA_COLD void thread_cache_free_slow(void *block, unsigned slot, unsi
     struct cache_bin *bin = &nc->bins[cls];
     COUNT(bin->nfree, 1);
     if (tag_shard(tag) != na_thread_state.shard) {
-        if (keeps_other_shards_block(nc, cls))
+        struct away_list *away;
+        if (keeps_other_shards_block(nc, cls)) {
             cache_bin_push(bin, block);
-        else
-            away_push(&nc->away[cls], block, slot, cls, tag_shard(tag));
+        } else if ((away = nc->away ? nc->away : away_table_create(nc))) {
+            away_push(&away[cls], block, slot, cls, tag_shard(tag));
+        } else { /* no room for the lists: straight back to its slab, marked free */
+            ((void **)block)[0] = NULL;
+            ((void **)block)[1] = (void *)na_free_block_key;
+            heap_flush(node_heap_of(slot), cls, block);
+        }
         return;
     }
     if (bin->count >= bin->max && !bin_grow(&na_thread_state, nc, cls)) {
         if (na_thread_state.peak_kib >= PEAK_FLUSH_KIB)
             sample_peak(&na_thread_state);
         bin_flush(nc, cls, bin->count - bin->max / 2);
-        nc->growth[cls].refilled = 0;
+        nc->refilled[cls] = 0;
     }
     cache_bin_push(bin, block);
 }
@@ -803,7 +830,8 @@ static void node_cache_flush(struct thread_state *ts, struct node_cache *nc)
     for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
         bin_flush(nc, cls, nc->bins[cls].count);
         bin_shrink(ts, nc, cls);
-        away_flush(&nc->away[cls], nc->slot, cls);
+        if (nc->away)
+            away_flush(&nc->away[cls], nc->slot, cls);
     }
 }
 
@@ -865,6 +893,10 @@ static NA_COLD void thread_exit_hook(void *arg)
         struct node_cache *next = nc->next;
         unsigned slot = nc->slot;
         node_cache_flush(ts, nc);
+        if (nc->away) {
+            *(void **)nc->away = NULL;
+            heap_flush(node_heap_of(slot), away_table_class(), nc->away);
+        }
         *(void **)nc = NULL;
         heap_flush(node_heap_of(slot), node_cache_class(), nc);
         nc = next;

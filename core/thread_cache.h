@@ -176,7 +176,6 @@ struct bin_growth {
     uint32_t idle_mark;   /* nalloc + nfree (low 32 bits) at the last scavenge */
     uint32_t refill_mark; /* nalloc + nfree (low 32 bits) at its last refill */
     uint32_t gc_mark;     /* untouched bottom blocks + nalloc (low 32 bits), above */
-    uint8_t refilled;     /* refilled since its last flush: a flush now would be a round trip */
 };
 
 /*
@@ -207,8 +206,16 @@ struct away_list {
  */
 struct node_cache {
     struct cache_bin bins[NUM_SMALL_CLASSES + 1]; /* bins[0] unused */
-    struct away_list away[NUM_SMALL_CLASSES + 1];
+    /*
+     * NUM_SMALL_CLASSES + 1 lists (away[0] unused), a block of this node's
+     * heap made by the thread's first free of another shard's block here
+     * (away_table_create): most threads never free one, and without the
+     * table a cache fits one page (NODE_CACHE_BYTES_MAX). NULL until then.
+     */
+    struct away_list *away;
     struct bin_growth growth[NUM_SMALL_CLASSES + 1];
+    /* Refilled since its last flush: a flush now would be a round trip (bin_grow). */
+    uint8_t refilled[NUM_SMALL_CLASSES + 1];
     uint64_t nalloc_base[NUM_SMALL_CLASSES + 1]; /* struct cache_bin's countdown */
     unsigned slot;
     struct node_cache *next;            /* the thread's next cache (thread_state.cache_list) */
@@ -220,6 +227,17 @@ struct node_cache {
     uint64_t large_allocs, large_frees; /* page runs and huge objects (not size classes) */
     uint64_t large_bytes_alloc, large_bytes_freed;
 };
+
+/*
+ * A node cache is a block of its node's heap, as big as its class: each
+ * thread has one a node it uses. Within a page it costs a thread one page
+ * (a block of the 4 KiB class is page-aligned); at 5.9 KiB (the 6 KiB class,
+ * away lists inside) a thread took 1.5 pages: footprint_probe many-threads
+ * (docs/benchmarks.md, session 36).
+ */
+#define NODE_CACHE_BYTES_MAX 4096u
+_Static_assert(sizeof(struct node_cache) <= NODE_CACHE_BYTES_MAX,
+               "a node cache fits one page (NODE_CACHE_BYTES_MAX)");
 
 enum thread_status { THREAD_NEW = 0, THREAD_LIVE, THREAD_DEAD };
 

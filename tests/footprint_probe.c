@@ -239,6 +239,23 @@ static void short_note(void *const *blocks, int n)
     pthread_mutex_unlock(&short_seen.lock);
 }
 
+/* KiB resident (mincore) in the segments short_note saw, from the lowest block in each; -1 on
+ * error. */
+static long seen_resident_kib(void)
+{
+    static unsigned char vec[SHORT_SEGMENT / 4096];
+    long page = sysconf(_SC_PAGESIZE);
+    long resident = 0;
+    for (int s = 0; s < short_seen.count; s++) {
+        if (mincore((void *)short_seen.base[s], SHORT_SEGMENT, vec))
+            return -1;
+        for (size_t i = (short_seen.lowest[s] - short_seen.base[s]) / (size_t)page;
+             i < SHORT_SEGMENT / (size_t)page; i++)
+            resident += vec[i] & 1;
+    }
+    return resident * page >> 10;
+}
+
 static uint64_t short_next(uint64_t *x)
 {
     *x ^= *x << 13;
@@ -312,18 +329,10 @@ static int short_threads(void)
                 free(t[i].keep[k]);
         }
     }
-    static unsigned char vec[SHORT_SEGMENT / 4096];
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned long resident = 0;
-    for (int s = 0; s < short_seen.count; s++) {
-        if (mincore((void *)short_seen.base[s], SHORT_SEGMENT, vec))
-            return 1;
-        for (size_t i = (short_seen.lowest[s] - short_seen.base[s]) / (size_t)page;
-             i < SHORT_SEGMENT / (size_t)page; i++)
-            resident += vec[i] & 1;
-    }
-    printf("short-threads resident %lu segments %d\n", resident * (unsigned long)page >> 10,
-           short_seen.count);
+    long kib = seen_resident_kib();
+    if (kib < 0)
+        return 1;
+    printf("short-threads resident %ld segments %d\n", kib, short_seen.count);
     return 0;
 }
 
@@ -371,21 +380,13 @@ static int many_threads(void)
         if (pthread_create(&tid[i], &attr, many_body, NULL))
             return 1;
     pthread_barrier_wait(&many_holding);
-    static unsigned char vec[SHORT_SEGMENT / 4096];
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned long resident = 0;
-    for (int s = 0; s < short_seen.count; s++) {
-        if (mincore((void *)short_seen.base[s], SHORT_SEGMENT, vec))
-            return 1;
-        for (size_t i = (short_seen.lowest[s] - short_seen.base[s]) / (size_t)page;
-             i < SHORT_SEGMENT / (size_t)page; i++)
-            resident += vec[i] & 1;
-    }
+    long kib = seen_resident_kib();
     pthread_barrier_wait(&many_counted);
     for (int i = 0; i < MANY_THREADS; i++)
         pthread_join(tid[i], NULL);
-    printf("many-threads resident %lu threads %d\n", resident * (unsigned long)page >> 10,
-           MANY_THREADS);
+    if (kib < 0)
+        return 1;
+    printf("many-threads resident %ld threads %d\n", kib, MANY_THREADS);
     return 0;
 }
 

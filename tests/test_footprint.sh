@@ -214,9 +214,11 @@ at_most "$resident" "$short_kib" \
     "short-lived threads left $resident KiB of slab pages resident, over $short_kib KiB"
 # Many threads live at once, each holding a block of 1 KiB and one of 2 KiB (footprint_probe
 # many-threads: 256 threads): a young bin's first refill brings at most 1 KiB of blocks (struct
-# cache_bin), so each thread touches its node cache and its two blocks. Measured 2172 KiB (8.5
-# a thread); 4476 when the first refill brought 4 blocks of each class.
-many_kib=${FOOTPRINT_MANY_THREADS_KIB:-3072}
+# cache_bin) and a node cache is one page (NODE_CACHE_BYTES_MAX: its away lists made on first
+# use), so each thread touches that page and its two blocks. Measured 1708 KiB (6.7 a thread);
+# 2172 with the away lists inside the cache (6 KiB), 4476 when the first refill brought 4
+# blocks of each class.
+many_kib=${FOOTPRINT_MANY_THREADS_KIB:-1920}
 run_probe many-threads
 read -r _ _ resident _ threads <<<"$line"
 echo "many-threads: $resident KiB resident in the segments of $threads threads' blocks (limit $many_kib)"

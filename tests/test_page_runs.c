@@ -11,9 +11,13 @@
  * Each test lays out rounds of a fence, the two sizes under test and a
  * block that fills the rest of a segment's 1000 usable pages (after its
  * 24 header pages, docs/architecture.md), all held, and frees blocks of different rounds
- * whose neighbours are held blocks: their runs touch no free run, so they stay
- * as they were (nothing is coalesced). A round that does not fill a fresh
- * segment (the first may go into what is left of one) is not used.
+ * whose neighbours are held blocks (or the segment's header or end): their
+ * runs touch no free run, so they stay as they were (nothing is coalesced).
+ * Where the rounds fall in their segments depends on what the process
+ * allocated before (the test runner's blocks, the node cache's size): with
+ * a node cache of 4 KiB every SHORT block lay at a segment's end. A round
+ * that does not fill a fresh segment (the first may go into what is left of
+ * one) is not used.
  */
 #include "test_util.h"
 #include <criterion/criterion.h>
@@ -44,11 +48,15 @@ static void lay_out(size_t a, size_t b)
     }
 }
 
-/* Is block i's run between two held blocks (but `other`), so that freeing it merges nothing? */
+/*
+ * Is block i's run between two held blocks (but `other`), or a segment's
+ * header or end, so that freeing it merges nothing? (Runs never merge across
+ * segments.)
+ */
 static bool isolated(int i, int other)
 {
     char *start = held[i], *end = start + malloc_usable_size(start);
-    bool left = (uintptr_t)start % SEGMENT == HEADER, right = false;
+    bool left = (uintptr_t)start % SEGMENT == HEADER, right = (uintptr_t)end % SEGMENT == 0;
     for (int j = 0; j < ROUNDS * COLUMNS; j++) {
         if (j == i || j == other)
             continue;
@@ -68,6 +76,9 @@ static void pick(int ca, int cb, int *ia, int *ib)
                 *ib = j;
                 return;
             }
+    for (int i = 0; i < ROUNDS * COLUMNS; i++)
+        fprintf(stderr, "held[%d] %p: segment page %zu, %zu pages\n", i, (void *)held[i],
+                (size_t)((uintptr_t)held[i] % SEGMENT / PAGE), malloc_usable_size(held[i]) / PAGE);
     cr_assert_fail("no two blocks of %d rounds lie between held blocks", ROUNDS);
 }
 
