@@ -4,6 +4,8 @@
 #   2. clang-format --dry-run --Werror over every .c/.h in base core policy interpose include tests bench tools
 #   3. the include order of the library's layers (docs/architecture.md, "Layers"): a file of
 #      base/ policy/ core/ interpose/ includes headers of its own layer and of those below it
+#   4. every mutant of tools/mutants.txt still finds its text (tools/mutate.sh --check, some
+#      60 s): a change that rewrites a mutated line says so here, not at the next mutation run
 # All run even when one fails; exits non-zero when any reports anything.
 # Suppress a cppcheck finding inline (// cppcheck-suppress <id>) or, if it must be
 # global, in .cppcheck-suppressions at the repository root.
@@ -123,6 +125,13 @@ if ((violations == 0)); then
     echo "lint: layers: OK (${#layer_files[@]} files include only their own layer and those below)"
 else
     echo "lint: layers: FAILED, $violations include(s) against the layer order (docs/architecture.md, \"Layers\")" >&2
+    failed=1
+fi
+
+if "$root/tools/mutate.sh" --check >/dev/null; then
+    echo "lint: mutants: OK (tools/mutate.sh --check)"
+else
+    echo "lint: mutants: FAILED, tools/mutate.sh --check: a mutant's text is gone (tools/mutants.txt)" >&2
     failed=1
 fi
 
