@@ -1,8 +1,11 @@
 /*
- * many_threads THREADS BLOCKS - what a thread costs a program with many of
- * them (a server with a thread per connection): THREADS threads live at
- * once, each holding BLOCKS blocks of 16 B, 32 B, ... 2 KiB (cycling), with
- * 64 KiB stacks; prints the resident set's growth while all hold theirs:
+ * many_threads THREADS BLOCKS [after] - what a thread costs a program with
+ * many of them (a server with a thread per connection): THREADS threads live
+ * at once, each holding BLOCKS blocks of 16 B, 32 B, ... 2 KiB (cycling),
+ * with 64 KiB stacks; prints the resident set's growth while all hold
+ * theirs, or with `after`, once they have freed their blocks and exited and
+ * the program has gone on for 3 s (a malloc and free of 100000 B and of 40 B
+ * every 100 ms):
  *
  *   threads N blocks B added KIB per-thread KIB
  *
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BLOCKS_MAX 64
 
@@ -54,7 +58,7 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 0;
     blocks = argc > 2 ? atoi(argv[2]) : -1;
     if (threads < 1 || blocks < 0 || blocks > BLOCKS_MAX) {
-        fprintf(stderr, "usage: many_threads THREADS BLOCKS (0..%d)\n", BLOCKS_MAX);
+        fprintf(stderr, "usage: many_threads THREADS BLOCKS (0..%d) [after]\n", BLOCKS_MAX);
         return 2;
     }
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
@@ -74,6 +78,14 @@ int main(int argc, char **argv)
     pthread_barrier_wait(&counted);
     for (int i = 0; i < threads; i++)
         pthread_join(tid[i], NULL);
+    if (argc > 3 && strcmp(argv[3], "after") == 0) {
+        for (int i = 0; i < 30; i++) {
+            nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+            free(malloc(100000));
+            free(malloc(40));
+        }
+        with = resident_kib();
+    }
     printf("threads %d blocks %d added %ld per-thread %.1f\n", threads, blocks, with - before,
            (double)(with - before) / threads);
     return 0;

@@ -2,7 +2,8 @@
 # bench/threads_footprint.sh [BUILD] - what a thread costs under glibc, jemalloc, mimalloc,
 # tcmalloc and numa-alloc: bench/many_threads (THREADS threads live at once, each holding 1 or
 # 8 blocks of 16 B..2 KiB, 64 KiB stacks), the resident set's growth in KiB while all hold
-# theirs, the median of RUNS runs.
+# theirs, and (`after`) 3 s after they exited while the program went on; the median of RUNS
+# runs.
 #
 #   bench/threads_footprint.sh                         # BUILD=build, RUNS=5, THREADS=2000
 #   OLD=/tmp/old/libnumapreload.so bench/threads_footprint.sh   # and a column for an older build
@@ -20,7 +21,7 @@ for f in "$lib" "$prog"; do
     [[ -e $f ]] || { echo "threads_footprint: $f missing: build $build first" >&2; exit 2; }
 done
 
-commands=("$prog $threads 1" "$prog $threads 8")
+commands=("$prog $threads 1" "$prog $threads 8" "$prog $threads 8 after")
 peers=(jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4)
 
 added() { # preload(or empty) command... -> median KiB added

@@ -554,6 +554,23 @@ void heap_drain_parked(struct node_heap *heap, unsigned shard)
     }
 }
 
+void heap_release_shard_spares(struct node_heap *heap, unsigned shard)
+{
+    if (!heap_slabs_used(heap))
+        return;
+    for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
+        struct class_slabs *slabs = &heap->class_slabs[shard & (HEAP_SHARDS - 1)][cls];
+        if (!__atomic_load_n(&slabs->spare, __ATOMIC_RELAXED))
+            continue;
+        na_lock(&slabs->lock);
+        struct span *spare = slabs->spare;
+        slabs->spare = NULL;
+        if (spare)
+            slab_destroy(heap, spare);
+        na_unlock(&slabs->lock);
+    }
+}
+
 /* Debug builds: a chain handed back is `count` blocks of this class and shard, last the last. */
 static bool chain_is_of(unsigned shard, unsigned cls, void *first, const void *last, uint32_t count)
 {

@@ -287,6 +287,8 @@ void heap_hand_back(struct node_heap *heap, unsigned shard, unsigned cls, void *
                     uint32_t count);
 /* Drains every class's parked remote frees of `shard` into their slabs (its last thread left). */
 void heap_drain_parked(struct node_heap *heap, unsigned shard);
+/* Gives back the spare slab of every class of `shard` (idle for a while: sweep_idle_shards). */
+void heap_release_shard_spares(struct node_heap *heap, unsigned shard);
 /*
  * Is the block (the start of a block of class cls, of this heap) free in its
  * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its class_slabs lock.

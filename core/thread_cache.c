@@ -5,6 +5,7 @@
 #include "core/node_heap.h"
 #include "core/prof.h"
 #include "policy/current_node.h"
+#include "policy/options.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -72,6 +73,24 @@ static uint32_t shard_threads[HEAP_SHARDS];
 
 /* Their sum: threads that allocated and have not exited (written under registry_lock). */
 uint32_t na_live_threads;
+
+/*
+ * Shards whose last thread left, and when (os_now_ms), written under
+ * registry_lock. Each class_slabs keeps one spare empty slab (struct
+ * class_slabs), kept resident for the shard's next refill; a shard without
+ * threads has none, so after a burst of threads every shard they used kept
+ * a spare of every class they used: 2000 threads holding 8 blocks each, 12
+ * MiB resident after they exited, while the program went on
+ * (bench/threads_footprint.sh, docs/benchmarks.md, session 36). Given back
+ * when the last thread left, the next short-lived thread made them again:
+ * short-threads 1.19x the time, 1.47x the peak RSS. So a shard's spares go
+ * back once it has been without threads for the purge delay
+ * (sweep_idle_shards, on the visit of a live thread's bins); a thread that
+ * takes the shard first takes it off the list.
+ * Invariant: a shard in idle_shards has no live thread.
+ */
+static uint32_t idle_shards;
+static uint64_t shard_idle_since_ms[HEAP_SHARDS];
 
 uint32_t na_shards_used = 1;
 
@@ -290,13 +309,39 @@ static uint32_t bin_idle_to_flush(const struct node_cache *nc, unsigned cls)
 }
 
 /*
+ * Gives back the spare slabs of the shards without threads for the purge
+ * delay or longer (idle_shards). A thread that takes such a shard meanwhile
+ * makes a slab where it would have found the spare: nothing else is shared.
+ */
+static NA_NOINLINE NA_COLD void sweep_idle_shards(void)
+{
+    uint64_t now = os_now_ms();
+    uint32_t due = 0;
+    registry_take();
+    for (uint32_t left = idle_shards; left; left &= left - 1) {
+        unsigned shard = (unsigned)__builtin_ctz(left);
+        NA_ASSERT(shard_threads[shard] == 0); /* idle_shards' invariant */
+        if (now - shard_idle_since_ms[shard] >= na_options.purge_delay_ms)
+            due |= 1u << shard;
+    }
+    __atomic_store_n(&idle_shards, idle_shards & ~due, __ATOMIC_RELAXED);
+    registry_drop();
+    for (; due; due &= due - 1)
+        for (unsigned slot = 0; slot < na_region.num_slots; slot++)
+            if (heap_is_ready(slot))
+                heap_release_shard_spares(node_heap_of(slot), (unsigned)__builtin_ctz(due));
+}
+
+/*
  * Gives the heap every bin's bottom blocks that no malloc reached since the
  * last visit, but what a bin's next refill would bring back (struct
- * bin_growth), and starts the next period.
+ * bin_growth), and starts the next period; and the idle shards' spares.
  */
 static NA_NOINLINE NA_COLD void cache_gc(struct thread_state *ts)
 {
     ts->gc_bytes = 0;
+    if (__atomic_load_n(&idle_shards, __ATOMIC_RELAXED))
+        sweep_idle_shards();
     for (struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++) {
             struct cache_bin *bin = &nc->bins[cls];
@@ -429,6 +474,7 @@ static struct node_cache *cache_for(unsigned slot)
         ts->shard = (uint8_t)least_used_shard();
         /* Stored whole: away_flush reads it without the lock. */
         __atomic_store_n(&shard_threads[ts->shard], shard_threads[ts->shard] + 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&idle_shards, idle_shards & ~(1u << ts->shard), __ATOMIC_RELAXED);
         __atomic_store_n(&na_shards_used, na_shards_used | 1u << ts->shard, __ATOMIC_RELAXED);
         __atomic_store_n(&na_live_threads, na_live_threads + 1, __ATOMIC_RELAXED);
         list_push_front(&registry, &ts->registry_link);
@@ -817,10 +863,15 @@ void thread_cache_after_fork_child(void)
     registry = (struct list){NULL, NULL};
     memset(shard_threads, 0, sizeof shard_threads);
     na_live_threads = 0;
+    /* The parent's other threads are gone here: their shards' spares go back after the delay. */
+    idle_shards = na_shards_used;
+    for (unsigned shard = 0; shard < HEAP_SHARDS; shard++)
+        shard_idle_since_ms[shard] = os_now_ms();
     if (self->status == THREAD_LIVE) {
         list_push_front(&registry, &self->registry_link);
         shard_threads[self->shard] = 1;
         na_live_threads = 1;
+        idle_shards &= ~(1u << self->shard);
     }
 }
 
@@ -867,6 +918,10 @@ static NA_COLD bool retire_thread(struct thread_state *ts)
     __atomic_store_n(&shard_threads[ts->shard], left, __ATOMIC_RELAXED);
     __atomic_store_n(&na_live_threads, na_live_threads - 1, __ATOMIC_RELAXED);
     bool last = left == 0;
+    if (last) {
+        shard_idle_since_ms[ts->shard] = os_now_ms();
+        __atomic_store_n(&idle_shards, idle_shards | 1u << ts->shard, __ATOMIC_RELAXED);
+    }
     list_remove(&registry, &ts->registry_link);
     registry_drop();
     return last;

@@ -391,6 +391,145 @@ static int many_threads(void)
 }
 
 /*
+ * footprint_probe idle-shards: IDLE_THREADS threads live at once, each of
+ * which mallocs IDLE_BLOCKS blocks of each of 8 classes (16 B..2 KiB) and
+ * frees them; after the join, the main thread waits out the purge delay
+ * (run with NUMA_ALLOC_PURGE_DELAY_MS=50) and takes 1 MiB of large blocks (a
+ * visit of its bins), and prints the heaps' active bytes (total.active_bytes:
+ * slabs and large blocks in use, spare slabs included) at the join and after:
+ *
+ *   idle-shards active-at-join KIB after KIB threads N
+ *
+ * Each shard the threads used kept a spare slab of each class; without
+ * threads for the delay, they go back (sweep_idle_shards, core/thread_cache.c).
+ */
+#define IDLE_THREADS 16
+#define IDLE_BLOCKS  64
+
+static pthread_barrier_t idle_started, idle_freed, idle_forked;
+static bool idle_hold;
+
+static void *idle_body(void *arg)
+{
+    (void)arg;
+    void *p[8 * IDLE_BLOCKS];
+    for (int i = 0; i < 8 * IDLE_BLOCKS; i++) {
+        /* Held alive, the bins keep a thread's last blocks: slabs of big blocks empty past them. */
+        size_t size = idle_hold ? (size_t)1024 << (i % 4) : (size_t)16 << (i % 8);
+        p[i] = malloc(size);
+        if (!p[i])
+            abort();
+        memset(p[i], 1, 16);
+        if (i == 0)
+            pthread_barrier_wait(&idle_started); /* all live at once: each its own shard */
+    }
+    for (int i = 0; i < 8 * IDLE_BLOCKS; i++)
+        free(p[i]);
+    if (idle_hold) { /* live while the main thread forks */
+        pthread_barrier_wait(&idle_freed);
+        pthread_barrier_wait(&idle_forked);
+    }
+    return NULL;
+}
+
+static pthread_barrier_t idle_taken, idle_swept;
+
+static void *idle_taker(void *arg)
+{
+    (void)arg;
+    void *block = malloc(16);
+    pthread_barrier_wait(&idle_taken);
+    pthread_barrier_wait(&idle_swept);
+    free(block);
+    return NULL;
+}
+
+/* 150 ms, then 1 MiB of large blocks (a visit of the bins): the heaps' active bytes then. */
+static int idle_after_delay(int (*counter)(const char *, uint64_t *), uint64_t *after)
+{
+    nanosleep(&(struct timespec){.tv_nsec = 150 * 1000 * 1000}, NULL);
+    for (int i = 0; i < 8; i++) {
+        void *volatile big = malloc(128 << 10);
+        free(big);
+    }
+    return counter("total.active_bytes", after);
+}
+
+/*
+ * footprint_probe idle-shards-fork: the same threads, with blocks of 1 to
+ * 8 KiB, alive (their blocks freed) when the main thread forks; the child, whose shards but its own
+ * have no thread, prints its active bytes at the fork and after the delay:
+ *
+ *   idle-shards-fork active-at-fork KIB after KIB threads N
+ */
+static int idle_shards_fork(void)
+{
+    int (*counter)(const char *, uint64_t *) =
+        (int (*)(const char *, uint64_t *))dlsym(RTLD_DEFAULT, "numa_alloc_counter");
+    idle_hold = true;
+    if (!counter || pthread_barrier_init(&idle_started, NULL, IDLE_THREADS) ||
+        pthread_barrier_init(&idle_freed, NULL, IDLE_THREADS + 1) ||
+        pthread_barrier_init(&idle_forked, NULL, IDLE_THREADS + 1))
+        return 1;
+    free(malloc(16));
+    pthread_t tid[IDLE_THREADS];
+    for (int i = 0; i < IDLE_THREADS; i++)
+        if (pthread_create(&tid[i], NULL, idle_body, NULL))
+            return 1;
+    pthread_barrier_wait(&idle_freed);
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        uint64_t at_fork = 0, after = 0;
+        if (counter("total.active_bytes", &at_fork) || idle_after_delay(counter, &after))
+            _exit(1);
+        printf("idle-shards-fork active-at-fork %llu after %llu threads %d\n",
+               (unsigned long long)(at_fork >> 10), (unsigned long long)(after >> 10),
+               IDLE_THREADS);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 1;
+    if (child < 0 || waitpid(child, &status, 0) != child)
+        return 1;
+    pthread_barrier_wait(&idle_forked);
+    for (int i = 0; i < IDLE_THREADS; i++)
+        pthread_join(tid[i], NULL);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static int idle_shards(void)
+{
+    int (*counter)(const char *, uint64_t *) =
+        (int (*)(const char *, uint64_t *))dlsym(RTLD_DEFAULT, "numa_alloc_counter");
+    uint64_t at_join = 0, after = 0;
+    if (!counter || pthread_barrier_init(&idle_started, NULL, IDLE_THREADS))
+        return 1;
+    free(malloc(16)); /* the main thread's cache first: its shard is not one of theirs */
+    pthread_t tid[IDLE_THREADS];
+    for (int i = 0; i < IDLE_THREADS; i++)
+        if (pthread_create(&tid[i], NULL, idle_body, NULL))
+            return 1;
+    for (int i = 0; i < IDLE_THREADS; i++)
+        pthread_join(tid[i], NULL);
+    if (counter("total.active_bytes", &at_join))
+        return 1;
+    /* One more thread takes one of the idle shards and lives across the sweep (not swept). */
+    pthread_t taker;
+    if (pthread_barrier_init(&idle_taken, NULL, 2) || pthread_barrier_init(&idle_swept, NULL, 2) ||
+        pthread_create(&taker, NULL, idle_taker, NULL))
+        return 1;
+    pthread_barrier_wait(&idle_taken);
+    if (idle_after_delay(counter, &after))
+        return 1;
+    pthread_barrier_wait(&idle_swept);
+    pthread_join(taker, NULL);
+    printf("idle-shards active-at-join %llu after %llu threads %d\n",
+           (unsigned long long)(at_join >> 10), (unsigned long long)(after >> 10), IDLE_THREADS);
+    return 0;
+}
+
+/*
  * footprint_probe spread-slabs: one block of each class from 1 to 8 KiB (25
  * classes, each in a slab of its own, 16 pages or more apart) in a fresh
  * heap's first segment, and how much of the segment's header is resident
@@ -606,6 +745,10 @@ int main(int argc, char **argv)
         return lone_tails(false);
     if (argc > 1 && strcmp(argv[1], "lone-tails-after-thread") == 0)
         return lone_tails(true);
+    if (argc > 1 && strcmp(argv[1], "idle-shards-fork") == 0)
+        return idle_shards_fork();
+    if (argc > 1 && strcmp(argv[1], "idle-shards") == 0)
+        return idle_shards();
     if (argc > 1 && strcmp(argv[1], "many-threads") == 0)
         return many_threads();
     if (argc > 1 && strcmp(argv[1], "short-threads") == 0)
