@@ -337,6 +337,65 @@ static unsigned take_from_other_shards(struct node_heap *heap, unsigned shard, u
     return 0;
 }
 
+/*
+ * The heap could make no slab (its node's memory is spent, or a limit: `ulimit
+ * -d`, a cgroup, a full node under bind): before the refill fails, the free
+ * blocks of the other shards' slabs of the class serve it, and their parked
+ * blocks, where false sharing matters less than an ENOMEM: with 18750 blocks
+ * of 64 B that a thread freed in its shard's slabs, another thread's first
+ * malloc of 64 B failed (limits_probe shard-reuse; glibc's 52nd, the blocks
+ * in another arena). Then every spare slab gives its pages back
+ * (release_other_spares) and the slab is made again. Their locks are only
+ * tried: the refill holds its own.
+ */
+static unsigned take_from_any_shard(struct node_heap *heap, unsigned shard, unsigned cls,
+                                    unsigned want, void **list)
+{
+    unsigned got = 0;
+    for (unsigned i = 1; i < HEAP_SHARDS && got < want; i++) {
+        struct class_slabs *slabs = &heap->class_slabs[(shard + i) & (HEAP_SHARDS - 1)][cls];
+        if (!__atomic_load_n(&slabs->slabs, __ATOMIC_RELAXED) || !na_trylock(&slabs->lock))
+            continue;
+        got += take_held(heap, slabs, (shard + i) & (HEAP_SHARDS - 1), cls, want - got, list);
+        na_unlock(&slabs->lock);
+    }
+    return got;
+}
+
+/*
+ * No slab could be made: the spare slabs of every other class_slabs give
+ * their pages back, so that one can (their locks only tried). True if any did.
+ */
+static bool release_other_spares(struct node_heap *heap, const struct class_slabs *held)
+{
+    bool released = false;
+    for (unsigned i = 0; i < HEAP_SHARDS * (NUM_SMALL_CLASSES + 1); i++) {
+        struct class_slabs *slabs = &heap->class_slabs[0][0] + i;
+        if (slabs == held || !__atomic_load_n(&slabs->spare, __ATOMIC_RELAXED) ||
+            !na_trylock(&slabs->lock))
+            continue;
+        struct span *spare = slabs->spare;
+        slabs->spare = NULL;
+        if (spare) {
+            slab_destroy(heap, spare);
+            released = true;
+        }
+        na_unlock(&slabs->lock);
+    }
+    return released;
+}
+
+/* A refill out of memory: blocks taken from other shards, or -1: make the slab again. */
+static NA_NOINLINE NA_COLD int refill_spent(struct node_heap *heap, struct class_slabs *slabs,
+                                            unsigned shard, unsigned cls, unsigned want,
+                                            void **list)
+{
+    unsigned taken = take_from_any_shard(heap, shard, cls, want, list);
+    if (taken)
+        return (int)taken;
+    return release_other_spares(heap, slabs) ? -1 : 0;
+}
+
 unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsigned want,
                      void **list)
 {
@@ -344,6 +403,7 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
         return 0;
     shard &= HEAP_SHARDS - 1;
     struct class_slabs *slabs = &heap->class_slabs[shard][cls];
+    bool retried = false;
     na_lock(&slabs->lock);
     unsigned got = take_held(heap, slabs, shard, cls, want, list);
     while (got < want) {
@@ -357,8 +417,14 @@ unsigned heap_refill(struct node_heap *heap, unsigned shard, unsigned cls, unsig
             if (taken)
                 break;
             slab = slab_create(heap, cls, shard);
-            if (!slab)
+            if (!slab) { /* out of memory: what the other class_slabs hold, once */
+                int spent = retried ? 0 : refill_spent(heap, slabs, shard, cls, want - got, list);
+                retried = true;
+                if (spent < 0)
+                    continue; /* the spares gave their pages back: make the slab again */
+                got += (unsigned)spent;
                 break;
+            }
         }
         /* From this slab only: blocks handed back meanwhile would leave it empty on the list. */
         partial_push(slabs, slab);

@@ -34,6 +34,11 @@
  *                 much VmData grew in KiB after each step ("allocated A grown G")
  *   huge-maps N   N blocks of 3 MiB (huge: one segment each), not written: prints how
  *                 many mappings /proc/self/maps gained ("mappings M")
+ *   shard-reuse   the heap's memory spent (RLIMIT_DATA lowered, 64 KiB blocks until
+ *                 NULL) while 18750 blocks of 64 B that a live thread freed lie in
+ *                 its slabs and an exited thread left empty slabs of
+ *                 8 KiB and 2 KiB blocks: then 15000 mallocs of 64 B, one of 8 KiB and
+ *                 one of 3000 B must all succeed, as under glibc
  *   names         glibc's other names (__libc_malloc, __libc_free, cfree, ...)
  *                 crossed with the public ones; prints which object defines
  *                 __libc_malloc and malloc(1)'s usable size (whose heap served)
@@ -919,6 +924,75 @@ static int lock(const char *which)
     return flags & MCL_FUTURE ? raise_fill(0) : 0;
 }
 
+#define REUSE_BLOCKS 20000 /* 1.25 MiB: more than the empty slabs' pages could make */
+#define REUSE_TAKEN  15000 /* of the 18750 freed */
+
+static pthread_barrier_t reuse_freed, reuse_done;
+
+/*
+ * Allocates the 64-byte blocks and frees them itself but every 16th, which
+ * keeps each slab from emptying, and lives until the end: its bins keep a
+ * few of the freed blocks, its shard's slabs the others (not parked).
+ */
+static void *reuse_owner(void *arg)
+{
+    (void)arg;
+    static void *blocks[REUSE_BLOCKS];
+    for (int i = 0; i < REUSE_BLOCKS; i++)
+        if (!(blocks[i] = malloc(64)))
+            FAIL("shard-reuse: malloc(64) before the limit");
+    for (int i = 0; i < REUSE_BLOCKS; i++)
+        if (i % 16)
+            free(blocks[i]);
+    pthread_barrier_wait(&reuse_freed);
+    pthread_barrier_wait(&reuse_done);
+    return NULL;
+}
+
+/* Leaves its shard an empty slab of 8 KiB blocks and one of 2 KiB blocks, and exits. */
+static void *reuse_spares(void *arg)
+{
+    (void)arg;
+    void *p[40];
+    for (int i = 0; i < 40; i++)
+        if (!(p[i] = malloc(i < 8 ? 8192 : 2048)))
+            FAIL("shard-reuse: malloc before the limit");
+    for (int i = 0; i < 40; i++)
+        free(p[i]);
+    return NULL;
+}
+
+static int shard_reuse(void)
+{
+    pthread_t owner, spares;
+    if (pthread_barrier_init(&reuse_freed, NULL, 2) || pthread_barrier_init(&reuse_done, NULL, 2) ||
+        pthread_create(&spares, NULL, reuse_spares, NULL) || pthread_join(spares, NULL) ||
+        pthread_create(&owner, NULL, reuse_owner, NULL))
+        FAIL("shard-reuse: threads");
+    pthread_barrier_wait(&reuse_freed);
+    long data = vmdata_kib();
+    struct rlimit limit = {(rlim_t)(data + 1024) << 10, (rlim_t)(data + 1024) << 10};
+    if (data <= 0 || setrlimit(RLIMIT_DATA, &limit))
+        FAIL("shard-reuse: setrlimit(RLIMIT_DATA)");
+    struct block *spent = NULL;
+    size_t blocks = take_until_null(&spent, 64 << 10, (size_t)1 << 16);
+    for (int i = 0; i < REUSE_TAKEN; i++)
+        if (!malloc(64))
+            FAIL("shard-reuse: malloc(64) number %d refused (errno %d) with %d free in another "
+                 "thread's slabs",
+                 i + 1, errno, REUSE_BLOCKS - REUSE_BLOCKS / 16);
+    if (!malloc(8192))
+        FAIL("shard-reuse: malloc(8192) refused beside another shard's empty slab of its class");
+    if (!malloc(3000))
+        FAIL("shard-reuse: malloc(3000) refused beside another shard's empty slab of 2 KiB");
+    pthread_barrier_wait(&reuse_done);
+    pthread_join(owner, NULL);
+    printf("shard-reuse: %d blocks of 64 B, one of 8 KiB and one of 3000 B after %zu KiB to "
+           "the limit\n",
+           REUSE_TAKEN, blocks * 64);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -939,6 +1013,8 @@ int main(int argc, char **argv)
         return lower_busy(arg);
     if (strcmp(mode, "raise-fill") == 0)
         return raise_fill(arg);
+    if (strcmp(mode, "shard-reuse") == 0)
+        return shard_reuse();
     if (strcmp(mode, "names") == 0)
         return names();
     if (strcmp(mode, "charge") == 0)

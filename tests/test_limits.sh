@@ -233,6 +233,19 @@ check "preload: ... and no line (the heaps reserve as they grow)" no_messages
 check "preload: malloc until NULL under ulimit -d 200000: ENOMEM, exit 0" test $? -eq 0
 check "preload: the refused commits were numa-alloc's" active
 
+# Memory spent (RLIMIT_DATA lowered to what the program has, then 64 KiB blocks until NULL):
+# the free blocks in another shard's slabs serve a refill, and the spare slabs of other
+# shards and classes give their pages back for a new slab (core/node_heap.c,
+# take_from_any_shard, release_other_spares). Before, the first malloc(64) failed with 18750
+# blocks of 64 B free in another thread's shard; glibc fails too (the 52nd: the blocks lie in
+# the other thread's arena, which the main thread does not allocate from). The
+# long purge delay keeps the exited thread's shard's spares (sweep_idle_shards) for the test.
+(
+    NUMA_ALLOC_PURGE_DELAY_MS=60000 LD_PRELOAD=$lib exec "$probe" shard-reuse
+) >"$out/stdout" 2>"$out/stderr"
+check "preload: memory spent, another shard's free blocks and empty slabs serve malloc" \
+    test $? -eq 0
+
 # A start that fails after the reservation: the node heaps' first commit is
 # refused (a data limit just above what the program and the library map at
 # load). Swept, as that depends on the libraries: 32 KiB steps up to the first
