@@ -802,7 +802,7 @@ static void *alloc_own_mapping(unsigned slot, size_t size, size_t alignment, con
                               alignment > ALIGNED_HUGE_MIN ? alignment : ALIGNED_HUGE_MIN, spread);
 }
 
-static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, bool zero)
+static void *huge_or_large_once(unsigned slot, size_t size, size_t alignment, bool zero)
 {
     struct node_heap *heap = node_heap_of(slot);
     bool zeroed = false;
@@ -829,12 +829,24 @@ static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, b
             huge_zero(heap->node, ptr, old_bytes);
         zeroed = true;
     }
-    if (!ptr) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (zero && !zeroed)
+    if (ptr && zero && !zeroed)
         memset(ptr, 0, size);
+    return ptr;
+}
+
+/*
+ * Out of memory (a limit, a full node under bind), the heap's spare slabs
+ * give their pages back and the allocation is tried once more, as a small
+ * refill does (refill_spent): glibc's freed chunks coalesce into room for a
+ * large block, and so must the empty slabs each class and shard keeps.
+ */
+static void *alloc_huge_or_large(unsigned slot, size_t size, size_t alignment, bool zero)
+{
+    void *ptr = huge_or_large_once(slot, size, alignment, zero);
+    if (unlikely(!ptr) && heap_release_spares(node_heap_of(slot)))
+        ptr = huge_or_large_once(slot, size, alignment, zero);
+    if (!ptr)
+        errno = ENOMEM;
     return ptr;
 }
 

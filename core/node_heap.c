@@ -700,12 +700,11 @@ bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block)
     return is_free;
 }
 
-/* Drains the parked remote frees and gives back the spare slab of every class_slabs (malloc_trim).
- */
-void heap_release_spares(struct node_heap *heap)
+bool heap_release_spares(struct node_heap *heap)
 {
     if (!heap_slabs_used(heap))
-        return;
+        return false;
+    bool released = false;
     uint32_t shards = __atomic_load_n(&na_shards_used, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < HEAP_SHARDS * (NUM_SMALL_CLASSES + 1); i++) {
         if (!(shards >> (i / (NUM_SMALL_CLASSES + 1)) & 1))
@@ -716,10 +715,13 @@ void heap_release_spares(struct node_heap *heap)
             parked_drain(heap, slabs, i % (NUM_SMALL_CLASSES + 1));
         struct span *spare = slabs->spare;
         slabs->spare = NULL;
-        if (spare)
+        if (spare) {
             slab_destroy(heap, spare);
+            released = true;
+        }
         na_unlock(&slabs->lock);
     }
+    return released;
 }
 
 void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,

@@ -294,8 +294,12 @@ void heap_release_shard_spares(struct node_heap *heap, unsigned shard);
  * slab's bitmap, i.e. neither in use nor in any thread cache? Takes its class_slabs lock.
  */
 bool heap_block_is_free(struct node_heap *heap, unsigned cls, const void *block);
-/* Drains the parked remote frees into their slabs, gives back each spare slab (malloc_trim). */
-void heap_release_spares(struct node_heap *heap);
+/*
+ * Drains the parked remote frees into their slabs, gives back each spare slab
+ * (malloc_trim; a large or huge allocation out of memory). True if a spare slab
+ * gave its pages back.
+ */
+bool heap_release_spares(struct node_heap *heap);
 
 /* Large objects (SMALL_MAX < bytes <= LARGE_MAX, whole pages). */
 void *heap_alloc_large(struct node_heap *heap, size_t bytes, size_t alignment, bool *zeroed,

@@ -34,13 +34,15 @@
  *                 much VmData grew in KiB after each step ("allocated A grown G")
  *   huge-maps N   N blocks of 3 MiB (huge: one segment each), not written: prints how
  *                 many mappings /proc/self/maps gained ("mappings M")
- *   shard-reuse   the heap's memory spent (RLIMIT_DATA lowered, 64 KiB blocks until
- *                 NULL) while 18750 blocks of 64 B that a live thread freed lie in
- *                 its slabs and an exited thread left empty slabs of
- *                 8 KiB and 2 KiB blocks: then 15000 mallocs of 64 B, one of 8 KiB and
- *                 one of 3000 B must all succeed, as under glibc
- *   names         glibc's other names (__libc_malloc, __libc_free, cfree, ...)
- *                 crossed with the public ones; prints which object defines
+ *   shard-reuse   the heap's memory spent (RLIMIT_DATA lowered, then the probe's
+ *                 own mappings until refused) while 18750 blocks of 64 B that a live thread freed
+ * lie in its slabs and an exited thread left empty slabs of 8 KiB and 2 KiB blocks: then 15000
+ * mallocs of 64 B, one of 8 KiB and one of 3000 B must all succeed, as under glibc large-reuse   an
+ * exited thread left an empty slab of each class of 16 to 32 KiB (1.8 MiB of pages); the data limit
+ * then spent by the probe's own mappings: a malloc of 1 MiB must succeed (the spare slabs give
+ * their pages back, as glibc's freed chunks coalesce) names         glibc's other names
+ * (__libc_malloc, __libc_free, cfree, ...) crossed with the public ones; prints which object
+ * defines
  *                 __libc_malloc and malloc(1)'s usable size (whose heap served)
  */
 #define _GNU_SOURCE
@@ -924,6 +926,17 @@ static int lock(const char *which)
     return flags & MCL_FUTURE ? raise_fill(0) : 0;
 }
 
+/* Maps private writable memory (which RLIMIT_DATA counts) until refused: the KiB mapped. */
+static size_t map_until_refused(void)
+{
+    size_t kib = 0;
+    for (size_t chunk = (size_t)1 << 20; chunk >= 4096; chunk >>= 1)
+        while (mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) !=
+               MAP_FAILED)
+            kib += chunk >> 10;
+    return kib;
+}
+
 #define REUSE_BLOCKS 20000 /* 1.25 MiB: more than the empty slabs' pages could make */
 #define REUSE_TAKEN  15000 /* of the 18750 freed */
 
@@ -974,8 +987,7 @@ static int shard_reuse(void)
     struct rlimit limit = {(rlim_t)(data + 1024) << 10, (rlim_t)(data + 1024) << 10};
     if (data <= 0 || setrlimit(RLIMIT_DATA, &limit))
         FAIL("shard-reuse: setrlimit(RLIMIT_DATA)");
-    struct block *spent = NULL;
-    size_t blocks = take_until_null(&spent, 64 << 10, (size_t)1 << 16);
+    size_t mapped = map_until_refused(); /* not by malloc, whose failure releases the spares */
     for (int i = 0; i < REUSE_TAKEN; i++)
         if (!malloc(64))
             FAIL("shard-reuse: malloc(64) number %d refused (errno %d) with %d free in another "
@@ -987,9 +999,45 @@ static int shard_reuse(void)
         FAIL("shard-reuse: malloc(3000) refused beside another shard's empty slab of 2 KiB");
     pthread_barrier_wait(&reuse_done);
     pthread_join(owner, NULL);
-    printf("shard-reuse: %d blocks of 64 B, one of 8 KiB and one of 3000 B after %zu KiB to "
-           "the limit\n",
-           REUSE_TAKEN, blocks * 64);
+    printf("shard-reuse: %d blocks of 64 B, one of 8 KiB and one of 3000 B after %zu KiB "
+           "mapped to the limit\n",
+           REUSE_TAKEN, mapped);
+    return 0;
+}
+
+/* Leaves its shard an empty slab of each class of 16 to 32 KiB blocks (8 blocks a slab), and exits.
+ */
+static void *large_reuse_spares(void *arg)
+{
+    (void)arg;
+    void *p[9][8];
+    for (int c = 0; c < 9; c++)
+        for (int i = 0; i < 8; i++)
+            if (!(p[c][i] = malloc((size_t)(16 + 2 * c) << 10)))
+                FAIL("large-reuse: malloc before the limit");
+    for (int c = 0; c < 9; c++)
+        for (int i = 0; i < 8; i++)
+            free(p[c][i]);
+    return NULL;
+}
+
+static int large_reuse(void)
+{
+    pthread_t spares;
+    if (pthread_create(&spares, NULL, large_reuse_spares, NULL) || pthread_join(spares, NULL))
+        FAIL("large-reuse: thread");
+    long data = vmdata_kib();
+    struct rlimit limit = {(rlim_t)(data + 4096) << 10, (rlim_t)(data + 4096) << 10};
+    if (data <= 0 || setrlimit(RLIMIT_DATA, &limit))
+        FAIL("large-reuse: setrlimit(RLIMIT_DATA)");
+    size_t mapped = map_until_refused();
+    char *block = malloc((size_t)1 << 20);
+    if (!block)
+        FAIL("large-reuse: malloc(1 MiB) refused (errno %d) beside 9 empty slabs of 16-32 KiB "
+             "blocks, the limit spent by %zu KiB of the probe's mappings",
+             errno, mapped);
+    memset(block, 1, (size_t)1 << 20);
+    printf("large-reuse: 1 MiB after %zu KiB mapped to the limit\n", mapped);
     return 0;
 }
 
@@ -1015,6 +1063,8 @@ int main(int argc, char **argv)
         return raise_fill(arg);
     if (strcmp(mode, "shard-reuse") == 0)
         return shard_reuse();
+    if (strcmp(mode, "large-reuse") == 0)
+        return large_reuse();
     if (strcmp(mode, "names") == 0)
         return names();
     if (strcmp(mode, "charge") == 0)

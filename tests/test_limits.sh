@@ -246,6 +246,14 @@ check "preload: the refused commits were numa-alloc's" active
 check "preload: memory spent, another shard's free blocks and empty slabs serve malloc" \
     test $? -eq 0
 
+# The same for a large block: out of memory, the heap's spare slabs give their pages back and
+# the allocation is tried again (core/alloc.c, alloc_huge_or_large). Before, a malloc of 1 MiB
+# failed beside 1.8 MiB of empty slabs an exited thread left; glibc's freed chunks coalesce.
+(
+    NUMA_ALLOC_PURGE_DELAY_MS=60000 LD_PRELOAD=$lib exec "$probe" large-reuse
+) >"$out/stdout" 2>"$out/stderr"
+check "preload: memory spent, the spare slabs' pages serve a large malloc" test $? -eq 0
+
 # A start that fails after the reservation: the node heaps' first commit is
 # refused (a data limit just above what the program and the library map at
 # load). Swept, as that depends on the libraries: 32 KiB steps up to the first
