@@ -35,14 +35,23 @@
  *   huge-maps N   N blocks of 3 MiB (huge: one segment each), not written: prints how
  *                 many mappings /proc/self/maps gained ("mappings M")
  *   shard-reuse   the heap's memory spent (RLIMIT_DATA lowered, then the probe's
- *                 own mappings until refused) while 18750 blocks of 64 B that a live thread freed
- * lie in its slabs and an exited thread left empty slabs of 8 KiB and 2 KiB blocks: then 15000
- * mallocs of 64 B, one of 8 KiB and one of 3000 B must all succeed, as under glibc large-reuse   an
- * exited thread left an empty slab of each class of 16 to 32 KiB (1.8 MiB of pages); the data limit
- * then spent by the probe's own mappings: a malloc of 1 MiB must succeed (the spare slabs give
- * their pages back, as glibc's freed chunks coalesce) names         glibc's other names
- * (__libc_malloc, __libc_free, cfree, ...) crossed with the public ones; prints which object
- * defines
+ *                 own mappings until refused) while 18750 blocks of 64 B that a
+ *                 live thread freed lie in its slabs and an exited thread left
+ *                 empty slabs of 8 KiB and 2 KiB blocks: then 15000 mallocs of
+ *                 64 B, one of 8 KiB and one of 3000 B must all succeed, as
+ *                 under glibc
+ *   large-reuse   an exited thread left an empty slab of each class of 16 to
+ *                 32 KiB (1.8 MiB of pages); the data limit then spent by the
+ *                 probe's own mappings: a malloc of 1 MiB must succeed (the
+ *                 spare slabs give their pages back, as glibc's freed chunks
+ *                 coalesce)
+ *   away-spent    a thread frees another live thread's block of 64 B, its first
+ *                 such free, while no block of 1-2 KiB can be had (the data
+ *                 limit spent, then malloc of 2048 down to 1024 B until NULL):
+ *                 without room for its away lists the block goes back to its
+ *                 slab, which the owner's mallocs until NULL must hand out again
+ *   names         glibc's other names (__libc_malloc, __libc_free, cfree, ...)
+ *                 crossed with the public ones; prints which object defines
  *                 __libc_malloc and malloc(1)'s usable size (whose heap served)
  */
 #define _GNU_SOURCE
@@ -1041,6 +1050,76 @@ static int large_reuse(void)
     return 0;
 }
 
+#define AWAY_BLOCKS 256
+
+static void *away_blocks[AWAY_BLOCKS];
+static pthread_barrier_t away_step;
+static bool away_found;
+static size_t away_taken;
+
+/* Allocates blocks of 64 B, then after the other thread's free takes blocks until NULL. */
+static void *away_owner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < AWAY_BLOCKS; i++)
+        if (!(away_blocks[i] = malloc(64)))
+            FAIL("away-spent: malloc(64) before the limit");
+    pthread_barrier_wait(&away_step); /* 1: made */
+    pthread_barrier_wait(&away_step); /* 2: the memory spent */
+    pthread_barrier_wait(&away_step); /* 3: one freed by the other thread */
+    for (void *p; (p = malloc(64)) != NULL && away_taken < ((size_t)1 << 24); away_taken++)
+        away_found |= p == away_blocks[0];
+    pthread_barrier_wait(&away_step); /* 4: taken */
+    return NULL;
+}
+
+/* Has its own cache (one malloc), then frees one of the owner's blocks: its first such free. */
+static void *away_freer(void *arg)
+{
+    (void)arg;
+    void *own = malloc(16);
+    pthread_barrier_wait(&away_step); /* 1 */
+    pthread_barrier_wait(&away_step); /* 2 */
+    free(away_blocks[0]);
+    pthread_barrier_wait(&away_step); /* 3 */
+    pthread_barrier_wait(&away_step); /* 4 */
+    free(own);
+    return NULL;
+}
+
+static int away_spent(void)
+{
+    pthread_t owner, freer;
+    if (pthread_barrier_init(&away_step, NULL, 3) ||
+        pthread_create(&owner, NULL, away_owner, NULL) ||
+        pthread_create(&freer, NULL, away_freer, NULL))
+        FAIL("away-spent: threads");
+    pthread_barrier_wait(&away_step); /* 1 */
+    long data = vmdata_kib();
+    struct rlimit limit = {(rlim_t)(data + 1024) << 10, (rlim_t)(data + 1024) << 10};
+    if (data <= 0 || setrlimit(RLIMIT_DATA, &limit))
+        FAIL("away-spent: setrlimit(RLIMIT_DATA)");
+    size_t mapped = map_until_refused();
+    size_t held = 0;
+    for (size_t size = 2048; size >= 1024; size -= 128)
+        for (void *p; (p = malloc(size)) != NULL; held++)
+            if (held > ((size_t)1 << 20))
+                FAIL("away-spent: malloc(%zu) never refused under the limit", size);
+    pthread_barrier_wait(&away_step); /* 2 */
+    pthread_barrier_wait(&away_step); /* 3 */
+    pthread_barrier_wait(&away_step); /* 4 */
+    pthread_join(owner, NULL);
+    pthread_join(freer, NULL);
+    if (!away_found)
+        FAIL("away-spent: the block freed by another thread without room for its away lists "
+             "was not handed out again (%zu blocks of 64 B taken after it)",
+             away_taken);
+    printf("away-spent: the block came back among %zu of 64 B (%zu KiB mapped, %zu blocks of 1-2 "
+           "KiB held)\n",
+           away_taken, mapped, held);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -1065,6 +1144,8 @@ int main(int argc, char **argv)
         return shard_reuse();
     if (strcmp(mode, "large-reuse") == 0)
         return large_reuse();
+    if (strcmp(mode, "away-spent") == 0)
+        return away_spent();
     if (strcmp(mode, "names") == 0)
         return names();
     if (strcmp(mode, "charge") == 0)
@@ -1089,7 +1170,7 @@ int main(int argc, char **argv)
             "freed-space MIB held|inside|lower|charged|"
             "lower MIB "
             "setrlimit|prlimit|lower-busy "
-            "MIB|raise-fill [MIB]|names|"
+            "MIB|raise-fill [MIB]|names|shard-reuse|large-reuse|away-spent|"
             "lock current|future\n");
     return 2;
 }

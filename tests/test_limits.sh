@@ -254,6 +254,15 @@ check "preload: memory spent, another shard's free blocks and empty slabs serve 
 ) >"$out/stdout" 2>"$out/stderr"
 check "preload: memory spent, the spare slabs' pages serve a large malloc" test $? -eq 0
 
+# A thread's first free of another shard's block makes its away lists (a block of some
+# 1.7 KiB, core/thread_cache.c: away_table_create); with no block of that class to be had,
+# the freed block goes straight back to its slab, marked free, and the owner gets it again.
+(
+    NUMA_ALLOC_PURGE_DELAY_MS=60000 LD_PRELOAD=$lib exec "$probe" away-spent
+) >"$out/stdout" 2>"$out/stderr"
+check "preload: memory spent, a block freed without room for the away lists is reused" \
+    test $? -eq 0
+
 # A start that fails after the reservation: the node heaps' first commit is
 # refused (a data limit just above what the program and the library map at
 # load). Swept, as that depends on the libraries: 32 KiB steps up to the first
