@@ -34,6 +34,8 @@ static uint64_t odd_inverse(uint64_t odd)
 #define CACHE_BYTES      32768u
 #define CACHE_BLOCKS_MIN 4u
 #define CACHE_BLOCKS_MAX 128u
+/* A bin's refill is at most cache_max / 2 blocks: 0 would fail every malloc of the class. */
+_Static_assert(CACHE_BLOCKS_MIN >= 2, "a bin's refill must bring at least one block");
 /* A young bin's bound (struct cache_bin): CACHE_YOUNG_BYTES, CACHE_BLOCKS_MIN..cache_max. */
 #define CACHE_YOUNG_BYTES 8192u
 /*
