@@ -362,6 +362,17 @@ static unsigned take_from_any_shard(struct node_heap *heap, unsigned shard, unsi
     return got;
 }
 
+/* Gives the spare slab's pages back (its class_slabs' lock held): true if there was one. */
+static bool spare_release(struct node_heap *heap, struct class_slabs *slabs)
+{
+    struct span *spare = slabs->spare;
+    if (!spare)
+        return false;
+    slabs->spare = NULL;
+    slab_destroy(heap, spare);
+    return true;
+}
+
 /*
  * No slab could be made: the spare slabs of every other class_slabs give
  * their pages back, so that one can (their locks only tried). True if any did.
@@ -374,12 +385,7 @@ static bool release_other_spares(struct node_heap *heap, const struct class_slab
         if (slabs == held || !__atomic_load_n(&slabs->spare, __ATOMIC_RELAXED) ||
             !na_trylock(&slabs->lock))
             continue;
-        struct span *spare = slabs->spare;
-        slabs->spare = NULL;
-        if (spare) {
-            slab_destroy(heap, spare);
-            released = true;
-        }
+        released |= spare_release(heap, slabs);
         na_unlock(&slabs->lock);
     }
     return released;
@@ -629,10 +635,7 @@ void heap_release_shard_spares(struct node_heap *heap, unsigned shard)
         if (!__atomic_load_n(&slabs->spare, __ATOMIC_RELAXED))
             continue;
         na_lock(&slabs->lock);
-        struct span *spare = slabs->spare;
-        slabs->spare = NULL;
-        if (spare)
-            slab_destroy(heap, spare);
+        (void)spare_release(heap, slabs);
         na_unlock(&slabs->lock);
     }
 }
@@ -713,12 +716,7 @@ bool heap_release_spares(struct node_heap *heap)
         na_lock(&slabs->lock);
         if (i % (NUM_SMALL_CLASSES + 1) != 0)
             parked_drain(heap, slabs, i % (NUM_SMALL_CLASSES + 1));
-        struct span *spare = slabs->spare;
-        slabs->spare = NULL;
-        if (spare) {
-            slab_destroy(heap, spare);
-            released = true;
-        }
+        released |= spare_release(heap, slabs);
         na_unlock(&slabs->lock);
     }
     return released;
