@@ -107,6 +107,8 @@ section() {
         '  .rodata.na_early :' '  {' \
         "    EXCLUDE_FILE($REPORTING_OBJECTS) *(.rodata .rodata.*)" '  }'
     printf '}\nINSERT BEFORE .text;\n'
+    # What follows the text's sections (the start-up variables' .bss.na_hot) is kept as it is.
+    sed '1,/^INSERT BEFORE \.text;$/d' "$script"
 } >"$tmp/script"
 if cmp -s "$tmp/script" "$script"; then
     echo "text_layout: $script unchanged ($(wc -l <"$tmp/startup") + $(wc -l <"$tmp/malloc") functions)"
