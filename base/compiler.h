@@ -51,6 +51,35 @@
 #define NA_COLD_BSS
 #endif
 
+/*
+ * NA_HOT_BSS: on a zero-initialised variable that start-up writes whole (or
+ * nearly: a few hundred bytes at most past what it writes) and that threads
+ * then only read or write rarely (size-class tables, the region, topology's
+ * bitmaps, the policy's tables). NA_HOT_HEAD_BSS: on a larger one of which
+ * start-up writes only the first bytes (the slab index, na_topo, na_placement,
+ * the per-slot tables). Read counts as written: a kernel without the shared
+ * zero page for anonymous memory (this machine's) backs a read with a page.
+ * cmake/startup-text.ld gathers both, in that order, into one section right
+ * after .data, whose last file page the loader has already written: the pages
+ * every process that loads the library makes resident lie together (`true`: 6
+ * pages of .bss where they lay on 10, each a fault; docs/architecture.md,
+ * *Footprint*). Without the script (a static link, gold) the sections fall into
+ * .bss as any .bss.* does: correct, only less packed. Never on what threads
+ * write often (locks, counters): they would share lines with the tables the
+ * fast paths read. NA_THREADS_BSS: what each thread writes at its start and
+ * exit (the thread registry), which every program that mallocs writes once:
+ * first in the same section, on cache lines of its own.
+ */
+#if defined(__ELF__)
+#define NA_HOT_BSS      __attribute__((section(".bss.na_hot")))
+#define NA_HOT_HEAD_BSS __attribute__((section(".bss.na_hot_head")))
+#define NA_THREADS_BSS  __attribute__((section(".bss.na_threads")))
+#else
+#define NA_HOT_BSS
+#define NA_HOT_HEAD_BSS
+#define NA_THREADS_BSS
+#endif
+
 /* A cache line: what one lock's or one counter's neighbours should not share. */
 #define NA_CACHE_LINE 64
 

@@ -106,8 +106,8 @@ static clock_fn vdso_lookup(void)
 #endif
 
 /* The function to call, once looked up (NULL until then); written the same by every thread. */
-static clock_fn clock_call;
-static bool clock_in_vdso;
+static clock_fn clock_call NA_HOT_BSS;
+static bool clock_in_vdso NA_HOT_BSS;
 
 static NA_NOINLINE clock_fn clock_resolve(void)
 {

@@ -30,7 +30,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct region na_region;
+struct region na_region NA_HOT_BSS;
 
 /* ---- initialisation ------------------------------------------------------ */
 
@@ -69,9 +69,9 @@ struct region na_region;
  */
 enum init_state { INIT_NOT_STARTED, INIT_RUNNING, INIT_READY, INIT_FAILED };
 
-static na_lock_t init_lock = NA_LOCK_INIT;
-static int init_state;
-static int init_tid; /* the thread running init_once */
+static na_lock_t init_lock NA_HOT_BSS = NA_LOCK_INIT;
+static int init_state NA_HOT_BSS;
+static int init_tid NA_HOT_BSS; /* the thread running init_once */
 /* FAILED: why, for the statistics (the one line on stderr says the same). */
 static char start_failure[160];
 
@@ -140,7 +140,7 @@ static void note_failure(const char *what, size_t bytes, const char *rest)
  * address-space limit: reserve_as_needed, give_back_region); false: reserved
  * whole at start-up.
  */
-static bool region_lazy;
+static bool region_lazy NA_HOT_BSS;
 
 /*
  * The region's unreserved ranges (holes_open) are safe while the program's
@@ -149,15 +149,15 @@ static bool region_lazy;
  * reserved again (retake_region); one lowered again gives them back. Both
  * change under heap_setup_lock.
  */
-static bool holes_open;
-static size_t holes_safe_limit;
+static bool holes_open NA_HOT_BSS;
+static size_t holes_safe_limit NA_HOT_BSS;
 
 /*
  * Per slot not set up yet, in a lazy region: the end of the range of it
  * reserved already (retake_region), or 0 when none is: setup_slot reserves
  * its start then. Under heap_setup_lock.
  */
-static uintptr_t slot_reserved_to[TOPO_MAX_SLOTS];
+static uintptr_t slot_reserved_to[TOPO_MAX_SLOTS] NA_HOT_HEAD_BSS;
 
 /*
  * Under an address-space limit that leaves `left` bytes: lays the slots out
@@ -249,9 +249,10 @@ static size_t reserve_region(unsigned num_slots)
  * Per slot: 1 (release) once its node heap is set up (heap_setup), never 0
  * again. Set under heap_setup_lock, read without it (heap_is_ready).
  */
-uint8_t na_heap_ready[TOPO_MAX_SLOTS];
+uint8_t na_heap_ready[TOPO_MAX_SLOTS] NA_HOT_BSS;
 static na_lock_t heap_setup_lock = NA_LOCK_INIT;
-static size_t region_reserved; /* what reserve_region got: the last slot may be cut short */
+/* What reserve_region got: the last slot may be cut short. */
+static size_t region_reserved NA_HOT_BSS;
 
 /* The bytes slot `slot` spans (the last one may be cut short: region_reserved). */
 static size_t slot_len(unsigned slot)

@@ -22,7 +22,7 @@
 #endif
 
 size_t na_thp_from = SIZE_MAX;
-size_t na_hugetlb_len[TOPO_MAX_SLOTS];
+size_t na_hugetlb_len[TOPO_MAX_SLOTS] NA_HOT_HEAD_BSS;
 
 void hugepages_init(void)
 {

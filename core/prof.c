@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <unwind.h>
 
-bool na_prof_on;
+bool na_prof_on NA_HOT_BSS;
 static uint64_t rate; /* mean bytes between samples */
 
 /* ---- arithmetic without libm ------------------------------------------- */

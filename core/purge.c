@@ -41,7 +41,7 @@
 #include <errno.h>
 
 /* Until then (os_now_ms) a heap may be young; set once at start-up, read-only after. */
-static uint64_t young_until_ms;
+static uint64_t young_until_ms NA_HOT_BSS;
 
 /*
  * Not with the profile on either: its sampled small blocks are page runs of

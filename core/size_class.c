@@ -3,10 +3,10 @@
 
 #include "base/os.h"
 
-struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1];
-uint16_t na_cache_young[NUM_SMALL_CLASSES + 1];
-uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1];
-struct slab_index_magic na_slab_index_magic[SLAB_INDEX_MAGIC_ENTRIES];
+struct size_class_info na_size_classes[NUM_SMALL_CLASSES + 1] NA_HOT_BSS;
+uint16_t na_cache_young[NUM_SMALL_CLASSES + 1] NA_HOT_BSS;
+uint8_t na_size_class_lut[CLASS_LUT_MAX / CLASS_STEP + 1] NA_HOT_BSS;
+struct slab_index_magic na_slab_index_magic[SLAB_INDEX_MAGIC_ENTRIES] NA_HOT_HEAD_BSS;
 
 /* odd^-1 mod 2^64 by Newton's iteration: each step doubles the correct low bits (3 to start). */
 static uint64_t odd_inverse(uint64_t odd)

@@ -67,7 +67,7 @@ struct out_desc {
     const char *off, *not_written, *will_not; /* "statistics are off", ... */
 };
 
-static uint64_t started_s; /* %t, for every target */
+static uint64_t started_s NA_HOT_BSS; /* %t, for every target */
 
 /*
  * NUMA_ALLOC_STATS, and NUMA_ALLOC_PROF (the profile, core/prof.h), the same
@@ -79,7 +79,7 @@ static uint64_t started_s; /* %t, for every target */
  * *Footprint*).
  */
 enum { STATS_TARGET, PROF_TARGET };
-static struct out_target targets[2];
+static struct out_target targets[2] NA_HOT_BSS;
 NA_COLD_BSS static char patterns[2][PATH_MAX];
 static const struct out_desc descs[2] = {
     {"NUMA_ALLOC_STATS=", &na_options.stats, OPTION_STATS, "statistics are off",

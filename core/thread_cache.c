@@ -16,12 +16,12 @@
 
 __thread struct thread_state na_thread_state __attribute__((tls_model("initial-exec")));
 
-static pthread_key_t thread_exit_key;
-uintptr_t na_free_block_key;
+static pthread_key_t thread_exit_key NA_HOT_BSS;
+uintptr_t na_free_block_key NA_HOT_BSS;
 
 /* Live threads, for statistics; and what exited threads counted. */
-static na_lock_t registry_lock = NA_LOCK_INIT;
-static struct list registry; /* thread_state.registry_link */
+static na_lock_t registry_lock NA_THREADS_BSS = NA_LOCK_INIT;
+static struct list registry NA_THREADS_BSS; /* thread_state.registry_link */
 NA_COLD_BSS static struct retired_threads retired;
 
 static void sample_peak(struct thread_state *ts);
@@ -69,10 +69,10 @@ static void registry_drop(void)
  * there are enough, and a program that keeps starting short-lived threads
  * keeps using the same few shards (and their slabs) instead of all of them.
  */
-static uint32_t shard_threads[HEAP_SHARDS];
+static uint32_t shard_threads[HEAP_SHARDS] NA_THREADS_BSS;
 
 /* Their sum: threads that allocated and have not exited (written under registry_lock). */
-uint32_t na_live_threads;
+uint32_t na_live_threads NA_THREADS_BSS;
 
 /*
  * Shards whose last thread left, and when (os_now_ms), written under
@@ -89,8 +89,8 @@ uint32_t na_live_threads;
  * takes the shard first takes it off the list.
  * Invariant: a shard in idle_shards has no live thread.
  */
-static uint32_t idle_shards;
-static uint64_t shard_idle_since_ms[HEAP_SHARDS];
+static uint32_t idle_shards NA_THREADS_BSS;
+static uint64_t shard_idle_since_ms[HEAP_SHARDS] NA_THREADS_BSS;
 
 uint32_t na_shards_used = 1;
 

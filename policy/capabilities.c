@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
-struct placement_caps na_placement_caps;
+struct placement_caps na_placement_caps NA_HOT_BSS;
 
 /* Indexed by slot; bumped with relaxed atomics from any path, summed by the statistics. */
 NA_COLD_BSS static uint64_t fault_counts[TOPO_MAX_SLOTS][PLACEMENT_FAULT_KINDS];

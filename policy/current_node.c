@@ -12,7 +12,7 @@ extern const unsigned int __rseq_size __attribute__((weak));
 
 #define RSEQ_CPU_ID_OFFSET 4 /* struct rseq { u32 cpu_id_start; u32 cpu_id; ... } */
 
-ptrdiff_t na_current_cpu_offset;
+ptrdiff_t na_current_cpu_offset NA_HOT_BSS;
 
 /* What na_current_cpu_offset names without rseq: never a CPU, so malloc's fast path declines. */
 static __thread const int no_rseq_cpu __attribute__((tls_model("initial-exec"))) = -1;

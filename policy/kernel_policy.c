@@ -19,7 +19,7 @@
 /* get_mempolicy ORs these into the mode (uapi/linux/mempolicy.h MPOL_MODE_FLAGS). */
 #define KMPOL_MODE_FLAGS ((1 << 15) | (1 << 14) | (1 << 13))
 
-struct inherited_policy na_inherited_policy;
+struct inherited_policy na_inherited_policy NA_HOT_BSS;
 
 static bool mask_empty(const uint64_t *mask)
 {

@@ -23,7 +23,7 @@ static struct {
     void (*rebind)(unsigned slot);
     uint64_t next_check_ms;
     uint64_t checks, changes, unserved_joins;
-} watch = {.lock = NA_LOCK_INIT};
+} watch NA_HOT_BSS __attribute__((aligned(NA_CACHE_LINE))) = {.lock = NA_LOCK_INIT};
 
 void mems_watch_init(void (*rebind)(unsigned slot))
 {

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-struct placement na_placement;
+struct placement na_placement NA_HOT_HEAD_BSS;
 
 static int node_index(int node)
 {
@@ -146,7 +146,7 @@ static struct {
     bool bind;                      /* candidates are the chosen slots only */
     uint8_t chosen[TOPO_MAX_SLOTS]; /* the policy's slots (NEAREST, INTERLEAVE) */
     uint8_t weight[TOPO_MAX_SLOTS]; /* interleave turns per slot */
-} wanted;
+} wanted NA_HOT_BSS;
 
 static void store_u8(uint8_t *at, unsigned value)
 {
@@ -268,7 +268,7 @@ int placement_init(char *why, size_t why_size)
  * The slot among `chosen` nearest to node index `from`, remembered per node
  * for one placement_apply (most CPUs share their node with others).
  */
-static uint16_t nearest_memo[TOPO_MAX_NODES]; /* slot + 1; 0: not looked up yet */
+static uint16_t nearest_memo[TOPO_MAX_NODES] NA_HOT_BSS; /* slot + 1; 0: not looked up yet */
 
 static void forget_nearest(void)
 {

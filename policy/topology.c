@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct topology na_topo;
+struct topology na_topo NA_HOT_HEAD_BSS;
 uint64_t na_route_generation = (uint64_t)1 << 32;
 
 #define NODE_DIR "/sys/devices/system/node/"
@@ -205,7 +205,7 @@ int topology_read_mems_allowed(uint64_t *allowed)
     }
 _Static_assert(TOPO_MAX_NODES <= TOPO_MAX_NODE_ID && TOPO_MAX_SLOTS <= TOPO_MAX_NODE_ID,
                "the large store's tables are sized by ids");
-static NODE_STORE(TOPO_FEW_IDS) few_ids;
+static NODE_STORE(TOPO_FEW_IDS) few_ids NA_HOT_BSS;
 NA_COLD_BSS static NODE_STORE(TOPO_MAX_NODE_ID) many_ids;
 
 #define POINT_AT(store)                                                                            \
@@ -278,12 +278,22 @@ static void single_node_fallback(void)
 }
 
 /*
+ * Nodes whose distance table fits the static store (table_of) and whose
+ * sysfs distance line the stack holds (read_distances): 16 nodes, 256 bytes
+ * of table, lines of up to 128 bytes (4 a node, some slack). Both are
+ * start-up's, so small enough to lie among the variables it writes
+ * (base/compiler.h, NA_HOT_BSS) instead of a page each.
+ */
+#define TOPO_FEW_DISTANCES 16
+#define DISTANCE_LINE_FEW  (TOPO_FEW_DISTANCES * 4 + 64)
+
+/*
  * Room for `bytes`: static storage for the usual few nodes, else a
  * mapping, kept for a later call (tests read several topologies).
  */
 static uint8_t *table_of(size_t bytes)
 {
-    static uint8_t few[TOPO_DIRECT_SLOTS * TOPO_DIRECT_SLOTS];
+    static uint8_t few[TOPO_FEW_DISTANCES * TOPO_FEW_DISTANCES] NA_HOT_BSS;
     static uint8_t *mapped;
     static size_t mapped_bytes;
     if (bytes <= sizeof few)
@@ -300,8 +310,15 @@ static uint8_t *table_of(size_t bytes)
 
 static void read_distances(void)
 {
-    /* A node's line: "10 21 ..." for every online node, up to 4 bytes each (4 KiB at 1024). */
-    static char buf[TOPO_MAX_NODE_ID * 4 + 64]; /* start-up only: not on the stack */
+    /*
+     * A node's line: "10 21 ..." for every online node, up to 4 bytes each (4 KiB at
+     * 1024 nodes): on the stack while it is short, else in a static buffer (start-up
+     * only), which a process then keeps a page of.
+     */
+    static char many[TOPO_MAX_NODE_ID * 4 + 64] NA_COLD_BSS;
+    char few_line[DISTANCE_LINE_FEW];
+    char *buf = (size_t)na_topo.num_nodes * 4 + 64 <= sizeof few_line ? few_line : many;
+    size_t buf_size = buf == many ? sizeof many : sizeof few_line;
     char path[128];
     na_topo.distance = table_of((size_t)na_topo.num_nodes * (size_t)na_topo.num_nodes);
     if (!na_topo.distance)
@@ -311,7 +328,7 @@ static void read_distances(void)
         for (int j = 0; j < na_topo.num_nodes; j++)
             row[j] = i == j ? 10 : 20;
         topology_node_path(path, na_topo.node_id[i], "distance");
-        if (read_file(path, buf, sizeof buf) <= 0)
+        if (read_file(path, buf, buf_size) <= 0)
             continue;
         const char *s = buf;
         for (int j = 0; j < na_topo.num_nodes; j++) {
@@ -348,7 +365,7 @@ static int nearest_slot(int from)
 #define TIER_DIR "/sys/devices/virtual/memory_tiering/"
 static void read_tiers(void)
 {
-    static node_bitmap members;
+    static node_bitmap members NA_HOT_BSS;
     na_fill(na_topo.tier, 0xff, (size_t)na_topo.num_nodes * sizeof na_topo.tier[0]); /* -1 */
     int saved = errno;
     char full[ROOT_BUF];
@@ -389,8 +406,8 @@ static void read_tiers(void)
 
 void topology_init(void)
 {
-    static node_bitmap online, memory, cpus, allowed;
-    static cpu_bitmap node_cpus;
+    static node_bitmap online NA_HOT_BSS, memory NA_HOT_BSS, cpus NA_HOT_BSS, allowed NA_HOT_BSS;
+    static cpu_bitmap node_cpus NA_HOT_BSS;
 
     if (read_list(NODE_DIR "online", online, TOPO_MAX_NODE_ID) < 0) {
         single_node_fallback();
