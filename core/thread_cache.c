@@ -906,7 +906,8 @@ static NA_COLD bool retire_thread(struct thread_state *ts)
         struct alloc_counts counts;
         node_cache_counts(nc, ts->home, &counts); /* all settled just now */
         alloc_counts_add(&retired.per_slot[nc->slot], &counts);
-        retired.explicit_allocs[nc->slot] += nc->explicit_allocs;
+        if (nc->explicit_allocs) /* most programs make none: their page stays untouched */
+            retired.explicit_allocs[nc->slot] += nc->explicit_allocs;
     }
     retired.threads++;
     retired.migrations += ts->migrations;

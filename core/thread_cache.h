@@ -465,12 +465,17 @@ void alloc_counts_add(struct alloc_counts *to, const struct alloc_counts *from);
  */
 void node_cache_counts(const struct node_cache *nc, unsigned home, struct alloc_counts *out);
 
-/* The counts of threads that have exited, merged per slot. */
+/*
+ * The counts of threads that have exited, merged per slot. The totals first,
+ * then the per-slot arrays: a thread's exit writes the totals and its slots'
+ * entries, which for the first slots then share a page (the arrays are sized
+ * for every slot: 57 KiB, NA_COLD_BSS).
+ */
 struct retired_threads {
-    struct alloc_counts per_slot[TOPO_MAX_SLOTS];
-    uint64_t explicit_allocs[TOPO_MAX_SLOTS]; /* struct node_cache's, by slot */
     uint64_t threads, migrations, fallbacks;
     uint64_t peak_live_bytes; /* the largest of the exited threads' peaks */
+    struct alloc_counts per_slot[TOPO_MAX_SLOTS];
+    uint64_t explicit_allocs[TOPO_MAX_SLOTS]; /* struct node_cache's, by slot */
 };
 /* Allocations and frees (all sizes) this cache has counted. */
 uint64_t node_cache_allocs(const struct node_cache *nc);

@@ -163,6 +163,15 @@ for blocks in 0 300; do
     at_most "$data" "$data_kib" \
         "start-up made $data KiB of the library's .data resident, over $data_kib KiB: a big initialised object among the small ones (policy/options.h, na_stats_path)"
 done
+# A thread's exit merges its counts into the exited threads' totals (core/thread_cache.h,
+# struct retired_threads: 57 KiB sized for every slot): the totals and the first slots'
+# entries share a page, and the per-slot numa_malloc counts are written only when there
+# are some. 48 KiB with the totals after the arrays (three pages written at the exit).
+thread_kib=${FOOTPRINT_THREAD_KIB:-$((budget_kib + 4))}
+run_probe thread
+read -r _ dirty _ <<<"$line"
+echo "a thread exited: library dirty $dirty KiB (limit $thread_kib)"
+at_most "$dirty" "$thread_kib" "after a thread's exit the library wrote $dirty KiB of its own pages, over $thread_kib KiB"
 run_probe young
 read -r _ _ freed _ fell _ more _ more_fell _ ms <<<"$line"
 echo "young: freed $freed KiB, resident fell $fell KiB; then $more KiB, fell $more_fell KiB; $ms ms after start"
