@@ -32,17 +32,42 @@ struct tally {
     uint32_t shards; /* na_shards_used as the locks were taken (check_heap): those locked */
 };
 
+/*
+ * Invariant 13: a slab's bitmap is its head page's words of free_map, or a
+ * run of map_pool's words marked used and no other slab's (`pool_seen`: the
+ * pool words of the slabs walked so far).
+ */
+static void check_slab_map(struct segment *seg, const struct span *slab, unsigned words,
+                           uint64_t *pool_seen)
+{
+    size_t own = offsetof(struct segment, free_map) +
+                 (size_t)(slab->first - MAP_FIRST_PAGE) * MAP_WORDS_PER_PAGE * sizeof(uint64_t);
+    if (slab->map_at == own)
+        return;
+    size_t pool = offsetof(struct segment, map_pool),
+           from = (slab->map_at - pool) / sizeof(uint64_t);
+    CHECK(slab->map_at >= pool && (slab->map_at - pool) % sizeof(uint64_t) == 0 &&
+              words <= MAP_POOL_SLAB_WORDS && from + words <= MAP_POOL_WORDS,
+          "slab bitmap neither its head page's nor in the pool", slab);
+    for (size_t w = from; w < from + words; w++) {
+        CHECK(bitmap_test(seg->map_pool_used, w), "slab bitmap on pool words marked free", slab);
+        CHECK(!bitmap_test(pool_seen, w), "two slabs' bitmaps share pool words", slab);
+        bitmap_set(pool_seen, w);
+    }
+}
+
 /* used (blocks out) + bits set (blocks free in the slab) = slab_blocks; no bit past the end. */
 static void check_slab(struct node_heap *heap, struct segment *seg, struct span *slab,
-                       struct tally *t)
+                       struct tally *t, uint64_t *pool_seen)
 {
     CHECK(slab->cls >= 1 && slab->cls <= NUM_SMALL_CLASSES, "slab of no small class", slab);
     const struct size_class_info *info = &na_size_classes[slab->cls];
     CHECK(slab->npages == info->slab_pages, "slab length is not its class's", slab);
     CHECK(slab->shard < HEAP_SHARDS, "slab shard out of range", slab);
     CHECK(t->shards >> slab->shard & 1, "slab of a shard no thread was given", slab);
-    const uint64_t *map = slab_map(seg, slab);
     unsigned words = BITMAP_WORDS(info->slab_blocks), free_blocks = 0;
+    check_slab_map(seg, slab, words, pool_seen);
+    const uint64_t *map = slab_map(seg, slab);
     for (unsigned w = 0; w < words; w++)
         free_blocks += (unsigned)__builtin_popcountll(map[w]);
     if (info->slab_blocks % BITMAP_WORD_BITS)
@@ -105,6 +130,7 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
               "header page with a tag or a span", seg);
     bool left_free = false;
     unsigned bound = 0;
+    uint64_t pool_seen[MAP_POOL_WORDS / BITMAP_WORD_BITS] = {0};
     for (unsigned page = SEGMENT_HEADER_PAGES; page < PAGES_PER_SEGMENT;) {
         struct span *span = span_at(seg, page);
         char *start = (char *)seg + ((size_t)page << OS_PAGE_SHIFT);
@@ -141,11 +167,14 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
                       (char *)seg + ((size_t)p << OS_PAGE_SHIFT));
             t->active_bytes += (size_t)span->npages << OS_PAGE_SHIFT;
             if (span->state == SPAN_SLAB)
-                check_slab(heap, seg, span, t);
+                check_slab(heap, seg, span, t, pool_seen);
         }
         left_free = span->state == SPAN_FREE;
         page = end;
     }
+    for (unsigned w = 0; w < MAP_POOL_WORDS / BITMAP_WORD_BITS; w++)
+        CHECK(seg->map_pool_used[w] == pool_seen[w], "pool bitmap words marked used by no slab",
+              seg);
     check_descriptors(seg, bound);
 }
 

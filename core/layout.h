@@ -69,9 +69,8 @@ struct page_entry {
 /* A run of pages inside a SEG_PAGES segment; lives in the segment header. */
 struct span {
     struct list_node
-        link; /* SLAB: its class_slabs' partial list (in_partial); FREE: a free-run list */
-    struct list_node lru; /* FREE and dirty: node_heap.dirty_runs, oldest first */
-    uint64_t freed_ms;    /* FREE: when it became free (purge decay) */
+        link;          /* SLAB: its class_slabs' partial list (in_partial); FREE: a free-run list */
+    uint64_t freed_ms; /* FREE: when it became free (purge decay) */
     uint16_t npages;
     uint16_t first; /* its first page: the page whose span_index names this descriptor */
     uint32_t used;  /* SLAB: blocks out in thread caches or in use */
@@ -107,10 +106,32 @@ struct span {
          */
         uint8_t emptied;
     };
+    union {
+        struct list_node lru; /* FREE and dirty: node_heap.dirty_runs, oldest first */
+        /*
+         * SLAB: where its free-block bitmap lies, in bytes from the segment:
+         * in segment.map_pool or at its head page's words of free_map
+         * (node_heap.c, slab_map_place). Free runs never need it, slabs
+         * never the list. Beside `used`, `map_hint` and `in_partial`: a
+         * flush reads all four for each block.
+         */
+        uint32_t map_at;
+    };
 };
 
 /* Bitmap words per page: enough for the smallest class (16 B: 256 blocks a page). */
 #define MAP_WORDS_PER_PAGE (OS_PAGE_SIZE / CLASS_STEP / BITMAP_WORD_BITS)
+/*
+ * segment.map_pool: bitmap words for the slabs whose bitmap is at most
+ * MAP_POOL_SLAB_WORDS words (classes of 64 B and up), handed out first fit.
+ * Sized for every such class's slab once (about 200 words).
+ */
+#define MAP_POOL_WORDS      256
+#define MAP_POOL_SLAB_WORDS 16
+_Static_assert(MAP_POOL_WORDS % 64 == 0 && MAP_POOL_SLAB_WORDS < 64,
+               "a slab's pool words lie in one 64-word group (node_heap.c, slab_map_place)");
+/* No slab starts before this page (a header page): free_map has no words for those below. */
+#define MAP_FIRST_PAGE 16
 
 /*
  * Segment header. For SEG_FREE_RUN (a run of free segments in the slot's
@@ -173,16 +194,26 @@ struct segment {
      * a segment committed whole (node_heap.h, PARTIAL_COMMIT_SPAN).
      */
     uint16_t committed_pages;
-    struct span spans[PAGES_PER_SEGMENT];
     /*
      * Which blocks of each slab are free in it (neither in use nor in a
-     * thread cache): for a slab whose first page is p, bit k of the words
-     * from free_map[p * MAP_WORDS_PER_PAGE] on is block k. A refill takes the
-     * lowest free blocks first, so blocks are reused in address order,
-     * whatever order they were freed in; a bit already set on a free is a
-     * double free. Words of pages that are not slab heads mean nothing.
+     * thread cache): bit k of the words at the slab's span.map_at on is
+     * block k. A refill takes the lowest free blocks first, so blocks are
+     * reused in address order, whatever order they were freed in; a bit
+     * already set on a free is a double free. A slab of a class of 64 B or
+     * more takes its words from map_pool while it has room (bit w of
+     * map_pool_used: word w is a live slab's), every other slab those of
+     * its head page p in free_map, from (p - MAP_FIRST_PAGE) *
+     * MAP_WORDS_PER_PAGE on: always there, as no other slab starts in its
+     * pages. free_map's words are dense for the smallest classes only (a
+     * 16 B slab uses all of its pages' words, a 1 KiB one 1 in 64), so with
+     * slabs 16 pages or more apart a young heap's few words of each class
+     * lay on all 8 pages of free_map (Python's start-up: 9 pages resident);
+     * the pool keeps them on one, beside the first descriptors.
      */
-    uint64_t free_map[PAGES_PER_SEGMENT * MAP_WORDS_PER_PAGE];
+    uint64_t map_pool_used[MAP_POOL_WORDS / BITMAP_WORD_BITS];
+    uint64_t map_pool[MAP_POOL_WORDS];
+    struct span spans[PAGES_PER_SEGMENT];
+    uint64_t free_map[(PAGES_PER_SEGMENT - MAP_FIRST_PAGE) * MAP_WORDS_PER_PAGE];
 };
 
 /* A slab page's tag: its small class (1..255) and its node heap shard. */
@@ -211,6 +242,7 @@ static inline unsigned tag_shard(unsigned tag)
 
 #define SEGMENT_HEADER_PAGES ((sizeof(struct segment) + OS_PAGE_MASK) >> OS_PAGE_SHIFT)
 #define SEGMENT_USABLE_PAGES (PAGES_PER_SEGMENT - SEGMENT_HEADER_PAGES)
+_Static_assert(SEGMENT_HEADER_PAGES >= MAP_FIRST_PAGE, "free_map has words for every slab head");
 
 /*
  * Process-wide layout, written once at initialisation; but for size, which a

@@ -54,10 +54,63 @@ static inline unsigned slab_free_blocks(struct segment *seg, const struct span *
     return free_blocks;
 }
 
+/*
+ * Where a new slab's bitmap of `words` words goes (span.map_at): the first
+ * run of that many free words of the segment's map_pool, within one of its
+ * 64-word groups, for a small bitmap; else its head page's words of
+ * free_map, which no other slab can have. A shard looks in its own group
+ * first (shard modulo the groups): threads of different shards write their
+ * slabs' bitmaps under different locks, and in one cache line they would
+ * take it from each other's cores at every refill and flush. Under the
+ * heap's pages_lock, as the slab's pages: the pool is the segment's, and
+ * the segment the heap's.
+ */
+static void slab_map_place(struct segment *seg, struct span *slab, unsigned shard, unsigned words)
+{
+    NA_ASSERT(words >= 1 && slab->first >= MAP_FIRST_PAGE);
+    enum { GROUPS = MAP_POOL_WORDS / BITMAP_WORD_BITS };
+    if (words <= MAP_POOL_SLAB_WORDS) {
+        for (unsigned tried = 0; tried < GROUPS; tried++) {
+            unsigned group = (shard + tried) % GROUPS;
+            /* Bit b set: words b to b + have - 1 of the group are free. */
+            uint64_t starts = ~seg->map_pool_used[group];
+            for (unsigned have = 1; have < words;) {
+                unsigned step = have < words - have ? have : words - have;
+                starts &= starts >> step;
+                have += step;
+            }
+            if (starts) {
+                unsigned at = (unsigned)__builtin_ctzll(starts);
+                seg->map_pool_used[group] |= (((uint64_t)1 << words) - 1) << at;
+                at += group * BITMAP_WORD_BITS;
+                slab->map_at = (uint32_t)((char *)&seg->map_pool[at] - (char *)seg);
+                return;
+            }
+        }
+    }
+    size_t at = (size_t)(slab->first - MAP_FIRST_PAGE) * MAP_WORDS_PER_PAGE;
+    slab->map_at = (uint32_t)((char *)&seg->free_map[at] - (char *)seg);
+}
+
+/* A slab's bitmap words go back to the pool, if they came from it. */
+static void slab_map_release(struct segment *seg, const struct span *slab, unsigned words)
+{
+    size_t from = slab->map_at - offsetof(struct segment, map_pool);
+    if (slab->map_at < offsetof(struct segment, map_pool) || from >= sizeof seg->map_pool)
+        return;
+    for (size_t w = from / sizeof(uint64_t); w < from / sizeof(uint64_t) + words; w++) {
+        NA_ASSERT(bitmap_test(seg->map_pool_used, w));
+        bitmap_clear(seg->map_pool_used, w);
+    }
+}
+
 static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned shard)
 {
+    unsigned words = BITMAP_WORDS(na_size_classes[cls].slab_blocks);
     na_lock(&heap->pages_lock);
     struct span *slab = page_run_alloc(heap, na_size_classes[cls].slab_pages, 1, false);
+    if (slab)
+        slab_map_place(segment_of(slab), slab, shard, words);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
     if (!slab)
@@ -91,6 +144,7 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
     for (unsigned page = first; page < first + slab->npages; page++)
         seg->pages[page].tag = 0; /* the heads stay: page_run_free reads them */
     na_lock(&heap->pages_lock);
+    slab_map_release(seg, slab, BITMAP_WORDS(na_size_classes[slab->cls].slab_blocks));
     page_run_free(heap, slab, true);
     purge_maybe(heap);
     na_unlock(&heap->pages_lock);
@@ -499,7 +553,7 @@ slab_return_block(struct node_heap *heap, struct class_slabs *slabs, unsigned cl
     uint64_t index = x >> magic.shift | x << (-magic.shift & 63u);
     if (index >= magic.blocks)
         report_invalid_pointer("free(): invalid pointer or double free", block);
-    uint64_t *word = slab_map_at(seg, page.head) + index / BITMAP_WORD_BITS;
+    uint64_t *word = slab_map(seg, slab) + index / BITMAP_WORD_BITS;
     uint64_t bit = (uint64_t)1 << (index % BITMAP_WORD_BITS);
     uint64_t bits = *word;
     /* A slab with no block out has every bit set: this catches used == 0 too. */

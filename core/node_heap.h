@@ -126,16 +126,10 @@ static inline unsigned free_run_list_of(size_t npages)
     return FREE_RUN_EXACT_LISTS + log - FREE_RUN_EXACT_SHIFT;
 }
 
-/* A slab's free-block bitmap (segment.free_map): bit k of these words is block k. */
-static inline uint64_t *slab_map_at(struct segment *seg, unsigned head)
-{
-    return &seg->free_map[(size_t)head * MAP_WORDS_PER_PAGE];
-}
-
-/* The same from the slab's descriptor (a pointer difference: a multiply by 1/sizeof). */
+/* A slab's free-block bitmap (segment.free_map, span.map_at): bit k of these words is block k. */
 static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
 {
-    return slab_map_at(seg, slab->first);
+    return (uint64_t *)((char *)seg + slab->map_at);
 }
 
 /*

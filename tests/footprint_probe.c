@@ -543,7 +543,9 @@ static int idle_shards(void)
  *
  * The span descriptors are handed out lowest first (core/layout.h,
  * span_index): indexed by page, the 25 slabs wrote 56 bytes on each of 6
- * pages of descriptors. Exit 3 when a block is not in the first one's
+ * pages of descriptors. Their bitmaps come from the segment's map_pool
+ * (core/layout.h): at their head pages' words of free_map, they wrote 3
+ * pages of it. Exit 3 when a block is not in the first one's
  * segment or lies in what this probe takes for the header.
  */
 #define SPREAD_SEGMENT      ((uintptr_t)4 << 20) /* core/layout.h, SEGMENT_SIZE */

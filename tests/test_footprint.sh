@@ -269,10 +269,11 @@ echo "idle-shards-fork: $at_fork KiB active in the child at the fork, $after KiB
 at_most "$after" "$((at_fork - at_fork / 8))" \
     "a fork child kept its parent's threads' spare slabs: $after KiB active of $at_fork after the delay"
 # Slabs far apart write few pages of their segment's header (core/layout.h, span_index:
-# descriptors handed out lowest first): one block of each of 25 classes from 1 to 8 KiB.
-# Measured 24 KiB (the page map, the descriptors, the slabs' bitmap words); 44 with the
-# descriptors indexed by page.
-spread_kib=${FOOTPRINT_SPREAD_HEADER_KIB:-32}
+# descriptors handed out lowest first; map_pool: their bitmaps together): one block of each
+# of 25 classes from 1 to 8 KiB. Measured 12 KiB (the page map, the descriptors and the
+# pool); 24 with the bitmaps at their head pages' words of free_map, 44 with the
+# descriptors indexed by page too.
+spread_kib=${FOOTPRINT_SPREAD_HEADER_KIB:-16}
 run_probe spread-slabs
 read -r _ _ header _ classes <<<"$line"
 echo "spread-slabs: $header KiB of the segment header resident for $classes slabs (limit $spread_kib)"

@@ -457,6 +457,119 @@ static struct segment *header_of(void *p)
     return seg;
 }
 
+/* Is the slab of `p` keeping its bitmap in its segment's pool (core/layout.h, map_pool)? */
+static bool bitmap_in_pool(void *p)
+{
+    size_t at = slab_of(p)->map_at;
+    return at >= offsetof(struct segment, map_pool) &&
+           at < offsetof(struct segment, map_pool) + sizeof(((struct segment *)0)->map_pool);
+}
+
+/*
+ * Slabs of 64 B blocks take 16 words of the pool each: the 17th of a
+ * segment finds it full and takes its head page's words of free_map; slabs
+ * destroyed give their words back, and slabs of 128 B (8 words) fill the
+ * holes. The check passes at each step (invariant 13: no word two slabs').
+ */
+Test(heap_check, passes_when_the_bitmap_pool_fills_and_is_reused)
+{
+    enum { SLAB_64 = 1024, SLABS = 24 }; /* blocks of 64 B a slab (16 pages), slabs */
+    static void *blocks[SLABS * SLAB_64];
+    for (size_t i = 0; i < SLABS * SLAB_64; i++) {
+        blocks[i] = malloc(64);
+        cr_assert(blocks[i] != NULL);
+        memset(blocks[i], 1, 64);
+    }
+    numa_alloc_debug_check();
+    size_t pooled = 0, own = 0;
+    for (size_t i = 0; i < SLABS * SLAB_64; i += SLAB_64 / 4)
+        bitmap_in_pool(blocks[i]) ? pooled++ : own++;
+    cr_assert(pooled > 0 && own > 0, "64 B slabs' bitmaps: %zu samples in the pool, %zu not",
+              pooled, own);
+    for (size_t i = 0; i < SLABS * SLAB_64; i++)
+        if (i / SLAB_64 % 2 == 0) { /* the blocks of about every other slab */
+            free(blocks[i]);
+            blocks[i] = NULL;
+        }
+    malloc_trim(0); /* empty slabs and spares go */
+    numa_alloc_debug_check();
+    static void *more[8 * 512];
+    for (size_t i = 0; i < 8 * 512; i++) {
+        more[i] = malloc(128);
+        cr_assert(more[i] != NULL);
+        memset(more[i], 2, 128);
+    }
+    numa_alloc_debug_check();
+    for (size_t i = 0; i < 8 * 512; i++)
+        free(more[i]);
+    for (size_t i = 0; i < SLABS * SLAB_64; i++)
+        free(blocks[i]);
+    malloc_trim(0);
+    numa_alloc_debug_check();
+}
+
+/* The 64-word group of the pool that holds the bitmap of p's slab. */
+static size_t pool_group_of(void *p)
+{
+    cr_assert(bitmap_in_pool(p));
+    return (slab_of(p)->map_at - offsetof(struct segment, map_pool)) / sizeof(uint64_t) /
+           BITMAP_WORD_BITS;
+}
+
+/* Three threads alive at once (so of three shards), each with a block of 1 KiB. */
+static pthread_barrier_t all_allocated;
+
+static void *malloc_1k(void *arg)
+{
+    (void)arg;
+    void *block = malloc(1024);
+    pthread_barrier_wait(&all_allocated);
+    return block;
+}
+
+/*
+ * Threads of different shards write their slabs' bitmaps under different
+ * locks: each shard takes its pool words from its own 64-word group first
+ * (shard modulo the groups: node_heap.c, slab_map_place), not from the cache
+ * lines the others write. The groups from the third on are the threads'
+ * alone here (the main thread's classes fill the first, or two).
+ */
+Test(heap_check, shards_take_bitmap_words_from_groups_of_their_own)
+{
+    enum { THREADS = 3, GROUPS = MAP_POOL_WORDS / BITMAP_WORD_BITS };
+    void *mine = malloc(1024), *theirs[THREADS];
+    pthread_t thread[THREADS];
+    cr_assert_eq(pthread_barrier_init(&all_allocated, NULL, THREADS), 0);
+    for (int i = 0; i < THREADS; i++)
+        cr_assert_eq(pthread_create(&thread[i], NULL, malloc_1k, NULL), 0);
+    int checked = 0;
+    for (int i = 0; i < THREADS; i++) {
+        cr_assert_eq(pthread_join(thread[i], &theirs[i]), 0);
+        cr_assert(theirs[i] != NULL && segment_of(theirs[i]) == segment_of(mine),
+                  "a thread's slab in another segment");
+        unsigned shard = slab_of(theirs[i])->shard;
+        if (shard % GROUPS >= 2) {
+            cr_assert_eq(pool_group_of(theirs[i]), shard % GROUPS,
+                         "shard %u's bitmap outside its own group", shard);
+            checked++;
+        }
+    }
+    cr_assert(checked > 0, "no thread had a shard of the third group or later");
+    numa_alloc_debug_check();
+    free(mine);
+    for (int i = 0; i < THREADS; i++)
+        free(theirs[i]);
+}
+
+Test(heap_check, catches_a_pool_word_marked_used_by_no_slab, .signal = SIGABRT)
+{
+    void *p = malloc(1024);
+    numa_alloc_debug_check();
+    cr_assert(bitmap_in_pool(p));
+    header_of(p)->map_pool_used[MAP_POOL_WORDS / BITMAP_WORD_BITS - 1] |= (uint64_t)1 << 63;
+    numa_alloc_debug_check();
+}
+
 Test(heap_check, catches_a_page_inside_a_span_naming_a_descriptor, .signal = SIGABRT)
 {
     char *p = malloc(100 * KiB);
