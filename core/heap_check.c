@@ -34,8 +34,8 @@ struct tally {
 
 /*
  * Invariant 13: a slab's bitmap is its head page's words of free_map, or a
- * run of map_pool's words marked used and no other slab's (`pool_seen`: the
- * pool words of the slabs walked so far).
+ * run of map_pool's words marked used, no other slab's, on lines of its
+ * shard (`pool_seen`: the pool words of the slabs walked so far).
  */
 static void check_slab_map(struct segment *seg, const struct span *slab, unsigned words,
                            uint64_t *pool_seen)
@@ -52,6 +52,8 @@ static void check_slab_map(struct segment *seg, const struct span *slab, unsigne
     for (size_t w = from; w < from + words; w++) {
         CHECK(bitmap_test(seg->map_pool_used, w), "slab bitmap on pool words marked free", slab);
         CHECK(!bitmap_test(pool_seen, w), "two slabs' bitmaps share pool words", slab);
+        CHECK(seg->map_line_shard[w / MAP_LINE_WORDS] == slab->shard + 1,
+              "slab bitmap on a pool line of another shard", slab);
         bitmap_set(pool_seen, w);
     }
 }
@@ -175,6 +177,13 @@ static void check_pages_segment(struct node_heap *heap, struct segment *seg, str
     for (unsigned w = 0; w < MAP_POOL_WORDS / BITMAP_WORD_BITS; w++)
         CHECK(seg->map_pool_used[w] == pool_seen[w], "pool bitmap words marked used by no slab",
               seg);
+    for (unsigned line = 0; line < MAP_POOL_WORDS / MAP_LINE_WORDS; line++) {
+        unsigned first = line * MAP_LINE_WORDS, used = 0;
+        for (unsigned w = first; w < first + MAP_LINE_WORDS; w++)
+            used += bitmap_test(seg->map_pool_used, w);
+        CHECK((used == 0) == (seg->map_line_shard[line] == 0),
+              "pool line's shard set without slabs, or slabs' without its shard", seg);
+    }
     check_descriptors(seg, bound);
 }
 

@@ -111,7 +111,7 @@ struct span {
         /*
          * SLAB: where its free-block bitmap lies, in bytes from the segment:
          * in segment.map_pool or at its head page's words of free_map
-         * (node_heap.c, slab_map_place). Free runs never need it, slabs
+         * (core/slab_map.c, slab_map_place). Free runs never need it, slabs
          * never the list. Beside `used`, `map_hint` and `in_partial`: a
          * flush reads all four for each block.
          */
@@ -129,7 +129,11 @@ struct span {
 #define MAP_POOL_WORDS      256
 #define MAP_POOL_SLAB_WORDS 16
 _Static_assert(MAP_POOL_WORDS % 64 == 0 && MAP_POOL_SLAB_WORDS < 64,
-               "a slab's pool words lie in one 64-word group (node_heap.c, slab_map_place)");
+               "a slab's pool words lie in one 64-word group (core/slab_map.c, slab_map_place)");
+/* Bitmap words on one cache line of the pool: the unit a shard owns (segment.map_line_shard). */
+#define MAP_LINE_WORDS (NA_CACHE_LINE / 8)
+_Static_assert(MAP_LINE_WORDS == 8,
+               "core/slab_map.c, slab_map_place: a line's words are a byte of the map");
 /* No slab starts before this page (a header page): free_map has no words for those below. */
 #define MAP_FIRST_PAGE 16
 
@@ -208,9 +212,15 @@ struct segment {
      * 16 B slab uses all of its pages' words, a 1 KiB one 1 in 64), so with
      * slabs 16 pages or more apart a young heap's few words of each class
      * lay on all 8 pages of free_map (Python's start-up: 9 pages resident);
-     * the pool keeps them on one, beside the first descriptors.
+     * the pool keeps them on one, beside the first descriptors. A cache
+     * line of the pool holds the bitmaps of one shard's slabs only
+     * (map_line_shard: 1 + that shard, 0 while no slab's words are on it):
+     * threads of different shards write them under different locks, and
+     * sharing a line they would take it from each other's cores at every
+     * refill and flush (free_map's words of two slabs are 512 B apart).
      */
     uint64_t map_pool_used[MAP_POOL_WORDS / BITMAP_WORD_BITS];
+    uint8_t map_line_shard[MAP_POOL_WORDS / MAP_LINE_WORDS];
     uint64_t map_pool[MAP_POOL_WORDS];
     struct span spans[PAGES_PER_SEGMENT];
     uint64_t free_map[(PAGES_PER_SEGMENT - MAP_FIRST_PAGE) * MAP_WORDS_PER_PAGE];

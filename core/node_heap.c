@@ -54,56 +54,6 @@ static inline unsigned slab_free_blocks(struct segment *seg, const struct span *
     return free_blocks;
 }
 
-/*
- * Where a new slab's bitmap of `words` words goes (span.map_at): the first
- * run of that many free words of the segment's map_pool, within one of its
- * 64-word groups, for a small bitmap; else its head page's words of
- * free_map, which no other slab can have. A shard looks in its own group
- * first (shard modulo the groups): threads of different shards write their
- * slabs' bitmaps under different locks, and in one cache line they would
- * take it from each other's cores at every refill and flush. Under the
- * heap's pages_lock, as the slab's pages: the pool is the segment's, and
- * the segment the heap's.
- */
-static void slab_map_place(struct segment *seg, struct span *slab, unsigned shard, unsigned words)
-{
-    NA_ASSERT(words >= 1 && slab->first >= MAP_FIRST_PAGE);
-    enum { GROUPS = MAP_POOL_WORDS / BITMAP_WORD_BITS };
-    if (words <= MAP_POOL_SLAB_WORDS) {
-        for (unsigned tried = 0; tried < GROUPS; tried++) {
-            unsigned group = (shard + tried) % GROUPS;
-            /* Bit b set: words b to b + have - 1 of the group are free. */
-            uint64_t starts = ~seg->map_pool_used[group];
-            for (unsigned have = 1; have < words;) {
-                unsigned step = have < words - have ? have : words - have;
-                starts &= starts >> step;
-                have += step;
-            }
-            if (starts) {
-                unsigned at = (unsigned)__builtin_ctzll(starts);
-                seg->map_pool_used[group] |= (((uint64_t)1 << words) - 1) << at;
-                at += group * BITMAP_WORD_BITS;
-                slab->map_at = (uint32_t)((char *)&seg->map_pool[at] - (char *)seg);
-                return;
-            }
-        }
-    }
-    size_t at = (size_t)(slab->first - MAP_FIRST_PAGE) * MAP_WORDS_PER_PAGE;
-    slab->map_at = (uint32_t)((char *)&seg->free_map[at] - (char *)seg);
-}
-
-/* A slab's bitmap words go back to the pool, if they came from it. */
-static void slab_map_release(struct segment *seg, const struct span *slab, unsigned words)
-{
-    size_t from = slab->map_at - offsetof(struct segment, map_pool);
-    if (slab->map_at < offsetof(struct segment, map_pool) || from >= sizeof seg->map_pool)
-        return;
-    for (size_t w = from / sizeof(uint64_t); w < from / sizeof(uint64_t) + words; w++) {
-        NA_ASSERT(bitmap_test(seg->map_pool_used, w));
-        bitmap_clear(seg->map_pool_used, w);
-    }
-}
-
 static struct span *slab_create(struct node_heap *heap, unsigned cls, unsigned shard)
 {
     unsigned words = BITMAP_WORDS(na_size_classes[cls].slab_blocks);

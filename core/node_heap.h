@@ -126,6 +126,13 @@ static inline unsigned free_run_list_of(size_t npages)
     return FREE_RUN_EXACT_LISTS + log - FREE_RUN_EXACT_SHIFT;
 }
 
+/*
+ * Places a new slab's bitmap of `words` words (span.map_at), and gives a
+ * destroyed slab's words back (core/slab_map.c). Under the heap's pages_lock.
+ */
+void slab_map_place(struct segment *seg, struct span *slab, unsigned shard, unsigned words);
+void slab_map_release(struct segment *seg, const struct span *slab, unsigned words);
+
 /* A slab's free-block bitmap (segment.free_map, span.map_at): bit k of these words is block k. */
 static inline uint64_t *slab_map(struct segment *seg, const struct span *slab)
 {

@@ -516,7 +516,10 @@ static size_t pool_group_of(void *p)
            BITMAP_WORD_BITS;
 }
 
-/* Three threads alive at once (so of three shards), each with a block of 1 KiB. */
+/*
+ * `n` threads alive at once (so of `n` shards), each with a block of 1 KiB,
+ * which `block` receives; the threads have exited when it returns.
+ */
 static pthread_barrier_t all_allocated;
 
 static void *malloc_1k(void *arg)
@@ -527,10 +530,24 @@ static void *malloc_1k(void *arg)
     return block;
 }
 
+static void blocks_of_threads_alive_together(int n, void **block)
+{
+    pthread_t thread[16];
+    cr_assert(n <= 16);
+    cr_assert_eq(pthread_barrier_init(&all_allocated, NULL, (unsigned)n), 0);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(pthread_create(&thread[i], NULL, malloc_1k, NULL), 0);
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(pthread_join(thread[i], &block[i]), 0);
+        cr_assert(block[i] != NULL);
+    }
+    pthread_barrier_destroy(&all_allocated);
+}
+
 /*
  * Threads of different shards write their slabs' bitmaps under different
  * locks: each shard takes its pool words from its own 64-word group first
- * (shard modulo the groups: node_heap.c, slab_map_place), not from the cache
+ * (shard modulo the groups: core/slab_map.c, slab_map_place), not from the cache
  * lines the others write. The groups from the third on are the threads'
  * alone here (the main thread's classes fill the first, or two).
  */
@@ -538,15 +555,10 @@ Test(heap_check, shards_take_bitmap_words_from_groups_of_their_own)
 {
     enum { THREADS = 3, GROUPS = MAP_POOL_WORDS / BITMAP_WORD_BITS };
     void *mine = malloc(1024), *theirs[THREADS];
-    pthread_t thread[THREADS];
-    cr_assert_eq(pthread_barrier_init(&all_allocated, NULL, THREADS), 0);
-    for (int i = 0; i < THREADS; i++)
-        cr_assert_eq(pthread_create(&thread[i], NULL, malloc_1k, NULL), 0);
+    blocks_of_threads_alive_together(THREADS, theirs);
     int checked = 0;
     for (int i = 0; i < THREADS; i++) {
-        cr_assert_eq(pthread_join(thread[i], &theirs[i]), 0);
-        cr_assert(theirs[i] != NULL && segment_of(theirs[i]) == segment_of(mine),
-                  "a thread's slab in another segment");
+        cr_assert(segment_of(theirs[i]) == segment_of(mine), "a thread's slab in another segment");
         unsigned shard = slab_of(theirs[i])->shard;
         if (shard % GROUPS >= 2) {
             cr_assert_eq(pool_group_of(theirs[i]), shard % GROUPS,
@@ -559,6 +571,37 @@ Test(heap_check, shards_take_bitmap_words_from_groups_of_their_own)
     free(mine);
     for (int i = 0; i < THREADS; i++)
         free(theirs[i]);
+}
+
+enum { MANY = 12 }; /* more shards than groups */
+
+/*
+ * With more shards than groups, shards share a group but never a cache line
+ * of it: no two slabs of different shards have bitmap words on one line
+ * (segment.map_line_shard).
+ */
+Test(heap_check, no_pool_line_holds_two_shards_bitmaps)
+{
+    void *block[MANY + 1];
+    block[MANY] = malloc(1024);
+    blocks_of_threads_alive_together(MANY, block);
+    size_t pool = offsetof(struct segment, map_pool);
+    int pairs = 0;
+    for (int i = 0; i <= MANY; i++)
+        for (int j = 0; j < i; j++) {
+            struct span *a = slab_of(block[i]), *b = slab_of(block[j]);
+            if (segment_of(block[i]) != segment_of(block[j]) || a->shard == b->shard ||
+                !bitmap_in_pool(block[i]) || !bitmap_in_pool(block[j]))
+                continue;
+            /* A 1 KiB slab's bitmap is one word: its line is the word's. */
+            cr_assert_neq((a->map_at - pool) / NA_CACHE_LINE, (b->map_at - pool) / NA_CACHE_LINE,
+                          "shards %u and %u have bitmaps on one cache line", a->shard, b->shard);
+            pairs++;
+        }
+    cr_assert(pairs > 0, "no two shards' slabs with bitmaps in one pool");
+    numa_alloc_debug_check();
+    for (int i = 0; i <= MANY; i++)
+        free(block[i]);
 }
 
 Test(heap_check, catches_a_pool_word_marked_used_by_no_slab, .signal = SIGABRT)
