@@ -36,14 +36,12 @@ void slab_map_place(struct segment *seg, struct span *slab, unsigned shard, unsi
     enum { GROUPS = MAP_POOL_WORDS / BITMAP_WORD_BITS };
     for (unsigned tried = 0; words <= MAP_POOL_SLAB_WORDS && tried < GROUPS; tried++) {
         unsigned group = (shard + tried) % GROUPS;
-        /* A group's 8 lines' owners, line k in byte k, as its words are in map_pool_used's bytes.
-         */
+        /* Line k's owner in byte k, as line k's words are byte k of map_pool_used[group]. */
         uint64_t owners;
         memcpy(&owners, &seg->map_line_shard[group * sizeof owners], sizeof owners);
         uint64_t mine =
             zero_bytes(owners) | zero_bytes(owners ^ 0x0101010101010101ull * (shard + 1));
-        /* Bit b set: words b to b + have - 1 of the group are free, on lines free or the shard's.
-         */
+        /* Bit b: words b to b + have - 1 are free, on lines free or the shard's. */
         uint64_t starts = ~seg->map_pool_used[group] & (mine >> 7) * 0xff;
         for (unsigned have = 1; have < words;) {
             unsigned step = have < words - have ? have : words - have;
