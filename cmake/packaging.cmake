@@ -68,7 +68,8 @@ if(NUMA_ALLOC_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, binutils")
 else()
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libnuma1, python3, binutils")
+  # 2.36: the library's packed relocations (DT_RELR, CMakeLists.txt).
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.36), libnuma1, python3, binutils")
 endif()
 # The shlibs control file, so that packages linking -lnumapreload depend on
 # this one (it needs the library's SONAME).

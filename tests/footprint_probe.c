@@ -5,7 +5,7 @@
  * allocates nothing but what the C library's start-up does), then reads
  * /proc/self/smaps without allocating and prints one line:
  *
- *   dirty KIB rss KIB text KIB rodata KIB data KIB
+ *   dirty KIB rss KIB text KIB rodata KIB data KIB head KIB
  *
  * dirty: anonymous pages (smaps' Anonymous) of the library's file mappings
  * (.data, RELRO: copied on write) and its own pages (pagemap) in the anonymous
@@ -22,6 +22,9 @@
  * data: Rss of the writable mappings of the library's file (.data), written
  * or only read: 4 KiB when start-up's initialised variables share a page
  * (policy/options.h, na_stats_path).
+ * head: Rss of the read-only mappings before the executable one: the ELF
+ * headers, the dynamic symbols and the relocations, which the loader reads in
+ * every process (8 KiB with the relative relocations packed, CMakeLists.txt).
  * Exit 2 when the library is not mapped, 3 when /proc/self/pagemap cannot be read.
  * footprint_probe thread: the same line after a thread that mallocs and frees
  * a few blocks has exited (its counts merged into the library's `retired`).
@@ -845,9 +848,11 @@ int main(int argc, char **argv)
     smaps[len] = '\0';
 
     /* A mapping's header line: "start-end perms offset dev inode [path]". */
-    unsigned long dirty = 0, rss = 0, text = 0, rodata = 0, data = 0, prev_end = 0, lib_end = 0;
+    unsigned long dirty = 0, rss = 0, text = 0, rodata = 0, data = 0, head = 0, prev_end = 0,
+                  lib_end = 0;
     unsigned long map_rss = 0;
-    int ours = 0, exec = 0, seen = 0, past_exec = 0, read_only = 0, writable = 0, bss = 0;
+    int ours = 0, exec = 0, seen = 0, past_exec = 0, read_only = 0, writable = 0, bss = 0,
+        before_exec = 0;
     for (char *line = smaps, *next; *line; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -863,6 +868,7 @@ int main(int argc, char **argv)
             exec = ours && space[3] == 'x';
             past_exec |= exec;
             read_only = ours && !exec && past_exec && space[2] != 'w';
+            before_exec = ours && !past_exec;
             writable = ours && space[2] == 'w';
             bss = 0;
             if (ours) {
@@ -893,10 +899,13 @@ int main(int argc, char **argv)
                 text += v;
             if (writable)
                 data += v;
+            if (before_exec)
+                head += v;
         }
     }
     if (!seen)
         return 2;
-    printf("dirty %lu rss %lu text %lu rodata %lu data %lu\n", dirty, rss, text, rodata, data);
+    printf("dirty %lu rss %lu text %lu rodata %lu data %lu head %lu\n", dirty, rss, text, rodata,
+           data, head);
     return 0;
 }

@@ -22,7 +22,8 @@
 # end within the text's first 64 KiB (FOOTPRINT_ONE_WINDOW=0: not checked), that the
 # variables start-up writes are gathered in .bss.na_hot (FOOTPRINT_HOT_BSS_KIB, default 96), that
 # start-up faults in nothing of the read-only segment after the text, that it makes at
-# most FOOTPRINT_DATA_KIB (default 4) of .data resident, and the
+# most FOOTPRINT_DATA_KIB (default 4) of .data and FOOTPRINT_HEAD_KIB (default 8) of the
+# segment before the text (headers, symbols, relocations) resident, and the
 # functions named below must lie in them (a section pattern that stopped matching:
 # the at-exit writers are in .text.exit.NAME, which the script once missed).
 # The library's writable segment (.data and .bss: writable memory of every process that
@@ -36,6 +37,7 @@ startup_text_kib=${FOOTPRINT_STARTUP_TEXT_KIB:-24}
 malloc_text_kib=${FOOTPRINT_MALLOC_TEXT_KIB:-40}
 early_rodata_kib=${FOOTPRINT_EARLY_RODATA_KIB:-8}
 data_kib=${FOOTPRINT_DATA_KIB:-4}
+head_kib=${FOOTPRINT_HEAD_KIB:-8}
 hot_bss_kib=${FOOTPRINT_HOT_BSS_KIB:-96}
 writable_kib=${FOOTPRINT_WRITABLE_KIB:-384}
 one_window=${FOOTPRINT_ONE_WINDOW:-1} # 0: the 64 KiB check is off (a debug build's text is larger)
@@ -145,8 +147,8 @@ if ((startup_text_kib > 0)); then
 fi
 for blocks in 0 300; do
     run_probe "$blocks"
-    read -r _ dirty _ rss _ text _ rodata _ data <<<"$line"
-    echo "blocks $blocks: library dirty $dirty KiB (budget $budget_kib), resident $rss KiB, text $text KiB, read-only data past the text $rodata KiB, .data $data KiB (limit $data_kib)"
+    read -r _ dirty _ rss _ text _ rodata _ data _ head <<<"$line"
+    echo "blocks $blocks: library dirty $dirty KiB (budget $budget_kib), resident $rss KiB, text $text KiB, read-only data past the text $rodata KiB, .data $data KiB (limit $data_kib), headers and relocations $head KiB (limit $head_kib)"
     if ((dirty > budget_kib)); then
         echo "FAIL: the library wrote $dirty KiB of its own pages, over its $budget_kib KiB budget" >&2
         fail=1
@@ -162,6 +164,10 @@ for blocks in 0 300; do
     # them (na_options held its two 4 KiB path buffers: 12 KiB) spreads them over more.
     at_most "$data" "$data_kib" \
         "start-up made $data KiB of the library's .data resident, over $data_kib KiB: a big initialised object among the small ones (policy/options.h, na_stats_path)"
+    # The segment before the text (headers, .dynsym, .rela.dyn) is read by the loader in
+    # every process: 12 KiB before the relative relocations were packed (CMakeLists.txt).
+    at_most "$head" "$head_kib" \
+        "the library's segment before its text is $head KiB resident, over $head_kib KiB: relocations not packed (-z pack-relative-relocs), or more exported symbols?"
 done
 # A thread's exit merges its counts into the exited threads' totals (core/thread_cache.h,
 # struct retired_threads: 57 KiB sized for every slot): the totals and the first slots'
