@@ -6,7 +6,12 @@
  * Noticed on the allocator's slow paths, at most MEMS_WATCH_INTERVAL_MS
  * after the change once any thread takes one: each call reads the clock and,
  * when a check is due and no other thread is checking (a try-lock: nobody
- * waits), re-reads Mems_allowed from /proc/self/status. On a change:
+ * waits), re-reads the calling thread's Mems_allowed (get_mempolicy, else
+ * /proc/self/status). "After the change" is after the kernel changed that
+ * thread's set: a write to cpuset.mems rewrites the threads' sets one after
+ * another, and under cgroup v2 moves the pages between two of them, so a
+ * thread can see the old set well after another sees the new one
+ * (placement_cpuset_change waits for every thread's). On a change:
  *  - it is counted (mems_watch_changes, the statistics);
  *  - na_topo.allowed[] shows the new set;
  *  - a slot whose node left gets no new memory: placement_apply routes

@@ -62,6 +62,7 @@
 
 #include "guest_check.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <numa.h>
 #include <numaif.h>
@@ -74,6 +75,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static int nodes_with_cpus(int *out)
@@ -1006,24 +1008,64 @@ static void *change_thread(void *arg)
     }
 }
 
-/* Waits (bounded) until this process's Mems_allowed_list reads `want`. */
-static bool wait_mems(const char *want)
+/* Whether the Mems_allowed_list line of the status file `path` reads `want`. */
+static bool status_mems_is(const char *path, const char *want)
 {
     char line[256];
+    bool same = false;
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Mems_allowed_list:", 18) == 0) {
+            char *v = line + 18;
+            v += strspn(v, " \t");
+            v[strcspn(v, "\n")] = '\0';
+            same = strcmp(v, want) == 0;
+        }
+    if (f)
+        fclose(f);
+    return same;
+}
+
+/* Whether every thread of this process has `want` as its Mems_allowed_list. */
+static bool all_threads_mems_are(const char *want)
+{
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks)
+        return status_mems_is("/proc/self/status", want);
+    bool all = true;
+    struct dirent *e;
+    while (all && (e = readdir(tasks)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        all = status_mems_is(path, want);
+    }
+    closedir(tasks);
+    return all;
+}
+
+/*
+ * Waits (bounded) until every thread's Mems_allowed_list reads `want`. Each
+ * thread, not the process: the kernel rewrites the threads' sets one after
+ * another, moving the pages between them (cgroup v2 migrates), and a thread
+ * checks its own set (mems_watch.h). Under TCG the last thread's set can
+ * change well after the first's (a CI run saw the phase start before that).
+ */
+static bool wait_mems(const char *want)
+{
+    struct timespec first = {0}, now;
     for (int i = 0; i < 6000; i++) {
-        FILE *f = fopen("/proc/self/status", "r");
-        bool same = false;
-        while (f && fgets(line, sizeof line, f))
-            if (strncmp(line, "Mems_allowed_list:", 18) == 0) {
-                char *v = line + 18;
-                v += strspn(v, " \t");
-                v[strcspn(v, "\n")] = '\0';
-                same = strcmp(v, want) == 0;
-            }
-        if (f)
-            fclose(f);
-        if (same)
+        if (!first.tv_sec && status_mems_is("/proc/self/status", want))
+            clock_gettime(CLOCK_MONOTONIC, &first);
+        if (all_threads_mems_are(want)) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            printf("cpuset-change: every thread's set reads %s, %ld ms after the first's\n", want,
+                   first.tv_sec ? (now.tv_sec - first.tv_sec) * 1000 +
+                                      (now.tv_nsec - first.tv_nsec) / 1000000
+                                : 0L);
             return true;
+        }
         usleep(10000);
     }
     printf("FAIL cpuset-change: Mems_allowed_list never became %s\n", want);
