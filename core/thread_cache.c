@@ -25,6 +25,8 @@ static struct list registry NA_THREADS_BSS; /* thread_state.registry_link */
 NA_COLD_BSS static struct retired_threads retired;
 
 static void sample_peak(struct thread_state *ts);
+static void note_peak(struct thread_state *ts, uint64_t live);
+static uint64_t large_live(const struct thread_state *ts);
 
 /*
  * The registry lock, marked in the taking thread's state (registry_held)
@@ -278,8 +280,8 @@ static bool bin_mature(struct node_cache *nc, unsigned cls)
 }
 
 /*
- * How much a thread takes from its node heaps (bytes of refills and of
- * large objects) between two visits of its bins for idle blocks (struct
+ * How much a thread takes from its node heaps (bytes of refills, and of
+ * large objects as large_tick counts them) between two visits of its bins for idle blocks (struct
  * bin_growth). A block idle at a bin's bottom goes back after one to two
  * such periods; a bin in use (a batch, a churn) reaches its bottom far more
  * often than that, and loses nothing.
@@ -386,6 +388,28 @@ static inline void gc_tick(struct thread_state *ts, uint32_t bytes)
     ts->peak_kib = (uint8_t)(kib > UINT8_MAX ? UINT8_MAX : kib);
     if (before / PEAK_SAMPLE_BYTES != ts->gc_bytes / PEAK_SAMPLE_BYTES)
         sample_peak(ts);
+    if (ts->gc_bytes >= CACHE_GC_BYTES)
+        cache_gc(ts);
+}
+
+/*
+ * A large object or huge object taken. Its bytes go into the peak at once,
+ * with the small blocks' part as the last sample_peak found it (what the bins
+ * moved since is within what they hold, the bound sample_peak's comment
+ * gives). Toward the next visit of the bins it counts LARGE_GC_BYTES, not its
+ * size: counted as its size (up to CACHE_GC_BYTES), every object of 256 KiB
+ * or more walked every bin twice (the visit and the peak's walk), 10 % of
+ * the samples of numa_bench's `large` run ten times as long; a thread that
+ * stopped using small blocks still has them visited, after 16 large objects.
+ */
+#define LARGE_GC_BYTES (CACHE_GC_BYTES / 16)
+
+_Static_assert(LARGE_GC_BYTES <= SMALL_MAX, "a large object counts no more than its size");
+
+static void large_tick(struct thread_state *ts)
+{
+    note_peak(ts, (uint64_t)ts->small_live_sampled + large_live(ts));
+    ts->gc_bytes += LARGE_GC_BYTES;
     if (ts->gc_bytes >= CACHE_GC_BYTES)
         cache_gc(ts);
 }
@@ -612,17 +636,29 @@ void thread_cache_route_refresh(void)
  * its refill and flush paths: the peak it records can miss a short-lived high
  * by at most what its bins can hold.
  */
+static void note_peak(struct thread_state *ts, uint64_t live)
+{
+    if ((int64_t)live > 0 && live > ts->peak_live_bytes)
+        COUNT(ts->peak_live_bytes, live - ts->peak_live_bytes);
+}
+
+static uint64_t large_live(const struct thread_state *ts)
+{
+    uint64_t live = 0;
+    for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next)
+        live += nc->large_bytes_alloc - nc->large_bytes_freed;
+    return live;
+}
+
 static void sample_peak(struct thread_state *ts)
 {
     ts->peak_kib = 0;
-    uint64_t live = 0;
-    for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next) {
-        live += nc->large_bytes_alloc - nc->large_bytes_freed;
+    uint64_t small = 0;
+    for (const struct node_cache *nc = ts->cache_list; nc; nc = nc->next)
         for (unsigned cls = 1; cls <= NUM_SMALL_CLASSES; cls++)
-            live += (bin_nalloc(nc, cls) - nc->bins[cls].nfree) * na_size_classes[cls].size;
-    }
-    if ((int64_t)live > 0 && live > ts->peak_live_bytes)
-        COUNT(ts->peak_live_bytes, live - ts->peak_live_bytes);
+            small += (bin_nalloc(nc, cls) - nc->bins[cls].nfree) * na_size_classes[cls].size;
+    ts->small_live_sampled = (int64_t)small;
+    note_peak(ts, small + large_live(ts));
 }
 
 /* Slow paths notice moves too, so frees after a move are booked where they happen. */
@@ -980,7 +1016,7 @@ void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node)
     if (bytes) {
         COUNT(nc->large_allocs, 1);
         COUNT(nc->large_bytes_alloc, bytes);
-        gc_tick(&na_thread_state, bytes > CACHE_GC_BYTES ? CACHE_GC_BYTES : (uint32_t)bytes);
+        large_tick(&na_thread_state);
     }
 }
 

@@ -155,13 +155,14 @@ struct cache_bin {
  * more) from emptying. sqlite3's 200k-row run left 1325 blocks of 48 B in a
  * grown bin, pinning 143 slabs, 9 MiB of resident pages, for 62 KiB of
  * blocks (docs/benchmarks.md, Round two). So every CACHE_GC_BYTES the thread
- * takes from its node heaps (refills and large objects: thread_state.
- * gc_bytes), a visit of all its bins (cache_gc) gives back the blocks at the
- * bottom of each bin that no malloc reached since the previous visit; a bin
- * at its base bound (not grown) keeps up to its refill size (`fill`) of
- * them, as its next refill would fetch as many again (a round trip through
- * the locked heap: Round four in docs/benchmarks.md).
- * The fast paths know nothing of it: a bin's pops are its nalloc.
+ * takes from its node heaps (refills, and large objects at LARGE_GC_BYTES
+ * each at most: thread_state.gc_bytes), a visit of all its bins (cache_gc)
+ * gives back the blocks at the bottom of each bin that no malloc reached
+ * since the previous visit; a bin at its base bound (not grown) keeps up to
+ * its refill size (`fill`) of them, as its next refill would fetch as many
+ * again (a round trip through the locked heap: Round four in
+ * docs/benchmarks.md). The fast paths know nothing of it: a bin's pops are
+ * its nalloc.
  *
  * Invariant (heap_check's own-cache walk): the bottom gc_mark - nalloc (low
  * 32 bits, as a signed number) blocks of the bin, when that is positive,
@@ -291,11 +292,12 @@ struct thread_state {
     uint8_t registry_held;    /* 1 while it takes or holds the registry lock (thread_cache.c) */
     uint8_t peak_kib; /* KiB (saturating) taken from node heaps since its last sample_peak */
     int tid;
-    uint64_t migrations;            /* times the thread was found on another node than before */
-    uint64_t fallbacks;             /* allocations of this thread served by a fallback node */
-    uint64_t peak_live_bytes;       /* most bytes it had live, sampled on its slow paths */
-    uint32_t cache_growth;          /* bytes its bins grew beyond cache_max (struct cache_bin) */
-    uint32_t gc_bytes;              /* taken from node heaps since its last cache_gc (bin_growth) */
+    uint64_t migrations;        /* times the thread was found on another node than before */
+    uint64_t fallbacks;         /* allocations of this thread served by a fallback node */
+    uint64_t peak_live_bytes;   /* most bytes it had live, sampled on its slow paths */
+    int64_t small_live_sampled; /* its small blocks' part of the last sample_peak's live bytes */
+    uint32_t cache_growth;      /* bytes its bins grew beyond cache_max (struct cache_bin) */
+    uint32_t gc_bytes;          /* taken from node heaps since its last cache_gc (bin_growth) */
     struct list_node registry_link; /* the registry of live threads (statistics) */
 };
 

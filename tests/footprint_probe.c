@@ -451,11 +451,14 @@ static void *idle_taker(void *arg)
     return NULL;
 }
 
-/* 150 ms, then 1 MiB of large blocks (a visit of the bins): the heaps' active bytes then. */
+/*
+ * 150 ms, then 16 large blocks (a visit of the bins: each counts 16 KiB of its
+ * 256 KiB, core/thread_cache.c, LARGE_GC_BYTES): the heaps' active bytes then.
+ */
 static int idle_after_delay(int (*counter)(const char *, uint64_t *), uint64_t *after)
 {
     nanosleep(&(struct timespec){.tv_nsec = 150 * 1000 * 1000}, NULL);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 16; i++) {
         void *volatile big = malloc(128 << 10);
         free(big);
     }

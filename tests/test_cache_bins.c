@@ -44,6 +44,16 @@
  *   class (150 KiB, above CACHE_YOUNG_TRAFFIC): the bin took the class's
  *   bound when the frees filled it, and keeps all 30.
  *
+ * - a_few_large_objects_leave_the_bins_alone: 100 blocks of 64 B freed into
+ *   the bin, two objects of 1 MiB allocated and freed, the 100 allocated
+ *   again: all come back from the bin. A large object used to count its size
+ *   (up to 256 KiB) toward the next visit of the bins, so each one walked
+ *   every bin (and again for the peak of live bytes), and two flushed the
+ *   idle blocks: numa_bench's `large` spent 10 % of its samples there.
+ * - many_large_objects_visit_the_bins: after 48 such objects (16 KiB each
+ *   toward the visits) the bin's idle blocks did go back: a thread that
+ *   stopped using small blocks still has them visited.
+ *
  * Each runs in a fresh thread: a fresh cache, a fresh budget.
  */
 #include "test_util.h"
@@ -436,4 +446,67 @@ static void *matures_body(void *arg)
 Test(cache_bins, busy_young_bin_matures)
 {
     run_in_thread(matures_body);
+}
+
+/*
+ * N blocks of 64 B freed into a fresh thread's bin, then `large` objects of
+ * 1 MiB allocated and freed, then N blocks of 64 B again: how many came back
+ * from the bin (kept_run). A large object counts 16 KiB toward the next
+ * visit of the bins (core/thread_cache.c, LARGE_GC_BYTES), not its size.
+ */
+#define VISIT_BLOCKS 100
+
+static size_t kept_after_large(int large)
+{
+    static void *blocks[VISIT_BLOCKS], *again[VISIT_BLOCKS];
+    for (int i = 0; i < VISIT_BLOCKS; i++)
+        blocks[i] = test_launder(malloc(64));
+    for (int i = 0; i < VISIT_BLOCKS; i++)
+        free(blocks[i]);
+    for (int i = 0; i < large; i++) {
+        char *big = test_launder(malloc(MiB));
+        big[0] = 1;
+        free(big);
+    }
+    for (int i = 0; i < VISIT_BLOCKS; i++)
+        again[i] = test_launder(malloc(64));
+    size_t kept = kept_run(blocks, again, VISIT_BLOCKS);
+    for (int i = 0; i < VISIT_BLOCKS; i++)
+        free(again[i]);
+    return kept;
+}
+
+static void *few_large_body(void *arg)
+{
+    (void)arg;
+    static char why[128];
+    size_t kept = kept_after_large(2);
+    if (kept < VISIT_BLOCKS) {
+        snprintf(why, sizeof why, "2 large objects: the bin kept %zu of %d blocks", kept,
+                 VISIT_BLOCKS);
+        return why;
+    }
+    return NULL;
+}
+
+static void *many_large_body(void *arg)
+{
+    (void)arg;
+    static char why[128];
+    size_t kept = kept_after_large(48);
+    if (kept >= VISIT_BLOCKS) {
+        snprintf(why, sizeof why, "48 large objects: the bin kept all %d blocks", VISIT_BLOCKS);
+        return why;
+    }
+    return NULL;
+}
+
+Test(cache_bins, a_few_large_objects_leave_the_bins_alone)
+{
+    run_in_thread(few_large_body);
+}
+
+Test(cache_bins, many_large_objects_visit_the_bins)
+{
+    run_in_thread(many_large_body);
 }

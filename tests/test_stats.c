@@ -257,6 +257,36 @@ Test(stats, thread_peak_of_live_bytes)
     cr_assert_leq(peak, 20000ULL * 112 + 65536, "peak %llu", peak);
 }
 
+static void *peak_with_large_objects(void *arg)
+{
+    (void)arg;
+    static void *blocks[10000], *large[8];
+    for (int i = 0; i < 10000; i++)
+        blocks[i] = malloc(100); /* 1.12 MB of the 112-byte class */
+    for (int i = 0; i < 8; i++)
+        large[i] = malloc(1 << 20);
+    for (int i = 0; i < 8; i++)
+        free(large[i]);
+    for (int i = 0; i < 10000; i++)
+        free(blocks[i]);
+    return NULL;
+}
+
+/*
+ * Large objects count in the peak at once, on top of the small blocks' live
+ * bytes as last sampled (core/thread_cache.c, large_tick: no walk of the bins
+ * for each large object).
+ */
+Test(stats, thread_peak_with_large_objects)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, peak_with_large_objects, NULL);
+    pthread_join(t, NULL);
+    unsigned long long peak = field(snapshot(), "\"exited_threads\"", "peak_bytes_live");
+    cr_assert_geq(peak, 10000ULL * 112 * 9 / 10 + (8ULL << 20), "peak %llu", peak);
+    cr_assert_leq(peak, 10000ULL * 112 + (8ULL << 20), "peak %llu", peak);
+}
+
 /* A thread that frees blocks another thread made: its live bytes go below zero. */
 struct sweeper {
     void **blocks;
