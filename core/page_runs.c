@@ -265,6 +265,33 @@ static bool add_segment(struct node_heap *heap)
     return true;
 }
 
+/*
+ * Pages [from, from + count) of a free run join the span that starts at page
+ * `head`: each entry is written whole, its tag 0 as every page's outside a
+ * slab is (layout.h), so that on x86-64 one `rep stosl` writes them all. A
+ * field store per page was 5 instructions a page, 1280 for a 1 MiB object
+ * (callgrind: a third of numa_bench's `large` run); the compiler's vector
+ * loop for the same stores took 430 bytes of the text's window.
+ */
+_Static_assert(sizeof(struct page_entry) == sizeof(uint32_t), "a page entry is one stosl");
+
+static void set_run_heads(struct segment *seg, unsigned from, unsigned head, unsigned count)
+{
+    struct page_entry entry = {.tag = 0, .head = (uint16_t)head};
+    struct page_entry *at = &seg->pages[from];
+    for (unsigned i = 0; i < count; i++)
+        NA_ASSERT(at[i].tag == 0);
+#if defined(__x86_64__)
+    uint32_t word;
+    memcpy(&word, &entry, sizeof word);
+    size_t n = count;
+    __asm__ volatile("rep stosl" : "+D"(at), "+c"(n) : "a"(word) : "memory");
+#else
+    for (unsigned i = 0; i < count; i++)
+        at[i] = entry;
+#endif
+}
+
 struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy)
 {
     NA_ASSERT_HELD(&heap->pages_lock);
@@ -303,8 +330,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     span->first = (uint16_t)first;
     span->npages = (uint16_t)npages;
     span->dirty = dirty; /* tells the caller whether the pages may be non-zero */
-    for (unsigned page = first; page < first + npages; page++)
-        seg->pages[page].head = (uint16_t)first;
+    set_run_heads(seg, first, first, (unsigned)npages);
     heap->active_bytes += npages << OS_PAGE_SHIFT;
     heap_note_peak(heap);
     /* A dirty run's pages may be absent too (a large object written in one page and freed). */
@@ -502,8 +528,7 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
     span_unbind(seg, right); /* its first page is the span's now */
     if (rest)
         make_free_run(heap, seg, next + extra, rest, dirty, freed_ms, emptied);
-    for (unsigned page = next; page < next + extra; page++)
-        seg->pages[page].head = (uint16_t)first;
+    set_run_heads(seg, next, first, extra);
     span->npages = (uint16_t)npages;
     heap->active_bytes += (size_t)extra << OS_PAGE_SHIFT;
     heap_note_peak(heap);
