@@ -281,10 +281,10 @@ static bool bin_mature(struct node_cache *nc, unsigned cls)
 
 /*
  * How much a thread takes from its node heaps (bytes of refills, and of
- * large objects as large_tick counts them) between two visits of its bins for idle blocks (struct
- * bin_growth). A block idle at a bin's bottom goes back after one to two
- * such periods; a bin in use (a batch, a churn) reaches its bottom far more
- * often than that, and loses nothing.
+ * large objects as large_tick counts them) between two visits of its bins
+ * for idle blocks (struct bin_growth). A block idle at a bin's bottom goes
+ * back after one to two such periods; a bin in use (a batch, a churn)
+ * reaches its bottom far more often than that, and loses nothing.
  */
 #define CACHE_GC_BYTES ((uint32_t)256 << 10)
 
@@ -631,17 +631,14 @@ void thread_cache_route_refresh(void)
     ts->route_key = generation | cpu;
 }
 
-/*
- * The thread's live bytes (allocated - freed, all its node caches), sampled on
- * its refill and flush paths: the peak it records can miss a short-lived high
- * by at most what its bins can hold.
- */
+/* A new high of the thread's live bytes becomes its peak. */
 static void note_peak(struct thread_state *ts, uint64_t live)
 {
     if ((int64_t)live > 0 && live > ts->peak_live_bytes)
         COUNT(ts->peak_live_bytes, live - ts->peak_live_bytes);
 }
 
+/* The thread's large and huge objects' bytes live, over all its node caches. */
 static uint64_t large_live(const struct thread_state *ts)
 {
     uint64_t live = 0;
@@ -650,6 +647,11 @@ static uint64_t large_live(const struct thread_state *ts)
     return live;
 }
 
+/*
+ * The thread's live bytes (allocated - freed, all its node caches), sampled on
+ * its refill and flush paths: the peak it records can miss a short-lived high
+ * by at most what its bins can hold.
+ */
 static void sample_peak(struct thread_state *ts)
 {
     ts->peak_kib = 0;
