@@ -235,41 +235,42 @@ Test(stats, realloc_in_place_keeps_bytes_balanced)
     cr_assert_eq(after.bytes_alloc - before.bytes_alloc, after.bytes_freed - before.bytes_freed);
 }
 
+/* A thread's blocks: `small` of 100 B (the 112-byte class), then `large` of 1 MiB. */
+struct peak_job {
+    int small, large;
+};
+
 static void *peak_then_nothing(void *arg)
 {
-    (void)arg;
-    static void *blocks[20000];
-    for (int i = 0; i < 20000; i++)
-        blocks[i] = malloc(100); /* 112-byte class: 2.24 MB live at the peak */
-    for (int i = 0; i < 20000; i++)
+    const struct peak_job *job = arg;
+    static void *blocks[20000], *large[8];
+    for (int i = 0; i < job->small; i++)
+        blocks[i] = malloc(100);
+    for (int i = 0; i < job->large; i++)
+        large[i] = malloc(1 << 20);
+    for (int i = 0; i < job->large; i++)
+        free(large[i]);
+    for (int i = 0; i < job->small; i++)
         free(blocks[i]);
     return NULL;
+}
+
+/* The peak of live bytes the statistics keep for such a thread once it has exited. */
+static unsigned long long exited_peak(int small, int large)
+{
+    struct peak_job job = {small, large};
+    pthread_t t;
+    pthread_create(&t, NULL, peak_then_nothing, &job);
+    pthread_join(t, NULL);
+    return field(snapshot(), "\"exited_threads\"", "peak_bytes_live");
 }
 
 /* A thread's peak of live bytes is kept after its memory is freed and it exits. */
 Test(stats, thread_peak_of_live_bytes)
 {
-    pthread_t t;
-    pthread_create(&t, NULL, peak_then_nothing, NULL);
-    pthread_join(t, NULL);
-    unsigned long long peak = field(snapshot(), "\"exited_threads\"", "peak_bytes_live");
+    unsigned long long peak = exited_peak(20000, 0); /* 2.24 MB live at the peak */
     cr_assert_geq(peak, 20000ULL * 112 * 9 / 10, "peak %llu", peak);
     cr_assert_leq(peak, 20000ULL * 112 + 65536, "peak %llu", peak);
-}
-
-static void *peak_with_large_objects(void *arg)
-{
-    (void)arg;
-    static void *blocks[10000], *large[8];
-    for (int i = 0; i < 10000; i++)
-        blocks[i] = malloc(100); /* 1.12 MB of the 112-byte class */
-    for (int i = 0; i < 8; i++)
-        large[i] = malloc(1 << 20);
-    for (int i = 0; i < 8; i++)
-        free(large[i]);
-    for (int i = 0; i < 10000; i++)
-        free(blocks[i]);
-    return NULL;
 }
 
 /*
@@ -279,10 +280,7 @@ static void *peak_with_large_objects(void *arg)
  */
 Test(stats, thread_peak_with_large_objects)
 {
-    pthread_t t;
-    pthread_create(&t, NULL, peak_with_large_objects, NULL);
-    pthread_join(t, NULL);
-    unsigned long long peak = field(snapshot(), "\"exited_threads\"", "peak_bytes_live");
+    unsigned long long peak = exited_peak(10000, 8); /* 1.12 MB, then 8 MiB */
     cr_assert_geq(peak, 10000ULL * 112 * 9 / 10 + (8ULL << 20), "peak %llu", peak);
     cr_assert_leq(peak, 10000ULL * 112 + (8ULL << 20), "peak %llu", peak);
 }
