@@ -210,8 +210,20 @@ int os_decommit(void *addr, size_t size)
     return result(p == MAP_FAILED ? -1 : 0, saved);
 }
 
+#ifdef NUMA_ALLOC_DEBUG
+static __thread uint64_t clock_reads;
+
+uint64_t os_clock_reads(void)
+{
+    return clock_reads;
+}
+#endif
+
 uint64_t os_now_ms(void)
 {
+#ifdef NUMA_ALLOC_DEBUG
+    clock_reads++;
+#endif
     struct timespec ts;
     vdso_clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;

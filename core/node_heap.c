@@ -94,9 +94,10 @@ static void slab_destroy(struct node_heap *heap, struct span *slab)
     for (unsigned page = first; page < first + slab->npages; page++)
         seg->pages[page].tag = 0; /* the heads stay: page_run_free reads them */
     na_lock(&heap->pages_lock);
+    uint64_t now = os_now_ms(); /* under the lock: the dirty runs' list stays in time order */
     slab_map_release(seg, slab, BITMAP_WORDS(na_size_classes[slab->cls].slab_blocks));
-    page_run_free(heap, slab, true);
-    purge_maybe(heap);
+    page_run_free(heap, slab, true, now);
+    purge_maybe_at(heap, now);
     na_unlock(&heap->pages_lock);
 }
 
@@ -755,8 +756,9 @@ void heap_free_large(struct node_heap *heap, struct segment *seg, struct span *s
 {
     (void)seg;
     na_lock(&heap->pages_lock);
-    page_run_free(heap, span, false);
-    purge_maybe(heap);
+    uint64_t now = os_now_ms(); /* this free's one reading, under the lock (slab_destroy) */
+    page_run_free(heap, span, false, now);
+    purge_maybe_at(heap, now);
     na_unlock(&heap->pages_lock);
 }
 

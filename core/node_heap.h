@@ -179,7 +179,8 @@ struct node_heap {
     size_t active_bytes;       /* spans and huge objects in use */
     size_t peak_active_bytes;  /* the most active_bytes ever was */
     size_t purged_bytes;       /* given back to the OS so far */
-    size_t young_freed;        /* bytes freed while young (purge.c), to PURGE_YOUNG_BYTES */
+    size_t young_freed;        /* bytes freed while young (purge.c), to PURGE_YOUNG_BYTES;
+                                  that once the young window is found closed */
     size_t huge_count;         /* live huge objects */
     size_t huge_bytes;         /* their usable bytes */
     size_t grow_out_floor;     /* a growth to this size or less is copied, not moved out */
@@ -343,8 +344,12 @@ NA_COLD bool heap_resize_huge(struct node_heap *heap, struct segment *seg, size_
  * largest free run (room to grow in place) rather than the best fit.
  */
 struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_pages, bool roomy);
-/* emptied_slab: the pages of a slab that emptied (layout.h, struct span, emptied). */
-void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab);
+/*
+ * emptied_slab: the pages of a slab that emptied (layout.h, struct span,
+ * emptied). now_ms: os_now_ms(), read by the caller, which passes it on to
+ * purge_maybe_at.
+ */
+void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab, uint64_t now_ms);
 /* Pages about to be handed out untouched: may they be? (node_memory_commit) */
 bool heap_commit_check(struct node_heap *heap, void *addr, size_t bytes);
 /* The same for pages of a dirty run, some of them resident: only the absent ones are checked. */
@@ -441,6 +446,12 @@ bool segment_run_trim(struct node_heap *heap, struct segment *run);
 void purge_note_dirty(struct node_heap *heap, struct span *span);
 void purge_forget_dirty(struct node_heap *heap, struct span *span);
 void purge_maybe(struct node_heap *heap);
+/*
+ * purge_maybe with the clock the caller read for the same call (os_now_ms), so
+ * that a large free reads it once (page_run_free's and this one's).
+ */
+#define PURGE_CLOCK_UNREAD UINT64_MAX
+void purge_maybe_at(struct node_heap *heap, uint64_t now_ms);
 /* Starts the young window (PURGE_YOUNG_MS); once, at start-up, after the options. */
 void purge_init(void);
 /* Counts `bytes` being freed (a page run, a huge object) against the heap's young budget. */

@@ -99,7 +99,8 @@ static void take_free_run(struct node_heap *heap, struct span *span)
         purge_forget_dirty(heap, span);
 }
 
-static void release_run(struct node_heap *heap, struct span *span, bool dirty, bool emptied);
+static void release_run(struct node_heap *heap, struct span *span, bool dirty, bool emptied,
+                        uint64_t now_ms);
 
 /* The largest free run (highest list), for an object expected to grow in place. */
 static struct span *find_roomy_run(struct node_heap *heap, size_t npages)
@@ -336,7 +337,7 @@ struct span *page_run_alloc(struct node_heap *heap, size_t npages, size_t align_
     /* A dirty run's pages may be absent too (a large object written in one page and freed). */
     if (!segment_commit_through(seg, first + (unsigned)npages) ||
         !heap_commit_check_run(heap, span_start(seg, span), npages << OS_PAGE_SHIFT, dirty)) {
-        release_run(heap, span, dirty, false); /* the node is exhausted: nothing was kept */
+        release_run(heap, span, dirty, false, os_now_ms()); /* the node is exhausted: none kept */
         return NULL;
     }
     return span;
@@ -378,15 +379,17 @@ static bool emptied_beside(struct segment *seg, unsigned first, unsigned npages)
 
 /*
  * Returns a span's pages to the free runs, coalescing; `dirty`: they may be
- * resident; `emptied`: they are an emptied slab's (struct span, emptied).
+ * resident, freed at now_ms (os_now_ms); `emptied`: they are an emptied
+ * slab's (struct span, emptied).
  * Freed young beside an emptied slab's run, other pages are purged first, as
  * they would be alone, and join it clean.
  */
-static void release_run(struct node_heap *heap, struct span *span, bool dirty, bool emptied)
+static void release_run(struct node_heap *heap, struct span *span, bool dirty, bool emptied,
+                        uint64_t now_ms)
 {
     struct segment *seg = segment_of(span);
     unsigned first = span->first, npages = span->npages;
-    uint64_t freed_ms = dirty ? os_now_ms() : 0;
+    uint64_t freed_ms = dirty ? now_ms : 0;
     NA_ASSERT_HELD(&heap->pages_lock);
     NA_ASSERT(span->state != SPAN_FREE); /* SPAN_NONE: a run page_run_alloc gives back */
     NA_ASSERT(seg->magic == SEGMENT_MAGIC && seg->kind == SEG_PAGES);
@@ -463,11 +466,11 @@ unsigned page_run_free_beside(struct segment *seg, unsigned first, unsigned npag
 }
 
 /* An emptied slab's pages wait the purge delay, young or not, and spend no young budget. */
-void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab)
+void page_run_free(struct node_heap *heap, struct span *span, bool emptied_slab, uint64_t now_ms)
 {
     if (!emptied_slab)
         purge_note_free(heap, (size_t)span->npages << OS_PAGE_SHIFT);
-    release_run(heap, span, true, emptied_slab);
+    release_run(heap, span, true, emptied_slab, now_ms);
 }
 
 /*
@@ -503,7 +506,7 @@ bool page_run_resize(struct node_heap *heap, struct span *span, size_t npages)
         tail->npages = (uint16_t)(old - (unsigned)npages);
         tail->state = SPAN_LARGE;
         span->npages = (uint16_t)npages;
-        release_run(heap, tail, true, false);
+        release_run(heap, tail, true, false, os_now_ms());
         return true;
     }
     unsigned extra = (unsigned)npages - old, next = first + old;

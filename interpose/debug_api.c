@@ -3,9 +3,12 @@
  * NUMA_ALLOC_DEBUG builds only), for tests of the library they link:
  * numa_alloc_debug_check() runs the whole-heap check (core/heap_check.h);
  * numa_alloc_debug_on_race() and numa_alloc_debug_hand_back() land another
- * thread's remote hand-back at a race point (core/race_points.h). Not part
- * of the public API: no header declares them; a test declares them itself.
+ * thread's remote hand-back at a race point (core/race_points.h);
+ * numa_alloc_debug_clock_reads() counts the calling thread's readings of the
+ * clock (base/os.h). Not part of the public API: no header declares them; a
+ * test declares them itself.
  */
+#include "base/os.h"
 #include "core/heap_check.h"
 #include "core/race_points.h"
 #include "interpose/export.h"
@@ -16,6 +19,8 @@ NA_EXPORT size_t numa_alloc_debug_check(void);
 NA_EXPORT void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_size));
 /* race_hand_back: how many of `blocks` went back, as another thread's remote frees. */
 NA_EXPORT unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count);
+/* os_clock_reads: the calling thread's readings of the clock so far. */
+NA_EXPORT uint64_t numa_alloc_debug_clock_reads(void);
 
 NA_EXPORT size_t numa_alloc_debug_check(void)
 {
@@ -30,4 +35,9 @@ NA_EXPORT void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_siz
 NA_EXPORT unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count)
 {
     return race_hand_back(blocks, count);
+}
+
+NA_EXPORT uint64_t numa_alloc_debug_clock_reads(void)
+{
+    return os_clock_reads();
 }

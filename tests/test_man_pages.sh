@@ -46,7 +46,8 @@ malloc_info free_sized free_aligned_sized setrlimit setrlimit64 prlimit prlimit6
 mlockall munlockall \
 __libc_malloc __libc_calloc __libc_realloc __libc_memalign __libc_valloc __libc_pvalloc \
 __libc_free __libc_mallopt __libc_mallinfo cfree dlopen \
-numa_alloc_debug_check numa_alloc_debug_on_race numa_alloc_debug_hand_back "
+numa_alloc_debug_check numa_alloc_debug_on_race numa_alloc_debug_hand_back \
+numa_alloc_debug_clock_reads "
 
 # The text after each .TP (the item's heading), with escapes removed:
 # "\-" -> "-", font changes and \c dropped.

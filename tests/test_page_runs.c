@@ -129,3 +129,38 @@ Test(page_runs, splits_and_merges_reuse_descriptors)
         free(first);
     }
 }
+
+/*
+ * A large free reads the clock once: its run's time, which the purge check
+ * after it uses too. It read it three times (the young budget's check, the
+ * run's time, the purge check), some 5 ns each: 3 % of the `large`
+ * benchmark's instructions (docs/benchmarks.md, session 42). Debug builds
+ * count the readings (interpose/debug_api.c); a large object's malloc and
+ * free visit the thread's bins every 16 objects (core/thread_cache.c,
+ * LARGE_GC_BYTES), and a visit may read it once more.
+ */
+uint64_t numa_alloc_debug_clock_reads(void) __attribute__((weak));
+
+Test(page_runs, a_large_free_reads_the_clock_once)
+{
+    if (!numa_alloc_debug_clock_reads)
+        cr_skip_test("a release build: debug builds count the clock's readings");
+    enum { FREES = 64 };
+    static char *block[FREES];
+    /* Spends the young budget (a block over PURGE_YOUNG_BLOCK_MAX) and leaves a run dirty. */
+    free(test_launder(malloc(SHORT)));
+    uint64_t reads = 0;
+    for (int i = 0; i < FREES; i++) {
+        block[i] = test_launder(malloc(SHORT));
+        cr_assert_not_null(block[i]);
+        test_assert_ours(block[i]);
+        memset(block[i], 0x5A, PAGE);
+        uint64_t before = numa_alloc_debug_clock_reads();
+        free(block[i]);
+        reads += numa_alloc_debug_clock_reads() - before;
+    }
+    cr_log_info("%d frees of %zu KiB read the clock %llu times", FREES, SHORT / KiB,
+                (unsigned long long)reads);
+    cr_assert_leq(reads, FREES + FREES / 8, "%d large frees read the clock %llu times", FREES,
+                  (unsigned long long)reads);
+}
