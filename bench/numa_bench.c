@@ -15,7 +15,9 @@
  *         RESULT workload=W ns_per_op=X ops=N maxrss_kib=K malloc_from=PATH
  *       If NUMA_BENCH_EXPECT is set ("glibc" or a .so path) the child checks,
  *       via dladdr(malloc) and /proc/self/maps, that malloc really comes from
- *       that allocator and exits 3 if not.
+ *       that allocator and exits 3 if not. With NUMA_BENCH_PHASES set,
+ *       numa-shaped-Tt also prints its three phases (build, walk, free) in ns
+ *       per node to stderr.
  *
  *   numa_bench --all [--reps=N] [--quick] [--threads=T] [--out=FILE.md]
  *                    [--lib=PATH] [--before=PATH] [--variant=NAME:VAR=VALUE[,...]]

@@ -359,6 +359,7 @@ typedef struct {
     size_t nodes, rounds;
     uint64_t seed;
     uint64_t acc;
+    uint64_t phase_ns[3]; /* build, walk, free: summed over the rounds */
 } ns_t;
 
 static inline size_t ns_bucket(uint64_t key, size_t nb)
@@ -383,6 +384,7 @@ static void ns_work(void *arg)
         size_t *arrlen = xmalloc(narr * sizeof *arrlen);
         size_t na = 0;
         ns_node_t *head = NULL, **tail = &head;
+        uint64_t t0 = now_ns();
         /* build */
         for (size_t i = 0; i < t->nodes; i++) {
             size_t sz = rng_size(&sr, NS_LO, NS_HI, 1);
@@ -406,6 +408,7 @@ static void ns_work(void *arg)
                 arrlen[na++] = len;
             }
         }
+        uint64_t t1 = now_ns();
         /* walk */
         for (int w = 0; w < NS_WALKS; w++) {
             for (ns_node_t *n = head; n; n = n->all)
@@ -426,12 +429,16 @@ static void ns_work(void *arg)
                 for (size_t j = 0; j < arrlen[k]; j += 4)
                     acc += arr[k][j];
         }
+        uint64_t t2 = now_ns();
         /* free, in bucket order */
         for (size_t b = 0; b < nb; b++)
             for (ns_node_t *n = bucket[b], *next; n; n = next) {
                 next = n->next;
                 free(n);
             }
+        t->phase_ns[0] += t1 - t0;
+        t->phase_ns[1] += t2 - t1;
+        t->phase_ns[2] += now_ns() - t2;
         for (size_t k = 0; k < na; k++)
             free(arr[k]);
         free(arrlen);
@@ -711,6 +718,12 @@ double wl_numa_shaped(const params_t *p, uint64_t *ops)
     for (int i = 0; i < n; i++)
         sink_add(t[i].acc);
     uint64_t per_thread = (uint64_t)nodes * rounds;
+    /* Which phase an allocator loses (docs/benchmarks.md, session 42): ns per node, thread 0. */
+    if (getenv("NUMA_BENCH_PHASES"))
+        fprintf(stderr, "numa-shaped phases: build %.1f walk %.1f free %.1f ns/node\n",
+                (double)t[0].phase_ns[0] / (double)per_thread,
+                (double)t[0].phase_ns[1] / (double)per_thread,
+                (double)t[0].phase_ns[2] / (double)per_thread);
     *ops = per_thread * (uint64_t)n;
     return (double)ns / (double)per_thread;
 }
