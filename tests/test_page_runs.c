@@ -135,9 +135,10 @@ Test(page_runs, splits_and_merges_reuse_descriptors)
  * after it uses too. It read it three times (the young budget's check, the
  * run's time, the purge check), some 5 ns each: 3 % of the `large`
  * benchmark's instructions (docs/benchmarks.md, session 42). Debug builds
- * count the readings (interpose/debug_api.c); a large object's malloc and
+ * count the readings (interpose/debug_api.c). A large object's malloc and
  * free visit the thread's bins every 16 objects (core/thread_cache.c,
- * LARGE_GC_BYTES), and a visit may read it once more.
+ * LARGE_GC_BYTES), and a visit may read it again (an emptied slab, an idle
+ * shard): so most frees, not all, must read it once.
  */
 uint64_t numa_alloc_debug_clock_reads(void) __attribute__((weak));
 
@@ -149,6 +150,7 @@ Test(page_runs, a_large_free_reads_the_clock_once)
     static char *block[FREES];
     /* Spends the young budget (a block over PURGE_YOUNG_BLOCK_MAX) and leaves a run dirty. */
     free(test_launder(malloc(SHORT)));
+    int once = 0;
     uint64_t reads = 0;
     for (int i = 0; i < FREES; i++) {
         block[i] = test_launder(malloc(SHORT));
@@ -157,10 +159,13 @@ Test(page_runs, a_large_free_reads_the_clock_once)
         memset(block[i], 0x5A, PAGE);
         uint64_t before = numa_alloc_debug_clock_reads();
         free(block[i]);
-        reads += numa_alloc_debug_clock_reads() - before;
+        uint64_t n = numa_alloc_debug_clock_reads() - before;
+        reads += n;
+        once += n == 1;
     }
-    cr_log_info("%d frees of %zu KiB read the clock %llu times", FREES, SHORT / KiB,
-                (unsigned long long)reads);
-    cr_assert_leq(reads, FREES + FREES / 8, "%d large frees read the clock %llu times", FREES,
+    cr_log_info("%d frees of %zu KiB read the clock %llu times, %d of them once", FREES,
+                SHORT / KiB, (unsigned long long)reads, once);
+    cr_assert_geq(once, FREES * 3 / 4,
+                  "only %d of %d large frees read the clock once (%llu in all)", once, FREES,
                   (unsigned long long)reads);
 }
