@@ -6,6 +6,13 @@
  * "malloc X free Y". Which half an allocator loses shows where its cost is
  * (docs/benchmarks.md, Round twelve): a free that only links the block into
  * its page's list, or one whose bin, once full, is flushed into the slabs.
+ *
+ * bulk_free_phases N MIN MAX REPS K - the free half calls a stand-in instead of
+ * free: K steps of a serial add (about a cycle each) and a store into the
+ * block, which is freed after the timing. What a free's length alone costs
+ * in this loop, where each block's line is a miss and the misses of
+ * successive blocks overlap only as far as the reorder window reaches
+ * (docs/benchmarks.md, session 42).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +29,16 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+static int stand_in_steps = -1; /* K, or -1: the real free */
+
+__attribute__((noinline)) static void stand_in_free(void *block)
+{
+    uint64_t v = (uintptr_t)block;
+    for (int i = 0; i < stand_in_steps; i++)
+        __asm__("lea 1(%0,%0,2), %0" : "+r"(v)); /* serial: each step waits for the last */
+    *(uint64_t *)block = v;
+}
+
 static uint64_t xorshift(uint64_t *x)
 {
     *x ^= *x << 13;
@@ -36,10 +53,11 @@ int main(int argc, char **argv)
     size_t lo = argc > 2 ? (size_t)atol(argv[2]) : 16;
     size_t hi = argc > 3 ? (size_t)atol(argv[3]) : 256;
     long reps = argc > 4 ? atol(argv[4]) : 30;
+    stand_in_steps = argc > 5 ? atoi(argv[5]) : -1;
     unsigned char **blocks = malloc(n * sizeof *blocks);
     size_t *size = malloc(n * sizeof *size), *order = malloc(n * sizeof *order);
     if (n == 0 || lo == 0 || hi < lo || reps < 1 || !blocks || !size || !order) {
-        fprintf(stderr, "usage: bulk_free_phases N MIN MAX REPS\n");
+        fprintf(stderr, "usage: bulk_free_phases N MIN MAX REPS [K]\n");
         return 2;
     }
     uint64_t x = 88172645463325252u;
@@ -65,9 +83,15 @@ int main(int argc, char **argv)
         uint64_t mid = now_ns();
         for (size_t i = 0; i < n; i++) {
             sum += blocks[order[i]][0];
-            free(blocks[order[i]]);
+            if (stand_in_steps < 0)
+                free(blocks[order[i]]);
+            else
+                stand_in_free(blocks[order[i]]);
         }
         uint64_t end = now_ns();
+        if (stand_in_steps >= 0)
+            for (size_t i = 0; i < n; i++)
+                free(blocks[i]);
         if (mid - start < best_malloc)
             best_malloc = mid - start;
         if (end - mid < best_free)
