@@ -179,8 +179,8 @@ struct node_heap {
     size_t active_bytes;       /* spans and huge objects in use */
     size_t peak_active_bytes;  /* the most active_bytes ever was */
     size_t purged_bytes;       /* given back to the OS so far */
-    size_t young_freed;        /* bytes freed while young (purge.c), to PURGE_YOUNG_BYTES;
-                                  that once the young window is found closed */
+    size_t young_freed;        /* bytes freed while young (purge.c), up to PURGE_YOUNG_BYTES;
+                                  set to it once the young window is found closed */
     size_t huge_count;         /* live huge objects */
     size_t huge_bytes;         /* their usable bytes */
     size_t grow_out_floor;     /* a growth to this size or less is copied, not moved out */
