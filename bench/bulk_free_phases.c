@@ -7,13 +7,17 @@
  * (docs/benchmarks.md, Round twelve): a free that only links the block into
  * its page's list, or one whose bin, once full, is flushed into the slabs.
  *
- * bulk_free_phases N MIN MAX REPS K - the free half calls a stand-in instead of
- * free: K steps of a serial add (about a cycle each) and a store into the
- * block, which is freed after the timing. What a free's length alone costs
- * in this loop, where each block's line is a miss and the misses of
- * successive blocks overlap only as far as the reorder window reaches
- * (docs/benchmarks.md, session 42).
+ * bulk_free_phases N MIN MAX REPS K [KIND] - the free half calls a stand-in
+ * instead of free: K steps and a store into the block, which is freed after
+ * the timing. KIND says what a step is: `serial` (the default), an add that
+ * waits for the one before it (about a cycle each); `nop`, a nop; `load`, an
+ * independent load from a line in L1 (K a multiple of 8 for those two). What
+ * a free's work alone costs in this loop, where each block's line is a miss
+ * and the next blocks' misses overlap with it only as far as the core can
+ * hold the steps behind it: a nop costs next to nothing, a load and a step
+ * that waits for another do (docs/benchmarks.md, sessions 42 and 43).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +34,24 @@ static uint64_t now_ns(void)
 }
 
 static int stand_in_steps = -1; /* K, or -1: the real free */
+static enum { STEP_SERIAL, STEP_NOP, STEP_LOAD } stand_in_kind;
+static uint64_t hot_line[8];
+
+#define TIMES8(x) x x x x x x x x
 
 __attribute__((noinline)) static void stand_in_free(void *block)
 {
     uint64_t v = (uintptr_t)block;
-    for (int i = 0; i < stand_in_steps; i++)
-        __asm__("lea 1(%0,%0,2), %0" : "+r"(v)); /* serial: each step waits for the last */
+    if (stand_in_kind == STEP_SERIAL) {
+        for (int i = 0; i < stand_in_steps; i++)
+            __asm__("lea 1(%0,%0,2), %0" : "+r"(v)); /* serial: each step waits for the last */
+    } else if (stand_in_kind == STEP_NOP) {
+        for (int i = 0; i < stand_in_steps; i += 8)
+            __asm__ volatile(TIMES8("nop\n"));
+    } else {
+        for (int i = 0; i < stand_in_steps; i += 8) /* each load on its own: none waits */
+            __asm__ volatile(TIMES8("mov (%0), %%r8\n") : : "r"(hot_line) : "r8");
+    }
     *(uint64_t *)block = v;
 }
 
@@ -54,10 +70,16 @@ int main(int argc, char **argv)
     size_t hi = argc > 3 ? (size_t)atol(argv[3]) : 256;
     long reps = argc > 4 ? atol(argv[4]) : 30;
     stand_in_steps = argc > 5 ? atoi(argv[5]) : -1;
+    const char *kind = argc > 6 ? argv[6] : "serial";
+    stand_in_kind = strcmp(kind, "nop") == 0    ? STEP_NOP
+                    : strcmp(kind, "load") == 0 ? STEP_LOAD
+                                                : STEP_SERIAL;
+    bool kind_ok = stand_in_kind != STEP_SERIAL || strcmp(kind, "serial") == 0;
     unsigned char **blocks = malloc(n * sizeof *blocks);
     size_t *size = malloc(n * sizeof *size), *order = malloc(n * sizeof *order);
-    if (n == 0 || lo == 0 || hi < lo || reps < 1 || !blocks || !size || !order) {
-        fprintf(stderr, "usage: bulk_free_phases N MIN MAX REPS [K]\n");
+    if (n == 0 || lo == 0 || hi < lo || reps < 1 || !blocks || !size || !order || !kind_ok ||
+        (stand_in_kind != STEP_SERIAL && stand_in_steps % 8 != 0)) {
+        fprintf(stderr, "usage: bulk_free_phases N MIN MAX REPS [K [serial|nop|load]]\n");
         return 2;
     }
     uint64_t x = 88172645463325252u;

@@ -7,6 +7,7 @@
 #   RUNS=11 LIB=/tmp/old.so bench/footprint.sh build   # another libnumapreload.so
 #   OLD=/tmp/old/libnumapreload.so bench/footprint.sh   # and a column for an older build
 #   EXACT=1 bench/footprint.sh         # VmHWM at exit instead of ru_maxrss (startup_run --exact)
+#   PEAK=1 bench/footprint.sh          # the peak counted page by page (startup_run --peak)
 #
 # Prints one row per command: the median peak RSS in KiB per allocator, and numa-alloc's
 # excess over glibc in KiB. A peer whose library is missing prints "-". File-backed pages
@@ -14,7 +15,9 @@
 # fault, so a row moves by some 10-100 KiB from run to run with the page cache; the
 # library's own dirty pages (tests/test_footprint.sh) do not. ru_maxrss also moves in steps
 # of 128 KiB (the kernel's per-CPU RSS batches); EXACT=1 reads VmHWM from /proc instead,
-# exact, for the process started only (after its execs: the interpreter behind a shim).
+# for the process started only (after its execs: the interpreter behind a shim), which is
+# exact at exit but records the peaks only when a mapping goes; PEAK=1 reads the page
+# tables' count (smaps_rollup) at every call that can lower it, and takes the largest.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -33,7 +36,11 @@ rss() { # preload(or empty) command... -> median peak RSS in KiB
     shift
     local args=("$runs")
     [[ -n $preload ]] && args+=("--preload=$preload")
-    [[ -n ${EXACT:-} ]] && args+=(--exact)
+    if [[ -n ${PEAK:-} ]]; then
+        args+=(--peak)
+    elif [[ -n ${EXACT:-} ]]; then
+        args+=(--exact)
+    fi
     "$run" "${args[@]}" -- "$@" 2>/dev/null | awk '{print $2}'
 }
 

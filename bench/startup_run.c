@@ -2,7 +2,7 @@
  * startup_run - runs a command RUNS times and prints the median wall time and
  * the median peak RSS of the runs, for bench/startup_nodes.sh.
  *
- *   startup_run RUNS [--preload=LIB] [--exact] -- COMMAND [ARGS...]
+ *   startup_run RUNS [--preload=LIB] [--exact|--peak] -- COMMAND [ARGS...]
  *
  * Prints one line: "median_ms median_rss_kib min_ms max_ms". Wall time is
  * fork to exit (CLOCK_MONOTONIC), RSS the child's ru_maxrss (wait4), which
@@ -16,6 +16,16 @@
  * batches of 32 pages and records the peak without the CPUs' residues;
  * /proc reads the exact sum. Only the process started (after its execs),
  * not its children; the wall time then includes the tracing.
+ *
+ * --peak: the peak of the resident set counted page by page: the command is
+ * stopped at the entry of every call that can lower it (munmap, madvise,
+ * mremap, brk, mmap over a mapping, exit) and at its exit, and the Rss of
+ * /proc/PID/smaps_rollup (a walk of its page tables) is read there; the
+ * peak is the largest of those. VmHWM misses a peak that a madvise lowers:
+ * the kernel takes its mark when a mapping goes and at exit, not there.
+ * Debian's `python3 -c pass` peaks 32-80 KiB above its VmHWM under each
+ * allocator (docs/benchmarks.md, session 43). The whole run is followed,
+ * its execs included; its threads are not.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -26,6 +36,8 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,20 +88,87 @@ static long hwm_at_exit(pid_t pid)
     return hwm;
 }
 
+/* Rss of /proc/PID/smaps_rollup in KiB (exact: the page tables walked), -1 if unreadable. */
+static long rss_exact(pid_t pid)
+{
+    char path[64], line[256];
+    long rss = -1;
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Rss:", 4) == 0)
+            rss = atol(line + 4);
+    if (f)
+        fclose(f);
+    return rss;
+}
+
+/* Can the system call `nr` lower the resident set of the calling process? */
+static bool may_lower_rss(long nr)
+{
+    return nr == SYS_munmap || nr == SYS_madvise || nr == SYS_mremap || nr == SYS_brk ||
+           nr == SYS_mmap || nr == SYS_exit_group || nr == SYS_exit || nr == SYS_process_madvise;
+}
+
+/*
+ * Follows a child stopped by ptrace from its exec to its exit stop (--peak);
+ * returns the largest exact Rss read at the entry of a call that can lower
+ * it and at its exit, -1 if none was read, and lets it exit.
+ */
+static long peak_exact(pid_t pid)
+{
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
+        return -1;
+    ptrace(PTRACE_SETOPTIONS, pid, NULL,
+           (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD));
+    ptrace(PTRACE_SYSCALL, pid, NULL, NULL);
+    long peak = -1;
+    bool entry = true; /* syscall stops alternate: entry, then exit */
+    while (waitpid(pid, &status, 0) == pid && WIFSTOPPED(status)) {
+        int sig = WSTOPSIG(status);
+        if (sig == (SIGTRAP | 0x80)) {
+            if (entry) {
+                struct user_regs_struct regs;
+                if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) == 0 &&
+                    may_lower_rss((long)regs.orig_rax)) {
+                    long rss = rss_exact(pid);
+                    peak = rss > peak ? rss : peak;
+                }
+            }
+            entry = !entry;
+            sig = 0;
+        } else if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+            long rss = rss_exact(pid);
+            peak = rss > peak ? rss : peak;
+            ptrace(PTRACE_DETACH, pid, NULL, NULL);
+            return peak;
+        } else if (sig == SIGTRAP) {
+            sig = 0; /* exec's trap: not passed on */
+        }
+        ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)sig);
+    }
+    return peak;
+}
+
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 0, at = 2;
     const char *preload = NULL;
-    bool exact = false;
+    bool exact = false, peak = false;
     if (at < argc && strncmp(argv[at], "--preload=", 10) == 0)
         preload = argv[at++] + 10;
     if (at < argc && strcmp(argv[at], "--exact") == 0) {
         exact = true;
         at++;
+    } else if (at < argc && strcmp(argv[at], "--peak") == 0) {
+        exact = peak = true;
+        at++;
     }
     if (runs < 1 || runs > MAX_RUNS || at >= argc || strcmp(argv[at], "--") != 0 ||
         at + 1 >= argc) {
-        fprintf(stderr, "usage: startup_run RUNS [--preload=LIB] [--exact] -- COMMAND [ARGS...]\n");
+        fprintf(stderr,
+                "usage: startup_run RUNS [--preload=LIB] [--exact|--peak] -- COMMAND [ARGS...]\n");
         return 2;
     }
     char **command = argv + at + 1;
@@ -112,7 +191,7 @@ int main(int argc, char **argv)
         }
         int status;
         struct rusage ru;
-        long hwm = exact && pid > 0 ? hwm_at_exit(pid) : 0;
+        long hwm = !exact || pid <= 0 ? 0 : peak ? peak_exact(pid) : hwm_at_exit(pid);
         if (pid < 0 || wait4(pid, &status, 0, &ru) != pid) {
             perror("startup_run");
             return 1;
