@@ -21,11 +21,11 @@
  * stopped at the entry of every call that can lower it (munmap, madvise,
  * mremap, brk, mmap over a mapping, exit) and at its exit, and the Rss of
  * /proc/PID/smaps_rollup (a walk of its page tables) is read there; the
- * peak is the largest of those. VmHWM misses a peak that a madvise lowers:
- * the kernel takes its mark when a mapping goes and at exit, not there.
- * Debian's `python3 -c pass` peaks 32-80 KiB above its VmHWM under each
- * allocator (docs/benchmarks.md, session 43). The whole run is followed,
- * its execs included; its threads are not.
+ * peak is the largest of those. VmHWM can fall short of it: the kernel
+ * takes its mark at such calls from a resident count it keeps per CPU and
+ * folds in batches. Debian's `python3 -c pass` peaks 32-80 KiB above its
+ * VmHWM under each allocator (docs/benchmarks.md, session 43). The whole
+ * run is followed, its execs included; its threads are not.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
