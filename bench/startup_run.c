@@ -56,6 +56,21 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The KiB on the line of /proc/PID/FILE that starts with `field`; -1 if none. */
+static long proc_kib(pid_t pid, const char *file, const char *field)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, strlen(field)) == 0)
+            kib = atol(line + strlen(field));
+    if (f)
+        fclose(f);
+    return kib;
+}
+
 /*
  * Follows a child stopped by ptrace until its exit stop; returns its VmHWM
  * (KiB) read there, -1 if not found, and lets it exit (the caller reaps it).
@@ -70,14 +85,7 @@ static long hwm_at_exit(pid_t pid)
     long hwm = -1;
     while (waitpid(pid, &status, 0) == pid && WIFSTOPPED(status)) {
         if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
-            char path[64], line[256];
-            snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-            FILE *f = fopen(path, "r");
-            while (f && fgets(line, sizeof line, f))
-                if (strncmp(line, "VmHWM:", 6) == 0)
-                    hwm = atol(line + 6);
-            if (f)
-                fclose(f);
+            hwm = proc_kib(pid, "status", "VmHWM:");
             ptrace(PTRACE_DETACH, pid, NULL, NULL);
             return hwm;
         }
@@ -91,16 +99,7 @@ static long hwm_at_exit(pid_t pid)
 /* Rss of /proc/PID/smaps_rollup in KiB (exact: the page tables walked), -1 if unreadable. */
 static long rss_exact(pid_t pid)
 {
-    char path[64], line[256];
-    long rss = -1;
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "Rss:", 4) == 0)
-            rss = atol(line + 4);
-    if (f)
-        fclose(f);
-    return rss;
+    return proc_kib(pid, "smaps_rollup", "Rss:");
 }
 
 /* Can the system call `nr` lower the resident set of the calling process? */
