@@ -14,7 +14,8 @@
  * stopped at its exit (ptrace, PTRACE_O_TRACEEXIT), instead of ru_maxrss.
  * ru_maxrss moves in steps of 128 KiB: the kernel counts RSS per CPU in
  * batches of 32 pages and records the peak without the CPUs' residues;
- * /proc reads the exact sum. Only the process started (after its execs),
+ * /proc's VmHWM has no such steps, but it too is a mark the kernel takes at
+ * some calls only (--peak below). Only the process started (after its execs),
  * not its children; the wall time then includes the tracing.
  *
  * --peak: the peak of the resident set counted page by page: the command is
@@ -102,10 +103,22 @@ static long rss_exact(pid_t pid)
     return proc_kib(pid, "smaps_rollup", "Rss:");
 }
 
-/* Can the system call `nr` lower the resident set of the calling process? */
+/* The number of the system call a child is stopped at the entry of; -1 if unknown. */
+static long syscall_at(pid_t pid)
+{
+#if defined(__x86_64__)
+    struct user_regs_struct regs;
+    return ptrace(PTRACE_GETREGS, pid, NULL, &regs) == 0 ? (long)regs.orig_rax : -1;
+#else
+    (void)pid;
+    return -1; /* elsewhere every call is counted at: slower, as exact */
+#endif
+}
+
+/* Can the system call `nr` (-1: unknown) lower the resident set of the calling process? */
 static bool may_lower_rss(long nr)
 {
-    return nr == SYS_munmap || nr == SYS_madvise || nr == SYS_mremap || nr == SYS_brk ||
+    return nr == -1 || nr == SYS_munmap || nr == SYS_madvise || nr == SYS_mremap || nr == SYS_brk ||
            nr == SYS_mmap || nr == SYS_exit_group || nr == SYS_exit || nr == SYS_process_madvise;
 }
 
@@ -127,13 +140,9 @@ static long peak_exact(pid_t pid)
     while (waitpid(pid, &status, 0) == pid && WIFSTOPPED(status)) {
         int sig = WSTOPSIG(status);
         if (sig == (SIGTRAP | 0x80)) {
-            if (entry) {
-                struct user_regs_struct regs;
-                if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) == 0 &&
-                    may_lower_rss((long)regs.orig_rax)) {
-                    long rss = rss_exact(pid);
-                    peak = rss > peak ? rss : peak;
-                }
+            if (entry && may_lower_rss(syscall_at(pid))) {
+                long rss = rss_exact(pid);
+                peak = rss > peak ? rss : peak;
             }
             entry = !entry;
             sig = 0;

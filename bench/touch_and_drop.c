@@ -1,7 +1,8 @@
 /*
  * touch_and_drop MIB - maps MIB MiB, writes every page, gives them back
- * (madvise MADV_DONTNEED) and exits: a peak that only a count taken before
- * the madvise sees (startup_run --peak; its test in bench/CMakeLists.txt).
+ * (madvise MADV_DONTNEED) and exits: a peak that a madvise lowers before the
+ * exit, which a count taken at the exit alone misses (startup_run --peak; its
+ * test in bench/CMakeLists.txt).
  */
 #include <stdio.h>
 #include <stdlib.h>
