@@ -713,6 +713,7 @@ static void for_each_lock(void (*op)(na_lock_t *), enum fork_step step)
         else if (step == FORK_PREPARE)
             bitmap_clear(fork_slabs_locked, slot);
         /* Unchanged from prepare to parent or child: fork holds registry_lock meanwhile. */
+        op(&heap->young.lock); /* a leaf: first or last, any order will do */
         uint32_t shards = __atomic_load_n(&na_shards_used, __ATOMIC_RELAXED);
         for (unsigned shard = 0; slabs && shard < HEAP_SHARDS; shard++)
             for (unsigned cls = 1; (shards >> shard & 1) && cls <= NUM_SMALL_CLASSES; cls++)
@@ -1045,6 +1046,42 @@ static NA_NOINLINE NA_COLD void *alloc_spread(unsigned slot, size_t size, size_t
     return NULL;
 }
 
+/* A mid-size request while the slot's heap is young: its arena (core/young_arena.h), or NULL. */
+static NA_NOINLINE NA_COLD void *alloc_young(unsigned slot, size_t size, bool zero)
+{
+    struct node_heap *heap = placement_slot_usable(slot) ? heap_ready(slot) : NULL;
+    size_t usable;
+    void *ptr = heap ? young_alloc(heap, size, &usable) : NULL;
+    if (ptr) {
+        thread_cache_count_young(slot, size_class_of(usable), true);
+        if (zero)
+            memset(ptr, 0, size);
+    }
+    return ptr;
+}
+
+/* Could a request go to the young arena of slot's heap? (alloc_young says whether it does.) */
+static bool young_wanted(unsigned slot, size_t size, size_t alignment)
+{
+    if (alignment != 0 || size <= YOUNG_MIN || size > SMALL_MAX || na_prof_on)
+        return false;
+    return !heap_is_ready(slot) || young_may_serve(&node_heap_of(slot)->young, size);
+}
+
+/* The heap whose young arena holds ptr, a pointer into the region; NULL if none does. */
+static struct node_heap *young_heap_of(const void *ptr)
+{
+    unsigned slot = slot_of_ptr(ptr);
+    if (!heap_is_ready(slot) || !young_holds(&node_heap_of(slot)->young, ptr))
+        return NULL;
+    return node_heap_of(slot);
+}
+
+static void free_young(struct node_heap *heap, void *ptr)
+{
+    thread_cache_count_young(heap->slot, size_class_of(young_free(heap, ptr)), false);
+}
+
 /* Not initialised: the C library serves when the start failed (else: only a re-entry). */
 static NA_NOINLINE NA_COLD void *alloc_not_ready(size_t size, size_t alignment, bool zero)
 {
@@ -1070,6 +1107,11 @@ void *alloc_placed(size_t size, size_t alignment, bool zero)
         thread_cache_note_move(route.home);
     thread_cache_route_refresh();
     unsigned slot = policy_slot();
+    if (young_wanted(slot, size, alignment)) {
+        void *ptr = alloc_young(slot, size, zero);
+        if (ptr)
+            return ptr;
+    }
     if (na_prof_on)
         prof_set_decision(prof_policy_decision());
     if (na_placement.per_allocation && size > LARGE_MAX)
@@ -1182,6 +1224,10 @@ NA_NOINLINE NA_COLD void free_slow(void *ptr)
         report_invalid_pointer("free(): invalid pointer", ptr);
     struct segment *seg = segment_of(ptr);
     struct node_heap *heap = node_heap_of(slot_of_ptr(ptr));
+    if (young_holds(&heap->young, ptr)) {
+        free_young(heap, ptr);
+        return;
+    }
     if (seg->magic != SEGMENT_MAGIC)
         report_invalid_pointer("free(): invalid pointer", ptr);
     const struct page_entry *entry = page_entry_at(seg, ptr);
@@ -1232,6 +1278,9 @@ size_t alloc_usable_size(const void *ptr)
         struct aligned_huge obj;
         return aligned_huge_find(ptr, &obj) && obj.start == (uintptr_t)ptr ? obj.size : 0;
     }
+    struct node_heap *young = young_heap_of(ptr);
+    if (young)
+        return young_usable_size(young, ptr);
     struct segment *seg = segment_of(ptr);
     if (seg->magic != SEGMENT_MAGIC)
         return 0;
@@ -1400,6 +1449,31 @@ static bool resize_huge_in_place(unsigned slot, struct segment *seg, size_t size
     return heap_resize_huge(node_heap_of(slot), seg, size, spread);
 }
 
+/*
+ * realloc of a block of a young arena: in place if it fits and shrinks by
+ * less than half, else moved (to the arena while it serves), keeping its node.
+ */
+static NA_NOINLINE NA_COLD void *realloc_young(struct node_heap *heap, void *ptr, size_t size)
+{
+    size_t usable = young_usable_size(heap, ptr);
+    if (usable == 0)
+        report_invalid_pointer("realloc(): invalid pointer", ptr);
+    if (!request_within_limit(size, 0)) { /* glibc: NULL, ENOMEM, the block untouched */
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size <= usable && size > usable / 2)
+        return ptr;
+    void *fresh = young_wanted(heap->slot, size, 0) ? alloc_young(heap->slot, size, false) : NULL;
+    if (!fresh)
+        fresh = alloc_keeping_node(heap->slot, size);
+    if (!fresh)
+        return NULL;
+    memcpy(fresh, ptr, usable < size ? usable : size);
+    free_young(heap, ptr);
+    return fresh;
+}
+
 void *alloc_realloc(void *ptr, size_t size)
 {
     if (!ptr)
@@ -1410,6 +1484,9 @@ void *alloc_realloc(void *ptr, size_t size)
     }
     if (!region_contains(ptr))
         return realloc_outside_region(ptr, size);
+    struct node_heap *young = young_heap_of(ptr);
+    if (young)
+        return realloc_young(young, ptr, size);
     size_t usable = alloc_usable_size(ptr);
     if (usable == 0)
         report_invalid_pointer("realloc(): invalid pointer", ptr);

@@ -70,7 +70,7 @@ static void add_heap(unsigned slot, struct node_stats *out)
     out->active_bytes += LOAD(heap->active_bytes);
     out->peak_active_bytes += LOAD(heap->peak_active_bytes);
     out->dirty_bytes += LOAD(heap->dirty_bytes);
-    out->purged_bytes += LOAD(heap->purged_bytes);
+    out->purged_bytes += LOAD(heap->purged_bytes) + LOAD(heap->young.purged_bytes);
     out->huge_objects += LOAD(heap->huge_count);
     out->huge_bytes += LOAD(heap->huge_bytes);
 }

@@ -461,6 +461,25 @@ static uint32_t shards_given(void)
  * pages lock to make a slab: a heap unused now has no slab until the check
  * is done.
  */
+/* The young arena: a page run of its heap, its chunks as core/young_arena.c states. */
+static void check_young(struct node_heap *heap)
+{
+    char *base = __atomic_load_n(&heap->young.base, __ATOMIC_ACQUIRE);
+    if (base) {
+        struct segment *seg = segment_of(base);
+        CHECK(region_contains(base) && slot_of_ptr(base) == heap->slot && seg->kind == SEG_PAGES,
+              "young arena outside its heap", base);
+        struct span *span = span_of_ptr(seg, base);
+        CHECK(span->state == SPAN_LARGE && span_start(seg, span) == base &&
+                  ((size_t)span->npages << OS_PAGE_SHIFT) == YOUNG_ARENA_BYTES,
+              "young arena is not a page run of its own", base);
+    }
+    const void *where = heap;
+    const char *wrong = young_check(heap, &where);
+    if (wrong)
+        check_failed(wrong, where, __LINE__, "young_check(heap, &where) == NULL");
+}
+
 static size_t check_heap(unsigned slot)
 {
     struct node_heap *heap = node_heap_of(slot);
@@ -477,6 +496,7 @@ static size_t check_heap(unsigned slot)
     struct tally t = {.shards = locked};
     CHECK(heap->slot == slot, "node heap of another slot", heap);
     walk_segments(heap, &t);
+    check_young(heap);
     size_t aligned_objects, aligned_bytes; /* counted by this heap, mapped outside it */
     aligned_huge_tally(slot, &aligned_objects, &aligned_bytes);
     t.active_bytes += aligned_bytes;

@@ -771,6 +771,6 @@ void heap_totals(struct node_heap *heap, struct heap_totals *out)
     out->huge_count = heap->huge_count;
     out->huge_bytes = heap->huge_bytes;
     out->peak_active = heap->peak_active_bytes;
-    out->purged = heap->purged_bytes;
+    out->purged = heap->purged_bytes + __atomic_load_n(&heap->young.purged_bytes, __ATOMIC_RELAXED);
     na_unlock(&heap->pages_lock);
 }

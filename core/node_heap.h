@@ -22,6 +22,7 @@
 #include "base/lock.h"
 #include "core/layout.h"
 #include "core/size_class.h"
+#include "core/young_arena.h"
 #include "policy/node_memory.h"
 #include "policy/topology.h"
 
@@ -188,6 +189,8 @@ struct node_heap {
     size_t uncommitted_runs;   /* of them, those marked uncommitted (segment.c, run_make) */
     /* Whether the node can still supply untouched pages (exhaustion). */
     struct node_memory memory;
+    /* A young program's mid-size blocks (core/young_arena.h); zero: none yet. */
+    struct young_slot young;
     uint64_t fallbacks_out; /* requests for this node served elsewhere (atomic) */
     uint64_t fallbacks_in;  /* requests for other nodes served here (atomic) */
     /*

@@ -333,6 +333,7 @@ bool purge_all(void)
             continue;
         struct node_heap *heap = node_heap_of(slot);
         heap_release_spares(heap);
+        young_close(heap); /* its free chunks' pages go back */
         na_lock(&heap->pages_lock);
         released |= heap->dirty_bytes > 0;
         purge_runs(heap, UINT64_MAX, 0, 0);

@@ -1042,6 +1042,17 @@ void thread_cache_count_free(unsigned slot, size_t bytes)
     COUNT(nc->large_bytes_freed, bytes);
 }
 
+void thread_cache_count_young(unsigned slot, unsigned cls, bool alloc)
+{
+    struct node_cache *nc = cache_for(slot);
+    if (!nc)
+        return;
+    if (alloc) /* the count of a pop that took no sample (struct cache_bin, countdown) */
+        COUNT(nc->nalloc_base[cls], 1);
+    else
+        COUNT(nc->bins[cls].nfree, 1);
+}
+
 void thread_cache_count_resize(unsigned slot, size_t old_bytes, size_t new_bytes)
 {
     struct node_cache *nc = cache_for(slot);

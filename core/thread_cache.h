@@ -526,6 +526,12 @@ void thread_cache_after_fork_child(void);
  */
 void thread_cache_count_alloc(unsigned slot, size_t bytes, bool explicit_node);
 void thread_cache_count_free(unsigned slot, size_t bytes);
+/*
+ * An allocation (alloc) or a free of a block of slot's young arena
+ * (core/young_arena.h), counted as one of class cls, as if its bin had
+ * served it: the statistics read the same with or without the arena.
+ */
+void thread_cache_count_young(unsigned slot, unsigned cls, bool alloc);
 /* A large or huge block of `slot` resized in place from old_bytes to new_bytes. */
 void thread_cache_count_resize(unsigned slot, size_t old_bytes, size_t new_bytes);
 

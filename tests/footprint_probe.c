@@ -628,6 +628,7 @@ static int lone_tails(bool after_thread)
     if (after_thread &&
         (pthread_create(&thread, NULL, allocate_and_exit, NULL) || pthread_join(thread, NULL)))
         return 1;
+    malloc_trim(0); /* the young arena closed (core/young_arena.h): these blocks are slabs' */
     void *block[32];
     int n = one_block_per_class(block);
     if (n < 0)
@@ -794,8 +795,67 @@ static unsigned long written_kib(unsigned long start, unsigned long end)
     return kib;
 }
 
+/*
+ * Pages the blocks of one of each class from 513 B to 4 KiB (the young
+ * arena's sizes, core/young_arena.h), 16 bytes written into each, lie on:
+ * the union of the pages of [block, block + usable). *bytes: their usable
+ * bytes; returns the classes, or -1.
+ */
+static int mid_size_pages(unsigned long *pages, unsigned long *bytes)
+{
+    enum { MAX_BLOCKS = 64 };
+    static uintptr_t first[MAX_BLOCKS], last[MAX_BLOCKS];
+    void *block[MAX_BLOCKS];
+    long page = sysconf(_SC_PAGESIZE);
+    int n = 0;
+    *bytes = 0;
+    for (size_t size = 513; size <= 4096 && n < MAX_BLOCKS; n++) {
+        if (!(block[n] = malloc(size)))
+            return -1;
+        memset(block[n], 1, 16);
+        size_t usable = malloc_usable_size(block[n]);
+        first[n] = (uintptr_t)block[n] / (uintptr_t)page;
+        last[n] = ((uintptr_t)block[n] + usable - 1) / (uintptr_t)page;
+        *bytes += usable;
+        size = usable + 1; /* the next class */
+    }
+    *pages = 0;
+    for (int i = 0; i < n; i++) /* each page once: those no earlier block covered */
+        for (uintptr_t p = first[i]; p <= last[i]; p++) {
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++)
+                seen = p >= first[j] && p <= last[j];
+            *pages += !seen;
+        }
+    for (int i = 0; i < n; i++)
+        free(block[i]);
+    return n;
+}
+
+/*
+ * footprint_probe young-arena: a young program's mid-size blocks share
+ * pages (core/young_arena.h): one block of each class from 513 B to 4 KiB,
+ * the pages they lie on; then the same once malloc_trim(0) closed the
+ * arena, where each class has a slab of its own:
+ *
+ *   young-arena pages P bytes KIB closed-pages Q classes N
+ */
+static int young_arena(void)
+{
+    unsigned long pages, bytes, closed_pages, closed_bytes;
+    int n = mid_size_pages(&pages, &bytes);
+    malloc_trim(0);
+    if (n < 0 || mid_size_pages(&closed_pages, &closed_bytes) != n)
+        return 1;
+    printf("young-arena pages %lu bytes %lu closed-pages %lu classes %d\n", pages, bytes >> 10,
+           closed_pages, n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "young-arena") == 0)
+        return young_arena();
     if (argc > 1 && strcmp(argv[1], "heap-struct") == 0)
         return heap_struct("");
     if (argc > 1 && strcmp(argv[1], "heap-struct-fork") == 0)

@@ -297,6 +297,21 @@ for mode in lone-tails lone-tails-after-thread; do
     at_most "$resident" "$lone_kib" \
         "$mode: a lone thread's $classes refills left $resident KiB resident, over $lone_kib KiB"
 done
+# A young program's mid-size blocks share the pages of its node's young arena
+# (core/young_arena.h): one of each class from 513 B to 4 KiB, 24 classes and 43 KiB, lie
+# on 12 pages, against 24 in their slabs once malloc_trim closed the arena (each class a
+# slab of its own). The check fails without the arena: the pages must not pass the bytes'
+# own by more than two, while the slabs' must (or the probe tells nothing).
+run_probe young-arena
+read -r _ _ pages _ bytes_kib _ closed_pages _ classes <<<"$line"
+echo "young-arena: $classes mid-size classes, $bytes_kib KiB, on $pages pages ($closed_pages in slabs)"
+packed=$(((bytes_kib + 3) / 4 + 2))
+at_most "$pages" $packed \
+    "young-arena: $classes mid-size blocks of $bytes_kib KiB lie on $pages pages: the arena does not pack them"
+if ((closed_pages <= packed)); then
+    echo "FAIL: young-arena: in slabs, the same blocks lie on $closed_pages pages only: the probe cannot tell" >&2
+    fail=1
+fi
 # A lone thread's heap: every class of whole cache lines up to 8 KiB, each a new slab
 # (tests/footprint_probe.c, heap-struct). Its refills read the other shards' class_slabs
 # only where remote frees are parked (core/node_heap.h, parked_shards): measured 8 KiB of

@@ -169,6 +169,8 @@ static void *keepers[KEEP];
 /* Allocates KEEP blocks of `size`; returns the middle one, whose neighbours stay live. */
 static void *block_among_keepers(size_t size)
 {
+    malloc_trim(
+        0); /* the young arena closed (core/young_arena.h): a slab's block, even above 512 B */
     for (size_t i = 0; i < KEEP; i++)
         keepers[i] = malloc(size);
     if (numa_ptr_node(keepers[KEEP / 2]) < 0)

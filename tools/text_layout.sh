@@ -78,6 +78,15 @@ done
 run "$tmp/aligned"
 # The entry points first, then the rest by name: threads make the order of first calls vary
 # from run to run, and within one 64 KiB window the order matters little.
+# Run by the traces, but left outside the window: each comes with page faults of its own that
+# dwarf one of text. Huge objects (over 2 MiB: 512 pages each); a large block grown in place
+# (its new pages); a free page run reused where the node's memory is checked (a run of dirty
+# pages); remote frees drained from their parking (a program of many threads); the young
+# arena's close and what gives its pages back after it (once a process, then on frees of
+# its last blocks: core/young_arena.h).
+outside=(heap_alloc_huge heap_free_huge heap_resize_huge huge_grow_out
+    page_run_resize heap_commit_check heap_commit_check_dirty commit_taken node_memory_plenty
+    parked_drain close_arena purge_inside)
 entries=(malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc
     pvalloc malloc_usable_size free_sized free_aligned_sized)
 {
@@ -86,7 +95,7 @@ entries=(malloc free calloc realloc reallocarray posix_memalign aligned_alloc me
         base_names <"$tmp/traces"
         nm "$lib" | awk '$2 ~ /^[tT]$/ && $3 ~ /fork_(child|parent|prepare)/ {print $3}'
     } | base_names | LC_ALL=C sort
-} | base_names | grep -vxFf "$tmp/startup" >"$tmp/malloc" || true
+} | base_names | grep -vxFf "$tmp/startup" | grep -vxFf <(printf '%s\n' "${outside[@]}") >"$tmp/malloc" || true
 
 # section NAME FILE: the output section of the functions in FILE, one input line each.
 section() {
