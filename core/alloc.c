@@ -1278,9 +1278,6 @@ size_t alloc_usable_size(const void *ptr)
         struct aligned_huge obj;
         return aligned_huge_find(ptr, &obj) && obj.start == (uintptr_t)ptr ? obj.size : 0;
     }
-    struct node_heap *young = young_heap_of(ptr);
-    if (young)
-        return young_usable_size(young, ptr);
     struct segment *seg = segment_of(ptr);
     if (seg->magic != SEGMENT_MAGIC)
         return 0;
@@ -1288,6 +1285,9 @@ size_t alloc_usable_size(const void *ptr)
     unsigned cls = tag_class(page->tag);
     if (cls && seg->kind == SEG_PAGES)
         return is_block_start(seg, ptr, page) ? na_size_classes[cls].size : 0;
+    struct node_heap *young = young_heap_of(ptr); /* its page run's pages have no class */
+    if (young)
+        return young_usable_size(young, ptr);
     if (seg->kind == SEG_HUGE)
         return ptr == seg->huge_ptr ? seg->huge_size : 0;
     if (seg->kind != SEG_PAGES || seg->pages[page_in_segment(ptr)].head >= PAGES_PER_SEGMENT)
@@ -1484,9 +1484,6 @@ void *alloc_realloc(void *ptr, size_t size)
     }
     if (!region_contains(ptr))
         return realloc_outside_region(ptr, size);
-    struct node_heap *young = young_heap_of(ptr);
-    if (young)
-        return realloc_young(young, ptr, size);
     size_t usable = alloc_usable_size(ptr);
     if (usable == 0)
         report_invalid_pointer("realloc(): invalid pointer", ptr);
@@ -1499,6 +1496,8 @@ void *alloc_realloc(void *ptr, size_t size)
     unsigned tag = seg->pages[page_in_segment(ptr)].tag;
     if (tag != 0 && thread_cache_block_is_free(ptr, slot, tag_class(tag)))
         report_invalid_pointer("realloc(): invalid pointer", ptr);
+    if (tag == 0 && young_holds(&node_heap_of(slot)->young, ptr)) /* a block: usable > 0 */
+        return realloc_young(node_heap_of(slot), ptr, size);
     /* Not a huge object as small as a page run (aligned to 2 MiB, say): it has no span. */
     bool page_run = usable <= LARGE_MAX && tag == 0 && seg->kind == SEG_PAGES;
     if (fits_in_place(usable, size, page_run))

@@ -86,7 +86,7 @@ run "$tmp/aligned"
 # its last blocks: core/young_arena.h).
 outside=(heap_alloc_huge heap_free_huge heap_resize_huge huge_grow_out
     page_run_resize heap_commit_check heap_commit_check_dirty commit_taken node_memory_plenty
-    parked_drain close_arena purge_inside)
+    parked_drain close_arena purge_inside purge_free_chunk)
 entries=(malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc
     pvalloc malloc_usable_size free_sized free_aligned_sized)
 {
