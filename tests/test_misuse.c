@@ -31,25 +31,9 @@
  */
 static void expect_abort_at_once(void (*misuse)(void *), void *arg, const char *message)
 {
-    int out[2];
-    cr_assert_eq(pipe(out), 0);
-    pid_t child = fork();
-    cr_assert_geq(child, 0);
-    if (child == 0) {
-        dup2(out[1], 2);
-        misuse(arg);
-        _exit(0);
-    }
-    close(out[1]);
     char text[4096];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof text - 1 && (n = read(out[0], text + len, sizeof text - 1 - len)) > 0)
-        len += (size_t)n;
-    text[len] = '\0';
-    close(out[0]);
-    int status = 0;
-    cr_assert_eq(waitpid(child, &status, 0), child);
+    int status = test_run_child(misuse, arg, text, sizeof text);
+    cr_assert_neq(status, -1, "the child could not be run");
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
               "expected an abort in the bad call; child status %#x, stderr: \"%s\"", status, text);
     cr_assert(strstr(text, message) != NULL, "expected \"%s\" on stderr, got \"%s\"", message,

@@ -35,6 +35,36 @@
 #define MiB ((size_t)1 << 20)
 
 /* Keeps the compiler from reasoning about (and eliding) allocations. */
+/*
+ * Runs fn(arg) in a forked child whose stderr goes to `text` (NUL-ended, at
+ * most cap - 1 bytes); the child exits 0 if fn returns. Returns its wait
+ * status, or -1 if the pipe, the fork or the wait failed.
+ */
+static inline int test_run_child(void (*fn)(void *), void *arg, char *text, size_t cap)
+{
+    int out[2];
+    text[0] = '\0';
+    if (pipe(out) != 0)
+        return -1;
+    pid_t child = fork();
+    if (child < 0)
+        return -1;
+    if (child == 0) {
+        dup2(out[1], 2);
+        fn(arg);
+        _exit(0);
+    }
+    close(out[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (len < cap - 1 && (n = read(out[0], text + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    text[len] = '\0';
+    close(out[0]);
+    int status = 0;
+    return waitpid(child, &status, 0) == child ? status : -1;
+}
+
 static inline void *test_launder(void *p)
 {
     __asm__ volatile("" : "+r"(p) : : "memory");

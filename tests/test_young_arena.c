@@ -151,24 +151,11 @@ Test(young_arena, closes_once_it_served_a_mebibyte)
 }
 
 /* The misuse, in a child: it must abort with `message` on stderr. */
-static void expect_abort(void (*misuse)(void), const char *message)
+static void expect_abort(void (*misuse)(void *), const char *message)
 {
-    int out[2];
-    cr_assert_eq(pipe(out), 0);
-    pid_t child = fork();
-    cr_assert_geq(child, 0);
-    if (child == 0) {
-        dup2(out[1], 2);
-        misuse();
-        _exit(0);
-    }
-    close(out[1]);
     char text[1024];
-    ssize_t len = read(out[0], text, sizeof text - 1);
-    text[len > 0 ? len : 0] = '\0';
-    close(out[0]);
-    int status = 0;
-    cr_assert_eq(waitpid(child, &status, 0), child);
+    int status = test_run_child(misuse, NULL, text, sizeof text);
+    cr_assert_neq(status, -1, "the child could not be run");
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
               "expected an abort; child status %#x, stderr: \"%s\"", status, text);
     cr_assert(strstr(text, message), "expected \"%s\", got \"%s\"", message, text);
@@ -182,20 +169,23 @@ static char *arena_block(void)
     return p;
 }
 
-static void double_free(void)
+static void double_free(void *unused)
 {
+    (void)unused;
     char *p = arena_block();
     free(p);
     free(p);
 }
 
-static void interior_free(void)
+static void interior_free(void *unused)
 {
+    (void)unused;
     free(arena_block() + 64);
 }
 
-static void realloc_freed(void)
+static void realloc_freed(void *unused)
 {
+    (void)unused;
     char *p = arena_block();
     free(p);
     free(test_launder(realloc(p, 30000)));
