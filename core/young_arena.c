@@ -421,6 +421,30 @@ void young_close(struct node_heap *heap)
     na_unlock(&heap->young.lock);
 }
 
+#ifdef NUMA_ALLOC_DEBUG
+unsigned young_reopen_all(void)
+{
+    unsigned reopened = 0;
+    for (unsigned slot = 0; slot < na_region.num_slots; slot++) {
+        if (!heap_is_ready(slot))
+            continue;
+        struct node_heap *heap = node_heap_of(slot);
+        na_lock(&heap->young.lock);
+        uint8_t state = __atomic_load_n(&heap->young.state, __ATOMIC_ACQUIRE);
+        if (state == YOUNG_CLOSED) { /* its chunks and bins are as they would be open */
+            arena_of(heap)->served = 0;
+            __atomic_store_n(&heap->young.state, YOUNG_OPEN, __ATOMIC_RELEASE);
+            reopened++;
+        } else if (state == YOUNG_NEVER && !heap->young.base) {
+            __atomic_store_n(&heap->young.state, YOUNG_UNBORN, __ATOMIC_RELEASE);
+            reopened++;
+        }
+        na_unlock(&heap->young.lock);
+    }
+    return reopened;
+}
+#endif
+
 /* ---- the heap check -------------------------------------------------------- */
 
 #define YOUNG_CHECK(cond, what, at)                                                                \

@@ -92,6 +92,17 @@ size_t young_usable_size(struct node_heap *heap, const void *ptr);
  * if none was made, none will be.
  */
 void young_close(struct node_heap *heap);
+#ifdef NUMA_ALLOC_DEBUG
+/*
+ * Debug builds (interpose/debug_api.c, for the fuzzer): every ready heap's
+ * arena serves again, as if young: one closed is reopened with nothing
+ * served (its blocks and free chunks as they are: closed or open, an arena
+ * keeps the same invariants); where none was made (or none would be after
+ * malloc_trim), one is made on the next request. Returns how many changed.
+ */
+unsigned young_reopen_all(void);
+#endif
+
 /*
  * The heap check (core/heap_check.c): walks heap's arena, under its lock, and
  * returns what is wrong, or NULL; *where is set to where it is wrong.

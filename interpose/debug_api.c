@@ -5,12 +5,14 @@
  * numa_alloc_debug_on_race() and numa_alloc_debug_hand_back() land another
  * thread's remote hand-back at a race point (core/race_points.h);
  * numa_alloc_debug_clock_reads() counts the calling thread's readings of the
- * clock (base/os.h). Not part of the public API: no header declares them; a
- * test declares them itself.
+ * clock (base/os.h); numa_alloc_debug_young_reopen() makes the empty young
+ * arenas serve again (core/young_arena.h: the fuzzer, at each input). Not part of the public API:
+ * no header declares them; a test declares them itself.
  */
 #include "base/os.h"
 #include "core/heap_check.h"
 #include "core/race_points.h"
+#include "core/young_arena.h"
 #include "interpose/export.h"
 
 /* Segments checked; aborts with a message on the first violated invariant. */
@@ -21,6 +23,13 @@ NA_EXPORT void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_siz
 NA_EXPORT unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count);
 /* os_clock_reads: the calling thread's readings of the clock so far. */
 NA_EXPORT uint64_t numa_alloc_debug_clock_reads(void);
+/* young_reopen_all: the empty young arenas serve again; how many. */
+NA_EXPORT unsigned numa_alloc_debug_young_reopen(void);
+
+NA_EXPORT unsigned numa_alloc_debug_young_reopen(void)
+{
+    return young_reopen_all();
+}
 
 NA_EXPORT size_t numa_alloc_debug_check(void)
 {

@@ -27,6 +27,7 @@
 size_t numa_alloc_debug_check(void);
 void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_size));
 unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count);
+unsigned numa_alloc_debug_young_reopen(void);
 
 #define LIVE 512
 
@@ -505,6 +506,23 @@ Test(heap_check, passes_with_the_young_arena_in_use_and_closed)
     numa_alloc_debug_check();
     for (int i = 1; i < 300; i += 2)
         free(block[i]);
+    numa_alloc_debug_check();
+}
+
+/* The fuzzer's reset: a closed arena serves again, its blocks kept. */
+Test(heap_check, a_closed_young_arena_reopens_for_the_fuzzer)
+{
+    char *held = young_block_and_guard();
+    malloc_trim(0); /* closed, with blocks in it */
+    char *a = malloc(20000), *b = malloc(9000);
+    cr_assert(b != a + malloc_usable_size(a) + 16, "the closed arena served");
+    free(a);
+    free(b);
+    malloc_trim(0); /* a and b leave the thread's bins: the next requests miss them */
+    cr_assert_eq(numa_alloc_debug_young_reopen(), 1, "the closed arena did not reopen");
+    cr_assert_eq(numa_alloc_debug_young_reopen(), 0, "an open arena reopened");
+    young_block_and_guard(); /* end to end again: it serves */
+    free(held);
     numa_alloc_debug_check();
 }
 

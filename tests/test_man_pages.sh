@@ -47,7 +47,7 @@ mlockall munlockall \
 __libc_malloc __libc_calloc __libc_realloc __libc_memalign __libc_valloc __libc_pvalloc \
 __libc_free __libc_mallopt __libc_mallinfo cfree dlopen \
 numa_alloc_debug_check numa_alloc_debug_on_race numa_alloc_debug_hand_back \
-numa_alloc_debug_clock_reads "
+numa_alloc_debug_clock_reads numa_alloc_debug_young_reopen "
 
 # The text after each .TP (the item's heading), with escapes removed:
 # "\-" -> "-", font changes and \c dropped.

@@ -94,6 +94,7 @@ extern void cfree(void *ptr);
 #ifndef FUZZ_GLIBC_MODEL
 #include "numa_alloc.h"
 size_t numa_alloc_debug_check(void);
+unsigned numa_alloc_debug_young_reopen(void);
 void numa_alloc_debug_on_race(void (*hook)(int point, size_t class_size));
 unsigned numa_alloc_debug_hand_back(void **blocks, unsigned count);
 void free_sized(void *ptr, size_t size);
@@ -1276,6 +1277,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FAIL("model: %zu bytes left live", live_bytes);
 #ifndef FUZZ_GLIBC_MODEL
     numa_alloc_debug_check();
+    /* Every input meets a young arena (core/young_arena.h), not only the first MiB's. */
+    numa_alloc_debug_young_reopen();
 #endif
     return 0;
 }
