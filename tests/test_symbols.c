@@ -112,7 +112,7 @@ static const char *const allowed[] = {
 #ifdef NUMA_ALLOC_DEBUG
     "numa_alloc_debug_check", /* debug builds only: the whole-heap check for tests */
     "numa_alloc_debug_on_race", "numa_alloc_debug_hand_back", /* and race points (race_points.h) */
-    "numa_alloc_debug_clock_reads", /* and the clock's readings (base/os.h) */
+    "numa_alloc_debug_clock_reads",  /* and the clock's readings (base/os.h) */
     "numa_alloc_debug_young_reopen", /* and the young arenas reopened (young_arena.h) */
 #endif
     /* may be present in any shared object */
